@@ -1,0 +1,126 @@
+"""OpenSSL's ENGINE API (M2Crypto's Engine module).
+
+OpenSSL 3 deprecates engines in favour of providers (see :mod:`M2Sec.Provider`) but still
+builds them on most systems: ``m2.HAS_ENGINE`` says whether this one has them.
+"""
+
+from typing import Any, Optional, Union
+
+from M2Sec import EVP, X509, m2
+from M2Sec.Err import M2SecError
+
+
+class EngineError(M2SecError):
+    """An engine operation failed."""
+
+
+m2.engine_init_error(EngineError)
+
+
+class Engine:
+    """An OpenSSL engine, found by id."""
+
+    def __init__(self, id: Optional[Union[str, bytes]] = None, _ptr: Any = None, _pyfree: int = 1) -> None:
+        if _ptr is None:
+            if not id:
+                raise ValueError("an engine id or pointer is required")
+            if isinstance(id, bytes):
+                id = id.decode()
+            _ptr = m2.engine_by_id(id)
+        self._engine = _ptr
+        self._pyfree = _pyfree
+        self._initialized = False
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return bool(m2.HAS_ENGINE)
+
+    def _ptr(self) -> Any:
+        if self._engine is None:
+            raise EngineError("the engine has been freed")
+        return self._engine
+
+    def __enter__(self) -> "Engine":
+        self.init()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._initialized:
+            self.finish()
+        self.free()
+
+    def free(self) -> None:
+        e, self._engine = getattr(self, "_engine", None), None
+        if e is not None and getattr(self, "_pyfree", 0):
+            if self._initialized:
+                m2.engine_finish(e)
+            m2.engine_free(e)
+
+    def __del__(self) -> None:
+        try:
+            self.free()
+        except Exception:  # pragma: no cover
+            pass
+
+    def init(self) -> int:
+        """Get a functional reference (ENGINE_init); raises EngineError on failure."""
+        r = m2.engine_init(self._ptr())
+        self._initialized = True
+        return r
+
+    def finish(self) -> int:
+        """Release the functional reference taken by init()."""
+        if not self._initialized:
+            return 0
+        self._initialized = False
+        return m2.engine_finish(self._ptr())
+
+    def is_initialized(self) -> bool:
+        return self._initialized
+
+    def ctrl_cmd_string(self, cmd: str, arg: Optional[str], optional: int = 0) -> None:
+        m2.engine_ctrl_cmd_string(self._ptr(), cmd, arg, optional)
+
+    def get_name(self) -> str:
+        return m2.engine_get_name(self._ptr())
+
+    def get_id(self) -> str:
+        return m2.engine_get_id(self._ptr())
+
+    def set_default(self, methods: int = m2.ENGINE_METHOD_ALL) -> int:
+        return m2.engine_set_default(self._ptr(), methods)
+
+    def load_private_key(self, name: str, pin: Optional[str] = None) -> EVP.PKey:
+        """The private key called name in the engine, as an EVP.PKey."""
+        return EVP.PKey(m2.engine_load_private_key(self._ptr(), name, pin), 1)
+
+    def load_public_key(self, name: str, pin: Optional[str] = None) -> EVP.PKey:
+        return EVP.PKey(m2.engine_load_public_key(self._ptr(), name, pin), 1)
+
+    def load_certificate(self, name: str) -> X509.X509:
+        return X509.X509(m2.engine_load_certificate(self._ptr(), name), 1)
+
+
+def load_dynamic_engine(id: Union[str, bytes], sopath: Union[str, bytes]) -> Engine:
+    """Load the engine in the shared library sopath under id, through the 'dynamic' engine."""
+    id = id.decode() if isinstance(id, bytes) else id
+    sopath = sopath.decode() if isinstance(sopath, bytes) else sopath
+    load_dynamic()
+    e = Engine("dynamic")
+    e.ctrl_cmd_string("SO_PATH", sopath)
+    e.ctrl_cmd_string("ID", id)
+    e.ctrl_cmd_string("LIST_ADD", "1")
+    e.ctrl_cmd_string("LOAD", None)
+    return e
+
+
+def load_dynamic() -> None:
+    m2.engine_load_dynamic()
+
+
+def load_openssl() -> None:
+    m2.engine_load_openssl()
+
+
+def cleanup() -> None:
+    m2.engine_cleanup()

@@ -1,0 +1,99 @@
+"""OpenSSL 3 providers (M2Crypto's Provider module, and more).
+
+:func:`load` makes a provider such as ``legacy`` (RC4, Blowfish, single DES ...) available to
+all of M2Sec; :class:`Provider` loads one into a library context of its own and loads keys
+and certificates from it by URI (``pkcs11:...``, ``file:...``), as M2Crypto's does.
+"""
+
+from typing import Any, Dict, List
+
+from M2Sec import EVP, X509, m2
+from M2Sec.Err import M2SecError
+
+
+class ProviderError(M2SecError, ValueError):
+    """A provider could not be loaded or used."""
+
+
+m2.provider_init_error(ProviderError)
+
+_loaded: Dict[str, Any] = {}
+
+
+def load(name: str) -> None:
+    """Load the provider called name into OpenSSL's default context (once; later calls do
+    nothing).  The default provider stays available.  Raises ProviderError if it cannot load."""
+    if name in _loaded:
+        return
+    if name != "default" and "default" not in _loaded and not m2.provider_available(None, "default"):
+        _loaded["default"] = m2.provider_load(None, "default")
+    _loaded[name] = m2.provider_load(None, name)
+
+
+def unload(name: str) -> None:
+    """Unload a provider loaded with load(); KeyError if it was not."""
+    m2.provider_unload(_loaded.pop(name))
+
+
+def available(name: str) -> bool:
+    """Whether the provider called name is active in the default context."""
+    return bool(m2.provider_available(None, name))
+
+
+def names() -> List[str]:
+    """The names of the providers active in the default context."""
+    return m2.provider_names(None)
+
+
+class Provider:
+    """A provider loaded into a library context of its own."""
+
+    def __init__(self, _id: str) -> None:
+        self._id = _id
+        self._ctx = m2.provider_context_new()
+        try:
+            self._prov = m2.provider_load(self._ctx, _id)
+        except ProviderError:
+            m2.provider_context_free(self._ctx)
+            self._ctx = None
+            raise
+
+    def _context_ptr(self) -> Any:
+        if self._ctx is None:
+            raise ProviderError("the provider has been closed")
+        return self._ctx
+
+    def _provider_ptr(self) -> Any:
+        self._context_ptr()
+        return self._prov
+
+    def get_name(self) -> str:
+        return m2.provider_get0_name(self._provider_ptr())
+
+    def load_key(self, uri: str) -> EVP.PKey:
+        """The private key (or else the public key) at uri."""
+        return EVP.PKey(m2.provider_load_key(self._context_ptr(), uri), 1)
+
+    def load_certificate(self, uri: str) -> X509.X509:
+        """The certificate at uri."""
+        return X509.X509(m2.provider_load_certificate(self._context_ptr(), uri), 1)
+
+    def close(self) -> None:
+        ctx, self._ctx = getattr(self, "_ctx", None), None
+        if ctx is not None:
+            m2.provider_unload(self._prov)
+            m2.provider_context_free(ctx)
+
+    _close = close
+
+    def __enter__(self) -> "Provider":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover
+            pass

@@ -1,0 +1,56 @@
+"""The base class of every object that owns (or borrows) one OpenSSL pointer."""
+
+from typing import Any, Callable, ClassVar, Optional
+
+from M2Sec.Err import ClosedError
+
+
+class Owned:
+    """Holds one OpenSSL pointer and frees it exactly once.
+
+    Subclasses set ``_free_fn`` to the ``m2`` function that frees their pointer.  An object
+    made with ``_pyfree=0`` (``owned=False``) borrows the pointer: it never frees it, and it
+    keeps ``owner`` alive so that the pointer cannot outlive what it belongs to.
+    """
+
+    _free_fn: ClassVar[Optional[Callable[[Any], Any]]] = None
+
+    def __init__(self, ptr: Any, _pyfree: int = 1, *, owned: Optional[bool] = None, owner: Any = None) -> None:
+        if ptr is None:
+            raise ValueError("%s needs an OpenSSL pointer, got None" % type(self).__name__)
+        self._p = ptr
+        self._pyfree = int(owned) if owned is not None else int(_pyfree)
+        self._owner = owner
+
+    def _ptr(self) -> Any:
+        """The pointer; raises ClosedError once the object was freed."""
+        p = self._p
+        if p is None:
+            raise ClosedError("%s has been freed" % type(self).__name__)
+        return p
+
+    @property
+    def closed(self) -> bool:
+        return self._p is None
+
+    def close(self) -> None:
+        """Free the pointer (if owned); further use raises ClosedError.  Idempotent."""
+        p = getattr(self, "_p", None)
+        self._p = None
+        self._owner = None
+        if p is not None and getattr(self, "_pyfree", 0) and self._free_fn is not None:
+            type(self)._free_fn(p)
+
+    free = close
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,38 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
+
+.PHONY: all install demo test bench clean
+
+all: install
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Build tools once into the venv, then install M2Sec without build isolation (faster rebuilds).
+$(VENV)/.tools: | $(PY)
+	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout
+	touch $@
+
+$(VENV)/.installed: $(SOURCES) | $(VENV)/.tools
+	rm -f SWIG/_m2sec_wrap.c SWIG/m2sec.py
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) demo/m2sec_demo.py
+
+test: install
+	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m pip install -q cryptography
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed

@@ -1,0 +1,158 @@
+/* _engine.i: the ENGINE API, deprecated in OpenSSL 3 but still built by most systems.
+ * m2.HAS_ENGINE (and M2Crypto's m2.is_engine_available) says whether it is there; without
+ * it every engine_* function raises EngineError. */
+%{
+#include <openssl/opensslconf.h>
+#ifndef OPENSSL_NO_ENGINE
+#include <openssl/engine.h>
+#define M2_HAS_ENGINE 1
+#else
+#define M2_HAS_ENGINE 0
+typedef struct engine_st ENGINE;
+#endif
+#include <openssl/ui.h>
+%}
+
+M2_NONNULL(ENGINE *)
+M2_AREA_INIT(engine_init_error, M2_ENGINE)
+
+%constant int HAS_ENGINE = M2_HAS_ENGINE;
+%constant int is_engine_available = M2_HAS_ENGINE;
+%constant int ENGINE_METHOD_RSA = 0x0001;
+%constant int ENGINE_METHOD_DSA = 0x0002;
+%constant int ENGINE_METHOD_DH = 0x0004;
+%constant int ENGINE_METHOD_RAND = 0x0008;
+%constant int ENGINE_METHOD_CIPHERS = 0x0040;
+%constant int ENGINE_METHOD_DIGESTS = 0x0080;
+%constant int ENGINE_METHOD_PKEY_METHS = 0x0200;
+%constant int ENGINE_METHOD_PKEY_ASN1_METHS = 0x0400;
+%constant int ENGINE_METHOD_EC = 0x0800;
+%constant int ENGINE_METHOD_ECDH = 0x0800;
+%constant int ENGINE_METHOD_ECDSA = 0x0800;
+%constant int ENGINE_METHOD_STORE = 0;
+%constant int ENGINE_METHOD_ALL = 0xFFFF;
+%constant int ENGINE_METHOD_NONE = 0x0000;
+
+%{
+#if M2_HAS_ENGINE
+static void engine_load_builtin_engines(void) { ENGINE_load_builtin_engines(); }
+static void engine_load_dynamic(void) { OPENSSL_init_crypto(OPENSSL_INIT_ENGINE_DYNAMIC, NULL); }
+static void engine_load_openssl(void) { OPENSSL_init_crypto(OPENSSL_INIT_ENGINE_OPENSSL, NULL); }
+static void engine_cleanup(void) { /* OpenSSL 3 cleans up engines at exit */ }
+
+static ENGINE *engine_new(void) {
+    ENGINE *e = ENGINE_new();
+    if (!e) m2_raise_msg(M2_ENGINE, "ENGINE_new failed");
+    return e;
+}
+
+/* A structural reference to the engine called id, or raises ValueError. */
+static ENGINE *engine_by_id(const char *id) {
+    ENGINE *e;
+    M2_ALLOW
+    e = ENGINE_by_id(id);
+    M2_DISALLOW
+    if (!e) {
+        ERR_clear_error();
+        PyErr_Format(PyExc_ValueError, "no engine called '%s'", id);
+    }
+    return e;
+}
+
+static int engine_free(ENGINE *e) { return ENGINE_free(e); }
+
+static int engine_init(ENGINE *e) {
+    int r;
+    M2_ALLOW
+    r = ENGINE_init(e);
+    M2_DISALLOW
+    if (!r) m2_raise_msg(M2_ENGINE, "ENGINE_init failed");
+    return r;
+}
+static int engine_finish(ENGINE *e) { return ENGINE_finish(e); }
+static const char *engine_get_id(ENGINE *e) { return ENGINE_get_id(e); }
+static const char *engine_get_name(ENGINE *e) { return ENGINE_get_name(e); }
+
+static int engine_set_default(ENGINE *e, int methods) {
+    int r = ENGINE_set_default(e, (unsigned int)methods);
+    if (!r) m2_raise_msg(M2_ENGINE, "ENGINE_set_default failed");
+    return r;
+}
+
+static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) {
+    int r;
+    M2_ALLOW
+    r = ENGINE_ctrl_cmd_string(e, cmd, arg, optional);
+    M2_DISALLOW
+    if (!r) m2_raise_msg(M2_ENGINE, "engine command failed");
+    return r;
+}
+
+static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin) {
+    EVP_PKEY *k;
+    (void)pin;
+    M2_ALLOW
+    k = ENGINE_load_private_key(e, key_id, NULL, NULL);
+    M2_DISALLOW
+    if (!k) m2_raise_msg(M2_ENGINE, "cannot load the private key");
+    return k;
+}
+
+static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin) {
+    EVP_PKEY *k;
+    (void)pin;
+    M2_ALLOW
+    k = ENGINE_load_public_key(e, key_id, NULL, NULL);
+    M2_DISALLOW
+    if (!k) m2_raise_msg(M2_ENGINE, "cannot load the public key");
+    return k;
+}
+
+/* Certificates through the LOAD_CERT_CTRL command (engine_pkcs11's). */
+static X509 *engine_load_certificate(ENGINE *e, const char *slot) {
+    struct { const char *id; X509 *cert; } params;
+    params.id = slot;
+    params.cert = NULL;
+    if (!ENGINE_ctrl_cmd(e, "LOAD_CERT_CTRL", 0, &params, NULL, 0) || !params.cert) {
+        m2_raise_msg(M2_ENGINE, "cannot load the certificate");
+        return NULL;
+    }
+    return params.cert;
+}
+#else
+static void *m2_no_engine(void) { PyErr_SetString(m2_area_class(M2_ENGINE), "this OpenSSL has no ENGINE support"); return NULL; }
+static void engine_load_builtin_engines(void) {}
+static void engine_load_dynamic(void) {}
+static void engine_load_openssl(void) {}
+static void engine_cleanup(void) {}
+static ENGINE *engine_new(void) { return m2_no_engine(); }
+static ENGINE *engine_by_id(const char *id) { (void)id; return m2_no_engine(); }
+static int engine_free(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
+static int engine_init(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
+static int engine_finish(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
+static const char *engine_get_id(ENGINE *e) { (void)e; return m2_no_engine(); }
+static const char *engine_get_name(ENGINE *e) { (void)e; return m2_no_engine(); }
+static int engine_set_default(ENGINE *e, int methods) { (void)e; (void)methods; m2_no_engine(); return 0; }
+static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) { (void)e; (void)cmd; (void)arg; (void)optional; m2_no_engine(); return 0; }
+static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin) { (void)e; (void)key_id; (void)pin; return m2_no_engine(); }
+static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin) { (void)e; (void)key_id; (void)pin; return m2_no_engine(); }
+static X509 *engine_load_certificate(ENGINE *e, const char *slot) { (void)e; (void)slot; return m2_no_engine(); }
+#endif
+%}
+
+void engine_load_builtin_engines(void);
+void engine_load_dynamic(void);
+void engine_load_openssl(void);
+void engine_cleanup(void);
+ENGINE *engine_new(void);
+ENGINE *engine_by_id(const char *id);
+int engine_free(ENGINE *e);
+int engine_init(ENGINE *e);
+int engine_finish(ENGINE *e);
+const char *engine_get_id(ENGINE *e);
+const char *engine_get_name(ENGINE *e);
+int engine_set_default(ENGINE *e, int methods);
+int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional);
+EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
+EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
+X509 *engine_load_certificate(ENGINE *e, const char *slot);

@@ -1,0 +1,291 @@
+/* _lib.i: the conventions every other .i file relies on.
+ *
+ *  - Errors: m2_raise() drains OpenSSL's error queue into one Python exception of the
+ *    area's class (registered from Python with the M2Crypto-named *_init functions), and the
+ *    %exception block below empties the queue after every wrapped call, success or failure.
+ *  - Buffers: (const void *buf, Py_ssize_t len) accepts bytes, bytearray, memoryview or any
+ *    object with the buffer protocol, without copying; %apply gives the pattern other names.
+ *    Output is built with PyBytes_* in the helpers, or None where M2Crypto returns None.
+ *  - Pointers: M2_NONNULL(TYPE) makes a NULL (None or freed) pointer a ValueError instead of
+ *    a crash.
+ *  - GIL: M2_ALLOW / M2_DISALLOW around calls that can block or run long; M2_GIL_THRESHOLD
+ *    is the buffer size past which bulk operations release it.
+ *  - Callbacks: m2_callback() calls Python from OpenSSL's callbacks with the GIL taken and
+ *    leaves any exception in the thread's error indicator, where the wrapper of the outer
+ *    call finds and raises it; while one is pending, no further Python code runs.
+ */
+%{
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/opensslv.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+/* Areas whose exception classes Python registers (M2Crypto's m2.*_init(ErrorClass)). */
+enum m2_area {
+    M2_LIB = 0, M2_BIO, M2_RAND, M2_BN, M2_ASN1, M2_UTIL, M2_EVP, M2_RSA, M2_DSA, M2_DH,
+    M2_EC, M2_X509, M2_PKCS7, M2_SMIME, M2_SSL, M2_SSL_TIMEOUT, M2_ENGINE, M2_PROVIDER,
+    M2_AREA_COUNT
+};
+static PyObject *m2_errclass[M2_AREA_COUNT];
+
+#define M2_GIL_THRESHOLD 4096
+#define M2_ALLOW Py_BEGIN_ALLOW_THREADS
+#define M2_DISALLOW Py_END_ALLOW_THREADS
+
+static PyObject *m2_area_class(int area) {
+    PyObject *cls = (area >= 0 && area < M2_AREA_COUNT) ? m2_errclass[area] : NULL;
+    if (!cls) cls = m2_errclass[M2_LIB];
+    return cls ? cls : PyExc_RuntimeError;
+}
+
+/* Fill buf with OpenSSL's reason text for the oldest error in the queue (and its
+ * additional data, if any), then empty the queue.  Returns the packed code, 0 if none. */
+static unsigned long m2_drain_errors(char *buf, size_t size) {
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+    buf[0] = '\0';
+    if (code) {
+        const char *reason = ERR_SYSTEM_ERROR(code) ? strerror(ERR_GET_REASON(code))
+                                                    : ERR_reason_error_string(code);
+        if (reason)
+            snprintf(buf, size, "%s", reason);
+        else
+            ERR_error_string_n(code, buf, size);
+        if (data && *data && (flags & ERR_TXT_STRING)) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, " (%s)", data);
+        }
+    }
+    ERR_clear_error();
+    return code;
+}
+
+/* Raise the area's exception with msg, followed by OpenSSL's reason when the queue has one.
+ * Always returns NULL, so that helpers can `return m2_raise_msg(...)`. */
+static PyObject *m2_raise_msg(int area, const char *msg) {
+    char reason[512];
+    unsigned long code = m2_drain_errors(reason, sizeof(reason));
+    PyObject *exc, *value;
+    if (PyErr_Occurred())     /* a callback's exception wins: it is the real cause */
+        return NULL;
+    if (msg && *reason)
+        value = PyUnicode_FromFormat("%s: %s", msg, reason);
+    else if (msg)
+        value = PyUnicode_FromString(msg);
+    else
+        value = PyUnicode_FromString(*reason ? reason : "unknown OpenSSL error");
+    if (!value) return NULL;
+    exc = PyObject_CallOneArg(m2_area_class(area), value);
+    Py_DECREF(value);
+    if (!exc) return NULL;
+    if (code) {
+        PyObject *c = PyLong_FromUnsignedLong(code);
+        if (c) { PyObject_SetAttrString(exc, "openssl_code", c); Py_DECREF(c); }
+        PyErr_Clear();
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static PyObject *m2_raise(int area) { return m2_raise_msg(area, NULL); }
+
+static int m2_set_area_class(int area, PyObject *cls) {
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)PyExc_BaseException)) {
+        PyErr_SetString(PyExc_TypeError, "an exception class is required");
+        return -1;
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(m2_errclass[area], cls);
+    return 0;
+}
+
+/* Call a Python callable from an OpenSSL callback.  Takes the GIL; returns a new reference
+ * or NULL.  On failure the exception stays in this thread's error indicator (the outer
+ * wrapper raises it); if an exception is already pending, nothing is called. */
+static PyObject *m2_callback(PyObject *func, PyObject *args) {
+    PyObject *ret = NULL;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (!PyErr_Occurred() && args)
+        ret = PyObject_CallObject(func, args);
+    Py_XDECREF(args);
+    PyGILState_Release(gil);
+    return ret;
+}
+
+/* pem_password_cb: userdata is a Python callable (called with rwflag, returning bytes or
+ * str) or a bytes passphrase; NULL gives an empty passphrase rather than a terminal prompt. */
+static int m2_passphrase_cb(char *buf, int size, int rwflag, void *userdata) {
+    PyObject *obj = (PyObject *)userdata, *ret = NULL;
+    Py_buffer view;
+    int len = -1;
+    PyGILState_STATE gil;
+    if (!obj || obj == Py_None) return 0;
+    gil = PyGILState_Ensure();
+    if (PyCallable_Check(obj)) {
+        PyGILState_Release(gil);
+        ret = m2_callback(obj, Py_BuildValue("(i)", rwflag));
+        gil = PyGILState_Ensure();
+    } else {
+        Py_INCREF(obj);
+        ret = obj;
+    }
+    if (ret && PyUnicode_Check(ret)) {
+        PyObject *b = PyUnicode_AsUTF8String(ret);
+        Py_SETREF(ret, b);
+    }
+    if (ret && ret != Py_None && PyObject_GetBuffer(ret, &view, PyBUF_SIMPLE) == 0) {
+        if (view.len <= size) {
+            memcpy(buf, view.buf, view.len);
+            len = (int)view.len;
+        } else {
+            PyErr_SetString(PyExc_ValueError, "passphrase longer than OpenSSL's buffer");
+        }
+        PyBuffer_Release(&view);
+    } else if (ret == Py_None) {
+        len = -1;
+    }
+    Py_XDECREF(ret);
+    PyGILState_Release(gil);
+    return len;
+}
+
+/* Borrow a read-only buffer; 0 on success, -1 with TypeError/OverflowError set. */
+static int m2_get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t max) {
+    if (PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "a bytes-like object is required, not 'str'");
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return -1;
+    if (view->len > max) {
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        PyErr_SetString(PyExc_OverflowError, "buffer too large for OpenSSL");
+        return -1;
+    }
+    return 0;
+}
+
+static int m2_time_t_bits(void) { return (int)(sizeof(time_t) * 8); }
+%}
+
+/* ---- constants ---- */
+%constant long OPENSSL_VERSION_NUMBER = OPENSSL_VERSION_NUMBER;
+%constant char *OPENSSL_VERSION_TEXT = OPENSSL_VERSION_TEXT;
+%constant int encrypt = 1;
+%constant int decrypt = 0;
+
+%define M2_NONNULL(TYPE)
+%typemap(check) TYPE {
+    if ($1 == NULL) {
+        PyErr_SetString(PyExc_ValueError, "a NULL " #TYPE " was passed (freed or never set?)");
+        SWIG_fail;
+    }
+}
+%enddef
+M2_NONNULL(BIO *)
+
+/* ---- the error queue (declared before %exception: these must read it, not clear it) ---- */
+%rename(err_clear_error) ERR_clear_error;
+void ERR_clear_error(void);
+%rename(err_get_error) ERR_get_error;
+unsigned long ERR_get_error(void);
+%rename(err_peek_error) ERR_peek_error;
+unsigned long ERR_peek_error(void);
+%rename(err_peek_last_error) ERR_peek_last_error;
+unsigned long ERR_peek_last_error(void);
+%rename(err_lib_error_string) ERR_lib_error_string;
+const char *ERR_lib_error_string(unsigned long e);
+%rename(err_func_error_string) ERR_func_error_string;
+const char *ERR_func_error_string(unsigned long e);
+%rename(err_reason_error_string) ERR_reason_error_string;
+const char *ERR_reason_error_string(unsigned long e);
+%rename(err_print_errors) ERR_print_errors;
+void ERR_print_errors(BIO *bp);
+
+%inline %{
+/* The error queue's entries as [(code, library, reason, data)], oldest first; empties it. */
+static PyObject *err_get_errors(void) {
+    PyObject *list = PyList_New(0);
+    unsigned long code;
+    const char *data = NULL;
+    int flags = 0;
+    if (!list) return NULL;
+    while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        const char *lib = ERR_lib_error_string(code), *reason = ERR_reason_error_string(code);
+        PyObject *t = Py_BuildValue("(kssz)", code, lib ? lib : "", reason ? reason : "",
+                                    (flags & ERR_TXT_STRING) ? data : NULL);
+        if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); Py_DECREF(list); ERR_clear_error(); return NULL; }
+        Py_DECREF(t);
+    }
+    return list;
+}
+%}
+
+/* ---- every call below leaves the error queue empty and raises a pending Python error ---- */
+%exception {
+    $action
+    if (PyErr_Occurred()) { ERR_clear_error(); SWIG_fail; }
+    ERR_clear_error();
+}
+
+/* ---- typemaps ---- */
+%typemap(in) (const void *buf, Py_ssize_t len) (Py_buffer view) {
+    view.obj = NULL;
+    if (m2_get_buffer($input, &view, INT_MAX) < 0) SWIG_fail;
+    $1 = view.buf;
+    $2 = view.len;
+}
+%typemap(arginit) (const void *buf, Py_ssize_t len) "view$argnum.obj = NULL;";
+%typemap(freearg) (const void *buf, Py_ssize_t len) {
+    if (view$argnum.obj) PyBuffer_Release(&view$argnum);
+}
+
+/* time_t in: a Python int of seconds since the epoch. */
+%typemap(in) time_t {
+    long long v = PyLong_AsLongLong($input);
+    if (v == -1 && PyErr_Occurred()) SWIG_fail;
+    $1 = (time_t)v;
+}
+
+/* PyObject * out: helpers return a new reference or NULL with an exception set. */
+%typemap(out) PyObject * {
+    $result = $1;
+}
+
+
+/* ---- library setup ---- */
+%inline %{
+static void lib_init(void) {
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_ADD_ALL_CIPHERS |
+                        OPENSSL_INIT_ADD_ALL_DIGESTS | OPENSSL_INIT_LOAD_CONFIG, NULL);
+}
+static int time_t_bits(void) { return m2_time_t_bits(); }
+/* OpenSSL 1.1+ locks by itself: kept for M2Crypto's API, they have nothing to do. */
+static void threading_init(void) {}
+static void threading_cleanup(void) {}
+static PyObject *lib_set_error_class(int area, PyObject *cls) {
+    if (area < 0 || area >= M2_AREA_COUNT) { PyErr_SetString(PyExc_ValueError, "unknown area"); return NULL; }
+    if (m2_set_area_class(area, cls) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+static const char *openssl_version_text(int type) { return OpenSSL_version(type); }
+static unsigned long openssl_version_num(void) { return OpenSSL_version_num(); }
+%}
+
+%constant int AREA_LIB = M2_LIB;
+%constant int OPENSSL_VERSION_ = OPENSSL_VERSION;
+%constant int OPENSSL_DIR_ = OPENSSL_DIR;
+%constant int OPENSSL_MODULES_DIR = OPENSSL_MODULES_DIR;
+
+/* M2Crypto's per-area registration functions: m2.bio_init(BIOError) and friends. */
+%define M2_AREA_INIT(NAME, AREA)
+%inline %{
+static PyObject *NAME(PyObject *cls) { return lib_set_error_class(AREA, cls); }
+%}
+%enddef

@@ -1,0 +1,15 @@
+/* M2Sec: OpenSSL 3 for Python.  The SWIG module, one %include per OpenSSL area.
+ * _lib.i comes first: it holds the typemaps, the error and GIL helpers and the callback
+ * helper that every other file uses. */
+%module(package="M2Sec") m2sec
+
+%include "_lib.i"
+%include "_bio.i"
+%include "_rand.i"
+%include "_bn.i"
+%include "_asn1.i"
+%include "_objects.i"
+%include "_evp.i"
+%include "_x509.i"
+%include "_provider.i"
+%include "_engine.i"

@@ -1,0 +1,105 @@
+/* _provider.i: OpenSSL 3 providers and library contexts (OSSL_PROVIDER, OSSL_LIB_CTX),
+ * and loading keys and certificates by URI through OSSL_STORE. */
+%{
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <openssl/ui.h>
+%}
+
+M2_NONNULL(OSSL_PROVIDER *)
+M2_AREA_INIT(provider_init_error, M2_PROVIDER)
+
+%rename(provider_context_free) OSSL_LIB_CTX_free;
+void OSSL_LIB_CTX_free(OSSL_LIB_CTX *ctx);
+
+%inline %{
+static OSSL_LIB_CTX *provider_context_new(void) {
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    if (!ctx) m2_raise_msg(M2_PROVIDER, "OSSL_LIB_CTX_new failed");
+    return ctx;
+}
+
+/* Load a provider by name into libctx (None: the default context); raises if unavailable. */
+static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
+    OSSL_PROVIDER *p;
+    M2_ALLOW
+    p = OSSL_PROVIDER_load(libctx, name);
+    M2_DISALLOW
+    if (!p) m2_raise_msg(M2_PROVIDER, "cannot load the provider");
+    return p;
+}
+
+static int provider_unload(OSSL_PROVIDER *prov) {
+    if (!OSSL_PROVIDER_unload(prov)) { m2_raise_msg(M2_PROVIDER, "cannot unload the provider"); return 0; }
+    return 1;
+}
+
+static int provider_available(OSSL_LIB_CTX *libctx, const char *name) { return OSSL_PROVIDER_available(libctx, name); }
+static const char *provider_get0_name(OSSL_PROVIDER *prov) { return OSSL_PROVIDER_get0_name(prov); }
+static int provider_self_test(OSSL_PROVIDER *prov) { return OSSL_PROVIDER_self_test(prov); }
+static int provider_set_default_search_path(OSSL_LIB_CTX *libctx, const char *path) {
+    return OSSL_PROVIDER_set_default_search_path(libctx, path);
+}
+
+static int m2_collect_provider(OSSL_PROVIDER *prov, void *list) {
+    PyObject *name = PyUnicode_FromString(OSSL_PROVIDER_get0_name(prov));
+    if (!name) return 0;
+    PyList_Append((PyObject *)list, name);
+    Py_DECREF(name);
+    return 1;
+}
+
+/* The names of the providers active in libctx. */
+static PyObject *provider_names(OSSL_LIB_CTX *libctx) {
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    OSSL_PROVIDER_do_all(libctx, m2_collect_provider, list);
+    if (PyErr_Occurred()) { Py_DECREF(list); return NULL; }
+    return list;
+}
+
+/* The first object of the given OSSL_STORE_INFO type found at uri, or NULL with an exception. */
+static void *m2_store_load(OSSL_LIB_CTX *libctx, const char *uri, int want) {
+    OSSL_STORE_CTX *store;
+    OSSL_STORE_INFO *info;
+    void *obj = NULL;
+    M2_ALLOW
+    store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
+    M2_DISALLOW
+    if (!store) return m2_raise_msg(M2_PROVIDER, "cannot open the store URI");
+    OSSL_STORE_expect(store, want);
+    while (!obj && !OSSL_STORE_eof(store)) {
+        M2_ALLOW
+        info = OSSL_STORE_load(store);
+        M2_DISALLOW
+        if (!info) {
+            if (OSSL_STORE_error(store)) break;
+            continue;
+        }
+        if (OSSL_STORE_INFO_get_type(info) == want) {
+            if (want == OSSL_STORE_INFO_PKEY) obj = OSSL_STORE_INFO_get1_PKEY(info);
+            else if (want == OSSL_STORE_INFO_PUBKEY) obj = OSSL_STORE_INFO_get1_PUBKEY(info);
+            else if (want == OSSL_STORE_INFO_CERT) obj = OSSL_STORE_INFO_get1_CERT(info);
+        }
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(store);
+    if (!obj) m2_raise_msg(M2_PROVIDER, "nothing of the requested kind at the URI");
+    return obj;
+}
+
+static EVP_PKEY *provider_load_key(OSSL_LIB_CTX *libctx, const char *uri) {
+    ERR_set_mark();
+    {
+        EVP_PKEY *k = m2_store_load(libctx, uri, OSSL_STORE_INFO_PKEY);
+        if (k) { ERR_pop_to_mark(); return k; }
+    }
+    PyErr_Clear();
+    ERR_pop_to_mark();
+    return m2_store_load(libctx, uri, OSSL_STORE_INFO_PUBKEY);
+}
+
+static X509 *provider_load_certificate(OSSL_LIB_CTX *libctx, const char *uri) {
+    return m2_store_load(libctx, uri, OSSL_STORE_INFO_CERT);
+}
+%}

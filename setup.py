@@ -1,0 +1,85 @@
+"""Build M2Sec._m2sec from SWIG/_m2sec.i against the system OpenSSL 3.
+
+OpenSSL is found with pkg-config, or under OPENSSL_DIR (with include/ and lib/ or lib64/).
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+MIN_OPENSSL = (3, 0)
+HINT = "install the OpenSSL 3 development files (Debian: apt-get install libssl-dev) or set OPENSSL_DIR"
+
+
+def _pkg_config(*args):
+    if not shutil.which("pkg-config"):
+        return None
+    try:
+        out = subprocess.run(["pkg-config", *args, "openssl"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.split()
+
+
+def find_openssl():
+    """Return (include_dirs, library_dirs) of the OpenSSL to build against."""
+    root = os.environ.get("OPENSSL_DIR")
+    if root:
+        libs = [d for d in (os.path.join(root, "lib64"), os.path.join(root, "lib")) if os.path.isdir(d)]
+        return [os.path.join(root, "include")], libs
+    cflags = _pkg_config("--cflags-only-I")
+    ldflags = _pkg_config("--libs-only-L")
+    incs = [f[2:] for f in cflags or []]
+    libs = [f[2:] for f in ldflags or []]
+    if not incs:
+        incs = ["/usr/include", "/usr/local/include"]
+    return incs, libs
+
+
+def check_openssl(include_dirs):
+    """Stop the build with one line if the headers are missing or older than 3.0."""
+    for d in include_dirs:
+        header = os.path.join(d, "openssl", "opensslv.h")
+        if os.path.exists(header):
+            with open(header) as fh:
+                text = fh.read()
+            m = re.search(r"#\s*define\s+OPENSSL_VERSION_MAJOR\s+(\d+)", text)
+            n = re.search(r"#\s*define\s+OPENSSL_VERSION_MINOR\s+(\d+)", text)
+            version = (int(m.group(1)), int(n.group(1))) if m and n else (1, 1)
+            if version < MIN_OPENSSL:
+                sys.exit("error: M2Sec needs OpenSSL 3.0 or newer, found %d.%d in %s: %s" % (version + (d, HINT)))
+            return d
+    sys.exit("error: OpenSSL headers (openssl/opensslv.h) not found: " + HINT)
+
+
+class BuildExt(build_ext):
+    def run(self):
+        for ext in self.extensions:
+            check_openssl(ext.include_dirs)
+        if not shutil.which("swig"):
+            sys.exit("error: SWIG 4.1 or newer not found: pip install swig (or apt-get install swig)")
+        super().run()
+
+
+include_dirs, library_dirs = find_openssl()
+here = os.path.dirname(os.path.abspath(__file__))
+
+ext = Extension(
+    "M2Sec._m2sec",
+    sources=["SWIG/_m2sec.i"],
+    depends=sorted(glob.glob("SWIG/*.i")),
+    include_dirs=include_dirs + [os.path.join(here, "SWIG")],
+    library_dirs=library_dirs,
+    runtime_library_dirs=library_dirs if os.environ.get("OPENSSL_DIR") else [],
+    libraries=["ssl", "crypto"],
+    swig_opts=["-ISWIG", "-O"],
+    extra_compile_args=["-Wno-deprecated-declarations", "-Wno-unused-label", "-fno-strict-aliasing"],
+    define_macros=[("OPENSSL_API_COMPAT", "0x30000000L")],
+)
+
+setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
