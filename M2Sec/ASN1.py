@@ -152,6 +152,8 @@ class LocalTimezone(datetime.tzinfo):
 
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_TIME = -62135596800  # 0001-01-01T00:00:00Z
+_MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def _as_utc(date: datetime.datetime) -> datetime.datetime:
@@ -181,8 +183,12 @@ class ASN1_TIME(Owned):
         return m2.asn1_time_set_string(self._ptr(), string)
 
     def set_time(self, time: int) -> Any:
-        """Set to time, seconds since the epoch."""
-        return self._set(self._ptr(), int(time))
+        """Set to time, seconds since the epoch (years 1 to 9999; ValueError outside them)."""
+        time = int(time)
+        if not _MIN_TIME <= time <= _MAX_TIME:
+            # OpenSSL 3.0's ASN1_TIME_set writes an invalid GeneralizedTime past 9999
+            raise ValueError("time %d is outside the years 1 to 9999" % time)
+        return self._set(self._ptr(), time)
 
     def get_datetime(self) -> datetime.datetime:
         """The time as an aware datetime in UTC; ValueError if it is not a valid time."""

@@ -14,6 +14,7 @@ typedef struct engine_st ENGINE;
 %}
 
 M2_NONNULL(ENGINE *)
+M2_NULLABLE_STR(arg)   /* engine_ctrl_cmd_string: commands without an argument */
 M2_AREA_INIT(engine_init_error, M2_ENGINE)
 
 %constant int HAS_ENGINE = M2_HAS_ENGINE;

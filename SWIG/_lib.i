@@ -7,7 +7,9 @@
  *    object with the buffer protocol, without copying; %apply gives the pattern other names.
  *    Output is built with PyBytes_* in the helpers, or None where M2Crypto returns None.
  *  - Pointers: M2_NONNULL(TYPE) makes a NULL (None or freed) pointer a ValueError instead of
- *    a crash.
+ *    a crash.  A `const char *` argument refuses None with TypeError (OpenSSL's string
+ *    functions call strlen on it); M2_NULLABLE_STR(name) lets None through as NULL for the
+ *    arguments so named, where the C function documents NULL.
  *  - GIL: M2_ALLOW / M2_DISALLOW around calls that can block or run long; M2_GIL_THRESHOLD
  *    is the buffer size past which bulk operations release it.
  *  - Callbacks: m2_callback() calls Python from OpenSSL's callbacks with the GIL taken and
@@ -189,6 +191,16 @@ static int m2_time_t_bits(void) { return (int)(sizeof(time_t) * 8); }
 }
 %enddef
 M2_NONNULL(BIO *)
+
+%typemap(check) const char * {
+    if ($1 == NULL) {
+        PyErr_SetString(PyExc_TypeError, "argument $argnum must be str, not None");
+        SWIG_fail;
+    }
+}
+%define M2_NULLABLE_STR(NAME)
+%typemap(check) const char *NAME "";
+%enddef
 
 /* ---- the error queue (declared before %exception: these must read it, not clear it) ---- */
 %rename(err_clear_error) ERR_clear_error;

@@ -7,6 +7,7 @@
 %}
 
 M2_NONNULL(OSSL_PROVIDER *)
+M2_NULLABLE_STR(path)  /* provider_set_default_search_path: NULL restores the default */
 M2_AREA_INIT(provider_init_error, M2_PROVIDER)
 
 %rename(provider_context_free) OSSL_LIB_CTX_free;

@@ -1,0 +1,155 @@
+"""M2Sec.m2: module constants and the conventions of SWIG/_lib.i."""
+
+import ctypes
+import time
+
+import pytest
+
+from M2Sec import BIO, BN, Err, m2
+
+
+def test_openssl_version_number_is_3_or_newer(openssl):
+    assert m2.OPENSSL_VERSION_NUMBER >= 0x30000000
+    # the header the build used and the library loaded agree on the major version
+    assert m2.openssl_version_num() >> 28 == m2.OPENSSL_VERSION_NUMBER >> 28
+    # and the text names the library the command line reports
+    text = m2.OPENSSL_VERSION_TEXT
+    assert text.startswith("OpenSSL 3.")
+    cli = openssl(["version"]).stdout.decode()
+    assert cli.split()[0] == "OpenSSL"
+
+
+def test_time_t_bits_matches_the_c_type():
+    assert m2.time_t_bits() in (32, 64)
+    if ctypes.sizeof(ctypes.c_void_p) == 8:  # every 64-bit Linux ABI has a 64-bit time_t
+        assert m2.time_t_bits() == 64
+    from M2Sec import util
+    assert util.time_t_bits() == m2.time_t_bits()
+    # time.time() fits in time_t
+    assert int(time.time()) < 2 ** (m2.time_t_bits() - 1)
+
+
+def test_encrypt_decrypt_constants():
+    assert m2.encrypt == 1 and m2.decrypt == 0
+
+
+@pytest.mark.parametrize("data", [b"abc", bytearray(b"abc"), memoryview(b"abc"),
+                                  memoryview(b"xxabcxx")[2:5], __import__("array").array("B", b"abc")])
+def test_buffer_typemap_accepts_buffers(data):
+    bio = m2.bio_new(m2.bio_s_mem())
+    try:
+        assert m2.bio_write(bio, data) == 3
+        assert m2.bio_read(bio, 10) == b"abc"
+    finally:
+        m2.bio_free(bio)
+
+
+@pytest.mark.parametrize("bad", ["abc", 3, None, 1.5, ["a"]])
+def test_buffer_typemap_rejects_non_buffers(bad):
+    bio = m2.bio_new(m2.bio_s_mem())
+    try:
+        with pytest.raises(TypeError):
+            m2.bio_write(bio, bad)
+        assert m2.bio_ctrl_pending(bio) == 0
+    finally:
+        m2.bio_free(bio)
+
+
+def test_buffer_typemap_str_message_says_bytes():
+    with pytest.raises(TypeError, match="bytes-like"):
+        m2.bin_to_bn("00ff")
+
+
+def test_buffer_typemap_non_contiguous_rejected():
+    data = memoryview(b"abcdef")[::2]
+    with pytest.raises((TypeError, BufferError)):
+        m2.bin_to_bn(data)
+
+
+def test_buffer_typemap_releases_the_view():
+    # a bytearray whose buffer is exported may not be resized while OpenSSL reads it;
+    # after the call it must be released again (the typemap's freearg).
+    ba = bytearray(b"\x01\x02")
+    bn = m2.bin_to_bn(ba)
+    try:
+        ba.extend(b"\x03")  # BufferError if the view leaked
+    finally:
+        m2.bn_free(bn)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (m2.bio_read, (None, 10)),
+    (m2.bio_write, (None, b"x")),
+    (m2.bio_ctrl_pending, (None,)),
+    (m2.bn_to_hex, (None,)),
+    (m2.bn_to_int, (None,)),
+    (m2.asn1_string_length, (None,)),
+    (m2.asn1_integer_get, (None,)),
+    (m2.x509_name_entry_count, (None,)),
+    (m2.obj_obj2txt, (None, 0)),
+])
+def test_null_pointer_gives_value_error(fn, args):
+    with pytest.raises(ValueError, match="NULL"):
+        fn(*args)
+
+
+def test_wrong_pointer_type_gives_type_error():
+    bn = m2.bn_new()
+    try:
+        with pytest.raises(TypeError):
+            m2.bio_read(bn, 10)
+    finally:
+        m2.bn_free(bn)
+
+
+def test_error_queue_empty_after_failing_calls():
+    failures = [
+        lambda: m2.hex_to_bn(b"zz"),
+        lambda: m2.dec_to_bn(b"12a"),
+        lambda: m2.obj_txt2obj("no-such-object-name", 0),
+        lambda: m2.bio_new_file("/nonexistent/dir/file", "rb"),
+        lambda: m2.mpi_to_bn(b"\x00\x00\x00\x09\x01"),
+    ]
+    for fail in failures:
+        with pytest.raises(Exception):
+            fail()
+        assert m2.err_peek_error() == 0, fail
+
+
+def test_error_queue_empty_after_successful_calls():
+    bio = m2.bio_new(m2.bio_s_mem())
+    # reading an empty memory BIO sets no error, and the queue stays empty
+    assert m2.bio_read(bio, 5) is None
+    m2.bio_free(bio)
+    assert m2.err_peek_error() == 0
+
+
+def test_failing_call_raises_the_area_class():
+    with pytest.raises(BIO.BIOError):
+        m2.bio_new_file("/nonexistent/dir/file", "rb")
+    with pytest.raises(Err.M2SecError):
+        m2.obj_txt2obj("no-such-object-name", 0)
+
+
+def test_area_init_rejects_non_exception_classes():
+    with pytest.raises(TypeError):
+        m2.bn_init(int)
+    with pytest.raises(TypeError):
+        m2.bn_init("BNError")
+    # the registered class is unchanged
+    with pytest.raises(BN.BNError):
+        m2.mpi_to_bn(b"\x00\x00\x00\x09\x01")  # length says 9, one byte follows
+
+
+def test_lib_set_error_class_rejects_unknown_area():
+    with pytest.raises(ValueError):
+        m2.lib_set_error_class(10_000, Err.M2SecError)
+    with pytest.raises(ValueError):
+        m2.lib_set_error_class(-1, Err.M2SecError)
+
+
+def test_threading_functions_exist_and_do_nothing():
+    from M2Sec import threading as m2threading
+
+    assert m2threading.init() is None
+    assert m2threading.cleanup() is None
