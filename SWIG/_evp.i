@@ -7,6 +7,11 @@ M2_NONNULL(EVP_CIPHER *)
 M2_NONNULL(const EVP_CIPHER *)
 M2_NONNULL(EVP_PKEY *)
 M2_AREA_INIT(evp_init, M2_EVP)
+/* Arguments where None means "the default" (NULL to OpenSSL). */
+M2_NULLABLE_STR(mdname)
+M2_NULLABLE_STR(mgf1_md)
+M2_NULLABLE_STR(oaep_md)
+M2_NULLABLE_STR(group)
 
 %constant int PKCS5_SALT_LEN = PKCS5_SALT_LEN;
 
