@@ -10,7 +10,10 @@ import shutil
 import subprocess
 import sys
 
-from M2Sec import ASN1, BIO, BN, Rand, X509, m2
+import os
+import tempfile
+
+from M2Sec import ASN1, BIO, BN, EVP, Rand, X509, m2
 
 OPENSSL = shutil.which("openssl")
 
@@ -45,6 +48,38 @@ def main() -> int:
         back = openssl("enc", "-d", "-aes-256-cbc", "-K", key.hex(), "-iv", iv.hex(), data=ciphertext)
         assert back == plain, "openssl enc disagrees"
         print("openssl enc -d decrypts it back: ok")
+
+    step("keys: sign with M2Sec, verify with openssl")
+    message = b"M2Sec signs this"
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, key, args in (
+            ("RSA-3072, RSA-PSS/SHA-256", EVP.generate_key("RSA", bits=3072), {"padding": "pss"}),
+            ("EC P-256, ECDSA/SHA-256", EVP.generate_key("EC", curve="prime256v1"), {}),
+            ("Ed25519", EVP.generate_key("ED25519"), {"digest": None}),
+        ):
+            sig = key.sign(message, **args)
+            assert key.verify(sig, message, **args)
+            print("%-28s signature of %d bytes, verified by M2Sec" % (label, len(sig)))
+            if OPENSSL:
+                pub, sigf, msgf = (os.path.join(tmp, n) for n in ("pub.pem", "sig", "msg"))
+                with open(pub, "wb") as f:
+                    f.write(key.public_pem())
+                with open(sigf, "wb") as f:
+                    f.write(sig)
+                with open(msgf, "wb") as f:
+                    f.write(message)
+                cmd = ["pkeyutl", "-verify", "-pubin", "-inkey", pub, "-sigfile", sigf, "-rawin", "-in", msgf]
+                if args.get("digest", "sha256"):
+                    cmd += ["-digest", "sha256"]
+                if args.get("padding") == "pss":
+                    cmd += ["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:-2"]
+                openssl(*cmd)
+                print("%-28s openssl pkeyutl -verify: ok" % "")
+
+    step("key agreement: X25519")
+    alice, bob = EVP.generate_key("X25519"), EVP.generate_key("X25519")
+    assert alice.derive(bob) == bob.derive(alice)
+    print("both sides derive the same 32-byte secret:", alice.derive(bob).hex()[:32] + "...")
 
     step("ASN.1 times and X.509 names")
     t = ASN1.ASN1_TIME()
