@@ -10,6 +10,8 @@
 %include "_asn1.i"
 %include "_objects.i"
 %include "_evp.i"
+%include "_aes.i"
+%include "_rc4.i"
 %include "_x509.i"
 %include "_provider.i"
 %include "_engine.i"
