@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from M2Sec import m2
 from M2Sec._base import Owned
-from M2Sec.Err import M2SecError
+from M2Sec.Err import ClosedError, M2SecError
 
 
 class EVPError(M2SecError, ValueError):
@@ -23,6 +23,11 @@ _LEGACY_CIPHERS = ("bf", "blowfish", "cast", "des_ecb", "des_cbc", "des_cfb", "d
                    "des-cfb", "des-ofb", "desx", "rc2", "rc4", "rc5", "idea", "seed")
 
 _md_cache: Dict[str, Any] = {}
+# hot-path functions, looked up once
+_md_ctx_free, _digest_update, _digest_final = m2.md_ctx_free, m2.digest_update, m2.digest_final
+_hmac_ctx_free, _hmac_update, _hmac_final = m2.hmac_ctx_free, m2.hmac_update, m2.hmac_final
+_cipher_ctx_free, _cipher_update, _cipher_final = m2.cipher_ctx_free, m2.cipher_update, m2.cipher_final
+_cipher_is_aead = m2.cipher_is_aead
 _cipher_cache: Dict[str, Any] = {}
 
 
@@ -118,13 +123,18 @@ class MessageDigest(Owned):
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = ctx = m2.md_ctx_new()
+        self._p = m2.md_ctx_new_init(md)
         self._pyfree = 1
         self._owner = None
         self.md = md
         self.algo = algo
         self._length = length
-        m2.digest_init(ctx, md)
+
+    def __del__(self) -> None:
+        p = getattr(self, "_p", None)
+        if p is not None:
+            self._p = None
+            _md_ctx_free(p)
 
     @property
     def ctx(self) -> Any:
@@ -146,13 +156,19 @@ class MessageDigest(Owned):
 
     def update(self, data: Buffer) -> int:
         """Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."""
-        return m2.digest_update(self._ptr(), data)
+        p = self._p
+        if p is None:
+            raise ClosedError("MessageDigest has been freed")
+        return _digest_update(p, data)
 
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""
+        p = self._p
+        if p is None:
+            raise ClosedError("MessageDigest has been freed")
         if self._length is not None:
-            return m2.digest_final_xof(self._ptr(), self._length)
-        return m2.digest_final(self._ptr())
+            return m2.digest_final_xof(p, self._length)
+        return _digest_final(p)
 
     digest = final
 
@@ -200,12 +216,17 @@ class HMAC(Owned):
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = ctx = m2.hmac_ctx_new()
+        self._p = m2.hmac_ctx_new_init(key, md)
         self._pyfree = 1
         self._owner = None
         self.md = md
         self.algo = algo
-        m2.hmac_init(ctx, key, md)
+
+    def __del__(self) -> None:
+        p = getattr(self, "_p", None)
+        if p is not None:
+            self._p = None
+            _hmac_ctx_free(p)
 
     @property
     def ctx(self) -> Any:
@@ -221,11 +242,17 @@ class HMAC(Owned):
 
     def update(self, data: Buffer) -> None:
         """Add data.  Releases the GIL for large buffers."""
-        m2.hmac_update(self._ptr(), data)
+        p = self._p
+        if p is None:
+            raise ClosedError("HMAC has been freed")
+        _hmac_update(p, data)
 
     def final(self) -> bytes:
         """The MAC of everything added since the key was set."""
-        return m2.hmac_final(self._ptr())
+        p = self._p
+        if p is None:
+            raise ClosedError("HMAC has been freed")
+        return _hmac_final(p)
 
     digest = final
 
@@ -296,7 +323,7 @@ class Cipher(Owned):
         self.op = op
         self._hold: Optional[List[bytes]] = None
         self._ccm: Optional[List[bytes]] = None
-        if m2.cipher_is_aead(cipher):
+        if _cipher_is_aead(cipher):
             mode = m2.cipher_mode(cipher)
             if mode == m2.EVP_CIPH_CCM_MODE:
                 self._ccm = []
@@ -313,12 +340,21 @@ class Cipher(Owned):
     def ctx(self) -> Any:
         return self._ptr()
 
+    def __del__(self) -> None:
+        p = getattr(self, "_p", None)
+        if p is not None:
+            self._p = None
+            _cipher_ctx_free(p)
+
     def update(self, data: Buffer) -> bytes:
         """Encrypt or decrypt data; returns the output available so far.  Releases the GIL
         for large buffers.  CCM takes all its data in one call."""
+        p = self._p
+        if p is None:
+            raise ClosedError("Cipher has been freed")
         if self._ccm is not None:
             return self._update_ccm(data)
-        out = m2.cipher_update(self._ptr(), data)
+        out = _cipher_update(p, data)
         if self._hold is not None:
             self._hold.append(out)
             return b""
@@ -350,7 +386,7 @@ class Cipher(Owned):
         if self._ccm is not None:
             self._update_ccm(b"")
         hold, self._hold = self._hold, None
-        out = m2.cipher_final(ctx)  # raises on a tag mismatch: the held plaintext is dropped
+        out = _cipher_final(ctx)  # raises on a tag mismatch: the held plaintext is dropped
         if hold:
             hold.append(out)
             return b"".join(hold)

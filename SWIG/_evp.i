@@ -32,7 +32,6 @@ M2_CIPHER(chacha20_poly1305)
 
 /* ---- algorithm look-up: fetched once by name, cached for the life of the process ---- */
 M2_NONNULL(EVP_MD_CTX *)
-M2_NONNULL(EVP_MAC_CTX *)
 M2_NONNULL(EVP_CIPHER_CTX *)
 
 %constant int EVP_MAX_MD_SIZE = EVP_MAX_MD_SIZE;
@@ -189,6 +188,19 @@ static int digest_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
     return 1;
 }
 
+/* md_ctx_new and digest_init in one call. */
+static EVP_MD_CTX *md_ctx_new_init(const EVP_MD *md) {
+    EVP_MD_CTX *ctx;
+    if (!m2_check_md(md)) return NULL;
+    if (!(ctx = md_ctx_new())) return NULL;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL)) {
+        EVP_MD_CTX_free(ctx);
+        m2_raise_msg(M2_EVP, "cannot initialise the digest");
+        return NULL;
+    }
+    return ctx;
+}
+
 /* EVP_DigestUpdate, without the GIL past M2_GIL_THRESHOLD bytes: 1, or raises. */
 static int digest_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int ok;
@@ -289,9 +301,14 @@ static PyObject *cipher_names(void) {
 }
 %}
 
-/* ---- HMAC: M2Crypto's hmac_* functions on EVP_MAC "HMAC" (the HMAC_CTX API is deprecated) ---- */
-%rename(hmac_ctx_free) EVP_MAC_CTX_free;
-void EVP_MAC_CTX_free(EVP_MAC_CTX *ctx);
+/* ---- HMAC: M2Crypto's hmac_* functions on HMAC_CTX (deprecated in OpenSSL 3 but named by
+ * M2Crypto's API, and it takes the fetched EVP_MD directly: no fetch by name per init) ---- */
+%{
+#include <openssl/hmac.h>
+%}
+M2_NONNULL(HMAC_CTX *)
+%rename(hmac_ctx_free) HMAC_CTX_free;
+void HMAC_CTX_free(HMAC_CTX *ctx);
 
 %inline %{
 static EVP_MAC *m2_hmac(void) {
@@ -299,49 +316,59 @@ static EVP_MAC *m2_hmac(void) {
     return m2_hmac_alg;
 }
 
-static EVP_MAC_CTX *hmac_ctx_new(void) {
-    EVP_MAC_CTX *ctx = NULL;
-    if (m2_hmac()) ctx = EVP_MAC_CTX_new(m2_hmac_alg);
+static HMAC_CTX *hmac_ctx_new(void) {
+    HMAC_CTX *ctx = HMAC_CTX_new();
     if (!ctx) m2_raise_msg(M2_EVP, "cannot make an HMAC context");
     return ctx;
 }
 
-/* Key ctx with key and digest md (EVP_MAC_init); None, or raises. */
-static PyObject *hmac_init(EVP_MAC_CTX *ctx, const void *key, Py_ssize_t keylen, const EVP_MD *md) {
-    OSSL_PARAM params[2];
+/* Key ctx with key and digest md (HMAC_Init_ex); None, or raises. */
+static PyObject *hmac_init(HMAC_CTX *ctx, const void *key, Py_ssize_t keylen, const EVP_MD *md) {
     static const unsigned char empty[1] = {0};
     if (!m2_check_md(md)) return NULL;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0);
-    params[1] = OSSL_PARAM_construct_end();
     /* a zero-length key is a key: never pass NULL, which means "keep the previous key" */
-    if (!EVP_MAC_init(ctx, keylen ? key : empty, (size_t)keylen, params))
+    if (!HMAC_Init_ex(ctx, keylen ? key : empty, (int)keylen, md, NULL))
         return m2_raise_msg(M2_EVP, "cannot initialise HMAC");
     Py_RETURN_NONE;
 }
 
-static PyObject *hmac_update(EVP_MAC_CTX *ctx, const void *data, Py_ssize_t datalen) {
+/* hmac_ctx_new and hmac_init in one call. */
+static HMAC_CTX *hmac_ctx_new_init(const void *key, Py_ssize_t keylen, const EVP_MD *md) {
+    HMAC_CTX *ctx = hmac_ctx_new();
+    PyObject *r;
+    if (!ctx) return NULL;
+    if (!(r = hmac_init(ctx, key, keylen, md))) { HMAC_CTX_free(ctx); return NULL; }
+    Py_DECREF(r);
+    return ctx;
+}
+
+static PyObject *hmac_update(HMAC_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int ok;
     if (datalen > M2_GIL_THRESHOLD) {
         M2_ALLOW
-        ok = EVP_MAC_update(ctx, data, (size_t)datalen);
+        ok = HMAC_Update(ctx, data, (size_t)datalen);
         M2_DISALLOW
     } else {
-        ok = EVP_MAC_update(ctx, data, (size_t)datalen);
+        ok = HMAC_Update(ctx, data, (size_t)datalen);
     }
     if (!ok) return m2_raise_msg(M2_EVP, "HMAC update failed");
     Py_RETURN_NONE;
 }
 
-static PyObject *hmac_final(EVP_MAC_CTX *ctx) {
+static PyObject *hmac_final(HMAC_CTX *ctx) {
     unsigned char out[EVP_MAX_MD_SIZE];
-    size_t n = 0;
-    if (!EVP_MAC_final(ctx, out, &n, sizeof(out))) return m2_raise_msg(M2_EVP, "HMAC final failed");
+    unsigned int n = 0;
+    if (!HMAC_Final(ctx, out, &n)) return m2_raise_msg(M2_EVP, "HMAC final failed");
     return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)n);
 }
 
-static EVP_MAC_CTX *hmac_ctx_copy(const EVP_MAC_CTX *ctx) {
-    EVP_MAC_CTX *c = ctx ? EVP_MAC_CTX_dup(ctx) : NULL;
-    if (!c) m2_raise_msg(M2_EVP, "cannot copy the HMAC context");
+static HMAC_CTX *hmac_ctx_copy(HMAC_CTX *ctx) {
+    HMAC_CTX *c = HMAC_CTX_new();
+    if (!c || !HMAC_CTX_copy(c, ctx)) {
+        HMAC_CTX_free(c);
+        m2_raise_msg(M2_EVP, "cannot copy the HMAC context");
+        return NULL;
+    }
     return c;
 }
 
