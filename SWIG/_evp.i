@@ -204,6 +204,7 @@ static EVP_MD_CTX *md_ctx_new_init(const EVP_MD *md) {
 /* EVP_DigestUpdate, without the GIL past M2_GIL_THRESHOLD bytes: 1, or raises. */
 static int digest_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int ok;
+    if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return -1; }
     if (datalen > M2_GIL_THRESHOLD) {
         M2_ALLOW
         ok = EVP_DigestUpdate(ctx, data, (size_t)datalen);
@@ -225,8 +226,9 @@ static PyObject *digest_final(EVP_MD_CTX *ctx) {
 }
 
 /* EVP_DigestFinalXOF: length bytes of an extendable-output function (SHAKE). */
-static PyObject *digest_final_xof(EVP_MD_CTX *ctx, Py_ssize_t length) {
+static PyObject *digest_final_xof(EVP_MD_CTX *ctx, long length) {
     PyObject *out;
+    if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return NULL; }
     if (length < 0 || length > (1 << 24)) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
     if (!(out = PyBytes_FromStringAndSize(NULL, length))) return NULL;
     if (!EVP_DigestFinalXOF(ctx, (unsigned char *)PyBytes_AS_STRING(out), (size_t)length)) {
@@ -461,6 +463,13 @@ static EVP_CIPHER_CTX *cipher_ctx_new(void) {
     return ctx;
 }
 
+/* 1 if ctx has a cipher; else 0 with ValueError (OpenSSL would dereference NULL). */
+static int m2_cctx_ready(EVP_CIPHER_CTX *ctx) {
+    if (EVP_CIPHER_CTX_get0_cipher(ctx)) return 1;
+    PyErr_SetString(PyExc_ValueError, "the cipher context is not initialised");
+    return 0;
+}
+
 static int m2_check_cipher(const EVP_CIPHER *c) {
     if (c) return 1;
     PyErr_SetString(PyExc_ValueError, "a NULL EVP_CIPHER was passed");
@@ -524,8 +533,9 @@ static PyObject *cipher_init(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, PyOb
 /* EVP_CipherUpdate: the output so far (without the GIL past M2_GIL_THRESHOLD bytes). */
 static PyObject *cipher_update(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t datalen) {
     PyObject *out;
-    int n = 0, ok, bs = EVP_CIPHER_CTX_get_block_size(ctx);
-    if (!EVP_CIPHER_CTX_get0_cipher(ctx)) { PyErr_SetString(PyExc_ValueError, "the cipher context is not initialised"); return NULL; }
+    int n = 0, ok, bs;
+    if (!m2_cctx_ready(ctx)) return NULL;
+    bs = EVP_CIPHER_CTX_get_block_size(ctx);
     if (datalen > INT_MAX - 64) { PyErr_SetString(PyExc_OverflowError, "buffer too large"); return NULL; }
     if (!(out = PyBytes_FromStringAndSize(NULL, datalen + (bs > 1 ? bs : 0)))) return NULL;
     if (datalen > M2_GIL_THRESHOLD) {
@@ -543,13 +553,15 @@ static PyObject *cipher_update(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t
 /* Additional authenticated data for AEAD modes (EVP_CipherUpdate with no output). */
 static PyObject *cipher_update_aad(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int n = 0;
+    if (!m2_cctx_ready(ctx)) return NULL;
     if (!EVP_CipherUpdate(ctx, NULL, &n, data, (int)datalen)) return m2_raise_msg(M2_EVP, "cannot add the AAD");
     Py_RETURN_NONE;
 }
 
 /* CCM: the total length of the plaintext, given before the AAD. */
-static PyObject *cipher_set_data_length(EVP_CIPHER_CTX *ctx, Py_ssize_t length) {
+static PyObject *cipher_set_data_length(EVP_CIPHER_CTX *ctx, long length) {
     int n = 0;
+    if (!m2_cctx_ready(ctx)) return NULL;
     if (length < 0 || length > INT_MAX) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
     if (!EVP_CipherUpdate(ctx, NULL, &n, NULL, (int)length)) return m2_raise_msg(M2_EVP, "cannot set the data length");
     Py_RETURN_NONE;
@@ -559,7 +571,7 @@ static PyObject *cipher_set_data_length(EVP_CIPHER_CTX *ctx, Py_ssize_t length) 
 static PyObject *cipher_final(EVP_CIPHER_CTX *ctx) {
     unsigned char out[EVP_MAX_BLOCK_LENGTH];
     int n = 0;
-    if (!EVP_CIPHER_CTX_get0_cipher(ctx)) { PyErr_SetString(PyExc_ValueError, "the cipher context is not initialised"); return NULL; }
+    if (!m2_cctx_ready(ctx)) return NULL;
     if (!EVP_CipherFinal_ex(ctx, out, &n)) return m2_raise_msg(M2_EVP, "cipher final failed (bad decrypt, padding or tag)");
     return PyBytes_FromStringAndSize((const char *)out, n);
 }
@@ -573,6 +585,7 @@ static int cipher_set_padding(EVP_CIPHER_CTX *ctx, int padding) {
 static int cipher_ctrl_set(EVP_CIPHER_CTX *ctx, int cmd, PyObject *arg) {
     Py_buffer view;
     int r;
+    if (!m2_cctx_ready(ctx)) return -1;
     if (PyLong_Check(arg)) {
         int v = (int)PyLong_AsLong(arg);
         if (v == -1 && PyErr_Occurred()) return -1;
@@ -589,6 +602,7 @@ static int cipher_ctrl_set(EVP_CIPHER_CTX *ctx, int cmd, PyObject *arg) {
 /* EVP_CIPHER_CTX_ctrl writing outlen bytes (EVP_CTRL_AEAD_GET_TAG). */
 static PyObject *cipher_ctrl_get(EVP_CIPHER_CTX *ctx, int cmd, int outlen) {
     unsigned char buf[256];
+    if (!m2_cctx_ready(ctx)) return NULL;
     if (outlen <= 0 || outlen > (int)sizeof(buf)) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
     if (EVP_CIPHER_CTX_ctrl(ctx, cmd, outlen, buf) <= 0) return m2_raise_msg(M2_EVP, "cipher control failed");
     return PyBytes_FromStringAndSize((const char *)buf, outlen);
@@ -651,7 +665,7 @@ static PyObject *pkcs5_pbkdf2_hmac_sha1(const void *password, Py_ssize_t passwor
 }
 
 /* EVP_KDF_derive on a KDF fetched by name with params; length bytes, without the GIL. */
-static PyObject *m2_kdf(const char *kdfname, OSSL_PARAM *params, Py_ssize_t length) {
+static PyObject *m2_kdf(const char *kdfname, OSSL_PARAM *params, long length) {
     EVP_KDF *kdf = NULL;
     EVP_KDF_CTX *kctx = NULL;
     PyObject *out = NULL;
@@ -677,7 +691,7 @@ err:
 
 /* HKDF (RFC 5869): mode 0 extract-and-expand, 1 extract only, 2 expand only. */
 static PyObject *kdf_hkdf(const void *key, Py_ssize_t keylen, const void *salt, Py_ssize_t saltlen,
-                          const void *info, Py_ssize_t infolen, const EVP_MD *md, Py_ssize_t length, int mode) {
+                          const void *info, Py_ssize_t infolen, const EVP_MD *md, long length, int mode) {
     OSSL_PARAM params[6], *p = params;
     if (!m2_check_md(md)) return NULL;
     if (mode < 0 || mode > 2) { PyErr_SetString(PyExc_ValueError, "unknown HKDF mode"); return NULL; }
@@ -693,7 +707,7 @@ static PyObject *kdf_hkdf(const void *key, Py_ssize_t keylen, const void *salt, 
 /* scrypt (RFC 7914); maxmem 0 keeps OpenSSL's limit. */
 static PyObject *kdf_scrypt(const void *password, Py_ssize_t passwordlen, const void *salt, Py_ssize_t saltlen,
                             unsigned long long cost, unsigned int r, unsigned int p, unsigned long long memlimit,
-                            Py_ssize_t length) {
+                            long length) {
     OSSL_PARAM params[7], *q = params;
     uint64_t n = cost, maxmem = memlimit;
     *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password, (size_t)passwordlen);
