@@ -1,6 +1,9 @@
-/* _evp.i: EVP digests, ciphers and keys (EVP_MD, EVP_CIPHER, EVP_PKEY). */
+/* _evp.i: EVP digests, ciphers and keys (EVP_MD, EVP_CIPHER, EVP_PKEY), MACs and KDFs. */
 %{
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/kdf.h>
 %}
 
 M2_NONNULL(EVP_CIPHER *)
@@ -31,6 +34,697 @@ M2_CIPHER(aes_192_ecb) M2_CIPHER(aes_192_cbc) M2_CIPHER(aes_192_cfb) M2_CIPHER(a
 M2_CIPHER(aes_256_ecb) M2_CIPHER(aes_256_cbc) M2_CIPHER(aes_256_cfb) M2_CIPHER(aes_256_ofb) M2_CIPHER(aes_256_ctr)
 M2_CIPHER(aes_128_gcm) M2_CIPHER(aes_192_gcm) M2_CIPHER(aes_256_gcm)
 M2_CIPHER(chacha20_poly1305)
+
+/* ---- algorithm look-up: fetched once by name, cached for the life of the process ---- */
+M2_NONNULL(EVP_MD_CTX *)
+M2_NONNULL(EVP_CIPHER_CTX *)
+
+%constant int EVP_MAX_MD_SIZE = EVP_MAX_MD_SIZE;
+%constant int EVP_MAX_KEY_LENGTH = EVP_MAX_KEY_LENGTH;
+%constant int EVP_MAX_IV_LENGTH = EVP_MAX_IV_LENGTH;
+%constant int EVP_CTRL_AEAD_SET_IVLEN = EVP_CTRL_AEAD_SET_IVLEN;
+%constant int EVP_CTRL_AEAD_GET_TAG = EVP_CTRL_AEAD_GET_TAG;
+%constant int EVP_CTRL_AEAD_SET_TAG = EVP_CTRL_AEAD_SET_TAG;
+%constant int EVP_CIPH_STREAM_CIPHER = EVP_CIPH_STREAM_CIPHER;
+%constant int EVP_CIPH_ECB_MODE = EVP_CIPH_ECB_MODE;
+%constant int EVP_CIPH_CBC_MODE = EVP_CIPH_CBC_MODE;
+%constant int EVP_CIPH_CFB_MODE = EVP_CIPH_CFB_MODE;
+%constant int EVP_CIPH_OFB_MODE = EVP_CIPH_OFB_MODE;
+%constant int EVP_CIPH_CTR_MODE = EVP_CIPH_CTR_MODE;
+%constant int EVP_CIPH_GCM_MODE = EVP_CIPH_GCM_MODE;
+%constant int EVP_CIPH_CCM_MODE = EVP_CIPH_CCM_MODE;
+%constant int EVP_CIPH_XTS_MODE = EVP_CIPH_XTS_MODE;
+%constant int EVP_CIPH_WRAP_MODE = EVP_CIPH_WRAP_MODE;
+%constant int EVP_CIPH_OCB_MODE = EVP_CIPH_OCB_MODE;
+
+%{
+/* One slot per name asked for.  A digest's slot also keeps the contexts the one-shot
+ * helpers reuse under the GIL (no allocation per call). */
+typedef struct {
+    char name[48];
+    void *alg;                  /* EVP_MD * or EVP_CIPHER *, one reference held */
+    EVP_MD_CTX *ctx;            /* digest(): reused while the GIL is held */
+    EVP_MAC_CTX *hmac;          /* hmac_digest(): HMAC with this digest set */
+} m2_alg_slot;
+
+#define M2_ALG_SLOTS 256
+static m2_alg_slot m2_md_slots[M2_ALG_SLOTS];
+static int m2_md_used;
+static m2_alg_slot m2_cipher_slots[M2_ALG_SLOTS];
+static int m2_cipher_used;
+static EVP_MAC *m2_hmac_alg;
+
+/* Fetch by name; "sha3_256" is also tried as "sha3-256". */
+static void *m2_fetch(int cipher, const char *name) {
+    char alt[48];
+    void *alg;
+    size_t i, n = strlen(name);
+    ERR_set_mark();
+    alg = cipher ? (void *)EVP_CIPHER_fetch(NULL, name, NULL) : (void *)EVP_MD_fetch(NULL, name, NULL);
+    if (!alg && strchr(name, '_') && n < sizeof(alt)) {
+        for (i = 0; i <= n; i++) alt[i] = name[i] == '_' ? '-' : name[i];
+        alg = cipher ? (void *)EVP_CIPHER_fetch(NULL, alt, NULL) : (void *)EVP_MD_fetch(NULL, alt, NULL);
+    }
+    if (alg) ERR_pop_to_mark(); else ERR_clear_last_mark();
+    return alg;
+}
+
+/* The slot of name (fetching it the first time), or NULL with the error queue set. */
+static m2_alg_slot *m2_slot(int cipher, const char *name) {
+    m2_alg_slot *slots = cipher ? m2_cipher_slots : m2_md_slots;
+    int *used = cipher ? &m2_cipher_used : &m2_md_used;
+    void *alg;
+    int i;
+    for (i = 0; i < *used; i++)
+        if (strcmp(slots[i].name, name) == 0) return &slots[i];
+    if (strlen(name) >= sizeof(slots[0].name) || *used >= M2_ALG_SLOTS) return NULL;
+    alg = m2_fetch(cipher, name);
+    if (!alg) return NULL;
+    /* one slot per name: a second name of the same algorithm gets its own reference */
+    slots[*used].alg = alg;
+    strcpy(slots[*used].name, name);
+    return &slots[(*used)++];
+}
+
+static const EVP_MD *m2_md_by_name(const char *name) {
+    m2_alg_slot *s = m2_slot(0, name);
+    return s ? (const EVP_MD *)s->alg : NULL;
+}
+
+static const EVP_CIPHER *m2_cipher_by_name(const char *name) {
+    m2_alg_slot *s = m2_slot(1, name);
+    return s ? (const EVP_CIPHER *)s->alg : NULL;
+}
+
+/* A str argument as UTF-8 without a copy (CPython caches it in the object). */
+static const char *m2_name(PyObject *obj) {
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "an algorithm name (str) is required");
+        return NULL;
+    }
+    return PyUnicode_AsUTF8(obj);
+}
+
+/* None or a bytes-like object: view->obj stays NULL for None. */
+static int m2_get_optional_buffer(PyObject *obj, Py_buffer *view) {
+    view->obj = NULL;
+    view->buf = NULL;
+    view->len = 0;
+    if (obj == Py_None) return 0;
+    return m2_get_buffer(obj, view, INT_MAX);
+}
+
+static void m2_release(Py_buffer *view) {
+    if (view->obj) PyBuffer_Release(view);
+    view->obj = NULL;
+}
+%}
+
+%apply (const void *buf, Py_ssize_t len) { (const void *data, Py_ssize_t datalen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *key, Py_ssize_t keylen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *salt, Py_ssize_t saltlen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *info, Py_ssize_t infolen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *password, Py_ssize_t passwordlen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *tag, Py_ssize_t taglen) };
+
+/* ---- digests (EVP_MD) ---- */
+%inline %{
+/* The digest called name (OpenSSL's names; "sha3_256" works as well as "SHA3-256"). */
+static const EVP_MD *get_digestbyname(const char *name) {
+    const EVP_MD *md = m2_md_by_name(name);
+    if (!md) m2_raise_msg(M2_EVP, "unknown message digest");
+    return md;
+}
+%}
+
+/* M2Crypto's digest getters, m2.sha256() and so on: fetched digests, not the legacy tables. */
+%define M2_DIGEST(NAME, OSSL)
+%inline %{
+static const EVP_MD *NAME(void) { return get_digestbyname(OSSL); }
+%}
+%enddef
+M2_DIGEST(md5, "MD5") M2_DIGEST(sha1, "SHA1") M2_DIGEST(ripemd160, "RIPEMD160")
+M2_DIGEST(sha224, "SHA224") M2_DIGEST(sha256, "SHA256") M2_DIGEST(sha384, "SHA384") M2_DIGEST(sha512, "SHA512")
+M2_DIGEST(sha512_224, "SHA512-224") M2_DIGEST(sha512_256, "SHA512-256")
+M2_DIGEST(sha3_224, "SHA3-224") M2_DIGEST(sha3_256, "SHA3-256") M2_DIGEST(sha3_384, "SHA3-384") M2_DIGEST(sha3_512, "SHA3-512")
+M2_DIGEST(shake128, "SHAKE128") M2_DIGEST(shake256, "SHAKE256")
+M2_DIGEST(blake2b512, "BLAKE2B-512") M2_DIGEST(blake2s256, "BLAKE2S-256") M2_DIGEST(sm3, "SM3")
+
+%rename(md_ctx_free) EVP_MD_CTX_free;
+void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+
+%inline %{
+static EVP_MD_CTX *md_ctx_new(void) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) m2_raise_msg(M2_EVP, "EVP_MD_CTX_new failed");
+    return ctx;
+}
+
+static int m2_check_md(const EVP_MD *md) {
+    if (md) return 1;
+    PyErr_SetString(PyExc_ValueError, "a NULL EVP_MD was passed");
+    return 0;
+}
+
+/* EVP_DigestInit_ex2: 1, or raises EVPError. */
+static int digest_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
+    if (!m2_check_md(md)) return -1;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the digest"); return -1; }
+    return 1;
+}
+
+/* md_ctx_new and digest_init in one call. */
+static EVP_MD_CTX *md_ctx_new_init(const EVP_MD *md) {
+    EVP_MD_CTX *ctx;
+    if (!m2_check_md(md)) return NULL;
+    if (!(ctx = md_ctx_new())) return NULL;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL)) {
+        EVP_MD_CTX_free(ctx);
+        m2_raise_msg(M2_EVP, "cannot initialise the digest");
+        return NULL;
+    }
+    return ctx;
+}
+
+/* EVP_DigestUpdate, without the GIL past M2_GIL_THRESHOLD bytes: 1, or raises. */
+static int digest_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    int ok;
+    if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return -1; }
+    if (datalen > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        ok = EVP_DigestUpdate(ctx, data, (size_t)datalen);
+        M2_DISALLOW
+    } else {
+        ok = EVP_DigestUpdate(ctx, data, (size_t)datalen);
+    }
+    if (!ok) { m2_raise_msg(M2_EVP, "digest update failed"); return -1; }
+    return 1;
+}
+
+/* EVP_DigestFinal_ex: the digest (the context needs digest_init before further use). */
+static PyObject *digest_final(EVP_MD_CTX *ctx) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return NULL; }
+    if (!EVP_DigestFinal_ex(ctx, out, &n)) return m2_raise_msg(M2_EVP, "digest final failed");
+    return PyBytes_FromStringAndSize((const char *)out, n);
+}
+
+/* EVP_DigestFinalXOF: length bytes of an extendable-output function (SHAKE). */
+static PyObject *digest_final_xof(EVP_MD_CTX *ctx, long length) {
+    PyObject *out;
+    if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return NULL; }
+    if (length < 0 || length > (1 << 24)) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    if (!(out = PyBytes_FromStringAndSize(NULL, length))) return NULL;
+    if (!EVP_DigestFinalXOF(ctx, (unsigned char *)PyBytes_AS_STRING(out), (size_t)length)) {
+        Py_DECREF(out);
+        return m2_raise_msg(M2_EVP, "digest final (XOF) failed");
+    }
+    return out;
+}
+
+/* EVP_MD_CTX_copy_ex: 1, or raises. */
+static int md_ctx_copy(EVP_MD_CTX *out, const EVP_MD_CTX *in) {
+    if (!in) { PyErr_SetString(PyExc_ValueError, "a NULL EVP_MD_CTX was passed"); return -1; }
+    if (!EVP_MD_CTX_copy_ex(out, in)) { m2_raise_msg(M2_EVP, "cannot copy the digest context"); return -1; }
+    return 1;
+}
+
+static int digest_size(const EVP_MD *md) { return m2_check_md(md) ? EVP_MD_get_size(md) : -1; }
+static int digest_block_size(const EVP_MD *md) { return m2_check_md(md) ? EVP_MD_get_block_size(md) : -1; }
+static int digest_is_xof(const EVP_MD *md) { return m2_check_md(md) ? (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) != 0 : -1; }
+static const char *digest_name(const EVP_MD *md) { return m2_check_md(md) ? EVP_MD_get0_name(md) : NULL; }
+
+/* The digest of one buffer (EVP_Digest); the name is cached with its fetched EVP_MD and,
+ * below M2_GIL_THRESHOLD, a context reused under the GIL so that no call allocates. */
+static PyObject *digest_oneshot(PyObject *name, const void *data, Py_ssize_t datalen) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int ok;
+    const char *s = m2_name(name);
+    m2_alg_slot *slot;
+    if (!s) return NULL;
+    if (!(slot = m2_slot(0, s))) return m2_raise_msg(M2_EVP, "unknown message digest");
+    if (datalen > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        ok = EVP_Digest(data, (size_t)datalen, out, &n, (const EVP_MD *)slot->alg, NULL);
+        M2_DISALLOW
+    } else {
+        if (!slot->ctx && !(slot->ctx = EVP_MD_CTX_new())) return m2_raise_msg(M2_EVP, "EVP_MD_CTX_new failed");
+        ok = EVP_DigestInit_ex2(slot->ctx, (const EVP_MD *)slot->alg, NULL)
+             && EVP_DigestUpdate(slot->ctx, data, (size_t)datalen)
+             && EVP_DigestFinal_ex(slot->ctx, out, &n);
+    }
+    if (!ok) return m2_raise_msg(M2_EVP, "digest failed");
+    return PyBytes_FromStringAndSize((const char *)out, n);
+}
+
+/* The names of the digests the loaded providers offer. */
+static void m2_collect_md(EVP_MD *md, void *list) {
+    PyObject *name;
+    if (PyErr_Occurred()) return;
+    name = PyUnicode_FromString(EVP_MD_get0_name(md));
+    if (name) { PyList_Append((PyObject *)list, name); Py_DECREF(name); }
+}
+static void m2_collect_cipher(EVP_CIPHER *c, void *list) {
+    PyObject *name;
+    if (PyErr_Occurred()) return;
+    name = PyUnicode_FromString(EVP_CIPHER_get0_name(c));
+    if (name) { PyList_Append((PyObject *)list, name); Py_DECREF(name); }
+}
+static PyObject *digest_names(void) {
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    EVP_MD_do_all_provided(NULL, m2_collect_md, list);
+    if (PyErr_Occurred()) { Py_DECREF(list); return NULL; }
+    return list;
+}
+static PyObject *cipher_names(void) {
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    EVP_CIPHER_do_all_provided(NULL, m2_collect_cipher, list);
+    if (PyErr_Occurred()) { Py_DECREF(list); return NULL; }
+    return list;
+}
+%}
+
+/* ---- HMAC: M2Crypto's hmac_* functions on HMAC_CTX (deprecated in OpenSSL 3 but named by
+ * M2Crypto's API, and it takes the fetched EVP_MD directly: no fetch by name per init) ---- */
+%{
+#include <openssl/hmac.h>
+%}
+M2_NONNULL(HMAC_CTX *)
+%rename(hmac_ctx_free) HMAC_CTX_free;
+void HMAC_CTX_free(HMAC_CTX *ctx);
+
+%inline %{
+static EVP_MAC *m2_hmac(void) {
+    if (!m2_hmac_alg) m2_hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    return m2_hmac_alg;
+}
+
+static HMAC_CTX *hmac_ctx_new(void) {
+    HMAC_CTX *ctx = HMAC_CTX_new();
+    if (!ctx) m2_raise_msg(M2_EVP, "cannot make an HMAC context");
+    return ctx;
+}
+
+/* Key ctx with key and digest md (HMAC_Init_ex); None, or raises. */
+static PyObject *hmac_init(HMAC_CTX *ctx, const void *key, Py_ssize_t keylen, const EVP_MD *md) {
+    static const unsigned char empty[1] = {0};
+    if (!m2_check_md(md)) return NULL;
+    /* a zero-length key is a key: never pass NULL, which means "keep the previous key" */
+    if (!HMAC_Init_ex(ctx, keylen ? key : empty, (int)keylen, md, NULL))
+        return m2_raise_msg(M2_EVP, "cannot initialise HMAC");
+    Py_RETURN_NONE;
+}
+
+/* hmac_ctx_new and hmac_init in one call. */
+static HMAC_CTX *hmac_ctx_new_init(const void *key, Py_ssize_t keylen, const EVP_MD *md) {
+    HMAC_CTX *ctx = hmac_ctx_new();
+    PyObject *r;
+    if (!ctx) return NULL;
+    if (!(r = hmac_init(ctx, key, keylen, md))) { HMAC_CTX_free(ctx); return NULL; }
+    Py_DECREF(r);
+    return ctx;
+}
+
+static PyObject *hmac_update(HMAC_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    int ok;
+    if (datalen > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        ok = HMAC_Update(ctx, data, (size_t)datalen);
+        M2_DISALLOW
+    } else {
+        ok = HMAC_Update(ctx, data, (size_t)datalen);
+    }
+    if (!ok) return m2_raise_msg(M2_EVP, "HMAC update failed");
+    Py_RETURN_NONE;
+}
+
+static PyObject *hmac_final(HMAC_CTX *ctx) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC_Final(ctx, out, &n)) return m2_raise_msg(M2_EVP, "HMAC final failed");
+    return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)n);
+}
+
+static HMAC_CTX *hmac_ctx_copy(HMAC_CTX *ctx) {
+    HMAC_CTX *c = HMAC_CTX_new();
+    if (!c || !HMAC_CTX_copy(c, ctx)) {
+        HMAC_CTX_free(c);
+        m2_raise_msg(M2_EVP, "cannot copy the HMAC context");
+        return NULL;
+    }
+    return c;
+}
+
+/* HMAC of data with a keyed context made and freed here (safe without the GIL). */
+static int m2_hmac_fresh(const char *mdname, const void *key, size_t keylen, const void *data, size_t datalen,
+                         unsigned char *out, size_t *n) {
+    static const unsigned char empty[1] = {0};
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(m2_hmac_alg);
+    int ok = 0;
+    if (!ctx) goto err;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)mdname, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = EVP_MAC_init(ctx, keylen ? key : empty, keylen, params)
+         && EVP_MAC_update(ctx, data, datalen)
+         && EVP_MAC_final(ctx, out, n, EVP_MAX_MD_SIZE);
+err:
+    EVP_MAC_CTX_free(ctx);
+    return ok;
+}
+
+/* M2Crypto's m2.hmac(key, data, md): the HMAC of one buffer. */
+static PyObject *hmac(const void *key, Py_ssize_t keylen, const void *data, Py_ssize_t datalen, const EVP_MD *md) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    int ok;
+    if (!m2_check_md(md)) return NULL;
+    if (!m2_hmac()) return m2_raise_msg(M2_EVP, "HMAC is not available");
+    M2_ALLOW
+    ok = m2_hmac_fresh(EVP_MD_get0_name(md), key, (size_t)keylen, data, (size_t)datalen, out, &n);
+    M2_DISALLOW
+    if (!ok) return m2_raise_msg(M2_EVP, "HMAC failed");
+    return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)n);
+}
+
+/* The HMAC of one buffer with the digest called name; below M2_GIL_THRESHOLD a context
+ * cached with the name is re-keyed under the GIL, so that no call allocates. */
+static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *data, Py_ssize_t datalen, PyObject *name) {
+    static const unsigned char empty[1] = {0};
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    int ok;
+    const char *s = m2_name(name);
+    m2_alg_slot *slot;
+    if (!s) return NULL;
+    if (!(slot = m2_slot(0, s))) return m2_raise_msg(M2_EVP, "unknown message digest");
+    if (!m2_hmac()) return m2_raise_msg(M2_EVP, "HMAC is not available");
+    if (datalen > M2_GIL_THRESHOLD) {
+        const char *mdname = EVP_MD_get0_name((const EVP_MD *)slot->alg);
+        M2_ALLOW
+        ok = m2_hmac_fresh(mdname, key, (size_t)keylen, data, (size_t)datalen, out, &n);
+        M2_DISALLOW
+    } else {
+        if (!slot->hmac) {
+            OSSL_PARAM params[2];
+            params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                         (char *)EVP_MD_get0_name((const EVP_MD *)slot->alg), 0);
+            params[1] = OSSL_PARAM_construct_end();
+            if (!(slot->hmac = EVP_MAC_CTX_new(m2_hmac_alg))) return m2_raise_msg(M2_EVP, "cannot make an HMAC context");
+            if (!EVP_MAC_CTX_set_params(slot->hmac, params)) {
+                EVP_MAC_CTX_free(slot->hmac);
+                slot->hmac = NULL;
+                return m2_raise_msg(M2_EVP, "HMAC cannot use this digest");
+            }
+        }
+        ok = EVP_MAC_init(slot->hmac, keylen ? key : empty, (size_t)keylen, NULL)
+             && EVP_MAC_update(slot->hmac, data, (size_t)datalen)
+             && EVP_MAC_final(slot->hmac, out, &n, sizeof(out));
+    }
+    if (!ok) return m2_raise_msg(M2_EVP, "HMAC failed");
+    return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)n);
+}
+%}
+
+/* ---- ciphers (EVP_CIPHER) ---- */
+%rename(cipher_ctx_free) EVP_CIPHER_CTX_free;
+void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *ctx);
+
+%inline %{
+/* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
+static const EVP_CIPHER *get_cipherbyname(const char *name) {
+    const EVP_CIPHER *c = m2_cipher_by_name(name);
+    if (!c) m2_raise_msg(M2_EVP, "unknown cipher");
+    return c;
+}
+
+static EVP_CIPHER_CTX *cipher_ctx_new(void) {
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx) m2_raise_msg(M2_EVP, "EVP_CIPHER_CTX_new failed");
+    return ctx;
+}
+
+/* 1 if ctx has a cipher; else 0 with ValueError (OpenSSL would dereference NULL). */
+static int m2_cctx_ready(EVP_CIPHER_CTX *ctx) {
+    if (EVP_CIPHER_CTX_get0_cipher(ctx)) return 1;
+    PyErr_SetString(PyExc_ValueError, "the cipher context is not initialised");
+    return 0;
+}
+
+static int m2_check_cipher(const EVP_CIPHER *c) {
+    if (c) return 1;
+    PyErr_SetString(PyExc_ValueError, "a NULL EVP_CIPHER was passed");
+    return 0;
+}
+
+/* EVP_CipherInit_ex2 with checks: the key must have the cipher's length (variable-length
+ * ciphers take theirs), the IV the cipher's IV length (AEAD modes set theirs); taglen > 0
+ * sets the tag length first (CCM, OCB).  key and iv may be None (kept from a previous
+ * init).  None, or raises ValueError/EVPError. */
+static PyObject *cipher_init_ex(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, PyObject *key, PyObject *iv,
+                                int op, int taglen) {
+    Py_buffer kv, iview;
+    PyObject *ret = NULL;
+    int klen, ivlen, aead;
+    kv.obj = iview.obj = NULL;
+    if (!m2_check_cipher(cipher)) return NULL;
+    if (m2_get_optional_buffer(key, &kv) < 0 || m2_get_optional_buffer(iv, &iview) < 0) goto err;
+    op = op ? 1 : 0;
+    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, op, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the cipher"); goto err; }
+    klen = EVP_CIPHER_get_key_length(cipher);
+    ivlen = EVP_CIPHER_get_iv_length(cipher);
+    aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
+    if (kv.obj && kv.len != klen) {
+        if (!(EVP_CIPHER_get_flags(cipher) & EVP_CIPH_VARIABLE_LENGTH) || kv.len == 0
+            || EVP_CIPHER_CTX_set_key_length(ctx, (int)kv.len) <= 0) {
+            PyErr_Format(m2_area_class(M2_EVP), "%s needs a %d-byte key, got %zd bytes",
+                         EVP_CIPHER_get0_name(cipher), klen, kv.len);
+            goto err;
+        }
+    }
+    if (iview.obj && ivlen > 0 && iview.len != ivlen) {
+        if (!aead || iview.len == 0
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, (int)iview.len, NULL) <= 0) {
+            PyErr_Format(m2_area_class(M2_EVP), "%s needs a %d-byte IV, got %zd bytes",
+                         EVP_CIPHER_get0_name(cipher), ivlen, iview.len);
+            goto err;
+        }
+    }
+    if (taglen > 0 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, taglen, NULL) <= 0) {
+        m2_raise_msg(M2_EVP, "cannot set the tag length");
+        goto err;
+    }
+    if ((kv.obj || iview.obj) && !EVP_CipherInit_ex2(ctx, NULL, kv.buf, ivlen > 0 ? iview.buf : NULL, op, NULL)) {
+        m2_raise_msg(M2_EVP, "cannot set the key and IV");
+        goto err;
+    }
+    Py_INCREF(Py_None);
+    ret = Py_None;
+err:
+    m2_release(&kv);
+    m2_release(&iview);
+    return ret;
+}
+
+/* M2Crypto's m2.cipher_init(ctx, cipher, key, iv, op). */
+static PyObject *cipher_init(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, PyObject *key, PyObject *iv, int op) {
+    return cipher_init_ex(ctx, cipher, key, iv, op, 0);
+}
+
+/* EVP_CipherUpdate: the output so far (without the GIL past M2_GIL_THRESHOLD bytes). */
+static PyObject *cipher_update(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    PyObject *out;
+    int n = 0, ok, bs;
+    if (!m2_cctx_ready(ctx)) return NULL;
+    bs = EVP_CIPHER_CTX_get_block_size(ctx);
+    if (datalen > INT_MAX - 64) { PyErr_SetString(PyExc_OverflowError, "buffer too large"); return NULL; }
+    if (!(out = PyBytes_FromStringAndSize(NULL, datalen + (bs > 1 ? bs : 0)))) return NULL;
+    if (datalen > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        ok = EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
+        M2_DISALLOW
+    } else {
+        ok = EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
+    }
+    if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "cipher update failed"); }
+    if (n != PyBytes_GET_SIZE(out) && _PyBytes_Resize(&out, n) < 0) return NULL;
+    return out;
+}
+
+/* Additional authenticated data for AEAD modes (EVP_CipherUpdate with no output). */
+static PyObject *cipher_update_aad(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    int n = 0;
+    if (!m2_cctx_ready(ctx)) return NULL;
+    if (!EVP_CipherUpdate(ctx, NULL, &n, data, (int)datalen)) return m2_raise_msg(M2_EVP, "cannot add the AAD");
+    Py_RETURN_NONE;
+}
+
+/* CCM: the total length of the plaintext, given before the AAD. */
+static PyObject *cipher_set_data_length(EVP_CIPHER_CTX *ctx, long length) {
+    int n = 0;
+    if (!m2_cctx_ready(ctx)) return NULL;
+    if (length < 0 || length > INT_MAX) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    if (!EVP_CipherUpdate(ctx, NULL, &n, NULL, (int)length)) return m2_raise_msg(M2_EVP, "cannot set the data length");
+    Py_RETURN_NONE;
+}
+
+/* EVP_CipherFinal_ex: the last block; a bad padding or an AEAD tag mismatch raises EVPError. */
+static PyObject *cipher_final(EVP_CIPHER_CTX *ctx) {
+    unsigned char out[EVP_MAX_BLOCK_LENGTH];
+    int n = 0;
+    if (!m2_cctx_ready(ctx)) return NULL;
+    if (!EVP_CipherFinal_ex(ctx, out, &n)) return m2_raise_msg(M2_EVP, "cipher final failed (bad decrypt, padding or tag)");
+    return PyBytes_FromStringAndSize((const char *)out, n);
+}
+
+static int cipher_set_padding(EVP_CIPHER_CTX *ctx, int padding) {
+    return EVP_CIPHER_CTX_set_padding(ctx, padding);
+}
+
+/* EVP_CIPHER_CTX_ctrl with an int argument, or with a bytes argument (its length and
+ * pointer, as for EVP_CTRL_AEAD_SET_TAG).  Returns OpenSSL's result; raises on failure. */
+static int cipher_ctrl_set(EVP_CIPHER_CTX *ctx, int cmd, PyObject *arg) {
+    Py_buffer view;
+    int r;
+    if (!m2_cctx_ready(ctx)) return -1;
+    if (PyLong_Check(arg)) {
+        int v = (int)PyLong_AsLong(arg);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        r = EVP_CIPHER_CTX_ctrl(ctx, cmd, v, NULL);
+    } else {
+        if (m2_get_buffer(arg, &view, INT_MAX) < 0) return -1;
+        r = EVP_CIPHER_CTX_ctrl(ctx, cmd, (int)view.len, view.buf);
+        PyBuffer_Release(&view);
+    }
+    if (r <= 0) { m2_raise_msg(M2_EVP, "cipher control failed"); return -1; }
+    return r;
+}
+
+/* EVP_CIPHER_CTX_ctrl writing outlen bytes (EVP_CTRL_AEAD_GET_TAG). */
+static PyObject *cipher_ctrl_get(EVP_CIPHER_CTX *ctx, int cmd, int outlen) {
+    unsigned char buf[256];
+    if (!m2_cctx_ready(ctx)) return NULL;
+    if (outlen <= 0 || outlen > (int)sizeof(buf)) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    if (EVP_CIPHER_CTX_ctrl(ctx, cmd, outlen, buf) <= 0) return m2_raise_msg(M2_EVP, "cipher control failed");
+    return PyBytes_FromStringAndSize((const char *)buf, outlen);
+}
+
+static int cipher_key_length(const EVP_CIPHER *c) { return m2_check_cipher(c) ? EVP_CIPHER_get_key_length(c) : -1; }
+static int cipher_iv_length(const EVP_CIPHER *c) { return m2_check_cipher(c) ? EVP_CIPHER_get_iv_length(c) : -1; }
+static int cipher_block_size(const EVP_CIPHER *c) { return m2_check_cipher(c) ? EVP_CIPHER_get_block_size(c) : -1; }
+static int cipher_mode(const EVP_CIPHER *c) { return m2_check_cipher(c) ? (int)EVP_CIPHER_get_mode(c) : -1; }
+static int cipher_is_aead(const EVP_CIPHER *c) {
+    return m2_check_cipher(c) ? (EVP_CIPHER_get_flags(c) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0 : -1;
+}
+static const char *cipher_name(const EVP_CIPHER *c) { return m2_check_cipher(c) ? EVP_CIPHER_get0_name(c) : NULL; }
+
+/* EVP_BytesToKey: the cipher's key derived from data (M2Crypto's iv argument is unused). */
+static PyObject *bytes_to_key(const EVP_CIPHER *cipher, const EVP_MD *md, const void *data, Py_ssize_t datalen,
+                              PyObject *salt, PyObject *iv, int iter) {
+    unsigned char key[EVP_MAX_KEY_LENGTH];
+    Py_buffer sv;
+    int n;
+    (void)iv;
+    if (!m2_check_cipher(cipher) || !m2_check_md(md)) return NULL;
+    if (m2_get_optional_buffer(salt, &sv) < 0) return NULL;
+    if (sv.obj && sv.len != 0 && sv.len != PKCS5_SALT_LEN) {
+        m2_release(&sv);
+        PyErr_Format(PyExc_ValueError, "the salt must be %d bytes", PKCS5_SALT_LEN);
+        return NULL;
+    }
+    n = EVP_BytesToKey(cipher, md, sv.len ? sv.buf : NULL, data, (int)datalen, iter, key, NULL);
+    m2_release(&sv);
+    if (n <= 0) return m2_raise_msg(M2_EVP, "EVP_BytesToKey failed");
+    return PyBytes_FromStringAndSize((const char *)key, n);
+}
+%}
+
+/* ---- key derivation ---- */
+%inline %{
+/* PKCS5_PBKDF2_HMAC (RFC 8018) with the digest md, without the GIL. */
+static PyObject *pkcs5_pbkdf2_hmac(const void *password, Py_ssize_t passwordlen, const void *salt, Py_ssize_t saltlen,
+                                   int iter, int keylen, const EVP_MD *md) {
+    PyObject *out;
+    int ok;
+    if (!m2_check_md(md)) return NULL;
+    if (iter < 1 || keylen < 1) { PyErr_SetString(PyExc_ValueError, "iterations and key length must be positive"); return NULL; }
+    if (!(out = PyBytes_FromStringAndSize(NULL, keylen))) return NULL;
+    M2_ALLOW
+    ok = PKCS5_PBKDF2_HMAC(password, (int)passwordlen, salt, (int)saltlen, iter, md, keylen,
+                           (unsigned char *)PyBytes_AS_STRING(out));
+    M2_DISALLOW
+    if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "PBKDF2 failed"); }
+    return out;
+}
+
+/* M2Crypto's m2.pkcs5_pbkdf2_hmac_sha1(password, salt, iterations, key_len). */
+static PyObject *pkcs5_pbkdf2_hmac_sha1(const void *password, Py_ssize_t passwordlen, const void *salt, Py_ssize_t saltlen,
+                                        int iter, int keylen) {
+    const EVP_MD *md = get_digestbyname("SHA1");
+    if (!md) return NULL;
+    return pkcs5_pbkdf2_hmac(password, passwordlen, salt, saltlen, iter, keylen, md);
+}
+
+/* EVP_KDF_derive on a KDF fetched by name with params; length bytes, without the GIL. */
+static PyObject *m2_kdf(const char *kdfname, OSSL_PARAM *params, long length) {
+    EVP_KDF *kdf = NULL;
+    EVP_KDF_CTX *kctx = NULL;
+    PyObject *out = NULL;
+    int ok;
+    if (length < 1 || length > (1 << 30)) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    if (!(kdf = EVP_KDF_fetch(NULL, kdfname, NULL)) || !(kctx = EVP_KDF_CTX_new(kdf))) {
+        m2_raise_msg(M2_EVP, "the KDF is not available");
+        goto err;
+    }
+    if (!(out = PyBytes_FromStringAndSize(NULL, length))) goto err;
+    M2_ALLOW
+    ok = EVP_KDF_derive(kctx, (unsigned char *)PyBytes_AS_STRING(out), (size_t)length, params);
+    M2_DISALLOW
+    if (!ok) {
+        Py_CLEAR(out);
+        m2_raise_msg(M2_EVP, "key derivation failed");
+    }
+err:
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return out;
+}
+
+/* HKDF (RFC 5869): mode 0 extract-and-expand, 1 extract only, 2 expand only. */
+static PyObject *kdf_hkdf(const void *key, Py_ssize_t keylen, const void *salt, Py_ssize_t saltlen,
+                          const void *info, Py_ssize_t infolen, const EVP_MD *md, long length, int mode) {
+    OSSL_PARAM params[6], *p = params;
+    if (!m2_check_md(md)) return NULL;
+    if (mode < 0 || mode > 2) { PyErr_SetString(PyExc_ValueError, "unknown HKDF mode"); return NULL; }
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, (size_t)keylen);
+    if (saltlen) *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, (size_t)saltlen);
+    if (infolen) *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, (size_t)infolen);
+    *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    *p = OSSL_PARAM_construct_end();
+    return m2_kdf("HKDF", params, length);
+}
+
+/* scrypt (RFC 7914); maxmem 0 keeps OpenSSL's limit. */
+static PyObject *kdf_scrypt(const void *password, Py_ssize_t passwordlen, const void *salt, Py_ssize_t saltlen,
+                            unsigned long long cost, unsigned int r, unsigned int p, unsigned long long memlimit,
+                            long length) {
+    OSSL_PARAM params[7], *q = params;
+    uint64_t n = cost, maxmem = memlimit;
+    *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password, (size_t)passwordlen);
+    *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, (size_t)saltlen);
+    *q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+    *q++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+    *q++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
+    if (maxmem) *q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
+    *q = OSSL_PARAM_construct_end();
+    return m2_kdf("SCRYPT", params, length);
+}
+%}
 
 %rename(pkey_new) EVP_PKEY_new;
 EVP_PKEY *EVP_PKEY_new(void);

@@ -10,6 +10,8 @@
 %include "_asn1.i"
 %include "_objects.i"
 %include "_evp.i"
+%include "_aes.i"
+%include "_rc4.i"
 %include "_rsa.i"
 %include "_dsa.i"
 %include "_dh.i"

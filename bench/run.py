@@ -1,0 +1,219 @@
+"""`make bench`: M2Sec's EVP beside openssl speed, hashlib/hmac and the cryptography package.
+
+Prints one table.  Every figure is the median of RUNS runs; the runs of M2Sec and of its peer
+are interleaved, so each ratio compares figures measured under the same machine load.
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from M2Sec import EVP
+
+RUNS = 5
+BUF = os.urandom(16384)
+SMALL = os.urandom(64)
+KEY = os.urandom(32)
+IV = os.urandom(12)
+
+try:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hmac as chmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+except ImportError:  # pragma: no cover - make bench installs it
+    hashes = None
+
+
+def throughput(fn, seconds=0.25):
+    """Bytes per second of fn(), each call processing len(BUF) bytes."""
+    n, start = 0, time.perf_counter()
+    while True:
+        for _ in range(50):
+            fn()
+        n += 50
+        el = time.perf_counter() - start
+        if el >= seconds:
+            return n * len(BUF) / el
+
+
+def per_call(fn, seconds=0.2):
+    """Nanoseconds per call of fn()."""
+    n, start = 0, time.perf_counter()
+    while True:
+        for _ in range(1000):
+            fn()
+        n += 1000
+        el = time.perf_counter() - start
+        if el >= seconds:
+            return el / n * 1e9
+
+
+def openssl_speed(algo):
+    """openssl speed -evp algo on 16 KiB buffers, in bytes per second."""
+    out = subprocess.run(["openssl", "speed", "-evp", algo, "-bytes", "16384", "-seconds", "1"],
+                         capture_output=True, text=True, timeout=60).stdout
+    # the result line: "<algo>  <N>k" (1000s of bytes per second)
+    m = re.search(r"^\S+\s+([\d.]+)k\s*$", out, re.M)
+    if not m:
+        raise RuntimeError("cannot parse openssl speed output:\n" + out)
+    return float(m.group(1)) * 1000
+
+
+def pair(a, b, measure):
+    """Medians of interleaved runs of measure(a) and measure(b)."""
+    xa, xb = [], []
+    for _ in range(RUNS):
+        xa.append(measure(a))
+        xb.append(measure(b))
+    return statistics.median(xa), statistics.median(xb)
+
+
+# ---- the workloads ----------------------------------------------------------------------
+
+def m2_sha256_16k():
+    EVP.digest("sha256", BUF)
+
+
+_gcm = EVP.Cipher("aes_256_gcm", KEY, IV, 1)
+
+
+def m2_gcm_16k():
+    _gcm.update(BUF)
+
+
+def m2_md_64():
+    md = EVP.MessageDigest("sha256")
+    md.update(SMALL)
+    md.final()
+
+
+def m2_hmac_64():
+    h = EVP.HMAC(KEY, "sha256")
+    h.update(SMALL)
+    h.final()
+
+
+def m2_cipher_64():
+    c = EVP.Cipher("aes_256_gcm", KEY, IV, 1)
+    c.update(SMALL)
+    c.final()
+    c.get_tag()
+
+
+def m2_digest_64():
+    EVP.digest("sha256", SMALL)
+
+
+def m2_hmac_digest_64():
+    EVP.hmac_digest(KEY, SMALL, "sha256")
+
+
+def hl_digest_64():
+    hashlib.sha256(SMALL).digest()
+
+
+def hl_hmac_64():
+    hmac.digest(KEY, SMALL, "sha256")
+
+
+def hl_sha256_16k():
+    hashlib.sha256(BUF).digest()
+
+
+if hashes is not None:
+    _cgcm = Cipher(algorithms.AES(KEY), modes.GCM(IV)).encryptor()
+
+    def cg_gcm_16k():
+        _cgcm.update(BUF)
+
+    def cg_md_64():
+        h = hashes.Hash(hashes.SHA256())
+        h.update(SMALL)
+        h.finalize()
+
+    def cg_hmac_64():
+        h = chmac.HMAC(KEY, hashes.SHA256())
+        h.update(SMALL)
+        h.finalize()
+
+    def cg_cipher_64():
+        e = Cipher(algorithms.AES(KEY), modes.GCM(IV)).encryptor()
+        e.update(SMALL)
+        e.finalize()
+        e.tag
+
+
+BIG = os.urandom(16 << 20)
+
+
+def hash_big(threads):
+    """Bytes per second hashing 16 MiB buffers, 4 per thread, in `threads` threads."""
+    def work():
+        for _ in range(4):
+            EVP.digest("sha256", BIG)
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    start = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return threads * 4 * len(BIG) / (time.perf_counter() - start)
+
+
+# ---- the table --------------------------------------------------------------------------
+
+def main():
+    rows = []
+    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
+    ns = lambda v: "%.0f ns" % v  # noqa: E731
+
+    def add(name, ours, peer_name, peer, fmt, ratio, target, ok):
+        rows.append((name, fmt(ours), peer_name, fmt(peer), "%.2f" % ratio, target, "yes" if ok else "NO"))
+
+    # throughput on 16 KiB buffers: higher is better, ratio = M2Sec / peer
+    a, b = pair(m2_sha256_16k, "sha256", lambda f: throughput(f) if callable(f) else openssl_speed(f))
+    add("SHA-256 16 KiB", a, "openssl speed", b, mb, a / b, ">= 0.95", a / b >= 0.95)
+    a, c = pair(m2_sha256_16k, hl_sha256_16k, throughput)
+    add("SHA-256 16 KiB", a, "hashlib", c, mb, a / c, "-", True)
+    a, b = pair(m2_gcm_16k, "aes-256-gcm", lambda f: throughput(f) if callable(f) else openssl_speed(f))
+    add("AES-256-GCM 16 KiB", a, "openssl speed", b, mb, a / b, ">= 0.95", a / b >= 0.95)
+    if hashes is not None:
+        a, c = pair(m2_gcm_16k, cg_gcm_16k, throughput)
+        add("AES-256-GCM 16 KiB", a, "cryptography", c, mb, a / c, "-", True)
+
+    # per-call cost for 64-byte inputs: lower is better, ratio = M2Sec / peer
+    if hashes is not None:
+        for name, ours, theirs in (("MessageDigest 64 B", m2_md_64, cg_md_64),
+                                   ("HMAC 64 B", m2_hmac_64, cg_hmac_64),
+                                   ("Cipher GCM 64 B", m2_cipher_64, cg_cipher_64)):
+            a, b = pair(ours, theirs, per_call)
+            add(name, a, "cryptography", b, ns, a / b, "<= 1.00", a / b <= 1.0)
+    a, b = pair(m2_digest_64, hl_digest_64, per_call)
+    add("digest() 64 B", a, "hashlib", b, ns, a / b, "<= 1.20", a / b <= 1.2)
+    a, b = pair(m2_hmac_digest_64, hl_hmac_64, per_call)
+    add("hmac_digest() 64 B", a, "hmac.digest", b, ns, a / b, "<= 1.20", a / b <= 1.2)
+
+    # two threads against one: higher is better, ratio = two / one
+    one, two = pair(1, 2, hash_big)
+    rows.append(("SHA-256 16 MiB, 2 threads", mb(two), "1 thread", mb(one), "%.2f" % (two / one),
+                 ">= 1.8 (%d CPUs)" % os.cpu_count(), "yes" if two / one >= 1.8 else "NO"))
+
+    head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, head))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join("%-*s" % (w, v) for w, v in zip(widths, r)))
+    print("\nmedians of %d interleaved runs; %s; Python %s" % (RUNS, subprocess.run(
+        ["openssl", "version"], capture_output=True, text=True).stdout.strip(), sys.version.split()[0]))
+
+
+if __name__ == "__main__":
+    main()
