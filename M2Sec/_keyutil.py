@@ -1,0 +1,51 @@
+"""Helpers shared by the key modules (RSA, DSA, DH, EC, EVP.PKey): cipher lookup, file BIOs."""
+
+from typing import Any, Optional, Type, Union
+
+from M2Sec import BIO, m2
+
+
+def cipher_ptr(name: Optional[str], errcls: Type[Exception]) -> Any:
+    """The EVP_CIPHER for an M2Crypto cipher name ('aes_128_cbc'), or None for no cipher.
+
+    :raises errcls: (a ValueError) for an unknown name.
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError("cipher must be a name such as 'aes_128_cbc' or None")
+    getter = getattr(m2, name, None) if name.isidentifier() and not name.startswith("_") else None
+    if getter is None or not callable(getter):
+        byname = getattr(m2, "get_cipherbyname", None)
+        ptr = None
+        if byname is not None:
+            try:
+                ptr = byname(name)
+            except Exception:
+                ptr = None
+        if ptr is None:
+            raise errcls("no such cipher: %s" % name)
+        return ptr
+    try:
+        return getter()
+    except TypeError:
+        raise errcls("no such cipher: %s" % name) from None
+
+
+def to_bytes(data: Union[str, bytes, bytearray, memoryview]) -> Any:
+    """str becomes UTF-8 bytes (M2Crypto accepted str); buffers pass through."""
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def bio_ptr(bio: "BIO.BIO", errcls: Type[Exception]) -> Any:
+    if bio is None or getattr(bio, "bio", None) is None:
+        raise errcls("the BIO is not initialised or was closed")
+    return bio._ptr()
+
+
+def read_file(path: Union[str, bytes]) -> "BIO.BIO":
+    return BIO.openfile(path, "rb")
+
+
+def write_file(path: Union[str, bytes]) -> "BIO.BIO":
+    return BIO.openfile(path, "wb")
