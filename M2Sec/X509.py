@@ -281,6 +281,9 @@ def new_extension(name: str, value: str, critical: int = 0, _pyfree: int = 1,
         _need(subject, X509, "subject")
     if name == "authorityKeyIdentifier" and value.startswith("keyid:") and value != "keyid:always":
         return AuthorityKeyIdentifier(value).as_extension(critical, _pyfree)
+    if (name == "authorityKeyIdentifier" and issuer is None and pkey is not None
+            and value.replace(" ", "") in ("keyid", "keyid:always")):
+        return AuthorityKeyIdentifier(m2.pkey_key_identifier(pkey._ptr())).as_extension(critical, _pyfree)
     if name == "subjectKeyIdentifier" and value == "hash" and pkey is None and subject is None:
         raise X509Error("subjectKeyIdentifier=hash needs the subject's key (pkey=) or certificate (subject=)")
     ptr = m2.x509v3_ext_nconf(name, value,
@@ -467,7 +470,8 @@ class X509(Owned):
 
     def add_subject_key_identifier(self) -> int:
         """Add subjectKeyIdentifier computed from the certificate's public key."""
-        return self.add_ext(new_extension("subjectKeyIdentifier", "hash", subject=self))
+        keyid = m2.pkey_key_identifier(self.get_pubkey()._ptr())
+        return self.add_ext(new_extension("subjectKeyIdentifier", binascii.hexlify(keyid).decode()))
 
     # -- signatures and checks
     def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:

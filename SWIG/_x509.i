@@ -631,8 +631,12 @@ static X509_EXTENSION *x509v3_ext_nconf(const char *name, const char *value, X50
         if (!(tmp = X509_new()) || !X509_set_pubkey(tmp, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
         subject = tmp;
     }
+    if (!issuer && optional_pkey) {
+        if (!tmp && (!(tmp = X509_new()) || !X509_set_pubkey(tmp, optional_pkey))) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
+        issuer = tmp;
+    }
     X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
-    if (!issuer && optional_pkey && !X509V3_set_issuer_pkey(&ctx, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
+    if (optional_pkey && !X509V3_set_issuer_pkey(&ctx, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
     X509V3_set_nconf(&ctx, NULL);
     ext = X509V3_EXT_nconf(NULL, &ctx, name, value);
     if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
@@ -654,6 +658,25 @@ static X509_EXTENSION *x509v3_authority_key_identifier(const void *der, Py_ssize
 err:
     AUTHORITY_KEYID_free(akid);
     return ext;
+}
+
+/* The RFC 5280 (method 1) key identifier of pkey: SHA-1 of its subjectPublicKey bits. */
+static PyObject *pkey_key_identifier(EVP_PKEY *pkey) {
+    X509_PUBKEY *xpk = NULL;
+    const unsigned char *pk = NULL;
+    int pklen = 0;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    PyObject *v = NULL;
+    if (!X509_PUBKEY_set(&xpk, pkey) || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, xpk)
+        || !EVP_Digest(pk, (size_t)pklen, md, &n, EVP_sha1(), NULL)) {
+        m2_raise_msg(M2_X509, "cannot compute the key identifier");
+        goto err;
+    }
+    v = PyBytes_FromStringAndSize((const char *)md, n);
+err:
+    X509_PUBKEY_free(xpk);
+    return v;
 }
 
 /* ---- extension stacks: the stack owns its elements ---- */
