@@ -519,7 +519,7 @@ static int x509_sign_name(X509 *x, EVP_PKEY *pkey, const char *mdname) {
 /* 1 if pkey verifies the signature, 0 if not (the error queue is emptied). */
 static int x509_verify(X509 *x, EVP_PKEY *pkey) {
     int r = X509_verify(x, pkey);
-    return r > 0 ? 1 : (r == 0 ? 0 : -1);
+    return r > 0 ? 1 : 0;  /* a wrong key type fails too: never a truthy -1 */
 }
 
 static int x509_check_purpose(X509 *x, int id, int ca) {
@@ -819,7 +819,7 @@ static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname)
 
 static int x509_req_verify(X509_REQ *req, EVP_PKEY *pkey) {
     int r = X509_REQ_verify(req, pkey);
-    return r > 0 ? 1 : (r == 0 ? 0 : -1);
+    return r > 0 ? 1 : 0;  /* a wrong key type fails too: never a truthy -1 */
 }
 
 static int x509_req_add_extensions(X509_REQ *req, STACK_OF(X509_EXTENSION) *exts) {
