@@ -584,6 +584,28 @@ class X509_Stack(Owned):
         """The certificates as DER SEQUENCE OF Certificate."""
         return m2.get_der_encoding_stack(self._ptr())
 
+    def create_degenerate(self, bio: BIO.BIO) -> int:
+        """Write the certificates to bio as a degenerate (certificates-only) PKCS#7 SignedData.
+
+        :raises X509Error: for an empty stack or a bio that is not a BIO."""
+        if not isinstance(bio, BIO.BIO):
+            raise X509Error("bio must be a BIO.BIO")
+        if len(self) == 0:
+            raise X509Error("Cannot create degenerate PKCS7 from empty stack")
+        create = getattr(m2, "pkcs7_create_degenerate", None)
+        if create is None:
+            raise X509Error("PKCS#7 support is not available in this build")
+        if create(self._ptr(), bio._ptr()) != 1:
+            raise X509Error("cannot write the degenerate PKCS#7")
+        return 1
+
+    def save_degenerate(self, filename: Union[str, bytes]) -> int:
+        """Write the certificates to filename as a .p7c (degenerate PKCS#7, DER)."""
+        if isinstance(filename, bytes):
+            filename = filename.decode("utf-8")
+        with BIO.openfile(filename, "wb") as bio:
+            return self.create_degenerate(bio)
+
 
 def new_stack_from_der(der_string: bytes) -> X509_Stack:
     """An X509_Stack from DER SEQUENCE OF Certificate; X509Error if malformed."""
@@ -756,6 +778,45 @@ class CRL(Owned):
         return any(r.serial == serial for r in self.get_revoked())
 
 
+class CRL_Stack(Owned):
+    """A STACK_OF(X509_CRL) holding one reference to each CRL; pop() gives back the object
+    that was pushed."""
+
+    _free_fn = m2.sk_x509_crl_free
+
+    def __init__(self, stack: Any = None, _pyfree: int = 0, _pyfree_x509_crl: int = 0) -> None:
+        if stack is None:
+            stack, _pyfree = m2.sk_x509_crl_new_null(), 1
+        super().__init__(stack, _pyfree)
+        self.pystack: List[CRL] = []
+        for i in range(m2.sk_x509_crl_num(stack)):
+            ptr = m2.sk_x509_crl_value(stack, i)
+            m2.x509_crl_up_ref(ptr)
+            self.pystack.append(CRL(ptr, 1))
+
+    def __len__(self) -> int:
+        return len(self.pystack)
+
+    def __getitem__(self, idx: int) -> CRL:
+        return self.pystack[idx]
+
+    def __iter__(self) -> Iterator[CRL]:
+        return iter(list(self.pystack))
+
+    def push(self, crl: CRL) -> int:
+        _need(crl, CRL, "crl")
+        n = m2.sk_x509_crl_push(self._ptr(), crl._ptr())
+        self.pystack.append(crl)
+        return n
+
+    def pop(self) -> Optional[CRL]:
+        ptr = m2.sk_x509_crl_pop(self._ptr())
+        if ptr is None:
+            return None
+        m2.x509_crl_free(ptr)  # the stack's reference; the Python object keeps its own
+        return self.pystack.pop()
+
+
 def load_crl_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> CRL:
     _check_format(format)
     _need(bio, BIO.BIO, "bio")
@@ -855,6 +916,13 @@ class X509_Store_Context(Owned):
     def set_time(self, when: Any) -> None:
         """Verify at when (a datetime or seconds since the epoch) instead of now."""
         m2.x509_store_ctx_set_time(self._ptr(), _epoch_seconds(when))
+
+
+    def add_crls(self, crls: "CRL_Stack") -> None:
+        """Check revocation against crls too (with the CRL check flags set)."""
+        _need(crls, CRL_Stack, "crls")
+        m2.x509_store_ctx_set0_crls(self._ptr(), crls._ptr())
+        self._keep = self._keep + (crls,)  # the context uses the stack without owning it
 
 
 def x509_store_default_cb(ok: int, ctx: Any) -> int:

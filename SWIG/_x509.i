@@ -220,6 +220,32 @@ M2_NONNULL(STACK_OF(X509_EXTENSION) *)
 %constant unsigned long VERIFY_NO_ALT_CHAINS = X509_V_FLAG_NO_ALT_CHAINS;
 %constant unsigned long VERIFY_NO_CHECK_TIME = X509_V_FLAG_NO_CHECK_TIME;
 
+%constant unsigned long X509_V_FLAG_CB_ISSUER_CHECK = X509_V_FLAG_CB_ISSUER_CHECK;
+%constant unsigned long X509_V_FLAG_USE_CHECK_TIME = X509_V_FLAG_USE_CHECK_TIME;
+%constant unsigned long X509_V_FLAG_CRL_CHECK = X509_V_FLAG_CRL_CHECK;
+%constant unsigned long X509_V_FLAG_CRL_CHECK_ALL = X509_V_FLAG_CRL_CHECK_ALL;
+%constant unsigned long X509_V_FLAG_IGNORE_CRITICAL = X509_V_FLAG_IGNORE_CRITICAL;
+%constant unsigned long X509_V_FLAG_X509_STRICT = X509_V_FLAG_X509_STRICT;
+%constant unsigned long X509_V_FLAG_ALLOW_PROXY_CERTS = X509_V_FLAG_ALLOW_PROXY_CERTS;
+%constant unsigned long X509_V_FLAG_POLICY_CHECK = X509_V_FLAG_POLICY_CHECK;
+%constant unsigned long X509_V_FLAG_EXPLICIT_POLICY = X509_V_FLAG_EXPLICIT_POLICY;
+%constant unsigned long X509_V_FLAG_INHIBIT_ANY = X509_V_FLAG_INHIBIT_ANY;
+%constant unsigned long X509_V_FLAG_INHIBIT_MAP = X509_V_FLAG_INHIBIT_MAP;
+%constant unsigned long X509_V_FLAG_NOTIFY_POLICY = X509_V_FLAG_NOTIFY_POLICY;
+%constant unsigned long X509_V_FLAG_EXTENDED_CRL_SUPPORT = X509_V_FLAG_EXTENDED_CRL_SUPPORT;
+%constant unsigned long X509_V_FLAG_USE_DELTAS = X509_V_FLAG_USE_DELTAS;
+%constant unsigned long X509_V_FLAG_CHECK_SS_SIGNATURE = X509_V_FLAG_CHECK_SS_SIGNATURE;
+%constant unsigned long X509_V_FLAG_TRUSTED_FIRST = X509_V_FLAG_TRUSTED_FIRST;
+%constant unsigned long X509_V_FLAG_PARTIAL_CHAIN = X509_V_FLAG_PARTIAL_CHAIN;
+%constant unsigned long X509_V_FLAG_NO_ALT_CHAINS = X509_V_FLAG_NO_ALT_CHAINS;
+%constant unsigned long X509_V_FLAG_NO_CHECK_TIME = X509_V_FLAG_NO_CHECK_TIME;
+
+%constant unsigned long X509V3_EXT_UNKNOWN_MASK = X509V3_EXT_UNKNOWN_MASK;
+%constant unsigned long X509V3_EXT_DEFAULT = X509V3_EXT_DEFAULT;
+%constant unsigned long X509V3_EXT_ERROR_UNKNOWN = X509V3_EXT_ERROR_UNKNOWN;
+%constant unsigned long X509V3_EXT_PARSE_UNKNOWN = X509V3_EXT_PARSE_UNKNOWN;
+%constant unsigned long X509V3_EXT_DUMP_UNKNOWN = X509V3_EXT_DUMP_UNKNOWN;
+
 %constant int X509_PURPOSE_SSL_CLIENT = X509_PURPOSE_SSL_CLIENT;
 %constant int X509_PURPOSE_SSL_SERVER = X509_PURPOSE_SSL_SERVER;
 %constant int X509_PURPOSE_NS_SSL_SERVER = X509_PURPOSE_NS_SSL_SERVER;
@@ -627,6 +653,7 @@ static X509_EXTENSION *x509v3_ext_nconf(const char *name, const char *value, X50
     X509V3_CTX ctx;
     X509 *tmp = NULL, *issuer = optional_x509;
     X509_EXTENSION *ext = NULL;
+    CONF *conf = NULL;
     if (!subject && optional_pkey) {
         if (!(tmp = X509_new()) || !X509_set_pubkey(tmp, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
         subject = tmp;
@@ -637,10 +664,13 @@ static X509_EXTENSION *x509v3_ext_nconf(const char *name, const char *value, X50
     }
     X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
     if (optional_pkey && !X509V3_set_issuer_pkey(&ctx, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
-    X509V3_set_nconf(&ctx, NULL);
-    ext = X509V3_EXT_nconf(NULL, &ctx, name, value);
+    /* an empty database: extensions parsed by r2i (proxyCertInfo, policies...) need one */
+    if (!(conf = NCONF_new(NULL))) { m2_raise(M2_X509); goto err; }
+    X509V3_set_nconf(&ctx, conf);
+    ext = X509V3_EXT_nconf(conf, &ctx, name, value);
     if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
 err:
+    NCONF_free(conf);
     X509_free(tmp);
     return ext;
 }
@@ -991,4 +1021,57 @@ static STACK_OF(X509) *x509_store_ctx_get1_chain(X509_STORE_CTX *ctx) {
 }
 
 static void x509_store_ctx_set_time(X509_STORE_CTX *ctx, time_t t) { X509_STORE_CTX_set_time(ctx, 0, t); }
+%}
+
+M2_NONNULL(X509V3_CTX *)
+M2_NONNULL(STACK_OF(X509_CRL) *)
+%typemap(check) EVP_PKEY *ctx_pkey "";
+
+%inline %{
+/* M2Crypto's low-level extension API: a heap X509V3_CTX with an empty CONF database. */
+static X509V3_CTX *x509v3_set_nconf(void) {
+    X509V3_CTX *ctx = OPENSSL_zalloc(sizeof(*ctx));
+    CONF *conf = NCONF_new(NULL);
+    if (!ctx || !conf) { OPENSSL_free(ctx); NCONF_free(conf); m2_raise(M2_X509); return NULL; }
+    X509V3_set_ctx(ctx, NULL, NULL, NULL, NULL, 0);
+    X509V3_set_nconf(ctx, conf);
+    return ctx;
+}
+
+static void x509v3_ctx_free(X509V3_CTX *ctx) {
+    NCONF_free((CONF *)ctx->db);
+    OPENSSL_free(ctx);
+}
+
+static void X509V3_CTX_set_nconf_pkey(X509V3_CTX *ctx, EVP_PKEY *ctx_pkey) {
+    X509V3_set_issuer_pkey(ctx, ctx_pkey);
+}
+
+/* conf is ignored (M2Crypto passes None): ctx carries the database. */
+static X509_EXTENSION *x509v3_ext_conf(PyObject *conf, X509V3_CTX *ctx, const char *name, const char *value) {
+    X509_EXTENSION *ext = X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
+    (void)conf;
+    if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
+    return ext;
+}
+
+/* ---- CRL stacks: the stack holds one reference to each CRL ---- */
+static STACK_OF(X509_CRL) *sk_x509_crl_new_null(void) { return sk_X509_CRL_new_null(); }
+static void sk_x509_crl_free(STACK_OF(X509_CRL) *sk) { sk_X509_CRL_pop_free(sk, X509_CRL_free); }
+static int sk_x509_crl_num(STACK_OF(X509_CRL) *sk) { return sk_X509_CRL_num(sk); }
+static X509_CRL *sk_x509_crl_value(STACK_OF(X509_CRL) *sk, int i) {
+    if (i < 0 || i >= sk_X509_CRL_num(sk)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
+    return sk_X509_CRL_value(sk, i);
+}
+static int sk_x509_crl_push(STACK_OF(X509_CRL) *sk, X509_CRL *crl) {
+    int n;
+    if (!X509_CRL_up_ref(crl)) { m2_raise(M2_X509); return 0; }
+    if ((n = sk_X509_CRL_push(sk, crl)) <= 0) { X509_CRL_free(crl); m2_raise(M2_X509); return 0; }
+    return n;
+}
+static X509_CRL *sk_x509_crl_pop(STACK_OF(X509_CRL) *sk) { return sk_X509_CRL_pop(sk); }
+static int x509_crl_up_ref(X509_CRL *crl) { return X509_CRL_up_ref(crl); }
+
+/* The context uses crls without taking them: the caller keeps the stack alive. */
+static void x509_store_ctx_set0_crls(X509_STORE_CTX *ctx, STACK_OF(X509_CRL) *crls) { X509_STORE_CTX_set0_crls(ctx, crls); }
 %}
