@@ -979,7 +979,11 @@ class X509_Store(Owned):
             raise X509Error("set_verify_cb(): callback is not callable")
 
         def trampoline(ok: int, ctx_ptr: Any) -> int:
-            return int(bool(callback(ok, X509_Store_Context(ctx_ptr, 0))))
+            ctx = X509_Store_Context(ctx_ptr, 0)
+            try:
+                return int(bool(callback(ok, ctx)))
+            finally:
+                ctx.close()  # borrowed for the call only: later use raises ClosedError
 
         m2.x509_store_set_verify_cb(self._ptr(), trampoline)
 

@@ -175,6 +175,12 @@ def test_verify_callback(pki):
     assert (0, 0, "expired.example.com", m2.X509_V_ERR_CERT_HAS_EXPIRED) in seen
     assert any(d == 2 and cn == "Test Root CA" for _, d, cn, _ in seen)
 
+    kept = []
+    store.set_verify_cb(lambda ok, ctx: kept.append(ctx) or ok)
+    assert ctx_verify(store, load(pki, "server"), inter_stack(pki))[0] == 1
+    with pytest.raises(ClosedError):  # the callback's context is not usable after the call
+        kept[0].get_error()
+
     store.set_verify_cb(lambda ok, ctx: 0)  # reject everything
     assert ctx_verify(store, load(pki, "server"), inter_stack(pki))[0] == 0
 
