@@ -282,3 +282,20 @@ def test_authority_key_identifier_literal():
         X509.AuthorityKeyIdentifier("zz")
     with pytest.raises(X509.X509Error):
         X509.AuthorityKeyIdentifier(b"")
+
+
+def test_every_truncation_is_an_error_not_a_crash(pki):
+    der = X509.load_cert(pki.path("leaf.pem")).as_der()
+    stack = X509.X509_Stack()
+    stack.push(X509.load_cert_der_string(der))
+    seq = stack.as_der()
+    for n in range(len(der)):
+        with pytest.raises(X509.X509Error):
+            X509.load_cert_der_string(der[:n])
+    for n in range(len(seq)):
+        with pytest.raises(X509.X509Error):
+            X509.new_stack_from_der(seq[:n])
+    corrupted = bytearray(der)
+    corrupted[4] ^= 0xFF  # break the TBSCertificate header
+    with pytest.raises(X509.X509Error):
+        X509.load_cert_der_string(bytes(corrupted))
