@@ -7,7 +7,16 @@
 
 /* EC_KEY_check_key-free test that the key has a group and a public point. */
 static int m2_ec_has_pub(EC_KEY *key) { return EC_KEY_get0_group(key) && EC_KEY_get0_public_key(key); }
+#ifdef OPENSSL_NO_EC
+#define M2_NO_EC 1
+#else
+#define M2_NO_EC 0
+#endif
 %}
+
+/* M2Crypto's flag (0: this OpenSSL has EC), and M2Sec's HAS_ form of it. */
+%constant int OPENSSL_NO_EC = M2_NO_EC;
+%constant int HAS_EC = !M2_NO_EC;
 
 M2_NONNULL(EC_KEY *)
 M2_AREA_INIT(ec_init, M2_EC)
