@@ -1,10 +1,15 @@
 """X.509 names, certificates and the rest of the PKI (M2Crypto's X509 module)."""
 
-from typing import Any, Dict, Iterator, Optional, Union
+import binascii
+import ipaddress
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from M2Sec import ASN1, BIO, m2
+from M2Sec import ASN1, BIO, EVP, m2
 from M2Sec._base import Owned
 from M2Sec.Err import M2SecError
+
+FORMAT_DER = 0
+FORMAT_PEM = 1
 
 
 class X509Error(M2SecError, ValueError):
@@ -12,6 +17,17 @@ class X509Error(M2SecError, ValueError):
 
 
 m2.x509_init(X509Error)
+
+V_OK = m2.X509_V_OK
+
+# M2Crypto's module-level constants: X509_V_ERR_*, XN_FLAG_*, X509_PURPOSE_* as they are,
+# and X509_V_FLAG_* under their M2Crypto names, lowercased (verify_crl_check ...).
+for _name in dir(m2):
+    if _name.startswith(("X509_V_ERR", "XN_FLAG_", "X509_PURPOSE_", "X509_CHECK_FLAG_", "GEN_")):
+        globals()[_name] = getattr(m2, _name)
+    elif _name.startswith("VERIFY_"):
+        globals()[_name.lower()] = getattr(m2, _name)
+del _name
 
 
 class X509_Name_Entry(Owned):
@@ -132,10 +148,970 @@ class X509_Name(Owned):
         return m2.x509_name_hash(self._ptr())
 
 
+
+
+def _need(obj: Any, cls: type, what: str) -> None:
+    if not isinstance(obj, cls):
+        raise TypeError("%s must be %s, not %s" % (what, cls.__name__, type(obj).__name__))
+
+
+def _as_bytes(data: Union[str, bytes, bytearray, memoryview]) -> bytes:
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError("expected bytes or str, not %s" % type(data).__name__)
+
+
+def _check_format(format: int) -> None:
+    if format not in (FORMAT_PEM, FORMAT_DER):
+        raise ValueError("Unknown format. Must be either FORMAT_DER or FORMAT_PEM")
+
+
+def _borrow_time(ptr: Any, owner: Any) -> Optional[ASN1.ASN1_TIME]:
+    if ptr is None:
+        return None
+    t = ASN1.ASN1_TIME(ptr, 0)
+    t._owner = owner  # the time lives inside owner
+    return t
+
+
+def _pem_out(writer: Callable[[Any, Any], int], ptr: Any) -> bytes:
+    buf = BIO.MemoryBuffer()
+    try:
+        writer(buf._ptr(), ptr)
+        return buf.read() or b""
+    finally:
+        buf.free()
+
+
+# ---------------------------------------------------------------------------------------
+# Extensions
+
+class X509_Extension(Owned):
+    """One X.509v3 extension (a copy owned here, or borrowed from a certificate or stack)."""
+
+    _free_fn = m2.x509_extension_free
+
+    def __init__(self, x509_ext_ptr: Any = None, _pyfree: int = 1, owner: Any = None) -> None:
+        if x509_ext_ptr is None:  # M2Crypto allows an empty extension; every use raises
+            self._p, self._pyfree, self._owner = None, 0, None
+            return
+        super().__init__(x509_ext_ptr, _pyfree, owner=owner)
+
+    def _ptr(self) -> Any:
+        if self._p is None:
+            raise X509Error("Extension not initialized")
+        return self._p
+
+    def set_critical(self, critical: int = 1) -> int:
+        """Mark the extension critical (or not, with critical=0)."""
+        return m2.x509_extension_set_critical(self._ptr(), 1 if critical else 0)
+
+    def get_critical(self) -> int:
+        return m2.x509_extension_get_critical(self._ptr())
+
+    def get_name(self) -> str:
+        """The extension's short name, such as 'subjectAltName' (or its OID)."""
+        return m2.x509_extension_get_name(self._ptr()).decode()
+
+    def get_value(self, flag: int = 0, indent: int = 0) -> str:
+        """The value as OpenSSL prints it (X509V3_EXT_print), e.g. 'DNS:www.example.com'.
+
+        Not for security decisions: use X509.get_subject_alt_names() and check_host()."""
+        return ASN1._print(m2.x509_ext_print, self._ptr(), flag, indent)
+
+    def get_data(self) -> bytes:
+        """The extension's DER-encoded value (extnValue's content)."""
+        return m2.x509_extension_get_data(self._ptr())
+
+
+class AuthorityKeyIdentifier:
+    """An authorityKeyIdentifier holding only a keyIdentifier (bytes, or hex with or
+    without colons and a 'keyid:' prefix)."""
+
+    def __init__(self, key_identifier: Union[bytes, str]) -> None:
+        self.key_identifier = self._coerce_key_identifier(key_identifier)
+
+    @staticmethod
+    def _coerce_key_identifier(key_identifier: Union[bytes, str]) -> bytes:
+        if isinstance(key_identifier, (bytes, bytearray)):
+            keyid = bytes(key_identifier)
+        elif isinstance(key_identifier, str):
+            text = key_identifier[6:] if key_identifier.startswith("keyid:") else key_identifier
+            try:
+                keyid = binascii.unhexlify(text.replace(":", ""))
+            except (binascii.Error, ValueError) as exc:
+                raise X509Error("the key identifier must be bytes or hex") from exc
+        else:
+            raise TypeError("key_identifier must be bytes or str")
+        if not keyid:
+            raise X509Error("the key identifier must not be empty")
+        return keyid
+
+    def as_extension(self, critical: int = 0, _pyfree: int = 1) -> X509_Extension:
+        ext = X509_Extension(m2.x509v3_authority_key_identifier(self.key_identifier), _pyfree)
+        ext.set_critical(critical)
+        return ext
+
+
+def new_extension(name: str, value: str, critical: int = 0, _pyfree: int = 1,
+                  pkey: Optional[EVP.PKey] = None, *, issuer: Optional["X509"] = None,
+                  subject: Optional["X509"] = None) -> X509_Extension:
+    """A new extension from OpenSSL's configuration syntax (X509V3_EXT_nconf).
+
+    ``new_extension('subjectAltName', 'DNS:example.com, IP:192.0.2.1, email:a@example.com,
+    URI:https://example.com/')``, ``('basicConstraints', 'critical,CA:TRUE')``,
+    ``('keyUsage', 'digitalSignature, keyCertSign')``, ``('extendedKeyUsage', 'serverAuth')``,
+    ``('subjectKeyIdentifier', 'hash', pkey=key)``, ``('authorityKeyIdentifier', 'keyid',
+    issuer=ca_cert)`` or ``'keyid:AB:CD...'``.
+
+    :param pkey: the subject's key (for subjectKeyIdentifier=hash), also used as the issuer's
+        key for authorityKeyIdentifier=keyid when no issuer is given.
+    :param issuer: the issuing certificate; :param subject: the certificate being built.
+    :raises X509Error: if OpenSSL rejects the name or the value.
+    """
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise TypeError("name and value must be str")
+    if pkey is not None:
+        _need(pkey, EVP.PKey, "pkey")
+    if issuer is not None:
+        _need(issuer, X509, "issuer")
+    if subject is not None:
+        _need(subject, X509, "subject")
+    if name == "authorityKeyIdentifier" and value.startswith("keyid:") and value != "keyid:always":
+        return AuthorityKeyIdentifier(value).as_extension(critical, _pyfree)
+    if (name == "authorityKeyIdentifier" and issuer is None and pkey is not None
+            and value.replace(" ", "") in ("keyid", "keyid:always")):
+        return AuthorityKeyIdentifier(m2.pkey_key_identifier(pkey._ptr())).as_extension(critical, _pyfree)
+    if name == "subjectKeyIdentifier" and value == "hash" and pkey is None and subject is None:
+        raise X509Error("subjectKeyIdentifier=hash needs the subject's key (pkey=) or certificate (subject=)")
+    ptr = m2.x509v3_ext_nconf(name, value,
+                              issuer._ptr() if issuer is not None else None,
+                              subject._ptr() if subject is not None else None,
+                              pkey._ptr() if pkey is not None else None)
+    ext = X509_Extension(ptr, _pyfree)
+    if critical:
+        ext.set_critical(1)
+    return ext
+
+
+class X509_Extension_Stack(Owned):
+    """A STACK_OF(X509_EXTENSION); it owns copies of the extensions pushed on it."""
+
+    _free_fn = m2.sk_x509_extension_free
+
+    def __init__(self, stack: Any = None, _pyfree: int = 0, owner: Any = None) -> None:
+        if stack is None:
+            stack, _pyfree = m2.sk_x509_extension_new_null(), 1
+        super().__init__(stack, _pyfree, owner=owner)
+
+    def __len__(self) -> int:
+        return m2.sk_x509_extension_num(self._ptr())
+
+    def __getitem__(self, idx: int) -> X509_Extension:
+        n = len(self)
+        if idx < 0:
+            idx += n
+        if not 0 <= idx < n:
+            raise IndexError("index out of range")
+        return X509_Extension(m2.sk_x509_extension_value(self._ptr(), idx), 0, owner=self)
+
+    def __iter__(self) -> Iterator[X509_Extension]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def push(self, x509_ext: X509_Extension) -> int:
+        """Push a copy of x509_ext; returns the number of extensions on the stack."""
+        _need(x509_ext, X509_Extension, "x509_ext")
+        return m2.sk_x509_extension_push(self._ptr(), x509_ext._ptr())
+
+    def pop(self) -> Optional[X509_Extension]:
+        """The last extension (now owned by the caller), or None if the stack is empty."""
+        ptr = m2.sk_x509_extension_pop(self._ptr())
+        return X509_Extension(ptr, 1) if ptr is not None else None
+
+
+# ---------------------------------------------------------------------------------------
+# Certificates
+
 class X509(Owned):
-    """An X.509 certificate."""
+    """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_free
 
-    def __init__(self, x509: Any, _pyfree: int = 0) -> None:
-        super().__init__(x509, _pyfree)
+    def __init__(self, x509: Any = None, _pyfree: int = 0, owner: Any = None) -> None:
+        if x509 is None:
+            x509, _pyfree = m2.x509_new(), 1
+        super().__init__(x509, _pyfree, owner=owner)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, X509):
+            return NotImplemented
+        return m2.x509_cmp(self._ptr(), other._ptr()) == 0
+
+    def __hash__(self) -> int:
+        return hash(self.as_der())
+
+    # -- encodings
+    def as_text(self) -> str:
+        return ASN1._print(m2.x509_print, self._ptr())
+
+    def as_der(self) -> bytes:
+        return m2.i2d_x509(self._ptr())
+
+    def as_pem(self) -> bytes:
+        return _pem_out(m2.x509_write_pem, self._ptr())
+
+    def save_pem(self, filename: str) -> int:
+        return self.save(filename, FORMAT_PEM)
+
+    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
+        """Write the certificate to filename as PEM or DER; 1 on success."""
+        _check_format(format)
+        with BIO.openfile(filename, "wb") as bio:
+            if format == FORMAT_PEM:
+                return m2.x509_write_pem(bio._ptr(), self._ptr())
+            return m2.i2d_x509_bio(bio._ptr(), self._ptr())
+
+    # -- fields
+    def set_version(self, version: int) -> int:
+        """Set the version field (0 for v1 ... 2 for v3)."""
+        return m2.x509_set_version(self._ptr(), version)
+
+    def get_version(self) -> int:
+        return m2.x509_get_version(self._ptr())
+
+    def _set_time(self, setter: Callable[[Any, Any], int], asn1_time: ASN1.ASN1_TIME) -> int:
+        _need(asn1_time, ASN1.ASN1_TIME, "asn1_time")
+        return setter(self._ptr(), asn1_time._ptr())
+
+    def set_not_before(self, asn1_time: ASN1.ASN1_TIME) -> int:
+        return self._set_time(m2.x509_set_not_before, asn1_time)
+
+    def set_not_after(self, asn1_time: ASN1.ASN1_TIME) -> int:
+        return self._set_time(m2.x509_set_not_after, asn1_time)
+
+    def get_not_before(self) -> ASN1.ASN1_TIME:
+        """notBefore, borrowed from the certificate (it keeps the certificate alive)."""
+        return _borrow_time(m2.x509_get_not_before(self._ptr()), self)
+
+    def get_not_after(self) -> ASN1.ASN1_TIME:
+        """notAfter, borrowed from the certificate (it keeps the certificate alive)."""
+        return _borrow_time(m2.x509_get_not_after(self._ptr()), self)
+
+    def get_serial_number(self) -> int:
+        return m2.asn1_integer_get(m2.x509_get_serial_number(self._ptr()))
+
+    def set_serial_number(self, serial: int) -> int:
+        if not isinstance(serial, int):
+            raise TypeError("serial must be an int")
+        with ASN1.ASN1_Integer(serial) as asn1int:
+            return m2.x509_set_serial_number(self._ptr(), asn1int._ptr())
+
+    def get_pubkey(self) -> EVP.PKey:
+        return EVP.PKey(m2.x509_get_pubkey(self._ptr()), 1)
+
+    def set_pubkey(self, pkey: EVP.PKey) -> int:
+        _need(pkey, EVP.PKey, "pkey")
+        return m2.x509_set_pubkey(self._ptr(), pkey._ptr())
+
+    def get_issuer(self) -> X509_Name:
+        return X509_Name(m2.x509_get_issuer_name(self._ptr()), 0, owner=self)
+
+    def set_issuer(self, name: X509_Name) -> int:
+        _need(name, X509_Name, "name")
+        return m2.x509_set_issuer_name(self._ptr(), name._ptr())
+
+    set_issuer_name = set_issuer
+
+    def get_subject(self) -> X509_Name:
+        return X509_Name(m2.x509_get_subject_name(self._ptr()), 0, owner=self)
+
+    def set_subject_name(self, name: X509_Name) -> int:
+        _need(name, X509_Name, "name")
+        return m2.x509_set_subject_name(self._ptr(), name._ptr())
+
+    set_subject = set_subject_name
+
+    # -- extensions
+    def add_ext(self, ext: X509_Extension) -> int:
+        """Append a copy of ext."""
+        _need(ext, X509_Extension, "ext")
+        return m2.x509_add_ext(self._ptr(), ext._ptr(), -1)
+
+    def get_ext_count(self) -> int:
+        return m2.x509_get_ext_count(self._ptr())
+
+    def get_ext_at(self, index: int) -> X509_Extension:
+        """The extension at index, borrowed from the certificate; IndexError if none."""
+        if not 0 <= index < self.get_ext_count():
+            raise IndexError("index out of range")
+        return X509_Extension(m2.x509_get_ext(self._ptr(), index), 0, owner=self)
+
+    def get_ext(self, name: str) -> X509_Extension:
+        """The first extension with this short name; LookupError if there is none."""
+        for i in range(self.get_ext_count()):
+            ext = self.get_ext_at(i)
+            if ext.get_name() == name:
+                return ext
+        raise LookupError(name)
+
+    def get_subject_alt_names(self) -> List[Tuple[int, bytes]]:
+        """subjectAltName as [(GEN_*, value)]: DNS, URI and e-mail as bytes, IP addresses as
+        4 or 16 octets, other types as their DER; [] without the extension.
+
+        :raises X509Error: if the extension is malformed or duplicated."""
+        return m2.x509_get_subject_alt_names(self._ptr())
+
+    def get_email(self) -> List[str]:
+        """The e-mail addresses of the subject and of subjectAltName (X509_get1_email)."""
+        return m2.x509_get1_email(self._ptr())
+
+    def add_subject_key_identifier(self) -> int:
+        """Add subjectKeyIdentifier computed from the certificate's public key."""
+        keyid = m2.pkey_key_identifier(self.get_pubkey()._ptr())
+        return self.add_ext(new_extension("subjectKeyIdentifier", binascii.hexlify(keyid).decode()))
+
+    # -- signatures and checks
+    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
+        """Sign with pkey and digest md ('sha256', ...; None for Ed25519 and Ed448).
+
+        :raises ValueError: for an unknown digest; X509Error if OpenSSL cannot sign."""
+        _need(pkey, EVP.PKey, "pkey")
+        if md is not None and not isinstance(md, str):
+            raise TypeError("md must be a digest name or None")
+        return m2.x509_sign_name(self._ptr(), pkey._ptr(), md)
+
+    def verify(self, pkey: Optional[EVP.PKey] = None) -> int:
+        """1 if pkey (the certificate's own key by default) verifies its signature, else 0."""
+        if pkey is None:
+            pkey = self.get_pubkey()
+        _need(pkey, EVP.PKey, "pkey")
+        return m2.x509_verify(self._ptr(), pkey._ptr())
+
+    def check_ca(self) -> int:
+        """Nonzero if the certificate is a CA (X509_check_ca)."""
+        return m2.x509_check_ca(self._ptr())
+
+    def check_purpose(self, id: int, ca: int) -> int:
+        """Nonzero if the certificate may be used for purpose id (X509_PURPOSE_*)."""
+        return m2.x509_check_purpose(self._ptr(), id, ca)
+
+    def get_fingerprint(self, md: str = "sha1") -> str:
+        """The digest of the DER certificate, as upper-case hex."""
+        return binascii.hexlify(m2.x509_digest(self._ptr(), md)).upper().decode()
+
+    def check_host(self, hostname: Union[str, bytes]) -> bool:
+        """check_host(self, hostname): see the module function."""
+        return check_host(self, hostname)
+
+    def check_ip(self, address: str) -> bool:
+        return check_ip(self, address)
+
+
+def load_cert_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> X509:
+    """A certificate read from bio (PEM or DER); X509Error if there is none."""
+    _check_format(format)
+    _need(bio, BIO.BIO, "bio")
+    reader = m2.x509_read_pem if format == FORMAT_PEM else m2.d2i_x509
+    return X509(reader(bio._ptr()), 1)
+
+
+def load_cert(file: Union[str, bytes], format: int = FORMAT_PEM) -> X509:
+    """A certificate read from the file named file; X509Error if it holds none."""
+    if isinstance(file, bytes):
+        file = file.decode()
+    _check_format(format)
+    with BIO.openfile(file) as bio:
+        return load_cert_bio(bio, format)
+
+
+def load_cert_string(string: Union[str, bytes], format: int = FORMAT_PEM) -> X509:
+    """A certificate from PEM (or, with FORMAT_DER, DER) bytes."""
+    _check_format(format)
+    data = _as_bytes(string)
+    if format == FORMAT_DER:
+        return X509(m2.x509_from_der(data), 1)
+    with BIO.MemoryBuffer(data) as bio:
+        return load_cert_bio(bio, format)
+
+
+def load_cert_der_string(cert_str: Union[str, bytes]) -> X509:
+    return load_cert_string(cert_str, FORMAT_DER)
+
+
+class X509_Stack(Owned):
+    """A STACK_OF(X509): it holds one reference to each certificate on it, so certificates
+    taken from it stay valid after it is freed."""
+
+    _free_fn = m2.sk_x509_free
+
+    def __init__(self, stack: Any = None, _pyfree: int = 0, _pyfree_x509: int = 0, owner: Any = None) -> None:
+        # _pyfree_x509 is M2Crypto's; the stack always owns its certificate references.
+        if stack is None:
+            stack, _pyfree = m2.sk_x509_new_null(), 1
+        super().__init__(stack, _pyfree, owner=owner)
+
+    def __len__(self) -> int:
+        return m2.sk_x509_num(self._ptr())
+
+    def __getitem__(self, idx: int) -> X509:
+        n = len(self)
+        if idx < 0:
+            idx += n
+        if not 0 <= idx < n:
+            raise IndexError("index out of range")
+        ptr = m2.sk_x509_value(self._ptr(), idx)
+        m2.x509_up_ref(ptr)
+        return X509(ptr, 1)
+
+    def __iter__(self) -> Iterator[X509]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def push(self, x509: X509) -> int:
+        """Push a new reference to x509; returns the number of certificates."""
+        _need(x509, X509, "x509")
+        return m2.sk_x509_push(self._ptr(), x509._ptr())
+
+    def pop(self) -> Optional[X509]:
+        """The last certificate, or None if the stack is empty."""
+        ptr = m2.sk_x509_pop(self._ptr())
+        return X509(ptr, 1) if ptr is not None else None
+
+    def as_der(self) -> bytes:
+        """The certificates as DER SEQUENCE OF Certificate."""
+        return m2.get_der_encoding_stack(self._ptr())
+
+    def create_degenerate(self, bio: BIO.BIO) -> int:
+        """Write the certificates to bio as a degenerate (certificates-only) PKCS#7 SignedData.
+
+        :raises X509Error: for an empty stack or a bio that is not a BIO."""
+        if not isinstance(bio, BIO.BIO):
+            raise X509Error("bio must be a BIO.BIO")
+        if len(self) == 0:
+            raise X509Error("Cannot create degenerate PKCS7 from empty stack")
+        create = getattr(m2, "pkcs7_create_degenerate", None)
+        if create is None:
+            raise X509Error("PKCS#7 support is not available in this build")
+        if create(self._ptr(), bio._ptr()) != 1:
+            raise X509Error("cannot write the degenerate PKCS#7")
+        return 1
+
+    def save_degenerate(self, filename: Union[str, bytes]) -> int:
+        """Write the certificates to filename as a .p7c (degenerate PKCS#7, DER)."""
+        if isinstance(filename, bytes):
+            filename = filename.decode("utf-8")
+        with BIO.openfile(filename, "wb") as bio:
+            return self.create_degenerate(bio)
+
+
+def new_stack_from_der(der_string: bytes) -> X509_Stack:
+    """An X509_Stack from DER SEQUENCE OF Certificate; X509Error if malformed."""
+    return X509_Stack(m2.make_stack_from_der_sequence(_as_bytes(der_string)), 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Requests
+
+class Request(Owned):
+    """A PKCS#10 certificate request; ``Request()`` is a new, empty (version 1) one."""
+
+    _free_fn = m2.x509_req_free
+
+    def __init__(self, req: Any = None, _pyfree: int = 0) -> None:
+        if req is None:
+            req, _pyfree = m2.x509_req_new(), 1
+            m2.x509_req_set_version(req, 0)
+        super().__init__(req, _pyfree)
+
+    def as_text(self) -> str:
+        return ASN1._print(m2.x509_req_print, self._ptr())
+
+    def as_pem(self) -> bytes:
+        return _pem_out(m2.x509_req_write_pem, self._ptr())
+
+    def as_der(self) -> bytes:
+        return m2.i2d_x509_req(self._ptr())
+
+    def save_pem(self, filename: str) -> int:
+        return self.save(filename, FORMAT_PEM)
+
+    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
+        _check_format(format)
+        with BIO.openfile(filename, "wb") as bio:
+            if format == FORMAT_PEM:
+                return m2.x509_req_write_pem(bio._ptr(), self._ptr())
+            return m2.i2d_x509_req_bio(bio._ptr(), self._ptr())
+
+    def get_pubkey(self) -> EVP.PKey:
+        return EVP.PKey(m2.x509_req_get_pubkey(self._ptr()), 1)
+
+    def set_pubkey(self, pkey: EVP.PKey) -> int:
+        _need(pkey, EVP.PKey, "pkey")
+        return m2.x509_req_set_pubkey(self._ptr(), pkey._ptr())
+
+    def get_subject(self) -> X509_Name:
+        return X509_Name(m2.x509_req_get_subject_name(self._ptr()), 0, owner=self)
+
+    def set_subject_name(self, name: X509_Name) -> int:
+        _need(name, X509_Name, "name")
+        return m2.x509_req_set_subject_name(self._ptr(), name._ptr())
+
+    set_subject = set_subject_name
+
+    def add_extensions(self, ext_stack: X509_Extension_Stack) -> int:
+        """Add the extensions (as the extensionRequest attribute)."""
+        _need(ext_stack, X509_Extension_Stack, "ext_stack")
+        return m2.x509_req_add_extensions(self._ptr(), ext_stack._ptr())
+
+    def get_extensions(self) -> X509_Extension_Stack:
+        """A new stack with copies of the requested extensions."""
+        return X509_Extension_Stack(m2.x509_req_get_extensions(self._ptr()), 1)
+
+    def verify(self, pkey: EVP.PKey) -> int:
+        """1 if pkey verifies the request's signature, else 0."""
+        _need(pkey, EVP.PKey, "pkey")
+        return m2.x509_req_verify(self._ptr(), pkey._ptr())
+
+    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
+        """Sign with pkey and digest md (None for Ed25519 and Ed448)."""
+        _need(pkey, EVP.PKey, "pkey")
+        if md is not None and not isinstance(md, str):
+            raise TypeError("md must be a digest name or None")
+        return m2.x509_req_sign_name(self._ptr(), pkey._ptr(), md)
+
+    def get_version(self) -> int:
+        return m2.x509_req_get_version(self._ptr())
+
+    def set_version(self, ver: int) -> int:
+        return m2.x509_req_set_version(self._ptr(), ver)
+
+
+def load_request_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> Request:
+    _check_format(format)
+    _need(bio, BIO.BIO, "bio")
+    reader = m2.x509_req_read_pem if format == FORMAT_PEM else m2.d2i_x509_req
+    return Request(reader(bio._ptr()), 1)
+
+
+def load_request(file: Union[str, bytes], format: int = FORMAT_PEM) -> Request:
+    if isinstance(file, bytes):
+        file = file.decode()
+    _check_format(format)
+    with BIO.openfile(file) as bio:
+        return load_request_bio(bio, format)
+
+
+def load_request_string(string: Union[str, bytes], format: int = FORMAT_PEM) -> Request:
+    with BIO.MemoryBuffer(_as_bytes(string)) as bio:
+        return load_request_bio(bio, format)
+
+
+def load_request_der_string(cert_str: Union[str, bytes]) -> Request:
+    return load_request_string(cert_str, FORMAT_DER)
+
+
+# ---------------------------------------------------------------------------------------
+# CRLs
+
+class Revoked(tuple):
+    """One revoked entry of a CRL: (serial, revocation_date, reason)."""
+
+    __slots__ = ()
+
+    def __new__(cls, serial: int, revocation_date: Any, reason: Optional[int]) -> "Revoked":
+        return tuple.__new__(cls, (serial, revocation_date, reason))
+
+    serial = property(lambda self: self[0])
+    revocation_date = property(lambda self: self[1], doc="an aware datetime in UTC")
+    reason = property(lambda self: self[2], doc="the CRLReason code, or None")
+
+
+class CRL(Owned):
+    """A certificate revocation list."""
+
+    _free_fn = m2.x509_crl_free
+
+    def __init__(self, crl: Any = None, _pyfree: int = 0) -> None:
+        if crl is None:
+            crl, _pyfree = m2.x509_crl_new(), 1
+        super().__init__(crl, _pyfree)
+
+    def as_text(self) -> str:
+        """The CRL printed by X509_CRL_print."""
+        return ASN1._print(m2.x509_crl_print, self._ptr())
+
+    def as_pem(self) -> bytes:
+        return _pem_out(m2.x509_crl_write_pem, self._ptr())
+
+    def as_der(self) -> bytes:
+        return m2.i2d_x509_crl(self._ptr())
+
+    def get_issuer(self) -> X509_Name:
+        return X509_Name(m2.x509_crl_get_issuer(self._ptr()), 0, owner=self)
+
+    def get_lastUpdate(self) -> ASN1.ASN1_TIME:
+        return _borrow_time(m2.x509_CRL_get_lastUpdate(self._ptr()), self)
+
+    def get_nextUpdate(self) -> Optional[ASN1.ASN1_TIME]:
+        return _borrow_time(m2.x509_CRL_get_nextUpdate(self._ptr()), self)
+
+    def verify(self, pkey: EVP.PKey) -> int:
+        """1 if pkey verifies the CRL's signature, else 0."""
+        _need(pkey, EVP.PKey, "pkey")
+        return m2.x509_crl_verify(self._ptr(), pkey._ptr())
+
+    def get_revoked(self) -> List[Revoked]:
+        """The revoked entries, in the CRL's order."""
+        return [Revoked(serial, ASN1._EPOCH + ASN1.datetime.timedelta(seconds=when), reason)
+                for serial, when, reason in m2.x509_crl_get_revoked(self._ptr())]
+
+    def __len__(self) -> int:
+        return len(m2.x509_crl_get_revoked(self._ptr()))
+
+    def is_revoked(self, serial: Union[int, X509]) -> bool:
+        """Whether serial (or the certificate's serial) is listed; the issuer is not checked."""
+        if isinstance(serial, X509):
+            serial = serial.get_serial_number()
+        return any(r.serial == serial for r in self.get_revoked())
+
+
+class CRL_Stack(Owned):
+    """A STACK_OF(X509_CRL) holding one reference to each CRL; pop() gives back the object
+    that was pushed."""
+
+    _free_fn = m2.sk_x509_crl_free
+
+    def __init__(self, stack: Any = None, _pyfree: int = 0, _pyfree_x509_crl: int = 0) -> None:
+        if stack is None:
+            stack, _pyfree = m2.sk_x509_crl_new_null(), 1
+        super().__init__(stack, _pyfree)
+        self.pystack: List[CRL] = []
+        for i in range(m2.sk_x509_crl_num(stack)):
+            ptr = m2.sk_x509_crl_value(stack, i)
+            m2.x509_crl_up_ref(ptr)
+            self.pystack.append(CRL(ptr, 1))
+
+    def __len__(self) -> int:
+        return len(self.pystack)
+
+    def __getitem__(self, idx: int) -> CRL:
+        return self.pystack[idx]
+
+    def __iter__(self) -> Iterator[CRL]:
+        return iter(list(self.pystack))
+
+    def push(self, crl: CRL) -> int:
+        _need(crl, CRL, "crl")
+        n = m2.sk_x509_crl_push(self._ptr(), crl._ptr())
+        self.pystack.append(crl)
+        return n
+
+    def pop(self) -> Optional[CRL]:
+        ptr = m2.sk_x509_crl_pop(self._ptr())
+        if ptr is None:
+            return None
+        m2.x509_crl_free(ptr)  # the stack's reference; the Python object keeps its own
+        return self.pystack.pop()
+
+
+def load_crl_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> CRL:
+    _check_format(format)
+    _need(bio, BIO.BIO, "bio")
+    reader = m2.x509_crl_read_pem if format == FORMAT_PEM else m2.d2i_x509_crl
+    return CRL(reader(bio._ptr()), 1)
+
+
+def load_crl(file: Union[str, bytes], format: int = FORMAT_PEM) -> CRL:
+    """A CRL read from the file named file (PEM by default)."""
+    if isinstance(file, bytes):
+        file = file.decode()
+    _check_format(format)
+    with BIO.openfile(file) as bio:
+        return load_crl_bio(bio, format)
+
+
+def load_crl_string(crl_string: Union[str, bytes], format: int = FORMAT_PEM) -> CRL:
+    with BIO.MemoryBuffer(_as_bytes(crl_string)) as bio:
+        return load_crl_bio(bio, format)
+
+
+def load_crl_der_string(crl_string: bytes) -> CRL:
+    return load_crl_string(crl_string, FORMAT_DER)
+
+
+# ---------------------------------------------------------------------------------------
+# Stores and chain verification
+
+def _epoch_seconds(when: Any) -> int:
+    if isinstance(when, ASN1.datetime.datetime):
+        return int((ASN1._as_utc(when) - ASN1._EPOCH).total_seconds())
+    if isinstance(when, (int, float)):
+        return int(when)
+    raise TypeError("a datetime or seconds since the epoch is required")
+
+
+class X509_Store_Context(Owned):
+    """An X509_STORE_CTX: one chain verification."""
+
+    _free_fn = m2.x509_store_ctx_free
+
+    def __init__(self, x509_store_ctx: Any = None, _pyfree: int = 0) -> None:
+        if x509_store_ctx is None:
+            x509_store_ctx, _pyfree = m2.x509_store_ctx_new(), 1
+        super().__init__(x509_store_ctx, _pyfree)
+        self._keep: tuple = ()
+
+    def init(self, store: "X509_Store", cert: X509, untrusted: Optional[X509_Stack] = None) -> None:
+        """Prepare to verify cert against store, with untrusted intermediates."""
+        _need(store, X509_Store, "store")
+        _need(cert, X509, "cert")
+        if untrusted is not None:
+            _need(untrusted, X509_Stack, "untrusted")
+        m2.x509_store_ctx_init(self._ptr(), store._ptr(), cert._ptr(),
+                               untrusted._ptr() if untrusted is not None else None)
+        self._keep = (store, cert, untrusted)  # the context points into all three
+
+    def verify_cert(self) -> int:
+        """1 if the chain verifies, 0 if not (see get_error()); a verify callback's exception
+        is raised here."""
+        return m2.x509_verify_cert(self._ptr())
+
+    def get_error(self) -> int:
+        return m2.x509_store_ctx_get_error(self._ptr())
+
+    def get_error_string(self) -> str:
+        return m2.x509_get_verify_error(self.get_error())
+
+    def get_error_depth(self) -> int:
+        return m2.x509_store_ctx_get_error_depth(self._ptr())
+
+    def set_error(self, err: int) -> None:
+        m2.x509_store_ctx_set_error(self._ptr(), err)
+
+    def get_current_cert(self) -> Optional[X509]:
+        """The certificate being checked (a new reference), or None."""
+        ptr = m2.x509_store_ctx_get_current_cert(self._ptr())
+        if ptr is None:
+            return None
+        m2.x509_up_ref(ptr)
+        return X509(ptr, 1)
+
+    def get1_chain(self) -> X509_Stack:
+        """The verified chain, leaf first (holding its own references)."""
+        return X509_Stack(m2.x509_store_ctx_get1_chain(self._ptr()), 1, 1)
+
+    def set_purpose(self, purpose: int) -> None:
+        if not m2.x509_store_ctx_set_purpose(self._ptr(), purpose):
+            raise X509Error("unknown purpose %r" % purpose)
+
+    def set_depth(self, depth: int) -> None:
+        m2.x509_store_ctx_set_depth(self._ptr(), depth)
+
+    def set_flags(self, flags: int) -> None:
+        m2.x509_store_ctx_set_flags(self._ptr(), flags)
+
+    def set_time(self, when: Any) -> None:
+        """Verify at when (a datetime or seconds since the epoch) instead of now."""
+        m2.x509_store_ctx_set_time(self._ptr(), _epoch_seconds(when))
+
+
+    def add_crls(self, crls: "CRL_Stack") -> None:
+        """Check revocation against crls too (with the CRL check flags set)."""
+        _need(crls, CRL_Stack, "crls")
+        m2.x509_store_ctx_set0_crls(self._ptr(), crls._ptr())
+        self._keep = self._keep + (crls,)  # the context uses the stack without owning it
+
+
+def x509_store_default_cb(ok: int, ctx: Any) -> int:
+    return ok
+
+
+class X509_Store(Owned):
+    """An X509_STORE: trusted certificates, CRLs and verification parameters."""
+
+    _free_fn = m2.x509_store_free
+
+    def __init__(self, store: Any = None, _pyfree: int = 0) -> None:
+        if store is None:
+            store, _pyfree = m2.x509_store_new(), 1
+        super().__init__(store, _pyfree)
+
+    def load_info(self, file: str) -> int:
+        """Add the certificates (and CRLs) of a PEM file; 1 on success, X509Error if not."""
+        return m2.x509_store_load_locations(self._ptr(), file)
+
+    def load_locations(self, cafile: Optional[str] = None, capath: Optional[str] = None) -> int:
+        """Load a PEM CA file and/or use a hashed CA directory."""
+        if cafile is None and capath is None:
+            raise ValueError("cafile or capath is required")
+        if cafile is not None:
+            m2.x509_store_load_locations(self._ptr(), cafile)
+        if capath is not None:
+            m2.x509_store_load_path(self._ptr(), capath)
+        return 1
+
+    def set_default_paths(self) -> int:
+        """Use OpenSSL's default CA file and directory."""
+        return m2.x509_store_set_default_paths(self._ptr())
+
+    def add_x509(self, x509: X509) -> int:
+        _need(x509, X509, "x509")
+        return m2.x509_store_add_cert(self._ptr(), x509._ptr())
+
+    add_cert = add_x509
+
+    def add_crl(self, crl: CRL) -> int:
+        _need(crl, CRL, "crl")
+        return m2.x509_store_add_crl(self._ptr(), crl._ptr())
+
+    def set_verify_cb(self, callback: Optional[Callable[[int, X509_Store_Context], int]] = None) -> None:
+        """Call callback(ok, X509_Store_Context) for each check; its result decides.
+
+        An exception in the callback fails the verification and is raised by verify_cert().
+        None restores OpenSSL's default."""
+        if callback is None:
+            m2.x509_store_set_verify_cb(self._ptr(), None)
+            return
+        if not callable(callback):
+            raise X509Error("set_verify_cb(): callback is not callable")
+
+        def trampoline(ok: int, ctx_ptr: Any) -> int:
+            ctx = X509_Store_Context(ctx_ptr, 0)
+            try:
+                return int(bool(callback(ok, ctx)))
+            finally:
+                ctx.close()  # borrowed for the call only: later use raises ClosedError
+
+        m2.x509_store_set_verify_cb(self._ptr(), trampoline)
+
+    def set_flags(self, flags: int) -> int:
+        """Set verification flags (the verify_* constants, X509_V_FLAG_* in OpenSSL)."""
+        return m2.x509_store_set_flags(self._ptr(), flags)
+
+    def set_purpose(self, purpose: int) -> int:
+        return m2.x509_store_set_purpose(self._ptr(), purpose)
+
+    def set_depth(self, depth: int) -> int:
+        return m2.x509_store_set_depth(self._ptr(), depth)
+
+    def set_time(self, when: Any) -> None:
+        """Verify at when (a datetime or seconds since the epoch) instead of now."""
+        m2.x509_store_set_time(self._ptr(), _epoch_seconds(when))
+
+
+class X509VerificationError(X509Error):
+    """A chain did not verify: ``verify_code`` (X509_V_ERR_*), ``depth`` and OpenSSL's text."""
+
+    def __init__(self, verify_code: int, depth: int) -> None:
+        self.verify_code = verify_code
+        self.depth = depth
+        self.verify_message = m2.x509_get_verify_error(verify_code)
+        super().__init__("certificate verify failed at depth %d: %s (%d)" % (depth, self.verify_message, verify_code))
+
+
+def verify_chain(cert: X509, trusted: Union[X509_Store, List[X509]], untrusted: Optional[List[X509]] = None, *,
+                 purpose: Optional[int] = None, depth: Optional[int] = None, crls: Optional[List[CRL]] = None,
+                 at_time: Any = None, flags: int = 0) -> List[X509]:
+    """Verify cert's chain (X509_verify_cert) and return it, leaf first.
+
+    :param trusted: a store, or the trust anchors; :param untrusted: intermediates.
+    :param purpose: X509_PURPOSE_*; :param depth: the longest chain of intermediates allowed;
+    :param crls: CRLs to check every certificate against (turns on CRL checks for the chain);
+    :param at_time: verify at this datetime (or seconds since the epoch) instead of now.
+    :raises X509VerificationError: with OpenSSL's verify code and the failing depth.
+    """
+    _need(cert, X509, "cert")
+    if isinstance(trusted, X509_Store):
+        store = trusted
+    else:
+        store = X509_Store()
+        for c in trusted:
+            store.add_x509(c)
+    stack = X509_Stack()
+    for c in untrusted or ():
+        stack.push(c)
+    ctx = X509_Store_Context()
+    try:
+        ctx.init(store, cert, stack)
+        if crls:
+            crl_store_flags = m2.VERIFY_CRL_CHECK | m2.VERIFY_CRL_CHECK_ALL
+            if store is trusted:
+                raise ValueError("pass crls with a list of trust anchors, or add them to the store")
+            for crl in crls:
+                store.add_crl(crl)
+            flags |= crl_store_flags
+        if flags:
+            ctx.set_flags(flags)
+        if purpose is not None:
+            ctx.set_purpose(purpose)
+        if depth is not None:
+            ctx.set_depth(depth)
+        if at_time is not None:
+            ctx.set_time(at_time)
+        if not ctx.verify_cert():
+            raise X509VerificationError(ctx.get_error(), ctx.get_error_depth())
+        return list(ctx.get1_chain())
+    finally:
+        ctx.close()
+
+
+# ---------------------------------------------------------------------------------------
+# RFC 6125 host name and IP address checks (shared with the SSL layer)
+
+def _parse_ip(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def check_ip(cert: X509, address: str) -> bool:
+    """Whether cert's subjectAltName has the iPAddress address (X509_check_ip_asc).
+
+    The subject's CN is never used for IP addresses.
+    :raises ValueError: if address is not an IPv4 or IPv6 address."""
+    _need(cert, X509, "cert")
+    if not isinstance(address, str):
+        raise TypeError("address must be str")
+    ip = _parse_ip(address)
+    if ip is None:
+        raise ValueError("not an IP address: %r" % address)
+    return bool(m2.x509_check_ip_asc(cert._ptr(), str(ip), 0))
+
+
+def check_host(cert: X509, hostname: Union[str, bytes]) -> bool:
+    """Whether cert is valid for hostname, per RFC 6125 (X509_check_host).
+
+    DNS names of subjectAltName are used; the subject's CN only when there is no DNS name.
+    A wildcard matches only as the whole left-most label of the certificate's name, one
+    label of the host name, never an IDN A-label (xn--) and never an IP address; an IP
+    address is checked with check_ip().  A U-label host name is converted to its A-label.
+
+    :raises TypeError: for a hostname that is not str or bytes; ValueError if it is empty
+        or malformed (NUL, empty label).
+    """
+    _need(cert, X509, "cert")
+    if isinstance(hostname, (bytes, bytearray)):
+        hostname = bytes(hostname).decode("ascii")
+    if not isinstance(hostname, str):
+        raise TypeError("hostname must be str")
+    if _parse_ip(hostname) is not None:
+        return check_ip(cert, hostname)
+    host = hostname[:-1] if hostname.endswith(".") else hostname
+    if not host or "\x00" in host or any(not label for label in host.split(".")):
+        raise ValueError("malformed host name: %r" % hostname)
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError("host name is not a valid IDN: %r" % hostname) from exc
+    host = host.lower()
+    flags = m2.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+    if host.split(".", 1)[0].startswith("xn--"):
+        flags |= m2.X509_CHECK_FLAG_NO_WILDCARDS
+    return bool(m2.x509_check_host(cert._ptr(), host, flags))

@@ -126,3 +126,952 @@ M2_NONNULL(X509 *)
 void X509_free(X509 *a);
 %rename(x509_get_verify_error) X509_verify_cert_error_string;
 const char *X509_verify_cert_error_string(long n);
+
+/* ======================================================================== */
+/* Certificates, extensions, requests, CRLs, stacks and stores.              */
+/* ======================================================================== */
+%{
+#include <openssl/x509_vfy.h>
+#include <openssl/evp.h>
+%}
+
+/* SWIG's view of OpenSSL's stacks: the same struct names as C's. */
+#define STACK_OF(type) struct stack_st_ ## type
+
+M2_NONNULL(X509_EXTENSION *)
+M2_NONNULL(X509_REQ *)
+M2_NONNULL(X509_CRL *)
+M2_NONNULL(X509_STORE *)
+M2_NONNULL(X509_STORE_CTX *)
+M2_NONNULL(STACK_OF(X509) *)
+M2_NONNULL(STACK_OF(X509_EXTENSION) *)
+
+%constant int NID_commonName = NID_commonName;
+%constant int NID_countryName = NID_countryName;
+%constant int NID_localityName = NID_localityName;
+%constant int NID_stateOrProvinceName = NID_stateOrProvinceName;
+%constant int NID_organizationName = NID_organizationName;
+%constant int NID_organizationalUnitName = NID_organizationalUnitName;
+%constant int NID_serialNumber = NID_serialNumber;
+%constant int NID_surname = NID_surname;
+%constant int NID_givenName = NID_givenName;
+%constant int NID_pkcs9_emailAddress = NID_pkcs9_emailAddress;
+
+%constant int X509_V_OK = X509_V_OK;
+%constant int X509_V_ERR_UNSPECIFIED = X509_V_ERR_UNSPECIFIED;
+%constant int X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+%constant int X509_V_ERR_UNABLE_TO_GET_CRL = X509_V_ERR_UNABLE_TO_GET_CRL;
+%constant int X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE = X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE;
+%constant int X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE = X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE;
+%constant int X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY = X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY;
+%constant int X509_V_ERR_CERT_SIGNATURE_FAILURE = X509_V_ERR_CERT_SIGNATURE_FAILURE;
+%constant int X509_V_ERR_CRL_SIGNATURE_FAILURE = X509_V_ERR_CRL_SIGNATURE_FAILURE;
+%constant int X509_V_ERR_CERT_NOT_YET_VALID = X509_V_ERR_CERT_NOT_YET_VALID;
+%constant int X509_V_ERR_CERT_HAS_EXPIRED = X509_V_ERR_CERT_HAS_EXPIRED;
+%constant int X509_V_ERR_CRL_NOT_YET_VALID = X509_V_ERR_CRL_NOT_YET_VALID;
+%constant int X509_V_ERR_CRL_HAS_EXPIRED = X509_V_ERR_CRL_HAS_EXPIRED;
+%constant int X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD = X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD;
+%constant int X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD = X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD;
+%constant int X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD = X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD;
+%constant int X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD = X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD;
+%constant int X509_V_ERR_OUT_OF_MEM = X509_V_ERR_OUT_OF_MEM;
+%constant int X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+%constant int X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+%constant int X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+%constant int X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE = X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+%constant int X509_V_ERR_CERT_CHAIN_TOO_LONG = X509_V_ERR_CERT_CHAIN_TOO_LONG;
+%constant int X509_V_ERR_CERT_REVOKED = X509_V_ERR_CERT_REVOKED;
+%constant int X509_V_ERR_INVALID_CA = X509_V_ERR_INVALID_CA;
+%constant int X509_V_ERR_PATH_LENGTH_EXCEEDED = X509_V_ERR_PATH_LENGTH_EXCEEDED;
+%constant int X509_V_ERR_INVALID_PURPOSE = X509_V_ERR_INVALID_PURPOSE;
+%constant int X509_V_ERR_CERT_UNTRUSTED = X509_V_ERR_CERT_UNTRUSTED;
+%constant int X509_V_ERR_CERT_REJECTED = X509_V_ERR_CERT_REJECTED;
+%constant int X509_V_ERR_SUBJECT_ISSUER_MISMATCH = X509_V_ERR_SUBJECT_ISSUER_MISMATCH;
+%constant int X509_V_ERR_AKID_SKID_MISMATCH = X509_V_ERR_AKID_SKID_MISMATCH;
+%constant int X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH = X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH;
+%constant int X509_V_ERR_KEYUSAGE_NO_CERTSIGN = X509_V_ERR_KEYUSAGE_NO_CERTSIGN;
+%constant int X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER = X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER;
+%constant int X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION = X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION;
+%constant int X509_V_ERR_KEYUSAGE_NO_CRL_SIGN = X509_V_ERR_KEYUSAGE_NO_CRL_SIGN;
+%constant int X509_V_ERR_HOSTNAME_MISMATCH = X509_V_ERR_HOSTNAME_MISMATCH;
+%constant int X509_V_ERR_EMAIL_MISMATCH = X509_V_ERR_EMAIL_MISMATCH;
+%constant int X509_V_ERR_IP_ADDRESS_MISMATCH = X509_V_ERR_IP_ADDRESS_MISMATCH;
+%constant int X509_V_ERR_APPLICATION_VERIFICATION = X509_V_ERR_APPLICATION_VERIFICATION;
+
+%constant unsigned long VERIFY_CB_ISSUER_CHECK = X509_V_FLAG_CB_ISSUER_CHECK;
+%constant unsigned long VERIFY_USE_CHECK_TIME = X509_V_FLAG_USE_CHECK_TIME;
+%constant unsigned long VERIFY_CRL_CHECK = X509_V_FLAG_CRL_CHECK;
+%constant unsigned long VERIFY_CRL_CHECK_ALL = X509_V_FLAG_CRL_CHECK_ALL;
+%constant unsigned long VERIFY_CRL_CHECK_LEAF = X509_V_FLAG_CRL_CHECK;
+%constant unsigned long VERIFY_CRL_CHECK_CHAIN = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+%constant unsigned long VERIFY_IGNORE_CRITICAL = X509_V_FLAG_IGNORE_CRITICAL;
+%constant unsigned long VERIFY_X509_STRICT = X509_V_FLAG_X509_STRICT;
+%constant unsigned long VERIFY_ALLOW_PROXY_CERTS = X509_V_FLAG_ALLOW_PROXY_CERTS;
+%constant unsigned long VERIFY_POLICY_CHECK = X509_V_FLAG_POLICY_CHECK;
+%constant unsigned long VERIFY_EXPLICIT_POLICY = X509_V_FLAG_EXPLICIT_POLICY;
+%constant unsigned long VERIFY_INHIBIT_ANY = X509_V_FLAG_INHIBIT_ANY;
+%constant unsigned long VERIFY_INHIBIT_MAP = X509_V_FLAG_INHIBIT_MAP;
+%constant unsigned long VERIFY_NOTIFY_POLICY = X509_V_FLAG_NOTIFY_POLICY;
+%constant unsigned long VERIFY_EXTENDED_CRL_SUPPORT = X509_V_FLAG_EXTENDED_CRL_SUPPORT;
+%constant unsigned long VERIFY_USE_DELTAS = X509_V_FLAG_USE_DELTAS;
+%constant unsigned long VERIFY_CHECK_SS_SIGNATURE = X509_V_FLAG_CHECK_SS_SIGNATURE;
+%constant unsigned long VERIFY_TRUSTED_FIRST = X509_V_FLAG_TRUSTED_FIRST;
+%constant unsigned long VERIFY_PARTIAL_CHAIN = X509_V_FLAG_PARTIAL_CHAIN;
+%constant unsigned long VERIFY_NO_ALT_CHAINS = X509_V_FLAG_NO_ALT_CHAINS;
+%constant unsigned long VERIFY_NO_CHECK_TIME = X509_V_FLAG_NO_CHECK_TIME;
+
+%constant unsigned long X509_V_FLAG_CB_ISSUER_CHECK = X509_V_FLAG_CB_ISSUER_CHECK;
+%constant unsigned long X509_V_FLAG_USE_CHECK_TIME = X509_V_FLAG_USE_CHECK_TIME;
+%constant unsigned long X509_V_FLAG_CRL_CHECK = X509_V_FLAG_CRL_CHECK;
+%constant unsigned long X509_V_FLAG_CRL_CHECK_ALL = X509_V_FLAG_CRL_CHECK_ALL;
+%constant unsigned long X509_V_FLAG_IGNORE_CRITICAL = X509_V_FLAG_IGNORE_CRITICAL;
+%constant unsigned long X509_V_FLAG_X509_STRICT = X509_V_FLAG_X509_STRICT;
+%constant unsigned long X509_V_FLAG_ALLOW_PROXY_CERTS = X509_V_FLAG_ALLOW_PROXY_CERTS;
+%constant unsigned long X509_V_FLAG_POLICY_CHECK = X509_V_FLAG_POLICY_CHECK;
+%constant unsigned long X509_V_FLAG_EXPLICIT_POLICY = X509_V_FLAG_EXPLICIT_POLICY;
+%constant unsigned long X509_V_FLAG_INHIBIT_ANY = X509_V_FLAG_INHIBIT_ANY;
+%constant unsigned long X509_V_FLAG_INHIBIT_MAP = X509_V_FLAG_INHIBIT_MAP;
+%constant unsigned long X509_V_FLAG_NOTIFY_POLICY = X509_V_FLAG_NOTIFY_POLICY;
+%constant unsigned long X509_V_FLAG_EXTENDED_CRL_SUPPORT = X509_V_FLAG_EXTENDED_CRL_SUPPORT;
+%constant unsigned long X509_V_FLAG_USE_DELTAS = X509_V_FLAG_USE_DELTAS;
+%constant unsigned long X509_V_FLAG_CHECK_SS_SIGNATURE = X509_V_FLAG_CHECK_SS_SIGNATURE;
+%constant unsigned long X509_V_FLAG_TRUSTED_FIRST = X509_V_FLAG_TRUSTED_FIRST;
+%constant unsigned long X509_V_FLAG_PARTIAL_CHAIN = X509_V_FLAG_PARTIAL_CHAIN;
+%constant unsigned long X509_V_FLAG_NO_ALT_CHAINS = X509_V_FLAG_NO_ALT_CHAINS;
+%constant unsigned long X509_V_FLAG_NO_CHECK_TIME = X509_V_FLAG_NO_CHECK_TIME;
+
+%constant unsigned long X509V3_EXT_UNKNOWN_MASK = X509V3_EXT_UNKNOWN_MASK;
+%constant unsigned long X509V3_EXT_DEFAULT = X509V3_EXT_DEFAULT;
+%constant unsigned long X509V3_EXT_ERROR_UNKNOWN = X509V3_EXT_ERROR_UNKNOWN;
+%constant unsigned long X509V3_EXT_PARSE_UNKNOWN = X509V3_EXT_PARSE_UNKNOWN;
+%constant unsigned long X509V3_EXT_DUMP_UNKNOWN = X509V3_EXT_DUMP_UNKNOWN;
+
+%constant int X509_PURPOSE_SSL_CLIENT = X509_PURPOSE_SSL_CLIENT;
+%constant int X509_PURPOSE_SSL_SERVER = X509_PURPOSE_SSL_SERVER;
+%constant int X509_PURPOSE_NS_SSL_SERVER = X509_PURPOSE_NS_SSL_SERVER;
+%constant int X509_PURPOSE_SMIME_SIGN = X509_PURPOSE_SMIME_SIGN;
+%constant int X509_PURPOSE_SMIME_ENCRYPT = X509_PURPOSE_SMIME_ENCRYPT;
+%constant int X509_PURPOSE_CRL_SIGN = X509_PURPOSE_CRL_SIGN;
+%constant int X509_PURPOSE_ANY = X509_PURPOSE_ANY;
+%constant int X509_PURPOSE_OCSP_HELPER = X509_PURPOSE_OCSP_HELPER;
+%constant int X509_PURPOSE_TIMESTAMP_SIGN = X509_PURPOSE_TIMESTAMP_SIGN;
+
+%constant unsigned int X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT = X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT;
+%constant unsigned int X509_CHECK_FLAG_NO_WILDCARDS = X509_CHECK_FLAG_NO_WILDCARDS;
+%constant unsigned int X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+%constant unsigned int X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS = X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS;
+%constant unsigned int X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS = X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS;
+%constant unsigned int X509_CHECK_FLAG_NEVER_CHECK_SUBJECT = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+
+%constant int GEN_OTHERNAME = GEN_OTHERNAME;
+%constant int GEN_EMAIL = GEN_EMAIL;
+%constant int GEN_DNS = GEN_DNS;
+%constant int GEN_X400 = GEN_X400;
+%constant int GEN_DIRNAME = GEN_DIRNAME;
+%constant int GEN_EDIPARTY = GEN_EDIPARTY;
+%constant int GEN_URI = GEN_URI;
+%constant int GEN_IPADD = GEN_IPADD;
+%constant int GEN_RID = GEN_RID;
+
+/* ---- certificates ---- */
+%rename(x509_new) X509_new;
+X509 *X509_new(void);
+%rename(x509_dup) X509_dup;
+X509 *X509_dup(X509 *x);
+%rename(x509_get_version) X509_get_version;
+long X509_get_version(const X509 *x);
+%rename(x509_get_ext_count) X509_get_ext_count;
+int X509_get_ext_count(const X509 *x);
+%rename(x509_check_ca) X509_check_ca;
+int X509_check_ca(X509 *x);
+%rename(x509_write_pem) PEM_write_bio_X509;
+int PEM_write_bio_X509(BIO *bp, X509 *x);
+%rename(i2d_x509_bio) i2d_X509_bio;
+int i2d_X509_bio(BIO *bp, X509 *x);
+%rename(x509_print) X509_print;
+int X509_print(BIO *bp, X509 *x);
+%rename(x509_cmp) X509_cmp;
+int X509_cmp(const X509 *a, const X509 *b);
+/* Borrowed from the certificate: valid while it lives. */
+%rename(x509_get_subject_name) X509_get_subject_name;
+X509_NAME *X509_get_subject_name(const X509 *x);
+%rename(x509_get_issuer_name) X509_get_issuer_name;
+X509_NAME *X509_get_issuer_name(const X509 *x);
+%rename(x509_get_serial_number) X509_get_serialNumber;
+ASN1_INTEGER *X509_get_serialNumber(X509 *x);
+%rename(x509_get_not_before) X509_getm_notBefore;
+ASN1_TIME *X509_getm_notBefore(const X509 *x);
+%rename(x509_get_not_after) X509_getm_notAfter;
+ASN1_TIME *X509_getm_notAfter(const X509 *x);
+
+/* ---- extensions ---- */
+%rename(x509_extension_free) X509_EXTENSION_free;
+void X509_EXTENSION_free(X509_EXTENSION *a);
+%rename(x509_extension_dup) X509_EXTENSION_dup;
+X509_EXTENSION *X509_EXTENSION_dup(const X509_EXTENSION *a);
+%rename(x509_extension_get_critical) X509_EXTENSION_get_critical;
+int X509_EXTENSION_get_critical(const X509_EXTENSION *ex);
+%rename(x509_extension_set_critical) X509_EXTENSION_set_critical;
+int X509_EXTENSION_set_critical(X509_EXTENSION *ex, int crit);
+%rename(x509_ext_print) X509V3_EXT_print;
+int X509V3_EXT_print(BIO *out, X509_EXTENSION *ext, unsigned long flag, int indent);
+
+/* ---- requests ---- */
+%rename(x509_req_new) X509_REQ_new;
+X509_REQ *X509_REQ_new(void);
+%rename(x509_req_free) X509_REQ_free;
+void X509_REQ_free(X509_REQ *a);
+%rename(x509_req_get_version) X509_REQ_get_version;
+long X509_REQ_get_version(const X509_REQ *req);
+%rename(x509_req_get_subject_name) X509_REQ_get_subject_name;
+X509_NAME *X509_REQ_get_subject_name(const X509_REQ *req);
+%rename(x509_req_write_pem) PEM_write_bio_X509_REQ;
+int PEM_write_bio_X509_REQ(BIO *bp, X509_REQ *x);
+%rename(i2d_x509_req_bio) i2d_X509_REQ_bio;
+int i2d_X509_REQ_bio(BIO *bp, X509_REQ *req);
+%rename(x509_req_print) X509_REQ_print;
+int X509_REQ_print(BIO *bp, X509_REQ *req);
+
+/* ---- CRLs ---- */
+%rename(x509_crl_new) X509_CRL_new;
+X509_CRL *X509_CRL_new(void);
+%rename(x509_crl_free) X509_CRL_free;
+void X509_CRL_free(X509_CRL *a);
+%rename(x509_crl_print) X509_CRL_print;
+int X509_CRL_print(BIO *bp, X509_CRL *x);
+%rename(x509_crl_write_pem) PEM_write_bio_X509_CRL;
+int PEM_write_bio_X509_CRL(BIO *bp, X509_CRL *x);
+%rename(x509_crl_get_issuer) X509_CRL_get_issuer;
+X509_NAME *X509_CRL_get_issuer(const X509_CRL *crl);
+%rename(x509_CRL_get_lastUpdate) X509_CRL_get0_lastUpdate;
+const ASN1_TIME *X509_CRL_get0_lastUpdate(const X509_CRL *crl);
+%rename(x509_CRL_get_nextUpdate) X509_CRL_get0_nextUpdate;
+const ASN1_TIME *X509_CRL_get0_nextUpdate(const X509_CRL *crl);
+
+/* ---- stores ---- */
+%rename(x509_store_new) X509_STORE_new;
+X509_STORE *X509_STORE_new(void);
+%rename(x509_store_free) X509_STORE_free;
+void X509_STORE_free(X509_STORE *v);
+%rename(x509_store_ctx_new) X509_STORE_CTX_new;
+X509_STORE_CTX *X509_STORE_CTX_new(void);
+%rename(x509_store_ctx_free) X509_STORE_CTX_free;
+void X509_STORE_CTX_free(X509_STORE_CTX *ctx);
+%rename(x509_store_ctx_get_error) X509_STORE_CTX_get_error;
+int X509_STORE_CTX_get_error(const X509_STORE_CTX *ctx);
+%rename(x509_store_ctx_set_error) X509_STORE_CTX_set_error;
+void X509_STORE_CTX_set_error(X509_STORE_CTX *ctx, int s);
+%rename(x509_store_ctx_get_error_depth) X509_STORE_CTX_get_error_depth;
+int X509_STORE_CTX_get_error_depth(const X509_STORE_CTX *ctx);
+/* Borrowed from the context: valid while it lives and is not reset. */
+%rename(x509_store_ctx_get_current_cert) X509_STORE_CTX_get_current_cert;
+X509 *X509_STORE_CTX_get_current_cert(const X509_STORE_CTX *ctx);
+%rename(x509_store_ctx_set_purpose) X509_STORE_CTX_set_purpose;
+int X509_STORE_CTX_set_purpose(X509_STORE_CTX *ctx, int purpose);
+%rename(x509_store_ctx_set_flags) X509_STORE_CTX_set_flags;
+void X509_STORE_CTX_set_flags(X509_STORE_CTX *ctx, unsigned long flags);
+%rename(x509_store_ctx_set_depth) X509_STORE_CTX_set_depth;
+void X509_STORE_CTX_set_depth(X509_STORE_CTX *ctx, int depth);
+
+%apply (const void *buf, Py_ssize_t len) { (const void *der, Py_ssize_t derlen) };
+%typemap(check) EVP_PKEY *optional_pkey "";
+%typemap(check) X509 *optional_x509 "";
+%typemap(check) STACK_OF(X509) *optional_stack "";
+%typemap(check) X509 *subject "";
+
+%{
+static const EVP_MD *m2_md_by_name(const char *name) {
+    const EVP_MD *md;
+    if (!name) return NULL;
+    md = EVP_get_digestbyname(name);
+    if (!md) { PyErr_Format(PyExc_ValueError, "unknown message digest: %s", name); return NULL; }
+    return md;
+}
+
+static PyObject *m2_string_stack_to_list(STACK_OF(OPENSSL_STRING) *sk) {
+    PyObject *list = PyList_New(0);
+    int i;
+    if (!list) return NULL;
+    for (i = 0; i < sk_OPENSSL_STRING_num(sk); i++) {
+        const char *s = sk_OPENSSL_STRING_value(sk, i);
+        PyObject *v = PyUnicode_DecodeUTF8(s, strlen(s), "replace");
+        if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_DECREF(list); return NULL; }
+        Py_DECREF(v);
+    }
+    return list;
+}
+
+static int m2_store_cb_index = -1;
+
+static void m2_store_cb_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    if (ptr) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        Py_DECREF((PyObject *)ptr);
+        PyGILState_Release(gil);
+    }
+}
+
+/* X509_STORE's verify callback: calls the Python callable kept in the store's ex_data with
+ * (ok, X509_STORE_CTX); an exception in it fails the verification and is raised by the
+ * outer call. */
+static int m2_store_verify_cb(int ok, X509_STORE_CTX *ctx) {
+    X509_STORE *store = X509_STORE_CTX_get0_store(ctx);
+    PyObject *func = store ? X509_STORE_get_ex_data(store, m2_store_cb_index) : NULL, *ret;
+    PyGILState_STATE gil;
+    int r;
+    if (!func) return ok;
+    gil = PyGILState_Ensure();
+    ret = m2_callback(func, Py_BuildValue("(iN)", ok, SWIG_NewPointerObj(ctx, SWIGTYPE_p_X509_STORE_CTX, 0)));
+    if (!ret) { r = 0; X509_STORE_CTX_set_error(ctx, X509_V_ERR_APPLICATION_VERIFICATION); }
+    else {
+        r = PyObject_IsTrue(ret);
+        if (r < 0) r = 0;
+        Py_DECREF(ret);
+    }
+    PyGILState_Release(gil);
+    return r;
+}
+
+%}
+
+%inline %{
+/* ---- reading and writing ---- */
+static X509 *x509_read_pem(BIO *bio) {
+    X509 *x;
+    M2_ALLOW
+    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    M2_DISALLOW
+    if (!x) m2_raise_msg(M2_X509, "cannot read a PEM certificate");
+    return x;
+}
+
+static X509 *d2i_x509(BIO *bio) {
+    X509 *x;
+    M2_ALLOW
+    x = d2i_X509_bio(bio, NULL);
+    M2_DISALLOW
+    if (!x) m2_raise_msg(M2_X509, "cannot read a DER certificate");
+    return x;
+}
+
+static X509 *x509_from_der(const void *der, Py_ssize_t derlen) {
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)derlen);
+    if (!x) m2_raise_msg(M2_X509, "cannot parse the DER certificate");
+    return x;
+}
+
+static PyObject *i2d_x509(X509 *x) {
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+    PyObject *v;
+    if (n < 0) return m2_raise_msg(M2_X509, "cannot encode the certificate");
+    v = PyBytes_FromStringAndSize((const char *)der, n);
+    OPENSSL_free(der);
+    return v;
+}
+
+static int x509_up_ref(X509 *x) { return X509_up_ref(x); }
+static int x509_type_check(X509 *x) { (void)x; return 1; }
+
+/* ---- fields ---- */
+static int x509_set_version(X509 *x, long version) {
+    if (!X509_set_version(x, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
+    return 1;
+}
+
+static int x509_set_serial_number(X509 *x, ASN1_INTEGER *serial) {
+    if (!X509_set_serialNumber(x, serial)) { m2_raise_msg(M2_X509, "cannot set the serial number"); return 0; }
+    return 1;
+}
+
+static int x509_set_subject_name(X509 *x, X509_NAME *name) {
+    if (!X509_set_subject_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
+    return 1;
+}
+
+static int x509_set_issuer_name(X509 *x, X509_NAME *name) {
+    if (!X509_set_issuer_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
+    return 1;
+}
+
+static int x509_set_not_before(X509 *x, ASN1_TIME *tm) {
+    if (!X509_set1_notBefore(x, tm)) { m2_raise_msg(M2_X509, "cannot set notBefore"); return 0; }
+    return 1;
+}
+
+static int x509_set_not_after(X509 *x, ASN1_TIME *tm) {
+    if (!X509_set1_notAfter(x, tm)) { m2_raise_msg(M2_X509, "cannot set notAfter"); return 0; }
+    return 1;
+}
+
+/* A new reference to the certificate's public key. */
+static EVP_PKEY *x509_get_pubkey(X509 *x) {
+    EVP_PKEY *k = X509_get_pubkey(x);
+    if (!k) m2_raise_msg(M2_X509, "cannot get the public key");
+    return k;
+}
+
+static int x509_set_pubkey(X509 *x, EVP_PKEY *pkey) {
+    if (!X509_set_pubkey(x, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
+    return 1;
+}
+
+/* Adds a copy of ext. */
+static int x509_add_ext(X509 *x, X509_EXTENSION *ext, int loc) {
+    if (!X509_add_ext(x, ext, loc)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
+    return 1;
+}
+
+/* Borrowed from the certificate. */
+static X509_EXTENSION *x509_get_ext(X509 *x, int loc) {
+    if (loc < 0 || loc >= X509_get_ext_count(x)) { PyErr_SetString(PyExc_IndexError, "extension index out of range"); return NULL; }
+    return X509_get_ext(x, loc);
+}
+
+/* Sign with pkey and the digest named mdname (NULL for Ed25519 / Ed448). */
+static int x509_sign_name(X509 *x, EVP_PKEY *pkey, const char *mdname) {
+    const EVP_MD *md = m2_md_by_name(mdname);
+    int n;
+    if (mdname && !md) return 0;
+    M2_ALLOW
+    n = X509_sign(x, pkey, md);
+    M2_DISALLOW
+    if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the certificate"); return 0; }
+    return n;
+}
+
+/* 1 if pkey verifies the signature, 0 if not (the error queue is emptied). */
+static int x509_verify(X509 *x, EVP_PKEY *pkey) {
+    int r = X509_verify(x, pkey);
+    return r > 0 ? 1 : 0;  /* a wrong key type fails too: never a truthy -1 */
+}
+
+static int x509_check_purpose(X509 *x, int id, int ca) {
+    if (X509_PURPOSE_get_by_id(id) < 0) { PyErr_SetString(PyExc_ValueError, "unknown purpose id"); return 0; }
+    return X509_check_purpose(x, id, ca);
+}
+
+static PyObject *x509_digest(X509 *x, const char *mdname) {
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    const EVP_MD *md = m2_md_by_name(mdname);
+    if (!md) return NULL;
+    if (!X509_digest(x, md, buf, &n)) return m2_raise_msg(M2_X509, "cannot digest the certificate");
+    return PyBytes_FromStringAndSize((const char *)buf, n);
+}
+
+/* The e-mail addresses of the subject and of subjectAltName, as a list of str. */
+static PyObject *x509_get1_email(X509 *x) {
+    STACK_OF(OPENSSL_STRING) *sk = X509_get1_email(x);
+    PyObject *list;
+    if (!sk) return PyList_New(0);
+    list = m2_string_stack_to_list(sk);
+    X509_email_free(sk);
+    return list;
+}
+
+/* subjectAltName as [(GEN_*, bytes)]: DNS, URI and e-mail as their string, IP addresses as
+ * their 4 or 16 octets, other types as the GeneralName's DER. */
+static PyObject *x509_get_subject_alt_names(X509 *x) {
+    int crit = -1, i;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+    PyObject *list = NULL, *t = NULL;
+    if (!gens) {
+        if (crit == -1) return PyList_New(0);
+        return m2_raise_msg(M2_X509, crit == -2 ? "duplicate subjectAltName" : "malformed subjectAltName");
+    }
+    if (!(list = PyList_New(0))) goto err;
+    for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        int type = 0;
+        void *val = GENERAL_NAME_get0_value(g, &type);
+        if (type == GEN_DNS || type == GEN_URI || type == GEN_EMAIL || type == GEN_IPADD) {
+            const ASN1_STRING *s = val;
+            t = Py_BuildValue("(iy#)", type, ASN1_STRING_get0_data(s), (Py_ssize_t)ASN1_STRING_length(s));
+        } else {
+            unsigned char *der = NULL;
+            int n = i2d_GENERAL_NAME(g, &der);
+            if (n < 0) { m2_raise_msg(M2_X509, "cannot encode a GeneralName"); goto err; }
+            t = Py_BuildValue("(iy#)", type, der, (Py_ssize_t)n);
+            OPENSSL_free(der);
+        }
+        if (!t || PyList_Append(list, t) < 0) goto err;
+        Py_CLEAR(t);
+    }
+    GENERAL_NAMES_free(gens);
+    return list;
+err:
+    Py_XDECREF(t);
+    Py_XDECREF(list);
+    GENERAL_NAMES_free(gens);
+    return NULL;
+}
+
+/* 1 if name matches (RFC 6125 via X509_check_host), 0 if not; raises on bad input. */
+static int x509_check_host(X509 *x, const char *name, unsigned int flags) {
+    int r = X509_check_host(x, name, strlen(name), flags, NULL);
+    if (r < 0) { m2_raise_msg(M2_X509, "invalid host name"); return 0; }
+    return r;
+}
+
+static int x509_check_ip_asc(X509 *x, const char *address, unsigned int flags) {
+    int r = X509_check_ip_asc(x, address, flags);
+    if (r < 0) { PyErr_SetString(PyExc_ValueError, "not an IP address"); return 0; }
+    return r;
+}
+
+static int x509_check_email(X509 *x, const char *address, unsigned int flags) {
+    int r = X509_check_email(x, address, strlen(address), flags);
+    if (r < 0) { m2_raise_msg(M2_X509, "invalid e-mail address"); return 0; }
+    return r;
+}
+
+/* ---- extensions ---- */
+static PyObject *x509_extension_get_name(X509_EXTENSION *ext) {
+    int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    const char *sn = nid == NID_undef ? NULL : OBJ_nid2sn(nid);
+    char buf[128];
+    if (!sn) {
+        OBJ_obj2txt(buf, sizeof(buf), X509_EXTENSION_get_object(ext), 1);
+        sn = buf;
+    }
+    return PyBytes_FromString(sn);
+}
+
+static PyObject *x509_extension_get_data(X509_EXTENSION *ext) {
+    ASN1_OCTET_STRING *s = X509_EXTENSION_get_data(ext);
+    return PyBytes_FromStringAndSize((const char *)ASN1_STRING_get0_data(s), ASN1_STRING_length(s));
+}
+
+/* A new extension from OpenSSL's configuration syntax (X509V3_EXT_nconf): name=value.
+ * issuer and subject (either may be None) fill the X509V3_CTX; pkey, when given without a
+ * subject, stands in for the subject's key (subjectKeyIdentifier=hash) and, without an
+ * issuer, for the issuer's key (authorityKeyIdentifier=keyid). */
+static X509_EXTENSION *x509v3_ext_nconf(const char *name, const char *value, X509 *optional_x509, X509 *subject, EVP_PKEY *optional_pkey) {
+    X509V3_CTX ctx;
+    X509 *tmp = NULL, *issuer = optional_x509;
+    X509_EXTENSION *ext = NULL;
+    CONF *conf = NULL;
+    if (!subject && optional_pkey) {
+        if (!(tmp = X509_new()) || !X509_set_pubkey(tmp, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
+        subject = tmp;
+    }
+    if (!issuer && optional_pkey) {
+        if (!tmp && (!(tmp = X509_new()) || !X509_set_pubkey(tmp, optional_pkey))) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
+        issuer = tmp;
+    }
+    X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
+    if (optional_pkey && !X509V3_set_issuer_pkey(&ctx, optional_pkey)) { m2_raise_msg(M2_X509, "cannot use the key"); goto err; }
+    /* an empty database: extensions parsed by r2i (proxyCertInfo, policies...) need one */
+    if (!(conf = NCONF_new(NULL))) { m2_raise(M2_X509); goto err; }
+    X509V3_set_nconf(&ctx, conf);
+    ext = X509V3_EXT_nconf(conf, &ctx, name, value);
+    if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
+err:
+    NCONF_free(conf);
+    X509_free(tmp);
+    return ext;
+}
+%}
+
+%inline %{
+/* authorityKeyIdentifier holding only keyIdentifier = keyid. */
+static X509_EXTENSION *x509v3_authority_key_identifier(const void *der, Py_ssize_t derlen) {
+    AUTHORITY_KEYID *akid = NULL;
+    X509_EXTENSION *ext = NULL;
+    if (derlen <= 0) { PyErr_SetString(PyExc_ValueError, "an empty key identifier"); return NULL; }
+    if (!(akid = AUTHORITY_KEYID_new()) || !(akid->keyid = ASN1_OCTET_STRING_new())
+        || !ASN1_OCTET_STRING_set(akid->keyid, der, (int)derlen)) { m2_raise(M2_X509); goto err; }
+    if (!(ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, akid))) m2_raise_msg(M2_X509, "cannot encode authorityKeyIdentifier");
+err:
+    AUTHORITY_KEYID_free(akid);
+    return ext;
+}
+
+/* The RFC 5280 (method 1) key identifier of pkey: SHA-1 of its subjectPublicKey bits. */
+static PyObject *pkey_key_identifier(EVP_PKEY *pkey) {
+    X509_PUBKEY *xpk = NULL;
+    const unsigned char *pk = NULL;
+    int pklen = 0;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    PyObject *v = NULL;
+    if (!X509_PUBKEY_set(&xpk, pkey) || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, xpk)
+        || !EVP_Digest(pk, (size_t)pklen, md, &n, EVP_sha1(), NULL)) {
+        m2_raise_msg(M2_X509, "cannot compute the key identifier");
+        goto err;
+    }
+    v = PyBytes_FromStringAndSize((const char *)md, n);
+err:
+    X509_PUBKEY_free(xpk);
+    return v;
+}
+
+/* ---- extension stacks: the stack owns its elements ---- */
+static STACK_OF(X509_EXTENSION) *sk_x509_extension_new_null(void) { return sk_X509_EXTENSION_new_null(); }
+static void sk_x509_extension_free(STACK_OF(X509_EXTENSION) *sk) { sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free); }
+static int sk_x509_extension_num(STACK_OF(X509_EXTENSION) *sk) { return sk_X509_EXTENSION_num(sk); }
+/* Borrowed from the stack. */
+static X509_EXTENSION *sk_x509_extension_value(STACK_OF(X509_EXTENSION) *sk, int i) {
+    if (i < 0 || i >= sk_X509_EXTENSION_num(sk)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
+    return sk_X509_EXTENSION_value(sk, i);
+}
+/* Pushes a copy of ext; returns the new count. */
+static int sk_x509_extension_push(STACK_OF(X509_EXTENSION) *sk, X509_EXTENSION *ext) {
+    X509_EXTENSION *d = X509_EXTENSION_dup(ext);
+    int n;
+    if (!d) { m2_raise(M2_X509); return 0; }
+    if ((n = sk_X509_EXTENSION_push(sk, d)) <= 0) { X509_EXTENSION_free(d); m2_raise(M2_X509); return 0; }
+    return n;
+}
+/* The caller owns the popped extension; None if the stack is empty. */
+static X509_EXTENSION *sk_x509_extension_pop(STACK_OF(X509_EXTENSION) *sk) { return sk_X509_EXTENSION_pop(sk); }
+
+/* ---- certificate stacks: the stack holds one reference to each certificate ---- */
+static STACK_OF(X509) *sk_x509_new_null(void) { return sk_X509_new_null(); }
+static void sk_x509_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+static int sk_x509_num(STACK_OF(X509) *sk) { return sk_X509_num(sk); }
+/* Borrowed from the stack. */
+static X509 *sk_x509_value(STACK_OF(X509) *sk, int i) {
+    if (i < 0 || i >= sk_X509_num(sk)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
+    return sk_X509_value(sk, i);
+}
+static int sk_x509_push(STACK_OF(X509) *sk, X509 *x) {
+    int n;
+    if (!X509_up_ref(x)) { m2_raise(M2_X509); return 0; }
+    if ((n = sk_X509_push(sk, x)) <= 0) { X509_free(x); m2_raise(M2_X509); return 0; }
+    return n;
+}
+/* The caller owns the popped reference; None if the stack is empty. */
+static X509 *sk_x509_pop(STACK_OF(X509) *sk) { return sk_X509_pop(sk); }
+
+/* The stack as DER: SEQUENCE OF Certificate. */
+static PyObject *get_der_encoding_stack(STACK_OF(X509) *sk) {
+    int i, body = 0, total, n;
+    unsigned char *buf = NULL, *p;
+    PyObject *v = NULL;
+    for (i = 0; i < sk_X509_num(sk); i++) {
+        if ((n = i2d_X509(sk_X509_value(sk, i), NULL)) < 0) return m2_raise_msg(M2_X509, "cannot encode a certificate");
+        body += n;
+    }
+    total = ASN1_object_size(1, body, V_ASN1_SEQUENCE);
+    if (total < 0 || !(buf = OPENSSL_malloc(total))) return m2_raise(M2_X509);
+    p = buf;
+    ASN1_put_object(&p, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    for (i = 0; i < sk_X509_num(sk); i++)
+        if (i2d_X509(sk_X509_value(sk, i), &p) < 0) { m2_raise_msg(M2_X509, "cannot encode a certificate"); goto err; }
+    v = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)(p - buf));
+err:
+    OPENSSL_free(buf);
+    return v;
+}
+
+/* A new stack from DER SEQUENCE OF Certificate. */
+static STACK_OF(X509) *make_stack_from_der_sequence(const void *der, Py_ssize_t derlen) {
+    const unsigned char *p = der, *end;
+    long len = 0;
+    int tag = 0, xclass = 0, r;
+    STACK_OF(X509) *sk = NULL;
+    r = ASN1_get_object(&p, &len, &tag, &xclass, (long)derlen);
+    if ((r & 0x80) || tag != V_ASN1_SEQUENCE || !(r & V_ASN1_CONSTRUCTED) || r == 0x21) {
+        m2_raise_msg(M2_X509, "not a DER SEQUENCE of certificates");
+        goto err;
+    }
+    end = p + len;
+    if (!(sk = sk_X509_new_null())) { m2_raise(M2_X509); goto err; }
+    while (p < end) {
+        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+        if (!x) { m2_raise_msg(M2_X509, "cannot parse a certificate of the sequence"); goto err; }
+        if (!sk_X509_push(sk, x)) { X509_free(x); m2_raise(M2_X509); goto err; }
+    }
+    return sk;
+err:
+    sk_X509_pop_free(sk, X509_free);
+    return NULL;
+}
+
+/* ---- requests ---- */
+static X509_REQ *x509_req_read_pem(BIO *bio) {
+    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    if (!r) m2_raise_msg(M2_X509, "cannot read a PEM certificate request");
+    return r;
+}
+
+static X509_REQ *d2i_x509_req(BIO *bio) {
+    X509_REQ *r = d2i_X509_REQ_bio(bio, NULL);
+    if (!r) m2_raise_msg(M2_X509, "cannot read a DER certificate request");
+    return r;
+}
+
+static PyObject *i2d_x509_req(X509_REQ *req) {
+    unsigned char *der = NULL;
+    int n = i2d_X509_REQ(req, &der);
+    PyObject *v;
+    if (n < 0) return m2_raise_msg(M2_X509, "cannot encode the request");
+    v = PyBytes_FromStringAndSize((const char *)der, n);
+    OPENSSL_free(der);
+    return v;
+}
+
+static int x509_req_set_version(X509_REQ *req, long ver) {
+    if (!X509_REQ_set_version(req, ver)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
+    return 1;
+}
+
+static int x509_req_set_subject_name(X509_REQ *req, X509_NAME *name) {
+    if (!X509_REQ_set_subject_name(req, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
+    return 1;
+}
+
+static EVP_PKEY *x509_req_get_pubkey(X509_REQ *req) {
+    EVP_PKEY *k = X509_REQ_get_pubkey(req);
+    if (!k) m2_raise_msg(M2_X509, "cannot get the request's public key");
+    return k;
+}
+
+static int x509_req_set_pubkey(X509_REQ *req, EVP_PKEY *pkey) {
+    if (!X509_REQ_set_pubkey(req, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
+    return 1;
+}
+
+static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname) {
+    const EVP_MD *md = m2_md_by_name(mdname);
+    int n;
+    if (mdname && !md) return 0;
+    M2_ALLOW
+    n = X509_REQ_sign(req, pkey, md);
+    M2_DISALLOW
+    if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the request"); return 0; }
+    return n;
+}
+
+static int x509_req_verify(X509_REQ *req, EVP_PKEY *pkey) {
+    int r = X509_REQ_verify(req, pkey);
+    return r > 0 ? 1 : 0;  /* a wrong key type fails too: never a truthy -1 */
+}
+
+static int x509_req_add_extensions(X509_REQ *req, STACK_OF(X509_EXTENSION) *exts) {
+    if (!X509_REQ_add_extensions(req, exts)) { m2_raise_msg(M2_X509, "cannot add the extensions"); return 0; }
+    return 1;
+}
+
+/* A new stack (owning its extensions); empty when the request has none. */
+static STACK_OF(X509_EXTENSION) *x509_req_get_extensions(X509_REQ *req) {
+    STACK_OF(X509_EXTENSION) *sk = X509_REQ_get_extensions(req);
+    if (!sk) sk = sk_X509_EXTENSION_new_null();
+    if (!sk) m2_raise(M2_X509);
+    return sk;
+}
+
+/* ---- CRLs ---- */
+static X509_CRL *x509_crl_read_pem(BIO *bio) {
+    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    if (!c) m2_raise_msg(M2_X509, "cannot read a PEM CRL");
+    return c;
+}
+
+static X509_CRL *d2i_x509_crl(BIO *bio) {
+    X509_CRL *c = d2i_X509_CRL_bio(bio, NULL);
+    if (!c) m2_raise_msg(M2_X509, "cannot read a DER CRL");
+    return c;
+}
+
+static PyObject *i2d_x509_crl(X509_CRL *crl) {
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(crl, &der);
+    PyObject *v;
+    if (n < 0) return m2_raise_msg(M2_X509, "cannot encode the CRL");
+    v = PyBytes_FromStringAndSize((const char *)der, n);
+    OPENSSL_free(der);
+    return v;
+}
+
+static int x509_crl_verify(X509_CRL *crl, EVP_PKEY *pkey) {
+    int r = X509_CRL_verify(crl, pkey);
+    return r > 0 ? 1 : 0;
+}
+
+/* The revoked entries as [(serial, revocation time in seconds since the epoch, reason)];
+ * reason is the CRLReason code, or None without a reason extension. */
+static PyObject *x509_crl_get_revoked(X509_CRL *crl) {
+    STACK_OF(X509_REVOKED) *sk = X509_CRL_get_REVOKED(crl);
+    PyObject *list = PyList_New(0), *serial = NULL, *when = NULL, *reason = NULL, *t;
+    int i;
+    if (!list) return NULL;
+    for (i = 0; i < sk_X509_REVOKED_num(sk); i++) {
+        X509_REVOKED *rev = sk_X509_REVOKED_value(sk, i);
+        ASN1_ENUMERATED *code;
+        int crit = -1;
+        if (!(serial = asn1_integer_get(X509_REVOKED_get0_serialNumber(rev)))) goto err;
+        if (!(when = asn1_time_get_posix(X509_REVOKED_get0_revocationDate(rev)))) goto err;
+        code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
+        if (code) {
+            reason = PyLong_FromLong(ASN1_ENUMERATED_get(code));
+            ASN1_ENUMERATED_free(code);
+            if (!reason) goto err;
+        } else {
+            reason = Py_NewRef(Py_None);
+        }
+        t = PyTuple_Pack(3, serial, when, reason);
+        Py_CLEAR(serial); Py_CLEAR(when); Py_CLEAR(reason);
+        if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); goto err; }
+        Py_DECREF(t);
+    }
+    return list;
+err:
+    Py_XDECREF(serial); Py_XDECREF(when); Py_XDECREF(reason);
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* ---- stores ---- */
+static int x509_store_set_verify_cb(X509_STORE *store, PyObject *func) {
+    PyObject *old;
+    if (func != Py_None && !PyCallable_Check(func)) { PyErr_SetString(PyExc_TypeError, "the verify callback must be callable"); return 0; }
+    if (m2_store_cb_index < 0) {
+        m2_store_cb_index = X509_STORE_get_ex_new_index(0, NULL, NULL, NULL, m2_store_cb_free);
+        if (m2_store_cb_index < 0) { m2_raise(M2_X509); return 0; }
+    }
+    old = X509_STORE_get_ex_data(store, m2_store_cb_index);
+    if (func == Py_None) {
+        X509_STORE_set_ex_data(store, m2_store_cb_index, NULL);
+        X509_STORE_set_verify_cb(store, NULL);
+    } else {
+        Py_INCREF(func);
+        if (!X509_STORE_set_ex_data(store, m2_store_cb_index, func)) { Py_DECREF(func); m2_raise(M2_X509); return 0; }
+        X509_STORE_set_verify_cb(store, m2_store_verify_cb);
+    }
+    Py_XDECREF(old);
+    return 1;
+}
+
+static int x509_store_load_locations(X509_STORE *store, const char *cafile) {
+    int r;
+    M2_ALLOW
+    r = X509_STORE_load_file(store, cafile);
+    M2_DISALLOW
+    if (r != 1) { m2_raise_msg(M2_X509, "cannot load the CA file"); return 0; }
+    return 1;
+}
+
+static int x509_store_load_path(X509_STORE *store, const char *capath) {
+    if (X509_STORE_load_path(store, capath) != 1) { m2_raise_msg(M2_X509, "cannot use the CA directory"); return 0; }
+    return 1;
+}
+
+static int x509_store_set_default_paths(X509_STORE *store) {
+    if (X509_STORE_set_default_paths(store) != 1) { m2_raise_msg(M2_X509, "cannot load the default CA paths"); return 0; }
+    return 1;
+}
+
+/* Adds a reference to x (a certificate already there is not an error). */
+static int x509_store_add_cert(X509_STORE *store, X509 *x) {
+    if (X509_STORE_add_cert(store, x) != 1) { m2_raise_msg(M2_X509, "cannot add the certificate"); return 0; }
+    return 1;
+}
+
+static int x509_store_add_crl(X509_STORE *store, X509_CRL *crl) {
+    if (X509_STORE_add_crl(store, crl) != 1) { m2_raise_msg(M2_X509, "cannot add the CRL"); return 0; }
+    return 1;
+}
+
+static int x509_store_set_flags(X509_STORE *store, unsigned long flags) {
+    if (X509_STORE_set_flags(store, flags) != 1) { m2_raise_msg(M2_X509, "cannot set the flags"); return 0; }
+    return 1;
+}
+
+static int x509_store_set_purpose(X509_STORE *store, int purpose) {
+    if (X509_STORE_set_purpose(store, purpose) != 1) { m2_raise_msg(M2_X509, "unknown purpose"); return 0; }
+    return 1;
+}
+
+static int x509_store_set_depth(X509_STORE *store, int depth) {
+    if (X509_STORE_set_depth(store, depth) != 1) { m2_raise_msg(M2_X509, "cannot set the depth"); return 0; }
+    return 1;
+}
+
+/* Verify at time t (seconds since the epoch) instead of now. */
+static void x509_store_set_time(X509_STORE *store, time_t t) {
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), t);
+}
+
+static int x509_store_ctx_init(X509_STORE_CTX *ctx, X509_STORE *store, X509 *x, STACK_OF(X509) *optional_stack) {
+    if (X509_STORE_CTX_init(ctx, store, x, optional_stack) != 1) { m2_raise_msg(M2_X509, "cannot initialise the store context"); return 0; }
+    return 1;
+}
+
+/* 1 if the chain verifies, 0 if not (X509_STORE_CTX_get_error says why). */
+static int x509_verify_cert(X509_STORE_CTX *ctx) {
+    int r;
+    M2_ALLOW
+    r = X509_verify_cert(ctx);
+    M2_DISALLOW
+    if (r < 0 && !PyErr_Occurred()) { m2_raise_msg(M2_X509, "cannot verify the certificate"); return 0; }
+    return r > 0 ? 1 : 0;
+}
+
+/* A new stack holding references to the verified chain's certificates. */
+static STACK_OF(X509) *x509_store_ctx_get1_chain(X509_STORE_CTX *ctx) {
+    STACK_OF(X509) *sk = X509_STORE_CTX_get1_chain(ctx);
+    if (!sk) sk = sk_X509_new_null();
+    if (!sk) m2_raise(M2_X509);
+    return sk;
+}
+
+static void x509_store_ctx_set_time(X509_STORE_CTX *ctx, time_t t) { X509_STORE_CTX_set_time(ctx, 0, t); }
+%}
+
+M2_NONNULL(X509V3_CTX *)
+M2_NONNULL(STACK_OF(X509_CRL) *)
+%typemap(check) EVP_PKEY *ctx_pkey "";
+
+%inline %{
+/* M2Crypto's low-level extension API: a heap X509V3_CTX with an empty CONF database. */
+static X509V3_CTX *x509v3_set_nconf(void) {
+    X509V3_CTX *ctx = OPENSSL_zalloc(sizeof(*ctx));
+    CONF *conf = NCONF_new(NULL);
+    if (!ctx || !conf) { OPENSSL_free(ctx); NCONF_free(conf); m2_raise(M2_X509); return NULL; }
+    X509V3_set_ctx(ctx, NULL, NULL, NULL, NULL, 0);
+    X509V3_set_nconf(ctx, conf);
+    return ctx;
+}
+
+static void x509v3_ctx_free(X509V3_CTX *ctx) {
+    NCONF_free((CONF *)ctx->db);
+    OPENSSL_free(ctx);
+}
+
+static void X509V3_CTX_set_nconf_pkey(X509V3_CTX *ctx, EVP_PKEY *ctx_pkey) {
+    X509V3_set_issuer_pkey(ctx, ctx_pkey);
+}
+
+/* conf is ignored (M2Crypto passes None): ctx carries the database. */
+static X509_EXTENSION *x509v3_ext_conf(PyObject *conf, X509V3_CTX *ctx, const char *name, const char *value) {
+    X509_EXTENSION *ext = X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
+    (void)conf;
+    if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
+    return ext;
+}
+
+/* ---- CRL stacks: the stack holds one reference to each CRL ---- */
+static STACK_OF(X509_CRL) *sk_x509_crl_new_null(void) { return sk_X509_CRL_new_null(); }
+static void sk_x509_crl_free(STACK_OF(X509_CRL) *sk) { sk_X509_CRL_pop_free(sk, X509_CRL_free); }
+static int sk_x509_crl_num(STACK_OF(X509_CRL) *sk) { return sk_X509_CRL_num(sk); }
+static X509_CRL *sk_x509_crl_value(STACK_OF(X509_CRL) *sk, int i) {
+    if (i < 0 || i >= sk_X509_CRL_num(sk)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
+    return sk_X509_CRL_value(sk, i);
+}
+static int sk_x509_crl_push(STACK_OF(X509_CRL) *sk, X509_CRL *crl) {
+    int n;
+    if (!X509_CRL_up_ref(crl)) { m2_raise(M2_X509); return 0; }
+    if ((n = sk_X509_CRL_push(sk, crl)) <= 0) { X509_CRL_free(crl); m2_raise(M2_X509); return 0; }
+    return n;
+}
+static X509_CRL *sk_x509_crl_pop(STACK_OF(X509_CRL) *sk) { return sk_X509_CRL_pop(sk); }
+static int x509_crl_up_ref(X509_CRL *crl) { return X509_CRL_up_ref(crl); }
+
+/* The context uses crls without taking them: the caller keeps the stack alive. */
+static void x509_store_ctx_set0_crls(X509_STORE_CTX *ctx, STACK_OF(X509_CRL) *crls) { X509_STORE_CTX_set0_crls(ctx, crls); }
+%}
