@@ -471,7 +471,7 @@ class PKey(Owned):
     def close(self) -> None:
         ctx, self._ctx = getattr(self, "_ctx", None), None
         if ctx is not None:
-            m2.pkey_md_ctx_free(ctx)
+            m2.md_ctx_free(ctx)
         super().close()
 
     free = close
@@ -479,13 +479,13 @@ class PKey(Owned):
     def _context(self) -> Any:
         self._ptr()
         if self._ctx is None:
-            self._ctx = m2.pkey_md_ctx_new()
+            self._ctx = m2.md_ctx_new()
         return self._ctx
 
     def reset_context(self, md: Optional[str] = "sha1") -> None:
         """Start over with a fresh context and digest md (None: the key's own, as Ed25519)."""
         if self._ctx is not None:
-            m2.pkey_md_ctx_free(self._ctx)
+            m2.md_ctx_free(self._ctx)
             self._ctx = None
         self.md = md
 
@@ -647,23 +647,23 @@ class PKey(Owned):
         :param salt_length: PSS salt length; default: the digest's length.
         :raises EVPError: wrong key type or an unknown digest.
         """
-        ctx = m2.pkey_md_ctx_new()
+        ctx = m2.md_ctx_new()
         try:
             self._init_sign(ctx, 0, digest, padding, salt_length, mgf1_digest)
             return m2.pkey_digest_sign(ctx, data)
         finally:
-            m2.pkey_md_ctx_free(ctx)
+            m2.md_ctx_free(ctx)
 
     def verify(self, signature: bytes, data: bytes, *, digest: Optional[str] = "sha256",
                padding: Optional[str] = None, salt_length: Optional[int] = None,
                mgf1_digest: Optional[str] = None) -> bool:
         """True if signature is this key's signature of data (EVP_DigestVerify)."""
-        ctx = m2.pkey_md_ctx_new()
+        ctx = m2.md_ctx_new()
         try:
             self._init_sign(ctx, 1, digest, padding, salt_length, mgf1_digest)
             return bool(m2.pkey_digest_verify(ctx, signature, data))
         finally:
-            m2.pkey_md_ctx_free(ctx)
+            m2.md_ctx_free(ctx)
 
     def _init_sign(self, ctx: Any, verify: int, digest: Optional[str], padding: Optional[str],
                    salt_length: Optional[int], mgf1_digest: Optional[str]) -> None:

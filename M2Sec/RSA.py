@@ -29,7 +29,7 @@ pkcs1_pss_padding: int = m2.pkcs1_pss_padding
 def _md(algo: str) -> Any:
     if not isinstance(algo, str):
         raise TypeError("algo must be a digest name such as 'sha256'")
-    return m2.rsa_get_md(algo)
+    return m2.get_digestbyname(algo)
 
 
 class RSA(Owned):

@@ -111,6 +111,16 @@ static const EVP_MD *m2_md_by_name(const char *name) {
     return s ? (const EVP_MD *)s->alg : NULL;
 }
 
+/* A digest by name, for any area: NULL with the area's exception (a ValueError) if unknown. */
+static const EVP_MD *m2_get_md(const char *name, int area) {
+    const EVP_MD *md = m2_md_by_name(name);
+    if (!md) {
+        ERR_clear_error();
+        PyErr_Format(m2_area_class(area), "unknown digest: %s", name);
+    }
+    return md;
+}
+
 static const EVP_CIPHER *m2_cipher_by_name(const char *name) {
     m2_alg_slot *s = m2_slot(1, name);
     return s ? (const EVP_CIPHER *)s->alg : NULL;
@@ -759,26 +769,16 @@ static PyObject *pkey_get1_der_pub(EVP_PKEY *pkey) {
 #include <openssl/core_names.h>
 #include <openssl/x509.h>
 
-/* A digest by name; NULL with EVPError (a ValueError) set when unknown. */
-static const EVP_MD *m2_pkey_md(const char *name) {
-    const EVP_MD *md = EVP_get_digestbyname(name);
-    if (!md) {
-        ERR_clear_error();
-        PyErr_Format(m2_area_class(M2_EVP), "unknown digest: %s", name);
-    }
-    return md;
-}
-
 /* Apply RSA padding options to a signing/encryption EVP_PKEY_CTX; 0 with an exception set. */
 static int m2_pkey_ctx_rsa_opts(EVP_PKEY_CTX *pctx, int padding, const char *oaep_md,
                                 const char *mgf1_md, int saltlen, const void *label, Py_ssize_t labellen) {
     if (padding > 0 && EVP_PKEY_CTX_set_rsa_padding(pctx, padding) <= 0) goto err;
     if (oaep_md && *oaep_md) {
-        if (!m2_pkey_md(oaep_md)) return 0;
+        if (!m2_get_md(oaep_md, M2_EVP)) return 0;
         if (EVP_PKEY_CTX_set_rsa_oaep_md_name(pctx, oaep_md, NULL) <= 0) goto err;
     }
     if (mgf1_md && *mgf1_md) {
-        if (!m2_pkey_md(mgf1_md)) return 0;
+        if (!m2_get_md(mgf1_md, M2_EVP)) return 0;
         if (EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mgf1_md, NULL) <= 0) goto err;
     }
     if (padding == RSA_PKCS1_PSS_PADDING && saltlen != INT_MIN
@@ -797,7 +797,6 @@ err:
 }
 %}
 
-M2_NONNULL(EVP_MD_CTX *)
 M2_NONNULL(RSA *)
 M2_NONNULL(EC_KEY *)
 %apply (const void *buf, Py_ssize_t len) { (const void *data, Py_ssize_t datalen) };
@@ -819,14 +818,6 @@ M2_NONNULL(EC_KEY *)
 %constant int PKEY_SALTLEN_UNSET = INT_MIN;
 
 %inline %{
-/* A digest context for PKey's sign/verify calls (EVP_MD_CTX_new). */
-static EVP_MD_CTX *pkey_md_ctx_new(void) {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx) m2_raise(M2_EVP);
-    return ctx;
-}
-static void pkey_md_ctx_free(EVP_MD_CTX *ctx) { EVP_MD_CTX_free(ctx); }
-
 static const char *pkey_type_name(EVP_PKEY *pkey) {
     const char *n = EVP_PKEY_get0_type_name(pkey);
     return n ? n : "";
@@ -850,7 +841,7 @@ static int pkey_is_private(EVP_PKEY *pkey) {
 
 /* M2Crypto's EVP_SignInit/EVP_VerifyInit pair: a digest by name into ctx. */
 static PyObject *pkey_digest_init(EVP_MD_CTX *ctx, const char *mdname) {
-    const EVP_MD *md = m2_pkey_md(mdname);
+    const EVP_MD *md = m2_get_md(mdname, M2_EVP);
     if (!md) return NULL;
     if (!EVP_DigestInit_ex(ctx, md, NULL)) return m2_raise_msg(M2_EVP, "EVP_DigestInit_ex failed");
     Py_RETURN_NONE;
@@ -896,7 +887,7 @@ static PyObject *pkey_digest_sign_init_ex(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const
                                           int padding, const char *mgf1_md, int saltlen) {
     EVP_PKEY_CTX *pctx = NULL;
     int ok;
-    if (mdname && *mdname && !m2_pkey_md(mdname)) return NULL;
+    if (mdname && *mdname && !m2_get_md(mdname, M2_EVP)) return NULL;
     if (!mdname || !*mdname) mdname = NULL;
     EVP_MD_CTX_reset(ctx);
     if (verify) ok = EVP_DigestVerifyInit_ex(ctx, &pctx, mdname, NULL, NULL, pkey, NULL);

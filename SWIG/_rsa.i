@@ -255,11 +255,4 @@ static int rsa_verify_pkcs1_pss(RSA *rsa, const void *data, Py_ssize_t datalen, 
     if (siglen != RSA_size(rsa) || datalen != EVP_MD_get_size(hash)) return 0;
     return RSA_verify_PKCS1_PSS(rsa, data, hash, sig, salt_length) == 1;
 }
-
-/* A digest by name for the PSS helpers (RSAError, a ValueError, when unknown). */
-static const EVP_MD *rsa_get_md(const char *name) {
-    const EVP_MD *md = EVP_get_digestbyname(name);
-    if (!md) { ERR_clear_error(); PyErr_Format(m2_area_class(M2_RSA), "unknown digest: %s", name); }
-    return md;
-}
 %}

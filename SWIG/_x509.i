@@ -380,12 +380,9 @@ void X509_STORE_CTX_set_depth(X509_STORE_CTX *ctx, int depth);
 %typemap(check) X509 *subject "";
 
 %{
-static const EVP_MD *m2_md_by_name(const char *name) {
-    const EVP_MD *md;
-    if (!name) return NULL;
-    md = EVP_get_digestbyname(name);
-    if (!md) { PyErr_Format(PyExc_ValueError, "unknown message digest: %s", name); return NULL; }
-    return md;
+/* The digest named, or NULL for None (Ed25519/Ed448 sign without one). */
+static const EVP_MD *m2_x509_md(const char *name) {
+    return name ? m2_get_md(name, M2_X509) : NULL;
 }
 
 static PyObject *m2_string_stack_to_list(STACK_OF(OPENSSL_STRING) *sk) {
@@ -532,7 +529,7 @@ static X509_EXTENSION *x509_get_ext(X509 *x, int loc) {
 
 /* Sign with pkey and the digest named mdname (NULL for Ed25519 / Ed448). */
 static int x509_sign_name(X509 *x, EVP_PKEY *pkey, const char *mdname) {
-    const EVP_MD *md = m2_md_by_name(mdname);
+    const EVP_MD *md = m2_x509_md(mdname);
     int n;
     if (mdname && !md) return 0;
     M2_ALLOW
@@ -556,7 +553,7 @@ static int x509_check_purpose(X509 *x, int id, int ca) {
 static PyObject *x509_digest(X509 *x, const char *mdname) {
     unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    const EVP_MD *md = m2_md_by_name(mdname);
+    const EVP_MD *md = m2_x509_md(mdname);
     if (!md) return NULL;
     if (!X509_digest(x, md, buf, &n)) return m2_raise_msg(M2_X509, "cannot digest the certificate");
     return PyBytes_FromStringAndSize((const char *)buf, n);
@@ -837,7 +834,7 @@ static int x509_req_set_pubkey(X509_REQ *req, EVP_PKEY *pkey) {
 }
 
 static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname) {
-    const EVP_MD *md = m2_md_by_name(mdname);
+    const EVP_MD *md = m2_x509_md(mdname);
     int n;
     if (mdname && !md) return 0;
     M2_ALLOW
