@@ -168,6 +168,29 @@ def _check_format(format: int) -> None:
         raise ValueError("Unknown format. Must be either FORMAT_DER or FORMAT_PEM")
 
 
+def _load_bio(cls: Any, pem_reader: Any, der_reader: Any, bio: BIO.BIO, format: int) -> Any:
+    """cls around what pem_reader or der_reader reads from bio; X509Error if nothing."""
+    _check_format(format)
+    _need(bio, BIO.BIO, "bio")
+    reader = pem_reader if format == FORMAT_PEM else der_reader
+    return cls(reader(bio._ptr()), 1)
+
+
+def _load_file(load_bio: Any, file: Union[str, bytes], format: int) -> Any:
+    """What load_bio reads from the file named file."""
+    if isinstance(file, bytes):
+        file = file.decode()
+    _check_format(format)
+    with BIO.openfile(file) as bio:
+        return load_bio(bio, format)
+
+
+def _load_string(load_bio: Any, string: Union[str, bytes], format: int) -> Any:
+    """What load_bio reads from the bytes (or str) string."""
+    with BIO.MemoryBuffer(_as_bytes(string)) as bio:
+        return load_bio(bio, format)
+
+
 def _borrow_time(ptr: Any, owner: Any) -> Optional[ASN1.ASN1_TIME]:
     if ptr is None:
         return None
@@ -512,19 +535,12 @@ class X509(Owned):
 
 def load_cert_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> X509:
     """A certificate read from bio (PEM or DER); X509Error if there is none."""
-    _check_format(format)
-    _need(bio, BIO.BIO, "bio")
-    reader = m2.x509_read_pem if format == FORMAT_PEM else m2.d2i_x509
-    return X509(reader(bio._ptr()), 1)
+    return _load_bio(X509, m2.x509_read_pem, m2.d2i_x509, bio, format)
 
 
 def load_cert(file: Union[str, bytes], format: int = FORMAT_PEM) -> X509:
     """A certificate read from the file named file; X509Error if it holds none."""
-    if isinstance(file, bytes):
-        file = file.decode()
-    _check_format(format)
-    with BIO.openfile(file) as bio:
-        return load_cert_bio(bio, format)
+    return _load_file(load_cert_bio, file, format)
 
 
 def load_cert_string(string: Union[str, bytes], format: int = FORMAT_PEM) -> X509:
@@ -533,8 +549,7 @@ def load_cert_string(string: Union[str, bytes], format: int = FORMAT_PEM) -> X50
     data = _as_bytes(string)
     if format == FORMAT_DER:
         return X509(m2.x509_from_der(data), 1)
-    with BIO.MemoryBuffer(data) as bio:
-        return load_cert_bio(bio, format)
+    return _load_string(load_cert_bio, data, format)
 
 
 def load_cert_der_string(cert_str: Union[str, bytes]) -> X509:
@@ -690,23 +705,15 @@ class Request(Owned):
 
 
 def load_request_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> Request:
-    _check_format(format)
-    _need(bio, BIO.BIO, "bio")
-    reader = m2.x509_req_read_pem if format == FORMAT_PEM else m2.d2i_x509_req
-    return Request(reader(bio._ptr()), 1)
+    return _load_bio(Request, m2.x509_req_read_pem, m2.d2i_x509_req, bio, format)
 
 
 def load_request(file: Union[str, bytes], format: int = FORMAT_PEM) -> Request:
-    if isinstance(file, bytes):
-        file = file.decode()
-    _check_format(format)
-    with BIO.openfile(file) as bio:
-        return load_request_bio(bio, format)
+    return _load_file(load_request_bio, file, format)
 
 
 def load_request_string(string: Union[str, bytes], format: int = FORMAT_PEM) -> Request:
-    with BIO.MemoryBuffer(_as_bytes(string)) as bio:
-        return load_request_bio(bio, format)
+    return _load_string(load_request_bio, string, format)
 
 
 def load_request_der_string(cert_str: Union[str, bytes]) -> Request:
@@ -818,24 +825,16 @@ class CRL_Stack(Owned):
 
 
 def load_crl_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> CRL:
-    _check_format(format)
-    _need(bio, BIO.BIO, "bio")
-    reader = m2.x509_crl_read_pem if format == FORMAT_PEM else m2.d2i_x509_crl
-    return CRL(reader(bio._ptr()), 1)
+    return _load_bio(CRL, m2.x509_crl_read_pem, m2.d2i_x509_crl, bio, format)
 
 
 def load_crl(file: Union[str, bytes], format: int = FORMAT_PEM) -> CRL:
     """A CRL read from the file named file (PEM by default)."""
-    if isinstance(file, bytes):
-        file = file.decode()
-    _check_format(format)
-    with BIO.openfile(file) as bio:
-        return load_crl_bio(bio, format)
+    return _load_file(load_crl_bio, file, format)
 
 
 def load_crl_string(crl_string: Union[str, bytes], format: int = FORMAT_PEM) -> CRL:
-    with BIO.MemoryBuffer(_as_bytes(crl_string)) as bio:
-        return load_crl_bio(bio, format)
+    return _load_string(load_crl_bio, crl_string, format)
 
 
 def load_crl_der_string(crl_string: bytes) -> CRL:
