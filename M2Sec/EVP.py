@@ -206,7 +206,7 @@ def digest(algo: str, data: Buffer, *, length: Optional[int] = None) -> bytes:
 
 
 class HMAC(Owned):
-    """A running HMAC (RFC 2104) on OpenSSL's EVP_MAC "HMAC", M2Crypto's class.
+    """A running HMAC (RFC 2104) on an HMAC_CTX keyed with a fetched digest, M2Crypto's class.
 
     :raises EVPError: (a ValueError) for an unknown algorithm.
     """
