@@ -358,10 +358,88 @@ class X509_Extension_Stack(Owned):
 # ---------------------------------------------------------------------------------------
 # Certificates
 
-class X509(Owned):
+class _Signed(Owned):
+    """What certificates and requests share: encodings, public key, subject, version and
+    signature.  Subclasses name the m2 functions of their type."""
+
+    _print_fn: Any
+    _write_pem_fn: Any
+    _i2d_fn: Any
+    _i2d_bio_fn: Any
+    _get_pubkey_fn: Any
+    _set_pubkey_fn: Any
+    _get_subject_fn: Any
+    _set_subject_fn: Any
+    _get_version_fn: Any
+    _set_version_fn: Any
+    _sign_fn: Any
+    _verify_fn: Any
+
+    def as_text(self) -> str:
+        return ASN1._print(type(self)._print_fn, self._ptr())
+
+    def as_der(self) -> bytes:
+        return type(self)._i2d_fn(self._ptr())
+
+    def as_pem(self) -> bytes:
+        return _pem_out(type(self)._write_pem_fn, self._ptr())
+
+    def save_pem(self, filename: str) -> int:
+        return self.save(filename, FORMAT_PEM)
+
+    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
+        """Write to filename as PEM or DER; 1 on success."""
+        _check_format(format)
+        writer = type(self)._write_pem_fn if format == FORMAT_PEM else type(self)._i2d_bio_fn
+        with BIO.openfile(filename, "wb") as bio:
+            return writer(bio._ptr(), self._ptr())
+
+    def get_version(self) -> int:
+        return type(self)._get_version_fn(self._ptr())
+
+    def set_version(self, version: int) -> int:
+        return type(self)._set_version_fn(self._ptr(), version)
+
+    def get_pubkey(self) -> EVP.PKey:
+        return EVP.PKey(type(self)._get_pubkey_fn(self._ptr()), 1)
+
+    def set_pubkey(self, pkey: EVP.PKey) -> int:
+        _need(pkey, EVP.PKey, "pkey")
+        return type(self)._set_pubkey_fn(self._ptr(), pkey._ptr())
+
+    def get_subject(self) -> X509_Name:
+        return X509_Name(type(self)._get_subject_fn(self._ptr()), 0, owner=self)
+
+    def set_subject_name(self, name: X509_Name) -> int:
+        _need(name, X509_Name, "name")
+        return type(self)._set_subject_fn(self._ptr(), name._ptr())
+
+    set_subject = set_subject_name
+
+    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
+        """Sign with pkey and digest md ('sha256', ...; None for Ed25519 and Ed448).
+
+        :raises ValueError: for an unknown digest; X509Error if OpenSSL cannot sign."""
+        _need(pkey, EVP.PKey, "pkey")
+        if md is not None and not isinstance(md, str):
+            raise TypeError("md must be a digest name or None")
+        return type(self)._sign_fn(self._ptr(), pkey._ptr(), md)
+
+    def verify(self, pkey: EVP.PKey) -> int:
+        """1 if pkey verifies the signature, else 0."""
+        _need(pkey, EVP.PKey, "pkey")
+        return type(self)._verify_fn(self._ptr(), pkey._ptr())
+
+
+class X509(_Signed):
     """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_free
+    _print_fn, _write_pem_fn, _i2d_fn, _i2d_bio_fn = m2.x509_print, m2.x509_write_pem, m2.i2d_x509, m2.i2d_x509_bio
+    _get_pubkey_fn, _set_pubkey_fn = m2.x509_get_pubkey, m2.x509_set_pubkey
+    _get_subject_fn, _set_subject_fn = m2.x509_get_subject_name, m2.x509_set_subject_name
+    _get_version_fn, _set_version_fn = m2.x509_get_version, m2.x509_set_version
+    _sign_fn, _verify_fn = m2.x509_sign_name, m2.x509_verify
 
     def __init__(self, x509: Any = None, _pyfree: int = 0, owner: Any = None) -> None:
         if x509 is None:
@@ -377,34 +455,7 @@ class X509(Owned):
         return hash(self.as_der())
 
     # -- encodings
-    def as_text(self) -> str:
-        return ASN1._print(m2.x509_print, self._ptr())
-
-    def as_der(self) -> bytes:
-        return m2.i2d_x509(self._ptr())
-
-    def as_pem(self) -> bytes:
-        return _pem_out(m2.x509_write_pem, self._ptr())
-
-    def save_pem(self, filename: str) -> int:
-        return self.save(filename, FORMAT_PEM)
-
-    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
-        """Write the certificate to filename as PEM or DER; 1 on success."""
-        _check_format(format)
-        with BIO.openfile(filename, "wb") as bio:
-            if format == FORMAT_PEM:
-                return m2.x509_write_pem(bio._ptr(), self._ptr())
-            return m2.i2d_x509_bio(bio._ptr(), self._ptr())
-
     # -- fields
-    def set_version(self, version: int) -> int:
-        """Set the version field (0 for v1 ... 2 for v3)."""
-        return m2.x509_set_version(self._ptr(), version)
-
-    def get_version(self) -> int:
-        return m2.x509_get_version(self._ptr())
-
     def _set_time(self, setter: Callable[[Any, Any], int], asn1_time: ASN1.ASN1_TIME) -> int:
         _need(asn1_time, ASN1.ASN1_TIME, "asn1_time")
         return setter(self._ptr(), asn1_time._ptr())
@@ -432,13 +483,6 @@ class X509(Owned):
         with ASN1.ASN1_Integer(serial) as asn1int:
             return m2.x509_set_serial_number(self._ptr(), asn1int._ptr())
 
-    def get_pubkey(self) -> EVP.PKey:
-        return EVP.PKey(m2.x509_get_pubkey(self._ptr()), 1)
-
-    def set_pubkey(self, pkey: EVP.PKey) -> int:
-        _need(pkey, EVP.PKey, "pkey")
-        return m2.x509_set_pubkey(self._ptr(), pkey._ptr())
-
     def get_issuer(self) -> X509_Name:
         return X509_Name(m2.x509_get_issuer_name(self._ptr()), 0, owner=self)
 
@@ -447,15 +491,6 @@ class X509(Owned):
         return m2.x509_set_issuer_name(self._ptr(), name._ptr())
 
     set_issuer_name = set_issuer
-
-    def get_subject(self) -> X509_Name:
-        return X509_Name(m2.x509_get_subject_name(self._ptr()), 0, owner=self)
-
-    def set_subject_name(self, name: X509_Name) -> int:
-        _need(name, X509_Name, "name")
-        return m2.x509_set_subject_name(self._ptr(), name._ptr())
-
-    set_subject = set_subject_name
 
     # -- extensions
     def add_ext(self, ext: X509_Extension) -> int:
@@ -497,21 +532,9 @@ class X509(Owned):
         return self.add_ext(new_extension("subjectKeyIdentifier", binascii.hexlify(keyid).decode()))
 
     # -- signatures and checks
-    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
-        """Sign with pkey and digest md ('sha256', ...; None for Ed25519 and Ed448).
-
-        :raises ValueError: for an unknown digest; X509Error if OpenSSL cannot sign."""
-        _need(pkey, EVP.PKey, "pkey")
-        if md is not None and not isinstance(md, str):
-            raise TypeError("md must be a digest name or None")
-        return m2.x509_sign_name(self._ptr(), pkey._ptr(), md)
-
     def verify(self, pkey: Optional[EVP.PKey] = None) -> int:
         """1 if pkey (the certificate's own key by default) verifies its signature, else 0."""
-        if pkey is None:
-            pkey = self.get_pubkey()
-        _need(pkey, EVP.PKey, "pkey")
-        return m2.x509_verify(self._ptr(), pkey._ptr())
+        return super().verify(self.get_pubkey() if pkey is None else pkey)
 
     def check_ca(self) -> int:
         """Nonzero if the certificate is a CA (X509_check_ca)."""
@@ -630,51 +653,22 @@ def new_stack_from_der(der_string: bytes) -> X509_Stack:
 # ---------------------------------------------------------------------------------------
 # Requests
 
-class Request(Owned):
+class Request(_Signed):
     """A PKCS#10 certificate request; ``Request()`` is a new, empty (version 1) one."""
 
     _free_fn = m2.x509_req_free
+    _print_fn, _write_pem_fn = m2.x509_req_print, m2.x509_req_write_pem
+    _i2d_fn, _i2d_bio_fn = m2.i2d_x509_req, m2.i2d_x509_req_bio
+    _get_pubkey_fn, _set_pubkey_fn = m2.x509_req_get_pubkey, m2.x509_req_set_pubkey
+    _get_subject_fn, _set_subject_fn = m2.x509_req_get_subject_name, m2.x509_req_set_subject_name
+    _get_version_fn, _set_version_fn = m2.x509_req_get_version, m2.x509_req_set_version
+    _sign_fn, _verify_fn = m2.x509_req_sign_name, m2.x509_req_verify
 
     def __init__(self, req: Any = None, _pyfree: int = 0) -> None:
         if req is None:
             req, _pyfree = m2.x509_req_new(), 1
             m2.x509_req_set_version(req, 0)
         super().__init__(req, _pyfree)
-
-    def as_text(self) -> str:
-        return ASN1._print(m2.x509_req_print, self._ptr())
-
-    def as_pem(self) -> bytes:
-        return _pem_out(m2.x509_req_write_pem, self._ptr())
-
-    def as_der(self) -> bytes:
-        return m2.i2d_x509_req(self._ptr())
-
-    def save_pem(self, filename: str) -> int:
-        return self.save(filename, FORMAT_PEM)
-
-    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
-        _check_format(format)
-        with BIO.openfile(filename, "wb") as bio:
-            if format == FORMAT_PEM:
-                return m2.x509_req_write_pem(bio._ptr(), self._ptr())
-            return m2.i2d_x509_req_bio(bio._ptr(), self._ptr())
-
-    def get_pubkey(self) -> EVP.PKey:
-        return EVP.PKey(m2.x509_req_get_pubkey(self._ptr()), 1)
-
-    def set_pubkey(self, pkey: EVP.PKey) -> int:
-        _need(pkey, EVP.PKey, "pkey")
-        return m2.x509_req_set_pubkey(self._ptr(), pkey._ptr())
-
-    def get_subject(self) -> X509_Name:
-        return X509_Name(m2.x509_req_get_subject_name(self._ptr()), 0, owner=self)
-
-    def set_subject_name(self, name: X509_Name) -> int:
-        _need(name, X509_Name, "name")
-        return m2.x509_req_set_subject_name(self._ptr(), name._ptr())
-
-    set_subject = set_subject_name
 
     def add_extensions(self, ext_stack: X509_Extension_Stack) -> int:
         """Add the extensions (as the extensionRequest attribute)."""
@@ -684,24 +678,6 @@ class Request(Owned):
     def get_extensions(self) -> X509_Extension_Stack:
         """A new stack with copies of the requested extensions."""
         return X509_Extension_Stack(m2.x509_req_get_extensions(self._ptr()), 1)
-
-    def verify(self, pkey: EVP.PKey) -> int:
-        """1 if pkey verifies the request's signature, else 0."""
-        _need(pkey, EVP.PKey, "pkey")
-        return m2.x509_req_verify(self._ptr(), pkey._ptr())
-
-    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
-        """Sign with pkey and digest md (None for Ed25519 and Ed448)."""
-        _need(pkey, EVP.PKey, "pkey")
-        if md is not None and not isinstance(md, str):
-            raise TypeError("md must be a digest name or None")
-        return m2.x509_req_sign_name(self._ptr(), pkey._ptr(), md)
-
-    def get_version(self) -> int:
-        return m2.x509_req_get_version(self._ptr())
-
-    def set_version(self, ver: int) -> int:
-        return m2.x509_req_set_version(self._ptr(), ver)
 
 
 def load_request_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> Request:
