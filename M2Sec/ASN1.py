@@ -2,7 +2,7 @@
 
 import datetime
 import time
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from M2Sec import BIO, m2
 from M2Sec._base import Owned

@@ -4,7 +4,7 @@ from typing import Any, Callable, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._base import Owned
-from M2Sec._keyutil import bio_ptr, cipher_ptr, read_file, to_bytes, write_file
+from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, read_file, to_bytes, write_file
 from M2Sec.Err import M2SecError
 
 
@@ -17,10 +17,12 @@ m2.dsa_init(DSAError)
 _READONLY = ("p", "q", "g", "pub", "priv")
 
 
-class DSA(Owned):
+class DSA(PrivateKeyPEM, Owned):
     """DSA parameters, optionally with a key pair (DSA*)."""
 
     _free_fn = m2.dsa_free
+    _write_key_fn, _write_key_plain_fn = m2.dsa_write_key_bio, m2.dsa_write_key_bio_no_cipher
+    _key_error = DSAError
 
     def __init__(self, dsa: Any, _pyfree: int = 0) -> None:
         super().__init__(dsa, _pyfree)
@@ -57,24 +59,6 @@ class DSA(Owned):
     def save_params(self, filename: Union[str, bytes]) -> int:
         with write_file(filename) as bio:
             return self.save_params_bio(bio)
-
-    def save_key_bio(self, bio: BIO.BIO, cipher: Optional[str] = "aes_128_cbc",
-                     callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        ptr = bio_ptr(bio, DSAError)
-        if cipher is None:
-            return m2.dsa_write_key_bio_no_cipher(self._ptr(), ptr, callback)
-        return m2.dsa_write_key_bio(self._ptr(), ptr, cipher_ptr(cipher, DSAError), callback)
-
-    def save_key(self, filename: Union[str, bytes], cipher: Optional[str] = "aes_128_cbc",
-                 callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        with write_file(filename) as bio:
-            return self.save_key_bio(bio, cipher, callback)
-
-    def as_pem(self, cipher: Optional[str] = "aes_128_cbc",
-               callback: Callable[..., Any] = util.passphrase_callback) -> bytes:
-        with BIO.MemoryBuffer() as bio:
-            self.save_key_bio(bio, cipher, callback)
-            return bio.read() or b""
 
     def save_pub_key_bio(self, bio: BIO.BIO) -> int:
         return m2.dsa_write_pub_key_bio(self._ptr(), bio_ptr(bio, DSAError))

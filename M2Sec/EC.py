@@ -5,7 +5,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._base import Owned
-from M2Sec._keyutil import bio_ptr, cipher_ptr, read_file, to_bytes, write_file
+from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, read_file, to_bytes, write_file
 from M2Sec.Err import M2SecError
 
 
@@ -125,10 +125,12 @@ POINT_CONVERSION_COMPRESSED: int = m2.POINT_CONVERSION_COMPRESSED
 POINT_CONVERSION_UNCOMPRESSED: int = m2.POINT_CONVERSION_UNCOMPRESSED
 
 
-class EC(Owned):
+class EC(PrivateKeyPEM, Owned):
     """An EC key pair, or curve parameters awaiting gen_key() (EC_KEY*)."""
 
     _free_fn = m2.ec_key_free
+    _write_key_fn, _write_key_plain_fn = m2.ec_key_write_bio, m2.ec_key_write_bio_no_cipher
+    _key_error = ECError
 
     def __init__(self, ec: Any, _pyfree: int = 0) -> None:
         if ec is None or isinstance(ec, (str, bytes, int)):
@@ -173,31 +175,12 @@ class EC(Owned):
             raise TypeError("pub_key must be an EC key")
         return m2.ecdh_compute_key(self._ptr(), pub_key._ptr())
 
-    def save_key_bio(self, bio: BIO.BIO, cipher: Optional[str] = "aes_128_cbc",
-                     callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        """Write the key pair as PEM (SEC 1 ECPrivateKey), encrypted unless cipher is None."""
-        ptr = bio_ptr(bio, ECError)
-        if cipher is None:
-            return m2.ec_key_write_bio_no_cipher(self._ptr(), ptr, callback)
-        return m2.ec_key_write_bio(self._ptr(), ptr, cipher_ptr(cipher, ECError), callback)
-
-    def save_key(self, file: Union[str, bytes], cipher: Optional[str] = "aes_128_cbc",
-                 callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        with write_file(file) as bio:
-            return self.save_key_bio(bio, cipher, callback)
-
     def save_pub_key_bio(self, bio: BIO.BIO) -> int:
         return m2.ec_key_write_pubkey(self._ptr(), bio_ptr(bio, ECError))
 
     def save_pub_key(self, file: Union[str, bytes]) -> int:
         with write_file(file) as bio:
             return self.save_pub_key_bio(bio)
-
-    def as_pem(self, cipher: Optional[str] = "aes_128_cbc",
-               callback: Callable[..., Any] = util.passphrase_callback) -> bytes:
-        with BIO.MemoryBuffer() as bio:
-            self.save_key_bio(bio, cipher, callback)
-            return bio.read() or b""
 
     def check_key(self) -> int:
         """EC_KEY_check_key: 1 if the key is consistent, else 0."""

@@ -3,7 +3,7 @@
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from M2Sec import BIO, m2, util
-from M2Sec._keyutil import bio_ptr, cipher_ptr, to_bytes
+from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
 from M2Sec._base import Owned
 from M2Sec.Err import ClosedError, M2SecError
 
@@ -447,7 +447,7 @@ def scrypt(password: Buffer, salt: Buffer, *, n: int = 2 ** 14, r: int = 8, p: i
     return m2.kdf_scrypt(password, salt, n, r, p, maxmem, length)
 
 
-class PKey(Owned):
+class PKey(PrivateKeyPEM, Owned):
     """An EVP_PKEY: a public or private key of any type (RSA, EC, DSA, DH, Ed25519, X448, ...).
 
     M2Crypto's API (sign_init/update/final, digest_sign, as_pem, ...) plus one-shot
@@ -456,6 +456,8 @@ class PKey(Owned):
     """
 
     _free_fn = m2.pkey_free
+    _write_key_fn, _write_key_plain_fn = m2.pkey_write_pem, m2.pkey_write_pem_no_cipher
+    _key_error = EVPError
 
     def __init__(self, pkey: Any = None, _pyfree: int = 0, md: Optional[str] = "sha1") -> None:
         if pkey is None:
@@ -567,26 +569,6 @@ class PKey(Owned):
         return EC.EC_pub(m2.pkey_get1_ec(self._ptr()), 1)
 
     # -- serialisation
-    def save_key_bio(self, bio: BIO.BIO, cipher: Optional[str] = "aes_128_cbc",
-                     callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        """Write the private key as PEM PKCS#8, encrypted with cipher unless it is None."""
-        ptr = bio_ptr(bio, EVPError)
-        if cipher is None:
-            return m2.pkey_write_pem_no_cipher(self._ptr(), ptr, callback)
-        return m2.pkey_write_pem(self._ptr(), ptr, cipher_ptr(cipher, EVPError), callback)
-
-    def save_key(self, file: Union[str, bytes], cipher: Optional[str] = "aes_128_cbc",
-                 callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        with BIO.openfile(file, "wb") as bio:
-            return self.save_key_bio(bio, cipher, callback)
-
-    def as_pem(self, cipher: Optional[str] = "aes_128_cbc",
-               callback: Callable[..., Any] = util.passphrase_callback) -> bytes:
-        """The private key as PEM PKCS#8 bytes."""
-        with BIO.MemoryBuffer() as bio:
-            self.save_key_bio(bio, cipher, callback)
-            return bio.read() or b""
-
     def public_pem(self) -> bytes:
         """The public key as PEM SubjectPublicKeyInfo (PEM_write_bio_PUBKEY)."""
         with BIO.MemoryBuffer() as bio:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._base import Owned
-from M2Sec._keyutil import bio_ptr, cipher_ptr, read_file, to_bytes, write_file
+from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, read_file, to_bytes, write_file
 from M2Sec.Err import M2SecError
 
 
@@ -32,10 +32,12 @@ def _md(algo: str) -> Any:
     return m2.get_digestbyname(algo)
 
 
-class RSA(Owned):
+class RSA(PrivateKeyPEM, Owned):
     """An RSA key pair (RSA*)."""
 
     _free_fn = m2.rsa_free
+    _write_key_fn, _write_key_plain_fn = m2.rsa_write_key, m2.rsa_write_key_no_cipher
+    _key_error = RSAError
 
     def __init__(self, rsa: Any, _pyfree: int = 0) -> None:
         super().__init__(rsa, _pyfree)
@@ -90,27 +92,7 @@ class RSA(Owned):
         """RSA_private_decrypt: raises RSAError on a padding error."""
         return m2.rsa_private_decrypt(self._need_pub(), data, padding)
 
-    def save_key_bio(self, bio: BIO.BIO, cipher: Optional[str] = "aes_128_cbc",
-                     callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        """Write the key pair as PEM (PKCS#1), encrypted with cipher unless it is None."""
-        ptr = bio_ptr(bio, RSAError)
-        if cipher is None:
-            return m2.rsa_write_key_no_cipher(self._ptr(), ptr, callback)
-        return m2.rsa_write_key(self._ptr(), ptr, cipher_ptr(cipher, RSAError), callback)
-
-    def save_key(self, file: Union[str, bytes], cipher: Optional[str] = "aes_128_cbc",
-                 callback: Callable[..., Any] = util.passphrase_callback) -> int:
-        with write_file(file) as bio:
-            return self.save_key_bio(bio, cipher, callback)
-
-    save_pem = save_key
-
-    def as_pem(self, cipher: Optional[str] = "aes_128_cbc",
-               callback: Callable[..., Any] = util.passphrase_callback) -> bytes:
-        """The key pair as PEM bytes."""
-        with BIO.MemoryBuffer() as bio:
-            self.save_key_bio(bio, cipher, callback)
-            return bio.read() or b""
+    save_pem = PrivateKeyPEM.save_key
 
     def save_key_der_bio(self, bio: BIO.BIO) -> int:
         return m2.rsa_write_key_der(self._ptr(), bio_ptr(bio, RSAError))

@@ -1,8 +1,8 @@
 """Helpers shared by the key modules (RSA, DSA, DH, EC, EVP.PKey): cipher lookup, file BIOs."""
 
-from typing import Any, Optional, Type, Union
+from typing import Any, Callable, ClassVar, Optional, Type, Union
 
-from M2Sec import BIO, m2
+from M2Sec import BIO, m2, util
 
 
 def cipher_ptr(name: Optional[str], errcls: Type[Exception]) -> Any:
@@ -49,3 +49,35 @@ def read_file(path: Union[str, bytes]) -> "BIO.BIO":
 
 def write_file(path: Union[str, bytes]) -> "BIO.BIO":
     return BIO.openfile(path, "wb")
+
+
+class PrivateKeyPEM:
+    """save_key_bio, save_key and as_pem for a key class: subclasses name their PEM writers
+    (with a cipher, and without) and their error class."""
+
+    _write_key_fn: ClassVar[Any]
+    _write_key_plain_fn: ClassVar[Any]
+    _key_error: ClassVar[Type[Exception]]
+
+    def save_key_bio(self, bio: "BIO.BIO", cipher: Optional[str] = "aes_128_cbc",
+                     callback: Callable[..., Any] = util.passphrase_callback) -> int:
+        """Write the private key as PEM to bio, encrypted with cipher unless it is None;
+        callback (or a bytes passphrase) gives the passphrase."""
+        errcls = type(self)._key_error
+        ptr = bio_ptr(bio, errcls)
+        if cipher is None:
+            return type(self)._write_key_plain_fn(self._ptr(), ptr, callback)
+        return type(self)._write_key_fn(self._ptr(), ptr, cipher_ptr(cipher, errcls), callback)
+
+    def save_key(self, file: Union[str, bytes], cipher: Optional[str] = "aes_128_cbc",
+                 callback: Callable[..., Any] = util.passphrase_callback) -> int:
+        """save_key_bio to the file named file."""
+        with write_file(file) as bio:
+            return self.save_key_bio(bio, cipher, callback)
+
+    def as_pem(self, cipher: Optional[str] = "aes_128_cbc",
+               callback: Callable[..., Any] = util.passphrase_callback) -> bytes:
+        """The private key as PEM bytes (see save_key_bio)."""
+        with BIO.MemoryBuffer() as bio:
+            self.save_key_bio(bio, cipher, callback)
+            return bio.read() or b""
