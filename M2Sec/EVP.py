@@ -26,7 +26,8 @@ _LEGACY_CIPHERS = ("bf", "blowfish", "cast", "des_ecb", "des_cbc", "des_cfb", "d
 _md_cache: Dict[str, Any] = {}
 # hot-path functions, looked up once
 _md_ctx_free, _digest_update, _digest_final = m2.md_ctx_free, m2.digest_update, m2.digest_final
-_hmac_ctx_free, _hmac_update, _hmac_final = m2.hmac_ctx_free, m2.hmac_update, m2.hmac_final
+_hmac_ctx_new_init, _hmac_ctx_release = m2.hmac_ctx_new_init, m2.hmac_ctx_release
+_hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
 _cipher_ctx_free, _cipher_update, _cipher_final = m2.cipher_ctx_free, m2.cipher_update, m2.cipher_final
 _cipher_is_aead = m2.cipher_is_aead
 _cipher_cache: Dict[str, Any] = {}
@@ -211,23 +212,26 @@ class HMAC(Owned):
     :raises EVPError: (a ValueError) for an unknown algorithm.
     """
 
-    _free_fn = m2.hmac_ctx_free
+    _free_fn = m2.hmac_ctx_release
+    _pyfree = 1
+    _owner = None
 
     def __init__(self, key: Buffer, algo: str = "sha256") -> None:
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = m2.hmac_ctx_new_init(key, md)
-        self._pyfree = 1
-        self._owner = None
+        self._p = _hmac_ctx_new_init(key, md)
         self.md = md
         self.algo = algo
 
     def __del__(self) -> None:
-        p = getattr(self, "_p", None)
+        try:
+            p = self._p
+        except AttributeError:  # __init__ raised
+            return
         if p is not None:
             self._p = None
-            _hmac_ctx_free(p)
+            _hmac_ctx_release(p)
 
     @property
     def ctx(self) -> Any:
@@ -261,8 +265,6 @@ class HMAC(Owned):
         """An independent copy of the running HMAC."""
         other = HMAC.__new__(HMAC)
         other._p = m2.hmac_ctx_copy(self._ptr())
-        other._pyfree = 1
-        other._owner = None
         other.md, other.algo = self.md, self.algo
         return other
 
