@@ -5,6 +5,7 @@ are interleaved, so each ratio compares figures measured under the same machine 
 """
 
 import hashlib
+import importlib
 import hmac
 import os
 import re
@@ -17,6 +18,7 @@ import time
 from M2Sec import EVP
 
 RUNS = 5
+AREAS = ("tls", "ssh")  # bench/tls.py, bench/ssh.py: rows() in this table's format
 BUF = os.urandom(16384)
 SMALL = os.urandom(64)
 KEY = os.urandom(32)
@@ -203,6 +205,11 @@ def main():
     one, two = pair(1, 2, hash_big)
     rows.append(("SHA-256 16 MiB, 2 threads", mb(two), "1 thread", mb(one), "%.2f" % (two / one),
                  ">= 1.8 (%d CPUs)" % os.cpu_count(), "yes" if two / one >= 1.8 else "NO"))
+
+    # the protocol benches live beside this file, one module per area, each with rows()
+    for area in AREAS:
+        if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(__file__)), area + ".py")):
+            rows.extend(importlib.import_module(area).rows())
 
     head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
