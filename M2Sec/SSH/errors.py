@@ -55,73 +55,55 @@ class DisconnectError(SSHError):
 
 
 class _Coded(DisconnectError):
-    """A DisconnectError whose class fixes the code: raise ProtocolError("reason")."""
+    """A DisconnectError whose class fixes the code: ``raise ProtocolError("reason")``."""
+
+    def __init_subclass__(cls, code: int = PROTOCOL_ERROR, **kw: object) -> None:
+        super().__init_subclass__(**kw)
+        cls.code = code
 
     def __init__(self, reason: str, *, local: bool = True) -> None:
         super().__init__(type(self).code, reason, local=local)
 
 
-class ProtocolError(_Coded):
+class ProtocolError(_Coded, code=PROTOCOL_ERROR):
     """A side broke the protocol's rules."""
 
-    code = PROTOCOL_ERROR
 
-
-class KeyExchangeFailed(_Coded):
+class KeyExchangeFailed(_Coded, code=KEY_EXCHANGE_FAILED):
     """Key exchange failed."""
 
-    code = KEY_EXCHANGE_FAILED
 
-
-class MACError(_Coded):
+class MACError(_Coded, code=MAC_ERROR):
     """A packet's MAC or AEAD tag did not verify."""
 
-    code = MAC_ERROR
 
-
-class CompressionError(_Coded):
+class CompressionError(_Coded, code=COMPRESSION_ERROR):
     """Compression failed."""
 
-    code = COMPRESSION_ERROR
 
-
-class ServiceNotAvailable(_Coded):
+class ServiceNotAvailable(_Coded, code=SERVICE_NOT_AVAILABLE):
     """The service is not offered."""
 
-    code = SERVICE_NOT_AVAILABLE
 
-
-class ProtocolVersionNotSupported(_Coded):
+class ProtocolVersionNotSupported(_Coded, code=PROTOCOL_VERSION_NOT_SUPPORTED):
     """The peer does not speak SSH-2.0."""
 
-    code = PROTOCOL_VERSION_NOT_SUPPORTED
 
-
-class HostKeyNotVerifiable(_Coded):
+class HostKeyNotVerifiable(_Coded, code=HOST_KEY_NOT_VERIFIABLE):
     """The server's host key is unknown, changed, revoked or its signature is bad."""
 
-    code = HOST_KEY_NOT_VERIFIABLE
 
-
-class ConnectionLost(_Coded):
+class ConnectionLost(_Coded, code=CONNECTION_LOST):
     """The connection closed or stalled."""
 
-    code = CONNECTION_LOST
 
-
-class ByApplication(_Coded):
+class ByApplication(_Coded, code=BY_APPLICATION):
     """The application closed the connection."""
 
-    code = BY_APPLICATION
 
-
-class AuthenticationFailed(_Coded):
+class AuthenticationFailed(_Coded, code=NO_MORE_AUTH_METHODS_AVAILABLE):
     """No authentication method succeeded."""
 
-    code = NO_MORE_AUTH_METHODS_AVAILABLE
 
-
-class IllegalUserName(_Coded):
+class IllegalUserName(_Coded, code=ILLEGAL_USER_NAME):
     """The user name was refused."""
-
-    code = ILLEGAL_USER_NAME
