@@ -55,55 +55,73 @@ class DisconnectError(SSHError):
 
 
 class _Coded(DisconnectError):
-    """A DisconnectError whose class fixes the code: ``raise ProtocolError("reason")``."""
-
-    def __init_subclass__(cls, code: int = PROTOCOL_ERROR, **kw: object) -> None:
-        super().__init_subclass__(**kw)
-        cls.code = code
+    """A DisconnectError whose class fixes the code: raise ProtocolError("reason")."""
 
     def __init__(self, reason: str, *, local: bool = True) -> None:
         super().__init__(type(self).code, reason, local=local)
 
 
-class ProtocolError(_Coded, code=PROTOCOL_ERROR):
+class ProtocolError(_Coded):
     """A side broke the protocol's rules."""
 
+    code = PROTOCOL_ERROR
 
-class KeyExchangeFailed(_Coded, code=KEY_EXCHANGE_FAILED):
+
+class KeyExchangeFailed(_Coded):
     """Key exchange failed."""
 
+    code = KEY_EXCHANGE_FAILED
 
-class MACError(_Coded, code=MAC_ERROR):
+
+class MACError(_Coded):
     """A packet's MAC or AEAD tag did not verify."""
 
+    code = MAC_ERROR
 
-class CompressionError(_Coded, code=COMPRESSION_ERROR):
+
+class CompressionError(_Coded):
     """Compression failed."""
 
+    code = COMPRESSION_ERROR
 
-class ServiceNotAvailable(_Coded, code=SERVICE_NOT_AVAILABLE):
+
+class ServiceNotAvailable(_Coded):
     """The service is not offered."""
 
+    code = SERVICE_NOT_AVAILABLE
 
-class ProtocolVersionNotSupported(_Coded, code=PROTOCOL_VERSION_NOT_SUPPORTED):
+
+class ProtocolVersionNotSupported(_Coded):
     """The peer does not speak SSH-2.0."""
 
+    code = PROTOCOL_VERSION_NOT_SUPPORTED
 
-class HostKeyNotVerifiable(_Coded, code=HOST_KEY_NOT_VERIFIABLE):
+
+class HostKeyNotVerifiable(_Coded):
     """The server's host key is unknown, changed, revoked or its signature is bad."""
 
+    code = HOST_KEY_NOT_VERIFIABLE
 
-class ConnectionLost(_Coded, code=CONNECTION_LOST):
+
+class ConnectionLost(_Coded):
     """The connection closed or stalled."""
 
+    code = CONNECTION_LOST
 
-class ByApplication(_Coded, code=BY_APPLICATION):
+
+class ByApplication(_Coded):
     """The application closed the connection."""
 
+    code = BY_APPLICATION
 
-class AuthenticationFailed(_Coded, code=NO_MORE_AUTH_METHODS_AVAILABLE):
+
+class AuthenticationFailed(_Coded):
     """No authentication method succeeded."""
 
+    code = NO_MORE_AUTH_METHODS_AVAILABLE
 
-class IllegalUserName(_Coded, code=ILLEGAL_USER_NAME):
+
+class IllegalUserName(_Coded):
     """The user name was refused."""
+
+    code = ILLEGAL_USER_NAME

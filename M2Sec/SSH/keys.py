@@ -448,6 +448,12 @@ class SSHCertificate(SSHKey):
     def public_key(self) -> "SSHCertificate":
         return decode_public_blob(self._blob)  # type: ignore[return-value]
 
+    def private_bytes(self, passphrase: Passphrase = None, **kw: Any) -> bytes:
+        """The private key file of the certified key (the certificate stays in its own file)."""
+        if not self.has_private:
+            raise SSHKeyError("this is a public key: it has no private half to save")
+        return self.key.private_bytes(passphrase, **kw)
+
     def with_private_key(self, key: SSHKey) -> "SSHCertificate":
         """This certificate joined to the private key of its public key, able to sign.
 
@@ -720,14 +726,14 @@ def load_public_key(data_or_path: PathOrData) -> SSHKey:
         return parse_rfc4716(text)
     if text.startswith("-----BEGIN"):
         try:
-            return _from_pkey(EVP.load_key_string_pubkey(data))
+            return from_pkey(EVP.load_key_string_pubkey(data))
         except EVP.EVPError:
             if "PUBLIC" in text.split("\n", 1)[0] and "RSA" in text.split("\n", 1)[0]:
                 from M2Sec import RSA
                 rsa = RSA.load_pub_key_string(data)
                 pk = EVP.PKey()
                 pk.assign_rsa(rsa)
-                return _from_pkey(pk)
+                return from_pkey(pk)
             raise SSHFormatError("not a PEM public key") from None
     return parse_public_line(text.splitlines()[0] if text else "")
 
@@ -858,8 +864,11 @@ def _write_openssh(key: SSHKey, passphrase: Optional[bytes], comment: str, ciphe
     return b"\n".join(lines) + b"\n"
 
 
-def _from_pkey(pkey: EVP.PKey, comment: str = "") -> SSHKey:
-    """The SSH key class for an EVP key."""
+def from_pkey(pkey: EVP.PKey, comment: str = "") -> SSHKey:
+    """An SSH key around an EVP key (Ed25519, EC on P-256/384/521, or RSA).
+
+    :raises SSHKeyError: for another key type or curve, or an RSA key under 1024 bits.
+    """
     kind = pkey.key_type
     cls = {"ED25519": Ed25519Key, "EC": ECDSAKey, "RSA": RSAKey}.get(kind)
     if cls is None:
@@ -897,7 +906,7 @@ def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None) ->
         if encrypted:
             raise KeyPassphraseError("wrong passphrase for the private key") from None
         raise SSHFormatError("not a readable PEM private key: %s" % e) from None
-    return _from_pkey(pkey)
+    return from_pkey(pkey)
 
 
 def generate_private_key(algorithm: Union[str, bytes] = "ssh-ed25519", bits: Optional[int] = None,
