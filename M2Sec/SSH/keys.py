@@ -106,8 +106,10 @@ class SSHKey:
         return self._blob
 
     def public_key(self) -> "SSHKey":
-        """This key without its private half."""
-        return decode_public_blob(self.public_blob())
+        """This key without its private half (and with its comment)."""
+        key = decode_public_blob(self.public_blob())
+        key.comment = self.comment
+        return key
 
     def signature_algorithm(self, algorithm: Optional[bytes] = None) -> bytes:
         """The name a signature made for public key algorithm ``algorithm`` carries.
@@ -444,9 +446,6 @@ class SSHCertificate(SSHKey):
 
     def public_blob(self) -> bytes:
         return self._blob
-
-    def public_key(self) -> "SSHCertificate":
-        return decode_public_blob(self._blob)  # type: ignore[return-value]
 
     def private_bytes(self, passphrase: Passphrase = None, **kw: Any) -> bytes:
         """The private key file of the certified key (the certificate stays in its own file)."""
