@@ -5,7 +5,7 @@ messages (opaque or multipart/signed); :class:`PKCS7` holds one PKCS#7 structure
 e-mail messages see :mod:`M2Sec.mail`.
 """
 
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from M2Sec import BIO, EVP, X509, m2, util
 from M2Sec._base import Owned
@@ -208,6 +208,13 @@ class Cipher:
         return "Cipher(%r)" % (self.name,)
 
 
+def cipher_names() -> List[str]:
+    """The names of the ciphers the loaded providers offer that PKCS#7 envelopedData can use
+    (CBC, ECB, CFB, OFB and CTR modes with an identifier of their own; not AEAD, key wrap or
+    XTS).  Legacy ciphers appear once the legacy provider is loaded."""
+    return [n for n in EVP.cipher_names() if m2.pkcs7_cipher_usable(EVP.get_cipher(n))]
+
+
 def _digest(algo: Optional[str]) -> Any:
     if algo is None:
         return None
@@ -291,8 +298,9 @@ class SMIME:
             raise SMIME_Error("no recipient certs: use set_x509_stack()")
         if len(stack) == 0:
             raise SMIME_Error("no recipient certs: the stack is empty")
-        if m2.cipher_is_aead(cipher._ptr()):
-            raise SMIME_Error("PKCS#7 envelopedData cannot use the AEAD cipher %s" % (cipher.name,))
+        if not m2.pkcs7_cipher_usable(cipher._ptr()):
+            raise SMIME_Error("PKCS#7 envelopedData cannot use the cipher %s (AEAD, key wrap, XTS, or no "
+                              "identifier of its own)" % (cipher.name,))
         data = _bio(data_bio)
         return PKCS7(m2.pkcs7_encrypt(stack._ptr(), data._ptr(), cipher._ptr(), flags), 1)
 

@@ -214,6 +214,16 @@ err:
 
 /* ---- encrypting and decrypting ---- */
 
+/* 1 if cipher can encrypt an envelopedData that decrypts again: its identifier (the OID
+ * written) names the cipher itself, and it is neither AEAD nor a wrap or XTS mode. */
+static int pkcs7_cipher_usable(const EVP_CIPHER *cipher) {
+    int mode = EVP_CIPHER_get_mode(cipher), type = EVP_CIPHER_get_type(cipher);
+    if (type == NID_undef || type != EVP_CIPHER_get_nid(cipher)) return 0;
+    if (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) return 0;
+    return mode == EVP_CIPH_CBC_MODE || mode == EVP_CIPH_ECB_MODE || mode == EVP_CIPH_CFB_MODE
+           || mode == EVP_CIPH_OFB_MODE || mode == EVP_CIPH_CTR_MODE;
+}
+
 /* envelopedData of bio's content for the certificates of stack, under cipher.  SMIME_Error
  * on failure. */
 static PKCS7 *pkcs7_encrypt(STACK_OF(X509) *stack, BIO *bio, const EVP_CIPHER *cipher, int flags) {
