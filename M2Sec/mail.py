@@ -21,6 +21,7 @@ the signers' certificates.  Encryption defaults to AES-256-CBC and needs RSA rec
 
 import base64
 import quopri
+import re
 import secrets
 from dataclasses import dataclass, field
 from email import policy
@@ -52,21 +53,30 @@ def _is_content_header(name: str) -> bool:
     return n.startswith("content-") or n == "mime-version"
 
 
+def _from_line(data: bytes) -> bool:
+    return data.startswith(b"From ") or b"\nFrom " in data
+
+
 def _to_7bit(entity: Message) -> None:
-    """Re-encode every leaf part that is not 7-bit clean: quoted-printable for text, base64
-    for the rest (RFC 8551 section 3.1.2: what is signed must survive any transport)."""
+    """Re-encode every leaf part that is not 7-bit clean, or has a line starting with "From "
+    (which mail software rewrites as ">From "): quoted-printable for text, base64 for the
+    rest (RFC 8551 section 3.1: what is signed must survive any transport unchanged)."""
     for part in entity.walk():
         if part.is_multipart():
             continue
         cte = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
-        if cte in ("base64", "quoted-printable"):
+        encoded = str(part.get_payload()).encode("utf-8", "surrogateescape")
+        if cte == "base64" or (cte == "quoted-printable" and not _from_line(encoded)):
             continue
         raw = part.get_payload(decode=True) or b""
-        if cte == "7bit" and raw.isascii() and all(len(line) <= 998 for line in raw.splitlines()):
+        if cte == "7bit" and raw.isascii() and not _from_line(raw) and \
+                all(len(line) <= 998 for line in raw.splitlines()):
             continue
         del part["Content-Transfer-Encoding"]
         if part.get_content_maintype() == "text":
-            part.set_payload(quopri.encodestring(raw).decode("ascii"))
+            qp = quopri.encodestring(raw)
+            qp = re.sub(rb"(?m)^From ", b"=46rom ", qp)
+            part.set_payload(qp.decode("ascii"))
             part["Content-Transfer-Encoding"] = "quoted-printable"
         else:
             part.set_payload(base64.encodebytes(raw).decode("ascii"))
