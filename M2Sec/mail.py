@@ -298,6 +298,7 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
         layer = _parse(current)
     else:
         raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
+    layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
     present = {k.lower() for k in layer.keys()}
     for k, v in envelope:
         if k.lower() not in present:
