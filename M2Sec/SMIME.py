@@ -277,25 +277,24 @@ class SMIME:
     def unset_cipher(self) -> None:
         del self.cipher
 
+    def _setting(self, name: str, hint: str) -> Any:
+        """The attribute name, or SMIME_Error(hint) if it was not set."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise SMIME_Error(hint)
+        return value
+
     def _key(self) -> Tuple[EVP.PKey, X509.X509]:
-        pkey, x509 = getattr(self, "pkey", None), getattr(self, "x509", None)
-        if pkey is None:
-            raise SMIME_Error("no private key: use load_key()")
-        if x509 is None:
-            raise SMIME_Error("no certificate: load_key() used incorrectly?")
-        return pkey, x509
+        return (self._setting("pkey", "no private key: use load_key()"),
+                self._setting("x509", "no certificate: load_key() used incorrectly?"))
 
     def encrypt(self, data_bio: DataSource, flags: int = 0) -> PKCS7:
         """envelopedData of data_bio's content for the certificates of set_x509_stack, with
         the cipher of set_cipher.  Recipients need RSA keys (PKCS#7 has no key agreement).
 
         :raises SMIME_Error: without a cipher or recipients, or if OpenSSL cannot encrypt."""
-        cipher = getattr(self, "cipher", None)
-        if cipher is None:
-            raise SMIME_Error("no cipher: use set_cipher()")
-        stack = getattr(self, "x509_stack", None)
-        if stack is None:
-            raise SMIME_Error("no recipient certs: use set_x509_stack()")
+        cipher = self._setting("cipher", "no cipher: use set_cipher()")
+        stack = self._setting("x509_stack", "no recipient certs: use set_x509_stack()")
         if len(stack) == 0:
             raise SMIME_Error("no recipient certs: the stack is empty")
         if not m2.pkcs7_cipher_usable(cipher._ptr()):
@@ -336,12 +335,8 @@ class SMIME:
         :raises SMIME_Error: without a stack or a store.
         :raises PKCS7VerificationError: if a signer's chain does not verify.
         :raises PKCS7_Error: if a signature does not verify or a signer is missing."""
-        stack = getattr(self, "x509_stack", None)
-        if stack is None:
-            raise SMIME_Error("no signer certs: use set_x509_stack()")
-        store = getattr(self, "x509_store", None)
-        if store is None:
-            raise SMIME_Error("no x509 cert store: use set_x509_store()")
+        stack = self._setting("x509_stack", "no signer certs: use set_x509_stack()")
+        store = self._setting("x509_store", "no x509 cert store: use set_x509_store()")
         _need(pkcs7, PKCS7, "pkcs7")
         data = _bio(data_bio) if data_bio is not None else None
         try:

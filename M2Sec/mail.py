@@ -192,7 +192,8 @@ def sign(message: MessageLike, key: EVP.PKey, cert: X509.X509, *, chain: Iterabl
     return _finish(envelope, _signed_entity(entity, key, cert, chain, digest, detached), entity if detached else None)
 
 
-def encrypt(message: MessageLike, recipients: Iterable[X509.X509], *, cipher: str = SMIME.DEFAULT_CIPHER) -> EmailMessage:
+def encrypt(message: MessageLike, recipients: Iterable[X509.X509], *,
+            cipher: str = SMIME.DEFAULT_CIPHER) -> EmailMessage:
     """message encrypted for recipients (certificates with RSA keys) as application/pkcs7-mime
     enveloped-data (RFC 8551 section 3.3), with cipher (AES-256-CBC unless named).
 

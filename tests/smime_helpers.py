@@ -10,21 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 from M2Sec import EVP, X509
 
-from pki_helpers import CA_EXTS, build_cert, openssl
-
-CA_CNF = """\
-[ca]
-default_ca = inter
-[inter]
-database = {d}/index.txt
-serial = {d}/serial
-crlnumber = {d}/crlnumber
-certificate = {d}/inter.pem
-private_key = {d}/inter.key
-default_md = sha256
-default_crl_days = 1
-"""
-
+from pki_helpers import CA_CNF, CA_EXTS, build_cert, openssl
 
 class M2SecCA:
     """root -> inter -> e-mail certificates, every certificate made by M2Sec; PEM files
@@ -40,6 +26,7 @@ class M2SecCA:
         inter_key = self._key("inter", "EC")
         self._save("inter", build_cert("M2Sec Test Inter", inter_key, self.certs["root"], root_key, self._next(),
                                        [("basicConstraints", "critical,CA:TRUE,pathlen:0")] + CA_EXTS[1:]))
+        os.makedirs(self.path("newcerts"))  # for CA_CNF: openssl ca revokes, and signs CRLs with the inter key
         open(self.path("index.txt"), "w").close()
         with open(self.path("crlnumber"), "w") as f:
             f.write("01\n")

@@ -11,7 +11,7 @@ import pytest
 from M2Sec import SMIME, X509, m2, mail
 
 from pki_helpers import openssl
-from smime_helpers import M2SecCA, SMTPServer, run
+from smime_helpers import M2SecCA, SMTPServer
 
 pytestmark = pytest.mark.timeout(120)
 
