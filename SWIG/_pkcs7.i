@@ -62,6 +62,28 @@ static void m2_pkcs7_note_verify_error(int code, int depth) {
     PyErr_Restore(type, value, tb);
 }
 
+/* The SMIMECapabilities PKCS7_sign_add_signer adds (the ciphers of its list that this
+ * OpenSSL has, strongest first), built once: OpenSSL looks every cipher up again for each
+ * signature, which costs about a third of an RSA-2048 signature. */
+static STACK_OF(X509_ALGOR) *m2_smimecap_cache;
+
+static STACK_OF(X509_ALGOR) *m2_smimecap(void) {
+    static const int caps[][2] = {
+        {NID_aes_256_cbc, -1}, {NID_aes_192_cbc, -1}, {NID_aes_128_cbc, -1}, {NID_des_ede3_cbc, -1},
+        {NID_rc2_cbc, 128}, {NID_rc2_cbc, 64}, {NID_des_cbc, -1}, {NID_rc2_cbc, 40},
+    };
+    STACK_OF(X509_ALGOR) *sk;
+    size_t i;
+    if (m2_smimecap_cache) return m2_smimecap_cache;
+    if (!(sk = sk_X509_ALGOR_new_null())) return NULL;
+    for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        if (EVP_get_cipherbynid(caps[i][0]) && !PKCS7_simple_smimecap(sk, caps[i][0], caps[i][1])) {
+            sk_X509_ALGOR_pop_free(sk, X509_ALGOR_free);
+            return NULL;
+        }
+    return m2_smimecap_cache = sk;
+}
+
 /* PKCS7_verify's certificate check, done here so that the failure keeps OpenSSL's verify
  * code: each signer's chain (untrusted: the message's certificates and certs) must verify
  * against store for the smime_sign purpose, with the message's CRLs unless PKCS7_NOCRL.
@@ -128,10 +150,16 @@ static int pkcs7_add_certificate(PKCS7 *p7, X509 *x) {
  * with the certificates of optional_stack added.  SMIME_Error on failure. */
 static PKCS7 *pkcs7_sign1(X509 *x509, EVP_PKEY *pkey, STACK_OF(X509) *optional_stack, BIO *bio, const EVP_MD *hash, int flags) {
     PKCS7 *p7;
+    PKCS7_SIGNER_INFO *si = NULL;
+    STACK_OF(X509_ALGOR) *caps = NULL;
     int ok = 0;
+    if (!(flags & (PKCS7_NOATTR | PKCS7_NOSMIMECAP)) && !(caps = m2_smimecap()))
+        return (PKCS7 *)m2_raise_msg(M2_SMIME, "cannot list the S/MIME capabilities");
     M2_ALLOW
     p7 = PKCS7_sign(NULL, NULL, optional_stack, bio, flags | PKCS7_PARTIAL);
-    if (p7 && PKCS7_sign_add_signer(p7, x509, pkey, hash, flags) && PKCS7_final(p7, bio, flags) == 1)
+    if (p7)
+        si = PKCS7_sign_add_signer(p7, x509, pkey, hash, flags | PKCS7_NOSMIMECAP);
+    if (si && (!caps || PKCS7_add_attrib_smimecap(si, caps)) && PKCS7_final(p7, bio, flags) == 1)
         ok = 1;
     M2_DISALLOW
     if (!ok) {
