@@ -625,17 +625,13 @@ class X509_Stack(Owned):
     def create_degenerate(self, bio: BIO.BIO) -> int:
         """Write the certificates to bio as a degenerate (certificates-only) PKCS#7 SignedData.
 
-        :raises X509Error: for an empty stack or a bio that is not a BIO."""
+        :raises X509Error: for an empty stack or a bio that is not a BIO.
+        :raises SMIME.PKCS7_Error: if the bio cannot be written."""
         if not isinstance(bio, BIO.BIO):
             raise X509Error("bio must be a BIO.BIO")
         if len(self) == 0:
             raise X509Error("Cannot create degenerate PKCS7 from empty stack")
-        create = getattr(m2, "pkcs7_create_degenerate", None)
-        if create is None:
-            raise X509Error("PKCS#7 support is not available in this build")
-        if create(self._ptr(), bio._ptr()) != 1:
-            raise X509Error("cannot write the degenerate PKCS#7")
-        return 1
+        return m2.pkcs7_create_degenerate(self._ptr(), bio._ptr())
 
     def save_degenerate(self, filename: Union[str, bytes]) -> int:
         """Write the certificates to filename as a .p7c (degenerate PKCS#7, DER)."""

@@ -17,6 +17,7 @@
 %include "_dh.i"
 %include "_ec.i"
 %include "_x509.i"
+%include "_pkcs7.i"
 %include "_provider.i"
 %include "_engine.i"
 %include "_ssh.i"

@@ -12,8 +12,9 @@ import sys
 
 import os
 import tempfile
+from email.message import EmailMessage
 
-from M2Sec import ASN1, BIO, BN, EVP, Rand, X509, m2
+from M2Sec import ASN1, BIO, BN, EVP, Rand, X509, m2, mail
 
 OPENSSL = shutil.which("openssl")
 
@@ -24,6 +25,55 @@ def step(title: str) -> None:
 
 def openssl(*args: str, data: bytes = b"") -> bytes:
     return subprocess.run([OPENSSL, *args], input=data, capture_output=True, check=True, timeout=30).stdout
+
+
+def issue(cn: str, key: EVP.PKey, issuer=None, issuer_key=None, email: str = "") -> X509.X509:
+    """A certificate made with M2Sec's X509 API: a CA when there is no issuer."""
+    cert, name, now = X509.X509(), X509.X509_Name(), datetime.datetime.now(ASN1.UTC)
+    name.CN = cn
+    cert.set_version(2)
+    cert.set_serial_number(int.from_bytes(Rand.rand_bytes(8), "big"))
+    cert.set_subject(name)
+    cert.set_issuer(issuer.get_subject() if issuer else name)
+    for setter, when in ((cert.set_not_before, now), (cert.set_not_after, now + datetime.timedelta(days=1))):
+        t = ASN1.ASN1_TIME()
+        t.set_datetime(when)
+        setter(t)
+    cert.set_pubkey(key)
+    exts = [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign")] if not issuer else \
+        [("extendedKeyUsage", "emailProtection"), ("subjectAltName", "email:" + email)]
+    for n, v in exts:
+        cert.add_ext(X509.new_extension(n, v))
+    cert.sign(issuer_key or key, "sha256")
+    return cert
+
+
+def smime_mail(tmp: str) -> None:
+    ca_key = EVP.generate_key("EC", curve="prime256v1")
+    ca = issue("Demo CA", ca_key)
+    people = {}
+    for who in ("alice", "bob"):
+        key = EVP.generate_key("RSA", bits=2048)
+        people[who] = (key, issue(who, key, ca, ca_key, who + "@example.org"))
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@example.org", "bob@example.org", "S/MIME from M2Sec"
+    msg.set_content("Hello Bob, this is signed and encrypted.\n")
+    out = mail.sign_and_encrypt(msg, *people["alice"], [people["bob"][1]])
+    wire = out.as_bytes()
+    print("alice -> bob: %s, %d bytes (AES-256-CBC, RSA)" % (out.get_content_type(), len(wire)))
+    opened = mail.unwrap(wire, key=people["bob"][0], cert=people["bob"][1], trusted=[ca])
+    print("bob reads: %r, signed by %s, From matches the signer: %s"
+          % (opened.message.get_content().strip(), opened.signers[0].get_subject().CN, opened.sender_matches()))
+    if OPENSSL:
+        paths = {n: os.path.join(tmp, n) for n in ("mail.eml", "bob.pem", "bob.key", "ca.pem")}
+        for n, data in (("mail.eml", wire), ("bob.pem", people["bob"][1].as_pem()),
+                        ("bob.key", people["bob"][0].as_pem(cipher=None)), ("ca.pem", ca.as_pem())):
+            with open(paths[n], "wb") as f:
+                f.write(data)
+        inner = openssl("smime", "-decrypt", "-in", paths["mail.eml"], "-recip", paths["bob.pem"],
+                        "-inkey", paths["bob.key"])
+        openssl("smime", "-verify", "-CAfile", paths["ca.pem"], data=inner)
+        print("openssl smime -decrypt | openssl smime -verify: ok")
 
 
 def main() -> int:
@@ -88,6 +138,10 @@ def main() -> int:
     name = X509.X509_Name()
     name.C, name.O, name.CN = "NZ", "M2Sec demo", "demo.example"
     print("X509_Name:", name.as_text(flags=m2.XN_FLAG_RFC2253))
+
+    step("S/MIME mail: alice signs and encrypts for bob (a CA made by M2Sec)")
+    with tempfile.TemporaryDirectory() as tmp:
+        smime_mail(tmp)
 
     print("\ndemo finished: every step ok")
     return 0

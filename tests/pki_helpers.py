@@ -1,13 +1,17 @@
-"""A throw-away PKI made with the openssl command line, for the X.509 tests.
+"""A throw-away PKI made with the openssl command line, for the X.509 tests, and
+:func:`build_cert`, which makes certificates with M2Sec's own X509 API.
 
 Keys, certificates, requests and CRLs are minted in a temporary directory at test time (no
 committed PEMs, which expire): a root CA, an intermediate CA run with ``openssl ca`` (for
 expired certificates, revocation and CRLs), and leaves signed by the intermediate.
 """
 
+import datetime
 import os
 import subprocess
-from typing import List, Optional
+from typing import Any, List, Optional, Sequence, Tuple
+
+from M2Sec import ASN1, X509
 
 CA_CNF = """\
 [ca]
@@ -144,3 +148,36 @@ class PKI:
         if untrusted:
             args += ["-untrusted", self.path("inter.pem")]
         return subprocess.run(args + list(extra) + [leaf], capture_output=True, timeout=60)
+
+
+# Extensions of a CA certificate made by build_cert (the root takes the first three).
+CA_EXTS = [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign"),
+           ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")]
+
+
+def asn1_time(offset: int) -> ASN1.ASN1_TIME:
+    """Now plus offset seconds."""
+    t = ASN1.ASN1_TIME()
+    t.set_datetime(datetime.datetime.now(ASN1.UTC) + datetime.timedelta(seconds=offset))
+    return t
+
+
+def build_cert(subject_cn: str, pubkey: Any, issuer_cert: Optional[X509.X509], issuer_key: Any, serial: int,
+               exts: Sequence[Tuple[str, str]], md: Optional[str] = "sha256", days: int = 1) -> X509.X509:
+    """A certificate for pubkey made with M2Sec's X509 API, signed by issuer_key (self-signed
+    when issuer_cert is None), valid from a minute ago for days."""
+    cert = X509.X509()
+    cert.set_version(2)
+    cert.set_serial_number(serial)
+    name = X509.X509_Name()
+    name.CN = subject_cn
+    name.O = "M2Sec"
+    cert.set_subject(name)
+    cert.set_issuer(issuer_cert.get_subject() if issuer_cert is not None else name)
+    cert.set_not_before(asn1_time(-60))
+    cert.set_not_after(asn1_time(86400 * days))
+    cert.set_pubkey(pubkey)
+    for n, v in exts:
+        cert.add_ext(X509.new_extension(n, v, issuer=issuer_cert, subject=cert))
+    cert.sign(issuer_key, md)
+    return cert

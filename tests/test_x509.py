@@ -9,7 +9,7 @@ import pytest
 from M2Sec import ASN1, BIO, EVP, X509, m2
 from M2Sec.Err import ClosedError, M2SecError
 
-from pki_helpers import PKI, openssl
+from pki_helpers import CA_EXTS, PKI, build_cert, openssl
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -202,30 +202,6 @@ def test_extension_stack():
         X509.X509_Extension_Stack().push("x")
 
 
-def _time(offset):
-    t = ASN1.ASN1_TIME()
-    t.set_datetime(datetime.datetime.now(ASN1.UTC) + datetime.timedelta(seconds=offset))
-    return t
-
-
-def _build(subject_cn, pubkey, issuer_cert, issuer_key, serial, exts, md="sha256"):
-    cert = X509.X509()
-    cert.set_version(2)
-    cert.set_serial_number(serial)
-    name = X509.X509_Name()
-    name.CN = subject_cn
-    name.O = "M2Sec"
-    cert.set_subject(name)
-    cert.set_issuer(issuer_cert.get_subject() if issuer_cert is not None else name)
-    cert.set_not_before(_time(-60))
-    cert.set_not_after(_time(86400))
-    cert.set_pubkey(pubkey)
-    for n, v in exts:
-        cert.add_ext(X509.new_extension(n, v, issuer=issuer_cert, subject=cert))
-    cert.sign(issuer_key, md)
-    return cert
-
-
 @pytest.mark.parametrize("alg,md", [("EC", "sha256"), ("ED25519", None), ("ED448", None), ("RSA", "sha384")])
 def test_build_chain_accepted_by_openssl(tmp_path, alg, md):
     """A CA built with M2Sec issues a chain of three that openssl verify accepts."""
@@ -239,11 +215,9 @@ def test_build_chain_accepted_by_openssl(tmp_path, alg, md):
         else:
             openssl("genpkey", "-algorithm", alg, "-out", str(p))
         keys[name] = EVP.load_key(str(p))
-    ca_exts = [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign"),
-               ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")]
-    root = _build("Root", keys["root"], None, keys["root"], 1, ca_exts[:3], md)
-    inter = _build("Inter", keys["inter"], root, keys["root"], 2, ca_exts, md)
-    leaf = _build("leaf.example.com", keys["leaf"], inter, keys["inter"], 3,
+    root = build_cert("Root", keys["root"], None, keys["root"], 1, CA_EXTS[:3], md)
+    inter = build_cert("Inter", keys["inter"], root, keys["root"], 2, CA_EXTS, md)
+    leaf = build_cert("leaf.example.com", keys["leaf"], inter, keys["inter"], 3,
                   [("basicConstraints", "CA:FALSE"), ("extendedKeyUsage", "serverAuth"),
                    ("subjectAltName", "DNS:leaf.example.com"), ("authorityKeyIdentifier", "keyid")], md)
     for name, cert in (("root", root), ("inter", inter), ("leaf", leaf)):

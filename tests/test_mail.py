@@ -1,0 +1,229 @@
+"""M2Sec.mail: S/MIME e-mail with the email package, smtplib on loopback, and `openssl smime`
+/ `openssl cms` reading and writing the messages."""
+
+import smtplib
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+
+from M2Sec import SMIME, X509, m2, mail
+
+from pki_helpers import openssl
+from smime_helpers import M2SecCA, SMTPServer
+
+pytestmark = pytest.mark.timeout(120)
+
+BODY = "Hallo Bob,\nschöne Grüße aus Zürich.\nFrom the lake\n.\nAlice\n"
+ATTACHMENT = bytes(range(256)) * 8
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    ca = M2SecCA(str(tmp_path_factory.mktemp("mail_ca")))
+    for name in ("alice", "bob", "mallory"):
+        ca.person(name)
+    ca.person("carol", alg="EC")
+    ca.revoke("mallory")
+    ca.crl()
+    return ca
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer()
+    yield server
+    server.stop()
+
+
+def message(sender="Alice <alice@example.org>", subject="Grüße – " + "long subject " * 6):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "Bob <bob@example.org>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<1234@example.org>"
+    msg.set_content(BODY)
+    msg.add_attachment(ATTACHMENT, maintype="application", subtype="octet-stream", filename="data.bin")
+    return msg
+
+
+def wire(msg):
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def check_inner(opened, subject=None):
+    inner = opened.message
+    assert inner.get_body(("plain",)).get_content() == BODY
+    [att] = list(inner.iter_attachments())
+    assert att.get_filename() == "data.bin" and att.get_content() == ATTACHMENT
+    assert inner["To"] == "Bob <bob@example.org>"
+    if subject is not None:
+        assert inner["Subject"] == subject
+
+
+def make_all(ca):
+    a_key, a_cert, inter = ca.keys["alice"], ca.certs["alice"], ca.certs["inter"]
+    return {
+        "signed": mail.sign(message(), a_key, a_cert, chain=[inter]),
+        "opaque": mail.sign(message(), a_key, a_cert, chain=[inter], detached=False, digest="sha512"),
+        "encrypted": mail.encrypt(message(), [ca.certs["bob"]]),
+        "both": mail.sign_and_encrypt(message(), a_key, a_cert, [ca.certs["bob"], a_cert], chain=[inter]),
+    }
+
+
+def test_round_trips(ca):
+    root = ca.certs["root"]
+    for kind, out in make_all(ca).items():
+        raw = wire(out)
+        assert raw.isascii(), kind  # 7-bit clean on the wire
+        assert out["Subject"] == message()["Subject"] and out["From"] == "Alice <alice@example.org>"
+        ctype = out.get_content_type()
+        if kind == "signed":
+            assert ctype == "multipart/signed" and out.get_param("micalg") == "sha-256"
+            assert out.get_param("protocol") == "application/pkcs7-signature"
+        else:
+            assert ctype == "application/pkcs7-mime"
+            assert out.get_param("smime-type") == ("signed-data" if kind == "opaque" else "enveloped-data")
+        assert BODY.split()[0].encode() not in raw or kind == "signed"
+        for source in (raw, out, BytesParser(policy=policy.default).parsebytes(raw)):
+            opened = mail.unwrap(source, key=ca.keys["bob"], cert=ca.certs["bob"], trusted=[root])
+            assert opened.signed == (kind != "encrypted") and opened.encrypted == (kind in ("encrypted", "both"))
+            assert [c.get_subject().CN for c in opened.signers] == (["alice"] if opened.signed else [])
+            assert opened.sender_matches() == opened.signed
+            check_inner(opened, message()["Subject"])
+    # alice, a second recipient of "both", reads it too; a CA file works as the trust anchor
+    raw = wire(make_all(ca)["both"])
+    opened = mail.unwrap(raw, key=ca.keys["alice"], cert=ca.certs["alice"], trusted=ca.path("root.pem"))
+    assert opened.signed and opened.encrypted
+
+
+def test_openssl_reads_what_mail_writes(ca, tmp_path):
+    for kind, out in make_all(ca).items():
+        f = tmp_path / (kind + ".eml")
+        f.write_bytes(wire(out))
+        for tool in ("smime", "cms"):
+            if kind in ("signed", "opaque"):
+                inner = openssl(tool, "-verify", "-in", str(f), "-CAfile", ca.path("root.pem"), "-purpose", "smimesign")
+            else:
+                inner = openssl(tool, "-decrypt", "-in", str(f), "-recip", ca.path("bob.pem"), "-inkey", ca.path("bob.key"))
+                if kind == "both":
+                    inner = openssl(tool, "-verify", "-CAfile", ca.path("root.pem"), input=inner)
+            part = BytesParser(policy=policy.default).parsebytes(inner)
+            assert part.get_body(("plain",)).get_content().replace("\r\n", "\n") == BODY, (kind, tool)
+
+
+@pytest.mark.parametrize("tool", ["smime", "cms"])
+def test_mail_reads_what_openssl_writes(ca, tmp_path, tool):
+    entity = tmp_path / "entity"
+    entity.write_bytes(b"Content-Type: text/plain; charset=us-ascii\r\n\r\nHello from openssl\r\n")
+    headers = ["-from", "alice@example.org", "-to", "bob@example.org", "-subject", "From openssl"]
+    signed = tmp_path / "signed.eml"
+    signed.write_bytes(openssl(tool, "-sign", *headers, "-in", str(entity), "-signer", ca.path("alice.pem"),
+                               "-inkey", ca.path("alice.key"), "-certfile", ca.path("inter.pem")))
+    opened = mail.unwrap(signed.read_bytes(), trusted=[ca.certs["root"]])
+    assert opened.signed and not opened.encrypted and opened.sender_matches()
+    assert opened.message.get_content().strip() == "Hello from openssl"
+    assert opened.message["Subject"] == "From openssl"
+    # signed, then encrypted by openssl
+    both = openssl(tool, "-encrypt", "-aes256", *headers, "-in", str(signed), ca.path("bob.pem"))
+    opened = mail.unwrap(both, key=ca.keys["bob"], cert=ca.certs["bob"], trusted=[ca.certs["root"]])
+    assert opened.signed and opened.encrypted and opened.message.get_content().strip() == "Hello from openssl"
+    assert [c.get_subject().CN for c in opened.signers] == ["alice"]
+
+
+def test_smtp_round_trip_on_loopback(ca, smtp_server, tmp_path):
+    out = mail.sign_and_encrypt(message(), ca.keys["alice"], ca.certs["alice"], [ca.certs["bob"]],
+                                chain=[ca.certs["inter"]])
+    signed = mail.sign(message(), ca.keys["alice"], ca.certs["alice"], chain=[ca.certs["inter"]])
+    with smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=10) as smtp:
+        smtp.send_message(out)
+        smtp.send_message(signed)
+    received, received_signed = smtp_server.messages
+    opened = mail.unwrap(received, key=ca.keys["bob"], cert=ca.certs["bob"], trusted=[ca.certs["root"]])
+    assert opened.signed and opened.encrypted and opened.sender_matches()
+    check_inner(opened, message()["Subject"])
+    opened = mail.unwrap(received_signed, trusted=[ca.certs["root"]])
+    assert opened.signed and not opened.encrypted
+    check_inner(opened)
+    (tmp_path / "r.eml").write_bytes(received_signed)
+    openssl("smime", "-verify", "-in", str(tmp_path / "r.eml"), "-CAfile", ca.path("root.pem"))
+
+
+def test_untrusted_revoked_and_tampered(ca):
+    signed = wire(mail.sign(message(), ca.keys["alice"], ca.certs["alice"]))
+    # the intermediate is neither in the message nor given: OpenSSL's verify code says so
+    with pytest.raises(SMIME.PKCS7VerificationError) as e:
+        mail.unwrap(signed, trusted=[ca.certs["root"]])
+    assert e.value.verify_code == m2.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    assert mail.unwrap(signed, trusted=[ca.certs["root"]], untrusted=[ca.certs["inter"]]).signed
+    with pytest.raises(SMIME.PKCS7VerificationError):
+        mail.unwrap(signed, trusted=[ca.certs["bob"]], untrusted=[ca.certs["inter"]])
+    # a revoked signer, with the CRL in the store
+    store = X509.X509_Store()
+    store.add_x509(ca.certs["root"])
+    store.add_crl(X509.load_crl(ca.path("inter.crl")))
+    store.set_flags(X509.verify_crl_check)
+    bad = wire(mail.sign(message(), ca.keys["mallory"], ca.certs["mallory"], chain=[ca.certs["inter"]]))
+    with pytest.raises(SMIME.PKCS7VerificationError) as e:
+        mail.unwrap(bad, trusted=store)
+    assert e.value.verify_code == m2.X509_V_ERR_CERT_REVOKED
+    # tampered content: the signature fails, not the chain
+    text = b"sch=C3=B6ne Gr=C3=BC=C3=9Fe"
+    assert text in signed
+    with pytest.raises(SMIME.PKCS7_Error) as e:
+        mail.unwrap(signed.replace(text, b"sch=C3=B6ne Gr=C3=BC=C3=9Fa"), trusted=[ca.certs["root"]],
+                    untrusted=[ca.certs["inter"]])
+    assert not isinstance(e.value, SMIME.PKCS7VerificationError)
+    # the unsigned From header is not the signer's
+    forged = mail.sign(message(sender="ceo@example.org"), ca.keys["alice"], ca.certs["alice"],
+                       chain=[ca.certs["inter"]])
+    opened = mail.unwrap(forged, trusted=[ca.certs["root"]])
+    assert opened.signed and not opened.sender_matches()
+
+
+def test_decryption_errors(ca):
+    enc = wire(mail.encrypt(message(), [ca.certs["bob"]], cipher="camellia_256_cbc"))
+    assert mail.unwrap(enc, key=ca.keys["bob"], cert=ca.certs["bob"]).encrypted
+    with pytest.raises(SMIME.SMIME_Error, match="encrypted"):
+        mail.unwrap(enc)
+    with pytest.raises(SMIME.PKCS7_Error, match="no recipient"):
+        mail.unwrap(enc, key=ca.keys["alice"], cert=ca.certs["alice"])
+    with pytest.raises(SMIME.PKCS7_Error, match="mismatch"):
+        mail.unwrap(enc, key=ca.keys["alice"], cert=ca.certs["bob"])
+    cut = enc[: len(enc) // 2]
+    with pytest.raises((SMIME.SMIME_Error, SMIME.PKCS7_Error)):
+        mail.unwrap(cut, key=ca.keys["bob"], cert=ca.certs["bob"])
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.encrypt(message(), [ca.certs["carol"]])  # PKCS#7 cannot encrypt to an EC key
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.encrypt(message(), [])
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.encrypt(message(), [ca.certs["bob"]], cipher="aes_256_gcm")
+    with pytest.raises(ValueError):
+        mail.encrypt(message(), [ca.certs["bob"]], cipher="no-such-cipher")
+
+
+def test_plain_and_malformed_messages(ca):
+    plain = message()
+    opened = mail.unwrap(plain)
+    assert not opened.signed and not opened.encrypted and not opened.sender_matches()
+    check_inner(opened)
+    broken = b"From: a@example.org\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n" \
+             b"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.unwrap(broken)
+    signed = wire(mail.sign(message(), ca.keys["alice"], ca.certs["alice"]))
+    boundary = signed.split(b'boundary="')[1].split(b'"')[0]
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.unwrap(signed.replace(b"--" + boundary + b"--", b""), trusted=[ca.certs["root"]])
+    # an ECDSA signer, a plain text message without attachments, and digests
+    msg = EmailMessage()
+    msg["From"] = "carol@example.org"
+    msg.set_content("short\n")
+    for digest in ("sha256", "sha384", "sha512"):
+        out = mail.sign(msg, ca.keys["carol"], ca.certs["carol"], chain=[ca.certs["inter"]], digest=digest)
+        opened = mail.unwrap(wire(out), trusted=[ca.certs["root"]])
+        assert opened.sender_matches() and opened.message.get_content() == "short\n"
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.sign(msg, ca.keys["carol"], ca.certs["carol"], digest="nope")
