@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/param_build.h>
 #include <openssl/kdf.h>
 %}
 
@@ -1127,6 +1128,91 @@ static PyObject *pkey_crypt(EVP_PKEY *pkey, const void *data, Py_ssize_t datalen
 err:
     EVP_PKEY_CTX_free(ctx);
     return out;
+}
+
+/* EVP_PKEY_fromdata: a key of type keytype ("RSA", "EC", ...) from OSSL_PKEY_PARAM_* values
+ * in a dict: int -> BIGNUM, bytes-like -> octet string, str -> UTF-8 string.  private selects
+ * EVP_PKEY_KEYPAIR, else EVP_PKEY_PUBLIC_KEY. */
+static EVP_PKEY *pkey_fromdata(const char *keytype, PyObject *params, int private) {
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *ps = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *pk = NULL;
+    BIGNUM **bns = NULL;
+    Py_ssize_t pos = 0, nbn = 0, i;
+    PyObject *key, *value;
+    if (!PyDict_Check(params)) { PyErr_SetString(PyExc_TypeError, "params must be a dict"); return NULL; }
+    if (!(bns = PyMem_Calloc(PyDict_Size(params) + 1, sizeof(BIGNUM *)))) return (EVP_PKEY *)PyErr_NoMemory();
+    if (!(bld = OSSL_PARAM_BLD_new())) { m2_raise(M2_EVP); goto err; }
+    while (PyDict_Next(params, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        int ok;
+        if (!name) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "parameter names must be str"); goto err; }
+        if (PyLong_Check(value)) {
+            if (!(bns[nbn] = m2_pylong_to_bn(value))) goto err;
+            ok = OSSL_PARAM_BLD_push_BN(bld, name, bns[nbn++]);
+        } else if (PyUnicode_Check(value)) {
+            const char *s = PyUnicode_AsUTF8(value);
+            if (!s) goto err;
+            ok = OSSL_PARAM_BLD_push_utf8_string(bld, name, s, 0);
+        } else {
+            Py_buffer view;
+            if (m2_get_buffer(value, &view, INT_MAX) < 0) goto err;
+            ok = OSSL_PARAM_BLD_push_octet_string(bld, name, view.buf, view.len);
+            PyBuffer_Release(&view);
+        }
+        if (!ok) { m2_raise_msg(M2_EVP, "OSSL_PARAM_BLD_push failed"); goto err; }
+    }
+    if (!(ps = OSSL_PARAM_BLD_to_param(bld))) { m2_raise(M2_EVP); goto err; }
+    if (!(ctx = EVP_PKEY_CTX_new_from_name(NULL, keytype, NULL))) {
+        ERR_clear_error();
+        PyErr_Format(m2_area_class(M2_EVP), "unknown key algorithm: %s", keytype);
+        goto err;
+    }
+    if (EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &pk, private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, ps) <= 0) {
+        m2_raise_msg(M2_EVP, "invalid key parameters");
+        pk = NULL;
+    }
+err:
+    for (i = 0; i < nbn; i++) BN_clear_free(bns[i]);
+    PyMem_Free(bns);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(ps);
+    OSSL_PARAM_BLD_free(bld);
+    return pk;
+}
+
+/* EVP_PKEY_get_*_param: one OSSL_PKEY_PARAM_* value of a key; kind 'n' a BIGNUM (as an int),
+ * 'o' an octet string (bytes), 's' a UTF-8 string (str).  EVPError if the key has none. */
+static PyObject *pkey_get_param(EVP_PKEY *pkey, const char *name, char kind) {
+    if (kind == 'n') {
+        BIGNUM *bn = NULL;
+        PyObject *v;
+        if (!EVP_PKEY_get_bn_param(pkey, name, &bn)) return m2_raise_msg(M2_EVP, "the key has no such number");
+        v = m2_bn_to_pylong(bn);
+        BN_clear_free(bn);
+        return v;
+    } else if (kind == 'o') {
+        size_t len = 0;
+        PyObject *out;
+        if (!EVP_PKEY_get_octet_string_param(pkey, name, NULL, 0, &len))
+            return m2_raise_msg(M2_EVP, "the key has no such octet string");
+        if (!(out = PyBytes_FromStringAndSize(NULL, len))) return NULL;
+        if (!EVP_PKEY_get_octet_string_param(pkey, name, (unsigned char *)PyBytes_AS_STRING(out), len, &len)) {
+            Py_DECREF(out);
+            return m2_raise(M2_EVP);
+        }
+        return out;
+    } else if (kind == 's') {
+        char buf[256];
+        size_t len = 0;
+        if (!EVP_PKEY_get_utf8_string_param(pkey, name, buf, sizeof(buf), &len))
+            return m2_raise_msg(M2_EVP, "the key has no such string");
+        return PyUnicode_FromStringAndSize(buf, len);
+    }
+    PyErr_SetString(PyExc_ValueError, "kind must be 'n', 'o' or 's'");
+    return NULL;
 }
 
 /* EVP_PKEY_eq: 1 if both keys have the same public components. */

@@ -19,3 +19,4 @@
 %include "_x509.i"
 %include "_provider.i"
 %include "_engine.i"
+%include "_ssh.i"
