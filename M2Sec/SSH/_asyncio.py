@@ -17,7 +17,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
-from M2Sec.SSH.errors import (BY_APPLICATION, ChannelOpenError, ChannelRequestError, ConnectionLost,
+from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ChannelOpenError, ChannelRequestError, ConnectionLost,
                               ConnectTimeout, DisconnectError, HostKeyNotVerifiable, ProcessError)
 
 KeyArg = Union[str, "os.PathLike[str]", Any]
@@ -596,6 +596,11 @@ class SSHClientConnection:
         try:
             events = self._core.receive(data)
         except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        except Exception as e:  # a bug or a callback's error: the connection cannot go on
+            self._core.disconnect(PROTOCOL_ERROR, "internal error")
             self._flush()
             self._abort(e)
             return

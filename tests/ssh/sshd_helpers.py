@@ -54,12 +54,11 @@ class Sshd:
         self.host_keys: Dict[str, str] = {}
         for name, args in HOST_KEY_TYPES.items():
             self.host_keys[name] = keygen(os.path.join(d, "host_" + name), args, "host")
-        # a host CA and a certificate for the ed25519 host key
+        # a host CA and a certificate for every host key
         self.host_ca = keygen(os.path.join(d, "host_ca"), ["-t", "ed25519"], "host-ca")
-        subprocess.run(["ssh-keygen", "-q", "-s", self.host_ca, "-I", "host", "-h", "-n", "127.0.0.1,localhost",
-                        self.host_keys["ed25519"] + ".pub"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        self.host_cert = self.host_keys["ed25519"] + "-cert.pub"
+        for p in self.host_keys.values():
+            subprocess.run(["ssh-keygen", "-q", "-s", self.host_ca, "-I", "host", "-h", "-n", "127.0.0.1,localhost",
+                            p + ".pub"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # user keys of every type, all authorized; a user CA and a user certificate
         self.user_keys: Dict[str, str] = {}
         for name, args in HOST_KEY_TYPES.items():
@@ -85,7 +84,7 @@ class Sshd:
             "Port %d" % port,
             "ListenAddress 127.0.0.1",
             *("HostKey %s" % p for p in self.host_keys.values()),
-            "HostCertificate %s" % self.host_cert,
+            *("HostCertificate %s-cert.pub" % p for p in self.host_keys.values()),
             "PidFile %s/sshd.pid" % d,
             "UsePAM no",
             "StrictModes no",
