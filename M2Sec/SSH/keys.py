@@ -448,6 +448,12 @@ class SSHCertificate(SSHKey):
     def public_key(self) -> "SSHCertificate":
         return decode_public_blob(self._blob)  # type: ignore[return-value]
 
+    def private_bytes(self, passphrase: Passphrase = None, **kw: Any) -> bytes:
+        """The private key file of the certified key (the certificate stays in its own file)."""
+        if not self.has_private:
+            raise SSHKeyError("this is a public key: it has no private half to save")
+        return self.key.private_bytes(passphrase, **kw)
+
     def with_private_key(self, key: SSHKey) -> "SSHCertificate":
         """This certificate joined to the private key of its public key, able to sign.
 
@@ -477,6 +483,10 @@ class SSHCertificate(SSHKey):
     def _plain_sig_algorithms(self) -> List[bytes]:
         return self.key.sig_algorithms
 
+    def fingerprint(self, hash: str = "sha256") -> str:
+        """The fingerprint of the certified key, as ``ssh-keygen -l`` prints it."""
+        return self.key.fingerprint(hash)
+
     @property
     def type_name(self) -> str:
         return {CERT_USER: "user", CERT_HOST: "host"}.get(self.cert_type, "unknown")
@@ -493,14 +503,19 @@ class SSHCertificate(SSHKey):
             return False
 
     def check(self, principal: Optional[str] = None, now: Optional[float] = None,
-              ca_keys: Optional[Sequence[SSHKey]] = None, cert_type: Optional[int] = None) -> None:
-        """Check that the certificate is valid for principal at time now.
+              ca_keys: Optional[Sequence[SSHKey]] = None, cert_type: Optional[int] = None, *,
+              require_principal: bool = False, allow_sha1: bool = False) -> None:
+        """Check that the certificate is valid for principal at time now, as OpenSSH's
+        sshkey_cert_check_authority does.
 
-        :param principal: a user name (user certificates) or host name (host certificates);
-            an empty principal list in the certificate allows any.
+        :param principal: a user name (user certificates) or host name (host certificates).
         :param now: seconds since the epoch; default the current time.
         :param ca_keys: if given, the signing key must be one of them.
         :param cert_type: :data:`CERT_USER` or :data:`CERT_HOST` to require that type.
+        :param require_principal: refuse a certificate without principals (sshd does for user
+            certificates); otherwise an empty list allows any principal.
+        :param allow_sha1: accept a CA signature of type ssh-rsa (SHA-1), which OpenSSH's
+            default CASignatureAlgorithms refuse.
         :raises CertificateError: saying why the certificate is not valid.
         """
         if cert_type is not None and self.cert_type != cert_type:
@@ -508,6 +523,8 @@ class SSHCertificate(SSHKey):
                                    % (self.type_name, {CERT_USER: "user", CERT_HOST: "host"}.get(cert_type)))
         if ca_keys is not None and not any(self.signature_key == k for k in ca_keys):
             raise CertificateError("the certificate is signed by an untrusted CA (%s)" % self.signature_key.fingerprint())
+        if not allow_sha1 and self._signature.startswith(string(b"ssh-rsa")):
+            raise CertificateError("the certificate is signed with ssh-rsa (SHA-1), which is refused")
         if not self.signature_valid():
             raise CertificateError("the CA's signature on the certificate does not verify")
         t = int(time.time() if now is None else now)
@@ -515,12 +532,56 @@ class SSHCertificate(SSHKey):
             raise CertificateError("the certificate is not valid yet")
         if t >= self.valid_before:
             raise CertificateError("the certificate has expired")
+        if require_principal and not self.principals:
+            raise CertificateError("the certificate has no principals")
         if principal is not None and self.principals and principal not in self.principals:
             raise CertificateError("the certificate is not valid for %r" % principal)
 
     def __repr__(self) -> str:
         return "<SSHCertificate %s %s id=%r %s>" % (self.algorithm.decode(), self.type_name, self.key_id,
                                                     self.key.fingerprint())
+
+
+_USER_EXTENSIONS = ("permit-X11-forwarding", "permit-agent-forwarding", "permit-port-forwarding", "permit-pty",
+                    "permit-user-rc")
+FOREVER = 0xFFFFFFFFFFFFFFFF
+
+
+def _write_options(options: Dict[str, Union[bytes, str]]) -> bytes:
+    out = b""
+    for name in sorted(options):
+        value = _to_bytes(options[name]) if isinstance(options[name], str) else bytes(options[name])
+        out += string(name) + (string(string(value)) if value else string(b""))
+    return out
+
+
+def create_certificate(ca_key: SSHKey, key: SSHKey, key_id: str, principals: Sequence[str] = (), *,
+                       cert_type: int = CERT_USER, valid_after: int = 0, valid_before: int = FOREVER,
+                       serial: int = 0, critical_options: Optional[Dict[str, Union[bytes, str]]] = None,
+                       extensions: Optional[Dict[str, Union[bytes, str]]] = None,
+                       algorithm: Optional[bytes] = None) -> "SSHCertificate":
+    """A certificate for key signed by ca_key, as ``ssh-keygen -s ca -I key_id -n principals``.
+
+    :param extensions: default: for a user certificate the five permit-* extensions
+        ssh-keygen grants, for a host certificate none.
+    :param algorithm: the CA's signature algorithm (default its first, e.g. rsa-sha2-512).
+    :raises SSHKeyError: ca_key has no private half, or key is itself a certificate.
+    """
+    if isinstance(key, SSHCertificate) or isinstance(ca_key, SSHCertificate):
+        raise SSHKeyError("certificates cannot certify or be certified")
+    if cert_type not in (CERT_USER, CERT_HOST):
+        raise ValueError("cert_type must be CERT_USER or CERT_HOST")
+    if extensions is None:
+        extensions = dict.fromkeys(_USER_EXTENSIONS, b"") if cert_type == CERT_USER else {}
+    name = key.algorithm + _CERT_SUFFIX
+    body = (string(name) + string(os.urandom(32)) + key._public_fields() + uint64(serial) + uint32(cert_type)
+            + string(key_id) + string(b"".join(string(p) for p in principals)) + uint64(valid_after)
+            + uint64(valid_before) + string(_write_options(critical_options or {}))
+            + string(_write_options(extensions)) + string(b"") + string(ca_key.public_blob()))
+    blob = body + string(ca_key.sign(body, algorithm))
+    r = SSHReader(blob)
+    cert = _decode_certificate(blob, r, r.get_string())
+    return cert.with_private_key(key) if key.has_private else cert
 
 
 def _read_options(raw: bytes, what: str) -> Dict[str, bytes]:
@@ -665,14 +726,14 @@ def load_public_key(data_or_path: PathOrData) -> SSHKey:
         return parse_rfc4716(text)
     if text.startswith("-----BEGIN"):
         try:
-            return _from_pkey(EVP.load_key_string_pubkey(data))
+            return from_pkey(EVP.load_key_string_pubkey(data))
         except EVP.EVPError:
             if "PUBLIC" in text.split("\n", 1)[0] and "RSA" in text.split("\n", 1)[0]:
                 from M2Sec import RSA
                 rsa = RSA.load_pub_key_string(data)
                 pk = EVP.PKey()
                 pk.assign_rsa(rsa)
-                return _from_pkey(pk)
+                return from_pkey(pk)
             raise SSHFormatError("not a PEM public key") from None
     return parse_public_line(text.splitlines()[0] if text else "")
 
@@ -803,8 +864,11 @@ def _write_openssh(key: SSHKey, passphrase: Optional[bytes], comment: str, ciphe
     return b"\n".join(lines) + b"\n"
 
 
-def _from_pkey(pkey: EVP.PKey, comment: str = "") -> SSHKey:
-    """The SSH key class for an EVP key."""
+def from_pkey(pkey: EVP.PKey, comment: str = "") -> SSHKey:
+    """An SSH key around an EVP key (Ed25519, EC on P-256/384/521, or RSA).
+
+    :raises SSHKeyError: for another key type or curve, or an RSA key under 1024 bits.
+    """
     kind = pkey.key_type
     cls = {"ED25519": Ed25519Key, "EC": ECDSAKey, "RSA": RSAKey}.get(kind)
     if cls is None:
@@ -842,7 +906,7 @@ def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None) ->
         if encrypted:
             raise KeyPassphraseError("wrong passphrase for the private key") from None
         raise SSHFormatError("not a readable PEM private key: %s" % e) from None
-    return _from_pkey(pkey)
+    return from_pkey(pkey)
 
 
 def generate_private_key(algorithm: Union[str, bytes] = "ssh-ed25519", bits: Optional[int] = None,
