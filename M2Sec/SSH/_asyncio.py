@@ -182,9 +182,15 @@ class SSHReader:
         if n == 0:
             return self._out(b"")
         if n < 0:
-            while not self._eof:
+            # take what arrives as it arrives: the window opens again while reading to EOF
+            parts = []
+            while True:
+                if self._size:
+                    parts.append(self._take(-1))
+                if self._eof:
+                    break
                 await self._wait()
-            return self._out(self._take(-1), True)
+            return self._out(b"".join(parts), True)
         while not self._size and not self._eof:
             await self._wait()
         return self._out(self._take(n), self._eof and n >= self._size)

@@ -146,10 +146,10 @@ class ClientAuth:
             raise ProtocolError("%d keyboard-interactive prompts" % n, local=False)
         prompts = [(r.get_text(), r.get_boolean()) for _ in range(n)]
         self._kbd_round += 1
-        if self._kbdint is not None:
+        if n == 0:
+            answers = []            # an informational round (PAM's messages): nothing to ask
+        elif self._kbdint is not None:
             answers = list(self._kbdint(name, instruction, prompts))
-        elif n == 0:
-            answers = []
         elif n == 1 and not prompts[0][1] and self._kbd_round == 1 and self._password is not None:
             answers = [self._password]
         else:

@@ -7,8 +7,10 @@ own AuthorizedKeysFile, ``PermitRootLogin yes`` so that it works when the tests 
 then starts ``sshd -D -e`` and waits for the port.  :meth:`Sshd.stop` kills it.
 
 Password and keyboard-interactive authentication need a password sshd can check without
-PAM: the tests' user gets none here, so those methods are exercised with a user whose
-password sshd checks through the shadow file only when one exists (see test_client.py).
+touching the system's users: with ``pam_password`` (root only), sshd runs under a name of
+its own (a symlink), so that PAM reads the service file /etc/pam.d/<that name>, which this
+helper writes and removes: pam_exec checks the password against :data:`PASSWORD`.  sshd's
+password method and its keyboard-interactive method (PAM's prompt) both go through it.
 """
 
 import getpass
@@ -21,6 +23,7 @@ import time
 from typing import Dict, List, Optional
 
 SSHD = "/usr/sbin/sshd"
+PASSWORD = "m2sec-test-password"
 HOST_KEY_TYPES = {
     "ed25519": ["-t", "ed25519"],
     "ecdsa256": ["-t", "ecdsa", "-b", "256"],
@@ -45,8 +48,12 @@ def keygen(path: str, args: List[str], comment: str = "test") -> str:
 class Sshd:
     """See the module's docstring."""
 
-    def __init__(self, extra_config: str = "", user: Optional[str] = None) -> None:
+    def __init__(self, extra_config: str = "", user: Optional[str] = None, pam_password: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="m2sec-sshd-")
+        self.pam_service: Optional[str] = None
+        self.binary = SSHD
+        if pam_password:
+            self._setup_pam()
         self.user = user or getpass.getuser()
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
@@ -78,6 +85,24 @@ class Sshd:
                 f.write(pub.read())
         self.extra_config = extra_config
 
+    def _setup_pam(self) -> None:
+        if os.geteuid() != 0:
+            raise RuntimeError("a PAM service for the test sshd can only be installed as root")
+        name = "m2sec-test-sshd-%d" % os.getpid()
+        check = os.path.join(self.dir, "checkpw")
+        with open(check, "w") as f:
+            f.write("#!/bin/sh\n[ \"$(tr -d '\\000')\" = %s ]\n" % PASSWORD)
+        os.chmod(check, 0o755)
+        with open("/etc/pam.d/" + name, "w") as f:
+            f.write("auth required pam_exec.so expose_authtok quiet %s\n"
+                    "auth optional pam_permit.so\n"
+                    "account required pam_permit.so\n"
+                    "session required pam_permit.so\n"
+                    "password required pam_permit.so\n" % check)
+        self.pam_service = name
+        self.binary = os.path.join(self.dir, name)
+        os.symlink(SSHD, self.binary)
+
     def config_text(self, port: int) -> str:
         d = self.dir
         lines = [
@@ -86,7 +111,7 @@ class Sshd:
             *("HostKey %s" % p for p in self.host_keys.values()),
             *("HostCertificate %s-cert.pub" % p for p in self.host_keys.values()),
             "PidFile %s/sshd.pid" % d,
-            "UsePAM no",
+            "UsePAM %s" % ("yes" if self.pam_service else "no"),
             "StrictModes no",
             "PermitRootLogin yes",
             "AuthorizedKeysFile %s/authorized_keys" % d,
@@ -121,7 +146,7 @@ class Sshd:
             conf = os.path.join(self.dir, "sshd_config")
             with open(conf, "w") as f:
                 f.write(self.config_text(self.port))
-            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([self.binary, "-D", "-e", "-f", conf], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "sshd.log"), "w"))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -164,4 +189,9 @@ class Sshd:
 
     def cleanup(self) -> None:
         self.stop()
+        if self.pam_service:
+            try:
+                os.unlink("/etc/pam.d/" + self.pam_service)
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
