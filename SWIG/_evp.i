@@ -1240,3 +1240,128 @@ static EVP_PKEY *pkey_up_ref(EVP_PKEY *pkey) {
     return pkey;
 }
 %}
+
+/* ---- one call per record: AEAD seal/open with a fresh IV, a cipher re-run under a new IV,
+ * and EVP_MAC MACs by name (Poly1305).  Record protocols (SSH's packet layer) call these once
+ * per packet on a context keyed once, so that a packet costs one crossing into C. ---- */
+%apply (const void *buf, Py_ssize_t len) { (const void *iv, Py_ssize_t ivlen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *aad, Py_ssize_t aadlen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *record, Py_ssize_t recordlen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *mackey, Py_ssize_t mackeylen) };
+
+%{
+typedef struct {
+    char name[32];
+    EVP_MAC_CTX *ctx;           /* re-keyed per call under the GIL */
+} m2_mac_slot;
+static m2_mac_slot m2_mac_slots[8];
+static int m2_mac_used;
+
+static EVP_MAC_CTX *m2_mac_ctx(const char *name) {
+    EVP_MAC *mac;
+    int i;
+    for (i = 0; i < m2_mac_used; i++)
+        if (!strcmp(m2_mac_slots[i].name, name)) return m2_mac_slots[i].ctx;
+    if (m2_mac_used == (int)(sizeof(m2_mac_slots) / sizeof(m2_mac_slots[0])) || strlen(name) >= 32) return NULL;
+    if (!(mac = EVP_MAC_fetch(NULL, name, NULL))) return NULL;
+    m2_mac_slots[m2_mac_used].ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    if (!m2_mac_slots[m2_mac_used].ctx) return NULL;
+    strcpy(m2_mac_slots[m2_mac_used].name, name);
+    return m2_mac_slots[m2_mac_used++].ctx;
+}
+
+/* Set a new IV on a keyed context (EVP_CipherInit_ex2 with no cipher and no key). */
+static int m2_cctx_set_iv(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_t ivlen) {
+    if (!m2_cctx_ready(ctx)) return 0;
+    if (ivlen != EVP_CIPHER_CTX_get_iv_length(ctx)) {
+        PyErr_Format(PyExc_ValueError, "the IV must be %d bytes", EVP_CIPHER_CTX_get_iv_length(ctx));
+        return 0;
+    }
+    if (!EVP_CipherInit_ex2(ctx, NULL, NULL, iv, -1, NULL)) { m2_raise_msg(M2_EVP, "cannot set the IV"); return 0; }
+    return 1;
+}
+%}
+
+%inline %{
+/* The MAC called name ("POLY1305", "SIPHASH", ... any EVP_MAC without parameters) of data
+ * under key; the context is fetched once per name and re-keyed per call. */
+static PyObject *mac_oneshot(PyObject *name, const void *mackey, Py_ssize_t mackeylen,
+                             const void *data, Py_ssize_t datalen) {
+    unsigned char out[64];
+    size_t n = 0;
+    int ok;
+    const char *s = m2_name(name);
+    EVP_MAC_CTX *ctx;
+    if (!s) return NULL;
+    if (!(ctx = m2_mac_ctx(s))) return m2_raise_msg(M2_EVP, "unknown MAC");
+    if (!EVP_MAC_init(ctx, mackey, (size_t)mackeylen, NULL)) return m2_raise_msg(M2_EVP, "bad MAC key");
+    if (datalen > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        ok = EVP_MAC_update(ctx, data, (size_t)datalen) && EVP_MAC_final(ctx, out, &n, sizeof(out));
+        M2_DISALLOW
+    } else {
+        ok = EVP_MAC_update(ctx, data, (size_t)datalen) && EVP_MAC_final(ctx, out, &n, sizeof(out));
+    }
+    if (!ok) return m2_raise_msg(M2_EVP, "MAC failed");
+    return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)n);
+}
+
+/* A new IV on the keyed ctx, then EVP_CipherUpdate of data: a stream cipher (ChaCha20)
+ * or CTR run from a chosen counter in one call. */
+static PyObject *cipher_update_iv(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_t ivlen,
+                                  const void *data, Py_ssize_t datalen) {
+    if (!m2_cctx_set_iv(ctx, iv, ivlen)) return NULL;
+    return cipher_update(ctx, data, datalen);
+}
+
+/* AEAD seal of one record on a keyed ctx (GCM, ChaCha20-Poly1305): a new IV, aad
+ * authenticated, data encrypted.  Returns aad || ciphertext || tag (taglen bytes). */
+static PyObject *cipher_aead_seal(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_t ivlen,
+                                  const void *aad, Py_ssize_t aadlen, const void *data, Py_ssize_t datalen,
+                                  int taglen) {
+    PyObject *out;
+    unsigned char *p;
+    int n = 0, m = 0, ok;
+    if (taglen < 1 || taglen > 16) { PyErr_SetString(PyExc_ValueError, "tag length out of range"); return NULL; }
+    if (datalen > INT_MAX - 64 || aadlen > INT_MAX - 64) { PyErr_SetString(PyExc_OverflowError, "buffer too large"); return NULL; }
+    if (!m2_cctx_set_iv(ctx, iv, ivlen)) return NULL;
+    if (!(out = PyBytes_FromStringAndSize(NULL, aadlen + datalen + taglen))) return NULL;
+    p = (unsigned char *)PyBytes_AS_STRING(out);
+    memcpy(p, aad, aadlen);
+    M2_ALLOW
+    ok = (!aadlen || EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen))
+         && EVP_CipherUpdate(ctx, p + aadlen, &n, data, (int)datalen)
+         && EVP_CipherFinal_ex(ctx, p + aadlen + n, &m)
+         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, taglen, p + aadlen + datalen) > 0;
+    M2_DISALLOW
+    if (!ok || n + m != datalen) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "AEAD seal failed"); }
+    return out;
+}
+
+/* AEAD open of record = aad (aadlen bytes) || ciphertext || tag (taglen bytes) on a keyed
+ * ctx with a new IV.  The plaintext, or None when the tag does not match. */
+static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_t ivlen,
+                                  const void *record, Py_ssize_t recordlen, int aadlen, int taglen) {
+    PyObject *out;
+    const unsigned char *r = record;
+    Py_ssize_t clen = recordlen - aadlen - taglen;
+    int n = 0, m = 0, ok;
+    if (taglen < 1 || taglen > 16 || aadlen < 0 || clen < 0 || recordlen > INT_MAX - 64) {
+        PyErr_SetString(PyExc_ValueError, "record, AAD and tag lengths do not fit");
+        return NULL;
+    }
+    if (!m2_cctx_set_iv(ctx, iv, ivlen)) return NULL;
+    if (!(out = PyBytes_FromStringAndSize(NULL, clen + 16))) return NULL;
+    M2_ALLOW
+    ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, taglen, (void *)(r + recordlen - taglen)) > 0
+         && (!aadlen || EVP_CipherUpdate(ctx, NULL, &n, r, (int)aadlen))
+         && EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, r + aadlen, (int)clen);
+    ok = ok && EVP_CipherFinal_ex(ctx, (unsigned char *)PyBytes_AS_STRING(out) + n, &m);
+    M2_DISALLOW
+    ERR_clear_error();
+    if (!ok) { Py_DECREF(out); Py_RETURN_NONE; }
+    if (_PyBytes_Resize(&out, n + m) < 0) return NULL;
+    return out;
+}
+%}

@@ -125,3 +125,39 @@ class IllegalUserName(_Coded):
     """The user name was refused."""
 
     code = ILLEGAL_USER_NAME
+
+
+# ---- the connection layer and the front ends ----
+
+
+class ChannelOpenError(SSHError):
+    """The server refused to open a channel (RFC 4254 section 5.1 reason code)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return "channel open refused (code %d): %s" % (self.code, self.reason)
+
+
+class ChannelRequestError(SSHError):
+    """The server refused a channel request (exec, subsystem, pty-req, ...)."""
+
+
+class ProcessError(SSHError):
+    """A remote command run with check=True exited with a non-zero status or a signal.
+
+    :attr:`result` is the :class:`~M2Sec.SSH.SSHCompletedProcess`.
+    """
+
+    def __init__(self, result: object) -> None:
+        super().__init__("the remote command %r failed: exit status %r, signal %r"
+                         % (getattr(result, "command", None), getattr(result, "exit_status", None),
+                            getattr(result, "exit_signal", None)))
+        self.result = result
+
+
+class ConnectTimeout(ConnectionLost):
+    """The connection, key exchange or authentication did not finish in time."""

@@ -136,3 +136,203 @@ class SSHReader:
         """Raise SSHFormatError if bytes are left over."""
         if self._pos != len(self._data):
             raise SSHFormatError("%d unexpected trailing bytes" % (len(self._data) - self._pos))
+
+
+# ---- the binary packet protocol (RFC 4253 sections 4.2 and 6) --------------------------------
+#
+# PacketWriter frames payloads (compress, pad, seal) and counts sequence numbers and bytes;
+# PacketReader takes bytes as they arrive, finds the version line first, then opens packets
+# one by one.  Neither knows about messages: connection.py does.
+
+import zlib as _zlib  # noqa: E402
+from typing import Any, Optional  # noqa: E402
+
+from M2Sec.SSH.errors import (CompressionError, MACError, ProtocolError,  # noqa: E402
+                              ProtocolVersionNotSupported)
+
+#: The largest packet accepted (OpenSSH's PACKET_MAX_SIZE): larger ones end the connection.
+MAX_PACKET = 256 * 1024
+#: The longest line a server may send before its version line, and how many such lines.
+MAX_LINE = 8192
+MAX_PRE_LINES = 1024
+
+_pack_u32 = _U32.pack
+
+
+class Compressor:
+    """zlib (RFC 4253 section 6.2) for one direction: a stream flushed at each packet."""
+
+    def __init__(self) -> None:
+        self._z = _zlib.compressobj(6)
+
+    def __call__(self, payload: bytes) -> bytes:
+        z = self._z
+        return z.compress(payload) + z.flush(_zlib.Z_SYNC_FLUSH)
+
+
+class Decompressor:
+    """The incoming zlib stream; a packet inflating past MAX_PACKET is an error."""
+
+    def __init__(self) -> None:
+        self._z = _zlib.decompressobj()
+
+    def __call__(self, payload: bytes) -> bytes:
+        try:
+            out = self._z.decompress(payload, MAX_PACKET)
+        except _zlib.error as e:
+            raise CompressionError("bad compressed data: %s" % e, local=False) from None
+        if self._z.unconsumed_tail:
+            raise CompressionError("a packet inflates past %d bytes" % MAX_PACKET, local=False)
+        return out
+
+
+def _no_compression(payload: bytes) -> bytes:
+    return payload
+
+
+class PacketWriter:
+    """Frames outgoing payloads: compression, padding, then the direction's sealer.
+
+    :attr:`seq` is the sequence number of the next packet; :attr:`bytes_out` counts what was
+    sealed since the last :meth:`set_keys` (for rekeying by volume).
+    """
+
+    def __init__(self, sealer: Any, random: Any) -> None:
+        self.seq = 0
+        self.bytes_out = 0
+        self.packets = 0
+        self._random = random
+        self.compress = _no_compression
+        self.set_keys(sealer)
+
+    def set_keys(self, sealer: Any) -> None:
+        self._sealer = sealer
+        self._seal = sealer.seal
+        self._block = max(sealer.block, 8)
+        self._apart = 0 if sealer.length_apart else 4
+        # Padding is random under no cipher (it is then visible) and with CBC; under a stream
+        # cipher or an AEAD its content is never seen, and zero bytes cost nothing to make.
+        self._random_pad = sealer.kind in ("none", "cbc")
+        self.bytes_out = 0
+
+    def write(self, payload: bytes) -> bytes:
+        """The wire form of one payload, and the sequence number moves on."""
+        payload = self.compress(payload)
+        block = self._block
+        pad = block - ((self._apart + 1 + len(payload)) % block)
+        if pad < 4:
+            pad += block
+        padding = self._random(pad) if self._random_pad else bytes(pad)
+        seq = self.seq
+        self.seq = (seq + 1) & 0xFFFFFFFF
+        wire = self._seal(seq, bytes((pad,)) + payload + padding)
+        self.bytes_out += len(wire)
+        self.packets += 1
+        return wire
+
+
+class PacketReader:
+    """Takes bytes as they arrive and returns whole payloads.
+
+    First the version line (:meth:`read_version`), then packets (:meth:`read_packet`).  Every
+    fault raises the DisconnectError subclass for it: an oversized or misaligned packet is a
+    ProtocolError, a bad MAC or tag a MACError, a bad version line
+    ProtocolVersionNotSupported.
+    """
+
+    def __init__(self, opener: Any) -> None:
+        self.seq = 0
+        self.bytes_in = 0
+        self.packets = 0
+        self.decompress = _no_compression
+        self.pre_lines: List[bytes] = []
+        self._buf = bytearray()
+        self._pos = 0
+        self._length = -1
+        self.set_keys(opener)
+
+    def set_keys(self, opener: Any) -> None:
+        self._opener = opener
+        self._open = opener.open
+        self._head = opener.head
+        self._block = max(opener.block, 8)
+        self._apart = 0 if opener.length_apart else 4
+        self._tail = opener.tail
+        self.bytes_in = 0
+
+    def feed(self, data: Buffer) -> None:
+        buf = self._buf
+        if self._pos and self._pos * 2 >= len(buf):
+            del buf[:self._pos]
+            self._pos = 0
+        buf += data
+
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def read_version(self) -> Optional[bytes]:
+        """The peer's version line without CR LF once it has arrived, else None.
+
+        Lines before it are kept in :attr:`pre_lines` (RFC 4253 section 4.2).
+        """
+        buf = self._buf
+        while True:
+            end = buf.find(b"\n", self._pos, self._pos + MAX_LINE)
+            if end < 0:
+                if len(buf) - self._pos >= MAX_LINE:
+                    raise ProtocolVersionNotSupported("no version line in the first %d bytes" % MAX_LINE,
+                                                      local=False)
+                return None
+            line = bytes(buf[self._pos:end])
+            self._pos = end + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.startswith(b"SSH-"):
+                if not (line.startswith(b"SSH-2.0-") or line.startswith(b"SSH-1.99-")):
+                    raise ProtocolVersionNotSupported("the peer speaks %r" % line[:40], local=False)
+                if len(line) > 253 or b"\0" in line:
+                    raise ProtocolVersionNotSupported("malformed version line", local=False)
+                return line
+            if len(self.pre_lines) >= MAX_PRE_LINES or b"\0" in line:
+                raise ProtocolVersionNotSupported("garbage instead of a version line", local=False)
+            self.pre_lines.append(line)
+
+    def read_packet(self) -> Optional[bytes]:
+        """The next payload once it has all arrived, else None; the sequence number moves on."""
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        length = self._length
+        if length < 0:
+            if avail < self._head:
+                return None
+            mv = memoryview(buf)
+            try:
+                length = self._opener.length(self.seq, mv[pos:pos + self._head])
+            finally:
+                mv.release()
+            if length > MAX_PACKET or length < 5:
+                raise ProtocolError("bad packet length %d" % length, local=False)
+            if (length + self._apart) % self._block:
+                raise ProtocolError("packet length %d is not a multiple of the block size" % length,
+                                    local=False)
+            self._length = length
+        total = 4 + length + self._tail
+        if avail < total:
+            return None
+        mv = memoryview(buf)
+        try:
+            body = self._open(self.seq, mv[pos:pos + total])
+        finally:
+            mv.release()
+        if body is None:
+            raise MACError("packet %d failed its MAC or tag" % self.seq, local=False)
+        self._pos = pos + total
+        self._length = -1
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        self.bytes_in += total
+        self.packets += 1
+        pad = body[0]
+        if pad < 4 or pad + 1 >= len(body):
+            raise ProtocolError("bad padding length %d" % pad, local=False)
+        return self.decompress(body[1:len(body) - pad])

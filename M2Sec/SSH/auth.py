@@ -1,0 +1,159 @@
+"""SSH user authentication, client side (RFC 4252, RFC 4256, RFC 8332, OpenSSH certificates).
+
+:class:`ClientAuth` tries methods in turn: ``none`` (which tells the server's list), then
+``publickey`` with each key (certificates too), ``password`` (answering a change request
+through a callback), then ``keyboard-interactive`` (prompts answered by a callback, or by
+the password for a single hidden prompt).  It builds requests and reads replies; the
+connection core sends and receives them.  RSA keys sign with the best of rsa-sha2-512,
+rsa-sha2-256 and ssh-rsa that the server lists in server-sig-algs (RFC 8308, RFC 8332).
+"""
+
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from M2Sec.SSH.errors import AuthenticationFailed, ProtocolError
+from M2Sec.SSH.packet import SSHReader, boolean, byte, string, uint32
+
+MSG_USERAUTH_REQUEST = 50
+MSG_USERAUTH_FAILURE = 51
+MSG_USERAUTH_SUCCESS = 52
+MSG_USERAUTH_BANNER = 53
+MSG_USERAUTH_INFO_REQUEST = 60      # also PK_OK and PASSWD_CHANGEREQ, by method
+MSG_USERAUTH_INFO_RESPONSE = 61
+
+SERVICE = b"ssh-connection"
+
+#: keyboard-interactive: callback(name, instruction, [(prompt, echo), ...]) -> answers.
+KbdIntHandler = Callable[[str, str, List[Tuple[str, bool]]], Sequence[str]]
+#: password change: callback(prompt) -> the new password, or None to give up.
+PasswordChangeHandler = Callable[[str], Optional[str]]
+
+
+class ClientAuth:
+    """The client's side of user authentication for one connection.
+
+    :param username: the user to log in as.
+    :param session_id: the first key exchange's H (signed by publickey).
+    :param keys: SSHKey objects (or certificates) with private halves, tried in order.
+    :param server_sig_algs: a callable giving the server's server-sig-algs (ext-info) or None.
+    """
+
+    def __init__(self, username: str, session_id: bytes, *, password: Optional[str] = None,
+                 keys: Sequence[object] = (), kbdint: Optional[KbdIntHandler] = None,
+                 password_change: Optional[PasswordChangeHandler] = None,
+                 server_sig_algs: Callable[[], Optional[List[bytes]]] = lambda: None) -> None:
+        self.username = username
+        self._session_id = session_id
+        self._password = password
+        self._keys = list(keys)
+        self._kbdint = kbdint
+        self._password_change = password_change
+        self._server_sig_algs = server_sig_algs
+        self._allowed: Optional[List[bytes]] = None
+        self._tried: List[bytes] = []
+        self._current = b"none"
+        self._kbd_round = 0
+        self.banners: List[str] = []
+        self.success = False
+        self.method = b""
+
+    def _request(self, method: bytes, rest: bytes = b"") -> bytes:
+        self._current = method
+        return (byte(MSG_USERAUTH_REQUEST) + string(self.username) + string(SERVICE) + string(method) + rest)
+
+    def start(self) -> List[bytes]:
+        """The first request: method ``none``."""
+        return [self._request(b"none")]
+
+    # ---- choosing the next method ----
+    def _next(self) -> List[bytes]:
+        allowed = self._allowed or []
+        if b"publickey" in allowed:
+            while self._keys:
+                key = self._keys.pop(0)
+                req = self._publickey(key)
+                if req is not None:
+                    return [req]
+        if b"password" in allowed and self._password is not None and b"password" not in self._tried:
+            self._tried.append(b"password")
+            return [self._request(b"password", boolean(False) + string(self._password))]
+        if (b"keyboard-interactive" in allowed and (self._kbdint or self._password is not None)
+                and b"keyboard-interactive" not in self._tried):
+            self._tried.append(b"keyboard-interactive")
+            self._kbd_round = 0
+            return [self._request(b"keyboard-interactive", string(b"") + string(b""))]
+        raise AuthenticationFailed("no authentication method left (the server allows %s)"
+                                   % ", ".join(a.decode() for a in allowed), local=False)
+
+    def _sig_algorithm(self, key: object) -> Optional[bytes]:
+        algs: List[bytes] = list(getattr(key, "sig_algorithms"))
+        server = self._server_sig_algs()
+        if len(algs) > 1 and server is not None:
+            suffix = b"-cert-v01@openssh.com"
+            for a in algs:
+                if (a[:-len(suffix)] if a.endswith(suffix) else a) in server:
+                    return a
+            return algs[-1]
+        return algs[0] if algs else None
+
+    def _publickey(self, key: object) -> Optional[bytes]:
+        alg = self._sig_algorithm(key)
+        if alg is None:
+            return None
+        blob = key.public_blob()  # type: ignore[attr-defined]
+        body = boolean(True) + string(alg) + string(blob)
+        signed = (string(self._session_id) + byte(MSG_USERAUTH_REQUEST) + string(self.username)
+                  + string(SERVICE) + string(b"publickey") + body)
+        sig = key.sign(signed, alg)  # type: ignore[attr-defined]
+        return self._request(b"publickey", body + string(sig))
+
+    # ---- replies ----
+    def handle(self, msg: int, payload: bytes) -> List[bytes]:
+        """The requests to send after the server's reply payload (message msg)."""
+        r = SSHReader(payload[1:])
+        if msg == MSG_USERAUTH_SUCCESS:
+            self.success = True
+            self.method = self._current
+            return []
+        if msg == MSG_USERAUTH_BANNER:
+            self.banners.append(r.get_text())
+            return []
+        if msg == MSG_USERAUTH_FAILURE:
+            self._allowed = r.get_namelist()
+            r.get_boolean()  # partial success: the list says what may follow
+            return self._next()
+        if msg == MSG_USERAUTH_INFO_REQUEST:
+            if self._current == b"password":
+                return self._change_password(r)
+            if self._current == b"keyboard-interactive":
+                return self._info_response(r)
+            raise ProtocolError("unexpected message 60 during %s authentication" % self._current.decode(),
+                                local=False)
+        raise ProtocolError("unexpected message %d during authentication" % msg, local=False)
+
+    def _change_password(self, r: SSHReader) -> List[bytes]:
+        prompt = r.get_text()
+        new = self._password_change(prompt) if self._password_change else None
+        if new is None or self._password is None:
+            return self._next()
+        old, self._password = self._password, new
+        return [self._request(b"password", boolean(True) + string(old) + string(new))]
+
+    def _info_response(self, r: SSHReader) -> List[bytes]:
+        name, instruction = r.get_text(), r.get_text()
+        r.get_string()  # language tag
+        n = r.get_uint32()
+        if n > 64:
+            raise ProtocolError("%d keyboard-interactive prompts" % n, local=False)
+        prompts = [(r.get_text(), r.get_boolean()) for _ in range(n)]
+        self._kbd_round += 1
+        if n == 0:
+            answers = []            # an informational round (PAM's messages): nothing to ask
+        elif self._kbdint is not None:
+            answers = list(self._kbdint(name, instruction, prompts))
+        elif n == 1 and not prompts[0][1] and self._kbd_round == 1 and self._password is not None:
+            answers = [self._password]
+        else:
+            answers = [""] * n
+        if len(answers) != n:
+            raise ValueError("the keyboard-interactive handler gave %d answers to %d prompts" % (len(answers), n))
+        return [byte(MSG_USERAUTH_INFO_RESPONSE) + uint32(n) + b"".join(string(a) for a in answers)]

@@ -1,0 +1,415 @@
+"""The SSH transport's cryptography on M2Sec's primitives: packet ciphers, MACs and AEADs
+(RFC 4253 section 6, RFC 4344, RFC 5647 as OpenSSH does it, OpenSSH's
+chacha20-poly1305@openssh.com), hashes, and the key-agreement halves of key exchange
+(X25519 RFC 7748, ECDH on NIST curves RFC 5656, finite-field DH RFC 4253/3526).
+
+This is the only SSH module, with keys.py, that calls EVP, EC and DH.  Packet protection is
+one object per direction: :class:`Sealer` turns a packet's plaintext into what goes on the
+wire, :class:`Opener` does the reverse, each with a fast path of one or two calls into C per
+packet (``m2.cipher_aead_seal``/``open``, ``m2.cipher_update_iv``, ``m2.mac_oneshot``).
+"""
+
+import struct
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
+
+from M2Sec import DH, EC, EVP, Rand, m2
+from M2Sec.SSH.errors import KeyExchangeFailed
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_pack_u32 = _U32.pack
+_unpack_u32 = _U32.unpack_from
+
+
+def random_bytes(n: int) -> bytes:
+    """n bytes from OpenSSL's CSPRNG (RAND_bytes)."""
+    return Rand.rand_bytes(n) if n else b""
+
+
+# ---- hashes -------------------------------------------------------------------------------
+
+_HASH_NAMES = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+
+
+def digest(name: str, data: bytes) -> bytes:
+    """The hash called name (``sha1``, ``sha256``, ``sha384``, ``sha512``) of data."""
+    return EVP.digest(name, data)
+
+
+def digest_size(name: str) -> int:
+    return {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}[name]
+
+
+# ---- ciphers ------------------------------------------------------------------------------
+
+
+class CipherSpec(NamedTuple):
+    """An SSH cipher: its kind, EVP name, key and IV lengths, block size and tag length."""
+
+    kind: str          # "ctr", "cbc", "gcm", "chachapoly", "none"
+    evp: str
+    key_len: int
+    iv_len: int
+    block: int
+    tag_len: int = 0
+
+
+CIPHERS: Dict[bytes, CipherSpec] = {
+    b"chacha20-poly1305@openssh.com": CipherSpec("chachapoly", "ChaCha20", 64, 0, 8, 16),
+    b"aes128-gcm@openssh.com": CipherSpec("gcm", "AES-128-GCM", 16, 12, 16, 16),
+    b"aes256-gcm@openssh.com": CipherSpec("gcm", "AES-256-GCM", 32, 12, 16, 16),
+    b"aes128-ctr": CipherSpec("ctr", "AES-128-CTR", 16, 16, 16),
+    b"aes192-ctr": CipherSpec("ctr", "AES-192-CTR", 24, 16, 16),
+    b"aes256-ctr": CipherSpec("ctr", "AES-256-CTR", 32, 16, 16),
+    b"aes128-cbc": CipherSpec("cbc", "AES-128-CBC", 16, 16, 16),
+    b"aes192-cbc": CipherSpec("cbc", "AES-192-CBC", 24, 16, 16),
+    b"aes256-cbc": CipherSpec("cbc", "AES-256-CBC", 32, 16, 16),
+    b"none": CipherSpec("none", "", 0, 0, 8),
+}
+
+
+class MacSpec(NamedTuple):
+    """An SSH MAC: the digest, its key and output lengths, and whether it is encrypt-then-MAC."""
+
+    digest: str
+    key_len: int
+    mac_len: int
+    etm: bool
+
+
+MACS: Dict[bytes, MacSpec] = {
+    b"hmac-sha2-256-etm@openssh.com": MacSpec("sha256", 32, 32, True),
+    b"hmac-sha2-512-etm@openssh.com": MacSpec("sha512", 64, 64, True),
+    b"hmac-sha1-etm@openssh.com": MacSpec("sha1", 20, 20, True),
+    b"hmac-sha2-256": MacSpec("sha256", 32, 32, False),
+    b"hmac-sha2-512": MacSpec("sha512", 64, 64, False),
+    b"hmac-sha1": MacSpec("sha1", 20, 20, False),
+    b"none": MacSpec("", 0, 0, False),
+}
+
+
+def _cipher_ctx(evp_name: str, key: bytes, iv: Optional[bytes], encrypt: bool) -> EVP.Cipher:
+    c = EVP.Cipher(evp_name.lower().replace("-", "_"), key, iv, 1 if encrypt else 0)
+    c.set_padding(0)
+    return c
+
+
+class _Protection:
+    """What both directions share: the cipher and MAC specs and the keyed contexts."""
+
+    def __init__(self, cipher: bytes, mac: bytes, key: bytes, iv: bytes, mac_key: bytes, encrypt: bool) -> None:
+        spec = CIPHERS[cipher]
+        self.name = cipher
+        self.kind = spec.kind
+        self.block = spec.block
+        aead = spec.kind in ("gcm", "chachapoly")
+        mspec = MACS[b"none"] if aead else MACS[mac]
+        self.mac_digest = mspec.digest
+        self.mac_key = mac_key[:mspec.key_len]
+        self.etm = mspec.etm
+        # AEAD, EtM: the length travels in the clear (or separately encrypted) and is not
+        # part of the padded, block-aligned body.
+        self.length_apart = aead or mspec.etm
+        self.tail = spec.tag_len if aead else mspec.mac_len
+        self._cipher: Optional[EVP.Cipher] = None
+        if spec.kind == "chachapoly":
+            # OpenSSH's PROTOCOL.chacha20poly1305: K_2 (the first half) for the payload and the
+            # Poly1305 key, K_1 (the second half) for the length.
+            self._main = _cipher_ctx(spec.evp, key[:32], b"\0" * 16, encrypt)
+            self._hdr = _cipher_ctx(spec.evp, key[32:64], b"\0" * 16, encrypt)
+        elif spec.kind == "gcm":
+            self._cipher = _cipher_ctx(spec.evp, key[:spec.key_len], iv[:12], encrypt)
+            self._fixed = iv[:4]
+            self._counter = int.from_bytes(iv[4:12], "big")
+        elif spec.kind != "none":
+            self._cipher = _cipher_ctx(spec.evp, key[:spec.key_len], iv[:spec.iv_len], encrypt)
+        self._ctx = self._cipher.ctx if self._cipher is not None else None
+
+    def _gcm_iv(self) -> bytes:
+        # RFC 5647 section 7.1: the invocation counter (the IV's low 64 bits) counts packets.
+        c = self._counter
+        self._counter = (c + 1) & 0xFFFFFFFFFFFFFFFF
+        return self._fixed + _U64.pack(c)
+
+    def _mac(self, data: bytes) -> bytes:
+        return m2.hmac_oneshot(self.mac_key, data, self.mac_digest)
+
+
+def _chacha_iv(counter: int, seq: int) -> bytes:
+    # OpenSSL's ChaCha20 IV is a 32-bit little-endian block counter then a 96-bit nonce; the
+    # original ChaCha20 that OpenSSH uses has a 64-bit counter and a 64-bit nonce (the
+    # sequence number, big-endian), which is the same state for counters below 2**32.
+    return struct.pack("<I", counter) + b"\0\0\0\0" + _U64.pack(seq)
+
+
+_ZERO32 = bytes(32)
+
+
+class Sealer(_Protection):
+    """One direction's outgoing packet protection.
+
+    :meth:`seal` takes ``padding_length || payload || padding`` and the sequence number and
+    returns the packet as it goes on the wire, length, MAC and tag included.
+    """
+
+    def __init__(self, cipher: bytes, mac: bytes, key: bytes, iv: bytes, mac_key: bytes) -> None:
+        super().__init__(cipher, mac, key, iv, mac_key, True)
+        self.seal = getattr(self, "_seal_" + self.kind + ("_etm" if self.etm else ""))
+
+    def _seal_none(self, seq: int, body: bytes) -> bytes:
+        packet = _pack_u32(len(body)) + body
+        if self.mac_digest:
+            return packet + self._mac(_pack_u32(seq) + packet)
+        return packet
+
+    def _seal_none_etm(self, seq: int, body: bytes) -> bytes:
+        return self._seal_none(seq, body)
+
+    def _seal_ctr(self, seq: int, body: bytes) -> bytes:
+        packet = _pack_u32(len(body)) + body
+        enc = m2.cipher_update(self._ctx, packet)
+        if self.mac_digest:
+            return enc + self._mac(_pack_u32(seq) + packet)
+        return enc
+
+    _seal_cbc = _seal_ctr
+
+    def _seal_ctr_etm(self, seq: int, body: bytes) -> bytes:
+        packet = _pack_u32(len(body)) + m2.cipher_update(self._ctx, body)
+        return packet + self._mac(_pack_u32(seq) + packet)
+
+    _seal_cbc_etm = _seal_ctr_etm
+
+    def _seal_gcm(self, seq: int, body: bytes) -> bytes:
+        return m2.cipher_aead_seal(self._ctx, self._gcm_iv(), _pack_u32(len(body)), body, 16)
+
+    def _seal_chachapoly(self, seq: int, body: bytes) -> bytes:
+        iv0 = _chacha_iv(0, seq)
+        enc = m2.cipher_update_iv(self._hdr.ctx, iv0, _pack_u32(len(body)))
+        enc += m2.cipher_update_iv(self._main.ctx, _chacha_iv(1, seq), body)
+        poly_key = m2.cipher_update_iv(self._main.ctx, iv0, _ZERO32)
+        return enc + m2.mac_oneshot("POLY1305", poly_key, enc)
+
+
+class Opener(_Protection):
+    """One direction's incoming packet protection.
+
+    :attr:`head` bytes of a packet give its length (:meth:`length`); then :meth:`open` takes
+    the whole packet as received (``4 + length + tail`` bytes) and returns
+    ``padding_length || payload || padding``, or None if the MAC or tag does not verify.
+    """
+
+    def __init__(self, cipher: bytes, mac: bytes, key: bytes, iv: bytes, mac_key: bytes) -> None:
+        super().__init__(cipher, mac, key, iv, mac_key, False)
+        self.head = 4 if self.length_apart else max(self.block, 8)
+        if self.kind == "none":
+            self.head = 4
+        self._first: Optional[bytes] = None
+        suffix = "_etm" if self.etm else ""
+        self.open = getattr(self, "_open_" + self.kind + suffix)
+        self.length = getattr(self, "_length_" + ("chachapoly" if self.kind == "chachapoly" else
+                                                    "clear" if self.length_apart or self.kind == "none"
+                                                    else "block"))
+
+    # ---- the length ----
+    def _length_clear(self, seq: int, head: memoryview) -> int:
+        return _unpack_u32(head)[0]
+
+    def _length_block(self, seq: int, head: memoryview) -> int:
+        # Decrypting the first block now; open() continues from it.
+        self._first = m2.cipher_update(self._ctx, head)
+        return _unpack_u32(self._first)[0]
+
+    def _length_chachapoly(self, seq: int, head: memoryview) -> int:
+        return _unpack_u32(m2.cipher_update_iv(self._hdr.ctx, _chacha_iv(0, seq), head))[0]
+
+    # ---- the packet ----
+    def _open_none(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        if not self.mac_digest:
+            return bytes(packet[4:])
+        end = len(packet) - self.tail
+        if not _equal(self._mac(_pack_u32(seq) + packet[:end]), packet[end:]):
+            return None
+        return bytes(packet[4:end])
+
+    _open_none_etm = _open_none
+
+    def _open_ctr(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        first = self._first
+        self._first = None
+        end = len(packet) - self.tail
+        body = first[4:] + m2.cipher_update(self._ctx, packet[len(first):end])
+        if self.mac_digest and not _equal(self._mac(_pack_u32(seq) + first[:4] + body), packet[end:]):
+            return None
+        return body
+
+    _open_cbc = _open_ctr
+
+    def _open_ctr_etm(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        end = len(packet) - self.tail
+        if not _equal(self._mac(_pack_u32(seq) + packet[:end]), packet[end:]):
+            return None
+        return m2.cipher_update(self._ctx, packet[4:end])
+
+    _open_cbc_etm = _open_ctr_etm
+
+    def _open_gcm(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        return m2.cipher_aead_open(self._ctx, self._gcm_iv(), packet, 4, 16)
+
+    def _open_chachapoly(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        end = len(packet) - 16
+        poly_key = m2.cipher_update_iv(self._main.ctx, _chacha_iv(0, seq), _ZERO32)
+        if not _equal(m2.mac_oneshot("POLY1305", poly_key, packet[:end]), packet[end:]):
+            return None
+        return m2.cipher_update_iv(self._main.ctx, _chacha_iv(1, seq), packet[4:end])
+
+
+def _equal(a: bytes, b: memoryview) -> bool:
+    import hmac as _hmac
+    return _hmac.compare_digest(a, bytes(b))
+
+
+class PlainOpener:
+    """The incoming direction before the first NEWKEYS: no cipher, no MAC."""
+
+    name = b"none"
+    kind = "none"
+    block = 8
+    length_apart = False
+    etm = False
+    tail = 0
+    head = 4
+
+    def length(self, seq: int, head: memoryview) -> int:
+        return _unpack_u32(head)[0]
+
+    def open(self, seq: int, packet: memoryview) -> Optional[bytes]:
+        return bytes(packet[4:])
+
+
+class PlainSealer:
+    """The outgoing direction before the first NEWKEYS."""
+
+    name = b"none"
+    kind = "none"
+    block = 8
+    length_apart = False
+    tail = 0
+
+    def seal(self, seq: int, body: bytes) -> bytes:
+        return _pack_u32(len(body)) + body
+
+
+# ---- key agreement --------------------------------------------------------------------------
+
+
+class X25519:
+    """An ephemeral X25519 key pair (RFC 7748) for curve25519-sha256 (RFC 8731)."""
+
+    public_len = 32
+
+    def __init__(self, private: Optional[bytes] = None) -> None:
+        if private is None:
+            self._key = EVP.generate_key("X25519")
+        else:
+            self._key = EVP.load_raw_private_key("X25519", private)
+        self.public = self._key.raw_public_bytes()
+
+    def shared(self, peer: bytes) -> int:
+        """The shared secret as an integer (RFC 8731 section 3.1: the 32 bytes big-endian).
+
+        :raises KeyExchangeFailed: for a bad peer key or an all-zero result.
+        """
+        if len(peer) != 32:
+            raise KeyExchangeFailed("the peer's X25519 key is %d bytes, not 32" % len(peer), local=False)
+        try:
+            secret = self._key.derive(EVP.load_raw_public_key("X25519", peer))
+        except EVP.EVPError as e:
+            raise KeyExchangeFailed("X25519 failed: %s" % e, local=False) from None
+        if not any(secret):
+            raise KeyExchangeFailed("X25519 gave the all-zero secret", local=False)
+        return int.from_bytes(secret, "big")
+
+
+_CURVES = {"nistp256": "prime256v1", "nistp384": "secp384r1", "nistp521": "secp521r1"}
+
+
+class ECDH:
+    """An ephemeral ECDH key pair on a NIST curve (RFC 5656 section 4)."""
+
+    def __init__(self, curve: str) -> None:
+        self._curve = _CURVES[curve]
+        self._key = EC.gen_params(self._curve)
+        self._key.gen_key()
+        self.public = self._key.get_key(compressed=False)
+
+    def shared(self, peer: bytes) -> int:
+        """The shared x coordinate as an integer.
+
+        :raises KeyExchangeFailed: if the peer's point is not on the curve.
+        """
+        try:
+            pub = EC.pub_key_from_params(self._curve, peer)
+            secret = self._key.compute_dh_key(pub)
+        except (EC.ECError, ValueError) as e:
+            raise KeyExchangeFailed("the peer's ECDH point is invalid: %s" % e, local=False) from None
+        return int.from_bytes(secret, "big")
+
+
+def _mpi(n: int) -> bytes:
+    # OpenSSL's MPI format is RFC 4251's mpint.
+    length = (n.bit_length() + 8) // 8 if n else 0
+    return _U32.pack(length) + (n.to_bytes(length, "big") if length else b"")
+
+
+class FFDH:
+    """An ephemeral finite-field DH key pair for the group (p, g) (RFC 4253 section 8)."""
+
+    def __init__(self, p: int, g: int) -> None:
+        if p.bit_length() < 1024 or p.bit_length() > 8192 or not 1 < g < p - 1:
+            raise KeyExchangeFailed("unusable DH group (%d-bit prime)" % p.bit_length(), local=False)
+        self.p = p
+        self._dh = DH.set_params(_mpi(p), _mpi(g))
+        self._dh.gen_key()
+        self.public = int.from_bytes(self._dh.pub[4:], "big")
+
+    def shared(self, f: int) -> int:
+        """The shared secret g^(xy) mod p.
+
+        :raises KeyExchangeFailed: for f outside [2, p-2] (RFC 4253 section 8).
+        """
+        if not 1 < f < self.p - 1:
+            raise KeyExchangeFailed("the peer's DH value is out of range", local=False)
+        try:
+            secret = self._dh.compute_key(_mpi(f))
+        except DH.DHError as e:
+            raise KeyExchangeFailed("DH failed: %s" % e, local=False) from None
+        return int.from_bytes(secret, "big")
+
+
+# ---- key derivation (RFC 4253 section 7.2) ---------------------------------------------------
+
+
+def derive_key(hash_name: str, k_mpint: bytes, h: bytes, letter: bytes, session_id: bytes, length: int) -> bytes:
+    """HASH(K || H || letter || session_id), extended by HASH(K || H || K1 || ...) to length."""
+    key = digest(hash_name, k_mpint + h + letter + session_id)
+    while len(key) < length:
+        key += digest(hash_name, k_mpint + h + key)
+    return key[:length]
+
+
+def make_protection(outgoing: bool, cipher: bytes, mac: bytes,
+                    derive: Callable[[bytes, int], bytes], letters: Tuple[bytes, bytes, bytes]) -> object:
+    """A Sealer (outgoing) or Opener for the negotiated cipher and MAC, keyed with derive(letter, n).
+
+    letters are the IV, key and MAC-key letters of this direction ("A", "C", "E" client to server).
+    """
+    spec = CIPHERS[cipher]
+    mspec = MACS[b"none"] if spec.kind in ("gcm", "chachapoly") else MACS[mac]
+    if spec.kind == "none" and not mspec.digest:
+        return PlainSealer() if outgoing else PlainOpener()
+    iv = derive(letters[0], spec.iv_len) if spec.iv_len else b""
+    key = derive(letters[1], spec.key_len) if spec.key_len else b""
+    mac_key = derive(letters[2], mspec.key_len) if mspec.key_len else b""
+    cls = Sealer if outgoing else Opener
+    return cls(cipher, mac, key, iv, mac_key)
