@@ -627,7 +627,7 @@ PyObject *ssl_connect(SSL *ssl, double timeout = -1);
 PyObject *ssl_read(SSL *ssl, int num, double timeout = -1);
 int ssl_write(SSL *ssl, const void *buf, Py_ssize_t len, double timeout = -1);
 PyObject *ssl_handshake(SSL *ssl, double timeout = 0);
-PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, Py_ssize_t nbytes = 0, double timeout = -1);
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes = 0, double timeout = -1);
 PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout = 0);
 
 %{
@@ -663,12 +663,12 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout) {
 }
 
 /* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
-PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, Py_ssize_t nbytes, double timeout) {
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
     Py_buffer view;
     size_t n = 0;
     int r;
     if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) return NULL;
-    if (nbytes <= 0 || nbytes > view.len) nbytes = view.len;
+    if (nbytes <= 0 || nbytes > view.len) nbytes = view.len > INT_MAX ? INT_MAX : (int)view.len;
     if (nbytes == 0) { PyBuffer_Release(&view); return PyLong_FromLong(0); }
     r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
     PyBuffer_Release(&view);

@@ -18,7 +18,7 @@ from M2Sec.SSL.SSLError import (  # noqa: F401  (registers the exception classes
 )
 from M2Sec.SSL import cb  # noqa: F401,E402
 from M2Sec.SSL.Cipher import Cipher, Cipher_Stack  # noqa: F401,E402
-from M2Sec.SSL.Session import Session, load_session  # noqa: F401,E402
+from M2Sec.SSL import Session  # noqa: F401,E402  (the module, as in M2Crypto)
 from M2Sec.SSL.Context import (  # noqa: F401,E402
     Context, Purpose, TLSv1, TLSv1_1, TLSv1_2, TLSv1_3, create_default_context,
 )
