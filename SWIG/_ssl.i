@@ -364,10 +364,14 @@ static int m2_ssl_fail(SSL *ssl, int err, int r, int sys_errno, int in_handshake
     }
     ERR_clear_error();
     if (err == SSL_ERROR_SYSCALL) {
-        if (sys_errno == 0 || r == 0) {
+        (void)r;
+        if (sys_errno == 0) {
             PyErr_SetString(m2_ssl_eof_class ? m2_ssl_eof_class : m2_area_class(M2_SSL),
                             in_handshake ? "the peer closed the connection during the handshake"
                                          : "unexpected EOF: the peer closed the connection");
+        } else if (sys_errno == ECONNRESET || sys_errno == EPIPE) {
+            PyErr_Format(m2_ssl_eof_class ? m2_ssl_eof_class : m2_area_class(M2_SSL),
+                         "the peer closed the connection: %s", strerror(sys_errno));
         } else {
             errno = sys_errno;
             PyErr_SetFromErrno(m2_area_class(M2_SSL));

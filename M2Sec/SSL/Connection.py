@@ -542,7 +542,7 @@ class Connection(SSLState):
         if bufsize < 0:
             bufsize = io.DEFAULT_BUFFER_SIZE
         if "w" in mode and "r" in mode:
-            return io.BufferedRWPair(self, self, buffer_size=bufsize)  # type: ignore[arg-type]
+            return io.BufferedRWPair(self, self, bufsize)  # type: ignore[arg-type]
         if "w" in mode:
             return io.BufferedWriter(self, buffer_size=bufsize)  # type: ignore[arg-type]
         if "r" in mode:
