@@ -61,6 +61,14 @@ def wait_port(port):
     raise RuntimeError("no server on port %d" % port)
 
 
+def listener(backlog=128):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
+
+
 def rate(fn, seconds=SECONDS):
     """Calls of fn() per second."""
     n, start = 0, time.perf_counter()
@@ -151,15 +159,12 @@ def _client_main(port, cafile, resume, seconds):
     print(rate(one, float(seconds)))
 
 
-class M2Server:
-    def __init__(self, cert, key):
-        self.ctx = SSL.Context()
-        self.ctx.load_cert(cert, key)
-        self.ctx.set_session_id_ctx(b"bench")
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+class _Server:
+    """A server thread on a loopback port; serve(sock) handles one client."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.sock = listener()
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -169,48 +174,46 @@ class M2Server:
                 s, _ = self.sock.accept()
             except OSError:
                 return
-            c = SSL.Connection(self.ctx, s)
-            try:
-                c.setup_ssl()
-                c.set_accept_state()
-                c.accept_ssl()
-                if c.read():  # the first client sends a byte and waits for its tickets
-                    c.write(b"k")
-            except SSL.SSLError:
-                pass
-            c.free()
+            self.serve(s)
 
     def close(self):
         self.sock.close()
 
 
-class PyServer:
+class M2Server(_Server):
     def __init__(self, cert, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.run, daemon=True).start()
+        ctx = SSL.Context()
+        ctx.load_cert(cert, key)
+        ctx.set_session_id_ctx(b"bench")
+        super().__init__(ctx)
 
-    def run(self):
-        while True:
-            try:
-                s, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                t = self.ctx.wrap_socket(s, server_side=True)
-                if t.recv(100):
-                    t.sendall(b"k")
-                t.close()
-            except (ssl.SSLError, OSError):
-                s.close()
+    def serve(self, s):
+        c = SSL.Connection(self.ctx, s)
+        try:
+            c.setup_ssl()
+            c.set_accept_state()
+            c.accept_ssl()
+            if c.read():  # the first client sends a byte and waits for its tickets
+                c.write(b"k")
+        except SSL.SSLError:
+            pass
+        c.free()
 
-    def close(self):
-        self.sock.close()
+
+class PyServer(_Server):
+    def __init__(self, cert, key):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        super().__init__(ctx)
+
+    def serve(self, s):
+        try:
+            t = self.ctx.wrap_socket(s, server_side=True)
+            if t.recv(100):
+                t.sendall(b"k")
+            t.close()
+        except (ssl.SSLError, OSError):
+            s.close()
 
 
 # ---- bulk --------------------------------------------------------------------------------
@@ -219,9 +222,7 @@ def m2_bulk(cert, key):
     sctx = SSL.Context()
     sctx.load_cert(cert, key)
     cctx = SSL.create_default_context(cafile=cert)
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener(1)
 
     def serve():
         s, _ = lsock.accept()
@@ -258,9 +259,7 @@ def py_bulk(cert, key):
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.create_default_context(cafile=cert)
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener(1)
 
     def serve():
         s, _ = lsock.accept()
@@ -331,16 +330,8 @@ def rows():
 
 
 def main():
-    table = rows()
-    head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
-    widths = [max(len(str(r[i])) for r in table + [head]) for i in range(len(head))]
-    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, head))
-    print(line)
-    print("-" * len(line))
-    for r in table:
-        print("  ".join("%-*s" % (w, v) for w, v in zip(widths, r)))
-    print("\nmedians of %d interleaved runs; %s; Python %s" % (RUNS, subprocess.run(
-        ["openssl", "version"], capture_output=True, text=True).stdout.strip(), sys.version.split()[0]))
+    for row in rows():
+        print("%-45s %12s  %-10s %12s  %5s %8s %s" % row)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ event loops (Twisted, the TLS Lite facade) wrap :func:`run` the same way.
 from typing import Any, Callable, Generator, Optional, Tuple, TypeVar
 
 from M2Sec import m2
+from M2Sec._base import Owned
 from M2Sec.SSL.Connection import SSLState, _by_ssl, prepare_client_hostname
 from M2Sec.SSL.Context import Context
 from M2Sec.SSL.Session import Session
@@ -35,7 +36,7 @@ T = TypeVar("T")
 IORequest = Tuple[bytes, bool]
 
 
-class SSLObject(SSLState):
+class SSLObject(SSLState, Owned):
     """One TLS connection over memory: bytes in, bytes out.
 
     :param context: the Context to use (create_default_context() checks the server's name).
@@ -43,14 +44,17 @@ class SSLObject(SSLState):
     :param server_hostname: the server's name (SNI and, with a verifying context, the name
         its certificate must carry).
     :param session: a Session to resume (client).
+
+    ``close()`` frees the SSL and its buffers; using the object afterwards raises ClosedError.
     """
+
+    _free_fn = m2.ssl_free
 
     def __init__(self, context: Context, *, server_side: bool = False, server_hostname: Optional[str] = None,
                  session: Optional[Session] = None) -> None:
         self.context = context
         self.server_side = server_side
         self.server_hostname = server_hostname
-        self.ssl: Any = None
         ssl = m2.ssl_new(context.ctx)
         try:
             self._in = m2.bio_new(m2.bio_s_mem())
@@ -67,42 +71,30 @@ class SSLObject(SSLState):
         except BaseException:
             m2.ssl_free(ssl)
             raise
-        self.ssl = ssl
+        Owned.__init__(self, ssl, 1)
         self._eof = False
         _by_ssl[int(ssl)] = self
 
     # -- life cycle ------------------------------------------------------------------------
+    @property
+    def ssl(self) -> Any:
+        """The SSL pointer; raises ClosedError once the object was closed."""
+        return self._ptr()
+
     def close(self) -> None:
-        """Free the SSL and its buffers (idempotent); further use raises SSLError."""
-        ssl, self.ssl = self.ssl, None
-        if ssl is not None:
-            _by_ssl.pop(int(ssl), None)
+        """Free the SSL and its buffers (idempotent)."""
+        p = getattr(self, "_p", None)
+        if p is not None:
+            _by_ssl.pop(int(p), None)
             self._in = self._out = None
-            m2.ssl_free(ssl)
+        super().close()
 
     free = close
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
-
-    def __enter__(self) -> "SSLObject":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def _ssl(self) -> Any:
-        if self.ssl is None:
-            raise SSLError("the SSLObject is closed")
-        return self.ssl
 
     # -- bytes in and out ------------------------------------------------------------------
     def receive_bytes(self, data: bytes) -> None:
         """Hand over bytes received from the peer."""
-        self._ssl()
+        self.ssl
         if self._eof:
             raise SSLError("bytes received after the end of the stream")
         if data:
@@ -111,20 +103,20 @@ class SSLObject(SSLState):
     def receive_eof(self) -> None:
         """The peer closed the connection: reads past the buffered bytes raise SSLEOFError
         unless a close_notify came first."""
-        self._ssl()
+        self.ssl
         if not self._eof:
             self._eof = True
             m2.bio_set_mem_eof_return(self._in, 0)
 
     def data_to_send(self) -> bytes:
         """The bytes waiting to go to the peer (b'' when none); they are taken out."""
-        self._ssl()
+        self.ssl
         n = m2.bio_ctrl_pending(self._out)
         return (m2.bio_read(self._out, n) or b"") if n else b""
 
     def bytes_to_send(self) -> int:
         """How many bytes wait to go to the peer."""
-        self._ssl()
+        self.ssl
         return m2.bio_ctrl_pending(self._out)
 
     def _want(self) -> SSLError:
@@ -135,14 +127,14 @@ class SSLObject(SSLState):
     # -- operations ------------------------------------------------------------------------
     @property
     def handshake_done(self) -> bool:
-        return self.ssl is not None and bool(m2.ssl_is_init_finished(self.ssl))
+        return self._p is not None and bool(m2.ssl_is_init_finished(self._p))
 
     def do_handshake(self) -> None:
         """Run the handshake as far as the bytes received allow.
 
         :raises SSLWantReadError: until it completes; SSLError (SSLCertVerificationError ...)
             when it fails; an SSLVerificationError from the context's post_connection_check."""
-        ssl = self._ssl()
+        ssl = self.ssl
         if not m2.ssl_handshake(ssl, 0):
             raise self._want()
         check = self.context.post_connection_check
@@ -156,14 +148,14 @@ class SSLObject(SSLState):
             stream ended without close_notify."""
         if size <= 0:
             raise ValueError("size must be positive")
-        data = m2.ssl_read_nbio(self._ssl(), size)
+        data = m2.ssl_read_nbio(self.ssl, size)
         if data is None:
             raise self._want()
         return data
 
     def read_into(self, buffer: Any, nbytes: int = 0) -> int:
         """Read into a writable buffer: the count read, 0 after close_notify."""
-        n = m2.ssl_read_into(self._ssl(), buffer, nbytes, 0)
+        n = m2.ssl_read_into(self.ssl, buffer, nbytes, 0)
         if n < 0:
             raise self._want()
         return n
@@ -172,7 +164,7 @@ class SSLObject(SSLState):
         """Encrypt all of data for the peer (see data_to_send()); the count written.
 
         :raises SSLWantReadError: while the handshake waits for the peer."""
-        n = m2.ssl_write(self._ssl(), data, 0)
+        n = m2.ssl_write(self.ssl, data, 0)
         if n < 0:
             raise self._want()
         return n
@@ -181,7 +173,7 @@ class SSLObject(SSLState):
         """Send close_notify and wait for the peer's.
 
         :raises SSLWantReadError: until the peer's close_notify arrives."""
-        ssl = self._ssl()
+        ssl = self.ssl
         r = m2.ssl_shutdown_timeout(ssl, 0)
         if r == 0:
             r = m2.ssl_shutdown_timeout(ssl, 0)
@@ -190,7 +182,7 @@ class SSLObject(SSLState):
 
     def version(self) -> Optional[str]:
         """The negotiated protocol, or None before the handshake."""
-        return m2.ssl_get_version(self._ssl()) if self.handshake_done else None
+        return m2.ssl_get_version(self.ssl) if self.handshake_done else None
 
     def cipher(self) -> Optional[Tuple[str, str, int]]:
         """(suite name, protocol version, secret bits), or None before the handshake."""

@@ -51,6 +51,15 @@ class SSLPKI(PKI):
         return SSL.create_default_context(cafile=self.path("root.pem"))
 
 
+def listener(backlog: int = 64) -> socket.socket:
+    """A TCP socket listening on a free loopback port."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,10 +111,7 @@ class ThreadServer:
         self.errors: List[BaseException] = []
         self.error_count = 0
         self.conns = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock = listener()
         self.port = self.sock.getsockname()[1]
         self.timeout = timeout
         self._stop = threading.Event()

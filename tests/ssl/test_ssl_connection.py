@@ -8,7 +8,7 @@ import time
 import pytest
 
 from M2Sec import SSL, X509, m2
-from ssl_helpers import echo, free_port, m2server
+from ssl_helpers import listener, echo, free_port, m2server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -255,9 +255,7 @@ def test_untrusted_chain(pki):
 
 
 def test_peer_closes_mid_handshake():
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener()
 
     def close_after_hello():
         s, _ = lsock.accept()
@@ -273,9 +271,7 @@ def test_peer_closes_mid_handshake():
 
 
 def test_garbage_instead_of_tls():
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener()
 
     def garbage():
         s, _ = lsock.accept()
@@ -292,9 +288,7 @@ def test_garbage_instead_of_tls():
 
 
 def test_handshake_timeout_fires():
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)  # accepts in the kernel, never answers
+    lsock = listener()  # accepts in the kernel, never answers
     t0 = time.monotonic()
     with pytest.raises(SSL.SSLTimeoutError):
         connect(SSL.Context(), lsock.getsockname()[1], timeout=0.3)
@@ -369,9 +363,7 @@ def test_gil_released_while_blocked(pki):
 
 def test_starttls_and_unwrap(pki):
     ctx = pki.server_ctx()
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener()
     errors = []
 
     def server():

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from M2Sec import BIO, SSL, X509, Err, m2
-from ssl_helpers import m2server
+from ssl_helpers import listener, m2server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -162,9 +162,7 @@ def test_checker_as_post_connection_check(pki):
 # -- BIO.SSLBio ------------------------------------------------------------------------
 
 def test_sslbio_handshake_over_memory(pki):
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener()
     errors = []
 
     def server():

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from M2Sec import SSL
-from ssl_helpers import m2server, s_client, s_server
+from ssl_helpers import listener, m2server, s_client, s_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -136,9 +136,7 @@ def test_client_against_python_ssl_server(pki):
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(pki.chain("server"), pki.path("server.key"))
     sctx.set_alpn_protocols(["h2"])
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
+    lsock = listener()
     errors = []
 
     def serve():

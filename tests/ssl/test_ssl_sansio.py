@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from M2Sec import SSL
+from M2Sec import SSL, Err
 from M2Sec.SSL.SSLObject import adrive, drive, run
 from ssl_helpers import m2server, s_server
 
@@ -83,7 +83,8 @@ def test_memory_pair(pki):
     c.unwrap()
     c.close()
     s.close()
-    with pytest.raises(SSL.SSLError):
+    s.close()
+    with pytest.raises(Err.ClosedError):
         c.read()
 
 
