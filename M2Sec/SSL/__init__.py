@@ -24,7 +24,8 @@ from M2Sec.SSL.Context import (  # noqa: F401,E402
 )
 from M2Sec.SSL.Connection import Connection  # noqa: F401,E402
 from M2Sec.SSL import Checker  # noqa: F401,E402
-from M2Sec.SSL.SSLObject import SSLObject  # noqa: F401,E402
+from M2Sec.SSL.SSLObject import SSLObject, adrive, drive  # noqa: F401,E402
+from M2Sec.SSL.SSLObject import run as retry_loop  # noqa: F401,E402
 from M2Sec.SSL.SSLServer import SSLServer, ThreadingSSLServer  # noqa: F401,E402
 
 if os.name != "nt":
