@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+
+import pytest
 from typing import Callable, Iterator, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -167,3 +169,14 @@ def m2server(ctx: SSL.Context, handler: Callable[[SSL.Connection], None] = echo,
         yield srv
     finally:
         srv.stop()
+
+
+_PKI: List[SSLPKI] = []
+
+
+@pytest.fixture
+def pki(tmp_path_factory) -> SSLPKI:
+    """The PKI shared by the SSL tests (made once per session): import it into a test module."""
+    if not _PKI:
+        _PKI.append(SSLPKI(str(tmp_path_factory.mktemp("sslpki"))))
+    return _PKI[0]

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from M2Sec import SSL, X509, m2
+from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import listener, echo, free_port, m2server
 
 pytestmark = pytest.mark.timeout(60)

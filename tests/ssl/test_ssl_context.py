@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from M2Sec import BIO, SSL, X509, Err, m2
+from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import listener, m2server
 
 pytestmark = pytest.mark.timeout(60)

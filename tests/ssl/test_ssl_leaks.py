@@ -8,6 +8,7 @@ import pytest
 from M2Sec import SSL
 from M2Sec.SSL.Connection import _by_ssl
 from M2Sec.SSL.Context import ctxmap
+from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import m2server
 
 pytestmark = pytest.mark.timeout(120)

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from M2Sec import SSL
+from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import listener, m2server, s_client, s_server
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,6 +9,7 @@ import pytest
 
 from M2Sec import SSL, Err
 from M2Sec.SSL.SSLObject import adrive, drive, run
+from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import m2server, s_server
 
 pytestmark = pytest.mark.timeout(60)
