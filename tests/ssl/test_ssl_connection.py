@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from M2Sec import SSL, X509, m2
+from M2Sec import SSL, Err, X509, m2
 from ssl_helpers import pki  # noqa: F401  (the fixture)
-from ssl_helpers import listener, echo, free_port, m2server
+from ssl_helpers import listener, echo, m2server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -316,7 +316,7 @@ def test_server_timeout_on_silent_client(pki):
 
 
 def test_read_timeout_and_socket_timeouts(pki):
-    with m2server(pki.server_ctx(), lambda conn: time.sleep(1)) as srv:
+    with m2server(pki.server_ctx(), lambda conn: time.sleep(0.5)) as srv:
         c = connect(pki.client_ctx(), srv.port, timeout=0.2)
         with pytest.raises(SSL.SSLTimeoutError):
             c.read()
@@ -493,9 +493,7 @@ def test_context_closed_and_connection_keeps_it(pki):
     ctx = pki.server_ctx()
     conn = SSL.Connection(ctx)
     ctx.close()
-    with pytest.raises(X509.ClosedError if hasattr(X509, "ClosedError") else Exception):
+    with pytest.raises(Err.ClosedError):
         ctx.set_options(0)
     assert conn.get_version()  # the SSL still holds its SSL_CTX
     conn.free()
-    port = free_port()
-    assert port > 0
