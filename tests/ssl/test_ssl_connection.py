@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from M2Sec import SSL, Err, X509, m2
+from M2Sec import SSL, Err, m2
 from ssl_helpers import pki  # noqa: F401  (the fixture)
 from ssl_helpers import listener, echo, m2server
 
