@@ -1,0 +1,108 @@
+"""TLS on an existing socket, for the standard-library integrations (httpslib, ftpslib, ...).
+
+``SocketConnection`` is an :class:`SSL.Connection` whose ``makefile()`` and ``close()`` behave as
+a socket's do, which http.client, ftplib and socketserver rely on: files in any mode (text
+too), and ``close()`` deferred until every file made by ``makefile()`` is closed.
+``client()`` and ``server()`` run the handshake on a connected socket.
+"""
+
+import ipaddress
+import socket
+from typing import Any, Optional
+
+from M2Sec import SSL
+from M2Sec.SSL.Checker import SSLVerificationError
+
+
+def is_ip_address(host: str) -> bool:
+    """True for an IPv4 or IPv6 literal (which SNI must not carry, RFC 6066 section 3)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class SocketConnection(SSL.Connection):
+    """An SSL.Connection whose files keep it open, as a socket's files do.
+
+    ``makefile(mode, buffering, encoding=..., errors=..., newline=...)`` takes the socket's
+    arguments (M2Crypto's default mode ``"rb"``); ``close()`` shuts TLS down and closes the
+    socket once the connection and all its files are closed.
+    """
+
+    _io_refs = 0
+    _close_wanted = False
+
+    def makefile(self, mode: str = "rb", buffering: Optional[int] = None, *, encoding: Optional[str] = None,
+                 errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
+        # socket.socket.makefile only needs _io_refs and what socket.SocketIO calls:
+        # recv_into, send, fileno, _decref_socketios.
+        return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors,  # type: ignore[arg-type]
+                                      newline=newline)
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._close_wanted:
+            self.close()
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        self._close_wanted = True
+        if self._io_refs <= 0:
+            super().close(*args, **kwargs)
+
+    def __enter__(self) -> "SocketConnection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def client(ctx: "SSL.Context", sock: socket.socket, server_hostname: Optional[str], *,
+           conn_cls: type = SocketConnection, session: Optional["SSL.Session.Session"] = None) -> Any:
+    """A TLS client connection on the connected sock, handshake done and peer checked.
+
+    The name goes into SNI (unless it is an IP address) and into OpenSSL's own host check
+    (``SSL_set1_host``: the handshake fails on a mismatch when ctx verifies); then the
+    connection's post-connection check (M2Crypto's ``Checker``) runs as ``Connection.connect``
+    runs it.  On any failure the connection and sock are closed.
+
+    :param session: a session to resume (FTP data connections reuse the control's)
+    :raises SSL.SSLError: the handshake failed (including certificate verification)
+    :raises SSL.Checker.SSLVerificationError: the post-connection check failed
+    """
+    conn = conn_cls(ctx, sock)
+    try:
+        if server_hostname:
+            if not is_ip_address(server_hostname):
+                conn.set_tlsext_host_name(server_hostname)
+            conn.set1_host(server_hostname)
+        if session is not None:
+            conn.set_session(session)
+        conn.setup_ssl()
+        conn.set_connect_state()
+        conn.connect_ssl()
+        check = getattr(conn, "postConnectionCheck", conn.clientPostConnectionCheck)
+        if check is not None and not check(conn.get_peer_cert(), server_hostname):
+            raise SSLVerificationError("post connection check failed")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def server(ctx: "SSL.Context", sock: socket.socket, *, conn_cls: type = SocketConnection) -> Any:
+    """A TLS server connection on the accepted sock, handshake done; sock is closed on failure.
+
+    :raises SSL.SSLError: the handshake failed
+    """
+    conn = conn_cls(ctx, sock)
+    try:
+        conn.setup_ssl()
+        conn.set_accept_state()
+        conn.accept_ssl()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
