@@ -5,6 +5,7 @@ its fixture; certificates are minted per test session by tests/pki_helpers.PKI.
 """
 
 import base64
+import contextlib
 import http.server
 import os
 import select
@@ -76,6 +77,16 @@ class Certs:
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory) -> Certs:
     return Certs(str(tmp_path_factory.mktemp("pki")))
+
+
+@contextlib.contextmanager
+def running(server: socketserver.BaseServer) -> Iterator[Any]:
+    """server, serving in a daemon thread for the with block."""
+    stop = serve(server)
+    try:
+        yield server
+    finally:
+        stop()
 
 
 def serve(server: socketserver.BaseServer) -> Callable[[], None]:
@@ -150,18 +161,14 @@ def url(server: socketserver.BaseServer, host: str = "localhost", path: str = "/
 
 @pytest.fixture
 def py_https(certs) -> Iterator[PySSLHTTPServer]:
-    server = PySSLHTTPServer(certs.py_server_ctx())
-    stop = serve(server)
-    yield server
-    stop()
+    with running(PySSLHTTPServer(certs.py_server_ctx())) as server:
+        yield server
 
 
 @pytest.fixture
 def m2_https(certs) -> Iterator[M2SecHTTPServer]:
-    server = M2SecHTTPServer(certs.server_ctx())
-    stop = serve(server)
-    yield server
-    stop()
+    with running(M2SecHTTPServer(certs.server_ctx())) as server:
+        yield server
 
 
 class ConnectProxy(socketserver.ThreadingTCPServer):
@@ -224,18 +231,14 @@ class ProxyHandler(socketserver.StreamRequestHandler):
 
 @pytest.fixture
 def proxy() -> Iterator[ConnectProxy]:
-    server = ConnectProxy()
-    stop = serve(server)
-    yield server
-    stop()
+    with running(ConnectProxy()) as server:
+        yield server
 
 
 @pytest.fixture
 def auth_proxy() -> Iterator[ConnectProxy]:
-    server = ConnectProxy(b"proxyuser:proxypass")
-    stop = serve(server)
-    yield server
-    stop()
+    with running(ConnectProxy(b"proxyuser:proxypass")) as server:
+        yield server
 
 
 class SilentServer:

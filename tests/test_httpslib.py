@@ -12,7 +12,7 @@ import pytest
 from M2Sec import SSL, httpslib
 from M2Sec.SSL.Checker import SSLVerificationError
 from integ_helpers import (BODY, Handler, M2SecHTTPServer, SilentServer, auth_proxy, certs, m2_https,  # noqa: F401
-                           open_fds, plain_http, proxy, py_https, serve, silent, url)
+                           open_fds, plain_http, proxy, py_https, running, silent, url)
 
 pytestmark = pytest.mark.timeout(60)
 REJECTED = (SSL.SSLError, SSLVerificationError)
@@ -63,17 +63,13 @@ def test_sni_is_sent(certs):
     ctx = certs.py_server_ctx()
     ctx.sni_callback = lambda sock, name, _ctx: names.append(name)
     from integ_helpers import PySSLHTTPServer
-    server = PySSLHTTPServer(ctx)
-    stop = serve(server)
-    try:
+    with running(PySSLHTTPServer(ctx)) as server:
         c = httpslib.HTTPSConnection("localhost", server.server_address[1], ssl_context=certs.client_ctx())
         assert get(c) == BODY
         c.close()
         c = httpslib.HTTPSConnection("127.0.0.1", server.server_address[1], ssl_context=certs.client_ctx())
         assert get(c) == BODY
         c.close()
-    finally:
-        stop()
     assert names == ["localhost", None]  # no SNI for an IP address (RFC 6066)
 
 
@@ -87,24 +83,18 @@ def test_default_context_rejects_untrusted_server(py_https):
 
 def test_default_context_rejects_self_signed(certs):
     from integ_helpers import PySSLHTTPServer
-    server = PySSLHTTPServer(certs.py_server_ctx(certs.self_signed, certs.self_key))
-    stop = serve(server)
-    try:
+    with running(PySSLHTTPServer(certs.py_server_ctx(certs.self_signed, certs.self_key))) as server:
         for ctx in (None, certs.client_ctx()):
             c = httpslib.HTTPSConnection("localhost", server.server_address[1], ssl_context=ctx)
             with pytest.raises(REJECTED):
                 get(c)
             c.close()
-    finally:
-        stop()
 
 
 def test_wrong_host_rejected(certs):
     """A certificate for www.example.com, trusted chain, reached as localhost."""
     from integ_helpers import PySSLHTTPServer
-    server = PySSLHTTPServer(certs.py_server_ctx(certs.other_chain, certs.other_key))
-    stop = serve(server)
-    try:
+    with running(PySSLHTTPServer(certs.py_server_ctx(certs.other_chain, certs.other_key))) as server:
         c = httpslib.HTTPSConnection("localhost", server.server_address[1], ssl_context=certs.client_ctx())
         with pytest.raises(REJECTED):
             get(c)
@@ -114,8 +104,6 @@ def test_wrong_host_rejected(certs):
         with pytest.raises(REJECTED):
             get(c)
         c.close()
-    finally:
-        stop()
 
 
 def test_m2crypto_style_unverified_context(certs, py_https):
@@ -144,9 +132,7 @@ def test_client_certificate(certs):
     sctx.verify_mode = ssl.CERT_REQUIRED
     sctx.load_verify_locations(certs.root)
     sctx.load_verify_locations(certs.pki.path("inter.pem"))
-    server = PySSLHTTPServer(sctx)
-    stop = serve(server)
-    try:
+    with running(PySSLHTTPServer(sctx)) as server:
         c = httpslib.HTTPSConnection("localhost", server.server_address[1], ssl_context=certs.client_ctx(),
                                      cert_file=certs.client_cert, key_file=certs.client_key)
         assert get(c) == BODY
@@ -155,8 +141,6 @@ def test_client_certificate(certs):
         with pytest.raises((SSL.SSLError, http.client.HTTPException, OSError)):
             get(c)
         c.close()
-    finally:
-        stop()
 
 
 def test_session_resumption(certs, m2_https):

@@ -42,14 +42,11 @@ def test_default_opener_rejects_untrusted(py_https):
 
 
 def test_wrong_host_is_url_error(certs):
-    from integ_helpers import PySSLHTTPServer, serve
-    server = PySSLHTTPServer(certs.py_server_ctx(certs.other_chain, certs.other_key))  # www.example.com
-    stop = serve(server)
-    try:
+    from integ_helpers import PySSLHTTPServer, running
+    # a certificate for www.example.com, reached as localhost
+    with running(PySSLHTTPServer(certs.py_server_ctx(certs.other_chain, certs.other_key))) as server:
         with pytest.raises(m2urllib2.URLError):
             m2urllib2.build_opener(certs.client_ctx()).open(url(server))
-    finally:
-        stop()
 
 
 def test_ip_address_url(certs, py_https):

@@ -7,7 +7,7 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler, Si
 import pytest
 
 from M2Sec import SSL, m2xmlrpclib
-from integ_helpers import certs, serve  # noqa: F401
+from integ_helpers import certs, running  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,9 +62,8 @@ class M2SecXMLRPCServer(SSL.ThreadingSSLServer, SimpleXMLRPCDispatcher):
 def server(request, certs):
     srv = register(PyXMLRPCServer(certs.py_server_ctx()) if request.param == "python-ssl"
                    else M2SecXMLRPCServer(certs.server_ctx()))
-    stop = serve(srv)
-    yield srv
-    stop()
+    with running(srv):
+        yield srv
 
 
 def rpc_url(server, host="localhost", path="/RPC2", userinfo=""):
@@ -105,24 +104,17 @@ def test_default_transport_verifies(certs, server):
 
 
 def test_wrong_host_rejected(certs):
-    srv = register(M2SecXMLRPCServer(certs.server_ctx(certs.other_chain, certs.other_key)))  # www.example.com
-    stop = serve(srv)
-    try:
+    # a certificate for www.example.com, reached as localhost
+    with running(register(M2SecXMLRPCServer(certs.server_ctx(certs.other_chain, certs.other_key)))) as srv:
         with pytest.raises((SSL.SSLError, SSL.Checker.SSLVerificationError)):
             xmlrpc.client.ServerProxy(rpc_url(srv), transport=m2xmlrpclib.SSL_Transport(certs.client_ctx())).add(1, 2)
-    finally:
-        stop()
 
 
 def test_python_client_against_m2sec_server(certs):
-    srv = register(M2SecXMLRPCServer(certs.server_ctx()))
-    stop = serve(srv)
-    try:
+    with running(register(M2SecXMLRPCServer(certs.server_ctx()))) as srv:
         proxy = xmlrpc.client.ServerProxy(rpc_url(srv), context=certs.py_client_ctx())
         assert proxy.add(20, 22) == 42
         assert proxy.reverse(xmlrpc.client.Binary(b"abc")).data == b"cba"
-    finally:
-        stop()
 
 
 def test_junk_context():
