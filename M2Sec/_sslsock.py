@@ -6,21 +6,11 @@ too), and ``close()`` deferred until every file made by ``makefile()`` is closed
 ``client()`` and ``server()`` run the handshake on a connected socket.
 """
 
-import ipaddress
 import socket
 from typing import Any, Optional
 
 from M2Sec import SSL
 from M2Sec.SSL.Checker import SSLVerificationError
-
-
-def is_ip_address(host: str) -> bool:
-    """True for an IPv4 or IPv6 literal (which SNI must not carry, RFC 6066 section 3)."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 class SocketConnection(SSL.Connection):
@@ -63,31 +53,28 @@ def client(ctx: "SSL.Context", sock: socket.socket, server_hostname: Optional[st
            conn_cls: type = SocketConnection, session: Optional["SSL.Session.Session"] = None) -> Any:
     """A TLS client connection on the connected sock, handshake done and peer checked.
 
-    The name goes into SNI (unless it is an IP address) and into OpenSSL's own host check
-    (``SSL_set1_host``: the handshake fails on a mismatch when ctx verifies); then the
-    connection's post-connection check (M2Crypto's ``Checker``) runs as ``Connection.connect``
-    runs it.  On any failure the connection and sock are closed.
+    server_hostname goes to ``set1_host()``: SNI (unless it is an IP address) and, with a
+    context that checks host names (``SSL.create_default_context()``), OpenSSL's check in the
+    handshake.  Then the connection's post-connection check (M2Crypto's ``Checker``, unless the
+    handshake checked the name) runs, as ``Connection.connect()`` runs it.  On any failure
+    the connection and sock are closed.
 
     :param session: a session to resume (FTP data connections reuse the control's)
-    :raises SSL.SSLError: the handshake failed (including certificate verification)
-    :raises SSL.Checker.SSLVerificationError: the post-connection check failed
+    :raises SSL.SSLError: the handshake failed (``SSLCertVerificationError`` and subclasses for
+        the certificate), or (``SSLVerificationError``) the post-connection check did
     """
     conn = conn_cls(ctx, sock)
     try:
         if server_hostname:
-            if not is_ip_address(server_hostname):
-                conn.set_tlsext_host_name(server_hostname)
             conn.set1_host(server_hostname)
         if session is not None:
             conn.set_session(session)
-        conn.setup_ssl()
-        conn.set_connect_state()
-        conn.connect_ssl()
+        conn.handshake_on_existing_socket()
         check = getattr(conn, "postConnectionCheck", conn.clientPostConnectionCheck)
         if check is not None and not check(conn.get_peer_cert(), server_hostname):
             raise SSLVerificationError("post connection check failed")
     except BaseException:
-        conn.close()
+        conn.free()
         raise
     return conn
 
@@ -99,10 +86,8 @@ def server(ctx: "SSL.Context", sock: socket.socket, *, conn_cls: type = SocketCo
     """
     conn = conn_cls(ctx, sock)
     try:
-        conn.setup_ssl()
-        conn.set_accept_state()
-        conn.accept_ssl()
+        conn.handshake_on_existing_socket(server_side=True)
     except BaseException:
-        conn.close()
+        conn.free()
         raise
     return conn

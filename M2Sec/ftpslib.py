@@ -25,6 +25,29 @@ from typing import Any, Optional, Tuple
 from M2Sec import SSL, _sslsock, httpslib
 
 
+class DataConnection(_sslsock.SocketConnection):
+    """A protected data connection, closed as ``ftplib.FTP_TLS`` closes one (``unwrap()``).
+
+    ``close()`` sends close_notify and waits (10 s at most) for the server's: in TLS 1.3 the
+    server's session tickets may still be unread, and closing a socket with unread data
+    resets the connection, which can cut off the end of an upload.
+    """
+
+    unwrap_timeout = 10.0
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        if self._io_refs <= 0 and not self.closed:
+            timeout = self.gettimeout()
+            if timeout is None or timeout > self.unwrap_timeout:
+                self.settimeout(self.unwrap_timeout)
+            try:
+                self.unwrap().close()
+                return
+            except (SSL.SSLError, OSError):
+                pass  # the server closed first or broke TLS: just close
+        super().close(*args, **kwargs)
+
+
 class FTP_TLS(FTP):
     """An FTP client securing its control and data connections with TLS.
 
@@ -94,7 +117,8 @@ class FTP_TLS(FTP):
         """Start a transfer; the data connection runs TLS, resuming the control session, if protected."""
         conn, size = super().ntransfercmd(cmd, rest)
         if self.prot:
-            conn = _sslsock.client(self.ssl_ctx, conn, self.host, session=self.sock.get_session())
+            conn = _sslsock.client(self.ssl_ctx, conn, self.host, conn_cls=DataConnection,
+                                   session=self.sock.get_session())
         return conn, size
 
     abort = ftplib.FTP_TLS.abort  # ABOR without MSG_OOB, which TLS cannot carry

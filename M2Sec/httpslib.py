@@ -11,7 +11,7 @@ import http.client
 import socket
 from http.client import *  # noqa: F401,F403  (M2Crypto's module re-exports http.client)
 from http.client import HTTPS_PORT, HTTPConnection
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from M2Sec import SSL, _sslsock
@@ -24,7 +24,8 @@ class HTTPSConnection(http.client.HTTPSConnection):
 
     :param host: the server (``"host"`` or ``"host:port"``)
     :param port: its port, 443 by default
-    :param strict: ignored (M2Crypto's, from Python 2)
+    :param strict: ignored (M2Crypto's, from Python 2); a dict there is taken as the keyword
+        options (``{"ssl_context": ctx}``), as M2Crypto's own tests pass them
     :param ssl_conn_cls: the :class:`SSL.Connection` class to use
     :param ssl_context: the :class:`SSL.Context`; ``SSL.create_default_context()`` if omitted
     :param key_file: a client key, loaded with cert_file into the context
@@ -40,6 +41,8 @@ class HTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: Optional[int] = None, strict: Any = None,
                  ssl_conn_cls: type = _sslsock.SocketConnection, *, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
                  source_address: Optional[tuple] = None, blocksize: int = 8192, **ssl: Any) -> None:
+        if isinstance(strict, Mapping):
+            ssl = {**strict, **ssl}
         unknown = set(ssl) - {"key_file", "cert_file", "ssl_context"}
         if unknown:
             raise ValueError("unknown keyword argument(s): %s" % ", ".join(sorted(unknown)))
@@ -56,11 +59,16 @@ class HTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         """Connect (through the proxy tunnel, if any), then run the TLS handshake and checks.
 
+        Does nothing if already connected.
+
         :raises SSL.SSLError: the handshake or the certificate verification failed
         :raises SSL.Checker.SSLVerificationError: the post-connection check failed
         """
+        if self.sock is not None:
+            return
         HTTPConnection.connect(self)
-        self.sock = _sslsock.client(self.ssl_ctx, self.sock, self._tunnel_host or self.host,
+        sock, self.sock = self.sock, None
+        self.sock = _sslsock.client(self.ssl_ctx, sock, self._tunnel_host or self.host,
                                     conn_cls=self._ssl_conn_cls, session=self.session)
 
     def get_session(self) -> Any:

@@ -9,6 +9,7 @@ asks for 127.0.0.1, which the certificate (DNS:localhost only) does not name, an
 
 import http.server
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -64,7 +65,7 @@ def main() -> int:
     ca.save_pem(paths["ca"])
     cert.save_pem(paths["cert"])
     key.save_key(paths["key"], cipher=None)
-    print("minted a demo CA and a certificate for localhost in", d)
+    print("minted a demo CA and a certificate for localhost (EC P-256)")
 
     server_ctx = SSL.Context()
     server_ctx.load_cert_chain(paths["cert"], paths["key"])
@@ -73,15 +74,17 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print("M2Sec HTTPS server on https://localhost:%d/" % port)
 
-    client_ctx = SSL.create_default_context()  # verifies the chain and the host name
-    client_ctx.load_verify_locations(paths["ca"])
+    # verifies the chain (up to the demo CA only) and the host name
+    client_ctx = SSL.create_default_context(cafile=paths["ca"])
     try:
         conn = httpslib.HTTPSConnection("localhost", port, ssl_context=client_ctx)
+        conn.connect()
+        tls = conn.sock
+        print("client: %s, %s, server certificate CN=%s verified" % (
+            tls.get_version(), tls.get_cipher().name(), tls.get_peer_cert().get_subject().CN))
         conn.request("GET", "/")
         resp = conn.getresponse()
         print("client: %d %s, body %r" % (resp.status, resp.reason, resp.read()))
-        print("client: %s, %s, server certificate CN=%s verified" % (
-            conn.sock.get_version(), conn.sock.get_cipher().name(), conn.sock.get_peer_cert().get_subject().CN))
         conn.close()
 
         wrong = httpslib.HTTPSConnection("127.0.0.1", port, ssl_context=client_ctx, timeout=5)
@@ -96,6 +99,7 @@ def main() -> int:
     finally:
         server.shutdown()
         server.server_close()
+        shutil.rmtree(d)
     print("https demo finished: ok")
     return 0
 

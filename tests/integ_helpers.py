@@ -61,9 +61,7 @@ class Certs:
 
     def client_ctx(self) -> "SSL.Context":
         """A verifying M2Sec client context that trusts the test root."""
-        ctx = SSL.create_default_context()
-        ctx.load_verify_locations(self.root)
-        return ctx
+        return SSL.create_default_context(cafile=self.root)
 
     def py_server_ctx(self, chain: Optional[str] = None, key: Optional[str] = None) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -115,6 +113,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        if self.headers.get("Connection", "").lower() == "close":
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

