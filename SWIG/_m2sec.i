@@ -17,5 +17,6 @@
 %include "_dh.i"
 %include "_ec.i"
 %include "_x509.i"
+%include "_ssl.i"
 %include "_provider.i"
 %include "_engine.i"
