@@ -31,6 +31,13 @@ class SocketConnection(SSL.Connection):
         return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors,  # type: ignore[arg-type]
                                       newline=newline)
 
+    def recv_into(self, buff: Any, nbytes: int = 0) -> int:
+        # Through read(): m2.ssl_read_into does not take its Py_ssize_t count yet (SWIG sees
+        # an opaque type); see the report to the SSL core.
+        data = self.read(nbytes or len(buff))
+        buff[:len(data)] = data
+        return len(data)
+
     def _decref_socketios(self) -> None:
         if self._io_refs > 0:
             self._io_refs -= 1
