@@ -1,0 +1,180 @@
+"""HTTPS for http.client over M2Sec's SSL (M2Crypto's httpslib).
+
+``HTTPSConnection`` is an ``http.client.HTTPSConnection`` whose TLS is an :class:`SSL.Connection`;
+everything else (requests, keep-alive, ``set_tunnel`` proxies, timeouts) is http.client's.
+Without ``ssl_context`` it verifies the server's chain against the system CAs and its host
+name (:func:`SSL.create_default_context`); M2Crypto's default context verified nothing.
+"""
+
+import base64
+import http.client
+import socket
+from http.client import *  # noqa: F401,F403  (M2Crypto's module re-exports http.client)
+from http.client import HTTPS_PORT, HTTPConnection
+from typing import Any, Dict, Mapping, Optional, Union
+from urllib.parse import urlsplit, urlunsplit
+
+from M2Sec import SSL, _sslsock
+
+__all__ = [name for name in http.client.__all__] + ["HTTPSConnection", "ProxyHTTPSConnection"]
+
+
+class HTTPSConnection(http.client.HTTPSConnection):
+    """One connection to an HTTPS server, TLS by M2Sec.
+
+    :param host: the server (``"host"`` or ``"host:port"``)
+    :param port: its port, 443 by default
+    :param strict: ignored (M2Crypto's, from Python 2); a dict there is taken as the keyword
+        options (``{"ssl_context": ctx}``), as M2Crypto's own tests pass them
+    :param ssl_conn_cls: the :class:`SSL.Connection` class to use
+    :param ssl_context: the :class:`SSL.Context`; ``SSL.create_default_context()`` if omitted
+    :param key_file: a client key, loaded with cert_file into the context
+    :param cert_file: a client certificate (PEM; may hold the key too)
+    :param timeout: socket timeout in seconds, as for http.client
+    :param source_address: local (host, port) to bind, as for http.client
+    :raises ValueError: for an unknown keyword argument
+    :raises TypeError: for an ssl_context that is not an SSL.Context
+    """
+
+    default_port = HTTPS_PORT
+
+    def __init__(self, host: str, port: Optional[int] = None, strict: Any = None,
+                 ssl_conn_cls: type = _sslsock.SocketConnection, *, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
+                 source_address: Optional[tuple] = None, blocksize: int = 8192, **ssl: Any) -> None:
+        if isinstance(strict, Mapping):
+            ssl = {**strict, **ssl}
+        unknown = set(ssl) - {"key_file", "cert_file", "ssl_context"}
+        if unknown:
+            raise ValueError("unknown keyword argument(s): %s" % ", ".join(sorted(unknown)))
+        # http.client.HTTPSConnection.__init__ would build an ssl-module context: skip it.
+        HTTPConnection.__init__(self, host, port, timeout, source_address, blocksize=blocksize)
+        self.ssl_ctx = context_or_default(ssl.get("ssl_context"))
+        self.key_file = ssl.get("key_file")
+        self.cert_file = ssl.get("cert_file")
+        if self.cert_file or self.key_file:
+            self.ssl_ctx.load_cert(self.cert_file or self.key_file, self.key_file)
+        self._ssl_conn_cls = ssl_conn_cls
+        self.session: Optional[Any] = None
+
+    def connect(self) -> None:
+        """Connect (through the proxy tunnel, if any), then run the TLS handshake and checks.
+
+        Does nothing if already connected.
+
+        :raises SSL.SSLError: the handshake or the certificate verification failed
+        :raises SSL.Checker.SSLVerificationError: the post-connection check failed
+        """
+        if self.sock is not None:
+            return
+        HTTPConnection.connect(self)
+        sock, self.sock = self.sock, None
+        self.sock = _sslsock.client(self.ssl_ctx, sock, self._tunnel_host or self.host,
+                                    conn_cls=self._ssl_conn_cls, session=self.session)
+
+    def get_session(self) -> Any:
+        """The TLS session of the current connection (to resume it in another)."""
+        return self.sock.get_session()
+
+    def set_session(self, session: Any) -> None:
+        """Resume session on the next connect()."""
+        self.session = session
+
+
+def context_or_default(ssl_context: Optional["SSL.Context"]) -> "SSL.Context":
+    """ssl_context, or a new verifying ``SSL.create_default_context()`` if it is None.
+
+    :raises TypeError: (an AssertionError too, as M2Crypto raised) for anything but a Context
+    """
+    if ssl_context is None:
+        return SSL.create_default_context()
+    if not isinstance(ssl_context, SSL.Context):
+        raise NotAContext("ssl_context must be an SSL.Context, not %s" % type(ssl_context).__name__)
+    return ssl_context
+
+
+class NotAContext(TypeError, AssertionError):
+    """Something else was given where an SSL.Context belongs."""
+
+
+class ProxyHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection through an HTTP proxy's CONNECT tunnel (M2Crypto's class).
+
+    Made with the proxy's host and port; the target comes from the absolute URL given to
+    ``putrequest()``/``request()`` (``https://host[:port]/path``).  ``Proxy-Authorization`` and
+    ``User-Agent`` headers, and Basic credentials from username/password, go to the proxy.
+    TLS runs end to end with the target, and is verified against the target's name.
+    """
+
+    _ports = {"http": 80, "https": 443}
+    _AUTH_HEADER = "Proxy-Authorization"
+    _UA_HEADER = "User-Agent"
+
+    def __init__(self, host: str, port: Optional[int] = None, strict: Any = None,
+                 username: Union[str, bytes, None] = None, password: Union[str, bytes, None] = None,
+                 **ssl: Any) -> None:
+        super().__init__(host, port, strict, **ssl)
+        self._username = username.encode() if isinstance(username, str) else username
+        self._password = password.encode() if isinstance(password, str) else password
+        self._proxy_auth: Optional[str] = None
+        self._proxy_UA: Optional[str] = None
+
+    def putrequest(self, method: str, url: str, skip_host: bool = False,
+                   skip_accept_encoding: bool = False) -> None:
+        """Start a request for the absolute url; the tunnel goes to its host and port.
+
+        :raises ValueError: for a URL without scheme, or an unknown scheme without a port
+        """
+        if isinstance(url, bytes):
+            url = url.decode("latin-1")
+        if isinstance(method, bytes):
+            method = method.decode("ascii")
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.hostname:
+            raise ValueError("unknown URL type: %s" % url)
+        port = parts.port or self._ports.get(parts.scheme)
+        if port is None:
+            raise ValueError("unknown protocol for: %s" % url)
+        self._real_host, self._real_port = parts.hostname, port
+        if self.sock is None:
+            self.set_tunnel(parts.hostname, port)
+        elif (self._tunnel_host, self._tunnel_port) != (parts.hostname, port):
+            raise http.client.CannotSendRequest("connected through the proxy to another host")
+        rest = urlunsplit(("", "", parts.path, parts.query, parts.fragment)) or "/"
+        super().putrequest(method, rest, skip_host=skip_host, skip_accept_encoding=skip_accept_encoding)
+
+    def putheader(self, header: Union[str, bytes], *values: Any) -> None:
+        name = header.decode("latin-1") if isinstance(header, bytes) else header
+        value = " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values)
+        if name.lower() == self._AUTH_HEADER.lower():
+            self._proxy_auth = value
+            return
+        if name.lower() == self._UA_HEADER.lower():
+            self._proxy_UA = value
+        super().putheader(header, *values)
+
+    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
+        if self.sock is None:
+            self._tunnel_headers = self._connect_headers()
+        super().endheaders(message_body, encode_chunked=encode_chunked)
+
+    def _connect_headers(self) -> Dict[str, str]:
+        headers = {}
+        if self._proxy_UA:
+            headers[self._UA_HEADER] = self._proxy_UA
+        auth = self._proxy_auth or self._encode_auth()
+        if auth:
+            headers[self._AUTH_HEADER] = auth
+        return headers
+
+    def _get_connect_msg(self) -> bytes:
+        """The CONNECT request sent to the proxy."""
+        lines = ["CONNECT %s:%d HTTP/1.1" % (self._real_host, self._real_port),
+                 "Host: %s:%d" % (self._real_host, self._real_port)]
+        lines += ["%s: %s" % kv for kv in self._connect_headers().items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _encode_auth(self) -> Optional[str]:
+        """``Basic <base64(user:password)>`` from the credentials, or None without them."""
+        if not (self._username and self._password):
+            return None
+        return "Basic " + base64.b64encode(self._username + b":" + self._password).decode("ascii")

@@ -1,0 +1,63 @@
+"""HTTPS for urllib's legacy ``URLopener`` over M2Sec's SSL (M2Crypto's m2urllib).
+
+``URLopener().open("https://...")`` and ``open_https(url, data, ssl_context)`` go through
+:class:`httpslib.HTTPSConnection`; without a context they verify
+(``SSL.create_default_context()``).  urllib deprecates ``URLopener``: new code uses
+:mod:`M2Sec.m2urllib2`.  The module re-exports urllib.request, urllib.parse and urllib.error.
+"""
+
+import urllib.request
+from urllib.error import *  # noqa: F401,F403
+from urllib.parse import *  # noqa: F401,F403
+from urllib.request import *  # noqa: F401,F403
+from typing import Any, Optional, Union
+
+from M2Sec import SSL, httpslib
+
+if hasattr(urllib.request, "URLopener"):
+
+    class URLopener(urllib.request.URLopener):
+        """urllib's URLopener with M2Sec's HTTPS.
+
+        :param ssl_context: the :class:`SSL.Context` for https URLs (default: a verifying one)
+        """
+
+        def __init__(self, proxies: Optional[dict] = None, *, ssl_context: Optional["SSL.Context"] = None,
+                     **x509: Any) -> None:
+            super().__init__(proxies, **x509)
+            self.ctx = ssl_context
+
+        def open_https(self, url: Union[str, bytes, tuple], data: Optional[bytes] = None,
+                       ssl_context: Optional["SSL.Context"] = None) -> Any:
+            """Open an https URL (``"https://host/path"``, or ``"//host/path"`` as open() passes it).
+
+            :param data: the body of a POST request
+            :param ssl_context: the context for this request (else the opener's, else a verifying one)
+            :raises OSError: for a URL without host, or a connection failure
+            :raises SSL.SSLError: the handshake or certificate verification failed
+            """
+            if isinstance(url, bytes):
+                url = url.decode("latin-1")
+            if isinstance(url, str) and url[:6].lower() == "https:":
+                url = url[6:]
+            ctx = httpslib.context_or_default(ssl_context if ssl_context is not None else self.ctx)
+            self.ctx = ctx
+            files = {k: v for k, v in (("key_file", self.key_file), ("cert_file", self.cert_file)) if v}
+
+            def connection(host: str) -> httpslib.HTTPSConnection:
+                return httpslib.HTTPSConnection(host, ssl_context=ctx, **files)
+
+            return self._open_generic_http(connection, url, data)
+
+    class FancyURLopener(URLopener, urllib.request.FancyURLopener):
+        """urllib's FancyURLopener with M2Sec's HTTPS."""
+
+else:  # pragma: no cover - Python without URLopener
+
+    class URLopener:  # type: ignore[no-redef]
+        """This Python has no URLopener: use M2Sec.m2urllib2."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("this Python has no urllib.request.URLopener; use M2Sec.m2urllib2")
+
+        open_https = __init__

@@ -1,0 +1,66 @@
+"""HTTPS for urllib.request over M2Sec's SSL (M2Crypto's m2urllib2).
+
+``HTTPSHandler`` is urllib.request's HTTPS handler with an :class:`SSL.Context` and
+:class:`httpslib.HTTPSConnection`; proxies (``ProxyHandler``, CONNECT tunnels), redirects and
+authentication stay urllib's.  Without a context it verifies (``SSL.create_default_context()``).
+The module re-exports urllib.request and urllib.error, as M2Crypto's does.
+"""
+
+import urllib.request
+from urllib.error import *  # noqa: F401,F403
+from urllib.error import URLError
+from urllib.request import *  # noqa: F401,F403
+from urllib.request import BaseHandler, OpenerDirector
+from typing import Any, Optional
+
+from M2Sec import SSL, _sslsock, httpslib
+from M2Sec.SSL.Checker import SSLVerificationError
+
+# M2Crypto's name for the connection class whose files keep it open.
+RefCountingSSLConnection = _sslsock.SocketConnection
+
+
+class HTTPSHandler(urllib.request.HTTPSHandler):
+    """Opens ``https://`` URLs with M2Sec's TLS.
+
+    :param ssl_context: the :class:`SSL.Context`; ``SSL.create_default_context()`` if omitted
+    :param ssl_conn_cls: the :class:`SSL.Connection` class to use
+    :raises TypeError: for an ssl_context that is not an SSL.Context
+    """
+
+    def __init__(self, ssl_context: Optional["SSL.Context"] = None,
+                 ssl_conn_cls: type = RefCountingSSLConnection, debuglevel: int = 0) -> None:
+        super().__init__(debuglevel)
+        self.ctx = httpslib.context_or_default(ssl_context)
+        self._ssl_conn_cls = ssl_conn_cls
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        """The response to req (an ``http.client.HTTPResponse``).
+
+        :raises URLError: for connection, TLS and certificate failures
+        """
+        try:
+            return self.do_open(httpslib.HTTPSConnection, req, ssl_context=self.ctx,
+                                ssl_conn_cls=self._ssl_conn_cls)
+        except (SSL.SSLError, SSLVerificationError) as err:
+            raise URLError(err) from err
+
+    https_request = urllib.request.AbstractHTTPHandler.do_request_
+
+
+def _is_handler(obj: Any) -> bool:
+    return isinstance(obj, BaseHandler) or (isinstance(obj, type) and issubclass(obj, BaseHandler))
+
+
+def build_opener(ssl_context: Optional["SSL.Context"] = None, *handlers: Any) -> OpenerDirector:
+    """urllib.request's ``build_opener(*handlers)`` with an :class:`HTTPSHandler` for ssl_context.
+
+    Unless one of handlers is an HTTPS handler already, ``HTTPSHandler(ssl_context)`` replaces
+    urllib's own.  (A handler given first, where the context goes, counts as a handler.)
+    """
+    if _is_handler(ssl_context):
+        handlers, ssl_context = (ssl_context,) + handlers, None
+    if not any(isinstance(h, urllib.request.HTTPSHandler) or
+               (isinstance(h, type) and issubclass(h, urllib.request.HTTPSHandler)) for h in handlers):
+        handlers = (HTTPSHandler(ssl_context),) + handlers
+    return urllib.request.build_opener(*handlers)
