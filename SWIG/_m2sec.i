@@ -17,5 +17,7 @@
 %include "_dh.i"
 %include "_ec.i"
 %include "_x509.i"
+%include "_srp.i"
+%include "_tls.i"
 %include "_provider.i"
 %include "_engine.i"
