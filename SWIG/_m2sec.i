@@ -19,5 +19,6 @@
 %include "_x509.i"
 %include "_srp.i"
 %include "_tls.i"
+%include "_tls_interim.i"
 %include "_provider.i"
 %include "_engine.i"
