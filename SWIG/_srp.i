@@ -116,6 +116,21 @@ done:
     PyGILState_Release(gil);
     return al;
 }
+
+/* A client offering SRP suites (RFC 5054: 0xC01A..0xC022) to a server that has both a
+ * certificate and SRP users gets TLS 1.2 at most, where SRP exists, as TLS Lite's server does. */
+static int m2_srp_client_hello_cb(SSL *s, int *al, void *arg) {
+    const unsigned char *suites = NULL;
+    size_t i, n = SSL_client_hello_get0_ciphers(s, &suites);
+    for (i = 0; i + 1 < n; i += 2) {
+        unsigned int id = (suites[i] << 8) | suites[i + 1];
+        if (id >= 0xC01A && id <= 0xC022) {
+            SSL_set_max_proto_version(s, TLS1_2_VERSION);
+            break;
+        }
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
 %}
 
 M2_NULLABLE_STR(srp_password);
@@ -128,6 +143,7 @@ static PyObject *srp_ctx_set_server(SSL_CTX *ctx, PyObject *lookup) {
     if (!PyCallable_Check(lookup)) { PyErr_SetString(PyExc_TypeError, "lookup must be callable"); return NULL; }
     if (!SSL_CTX_set_srp_cb_arg(ctx, lookup) || !SSL_CTX_set_srp_username_callback(ctx, m2_srp_username_cb))
         return m2_raise_msg(M2_SSL, "cannot set the SRP callback");
+    SSL_CTX_set_client_hello_cb(ctx, m2_srp_client_hello_cb, NULL);
     Py_RETURN_NONE;
 }
 

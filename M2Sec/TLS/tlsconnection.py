@@ -139,7 +139,7 @@ class TLSConnection:
                             checker: Optional[Checker] = None, nextProtos: Any = None, reqTack: bool = True,
                             serverName: Optional[str] = None, async_: bool = False, alpn: Any = None, *,
                             cafile: Optional[str] = None, capath: Optional[str] = None,
-                            verify: bool = True) -> Any:
+                            verify: bool = True, _steps: bool = False) -> Any:
         """Handshake as a client, authenticating the server by its certificate (and this side by
         certChain/privateKey when given).
 
@@ -157,14 +157,14 @@ class TLSConnection:
         pinned = isinstance(checker, Checker) and bool(checker.x509Fingerprint)
         gen = self._client_steps(_as_chain(certChain), privateKey, session, _settings(settings), checker,
                                  serverName, _alpn_list(alpn), cafile, capath, verify and not pinned, None)
-        return self._select_driver(gen) if async_ else self._run(gen)
+        return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
 
     def handshakeClientSRP(self, username: Union[str, bytes], password: Union[str, bytes],
                            session: Optional[Session] = None, settings: Optional[HandshakeSettings] = None,
                            checker: Optional[Checker] = None, reqTack: bool = True,
                            serverName: Optional[str] = None, async_: bool = False, *,
                            cafile: Optional[str] = None, capath: Optional[str] = None,
-                           verify: bool = True) -> Any:
+                           verify: bool = True, _steps: bool = False) -> Any:
         """Handshake as a client with an SRP username and password (RFC 5054; TLS 1.2).
 
         A bad password ends in TLSRemoteAlert(bad_record_mac), an unknown user in
@@ -176,7 +176,7 @@ class TLSConnection:
             raise TypeError("username and password are non-empty str or bytes")
         gen = self._client_steps(None, None, session, _settings(settings), checker, serverName, [],
                                  cafile, capath, verify, (user, pw))
-        return self._select_driver(gen) if async_ else self._run(gen)
+        return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
 
     def handshakeServer(self, verifierDB: Optional[VerifierDB] = None, certChain: Optional[X509CertChain] = None,
                         privateKey: Any = None, reqCert: bool = False, sessionCache: Optional[SessionCache] = None,
@@ -282,9 +282,7 @@ class TLSConnection:
             tls.set_session(session._handle)
         self._settings = settings
         yield from self._handshake_steps()
-        self._session.serverName = serverName or ""
-        self._session.srpUsername = srp[0] if srp else None
-        self._finish_handshake(checker)
+        self._finish_handshake(checker, srp[0] if srp else None, serverName or "")
 
     def _server_steps(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
                       reqCert: bool, sessionCache: Optional[SessionCache], settings: HandshakeSettings,
@@ -296,10 +294,8 @@ class TLSConnection:
         self._tls = _engine.TLSObject(ctx, server=True)
         self._settings = settings
         yield from self._handshake_steps()
-        self._session.srpUsername = self._tls.srp_username()
-        self.allegedSrpUsername = self._session.srpUsername
-        self._session.serverName = sni or ""
-        self._finish_handshake(checker)
+        self.allegedSrpUsername = self._tls.srp_username()
+        self._finish_handshake(checker, self.allegedSrpUsername, sni or "")
         if sessionCache is not None and self._session.sessionID:
             sessionCache[self._session.sessionID] = self._session
 
@@ -321,7 +317,8 @@ class TLSConnection:
             raise TLSAbruptCloseError("the peer closed the connection during the handshake")
         self.closed = False
 
-    def _finish_handshake(self, checker: Optional[Callable[[Any], None]]) -> None:
+    def _finish_handshake(self, checker: Optional[Callable[[Any], None]], srpUsername: Optional[str],
+                          serverName: str) -> None:
         tls = self._tls
         version, cipher, resumed, _verify, alpn, suite = tls.info()
         self.version = (version >> 8, version & 0xFF)
@@ -330,6 +327,8 @@ class TLSConnection:
         s = self._session = Session()
         s._cipher = cipher
         s.cipherSuite = suite
+        s.srpUsername = srpUsername
+        s.serverName = serverName
         chain = [X509._wrap(_X509.load_cert_der_string(der)) for der in tls.peer_chain()]
         peer = X509CertChain(chain) if chain else None
         if self._client:
