@@ -24,7 +24,8 @@ CIPHER_NAMES: Dict[str, Tuple[str, Optional[str]]] = {
     "aes128": ("AES128", None),
     "3des": ("3DES", None),
 }
-MAC_NAMES: Dict[str, str] = {"sha": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "aead": "AEAD"}
+# ("aead": the cipher names an AEAD mode already, OpenSSL has no MAC alias for it)
+MAC_NAMES: Dict[str, str] = {"sha": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "aead": ""}
 KEY_EXCHANGE_NAMES: Dict[str, str] = {
     "ecdhe_ecdsa": "kECDHE+aECDSA", "ecdhe_rsa": "kECDHE+aRSA", "dhe_rsa": "kDHE+aRSA",
     "rsa": "kRSA+aRSA", "dhe_dsa": "kDHE+aDSS", "srp_sha": "kSRP+aSRP", "srp_sha_rsa": "kSRP+aRSA",
@@ -184,7 +185,7 @@ class HandshakeSettings:
                 if aead_cipher != (mac == "aead"):
                     continue
                 for kx in self.keyExchangeNames:
-                    items.append((kx, "%s+%s+%s" % (KEY_EXCHANGE_NAMES[kx], alias, MAC_NAMES[mac])))
+                    items.append((kx, "+".join(filter(None, (KEY_EXCHANGE_NAMES[kx], alias, MAC_NAMES[mac])))))
         plain = [s for kx, s in items if kx not in SRP_KEY_EXCHANGES]
         srp = [s for kx, s in items if kx in SRP_KEY_EXCHANGES]
         tail = ":!aNULL:!eNULL" + (":@SECLEVEL=0" if legacy else "")
