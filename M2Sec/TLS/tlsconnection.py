@@ -449,12 +449,12 @@ class TLSConnection:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not len(view):
             return 0
-        def op() -> int:
+        def op() -> Any:    # a count would look like a status to _pump: wrap it
             n = tls.write(view)
-            return _engine.WANT_READ if n == -_engine.WANT_READ else n
+            return _engine.WANT_READ if n == -_engine.WANT_READ else (n,)
 
         written = yield from self._pump(op)
-        if written is None or written < 0:
+        if not isinstance(written, tuple) or written[0] <= 0:
             self._fail()
             raise TLSAbruptCloseError("the peer closed the connection")
         return len(view)

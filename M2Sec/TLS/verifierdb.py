@@ -1,5 +1,7 @@
 """VerifierDB: SRP password verifiers (RFC 5054) in memory or on disk, safe to share between threads."""
 
+import base64
+import binascii
 import dbm
 import hmac
 import threading
@@ -23,16 +25,25 @@ def _name(username: Union[str, bytes]) -> str:
     return username
 
 
+# An entry on disk: N, g, salt and verifier as big-endian bytes in base64, joined by spaces (the
+# layout TLS Lite's tlsdb.py writes, so that either tool reads the other's databases).
+def _int_bytes(n: int) -> bytes:
+    return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
+
+
 def _encode(entry: Verifier) -> bytes:
     N, g, salt, v = entry
     if not (isinstance(N, int) and isinstance(g, int) and isinstance(v, int)):
         raise TypeError("a verifier entry is (N: int, g: int, salt: bytes, verifier: int)")
-    return ("%x:%x:%s:%x" % (N, g, bytes(salt).hex(), v)).encode("ascii")
+    return b" ".join(base64.b64encode(b) for b in (_int_bytes(N), _int_bytes(g), bytes(salt), _int_bytes(v)))
 
 
 def _decode(raw: bytes) -> Verifier:
-    N, g, salt, v = raw.decode("ascii").split(":")
-    return int(N, 16), int(g, 16), bytes.fromhex(salt), int(v, 16)
+    try:
+        N, g, salt, v = (base64.b64decode(f) for f in bytes(raw).split(b" "))
+    except (ValueError, binascii.Error):
+        raise ValueError("a damaged verifier entry") from None
+    return int.from_bytes(N, "big"), int.from_bytes(g, "big"), salt, int.from_bytes(v, "big")
 
 
 class VerifierDB:
