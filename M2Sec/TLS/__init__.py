@@ -22,6 +22,7 @@ from M2Sec.TLS.settings import HandshakeSettings
 from M2Sec.TLS.tlsconnection import TLSConnection
 from M2Sec.TLS.verifierdb import VerifierDB
 from M2Sec.TLS.x509 import X509, X509CertChain
+from M2Sec.TLS import aio
 
 __all__ = [
     "AlertDescription", "AlertLevel", "BaseTLSException", "Checker", "ClientHelper", "HTTPTLSConnection",
