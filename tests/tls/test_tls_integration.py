@@ -278,3 +278,10 @@ def test_command_line(creds, tmp_path, process):
     out = subprocess.run(m2sec + ["tls", "client", "-u", "alice", "-p", "wrong", "127.0.0.1:%d" % port],
                          capture_output=True, timeout=TIMEOUT)
     assert out.returncode == 1 and b"bad_record_mac" in out.stderr
+
+
+def test_demo_runs():
+    demo = __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "demo", "tls_lite_demo.py")
+    out = subprocess.run([sys.executable, demo], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert b"resumed=True" in out.stdout and b"user alice" in out.stdout and b"bad_record_mac" in out.stdout
