@@ -7,28 +7,22 @@ asyncio StreamReader and StreamWriter.
 import asyncio
 from typing import Any, Awaitable, Callable, Optional
 
-from M2Sec.TLS.tlsconnection import RECV_SIZE, TLSConnection
+from M2Sec.TLS.tlsconnection import RECV_SIZE, TLSConnection, advance
 
 
 async def _drive(gen: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
-    result: Any = None
-    try:
-        request = gen.send(None)
-        while True:
-            kind, arg = request
-            try:
-                if kind == "send":
-                    writer.write(arg)
-                    await writer.drain()
-                    result = None
-                else:
-                    result = await reader.read(arg)
-            except OSError as e:
-                request = gen.throw(e)
-                continue
-            request = gen.send(result)
-    except StopIteration as stop:
-        return stop.value
+    request = advance(gen)
+    while request[0] != "done":
+        try:
+            if request[0] == "send":
+                writer.write(request[1])
+                await writer.drain()
+                request = advance(gen, None)
+            else:
+                request = advance(gen, await reader.read(request[1]))
+        except OSError as e:
+            request = advance(gen, error=e)
+    return request[1]
 
 
 class TLSStream:

@@ -474,33 +474,30 @@ class TLSConnection:
     # ---- drivers -----------------------------------------------------------------------------------
     def _select_driver(self, gen: Step) -> Generator[int, None, Any]:
         """Run gen on the socket without blocking: yields 0 to wait for readability, 1 for writability."""
-        result: Any = None
-        try:
-            request = gen.send(None)
-            while True:
-                kind, arg = request
-                try:
-                    if kind == "send":
-                        view = memoryview(arg)
-                        while view:
-                            try:
-                                view = view[self.sock.send(view):]
-                            except (BlockingIOError, InterruptedError):
-                                yield 1
-                        result = None
-                    else:
-                        while True:
-                            try:
-                                result = self.sock.recv(arg)
-                                break
-                            except (BlockingIOError, InterruptedError):
-                                yield 0
-                except OSError as e:
-                    request = gen.throw(e)
-                    continue
-                request = gen.send(result)
-        except StopIteration as stop:
-            return stop.value
+        request = advance(gen)
+        while request[0] != "done":
+            kind, arg = request
+            result: Any = None
+            try:
+                if kind == "send":
+                    view = memoryview(arg)
+                    while view:
+                        try:
+                            view = view[self.sock.send(view):]
+                        except (BlockingIOError, InterruptedError):
+                            yield 1
+                else:
+                    while True:
+                        try:
+                            result = self.sock.recv(arg)
+                            break
+                        except (BlockingIOError, InterruptedError):
+                            yield 0
+            except OSError as e:
+                request = advance(gen, error=e)
+                continue
+            request = advance(gen, result)
+        return request[1]
 
     def _run(self, gen: Step) -> Any:
         """Run gen to the end, blocking (honouring the socket's timeout)."""
@@ -628,6 +625,15 @@ class TLSConnection:
         return "<TLSConnection %s %s>" % ("client" if self._client else "server" if self._client is False else "new", state)
 
 
+def advance(gen: Step, result: Any = None, error: Optional[BaseException] = None) -> Tuple[str, Any]:
+    """Give a step generator the result of its last request (or throw error into it): its next
+    request, or ("done", its return value)."""
+    try:
+        return gen.throw(error) if error is not None else gen.send(result)
+    except StopIteration as stop:
+        return ("done", stop.value)
+
+
 def _is_ip(name: str) -> bool:
     import ipaddress
     try:
@@ -637,4 +643,4 @@ def _is_ip(name: str) -> bool:
         return False
 
 
-__all__ = ["TLSConnection"]
+__all__ = ["TLSConnection", "advance"]
