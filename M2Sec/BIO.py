@@ -268,3 +268,30 @@ class CipherStream(BIO):
         except ValueError as ex:
             raise BIOError(str(ex)) from ex
         m2.bio_push(self.bio, self.obio._ptr())
+
+
+class SSLBio(BIO):
+    """An SSL filter BIO (BIO_f_ssl) on an SSL.Connection's SSL.
+
+    The Connection keeps owning its SSL: this BIO holds a reference to the Connection and never
+    frees the SSL (M2Crypto handed the SSL to the BIO and then leaked both)."""
+
+    def __init__(self, _pyfree: int = 1) -> None:
+        super().__init__(_pyfree=1)
+        self.bio = m2.bio_new(m2.bio_f_ssl())
+        self.closed = 0
+        self._conn: Any = None
+
+    def set_ssl(self, conn: Any, close_flag: int = m2.bio_noclose) -> None:
+        """Work on conn's SSL (an SSL.Connection); close_flag is ignored: conn frees it."""
+        m2.bio_set_ssl(self._ptr(), conn.ssl, m2.bio_noclose)
+        self._conn = conn
+
+    def do_handshake(self) -> int:
+        """Run the handshake: 1 when done, 0 or less when it failed or must be retried
+        (see should_retry(), should_read(), should_write())."""
+        return m2.bio_do_handshake(self._ptr())
+
+    def _free(self) -> None:
+        super()._free()
+        self._conn = None

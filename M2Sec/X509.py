@@ -854,6 +854,11 @@ class X509_Store_Context(Owned):
         is raised here."""
         return m2.x509_verify_cert(self._ptr())
 
+    @property
+    def ctx(self) -> Any:
+        """The X509_STORE_CTX pointer (M2Crypto's attribute)."""
+        return self._ptr()
+
     def get_error(self) -> int:
         return m2.x509_store_ctx_get_error(self._ptr())
 
@@ -1059,7 +1064,7 @@ def check_ip(cert: X509, address: str) -> bool:
     return bool(m2.x509_check_ip_asc(cert._ptr(), str(ip), 0))
 
 
-def check_host(cert: X509, hostname: Union[str, bytes]) -> bool:
+def check_host(cert: X509, hostname: Union[str, bytes], *, flags: Optional[int] = None) -> bool:
     """Whether cert is valid for hostname, per RFC 6125 (X509_check_host).
 
     DNS names of subjectAltName are used; the subject's CN only when there is no DNS name.
@@ -1067,6 +1072,7 @@ def check_host(cert: X509, hostname: Union[str, bytes]) -> bool:
     label of the host name, never an IDN A-label (xn--) and never an IP address; an IP
     address is checked with check_ip().  A U-label host name is converted to its A-label.
 
+    :param flags: X509_CHECK_FLAG_* to use instead of the default (no partial wildcards).
     :raises TypeError: for a hostname that is not str or bytes; ValueError if it is empty
         or malformed (NUL, empty label).
     """
@@ -1086,7 +1092,8 @@ def check_host(cert: X509, hostname: Union[str, bytes]) -> bool:
         except UnicodeError as exc:
             raise ValueError("host name is not a valid IDN: %r" % hostname) from exc
     host = host.lower()
-    flags = m2.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+    if flags is None:
+        flags = m2.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
     if host.split(".", 1)[0].startswith("xn--"):
         flags |= m2.X509_CHECK_FLAG_NO_WILDCARDS
     return bool(m2.x509_check_host(cert._ptr(), host, flags))

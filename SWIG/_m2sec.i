@@ -17,6 +17,7 @@
 %include "_dh.i"
 %include "_ec.i"
 %include "_x509.i"
+%include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"
 %include "_tls_interim.i"

@@ -1,0 +1,561 @@
+"""SSL connections over sockets (M2Crypto's ``SSL.Connection``).
+
+A :class:`Connection` owns one SSL and drives it over a socket.  The socket's timeout decides
+how each handshake, read and write behaves: blocking (no timeout), bounded by the timeout
+(``settimeout(t)``: SSL.SSLTimeoutError when it expires), or non-blocking
+(``setblocking(0)``: reads give None/b'', writes -1, handshakes 0 when they would block, as in
+M2Crypto).  The GIL is released while OpenSSL waits or works.
+"""
+
+import io
+import socket
+from typing import Any, Callable, Optional, Tuple, Union
+from weakref import WeakValueDictionary
+
+from M2Sec import BIO, X509, m2, util
+from M2Sec.SSL.Checker import Checker, SSLVerificationError
+from M2Sec.SSL.Cipher import Cipher, Cipher_Stack
+from M2Sec.SSL.Context import Context, ctxmap
+from M2Sec.SSL.Session import Session
+from M2Sec.SSL.SSLError import SSLError
+from M2Sec.SSL.timeout import struct_size, struct_to_timeout
+from M2Sec.SSL.timeout import timeout as Timeout
+
+__all__ = ["Connection", "timeout"]
+
+timeout = Timeout
+
+#: the live Connections and sans-I/O objects by SSL address, for OpenSSL's callbacks
+_by_ssl: "WeakValueDictionary[int, Any]" = WeakValueDictionary()
+
+
+def _connection_of(ssl_ptr: Any) -> Any:
+    """The Connection (or SSLObject) that owns ssl_ptr, or None."""
+    return _by_ssl.get(int(ssl_ptr))
+
+
+def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
+    return 1
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host.strip("[]"))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None:
+    """Before a client handshake: name the server (SNI) unless already named, and, when ctx
+    checks host names, have OpenSSL verify the certificate against host (set1_host)."""
+    if not host:
+        if ctx.check_hostname:
+            raise ValueError("this context checks host names: call set1_host() first")
+        return
+    if not _is_ip(host) and m2.ssl_get_servername(ssl) is None:
+        m2.ssl_set_tlsext_host_name(ssl, host.rstrip("."))
+    if ctx.check_hostname:
+        m2.ssl_set1_host(ssl, host.strip("[]"))
+
+
+class SSLState:
+    """What a connection (socket or sans-I/O) tells about its TLS session; needs ``self.ssl``."""
+
+    ssl: Any
+
+    def pending(self) -> int:
+        """Bytes decrypted and ready to read without I/O."""
+        return m2.ssl_pending(self.ssl)
+
+    def get_state(self) -> str:
+        return m2.ssl_get_state(self.ssl)
+
+    def verify_ok(self) -> bool:
+        return m2.ssl_get_verify_result(self.ssl) == m2.X509_V_OK
+
+    def get_verify_mode(self) -> int:
+        return m2.ssl_get_verify_mode(self.ssl)
+
+    def get_verify_depth(self) -> int:
+        return m2.ssl_get_verify_depth(self.ssl)
+
+    def get_verify_result(self) -> int:
+        return m2.ssl_get_verify_result(self.ssl)
+
+    def get_peer_cert(self) -> Optional[X509.X509]:
+        """The peer's certificate, or None."""
+        c = m2.ssl_get_peer_cert(self.ssl)
+        return None if c is None else X509.X509(c, 1)
+
+    def get_peer_cert_chain(self) -> Optional[X509.X509_Stack]:
+        """The chain the peer sent (its own references), or None."""
+        c = m2.ssl_get_peer_cert_chain(self.ssl)
+        return None if c is None else X509.X509_Stack(c, 1)
+
+    def get_verified_chain(self) -> Optional[X509.X509_Stack]:
+        """The chain the handshake verified, leaf to trust anchor, or None."""
+        c = m2.ssl_get_verified_chain(self.ssl)
+        return None if c is None else X509.X509_Stack(c, 1)
+
+    def get_cipher(self) -> Optional[Cipher]:
+        c = m2.ssl_get_current_cipher(self.ssl)
+        return None if c is None else Cipher(c)
+
+    def get_ciphers(self) -> Optional[Cipher_Stack]:
+        c = m2.ssl_get_ciphers(self.ssl)
+        return None if c is None else Cipher_Stack(c, owner=self)
+
+    def get_cipher_list(self, idx: int = 0) -> Optional[str]:
+        return m2.ssl_get_cipher_list(self.ssl, idx)
+
+    def get_version(self) -> str:
+        """The negotiated protocol ("TLSv1.3", "TLSv1.2" ...)."""
+        return m2.ssl_get_version(self.ssl)
+
+    def get_session(self) -> Optional[Session]:
+        """The session, to resume it later (in TLS 1.3 tickets arrive after the handshake:
+        read some data first)."""
+        s = m2.ssl_get_session(self.ssl)
+        return None if s is None else Session(s, 1)
+
+    def session_reused(self) -> bool:
+        return bool(m2.ssl_session_reused(self.ssl))
+
+    def get_default_session_timeout(self) -> int:
+        return m2.ssl_get_default_session_timeout(self.ssl)
+
+    def get_servername(self) -> Optional[str]:
+        """The server name the client sent (SNI), or None."""
+        return m2.ssl_get_servername(self.ssl)
+
+    def get_alpn_selected(self) -> Optional[bytes]:
+        """The protocol ALPN selected, or None."""
+        return m2.ssl_get_alpn_selected(self.ssl)
+
+    def selected_alpn_protocol(self) -> Optional[str]:
+        p = m2.ssl_get_alpn_selected(self.ssl)
+        return None if p is None else p.decode("ascii", "replace")
+
+    def get_negotiated_group(self) -> Optional[str]:
+        """The key exchange group of the handshake ("X25519", "secp256r1" ...), or None."""
+        return m2.ssl_get_negotiated_group(self.ssl)
+
+    def export_keying_material(self, label: str, length: int, context: Optional[bytes] = None) -> bytes:
+        """Keying material exported from the session (RFC 5705, RFC 8446 section 7.5)."""
+        return m2.ssl_export_keying_material(self.ssl, length, label, context)
+
+
+class Connection(SSLState):
+    """An SSL connection on a socket (a new TCP socket of family when sock is None)."""
+
+    serverPostConnectionCheck = _serverPostConnectionCheck
+    m2_bio_noclose = m2.bio_noclose
+
+    @staticmethod
+    def m2_ssl_free(ssl: Any) -> None:
+        m2.ssl_free(ssl)
+
+    @staticmethod
+    def m2_bio_free(bio: Any) -> int:
+        return m2.bio_free(bio)
+
+    def __init__(self, ctx: Context, sock: Optional[socket.socket] = None, family: int = socket.AF_INET) -> None:
+        self.ctx = ctx
+        self._closed = False
+        self._bio_freed = False
+        self.ssl = m2.ssl_new(ctx.ctx)
+        _by_ssl[int(self.ssl)] = self
+        # the handshake checks the host name of a create_default_context() context itself
+        self.clientPostConnectionCheck: Optional[Checker] = None if ctx.check_hostname else Checker()
+        self._readbio: Optional[BIO.BIO] = None
+        self._writebio: Optional[BIO.BIO] = None
+        self.sockbio = self.sslbio = None
+        if sock is not None:
+            self.socket = sock
+        else:
+            self.socket = socket.socket(family, socket.SOCK_STREAM)
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._fileno = self.socket.fileno()
+        t = self.socket.gettimeout()
+        self._timeout = -1.0 if t is None else t
+        self.ssl_close_flag = m2.bio_noclose
+        if ctx.post_connection_check is not None:
+            self.set_post_connection_check_callback(ctx.post_connection_check)
+        self.host: Optional[Union[str, bytes]] = None
+        self.addr: Any = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _free_bio(self) -> None:
+        """Close the socket; the SSL keeps no descriptor that could be reused."""
+        if self._bio_freed:
+            return
+        self._bio_freed = True
+        ssl = getattr(self, "ssl", None)
+        if ssl is not None:
+            m2.ssl_set_fd(ssl, -1)  # frees the socket BIO; later I/O fails cleanly (EBADF)
+        self._readbio = self._writebio = None
+        self.socket.close()
+
+    def close(self, freeBio: Optional[bool] = True) -> None:
+        """Send close_notify (after a completed handshake) and, with freeBio, close the socket.
+
+        The SSL itself is freed when the object goes away (or by free())."""
+        if self._closed:
+            return
+        self._closed = True
+        ssl = getattr(self, "ssl", None)
+        if ssl is not None and m2.ssl_is_init_finished(ssl) and not m2.ssl_get_shutdown(ssl) & m2.SSL_SENT_SHUTDOWN:
+            try:
+                m2.ssl_shutdown_timeout(ssl, 0 if self._timeout == 0 else max(self._timeout, 0) or -1)
+            except SSLError:
+                pass  # the peer is gone: nothing more to say to it
+        if freeBio:
+            self._free_bio()
+
+    def free(self) -> None:
+        """Close, and free the SSL now rather than when the object goes away."""
+        self.close()
+        ssl, self.ssl = getattr(self, "ssl", None), None
+        if ssl is not None:
+            _by_ssl.pop(int(ssl), None)
+            m2.ssl_free(ssl)
+
+    def __del__(self) -> None:
+        try:
+            if not getattr(self, "_closed", True):
+                self.close()
+            ssl = getattr(self, "ssl", None)
+            if ssl is not None:
+                self.ssl = None
+                if self.ssl_close_flag == self.m2_bio_noclose:
+                    self.m2_ssl_free(ssl)
+                else:
+                    m2.ssl_free(ssl)  # M2Crypto left it to an SSL BIO; M2Sec's never owns it
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def clear(self) -> int:
+        """Reset the SSL for a new connection (SSL_clear); bad sessions leave the cache."""
+        return m2.ssl_clear(self.ssl)
+
+    def set_shutdown(self, mode: int) -> None:
+        """Set the shutdown state (SSL_SENT_SHUTDOWN, SSL_RECEIVED_SHUTDOWN) without I/O."""
+        m2.ssl_set_shutdown1(self.ssl, mode)
+
+    def get_shutdown(self) -> int:
+        return m2.ssl_get_shutdown(self.ssl)
+
+    def shutdown(self, how: int) -> None:
+        """M2Crypto's shutdown: sets the SSL's shutdown state to how (see set_shutdown)."""
+        m2.ssl_set_shutdown1(self.ssl, how)
+
+    def unwrap(self) -> socket.socket:
+        """End TLS (close_notify both ways) and return the plain socket (STARTTLS's reverse)."""
+        while True:
+            r = m2.ssl_shutdown_timeout(self.ssl, self._timeout)
+            if r == 1:
+                break
+            if r == 0:
+                continue  # ours sent: now wait for the peer's
+            raise SSLError("the shutdown would block")
+        self._closed = True
+        m2.ssl_set_fd(self.ssl, -1)
+        return self.socket
+
+    # -- socket-like methods ---------------------------------------------------------------
+    def bind(self, addr: util.AddrType) -> None:
+        self.socket.bind(addr)
+
+    def listen(self, qlen: int = 5) -> None:
+        self.socket.listen(qlen)
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> Union[int, bytes]:
+        if buflen is None:
+            return self.socket.getsockopt(level, optname)
+        return self.socket.getsockopt(level, optname, buflen)
+
+    def setsockopt(self, level: int, optname: int, value: Union[int, bytes, None] = None) -> None:
+        self.socket.setsockopt(level, optname, value)
+
+    def getsockname(self) -> util.AddrType:
+        return self.socket.getsockname()
+
+    def getpeername(self) -> util.AddrType:
+        return self.socket.getpeername()
+
+    def setblocking(self, mode: int) -> None:
+        """Blocking (mode true) or non-blocking (want-read/want-write answers at once)."""
+        self.socket.setblocking(mode)
+        self._timeout = -1.0 if mode else 0.0
+
+    def settimeout(self, timeout: Optional[float]) -> None:
+        """Bound every handshake, read and write to timeout seconds (None: blocking)."""
+        self.socket.settimeout(timeout)
+        self._timeout = -1.0 if timeout is None else timeout
+
+    def gettimeout(self) -> Optional[float]:
+        return None if self._timeout < 0 else self._timeout
+
+    def get_socket_read_timeout(self) -> Timeout:
+        return struct_to_timeout(self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct_size()))
+
+    def get_socket_write_timeout(self) -> Timeout:
+        return struct_to_timeout(self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct_size()))
+
+    def set_socket_read_timeout(self, timeo: Timeout) -> None:
+        """SO_RCVTIMEO: a blocking read that waits longer raises SSLTimeoutError."""
+        if not isinstance(timeo, Timeout):
+            raise TypeError("an SSL.timeout is required")
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeo.pack())
+
+    def set_socket_write_timeout(self, timeo: Timeout) -> None:
+        """SO_SNDTIMEO: a blocking write that waits longer raises SSLTimeoutError."""
+        if not isinstance(timeo, Timeout):
+            raise TypeError("an SSL.timeout is required")
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeo.pack())
+
+    # -- setting up ------------------------------------------------------------------------
+    def setup_addr(self, addr: util.AddrType) -> None:
+        self.addr = addr
+
+    def set_ssl_close_flag(self, flag: int) -> None:
+        """M2Crypto's flag: with m2.bio_close, the overridable m2_ssl_free is not called."""
+        if flag not in (m2.bio_close, m2.bio_noclose):
+            raise ValueError("flag must be m2.bio_close or m2.bio_noclose")
+        self.ssl_close_flag = flag
+
+    def setup_ssl(self) -> None:
+        """Attach the SSL to the socket (a socket BIO the SSL owns; the socket stays ours)."""
+        m2.ssl_set_fd(self.ssl, self.socket.fileno())
+
+    def _setup_ssl(self, addr: util.AddrType) -> None:
+        self.setup_addr(addr)
+        self.setup_ssl()
+
+    def set_bio(self, readbio: BIO.BIO, writebio: BIO.BIO) -> None:
+        """Use readbio and writebio (such as BIO.MemoryBuffer) instead of the socket.
+
+        The SSL takes its own references, and this Connection keeps the BIO objects alive."""
+        m2.ssl_set_bio_shared(self.ssl, readbio._ptr(), writebio._ptr())
+        self._readbio, self._writebio = readbio, writebio
+
+    def set_accept_state(self) -> None:
+        m2.ssl_set_accept_state(self.ssl)
+
+    def set_connect_state(self) -> None:
+        m2.ssl_set_connect_state(self.ssl)
+
+    def set_client_CA_list_from_file(self, cafile: Union[str, bytes]) -> None:
+        m2.ssl_set_client_CA_list_from_file(self.ssl, cafile.decode() if isinstance(cafile, bytes) else cafile)
+
+    def set_client_CA_list_from_context(self) -> None:
+        m2.ssl_set_client_CA_list_from_context(self.ssl, self.ctx.ctx)
+
+    def set_cipher_list(self, cipher_list: str) -> int:
+        """TLS 1.2 ciphers for this connection: 1 if any matched, else 0 (M2Crypto)."""
+        return m2.ssl_set_cipher_list(self.ssl, cipher_list)
+
+    def set_ciphersuites(self, suites: str) -> None:
+        """TLS 1.3 cipher suites for this connection; SSLError if none is usable."""
+        m2.ssl_set_ciphersuites(self.ssl, suites)
+
+    def set_groups(self, groups: Union[str, list]) -> None:
+        m2.ssl_set1_groups_list(self.ssl, groups if isinstance(groups, str) else ":".join(groups))
+
+    def set_alpn_protocols(self, protocols: list) -> None:
+        """The ALPN protocols this client offers (overrides the context's)."""
+        from M2Sec.SSL.Context import _alpn_wire
+
+        m2.ssl_set_alpn_protos(self.ssl, _alpn_wire(protocols))
+
+    def set_session_id_ctx(self, id: bytes) -> int:
+        return m2.ssl_set_session_id_context(self.ssl, id)
+
+    def set_session(self, session: Session) -> None:
+        """Resume session in the next handshake (a client's)."""
+        m2.ssl_set_session(self.ssl, session._ptr())
+
+    def set_tlsext_host_name(self, name: Union[str, bytes]) -> None:
+        """Name the server to connect to (SNI, RFC 6066)."""
+        m2.ssl_set_tlsext_host_name(self.ssl, name.decode() if isinstance(name, bytes) else name)
+
+    def set1_host(self, name: Union[bytes, str]) -> None:
+        """The host name (or IP address) the peer's certificate must name.
+
+        Used by the post-connection check, and given to OpenSSL (SSL_set1_host) so that with
+        verify_peer the handshake itself fails on a mismatch (HostnameMismatchError)."""
+        self.host = name
+        m2.ssl_set1_host(self.ssl, name.decode() if isinstance(name, bytes) else name)
+
+    def set_post_connection_check_callback(self, postConnectionCheck: Optional[Callable]) -> None:
+        """check(peer_cert, host) run after connect() (None: no check); false fails it."""
+        self.postConnectionCheck = postConnectionCheck
+
+    def _ctx_switched(self, ctx: Context) -> None:
+        self._sni_ctx = ctx
+
+    # -- handshakes ------------------------------------------------------------------------
+    def connect_ssl(self) -> int:
+        """Run the client handshake: 1 when done, 0 when it would block."""
+        return m2.ssl_connect(self.ssl, self._timeout)
+
+    def accept_ssl(self) -> int:
+        """Run the server handshake: 1 when done, 0 when it would block."""
+        return m2.ssl_accept(self.ssl, self._timeout)
+
+    def _hostname(self) -> str:
+        host = self.host
+        if host is None:
+            return self.addr[0] if isinstance(self.addr, tuple) else ""
+        return host.decode("utf-8") if isinstance(host, bytes) else host
+
+    def _post_connection_check(self, default: Optional[Callable]) -> None:
+        check = getattr(self, "postConnectionCheck", default)
+        if check is not None and not check(self.get_peer_cert(), self._hostname()):
+            raise SSLVerificationError("post connection check failed")
+
+    def connect(self, addr: util.AddrType) -> int:
+        """Connect the socket to addr and run the client handshake and post-connection check.
+
+        :raises SSLError: (SSLCertVerificationError and its subclasses for a bad certificate,
+            SSLTimeoutError, SSLEOFError) or an SSLVerificationError from the check."""
+        self.socket.connect(addr)
+        self.addr = addr
+        return self._client_handshake(True)
+
+    def _client_handshake(self, post_check: bool) -> int:
+        self.setup_ssl()
+        self.set_connect_state()
+        prepare_client_hostname(self.ssl, self.ctx, self._hostname())
+        ret = self.connect_ssl()
+        if post_check:
+            self._post_connection_check(self.clientPostConnectionCheck)
+        return ret
+
+    def accept(self) -> Tuple["Connection", util.AddrType]:
+        """Accept a client and run the server handshake: (Connection, address).
+
+        A failed handshake closes the new connection before the error is raised."""
+        sock, addr = self.socket.accept()
+        conn = Connection(self.ctx, sock)
+        conn.addr = addr
+        try:
+            conn.setup_ssl()
+            conn.set_accept_state()
+            conn.accept_ssl()
+            check = getattr(self, "serverPostConnectionCheck", _serverPostConnectionCheck)
+            if check is not None and not check(conn.get_peer_cert(), self._hostname() or addr[0]):
+                raise SSLVerificationError("post connection check failed")
+        except BaseException:
+            conn.free()
+            raise
+        return conn, addr
+
+    def handshake_on_existing_socket(self, server_side: bool = False) -> int:
+        """Start TLS on the already connected socket (STARTTLS): 1 when done.
+
+        As in M2Crypto no post-connection check runs; a context from create_default_context()
+        checks the host name given to set1_host() in the handshake."""
+        if server_side:
+            self.setup_ssl()
+            self.set_accept_state()
+            return self.accept_ssl()
+        return self._client_handshake(False)
+
+    def renegotiate(self) -> int:
+        return m2.ssl_renegotiate(self.ssl)
+
+    # -- data ------------------------------------------------------------------------------
+    def write(self, data: Union[bytes, bytearray, memoryview]) -> int:
+        """Send data: the count written, or -1 if it would block (non-blocking socket)."""
+        return m2.ssl_write(self.ssl, data, self._timeout)
+
+    send = write
+
+    def sendall(self, data: Union[bytes, bytearray, memoryview]) -> int:
+        """Send all of data (looping past partial writes); the count written."""
+        view = memoryview(data).cast("B")
+        total, n = len(view), 0
+        while n < total:
+            r = m2.ssl_write(self.ssl, view[n:], self._timeout)
+            if r < 0:
+                raise SSLError("the write would block")
+            n += r
+        return n
+
+    def read(self, size: int = 1024) -> bytes:
+        """Up to size bytes; b'' at the end of the stream (or when a non-blocking read would
+        block, as in M2Crypto)."""
+        if size <= 0:
+            raise ValueError("size <= 0")
+        return m2.ssl_read(self.ssl, size, self._timeout) or b""
+
+    recv = read
+
+    def recv_into(self, buff: Union[bytearray, memoryview], nbytes: int = 0) -> int:
+        """Read into buff: the count read.  As in M2Crypto, a bytearray is cut to the data
+        read and the rest of a memoryview is zeroed."""
+        n = len(buff) if nbytes == 0 else nbytes
+        if n <= 0:
+            raise ValueError("recv_into: size of buffer must be > 0")
+        got = m2.ssl_read_into(self.ssl, buff, n, self._timeout)
+        if got < 0:
+            got = 0
+        if isinstance(buff, bytearray):
+            del buff[got:]
+        elif isinstance(buff, memoryview) and got < len(buff):
+            buff[got:] = bytes(len(buff) - got)
+        return got
+
+    def readinto(self, b: Union[bytearray, memoryview]) -> Optional[int]:
+        """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
+        got = m2.ssl_read_into(self.ssl, b, 0, self._timeout)
+        return None if got < 0 else got
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def makefile(self, mode: str = "rb", bufsize: int = -1) -> Union[io.BufferedRWPair, io.BufferedReader, io.BufferedWriter]:
+        """A buffered binary file on the connection; closing it closes the connection."""
+        if "b" not in mode:
+            raise ValueError("makefile requires binary mode")
+        if bufsize < 0:
+            bufsize = io.DEFAULT_BUFFER_SIZE
+        if "w" in mode and "r" in mode:
+            return io.BufferedRWPair(self, self, bufsize)  # type: ignore[arg-type]
+        if "w" in mode:
+            return io.BufferedWriter(self, buffer_size=bufsize)  # type: ignore[arg-type]
+        if "r" in mode:
+            return io.BufferedReader(self, buffer_size=bufsize)  # type: ignore[arg-type]
+        raise ValueError("Invalid mode: %s" % mode)
+
+    def _decref_socketios(self) -> None:
+        pass
+
+    # -- state -----------------------------------------------------------------------------
+    def ssl_get_error(self, ret: int) -> int:
+        return m2.ssl_get_error(self.ssl, ret)
+
+    def get_context(self) -> Context:
+        """The Context now in use (another one after an SNI callback switched it)."""
+        return ctxmap().get(int(m2.ssl_get_ssl_ctx(self.ssl)), self.ctx)

@@ -1,0 +1,535 @@
+"""SSL contexts (M2Crypto's ``SSL.Context``) and their TLS 1.3-era settings.
+
+A :class:`Context` owns one SSL_CTX: certificates, trust, verification, protocol versions,
+cipher suites, groups, ALPN, SNI, sessions and callbacks shared by the connections made from
+it.  ``Context()`` keeps M2Crypto's defaults (no peer verification unless asked);
+:func:`M2Sec.SSL.create_default_context` makes a verifying one.
+"""
+
+import inspect
+import os
+import threading
+import warnings
+from typing import Any, Callable, Iterable, Optional, Union
+from weakref import WeakValueDictionary
+
+from M2Sec import BIO, X509, m2, util
+from M2Sec._base import Owned
+from M2Sec.SSL import cb
+from M2Sec.SSL.Session import Session
+from M2Sec.SSL.SSLError import SSLError
+
+__all__ = ["ctxmap", "Context", "map", "TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3", "Purpose"]
+
+TLSv1 = m2.TLS1_VERSION
+TLSv1_1 = m2.TLS1_1_VERSION
+TLSv1_2 = m2.TLS1_2_VERSION
+TLSv1_3 = m2.TLS1_3_VERSION
+_VERSION_NAMES = {"TLSv1": TLSv1, "TLSv1.1": TLSv1_1, "TLSv1.2": TLSv1_2, "TLSv1.3": TLSv1_3}
+
+
+class Purpose:
+    """What a default context is for: authenticating servers (a client's context) or clients."""
+
+    SERVER_AUTH = "server_auth"
+    CLIENT_AUTH = "client_auth"
+
+
+class _ctxmap:
+    """The live Contexts by SSL_CTX address (weak references)."""
+
+    singleton: Optional["_ctxmap"] = None
+
+    def __init__(self) -> None:
+        self._ctxmap: "WeakValueDictionary[int, Context]" = WeakValueDictionary()
+
+    def __getitem__(self, key: int) -> "Context":
+        return self._ctxmap[key]
+
+    def __setitem__(self, key: int, value: "Context") -> None:
+        self._ctxmap[key] = value
+
+    def __delitem__(self, key: int) -> None:
+        del self._ctxmap[key]
+
+    def get(self, key: int, default: Any = None) -> Any:
+        return self._ctxmap.get(key, default)
+
+    def __len__(self) -> int:
+        return len(self._ctxmap)
+
+
+def ctxmap() -> _ctxmap:
+    if _ctxmap.singleton is None:
+        _ctxmap.singleton = _ctxmap()
+    return _ctxmap.singleton
+
+
+map = ctxmap  # M2Crypto's deprecated name
+
+
+def _version(v: Union[int, str, None]) -> int:
+    if v is None:
+        return 0
+    if isinstance(v, str):
+        try:
+            return _VERSION_NAMES[v]
+        except KeyError:
+            raise ValueError("unknown protocol version %r" % v) from None
+    return int(v)
+
+
+def _alpn_wire(protocols: Iterable[Union[str, bytes]]) -> bytes:
+    """Protocol names as ALPN's wire format (RFC 7301): each prefixed by its length."""
+    out = bytearray()
+    for p in protocols:
+        b = p.encode("ascii") if isinstance(p, str) else bytes(p)
+        if not 0 < len(b) < 256:
+            raise ValueError("an ALPN protocol name must be 1 to 255 bytes: %r" % (p,))
+        out.append(len(b))
+        out += b
+    return bytes(out)
+
+
+def _takes_five_args(callback: Callable) -> bool:
+    """Whether callback is an old-style verify callback (ctx, x509, errnum, depth, ok)."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 5 and not any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+class Context(Owned):
+    """An SSL context (SSL_CTX).
+
+    :param protocol: "tls" (also "sslv23"), "tls_client", "tls_server", or the obsolete "tlsv1".
+    :param weak_crypto: when None (the default) SSLv3, TLS 1.0 and TLS 1.1 are disabled.
+    :param post_connection_check: the check Connections made from this context run after the
+        handshake (M2Crypto's; by default a :class:`~M2Sec.SSL.Checker.Checker`).
+    """
+
+    _free_fn = m2.ssl_ctx_free
+
+    #: set by create_default_context(): connections check the peer's host name in the handshake
+    check_hostname = False
+
+    @staticmethod
+    def m2_ssl_ctx_free(ctx: Any) -> None:
+        m2.ssl_ctx_free(ctx)
+
+    def __init__(self, protocol: str = "tls", weak_crypto: Optional[int] = None,
+                 post_connection_check: Optional[Callable] = None) -> None:
+        method = getattr(m2, protocol + "_method", None)
+        if method is None or not callable(method):
+            raise ValueError("no such protocol '%s'" % protocol)
+        super().__init__(m2.ssl_ctx_new(method()), 1)
+        self._addr = int(self._p)
+        if protocol == "tlsv1" and not m2.ssl_ctx_set_tls1(self._p):
+            raise ValueError("TLS 1.0 is not supported by this OpenSSL")
+        self.allow_unknown_ca: Union[int, bool] = 0
+        self.post_connection_check = post_connection_check
+        self._keylog_file: Any = None
+        self._servername_callback: Optional[Callable] = None
+        ctxmap()[self._addr] = self
+        m2.ssl_ctx_set_cache_size(self._p, 128)
+        if weak_crypto is None and protocol in ("sslv23", "tls", "tls_client", "tls_server"):
+            self.set_options(m2.SSL_OP_ALL | m2.SSL_OP_NO_SSLv2 | m2.SSL_OP_NO_SSLv3
+                             | m2.SSL_OP_NO_TLSv1 | m2.SSL_OP_NO_TLSv1_1)
+
+    @property
+    def ctx(self) -> Any:
+        """The SSL_CTX pointer (M2Crypto's attribute)."""
+        return self._ptr()
+
+    def close(self) -> None:
+        """Forget this context; connections made from it keep their own reference to it."""
+        if getattr(self, "_p", None) is not None:
+            try:
+                del ctxmap()[self._addr]
+            except KeyError:
+                pass
+            kf, self._keylog_file = getattr(self, "_keylog_file", None), None
+            if kf is not None:
+                kf.close()
+        super().close()
+
+    free = close
+
+    # -- certificates and keys ----------------------------------------------------------
+    def load_cert(self, certfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
+                  callback: Callable = util.passphrase_callback) -> None:
+        """Load a PEM certificate and its private key (from certfile when keyfile is None).
+
+        :param callback: asked for the passphrase of an encrypted key.
+        :raises SSLError: if a file cannot be read; ValueError if key and certificate differ.
+        """
+        self._load(m2.ssl_ctx_use_cert, certfile, keyfile, callback)
+
+    def load_cert_chain(self, certchainfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
+                        callback: Callable = util.passphrase_callback) -> None:
+        """Load a PEM certificate chain (leaf first) and the leaf's private key."""
+        self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, callback)
+
+    def _load(self, use_fn: Callable[[Any, str], int], certfile: Union[str, bytes],
+              keyfile: Union[str, bytes, None], callback: Callable) -> None:
+        ctx = self._ptr()
+        m2.ssl_ctx_passphrase_callback(ctx, callback)
+        use_fn(ctx, os.fsdecode(certfile))
+        m2.ssl_ctx_use_privkey(ctx, os.fsdecode(keyfile or certfile))
+        if not m2.ssl_ctx_check_privkey(ctx):
+            raise ValueError("public/private key mismatch")
+
+    def use_certificate(self, cert: X509.X509, key: Any, chain: Iterable[X509.X509] = ()) -> None:
+        """Use an in-memory certificate, its EVP.PKey and intermediates (leaf's issuer first)."""
+        ctx = self._ptr()
+        m2.ssl_ctx_use_x509(ctx, cert._ptr())
+        m2.ssl_ctx_use_pkey_privkey(ctx, key._ptr())
+        for c in chain:
+            m2.ssl_ctx_add_extra_chain_cert(ctx, c._ptr())
+        if not m2.ssl_ctx_check_privkey(ctx):
+            raise ValueError("public/private key mismatch")
+
+    def set_client_CA_list_from_file(self, cafile: Union[str, bytes]) -> None:
+        """Name the CAs of cafile (PEM) to clients in the certificate request."""
+        m2.ssl_ctx_set_client_CA_list_from_file(self._ptr(), os.fsdecode(cafile))
+
+    load_client_CA = load_client_ca = set_client_CA_list_from_file
+
+    def load_verify_locations(self, cafile: Union[str, bytes, None] = None,
+                              capath: Union[str, bytes, None] = None) -> int:
+        """Trust the CA certificates of cafile (PEM) and/or the hashed directory capath.
+
+        :raises ValueError: if both are None; SSLError if they cannot be loaded."""
+        if cafile is None and capath is None:
+            raise ValueError("cafile and capath can not both be None.")
+        return m2.ssl_ctx_load_verify_locations(self._ptr(), None if cafile is None else os.fsdecode(cafile),
+                                                None if capath is None else os.fsdecode(capath))
+
+    load_verify_info = load_verify_locations
+
+    def set_default_verify_paths(self) -> int:
+        """Trust the system's CAs (OpenSSL's default file and directory, SSL_CERT_FILE/DIR)."""
+        if not m2.ssl_ctx_set_default_verify_paths(self._ptr()):
+            raise ValueError("Cannot use default SSL certificate store!")
+        return 1
+
+    def get_cert_store(self) -> X509.X509_Store:
+        """The context's trust store (its own reference: valid after the context is gone)."""
+        return X509.X509_Store(m2.ssl_ctx_get1_cert_store(self._ptr()), 1)
+
+    # -- verification -----------------------------------------------------------------------
+    def set_allow_unknown_ca(self, ok: Union[int, bool]) -> None:
+        """Let cb.ssl_verify_callback accept an unknown issuer (M2Crypto's unsafe option)."""
+        self.allow_unknown_ca = ok
+
+    def get_allow_unknown_ca(self) -> Union[int, bool]:
+        return self.allow_unknown_ca
+
+    def set_verify(self, mode: int, depth: int, callback: Optional[Callable] = None) -> None:
+        """Set the verification mode (SSL.verify_*), the chain depth and an optional callback.
+
+        ``callback(ok, X509_Store_Context)`` decides each step; M2Crypto's old style
+        ``callback(ssl_ctx_ptr, x509_ptr, errnum, errdepth, ok)`` is still accepted.  An
+        exception in the callback fails the handshake with an SSLError caused by it.
+        """
+        ctx = self._ptr()
+        if callback is None:
+            m2.ssl_ctx_set_verify_default(ctx, mode)
+        else:
+            if not callable(callback):
+                raise TypeError("the verify callback must be callable")
+            m2.ssl_ctx_set_verify(ctx, mode, _verify_trampoline(callback))
+        m2.ssl_ctx_set_verify_depth(ctx, depth)
+
+    def get_verify_mode(self) -> int:
+        return m2.ssl_ctx_get_verify_mode(self._ptr())
+
+    def get_verify_depth(self) -> int:
+        return m2.ssl_ctx_get_verify_depth(self._ptr())
+
+    def set_verify_depth(self, depth: int) -> None:
+        m2.ssl_ctx_set_verify_depth(self._ptr(), depth)
+
+    def set_verify_flags(self, flags: int) -> int:
+        """Add X509_V_FLAG_* flags (SSL.verify_crl_check_leaf ...) to chain verification."""
+        return m2.ssl_ctx_set_verify_flags(self._ptr(), flags)
+
+    def unsafe_disable_verification(self) -> None:
+        """Accept any peer certificate and skip the host name check.  Unsafe: anyone on the
+        path can then impersonate the peer."""
+        m2.ssl_ctx_set_verify_default(self._ptr(), m2.SSL_VERIFY_NONE)
+        self.check_hostname = False
+
+    def unsafe_skip_hostname_check(self) -> None:
+        """Verify the chain but not that it names the host.  Unsafe: any certificate from a
+        trusted CA is then accepted for any host."""
+        self.check_hostname = False
+
+    # -- DH, ECDH and groups --------------------------------------------------------------
+    def set_tmp_dh(self, dhpfile: Union[str, bytes]) -> int:
+        """Use the DH parameters of a PEM file for DHE suites (TLS 1.2)."""
+        from M2Sec import DH
+
+        return m2.ssl_ctx_set_tmp_dh(self._ptr(), DH.load_params(dhpfile)._ptr())
+
+    def set_tmp_dh_callback(self, callback: Optional[Callable] = None) -> None:
+        """callback(ssl_ptr, is_export, keylength) returns the DH pointer to use (deprecated by
+        OpenSSL; RFC 7919 groups are negotiated automatically)."""
+        if callback is not None:
+            m2.ssl_ctx_set_tmp_dh_callback(self._ptr(), callback)
+
+    def set_tmp_ecdh(self, curve: Union[str, int]) -> None:
+        """Use one curve for ECDHE: a name ("prime256v1", "P-256", "X25519") or a NID
+        (EC.NID_*).  In OpenSSL 3 this sets the groups list to that curve alone."""
+        if isinstance(curve, int):
+            curve = m2.obj_nid2sn(curve)
+        self.set_groups([curve])
+
+    def set_tmp_rsa(self, rsa: Any) -> int:
+        """Ephemeral RSA keys are gone from TLS: does nothing."""
+        return 1
+
+    def set_tmp_rsa_callback(self, callback: Optional[Callable] = None) -> None:
+        """Ephemeral RSA keys are gone from TLS: does nothing."""
+
+    def set_groups(self, groups: Union[str, Iterable[str]]) -> None:
+        """The key exchange groups, in preference order ("X25519", "P-256", "ffdhe2048" ...).
+
+        :raises SSLError: for an unknown group."""
+        if not isinstance(groups, str):
+            groups = ":".join(groups)
+        m2.ssl_ctx_set1_groups_list(self._ptr(), groups)
+
+    # -- protocol versions and suites -------------------------------------------------------
+    def set_min_proto_version(self, version: Union[int, str, None]) -> None:
+        """The lowest protocol version: SSL.TLSv1_2, "TLSv1.3" ...; None or 0 for OpenSSL's."""
+        m2.ssl_ctx_set_min_proto_version(self._ptr(), _version(version))
+
+    def set_max_proto_version(self, version: Union[int, str, None]) -> None:
+        """The highest protocol version; None or 0 for the highest OpenSSL supports."""
+        m2.ssl_ctx_set_max_proto_version(self._ptr(), _version(version))
+
+    def get_min_proto_version(self) -> int:
+        return m2.ssl_ctx_get_min_proto_version(self._ptr())
+
+    def get_max_proto_version(self) -> int:
+        return m2.ssl_ctx_get_max_proto_version(self._ptr())
+
+    def set_cipher_list(self, cipher_list: str) -> int:
+        """The TLS 1.2 cipher list (ciphers(1)); 1 if any cipher matched, else 0 (M2Crypto)."""
+        return m2.ssl_ctx_set_cipher_list(self._ptr(), cipher_list)
+
+    def set_ciphersuites(self, suites: Union[str, Iterable[str]]) -> None:
+        """The TLS 1.3 cipher suites ("TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256").
+
+        :raises SSLError: if none is usable."""
+        if not isinstance(suites, str):
+            suites = ":".join(suites)
+        m2.ssl_ctx_set_ciphersuites(self._ptr(), suites)
+
+    def set_options(self, op: int) -> int:
+        """Add SSL_OP_* options; returns the options now set."""
+        return m2.ssl_ctx_set_options(self._ptr(), op)
+
+    def get_options(self) -> int:
+        return m2.ssl_ctx_get_options(self._ptr())
+
+    def clear_options(self, op: int) -> int:
+        """Remove SSL_OP_* options; returns the options now set."""
+        return m2.ssl_ctx_clear_options(self._ptr(), op)
+
+    def set_mode(self, mode: int) -> int:
+        return m2.ssl_ctx_set_mode(self._ptr(), mode)
+
+    # -- ALPN and SNI ----------------------------------------------------------------------
+    def set_alpn_protocols(self, protocols: Iterable[Union[str, bytes]]) -> None:
+        """The ALPN protocols (RFC 7301), in preference order: a client offers them, a server
+        picks the first of them that the client offers (and none if nothing matches)."""
+        wire = _alpn_wire(protocols)
+        ctx = self._ptr()
+        m2.ssl_ctx_set_alpn_protos(ctx, wire)
+        m2.ssl_ctx_set_alpn_select(ctx, wire or None)
+
+    def set_servername_callback(self, callback: Optional[Callable[..., Any]]) -> None:
+        """On a server, call ``callback(connection, server_name, context)`` when a client
+        names a server (SNI, RFC 6066).
+
+        It returns None to go on, another :class:`Context` to switch the connection to it
+        (its certificate, verification and ALPN then apply), or a TLS alert number to refuse
+        (``m2.SSL_AD_UNRECOGNIZED_NAME``).  server_name is None when the client sent none.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError("the server name callback must be callable")
+        self._servername_callback = callback
+        m2.ssl_ctx_set_servername_callback(self._ptr(), None if callback is None else _servername_trampoline)
+
+    # -- sessions --------------------------------------------------------------------------
+    def set_session_id_ctx(self, id: bytes) -> None:
+        """The session id context (at most 32 bytes) that a resumed session must match."""
+        m2.ssl_ctx_set_session_id_context(self._ptr(), id)
+
+    def add_session(self, session: Session) -> int:
+        return m2.ssl_ctx_add_session(self._ptr(), session._ptr())
+
+    def remove_session(self, session: Session) -> int:
+        return m2.ssl_ctx_remove_session(self._ptr(), session._ptr())
+
+    def get_session_timeout(self) -> int:
+        return m2.ssl_ctx_get_session_timeout(self._ptr())
+
+    def set_session_timeout(self, timeout: int) -> int:
+        """Seconds a new session stays valid; returns the previous value."""
+        return m2.ssl_ctx_set_session_timeout(self._ptr(), timeout)
+
+    def set_session_cache_mode(self, mode: int) -> int:
+        """m2.SSL_SESS_CACHE_*; returns the previous mode."""
+        return m2.ssl_ctx_set_session_cache_mode(self._ptr(), mode)
+
+    def get_session_cache_mode(self) -> int:
+        return m2.ssl_ctx_get_session_cache_mode(self._ptr())
+
+    def set_session_tickets(self, enabled: bool = True, count: Optional[int] = None) -> None:
+        """Turn session tickets (RFC 5077, TLS 1.3 NewSessionTicket) on or off; a server sends
+        count tickets after a TLS 1.3 handshake (OpenSSL's default is 2)."""
+        ctx = self._ptr()
+        if enabled:
+            m2.ssl_ctx_clear_options(ctx, m2.SSL_OP_NO_TICKET)
+        else:
+            m2.ssl_ctx_set_options(ctx, m2.SSL_OP_NO_TICKET)
+        if count is not None:
+            m2.ssl_ctx_set_num_tickets(ctx, count)
+
+    def session_stats(self) -> dict:
+        """The server session cache's size and hits."""
+        ctx = self._ptr()
+        return {"number": m2.ssl_ctx_sess_number(ctx), "hits": m2.ssl_ctx_sess_hits(ctx)}
+
+    # -- callbacks and debugging -----------------------------------------------------------
+    def set_info_callback(self, callback: Optional[Callable] = cb.ssl_info_callback) -> None:
+        """callback(where, ret, ssl_ptr) follows the handshake (the default prints to stderr)."""
+        m2.ssl_ctx_set_info_callback(self._ptr(), callback)
+
+    def set_keylog_callback(self, callback: Optional[Callable[[str], Any]]) -> None:
+        """callback(line) receives every TLS secret as an NSS key log line (for Wireshark)."""
+        m2.ssl_ctx_set_keylog_callback(self._ptr(), callback)
+
+    def set_keylog_filename(self, filename: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+        """Append the TLS secrets to filename in the NSS key log format (SSLKEYLOGFILE), for
+        debugging with Wireshark; None stops.  Anyone reading the file can decrypt the traffic."""
+        old, self._keylog_file = self._keylog_file, None
+        if old is not None:
+            old.close()
+        if filename is None:
+            m2.ssl_ctx_set_keylog_callback(self._ptr(), None)
+            return
+        f = open(filename, "a", buffering=1, encoding="ascii")
+        if f.tell() == 0:
+            f.write("# TLS secrets log file, generated by M2Sec\n")
+        self._keylog_file = f
+        lock = threading.Lock()
+
+        def write_line(line: str) -> None:
+            with lock:
+                if not f.closed:
+                    f.write(line + "\n")
+
+        m2.ssl_ctx_set_keylog_callback(self._ptr(), write_line)
+
+
+def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
+    """The C-level verify callback: calls callback in M2Crypto's new or old style, turning
+    its exception into an SSLError that fails the handshake."""
+    old_style = _takes_five_args(callback)
+    if old_style:
+        warnings.warn("verify callbacks of five arguments are deprecated: use callback(ok, store)",
+                      DeprecationWarning, stacklevel=3)
+
+    def trampoline(ok: int, store_ptr: Any) -> int:
+        try:
+            if old_style:
+                ssl = m2.x509_store_ctx_get_ssl(store_ptr)
+                ctx_ptr = m2.ssl_get_ssl_ctx(ssl) if ssl is not None else None
+                return int(bool(callback(ctx_ptr, m2.x509_store_ctx_get_current_cert(store_ptr),
+                                         m2.x509_store_ctx_get_error(store_ptr),
+                                         m2.x509_store_ctx_get_error_depth(store_ptr), ok)))
+            store = X509.X509_Store_Context(store_ptr, 0)
+            try:
+                return int(bool(callback(ok, store)))
+            finally:
+                store.close()  # borrowed for the call only
+        except Exception as exc:
+            raise SSLError("the verify callback failed: %r" % (exc,)) from exc
+
+    return trampoline
+
+
+def _servername_trampoline(ssl_ptr: Any, server_name: Optional[str]) -> int:
+    """The C-level SNI callback: finds the connection and context, runs the user's callback
+    and switches contexts when it returns one."""
+    from M2Sec.SSL.Connection import _connection_of
+
+    ctx = ctxmap().get(int(m2.ssl_get_ssl_ctx(ssl_ptr)))
+    callback = getattr(ctx, "_servername_callback", None)
+    if callback is None:
+        return 0
+    result = callback(_connection_of(ssl_ptr), server_name, ctx)
+    if result is None:
+        return 0
+    if isinstance(result, Context):
+        m2.ssl_set_ssl_ctx(ssl_ptr, result._ptr())
+        conn = _connection_of(ssl_ptr)
+        if conn is not None:
+            conn._ctx_switched(result)
+        return 0
+    return int(result)
+
+
+def create_default_context(purpose: str = Purpose.SERVER_AUTH, *, cafile: Optional[str] = None,
+                           capath: Optional[str] = None, cadata: Optional[Union[str, bytes]] = None) -> Context:
+    """A context with safe defaults: TLS 1.2 or newer, OpenSSL's default suites and groups,
+    no compression or renegotiation, and, for a client (Purpose.SERVER_AUTH), verification of
+    the server's chain and of its host name in the handshake (X509_VERIFY_PARAM_set1_host).
+
+    The trusted CAs are cafile, capath and cadata (PEM) when given, else the system's.  A
+    server context (Purpose.CLIENT_AUTH) does not ask for client certificates; call
+    set_verify() to require them.  SSLKEYLOGFILE, when set, names a key log file.
+
+    Turning the checks off takes a call that says so: unsafe_disable_verification() or
+    unsafe_skip_hostname_check() (M2Crypto's set_verify(SSL.verify_none, ...) still works).
+    """
+    if purpose not in (Purpose.SERVER_AUTH, Purpose.CLIENT_AUTH):
+        raise ValueError("purpose must be Purpose.SERVER_AUTH or Purpose.CLIENT_AUTH")
+    client = purpose == Purpose.SERVER_AUTH
+    ctx = Context("tls_client" if client else "tls_server")
+    ctx.set_min_proto_version(TLSv1_2)
+    ctx.set_options(m2.SSL_OP_NO_COMPRESSION | m2.SSL_OP_NO_RENEGOTIATION | m2.SSL_OP_CIPHER_SERVER_PREFERENCE)
+    ctx.post_connection_check = None
+    if cafile or capath:
+        ctx.load_verify_locations(cafile, capath)
+    if cadata:
+        store = ctx.get_cert_store()
+        data = cadata.encode("ascii") if isinstance(cadata, str) else cadata
+        for cert in _pem_certs(data):
+            store.add_x509(cert)
+    if client:
+        if not (cafile or capath or cadata):
+            ctx.set_default_verify_paths()
+        ctx.set_verify(m2.SSL_VERIFY_PEER | m2.SSL_VERIFY_FAIL_IF_NO_PEER_CERT, 100)
+        ctx.check_hostname = True
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog:
+        ctx.set_keylog_filename(keylog)
+    return ctx
+
+
+def _pem_certs(data: bytes) -> list:
+    """The certificates of a PEM blob."""
+    marker = b"-----END CERTIFICATE-----"
+    certs = []
+    for chunk in data.split(marker)[:-1]:
+        certs.append(X509.load_cert_string(chunk + marker))
+    if not certs:
+        raise SSLError("no PEM certificate in cadata")
+    return certs

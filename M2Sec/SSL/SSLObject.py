@@ -1,0 +1,247 @@
+"""TLS without I/O: an SSL over two memory BIOs, and the one retry loop that drives it.
+
+An :class:`SSLObject` knows nothing of sockets, event loops, threads or clocks.  Bytes that
+arrive from the peer go in with :meth:`SSLObject.receive_bytes` (and the end of the stream
+with :meth:`SSLObject.receive_eof`); bytes for the peer come out of
+:meth:`SSLObject.data_to_send`.  Its operations (``do_handshake``, ``read``, ``write``,
+``unwrap``) either complete or raise :class:`~M2Sec.SSL.SSLWantReadError`: the object then
+needs more bytes from the peer, after sending what it has.
+
+That rule lives in one place, :func:`run`, a generator that performs one operation and asks its
+caller for I/O::
+
+    gen = run(tls, tls.do_handshake)
+    out, want = next(gen)            # send `out`; if `want`, read and send the bytes back
+    out, want = gen.send(incoming)   # b"" means the peer closed the connection
+    ...                              # until StopIteration, whose value is the result
+
+:func:`drive` runs it over a blocking socket and :func:`adrive` over asyncio streams; other
+event loops (Twisted, the TLS Lite facade) wrap :func:`run` the same way.
+"""
+
+from typing import Any, Callable, Generator, Optional, Tuple, TypeVar
+
+from M2Sec import m2
+from M2Sec._base import Owned
+from M2Sec.SSL.Connection import SSLState, _by_ssl, prepare_client_hostname
+from M2Sec.SSL.Context import Context
+from M2Sec.SSL.Session import Session
+from M2Sec.SSL.SSLError import SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
+
+__all__ = ["SSLObject", "run", "drive", "adrive"]
+
+T = TypeVar("T")
+
+#: what run() yields: (bytes to send to the peer, whether bytes from the peer are needed)
+IORequest = Tuple[bytes, bool]
+
+
+class SSLObject(SSLState, Owned):
+    """One TLS connection over memory: bytes in, bytes out.
+
+    :param context: the Context to use (create_default_context() checks the server's name).
+    :param server_side: True for the server's end.
+    :param server_hostname: the server's name (SNI and, with a verifying context, the name
+        its certificate must carry).
+    :param session: a Session to resume (client).
+
+    ``close()`` frees the SSL and its buffers; using the object afterwards raises ClosedError.
+    """
+
+    _free_fn = m2.ssl_free
+
+    def __init__(self, context: Context, *, server_side: bool = False, server_hostname: Optional[str] = None,
+                 session: Optional[Session] = None) -> None:
+        self.context = context
+        self.server_side = server_side
+        self.server_hostname = server_hostname
+        ssl = m2.ssl_new(context.ctx)
+        try:
+            self._in = m2.bio_new(m2.bio_s_mem())
+            self._out = m2.bio_new(m2.bio_s_mem())
+            m2.bio_set_mem_eof_return(self._in, -1)  # an empty buffer means "wait", not EOF
+            m2.ssl_set_bio(ssl, self._in, self._out)  # the SSL owns both BIOs
+            if server_side:
+                m2.ssl_set_accept_state(ssl)
+            else:
+                m2.ssl_set_connect_state(ssl)
+                prepare_client_hostname(ssl, context, server_hostname)
+                if session is not None:
+                    m2.ssl_set_session(ssl, session._ptr())
+        except BaseException:
+            m2.ssl_free(ssl)
+            raise
+        Owned.__init__(self, ssl, 1)
+        self._eof = False
+        _by_ssl[int(ssl)] = self
+
+    # -- life cycle ------------------------------------------------------------------------
+    @property
+    def ssl(self) -> Any:
+        """The SSL pointer; raises ClosedError once the object was closed."""
+        return self._ptr()
+
+    def close(self) -> None:
+        """Free the SSL and its buffers (idempotent)."""
+        p = getattr(self, "_p", None)
+        if p is not None:
+            _by_ssl.pop(int(p), None)
+            self._in = self._out = None
+        super().close()
+
+    free = close
+
+    # -- bytes in and out ------------------------------------------------------------------
+    def receive_bytes(self, data: bytes) -> None:
+        """Hand over bytes received from the peer."""
+        self.ssl
+        if self._eof:
+            raise SSLError("bytes received after the end of the stream")
+        if data:
+            m2.bio_write(self._in, data)
+
+    def receive_eof(self) -> None:
+        """The peer closed the connection: reads past the buffered bytes raise SSLEOFError
+        unless a close_notify came first."""
+        self.ssl
+        if not self._eof:
+            self._eof = True
+            m2.bio_set_mem_eof_return(self._in, 0)
+
+    def data_to_send(self) -> bytes:
+        """The bytes waiting to go to the peer (b'' when none); they are taken out."""
+        self.ssl
+        n = m2.bio_ctrl_pending(self._out)
+        return (m2.bio_read(self._out, n) or b"") if n else b""
+
+    def bytes_to_send(self) -> int:
+        """How many bytes wait to go to the peer."""
+        self.ssl
+        return m2.bio_ctrl_pending(self._out)
+
+    def _want(self) -> SSLError:
+        if m2.ssl_want(self.ssl) == m2.SSL_WRITING:
+            return SSLWantWriteError("the TLS object needs to send bytes first")
+        return SSLWantReadError("the TLS object needs bytes from the peer")
+
+    # -- operations ------------------------------------------------------------------------
+    @property
+    def handshake_done(self) -> bool:
+        return self._p is not None and bool(m2.ssl_is_init_finished(self._p))
+
+    def do_handshake(self) -> None:
+        """Run the handshake as far as the bytes received allow.
+
+        :raises SSLWantReadError: until it completes; SSLError (SSLCertVerificationError ...)
+            when it fails; an SSLVerificationError from the context's post_connection_check."""
+        ssl = self.ssl
+        if not m2.ssl_handshake(ssl, 0):
+            raise self._want()
+        check = self.context.post_connection_check
+        if check is not None and not self.server_side and not check(self.get_peer_cert(), self.server_hostname):
+            raise SSLVerificationError("post connection check failed")
+
+    def read(self, size: int = 16384) -> bytes:
+        """Up to size bytes of application data; b'' once the peer sent close_notify.
+
+        :raises SSLWantReadError: when no data can be decrypted yet; SSLEOFError when the
+            stream ended without close_notify."""
+        if size <= 0:
+            raise ValueError("size must be positive")
+        data = m2.ssl_read_nbio(self.ssl, size)
+        if data is None:
+            raise self._want()
+        return data
+
+    def read_into(self, buffer: Any, nbytes: int = 0) -> int:
+        """Read into a writable buffer: the count read, 0 after close_notify."""
+        n = m2.ssl_read_into(self.ssl, buffer, nbytes, 0)
+        if n < 0:
+            raise self._want()
+        return n
+
+    def write(self, data: Any) -> int:
+        """Encrypt all of data for the peer (see data_to_send()); the count written.
+
+        :raises SSLWantReadError: while the handshake waits for the peer."""
+        n = m2.ssl_write(self.ssl, data, 0)
+        if n < 0:
+            raise self._want()
+        return n
+
+    def unwrap(self) -> None:
+        """Send close_notify and wait for the peer's.
+
+        :raises SSLWantReadError: until the peer's close_notify arrives."""
+        ssl = self.ssl
+        r = m2.ssl_shutdown_timeout(ssl, 0)
+        if r == 0:
+            r = m2.ssl_shutdown_timeout(ssl, 0)
+        if r != 1:
+            raise self._want()
+
+    def version(self) -> Optional[str]:
+        """The negotiated protocol, or None before the handshake."""
+        return m2.ssl_get_version(self.ssl) if self.handshake_done else None
+
+    def cipher(self) -> Optional[Tuple[str, str, int]]:
+        """(suite name, protocol version, secret bits), or None before the handshake."""
+        c = self.get_cipher() if self.handshake_done else None
+        return None if c is None else (c.name(), c.version(), len(c))
+
+    @property
+    def session(self) -> Optional[Session]:
+        return self.get_session()
+
+
+def run(tls: SSLObject, op: Callable[..., T], *args: Any) -> Generator[IORequest, Optional[bytes], T]:
+    """The retry loop: perform op(*args) (a method of tls), asking the caller for I/O.
+
+    Yields ``(out, want)``: the caller sends ``out`` to the peer and, when ``want`` is true,
+    sends back (``gen.send``) the next bytes read from the peer, b'' at the end of the stream.
+    Returns op's result (StopIteration.value) once op completes and its output was yielded.
+    """
+    while True:
+        try:
+            result = op(*args)
+        except (SSLWantReadError, SSLWantWriteError) as want:
+            data = yield tls.data_to_send(), isinstance(want, SSLWantReadError)
+            if data:
+                tls.receive_bytes(data)
+            elif data is not None or isinstance(want, SSLWantReadError):
+                tls.receive_eof()
+            continue
+        out = tls.data_to_send()
+        if out:
+            yield out, False
+        return result
+
+
+def drive(tls: SSLObject, sock: Any, op: Callable[..., T], *args: Any, bufsize: int = 65536) -> T:
+    """Run op over a blocking socket (anything with sendall() and recv())."""
+    gen = run(tls, op, *args)
+    incoming: Optional[bytes] = None
+    try:
+        while True:
+            out, want = gen.send(incoming)
+            if out:
+                sock.sendall(out)
+            incoming = sock.recv(bufsize) if want else None
+    except StopIteration as stop:
+        return stop.value
+
+
+async def adrive(tls: SSLObject, reader: Any, writer: Any, op: Callable[..., T], *args: Any,
+                 bufsize: int = 65536) -> T:
+    """Run op over asyncio streams (an asyncio.StreamReader and StreamWriter)."""
+    gen = run(tls, op, *args)
+    incoming: Optional[bytes] = None
+    try:
+        while True:
+            out, want = gen.send(incoming)
+            if out:
+                writer.write(out)
+                await writer.drain()
+            incoming = await reader.read(bufsize) if want else None
+    except StopIteration as stop:
+        return stop.value

@@ -1,0 +1,1200 @@
+/* _ssl.i: OpenSSL's SSL_CTX, SSL, SSL_SESSION and SSL_CIPHER (M2Crypto's m2.ssl_* names).
+ *
+ *  - One I/O loop, m2_ssl_run(), drives every handshake, read, write and shutdown: it
+ *    releases the GIL around OpenSSL, and on want-read/want-write either returns at once
+ *    (timeout 0: non-blocking sockets and memory BIOs), polls the socket until a deadline
+ *    (timeout > 0), or, on a blocking socket whose SO_RCVTIMEO/SO_SNDTIMEO expired, raises
+ *    the timeout error.
+ *  - Failures become SSL.SSLError; a certificate that failed verification becomes the
+ *    exception made by the Python factory registered with ssl_set_error_classes() (it
+ *    carries OpenSSL's verify code), an unexpected EOF the registered EOF class, a timeout
+ *    SSL.SSLTimeoutError.
+ *  - Python callables used by OpenSSL's callbacks (verify, info, passphrase, SNI, ALPN,
+ *    key log, DH) live in one dict per SSL_CTX, in the SSL_CTX's ex_data: they stay alive
+ *    while OpenSSL can call them and are released when the SSL_CTX is freed.
+ */
+%{
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <openssl/dh.h>
+#include <openssl/rsa.h>
+%}
+
+M2_NONNULL(SSL_CTX *)
+M2_NONNULL(SSL *)
+M2_NONNULL(const SSL *)
+M2_NONNULL(SSL_SESSION *)
+M2_NONNULL(const SSL_METHOD *)
+M2_NONNULL(const SSL_CIPHER *)
+M2_NONNULL(STACK_OF(SSL_CIPHER) *)
+
+/* ---- constants ---- */
+%constant int ssl_error_none = SSL_ERROR_NONE;
+%constant int ssl_error_ssl = SSL_ERROR_SSL;
+%constant int ssl_error_want_read = SSL_ERROR_WANT_READ;
+%constant int ssl_error_want_write = SSL_ERROR_WANT_WRITE;
+%constant int ssl_error_want_x509_lookup = SSL_ERROR_WANT_X509_LOOKUP;
+%constant int ssl_error_syscall = SSL_ERROR_SYSCALL;
+%constant int ssl_error_zero_return = SSL_ERROR_ZERO_RETURN;
+%constant int ssl_error_want_connect = SSL_ERROR_WANT_CONNECT;
+
+%constant int SSL_VERIFY_NONE = SSL_VERIFY_NONE;
+%constant int SSL_VERIFY_PEER = SSL_VERIFY_PEER;
+%constant int SSL_VERIFY_FAIL_IF_NO_PEER_CERT = SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+%constant int SSL_VERIFY_CLIENT_ONCE = SSL_VERIFY_CLIENT_ONCE;
+%constant int SSL_VERIFY_POST_HANDSHAKE = SSL_VERIFY_POST_HANDSHAKE;
+
+%constant int SSL_ST_CONNECT = SSL_ST_CONNECT;
+%constant int SSL_ST_ACCEPT = SSL_ST_ACCEPT;
+%constant int SSL_ST_MASK = SSL_ST_MASK;
+%constant int SSL_ST_INIT = (SSL_ST_CONNECT | SSL_ST_ACCEPT);
+%constant int SSL_ST_BEFORE = 0x4000;
+%constant int SSL_ST_OK = 0x03;
+%constant int SSL_ST_RENEGOTIATE = (0x04 | SSL_ST_CONNECT | SSL_ST_ACCEPT);
+%constant int SSL_CB_LOOP = SSL_CB_LOOP;
+%constant int SSL_CB_EXIT = SSL_CB_EXIT;
+%constant int SSL_CB_READ = SSL_CB_READ;
+%constant int SSL_CB_WRITE = SSL_CB_WRITE;
+%constant int SSL_CB_ALERT = SSL_CB_ALERT;
+%constant int SSL_CB_READ_ALERT = SSL_CB_READ_ALERT;
+%constant int SSL_CB_WRITE_ALERT = SSL_CB_WRITE_ALERT;
+%constant int SSL_CB_ACCEPT_LOOP = SSL_CB_ACCEPT_LOOP;
+%constant int SSL_CB_ACCEPT_EXIT = SSL_CB_ACCEPT_EXIT;
+%constant int SSL_CB_CONNECT_LOOP = SSL_CB_CONNECT_LOOP;
+%constant int SSL_CB_CONNECT_EXIT = SSL_CB_CONNECT_EXIT;
+%constant int SSL_CB_HANDSHAKE_START = SSL_CB_HANDSHAKE_START;
+%constant int SSL_CB_HANDSHAKE_DONE = SSL_CB_HANDSHAKE_DONE;
+
+%constant int SSL_SENT_SHUTDOWN = SSL_SENT_SHUTDOWN;
+%constant int SSL_RECEIVED_SHUTDOWN = SSL_RECEIVED_SHUTDOWN;
+
+%constant int SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
+%constant int SSL_SESS_CACHE_CLIENT = SSL_SESS_CACHE_CLIENT;
+%constant int SSL_SESS_CACHE_SERVER = SSL_SESS_CACHE_SERVER;
+%constant int SSL_SESS_CACHE_BOTH = SSL_SESS_CACHE_BOTH;
+%constant int SSL_SESS_CACHE_NO_AUTO_CLEAR = SSL_SESS_CACHE_NO_AUTO_CLEAR;
+%constant int SSL_SESS_CACHE_NO_INTERNAL = SSL_SESS_CACHE_NO_INTERNAL;
+
+/* SSL options are 64-bit in OpenSSL 3. */
+%constant unsigned long long SSL_OP_ALL = SSL_OP_ALL;
+/* SSLv2 is gone from OpenSSL 3 (its SSL_OP_NO_SSLv2 is 0); M2Crypto's value is kept so that
+ * `options & SSL_OP_NO_SSLv2` reads as M2Crypto programs expect.  In OpenSSL 3 that bit is
+ * SSL_OP_NO_ANTI_REPLAY, which only matters to a server that accepts early data (M2Sec never
+ * enables early data). */
+%constant unsigned long long SSL_OP_NO_SSLv2 = 0x01000000ULL;
+%constant unsigned long long SSL_OP_NO_SSLv3 = SSL_OP_NO_SSLv3;
+%constant unsigned long long SSL_OP_NO_TLSv1 = SSL_OP_NO_TLSv1;
+%constant unsigned long long SSL_OP_NO_TLSv1_1 = SSL_OP_NO_TLSv1_1;
+%constant unsigned long long SSL_OP_NO_TLSv1_2 = SSL_OP_NO_TLSv1_2;
+%constant unsigned long long SSL_OP_NO_TLSv1_3 = SSL_OP_NO_TLSv1_3;
+%constant unsigned long long SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS = SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS;
+%constant unsigned long long SSL_OP_NO_TICKET = SSL_OP_NO_TICKET;
+%constant unsigned long long SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
+%constant unsigned long long SSL_OP_CIPHER_SERVER_PREFERENCE = SSL_OP_CIPHER_SERVER_PREFERENCE;
+%constant unsigned long long SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
+%constant unsigned long long SSL_OP_IGNORE_UNEXPECTED_EOF = SSL_OP_IGNORE_UNEXPECTED_EOF;
+%constant unsigned long long SSL_OP_ENABLE_MIDDLEBOX_COMPAT = SSL_OP_ENABLE_MIDDLEBOX_COMPAT;
+%constant unsigned long long SSL_OP_PRIORITIZE_CHACHA = SSL_OP_PRIORITIZE_CHACHA;
+%constant unsigned long long SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION = SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION;
+%constant unsigned long long SSL_OP_SINGLE_DH_USE = SSL_OP_SINGLE_DH_USE;
+%constant unsigned long long SSL_OP_SINGLE_ECDH_USE = SSL_OP_SINGLE_ECDH_USE;
+
+%constant long SSL_MODE_ENABLE_PARTIAL_WRITE = SSL_MODE_ENABLE_PARTIAL_WRITE;
+%constant long SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+%constant long SSL_MODE_AUTO_RETRY = SSL_MODE_AUTO_RETRY;
+%constant long SSL_MODE_RELEASE_BUFFERS = SSL_MODE_RELEASE_BUFFERS;
+
+%constant int TLS1_VERSION = TLS1_VERSION;
+%constant int TLS1_1_VERSION = TLS1_1_VERSION;
+%constant int TLS1_2_VERSION = TLS1_2_VERSION;
+%constant int TLS1_3_VERSION = TLS1_3_VERSION;
+
+%constant int SSL_NOTHING = SSL_NOTHING;
+%constant int SSL_READING = SSL_READING;
+%constant int SSL_WRITING = SSL_WRITING;
+%constant int SSL_X509_LOOKUP = SSL_X509_LOOKUP;
+
+%constant int SSL_TLSEXT_ERR_OK = SSL_TLSEXT_ERR_OK;
+%constant int SSL_TLSEXT_ERR_ALERT_FATAL = SSL_TLSEXT_ERR_ALERT_FATAL;
+%constant int SSL_TLSEXT_ERR_NOACK = SSL_TLSEXT_ERR_NOACK;
+%constant int SSL_AD_INTERNAL_ERROR = SSL_AD_INTERNAL_ERROR;
+%constant int SSL_AD_UNRECOGNIZED_NAME = SSL_AD_UNRECOGNIZED_NAME;
+%constant int SSL_AD_HANDSHAKE_FAILURE = SSL_AD_HANDSHAKE_FAILURE;
+%constant int SSL_AD_NO_APPLICATION_PROTOCOL = SSL_AD_NO_APPLICATION_PROTOCOL;
+%constant int SSL_FILETYPE_PEM = SSL_FILETYPE_PEM;
+%constant int SSL_FILETYPE_ASN1 = SSL_FILETYPE_ASN1;
+
+/* ---- methods ---- */
+%rename(tls_method) TLS_method;
+const SSL_METHOD *TLS_method(void);
+%rename(tls_client_method) TLS_client_method;
+const SSL_METHOD *TLS_client_method(void);
+%rename(tls_server_method) TLS_server_method;
+const SSL_METHOD *TLS_server_method(void);
+
+/* ---- plain wrappers ---- */
+%rename(ssl_ctx_free) SSL_CTX_free;
+void SSL_CTX_free(SSL_CTX *);
+%rename(ssl_ctx_set_verify_depth) SSL_CTX_set_verify_depth;
+void SSL_CTX_set_verify_depth(SSL_CTX *, int);
+%rename(ssl_ctx_get_verify_depth) SSL_CTX_get_verify_depth;
+int SSL_CTX_get_verify_depth(const SSL_CTX *);
+%rename(ssl_ctx_get_verify_mode) SSL_CTX_get_verify_mode;
+int SSL_CTX_get_verify_mode(const SSL_CTX *);
+%rename(ssl_ctx_set_cipher_list) SSL_CTX_set_cipher_list;
+int SSL_CTX_set_cipher_list(SSL_CTX *, const char *);
+%rename(ssl_ctx_add_session) SSL_CTX_add_session;
+int SSL_CTX_add_session(SSL_CTX *, SSL_SESSION *);
+%rename(ssl_ctx_remove_session) SSL_CTX_remove_session;
+int SSL_CTX_remove_session(SSL_CTX *, SSL_SESSION *);
+%rename(ssl_ctx_set_session_timeout) SSL_CTX_set_timeout;
+long SSL_CTX_set_timeout(SSL_CTX *, long);
+%rename(ssl_ctx_get_session_timeout) SSL_CTX_get_timeout;
+long SSL_CTX_get_timeout(const SSL_CTX *);
+%rename(ssl_ctx_get_cert_store) SSL_CTX_get_cert_store;
+X509_STORE *SSL_CTX_get_cert_store(const SSL_CTX *);
+%rename(ssl_get_ex_data_x509_store_ctx_idx) SSL_get_ex_data_X509_STORE_CTX_idx;
+int SSL_get_ex_data_X509_STORE_CTX_idx(void);
+%rename(ssl_ctx_set_num_tickets) SSL_CTX_set_num_tickets;
+int SSL_CTX_set_num_tickets(SSL_CTX *, size_t);
+%rename(ssl_ctx_get_num_tickets) SSL_CTX_get_num_tickets;
+size_t SSL_CTX_get_num_tickets(const SSL_CTX *);
+
+%rename(ssl_free) SSL_free;
+void SSL_free(SSL *);
+%rename(ssl_set_accept_state) SSL_set_accept_state;
+void SSL_set_accept_state(SSL *);
+%rename(ssl_set_connect_state) SSL_set_connect_state;
+void SSL_set_connect_state(SSL *);
+%rename(ssl_get_shutdown) SSL_get_shutdown;
+int SSL_get_shutdown(const SSL *);
+%rename(ssl_set_shutdown) SSL_set_shutdown;
+void SSL_set_shutdown(SSL *, int);
+%rename(ssl_clear) SSL_clear;
+int SSL_clear(SSL *);
+%rename(ssl_pending) SSL_pending;
+int SSL_pending(const SSL *);
+%rename(ssl_has_pending) SSL_has_pending;
+int SSL_has_pending(const SSL *);
+%rename(ssl_want) SSL_want;
+int SSL_want(const SSL *);
+%rename(ssl_get_verify_mode) SSL_get_verify_mode;
+int SSL_get_verify_mode(const SSL *);
+%rename(ssl_get_verify_depth) SSL_get_verify_depth;
+int SSL_get_verify_depth(const SSL *);
+%rename(ssl_get_verify_result) SSL_get_verify_result;
+long SSL_get_verify_result(const SSL *);
+%rename(ssl_set_verify_result) SSL_set_verify_result;
+void SSL_set_verify_result(SSL *, long);
+%rename(ssl_get_ssl_ctx) SSL_get_SSL_CTX;
+SSL_CTX *SSL_get_SSL_CTX(const SSL *);
+%rename(ssl_get_default_session_timeout) SSL_get_default_timeout;
+long SSL_get_default_timeout(const SSL *);
+%rename(ssl_set_cipher_list) SSL_set_cipher_list;
+int SSL_set_cipher_list(SSL *, const char *);
+%rename(ssl_get_cipher_list) SSL_get_cipher_list;
+const char *SSL_get_cipher_list(const SSL *, int);
+%rename(ssl_get_current_cipher) SSL_get_current_cipher;
+const SSL_CIPHER *SSL_get_current_cipher(const SSL *);
+%rename(ssl_get_ciphers) SSL_get_ciphers;
+STACK_OF(SSL_CIPHER) *SSL_get_ciphers(const SSL *);
+%rename(ssl_get_version) SSL_get_version;
+const char *SSL_get_version(const SSL *);
+%rename(ssl_version) SSL_version;
+int SSL_version(const SSL *);
+%rename(ssl_get_error) SSL_get_error;
+int SSL_get_error(const SSL *, int);
+%rename(ssl_get_state) SSL_state_string;
+const char *SSL_state_string(const SSL *);
+%rename(ssl_get_state_v) SSL_state_string_long;
+const char *SSL_state_string_long(const SSL *);
+%rename(ssl_get_alert_type) SSL_alert_type_string;
+const char *SSL_alert_type_string(int);
+%rename(ssl_get_alert_type_v) SSL_alert_type_string_long;
+const char *SSL_alert_type_string_long(int);
+%rename(ssl_get_alert_desc) SSL_alert_desc_string;
+const char *SSL_alert_desc_string(int);
+%rename(ssl_get_alert_desc_v) SSL_alert_desc_string_long;
+const char *SSL_alert_desc_string_long(int);
+%rename(ssl_is_server) SSL_is_server;
+int SSL_is_server(SSL *);
+%rename(ssl_session_reused) SSL_session_reused;
+int SSL_session_reused(const SSL *);
+%rename(ssl_set_session) SSL_set_session;
+int SSL_set_session(SSL *, SSL_SESSION *);
+%rename(ssl_get_rfd) SSL_get_rfd;
+int SSL_get_rfd(const SSL *);
+
+%rename(ssl_cipher_get_name) SSL_CIPHER_get_name;
+const char *SSL_CIPHER_get_name(const SSL_CIPHER *);
+%rename(ssl_cipher_get_version) SSL_CIPHER_get_version;
+const char *SSL_CIPHER_get_version(const SSL_CIPHER *);
+%rename(ssl_cipher_standard_name) SSL_CIPHER_standard_name;
+const char *SSL_CIPHER_standard_name(const SSL_CIPHER *);
+
+%rename(ssl_session_free) SSL_SESSION_free;
+void SSL_SESSION_free(SSL_SESSION *);
+%rename(ssl_session_print) SSL_SESSION_print;
+int SSL_SESSION_print(BIO *, const SSL_SESSION *);
+%rename(ssl_session_set_timeout) SSL_SESSION_set_timeout;
+long SSL_SESSION_set_timeout(SSL_SESSION *, long);
+%rename(ssl_session_get_timeout) SSL_SESSION_get_timeout;
+long SSL_SESSION_get_timeout(const SSL_SESSION *);
+%rename(ssl_session_get_time) SSL_SESSION_get_time;
+long SSL_SESSION_get_time(const SSL_SESSION *);
+%rename(ssl_session_set_time) SSL_SESSION_set_time;
+long SSL_SESSION_set_time(SSL_SESSION *, long);
+%rename(ssl_session_is_resumable) SSL_SESSION_is_resumable;
+int SSL_SESSION_is_resumable(const SSL_SESSION *);
+%rename(ssl_session_up_ref) SSL_SESSION_up_ref;
+int SSL_SESSION_up_ref(SSL_SESSION *);
+
+%rename(bio_f_ssl) BIO_f_ssl;
+const BIO_METHOD *BIO_f_ssl(void);
+
+/* ======================================================================== */
+/* The C core: error translation, waiting, the I/O loop, callbacks.          */
+/* ======================================================================== */
+%{
+static PyObject *m2_ssl_eof_class = NULL;        /* SSL.SSLEOFError */
+static PyObject *m2_ssl_verify_factory = NULL;   /* callable(code, message) -> exception */
+static int m2_ssl_ctx_idx = -1;                  /* the SSL_CTX's dict of Python objects */
+
+static void m2_ssl_ctx_dict_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    if (ptr) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        Py_DECREF((PyObject *)ptr);
+        PyGILState_Release(gil);
+    }
+}
+
+static int m2_ssl_ctx_index(void) {
+    if (m2_ssl_ctx_idx < 0)
+        m2_ssl_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, m2_ssl_ctx_dict_free);
+    return m2_ssl_ctx_idx;
+}
+
+/* The SSL_CTX's dict (borrowed), made on first use if create; NULL if none (or on error,
+ * with an exception set, when create). */
+static PyObject *m2_ssl_ctx_dict(const SSL_CTX *ctx, int create) {
+    PyObject *d;
+    int idx = m2_ssl_ctx_index();
+    if (!ctx || idx < 0) return NULL;
+    d = SSL_CTX_get_ex_data(ctx, idx);
+    if (!d && create) {
+        if (!(d = PyDict_New())) return NULL;
+        if (!SSL_CTX_set_ex_data((SSL_CTX *)ctx, idx, d)) {
+            Py_DECREF(d);
+            return m2_raise_msg(M2_SSL, "cannot attach data to the SSL_CTX");
+        }
+    }
+    return d;
+}
+
+/* A new reference to the SSL_CTX's object under key, or NULL.  Needs the GIL. */
+static PyObject *m2_ssl_ctx_get(const SSL_CTX *ctx, const char *key) {
+    PyObject *d = m2_ssl_ctx_dict(ctx, 0), *v;
+    if (!d) return NULL;
+    v = PyDict_GetItemString(d, key);
+    Py_XINCREF(v);
+    return v;
+}
+
+/* Store obj (None removes) under key; 0 on success, -1 with an exception. */
+static int m2_ssl_ctx_put(SSL_CTX *ctx, const char *key, PyObject *obj) {
+    PyObject *d = m2_ssl_ctx_dict(ctx, 1);
+    if (!d) return -1;
+    if (obj == NULL || obj == Py_None) {
+        if (PyDict_GetItemString(d, key) && PyDict_DelItemString(d, key) < 0) return -1;
+        return 0;
+    }
+    return PyDict_SetItemString(d, key, obj);
+}
+
+static double m2_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void m2_ssl_timeout_error(void) {
+    PyErr_SetString(m2_area_class(M2_SSL_TIMEOUT), "timed out");
+}
+
+/* Raise the exception for a failed SSL call: err is SSL_get_error's answer, r the call's
+ * return value and sys_errno the errno seen right after it.  Always returns -1. */
+static int m2_ssl_fail(SSL *ssl, int err, int r, int sys_errno, int in_handshake) {
+    unsigned long code;
+    if (PyErr_Occurred()) {     /* a callback raised: that exception is the cause */
+        ERR_clear_error();
+        return -1;
+    }
+    code = ERR_peek_error();
+    if (err == SSL_ERROR_SSL && code && ERR_GET_LIB(code) == ERR_LIB_SSL) {
+        int reason = ERR_GET_REASON(code);
+        long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+        if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK && m2_ssl_verify_factory) {
+            char msg[512];
+            PyObject *exc;
+            snprintf(msg, sizeof(msg), "certificate verify failed: %s (%ld)", X509_verify_cert_error_string(vr), vr);
+            ERR_clear_error();
+            exc = PyObject_CallFunction(m2_ssl_verify_factory, "ls", vr, msg);
+            if (exc) {
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+                Py_DECREF(exc);
+            }
+            return -1;
+        }
+        if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING && m2_ssl_eof_class) {
+            ERR_clear_error();
+            PyErr_SetString(m2_ssl_eof_class, in_handshake ? "the peer closed the connection during the handshake"
+                                                           : "unexpected EOF: the peer closed the connection without close_notify");
+            return -1;
+        }
+    }
+    if (err == SSL_ERROR_SSL || (err == SSL_ERROR_SYSCALL && code)) {
+        m2_raise_msg(M2_SSL, NULL);
+        return -1;
+    }
+    ERR_clear_error();
+    if (err == SSL_ERROR_SYSCALL) {
+        (void)r;
+        if (sys_errno == 0) {
+            PyErr_SetString(m2_ssl_eof_class ? m2_ssl_eof_class : m2_area_class(M2_SSL),
+                            in_handshake ? "the peer closed the connection during the handshake"
+                                         : "unexpected EOF: the peer closed the connection");
+        } else if (sys_errno == ECONNRESET || sys_errno == EPIPE) {
+            PyErr_Format(m2_ssl_eof_class ? m2_ssl_eof_class : m2_area_class(M2_SSL),
+                         "the peer closed the connection: %s", strerror(sys_errno));
+        } else {
+            errno = sys_errno;
+            PyErr_SetFromErrno(m2_area_class(M2_SSL));
+        }
+        return -1;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+        PyErr_SetString(m2_ssl_eof_class ? m2_ssl_eof_class : m2_area_class(M2_SSL),
+                        "the peer closed the connection (close_notify)");
+        return -1;
+    }
+    if (err == SSL_ERROR_WANT_X509_LOOKUP) {
+        PyErr_SetString(m2_area_class(M2_SSL), "the SSL operation waits for a certificate lookup callback");
+        return -1;
+    }
+    PyErr_Format(m2_area_class(M2_SSL), "unexpected SSL error %d", err);
+    return -1;
+}
+
+/* Wait (GIL released) until the SSL's socket is ready for what err wants, or deadline.
+ * 0: ready; 1: no descriptor to wait on (memory BIO); -1: exception set (timeout). */
+static int m2_ssl_wait(SSL *ssl, int err, double deadline) {
+    struct pollfd pfd;
+    int r, ms, saved;
+    pfd.fd = err == SSL_ERROR_WANT_WRITE ? SSL_get_wfd(ssl) : SSL_get_rfd(ssl);
+    pfd.events = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    if (pfd.fd < 0) return 1;
+    for (;;) {
+        double left = deadline - m2_monotonic();
+        if (left <= 0) { m2_ssl_timeout_error(); return -1; }
+        ms = left > 2e6 ? 2000000000 : (int)ceil(left * 1000.0);
+        pfd.revents = 0;
+        M2_ALLOW
+        r = poll(&pfd, 1, ms);
+        saved = errno;
+        M2_DISALLOW
+        if (r > 0) return 0;
+        if (r == 0) { m2_ssl_timeout_error(); return -1; }
+        if (saved != EINTR) { errno = saved; PyErr_SetFromErrno(m2_area_class(M2_SSL)); return -1; }
+        if (PyErr_CheckSignals() < 0) return -1;
+    }
+}
+
+enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
+#define M2_SSL_DONE 1
+#define M2_SSL_EOF 0
+#define M2_SSL_ERROR (-1)
+#define M2_SSL_WANT (-2)
+
+/* The one I/O loop.  timeout < 0: blocking descriptor (a want is a socket timeout, or, on a
+ * memory BIO, returned); 0: return M2_SSL_WANT at once; > 0: poll up to timeout seconds.
+ * Returns M2_SSL_DONE (with *nout for reads and writes; for a shutdown, *nout is 1 once the
+ * peer's close_notify arrived), M2_SSL_EOF (clean close_notify on read), M2_SSL_WANT, or
+ * M2_SSL_ERROR with an exception set. */
+static int m2_ssl_run(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout) {
+    double deadline = timeout > 0 ? m2_monotonic() + timeout : 0;
+    int in_handshake = op == M2_OP_CONNECT || op == M2_OP_ACCEPT || op == M2_OP_HANDSHAKE;
+    size_t n;
+    int r, err, sys_errno, w;
+    for (;;) {
+        n = 0;
+        ERR_clear_error();
+        M2_ALLOW
+        errno = 0;
+        switch (op) {
+        case M2_OP_CONNECT: r = SSL_connect(ssl); break;
+        case M2_OP_ACCEPT: r = SSL_accept(ssl); break;
+        case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
+        case M2_OP_READ: r = SSL_read_ex(ssl, buf, len, &n); break;
+        case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
+        case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
+        default: r = SSL_shutdown(ssl); break;
+        }
+        sys_errno = errno;
+        if (op == M2_OP_SHUTDOWN && r >= 0) {
+            n = (size_t)r;
+            err = SSL_ERROR_NONE;
+        } else {
+            err = SSL_get_error(ssl, r);
+        }
+        M2_DISALLOW
+        if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
+        switch (err) {
+        case SSL_ERROR_NONE:
+            ERR_clear_error();
+            if (nout) *nout = n;
+            return M2_SSL_DONE;
+        case SSL_ERROR_ZERO_RETURN:
+            if (op == M2_OP_READ || op == M2_OP_PEEK) { ERR_clear_error(); return M2_SSL_EOF; }
+            return m2_ssl_fail(ssl, err, r, sys_errno, in_handshake);
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            ERR_clear_error();
+            if (timeout == 0) return M2_SSL_WANT;
+            if (timeout < 0) {
+                /* a blocking socket only says "want" when SO_RCVTIMEO/SO_SNDTIMEO expired */
+                if ((err == SSL_ERROR_WANT_WRITE ? SSL_get_wfd(ssl) : SSL_get_rfd(ssl)) < 0) return M2_SSL_WANT;
+                m2_ssl_timeout_error();
+                return M2_SSL_ERROR;
+            }
+            w = m2_ssl_wait(ssl, err, deadline);
+            if (w < 0) return M2_SSL_ERROR;
+            if (w > 0) return M2_SSL_WANT;
+            continue;
+        default:
+            return m2_ssl_fail(ssl, err, r, sys_errno, in_handshake);
+        }
+    }
+}
+
+/* ---- callbacks from OpenSSL into Python ---- */
+
+/* SSL_CTX_set_verify's callback: calls ctx["verify"](ok, X509_STORE_CTX). */
+static int m2_ssl_verify_cb(int ok, X509_STORE_CTX *sctx) {
+    SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = ssl ? m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "verify") : NULL, *ret;
+    int r = ok;
+    if (func) {
+        ret = m2_callback(func, Py_BuildValue("(iN)", ok, SWIG_NewPointerObj(sctx, SWIGTYPE_p_X509_STORE_CTX, 0)));
+        if (!ret) {
+            r = 0;
+            X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
+        } else {
+            r = PyObject_IsTrue(ret);
+            if (r < 0) r = 0;
+            Py_DECREF(ret);
+            if (!r && X509_STORE_CTX_get_error(sctx) == X509_V_OK)
+                X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
+        }
+        Py_DECREF(func);
+    }
+    PyGILState_Release(gil);
+    return r;
+}
+
+static void m2_ssl_info_cb(const SSL *ssl, int where, int ret) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "info"), *r;
+    if (func) {
+        r = m2_callback(func, Py_BuildValue("(iiN)", where, ret, SWIG_NewPointerObj((void *)ssl, SWIGTYPE_p_SSL, 0)));
+        Py_XDECREF(r);
+        Py_DECREF(func);
+    }
+    PyGILState_Release(gil);
+}
+
+static void m2_ssl_keylog_cb(const SSL *ssl, const char *line) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "keylog"), *r;
+    if (func) {
+        r = m2_callback(func, Py_BuildValue("(s)", line));
+        Py_XDECREF(r);
+        Py_DECREF(func);
+    }
+    PyGILState_Release(gil);
+}
+
+/* Server name callback: ctx["servername"](SSL, name or None) returns 0 to go on, or a TLS
+ * alert number to refuse; it may switch the SSL to another SSL_CTX (ssl_set_ssl_ctx). */
+static int m2_ssl_servername_cb(SSL *ssl, int *al, void *arg) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "servername"), *ret;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    int r = SSL_TLSEXT_ERR_OK;
+    (void)arg;
+    if (func) {
+        ret = m2_callback(func, Py_BuildValue("(Nz)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), name));
+        if (!ret) {
+            *al = SSL_AD_INTERNAL_ERROR;
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else {
+            long v = ret == Py_None ? 0 : PyLong_AsLong(ret);
+            if (v == -1 && PyErr_Occurred()) { *al = SSL_AD_INTERNAL_ERROR; r = SSL_TLSEXT_ERR_ALERT_FATAL; }
+            else if (v != 0) { *al = (int)v; r = SSL_TLSEXT_ERR_ALERT_FATAL; }
+            Py_DECREF(ret);
+        }
+        Py_DECREF(func);
+    }
+    PyGILState_Release(gil);
+    return r;
+}
+
+/* ALPN on the server: pick the first of ctx["alpn"] (wire format) the client offers. */
+static int m2_ssl_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                 const unsigned char *in, unsigned int inlen, void *arg) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *protos = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "alpn");
+    int r = SSL_TLSEXT_ERR_NOACK;
+    (void)arg;
+    if (protos && PyBytes_Check(protos)) {
+        unsigned char *sel = NULL;
+        if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)PyBytes_AS_STRING(protos),
+                                  (unsigned int)PyBytes_GET_SIZE(protos), in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+            *out = sel;
+            r = SSL_TLSEXT_ERR_OK;
+        }
+    }
+    /* the bytes object stays in the SSL_CTX's dict: OpenSSL copies the selection at once */
+    Py_XDECREF(protos);
+    PyGILState_Release(gil);
+    return r;
+}
+
+/* The deprecated ephemeral DH callback: ctx["tmp_dh"](SSL, is_export, keylength) -> DH. */
+static DH *m2_ssl_tmp_dh_cb(SSL *ssl, int is_export, int keylength) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "tmp_dh"), *ret;
+    DH *dh = NULL;
+    if (func) {
+        ret = m2_callback(func, Py_BuildValue("(Nii)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), is_export, keylength));
+        if (ret && ret != Py_None) {
+            if (SWIG_ConvertPtr(ret, (void **)&dh, SWIGTYPE_p_DH, 0) < 0) {
+                dh = NULL;
+                PyErr_SetString(PyExc_TypeError, "the tmp_dh callback must return a DH pointer");
+            } else {
+                /* keep the last answer alive: OpenSSL borrows it */
+                PyObject *d = m2_ssl_ctx_dict(SSL_get_SSL_CTX(ssl), 1);
+                if (d) PyDict_SetItemString(d, "tmp_dh_last", ret);
+            }
+        }
+        Py_XDECREF(ret);
+        Py_DECREF(func);
+    }
+    PyGILState_Release(gil);
+    return dh;
+}
+
+static PyObject *m2_ssl_check_callable(PyObject *func, const char *what) {
+    if (func != Py_None && !PyCallable_Check(func)) {
+        PyErr_Format(PyExc_TypeError, "the %s callback must be callable", what);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Bytes from an SSL read buffer; bounded like bio_read: at most 1 MiB or what is pending. */
+static Py_ssize_t m2_ssl_read_cap(SSL *ssl, int num) {
+    size_t cap = (size_t)SSL_pending(ssl);
+    if (cap < (1u << 20)) cap = 1u << 20;
+    return (size_t)num > cap ? (Py_ssize_t)cap : (Py_ssize_t)num;
+}
+%}
+
+/* ======================================================================== */
+/* Functions with default arguments (declared here, defined below).          */
+/* ======================================================================== */
+%feature("compactdefaultargs") ssl_accept;
+%feature("compactdefaultargs") ssl_connect;
+%feature("compactdefaultargs") ssl_read;
+%feature("compactdefaultargs") ssl_write;
+%feature("compactdefaultargs") ssl_handshake;
+%feature("compactdefaultargs") ssl_read_into;
+%feature("compactdefaultargs") ssl_shutdown_timeout;
+PyObject *ssl_accept(SSL *ssl, double timeout = -1);
+PyObject *ssl_connect(SSL *ssl, double timeout = -1);
+PyObject *ssl_read(SSL *ssl, int num, double timeout = -1);
+int ssl_write(SSL *ssl, const void *buf, Py_ssize_t len, double timeout = -1);
+PyObject *ssl_handshake(SSL *ssl, double timeout = 0);
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes = 0, double timeout = -1);
+PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout = 0);
+
+%{
+static PyObject *m2_ssl_handshake_op(SSL *ssl, int op, double timeout) {
+    int r = m2_ssl_run(ssl, op, NULL, 0, timeout, NULL);
+    if (r == M2_SSL_ERROR) return NULL;
+    return PyLong_FromLong(r == M2_SSL_DONE ? 1 : 0);
+}
+
+/* SSL_accept / SSL_connect until done: 1; 0 when it would block (timeout 0). */
+PyObject *ssl_accept(SSL *ssl, double timeout) { return m2_ssl_handshake_op(ssl, M2_OP_ACCEPT, timeout); }
+PyObject *ssl_connect(SSL *ssl, double timeout) { return m2_ssl_handshake_op(ssl, M2_OP_CONNECT, timeout); }
+/* SSL_do_handshake in the state set before: 1 when done, 0 when it would block. */
+PyObject *ssl_handshake(SSL *ssl, double timeout) { return m2_ssl_handshake_op(ssl, M2_OP_HANDSHAKE, timeout); }
+
+/* Up to num bytes; None when it would block, or at a clean close_notify (as M2Crypto). */
+PyObject *ssl_read(SSL *ssl, int num, double timeout) {
+    PyObject *out;
+    size_t n = 0;
+    Py_ssize_t size;
+    int r;
+    if (num <= 0) { PyErr_SetString(PyExc_ValueError, "read count must be positive"); return NULL; }
+    size = m2_ssl_read_cap(ssl, num);
+    if (!(out = PyBytes_FromStringAndSize(NULL, size))) return NULL;
+    r = m2_ssl_run(ssl, M2_OP_READ, PyBytes_AS_STRING(out), (size_t)size, timeout, &n);
+    if (r != M2_SSL_DONE) {
+        Py_DECREF(out);
+        if (r == M2_SSL_ERROR) return NULL;
+        Py_RETURN_NONE;
+    }
+    if ((Py_ssize_t)n != size && _PyBytes_Resize(&out, (Py_ssize_t)n) < 0) return NULL;
+    return out;
+}
+
+/* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
+    Py_buffer view;
+    size_t n = 0;
+    int r;
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) return NULL;
+    if (nbytes <= 0 || nbytes > view.len) nbytes = view.len > INT_MAX ? INT_MAX : (int)view.len;
+    if (nbytes == 0) { PyBuffer_Release(&view); return PyLong_FromLong(0); }
+    r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
+    PyBuffer_Release(&view);
+    if (r == M2_SSL_ERROR) return NULL;
+    if (r == M2_SSL_WANT) return PyLong_FromLong(-1);
+    return PyLong_FromSize_t(r == M2_SSL_DONE ? n : 0);
+}
+
+/* The count written (all of it unless partial writes were enabled); -1 if it would block. */
+int ssl_write(SSL *ssl, const void *buf, Py_ssize_t len, double timeout) {
+    size_t n = 0;
+    int r;
+    if (len == 0) return 0;
+    if (len > INT_MAX) len = INT_MAX;   /* the count must fit the int M2Crypto returns */
+    r = m2_ssl_run(ssl, M2_OP_WRITE, (void *)buf, (size_t)len, timeout, &n);
+    if (r == M2_SSL_ERROR) return -1;
+    if (r == M2_SSL_WANT) return -1;
+    return (int)n;
+}
+
+/* SSL_shutdown: 1 once both close_notify alerts were exchanged, 0 once ours was sent,
+ * -1 if it would block. */
+PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout) {
+    size_t n = 0;
+    int r = m2_ssl_run(ssl, M2_OP_SHUTDOWN, NULL, 0, timeout, &n);
+    if (r == M2_SSL_ERROR) return NULL;
+    if (r == M2_SSL_WANT) return PyLong_FromLong(-1);
+    return PyLong_FromLong((long)n);
+}
+%}
+
+M2_NULLABLE_STR(cafile)
+M2_NULLABLE_STR(capath)
+
+%inline %{
+/* M2Crypto's m2.ssl_init(SSLError, SSLTimeoutError). */
+static PyObject *ssl_init(PyObject *ssl_err, PyObject *ssl_timeout_err) {
+    if (m2_set_area_class(M2_SSL, ssl_err) < 0 || m2_set_area_class(M2_SSL_TIMEOUT, ssl_timeout_err) < 0) return NULL;
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+    if (m2_ssl_ctx_index() < 0) return m2_raise_msg(M2_SSL, "no ex_data index for SSL_CTX");
+    Py_RETURN_NONE;
+}
+
+/* The exception for an unexpected EOF, and the factory(verify_code, message) that makes the
+ * exception for a certificate that failed verification. */
+static PyObject *ssl_set_error_classes(PyObject *eof_class, PyObject *verify_factory) {
+    if (!PyCallable_Check(eof_class) || !PyCallable_Check(verify_factory)) {
+        PyErr_SetString(PyExc_TypeError, "an exception class and a callable are required");
+        return NULL;
+    }
+    Py_INCREF(eof_class);
+    Py_XSETREF(m2_ssl_eof_class, eof_class);
+    Py_INCREF(verify_factory);
+    Py_XSETREF(m2_ssl_verify_factory, verify_factory);
+    Py_RETURN_NONE;
+}
+
+static const SSL_METHOD *sslv23_method(void) { return TLS_method(); }
+static void ssl_set_shutdown1(SSL *ssl, int mode) { SSL_set_shutdown(ssl, mode); }
+
+/* TLS_method with TLS 1.0 as the only version (M2Crypto's Context('tlsv1')). */
+static const SSL_METHOD *tlsv1_method(void) {
+    PyErr_WarnEx(PyExc_DeprecationWarning, "TLS 1.0 is obsolete (RFC 8996)", 1);
+    return TLS_method();
+}
+
+static int ssl_ctx_set_tls1(SSL_CTX *ctx) {
+    return SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) && SSL_CTX_set_max_proto_version(ctx, TLS1_VERSION);
+}
+
+/* A new SSL_CTX; moving write buffers are allowed (Python may retry with another object). */
+static SSL_CTX *ssl_ctx_new(const SSL_METHOD *method) {
+    SSL_CTX *ctx = SSL_CTX_new(method);
+    if (!ctx) return (SSL_CTX *)m2_raise_msg(M2_SSL, "cannot make an SSL context");
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_AUTO_RETRY);
+    return ctx;
+}
+
+static int ssl_ctx_up_ref(SSL_CTX *ctx) { return SSL_CTX_up_ref(ctx); }
+
+static unsigned long long ssl_ctx_set_options(SSL_CTX *ctx, unsigned long long op) { return SSL_CTX_set_options(ctx, op); }
+static unsigned long long ssl_ctx_get_options(SSL_CTX *ctx) { return SSL_CTX_get_options(ctx); }
+static unsigned long long ssl_ctx_clear_options(SSL_CTX *ctx, unsigned long long op) { return SSL_CTX_clear_options(ctx, op); }
+static long ssl_ctx_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static long ssl_ctx_get_mode(SSL_CTX *ctx) { return SSL_CTX_get_mode(ctx); }
+static unsigned long long ssl_set_options(SSL *ssl, unsigned long long op) { return SSL_set_options(ssl, op); }
+static unsigned long long ssl_get_options(SSL *ssl) { return SSL_get_options(ssl); }
+static long ssl_set_mode(SSL *ssl, long mode) { return SSL_set_mode(ssl, mode); }
+static long ssl_get_mode(SSL *ssl) { return SSL_get_mode(ssl); }
+
+static int ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, int mode) { return (int)SSL_CTX_set_session_cache_mode(ctx, mode); }
+static int ssl_ctx_get_session_cache_mode(SSL_CTX *ctx) { return (int)SSL_CTX_get_session_cache_mode(ctx); }
+static long ssl_ctx_set_cache_size(SSL_CTX *ctx, long size) { return SSL_CTX_sess_set_cache_size(ctx, size); }
+static long ssl_ctx_sess_number(SSL_CTX *ctx) { return SSL_CTX_sess_number(ctx); }
+static long ssl_ctx_sess_hits(SSL_CTX *ctx) { return SSL_CTX_sess_hits(ctx); }
+static void ssl_ctx_flush_sessions(SSL_CTX *ctx, long t) { SSL_CTX_flush_sessions(ctx, t); }
+
+/* ---- protocol versions, cipher suites, groups ---- */
+static int ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    if (!SSL_CTX_set_min_proto_version(ctx, version)) { m2_raise_msg(M2_SSL, "unsupported protocol version"); return 0; }
+    return 1;
+}
+static int ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
+    if (!SSL_CTX_set_max_proto_version(ctx, version)) { m2_raise_msg(M2_SSL, "unsupported protocol version"); return 0; }
+    return 1;
+}
+static int ssl_ctx_get_min_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_min_proto_version(ctx); }
+static int ssl_ctx_get_max_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_max_proto_version(ctx); }
+
+/* TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...); raises on an unusable list. */
+static int ssl_ctx_set_ciphersuites(SSL_CTX *ctx, const char *suites) {
+    if (!SSL_CTX_set_ciphersuites(ctx, suites)) { m2_raise_msg(M2_SSL, "no usable TLS 1.3 cipher suite"); return 0; }
+    return 1;
+}
+static int ssl_set_ciphersuites(SSL *ssl, const char *suites) {
+    if (!SSL_set_ciphersuites(ssl, suites)) { m2_raise_msg(M2_SSL, "no usable TLS 1.3 cipher suite"); return 0; }
+    return 1;
+}
+/* The TLS 1.2 cipher list, raising (ssl_ctx_set_cipher_list returns 0 as M2Crypto). */
+static int ssl_ctx_set_cipher_list_strict(SSL_CTX *ctx, const char *ciphers) {
+    if (!SSL_CTX_set_cipher_list(ctx, ciphers)) { m2_raise_msg(M2_SSL, "no cipher matches"); return 0; }
+    return 1;
+}
+
+/* Key exchange groups, such as "X25519:P-256" (SSL_CTX_set1_groups_list). */
+static int ssl_ctx_set1_groups_list(SSL_CTX *ctx, const char *groups) {
+    if (!SSL_CTX_set1_groups_list(ctx, groups)) { m2_raise_msg(M2_SSL, "unknown or unusable group"); return 0; }
+    return 1;
+}
+static int ssl_set1_groups_list(SSL *ssl, const char *groups) {
+    if (!SSL_set1_groups_list(ssl, groups)) { m2_raise_msg(M2_SSL, "unknown or unusable group"); return 0; }
+    return 1;
+}
+/* The negotiated group's name ("X25519", "secp256r1", "ffdhe2048"), or None. */
+static PyObject *ssl_get_negotiated_group(SSL *ssl) {
+    int nid = SSL_get_negotiated_group(ssl);
+    const char *name;
+    if (nid <= 0) Py_RETURN_NONE;
+    name = SSL_group_to_name(ssl, nid);
+    if (!name) name = OBJ_nid2sn(nid);
+    if (!name) Py_RETURN_NONE;
+    return PyUnicode_FromString(name);
+}
+
+/* ---- certificates and keys ---- */
+static PyObject *ssl_ctx_passphrase_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (m2_ssl_ctx_put(ctx, "passphrase", pyfunc) < 0) return NULL;
+    SSL_CTX_set_default_passwd_cb(ctx, m2_passphrase_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, pyfunc == Py_None ? NULL : pyfunc);
+    Py_RETURN_NONE;
+}
+
+static int ssl_ctx_use_x509(SSL_CTX *ctx, X509 *x) {
+    if (!SSL_CTX_use_certificate(ctx, x)) { m2_raise_msg(M2_SSL, "cannot use the certificate"); return 0; }
+    return 1;
+}
+static int ssl_ctx_use_cert(SSL_CTX *ctx, const char *file) {
+    int r;
+    M2_ALLOW
+    r = SSL_CTX_use_certificate_file(ctx, file, SSL_FILETYPE_PEM);
+    M2_DISALLOW
+    if (r <= 0) { m2_raise_msg(M2_SSL, "cannot load the certificate"); return 0; }
+    return 1;
+}
+static int ssl_ctx_use_cert_chain(SSL_CTX *ctx, const char *file) {
+    int r;
+    M2_ALLOW
+    r = SSL_CTX_use_certificate_chain_file(ctx, file);
+    M2_DISALLOW
+    if (r <= 0) { m2_raise_msg(M2_SSL, "cannot load the certificate chain"); return 0; }
+    return 1;
+}
+/* The private key of a PEM file; the passphrase callback (a Python call) may run. */
+static int ssl_ctx_use_privkey(SSL_CTX *ctx, const char *file) {
+    int r = SSL_CTX_use_PrivateKey_file(ctx, file, SSL_FILETYPE_PEM);
+    if (PyErr_Occurred()) return 0;
+    if (r <= 0) { m2_raise_msg(M2_SSL, "cannot load the private key"); return 0; }
+    return 1;
+}
+static int ssl_ctx_use_rsa_privkey(SSL_CTX *ctx, RSA *rsakey) {
+    if (!SSL_CTX_use_RSAPrivateKey(ctx, rsakey)) { m2_raise_msg(M2_SSL, "cannot use the RSA key"); return 0; }
+    return 1;
+}
+static int ssl_ctx_use_pkey_privkey(SSL_CTX *ctx, EVP_PKEY *pkey) {
+    if (!SSL_CTX_use_PrivateKey(ctx, pkey)) { m2_raise_msg(M2_SSL, "cannot use the private key"); return 0; }
+    return 1;
+}
+/* 1 if the private key matches the certificate, 0 if not (never raises). */
+static int ssl_ctx_check_privkey(SSL_CTX *ctx) { return SSL_CTX_check_private_key(ctx) == 1; }
+static int ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *x) {
+    if (!SSL_CTX_add1_chain_cert(ctx, x)) { m2_raise_msg(M2_SSL, "cannot add the chain certificate"); return 0; }
+    return 1;
+}
+
+static int ssl_ctx_load_verify_locations(SSL_CTX *ctx, const char *cafile, const char *capath) {
+    int r;
+    M2_ALLOW
+    r = SSL_CTX_load_verify_locations(ctx, cafile, capath);
+    M2_DISALLOW
+    if (r != 1) { m2_raise_msg(M2_SSL, "cannot load the CA certificates"); return 0; }
+    return 1;
+}
+static int ssl_ctx_set_default_verify_paths(SSL_CTX *ctx) {
+    int r;
+    M2_ALLOW
+    r = SSL_CTX_set_default_verify_paths(ctx);
+    M2_DISALLOW
+    return r;
+}
+/* A new reference to the context's certificate store. */
+static X509_STORE *ssl_ctx_get1_cert_store(SSL_CTX *ctx) {
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    if (!st || !X509_STORE_up_ref(st)) return (X509_STORE *)m2_raise_msg(M2_SSL, "the context has no certificate store");
+    return st;
+}
+
+static int ssl_ctx_set_client_CA_list_from_file(SSL_CTX *ctx, const char *ca_file) {
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+    if (!names) { m2_raise_msg(M2_SSL, "cannot load the client CA list"); return 0; }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    return 1;
+}
+
+/* ---- verification ---- */
+static void ssl_ctx_set_verify_default(SSL_CTX *ctx, int mode) {
+    m2_ssl_ctx_put(ctx, "verify", NULL);
+    SSL_CTX_set_verify(ctx, mode, NULL);
+}
+/* Verify with func(ok, X509_STORE_CTX) deciding each step. */
+static PyObject *ssl_ctx_set_verify(SSL_CTX *ctx, int mode, PyObject *pyfunc) {
+    if (!PyCallable_Check(pyfunc)) { PyErr_SetString(PyExc_TypeError, "the verify callback must be callable"); return NULL; }
+    if (m2_ssl_ctx_put(ctx, "verify", pyfunc) < 0) return NULL;
+    SSL_CTX_set_verify(ctx, mode, m2_ssl_verify_cb);
+    Py_RETURN_NONE;
+}
+static void ssl_set_verify(SSL *ssl, int mode) { SSL_set_verify(ssl, mode, SSL_get_verify_callback(ssl)); }
+
+/* Check the peer's host name (DNS name, or IP address literal) in the handshake
+ * (X509_VERIFY_PARAM_set1_host / set1_ip_asc, RFC 6125, no partial wildcards). */
+static int m2_param_set_host(X509_VERIFY_PARAM *param, const char *name) {
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
+        X509_VERIFY_PARAM_set1_host(param, NULL, 0);
+        return X509_VERIFY_PARAM_set1_ip_asc(param, name);
+    }
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return X509_VERIFY_PARAM_set1_host(param, name, strlen(name));
+}
+static int ssl_set1_host(SSL *ssl, const char *name) {
+    if (!m2_param_set_host(SSL_get0_param(ssl), name)) { m2_raise_msg(M2_SSL, "cannot set the host name to check"); return 0; }
+    return 1;
+}
+static int ssl_ctx_set1_host(SSL_CTX *ctx, const char *name) {
+    if (!m2_param_set_host(SSL_CTX_get0_param(ctx), name)) { m2_raise_msg(M2_SSL, "cannot set the host name to check"); return 0; }
+    return 1;
+}
+static int ssl_ctx_set_verify_flags(SSL_CTX *ctx, unsigned long flags) {
+    return X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), flags);
+}
+static int ssl_ctx_set_purpose(SSL_CTX *ctx, int purpose) { return SSL_CTX_set_purpose(ctx, purpose); }
+
+/* M2Crypto's verify helpers: the SSL of a store context, used by old-style callbacks. */
+static void *x509_store_ctx_get_ex_data(X509_STORE_CTX *ctx, int idx) { return X509_STORE_CTX_get_ex_data(ctx, idx); }
+static SSL *x509_store_ctx_get_ssl(X509_STORE_CTX *ctx) {
+    return (SSL *)X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+}
+
+/* ---- callbacks ---- */
+static PyObject *ssl_ctx_set_info_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "info")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "info", pyfunc) < 0) return NULL;
+    SSL_CTX_set_info_callback(ctx, pyfunc == Py_None ? NULL : m2_ssl_info_cb);
+    Py_RETURN_NONE;
+}
+
+/* func(line) receives each key-log line (NSS key log format); None turns it off. */
+static PyObject *ssl_ctx_set_keylog_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "key log")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "keylog", pyfunc) < 0) return NULL;
+    SSL_CTX_set_keylog_callback(ctx, pyfunc == Py_None ? NULL : m2_ssl_keylog_cb);
+    Py_RETURN_NONE;
+}
+
+/* func(SSL, server_name or None) -> 0 or an alert number; None turns it off. */
+static PyObject *ssl_ctx_set_servername_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "server name")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "servername", pyfunc) < 0) return NULL;
+    if (pyfunc == Py_None) SSL_CTX_set_tlsext_servername_callback(ctx, NULL);
+    else SSL_CTX_set_tlsext_servername_callback(ctx, m2_ssl_servername_cb);
+    Py_RETURN_NONE;
+}
+
+/* Switch a connection to another context (in a server name callback). */
+static PyObject *ssl_set_ssl_ctx(SSL *ssl, SSL_CTX *ctx) {
+    if (!SSL_set_SSL_CTX(ssl, ctx)) return m2_raise_msg(M2_SSL, "cannot switch the SSL context");
+    Py_RETURN_NONE;
+}
+
+static PyObject *ssl_ctx_set_tmp_dh_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "tmp_dh")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "tmp_dh", pyfunc) < 0) return NULL;
+    if (pyfunc == Py_None) SSL_CTX_set_tmp_dh_callback(ctx, NULL);
+    else SSL_CTX_set_tmp_dh_callback(ctx, m2_ssl_tmp_dh_cb);
+    Py_RETURN_NONE;
+}
+
+/* Ephemeral DH parameters (a copy of dh, as an EVP_PKEY). */
+static long ssl_ctx_set_tmp_dh(SSL_CTX *ctx, DH *dh) {
+    EVP_PKEY *pkey = EVP_PKEY_new();
+    if (!pkey || !EVP_PKEY_set1_DH(pkey, dh)) { EVP_PKEY_free(pkey); m2_raise_msg(M2_SSL, "cannot use the DH parameters"); return 0; }
+    if (!SSL_CTX_set0_tmp_dh_pkey(ctx, pkey)) { EVP_PKEY_free(pkey); m2_raise_msg(M2_SSL, "cannot use the DH parameters"); return 0; }
+    return 1;
+}
+static long ssl_ctx_set_dh_auto(SSL_CTX *ctx, int onoff) { return SSL_CTX_set_dh_auto(ctx, onoff); }
+
+/* Ephemeral RSA keys are gone from TLS: kept for M2Crypto's API, they do nothing. */
+static long ssl_ctx_set_tmp_rsa(SSL_CTX *ctx, RSA *rsa) { (void)ctx; (void)rsa; return 1; }
+static PyObject *ssl_ctx_set_tmp_rsa_callback(SSL_CTX *ctx, PyObject *pyfunc) { (void)ctx; (void)pyfunc; Py_RETURN_NONE; }
+
+/* ---- ALPN (RFC 7301) ---- */
+/* Client: offer protos (wire format: length-prefixed names). */
+static int ssl_ctx_set_alpn_protos(SSL_CTX *ctx, const void *buf, Py_ssize_t len) {
+    if (SSL_CTX_set_alpn_protos(ctx, buf, (unsigned int)len) != 0) { m2_raise_msg(M2_SSL, "cannot set the ALPN protocols"); return 0; }
+    return 1;
+}
+static int ssl_set_alpn_protos(SSL *ssl, const void *buf, Py_ssize_t len) {
+    if (SSL_set_alpn_protos(ssl, buf, (unsigned int)len) != 0) { m2_raise_msg(M2_SSL, "cannot set the ALPN protocols"); return 0; }
+    return 1;
+}
+/* Server: choose from protos (wire format, in preference order); None turns it off. */
+static PyObject *ssl_ctx_set_alpn_select(SSL_CTX *ctx, PyObject *protos) {
+    if (protos != Py_None && !PyBytes_Check(protos)) { PyErr_SetString(PyExc_TypeError, "protos must be bytes or None"); return NULL; }
+    if (m2_ssl_ctx_put(ctx, "alpn", protos) < 0) return NULL;
+    SSL_CTX_set_alpn_select_cb(ctx, protos == Py_None ? NULL : m2_ssl_alpn_select_cb, NULL);
+    Py_RETURN_NONE;
+}
+static PyObject *ssl_get_alpn_selected(SSL *ssl) {
+    const unsigned char *data = NULL;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(ssl, &data, &len);
+    if (!data || !len) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)data, len);
+}
+
+/* ---- sessions ---- */
+static int ssl_ctx_set_session_id_context(SSL_CTX *ctx, const void *buf, Py_ssize_t len) {
+    if (len > SSL_MAX_SID_CTX_LENGTH || !SSL_CTX_set_session_id_context(ctx, buf, (unsigned int)len)) {
+        m2_raise_msg(M2_SSL, "invalid session id context (at most 32 bytes)");
+        return 0;
+    }
+    return 1;
+}
+static int ssl_set_session_id_context(SSL *ssl, const void *buf, Py_ssize_t len) {
+    if (len > SSL_MAX_SID_CTX_LENGTH || !SSL_set_session_id_context(ssl, buf, (unsigned int)len)) {
+        m2_raise_msg(M2_SSL, "invalid session id context (at most 32 bytes)");
+        return 0;
+    }
+    return 1;
+}
+/* A new reference to the connection's session, or None. */
+static SSL_SESSION *ssl_get_session(SSL *ssl) { return SSL_get1_session(ssl); }
+static SSL_SESSION *ssl_get1_session(SSL *ssl) { return SSL_get1_session(ssl); }
+
+static PyObject *i2d_ssl_session(BIO *bio, SSL_SESSION *sess) {
+    if (!i2d_SSL_SESSION_bio(bio, sess)) return m2_raise_msg(M2_SSL, "cannot encode the session");
+    Py_RETURN_NONE;
+}
+static SSL_SESSION *ssl_session_read_pem(BIO *bio) {
+    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, NULL, NULL);
+    if (!s) m2_raise_msg(M2_SSL, "cannot read a PEM session");
+    return s;
+}
+static SSL_SESSION *d2i_ssl_session(BIO *bio) {
+    SSL_SESSION *s = d2i_SSL_SESSION_bio(bio, NULL);
+    if (!s) m2_raise_msg(M2_SSL, "cannot read a DER session");
+    return s;
+}
+static int ssl_session_write_pem(SSL_SESSION *sess, BIO *bio) {
+    if (!PEM_write_bio_SSL_SESSION(bio, sess)) { m2_raise_msg(M2_SSL, "cannot write the session"); return 0; }
+    return 1;
+}
+static int ssl_session_write_bio(BIO *bio, SSL_SESSION *sess) { return ssl_session_write_pem(sess, bio); }
+static PyObject *ssl_session_get_id(SSL_SESSION *sess) {
+    unsigned int len = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &len);
+    return PyBytes_FromStringAndSize((const char *)id, len);
+}
+static int ssl_session_has_ticket(SSL_SESSION *sess) { return SSL_SESSION_has_ticket(sess); }
+static PyObject *ssl_session_get_protocol_version(SSL_SESSION *sess) { return PyLong_FromLong(SSL_SESSION_get_protocol_version(sess)); }
+
+/* ---- connections ---- */
+static SSL *ssl_new(SSL_CTX *ctx) {
+    SSL *ssl = SSL_new(ctx);
+    if (!ssl) m2_raise_msg(M2_SSL, "cannot make an SSL connection");
+    return ssl;
+}
+static SSL *ssl_dup(SSL *ssl) {
+    SSL *s = SSL_dup(ssl);
+    if (!s) m2_raise_msg(M2_SSL, "cannot duplicate the SSL connection");
+    return s;
+}
+/* The SSL takes ownership of both BIOs (one reference each; the same BIO may be both). */
+static void ssl_set_bio(SSL *ssl, BIO *rbio, BIO *wbio) { SSL_set_bio(ssl, rbio, wbio); }
+/* Like ssl_set_bio, but the SSL takes its own references: the caller keeps its BIOs. */
+static void ssl_set_bio_shared(SSL *ssl, BIO *rbio, BIO *wbio) {
+    BIO_up_ref(rbio);
+    if (wbio != rbio) BIO_up_ref(wbio);
+    SSL_set0_rbio(ssl, rbio);
+    SSL_set0_wbio(ssl, wbio);
+}
+/* A socket BIO on fd (not closing it) for both directions. */
+static int ssl_set_fd(SSL *ssl, int fd) {
+    BIO *b = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (!b) { m2_raise_msg(M2_SSL, "cannot make a socket BIO"); return -1; }
+    SSL_set_bio(ssl, b, b);
+    return 1;
+}
+
+static int ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    if (!SSL_set_tlsext_host_name(ssl, name)) { m2_raise_msg(M2_SSL, "cannot set the server name"); return 0; }
+    return 1;
+}
+static PyObject *ssl_get_servername(SSL *ssl) {
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name) Py_RETURN_NONE;
+    return PyUnicode_FromString(name);
+}
+
+static void ssl_set_client_CA_list_from_file(SSL *ssl, const char *ca_file) {
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+    if (!names) { m2_raise_msg(M2_SSL, "cannot load the client CA list"); return; }
+    SSL_set_client_CA_list(ssl, names);
+}
+static void ssl_set_client_CA_list_from_context(SSL *ssl, SSL_CTX *ctx) {
+    STACK_OF(X509_NAME) *names = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(ctx));
+    if (names) SSL_set_client_CA_list(ssl, names);
+}
+
+/* SSL_shutdown once (M2Crypto): 1 done, 0 our close_notify sent, < 0 failed or would block. */
+static int ssl_shutdown(SSL *ssl) {
+    int r;
+    M2_ALLOW
+    r = SSL_shutdown(ssl);
+    M2_DISALLOW
+    return r;
+}
+
+/* The raw SSL_do_handshake / SSL_renegotiate (M2Crypto). */
+static int ssl_do_handshake(SSL *ssl) {
+    int r;
+    M2_ALLOW
+    r = SSL_do_handshake(ssl);
+    M2_DISALLOW
+    return r;
+}
+static int ssl_renegotiate(SSL *ssl) { return SSL_renegotiate(ssl); }
+static int ssl_is_init_finished(SSL *ssl) { return SSL_is_init_finished(ssl); }
+static int ssl_in_init(SSL *ssl) { return SSL_in_init(ssl); }
+
+/* M2Crypto's non-blocking reads and writes: bytes, b'' at close_notify, None if it would block. */
+static PyObject *ssl_read_nbio(SSL *ssl, int num) {
+    PyObject *out;
+    size_t n = 0;
+    Py_ssize_t size;
+    int r;
+    if (num < 0) { PyErr_SetString(PyExc_ValueError, "read count must be non-negative"); return NULL; }
+    if (num == 0) return PyBytes_FromStringAndSize(NULL, 0);
+    size = m2_ssl_read_cap(ssl, num);
+    if (!(out = PyBytes_FromStringAndSize(NULL, size))) return NULL;
+    r = m2_ssl_run(ssl, M2_OP_READ, PyBytes_AS_STRING(out), (size_t)size, 0, &n);
+    if (r == M2_SSL_ERROR) { Py_DECREF(out); return NULL; }
+    if (r == M2_SSL_WANT) { Py_DECREF(out); Py_RETURN_NONE; }
+    if (r == M2_SSL_EOF) n = 0;
+    if ((Py_ssize_t)n != size && _PyBytes_Resize(&out, (Py_ssize_t)n) < 0) return NULL;
+    return out;
+}
+static int ssl_write_nbio(SSL *ssl, const void *buf, Py_ssize_t len) { return ssl_write(ssl, buf, len, 0); }
+
+/* The peer's certificate (a new reference), or None. */
+static X509 *ssl_get_peer_cert(SSL *ssl) { return SSL_get1_peer_certificate(ssl); }
+
+/* A new stack holding its own references to the peer's chain, or None. */
+static STACK_OF(X509) *ssl_get_peer_cert_chain(SSL *ssl) {
+    STACK_OF(X509) *sk = SSL_get_peer_cert_chain(ssl);
+    return sk ? X509_chain_up_ref(sk) : NULL;
+}
+/* The chain the handshake verified, leaf first (a new stack), or None. */
+static STACK_OF(X509) *ssl_get_verified_chain(SSL *ssl) {
+    STACK_OF(X509) *sk = SSL_get0_verified_chain(ssl);
+    return sk ? X509_chain_up_ref(sk) : NULL;
+}
+
+static int ssl_cipher_get_bits(const SSL_CIPHER *c) { return SSL_CIPHER_get_bits(c, NULL); }
+static int sk_ssl_cipher_num(STACK_OF(SSL_CIPHER) *stack) { return sk_SSL_CIPHER_num(stack); }
+static const SSL_CIPHER *sk_ssl_cipher_value(STACK_OF(SSL_CIPHER) *stack, int idx) {
+    if (idx < 0 || idx >= sk_SSL_CIPHER_num(stack)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
+    return sk_SSL_CIPHER_value(stack, idx);
+}
+
+/* The master key's exporter (RFC 5705 / RFC 8446 section 7.5). */
+static PyObject *ssl_export_keying_material(SSL *ssl, int length, const char *label, PyObject *context) {
+    PyObject *out;
+    Py_buffer v = {0};
+    int r;
+    if (length <= 0 || length > (1 << 16)) { PyErr_SetString(PyExc_ValueError, "bad length"); return NULL; }
+    if (context != Py_None && m2_get_buffer(context, &v, INT_MAX) < 0) return NULL;
+    if (!(out = PyBytes_FromStringAndSize(NULL, length))) goto done;
+    r = SSL_export_keying_material(ssl, (unsigned char *)PyBytes_AS_STRING(out), length, label, strlen(label),
+                                   v.obj ? v.buf : NULL, v.obj ? (size_t)v.len : 0, v.obj != NULL);
+    if (r != 1) { Py_CLEAR(out); m2_raise_msg(M2_SSL, "cannot export keying material"); }
+done:
+    if (v.obj) PyBuffer_Release(&v);
+    return out;
+}
+
+/* ---- the SSL BIO filter ---- */
+static int bio_set_ssl(BIO *bio, SSL *ssl, int flag) { return (int)BIO_set_ssl(bio, ssl, flag); }
+static int bio_do_handshake(BIO *bio) {
+    int r;
+    M2_ALLOW
+    r = (int)BIO_do_handshake(bio);
+    M2_DISALLOW
+    return r;
+}
+%}

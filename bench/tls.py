@@ -1,0 +1,341 @@
+"""TLS over loopback: M2Sec's SSL beside Python's ssl module.
+
+rows() returns (benchmark, M2Sec, peer name, peer value, ratio, target, met) like bench/run.py:
+
+- full and resumed TLS 1.3 handshakes per second with a P-256 and an RSA-2048 certificate,
+  client side (against ``openssl s_server``) and server side (driven by a separate client
+  process using the ssl module; ``openssl s_time`` cannot resume TLS 1.3 sessions);
+- bulk transfer in MB/s, a client thread writing to a server thread over TCP loopback.
+
+Every figure is the median of RUNS interleaved runs (M2Sec, then the ssl module), so each ratio
+compares figures measured under the same load.  Run it alone with ``python bench/tls.py``.
+"""
+
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from M2Sec import SSL
+
+RUNS = 3
+SECONDS = 0.6
+BULK = 32 << 20
+CHUNK = 16384
+
+
+def _openssl(*args, **kw):
+    return subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=120, **kw)
+
+
+def make_certs(d):
+    """Self-signed localhost certificates: {"P-256": (cert, key), "RSA-2048": (cert, key)}."""
+    out = {}
+    for name, alg in (("P-256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+                      ("RSA-2048", ["-newkey", "rsa:2048"])):
+        cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+        _openssl("req", "-x509", "-nodes", *alg, "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost")
+        out[name] = (cert, key)
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port):
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("no server on port %d" % port)
+
+
+def listener(backlog=128):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
+
+
+def rate(fn, seconds=SECONDS):
+    """Calls of fn() per second."""
+    n, start = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        el = time.perf_counter() - start
+        if el >= seconds:
+            return n / el
+
+
+def pair(a, b):
+    xa, xb = [], []
+    for _ in range(RUNS):
+        xa.append(a())
+        xb.append(b())
+    return statistics.median(xa), statistics.median(xb)
+
+
+# ---- client side: against openssl s_server --------------------------------------------
+
+def m2_client(port, cafile, resume):
+    ctx = SSL.create_default_context(cafile=cafile)
+    ctx.set_min_proto_version(SSL.TLSv1_3)
+    session = None
+    if resume:
+        c = SSL.Connection(ctx)
+        c.connect(("localhost", port))
+        c.write(b"x\n")
+        c.read()  # the tickets arrive with the first data
+        session = c.get_session()
+        c.close()
+
+    def one():
+        c = SSL.Connection(ctx)
+        if session is not None:
+            c.set_session(session)
+        c.connect(("localhost", port))
+        c.free()
+
+    return lambda: rate(one)
+
+
+def py_client(port, cafile, resume):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    session = None
+    if resume:
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as s:
+            s.sendall(b"x\n")
+            s.recv(100)
+            session = s.session
+
+    def one():
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost",
+                             session=session):
+            pass
+
+    return lambda: rate(one)
+
+
+# ---- server side: a client process (Python's ssl) drives each server the same way ---------
+
+def client_process(port, cafile, resume):
+    """Handshakes per second that a separate client process completes against port."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--client", str(port), cafile,
+                          "1" if resume else "0", str(SECONDS)], capture_output=True, text=True, timeout=60)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return float(out.stdout)
+
+
+def _client_main(port, cafile, resume, seconds):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    session = None
+    if resume == "1":
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="localhost") as s:
+            s.sendall(b"x")
+            s.recv(100)
+            session = s.session
+
+    def one():
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="localhost",
+                             session=session) as s:
+            assert session is None or s.session_reused
+
+    print(rate(one, float(seconds)))
+
+
+class _Server:
+    """A server thread on a loopback port; serve(sock) handles one client."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.sock = listener()
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            self.serve(s)
+
+    def close(self):
+        self.sock.close()
+
+
+class M2Server(_Server):
+    def __init__(self, cert, key):
+        ctx = SSL.Context()
+        ctx.load_cert(cert, key)
+        ctx.set_session_id_ctx(b"bench")
+        super().__init__(ctx)
+
+    def serve(self, s):
+        c = SSL.Connection(self.ctx, s)
+        try:
+            c.setup_ssl()
+            c.set_accept_state()
+            c.accept_ssl()
+            if c.read():  # the first client sends a byte and waits for its tickets
+                c.write(b"k")
+        except SSL.SSLError:
+            pass
+        c.free()
+
+
+class PyServer(_Server):
+    def __init__(self, cert, key):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        super().__init__(ctx)
+
+    def serve(self, s):
+        try:
+            t = self.ctx.wrap_socket(s, server_side=True)
+            if t.recv(100):
+                t.sendall(b"k")
+            t.close()
+        except (ssl.SSLError, OSError):
+            s.close()
+
+
+# ---- bulk --------------------------------------------------------------------------------
+
+def m2_bulk(cert, key):
+    sctx = SSL.Context()
+    sctx.load_cert(cert, key)
+    cctx = SSL.create_default_context(cafile=cert)
+    lsock = listener(1)
+
+    def serve():
+        s, _ = lsock.accept()
+        c = SSL.Connection(sctx, s)
+        c.setup_ssl()
+        c.set_accept_state()
+        c.accept_ssl()
+        buf = bytearray(65536)
+        n = 0
+        while n < BULK:
+            n += c.readinto(buf)
+        c.write(b"k")
+        c.free()
+
+    def run():
+        t = threading.Thread(target=serve)
+        t.start()
+        c = SSL.Connection(cctx)
+        c.connect(("localhost", lsock.getsockname()[1]))
+        data = os.urandom(CHUNK) * 4
+        start = time.perf_counter()
+        for _ in range(BULK // len(data)):
+            c.write(data)
+        c.read()
+        el = time.perf_counter() - start
+        c.free()
+        t.join()
+        return BULK / el
+
+    return run
+
+
+def py_bulk(cert, key):
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(cert, key)
+    cctx = ssl.create_default_context(cafile=cert)
+    lsock = listener(1)
+
+    def serve():
+        s, _ = lsock.accept()
+        t = sctx.wrap_socket(s, server_side=True)
+        buf = bytearray(65536)
+        n = 0
+        while n < BULK:
+            n += t.recv_into(buf)
+        t.sendall(b"k")
+        t.close()
+
+    def run():
+        th = threading.Thread(target=serve)
+        th.start()
+        c = cctx.wrap_socket(socket.create_connection(lsock.getsockname()), server_hostname="localhost")
+        data = os.urandom(CHUNK) * 4
+        start = time.perf_counter()
+        for _ in range(BULK // len(data)):
+            c.sendall(data)
+        c.recv(1)
+        el = time.perf_counter() - start
+        c.close()
+        th.join()
+        return BULK / el
+
+    return run
+
+
+# ---- the table -----------------------------------------------------------------------------
+
+def rows():
+    out = []
+    hs = lambda v: "%.0f/s" % v  # noqa: E731
+    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
+
+    def add(name, ours, peer_name, peer, fmt, target=0.9):
+        ratio = ours / peer
+        out.append((name, fmt(ours), peer_name, fmt(peer), "%.2f" % ratio, ">= %.2f" % target,
+                    "yes" if ratio >= target else "NO"))
+
+    with tempfile.TemporaryDirectory() as d:
+        certs = make_certs(d)
+        for alg, (cert, key) in certs.items():
+            port = free_port()
+            srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert, "-key", key,
+                                    "-tls1_3", "-rev", "-quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            try:
+                wait_port(port)
+                for resume in (False, True):
+                    a, b = pair(m2_client(port, cert, resume), py_client(port, cert, resume))
+                    add("TLS 1.3 %s handshake, client, %s" % ("resumed" if resume else "full", alg), a, "ssl module", b, hs)
+            finally:
+                srv.kill()
+                srv.wait()
+            m2s, pys = M2Server(cert, key), PyServer(cert, key)
+            try:
+                for resume in (False, True):
+                    a, b = pair(lambda: client_process(m2s.port, cert, resume), lambda: client_process(pys.port, cert, resume))
+                    add("TLS 1.3 %s handshake, server, %s" % ("resumed" if resume else "full", alg), a, "ssl module", b, hs)
+            finally:
+                m2s.close()
+                pys.close()
+        cert, key = certs["P-256"]
+        a, b = pair(m2_bulk(cert, key), py_bulk(cert, key))
+        add("TLS 1.3 bulk, 64 KiB writes", a, "ssl module", b, mb)
+    return out
+
+
+def main():
+    for row in rows():
+        print("%-45s %12s  %-10s %12s  %5s %8s %s" % row)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--client"]:
+        _client_main(*sys.argv[2:6])
+    else:
+        main()

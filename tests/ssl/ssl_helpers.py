@@ -1,0 +1,182 @@
+"""Helpers of the SSL tests: a PKI minted for the session, M2Sec servers in threads, and the
+openssl s_server / s_client peers on loopback (every process and thread is stopped)."""
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from typing import Callable, Iterator, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pki_helpers import PKI, openssl  # noqa: E402
+
+from M2Sec import SSL  # noqa: E402
+
+
+class SSLPKI(PKI):
+    """The session's certificates: server (localhost, 127.0.0.1), an RSA server, a client,
+    and the bad ones (expired, self-signed, another host)."""
+
+    def __init__(self, d: str) -> None:
+        super().__init__(d)
+        san = "subjectAltName=DNS:localhost,IP:127.0.0.1"
+        server_ext = [san, "extendedKeyUsage=serverAuth", "basicConstraints=CA:FALSE"]
+        self.issue("server", "/CN=localhost", ext=server_ext)
+        self.issue("server_rsa", "/CN=localhost", ext=server_ext, alg="RSA")
+        self.issue("other", "/CN=other.example", ext=["subjectAltName=DNS:other.example", "extendedKeyUsage=serverAuth"])
+        self.issue("client", "/CN=client", ext=["extendedKeyUsage=clientAuth"])
+        self.issue_dated("expired", "/CN=localhost", "20200101000000Z", "20200201000000Z", ext=[san])
+        self.key("selfsigned")
+        openssl("req", "-x509", "-new", "-key", self.path("selfsigned.key"), "-subj", "/CN=localhost", "-days", "30",
+                "-addext", san, "-out", self.path("selfsigned.pem"))
+        for name in ("server", "server_rsa", "other", "client", "expired"):
+            with open(self.path(name + "-chain.pem"), "wb") as f:
+                f.write(self.read(name + ".pem") + self.read("inter.pem"))
+
+    def chain(self, name: str) -> str:
+        return self.path(name + "-chain.pem") if os.path.exists(self.path(name + "-chain.pem")) else self.path(name + ".pem")
+
+    def server_ctx(self, name: str = "server", **kw) -> SSL.Context:
+        """An M2Crypto-style server context with name's certificate chain."""
+        ctx = SSL.Context(**kw)
+        ctx.load_cert_chain(self.chain(name), self.path(name + ".key"))
+        return ctx
+
+    def client_ctx(self) -> SSL.Context:
+        """A verifying client context trusting the test root."""
+        return SSL.create_default_context(cafile=self.path("root.pem"))
+
+
+def listener(backlog: int = 64) -> socket.socket:
+    """A TCP socket listening on a free loopback port."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: Optional[subprocess.Popen] = None, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("the peer exited: %s" % proc.stderr.read().decode(errors="replace"))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError("nothing listens on port %d" % port)
+
+
+@contextmanager
+def s_server(pki: SSLPKI, *args: str, cert: str = "server") -> Iterator[int]:
+    """openssl s_server on a free loopback port with cert's chain; yields the port."""
+    port = free_port()
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", pki.path(cert + ".pem"),
+           "-key", pki.path(cert + ".key"), "-cert_chain", pki.path("inter.pem"), "-naccept", "20", *args]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, proc)
+        proc.server_port = port  # type: ignore[attr-defined]
+        yield proc  # type: ignore[misc]
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def s_client(port: int, *args: str, input: bytes = b"", timeout: float = 20) -> str:
+    """Run openssl s_client against 127.0.0.1:port; its stdout and stderr as text."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, *args], input=input,
+                       capture_output=True, timeout=timeout)
+    return p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+class ThreadServer:
+    """An M2Sec server in a thread: handler(conn) runs for each accepted connection."""
+
+    def __init__(self, ctx: SSL.Context, handler: Callable[[SSL.Connection], None], timeout: float = 10) -> None:
+        self.ctx = ctx
+        self.handler = handler
+        self.errors: List[BaseException] = []
+        self.error_count = 0
+        self.conns = 0
+        self.sock = listener()
+        self.port = self.sock.getsockname()[1]
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            r, _, _ = select.select([self.sock], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                s, addr = self.sock.accept()
+            except OSError:
+                return
+            s.settimeout(self.timeout)
+            conn = SSL.Connection(self.ctx, s)
+            try:
+                conn.setup_ssl()
+                conn.set_accept_state()
+                conn.accept_ssl()
+                self.handler(conn)
+            except BaseException as exc:  # recorded for the test to look at (the first few)
+                self.error_count += 1
+                if len(self.errors) < 10:
+                    self.errors.append(exc)
+            finally:
+                self.conns += 1
+                conn.free()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+def echo(conn: SSL.Connection) -> None:
+    """Echo until the client closes."""
+    while True:
+        try:
+            data = conn.read(65536)
+        except SSL.SSLError:
+            return
+        if not data:
+            return
+        conn.sendall(data)
+
+
+@contextmanager
+def m2server(ctx: SSL.Context, handler: Callable[[SSL.Connection], None] = echo, timeout: float = 10) -> Iterator[ThreadServer]:
+    srv = ThreadServer(ctx, handler, timeout)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+_PKI: List[SSLPKI] = []
+
+
+@pytest.fixture
+def pki(tmp_path_factory) -> SSLPKI:
+    """The PKI shared by the SSL tests (made once per session): import it into a test module."""
+    if not _PKI:
+        _PKI.append(SSLPKI(str(tmp_path_factory.mktemp("sslpki"))))
+    return _PKI[0]

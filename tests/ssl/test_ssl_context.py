@@ -1,0 +1,210 @@
+"""SSL.Context and create_default_context(): defaults, settings, bad input; the Checker's
+fingerprint pinning and host checks; BIO.SSLBio."""
+
+import socket
+import threading
+
+import pytest
+
+from M2Sec import BIO, SSL, X509, Err, m2
+from ssl_helpers import pki  # noqa: F401  (the fixture)
+from ssl_helpers import listener, m2server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_m2crypto_defaults():
+    ctx = SSL.Context()
+    opts = ctx.get_options()
+    for flag in (m2.SSL_OP_NO_SSLv3, m2.SSL_OP_NO_TLSv1, m2.SSL_OP_NO_TLSv1_1, m2.SSL_OP_NO_SSLv2):
+        assert opts & flag
+    assert ctx.get_verify_mode() == SSL.verify_none
+    assert not ctx.check_hostname
+    assert not SSL.Context(weak_crypto=1).get_options() & m2.SSL_OP_NO_TLSv1
+    with pytest.raises(ValueError):
+        SSL.Context("tlsv5")
+    assert ctx.set_session_timeout(100) > 0 and ctx.get_session_timeout() == 100
+    ctx.set_session_cache_mode(m2.SSL_SESS_CACHE_BOTH)
+    assert ctx.get_session_cache_mode() == m2.SSL_SESS_CACHE_BOTH
+    assert ctx.clear_options(m2.SSL_OP_NO_TLSv1) & m2.SSL_OP_NO_TLSv1 == 0
+
+
+def test_default_context():
+    ctx = SSL.create_default_context()
+    assert ctx.check_hostname
+    assert ctx.get_verify_mode() == SSL.verify_peer | SSL.verify_fail_if_no_peer_cert
+    assert ctx.get_min_proto_version() == SSL.TLSv1_2
+    assert ctx.get_options() & m2.SSL_OP_NO_COMPRESSION
+    ctx.unsafe_skip_hostname_check()
+    assert not ctx.check_hostname and ctx.get_verify_mode() != SSL.verify_none
+    ctx.unsafe_disable_verification()
+    assert ctx.get_verify_mode() == SSL.verify_none
+    server = SSL.create_default_context(SSL.Purpose.CLIENT_AUTH)
+    assert not server.check_hostname and server.get_verify_mode() == SSL.verify_none
+    with pytest.raises(ValueError):
+        SSL.create_default_context("nonsense")
+    with pytest.raises(SSL.SSLError):
+        SSL.create_default_context(cadata=b"no certificate here")
+
+
+def test_keylog_from_environment(pki, tmp_path, monkeypatch):
+    path = tmp_path / "sslkeys"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(path))
+    ctx = SSL.create_default_context(cafile=pki.path("root.pem"))
+    with m2server(pki.server_ctx()) as srv:
+        c = SSL.Connection(ctx)
+        c.settimeout(10)
+        c.connect(("localhost", srv.port))
+        c.close()
+    ctx.close()
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in path.read_text()
+
+
+def test_load_errors(pki, tmp_path):
+    ctx = SSL.Context()
+    with pytest.raises(SSL.SSLError):
+        ctx.load_cert(str(tmp_path / "missing.pem"))
+    with pytest.raises((ValueError, SSL.SSLError), match="mismatch"):
+        ctx.load_cert(pki.path("server.pem"), pki.path("client.key"))
+    with pytest.raises(ValueError):
+        ctx.load_verify_locations(None, None)
+    with pytest.raises(SSL.SSLError):
+        ctx.load_verify_locations(str(tmp_path / "missing.pem"))
+    with pytest.raises(SSL.SSLError):
+        ctx.set_client_CA_list_from_file(str(tmp_path / "missing.pem"))
+    with pytest.raises(TypeError):
+        ctx.set_verify(SSL.verify_peer, 9, 1)
+    with pytest.raises(SSL.SSLError):
+        ctx.set_session_id_ctx(b"x" * 33)
+    with pytest.raises(SSL.SSLError):
+        SSL.Session.load_session(pki.path("server.pem"))
+    assert ctx.set_cipher_list("NO-SUCH-CIPHER") == 0  # M2Crypto's answer, no exception
+    assert m2.err_peek_error() == 0
+
+
+def test_encrypted_key_and_in_memory_certificate(pki, tmp_path):
+    enc = str(tmp_path / "enc.key")
+    pki_key = pki.path("server.key")
+    import subprocess
+
+    subprocess.run(["openssl", "pkey", "-in", pki_key, "-aes256", "-passout", "pass:secret", "-out", enc], check=True)
+    ctx = SSL.Context()
+    ctx.load_cert(pki.path("server.pem"), enc, callback=lambda v: b"secret")
+    ctx2 = SSL.Context()
+    with pytest.raises(SSL.SSLError):
+        ctx2.load_cert(pki.path("server.pem"), enc, callback=lambda v: b"wrong")
+    from M2Sec import EVP
+
+    ctx3 = SSL.Context()
+    key = EVP.load_key(pki.path("server.key")) if hasattr(EVP, "load_key") else None
+    if key is not None:
+        ctx3.use_certificate(X509.load_cert(pki.path("server.pem")), key, [X509.load_cert(pki.path("inter.pem"))])
+        with m2server(ctx3) as srv:
+            c = SSL.Connection(pki.client_ctx())
+            c.settimeout(10)
+            c.connect(("localhost", srv.port))
+            c.close()
+
+
+def test_cert_store_and_ctxmap(pki):
+    ctx = SSL.Context()
+    ctx.load_verify_locations(pki.path("root.pem"))
+    store = ctx.get_cert_store()
+    assert isinstance(store, X509.X509_Store)
+    ctx.close()
+    store.add_x509(X509.load_cert(pki.path("inter.pem")))  # the store outlives the context
+    assert SSL.Context.__name__ == "Context"
+    from M2Sec.SSL.Context import ctxmap
+
+    ctx = SSL.Context()
+    assert ctxmap()[int(ctx.ctx)] is ctx
+    ctx.close()
+    with pytest.raises(Err.ClosedError):
+        ctx.ctx
+
+
+# -- Checker ---------------------------------------------------------------------------
+
+def test_checker_fingerprint_pinning(pki):
+    cert = X509.load_cert(pki.path("server.pem"))
+    fp = cert.get_fingerprint("sha256")
+    assert SSL.Checker.Checker(peerCertHash=fp)(cert, "localhost")
+    colons = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)).lower()
+    assert SSL.Checker.Checker(peerCertHash=colons.encode())(cert)
+    with pytest.raises(SSL.Checker.WrongCertificate):
+        SSL.Checker.Checker(peerCertHash="00" * 32)(cert)
+    with pytest.raises(SSL.Checker.WrongCertificate):
+        SSL.Checker.Checker(peerCertHash="00" * 20)(cert)
+    assert SSL.Checker.Checker(peerCertHash=cert.get_fingerprint("sha1"), peerCertDigest="sha1")(cert)
+    with pytest.raises(SSL.Checker.NoCertificate):
+        SSL.Checker.Checker()(None)
+    with pytest.raises(SSL.Checker.WrongHost):
+        SSL.Checker.Checker()(cert, "127.0.0.2")
+    assert SSL.Checker.Checker()(cert, "127.0.0.1")
+    assert issubclass(SSL.Checker.WrongHost, SSL.SSLError)
+
+
+def test_checker_as_post_connection_check(pki):
+    cert = X509.load_cert(pki.path("server.pem"))
+    with m2server(pki.server_ctx()) as srv:
+        good = SSL.Context(post_connection_check=SSL.Checker.Checker(peerCertHash=cert.get_fingerprint("sha256")))
+        c = SSL.Connection(good)
+        c.settimeout(10)
+        c.connect(("127.0.0.1", srv.port))
+        c.close()
+        bad = SSL.Context(post_connection_check=SSL.Checker.Checker(peerCertHash="AB" * 32))
+        c = SSL.Connection(bad)
+        c.settimeout(10)
+        with pytest.raises(SSL.Checker.WrongCertificate):
+            c.connect(("127.0.0.1", srv.port))
+        c.close()
+
+
+# -- BIO.SSLBio ------------------------------------------------------------------------
+
+def test_sslbio_handshake_over_memory(pki):
+    lsock = listener()
+    errors = []
+
+    def server():
+        try:
+            s, _ = lsock.accept()
+            conn = SSL.Connection(pki.server_ctx(), s)
+            conn.settimeout(10)
+            conn.handshake_on_existing_socket(server_side=True)
+            conn.write(b"over sslbio")
+            conn.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=server)
+    t.start()
+    sock = socket.create_connection(lsock.getsockname(), timeout=10)
+    conn = SSL.Connection(pki.client_ctx())
+    rbio, wbio = BIO.MemoryBuffer(), BIO.MemoryBuffer()
+    sslbio = BIO.SSLBio()
+    sslbio.set_ssl(conn)
+    conn.set_bio(rbio, wbio)
+    conn.set_connect_state()
+    conn.set1_host("localhost")
+    while True:
+        ret = sslbio.do_handshake()
+        out = wbio.read()
+        if out:
+            sock.sendall(out)
+        if ret > 0:
+            break
+        assert sslbio.should_retry()
+        if not out and sslbio.should_read():
+            rbio.write(sock.recv(4096))
+    data = b""
+    while not data:
+        rbio.write(sock.recv(4096))
+        data = sslbio.read(100)
+    assert data == b"over sslbio"
+    t.join()
+    sock.close()
+    lsock.close()
+    sslbio.close()
+    conn.free()
+    assert not errors
