@@ -20,6 +20,5 @@
 %include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"
-%include "_tls_interim.i"
 %include "_provider.i"
 %include "_engine.i"

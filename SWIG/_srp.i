@@ -1,6 +1,8 @@
 /* _srp.i: SRP (RFC 5054) through OpenSSL's SRP functions, for M2Sec.TLS's VerifierDB and SRP
  * handshakes.  OpenSSL 3 deprecates these functions but still ships them; they are wrapped
- * once, here.  Numbers cross as Python ints (N, g, verifier) and bytes (salt). */
+ * once, here.  Numbers cross as Python ints (N, g, verifier) and bytes (salt).  Included after
+ * _ssl.i: SSL_CTX and SSL pointers are _ssl.i's (NULL is a ValueError), and the server's lookup
+ * lives in the SSL_CTX's dict of Python objects. */
 %{
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/ssl.h>
@@ -136,11 +138,11 @@ static int m2_srp_client_hello_cb(SSL *s, int *al, void *arg) {
 M2_NULLABLE_STR(srp_password);
 
 %inline %{
-/* Make ctx an SRP server whose users lookup(username) finds (see m2_srp_username_cb).  The
- * caller keeps lookup alive for as long as ctx lives. */
+/* Make ctx an SRP server whose users lookup(username) finds (see m2_srp_username_cb); ctx
+ * keeps lookup alive. */
 static PyObject *srp_ctx_set_server(SSL_CTX *ctx, PyObject *lookup) {
-    if (!ctx) { PyErr_SetString(PyExc_ValueError, "a NULL SSL_CTX was passed"); return NULL; }
     if (!PyCallable_Check(lookup)) { PyErr_SetString(PyExc_TypeError, "lookup must be callable"); return NULL; }
+    if (m2_ssl_ctx_put(ctx, "srp_lookup", lookup) < 0) return NULL;
     if (!SSL_CTX_set_srp_cb_arg(ctx, lookup) || !SSL_CTX_set_srp_username_callback(ctx, m2_srp_username_cb))
         return m2_raise_msg(M2_SSL, "cannot set the SRP callback");
     SSL_CTX_set_client_hello_cb(ctx, m2_srp_client_hello_cb, NULL);
@@ -149,7 +151,6 @@ static PyObject *srp_ctx_set_server(SSL_CTX *ctx, PyObject *lookup) {
 
 /* Make ctx an SRP client for username and password, refusing groups below strength bits. */
 static PyObject *srp_ctx_set_client(SSL_CTX *ctx, const char *user, const char *srp_password, int strength) {
-    if (!ctx) { PyErr_SetString(PyExc_ValueError, "a NULL SSL_CTX was passed"); return NULL; }
     if (!SSL_CTX_set_srp_username(ctx, (char *)user) ||
         (srp_password && !SSL_CTX_set_srp_password(ctx, (char *)srp_password)) ||
         !SSL_CTX_set_srp_strength(ctx, strength))
@@ -159,9 +160,7 @@ static PyObject *srp_ctx_set_client(SSL_CTX *ctx, const char *user, const char *
 
 /* The SRP user name of a connection (the client's login, seen by the server), or None. */
 static PyObject *srp_get_username(SSL *ssl) {
-    const char *user;
-    if (!ssl) { PyErr_SetString(PyExc_ValueError, "a NULL SSL was passed"); return NULL; }
-    user = SSL_get_srp_username(ssl);
+    const char *user = SSL_get_srp_username(ssl);
     if (!user) Py_RETURN_NONE;
     return PyUnicode_DecodeUTF8(user, strlen(user), "surrogateescape");
 }

@@ -1,5 +1,8 @@
 /* _tls.i: what M2Sec.TLS needs of a connection beyond the SSL layer: the TLS alerts an SSL
- * object sent and received (TLS Lite reports them as TLSLocalAlert / TLSRemoteAlert). */
+ * object sent and received (TLS Lite reports them as TLSLocalAlert / TLSRemoteAlert).
+ * Included after _ssl.i, whose SSL pointer type it uses.  The recording takes the SSL's own
+ * info callback (SSL_set_info_callback) and passes every event on to the SSL_CTX's
+ * (SSL.Context.set_info_callback), so that one keeps working. */
 %{
 #include <openssl/ssl.h>
 
@@ -11,24 +14,23 @@ static void m2_tls_alert_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int i
 }
 
 static void m2_tls_info_cb(const SSL *s, int where, int ret) {
-    int *seen;
-    if (!(where & SSL_CB_ALERT)) return;
-    seen = SSL_get_ex_data(s, m2_tls_alert_idx);
-    if (!seen) return;
+    void (*ctx_cb)(const SSL *, int, int) = SSL_CTX_get_info_callback(SSL_get_SSL_CTX(s));
+    int *seen = (where & SSL_CB_ALERT) ? SSL_get_ex_data(s, m2_tls_alert_idx) : NULL;
     /* keep the first fatal alert of each direction, else the latest */
-    if (where & SSL_CB_WRITE) {
+    if (seen && (where & SSL_CB_WRITE)) {
         if (!seen[0] || ((seen[0] - 1) >> 8) != SSL3_AL_FATAL) seen[0] = ret + 1;
-    } else {
+    } else if (seen) {
         if (!seen[1] || ((seen[1] - 1) >> 8) != SSL3_AL_FATAL) seen[1] = ret + 1;
     }
+    if (ctx_cb) ctx_cb(s, where, ret);
 }
 %}
 
 %inline %{
-/* Record the alerts ssl sends and receives from now on (SSL_set_info_callback). */
+/* Record the alerts ssl sends and receives from now on (SSL_set_info_callback, chained to the
+ * SSL_CTX's info callback). */
 static PyObject *tls_track_alerts(SSL *ssl) {
     int *seen;
-    if (!ssl) { PyErr_SetString(PyExc_ValueError, "a NULL SSL was passed"); return NULL; }
     if (m2_tls_alert_idx < 0) {
         m2_tls_alert_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, m2_tls_alert_free);
         if (m2_tls_alert_idx < 0) return m2_raise(M2_SSL);
@@ -46,7 +48,7 @@ static PyObject *tls_track_alerts(SSL *ssl) {
 
 /* ((level, description) sent or None, (level, description) received or None). */
 static PyObject *tls_alerts(SSL *ssl) {
-    int *seen = (ssl && m2_tls_alert_idx >= 0) ? SSL_get_ex_data(ssl, m2_tls_alert_idx) : NULL;
+    int *seen = m2_tls_alert_idx >= 0 ? SSL_get_ex_data(ssl, m2_tls_alert_idx) : NULL;
     PyObject *out[2];
     int i;
     for (i = 0; i < 2; i++) {

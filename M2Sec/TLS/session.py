@@ -50,13 +50,13 @@ class Session:
     def _set_handle(self, handle: Any) -> None:
         if handle is None:
             return
-        self._handle = handle
-        self.sessionID = handle.id
-        self.resumable = handle.resumable
+        self._handle = handle                # an M2Sec.SSL.Session
+        self.sessionID = handle.get_id()
+        self.resumable = handle.is_resumable()
 
     def valid(self) -> bool:
         """True when the session can be resumed."""
-        return bool(self.resumable and self._handle is not None and self._handle.resumable)
+        return bool(self.resumable and self._handle is not None and self._handle.is_resumable())
 
     def getCipherName(self) -> Optional[str]:
         return cipher_short_name(self._cipher)

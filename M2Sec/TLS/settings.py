@@ -229,18 +229,18 @@ class HandshakeSettings:
             raise ValueError("no signature algorithm left (rsaSigHashes, ecdsaSigHashes, more_sig_schemes)")
 
         opts_set = opts_clear = modes = 0
-        for flag, option in ((self.useEncryptThenMAC, m2.TLS_OP_NO_ENCRYPT_THEN_MAC),
-                             (self.useExtendedMasterSecret, m2.TLS_OP_NO_EXTENDED_MASTER_SECRET)):
+        for flag, option in ((self.useEncryptThenMAC, m2.SSL_OP_NO_ENCRYPT_THEN_MAC),
+                             (self.useExtendedMasterSecret, m2.SSL_OP_NO_EXTENDED_MASTER_SECRET)):
             if flag:
                 opts_clear |= option
             else:
                 opts_set |= option
         if self.usePaddingExtension:
-            opts_set |= m2.TLS_OP_TLSEXT_PADDING
+            opts_set |= m2.SSL_OP_TLSEXT_PADDING
         if "psk_ke" in self.psk_modes:
-            opts_set |= m2.TLS_OP_ALLOW_NO_DHE_KEX
+            opts_set |= m2.SSL_OP_ALLOW_NO_DHE_KEX
         if self.sendFallbackSCSV:
-            modes |= m2.TLS_MODE_SEND_FALLBACK_SCSV
+            modes |= m2.SSL_MODE_SEND_FALLBACK_SCSV
         alpn = [_alpn_bytes(p) for p in self.alpnProtocols]
         return OpenSSLConfig(
             min_version=VERSIONS[self.minVersion], max_version=VERSIONS[self.maxVersion],

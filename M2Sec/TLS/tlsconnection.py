@@ -5,7 +5,8 @@ I/O: it yields ``("send", data)`` or ``("recv", size)`` and is sent the result. 
 those requests into I/O: blocking socket calls (:meth:`TLSConnection.handshakeClientCert` and
 friends), TLS Lite's select-style generators yielding 0 (wait until readable) or 1 (until
 writable) (``async_=True``, ``handshakeServerAsync``, ``readAsync`` ...), and asyncio
-(:mod:`M2Sec.TLS.aio`).  OpenSSL works on two memory BIOs in between.
+(:mod:`M2Sec.TLS.aio`).  In between, an :class:`M2Sec.SSL.SSLObject` does the TLS over memory,
+run by SSL's one retry loop (:func:`M2Sec.SSL.retry_loop`).
 """
 
 import io
@@ -13,8 +14,8 @@ import select
 import socket
 from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
-from M2Sec import X509 as _X509
 from M2Sec.Err import M2SecError
+from M2Sec.SSL import SSLEOFError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
@@ -30,6 +31,7 @@ RECV_SIZE = 16384
 _ERR_LIB_SSL = 20
 _SSL_AD_REASON_OFFSET = 1000
 Step = Generator[Tuple[str, Any], Any, Any]
+_CLOSED = object()   # what _pump returns when the peer closed the connection first
 
 
 def _as_chain(certChain: Any) -> Optional[X509CertChain]:
@@ -76,7 +78,6 @@ class TLSConnection:
         self._tls: Optional[_engine.TLSObject] = None
         self._client: Optional[bool] = None
         self._readbuf = bytearray()
-        self._eof = False
         self._user_closed = False
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
@@ -107,8 +108,8 @@ class TLSConnection:
 
     def keyingMaterialExporter(self, label: Union[str, bytes], length: int = 20) -> bytes:
         """RFC 5705 / RFC 8446 exported keying material (SSL_export_keying_material)."""
-        if isinstance(label, str):
-            label = label.encode("ascii")
+        if isinstance(label, bytes):
+            label = label.decode("ascii")
         return self._need_open().export_keying_material(label, length)
 
     # ---- socket-like passthroughs ---------------------------------------------------------------
@@ -221,18 +222,16 @@ class TLSConnection:
                         alpn: List[bytes], cafile: Optional[str], capath: Optional[str], verify: bool,
                         srp: Optional[Tuple[str, str]]) -> _engine.Context:
         config = settings._config
-        ctx = _engine.Context(False, config, srp=srp is not None)
+        ctx = _engine.new_context(False, config, srp=srp is not None)
         if verify:
-            ctx.verify(_engine.m2.TLS_VERIFY_PEER, cafile, capath, system=not (cafile or capath))
-        else:
-            ctx.verify(_engine.m2.TLS_VERIFY_NONE)
+            _engine.verify_peer(ctx, cafile, capath, system=not (cafile or capath))
         if certChain is not None:
-            ctx.use_chain([c._cert() for c in certChain.x509List], privateKey)
+            _use_chain(ctx, certChain, privateKey)
         protos = alpn or config.alpn
         if protos:
-            ctx.alpn(protos)
+            _engine.alpn(ctx, protos, server=False)
         if srp is not None:
-            ctx.srp_client(srp[0], srp[1], settings.minKeySize)
+            _engine.srp_client(ctx, srp[0], srp[1], settings.minKeySize)
         return ctx
 
     def _server_context(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
@@ -243,22 +242,22 @@ class TLSConnection:
 
         def make() -> _engine.Context:
             srp_only = certChain is None
-            ctx = _engine.Context(True, config, srp=srp_only)
+            ctx = _engine.new_context(True, config, srp=srp_only)
             if certChain is not None:
-                ctx.use_chain([c._cert() for c in certChain.x509List], privateKey)
+                _use_chain(ctx, certChain, privateKey)
             if reqCert:
-                ctx.verify(_engine.m2.TLS_VERIFY_PEER, cafile, capath, accept_any=not (cafile or capath))
+                _engine.verify_peer(ctx, cafile, capath, accept_any=not (cafile or capath))
             if verifierDB is not None:
-                ctx.srp_server(verifierDB._lookup)
+                _engine.srp_server(ctx, verifierDB._lookup)
             protos = alpn or config.alpn
             if protos:
-                ctx.alpn(protos)
+                _engine.alpn(ctx, protos, server=True)
             if sni:
-                ctx.expect_sni(sni.encode("idna") if not sni.isascii() else sni.encode("ascii"))
+                _engine.expect_sni(ctx, sni if sni.isascii() else sni.encode("idna").decode("ascii"))
             if sessionCache is not None:
-                ctx.sessions(sessionCache.maxEntries, int(sessionCache.maxAge), config.num_tickets)
+                _engine.sessions(ctx, sessionCache.maxEntries, int(sessionCache.maxAge), config.num_tickets)
             else:
-                ctx.sessions(0, 0, 0)
+                _engine.sessions(ctx, 0, 0, 0)
             return ctx
 
         if sessionCache is None:
@@ -275,11 +274,9 @@ class TLSConnection:
                       srp: Optional[Tuple[str, str]]) -> Step:
         self._start(True)
         ctx = self._client_context(certChain, privateKey, settings, alpn, cafile, capath, verify, srp)
-        tls = self._tls = _engine.TLSObject(ctx, server=False)
-        if serverName:
-            tls.set_host(serverName, sni=not _is_ip(serverName), check=verify)
-        if session is not None and session._handle is not None and session.valid():
-            tls.set_session(session._handle)
+        ctx.check_hostname = bool(verify and serverName)
+        resume = session._handle if session is not None and session._handle is not None and session.valid() else None
+        self._tls = _engine.TLSObject(ctx, server_side=False, server_hostname=serverName or None, session=resume)
         self._settings = settings
         yield from self._handshake_steps()
         self._finish_handshake(checker, srp[0] if srp else None, serverName or "")
@@ -291,7 +288,7 @@ class TLSConnection:
         self._start(False)
         ctx = self._server_context(verifierDB, certChain, privateKey, reqCert, sessionCache, settings, alpn, sni,
                                    cafile, capath)
-        self._tls = _engine.TLSObject(ctx, server=True)
+        self._tls = _engine.TLSObject(ctx, server_side=True)
         self._settings = settings
         yield from self._handshake_steps()
         self.allegedSrpUsername = self._tls.srp_username()
@@ -308,11 +305,11 @@ class TLSConnection:
 
     def _handshake_steps(self) -> Step:
         try:
-            status = yield from self._pump(self._tls.handshake)
+            status = yield from self._pump(self._tls.do_handshake)
         except BaseException:
             self._fail()
             raise
-        if status != 0:
+        if status is _CLOSED:
             self._fail()
             raise TLSAbruptCloseError("the peer closed the connection during the handshake")
         self.closed = False
@@ -320,16 +317,16 @@ class TLSConnection:
     def _finish_handshake(self, checker: Optional[Callable[[Any], None]], srpUsername: Optional[str],
                           serverName: str) -> None:
         tls = self._tls
-        version, cipher, resumed, _verify, alpn, suite = tls.info()
-        self.version = (version >> 8, version & 0xFF)
-        self.resumed = bool(resumed)
-        self.next_proto = alpn
+        self.version = divmod(tls.get_protocol_version(), 256)
+        self.resumed = tls.session_reused()
+        self.next_proto = tls.get_alpn_selected()
+        cipher = tls.get_cipher()
         s = self._session = Session()
-        s._cipher = cipher
-        s.cipherSuite = suite
+        s._cipher = cipher.name() if cipher is not None else ""
+        s.cipherSuite = cipher.protocol_id() if cipher is not None else 0
         s.srpUsername = srpUsername
         s.serverName = serverName
-        chain = [X509._wrap(_X509.load_cert_der_string(der)) for der in tls.peer_chain()]
+        chain = [X509._wrap(c) for c in tls.get_peer_chain()]
         peer = X509CertChain(chain) if chain else None
         if self._client:
             s.serverCertChain = peer
@@ -355,28 +352,28 @@ class TLSConnection:
             raise TLSLocalAlert(AlertDescription.insufficient_security,
                                 "the peer's %d-bit key is outside minKeySize..maxKeySize" % bits)
 
-    def _pump(self, op: Callable[[], Any]) -> Step:
-        """Run op until it stops asking for input; returns op's result, or None at EOF."""
+    def _pump(self, op: Callable[..., Any], *args: Any) -> Step:
+        """Run op(*args), a method of the SSLObject, through SSL's retry loop, turning its I/O
+        wishes into requests; returns op's result, or _CLOSED when the peer closed first."""
+        loop = retry_loop(self._tls, op, *args)
+        incoming: Optional[bytes] = None
         while True:
             try:
-                result = op()
+                out, want = loop.send(incoming)
+            except StopIteration as stop:
+                return stop.value
+            except SSLEOFError:
+                yield from self._flush(quiet=True)
+                return _CLOSED
             except M2SecError as e:
                 yield from self._flush(quiet=True)
                 raise self._failure(e) from None
-            yield from self._flush()
-            if isinstance(result, int) and result == _engine.WANT_READ:
-                if self._eof:
-                    return None
-                data = yield ("recv", RECV_SIZE)
-                if not data:
-                    self._eof = True
-                    return None
-                self._tls.feed(data)
-                continue
-            return result
+            if out:
+                yield ("send", out)
+            incoming = ((yield ("recv", RECV_SIZE)) or b"") if want else None
 
     def _flush(self, quiet: bool = False) -> Step:
-        data = self._tls.drain() if self._tls is not None and not self._tls.closed else b""
+        data = self._tls.data_to_send() if self._tls is not None and not self._tls.closed else b""
         if data:
             try:
                 yield ("send", data)
@@ -396,7 +393,7 @@ class TLSConnection:
         alert = sent[1] if sent is not None else AlertDescription.internal_error
         exc = TLSLocalAlert(alert, str(e))
         try:
-            exc.verify_code = self._tls.info()[3]
+            exc.verify_code = self._tls.get_verify_result()
         except Exception:
             exc.verify_code = 0
         return exc
@@ -428,17 +425,15 @@ class TLSConnection:
         tls = self._need_open()
         want = min if min > 1 else 1
         while len(self._readbuf) < want:
-            result = yield from self._pump(lambda: tls.read(RECV_SIZE))
-            if isinstance(result, bytes):
-                self._readbuf += result
-                continue
-            if result == _engine.ZERO_RETURN:
-                break                        # close_notify: end of data
-            if result is None or result == _engine.SYSCALL:
+            result = yield from self._pump(tls.read, RECV_SIZE)
+            if result is _CLOSED:
                 if self.ignoreAbruptClose:
                     break
                 self._fail()
                 raise TLSAbruptCloseError("the peer closed the socket without close_notify")
+            if not result:
+                break                        # close_notify: end of data
+            self._readbuf += result
         n = len(self._readbuf) if max is None else max
         out = bytes(self._readbuf[:n])
         del self._readbuf[:n]
@@ -449,12 +444,8 @@ class TLSConnection:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not len(view):
             return 0
-        def op() -> Any:    # a count would look like a status to _pump: wrap it
-            n = tls.write(view)
-            return _engine.WANT_READ if n == -_engine.WANT_READ else (n,)
-
-        written = yield from self._pump(op)
-        if not isinstance(written, tuple) or written[0] <= 0:
+        written = yield from self._pump(tls.write, view)
+        if written is _CLOSED or written <= 0:
             self._fail()
             raise TLSAbruptCloseError("the peer closed the connection")
         return len(view)
@@ -462,9 +453,12 @@ class TLSConnection:
     def _close_steps(self) -> Step:
         if self._tls is not None and not self._tls.closed and not self.closed:
             try:
-                self._tls.shutdown()
+                try:
+                    self._tls.unwrap()       # sends close_notify; the peer's is not awaited
+                except M2SecError:
+                    pass
                 yield from self._flush()
-            except (M2SecError, OSError):
+            except OSError:
                 pass
         self.closed = True
         self._release()
@@ -634,13 +628,9 @@ def advance(gen: Step, result: Any = None, error: Optional[BaseException] = None
         return ("done", stop.value)
 
 
-def _is_ip(name: str) -> bool:
-    import ipaddress
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
+def _use_chain(ctx: _engine.Context, certChain: X509CertChain, privateKey: Any) -> None:
+    certs = [c._cert() for c in certChain.x509List]
+    ctx.use_certificate(certs[0], privateKey, certs[1:])
 
 
 __all__ = ["TLSConnection", "advance"]

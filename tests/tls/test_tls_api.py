@@ -63,8 +63,8 @@ def test_settings_options():
     s.useEncryptThenMAC = s.useExtendedMasterSecret = False
     s.sendFallbackSCSV = True
     c = s.validate()._config
-    assert c.options_set & m2.TLS_OP_NO_ENCRYPT_THEN_MAC and c.options_set & m2.TLS_OP_NO_EXTENDED_MASTER_SECRET
-    assert c.modes & m2.TLS_MODE_SEND_FALLBACK_SCSV
+    assert c.options_set & m2.SSL_OP_NO_ENCRYPT_THEN_MAC and c.options_set & m2.SSL_OP_NO_EXTENDED_MASTER_SECRET
+    assert c.modes & m2.SSL_MODE_SEND_FALLBACK_SCSV
     assert s.validate() is not s
 
 
