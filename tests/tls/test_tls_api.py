@@ -11,6 +11,15 @@ from M2Sec.TLS import (AlertDescription, Checker, HandshakeSettings, SessionCach
 from M2Sec.Err import M2SecError
 
 
+
+def in_threads(work, n=4):
+    """Run work(0) ... work(n - 1) in n threads at once and wait for them."""
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
 def test_star_import_names():
     ns = {}
     exec("from M2Sec.TLS import *", ns)
@@ -128,11 +137,7 @@ def test_session_cache_threads():
             cache[b"%d-%d" % (t, i)] = i
             len(cache)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    in_threads(work)
     assert len(cache) == 50
 
 
@@ -190,11 +195,7 @@ def test_verifierdb_threads():
             db["u%d-%d" % (t, i)] = entry
             assert "u%d-%d" % (t, i) in db
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    in_threads(work)
     assert len(db) == 800
 
 

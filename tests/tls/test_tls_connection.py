@@ -278,13 +278,18 @@ def test_srp_group_too_small(server):
     srv.join()
 
 
-def test_abrupt_close_and_closed_connection(creds, server):
+def write_bye(creds):
+    """A server handler that writes b"bye" and closes the socket without close_notify."""
     def handler(sock):
         conn = TLSConnection(sock)
         conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"))
         conn.write(b"bye")
-        sock.close()                     # no close_notify
-    srv = server(handler)
+        sock.close()
+    return handler
+
+
+def test_abrupt_close_and_closed_connection(creds, server):
+    srv = server(write_bye(creds))
     conn = client(srv, creds)
     assert conn.read() == b"bye"
     with pytest.raises(TLSAbruptCloseError):
@@ -295,11 +300,7 @@ def test_abrupt_close_and_closed_connection(creds, server):
 
 
 def test_ignore_abrupt_close(creds, server):
-    def handler(sock):
-        conn = TLSConnection(sock)
-        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"))
-        conn.write(b"bye")
-    srv = server(handler)
+    srv = server(write_bye(creds))
     conn = client(srv, creds)
     conn.ignoreAbruptClose = True
     assert conn.read(min=10) == b"bye"
