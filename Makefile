@@ -14,7 +14,7 @@ $(PY):
 
 # Build tools once into the venv, then install M2Sec without build isolation (faster rebuilds).
 $(VENV)/.tools: | $(PY)
-	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography
+	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography tlslite-ng
 	touch $@
 
 $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools

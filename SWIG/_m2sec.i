@@ -19,6 +19,8 @@
 %include "_x509.i"
 %include "_pkcs7.i"
 %include "_ssl.i"
+%include "_srp.i"
+%include "_tls.i"
 %include "_provider.i"
 %include "_engine.i"
 %include "_ssh.i"

@@ -128,6 +128,12 @@ M2_NONNULL(STACK_OF(SSL_CIPHER) *)
 %constant int SSL_AD_NO_APPLICATION_PROTOCOL = SSL_AD_NO_APPLICATION_PROTOCOL;
 %constant int SSL_FILETYPE_PEM = SSL_FILETYPE_PEM;
 %constant int SSL_FILETYPE_ASN1 = SSL_FILETYPE_ASN1;
+/* options and a mode that M2Sec.TLS's HandshakeSettings map onto */
+%constant unsigned long long SSL_OP_NO_ENCRYPT_THEN_MAC = SSL_OP_NO_ENCRYPT_THEN_MAC;
+%constant unsigned long long SSL_OP_NO_EXTENDED_MASTER_SECRET = SSL_OP_NO_EXTENDED_MASTER_SECRET;
+%constant unsigned long long SSL_OP_TLSEXT_PADDING = SSL_OP_TLSEXT_PADDING;
+%constant unsigned long long SSL_OP_ALLOW_NO_DHE_KEX = SSL_OP_ALLOW_NO_DHE_KEX;
+%constant long SSL_MODE_SEND_FALLBACK_SCSV = SSL_MODE_SEND_FALLBACK_SCSV;
 
 /* ---- methods ---- */
 %rename(tls_method) TLS_method;
@@ -564,10 +570,14 @@ static int m2_ssl_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned c
     (void)arg;
     if (protos && PyBytes_Check(protos)) {
         unsigned char *sel = NULL;
+        PyObject *required;
         if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)PyBytes_AS_STRING(protos),
                                   (unsigned int)PyBytes_GET_SIZE(protos), in, inlen) == OPENSSL_NPN_NEGOTIATED) {
             *out = sel;
             r = SSL_TLSEXT_ERR_OK;
+        } else if ((required = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "alpn_required")) != NULL) {
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;     /* no_application_protocol (RFC 7301 section 3.2) */
+            Py_DECREF(required);
         }
     }
     /* the bytes object stays in the SSL_CTX's dict: OpenSSL copies the selection at once */
@@ -817,6 +827,12 @@ static PyObject *ssl_get_negotiated_group(SSL *ssl) {
     return PyUnicode_FromString(name);
 }
 
+/* Signature algorithms, such as "ECDSA+SHA256:rsa_pss_rsae_sha256" (SSL_CTX_set1_sigalgs_list). */
+static int ssl_ctx_set1_sigalgs_list(SSL_CTX *ctx, const char *sigalgs) {
+    if (!SSL_CTX_set1_sigalgs_list(ctx, sigalgs)) { m2_raise_msg(M2_SSL, "unknown or unusable signature algorithm"); return 0; }
+    return 1;
+}
+
 /* ---- certificates and keys ---- */
 static PyObject *ssl_ctx_passphrase_callback(SSL_CTX *ctx, PyObject *pyfunc) {
     if (m2_ssl_ctx_put(ctx, "passphrase", pyfunc) < 0) return NULL;
@@ -1016,6 +1032,12 @@ static PyObject *ssl_get_alpn_selected(SSL *ssl) {
     if (!data || !len) Py_RETURN_NONE;
     return PyBytes_FromStringAndSize((const char *)data, len);
 }
+/* Server: whether a client offering ALPN but no protocol in common gets a fatal
+ * no_application_protocol alert (1) or a handshake without ALPN (0, the default). */
+static PyObject *ssl_ctx_set_alpn_required(SSL_CTX *ctx, int required) {
+    if (m2_ssl_ctx_put(ctx, "alpn_required", required ? Py_True : NULL) < 0) return NULL;
+    Py_RETURN_NONE;
+}
 
 /* ---- sessions ---- */
 static int ssl_ctx_set_session_id_context(SSL_CTX *ctx, const void *buf, Py_ssize_t len) {
@@ -1171,6 +1193,8 @@ static const SSL_CIPHER *sk_ssl_cipher_value(STACK_OF(SSL_CIPHER) *stack, int id
     if (idx < 0 || idx >= sk_SSL_CIPHER_num(stack)) { PyErr_SetString(PyExc_IndexError, "stack index out of range"); return NULL; }
     return sk_SSL_CIPHER_value(stack, idx);
 }
+/* The suite's IANA number (0x1301 for TLS_AES_128_GCM_SHA256). */
+static int ssl_cipher_get_protocol_id(const SSL_CIPHER *c) { return (int)SSL_CIPHER_get_protocol_id(c); }
 
 /* The master key's exporter (RFC 5705 / RFC 8446 section 7.5). */
 static PyObject *ssl_export_keying_material(SSL *ssl, int length, const char *label, PyObject *context) {

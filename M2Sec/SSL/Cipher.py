@@ -36,6 +36,10 @@ class Cipher:
         """The IANA (RFC) name of the suite."""
         return m2.ssl_cipher_standard_name(self.cipher)
 
+    def protocol_id(self) -> int:
+        """The suite's IANA number (0x1301 for TLS_AES_128_GCM_SHA256)."""
+        return m2.ssl_cipher_get_protocol_id(self.cipher)
+
 
 class Cipher_Stack:
     """The cipher suites of a connection; keeps the connection alive while it is used."""

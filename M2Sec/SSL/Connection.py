@@ -9,7 +9,7 @@ M2Crypto).  The GIL is released while OpenSSL waits or works.
 
 import io
 import socket
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 from weakref import WeakValueDictionary
 
 from M2Sec import BIO, X509, m2, util
@@ -144,6 +144,21 @@ class SSLState:
     def export_keying_material(self, label: str, length: int, context: Optional[bytes] = None) -> bytes:
         """Keying material exported from the session (RFC 5705, RFC 8446 section 7.5)."""
         return m2.ssl_export_keying_material(self.ssl, length, label, context)
+
+    def get_protocol_version(self) -> int:
+        """The negotiated protocol as a number (m2.TLS1_3_VERSION is 0x0304 ...)."""
+        return m2.ssl_version(self.ssl)
+
+    def get_peer_chain(self) -> List[X509.X509]:
+        """The certificates the peer sent, its own first, on either end ([] when none);
+        each holds its own reference."""
+        leaf = self.get_peer_cert()
+        stack = self.get_peer_cert_chain()
+        certs = [leaf] if leaf is not None else []
+        if stack is not None:
+            der = leaf.as_der() if leaf is not None else None
+            certs += [c for c in stack if der is None or c.as_der() != der]
+        return certs
 
 
 class Connection(SSLState):

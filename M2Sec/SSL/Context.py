@@ -437,6 +437,26 @@ class Context(Owned):
 
         m2.ssl_ctx_set_keylog_callback(self._ptr(), write_line)
 
+    # -- beyond M2Crypto, for M2Sec.TLS's HandshakeSettings ---------------------------------
+    def set_sigalgs(self, sigalgs: Union[str, Iterable[str]]) -> None:
+        """The signature algorithms offered and accepted ("ECDSA+SHA256", "rsa_pss_rsae_sha256",
+        "ed25519" ...), in preference order (SSL_CTX_set1_sigalgs_list).
+
+        :raises SSLError: for an unknown or unusable algorithm."""
+        if not isinstance(sigalgs, str):
+            sigalgs = ":".join(sigalgs)
+        m2.ssl_ctx_set1_sigalgs_list(self._ptr(), sigalgs)
+
+    def set_session_cache_size(self, size: int) -> int:
+        """How many sessions the server cache holds (0: no limit); returns the previous size."""
+        return m2.ssl_ctx_set_cache_size(self._ptr(), size)
+
+    def set_alpn_required(self, required: bool = True) -> None:
+        """On a server with ALPN protocols: refuse a client that offers ALPN but none of them
+        with a no_application_protocol alert (RFC 7301 section 3.2) instead of going on
+        without ALPN."""
+        m2.ssl_ctx_set_alpn_required(self._ptr(), int(bool(required)))
+
 
 def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
     """The C-level verify callback: calls callback in M2Crypto's new or old style, turning

@@ -1,0 +1,636 @@
+"""TLSConnection: TLS Lite's socket wrapper, with OpenSSL doing the TLS.
+
+Every operation (handshake, read, write, close) is written once, as a generator that asks for
+I/O: it yields ``("send", data)`` or ``("recv", size)`` and is sent the result.  Drivers turn
+those requests into I/O: blocking socket calls (:meth:`TLSConnection.handshakeClientCert` and
+friends), TLS Lite's select-style generators yielding 0 (wait until readable) or 1 (until
+writable) (``async_=True``, ``handshakeServerAsync``, ``readAsync`` ...), and asyncio
+(:mod:`M2Sec.TLS.aio`).  In between, an :class:`M2Sec.SSL.SSLObject` does the TLS over memory,
+run by SSL's one retry loop (:func:`M2Sec.SSL.retry_loop`).
+"""
+
+import io
+import select
+import socket
+from typing import Any, Callable, Generator, List, Optional, Tuple, Union
+
+from M2Sec.Err import M2SecError
+from M2Sec.SSL import SSLEOFError, retry_loop
+from M2Sec.TLS import _engine
+from M2Sec.TLS.checker import Checker
+from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
+from M2Sec.TLS.errors import (TLSAbruptCloseError, TLSClosedConnectionError, TLSLocalAlert,
+                              TLSRemoteAlert)
+from M2Sec.TLS.session import Session, cipher_short_name
+from M2Sec.TLS.sessioncache import SessionCache
+from M2Sec.TLS.settings import HandshakeSettings
+from M2Sec.TLS.verifierdb import VerifierDB
+from M2Sec.TLS.x509 import X509, X509CertChain
+
+RECV_SIZE = 16384
+_ERR_LIB_SSL = 20
+_SSL_AD_REASON_OFFSET = 1000
+Step = Generator[Tuple[str, Any], Any, Any]
+_CLOSED = object()   # what _pump returns when the peer closed the connection first
+
+
+def _as_chain(certChain: Any) -> Optional[X509CertChain]:
+    if certChain is None or isinstance(certChain, X509CertChain):
+        return certChain
+    if isinstance(certChain, (list, tuple)):
+        return X509CertChain(certChain)
+    raise TypeError("certChain must be an X509CertChain")
+
+
+def _alpn_list(alpn: Any) -> List[bytes]:
+    if not alpn:
+        return []
+    return [p.encode("ascii") if isinstance(p, str) else bytes(p) for p in alpn]
+
+
+def _settings(settings: Optional[HandshakeSettings]) -> HandshakeSettings:
+    if settings is None:
+        settings = HandshakeSettings()
+    if not isinstance(settings, HandshakeSettings):
+        raise TypeError("settings must be a HandshakeSettings")
+    return settings.validate()
+
+
+class TLSConnection:
+    """A TLS connection over a connected socket (TLS Lite's TLSConnection).
+
+    Call one handshake function, then read/write (or recv/send/sendall/makefile) as on a
+    socket, then close().  Failures raise TLSLocalAlert, TLSRemoteAlert, TLSAbruptCloseError or
+    OSError, and close the connection.  Unlike TLS Lite, a client verifies the server's chain
+    (against cafile/capath or the system store) and, given serverName, its host name.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.closeSocket = True
+        self.ignoreAbruptClose = False
+        self.closed = True
+        self.resumed = False
+        self.version: Tuple[int, int] = (0, 0)
+        self.allegedSrpUsername: Optional[str] = None
+        self.next_proto: Optional[bytes] = None
+        self._session = Session()
+        self._tls: Optional[_engine.TLSObject] = None
+        self._client: Optional[bool] = None
+        self._readbuf = bytearray()
+        self._user_closed = False
+        self._io_refs = 0
+        self._settings: Optional[HandshakeSettings] = None
+
+    # ---- results ---------------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The session: who the peer is and the handle that resumes it (refreshed while open, so
+        TLS 1.3 tickets that arrived after the handshake count)."""
+        if self._tls is not None and not self._tls.closed and not self.closed:
+            self._session._set_handle(self._tls.get_session())
+        return self._session
+
+    @session.setter
+    def session(self, value: Session) -> None:
+        self._session = value
+
+    def getVersionName(self) -> str:
+        """'TLS 1.2', 'TLS 1.3' ..."""
+        return VERSION_NAMES.get(self.version, "unknown")
+
+    def getCipherName(self) -> Optional[str]:
+        """TLS Lite's name of the negotiated cipher ('aes256gcm', 'chacha20-poly1305' ...)."""
+        return cipher_short_name(self._session._cipher) if self._session._cipher else None
+
+    def getCipherImplementation(self) -> str:
+        return "openssl"
+
+    def keyingMaterialExporter(self, label: Union[str, bytes], length: int = 20) -> bytes:
+        """RFC 5705 / RFC 8446 exported keying material (SSL_export_keying_material)."""
+        if isinstance(label, bytes):
+            label = label.decode("ascii")
+        return self._need_open().export_keying_material(label, length)
+
+    # ---- socket-like passthroughs ---------------------------------------------------------------
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def getpeername(self) -> Any:
+        return self.sock.getpeername()
+
+    def getsockname(self) -> Any:
+        return self.sock.getsockname()
+
+    def gettimeout(self) -> Optional[float]:
+        return self.sock.gettimeout()
+
+    def settimeout(self, value: Optional[float]) -> None:
+        self.sock.settimeout(value)
+
+    def setsockopt(self, level: int, optname: int, value: Any) -> None:
+        self.sock.setsockopt(level, optname, value)
+
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)
+
+    # ---- handshakes --------------------------------------------------------------------------------
+    def handshakeClientCert(self, certChain: Optional[X509CertChain] = None, privateKey: Any = None,
+                            session: Optional[Session] = None, settings: Optional[HandshakeSettings] = None,
+                            checker: Optional[Checker] = None, nextProtos: Any = None, reqTack: bool = True,
+                            serverName: Optional[str] = None, async_: bool = False, alpn: Any = None, *,
+                            cafile: Optional[str] = None, capath: Optional[str] = None,
+                            verify: bool = True, _steps: bool = False) -> Any:
+        """Handshake as a client, authenticating the server by its certificate (and this side by
+        certChain/privateKey when given).
+
+        :param serverName: sent as SNI and checked against the certificate (RFC 6125).
+        :param cafile, capath: the trusted CAs; the system store when neither is given.
+        :param verify: False turns chain and name checks off (a Checker fingerprint still applies;
+            a Checker with x509Fingerprint replaces the chain check by that pin).
+        :param async_: return a generator yielding 0 (wants to read) / 1 (wants to write).
+        :raises TLSLocalAlert, TLSRemoteAlert, TLSAbruptCloseError, TLSAuthenticationError:
+        """
+        if nextProtos:
+            raise ValueError("NPN is not supported by OpenSSL 3's TLS 1.3; use alpn=")
+        if (certChain is None) != (privateKey is None):
+            raise ValueError("certChain and privateKey go together")
+        pinned = isinstance(checker, Checker) and bool(checker.x509Fingerprint)
+        gen = self._client_steps(_as_chain(certChain), privateKey, session, _settings(settings), checker,
+                                 serverName, _alpn_list(alpn), cafile, capath, verify and not pinned, None)
+        return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
+
+    def handshakeClientSRP(self, username: Union[str, bytes], password: Union[str, bytes],
+                           session: Optional[Session] = None, settings: Optional[HandshakeSettings] = None,
+                           checker: Optional[Checker] = None, reqTack: bool = True,
+                           serverName: Optional[str] = None, async_: bool = False, *,
+                           cafile: Optional[str] = None, capath: Optional[str] = None,
+                           verify: bool = True, _steps: bool = False) -> Any:
+        """Handshake as a client with an SRP username and password (RFC 5054; TLS 1.2).
+
+        A bad password ends in TLSRemoteAlert(bad_record_mac), an unknown user in
+        TLSRemoteAlert(unknown_psk_identity).
+        """
+        user = username.decode("utf-8") if isinstance(username, bytes) else username
+        pw = password.decode("utf-8") if isinstance(password, bytes) else password
+        if not isinstance(user, str) or not isinstance(pw, str) or not user:
+            raise TypeError("username and password are non-empty str or bytes")
+        gen = self._client_steps(None, None, session, _settings(settings), checker, serverName, [],
+                                 cafile, capath, verify, (user, pw))
+        return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
+
+    def handshakeServer(self, verifierDB: Optional[VerifierDB] = None, certChain: Optional[X509CertChain] = None,
+                        privateKey: Any = None, reqCert: bool = False, sessionCache: Optional[SessionCache] = None,
+                        settings: Optional[HandshakeSettings] = None, checker: Optional[Checker] = None,
+                        reqCAs: Any = None, tacks: Any = None, activationFlags: int = 0, nextProtos: Any = None,
+                        anon: bool = False, alpn: Any = None, sni: Optional[str] = None, *,
+                        cafile: Optional[str] = None, capath: Optional[str] = None) -> None:
+        """Handshake as a server with a certificate chain and key, an SRP verifierDB, or both.
+
+        :param reqCert: ask the client for a certificate (verified against cafile/capath when
+            given, else accepted for a Checker to judge).
+        :param sessionCache: let clients resume (session IDs and TLS 1.3 tickets).
+        :param alpn: the protocols this server speaks, in its order of preference.
+        :param sni: the only server name accepted (others get unrecognized_name).
+        """
+        self._run(self.handshakeServerAsync(verifierDB, certChain, privateKey, reqCert, sessionCache, settings,
+                                            checker, reqCAs, tacks, activationFlags, nextProtos, anon, alpn, sni,
+                                            cafile=cafile, capath=capath, _steps=True))
+
+    def handshakeServerAsync(self, verifierDB: Optional[VerifierDB] = None, certChain: Optional[X509CertChain] = None,
+                             privateKey: Any = None, reqCert: bool = False, sessionCache: Optional[SessionCache] = None,
+                             settings: Optional[HandshakeSettings] = None, checker: Optional[Checker] = None,
+                             reqCAs: Any = None, tacks: Any = None, activationFlags: int = 0, nextProtos: Any = None,
+                             anon: bool = False, alpn: Any = None, sni: Optional[str] = None, *,
+                             cafile: Optional[str] = None, capath: Optional[str] = None, _steps: bool = False) -> Any:
+        """handshakeServer as a generator yielding 0 (wants to read) or 1 (wants to write)."""
+        if tacks or nextProtos or anon or reqCAs:
+            raise ValueError("tacks, nextProtos, anon and reqCAs are not supported")
+        certChain = _as_chain(certChain)
+        if (certChain is None) != (privateKey is None):
+            raise ValueError("certChain and privateKey go together")
+        if certChain is None and verifierDB is None:
+            raise ValueError("a server needs certChain and privateKey, or a verifierDB")
+        if certChain is not None and certChain.getNumCerts() == 0:
+            raise ValueError("empty certificate chain")
+        gen = self._server_steps(verifierDB, certChain, privateKey, reqCert, sessionCache, _settings(settings),
+                                 checker, _alpn_list(alpn), sni, cafile, capath)
+        return gen if _steps else self._select_driver(gen)
+
+    # ---- contexts ------------------------------------------------------------------------------------
+    def _client_context(self, certChain: Optional[X509CertChain], privateKey: Any, settings: HandshakeSettings,
+                        alpn: List[bytes], cafile: Optional[str], capath: Optional[str], verify: bool,
+                        srp: Optional[Tuple[str, str]]) -> _engine.Context:
+        config = settings._config
+        ctx = _engine.new_context(False, config, srp=srp is not None)
+        if verify:
+            _engine.verify_peer(ctx, cafile, capath, system=not (cafile or capath))
+        if certChain is not None:
+            _use_chain(ctx, certChain, privateKey)
+        protos = alpn or config.alpn
+        if protos:
+            _engine.alpn(ctx, protos, server=False)
+        if srp is not None:
+            _engine.srp_client(ctx, srp[0], srp[1], settings.minKeySize)
+        return ctx
+
+    def _server_context(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
+                        reqCert: bool, sessionCache: Optional[SessionCache], settings: HandshakeSettings,
+                        alpn: List[bytes], sni: Optional[str], cafile: Optional[str], capath: Optional[str]
+                        ) -> _engine.Context:
+        config = settings._config
+
+        def make() -> _engine.Context:
+            srp_only = certChain is None
+            ctx = _engine.new_context(True, config, srp=srp_only)
+            if certChain is not None:
+                _use_chain(ctx, certChain, privateKey)
+            if reqCert:
+                _engine.verify_peer(ctx, cafile, capath, accept_any=not (cafile or capath))
+            if verifierDB is not None:
+                _engine.srp_server(ctx, verifierDB._lookup)
+            protos = alpn or config.alpn
+            if protos:
+                _engine.alpn(ctx, protos, server=True)
+            if sni:
+                _engine.expect_sni(ctx, sni if sni.isascii() else sni.encode("idna").decode("ascii"))
+            if sessionCache is not None:
+                _engine.sessions(ctx, sessionCache.maxEntries, int(sessionCache.maxAge), config.num_tickets)
+            else:
+                _engine.sessions(ctx, 0, 0, 0)
+            return ctx
+
+        if sessionCache is None:
+            return make()
+        key = (id(verifierDB), certChain.pem() if certChain else None,
+               privateKey.public_pem() if privateKey is not None else None, bool(reqCert),
+               repr(settings), tuple(alpn), sni, cafile, capath)
+        return sessionCache._context(key, make)
+
+    # ---- the protocol, as I/O requests -----------------------------------------------------------------
+    def _client_steps(self, certChain: Optional[X509CertChain], privateKey: Any, session: Optional[Session],
+                      settings: HandshakeSettings, checker: Optional[Checker], serverName: Optional[str],
+                      alpn: List[bytes], cafile: Optional[str], capath: Optional[str], verify: bool,
+                      srp: Optional[Tuple[str, str]]) -> Step:
+        self._start(True)
+        ctx = self._client_context(certChain, privateKey, settings, alpn, cafile, capath, verify, srp)
+        ctx.check_hostname = bool(verify and serverName)
+        resume = session._handle if session is not None and session._handle is not None and session.valid() else None
+        self._tls = _engine.TLSObject(ctx, server_side=False, server_hostname=serverName or None, session=resume)
+        self._settings = settings
+        yield from self._handshake_steps()
+        self._finish_handshake(checker, srp[0] if srp else None, serverName or "")
+
+    def _server_steps(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
+                      reqCert: bool, sessionCache: Optional[SessionCache], settings: HandshakeSettings,
+                      checker: Optional[Checker], alpn: List[bytes], sni: Optional[str], cafile: Optional[str],
+                      capath: Optional[str]) -> Step:
+        self._start(False)
+        ctx = self._server_context(verifierDB, certChain, privateKey, reqCert, sessionCache, settings, alpn, sni,
+                                   cafile, capath)
+        self._tls = _engine.TLSObject(ctx, server_side=True)
+        self._settings = settings
+        yield from self._handshake_steps()
+        self.allegedSrpUsername = self._tls.srp_username()
+        self._finish_handshake(checker, self.allegedSrpUsername, sni or "")
+        if sessionCache is not None and self._session.sessionID:
+            sessionCache[self._session.sessionID] = self._session
+
+    def _start(self, client: bool) -> None:
+        if self._tls is not None:
+            raise ValueError("a TLSConnection does one handshake")
+        if self._user_closed:
+            raise TLSClosedConnectionError("the connection is closed")
+        self._client = client
+
+    def _handshake_steps(self) -> Step:
+        try:
+            status = yield from self._pump(self._tls.do_handshake)
+        except BaseException:
+            self._fail()
+            raise
+        if status is _CLOSED:
+            self._fail()
+            raise TLSAbruptCloseError("the peer closed the connection during the handshake")
+        self.closed = False
+
+    def _finish_handshake(self, checker: Optional[Callable[[Any], None]], srpUsername: Optional[str],
+                          serverName: str) -> None:
+        tls = self._tls
+        self.version = divmod(tls.get_protocol_version(), 256)
+        self.resumed = tls.session_reused()
+        self.next_proto = tls.get_alpn_selected()
+        cipher = tls.get_cipher()
+        s = self._session = Session()
+        s._cipher = cipher.name() if cipher is not None else ""
+        s.cipherSuite = cipher.protocol_id() if cipher is not None else 0
+        s.srpUsername = srpUsername
+        s.serverName = serverName
+        chain = [X509._wrap(c) for c in tls.get_peer_chain()]
+        peer = X509CertChain(chain) if chain else None
+        if self._client:
+            s.serverCertChain = peer
+        else:
+            s.clientCertChain = peer
+        s._set_handle(tls.get_session())
+        try:
+            self._check_key_size(peer)
+            if checker is not None:
+                checker(self)
+        except BaseException:
+            self._fail()
+            raise
+
+    def _check_key_size(self, peer: Optional[X509CertChain]) -> None:
+        if peer is None or self._settings is None:
+            return
+        key = peer.getEndEntityPublicKey()
+        if key.certAlg not in ("rsa", "rsa-pss", "dsa"):
+            return
+        bits = len(key)
+        if bits < self._settings.minKeySize or bits > self._settings.maxKeySize:
+            raise TLSLocalAlert(AlertDescription.insufficient_security,
+                                "the peer's %d-bit key is outside minKeySize..maxKeySize" % bits)
+
+    def _pump(self, op: Callable[..., Any], *args: Any) -> Step:
+        """Run op(*args), a method of the SSLObject, through SSL's retry loop, turning its I/O
+        wishes into requests; returns op's result, or _CLOSED when the peer closed first."""
+        loop = retry_loop(self._tls, op, *args)
+        incoming: Optional[bytes] = None
+        while True:
+            try:
+                out, want = loop.send(incoming)
+            except StopIteration as stop:
+                return stop.value
+            except SSLEOFError:
+                yield from self._flush(quiet=True)
+                return _CLOSED
+            except M2SecError as e:
+                yield from self._flush(quiet=True)
+                raise self._failure(e) from None
+            if out:
+                yield ("send", out)
+            incoming = ((yield ("recv", RECV_SIZE)) or b"") if want else None
+
+    def _flush(self, quiet: bool = False) -> Step:
+        data = self._tls.data_to_send() if self._tls is not None and not self._tls.closed else b""
+        if data:
+            try:
+                yield ("send", data)
+            except OSError:
+                if not quiet:
+                    raise
+
+    def _failure(self, e: M2SecError) -> Exception:
+        """The TLS Lite exception for an OpenSSL failure: the alert received, else the one sent."""
+        sent, received = self._tls.alerts() if self._tls is not None else (None, None)
+        code = getattr(e, "openssl_code", 0) or 0
+        reason, lib = code & 0x7FFFFF, (code >> 23) & 0xFF
+        if lib == _ERR_LIB_SSL and _SSL_AD_REASON_OFFSET <= reason < _SSL_AD_REASON_OFFSET + 256:
+            return TLSRemoteAlert(reason - _SSL_AD_REASON_OFFSET)
+        if received is not None and received[0] == AlertLevel.fatal:
+            return TLSRemoteAlert(received[1])
+        alert = sent[1] if sent is not None else AlertDescription.internal_error
+        exc = TLSLocalAlert(alert, str(e))
+        try:
+            exc.verify_code = self._tls.get_verify_result()
+        except Exception:
+            exc.verify_code = 0
+        return exc
+
+    def _fail(self) -> None:
+        """After a failed handshake or check: nothing more is sent; the socket is closed."""
+        self.closed = True
+        self._user_closed = True
+        self._release()
+        if self.closeSocket:
+            self.sock.close()
+
+    def _release(self) -> None:
+        if self._tls is not None and not self._tls.closed:
+            try:
+                self._session._set_handle(self._tls.get_session())
+            except M2SecError:
+                pass
+            self._tls.close()
+
+    def _need_open(self) -> _engine.TLSObject:
+        if self._tls is None:
+            raise TLSClosedConnectionError("no handshake was done")
+        if self.closed or self._tls.closed:
+            raise TLSClosedConnectionError("the connection is closed")
+        return self._tls
+
+    def _read_steps(self, max: Optional[int], min: int) -> Step:
+        tls = self._need_open()
+        want = min if min > 1 else 1
+        while len(self._readbuf) < want:
+            result = yield from self._pump(tls.read, RECV_SIZE)
+            if result is _CLOSED:
+                if self.ignoreAbruptClose:
+                    break
+                self._fail()
+                raise TLSAbruptCloseError("the peer closed the socket without close_notify")
+            if not result:
+                break                        # close_notify: end of data
+            self._readbuf += result
+        n = len(self._readbuf) if max is None else max
+        out = bytes(self._readbuf[:n])
+        del self._readbuf[:n]
+        return out
+
+    def _write_steps(self, data: Any) -> Step:
+        tls = self._need_open()
+        view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+        if not len(view):
+            return 0
+        written = yield from self._pump(tls.write, view)
+        if written is _CLOSED or written <= 0:
+            self._fail()
+            raise TLSAbruptCloseError("the peer closed the connection")
+        return len(view)
+
+    def _close_steps(self) -> Step:
+        if self._tls is not None and not self._tls.closed and not self.closed:
+            try:
+                try:
+                    self._tls.unwrap()       # sends close_notify; the peer's is not awaited
+                except M2SecError:
+                    pass
+                yield from self._flush()
+            except OSError:
+                pass
+        self.closed = True
+        self._release()
+        if self.closeSocket:
+            self.sock.close()
+
+    # ---- drivers -----------------------------------------------------------------------------------
+    def _select_driver(self, gen: Step) -> Generator[int, None, Any]:
+        """Run gen on the socket without blocking: yields 0 to wait for readability, 1 for writability."""
+        request = advance(gen)
+        while request[0] != "done":
+            kind, arg = request
+            result: Any = None
+            try:
+                if kind == "send":
+                    view = memoryview(arg)
+                    while view:
+                        try:
+                            view = view[self.sock.send(view):]
+                        except (BlockingIOError, InterruptedError):
+                            yield 1
+                else:
+                    while True:
+                        try:
+                            result = self.sock.recv(arg)
+                            break
+                        except (BlockingIOError, InterruptedError):
+                            yield 0
+            except OSError as e:
+                request = advance(gen, error=e)
+                continue
+            request = advance(gen, result)
+        return request[1]
+
+    def _run(self, gen: Step) -> Any:
+        """Run gen to the end, blocking (honouring the socket's timeout)."""
+        driver = self._select_driver(gen)
+        timeout = self.sock.gettimeout()
+        try:
+            want = next(driver)
+            while True:
+                # A non-blocking socket used through the blocking API: wait for it.
+                fd = self.sock.fileno()
+                r, w, _ = select.select([fd] if want == 0 else [], [fd] if want == 1 else [], [], timeout)
+                if not r and not w:
+                    raise socket.timeout("timed out")
+                want = driver.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+    # ---- data ----------------------------------------------------------------------------------------
+    def read(self, max: Optional[int] = None, min: int = 1) -> bytes:
+        """Up to max bytes (all that is available when None), at least min unless the peer closed.
+        b'' once the peer sent close_notify."""
+        if self._readbuf and len(self._readbuf) >= min:
+            n = len(self._readbuf) if max is None else max
+            out = bytes(self._readbuf[:n])
+            del self._readbuf[:n]
+            return out
+        return self._run(self._read_steps(max, min))
+
+    def readAsync(self, max: Optional[int] = None, min: int = 1) -> Generator[Any, None, None]:
+        """read() as a generator: yields 0/1 while waiting, then the data."""
+        data = yield from self._select_driver(self._read_steps(max, min))
+        yield data
+
+    def write(self, s: Any) -> int:
+        """Send all of s."""
+        return self._run(self._write_steps(s))
+
+    def writeAsync(self, s: Any) -> Generator[int, None, None]:
+        yield from self._select_driver(self._write_steps(s))
+
+    def send(self, s: Any) -> int:
+        return self.write(s)
+
+    def sendall(self, s: Any) -> None:
+        self.write(s)
+
+    def recv(self, bufsize: int) -> bytes:
+        return self.read(bufsize)
+
+    def recv_into(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def unread(self, b: bytes) -> None:
+        """Put b back in front of the data not yet read."""
+        self._readbuf[:0] = b
+
+    def close(self) -> None:
+        """Send close_notify and (closeSocket) close the socket; files from makefile() keep the
+        connection open until they are closed too."""
+        self._user_closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def closeAsync(self) -> Generator[int, None, None]:
+        self._user_closed = True
+        yield from self._select_driver(self._close_steps())
+
+    def _real_close(self) -> None:
+        if self._tls is None:
+            self.closed = True
+            if self.closeSocket:
+                self.sock.close()
+            return
+        try:
+            self._run(self._close_steps())
+        except OSError:
+            pass
+
+    def _decref_socketios(self) -> None:
+        self._io_refs -= 1
+        if self._user_closed and self._io_refs <= 0:
+            self._real_close()
+
+    def makefile(self, mode: str = "r", bufsize: int = -1, buffering: Optional[int] = None, *,
+                 encoding: Optional[str] = None, errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
+        """A file object over the connection, as socket.makefile gives (buffered reads of any size)."""
+        if buffering is None:
+            buffering = bufsize
+        rawmode = ("r" if "r" in mode else "") + ("w" if "w" in mode else "")
+        raw = socket.SocketIO(self, rawmode)  # type: ignore[arg-type]
+        self._io_refs += 1
+        if buffering is None or buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if "b" not in mode:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        if "r" in rawmode and "w" in rawmode:
+            buf: Any = io.BufferedRWPair(raw, raw, buffering)
+        elif "r" in rawmode:
+            buf = io.BufferedReader(raw, buffering)
+        else:
+            buf = io.BufferedWriter(raw, buffering)
+        if "b" in mode:
+            return buf
+        text = io.TextIOWrapper(buf, encoding, errors, newline)
+        text.mode = mode
+        return text
+
+    def _checkClosed(self) -> None:  # socket.SocketIO calls it
+        if self._tls is None or self._tls.closed:
+            raise TLSClosedConnectionError("the connection is closed")
+
+    def __enter__(self) -> "TLSConnection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.getVersionName()
+        return "<TLSConnection %s %s>" % ("client" if self._client else "server" if self._client is False else "new", state)
+
+
+def advance(gen: Step, result: Any = None, error: Optional[BaseException] = None) -> Tuple[str, Any]:
+    """Give a step generator the result of its last request (or throw error into it): its next
+    request, or ("done", its return value)."""
+    try:
+        return gen.throw(error) if error is not None else gen.send(result)
+    except StopIteration as stop:
+        return ("done", stop.value)
+
+
+def _use_chain(ctx: _engine.Context, certChain: X509CertChain, privateKey: Any) -> None:
+    certs = [c._cert() for c in certChain.x509List]
+    ctx.use_certificate(certs[0], privateKey, certs[1:])
+
+
+__all__ = ["TLSConnection", "advance"]
