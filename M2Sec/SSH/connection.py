@@ -262,6 +262,7 @@ class ClientConnection:
     key letters and the message tables.
     """
 
+    _PEER = "server"
     _PEER_STRICT = STRICT_S
     _LETTERS_OUT = (b"A", b"C", b"E")
     _LETTERS_IN = (b"B", b"D", b"F")
@@ -325,7 +326,7 @@ class ClientConnection:
                 raise self.error
             return []
         if not data:
-            self._fail(ConnectionLost("the server closed the connection%s"
+            self._fail(ConnectionLost("the " + self._PEER + " closed the connection%s"
                                       % ("" if self.state == "open" else " during " + self.state),
                                       local=False), send=False)
         reader = self._reader
