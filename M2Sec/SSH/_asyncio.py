@@ -400,7 +400,7 @@ class _ChannelIO:
             self.conn._flush()
 
     def close(self) -> None:
-        if self.c.state == "open" and not self.c.close_sent:
+        if self.c.state == "open" and not self.c.close_sent and self.conn._core.state != "closed":
             self.conn._core.close_channel(self.c)
             self.conn._flush()
 
@@ -575,6 +575,7 @@ async def pipe(io: "_ChannelIO", reader: asyncio.StreamReader, writer: asyncio.S
 
     try:
         await asyncio.gather(upstream(), downstream())
+        io.close()  # both ways done: close as sshd does (the peer may wait for it)
         await io.closed
     finally:
         io.close()
