@@ -26,8 +26,9 @@ connection).  Limits: channels per connection (``max_channels``), authentication
 unauthenticated connections and delays after failed attempts (:class:`AuthFailure` events).
 """
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import kex
@@ -257,6 +258,7 @@ class ServerConnection(ClientConnection):
         self.username: Optional[str] = None
         self.permissions = Permissions()
         self._ext_info_c = False
+        self._global_answers: Deque[Optional[bytes]] = deque()
         super().__init__(config, now=now)  # type: ignore[arg-type]
         self.channel_open_kinds = {b"session", b"direct-tcpip"}
 
@@ -342,10 +344,10 @@ class ServerConnection(ClientConnection):
 
     # ---- the connection protocol ----
     def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
-        if len(self._channels) >= self.config.max_channels:  # type: ignore[attr-defined]
-            return ch.OPEN_RESOURCE_SHORTAGE, "too many channels"
         if kind not in self.channel_open_kinds:
             return ch.OPEN_UNKNOWN_CHANNEL_TYPE, "unknown channel type %s" % kind.decode(errors="replace")
+        if len(self._channels) >= self.config.max_channels:  # type: ignore[attr-defined]
+            return ch.OPEN_RESOURCE_SHORTAGE, "too many channels"
         return None
 
     def _on_channel_request(self, payload: bytes) -> None:
@@ -367,14 +369,29 @@ class ServerConnection(ClientConnection):
         name = r.get_string()
         want_reply = r.get_boolean()
         if name in self.GLOBAL_REQUESTS:
+            if want_reply:
+                self._global_answers.append(None)
             self._events.append(GlobalRequest(name, want_reply, r.get_rest()))
         elif want_reply:
-            self._send(byte(ch.MSG_REQUEST_FAILURE))
+            self._global_answers.append(byte(ch.MSG_REQUEST_FAILURE))
+            self._send_global_answers()
 
     def global_reply(self, ok: bool, data: bytes = b"") -> None:
-        """Answer the oldest want-reply global request."""
-        if self.state == "open":
-            self._send(byte(ch.MSG_REQUEST_SUCCESS) + data if ok else byte(ch.MSG_REQUEST_FAILURE))
+        """Answer the oldest want-reply global request the front end was asked (replies go
+        out in the order of the requests)."""
+        answers = self._global_answers
+        for i, a in enumerate(answers):
+            if a is None:
+                answers[i] = byte(ch.MSG_REQUEST_SUCCESS) + data if ok else byte(ch.MSG_REQUEST_FAILURE)
+                break
+        self._send_global_answers()
+
+    def _send_global_answers(self) -> None:
+        answers = self._global_answers
+        while answers and answers[0] is not None:
+            reply = answers.popleft()
+            if self.state == "open":
+                self._send(reply)
 
     # ---- the tables ----
     _HANDLERS = dict(ClientConnection._HANDLERS)
