@@ -13,6 +13,7 @@ from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHComple
                                 SSHReader as SSHStreamReader, SSHWriter as SSHStreamWriter, connect)
 from M2Sec.SSH._asyncio_server import SSHAcceptor, SSHServerConnection, SSHServerProcess, listen  # noqa: F401
 from M2Sec.SSH._blocking import Client, Process  # noqa: F401
+from M2Sec.SSH._blocking_server import BlockingProcess, Server  # noqa: F401
 from M2Sec.SSH.errors import *  # noqa: F401,F403
 from M2Sec.SSH.keys import (SSHCertificate, SSHKey, generate_private_key, load_certificate,  # noqa: F401
                             load_private_key, load_public_key)
