@@ -31,7 +31,7 @@ test: install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m pip install -q cryptography
+	$(PY) -m pip install -q cryptography asyncssh
 	$(PY) bench/run.py
 
 clean:
