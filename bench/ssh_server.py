@@ -29,7 +29,9 @@ CIPHERS = ("aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com")
 
 # ---- the Python servers (run as `python bench/ssh_server.py serve KIND DIR`) ----
 
-async def _m2sec_session(process: Any) -> int:
+async def _session(process: Any) -> int:
+    """sink (read stdin to EOF), source N (write N zero bytes), or nothing: the same code
+    for both Python servers (their process objects have the same streams)."""
     words = (process.command or "").split()
     if words[:1] == ["sink"]:
         while await process.stdin.read(1 << 20):
@@ -48,7 +50,7 @@ async def _serve_m2sec(d: str) -> None:
     import M2Sec.SSH as SSH
     server = await SSH.listen("127.0.0.1", 0, server_host_keys=[os.path.join(d, "host")],
                               authorized_client_keys=os.path.join(d, "authorized_keys"),
-                              process_factory=_m2sec_session)
+                              process_factory=_session)
     print(server.get_port(), flush=True)
     await asyncio.Event().wait()
 
@@ -57,18 +59,7 @@ async def _serve_asyncssh(d: str) -> None:
     import asyncssh
 
     async def session(process: Any) -> None:
-        words = (process.command or "").split()
-        if words[:1] == ["sink"]:
-            while await process.stdin.read(1 << 20):
-                pass
-        elif words[:1] == ["source"]:
-            left = int(words[1])
-            block = bytes(MIB)
-            while left > 0:
-                process.stdout.write(block[:left])
-                left -= MIB
-                await process.stdout.drain()
-        process.exit(0)
+        process.exit(await _session(process))
 
     server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[os.path.join(d, "host")],
                                    authorized_client_keys=os.path.join(d, "authorized_keys"),

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 
 import M2Sec.SSH as SSH

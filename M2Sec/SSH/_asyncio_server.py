@@ -250,7 +250,9 @@ class SSHServerConnection(SSHClientConnection):
     def _grace_expired(self) -> None:
         if self._core.state != "open":
             self._core.disconnect(BY_APPLICATION, "login grace time exceeded")
-            self._delayed = None
+            if self._delayed is not None:
+                self._delayed.cancel()
+                self._delayed = None
             self._flush()
             self._abort(DisconnectError(BY_APPLICATION, "login grace time exceeded"))
 
@@ -276,8 +278,7 @@ class SSHServerConnection(SSHClientConnection):
         self._forwards.clear()
         self._acceptor.connections.discard(self)
         super()._connection_lost(exc)
-        self._call(self._server.connection_lost, exc if self.error is not None and not isinstance(
-            self.error, DisconnectError) else None)
+        self._call(self._server.connection_lost, exc)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:

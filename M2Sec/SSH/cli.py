@@ -96,8 +96,9 @@ async def _serve(args: argparse.Namespace) -> int:
                 if not done.done():
                     done.set_result(None)
         server_cls = Once
-    acceptor = await SSH.listen(args.bind, args.port, server_host_keys=keys, authorized_client_keys=args.authorized_keys,
-                                trusted_user_ca_keys=args.trusted_ca, server_factory=server_cls,
+    acceptor = await SSH.listen(args.bind, args.port, server_host_keys=keys,
+                                authorized_client_keys=args.authorized_keys, trusted_user_ca_keys=args.trusted_ca,
+                                server_factory=server_cls,
                                 process_factory=SSH.LocalProcessRunner() if args.run_commands else _greeter,
                                 moduli=args.moduli, login_timeout=args.login_timeout)
     port = acceptor.get_port()

@@ -41,7 +41,7 @@ from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_
                                   Event, _choose, _KexState, _names)
 from M2Sec.SSH.errors import ProtocolError, ServiceNotAvailable
 from M2Sec.SSH.moduli import Moduli
-from M2Sec.SSH.packet import SSHReader, boolean, byte, string, uint32
+from M2Sec.SSH.packet import SSHReader, byte, string, uint32
 from M2Sec.SSH.server_auth import ServerAuth
 
 MSG_SERVICE_ACCEPT = 6

@@ -16,8 +16,8 @@ from M2Sec.SSH import keys as _keys
 from M2Sec.SSH.auth import (MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE, MSG_USERAUTH_INFO_REQUEST,
                             MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS, SERVICE)
 from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions, certificate_permissions
-from M2Sec.SSH.errors import (AuthenticationFailed, DisconnectError, ProtocolError, ServiceNotAvailable,
-                              SSHFormatError, SSHKeyError)
+from M2Sec.SSH.errors import (AuthenticationFailed, ProtocolError, ServiceNotAvailable, SSHFormatError,
+                              SSHKeyError)
 from M2Sec.SSH.packet import SSHReader, boolean, byte, namelist, string, uint32
 
 MSG_USERAUTH_PK_OK = MSG_USERAUTH_PASSWD_CHANGEREQ = MSG_USERAUTH_INFO_REQUEST
@@ -109,8 +109,6 @@ class ServerAuth:
                 raise ProtocolError("message %d during authentication" % msg, local=False)
             return self._request(payload)
         except (SSHFormatError, SSHKeyError) as e:
-            if isinstance(e, DisconnectError):
-                raise
             raise ProtocolError("malformed authentication request: %s" % e, local=False) from None
 
     def _request(self, payload: bytes) -> List[bytes]:

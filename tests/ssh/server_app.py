@@ -40,19 +40,22 @@ class AppServer(SSH.SSHServer):
         return True
 
 
+async def copy(process):
+    """stdin to stdout until EOF; exit status 0."""
+    while True:
+        data = await process.stdin.read(65536)
+        if not data:
+            return 0
+        process.stdout.write(data)
+        await process.stdout.drain()
+
+
 async def app(process):
     """Commands: hello, cat, sha256, gen N, whoami, env NAME, pty, signal, winch, forced;
     subsystem echo; a shell echoes lines until "exit N"."""
     out = process.stdout
     if process.subsystem is not None:
-        if process.subsystem != "echo":
-            return 1
-        while True:
-            data = await process.stdin.read(65536)
-            if not data:
-                return 0
-            out.write(data)
-            await out.drain()
+        return await copy(process) if process.subsystem == "echo" else 1
     cmd = process.command
     if cmd is None:  # a shell
         out.write(b"$ ")
@@ -71,12 +74,7 @@ async def app(process):
         process.stderr.write(b"oops\n")
         return 3
     if name == "cat":
-        while True:
-            data = await process.stdin.read(65536)
-            if not data:
-                return 0
-            out.write(data)
-            await out.drain()
+        return await copy(process)
     if name == "sha256":
         h, n = hashlib.sha256(), 0
         while True:

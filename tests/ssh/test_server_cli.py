@@ -27,8 +27,9 @@ def cli_server(tmp_path):
     (tmp_path / "authorized").write_text(user.public_key().public_line() + "\n")
 
     def start(*extra):
-        proc = subprocess.Popen([sys.executable, "-m", "M2Sec", "ssh", "server", "-p", "0", "-k", str(tmp_path / "host"),
-                                 "-a", str(tmp_path / "authorized"), *extra], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-m", "M2Sec", "ssh", "server", "-p", "0",
+                                 "-k", str(tmp_path / "host"), "-a", str(tmp_path / "authorized"), *extra],
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=ENV)
         line = proc.stdout.readline().decode()
         assert "listening on" in line, proc.stderr.read()

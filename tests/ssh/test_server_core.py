@@ -237,33 +237,24 @@ def test_auth_failure_limit_and_events(host_keys, user_key):
 
 def test_user_certificates(host_keys, user_key):
     ca = sshkeys.generate_private_key("ssh-ed25519")
-    cert = sshkeys.create_certificate(ca, user_key.public_key(), "id", ["u"]).with_private_key(user_key)
-    # trusted CA
-    p = connect(host_keys, user_key, server_kw=dict(authorized_client_keys=None, trusted_user_ca_keys=[ca.public_key()]),
-                client_keys=[cert])
-    assert p.s.state == "open"
-    # an untrusted CA, then a certificate for another principal
-    c, s = make_pair(host_keys, user_key, server_kw=dict(authorized_client_keys=None, trusted_user_ca_keys=[user_key]),
-                     client_keys=[cert])
-    with pytest.raises(DisconnectError):
-        Pump(c, s).run()
-    other = sshkeys.create_certificate(ca, user_key.public_key(), "id", ["v"]).with_private_key(user_key)
-    c, s = make_pair(host_keys, user_key, server_kw=dict(authorized_client_keys=None,
-                                                         trusted_user_ca_keys=[ca.public_key()]), client_keys=[other])
-    with pytest.raises(DisconnectError):
-        Pump(c, s).run()
-    # force-command and source-address critical options
-    forced = sshkeys.create_certificate(ca, user_key.public_key(), "id", ["u"],
-                                        critical_options={"force-command": "date"}).with_private_key(user_key)
-    p = connect(host_keys, user_key, server_kw=dict(authorized_client_keys=None, trusted_user_ca_keys=[ca.public_key()]),
-                client_keys=[forced])
+    trusted = dict(authorized_client_keys=None, trusted_user_ca_keys=[ca.public_key()])
+
+    def cert(principals=("u",), **kw):
+        return sshkeys.create_certificate(ca, user_key.public_key(), "id", list(principals),
+                                          **kw).with_private_key(user_key)
+
+    def refused(server_kw, key):
+        c, s = make_pair(host_keys, user_key, server_kw=server_kw, client_keys=[key])
+        with pytest.raises(DisconnectError):
+            Pump(c, s).run()
+
+    assert connect(host_keys, user_key, server_kw=trusted, client_keys=[cert()]).s.state == "open"
+    refused(dict(authorized_client_keys=None, trusted_user_ca_keys=[user_key]), cert())   # untrusted CA
+    refused(trusted, cert(["v"]))                                                          # another principal
+    p = connect(host_keys, user_key, server_kw=trusted, client_keys=[cert(critical_options={"force-command": "date"})])
     assert p.s.permissions.command == "date"
-    elsewhere = sshkeys.create_certificate(ca, user_key.public_key(), "id", ["u"],
-                                           critical_options={"source-address": "10.0.0.0/8"}).with_private_key(user_key)
-    c, s = make_pair(host_keys, user_key, server_kw=dict(authorized_client_keys=None,
-                                                         trusted_user_ca_keys=[ca.public_key()]), client_keys=[elsewhere])
-    with pytest.raises(DisconnectError):
-        Pump(c, s).run()
+    refused(trusted, cert(critical_options={"source-address": "10.0.0.0/8"}))
+    refused(trusted, cert(critical_options={"no-such-option": "x"}))
 
 
 def test_begin_auth_false_lets_in(host_keys, user_key):

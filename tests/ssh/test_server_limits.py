@@ -136,7 +136,8 @@ def test_buffered_data_is_bounded_by_the_window(make_server, keys):
                 await asyncio.wait_for(proc.stdin.drain(), 1.0)
 
             def buffered():
-                return [c.app.stdout._size for conn_ in s.acceptor.connections for c in conn_._core._channels.values()]
+                return [c.app.stdout._size for conn_ in s.acceptor.connections
+                        for c in conn_._core._channels.values()]
             sizes = s.call(buffered)
             assert sizes and max(sizes) <= _asyncio_server.SERVER_WINDOW
             proc.send_signal("TERM")
@@ -179,7 +180,8 @@ def test_200_concurrent_connections(make_server, keys):
     settle()
     after = _rss()
     assert s.call(lambda: (len(s.acceptor.connections), s.acceptor.unauthenticated)) == (0, 0)
-    live = [o for o in gc.get_objects() if isinstance(o, (_asyncio_server.SSHServerConnection, SSH.SSHClientConnection))]
+    live = [o for o in gc.get_objects()
+            if isinstance(o, (_asyncio_server.SSHServerConnection, SSH.SSHClientConnection))]
     assert live == []
     assert after - before < 16 << 20, "memory grew by %d MiB" % ((after - before) >> 20)
     print("200 connections: %.2f s, RSS %+.1f MiB" % (took, (after - before) / 2 ** 20))

@@ -178,23 +178,15 @@ def test_forwarding(server, keys, echo):
             writer.write_eof()
             assert await reader.read() == b"direct"
             listener = await conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", echo.port)
-            r, w = await asyncio.open_connection("127.0.0.1", listener.get_port())
-            w.write(b"local forward")
-            w.write_eof()
-            assert await r.read() == b"local forward"
-            w.close()
+            assert await echo_via(listener.get_port(), b"local forward") == b"local forward"
             listener.close()
             # remote: the server listens, the client connects to the destination
             remote = await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", echo.port)
             port = remote.get_port()
             assert port
             for i in range(3):
-                r, w = await asyncio.open_connection("127.0.0.1", port)
                 data = os.urandom(200000)
-                w.write(data)
-                w.write_eof()
-                assert await r.read() == data
-                w.close()
+                assert await echo_via(port, data) == data
             remote.close()
             await asyncio.sleep(0.2)
             with pytest.raises(OSError):
@@ -202,6 +194,17 @@ def test_forwarding(server, keys, echo):
             with pytest.raises(ChannelOpenError):
                 await conn.open_connection("127.0.0.1", _closed_port())
     run(main())
+
+
+async def echo_via(port, data):
+    """Send data to 127.0.0.1:port, then EOF; what came back."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(data)
+    w.write_eof()
+    try:
+        return await r.read()
+    finally:
+        w.close()
 
 
 def _closed_port():
@@ -215,11 +218,7 @@ def test_forward_remote_port_against_sshd(sshd, echo):
         async with SSH.connect("127.0.0.1", sshd.port, username=sshd.user, client_keys=[sshd.user_keys["ed25519"]],
                                known_hosts=sshd.known_hosts(), connect_timeout=20) as conn:
             remote = await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", echo.port)
-            r, w = await asyncio.open_connection("127.0.0.1", remote.get_port())
-            w.write(b"via sshd")
-            w.write_eof()
-            assert await r.read() == b"via sshd"
-            w.close()
+            assert await echo_via(remote.get_port(), b"via sshd") == b"via sshd"
             remote.close()
     run(main())
 
