@@ -650,6 +650,7 @@ class SSHClientConnection:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
 
@@ -742,7 +743,14 @@ class SSHClientConnection:
         if dest is None:
             self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
             return
-        self._loop.create_task(connect_channel(self, c, dest[0], dest[1]))
+        self._spawn(connect_channel(self, c, dest[0], dest[1]))
+
+    def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
+        """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _pump_all(self) -> None:
         for c in list(self._core._channels.values()):

@@ -67,7 +67,6 @@ class SSHServerProcess:
         self.permissions = conn.permissions
         self.exit_status: Optional[int] = None
         self._started = False
-        self._task: Optional[asyncio.Task] = None
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """``peername``, ``username``, ``connection`` or the transport's extra info."""
@@ -111,7 +110,7 @@ class SSHServerProcess:
                 self.original_command = self.command if name == b"exec" else None
                 self.command, self.subsystem = perms.command, None
             self._started = True
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._conn._spawn(self._run())
             return True
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
@@ -146,14 +145,13 @@ class SSHServerProcess:
         """Send what is queued, then EOF, exit-status and close."""
         if self.exit_status is None:
             self.exit_status = status
-            asyncio.get_running_loop().create_task(self._exit(status))
+            self._conn._spawn(self._exit(status))
 
     def exit_with_signal(self, signal: str, core_dumped: bool = False, msg: str = "") -> None:
         """End the session as killed by signal (a name without SIG)."""
         if self.exit_status is None:
             self.exit_status = -1
-            asyncio.get_running_loop().create_task(
-                self._exit(None, string(signal) + boolean(core_dumped) + string(msg) + string("")))
+            self._conn._spawn(self._exit(None, string(signal) + boolean(core_dumped) + string(msg) + string("")))
 
     async def _exit(self, status: Optional[int], signal: Optional[bytes] = None) -> None:
         self.exit_status = -1 if status is None else status
@@ -342,7 +340,7 @@ class SSHServerConnection(SSHClientConnection):
             core_.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "forwarding to %s port %d is not allowed"
                                  % (host, port))
             return
-        self._loop.create_task(connect_channel(self, c, host, port))
+        self._spawn(connect_channel(self, c, host, port))
 
     def _global_requested(self, ev: srv.GlobalRequest) -> None:
         r = WireReader(ev.data)
@@ -404,7 +402,7 @@ class SSHServerConnection(SSHClientConnection):
                 server.close()
 
         self._forwards[key] = sock  # type: ignore[assignment]  # the socket until its server runs
-        self._loop.create_task(start())
+        self._spawn(start())
         return bound
 
     async def wait_authenticated(self) -> bytes:
