@@ -115,13 +115,13 @@ class SSHServerProcess:
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
             if self.on_window_change is not None:
-                self.on_window_change(*self.term_size)
+                self._conn._call(self.on_window_change, *self.term_size)
             return True
         if name == b"signal":
             sig = r.get_text()
             self.signals.append(sig)
             if self.on_signal is not None:
-                self.on_signal(sig)
+                self._conn._call(self.on_signal, sig)
             return True
         return False
 

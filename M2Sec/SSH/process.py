@@ -22,8 +22,11 @@ _CHUNK = 65536
 
 
 def _set_winsize(fd: int, size: Sequence[int]) -> None:
-    cols, rows, width, height = size
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows or 24, cols or 80, width, height))
+    cols, rows, width, height = (min(v, 0xFFFF) for v in size)
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows or 24, cols or 80, width, height))
+    except OSError:  # the pty is gone: the program has ended
+        pass
 
 
 def _controlling_tty() -> None:  # in the child, after setsid

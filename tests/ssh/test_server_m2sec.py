@@ -166,6 +166,11 @@ def test_sessions(server, keys):
             assert (await proc.wait()).exit_signal[0] == "TERM"
             result = await conn.run("run:tty; stty size", term_type="xterm", term_size=(90, 33))
             assert result.stdout.replace(b"\r", b"").split(b"\n")[1] == b"33 90"
+            proc = await conn.create_process("run:trap 'stty size; exit 0' WINCH; echo ready; "
+                                             "while :; do sleep 0.05; done", term_type="xterm", term_size=(80, 24))
+            assert await proc.stdout.readline() == b"ready\r\n"
+            proc.change_terminal_size(100, 40)
+            assert (await proc.wait()).stdout.replace(b"\r", b"") == b"40 100\n"
     run(main())
 
 
