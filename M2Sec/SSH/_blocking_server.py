@@ -103,6 +103,10 @@ class Server:
             self.acceptor.close()
             await self.acceptor.wait_closed()
             await asyncio.sleep(0)
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in others:     # sessions and forwards still running end with the server
+                t.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)

@@ -149,6 +149,10 @@ class ServerThread:
                 self.acceptor.close()
                 await self.acceptor.wait_closed()
                 await asyncio.sleep(0.05)
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for t in others:
+                    t.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
             try:
                 asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
             except Exception:
