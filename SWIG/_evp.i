@@ -1295,12 +1295,20 @@ static PyObject *mac_oneshot(PyObject *name, const void *mackey, Py_ssize_t mack
     EVP_MAC_CTX *ctx;
     if (!s) return NULL;
     if (!(ctx = m2_mac_ctx(s))) return m2_raise_msg(M2_EVP, "unknown MAC");
-    if (!EVP_MAC_init(ctx, mackey, (size_t)mackeylen, NULL)) return m2_raise_msg(M2_EVP, "bad MAC key");
     if (datalen > M2_GIL_THRESHOLD) {
+        /* Without the GIL another thread may use the shared context: work on a fresh one. */
+        EVP_MAC_CTX *own = EVP_MAC_CTX_new(EVP_MAC_CTX_get0_mac(ctx));
+        if (!own) return m2_raise_msg(M2_EVP, "cannot make a MAC context");
+        if (!EVP_MAC_init(own, mackey, (size_t)mackeylen, NULL)) {
+            EVP_MAC_CTX_free(own);
+            return m2_raise_msg(M2_EVP, "bad MAC key");
+        }
         M2_ALLOW
-        ok = EVP_MAC_update(ctx, data, (size_t)datalen) && EVP_MAC_final(ctx, out, &n, sizeof(out));
+        ok = EVP_MAC_update(own, data, (size_t)datalen) && EVP_MAC_final(own, out, &n, sizeof(out));
         M2_DISALLOW
+        EVP_MAC_CTX_free(own);
     } else {
+        if (!EVP_MAC_init(ctx, mackey, (size_t)mackeylen, NULL)) return m2_raise_msg(M2_EVP, "bad MAC key");
         ok = EVP_MAC_update(ctx, data, (size_t)datalen) && EVP_MAC_final(ctx, out, &n, sizeof(out));
     }
     if (!ok) return m2_raise_msg(M2_EVP, "MAC failed");

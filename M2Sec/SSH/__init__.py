@@ -1,7 +1,9 @@
 """SSH2 on M2Sec's own OpenSSL bindings.
 
 The client: ``async with M2Sec.SSH.connect(host, username=..., client_keys=[...]) as conn``
-(asyncio) or ``with M2Sec.SSH.Client(host, ...) as c`` (blocking).  Underneath: wire encoding
+(asyncio) or ``with M2Sec.SSH.Client(host, ...) as c`` (blocking).  The server:
+``await M2Sec.SSH.listen(host, port, server_host_keys=[...], server_factory=..., process_factory=...)``
+(asyncio) or ``M2Sec.SSH.Server(...)`` (blocking), its core in server.py.  Underneath: wire encoding
 and packet framing (packet), the transport's cryptography (crypto), key exchange (kex), keys
 and known_hosts (keys, knownhosts), user authentication (auth), channels (channel) and the
 protocol core without I/O (connection); errors in errors.
@@ -9,8 +11,14 @@ protocol core without I/O (connection); errors in errors.
 
 from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHListener,  # noqa: F401
                                 SSHReader as SSHStreamReader, SSHWriter as SSHStreamWriter, connect)
+from M2Sec.SSH._asyncio_server import SSHAcceptor, SSHServerConnection, SSHServerProcess, listen  # noqa: F401
 from M2Sec.SSH._blocking import Client, Process  # noqa: F401
+from M2Sec.SSH._blocking_server import BlockingProcess, Server  # noqa: F401
 from M2Sec.SSH.errors import *  # noqa: F401,F403
 from M2Sec.SSH.keys import (SSHCertificate, SSHKey, generate_private_key, load_certificate,  # noqa: F401
                             load_private_key, load_public_key)
 from M2Sec.SSH.knownhosts import KnownHosts  # noqa: F401
+from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions  # noqa: F401
+from M2Sec.SSH.process import LocalProcessRunner, run_local  # noqa: F401
+from M2Sec.SSH.server import SSHServer  # noqa: F401
+from M2Sec.SSH.server_auth import PasswordChangeRequired  # noqa: F401

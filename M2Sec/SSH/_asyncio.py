@@ -230,15 +230,16 @@ class SSHWriter:
     """The stdin side of a channel, asyncio.StreamWriter-like: write() queues, drain() waits
     until the peer's window has taken what was queued."""
 
-    def __init__(self, chan: "_ChannelIO", encoding: Optional[str], errors: str) -> None:
+    def __init__(self, chan: "_ChannelIO", encoding: Optional[str], errors: str, ext: int = 0) -> None:
         self._chan = chan
         self._encoding = encoding
         self._errors = errors
+        self._ext = ext
 
     def write(self, data: Any) -> None:
         if isinstance(data, str):
             data = data.encode(self._encoding or "utf-8", self._errors)
-        self._chan.write(data)
+        self._chan.write(data, self._ext)
 
     def writelines(self, lines: Sequence[Any]) -> None:
         for line in lines:
@@ -278,7 +279,7 @@ class _ChannelIO:
         self.stdout = SSHReader(self, encoding, errors)
         self.stderr = SSHReader(self, encoding, errors)
         self.on_data = on_data
-        self._pending: Deque[memoryview] = deque()
+        self._pending: Deque[Tuple[memoryview, int]] = deque()
         self._pending_size = 0
         self.eof_pending = False
         self._drained: Optional[asyncio.Future] = None
@@ -346,11 +347,11 @@ class _ChannelIO:
         return fut
 
     # writing
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, ext: int = 0) -> None:
         if self.eof_pending or not self.c.can_send():
             raise BrokenPipeError("the channel's input is closed")
         if data:
-            self._pending.append(memoryview(data))
+            self._pending.append((memoryview(data), ext))
             self._pending_size += len(data)
             self.pump()
 
@@ -368,14 +369,14 @@ class _ChannelIO:
         c = self.c
         sent = False
         while self._pending and c.remote_window > 0 and c.can_send():
-            head = self._pending[0]
-            n = core_.send_data(c, head)
+            head, ext = self._pending[0]
+            n = core_.send_data(c, head, ext)
             sent = True
             self._pending_size -= n
             if n == len(head):
                 self._pending.popleft()
             else:
-                self._pending[0] = head[n:]
+                self._pending[0] = (head[n:], ext)
                 break
         if not self._pending and self.eof_pending and c.can_send():
             core_.send_eof(c)
@@ -399,7 +400,7 @@ class _ChannelIO:
             self.conn._flush()
 
     def close(self) -> None:
-        if self.c.state == "open" and not self.c.close_sent:
+        if self.c.state == "open" and not self.c.close_sent and self.conn._core.state != "closed":
             self.conn._core.close_channel(self.c)
             self.conn._flush()
 
@@ -510,6 +511,98 @@ class SSHListener:
         await self.wait_closed()
 
 
+class SSHRemoteListener:
+    """A port the server listens on for this client (:meth:`SSHClientConnection.forward_remote_port`)."""
+
+    def __init__(self, conn: "SSHClientConnection", host: str, port: int) -> None:
+        self._conn = conn
+        self.host = host
+        self.port = port
+        self._closed = False
+
+    def get_port(self) -> int:
+        return self.port
+
+    def close(self) -> None:
+        """Stop the forward (cancel-tcpip-forward)."""
+        if self._closed:
+            return
+        self._closed = True
+        conn = self._conn
+        conn._remote_forwards.pop((self.host, self.port), None)
+        if conn.error is None and conn._core.state == "open":
+            from M2Sec.SSH.packet import string, uint32
+            conn._core.global_request(b"cancel-tcpip-forward", string(self.host) + uint32(self.port), False)
+            conn._flush()
+
+    async def wait_closed(self) -> None:
+        pass
+
+    async def __aenter__(self) -> "SSHRemoteListener":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+
+async def pipe(io: "_ChannelIO", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy a TCP connection (reader, writer) and a channel both ways until both ends close."""
+
+    async def upstream() -> None:
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                io.write(data)
+                await io.drain()
+            io.write_eof()
+        except (OSError, DisconnectError, BrokenPipeError):
+            io.close()
+
+    async def downstream() -> None:
+        try:
+            while True:
+                data = await io.stdout.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+        except (OSError, DisconnectError):
+            pass
+
+    try:
+        await asyncio.gather(upstream(), downstream())
+        io.close()  # both ways done: close as sshd does (the peer may wait for it)
+        await io.closed
+    finally:
+        io.close()
+        writer.close()
+
+
+async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str, port: int) -> None:
+    """Answer a channel the peer opened towards host:port (forwarded-tcpip on the client,
+    direct-tcpip on the server): connect, confirm and pipe, or refuse with CONNECT_FAILED."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError as e:
+        if c.state == "opening" and conn._core.state == "open":
+            conn._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot connect to %s port %d: %s"
+                                      % (host, port, e.strerror or e))
+            conn._flush()
+        return
+    if c.state != "opening" or conn._core.state != "open":
+        writer.close()
+        return
+    io = _ChannelIO(conn, c)
+    conn._core.accept_channel(c)
+    io.opened.set_result(None)
+    conn._flush()
+    await pipe(io, reader, writer)
+
+
 # ---- the connection -------------------------------------------------------------------------
 
 
@@ -539,19 +632,25 @@ class _Protocol(asyncio.Protocol):
 
 
 class SSHClientConnection:
-    """An SSH client connection on asyncio (made by :func:`connect`)."""
+    """An SSH client connection on asyncio (made by :func:`connect`).
 
-    def __init__(self, config: core.ClientConfig) -> None:
+    The server's connection (_asyncio_server.py) shares this transport plumbing: it passes its
+    own protocol core and handles the events of its role in :meth:`_handle_event`.
+    """
+
+    def __init__(self, config: Any, core_: Optional[core.ClientConnection] = None) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._core = core.ClientConnection(config, now=loop.time())
+        self._core = core_ if core_ is not None else core.ClientConnection(config, now=loop.time())
         self._transport: Optional[asyncio.Transport] = None
         self._paused = False
         self._authenticated: asyncio.Future = loop.create_future()
         self._closed: asyncio.Future = loop.create_future()
         self._global: Deque[asyncio.Future] = deque()
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._listeners: List[SSHListener] = []
+        self._listeners: List[Any] = []
+        self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
 
@@ -611,19 +710,47 @@ class SSHClientConnection:
             self._abort(e)
             return
         for ev in events:
-            c = getattr(ev, "channel", None)
-            if c is not None:
-                if c.app is not None:
-                    c.app.on_event(ev)
-            elif isinstance(ev, core.Authenticated):
-                if not self._authenticated.done():
-                    self._authenticated.set_result(ev.method)
-            elif isinstance(ev, core.Banner):
-                self.banners.append(ev.text)
-            elif isinstance(ev, core.GlobalReply):
-                if self._global:
-                    self._global.popleft().set_result(ev.success)
+            self._handle_event(ev)
         self._flush()
+
+    def _handle_event(self, ev: core.Event) -> None:
+        if isinstance(ev, core.ChannelOpenRequest):
+            self._channel_open_requested(ev.channel, ev.extra)
+            return
+        c = getattr(ev, "channel", None)
+        if c is not None:
+            if c.app is not None:
+                c.app.on_event(ev)
+        elif isinstance(ev, core.Authenticated):
+            if not self._authenticated.done():
+                self._authenticated.set_result(ev.method)
+        elif isinstance(ev, core.Banner):
+            self.banners.append(ev.text)
+        elif isinstance(ev, core.GlobalReply):
+            if self._global:
+                self._global.popleft().set_result((ev.success, ev.data))
+
+    def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
+        """A forwarded-tcpip channel from the server: connect to the forward's destination."""
+        from M2Sec.SSH.packet import SSHReader as WireReader
+        try:
+            r = WireReader(extra)
+            addr, port = r.get_text(), r.get_uint32()
+        except ValueError:
+            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed forwarded-tcpip")
+            return
+        dest = self._remote_forwards.get((addr, port))
+        if dest is None:
+            self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
+            return
+        self._spawn(connect_channel(self, c, dest[0], dest[1]))
+
+    def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
+        """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _pump_all(self) -> None:
         for c in list(self._core._channels.values()):
@@ -740,41 +867,37 @@ class SSHClientConnection:
             except Exception:
                 writer.close()
                 return
-
-            async def upstream() -> None:
-                try:
-                    while True:
-                        data = await reader.read(65536)
-                        if not data:
-                            break
-                        io.write(data)
-                        await io.drain()
-                    io.write_eof()
-                except (OSError, DisconnectError, BrokenPipeError):
-                    io.close()
-
-            async def downstream() -> None:
-                try:
-                    while True:
-                        data = await io.stdout.read(65536)
-                        if not data:
-                            break
-                        writer.write(data)
-                        await writer.drain()
-                    if writer.can_write_eof():
-                        writer.write_eof()
-                except (OSError, DisconnectError):
-                    pass
-
-            try:
-                await asyncio.gather(upstream(), downstream())
-                await io.closed
-            finally:
-                io.close()
-                writer.close()
+            await pipe(io, reader, writer)
 
         server = await asyncio.start_server(handle, listen_host, listen_port)
         listener = SSHListener(server)
+        self._listeners.append(listener)
+        return listener
+
+    async def _global_request(self, name: bytes, data: bytes) -> Tuple[bool, bytes]:
+        self._check()
+        fut = self._loop.create_future()
+        self._global.append(fut)
+        self._core.global_request(name, data, True)
+        self._flush()
+        return await fut
+
+    async def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str,
+                                  dest_port: int) -> "SSHRemoteListener":
+        """Ask the server to listen on listen_host:listen_port (0: a port it chooses, see
+        get_port()) and forward each connection to dest_host:dest_port as this side sees it
+        (tcpip-forward, RFC 4254 section 7.1).
+
+        :raises ChannelRequestError: the server refused.
+        """
+        from M2Sec.SSH.packet import SSHReader as WireReader, string, uint32
+        ok, data = await self._global_request(b"tcpip-forward", string(listen_host) + uint32(listen_port))
+        if not ok:
+            raise ChannelRequestError("the server refused to listen on %s port %d" % (listen_host, listen_port))
+        port = listen_port or WireReader(data).get_uint32()
+        self._core.channel_open_kinds.add(b"forwarded-tcpip")
+        self._remote_forwards[(listen_host, port)] = (dest_host, dest_port)
+        listener = SSHRemoteListener(self, listen_host, port)
         self._listeners.append(listener)
         return listener
 

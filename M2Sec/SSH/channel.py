@@ -67,6 +67,7 @@ class Channel:
         self.exit_signal: Optional[Tuple[str, bool, str, str]] = None
         self.unacked = 0
         self.app: Any = None             # what the front end attaches (its channel object)
+        self.pending_open: Any = None    # (id, window, max packet) of a peer's open not answered yet
 
     def __repr__(self) -> str:
         return "<Channel %d/%d %s %s>" % (self.local_id, self.remote_id, self.kind.decode(), self.state)

@@ -107,6 +107,14 @@ class ChannelOpened(Event):
 
 
 @dataclass
+class ChannelOpenRequest(Event):
+    """The peer asks to open a channel of a kind this side accepts; answer with
+    :meth:`~ClientConnection.accept_channel` or :meth:`~ClientConnection.reject_channel`."""
+    channel: ch.Channel
+    extra: bytes
+
+
+@dataclass
 class ChannelOpenFailed(Event):
     channel: ch.Channel
     code: int
@@ -246,7 +254,18 @@ class _KexState:
 
 
 class ClientConnection:
-    """The client protocol core (see the module's docstring)."""
+    """The client protocol core (see the module's docstring).
+
+    The server core (server.py) is a subclass: what differs by role goes through the hooks
+    ``_local_version``, ``_peer_version``, ``_kexinit_names``, ``_negotiate``, ``_make_kex``,
+    ``_check_host_key``, ``_newkeys_sent``, ``_first_kex_done`` and ``_refuse_channel``, the
+    key letters and the message tables.
+    """
+
+    _PEER = "server"
+    _PEER_STRICT = STRICT_S
+    _LETTERS_OUT = (b"A", b"C", b"E")
+    _LETTERS_IN = (b"B", b"D", b"F")
 
     def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
         self.config = config
@@ -272,8 +291,16 @@ class ClientConnection:
         self._global_replies: Deque[Any] = deque()
         self._delayed_compression: Optional[Tuple[bool, bool]] = None
         self.error: Optional[DisconnectError] = None
-        self._out.append(config.client_version + b"\r\n")
+        #: channel kinds the peer may open (the front end adds forwarded-tcpip when it forwards)
+        self.channel_open_kinds: set = set()
+        self._out.append(self._local_version() + b"\r\n")
         self._send_kexinit()
+
+    def _local_version(self) -> bytes:
+        return self.config.client_version
+
+    def _peer_version(self, line: bytes) -> None:
+        self.server_version = line
 
     # ---- the byte interface -------------------------------------------------------------
 
@@ -299,7 +326,7 @@ class ClientConnection:
                 raise self.error
             return []
         if not data:
-            self._fail(ConnectionLost("the server closed the connection%s"
+            self._fail(ConnectionLost("the " + self._PEER + " closed the connection%s"
                                       % ("" if self.state == "open" else " during " + self.state),
                                       local=False), send=False)
         reader = self._reader
@@ -309,7 +336,7 @@ class ClientConnection:
                 line = reader.read_version()
                 if line is None:
                     return self._take_events()
-                self.server_version = line
+                self._peer_version(line)
                 self.state = "kex"
             while self.state != "closed":
                 payload = reader.read_packet()
@@ -395,7 +422,7 @@ class ClientConnection:
                                                              or 30 <= msg <= 49):
                 raise ProtocolError("message %d inside the server's key exchange" % msg, local=False)
         if msg not in _TRANSPORT and msg not in self._ACCEPTS[self.state]:
-            if msg not in _KNOWN:
+            if msg not in self._HANDLERS:
                 # RFC 4253 section 11.4: an unknown message gets UNIMPLEMENTED, not a disconnect
                 self._send(byte(MSG_UNIMPLEMENTED) + uint32((self._reader.seq - 1) & 0xFFFFFFFF))
                 return
@@ -447,12 +474,17 @@ class ClientConnection:
 
     # ---- key exchange -----------------------------------------------------------------------
 
-    def _send_kexinit(self) -> None:
+    def _kexinit_names(self) -> Tuple[List[bytes], List[bytes]]:
+        """The key exchange and host key names of our KEXINIT."""
         a = self.config.algorithms
         kex_names = list(a["kex"])
         if self._kex_count == 0 and self.state in ("version", "kex"):
             kex_names += [EXT_INFO_C, STRICT_C]
-        host_keys = a["host_key"]
+        return kex_names, a["host_key"]
+
+    def _send_kexinit(self) -> None:
+        a = self.config.algorithms
+        kex_names, host_keys = self._kexinit_names()
         payload = (byte(MSG_KEXINIT) + crypto.random_bytes(16) + namelist(kex_names) + namelist(host_keys)
                    + namelist(a["cipher"]) * 2 + namelist(a["mac"]) * 2 + namelist(a["compression"]) * 2
                    + namelist([]) * 2 + boolean(False) + uint32(0))
@@ -485,13 +517,26 @@ class ClientConnection:
         lists = [r.get_namelist() for _ in range(10)]
         follows = r.get_boolean()
         r.get_uint32()
-        a = self.config.algorithms
         first = self._kex_count == 0
         if first:
-            self.strict = STRICT_S in lists[0]
+            self.strict = self._PEER_STRICT in lists[0]
             if self.strict and self._reader.seq != 1:
-                raise ProtocolError("strict key exchange: KEXINIT was not the server's first packet", local=False)
-        chosen = {
+                raise ProtocolError("strict key exchange: KEXINIT was not the peer's first packet", local=False)
+        chosen = self._negotiate(lists)
+        for d in ("out", "in"):
+            if crypto.CIPHERS[chosen["cipher_" + d]].kind in ("gcm", "chachapoly"):
+                chosen["mac_" + d] = b"none"
+        if follows and (lists[0][:1] != [chosen["kex"]] or lists[1][:1] != [chosen["host_key"]]):
+            k.ignore_next = True
+        k.chosen = chosen
+        k.method = self._make_kex(k)
+        for p in k.method.start():
+            self._out.append(self._writer.write(p))
+
+    def _negotiate(self, lists: List[List[bytes]]) -> Dict[str, bytes]:
+        """The algorithms chosen from the peer's KEXINIT name-lists (RFC 4253 section 7.1)."""
+        a = self.config.algorithms
+        return {
             "kex": _choose(a["kex"], lists[0], "key exchange"),
             "host_key": _choose(a["host_key"], lists[1], "host key"),
             "cipher_out": _choose(a["cipher"], lists[2], "client-to-server cipher"),
@@ -501,17 +546,11 @@ class ClientConnection:
             "comp_out": _choose(a["compression"], lists[6], "client-to-server compression"),
             "comp_in": _choose(a["compression"], lists[7], "server-to-client compression"),
         }
-        for d in ("out", "in"):
-            if crypto.CIPHERS[chosen["cipher_" + d]].kind in ("gcm", "chachapoly"):
-                chosen["mac_" + d] = b"none"
-        if follows and (lists[0][:1] != [chosen["kex"]] or lists[1][:1] != [chosen["host_key"]]):
-            k.ignore_next = True
-        k.chosen = chosen
+
+    def _make_kex(self, k: _KexState) -> kex.KexMethod:
         prefix = (string(self.config.client_version) + string(self.server_version) + string(k.ours)
                   + string(k.theirs))
-        k.method = kex.make_kex(chosen["kex"], prefix)
-        for p in k.method.start():
-            self._out.append(self._writer.write(p))
+        return kex.make_kex(k.chosen["kex"], prefix)
 
     def _on_kex_message(self, payload: bytes) -> None:
         k = self._kex
@@ -535,14 +574,15 @@ class ClientConnection:
             return crypto.derive_key(hname, k_mpint, h, letter, sid, n)
 
         c = k.chosen
-        sealer = crypto.make_protection(True, c["cipher_out"], c["mac_out"], derive, (b"A", b"C", b"E"))
-        k.pending_in = crypto.make_protection(False, c["cipher_in"], c["mac_in"], derive, (b"B", b"D", b"F"))
+        sealer = crypto.make_protection(True, c["cipher_out"], c["mac_out"], derive, self._LETTERS_OUT)
+        k.pending_in = crypto.make_protection(False, c["cipher_in"], c["mac_in"], derive, self._LETTERS_IN)
         self._out.append(self._writer.write(byte(MSG_NEWKEYS)))
         self._writer.set_keys(sealer)
         if self.strict:
             self._writer.seq = 0
         self._set_compression(True, c["comp_out"])
         k.newkeys_sent = True
+        self._newkeys_sent(k)
         self._flush_held()
         self._kex_maybe_finished()
 
@@ -567,8 +607,14 @@ class ClientConnection:
         self.negotiated = dict(k.chosen)
         self._events.append(KexComplete(k.chosen["kex"], k.chosen["cipher_out"], k.chosen["cipher_in"]))
         if self.state == "kex":
-            self.state = "service"
-            self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
+            self._first_kex_done()
+
+    def _newkeys_sent(self, k: _KexState) -> None:
+        """Our NEWKEYS is out and the new keys are on: the server sends EXT_INFO here."""
+
+    def _first_kex_done(self) -> None:
+        self.state = "service"
+        self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
 
     def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
         from M2Sec.SSH import keys
@@ -620,14 +666,18 @@ class ClientConnection:
         if a.success:
             self.state = "open"
             self._auth = None
-            if self._delayed_compression:
-                from M2Sec.SSH.packet import Compressor, Decompressor
-                out, inc = self._delayed_compression
-                if out:
-                    self._writer.compress = Compressor()
-                if inc:
-                    self._reader.decompress = Decompressor()
+            self._start_delayed_compression()
             self._events.append(Authenticated(a.method))
+
+    def _start_delayed_compression(self) -> None:
+        """zlib@openssh.com starts once authentication succeeded."""
+        if self._delayed_compression:
+            from M2Sec.SSH.packet import Compressor, Decompressor
+            out, inc = self._delayed_compression
+            if out:
+                self._writer.compress = Compressor()
+            if inc:
+                self._reader.decompress = Decompressor()
 
     # ---- the connection protocol --------------------------------------------------------------
 
@@ -702,10 +752,41 @@ class ClientConnection:
 
     def _on_channel_open(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
-        r.get_string()
-        sender = r.get_uint32()
-        self._send(byte(ch.MSG_CHANNEL_OPEN_FAILURE) + uint32(sender) + uint32(ch.OPEN_ADMINISTRATIVELY_PROHIBITED)
-                   + string(b"channels are not accepted by this client") + string(b""))
+        kind = r.get_string()
+        sender, window, max_packet = r.get_uint32(), r.get_uint32(), r.get_uint32()
+        extra = r.get_rest()
+        refusal = self._refuse_channel(kind)
+        if refusal is not None:
+            self._send(byte(ch.MSG_CHANNEL_OPEN_FAILURE) + uint32(sender) + uint32(refusal[0])
+                       + string(refusal[1]) + string(b""))
+            return
+        c = ch.Channel(self._next_channel, kind)
+        self._next_channel += 1
+        c.remote_id = sender
+        c.pending_open = (sender, window, max_packet)
+        self._channels[c.local_id] = c
+        self._events.append(ChannelOpenRequest(c, extra))
+
+    def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
+        """(reason code, text) to refuse a CHANNEL_OPEN of kind at once, or None to ask the
+        front end (a ChannelOpenRequest event)."""
+        if kind not in self.channel_open_kinds:
+            return ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "%s channels are not accepted" % kind.decode(errors="replace")
+        return None
+
+    def accept_channel(self, c: ch.Channel) -> None:
+        """Confirm a channel the peer asked to open (a ChannelOpenRequest)."""
+        c.confirmed(*c.pending_open)
+        self._send(byte(ch.MSG_CHANNEL_OPEN_CONFIRMATION) + uint32(c.remote_id) + uint32(c.local_id)
+                   + uint32(c.local_window) + uint32(c.local_max_packet))
+
+    def reject_channel(self, c: ch.Channel, code: int = ch.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                       reason: str = "refused") -> None:
+        """Refuse a channel the peer asked to open."""
+        c.state = "failed"
+        self._channels.pop(c.local_id, None)
+        self._send(byte(ch.MSG_CHANNEL_OPEN_FAILURE) + uint32(c.remote_id) + uint32(code) + string(reason)
+                   + string(b""))
 
     def _on_open_confirmation(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
@@ -844,7 +925,6 @@ class ClientConnection:
 
 
 _TRANSPORT = frozenset([MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, MSG_DEBUG])
-_KNOWN = frozenset(ClientConnection._HANDLERS)
 _ALLOWED_IN_KEX = _TRANSPORT | ClientConnection._KEX_MSGS
 
 

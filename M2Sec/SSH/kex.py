@@ -1,8 +1,9 @@
 """SSH key exchange methods: one small class per family, registered by name.
 
-A method object runs one exchange for the client.  :meth:`KexMethod.start` returns the
-payloads to send first; :meth:`KexMethod.handle` takes each key-exchange message from the
-server and returns the payloads to send next.  When :attr:`KexMethod.done` is true the
+A method object runs one exchange for the client, or for the server when it is made with a
+``server`` (:class:`KexServerSide`: the host key blob, a signer, the group-exchange groups).
+:meth:`KexMethod.start` returns the payloads to send first; :meth:`KexMethod.handle` takes
+each key-exchange message from the peer and returns the payloads to send next.  When :attr:`KexMethod.done` is true the
 method has K (the shared secret, an integer), H (the exchange hash), the server's host key
 blob and its signature over H; the transport checks the signature and derives the keys
 (RFC 4253 sections 7.2 and 8).
@@ -13,7 +14,7 @@ Diffie-Hellman (RFC 4253, RFC 8268) and group exchange (RFC 4419).  Adding a met
 """
 
 from functools import lru_cache
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type
 
 from M2Sec.SSH import crypto
 from M2Sec.SSH.errors import KeyExchangeFailed, ProtocolError
@@ -27,16 +28,29 @@ MSG_KEX_DH_GEX_REPLY = 33
 MSG_KEX_DH_GEX_REQUEST = 34
 
 
+class KexServerSide(NamedTuple):
+    """What the server side of an exchange needs: its host key blob (K_S), a signer of H
+    for the negotiated host key algorithm, and the group-exchange groups
+    (``gex_group(min, n, max) -> (p, g)``, see moduli.py)."""
+
+    host_key: bytes
+    sign: Callable[[bytes], bytes]
+    gex_group: Callable[[int, int, int], Tuple[int, int]]
+
+
 class KexMethod:
-    """The client side of one key exchange (see the module's docstring).
+    """One side of one key exchange (see the module's docstring).
 
     :param hash_name: the method's hash (``sha256``, ``sha512``, ``sha1``).
     :param prefix: V_C || V_S || I_C || I_S as strings, the exchange hash's common start.
+    :param server: the server's side (None: this is the client).
     """
 
-    def __init__(self, hash_name: str, prefix: bytes, **params: Any) -> None:
+    def __init__(self, hash_name: str, prefix: bytes, server: Optional[KexServerSide] = None,
+                 **params: Any) -> None:
         self.hash_name = hash_name
         self._prefix = prefix
+        self.server = server
         self.done = False
         self.k: Optional[int] = None
         self.h = b""
@@ -48,6 +62,15 @@ class KexMethod:
 
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
         raise NotImplementedError
+
+    def _serve_finish(self, reply_msg: int, middle: bytes, k: int, reply_fields: bytes) -> List[bytes]:
+        """The server's last step: H, its signature, and the reply carrying K_S, the fields
+        and the signature."""
+        s = self.server
+        assert s is not None
+        self._finish(s.host_key, middle, k, b"")
+        self.signature = s.sign(self.h)
+        return [byte(reply_msg) + string(s.host_key) + reply_fields + string(self.signature)]
 
     def _finish(self, host_key: bytes, middle: bytes, k: int, signature: bytes) -> None:
         self.k = k
@@ -65,14 +88,23 @@ class KexECDH(KexMethod):
     """curve25519-sha256 (RFC 8731) and ecdh-sha2-nistp256/384/521 (RFC 5656): Q_C, then the
     server's K_S, Q_S and signature; H covers string(Q_C) || string(Q_S)."""
 
-    def __init__(self, hash_name: str, prefix: bytes, curve: str = "curve25519", **params: Any) -> None:
-        super().__init__(hash_name, prefix)
+    def __init__(self, hash_name: str, prefix: bytes, server: Optional[KexServerSide] = None,
+                 curve: str = "curve25519", **params: Any) -> None:
+        super().__init__(hash_name, prefix, server)
         self._pair = crypto.X25519() if curve == "curve25519" else crypto.ECDH(curve)
 
     def start(self) -> List[bytes]:
-        return [byte(MSG_KEX_ECDH_INIT) + string(self._pair.public)]
+        return [] if self.server else [byte(MSG_KEX_ECDH_INIT) + string(self._pair.public)]
 
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
+        if self.server:
+            self._expect(msg, MSG_KEX_ECDH_INIT)
+            r = SSHReader(payload[1:])
+            q_c = r.get_string()
+            r.done()
+            q_s = self._pair.public
+            return self._serve_finish(MSG_KEX_ECDH_REPLY, string(q_c) + string(q_s), self._pair.shared(q_c),
+                                      string(q_s))
         self._expect(msg, MSG_KEX_ECDH_REPLY)
         r = SSHReader(payload[1:])
         host_key, q_s, sig = r.get_string(), r.get_string(), r.get_string()
@@ -86,8 +118,9 @@ class KexDH(KexMethod):
     """diffie-hellman-group{1,14,16,18}-sha* (RFC 4253 section 8, RFC 8268): e, then the
     server's K_S, f and signature; H covers mpint(e) || mpint(f)."""
 
-    def __init__(self, hash_name: str, prefix: bytes, group: Tuple[int, int] = (0, 2), **params: Any) -> None:
-        super().__init__(hash_name, prefix)
+    def __init__(self, hash_name: str, prefix: bytes, server: Optional[KexServerSide] = None,
+                 group: Tuple[int, int] = (0, 2), **params: Any) -> None:
+        super().__init__(hash_name, prefix, server)
         self._p, self._g = group
         self._dh: Optional[crypto.FFDH] = None
 
@@ -96,7 +129,16 @@ class KexDH(KexMethod):
         return byte(msg) + mpint(self._dh.public)
 
     def start(self) -> List[bytes]:
-        return [self._e_message(MSG_KEXDH_INIT)]
+        return [] if self.server else [self._e_message(MSG_KEXDH_INIT)]
+
+    def _serve(self, payload: bytes, reply_msg: int, before: bytes) -> List[bytes]:
+        """The server's answer to e: f, K, H and the signed reply."""
+        r = SSHReader(payload[1:])
+        e = r.get_mpint()
+        r.done()
+        self._dh = dh = crypto.FFDH(self._p, self._g)
+        k = dh.shared(e)
+        return self._serve_finish(reply_msg, before + mpint(e) + mpint(dh.public), k, mpint(dh.public))
 
     def _reply(self, payload: bytes, before: bytes) -> None:
         r = SSHReader(payload[1:])
@@ -107,6 +149,9 @@ class KexDH(KexMethod):
         self._finish(host_key, before + mpint(self._dh.public) + mpint(f), k, sig)
 
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
+        if self.server:
+            self._expect(msg, MSG_KEXDH_INIT)
+            return self._serve(payload, MSG_KEXDH_REPLY, b"")
         self._expect(msg, MSG_KEXDH_REPLY)
         self._reply(payload, b"")
         return []
@@ -119,15 +164,18 @@ class KexGex(KexDH):
 
     MIN, PREFERRED, MAX = 2048, 3072, 8192
 
-    def __init__(self, hash_name: str, prefix: bytes, **params: Any) -> None:
-        super().__init__(hash_name, prefix)
+    def __init__(self, hash_name: str, prefix: bytes, server: Optional[KexServerSide] = None,
+                 **params: Any) -> None:
+        super().__init__(hash_name, prefix, server)
         self._request = uint32(self.MIN) + uint32(self.PREFERRED) + uint32(self.MAX)
         self._group = b""
 
     def start(self) -> List[bytes]:
-        return [byte(MSG_KEX_DH_GEX_REQUEST) + self._request]
+        return [] if self.server else [byte(MSG_KEX_DH_GEX_REQUEST) + self._request]
 
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
+        if self.server:
+            return self._serve_gex(msg, payload)
         if not self._group:
             self._expect(msg, MSG_KEX_DH_GEX_GROUP)
             r = SSHReader(payload[1:])
@@ -140,6 +188,23 @@ class KexGex(KexDH):
         self._expect(msg, MSG_KEX_DH_GEX_REPLY)
         self._reply(payload, self._request + self._group)
         return []
+
+    def _serve_gex(self, msg: int, payload: bytes) -> List[bytes]:
+        assert self.server is not None
+        if not self._group:
+            self._expect(msg, MSG_KEX_DH_GEX_REQUEST)
+            r = SSHReader(payload[1:])
+            lo, n, hi = r.get_uint32(), r.get_uint32(), r.get_uint32()
+            r.done()
+            if not lo <= n <= hi or hi < 1024:
+                raise KeyExchangeFailed("the client asked for a DH group of %d <= %d <= %d bits" % (lo, n, hi),
+                                        local=False)
+            self._request = payload[1:13]
+            self._p, self._g = self.server.gex_group(lo, n, hi)
+            self._group = mpint(self._p) + mpint(self._g)
+            return [byte(MSG_KEX_DH_GEX_GROUP) + self._group]
+        self._expect(msg, MSG_KEX_DH_GEX_INIT)
+        return self._serve(payload, MSG_KEX_DH_GEX_REPLY, self._request + self._group)
 
 
 # ---- the fixed groups -------------------------------------------------------------------------
@@ -197,13 +262,13 @@ def register_kex(name: bytes, cls: Type[KexMethod], hash_name: str, default: boo
         DEFAULT_KEX.append(name)
 
 
-def make_kex(name: bytes, prefix: bytes) -> KexMethod:
-    """A fresh method object for the negotiated name."""
+def make_kex(name: bytes, prefix: bytes, server: Optional[KexServerSide] = None) -> KexMethod:
+    """A fresh method object for the negotiated name (the server's side when server is given)."""
     e = _KEX[name]
     params = dict(e.params)
     if "bits" in params:
         params["group"] = modp_group(params.pop("bits"))
-    return e.cls(e.hash_name, prefix, **params)
+    return e.cls(e.hash_name, prefix, server, **params)
 
 
 def kex_hash(name: bytes) -> str:

@@ -1,0 +1,411 @@
+"""The SSH server's protocol core: bytes in, events and bytes out, no I/O.
+
+Theory of operation
+-------------------
+:class:`ServerConnection` is the client core (connection.py) in the other role: the same
+states, tables of accepted messages, key exchange (either side may start one, packets held
+back while ours runs), strict key exchange and rekeying by bytes and time.  What differs:
+
+- version and KEXINIT go out at once; the server lists ``kex-strict-s-v00@openssh.com`` and
+  the host key algorithms of the keys (and certificates) it holds, and the algorithms are
+  chosen from the *client's* lists (RFC 4253 section 7.1);
+- the key exchange methods run their server halves (kex.py, :class:`~M2Sec.SSH.kex.KexServerSide`):
+  the host key for the chosen algorithm signs H; group exchange picks from :mod:`moduli`;
+- after its first NEWKEYS the server sends EXT_INFO (server-sig-algs) if the client offered
+  ``ext-info-c``;
+- ``service`` waits for SERVICE_REQUEST "ssh-userauth", ``auth`` runs
+  :class:`~M2Sec.SSH.server_auth.ServerAuth` until USERAUTH_SUCCESS (or too many failures);
+- in ``open`` the client's CHANNEL_OPEN (session, direct-tcpip), channel requests (exec,
+  shell, subsystem, pty-req, env, window-change, signal) and global requests (tcpip-forward,
+  cancel-tcpip-forward) become events the front end answers in order: ``accept_channel`` /
+  ``reject_channel``, ``channel_reply``, ``global_reply``.
+
+The application's decisions come from an :class:`SSHServer` (callbacks, one object per
+connection).  Limits: channels per connection (``max_channels``), authentication attempts
+(``max_auth_tries``); the front end enforces the login grace time, the number of
+unauthenticated connections and delays after failed attempts (:class:`AuthFailure` events).
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+
+from M2Sec.SSH import channel as ch
+from M2Sec.SSH import kex
+from M2Sec.SSH import keys as _keys
+from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions
+from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_HOST_KEY_ALGS, DEFAULT_MACS,
+                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
+                                  SUPPORTED_CIPHERS, SUPPORTED_COMPRESSION, SUPPORTED_HOST_KEY_ALGS,
+                                  SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, ClientConnection,
+                                  Event, _choose, _KexState, _names)
+from M2Sec.SSH.errors import ProtocolError, ServiceNotAvailable
+from M2Sec.SSH.moduli import Moduli
+from M2Sec.SSH.packet import SSHReader, byte, string, uint32
+from M2Sec.SSH.server_auth import ServerAuth
+
+MSG_SERVICE_ACCEPT = 6
+
+#: user key algorithms accepted by default (OpenSSH's PubkeyAcceptedAlgorithms: no ssh-rsa)
+DEFAULT_PUBLIC_KEY_ALGS = [b"ssh-ed25519", b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp384", b"ecdsa-sha2-nistp521",
+                           b"rsa-sha2-512", b"rsa-sha2-256"]
+SUPPORTED_PUBLIC_KEY_ALGS = DEFAULT_PUBLIC_KEY_ALGS + [b"ssh-rsa"]
+
+
+# ---- the application's side --------------------------------------------------------------------
+
+
+class SSHServer:
+    """The callbacks of one server connection; subclass and pass the class (or a factory) as
+    ``server_factory``.  Every method has a refusing default; the ones returning bool are
+    called synchronously from the protocol core.
+    """
+
+    def connection_made(self, conn: Any) -> None:
+        """A client connected; conn is the front end's connection object."""
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        """The connection ended (exc None for a clean close)."""
+
+    def begin_auth(self, username: str) -> bool:
+        """Authentication begins for username; False lets the user in without any."""
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def validate_password(self, username: str, password: str) -> bool:
+        """True to accept; raise :class:`~M2Sec.SSH.server_auth.PasswordChangeRequired` to ask
+        for a new password."""
+        return False
+
+    def change_password(self, username: str, old_password: str, new_password: str) -> bool:
+        """The client answered a change request: True if old is right and new is taken."""
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        """Offer publickey even without authorized keys or CAs (validate_public_key decides)."""
+        return False
+
+    def validate_public_key(self, username: str, key: _keys.SSHKey) -> bool:
+        """Accept a key that no authorized_keys line lists."""
+        return False
+
+    def validate_ca_key(self, username: str, key: _keys.SSHKey) -> bool:
+        """Accept user certificates signed by this CA key (for username as a principal)."""
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        """(name, instruction, lang, [(prompt, echo), ...]); True to accept at once, False to refuse."""
+        return False
+
+    def validate_kbdint_response(self, username: str, responses: List[str]) -> Any:
+        """True, False, or another challenge."""
+        return False
+
+    def auth_completed(self) -> None:
+        """Authentication succeeded."""
+
+    def session_requested(self) -> bool:
+        """Accept a session channel (its process is handled by ``process_factory``)."""
+        return True
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+        """Allow a direct-tcpip channel (local forwarding of the client) to dest_host:dest_port."""
+        return False
+
+    def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        """Allow remote forwarding: listen on listen_host:listen_port for the client."""
+        return False
+
+
+# ---- configuration -------------------------------------------------------------------------------
+
+
+def _host_key_table(host_keys: Sequence[Any], algs: Optional[Sequence[Union[str, bytes]]]) -> Dict[bytes, Any]:
+    """algorithm -> key (or certificate) for the host keys, in OpenSSH's order."""
+    wanted = _names(algs, DEFAULT_HOST_KEY_ALGS, SUPPORTED_HOST_KEY_ALGS, "host key")
+    table: Dict[bytes, Any] = {}
+    for alg in wanted:
+        for key in host_keys:
+            if alg in key.sig_algorithms and alg not in table:
+                table[alg] = key
+    if not table:
+        raise ValueError("no host key can be used with the host key algorithms")
+    return table
+
+
+def _check_host_keys(host_keys: Sequence[Any]) -> List[Any]:
+    out = list(host_keys)
+    for k in out:
+        if not isinstance(k, _keys.SSHKey) or not k.has_private:
+            raise ValueError("host keys must be SSHKey objects with their private halves (got %r)" % (k,))
+    if not out:
+        raise ValueError("no host key")
+    return out
+
+
+AuthorizedArg = Union[None, str, AuthorizedKeys, Callable[[str], Optional[AuthorizedKeys]], Sequence[Any]]
+
+
+def authorized_keys_lookup(arg: AuthorizedArg) -> Callable[[str], Optional[AuthorizedKeys]]:
+    """The per-user lookup for ``authorized_client_keys``: a path or AuthorizedKeys (every
+    user), a list of keys, or a callable(username) -> AuthorizedKeys or None."""
+    if arg is None:
+        return lambda user: None
+    if isinstance(arg, AuthorizedKeys):
+        return lambda user: arg
+    if callable(arg):
+        return arg  # type: ignore[return-value]
+    keys = AuthorizedKeys(arg)  # type: ignore[arg-type]
+    return lambda user: keys
+
+
+@dataclass
+class ServerConfig:
+    """What a server connection needs; algorithm lists default to OpenSSH's order."""
+
+    server_host_keys: Sequence[Any]
+    authorized_client_keys: AuthorizedArg = None
+    trusted_user_ca_keys: Sequence[Any] = ()
+    kex_algs: Optional[Sequence[Union[str, bytes]]] = None
+    encryption_algs: Optional[Sequence[Union[str, bytes]]] = None
+    mac_algs: Optional[Sequence[Union[str, bytes]]] = None
+    server_host_key_algs: Optional[Sequence[Union[str, bytes]]] = None
+    compression_algs: Optional[Sequence[Union[str, bytes]]] = None
+    public_key_algs: Optional[Sequence[Union[str, bytes]]] = None
+    #: an OpenSSH moduli file for group exchange (None: the RFC 3526 groups)
+    moduli: Union[None, str, Moduli] = None
+    rekey_bytes: int = 1 << 30
+    rekey_seconds: float = 3600.0
+    server_version: bytes = VERSION
+    max_auth_tries: int = 6
+    max_channels: int = 64
+    banner: Optional[str] = None
+    algorithms: Dict[str, List[bytes]] = field(default_factory=dict, init=False)
+    host_key_table: Dict[bytes, Any] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.server_host_keys = _check_host_keys(self.server_host_keys)
+        self.host_key_table = _host_key_table(self.server_host_keys, self.server_host_key_algs)
+        self.algorithms = {
+            "kex": _names(self.kex_algs, kex.DEFAULT_KEX, kex.SUPPORTED_KEX, "key exchange"),
+            "host_key": list(self.host_key_table),
+            "cipher": _names(self.encryption_algs, DEFAULT_CIPHERS, SUPPORTED_CIPHERS, "encryption"),
+            "mac": _names(self.mac_algs, DEFAULT_MACS, SUPPORTED_MACS, "MAC"),
+            "compression": _names(self.compression_algs, DEFAULT_COMPRESSION, SUPPORTED_COMPRESSION,
+                                  "compression"),
+            "public_key": _names(self.public_key_algs, DEFAULT_PUBLIC_KEY_ALGS, SUPPORTED_PUBLIC_KEY_ALGS,
+                                 "public key"),
+        }
+        if not isinstance(self.moduli, Moduli):
+            self.moduli = Moduli(self.moduli)
+        self.authorized_keys = authorized_keys_lookup(self.authorized_client_keys)
+        self.trusted_user_ca_keys = [k if isinstance(k, _keys.SSHKey) else _keys.load_public_key(k)
+                                     for k in self.trusted_user_ca_keys]
+
+
+# ---- events ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class AuthFailure(Event):
+    """An authentication attempt failed (the front end delays the reply)."""
+    username: str
+    method: bytes
+
+
+@dataclass
+class SessionRequest(ChannelRequest):
+    """A channel request from the client; answer with :meth:`ServerConnection.channel_reply`
+    when want_reply (in order)."""
+    want_reply: bool = False
+
+
+@dataclass
+class GlobalRequest(Event):
+    """tcpip-forward / cancel-tcpip-forward; answer with :meth:`ServerConnection.global_reply`."""
+    name: bytes
+    want_reply: bool
+    data: bytes
+
+
+# ---- the core ----------------------------------------------------------------------------------------
+
+
+class ServerConnection(ClientConnection):
+    """The server protocol core (see the module's docstring).
+
+    :param config: the server's configuration.
+    :param server: the connection's SSHServer (callbacks).
+    :param addr: the client's address, for from= and source-address.
+    """
+
+    _PEER = "client"
+    _PEER_STRICT = STRICT_C
+    _LETTERS_OUT = (b"B", b"D", b"F")
+    _LETTERS_IN = (b"A", b"C", b"E")
+    GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward"])
+
+    def __init__(self, config: ServerConfig, server: Optional[SSHServer] = None, *, addr: str = "",
+                 now: Optional[float] = None) -> None:
+        self.server = server if server is not None else SSHServer()
+        self.client_version = b""
+        self.addr = addr
+        self.username: Optional[str] = None
+        self.permissions = Permissions()
+        self._ext_info_c = False
+        self._global_answers: Deque[Optional[bytes]] = deque()
+        super().__init__(config, now=now)  # type: ignore[arg-type]
+        self.channel_open_kinds = {b"session", b"direct-tcpip"}
+
+    # ---- role hooks of the transport ----
+    def _local_version(self) -> bytes:
+        return self.config.server_version  # type: ignore[attr-defined,no-any-return]
+
+    def _peer_version(self, line: bytes) -> None:
+        self.client_version = line
+
+    def _kexinit_names(self) -> Tuple[List[bytes], List[bytes]]:
+        a = self.config.algorithms
+        names = list(a["kex"])
+        if self._kex_count == 0:
+            names.append(STRICT_S)
+        return names, a["host_key"]
+
+    def _negotiate(self, lists: List[List[bytes]]) -> Dict[str, bytes]:
+        a = self.config.algorithms
+        if self._kex_count == 0:
+            self._ext_info_c = EXT_INFO_C in lists[0]
+        return {
+            "kex": _choose(lists[0], a["kex"], "key exchange"),
+            "host_key": _choose(lists[1], a["host_key"], "host key"),
+            "cipher_out": _choose(lists[3], a["cipher"], "server-to-client cipher"),
+            "cipher_in": _choose(lists[2], a["cipher"], "client-to-server cipher"),
+            "mac_out": _choose(lists[5], a["mac"], "server-to-client MAC"),
+            "mac_in": _choose(lists[4], a["mac"], "client-to-server MAC"),
+            "comp_out": _choose(lists[7], a["compression"], "server-to-client compression"),
+            "comp_in": _choose(lists[6], a["compression"], "client-to-server compression"),
+        }
+
+    def _make_kex(self, k: _KexState) -> kex.KexMethod:
+        prefix = (string(self.client_version) + string(self._local_version()) + string(k.theirs)
+                  + string(k.ours))
+        alg = k.chosen["host_key"]
+        key = self.config.host_key_table[alg]  # type: ignore[attr-defined]
+        moduli: Moduli = self.config.moduli  # type: ignore[attr-defined]
+        side = kex.KexServerSide(key.public_blob(), lambda h: key.sign(h, alg), moduli.choose)
+        return kex.make_kex(k.chosen["kex"], prefix, side)
+
+    def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
+        self.host_key = self.config.host_key_table[alg]  # type: ignore[attr-defined]
+
+    def _newkeys_sent(self, k: _KexState) -> None:
+        if self._kex_count == 0 and self._ext_info_c:
+            algs = b",".join(self.config.algorithms["public_key"])
+            self._send(byte(MSG_EXT_INFO) + uint32(1) + string(b"server-sig-algs") + string(algs))
+
+    def _first_kex_done(self) -> None:
+        self.state = "service"
+
+    # ---- service and authentication ----
+    def _on_service_request(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        name = r.get_string()
+        if name != b"ssh-userauth":
+            raise ServiceNotAvailable("service %s is not offered" % name.decode(errors="replace"))
+        self._send(byte(MSG_SERVICE_ACCEPT) + string(name))
+        self.state = "auth"
+        c = self.config
+        self._auth = ServerAuth(self.server, self.session_id,  # type: ignore[assignment]
+                                authorized_keys=c.authorized_keys,  # type: ignore[attr-defined]
+                                trusted_ca_keys=c.trusted_user_ca_keys,  # type: ignore[attr-defined]
+                                addr=self.addr, max_auth_tries=c.max_auth_tries,  # type: ignore[attr-defined]
+                                sig_algs=c.algorithms["public_key"], banner=c.banner)  # type: ignore[attr-defined]
+
+    def _on_userauth_request(self, payload: bytes) -> None:
+        a: ServerAuth = self._auth  # type: ignore[assignment]
+        replies = a.handle(payload[0], payload)
+        for p in replies:
+            self._send(p)
+        if a.failed:
+            self._events.append(AuthFailure(a.username or "", payload[0:1]))
+        if a.success:
+            self.state = "open"
+            self.username = a.username
+            self.permissions = a.permissions
+            self._auth = None
+            self._start_delayed_compression()
+            self.server.auth_completed()
+            self._events.append(Authenticated(a.method))
+
+    # ---- the connection protocol ----
+    def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
+        if kind not in self.channel_open_kinds:
+            return ch.OPEN_UNKNOWN_CHANNEL_TYPE, "unknown channel type %s" % kind.decode(errors="replace")
+        if len(self._channels) >= self.config.max_channels:  # type: ignore[attr-defined]
+            return ch.OPEN_RESOURCE_SHORTAGE, "too many channels"
+        return None
+
+    def _on_channel_request(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        c = self._channel(r)
+        request = r.get_string()
+        want_reply = r.get_boolean()
+        if c.state != "open":
+            raise ProtocolError("request on channel %d before it opened" % c.local_id, local=False)
+        self._events.append(SessionRequest(c, request, r.get_rest(), want_reply))
+
+    def channel_reply(self, c: ch.Channel, ok: bool) -> None:
+        """Answer the oldest want-reply request on c."""
+        if c.state == "open" and not c.close_sent:
+            self._send(byte(ch.MSG_CHANNEL_SUCCESS if ok else ch.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
+
+    def _on_global_request(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        name = r.get_string()
+        want_reply = r.get_boolean()
+        if name in self.GLOBAL_REQUESTS:
+            if want_reply:
+                self._global_answers.append(None)
+            self._events.append(GlobalRequest(name, want_reply, r.get_rest()))
+        elif want_reply:
+            self._global_answers.append(byte(ch.MSG_REQUEST_FAILURE))
+            self._send_global_answers()
+
+    def global_reply(self, ok: bool, data: bytes = b"") -> None:
+        """Answer the oldest want-reply global request the front end was asked (replies go
+        out in the order of the requests)."""
+        answers = self._global_answers
+        for i, a in enumerate(answers):
+            if a is None:
+                answers[i] = byte(ch.MSG_REQUEST_SUCCESS) + data if ok else byte(ch.MSG_REQUEST_FAILURE)
+                break
+        self._send_global_answers()
+
+    def _send_global_answers(self) -> None:
+        answers = self._global_answers
+        while answers and answers[0] is not None:
+            reply = answers.popleft()
+            if self.state == "open":
+                self._send(reply)
+
+    # ---- the tables ----
+    _HANDLERS = dict(ClientConnection._HANDLERS)
+    _HANDLERS.update({MSG_SERVICE_REQUEST: _on_service_request, 50: _on_userauth_request,
+                      61: _on_userauth_request, ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+                      ch.MSG_GLOBAL_REQUEST: _on_global_request})
+    for _m in (MSG_SERVICE_ACCEPT, 51, 52, 53, 60):
+        del _HANDLERS[_m]
+    del _m
+    _ACCEPTS = {
+        "version": frozenset(),
+        "kex": ClientConnection._KEX_MSGS,
+        "service": ClientConnection._KEX_MSGS | {MSG_SERVICE_REQUEST},
+        "auth": ClientConnection._KEX_MSGS | {50, 61},
+        "open": ClientConnection._KEX_MSGS | frozenset(range(80, 101)),
+        "closed": frozenset(),
+    }
