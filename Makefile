@@ -12,8 +12,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Build tools once into the venv, then install M2Sec without build isolation (faster rebuilds).
-$(VENV)/.tools: | $(PY)
+# Build tools into the venv (again when this file changes), then install M2Sec without build isolation (faster rebuilds).
+$(VENV)/.tools: Makefile | $(PY)
 	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography tlslite-ng
 	touch $@
 
