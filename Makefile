@@ -26,6 +26,9 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) demo/m2sec_demo.py
+	$(PY) demo/https_demo.py
+	$(PY) demo/tls_lite_demo.py
+	$(PY) demo/ssh_demo.py
 
 test: install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

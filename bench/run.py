@@ -18,7 +18,7 @@ import time
 from M2Sec import EVP
 
 RUNS = 5
-AREAS = ("smime", "ssh_keys", "tls", "ssh")  # bench/<area>.py modules with rows() in this table's format
+AREAS = ("smime", "ssh_keys", "tls", "tls_api", "ssh", "ssh_server")  # bench/<area>.py modules with rows() in this table's format
 BUF = os.urandom(16384)
 SMALL = os.urandom(64)
 KEY = os.urandom(32)
