@@ -6,11 +6,18 @@ too), and ``close()`` deferred until every file made by ``makefile()`` is closed
 ``client()`` and ``server()`` run the handshake on a connected socket.
 """
 
+import io
 import socket
 from typing import Any, Optional
 
 from M2Sec import SSL
 from M2Sec.SSL.Checker import SSLVerificationError
+
+
+class _ConnectionReader(io.BufferedReader):
+    """A buffered binary reader of a :class:`SocketConnection`, which it names as ``ssl``."""
+
+    ssl: Any = None
 
 
 class SocketConnection(SSL.Connection):
@@ -26,14 +33,22 @@ class SocketConnection(SSL.Connection):
 
     def makefile(self, mode: str = "rb", buffering: Optional[int] = None, *, encoding: Optional[str] = None,
                  errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
+        if mode == "rb" and buffering != 0:
+            # http.client's responses read through this one; it names its connection as
+            # ``.ssl``, as M2Crypto's responses (``response.fp.ssl``) do
+            raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+            self._io_refs += 1
+            reader = _ConnectionReader(raw, buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+            reader.ssl = self
+            return reader
         # socket.socket.makefile only needs _io_refs and what socket.SocketIO calls:
         # recv_into, send, fileno, _decref_socketios.
         return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors,  # type: ignore[arg-type]
                                       newline=newline)
 
     def recv_into(self, buff: Any, nbytes: int = 0) -> int:
-        # Through read(): m2.ssl_read_into does not take its Py_ssize_t count yet (SWIG sees
-        # an opaque type); see the report to the SSL core.
+        # Through read(): socket semantics (the count, 0 at EOF) rather than Connection.recv_into's
+        # M2Crypto ones (a bytearray cut to the data read).
         data = self.read(nbytes or len(buff))
         buff[:len(data)] = data
         return len(data)

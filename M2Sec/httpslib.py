@@ -8,6 +8,7 @@ name (:func:`SSL.create_default_context`); M2Crypto's default context verified n
 
 import base64
 import http.client
+import warnings
 import socket
 from http.client import *  # noqa: F401,F403  (M2Crypto's module re-exports http.client)
 from http.client import HTTPS_PORT, HTTPConnection
@@ -90,6 +91,24 @@ def context_or_default(ssl_context: Optional["SSL.Context"]) -> "SSL.Context":
     if not isinstance(ssl_context, SSL.Context):
         raise NotAContext("ssl_context must be an SSL.Context, not %s" % type(ssl_context).__name__)
     return ssl_context
+
+
+class UnverifiedHTTPSWarning(UserWarning):
+    """An M2Crypto-compatible entry point was given no context: the server's chain goes unchecked."""
+
+
+def context_or_unverified(ssl_context: Optional["SSL.Context"], what: str) -> "SSL.Context":
+    """ssl_context, or (warning with :class:`UnverifiedHTTPSWarning`) M2Crypto's default
+    ``SSL.Context()``, which checks the host name after the handshake but not the chain.
+
+    :raises TypeError: for anything but a Context
+    """
+    if ssl_context is None:
+        warnings.warn("%s without an SSL.Context does not verify the server's certificate chain "
+                      "(M2Crypto's behaviour); pass SSL.create_default_context() to verify it" % what,
+                      UnverifiedHTTPSWarning, stacklevel=3)
+        return SSL.Context()
+    return context_or_default(ssl_context)
 
 
 class NotAContext(TypeError, AssertionError):

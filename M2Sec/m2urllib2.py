@@ -2,7 +2,9 @@
 
 ``HTTPSHandler`` is urllib.request's HTTPS handler with an :class:`SSL.Context` and
 :class:`httpslib.HTTPSConnection`; proxies (``ProxyHandler``, CONNECT tunnels), redirects and
-authentication stay urllib's.  Without a context it verifies (``SSL.create_default_context()``).
+authentication stay urllib's.  Without a context it keeps M2Crypto's behaviour (the host name is
+checked, the chain is not) and warns with :class:`httpslib.UnverifiedHTTPSWarning`: M2Crypto's
+programs and tests rely on it.  Pass ``SSL.create_default_context()`` to verify.
 The module re-exports urllib.request and urllib.error, as M2Crypto's does.
 """
 
@@ -23,7 +25,8 @@ RefCountingSSLConnection = _sslsock.SocketConnection
 class HTTPSHandler(urllib.request.HTTPSHandler):
     """Opens ``https://`` URLs with M2Sec's TLS.
 
-    :param ssl_context: the :class:`SSL.Context`; ``SSL.create_default_context()`` if omitted
+    :param ssl_context: the :class:`SSL.Context`; if omitted, M2Crypto's unverified default
+        ``SSL.Context()`` with an :class:`httpslib.UnverifiedHTTPSWarning`
     :param ssl_conn_cls: the :class:`SSL.Connection` class to use
     :raises TypeError: for an ssl_context that is not an SSL.Context
     """
@@ -31,7 +34,7 @@ class HTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, ssl_context: Optional["SSL.Context"] = None,
                  ssl_conn_cls: type = RefCountingSSLConnection, debuglevel: int = 0) -> None:
         super().__init__(debuglevel)
-        self.ctx = httpslib.context_or_default(ssl_context)
+        self.ctx = httpslib.context_or_unverified(ssl_context, "m2urllib2.HTTPSHandler")
         self._ssl_conn_cls = ssl_conn_cls
 
     def https_open(self, req: urllib.request.Request) -> Any:

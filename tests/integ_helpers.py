@@ -23,32 +23,6 @@ from pki_helpers import PKI
 SAN_LOCAL = "subjectAltName=DNS:localhost,IP:127.0.0.1"
 
 
-def _server_reads_work() -> bool:
-    """Whether SSL.Connection.readinto works (SSLServer's handlers read through it).
-
-    On the ssl branch as first merged, m2.ssl_read_into cannot take its Py_ssize_t count
-    (SWIG sees an opaque type): "in method 'ssl_read_into', argument 3 of type 'Py_ssize_t'".
-    """
-    conn = SSL.Connection(SSL.Context())
-    try:
-        conn.readinto(bytearray(1))
-    except TypeError as e:
-        return "Py_ssize_t" not in str(e)
-    except Exception:
-        return True
-    finally:
-        conn.free()
-    return True
-
-
-SERVER_READS = _server_reads_work()
-
-
-def skip_without_server_reads() -> None:
-    """Skip the calling test while M2Sec's SSLServer cannot read (see _server_reads_work)."""
-    if not SERVER_READS:
-        pytest.skip("M2Sec's SSLServer needs SSL.Connection.readinto: m2.ssl_read_into rejects its "
-                    "Py_ssize_t count (SSL core, SWIG/_ssl.i)")
 BODY = b"hello from the test server\n"
 
 
@@ -177,7 +151,6 @@ class M2SecHTTPServer(SSL.ThreadingSSLServer):
     allow_reuse_address = True
 
     def __init__(self, ctx: "SSL.Context", handler: type = Handler) -> None:
-        skip_without_server_reads()
         super().__init__(("127.0.0.1", 0), handler, ctx)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -8,8 +8,6 @@ import subprocess
 
 import pytest
 
-# Until the SSL core (branch ssl) is merged, there is nothing to test these against.
-pytest.importorskip("M2Sec.SSL.Connection", reason="needs the SSL core (M2Sec.SSL.Connection)")
 
 from M2Sec import SSL, ftpslib
 from M2Sec.ftpsserver import FTPSServer

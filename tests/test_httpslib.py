@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-# Until the SSL core (branch ssl) is merged, there is nothing to test these against.
-pytest.importorskip("M2Sec.SSL.Connection", reason="needs the SSL core (M2Sec.SSL.Connection)")
 
 from M2Sec import SSL, httpslib
 from M2Sec.SSL.Checker import SSLVerificationError

@@ -6,8 +6,6 @@ import warnings
 
 import pytest
 
-# Until the SSL core (branch ssl) is merged, there is nothing to test these against.
-pytest.importorskip("M2Sec.SSL.Connection", reason="needs the SSL core (M2Sec.SSL.Connection)")
 
 from M2Sec import SSL, m2urllib, m2urllib2
 from integ_helpers import BODY, certs, m2_https, proxy, py_https, url  # noqa: F401
@@ -38,10 +36,20 @@ def test_opener_has_one_https_handler(certs):
     assert [h for h in opener.handlers if isinstance(h, urllib.request.HTTPSHandler)] == [mine]
 
 
-def test_default_opener_rejects_untrusted(py_https):
-    opener = m2urllib2.build_opener()
+def test_default_opener_is_m2cryptos_unverified_one(certs, py_https):
+    from M2Sec import httpslib
+    from integ_helpers import PySSLHTTPServer, running
+    with pytest.warns(httpslib.UnverifiedHTTPSWarning):
+        opener = m2urllib2.build_opener()
+    with opener.open(url(py_https)) as r:  # an untrusted chain passes, as in M2Crypto
+        assert r.read() == BODY
+    # the host name is still checked after the handshake
+    with running(PySSLHTTPServer(certs.py_server_ctx(certs.other_chain, certs.other_key))) as server:
+        with pytest.raises(m2urllib2.URLError):
+            opener.open(url(server))
+    # the safe default context refuses the untrusted chain
     with pytest.raises(m2urllib2.URLError):
-        opener.open(url(py_https))
+        m2urllib2.build_opener(SSL.create_default_context()).open(url(py_https))
 
 
 def test_wrong_host_is_url_error(certs):

@@ -6,11 +6,9 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler, Si
 
 import pytest
 
-# Until the SSL core (branch ssl) is merged, there is nothing to test these against.
-pytest.importorskip("M2Sec.SSL.Connection", reason="needs the SSL core (M2Sec.SSL.Connection)")
 
 from M2Sec import SSL, m2xmlrpclib
-from integ_helpers import certs, running, skip_without_server_reads  # noqa: F401
+from integ_helpers import certs, running  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,7 +52,6 @@ class M2SecXMLRPCServer(SSL.ThreadingSSLServer, SimpleXMLRPCDispatcher):
     logRequests = False
 
     def __init__(self, ctx):
-        skip_without_server_reads()
         SimpleXMLRPCDispatcher.__init__(self, allow_none=True)
         SSL.ThreadingSSLServer.__init__(self, ("127.0.0.1", 0), RecordingHandler, ctx)
 
