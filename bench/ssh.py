@@ -63,6 +63,16 @@ async def _m2_connections(sshd: Sshd, cipher: str, n: int) -> Tuple[float, float
     return (time.perf_counter() - t) / n, (time.process_time() - c) / n
 
 
+async def _count_to_eof(stream) -> int:
+    """Read an asyncio-style stream (M2Sec's or asyncssh's) to its end: the byte count."""
+    got = 0
+    while True:
+        chunk = await stream.read(1 << 20)
+        if not chunk:
+            return got
+        got += len(chunk)
+
+
 async def _m2_bulk(sshd: Sshd, cipher: str, up: bool) -> Tuple[float, float]:
     kw = _kw(sshd, cipher)
     async with SSH.connect("127.0.0.1", sshd.port, **kw) as conn:
@@ -73,14 +83,8 @@ async def _m2_bulk(sshd: Sshd, cipher: str, up: bool) -> Tuple[float, float]:
         else:
             t, c = time.perf_counter(), time.process_time()
             proc = await conn.create_process("head -c %d /dev/zero" % BULK)
-            got = 0
-            while True:
-                chunk = await proc.stdout.read(1 << 20)
-                if not chunk:
-                    break
-                got += len(chunk)
+            assert await _count_to_eof(proc.stdout) == BULK
             await proc.wait()
-            assert got == BULK
         return time.perf_counter() - t, time.process_time() - c
 
 
@@ -115,14 +119,8 @@ def _asyncssh_client():
                 await conn.run("cat > /dev/null", input=bytes(BULK), encoding=None, check=True)
             else:
                 proc = await conn.create_process("head -c %d /dev/zero" % BULK, encoding=None)
-                got = 0
-                while True:
-                    chunk = await proc.stdout.read(1 << 20)
-                    if not chunk:
-                        break
-                    got += len(chunk)
+                assert await _count_to_eof(proc.stdout) == BULK
                 await proc.wait()
-                assert got == BULK
             return time.perf_counter() - t, time.process_time() - c
 
     return (lambda sshd, cipher, n: asyncio.run(conns(sshd, cipher, n)),
