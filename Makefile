@@ -14,7 +14,7 @@ $(PY):
 
 # Build tools into the venv (again when this file changes), then install M2Sec without build isolation (faster rebuilds).
 $(VENV)/.tools: Makefile | $(PY)
-	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography tlslite-ng
+	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography tlslite-ng twisted
 	touch $@
 
 $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools
