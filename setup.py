@@ -79,7 +79,9 @@ ext = Extension(
     libraries=["ssl", "crypto"],
     swig_opts=["-ISWIG", "-O"],
     extra_compile_args=["-Wno-deprecated-declarations", "-Wno-unused-label", "-fno-strict-aliasing"],
-    define_macros=[("OPENSSL_API_COMPAT", "0x30000000L")],
+    # SWIG_TYPE_TABLE: SWIG modules that share a type table (M2Crypto's names the same OpenSSL
+    # types) crash when loaded in one process; M2Sec keeps its own.
+    define_macros=[("OPENSSL_API_COMPAT", "0x30000000L"), ("SWIG_TYPE_TABLE", "m2sec")],
 )
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
