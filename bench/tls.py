@@ -1,4 +1,4 @@
-"""TLS over loopback: M2Sec's SSL beside Python's ssl module.
+"""TLS over loopback: M2Sec's SSL beside Python's ssl module and M2Crypto 0.51 (when make bench built it).
 
 rows() returns (benchmark, M2Sec, peer name, peer value, ratio, target, met) like bench/run.py:
 
@@ -90,26 +90,57 @@ def pair(a, b):
 
 # ---- client side: against openssl s_server --------------------------------------------
 
-def m2_client(port, cafile, resume):
-    ctx = SSL.create_default_context(cafile=cafile)
-    ctx.set_min_proto_version(SSL.TLSv1_3)
-    session = None
+def _m2api_client(api, ctx, port, resume):
+    """Handshakes per second through M2Crypto's API (M2Sec's, or M2Crypto's own as api)."""
+    session = first = None
     if resume:
-        c = SSL.Connection(ctx)
-        c.connect(("localhost", port))
-        c.write(b"x\n")
-        c.read()  # the tickets arrive with the first data
-        session = c.get_session()
-        c.close()
+        first = api.Connection(ctx)
+        first.connect(("localhost", port))
+        first.write(b"x\n")
+        first.read()  # the tickets arrive with the first data
+        session = first.get_session()
+        if api is not SSL:
+            # M2Crypto 0.51's get_session() borrows the SSL_SESSION (SSL_get_session) and its
+            # Session frees it all the same: a double free.  Keep the connection and the session.
+            session._pyfree = 0
+        first.close()
 
     def one():
-        c = SSL.Connection(ctx)
+        c = api.Connection(ctx)
         if session is not None:
             c.set_session(session)
         c.connect(("localhost", port))
-        c.free()
+        c.close()
 
+    one.keep = first
     return lambda: rate(one)
+
+
+def m2_client(port, cafile, resume):
+    ctx = SSL.create_default_context(cafile=cafile)
+    ctx.set_min_proto_version(SSL.TLSv1_3)
+    return _m2api_client(SSL, ctx, port, resume)
+
+
+def m2crypto():
+    """M2Crypto's SSL package, if make bench could build it; else None."""
+    try:
+        from M2Crypto import SSL as M2C
+    except ImportError:
+        return None
+    return M2C
+
+
+def m2crypto_context(cafile):
+    M2C = m2crypto()
+    ctx = M2C.Context("tls")
+    ctx.load_verify_locations(cafile)
+    ctx.set_verify(M2C.verify_peer | M2C.verify_fail_if_no_peer_cert, 9)
+    return ctx
+
+
+def m2crypto_client(port, cafile, resume):
+    return _m2api_client(m2crypto(), m2crypto_context(cafile), port, resume)
 
 
 def py_client(port, cafile, resume):
@@ -218,10 +249,11 @@ class PyServer(_Server):
 
 # ---- bulk --------------------------------------------------------------------------------
 
-def m2_bulk(cert, key):
+def m2_bulk(cert, key, api=SSL):
+    """Bulk MB/s from a client on M2Crypto's API (M2Sec's, or M2Crypto's own) to an M2Sec server."""
     sctx = SSL.Context()
     sctx.load_cert(cert, key)
-    cctx = SSL.create_default_context(cafile=cert)
+    cctx = SSL.create_default_context(cafile=cert) if api is SSL else m2crypto_context(cert)
     lsock = listener(1)
 
     def serve():
@@ -240,7 +272,7 @@ def m2_bulk(cert, key):
     def run():
         t = threading.Thread(target=serve)
         t.start()
-        c = SSL.Connection(cctx)
+        c = api.Connection(cctx)
         c.connect(("localhost", lsock.getsockname()[1]))
         data = os.urandom(CHUNK) * 4
         start = time.perf_counter()
@@ -248,7 +280,7 @@ def m2_bulk(cert, key):
             c.write(data)
         c.read()
         el = time.perf_counter() - start
-        c.free()
+        c.close()
         t.join()
         return BULK / el
 
@@ -310,8 +342,12 @@ def rows():
             try:
                 wait_port(port)
                 for resume in (False, True):
+                    name = "TLS 1.3 %s handshake, client, %s" % ("resumed" if resume else "full", alg)
                     a, b = pair(m2_client(port, cert, resume), py_client(port, cert, resume))
-                    add("TLS 1.3 %s handshake, client, %s" % ("resumed" if resume else "full", alg), a, "ssl module", b, hs)
+                    add(name, a, "ssl module", b, hs)
+                    if m2crypto() is not None:
+                        a, b = pair(m2_client(port, cert, resume), m2crypto_client(port, cert, resume))
+                        add(name, a, "M2Crypto 0.51", b, hs)
             finally:
                 srv.kill()
                 srv.wait()
@@ -326,6 +362,9 @@ def rows():
         cert, key = certs["P-256"]
         a, b = pair(m2_bulk(cert, key), py_bulk(cert, key))
         add("TLS 1.3 bulk, 64 KiB writes", a, "ssl module", b, mb)
+        if m2crypto() is not None:
+            a, b = pair(m2_bulk(cert, key), m2_bulk(cert, key, m2crypto()))
+            add("TLS 1.3 bulk, 64 KiB writes", a, "M2Crypto 0.51", b, mb)
     return out
 
 
