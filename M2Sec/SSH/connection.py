@@ -399,7 +399,7 @@ class ClientConnection:
         if k is not None and not k.newkeys_sent:
             self._held.append(header + data)
             return
-        self._out.append(self._writer.write(header + data))
+        self._out.append(self._writer.write(header, data))
 
     def _flush_held(self) -> None:
         held, self._held = self._held, deque()

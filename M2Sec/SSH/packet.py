@@ -6,7 +6,7 @@ truncated or malformed input, never IndexError or struct.error.
 """
 
 import struct
-from typing import Iterable, List, Union
+from typing import Any, Iterable, List, Union
 
 from M2Sec.SSH.errors import SSHFormatError
 
@@ -215,17 +215,19 @@ class PacketWriter:
         self._random_pad = sealer.kind in ("none", "cbc")
         self.bytes_out = 0
 
-    def write(self, payload: bytes) -> bytes:
-        """The wire form of one payload, and the sequence number moves on."""
-        payload = self.compress(payload)
+    def write(self, payload: bytes, data: Any = b"") -> bytes:
+        """The wire form of one payload (payload + data: a channel message's header and its
+        data, joined once with the padding), and the sequence number moves on."""
+        if self.compress is not _no_compression:
+            payload, data = self.compress(payload + data), b""
         block = self._block
-        pad = block - ((self._apart + 1 + len(payload)) % block)
+        pad = block - ((self._apart + 1 + len(payload) + len(data)) % block)
         if pad < 4:
             pad += block
         padding = self._random(pad) if self._random_pad else bytes(pad)
         seq = self.seq
         self.seq = (seq + 1) & 0xFFFFFFFF
-        wire = self._seal(seq, bytes((pad,)) + payload + padding)
+        wire = self._seal(seq, b"".join((bytes((pad,)), payload, data, padding)))
         self.bytes_out += len(wire)
         self.packets += 1
         return wire
