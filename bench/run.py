@@ -9,13 +9,14 @@ import importlib
 import hmac
 import os
 import re
-import statistics
 import subprocess
 import sys
 import threading
 import time
 
 from M2Sec import EVP
+
+from _timing import calls_per_second, interleaved, print_table, row
 
 RUNS = 5
 AREAS = ("smime", "ssh_keys", "tls", "tls_api", "ssh", "ssh_server")  # bench/<area>.py modules with rows() in this table's format
@@ -34,26 +35,12 @@ except ImportError:  # pragma: no cover - make bench installs it
 
 def throughput(fn, seconds=0.25):
     """Bytes per second of fn(), each call processing len(BUF) bytes."""
-    n, start = 0, time.perf_counter()
-    while True:
-        for _ in range(50):
-            fn()
-        n += 50
-        el = time.perf_counter() - start
-        if el >= seconds:
-            return n * len(BUF) / el
+    return calls_per_second(fn, seconds, 50) * len(BUF)
 
 
 def per_call(fn, seconds=0.2):
     """Nanoseconds per call of fn()."""
-    n, start = 0, time.perf_counter()
-    while True:
-        for _ in range(1000):
-            fn()
-        n += 1000
-        el = time.perf_counter() - start
-        if el >= seconds:
-            return el / n * 1e9
+    return 1e9 / calls_per_second(fn, seconds, 1000)
 
 
 def openssl_speed(algo):
@@ -68,12 +55,7 @@ def openssl_speed(algo):
 
 
 def pair(a, b, measure):
-    """Medians of interleaved runs of measure(a) and measure(b)."""
-    xa, xb = [], []
-    for _ in range(RUNS):
-        xa.append(measure(a))
-        xb.append(measure(b))
-    return statistics.median(xa), statistics.median(xb)
+    return interleaved(a, b, RUNS, measure)
 
 
 # ---- the workloads ----------------------------------------------------------------------
@@ -175,19 +157,19 @@ def main():
     mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
     ns = lambda v: "%.0f ns" % v  # noqa: E731
 
-    def add(name, ours, peer_name, peer, fmt, ratio, target, ok):
-        rows.append((name, fmt(ours), peer_name, fmt(peer), "%.2f" % ratio, target, "yes" if ok else "NO"))
+    def add(name, ours, peer_name, peer, fmt, target, higher_is_better=True):
+        rows.append(row(name, ours, peer_name, peer, fmt, target, higher_is_better))
 
     # throughput on 16 KiB buffers: higher is better, ratio = M2Sec / peer
     a, b = pair(m2_sha256_16k, "sha256", lambda f: throughput(f) if callable(f) else openssl_speed(f))
-    add("SHA-256 16 KiB", a, "openssl speed", b, mb, a / b, ">= 0.95", a / b >= 0.95)
+    add("SHA-256 16 KiB", a, "openssl speed", b, mb, 0.95)
     a, c = pair(m2_sha256_16k, hl_sha256_16k, throughput)
-    add("SHA-256 16 KiB", a, "hashlib", c, mb, a / c, "-", True)
+    add("SHA-256 16 KiB", a, "hashlib", c, mb, None)
     a, b = pair(m2_gcm_16k, "aes-256-gcm", lambda f: throughput(f) if callable(f) else openssl_speed(f))
-    add("AES-256-GCM 16 KiB", a, "openssl speed", b, mb, a / b, ">= 0.95", a / b >= 0.95)
+    add("AES-256-GCM 16 KiB", a, "openssl speed", b, mb, 0.95)
     if hashes is not None:
         a, c = pair(m2_gcm_16k, cg_gcm_16k, throughput)
-        add("AES-256-GCM 16 KiB", a, "cryptography", c, mb, a / c, "-", True)
+        add("AES-256-GCM 16 KiB", a, "cryptography", c, mb, None)
 
     # per-call cost for 64-byte inputs: lower is better, ratio = M2Sec / peer
     if hashes is not None:
@@ -195,11 +177,11 @@ def main():
                                    ("HMAC 64 B", m2_hmac_64, cg_hmac_64),
                                    ("Cipher GCM 64 B", m2_cipher_64, cg_cipher_64)):
             a, b = pair(ours, theirs, per_call)
-            add(name, a, "cryptography", b, ns, a / b, "<= 1.00", a / b <= 1.0)
+            add(name, a, "cryptography", b, ns, 1.0, False)
     a, b = pair(m2_digest_64, hl_digest_64, per_call)
-    add("digest() 64 B", a, "hashlib", b, ns, a / b, "<= 1.20", a / b <= 1.2)
+    add("digest() 64 B", a, "hashlib", b, ns, 1.2, False)
     a, b = pair(m2_hmac_digest_64, hl_hmac_64, per_call)
-    add("hmac_digest() 64 B", a, "hmac.digest", b, ns, a / b, "<= 1.20", a / b <= 1.2)
+    add("hmac_digest() 64 B", a, "hmac.digest", b, ns, 1.2, False)
 
     # two threads against one: higher is better, ratio = two / one
     one, two = pair(1, 2, hash_big)
@@ -211,13 +193,7 @@ def main():
         if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(__file__)), area + ".py")):
             rows.extend(importlib.import_module(area).rows())
 
-    head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, head))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join("%-*s" % (w, v) for w, v in zip(widths, r)))
+    print_table(rows)
     print("\nmedians of %d interleaved runs; %s; Python %s" % (RUNS, subprocess.run(
         ["openssl", "version"], capture_output=True, text=True).stdout.strip(), sys.version.split()[0]))
 

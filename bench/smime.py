@@ -7,10 +7,10 @@ interleaved runs, in microseconds per message (lower is better; ratio = M2Sec / 
 
 import datetime
 import os
-import statistics
-import time
 
 from M2Sec import ASN1, EVP, SMIME, X509
+
+from _timing import calls_per_second, interleaved, print_table, row
 
 RUNS = 5
 DATA = os.urandom(4096)
@@ -39,15 +39,9 @@ def _self_signed(key: EVP.PKey) -> X509.X509:
     return cert
 
 
-def per_message(fn, seconds: float = 0.3) -> float:
+def per_message(fn) -> float:
     """Microseconds per call of fn()."""
-    n, start = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        el = time.perf_counter() - start
-        if el >= seconds:
-            return el / n * 1e6
+    return 1e6 / calls_per_second(fn, 0.3)
 
 
 def rows():
@@ -81,17 +75,10 @@ def rows():
     )
     out = []
     for name, ours, theirs in workloads:
-        a, b = [], []
-        for _ in range(RUNS):
-            a.append(per_message(ours))
-            b.append(per_message(theirs))
-        ma, mb = statistics.median(a), statistics.median(b)
-        ratio = ma / mb
-        out.append((name, "%.0f us" % ma, "cryptography", "%.0f us" % mb, "%.2f" % ratio, "<= 1.10",
-                    "yes" if ratio <= 1.10 else "NO"))
+        ma, mb = interleaved(ours, theirs, RUNS, per_message)
+        out.append(row(name, ma, "cryptography", mb, lambda v: "%.0f us" % v, 1.10, higher_is_better=False))
     return out
 
 
 if __name__ == "__main__":
-    for row in rows():
-        print("%-24s %10s  %-14s %10s  %6s  %-8s %s" % row)
+    print_table(rows())

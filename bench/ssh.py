@@ -9,7 +9,6 @@ tuples; ``python bench/ssh.py`` prints them.
 
 import asyncio
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from typing import List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+from _timing import print_table  # noqa: E402
 
 from ssh.sshd_helpers import Sshd  # noqa: E402
 
@@ -234,8 +235,4 @@ def rows() -> List[tuple]:
 
 
 if __name__ == "__main__":
-    head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
-    table = [head] + rows()
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
-    for r in table:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
+    print_table(rows())

@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
+from _timing import print_table  # noqa: E402
+
 MIB = 1 << 20
 BULK = 256 * MIB
 CONNECTIONS = 20
@@ -192,8 +194,4 @@ if __name__ == "__main__":
         kind, directory = sys.argv[2], sys.argv[3]
         asyncio.run(_serve_m2sec(directory) if kind == "m2sec" else _serve_asyncssh(directory))
         sys.exit(0)
-    head = ("benchmark", "M2Sec", "peer", "peer value", "ratio", "target", "met")
-    table = [head] + rows()
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
-    for r in table:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
+    print_table(rows())

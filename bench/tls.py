@@ -5,7 +5,8 @@ rows() returns (benchmark, M2Sec, peer name, peer value, ratio, target, met) lik
 - full and resumed TLS 1.3 handshakes per second with a P-256 and an RSA-2048 certificate,
   client side (against ``openssl s_server``) and server side (driven by a separate client
   process using the ssl module; ``openssl s_time`` cannot resume TLS 1.3 sessions);
-- bulk transfer in MB/s, a client thread writing to a server thread over TCP loopback.
+- bulk transfer in MB/s, a client thread writing to a server thread over TCP loopback, with
+  Nagle off on both sockets (BULK_RUNS runs: a bulk run takes a few hundredths of a second).
 
 Every figure is the median of RUNS interleaved runs (M2Sec, then the ssl module), so each ratio
 compares figures measured under the same load.  Run it alone with ``python bench/tls.py``.
@@ -14,7 +15,6 @@ compares figures measured under the same load.  Run it alone with ``python bench
 import os
 import socket
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +23,10 @@ import time
 
 from M2Sec import SSL
 
+from _timing import calls_per_second, interleaved, print_table, row
+
 RUNS = 3
+BULK_RUNS = 7
 SECONDS = 0.6
 BULK = 32 << 20
 CHUNK = 16384
@@ -71,21 +74,11 @@ def listener(backlog=128):
 
 def rate(fn, seconds=SECONDS):
     """Calls of fn() per second."""
-    n, start = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        el = time.perf_counter() - start
-        if el >= seconds:
-            return n / el
+    return calls_per_second(fn, seconds)
 
 
-def pair(a, b):
-    xa, xb = [], []
-    for _ in range(RUNS):
-        xa.append(a())
-        xb.append(b())
-    return statistics.median(xa), statistics.median(xb)
+def pair(a, b, runs=RUNS):
+    return interleaved(a, b, runs)
 
 
 # ---- client side: against openssl s_server --------------------------------------------
@@ -249,75 +242,87 @@ class PyServer(_Server):
 
 # ---- bulk --------------------------------------------------------------------------------
 
-def m2_bulk(cert, key, api=SSL):
-    """Bulk MB/s from a client on M2Crypto's API (M2Sec's, or M2Crypto's own) to an M2Sec server."""
-    sctx = SSL.Context()
-    sctx.load_cert(cert, key)
-    cctx = SSL.create_default_context(cafile=cert) if api is SSL else m2crypto_context(cert)
+def _nodelay(sock):
+    """Nagle off: with it on, the four records of a 64 KiB write meet the peer's delayed ACKs
+    and a run falls at random to half speed, whichever library sends."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _bulk(serve, connect):
+    """Bytes per second from a client to a server thread over TCP loopback: serve(sock) reads
+    BULK bytes on an accepted socket and answers a byte; connect(port) gives the client's
+    (send, wait for the answer, close)."""
     lsock = listener(1)
 
-    def serve():
+    def accept():
         s, _ = lsock.accept()
-        c = SSL.Connection(sctx, s)
-        c.setup_ssl()
-        c.set_accept_state()
-        c.accept_ssl()
-        buf = bytearray(65536)
-        n = 0
-        while n < BULK:
-            n += c.readinto(buf)
-        c.write(b"k")
-        c.free()
+        _nodelay(s)
+        serve(s)
 
     def run():
-        t = threading.Thread(target=serve)
+        t = threading.Thread(target=accept)
         t.start()
-        c = api.Connection(cctx)
-        c.connect(("localhost", lsock.getsockname()[1]))
+        send, wait, close = connect(lsock.getsockname()[1])
         data = os.urandom(CHUNK) * 4
         start = time.perf_counter()
         for _ in range(BULK // len(data)):
-            c.write(data)
-        c.read()
+            send(data)
+        wait()
         el = time.perf_counter() - start
-        c.close()
+        close()
         t.join()
         return BULK / el
 
     return run
 
 
+def m2_bulk(cert, key, api=SSL):
+    """Bulk from a client on M2Crypto's API (M2Sec's, or M2Crypto's own) to an M2Sec server."""
+    sctx = SSL.Context()
+    sctx.load_cert(cert, key)
+    cctx = SSL.create_default_context(cafile=cert) if api is SSL else m2crypto_context(cert)
+
+    def serve(s):
+        c = SSL.Connection(sctx, s)
+        c.setup_ssl()
+        c.set_accept_state()
+        c.accept_ssl()
+        buf, n = bytearray(65536), 0
+        while n < BULK:
+            n += c.readinto(buf)
+        c.write(b"k")
+        c.free()
+
+    def connect(port):
+        c = api.Connection(cctx)
+        c.connect(("localhost", port))
+        _nodelay(c.socket)
+        return c.write, c.read, c.close
+
+    return _bulk(serve, connect)
+
+
 def py_bulk(cert, key):
+    """Bulk from an ssl module client to an ssl module server."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.create_default_context(cafile=cert)
-    lsock = listener(1)
 
-    def serve():
-        s, _ = lsock.accept()
+    def serve(s):
         t = sctx.wrap_socket(s, server_side=True)
-        buf = bytearray(65536)
-        n = 0
+        buf, n = bytearray(65536), 0
         while n < BULK:
             n += t.recv_into(buf)
         t.sendall(b"k")
         t.close()
 
-    def run():
-        th = threading.Thread(target=serve)
-        th.start()
-        c = cctx.wrap_socket(socket.create_connection(lsock.getsockname()), server_hostname="localhost")
-        data = os.urandom(CHUNK) * 4
-        start = time.perf_counter()
-        for _ in range(BULK // len(data)):
-            c.sendall(data)
-        c.recv(1)
-        el = time.perf_counter() - start
-        c.close()
-        th.join()
-        return BULK / el
+    def connect(port):
+        s = socket.create_connection(("127.0.0.1", port))
+        _nodelay(s)
+        c = cctx.wrap_socket(s, server_hostname="localhost")
+        return c.sendall, lambda: c.recv(1), c.close
 
-    return run
+    return _bulk(serve, connect)
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -328,9 +333,7 @@ def rows():
     mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
 
     def add(name, ours, peer_name, peer, fmt, target=0.9):
-        ratio = ours / peer
-        out.append((name, fmt(ours), peer_name, fmt(peer), "%.2f" % ratio, ">= %.2f" % target,
-                    "yes" if ratio >= target else "NO"))
+        out.append(row(name, ours, peer_name, peer, fmt, target))
 
     with tempfile.TemporaryDirectory() as d:
         certs = make_certs(d)
@@ -360,17 +363,16 @@ def rows():
                 m2s.close()
                 pys.close()
         cert, key = certs["P-256"]
-        a, b = pair(m2_bulk(cert, key), py_bulk(cert, key))
+        a, b = pair(m2_bulk(cert, key), py_bulk(cert, key), BULK_RUNS)
         add("TLS 1.3 bulk, 64 KiB writes", a, "ssl module", b, mb)
         if m2crypto() is not None:
-            a, b = pair(m2_bulk(cert, key), m2_bulk(cert, key, m2crypto()))
+            a, b = pair(m2_bulk(cert, key), m2_bulk(cert, key, m2crypto()), BULK_RUNS)
             add("TLS 1.3 bulk, 64 KiB writes", a, "M2Crypto 0.51", b, mb)
     return out
 
 
 def main():
-    for row in rows():
-        print("%-45s %12s  %-10s %12s  %5s %8s %s" % row)
+    print_table(rows())
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ Run it alone with ``python bench/tls_api.py``.
 
 import os
 import socket
-import statistics
 import subprocess
 import tempfile
 import threading
 import time
+
+from _timing import calls_per_second, interleaved, print_table, row
 
 RUNS = 3
 SECONDS = 0.6
@@ -59,11 +60,7 @@ def _run_pair(api, creds, cafile, client_work, server_work):
 
 
 def handshakes(api, creds, cafile):
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < SECONDS:
-        _run_pair(api, creds, cafile, lambda c: None, lambda c: None)
-        n += 1
-    return n / (time.perf_counter() - start)
+    return calls_per_second(lambda: _run_pair(api, creds, cafile, lambda c: None, lambda c: None), SECONDS)
 
 
 def bulk(api, creds, cafile):
@@ -99,18 +96,11 @@ def rows():
         creds = {name: _credentials(api, cert, key) for name, api in apis.items()}
         for label, fn, fmt in (("TLS 1.3 full handshake, TLSConnection pair, P-256", handshakes, "%.0f/s"),
                                ("bulk transfer, TLSConnection pair", bulk, None)):
-            figures = {name: [] for name in apis}
-            for _ in range(RUNS):
-                for name, api in apis.items():
-                    figures[name].append(fn(api, creds[name], cert))
-            ours, peer = (statistics.median(figures[n]) for n in ("M2Sec", "tlslite-ng"))
+            ours, peer = interleaved("M2Sec", "tlslite-ng", RUNS, lambda n: fn(apis[n], creds[n], cert))
             show = (lambda v: fmt % v) if fmt else (lambda v: "%.1f MB/s" % (v / 1e6))
-            ratio = ours / peer
-            out.append((label, show(ours), "tlslite-ng", show(peer), "%.1f" % ratio, ">= 1.0",
-                        "yes" if ratio >= 1.0 else "NO"))
+            out.append(row(label, ours, "tlslite-ng", peer, show, 1.0))
     return out
 
 
 if __name__ == "__main__":
-    for row in rows():
-        print(" | ".join(row))
+    print_table(rows())
