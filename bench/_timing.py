@@ -18,12 +18,20 @@ def calls_per_second(fn, seconds, batch=1):
 
 def interleaved(a, b, runs, measure=lambda f: f()):
     """The medians of measure(a) and measure(b) over `runs` runs taken in turn, so that both
-    figures of a ratio are measured under the same machine load."""
+    figures of a ratio are measured under the same machine load.  A measure may give a tuple
+    of figures: then each place has its median."""
     xa, xb = [], []
     for _ in range(runs):
         xa.append(measure(a))
         xb.append(measure(b))
-    return statistics.median(xa), statistics.median(xb)
+    return _median(xa), _median(xb)
+
+
+def _median(xs):
+    """The median of figures, or of each place of tuples of figures."""
+    if isinstance(xs[0], tuple):
+        return tuple(statistics.median(c) for c in zip(*xs))
+    return statistics.median(xs)
 
 
 def row(name, ours, peer_name, peer, fmt, target, higher_is_better=True):
