@@ -528,7 +528,8 @@ class X509(_Signed):
 
     def add_subject_key_identifier(self) -> int:
         """Add subjectKeyIdentifier computed from the certificate's public key."""
-        keyid = m2.pkey_key_identifier(self.get_pubkey()._ptr())
+        pubkey = self.get_pubkey()  # held for the call: its pointer must outlive _ptr()
+        keyid = m2.pkey_key_identifier(pubkey._ptr())
         return self.add_ext(new_extension("subjectKeyIdentifier", binascii.hexlify(keyid).decode()))
 
     # -- signatures and checks

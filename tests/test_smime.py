@@ -250,8 +250,9 @@ def test_signer_not_in_store_carries_the_verify_code(ca):
     assert "unable to get local issuer certificate" in str(err)
     assert isinstance(err, SMIME.PKCS7_Error) and isinstance(err, X509.X509VerificationError)
     # the low-level call raises PKCS7_Error with the code attached
+    empty = stack()  # held: a pointer taken from a temporary would be freed before the call
     with pytest.raises(SMIME.PKCS7_Error) as e:
-        m2.pkcs7_verify1(p7._ptr(), stack()._ptr(), other._ptr(), data._ptr(), 0)
+        m2.pkcs7_verify1(p7._ptr(), empty._ptr(), other._ptr(), data._ptr(), 0)
     assert e.value.verify_code == m2.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     # PKCS7_NOVERIFY skips the chain, not the signature
     data.seek(0)
