@@ -292,7 +292,7 @@ class TLSConnection:
         self._settings = settings
         yield from self._handshake_steps()
         self.allegedSrpUsername = self._tls.srp_username()
-        self._finish_handshake(checker, self.allegedSrpUsername, sni or "")
+        self._finish_handshake(checker, self.allegedSrpUsername, self._tls.get_servername() or "")
         if sessionCache is not None and self._session.sessionID:
             sessionCache[self._session.sessionID] = self._session
 

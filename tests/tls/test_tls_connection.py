@@ -179,6 +179,17 @@ def test_alpn_and_sni(creds, server):
     assert info.value.description == AlertDescription.no_application_protocol
 
 
+def test_server_session_names_the_sni_received(creds, server):
+    srv = server(serve_cert(creds), n=2)
+    for name in ("localhost", None):
+        conn = client(srv, creds, serverName=name)
+        assert conn.session.serverName == (name or "")
+        echo(conn)
+        conn.close()
+    srv.join()
+    assert [c.session.serverName for c in srv.results] == ["localhost", ""]
+
+
 def test_sni_mismatch(creds, server):
     srv = server(serve_cert(creds, sni="other.example"))
     with pytest.raises(TLSRemoteAlert) as info:
