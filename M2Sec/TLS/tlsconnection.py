@@ -48,6 +48,20 @@ def _alpn_list(alpn: Any) -> List[bytes]:
     return [p.encode("ascii") if isinstance(p, str) else bytes(p) for p in alpn]
 
 
+def _check_session(session: Optional[Session], serverName: Optional[str], srpUsername: Optional[str]) -> None:
+    """Refuse to resume a session made with another server name or SRP user (TLS Lite's rule;
+    RFC 8446 section 4.6.1: the old certificate was only checked for the old name).
+
+    :raises ValueError: when session is resumable and was made for another server or user.
+    """
+    if session is None or not session.valid():
+        return
+    if (session.serverName or "").lower() != (serverName or "").lower():
+        raise ValueError("the session is for server name %r, not %r" % (session.serverName, serverName or ""))
+    if (session.srpUsername or None) != (srpUsername or None):
+        raise ValueError("the session is for another SRP username")
+
+
 def _settings(settings: Optional[HandshakeSettings]) -> HandshakeSettings:
     if settings is None:
         settings = HandshakeSettings()
@@ -81,6 +95,7 @@ class TLSConnection:
         self._user_closed = False
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
+        self._waiting = False                # _pump waits for the peer's bytes
 
     # ---- results ---------------------------------------------------------------------------------
     @property
@@ -95,9 +110,9 @@ class TLSConnection:
     def session(self, value: Session) -> None:
         self._session = value
 
-    def getVersionName(self) -> str:
-        """'TLS 1.2', 'TLS 1.3' ..."""
-        return VERSION_NAMES.get(self.version, "unknown")
+    def getVersionName(self) -> Optional[str]:
+        """'TLS 1.2', 'TLS 1.3' ..., None before a handshake."""
+        return VERSION_NAMES.get(self.version)
 
     def getCipherName(self) -> Optional[str]:
         """TLS Lite's name of the negotiated cipher ('aes256gcm', 'chacha20-poly1305' ...)."""
@@ -156,6 +171,7 @@ class TLSConnection:
         if (certChain is None) != (privateKey is None):
             raise ValueError("certChain and privateKey go together")
         pinned = isinstance(checker, Checker) and bool(checker.x509Fingerprint)
+        _check_session(session, serverName, None)
         gen = self._client_steps(_as_chain(certChain), privateKey, session, _settings(settings), checker,
                                  serverName, _alpn_list(alpn), cafile, capath, verify and not pinned, None)
         return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
@@ -175,6 +191,7 @@ class TLSConnection:
         pw = password.decode("utf-8") if isinstance(password, bytes) else password
         if not isinstance(user, str) or not isinstance(pw, str) or not user:
             raise TypeError("username and password are non-empty str or bytes")
+        _check_session(session, serverName, user)
         gen = self._client_steps(None, None, session, _settings(settings), checker, serverName, [],
                                  cafile, capath, verify, (user, pw))
         return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
@@ -326,6 +343,7 @@ class TLSConnection:
         s.cipherSuite = cipher.protocol_id() if cipher is not None else 0
         s.srpUsername = srpUsername
         s.serverName = serverName
+        s.appProto = bytearray(self.next_proto or b"")
         chain = [X509._wrap(c) for c in tls.get_peer_chain()]
         peer = X509CertChain(chain) if chain else None
         if self._client:
@@ -370,7 +388,11 @@ class TLSConnection:
                 raise self._failure(e) from None
             if out:
                 yield ("send", out)
-            incoming = ((yield ("recv", RECV_SIZE)) or b"") if want else None
+            incoming = None
+            if want:
+                self._waiting = True         # a timeout now leaves nothing half done
+                incoming = (yield ("recv", RECV_SIZE)) or b""
+            self._waiting = False
 
     def _flush(self, quiet: bool = False) -> Step:
         data = self._tls.data_to_send() if self._tls is not None and not self._tls.closed else b""
@@ -403,8 +425,26 @@ class TLSConnection:
         self.closed = True
         self._user_closed = True
         self._release()
+        self._session.resumable = False
         if self.closeSocket:
             self.sock.close()
+
+    def _fatal(self, steps: Step, reading: bool = False) -> Step:
+        """steps, closing the connection (as _fail does) if it raises: a failed read or write
+        leaves no usable connection (TLS Lite's rule).  Only a read that timed out waiting
+        for the peer's bytes keeps it (as a socket does): it can be tried again."""
+        self._waiting = False
+        try:
+            return (yield from steps)
+        except GeneratorExit:
+            raise
+        except socket.timeout:
+            if not (reading and self._waiting):
+                self._fail()
+            raise
+        except BaseException:
+            self._fail()
+            raise
 
     def _release(self) -> None:
         if self._tls is not None and not self._tls.closed:
@@ -422,18 +462,26 @@ class TLSConnection:
         return self._tls
 
     def _read_steps(self, max: Optional[int], min: int) -> Step:
-        tls = self._need_open()
+        return (yield from self._fatal(self._read_data(max, min), reading=True))
+
+    def _read_data(self, max: Optional[int], min: int) -> Step:
+        tls = self._tls
+        if tls is None or tls.closed or self.closed:
+            return self._take(max)           # TLS Lite: a closed connection reads as its end
         want = min if min > 1 else 1
         while len(self._readbuf) < want:
             result = yield from self._pump(tls.read, RECV_SIZE)
             if result is _CLOSED:
                 if self.ignoreAbruptClose:
                     break
-                self._fail()
                 raise TLSAbruptCloseError("the peer closed the socket without close_notify")
             if not result:
                 break                        # close_notify: end of data
             self._readbuf += result
+        return self._take(max)
+
+    def _take(self, max: Optional[int]) -> bytes:
+        """Up to max (all when None) bytes from the front of the read buffer."""
         n = len(self._readbuf) if max is None else max
         out = bytes(self._readbuf[:n])
         del self._readbuf[:n]
@@ -441,12 +489,14 @@ class TLSConnection:
 
     def _write_steps(self, data: Any) -> Step:
         tls = self._need_open()
+        return (yield from self._fatal(self._write_data(tls, data)))
+
+    def _write_data(self, tls: _engine.TLSObject, data: Any) -> Step:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not len(view):
             return 0
         written = yield from self._pump(tls.write, view)
         if written is _CLOSED or written <= 0:
-            self._fail()
             raise TLSAbruptCloseError("the peer closed the connection")
         return len(view)
 
@@ -494,7 +544,7 @@ class TLSConnection:
         return request[1]
 
     def _run(self, gen: Step) -> Any:
-        """Run gen to the end, blocking (honouring the socket's timeout)."""
+        """Run gen to the end, blocking (honouring the socket's timeout, which is raised into gen)."""
         driver = self._select_driver(gen)
         timeout = self.sock.gettimeout()
         try:
@@ -503,21 +553,23 @@ class TLSConnection:
                 # A non-blocking socket used through the blocking API: wait for it.
                 fd = self.sock.fileno()
                 r, w, _ = select.select([fd] if want == 0 else [], [fd] if want == 1 else [], [], timeout)
-                if not r and not w:
-                    raise socket.timeout("timed out")
-                want = driver.send(None)
+                if r or w:
+                    want = driver.send(None)
+                else:
+                    want = driver.throw(socket.timeout("timed out"))
         except StopIteration as stop:
             return stop.value
 
     # ---- data ----------------------------------------------------------------------------------------
     def read(self, max: Optional[int] = None, min: int = 1) -> bytes:
         """Up to max bytes (all that is available when None), at least min unless the peer closed.
-        b'' once the peer sent close_notify."""
+        b'' once the peer sent close_notify, and on a closed connection.
+
+        :raises TLSRemoteAlert, TLSLocalAlert, TLSAbruptCloseError, OSError: and the connection
+            is closed; a timeout while waiting for the peer's bytes leaves it open.
+        """
         if self._readbuf and len(self._readbuf) >= min:
-            n = len(self._readbuf) if max is None else max
-            out = bytes(self._readbuf[:n])
-            del self._readbuf[:n]
-            return out
+            return self._take(max)
         return self._run(self._read_steps(max, min))
 
     def readAsync(self, max: Optional[int] = None, min: int = 1) -> Generator[Any, None, None]:
@@ -526,7 +578,12 @@ class TLSConnection:
         yield data
 
     def write(self, s: Any) -> int:
-        """Send all of s."""
+        """Send all of s.
+
+        :raises TLSClosedConnectionError: on a closed connection.
+        :raises TLSRemoteAlert, TLSLocalAlert, TLSAbruptCloseError, OSError: (a timeout too)
+            and the connection is closed.
+        """
         return self._run(self._write_steps(s))
 
     def writeAsync(self, s: Any) -> Generator[int, None, None]:
