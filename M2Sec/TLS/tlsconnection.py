@@ -48,6 +48,26 @@ def _alpn_list(alpn: Any) -> List[bytes]:
     return [p.encode("ascii") if isinstance(p, str) else bytes(p) for p in alpn]
 
 
+def _host_name(name: Union[str, bytes, None]) -> Optional[str]:
+    """name as SNI carries it and the certificate check takes it: ASCII, an internationalised
+    name in its A-label form (RFC 6066 section 3, RFC 5890); None for no name.
+
+    :raises TypeError: for a name that is not str or bytes; ValueError for one IDNA refuses.
+    """
+    if not name:
+        return None
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("ascii")
+    if not isinstance(name, str):
+        raise TypeError("serverName must be str")
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as e:
+        raise ValueError("serverName is not a valid internationalised name: %r" % name) from e
+
+
 def _check_session(session: Optional[Session], serverName: Optional[str], srpUsername: Optional[str]) -> None:
     """Refuse to resume a session made with another server name or SRP user (TLS Lite's rule;
     RFC 8446 section 4.6.1: the old certificate was only checked for the old name).
@@ -159,7 +179,9 @@ class TLSConnection:
         """Handshake as a client, authenticating the server by its certificate (and this side by
         certChain/privateKey when given).
 
-        :param serverName: sent as SNI and checked against the certificate (RFC 6125).
+        :param serverName: sent as SNI and checked against the certificate (RFC 6125); an
+            internationalised name goes in its A-label form; an IP address is checked against
+            the certificate's iPAddress names and not sent (RFC 6066 section 3).
         :param cafile, capath: the trusted CAs; the system store when neither is given.
         :param verify: False turns chain and name checks off (a Checker fingerprint still applies;
             a Checker with x509Fingerprint replaces the chain check by that pin).
@@ -171,6 +193,7 @@ class TLSConnection:
         if (certChain is None) != (privateKey is None):
             raise ValueError("certChain and privateKey go together")
         pinned = isinstance(checker, Checker) and bool(checker.x509Fingerprint)
+        serverName = _host_name(serverName)
         _check_session(session, serverName, None)
         gen = self._client_steps(_as_chain(certChain), privateKey, session, _settings(settings), checker,
                                  serverName, _alpn_list(alpn), cafile, capath, verify and not pinned, None)
@@ -191,6 +214,7 @@ class TLSConnection:
         pw = password.decode("utf-8") if isinstance(password, bytes) else password
         if not isinstance(user, str) or not isinstance(pw, str) or not user:
             raise TypeError("username and password are non-empty str or bytes")
+        serverName = _host_name(serverName)
         _check_session(session, serverName, user)
         gen = self._client_steps(None, None, session, _settings(settings), checker, serverName, [],
                                  cafile, capath, verify, (user, pw))
@@ -270,7 +294,7 @@ class TLSConnection:
             if protos:
                 _engine.alpn(ctx, protos, server=True)
             if sni:
-                _engine.expect_sni(ctx, sni if sni.isascii() else sni.encode("idna").decode("ascii"))
+                _engine.expect_sni(ctx, _host_name(sni) or "")
             if sessionCache is not None:
                 _engine.sessions(ctx, sessionCache.maxEntries, int(sessionCache.maxAge), config.num_tickets)
             else:

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from conftest import TIMEOUT
+from M2Sec import m2
 
 from M2Sec.TLS import (AlertDescription, Checker, HandshakeSettings, SessionCache, TLSAbruptCloseError,
                        TLSClosedConnectionError, TLSConnection, TLSFingerprintError, TLSLocalAlert,
@@ -565,3 +566,29 @@ def test_alpn_in_session(creds, server):
     plain.close()
     srv.join()
     assert srv.results[0].session.appProto == b"http/1.1"
+
+
+def test_internationalised_server_name(creds, server):
+    creds.issue("idn", "DNS:xn--bcher-kva.example")
+
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("idn"), privateKey=creds.key("idn"), sni="bücher.example")
+        conn.write(conn.read())
+        conn.close()
+        return conn.session.serverName
+    srv = server(handler)
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(serverName="bücher.example", cafile=creds.cafile)   # the A-label is sent and checked
+    assert conn.session.serverName == "xn--bcher-kva.example"
+    echo(conn)
+    conn.close()
+    srv.join()
+    assert srv.results == ["xn--bcher-kva.example"]
+    srv = server(serve_cert(creds))                                              # a certificate for localhost
+    with pytest.raises(TLSLocalAlert) as info:
+        TLSConnection(srv.connect()).handshakeClientCert(serverName="bücher.example", cafile=creds.cafile)
+    assert info.value.verify_code == m2.X509_V_ERR_HOSTNAME_MISMATCH
+    srv.join()
+    with pytest.raises(ValueError):
+        TLSConnection(socket.socket()).handshakeClientCert(serverName="a..b\u00e9".encode().decode("unicode_escape"))
