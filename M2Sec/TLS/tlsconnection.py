@@ -444,12 +444,14 @@ class TLSConnection:
             exc.verify_code = 0
         return exc
 
-    def _fail(self) -> None:
-        """After a failed handshake or check: nothing more is sent; the socket is closed."""
+    def _fail(self, resumable: bool = False) -> None:
+        """After a failed handshake, check, read or write: nothing more is sent; the socket is
+        closed; the session is not resumed (unless resumable: an abrupt close that was allowed)."""
         self.closed = True
         self._user_closed = True
         self._release()
-        self._session.resumable = False
+        if not resumable:
+            self._session.resumable = False
         if self.closeSocket:
             self.sock.close()
 
@@ -497,6 +499,7 @@ class TLSConnection:
             result = yield from self._pump(tls.read, RECV_SIZE)
             if result is _CLOSED:
                 if self.ignoreAbruptClose:
+                    self._fail(resumable=True)   # the end of the data, and of the connection
                     break
                 raise TLSAbruptCloseError("the peer closed the socket without close_notify")
             if not result:

@@ -320,7 +320,10 @@ def test_ignore_abrupt_close(creds, server):
     conn = client(srv, creds)
     conn.ignoreAbruptClose = True
     assert conn.read(min=10) == b"bye"
+    assert conn.closed and conn.sock.fileno() == -1       # the connection is over (TLS Lite closes it)
     assert conn.read() == b""
+    with pytest.raises(TLSClosedConnectionError):
+        conn.write(b"x")
     srv.join()
 
 
@@ -468,7 +471,8 @@ def test_closed_connection_reads_empty_and_refuses_writes(creds, server):
     with pytest.raises(TLSClosedConnectionError):
         conn.write(b"x")
     srv.join()
-    assert TLSConnection(socket.socket()).getVersionName() is None
+    with socket.socket() as sock:
+        assert TLSConnection(sock).getVersionName() is None
 
 
 def test_failed_read_closes_the_connection(creds, server):
@@ -590,5 +594,5 @@ def test_internationalised_server_name(creds, server):
         TLSConnection(srv.connect()).handshakeClientCert(serverName="bücher.example", cafile=creds.cafile)
     assert info.value.verify_code == m2.X509_V_ERR_HOSTNAME_MISMATCH
     srv.join()
-    with pytest.raises(ValueError):
-        TLSConnection(socket.socket()).handshakeClientCert(serverName="a..b\u00e9".encode().decode("unicode_escape"))
+    with socket.socket() as sock, pytest.raises(ValueError):
+        TLSConnection(sock).handshakeClientCert(serverName="a..bé")              # not a valid IDN
