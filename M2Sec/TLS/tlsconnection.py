@@ -15,7 +15,7 @@ import socket
 from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, retry_loop
+from M2Sec.SSL import SSLEOFError, SSLWantReadError, SSLWantWriteError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
@@ -28,6 +28,8 @@ from M2Sec.TLS.verifierdb import VerifierDB
 from M2Sec.TLS.x509 import X509, X509CertChain
 
 RECV_SIZE = 16384
+_RECORD_HEADER = 5                     # type, version, length (RFC 8446 section 5.1)
+_MAX_RECORD = 16384 + 2048             # the largest TLSCiphertext.length of any version
 _ERR_LIB_SSL = 20
 _SSL_AD_REASON_OFFSET = 1000
 Step = Generator[Tuple[str, Any], Any, Any]
@@ -527,20 +529,57 @@ class TLSConnection:
             raise TLSAbruptCloseError("the peer closed the connection")
         return len(view)
 
-    def _close_steps(self) -> Step:
-        if self._tls is not None and not self._tls.closed and not self.closed:
+    def _close_steps(self, await_peer: bool = False) -> Step:
+        """Send close_notify; with await_peer, also wait for the peer's (TLS Lite does when the
+        socket stays open, closeSocket False, so that it is left at the end of the TLS data)."""
+        tls = self._tls
+        if tls is not None and not tls.closed and not self.closed:
             try:
                 try:
-                    self._tls.unwrap()       # sends close_notify; the peer's is not awaited
+                    tls.unwrap()             # sends close_notify, and sees the peer's if it came
+                    await_peer = False
                 except M2SecError:
                     pass
                 yield from self._flush()
+                if await_peer:
+                    yield from self._await_close_notify(tls)
             except OSError:
                 pass
         self.closed = True
         self._release()
         if self.closeSocket:
             self.sock.close()
+
+    def _await_close_notify(self, tls: _engine.TLSObject) -> Step:
+        """Feed the peer's records to tls one at a time, never reading a byte past them, until
+        its close_notify (OpenSSL drops application data that still comes) or the end of the
+        stream."""
+        while True:
+            header = yield from self._recv_exact(_RECORD_HEADER)
+            size = int.from_bytes(header[3:5], "big") if len(header) == _RECORD_HEADER else _MAX_RECORD + 1
+            if size > _MAX_RECORD:
+                return                       # the end of the stream, or not TLS
+            body = yield from self._recv_exact(size)
+            if len(body) < size:
+                return
+            tls.receive_bytes(header + body)
+            try:
+                tls.unwrap()
+                return
+            except (SSLWantReadError, SSLWantWriteError):
+                yield from self._flush()
+            except M2SecError:
+                return
+
+    def _recv_exact(self, n: int) -> Step:
+        """n bytes from the socket, fewer at its end."""
+        data = b""
+        while len(data) < n:
+            chunk = yield ("recv", n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
 
     # ---- drivers -----------------------------------------------------------------------------------
     def _select_driver(self, gen: Step) -> Generator[int, None, Any]:
@@ -636,15 +675,16 @@ class TLSConnection:
         self._readbuf[:0] = b
 
     def close(self) -> None:
-        """Send close_notify and (closeSocket) close the socket; files from makefile() keep the
-        connection open until they are closed too."""
+        """Send close_notify and close the socket; with ``closeSocket = False``, wait for the
+        peer's close_notify instead (TLS Lite's exchange) and leave the socket open at the first
+        byte after TLS.  Files from makefile() keep the connection open until they are closed too."""
         self._user_closed = True
         if self._io_refs <= 0:
             self._real_close()
 
     def closeAsync(self) -> Generator[int, None, None]:
         self._user_closed = True
-        yield from self._select_driver(self._close_steps())
+        yield from self._select_driver(self._close_steps(await_peer=not self.closeSocket))
 
     def _real_close(self) -> None:
         if self._tls is None:
@@ -653,7 +693,7 @@ class TLSConnection:
                 self.sock.close()
             return
         try:
-            self._run(self._close_steps())
+            self._run(self._close_steps(await_peer=not self.closeSocket))
         except OSError:
             pass
 
