@@ -31,6 +31,14 @@ def _address(text: str) -> Tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _pin(text: str) -> Checker:
+    """A Checker pinning the SHA-1 fingerprint text."""
+    try:
+        return Checker(x509Fingerprint=text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _credentials(args: argparse.Namespace) -> Tuple[Optional[X509CertChain], object]:
     if bool(args.key) != bool(args.cert):
         raise SystemExit("-k KEY and -c CERT go together")
@@ -65,7 +73,7 @@ def _describe(conn: TLSConnection, elapsed: Optional[float] = None) -> str:
 def client(args: argparse.Namespace) -> int:
     host, port = args.address
     chain, key = _credentials(args)
-    checker = Checker(x509Fingerprint=args.fingerprint) if args.fingerprint else None
+    checker = args.fingerprint
     sock = socket.create_connection((host, port), timeout=args.timeout)
     conn = TLSConnection(sock)
     start = time.monotonic()
@@ -151,7 +159,7 @@ def tls_main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("-u", "--user", help="SRP username")
     c.add_argument("-p", "--password", help="SRP password (asked for when -u is given alone)")
     c.add_argument("--servername", help="name to send and check (default: HOST)")
-    c.add_argument("--fingerprint", help="SHA-1 fingerprint the server's certificate must have")
+    c.add_argument("--fingerprint", type=_pin, help="SHA-1 fingerprint the server's certificate must have")
     c.add_argument("--alpn", action="append", help="ALPN protocol to offer (repeatable)")
     c.add_argument("--insecure", action="store_true", help="do not verify the server's chain and name")
     c.add_argument("--get", metavar="PATH", help="send GET PATH and print the response")

@@ -4,7 +4,8 @@ Each class subclasses the standard-library one and adds only the TLS part; the a
 arguments are TLS Lite's (none, ``x509Fingerprint=``, ``checker=``, SRP ``username=``/``password=``,
 ``certChain=``/``privateKey=``, ``settings=``), plus ``cafile=``/``capath=``/``verify=``.  The
 server's chain and host name are verified by default (against the system store unless a CA file
-is given); a fingerprint pin takes the place of the chain check.
+is given); a fingerprint pin takes the place of the chain check.  A host given as an IP address
+is checked against the certificate's iPAddress subjectAltNames and is not sent as SNI.
 """
 
 import http.client
@@ -45,7 +46,9 @@ class ClientHelper:
         self.certChain, self.privateKey = certChain, privateKey
         self.checker, self.settings = checker, settings
         self.cafile, self.capath, self.verify, self.alpn = cafile, capath, verify, alpn
-        self.serverName = host if host and not _is_ip(host) else None
+        # An IP address literal too: it is matched against the certificate's iPAddress names
+        # and, per RFC 6066 section 3, not sent as SNI (both done by M2Sec.SSL).
+        self.serverName = host or None
         self.tlsSession = None
 
     def _handshake(self, tlsConnection: TLSConnection) -> None:
@@ -57,18 +60,6 @@ class ClientHelper:
         else:
             tlsConnection.handshakeClientCert(self.certChain, self.privateKey, alpn=self.alpn, **common)
         self.tlsSession = tlsConnection.session
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def _helper(host: str, kwargs: Any) -> ClientHelper:
-    return ClientHelper(host=host, **kwargs)
 
 
 class HTTPTLSConnection(http.client.HTTPConnection, ClientHelper):

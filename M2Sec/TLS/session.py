@@ -31,8 +31,10 @@ def mac_short_name(openssl_name: str) -> Optional[str]:
 
 class Session:
     """A TLS session.  Filled after a handshake: ``srpUsername``, ``clientCertChain``,
-    ``serverCertChain`` (X509CertChain or None), ``cipherSuite`` (the IANA number), ``serverName``,
-    ``sessionID`` and ``resumable``; pass it as ``session=`` to a later client handshake to resume.
+    ``serverCertChain`` (X509CertChain or None), ``cipherSuite`` (the IANA number), ``serverName``
+    (the client's SNI), ``appProto`` (the ALPN protocol, empty when none), ``sessionID`` and
+    ``resumable``; pass it as ``session=`` to a later client handshake with the same serverName
+    (and SRP username) to resume.  A connection that failed leaves its session not resumable.
     """
 
     def __init__(self) -> None:
@@ -42,6 +44,7 @@ class Session:
         self.clientCertChain: Optional[X509CertChain] = None
         self.serverCertChain: Optional[X509CertChain] = None
         self.serverName = ""
+        self.appProto = bytearray()
         self.tackExt = None
         self.resumable = False
         self._cipher = ""

@@ -15,7 +15,7 @@ import socket
 from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, retry_loop
+from M2Sec.SSL import SSLEOFError, SSLWantReadError, SSLWantWriteError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
@@ -28,6 +28,8 @@ from M2Sec.TLS.verifierdb import VerifierDB
 from M2Sec.TLS.x509 import X509, X509CertChain
 
 RECV_SIZE = 16384
+_RECORD_HEADER = 5                     # type, version, length (RFC 8446 section 5.1)
+_MAX_RECORD = 16384 + 2048             # the largest TLSCiphertext.length of any version
 _ERR_LIB_SSL = 20
 _SSL_AD_REASON_OFFSET = 1000
 Step = Generator[Tuple[str, Any], Any, Any]
@@ -46,6 +48,40 @@ def _alpn_list(alpn: Any) -> List[bytes]:
     if not alpn:
         return []
     return [p.encode("ascii") if isinstance(p, str) else bytes(p) for p in alpn]
+
+
+def _host_name(name: Union[str, bytes, None]) -> Optional[str]:
+    """name as SNI carries it and the certificate check takes it: ASCII, an internationalised
+    name in its A-label form (RFC 6066 section 3, RFC 5890); None for no name.
+
+    :raises TypeError: for a name that is not str or bytes; ValueError for one IDNA refuses.
+    """
+    if not name:
+        return None
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("ascii")
+    if not isinstance(name, str):
+        raise TypeError("serverName must be str")
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as e:
+        raise ValueError("serverName is not a valid internationalised name: %r" % name) from e
+
+
+def _check_session(session: Optional[Session], serverName: Optional[str], srpUsername: Optional[str]) -> None:
+    """Refuse to resume a session made with another server name or SRP user (TLS Lite's rule;
+    RFC 8446 section 4.6.1: the old certificate was only checked for the old name).
+
+    :raises ValueError: when session is resumable and was made for another server or user.
+    """
+    if session is None or not session.valid():
+        return
+    if (session.serverName or "").lower() != (serverName or "").lower():
+        raise ValueError("the session is for server name %r, not %r" % (session.serverName, serverName or ""))
+    if (session.srpUsername or None) != (srpUsername or None):
+        raise ValueError("the session is for another SRP username")
 
 
 def _settings(settings: Optional[HandshakeSettings]) -> HandshakeSettings:
@@ -81,6 +117,7 @@ class TLSConnection:
         self._user_closed = False
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
+        self._waiting = False                # _pump waits for the peer's bytes
 
     # ---- results ---------------------------------------------------------------------------------
     @property
@@ -95,9 +132,9 @@ class TLSConnection:
     def session(self, value: Session) -> None:
         self._session = value
 
-    def getVersionName(self) -> str:
-        """'TLS 1.2', 'TLS 1.3' ..."""
-        return VERSION_NAMES.get(self.version, "unknown")
+    def getVersionName(self) -> Optional[str]:
+        """'TLS 1.2', 'TLS 1.3' ..., None before a handshake."""
+        return VERSION_NAMES.get(self.version)
 
     def getCipherName(self) -> Optional[str]:
         """TLS Lite's name of the negotiated cipher ('aes256gcm', 'chacha20-poly1305' ...)."""
@@ -144,7 +181,9 @@ class TLSConnection:
         """Handshake as a client, authenticating the server by its certificate (and this side by
         certChain/privateKey when given).
 
-        :param serverName: sent as SNI and checked against the certificate (RFC 6125).
+        :param serverName: sent as SNI and checked against the certificate (RFC 6125); an
+            internationalised name goes in its A-label form; an IP address is checked against
+            the certificate's iPAddress names and not sent (RFC 6066 section 3).
         :param cafile, capath: the trusted CAs; the system store when neither is given.
         :param verify: False turns chain and name checks off (a Checker fingerprint still applies;
             a Checker with x509Fingerprint replaces the chain check by that pin).
@@ -156,6 +195,8 @@ class TLSConnection:
         if (certChain is None) != (privateKey is None):
             raise ValueError("certChain and privateKey go together")
         pinned = isinstance(checker, Checker) and bool(checker.x509Fingerprint)
+        serverName = _host_name(serverName)
+        _check_session(session, serverName, None)
         gen = self._client_steps(_as_chain(certChain), privateKey, session, _settings(settings), checker,
                                  serverName, _alpn_list(alpn), cafile, capath, verify and not pinned, None)
         return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
@@ -175,6 +216,8 @@ class TLSConnection:
         pw = password.decode("utf-8") if isinstance(password, bytes) else password
         if not isinstance(user, str) or not isinstance(pw, str) or not user:
             raise TypeError("username and password are non-empty str or bytes")
+        serverName = _host_name(serverName)
+        _check_session(session, serverName, user)
         gen = self._client_steps(None, None, session, _settings(settings), checker, serverName, [],
                                  cafile, capath, verify, (user, pw))
         return gen if _steps else self._select_driver(gen) if async_ else self._run(gen)
@@ -253,7 +296,7 @@ class TLSConnection:
             if protos:
                 _engine.alpn(ctx, protos, server=True)
             if sni:
-                _engine.expect_sni(ctx, sni if sni.isascii() else sni.encode("idna").decode("ascii"))
+                _engine.expect_sni(ctx, _host_name(sni) or "")
             if sessionCache is not None:
                 _engine.sessions(ctx, sessionCache.maxEntries, int(sessionCache.maxAge), config.num_tickets)
             else:
@@ -292,7 +335,7 @@ class TLSConnection:
         self._settings = settings
         yield from self._handshake_steps()
         self.allegedSrpUsername = self._tls.srp_username()
-        self._finish_handshake(checker, self.allegedSrpUsername, sni or "")
+        self._finish_handshake(checker, self.allegedSrpUsername, self._tls.get_servername() or "")
         if sessionCache is not None and self._session.sessionID:
             sessionCache[self._session.sessionID] = self._session
 
@@ -326,6 +369,7 @@ class TLSConnection:
         s.cipherSuite = cipher.protocol_id() if cipher is not None else 0
         s.srpUsername = srpUsername
         s.serverName = serverName
+        s.appProto = bytearray(self.next_proto or b"")
         chain = [X509._wrap(c) for c in tls.get_peer_chain()]
         peer = X509CertChain(chain) if chain else None
         if self._client:
@@ -370,7 +414,11 @@ class TLSConnection:
                 raise self._failure(e) from None
             if out:
                 yield ("send", out)
-            incoming = ((yield ("recv", RECV_SIZE)) or b"") if want else None
+            incoming = None
+            if want:
+                self._waiting = True         # a timeout now leaves nothing half done
+                incoming = (yield ("recv", RECV_SIZE)) or b""
+            self._waiting = False
 
     def _flush(self, quiet: bool = False) -> Step:
         data = self._tls.data_to_send() if self._tls is not None and not self._tls.closed else b""
@@ -398,13 +446,33 @@ class TLSConnection:
             exc.verify_code = 0
         return exc
 
-    def _fail(self) -> None:
-        """After a failed handshake or check: nothing more is sent; the socket is closed."""
+    def _fail(self, resumable: bool = False) -> None:
+        """After a failed handshake, check, read or write: nothing more is sent; the socket is
+        closed; the session is not resumed (unless resumable: an abrupt close that was allowed)."""
         self.closed = True
         self._user_closed = True
         self._release()
+        if not resumable:
+            self._session.resumable = False
         if self.closeSocket:
             self.sock.close()
+
+    def _fatal(self, steps: Step, reading: bool = False) -> Step:
+        """steps, closing the connection (as _fail does) if it raises: a failed read or write
+        leaves no usable connection (TLS Lite's rule).  Only a read that timed out waiting
+        for the peer's bytes keeps it (as a socket does): it can be tried again."""
+        self._waiting = False
+        try:
+            return (yield from steps)
+        except GeneratorExit:
+            raise
+        except socket.timeout:
+            if not (reading and self._waiting):
+                self._fail()
+            raise
+        except BaseException:
+            self._fail()
+            raise
 
     def _release(self) -> None:
         if self._tls is not None and not self._tls.closed:
@@ -422,18 +490,27 @@ class TLSConnection:
         return self._tls
 
     def _read_steps(self, max: Optional[int], min: int) -> Step:
-        tls = self._need_open()
+        return (yield from self._fatal(self._read_data(max, min), reading=True))
+
+    def _read_data(self, max: Optional[int], min: int) -> Step:
+        tls = self._tls
+        if tls is None or tls.closed or self.closed:
+            return self._take(max)           # TLS Lite: a closed connection reads as its end
         want = min if min > 1 else 1
         while len(self._readbuf) < want:
             result = yield from self._pump(tls.read, RECV_SIZE)
             if result is _CLOSED:
                 if self.ignoreAbruptClose:
+                    self._fail(resumable=True)   # the end of the data, and of the connection
                     break
-                self._fail()
                 raise TLSAbruptCloseError("the peer closed the socket without close_notify")
             if not result:
                 break                        # close_notify: end of data
             self._readbuf += result
+        return self._take(max)
+
+    def _take(self, max: Optional[int]) -> bytes:
+        """Up to max (all when None) bytes from the front of the read buffer."""
         n = len(self._readbuf) if max is None else max
         out = bytes(self._readbuf[:n])
         del self._readbuf[:n]
@@ -441,29 +518,68 @@ class TLSConnection:
 
     def _write_steps(self, data: Any) -> Step:
         tls = self._need_open()
+        return (yield from self._fatal(self._write_data(tls, data)))
+
+    def _write_data(self, tls: _engine.TLSObject, data: Any) -> Step:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         if not len(view):
             return 0
         written = yield from self._pump(tls.write, view)
         if written is _CLOSED or written <= 0:
-            self._fail()
             raise TLSAbruptCloseError("the peer closed the connection")
         return len(view)
 
-    def _close_steps(self) -> Step:
-        if self._tls is not None and not self._tls.closed and not self.closed:
+    def _close_steps(self, await_peer: bool = False) -> Step:
+        """Send close_notify; with await_peer, also wait for the peer's (TLS Lite does when the
+        socket stays open, closeSocket False, so that it is left at the end of the TLS data)."""
+        tls = self._tls
+        if tls is not None and not tls.closed and not self.closed:
             try:
                 try:
-                    self._tls.unwrap()       # sends close_notify; the peer's is not awaited
+                    tls.unwrap()             # sends close_notify, and sees the peer's if it came
+                    await_peer = False
                 except M2SecError:
                     pass
                 yield from self._flush()
+                if await_peer:
+                    yield from self._await_close_notify(tls)
             except OSError:
                 pass
         self.closed = True
         self._release()
         if self.closeSocket:
             self.sock.close()
+
+    def _await_close_notify(self, tls: _engine.TLSObject) -> Step:
+        """Feed the peer's records to tls one at a time, never reading a byte past them, until
+        its close_notify (OpenSSL drops application data that still comes) or the end of the
+        stream."""
+        while True:
+            header = yield from self._recv_exact(_RECORD_HEADER)
+            size = int.from_bytes(header[3:5], "big") if len(header) == _RECORD_HEADER else _MAX_RECORD + 1
+            if size > _MAX_RECORD:
+                return                       # the end of the stream, or not TLS
+            body = yield from self._recv_exact(size)
+            if len(body) < size:
+                return
+            tls.receive_bytes(header + body)
+            try:
+                tls.unwrap()
+                return
+            except (SSLWantReadError, SSLWantWriteError):
+                yield from self._flush()
+            except M2SecError:
+                return
+
+    def _recv_exact(self, n: int) -> Step:
+        """n bytes from the socket, fewer at its end."""
+        data = b""
+        while len(data) < n:
+            chunk = yield ("recv", n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
 
     # ---- drivers -----------------------------------------------------------------------------------
     def _select_driver(self, gen: Step) -> Generator[int, None, Any]:
@@ -494,7 +610,7 @@ class TLSConnection:
         return request[1]
 
     def _run(self, gen: Step) -> Any:
-        """Run gen to the end, blocking (honouring the socket's timeout)."""
+        """Run gen to the end, blocking (honouring the socket's timeout, which is raised into gen)."""
         driver = self._select_driver(gen)
         timeout = self.sock.gettimeout()
         try:
@@ -503,21 +619,23 @@ class TLSConnection:
                 # A non-blocking socket used through the blocking API: wait for it.
                 fd = self.sock.fileno()
                 r, w, _ = select.select([fd] if want == 0 else [], [fd] if want == 1 else [], [], timeout)
-                if not r and not w:
-                    raise socket.timeout("timed out")
-                want = driver.send(None)
+                if r or w:
+                    want = driver.send(None)
+                else:
+                    want = driver.throw(socket.timeout("timed out"))
         except StopIteration as stop:
             return stop.value
 
     # ---- data ----------------------------------------------------------------------------------------
     def read(self, max: Optional[int] = None, min: int = 1) -> bytes:
         """Up to max bytes (all that is available when None), at least min unless the peer closed.
-        b'' once the peer sent close_notify."""
+        b'' once the peer sent close_notify, and on a closed connection.
+
+        :raises TLSRemoteAlert, TLSLocalAlert, TLSAbruptCloseError, OSError: and the connection
+            is closed; a timeout while waiting for the peer's bytes leaves it open.
+        """
         if self._readbuf and len(self._readbuf) >= min:
-            n = len(self._readbuf) if max is None else max
-            out = bytes(self._readbuf[:n])
-            del self._readbuf[:n]
-            return out
+            return self._take(max)
         return self._run(self._read_steps(max, min))
 
     def readAsync(self, max: Optional[int] = None, min: int = 1) -> Generator[Any, None, None]:
@@ -526,7 +644,12 @@ class TLSConnection:
         yield data
 
     def write(self, s: Any) -> int:
-        """Send all of s."""
+        """Send all of s.
+
+        :raises TLSClosedConnectionError: on a closed connection.
+        :raises TLSRemoteAlert, TLSLocalAlert, TLSAbruptCloseError, OSError: (a timeout too)
+            and the connection is closed.
+        """
         return self._run(self._write_steps(s))
 
     def writeAsync(self, s: Any) -> Generator[int, None, None]:
@@ -552,15 +675,16 @@ class TLSConnection:
         self._readbuf[:0] = b
 
     def close(self) -> None:
-        """Send close_notify and (closeSocket) close the socket; files from makefile() keep the
-        connection open until they are closed too."""
+        """Send close_notify and close the socket; with ``closeSocket = False``, wait for the
+        peer's close_notify instead (TLS Lite's exchange) and leave the socket open at the first
+        byte after TLS.  Files from makefile() keep the connection open until they are closed too."""
         self._user_closed = True
         if self._io_refs <= 0:
             self._real_close()
 
     def closeAsync(self) -> Generator[int, None, None]:
         self._user_closed = True
-        yield from self._select_driver(self._close_steps())
+        yield from self._select_driver(self._close_steps(await_peer=not self.closeSocket))
 
     def _real_close(self) -> None:
         if self._tls is None:
@@ -569,7 +693,7 @@ class TLSConnection:
                 self.sock.close()
             return
         try:
-            self._run(self._close_steps())
+            self._run(self._close_steps(await_peer=not self.closeSocket))
         except OSError:
             pass
 

@@ -26,13 +26,23 @@ class Creds:
         self.pki.issue("server", "/CN=localhost", ext=["subjectAltName=DNS:localhost,IP:127.0.0.1"])
         self.pki.issue("client", "/CN=alice client")
         self.cafile = self.pki.path("root.pem")
-        # server.pem + inter.pem: the chain a server sends
         for name in ("server", "client"):
-            with open(self.pki.path(name + "-chain.pem"), "wb") as f:
-                f.write(self.pki.read(name + ".pem") + self.pki.read("inter.pem"))
+            self._write_chain(name)
+
+    def _write_chain(self, name: str) -> None:
+        """name-chain.pem: name.pem + inter.pem, the chain a server sends."""
+        with open(self.pki.path(name + "-chain.pem"), "wb") as f:
+            f.write(self.pki.read(name + ".pem") + self.pki.read("inter.pem"))
 
     def path(self, name: str) -> str:
         return self.pki.path(name)
+
+    def issue(self, name: str, san: str, cn: str = "/CN=ip test") -> None:
+        """A server certificate (and its -chain.pem) with subjectAltName san, unless made already."""
+        if os.path.exists(self.pki.path(name + "-chain.pem")):
+            return
+        self.pki.issue(name, cn, ext=["subjectAltName=" + san])
+        self._write_chain(name)
 
     def chain(self, name: str) -> X509CertChain:
         return X509CertChain().parsePemList(self.pki.read(name + "-chain.pem"))
@@ -50,9 +60,10 @@ class Server:
     """Accepts n connections on 127.0.0.1 in a thread and runs handler(sock) on each; errors
     are kept in .errors and results in .results."""
 
-    def __init__(self, handler: Callable[[socket.socket], Any], n: int = 1) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+    def __init__(self, handler: Callable[[socket.socket], Any], n: int = 1, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.listener.bind((host, 0))
         self.listener.listen(n)
         self.listener.settimeout(TIMEOUT)
         self.port = self.listener.getsockname()[1]
@@ -77,7 +88,7 @@ class Server:
                 sock.close()
 
     def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        return socket.create_connection((self.host, self.port), timeout=TIMEOUT)
 
     def join(self) -> None:
         self.thread.join(TIMEOUT)
@@ -87,11 +98,11 @@ class Server:
 
 @pytest.fixture
 def server():
-    """server(handler, n=1) -> Server; joined at the end of the test."""
+    """server(handler, n=1, host="127.0.0.1") -> Server; joined at the end of the test."""
     made: List[Server] = []
 
-    def start(handler: Callable[[socket.socket], Any], n: int = 1) -> Server:
-        s = Server(handler, n)
+    def start(handler: Callable[[socket.socket], Any], n: int = 1, host: str = "127.0.0.1") -> Server:
+        s = Server(handler, n, host)
         made.append(s)
         return s
 

@@ -225,3 +225,33 @@ def test_checker(creds):
     Checker(x509Fingerprint="00" * 20)(_Fake(chain, resumed=True))     # resumed: checked when made
     with pytest.raises(TLSFingerprintError):
         Checker(x509Fingerprint="00" * 20, checkResumedSession=True)(_Fake(chain, resumed=True))
+
+
+def test_checker_fingerprint_forms(creds, monkeypatch):
+    chain = creds.chain("server")
+    fp = chain.getFingerprint()
+    colons = ":".join(fp[i:i + 2] for i in range(0, 40, 2)).upper()
+    for form in (fp, fp.upper(), colons, colons.encode(), " %s \n" % colons.lower()):
+        checker = Checker(x509Fingerprint=form)
+        assert checker.x509Fingerprint == fp
+        checker(_Fake(chain))
+    wrong = Checker(x509Fingerprint=colons[:-1] + ("0" if colons[-1] != "0" else "1"))
+    with pytest.raises(TLSFingerprintError):
+        wrong(_Fake(chain))
+    wrong.x509Fingerprint = colons                  # assigned later: normalised as well
+    wrong(_Fake(chain))
+    assert Checker().x509Fingerprint is None and Checker(x509Fingerprint="").x509Fingerprint is None
+    Checker(x509Fingerprint="")(_Fake(None))       # no pin: nothing to check
+    for bad in ("00" * 19, "00" * 21, "zz" * 20, fp + "00", "ab" * 32, "é" * 40, b"\xff" * 40):
+        with pytest.raises(ValueError):
+            Checker(x509Fingerprint=bad)
+    with pytest.raises(TypeError):
+        Checker(x509Fingerprint=1234)
+    compared = []
+
+    def spy(a, b):
+        compared.append((a, b))
+        return a == b
+    monkeypatch.setattr("M2Sec.TLS.checker.hmac.compare_digest", spy)
+    Checker(x509Fingerprint=colons)(_Fake(chain))
+    assert compared == [(fp, fp)]                  # constant-time comparison of the normalised forms

@@ -3,8 +3,12 @@ client certificates, checks, alerts, closing, and the select-style generators.""
 
 import select
 import socket
+import threading
 
 import pytest
+
+from conftest import TIMEOUT
+from M2Sec import m2
 
 from M2Sec.TLS import (AlertDescription, Checker, HandshakeSettings, SessionCache, TLSAbruptCloseError,
                        TLSClosedConnectionError, TLSConnection, TLSFingerprintError, TLSLocalAlert,
@@ -143,6 +147,7 @@ def test_client_fingerprint_pin(creds, server):
     with pytest.raises(TLSFingerprintError):
         conn.handshakeClientCert(checker=Checker(x509Fingerprint="ab" * 20))
     assert conn.closed and sock.fileno() == -1
+    assert conn.session.serverCertChain is not None and not conn.session.valid()   # refused: not to be resumed
     srv.join()
 
 
@@ -177,6 +182,17 @@ def test_alpn_and_sni(creds, server):
         client(srv, creds, alpn=[b"spdy/1"])
     srv.join()
     assert info.value.description == AlertDescription.no_application_protocol
+
+
+def test_server_session_names_the_sni_received(creds, server):
+    srv = server(serve_cert(creds), n=2)
+    for name in ("localhost", None):
+        conn = client(srv, creds, serverName=name)
+        assert conn.session.serverName == (name or "")
+        echo(conn)
+        conn.close()
+    srv.join()
+    assert [c.session.serverName for c in srv.results] == ["localhost", ""]
 
 
 def test_sni_mismatch(creds, server):
@@ -288,14 +304,22 @@ def write_bye(creds):
     return handler
 
 
+def assert_over(conn, resumable=False):
+    """conn failed or ended: closed with its socket, reads b'', refuses writes."""
+    assert conn.closed and conn.sock.fileno() == -1
+    assert conn.session.valid() == resumable
+    assert conn.read() == b""
+    with pytest.raises(TLSClosedConnectionError):
+        conn.write(b"x")
+
+
 def test_abrupt_close_and_closed_connection(creds, server):
     srv = server(write_bye(creds))
     conn = client(srv, creds)
     assert conn.read() == b"bye"
     with pytest.raises(TLSAbruptCloseError):
         conn.read()
-    with pytest.raises(TLSClosedConnectionError):
-        conn.write(b"x")
+    assert_over(conn)
     srv.join()
 
 
@@ -304,6 +328,7 @@ def test_ignore_abrupt_close(creds, server):
     conn = client(srv, creds)
     conn.ignoreAbruptClose = True
     assert conn.read(min=10) == b"bye"
+    assert conn.closed and conn.sock.fileno() == -1       # the connection is over (TLS Lite closes it)
     assert conn.read() == b""
     srv.join()
 
@@ -341,6 +366,7 @@ def test_timeout(creds, server):
     sock.settimeout(0.3)
     with pytest.raises(socket.timeout):
         TLSConnection(sock).handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+    assert sock.fileno() == -1                     # a failed handshake closes the socket
     srv.join()
 
 
@@ -416,8 +442,10 @@ def test_bad_arguments(creds):
             conn.handshakeClientCert(certChain=creds.chain("client"))
         with pytest.raises(TypeError):
             conn.handshakeClientSRP("", "x")
+        assert conn.read() == b""                    # TLS Lite: nothing to read before a handshake
         with pytest.raises(TLSClosedConnectionError):
-            conn.read()
+            conn.write(b"x")
+        assert a.fileno() != -1                     # misuse does not close the socket
         bad = HandshakeSettings()
         bad.keyShares = ["x25519", "secp256r1"]
         with pytest.raises(ValueError):
@@ -434,3 +462,129 @@ def test_keying_material_matches(creds, server):
     conn = client(srv, creds)
     assert conn.read(min=32) == conn.keyingMaterialExporter(b"EXPORTER-test", 32)
     srv.join()
+
+
+# ---- TLS Lite's rules for closed and failed connections, sessions and timeouts ----------------
+
+def test_closed_connection_reads_empty_and_refuses_writes(creds, server):
+    srv = server(serve_cert(creds))
+    conn = client(srv, creds)
+    assert conn.getVersionName() == "TLS 1.3"
+    echo(conn)
+    conn.close()
+    assert conn.closed
+    assert conn.read() == b"" and conn.read(10) == b"" and conn.recv(10) == b""
+    with pytest.raises(TLSClosedConnectionError):
+        conn.write(b"x")
+    srv.join()
+    with socket.socket() as sock:
+        assert TLSConnection(sock).getVersionName() is None
+
+
+def test_failed_read_closes_the_connection(creds, server):
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"),
+                             sessionCache=SessionCache())
+        conn.write(b"hi")
+        sock.sendall(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)   # a record that fails to decrypt
+        sock.recv(1000)
+    srv = server(handler)
+    conn = client(srv, creds)
+    assert conn.read() == b"hi"
+    with pytest.raises(TLSLocalAlert) as info:
+        conn.read()
+    assert info.value.description == AlertDescription.bad_record_mac
+    assert_over(conn)                                        # and its session is not resumed
+    srv.join()
+
+
+def test_read_timeout_keeps_the_connection_write_timeout_closes_it(creds, server):
+    late, done = threading.Event(), threading.Event()
+
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"))
+        late.wait(TIMEOUT)
+        conn.write(b"late")
+        done.wait(TIMEOUT)                          # reads nothing: the client's writes back up
+    srv = server(handler)
+    conn = client(srv, creds)
+    conn.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        conn.read()
+    assert not conn.closed
+    late.set()
+    conn.settimeout(TIMEOUT)
+    assert conn.read() == b"late"                  # the same connection, after a read timeout
+    conn.settimeout(0.3)
+    chunk = b"w" * (1 << 20)
+    with pytest.raises(socket.timeout):
+        for _ in range(256):
+            conn.write(chunk)
+    assert conn.closed and conn.sock.fileno() == -1   # a record may be half sent: the connection is over
+    with pytest.raises(TLSClosedConnectionError):
+        conn.write(b"x")
+    done.set()
+    srv.join()
+
+
+def test_session_for_another_server_or_user_is_refused(creds, server):
+    cache = SessionCache()
+    srv = server(serve_cert(creds, sessionCache=cache), n=4)
+    first = client(srv, creds)
+    echo(first)
+    first.close()
+    assert first.session.valid() and first.session.serverName == "localhost"
+    for kw in ({"serverName": "127.0.0.1"}, {"serverName": None}):
+        conn = TLSConnection(srv.connect())
+        with pytest.raises(ValueError):
+            conn.handshakeClientCert(session=first.session, cafile=creds.cafile, **kw)
+        with pytest.raises(ValueError):
+            conn.handshakeClientSRP("alice", "password", session=first.session, serverName="localhost")
+        conn.close()
+    again = client(srv, creds, serverName="LOCALHOST", session=first.session)   # names are case-insensitive
+    echo(again)
+    again.close()
+    assert again.resumed
+    srv.join()
+
+
+def test_alpn_in_session(creds, server):
+    srv = server(serve_cert(creds, alpn=[b"h2", b"http/1.1"]), n=2)
+    conn = client(srv, creds, alpn=[b"http/1.1"])
+    assert conn.session.appProto == b"http/1.1"
+    echo(conn)
+    conn.close()
+    plain = client(srv, creds)
+    assert plain.session.appProto == b""
+    echo(plain)
+    plain.close()
+    srv.join()
+    assert srv.results[0].session.appProto == b"http/1.1"
+
+
+def test_internationalised_server_name(creds, server):
+    creds.issue("idn", "DNS:xn--bcher-kva.example")
+
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("idn"), privateKey=creds.key("idn"), sni="bücher.example")
+        conn.write(conn.read())
+        conn.close()
+        return conn.session.serverName
+    srv = server(handler)
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(serverName="bücher.example", cafile=creds.cafile)   # the A-label is sent and checked
+    assert conn.session.serverName == "xn--bcher-kva.example"
+    echo(conn)
+    conn.close()
+    srv.join()
+    assert srv.results == ["xn--bcher-kva.example"]
+    srv = server(serve_cert(creds))                                              # a certificate for localhost
+    with pytest.raises(TLSLocalAlert) as info:
+        TLSConnection(srv.connect()).handshakeClientCert(serverName="bücher.example", cafile=creds.cafile)
+    assert info.value.verify_code == m2.X509_V_ERR_HOSTNAME_MISMATCH
+    srv.join()
+    with socket.socket() as sock, pytest.raises(ValueError):
+        TLSConnection(sock).handshakeClientCert(serverName="a..bé")              # not a valid IDN

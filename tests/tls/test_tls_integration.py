@@ -276,6 +276,15 @@ def test_command_line(creds, tmp_path, process):
                                   "--get", "/index.txt", "127.0.0.1:%d" % port], capture_output=True, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr
     assert b"Version: TLS 1.3" in out.stdout and b"Handshake time" in out.stdout and b"served file" in out.stdout
+    fp = creds.chain("server").getFingerprint().upper()
+    pin = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2))
+    for fingerprint, code in ((pin, 0), ("00" * 20, 1), ("00" * 19, 2)):       # right, wrong, malformed
+        out = subprocess.run(m2sec + ["tls", "client", "--fingerprint", fingerprint, "127.0.0.1:%d" % port],
+                             capture_output=True, timeout=TIMEOUT)
+        assert out.returncode == code, out.stderr
+    assert b"TLSFingerprintError" in subprocess.run(
+        m2sec + ["tls", "client", "--fingerprint", "00" * 20, "127.0.0.1:%d" % port],
+        capture_output=True, timeout=TIMEOUT).stderr
     out = subprocess.run(m2sec + ["tls", "client", "-u", "alice", "-p", "abra123cadabra", "127.0.0.1:%d" % port],
                          capture_output=True, timeout=TIMEOUT)
     assert out.returncode == 0 and b"SRP username: alice" in out.stdout

@@ -115,6 +115,37 @@ def test_python_ssl_client_and_server(creds, server):
     srv.join()
 
 
+@pytest.mark.parametrize("version", [(3, 4), (3, 3)])
+def test_close_notify_exchange_leaves_the_socket_at_plaintext(creds, server, version):
+    """closeSocket=False: close() waits for the peer's close_notify, reading no byte past it,
+    so the socket goes on in plaintext (Python's ssl module unwrapping on the other side)."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(creds.path("server-chain.pem"), creds.path("server.key"))
+
+    def pyserver(sock):
+        s = sctx.wrap_socket(sock, server_side=True)
+        s.sendall(s.recv(10))
+        plain = s.unwrap()                     # sends close_notify, waits for the client's
+        assert plain.recv(10) == b"GO"
+        plain.sendall(b"PLAIN")
+    srv = server(pyserver)
+    settings = HandshakeSettings()
+    settings.maxVersion = version
+    sock = connect(srv.port)
+    conn = TLSConnection(sock)
+    conn.closeSocket = False
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
+    conn.write(b"tls")
+    assert conn.read() == b"tls"
+    conn.close()
+    assert conn.closed and sock.fileno() != -1
+    sock.sendall(b"GO")
+    assert sock.recv(10) == b"PLAIN"           # not the rest of a TLS record
+    sock.close()
+    srv.join()
+    assert not srv.errors
+
+
 @pytest.fixture
 def tlslite_db(tmp_path):
     db = str(tmp_path / "tlslite-db")
