@@ -25,7 +25,7 @@ from M2Sec import m2
 from M2Sec._base import Owned
 from M2Sec.SSL.Connection import SSLState, _by_ssl, prepare_client_hostname
 from M2Sec.SSL.Context import Context
-from M2Sec.SSL.Session import Session
+from M2Sec.SSL.Session import Session, _session_ptr
 from M2Sec.SSL.SSLError import SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
 
 __all__ = ["SSLObject", "run", "drive", "adrive"]
@@ -67,7 +67,7 @@ class SSLObject(SSLState, Owned):
                 m2.ssl_set_connect_state(ssl)
                 prepare_client_hostname(ssl, context, server_hostname)
                 if session is not None:
-                    m2.ssl_set_session(ssl, session._ptr())
+                    m2.ssl_set_session(ssl, _session_ptr(session))
         except BaseException:
             m2.ssl_free(ssl)
             raise
