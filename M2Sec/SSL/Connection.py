@@ -176,6 +176,7 @@ class Connection(SSLState):
 
     serverPostConnectionCheck = _serverPostConnectionCheck
     m2_bio_noclose = m2.bio_noclose
+    _ssl: Any = None
 
     @staticmethod
     def m2_ssl_free(ssl: Any) -> None:
@@ -194,8 +195,8 @@ class Connection(SSLState):
         self._lock = threading.Lock()
         self._busy = 0  # handshakes, reads and writes under way, in any thread
         self._release_bio = self._release_ssl = False  # what the last of them frees
-        self.ssl = m2.ssl_new(ctx.ctx)
-        _by_ssl[int(self.ssl)] = self
+        self._ssl = m2.ssl_new(ctx.ctx)
+        _by_ssl[int(self._ssl)] = self
         # the handshake checks the host name of a create_default_context() context itself
         self.clientPostConnectionCheck: Optional[Checker] = None if ctx.check_hostname else Checker()
         self._readbio: Optional[BIO.BIO] = None
@@ -217,6 +218,18 @@ class Connection(SSLState):
 
     # -- life cycle ------------------------------------------------------------------------
     @property
+    def ssl(self) -> Any:
+        """The SSL pointer (M2Crypto's attribute); SSLClosedError once free() freed it."""
+        ssl = self._ssl
+        if ssl is None:
+            raise SSLClosedError("the connection has been freed")
+        return ssl
+
+    @ssl.setter
+    def ssl(self, ptr: Any) -> None:
+        self._ssl = ptr
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -225,7 +238,7 @@ class Connection(SSLState):
         if self._bio_freed:
             return
         self._bio_freed = True
-        ssl = getattr(self, "ssl", None)
+        ssl = self._ssl
         if ssl is not None:
             m2.ssl_set_fd(ssl, -1)  # frees the socket BIO; later I/O fails cleanly (EBADF)
         self._readbio = self._writebio = None
@@ -250,7 +263,7 @@ class Connection(SSLState):
             except OSError:
                 pass  # not connected: nothing blocks on it
             return
-        ssl = getattr(self, "ssl", None)
+        ssl = self._ssl
         if ssl is not None and m2.ssl_is_init_finished(ssl) and not m2.ssl_get_shutdown(ssl) & m2.SSL_SENT_SHUTDOWN:
             try:
                 m2.ssl_shutdown_timeout(ssl, 0 if self._timeout == 0 else max(self._timeout, 0) or -1)
@@ -270,7 +283,7 @@ class Connection(SSLState):
         self._free_ssl()
 
     def _free_ssl(self) -> None:
-        ssl, self.ssl = getattr(self, "ssl", None), None
+        ssl, self._ssl = self._ssl, None
         if ssl is not None:
             _by_ssl.pop(int(ssl), None)
             m2.ssl_free(ssl)
@@ -281,7 +294,7 @@ class Connection(SSLState):
 
         :raises SSLClosedError: the connection was closed before or during the call."""
         with self._lock:
-            ssl = self.ssl
+            ssl = self._ssl
             if self._closed or ssl is None:
                 raise SSLClosedError("the connection is closed")
             self._busy += 1
@@ -307,9 +320,9 @@ class Connection(SSLState):
         try:
             if not getattr(self, "_closed", True):
                 self.close()
-            ssl = getattr(self, "ssl", None)
+            ssl = self._ssl
             if ssl is not None:
-                self.ssl = None
+                self._ssl = None
                 if self.ssl_close_flag == self.m2_bio_noclose:
                     self.m2_ssl_free(ssl)
                 else:

@@ -183,7 +183,11 @@ class Context(Owned):
 
     def use_certificate(self, cert: X509.X509, key: Any, chain: Iterable[X509.X509] = ()) -> None:
         """Use an in-memory certificate, its EVP.PKey and intermediates (leaf's issuer first)."""
+        from M2Sec import EVP
+
         ctx = self._ptr()
+        if not isinstance(cert, X509.X509) or not isinstance(key, EVP.PKey):
+            raise TypeError("an X509.X509 certificate and an EVP.PKey key are required")
         m2.ssl_ctx_use_x509(ctx, cert._ptr())
         m2.ssl_ctx_use_pkey_privkey(ctx, key._ptr())
         for c in chain:
