@@ -416,13 +416,19 @@ static int m2_ssl_fail(SSL *ssl, int err, int r, int sys_errno, int in_handshake
     return -1;
 }
 
+enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
+
 /* Wait (GIL released) until the SSL's socket is ready for what err wants, or deadline.
+ * A write also wakes when the socket becomes writable, a read when it becomes readable:
+ * with another thread using the same socket BIO, err may name the other thread's want.
  * 0: ready; 1: no descriptor to wait on (memory BIO); -1: exception set (timeout). */
-static int m2_ssl_wait(SSL *ssl, int err, double deadline) {
+static int m2_ssl_wait(SSL *ssl, int op, int err, double deadline) {
     struct pollfd pfd;
     int r, ms, saved;
     pfd.fd = err == SSL_ERROR_WANT_WRITE ? SSL_get_wfd(ssl) : SSL_get_rfd(ssl);
     pfd.events = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    if (op == M2_OP_WRITE) pfd.events |= POLLOUT;
+    if (op == M2_OP_READ || op == M2_OP_PEEK) pfd.events |= POLLIN;
     if (pfd.fd < 0) return 1;
     for (;;) {
         double left = deadline - m2_monotonic();
@@ -440,7 +446,6 @@ static int m2_ssl_wait(SSL *ssl, int err, double deadline) {
     }
 }
 
-enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
 #define M2_SSL_DONE 1
 #define M2_SSL_EOF 0
 #define M2_SSL_ERROR (-1)
@@ -504,6 +509,13 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         }
         M2_DISALLOW
         if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
+        if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
+            /* the socket would block, but another thread's I/O on the same socket BIO reset
+             * its retry flags before SSL_get_error read them: a want all the same */
+            if (op == M2_OP_WRITE) err = SSL_ERROR_WANT_WRITE;
+            else if (op == M2_OP_READ || op == M2_OP_PEEK) err = SSL_ERROR_WANT_READ;
+            else err = SSL_want(ssl) == SSL_WRITING ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ;
+        }
         switch (err) {
         case SSL_ERROR_NONE:
             ERR_clear_error();
@@ -522,7 +534,7 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
                 m2_ssl_timeout_error();
                 return M2_SSL_ERROR;
             }
-            w = m2_ssl_wait(ssl, err, deadline);
+            w = m2_ssl_wait(ssl, op, err, deadline);
             if (w < 0) return M2_SSL_ERROR;
             if (w > 0) return M2_SSL_WANT;
             continue;

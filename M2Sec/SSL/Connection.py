@@ -542,11 +542,16 @@ class Connection(SSLState):
     def accept(self) -> Tuple["Connection", util.AddrType]:
         """Accept a client and run the server handshake: (Connection, address).
 
-        A failed handshake closes the new connection before the error is raised."""
+        With a timeout set on this listening connection (settimeout()), the new connection
+        gets it too, so that a client that never completes its handshake cannot hold accept()
+        (SSLTimeoutError).  A failed handshake closes the new connection before the error
+        is raised."""
         sock, addr = self.socket.accept()
         conn = Connection(self.ctx, sock)
         conn.addr = addr
         try:
+            if self._timeout > 0:
+                conn.settimeout(self._timeout)
             conn.setup_ssl()
             conn.set_accept_state()
             conn.accept_ssl()
