@@ -33,6 +33,25 @@ M2_NONNULL(const SSL_METHOD *)
 M2_NONNULL(const SSL_CIPHER *)
 M2_NONNULL(STACK_OF(SSL_CIPHER) *)
 
+/* Strings OpenSSL reads up to their first NUL (host names, file names, cipher, group and
+ * algorithm lists, exporter labels): one inside would silently cut the string short (a
+ * different host checked, another file loaded), so it is refused with ValueError, as
+ * Python's open() does.  Applied to the parameter names below; cleared at the end of this file. */
+%typemap(in) const char *M2_SSL_TEXT (char *buf = 0, size_t size = 0, int alloc = 0) {
+    int res = SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    if (buf && size > 0 && strlen(buf) != size - 1) {
+        PyErr_SetString(PyExc_ValueError, "argument $argnum contains a NUL character");
+        SWIG_fail;
+    }
+    $1 = buf;
+}
+%typemap(freearg) const char *M2_SSL_TEXT "if (alloc$argnum == SWIG_NEWOBJ) free(buf$argnum);";
+%apply const char *M2_SSL_TEXT { const char *ciphers, const char *suites, const char *groups,
+                                 const char *sigalgs, const char *file, const char *ca_file,
+                                 const char *cafile, const char *capath, const char *name,
+                                 const char *label };
+
 /* ---- constants ---- */
 %constant int ssl_error_none = SSL_ERROR_NONE;
 %constant int ssl_error_ssl = SSL_ERROR_SSL;
@@ -153,7 +172,7 @@ int SSL_CTX_get_verify_depth(const SSL_CTX *);
 %rename(ssl_ctx_get_verify_mode) SSL_CTX_get_verify_mode;
 int SSL_CTX_get_verify_mode(const SSL_CTX *);
 %rename(ssl_ctx_set_cipher_list) SSL_CTX_set_cipher_list;
-int SSL_CTX_set_cipher_list(SSL_CTX *, const char *);
+int SSL_CTX_set_cipher_list(SSL_CTX *, const char *ciphers);
 %rename(ssl_ctx_add_session) SSL_CTX_add_session;
 int SSL_CTX_add_session(SSL_CTX *, SSL_SESSION *);
 %rename(ssl_ctx_remove_session) SSL_CTX_remove_session;
@@ -202,7 +221,7 @@ SSL_CTX *SSL_get_SSL_CTX(const SSL *);
 %rename(ssl_get_default_session_timeout) SSL_get_default_timeout;
 long SSL_get_default_timeout(const SSL *);
 %rename(ssl_set_cipher_list) SSL_set_cipher_list;
-int SSL_set_cipher_list(SSL *, const char *);
+int SSL_set_cipher_list(SSL *, const char *ciphers);
 %rename(ssl_get_cipher_list) SSL_get_cipher_list;
 const char *SSL_get_cipher_list(const SSL *, int);
 %rename(ssl_get_current_cipher) SSL_get_current_cipher;
@@ -397,13 +416,19 @@ static int m2_ssl_fail(SSL *ssl, int err, int r, int sys_errno, int in_handshake
     return -1;
 }
 
+enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
+
 /* Wait (GIL released) until the SSL's socket is ready for what err wants, or deadline.
+ * A write also wakes when the socket becomes writable, a read when it becomes readable:
+ * with another thread using the same socket BIO, err may name the other thread's want.
  * 0: ready; 1: no descriptor to wait on (memory BIO); -1: exception set (timeout). */
-static int m2_ssl_wait(SSL *ssl, int err, double deadline) {
+static int m2_ssl_wait(SSL *ssl, int op, int err, double deadline) {
     struct pollfd pfd;
     int r, ms, saved;
     pfd.fd = err == SSL_ERROR_WANT_WRITE ? SSL_get_wfd(ssl) : SSL_get_rfd(ssl);
     pfd.events = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    if (op == M2_OP_WRITE) pfd.events |= POLLOUT;
+    if (op == M2_OP_READ || op == M2_OP_PEEK) pfd.events |= POLLIN;
     if (pfd.fd < 0) return 1;
     for (;;) {
         double left = deadline - m2_monotonic();
@@ -421,11 +446,27 @@ static int m2_ssl_wait(SSL *ssl, int err, double deadline) {
     }
 }
 
-enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
 #define M2_SSL_DONE 1
 #define M2_SSL_EOF 0
 #define M2_SSL_ERROR (-1)
 #define M2_SSL_WANT (-2)
+
+/* A reference to ssl held while OpenSSL works on it without the GIL, so that another thread
+ * freeing the Python object (ssl_free) cannot free the SSL under OpenSSL's feet: the last
+ * one out frees it.  m2_ssl_hold returns 0 with an exception set if it cannot. */
+static int m2_ssl_hold(SSL *ssl) {
+    if (SSL_up_ref(ssl)) return 1;
+    m2_raise_msg(M2_SSL, "cannot take a reference to the SSL");
+    return 0;
+}
+static void m2_ssl_release(SSL *ssl) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);    /* freeing may drop the SSL_CTX's Python objects */
+    SSL_free(ssl);
+    PyErr_Restore(type, value, tb);
+}
+
+static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
 
 /* The one I/O loop.  timeout < 0: blocking descriptor (a want is a socket timeout, or, on a
  * memory BIO, returned); 0: return M2_SSL_WANT at once; > 0: poll up to timeout seconds.
@@ -433,6 +474,14 @@ enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2
  * peer's close_notify arrived), M2_SSL_EOF (clean close_notify on read), M2_SSL_WANT, or
  * M2_SSL_ERROR with an exception set. */
 static int m2_ssl_run(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout) {
+    int r;
+    if (!m2_ssl_hold(ssl)) return M2_SSL_ERROR;
+    r = m2_ssl_loop(ssl, op, buf, len, timeout, nout);
+    m2_ssl_release(ssl);
+    return r;
+}
+
+static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout) {
     double deadline = timeout > 0 ? m2_monotonic() + timeout : 0;
     int in_handshake = op == M2_OP_CONNECT || op == M2_OP_ACCEPT || op == M2_OP_HANDSHAKE;
     size_t n;
@@ -460,6 +509,13 @@ static int m2_ssl_run(SSL *ssl, int op, void *buf, size_t len, double timeout, s
         }
         M2_DISALLOW
         if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
+        if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
+            /* the socket would block, but another thread's I/O on the same socket BIO reset
+             * its retry flags before SSL_get_error read them: a want all the same */
+            if (op == M2_OP_WRITE) err = SSL_ERROR_WANT_WRITE;
+            else if (op == M2_OP_READ || op == M2_OP_PEEK) err = SSL_ERROR_WANT_READ;
+            else err = SSL_want(ssl) == SSL_WRITING ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ;
+        }
         switch (err) {
         case SSL_ERROR_NONE:
             ERR_clear_error();
@@ -478,7 +534,7 @@ static int m2_ssl_run(SSL *ssl, int op, void *buf, size_t len, double timeout, s
                 m2_ssl_timeout_error();
                 return M2_SSL_ERROR;
             }
-            w = m2_ssl_wait(ssl, err, deadline);
+            w = m2_ssl_wait(ssl, op, err, deadline);
             if (w < 0) return M2_SSL_ERROR;
             if (w > 0) return M2_SSL_WANT;
             continue;
@@ -818,8 +874,10 @@ static int ssl_set1_groups_list(SSL *ssl, const char *groups) {
 }
 /* The negotiated group's name ("X25519", "secp256r1", "ffdhe2048"), or None. */
 static PyObject *ssl_get_negotiated_group(SSL *ssl) {
-    int nid = SSL_get_negotiated_group(ssl);
+    int nid;
     const char *name;
+    if (!SSL_get_session(ssl)) Py_RETURN_NONE;   /* before any handshake OpenSSL 3.0 would read a NULL session */
+    nid = SSL_get_negotiated_group(ssl);
     if (nid <= 0) Py_RETURN_NONE;
     name = SSL_group_to_name(ssl, nid);
     if (!name) name = OBJ_nid2sn(nid);
@@ -1021,6 +1079,12 @@ static int ssl_set_alpn_protos(SSL *ssl, const void *buf, Py_ssize_t len) {
 /* Server: choose from protos (wire format, in preference order); None turns it off. */
 static PyObject *ssl_ctx_set_alpn_select(SSL_CTX *ctx, PyObject *protos) {
     if (protos != Py_None && !PyBytes_Check(protos)) { PyErr_SetString(PyExc_TypeError, "protos must be bytes or None"); return NULL; }
+    if (protos != Py_None) {    /* the wire format: non-empty names, each after its length byte */
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(protos);
+        Py_ssize_t i = 0, n = PyBytes_GET_SIZE(protos);
+        while (i < n && p[i] != 0 && i + 1 + p[i] <= n) i += 1 + p[i];
+        if (n == 0 || i != n) { PyErr_SetString(PyExc_ValueError, "protos is not in ALPN's wire format"); return NULL; }
+    }
     if (m2_ssl_ctx_put(ctx, "alpn", protos) < 0) return NULL;
     SSL_CTX_set_alpn_select_cb(ctx, protos == Py_None ? NULL : m2_ssl_alpn_select_cb, NULL);
     Py_RETURN_NONE;
@@ -1136,18 +1200,22 @@ static void ssl_set_client_CA_list_from_context(SSL *ssl, SSL_CTX *ctx) {
 /* SSL_shutdown once (M2Crypto): 1 done, 0 our close_notify sent, < 0 failed or would block. */
 static int ssl_shutdown(SSL *ssl) {
     int r;
+    if (!m2_ssl_hold(ssl)) return -1;
     M2_ALLOW
     r = SSL_shutdown(ssl);
     M2_DISALLOW
+    m2_ssl_release(ssl);
     return r;
 }
 
 /* The raw SSL_do_handshake / SSL_renegotiate (M2Crypto). */
 static int ssl_do_handshake(SSL *ssl) {
     int r;
+    if (!m2_ssl_hold(ssl)) return -1;
     M2_ALLOW
     r = SSL_do_handshake(ssl);
     M2_DISALLOW
+    m2_ssl_release(ssl);
     return r;
 }
 static int ssl_renegotiate(SSL *ssl) { return SSL_renegotiate(ssl); }
@@ -1222,3 +1290,7 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
+
+/* the NUL-refusing strings of this file only (see M2_SSL_TEXT at the top) */
+%clear const char *ciphers, const char *suites, const char *groups, const char *sigalgs, const char *file,
+       const char *ca_file, const char *cafile, const char *capath, const char *name, const char *label;

@@ -76,7 +76,11 @@ class Checker:
     def __call__(self, peerCert: Optional[X509.X509], host: Optional[Union[str, bytes]] = None) -> bool:
         if peerCert is None:
             raise NoCertificate("peer did not return certificate")
+        if not isinstance(peerCert, X509.X509):
+            raise TypeError("the peer certificate must be an X509.X509, not %s" % type(peerCert).__name__)
         if host is not None:
+            if not isinstance(host, (str, bytes)):
+                raise TypeError("the host must be str or bytes, not %s" % type(host).__name__)
             self.host = host
         if self.fingerprint:
             self._check_fingerprint(peerCert)
@@ -87,13 +91,15 @@ class Checker:
     def _check_fingerprint(self, peerCert: X509.X509) -> None:
         expected = self.fingerprint.decode() if isinstance(self.fingerprint, bytes) else str(self.fingerprint)
         expected = expected.replace(":", "").upper()
+        if not isinstance(self.digest, str):
+            raise TypeError("the fingerprint digest must be a name such as 'sha256'")
         try:
             observed = peerCert.get_fingerprint(md=self.digest)
         except (ValueError, X509.X509Error) as exc:
             raise ValueError('unsupported digest "%s"' % self.digest) from exc
         if len(expected) != len(observed):
             raise WrongCertificate("peer certificate fingerprint length does not match\nfingerprint: %s\n"
-                                   "expected = %d\nobserved = %d" % (expected, len(observed), len(expected)))
+                                   "expected = %d\nobserved = %d" % (expected, len(expected), len(observed)))
         if not hmac.compare_digest(expected, observed):
             raise WrongCertificate("peer certificate fingerprint does not match\nexpected = %s,\nobserved = %s"
                                    % (expected, observed))

@@ -5,25 +5,35 @@ how each handshake, read and write behaves: blocking (no timeout), bounded by th
 (``settimeout(t)``: SSL.SSLTimeoutError when it expires), or non-blocking
 (``setblocking(0)``: reads give None/b'', writes -1, handshakes 0 when they would block, as in
 M2Crypto).  The GIL is released while OpenSSL waits or works.
+
+Threads: one thread may read while another writes.  ``close()`` or ``free()`` from another
+thread while a handshake, read or write is under way wakes it (the TCP connection is shut
+down) and it raises SSLClosedError; the socket and the SSL are freed when the last such call
+returns, never under it.
 """
 
 import io
 import socket
-from typing import Any, Callable, List, Optional, Tuple, Union
+import threading
+from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
 from weakref import WeakValueDictionary
 
 from M2Sec import BIO, X509, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
 from M2Sec.SSL.Cipher import Cipher, Cipher_Stack
 from M2Sec.SSL.Context import Context, ctxmap
-from M2Sec.SSL.Session import Session
-from M2Sec.SSL.SSLError import SSLError
+from M2Sec.SSL.Session import Session, _session_ptr
+from M2Sec.SSL.SSLError import SSLClosedError, SSLError
 from M2Sec.SSL.timeout import struct_size, struct_to_timeout
 from M2Sec.SSL.timeout import timeout as Timeout
 
 __all__ = ["Connection", "timeout"]
 
 timeout = Timeout
+T = TypeVar("T")
+#: the most sendall() hands to one SSL_write (M2Crypto's counts are C ints)
+_MAX_WRITE = 1 << 30
+_INT_MAX = (1 << 31) - 1
 
 #: the live Connections and sans-I/O objects by SSL address, for OpenSSL's callbacks
 _by_ssl: "WeakValueDictionary[int, Any]" = WeakValueDictionary()
@@ -166,6 +176,7 @@ class Connection(SSLState):
 
     serverPostConnectionCheck = _serverPostConnectionCheck
     m2_bio_noclose = m2.bio_noclose
+    _ssl: Any = None
 
     @staticmethod
     def m2_ssl_free(ssl: Any) -> None:
@@ -176,11 +187,16 @@ class Connection(SSLState):
         return m2.bio_free(bio)
 
     def __init__(self, ctx: Context, sock: Optional[socket.socket] = None, family: int = socket.AF_INET) -> None:
+        if not isinstance(ctx, Context):
+            raise TypeError("an SSL.Context is required, not %s" % type(ctx).__name__)
         self.ctx = ctx
         self._closed = False
         self._bio_freed = False
-        self.ssl = m2.ssl_new(ctx.ctx)
-        _by_ssl[int(self.ssl)] = self
+        self._lock = threading.Lock()
+        self._busy = 0  # handshakes, reads and writes under way, in any thread
+        self._release_bio = self._release_ssl = False  # what the last of them frees
+        self._ssl = m2.ssl_new(ctx.ctx)
+        _by_ssl[int(self._ssl)] = self
         # the handshake checks the host name of a create_default_context() context itself
         self.clientPostConnectionCheck: Optional[Checker] = None if ctx.check_hostname else Checker()
         self._readbio: Optional[BIO.BIO] = None
@@ -202,6 +218,18 @@ class Connection(SSLState):
 
     # -- life cycle ------------------------------------------------------------------------
     @property
+    def ssl(self) -> Any:
+        """The SSL pointer (M2Crypto's attribute); SSLClosedError once free() freed it."""
+        ssl = self._ssl
+        if ssl is None:
+            raise SSLClosedError("the connection has been freed")
+        return ssl
+
+    @ssl.setter
+    def ssl(self, ptr: Any) -> None:
+        self._ssl = ptr
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -210,7 +238,7 @@ class Connection(SSLState):
         if self._bio_freed:
             return
         self._bio_freed = True
-        ssl = getattr(self, "ssl", None)
+        ssl = self._ssl
         if ssl is not None:
             m2.ssl_set_fd(ssl, -1)  # frees the socket BIO; later I/O fails cleanly (EBADF)
         self._readbio = self._writebio = None
@@ -219,11 +247,23 @@ class Connection(SSLState):
     def close(self, freeBio: Optional[bool] = True) -> None:
         """Send close_notify (after a completed handshake) and, with freeBio, close the socket.
 
-        The SSL itself is freed when the object goes away (or by free())."""
-        if self._closed:
+        Called while another thread is in a handshake, read or write, it shuts the TCP
+        connection down instead (no close_notify), which makes that call raise
+        SSLClosedError; the socket is closed when it returns.  The SSL itself is freed when
+        the object goes away (or by free())."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            busy = self._busy > 0
+            self._release_bio = busy and bool(freeBio)
+        if busy:
+            try:
+                self.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # not connected: nothing blocks on it
             return
-        self._closed = True
-        ssl = getattr(self, "ssl", None)
+        ssl = self._ssl
         if ssl is not None and m2.ssl_is_init_finished(ssl) and not m2.ssl_get_shutdown(ssl) & m2.SSL_SENT_SHUTDOWN:
             try:
                 m2.ssl_shutdown_timeout(ssl, 0 if self._timeout == 0 else max(self._timeout, 0) or -1)
@@ -233,20 +273,56 @@ class Connection(SSLState):
             self._free_bio()
 
     def free(self) -> None:
-        """Close, and free the SSL now rather than when the object goes away."""
+        """Close, and free the SSL now rather than when the object goes away (or, if another
+        thread is in a handshake, read or write, when that call returns)."""
         self.close()
-        ssl, self.ssl = getattr(self, "ssl", None), None
+        with self._lock:
+            if self._busy:
+                self._release_ssl = True
+                return
+        self._free_ssl()
+
+    def _free_ssl(self) -> None:
+        ssl, self._ssl = self._ssl, None
         if ssl is not None:
             _by_ssl.pop(int(ssl), None)
             m2.ssl_free(ssl)
+
+    def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(ssl, *args) for a handshake, read or write: counted as under way, so that
+        close() and free() from another thread wake it and free nothing it uses.
+
+        :raises SSLClosedError: the connection was closed before or during the call."""
+        with self._lock:
+            ssl = self._ssl
+            if self._closed or ssl is None:
+                raise SSLClosedError("the connection is closed")
+            self._busy += 1
+        try:
+            return fn(ssl, *args)
+        except SSLError as exc:
+            if self._closed and not isinstance(exc, SSLClosedError):
+                raise SSLClosedError("the connection was closed during the call") from exc
+            raise
+        finally:
+            with self._lock:
+                self._busy -= 1
+                last = self._busy == 0
+                bio, ssl_too = last and self._release_bio, last and self._release_ssl
+                if last:
+                    self._release_bio = self._release_ssl = False
+            if bio:
+                self._free_bio()
+            if ssl_too:
+                self._free_ssl()
 
     def __del__(self) -> None:
         try:
             if not getattr(self, "_closed", True):
                 self.close()
-            ssl = getattr(self, "ssl", None)
+            ssl = self._ssl
             if ssl is not None:
-                self.ssl = None
+                self._ssl = None
                 if self.ssl_close_flag == self.m2_bio_noclose:
                     self.m2_ssl_free(ssl)
                 else:
@@ -278,7 +354,7 @@ class Connection(SSLState):
     def unwrap(self) -> socket.socket:
         """End TLS (close_notify both ways) and return the plain socket (STARTTLS's reverse)."""
         while True:
-            r = m2.ssl_shutdown_timeout(self.ssl, self._timeout)
+            r = self._io(m2.ssl_shutdown_timeout, self._timeout)
             if r == 1:
                 break
             if r == 0:
@@ -365,6 +441,8 @@ class Connection(SSLState):
         """Use readbio and writebio (such as BIO.MemoryBuffer) instead of the socket.
 
         The SSL takes its own references, and this Connection keeps the BIO objects alive."""
+        if not isinstance(readbio, BIO.BIO) or not isinstance(writebio, BIO.BIO):
+            raise TypeError("BIO.BIO objects are required")
         m2.ssl_set_bio_shared(self.ssl, readbio._ptr(), writebio._ptr())
         self._readbio, self._writebio = readbio, writebio
 
@@ -402,7 +480,7 @@ class Connection(SSLState):
 
     def set_session(self, session: Session) -> None:
         """Resume session in the next handshake (a client's)."""
-        m2.ssl_set_session(self.ssl, session._ptr())
+        m2.ssl_set_session(self.ssl, _session_ptr(session))
 
     def set_tlsext_host_name(self, name: Union[str, bytes]) -> None:
         """Name the server to connect to (SNI, RFC 6066)."""
@@ -426,11 +504,11 @@ class Connection(SSLState):
     # -- handshakes ------------------------------------------------------------------------
     def connect_ssl(self) -> int:
         """Run the client handshake: 1 when done, 0 when it would block."""
-        return m2.ssl_connect(self.ssl, self._timeout)
+        return self._io(m2.ssl_connect, self._timeout)
 
     def accept_ssl(self) -> int:
         """Run the server handshake: 1 when done, 0 when it would block."""
-        return m2.ssl_accept(self.ssl, self._timeout)
+        return self._io(m2.ssl_accept, self._timeout)
 
     def _hostname(self) -> str:
         host = self.host
@@ -464,11 +542,16 @@ class Connection(SSLState):
     def accept(self) -> Tuple["Connection", util.AddrType]:
         """Accept a client and run the server handshake: (Connection, address).
 
-        A failed handshake closes the new connection before the error is raised."""
+        With a timeout set on this listening connection (settimeout()), the new connection
+        gets it too, so that a client that never completes its handshake cannot hold accept()
+        (SSLTimeoutError).  A failed handshake closes the new connection before the error
+        is raised."""
         sock, addr = self.socket.accept()
         conn = Connection(self.ctx, sock)
         conn.addr = addr
         try:
+            if self._timeout > 0:
+                conn.settimeout(self._timeout)
             conn.setup_ssl()
             conn.set_accept_state()
             conn.accept_ssl()
@@ -497,7 +580,7 @@ class Connection(SSLState):
     # -- data ------------------------------------------------------------------------------
     def write(self, data: Union[bytes, bytearray, memoryview]) -> int:
         """Send data: the count written, or -1 if it would block (non-blocking socket)."""
-        return m2.ssl_write(self.ssl, data, self._timeout)
+        return self._io(m2.ssl_write, data, self._timeout)
 
     send = write
 
@@ -506,7 +589,7 @@ class Connection(SSLState):
         view = memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
-            r = m2.ssl_write(self.ssl, view[n:], self._timeout)
+            r = self._io(m2.ssl_write, view[n:n + _MAX_WRITE], self._timeout)
             if r < 0:
                 raise SSLError("the write would block")
             n += r
@@ -517,17 +600,17 @@ class Connection(SSLState):
         block, as in M2Crypto)."""
         if size <= 0:
             raise ValueError("size <= 0")
-        return m2.ssl_read(self.ssl, size, self._timeout) or b""
+        return self._io(m2.ssl_read, min(size, _INT_MAX), self._timeout) or b""
 
     recv = read
 
     def recv_into(self, buff: Union[bytearray, memoryview], nbytes: int = 0) -> int:
         """Read into buff: the count read.  As in M2Crypto, a bytearray is cut to the data
         read and the rest of a memoryview is zeroed."""
-        n = len(buff) if nbytes == 0 else nbytes
+        n = len(buff) if nbytes == 0 else min(nbytes, len(buff))
         if n <= 0:
             raise ValueError("recv_into: size of buffer must be > 0")
-        got = m2.ssl_read_into(self.ssl, buff, n, self._timeout)
+        got = self._io(m2.ssl_read_into, buff, min(n, _INT_MAX), self._timeout)
         if got < 0:
             got = 0
         if isinstance(buff, bytearray):
@@ -538,7 +621,7 @@ class Connection(SSLState):
 
     def readinto(self, b: Union[bytearray, memoryview]) -> Optional[int]:
         """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
-        got = m2.ssl_read_into(self.ssl, b, 0, self._timeout)
+        got = self._io(m2.ssl_read_into, b, 0, self._timeout)
         return None if got < 0 else got
 
     def readable(self) -> bool:

@@ -16,7 +16,7 @@ from weakref import WeakValueDictionary
 from M2Sec import BIO, X509, m2, util
 from M2Sec._base import Owned
 from M2Sec.SSL import cb
-from M2Sec.SSL.Session import Session
+from M2Sec.SSL.Session import Session, _session_ptr
 from M2Sec.SSL.SSLError import SSLError
 
 __all__ = ["ctxmap", "Context", "map", "TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3", "Purpose"]
@@ -183,7 +183,11 @@ class Context(Owned):
 
     def use_certificate(self, cert: X509.X509, key: Any, chain: Iterable[X509.X509] = ()) -> None:
         """Use an in-memory certificate, its EVP.PKey and intermediates (leaf's issuer first)."""
+        from M2Sec import EVP
+
         ctx = self._ptr()
+        if not isinstance(cert, X509.X509) or not isinstance(key, EVP.PKey):
+            raise TypeError("an X509.X509 certificate and an EVP.PKey key are required")
         m2.ssl_ctx_use_x509(ctx, cert._ptr())
         m2.ssl_ctx_use_pkey_privkey(ctx, key._ptr())
         for c in chain:
@@ -284,7 +288,10 @@ class Context(Owned):
         """Use one curve for ECDHE: a name ("prime256v1", "P-256", "X25519") or a NID
         (EC.NID_*).  In OpenSSL 3 this sets the groups list to that curve alone."""
         if isinstance(curve, int):
-            curve = m2.obj_nid2sn(curve)
+            name = m2.obj_nid2sn(curve)
+            if name is None:
+                raise ValueError("unknown curve NID %d" % curve)
+            curve = name
         self.set_groups([curve])
 
     def set_tmp_rsa(self, rsa: Any) -> int:
@@ -371,10 +378,10 @@ class Context(Owned):
         m2.ssl_ctx_set_session_id_context(self._ptr(), id)
 
     def add_session(self, session: Session) -> int:
-        return m2.ssl_ctx_add_session(self._ptr(), session._ptr())
+        return m2.ssl_ctx_add_session(self._ptr(), _session_ptr(session))
 
     def remove_session(self, session: Session) -> int:
-        return m2.ssl_ctx_remove_session(self._ptr(), session._ptr())
+        return m2.ssl_ctx_remove_session(self._ptr(), _session_ptr(session))
 
     def get_session_timeout(self) -> int:
         return m2.ssl_ctx_get_session_timeout(self._ptr())

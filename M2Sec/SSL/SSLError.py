@@ -12,10 +12,10 @@ import socket
 from typing import Dict, Type
 
 from M2Sec import m2
-from M2Sec.Err import M2SecError
+from M2Sec.Err import ClosedError, M2SecError
 
 __all__ = [
-    "SSLError", "SSLTimeoutError", "SSLEOFError", "SSLWantReadError", "SSLWantWriteError",
+    "SSLError", "SSLClosedError", "SSLTimeoutError", "SSLEOFError", "SSLWantReadError", "SSLWantWriteError",
     "SSLVerificationError", "SSLCertVerificationError", "CertificateExpiredError",
     "CertificateNotYetValidError", "UntrustedCertificateError", "SelfSignedCertificateError",
     "HostnameMismatchError", "CertificateRevokedError",
@@ -24,6 +24,11 @@ __all__ = [
 
 class SSLError(M2SecError):
     """An SSL/TLS failure, with OpenSSL's reason text."""
+
+
+class SSLClosedError(SSLError, ClosedError):
+    """The connection was closed (by this thread or another, even during the call) and can
+    no longer be used; also an ``Err.ClosedError``."""
 
 
 class SSLTimeoutError(SSLError, socket.timeout):

@@ -25,8 +25,8 @@ from M2Sec import m2
 from M2Sec._base import Owned
 from M2Sec.SSL.Connection import SSLState, _by_ssl, prepare_client_hostname
 from M2Sec.SSL.Context import Context
-from M2Sec.SSL.Session import Session
-from M2Sec.SSL.SSLError import SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
+from M2Sec.SSL.Session import Session, _session_ptr
+from M2Sec.SSL.SSLError import SSLClosedError, SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
 
 __all__ = ["SSLObject", "run", "drive", "adrive"]
 
@@ -67,7 +67,7 @@ class SSLObject(SSLState, Owned):
                 m2.ssl_set_connect_state(ssl)
                 prepare_client_hostname(ssl, context, server_hostname)
                 if session is not None:
-                    m2.ssl_set_session(ssl, session._ptr())
+                    m2.ssl_set_session(ssl, _session_ptr(session))
         except BaseException:
             m2.ssl_free(ssl)
             raise
@@ -78,8 +78,12 @@ class SSLObject(SSLState, Owned):
     # -- life cycle ------------------------------------------------------------------------
     @property
     def ssl(self) -> Any:
-        """The SSL pointer; raises ClosedError once the object was closed."""
-        return self._ptr()
+        """The SSL pointer; raises SSLClosedError (an SSLError and a ClosedError) once the
+        object was closed."""
+        p = self._p
+        if p is None:
+            raise SSLClosedError("the TLS object has been closed")
+        return p
 
     def close(self) -> None:
         """Free the SSL and its buffers (idempotent)."""

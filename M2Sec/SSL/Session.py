@@ -64,6 +64,13 @@ class Session(Owned):
         return bool(m2.ssl_session_has_ticket(self._ptr()))
 
 
+def _session_ptr(session: Session) -> Any:
+    """session's SSL_SESSION; TypeError for anything but a Session, ClosedError once freed."""
+    if not isinstance(session, Session):
+        raise TypeError("an SSL.Session is required, not %s" % type(session).__name__)
+    return session._ptr()
+
+
 def load_session(pemfile: Union[str, bytes]) -> Session:
     """A session read from a PEM file; raises SSLError if the file holds none."""
     with BIO.openfile(pemfile) as f:
@@ -73,6 +80,8 @@ def load_session(pemfile: Union[str, bytes]) -> Session:
 
 def load_session_der(der: bytes) -> Session:
     """A session from its DER encoding (Session.as_der()); raises SSLError if malformed."""
+    if not isinstance(der, (bytes, bytearray, memoryview)):
+        raise TypeError("the DER session must be bytes, not %s" % type(der).__name__)
     with BIO.MemoryBuffer(der) as buf:
         ptr = m2.d2i_ssl_session(buf._ptr())
     return Session(ptr, 1)

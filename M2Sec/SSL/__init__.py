@@ -13,7 +13,7 @@ import os
 from M2Sec import m2
 from M2Sec.SSL.SSLError import (  # noqa: F401  (registers the exception classes first)
     CertificateExpiredError, CertificateNotYetValidError, CertificateRevokedError, HostnameMismatchError,
-    SelfSignedCertificateError, SSLCertVerificationError, SSLEOFError, SSLError, SSLTimeoutError,
+    SelfSignedCertificateError, SSLCertVerificationError, SSLClosedError, SSLEOFError, SSLError, SSLTimeoutError,
     SSLVerificationError, SSLWantReadError, SSLWantWriteError, UntrustedCertificateError,
 )
 from M2Sec.SSL import cb  # noqa: F401,E402

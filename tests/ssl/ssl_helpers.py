@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pki_helpers import PKI, openssl  # noqa: E402
@@ -60,6 +60,82 @@ def listener(backlog: int = 64) -> socket.socket:
     s.bind(("127.0.0.1", 0))
     s.listen(backlog)
     return s
+
+
+@contextmanager
+def serve_once(handler: Callable[[socket.socket], None], timeout: float = 10) -> Iterator[Tuple[str, int]]:
+    """Run handler(sock) in a thread on the first connection to a loopback listener; yields
+    the listener's address.  On leaving: waits for the handler, closes the sockets, and
+    raises the handler's exception, if any."""
+    lsock = listener()
+    lsock.settimeout(timeout)  # a test that never connects does not leave the thread behind
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            s, _ = lsock.accept()
+            with s:
+                s.settimeout(timeout)
+                handler(s)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield lsock.getsockname()
+    finally:
+        t.join(timeout + 5)
+        lsock.close()
+    assert not t.is_alive(), "the server thread did not finish"
+    if errors:
+        raise errors[0]
+
+
+def resumed(ctx: SSL.Context, session: "SSL.Session.Session", port: int, host: str = "localhost") -> bool:
+    """Connect to port offering session; whether the server resumed it."""
+    c = SSL.Connection(ctx)
+    c.settimeout(10)
+    c.set_session(session)
+    try:
+        c.connect((host, port))
+        return c.session_reused()
+    finally:
+        c.close()
+
+
+def memory_handshake(client: SSL.SSLObject, server: SSL.SSLObject, rounds: int = 6) -> None:
+    """Run the handshake between two sans-I/O objects, then let the client take in what
+    the server sent after it (TLS 1.3 session tickets)."""
+    for _ in range(rounds):
+        for a, b in ((client, server), (server, client)):
+            try:
+                a.do_handshake()
+            except SSL.SSLWantReadError:
+                pass
+            b.receive_bytes(a.data_to_send())
+    assert client.handshake_done and server.handshake_done
+    try:
+        client.read()
+    except SSL.SSLWantReadError:
+        pass
+
+
+def open_fds() -> int:
+    """How many file descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def run_isolated(code: str, timeout: float = 30) -> str:
+    """Run code in a fresh Python (for cases that could crash the interpreter); its stdout.
+
+    Fails the test, with the child's stderr, if it crashed, raised or did not finish."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.path.dirname(here), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, timeout=timeout, env=env)
+    if p.returncode != 0:
+        raise AssertionError("the isolated case failed (exit status %d):\n%s" % (p.returncode, p.stderr.decode(errors="replace")))
+    return p.stdout.decode()
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from M2Sec import SSL, Err, m2
 from ssl_helpers import pki  # noqa: F401  (the fixture)
-from ssl_helpers import listener, echo, m2server
+from ssl_helpers import listener, echo, m2server, resumed, serve_once
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -178,12 +178,7 @@ def test_session_resumption(pki, version):
         assert sess.is_resumable()
         assert b"Session-ID" in sess.as_text() or b"TLSv1" in sess.as_text()
         again = SSL.Session.load_session_der(sess.as_der())
-        c = SSL.Connection(cctx)
-        c.settimeout(10)
-        c.set_session(again)
-        c.connect(("localhost", srv.port))
-        assert c.session_reused()
-        c.close()
+        assert resumed(cctx, again, srv.port)
         assert sess.get_timeout() > 0 and sess.get_time() > 0
 
 
@@ -253,39 +248,6 @@ def test_untrusted_chain(pki):
         cctx.unsafe_disable_verification()
         with connect(cctx, srv.port) as c:
             assert not c.verify_ok()
-
-
-def test_peer_closes_mid_handshake():
-    lsock = listener()
-
-    def close_after_hello():
-        s, _ = lsock.accept()
-        s.recv(100)
-        s.close()
-
-    t = threading.Thread(target=close_after_hello)
-    t.start()
-    with pytest.raises(SSL.SSLEOFError):
-        connect(SSL.Context(), lsock.getsockname()[1])
-    t.join()
-    lsock.close()
-
-
-def test_garbage_instead_of_tls():
-    lsock = listener()
-
-    def garbage():
-        s, _ = lsock.accept()
-        s.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + bytes(range(256)))
-        time.sleep(0.5)
-        s.close()
-
-    t = threading.Thread(target=garbage)
-    t.start()
-    with pytest.raises(SSL.SSLError, match="wrong version number|packet length|record"):
-        connect(SSL.Context(), lsock.getsockname()[1])
-    t.join()
-    lsock.close()
 
 
 def test_handshake_timeout_fires():
@@ -364,40 +326,28 @@ def test_gil_released_while_blocked(pki):
 
 def test_starttls_and_unwrap(pki):
     ctx = pki.server_ctx()
-    lsock = listener()
-    errors = []
 
-    def server():
-        try:
-            s, _ = lsock.accept()
-            s.settimeout(10)
-            s.sendall(b"220 ready\r\n")
-            assert s.recv(100) == b"STARTTLS\r\n"
-            conn = SSL.Connection(ctx, s)
-            conn.handshake_on_existing_socket(server_side=True)
-            conn.write(conn.read().upper())
-            plain = conn.unwrap()
-            plain.sendall(b"plain again")
-            plain.close()
-        except BaseException as exc:
-            errors.append(exc)
+    def server(s):
+        s.sendall(b"220 ready\r\n")
+        assert s.recv(100) == b"STARTTLS\r\n"
+        conn = SSL.Connection(ctx, s)
+        conn.handshake_on_existing_socket(server_side=True)
+        conn.write(conn.read().upper())
+        plain = conn.unwrap()
+        plain.sendall(b"plain again")
 
-    t = threading.Thread(target=server)
-    t.start()
-    sock = socket.create_connection(lsock.getsockname(), timeout=10)
-    assert sock.recv(100) == b"220 ready\r\n"
-    sock.sendall(b"STARTTLS\r\n")
-    conn = SSL.Connection(pki.client_ctx(), sock)
-    conn.set1_host("localhost")
-    assert conn.handshake_on_existing_socket() == 1
-    conn.write(b"secret")
-    assert conn.read() == b"SECRET"
-    s = conn.unwrap()
-    assert s.recv(100) == b"plain again"
-    s.close()
-    t.join()
-    lsock.close()
-    assert not errors
+    with serve_once(server) as addr:
+        sock = socket.create_connection(addr, timeout=10)
+        assert sock.recv(100) == b"220 ready\r\n"
+        sock.sendall(b"STARTTLS\r\n")
+        conn = SSL.Connection(pki.client_ctx(), sock)
+        conn.set1_host("localhost")
+        assert conn.handshake_on_existing_socket() == 1
+        conn.write(b"secret")
+        assert conn.read() == b"SECRET"
+        s = conn.unwrap()
+        assert s.recv(100) == b"plain again"
+        s.close()
     with pytest.raises(ValueError):  # a verifying context needs the host name
         SSL.Connection(pki.client_ctx(), socket.socket()).handshake_on_existing_socket()
 

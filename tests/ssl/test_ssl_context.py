@@ -2,13 +2,12 @@
 fingerprint pinning and host checks; BIO.SSLBio."""
 
 import socket
-import threading
 
 import pytest
 
 from M2Sec import BIO, SSL, X509, Err, m2
 from ssl_helpers import pki  # noqa: F401  (the fixture)
-from ssl_helpers import listener, m2server
+from ssl_helpers import m2server, serve_once
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -163,48 +162,37 @@ def test_checker_as_post_connection_check(pki):
 # -- BIO.SSLBio ------------------------------------------------------------------------
 
 def test_sslbio_handshake_over_memory(pki):
-    lsock = listener()
-    errors = []
+    def server(s):
+        conn = SSL.Connection(pki.server_ctx(), s)
+        conn.settimeout(10)
+        conn.handshake_on_existing_socket(server_side=True)
+        conn.write(b"over sslbio")
+        conn.close()
 
-    def server():
-        try:
-            s, _ = lsock.accept()
-            conn = SSL.Connection(pki.server_ctx(), s)
-            conn.settimeout(10)
-            conn.handshake_on_existing_socket(server_side=True)
-            conn.write(b"over sslbio")
-            conn.close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=server)
-    t.start()
-    sock = socket.create_connection(lsock.getsockname(), timeout=10)
-    conn = SSL.Connection(pki.client_ctx())
-    rbio, wbio = BIO.MemoryBuffer(), BIO.MemoryBuffer()
-    sslbio = BIO.SSLBio()
-    sslbio.set_ssl(conn)
-    conn.set_bio(rbio, wbio)
-    conn.set_connect_state()
-    conn.set1_host("localhost")
-    while True:
-        ret = sslbio.do_handshake()
-        out = wbio.read()
-        if out:
-            sock.sendall(out)
-        if ret > 0:
-            break
-        assert sslbio.should_retry()
-        if not out and sslbio.should_read():
+    with serve_once(server) as addr:
+        sock = socket.create_connection(addr, timeout=10)
+        conn = SSL.Connection(pki.client_ctx())
+        rbio, wbio = BIO.MemoryBuffer(), BIO.MemoryBuffer()
+        sslbio = BIO.SSLBio()
+        sslbio.set_ssl(conn)
+        conn.set_bio(rbio, wbio)
+        conn.set_connect_state()
+        conn.set1_host("localhost")
+        while True:
+            ret = sslbio.do_handshake()
+            out = wbio.read()
+            if out:
+                sock.sendall(out)
+            if ret > 0:
+                break
+            assert sslbio.should_retry()
+            if not out and sslbio.should_read():
+                rbio.write(sock.recv(4096))
+        data = b""
+        while not data:
             rbio.write(sock.recv(4096))
-    data = b""
-    while not data:
-        rbio.write(sock.recv(4096))
-        data = sslbio.read(100)
-    assert data == b"over sslbio"
-    t.join()
-    sock.close()
-    lsock.close()
-    sslbio.close()
-    conn.free()
-    assert not errors
+            data = sslbio.read(100)
+        assert data == b"over sslbio"
+        sock.close()
+        sslbio.close()
+        conn.free()

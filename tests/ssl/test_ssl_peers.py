@@ -4,13 +4,12 @@ certificates, resumption, ALPN, SNI) and Python's ssl module, both ways."""
 import os
 import socket
 import ssl
-import threading
 
 import pytest
 
 from M2Sec import SSL
 from ssl_helpers import pki  # noqa: F401  (the fixture)
-from ssl_helpers import listener, m2server, s_client, s_server
+from ssl_helpers import m2server, resumed, s_client, s_server, serve_once
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,12 +65,7 @@ def test_resumption_with_s_server(pki, version):
             c.sendall(b"one\n")
             read_line(c)
             sess = c.get_session()
-        c = SSL.Connection(ctx)
-        c.settimeout(10)
-        c.set_session(sess)
-        c.connect(("localhost", srv.server_port))
-        assert c.session_reused()
-        c.close()
+        assert resumed(ctx, sess, srv.server_port)
 
 
 def test_alpn_and_sni_with_s_server(pki):
@@ -137,28 +131,18 @@ def test_client_against_python_ssl_server(pki):
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(pki.chain("server"), pki.path("server.key"))
     sctx.set_alpn_protocols(["h2"])
-    lsock = listener()
-    errors = []
 
-    def serve():
-        try:
-            s, _ = lsock.accept()
-            with sctx.wrap_socket(s, server_side=True) as t:
-                t.sendall(t.recv(100)[::-1])
-        except BaseException as exc:
-            errors.append(exc)
+    def serve(s):
+        with sctx.wrap_socket(s, server_side=True) as t:
+            t.sendall(t.recv(100)[::-1])
 
-    th = threading.Thread(target=serve)
-    th.start()
     ctx = pki.client_ctx()
     ctx.set_alpn_protocols(["h2"])
-    with client(pki, lsock.getsockname()[1], ctx) as c:
-        assert c.get_alpn_selected() == b"h2"
-        c.sendall(b"abc")
-        assert c.read() == b"cba"
-    th.join()
-    lsock.close()
-    assert not errors
+    with serve_once(serve) as addr:
+        with client(pki, addr[1], ctx) as c:
+            assert c.get_alpn_selected() == b"h2"
+            c.sendall(b"abc")
+            assert c.read() == b"cba"
 
 
 @pytest.mark.parametrize("maxver", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
