@@ -330,6 +330,7 @@ def test_starttls_and_unwrap(pki):
     def server(s):
         s.sendall(b"220 ready\r\n")
         assert s.recv(100) == b"STARTTLS\r\n"
+        s.sendall(b"220 go ahead\r\n")  # the client's ClientHello cannot be read with its command
         conn = SSL.Connection(ctx, s)
         conn.handshake_on_existing_socket(server_side=True)
         conn.write(conn.read().upper())
@@ -340,6 +341,7 @@ def test_starttls_and_unwrap(pki):
         sock = socket.create_connection(addr, timeout=10)
         assert sock.recv(100) == b"220 ready\r\n"
         sock.sendall(b"STARTTLS\r\n")
+        assert sock.recv(100) == b"220 go ahead\r\n"
         conn = SSL.Connection(pki.client_ctx(), sock)
         conn.set1_host("localhost")
         assert conn.handshake_on_existing_socket() == 1
