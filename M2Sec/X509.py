@@ -1038,13 +1038,30 @@ def verify_chain(cert: X509, trusted: Union[X509_Store, List[X509]], untrusted: 
 # ---------------------------------------------------------------------------------------
 # RFC 6125 host name and IP address checks (shared with the SSL layer)
 
-def _parse_ip(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+def parse_ip(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+    """The IP address text names (IPv6 in brackets or not), or None for a host name.  An IPv6
+    zone (``fe80::1%eth0``) names the local link, not the host: it is left out."""
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
+    if ":" in text:
+        text = text.split("%", 1)[0]
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def a_label(hostname: str) -> str:
+    """hostname as DNS, SNI and certificates carry it: ASCII, an internationalised name in
+    its A-label (xn--) form (RFC 5890, RFC 6066 section 3).
+
+    :raises ValueError: for a name IDNA cannot encode."""
+    if hostname.isascii():
+        return hostname
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError("host name is not a valid IDN: %r" % hostname) from exc
 
 
 def check_ip(cert: X509, address: str) -> bool:
@@ -1055,7 +1072,7 @@ def check_ip(cert: X509, address: str) -> bool:
     _need(cert, X509, "cert")
     if not isinstance(address, str):
         raise TypeError("address must be str")
-    ip = _parse_ip(address)
+    ip = parse_ip(address)
     if ip is None:
         raise ValueError("not an IP address: %r" % address)
     return bool(m2.x509_check_ip_asc(cert._ptr(), str(ip), 0))
@@ -1078,17 +1095,12 @@ def check_host(cert: X509, hostname: Union[str, bytes], *, flags: Optional[int] 
         hostname = bytes(hostname).decode("ascii")
     if not isinstance(hostname, str):
         raise TypeError("hostname must be str")
-    if _parse_ip(hostname) is not None:
+    if parse_ip(hostname) is not None:
         return check_ip(cert, hostname)
     host = hostname[:-1] if hostname.endswith(".") else hostname
     if not host or "\x00" in host or any(not label for label in host.split(".")):
         raise ValueError("malformed host name: %r" % hostname)
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError("host name is not a valid IDN: %r" % hostname) from exc
-    host = host.lower()
+    host = a_label(host).lower()
     if flags is None:
         flags = m2.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
     if host.split(".", 1)[0].startswith("xn--"):

@@ -48,12 +48,11 @@ def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
     return 1
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host.strip("[]"))
-        return True
-    except (OSError, ValueError):
-        return False
+def _name_to_check(host: str) -> str:
+    """host as SNI and the certificate carry it: an IP address without brackets or zone, an
+    internationalised name as its A-label."""
+    ip = X509.parse_ip(host)
+    return X509.a_label(host) if ip is None else str(ip)
 
 
 def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None:
@@ -63,10 +62,11 @@ def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None
         if ctx.check_hostname:
             raise ValueError("this context checks host names: call set1_host() first")
         return
-    if not _is_ip(host) and m2.ssl_get_servername(ssl) is None:
-        m2.ssl_set_tlsext_host_name(ssl, host.rstrip("."))
+    name = _name_to_check(host)
+    if X509.parse_ip(host) is None and m2.ssl_get_servername(ssl) is None:
+        m2.ssl_set_tlsext_host_name(ssl, name.rstrip("."))  # never an IP address (RFC 6066 section 3)
     if ctx.check_hostname:
-        m2.ssl_set1_host(ssl, host.strip("[]"))
+        m2.ssl_set1_host(ssl, name)
 
 
 class SSLState:
@@ -491,8 +491,10 @@ class Connection(SSLState):
 
         Used by the post-connection check, and given to OpenSSL (SSL_set1_host) so that with
         verify_peer the handshake itself fails on a mismatch (HostnameMismatchError)."""
+        if not isinstance(name, (str, bytes)):
+            raise TypeError("the host name must be str or bytes")
         self.host = name
-        m2.ssl_set1_host(self.ssl, name.decode() if isinstance(name, bytes) else name)
+        m2.ssl_set1_host(self.ssl, _name_to_check(name.decode() if isinstance(name, bytes) else name))
 
     def set_post_connection_check_callback(self, postConnectionCheck: Optional[Callable]) -> None:
         """check(peer_cert, host) run after connect() (None: no check); false fails it."""

@@ -26,6 +26,7 @@ from M2Sec.TLS.sessioncache import SessionCache
 from M2Sec.TLS.settings import HandshakeSettings
 from M2Sec.TLS.verifierdb import VerifierDB
 from M2Sec.TLS.x509 import X509, X509CertChain
+from M2Sec.X509 import a_label
 
 RECV_SIZE = 16384
 _RECORD_HEADER = 5                     # type, version, length (RFC 8446 section 5.1)
@@ -62,12 +63,7 @@ def _host_name(name: Union[str, bytes, None]) -> Optional[str]:
         name = bytes(name).decode("ascii")
     if not isinstance(name, str):
         raise TypeError("serverName must be str")
-    if name.isascii():
-        return name
-    try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError as e:
-        raise ValueError("serverName is not a valid internationalised name: %r" % name) from e
+    return a_label(name)
 
 
 def _check_session(session: Optional[Session], serverName: Optional[str], srpUsername: Optional[str]) -> None:

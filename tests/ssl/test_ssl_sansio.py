@@ -2,6 +2,7 @@
 pairs first, then over a socket against openssl s_server and over asyncio streams."""
 
 import asyncio
+import os
 import socket
 import ssl
 
@@ -10,7 +11,7 @@ import pytest
 from M2Sec import SSL, Err
 from M2Sec.SSL.SSLObject import adrive, drive, run
 from ssl_helpers import pki  # noqa: F401  (the fixture)
-from ssl_helpers import m2server, s_server
+from ssl_helpers import m2server, memory_handshake, s_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -210,3 +211,45 @@ def test_adrive_over_asyncio_both_sides(pki):
         return got
 
     assert asyncio.run(asyncio.wait_for(serve_and_connect(), 20)) == b"FROM PYTHON SSL"
+
+
+def _server_cert(pki, name, san):
+    """name's certificate (made once) for subjectAltName san, with its chain file."""
+    if not os.path.exists(pki.path(name + "-chain.pem")):
+        pki.issue(name, "/CN=" + name, ext=["subjectAltName=" + san, "extendedKeyUsage=serverAuth"])
+        with open(pki.path(name + "-chain.pem"), "wb") as f:
+            f.write(pki.read(name + ".pem") + pki.read("inter.pem"))
+    return name
+
+
+def _names_seen(pki, cert, server_hostname):
+    """Handshake in memory with a server holding cert: (the SNI the server saw, the error or None)."""
+    seen = []
+    sctx = pki.server_ctx(cert)
+    sctx.set_servername_callback(lambda conn, name, ctx: seen.append(name))
+    client = SSL.SSLObject(pki.client_ctx(), server_hostname=server_hostname)
+    server = SSL.SSLObject(sctx, server_side=True)
+    try:
+        memory_handshake(client, server)
+        return seen, None
+    except SSL.SSLError as exc:
+        return seen, exc
+
+
+def test_internationalised_name_goes_out_as_its_a_label(pki):
+    _server_cert(pki, "idn", "DNS:xn--bcher-kva.example")
+    seen, err = _names_seen(pki, "idn", "bücher.example")
+    assert err is None and seen == ["xn--bcher-kva.example"]
+    seen, err = _names_seen(pki, "idn", "xn--bcher-kva.example")
+    assert err is None and seen == ["xn--bcher-kva.example"]
+    seen, err = _names_seen(pki, "idn", "bucher.example")
+    assert isinstance(err, SSL.HostnameMismatchError) and seen == ["bucher.example"]
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "::1%lo"])
+def test_ip_addresses_are_checked_and_never_sent_as_sni(pki, host):
+    _server_cert(pki, "ip6", "IP:::1")
+    seen, err = _names_seen(pki, "ip6", host)
+    assert err is None and seen == [None]
+    seen, err = _names_seen(pki, "server", host)  # a certificate for 127.0.0.1 and localhost
+    assert isinstance(err, SSL.HostnameMismatchError) and seen == [None]
