@@ -202,6 +202,21 @@ M2_NONNULL(BIO *)
 %typemap(check) const char *NAME "";
 %enddef
 
+/* OpenSSL reads a string argument (a host, file, algorithm or cipher-list name, a label...) up
+ * to its first NUL: one inside would silently cut it short (another host checked, another file
+ * loaded, "sha256\0x" taken for sha256), so it is refused with ValueError, as Python's open()
+ * does.  Text that may hold NULs travels as a buffer, (const void *buf, Py_ssize_t len). */
+%typemap(in) const char * (char *buf = 0, size_t size = 0, int alloc = 0) {
+    int res = SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    if (buf && size > 0 && strlen(buf) != size - 1) {
+        PyErr_SetString(PyExc_ValueError, "argument $argnum contains a NUL character");
+        SWIG_fail;
+    }
+    $1 = buf;
+}
+%typemap(freearg) const char * "if (alloc$argnum == SWIG_NEWOBJ) free(buf$argnum);";
+
 /* ---- the error queue (declared before %exception: these must read it, not clear it) ---- */
 %rename(err_clear_error) ERR_clear_error;
 void ERR_clear_error(void);

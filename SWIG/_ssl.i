@@ -33,25 +33,6 @@ M2_NONNULL(const SSL_METHOD *)
 M2_NONNULL(const SSL_CIPHER *)
 M2_NONNULL(STACK_OF(SSL_CIPHER) *)
 
-/* Strings OpenSSL reads up to their first NUL (host names, file names, cipher, group and
- * algorithm lists, exporter labels): one inside would silently cut the string short (a
- * different host checked, another file loaded), so it is refused with ValueError, as
- * Python's open() does.  Applied to the parameter names below; cleared at the end of this file. */
-%typemap(in) const char *M2_SSL_TEXT (char *buf = 0, size_t size = 0, int alloc = 0) {
-    int res = SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc);
-    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
-    if (buf && size > 0 && strlen(buf) != size - 1) {
-        PyErr_SetString(PyExc_ValueError, "argument $argnum contains a NUL character");
-        SWIG_fail;
-    }
-    $1 = buf;
-}
-%typemap(freearg) const char *M2_SSL_TEXT "if (alloc$argnum == SWIG_NEWOBJ) free(buf$argnum);";
-%apply const char *M2_SSL_TEXT { const char *ciphers, const char *suites, const char *groups,
-                                 const char *sigalgs, const char *file, const char *ca_file,
-                                 const char *cafile, const char *capath, const char *name,
-                                 const char *label };
-
 /* ---- constants ---- */
 %constant int ssl_error_none = SSL_ERROR_NONE;
 %constant int ssl_error_ssl = SSL_ERROR_SSL;
@@ -1290,7 +1271,3 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
-
-/* the NUL-refusing strings of this file only (see M2_SSL_TEXT at the top) */
-%clear const char *ciphers, const char *suites, const char *groups, const char *sigalgs, const char *file,
-       const char *ca_file, const char *cafile, const char *capath, const char *name, const char *label;
