@@ -59,6 +59,7 @@ class SSHKey:
         self._pkey = pkey
         self.comment = comment
         self._blob: Optional[bytes] = None
+        self._private: Optional[bool] = None
 
     # -- what every key type supplies
     def _public_fields(self) -> bytes:
@@ -89,7 +90,9 @@ class SSHKey:
 
     @property
     def has_private(self) -> bool:
-        return self._pkey.is_private()
+        if self._private is None:  # asked once: a key never gains or loses its private half
+            self._private = self._pkey.is_private()
+        return self._private
 
     @property
     def bits(self) -> int:
@@ -119,7 +122,7 @@ class SSHKey:
         :raises SSHKeyError: if this key cannot sign with that algorithm.
         """
         if algorithm is None:
-            algorithm = self.sig_algorithms[0]
+            return self.sig_algorithms[0]
         algorithm = _to_bytes(algorithm)
         if algorithm not in self.sig_algorithms:
             raise SSHKeyError("a %s key cannot make %s signatures" % (self.algorithm.decode(), algorithm.decode()))
@@ -134,7 +137,7 @@ class SSHKey:
         if not self.has_private:
             raise SSHKeyError("this is a public key: it cannot sign")
         sig_alg = self.signature_algorithm(algorithm)
-        return string(sig_alg) + string(self._sign_raw(bytes(data), sig_alg))
+        return string(sig_alg) + string(self._sign_raw(data, sig_alg))
 
     def verify(self, data: bytes, signature_blob: bytes) -> bool:
         """True if signature_blob is a valid signature of data by this key.
@@ -150,7 +153,7 @@ class SSHKey:
         r.done()
         if sig_alg not in self._plain_sig_algorithms():
             return False
-        return self._verify_raw(bytes(data), sig, sig_alg)
+        return self._verify_raw(data, sig, sig_alg)
 
     def _plain_sig_algorithms(self) -> List[bytes]:
         return self.sig_algorithms
