@@ -679,6 +679,11 @@ class Connection:
             raise ProtocolError("message for unknown channel %d" % cid, local=False)
         return c
 
+    def _read_channel_request(self, payload: bytes) -> Tuple[ch.Channel, bytes, bool, bytes]:
+        """A CHANNEL_REQUEST's channel, request type, want-reply and data (RFC 4254 section 5.4)."""
+        r = SSHReader(payload[1:])
+        return self._channel(r), r.get_string(), r.get_boolean(), r.get_rest()
+
     def _on_global_reply(self, payload: bytes) -> None:
         if not self._global_replies:
             raise ProtocolError("a global request reply nobody asked for", local=False)
@@ -948,11 +953,7 @@ class ClientConnection(Connection):
         return None
 
     def _on_channel_request(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        c = self._channel(r)
-        request = r.get_string()
-        want_reply = r.get_boolean()
-        data = r.get_rest()
+        c, request, want_reply, data = self._read_channel_request(payload)
         if request == b"exit-status":
             c.exit_status = SSHReader(data).get_uint32()
         elif request == b"exit-signal":

@@ -353,13 +353,10 @@ class ServerConnection(Connection):
         return None
 
     def _on_channel_request(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        c = self._channel(r)
-        request = r.get_string()
-        want_reply = r.get_boolean()
+        c, request, want_reply, data = self._read_channel_request(payload)
         if c.state != "open":
             raise ProtocolError("request on channel %d before it opened" % c.local_id, local=False)
-        self._events.append(SessionRequest(c, request, r.get_rest(), want_reply))
+        self._events.append(SessionRequest(c, request, data, want_reply))
 
     def channel_reply(self, c: ch.Channel, ok: bool) -> None:
         """Answer the oldest want-reply request on c."""
