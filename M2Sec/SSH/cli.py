@@ -21,6 +21,7 @@ from typing import Any, List, Optional, Tuple
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH.errors import DisconnectError, SSHError
+from M2Sec.SSH.process import echo
 
 
 class _CliServer(SSH.SSHServer):
@@ -48,12 +49,7 @@ async def _greeter(process: Any) -> int:
             else "subsystem %r" % process.subsystem if process.subsystem is not None else "a shell")
     process.stdout.write(("Hello %s, this is an M2Sec SSH server; you asked for %s.\n"
                           % (process.username, what)).encode())
-    while True:
-        data = await process.stdin.read(65536)
-        if not data:
-            return 0
-        process.stdout.write(data)
-        await process.stdout.drain()
+    return await echo(process)
 
 
 def _forward_spec(text: str) -> Tuple[int, str, int]:

@@ -1,11 +1,12 @@
-"""The SSH client's protocol core: bytes in, events and bytes out, no I/O.
+"""The SSH protocol core: bytes in, events and bytes out, no I/O.  :class:`Connection` is
+what the client and the server (server.py) share; :class:`ClientConnection` is the client.
 
 Theory of operation
 -------------------
-:class:`ClientConnection` is a state machine fed with what the socket delivered
-(:meth:`~ClientConnection.receive`) and asked for what to write
-(:meth:`~ClientConnection.data_to_send`).  It never reads a clock: the front end passes the
-time to :meth:`~ClientConnection.tick` (for rekeying by time) and enforces timeouts itself.
+A connection is a state machine fed with what the socket delivered
+(:meth:`~Connection.receive`) and asked for what to write
+(:meth:`~Connection.data_to_send`).  It never reads a clock: the front end passes the
+time to :meth:`~Connection.tick` (for rekeying by time) and enforces timeouts itself.
 
 States (``self.state``), in the order a connection goes through them::
 
@@ -109,7 +110,7 @@ class ChannelOpened(Event):
 @dataclass
 class ChannelOpenRequest(Event):
     """The peer asks to open a channel of a kind this side accepts; answer with
-    :meth:`~ClientConnection.accept_channel` or :meth:`~ClientConnection.reject_channel`."""
+    :meth:`~Connection.accept_channel` or :meth:`~Connection.reject_channel`."""
     channel: ch.Channel
     extra: bytes
 
@@ -253,26 +254,25 @@ class _KexState:
     pending_decompress: Any = None
 
 
-class ClientConnection:
-    """The client protocol core (see the module's docstring).
+class Connection:
+    """What the client and server protocol cores share (see the module's docstring): the byte
+    interface, the transport, key exchange and the connection protocol.
 
-    The server core (server.py) is a subclass: what differs by role goes through the hooks
-    ``_local_version``, ``_peer_version``, ``_kexinit_names``, ``_negotiate``, ``_make_kex``,
-    ``_check_host_key``, ``_newkeys_sent``, ``_first_kex_done`` and ``_refuse_channel``, the
-    key letters and the message tables.
+    A role is a subclass (:class:`ClientConnection` below, ``ServerConnection`` in server.py)
+    that supplies the role hooks, the peer's name and strict-kex marker, the key letters, and
+    the message tables: ``_HANDLERS`` extending this class's, and ``_ACCEPTS``.
     """
 
-    _PEER = "server"
-    _PEER_STRICT = STRICT_S
-    _LETTERS_OUT = (b"A", b"C", b"E")
-    _LETTERS_IN = (b"B", b"D", b"F")
+    _PEER: str
+    _PEER_STRICT: bytes
+    _LETTERS_OUT: Tuple[bytes, bytes, bytes]
+    _LETTERS_IN: Tuple[bytes, bytes, bytes]
+    _ACCEPTS: Dict[str, frozenset]
 
-    def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: Any, *, now: Optional[float] = None) -> None:
         self.config = config
         self.state = "version"
-        self.server_version = b""
         self.session_id = b""
-        self.server_sig_algs: Optional[List[bytes]] = None
         self.host_key: Any = None
         self.strict = False
         self.negotiated: Dict[str, bytes] = {}
@@ -296,11 +296,40 @@ class ClientConnection:
         self._out.append(self._local_version() + b"\r\n")
         self._send_kexinit()
 
+    # ---- role hooks -------------------------------------------------------------------------
+
     def _local_version(self) -> bytes:
-        return self.config.client_version
+        """Our version line."""
+        raise NotImplementedError
 
     def _peer_version(self, line: bytes) -> None:
-        self.server_version = line
+        """The peer's version line arrived."""
+        raise NotImplementedError
+
+    def _kexinit_names(self) -> Tuple[List[bytes], List[bytes]]:
+        """The key exchange and host key names of our KEXINIT."""
+        raise NotImplementedError
+
+    def _negotiate(self, lists: List[List[bytes]]) -> Dict[str, bytes]:
+        """The algorithms chosen from the peer's KEXINIT name-lists (RFC 4253 section 7.1)."""
+        raise NotImplementedError
+
+    def _make_kex(self, k: _KexState) -> kex.KexMethod:
+        """This side of the chosen key exchange method."""
+        raise NotImplementedError
+
+    def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
+        """The exchange is complete: check (client) or name (server) the host key, as host_key."""
+        raise NotImplementedError
+
+    def _first_kex_done(self) -> None:
+        """The first key exchange is over: on to the service request."""
+        raise NotImplementedError
+
+    def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
+        """(reason code, text) to refuse a CHANNEL_OPEN of kind at once, or None to ask the
+        front end (a ChannelOpenRequest event)."""
+        raise NotImplementedError
 
     # ---- the byte interface -------------------------------------------------------------
 
@@ -420,7 +449,7 @@ class ClientConnection:
                 raise ProtocolError("message %d during a strict key exchange" % msg, local=False)
             if k.theirs and not k.newkeys_received and not (msg in _TRANSPORT or msg == MSG_NEWKEYS
                                                              or 30 <= msg <= 49):
-                raise ProtocolError("message %d inside the server's key exchange" % msg, local=False)
+                raise ProtocolError("message %d inside the %s's key exchange" % (msg, self._PEER), local=False)
         if msg not in _TRANSPORT and msg not in self._ACCEPTS[self.state]:
             if msg not in self._HANDLERS:
                 # RFC 4253 section 11.4: an unknown message gets UNIMPLEMENTED, not a disconnect
@@ -439,7 +468,7 @@ class ClientConnection:
         r = SSHReader(payload[1:])
         code = r.get_uint32()
         reason = r.get_text() if r.remaining() else ""
-        err = DisconnectError(code, reason or "disconnected by the server", local=False)
+        err = DisconnectError(code, reason or "disconnected by the " + self._PEER, local=False)
         self.state = "closed"
         self.error = err
         raise err
@@ -453,34 +482,7 @@ class ClientConnection:
     def _on_debug(self, payload: bytes) -> None:
         pass
 
-    def _on_ext_info(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        for _ in range(min(r.get_uint32(), 64)):
-            name, value = r.get_string(), r.get_string()
-            if name == b"server-sig-algs":
-                self.server_sig_algs = [v for v in value.split(b",") if v]
-
-    def _on_service_accept(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        if r.get_string() != b"ssh-userauth":
-            raise ProtocolError("the server accepted another service", local=False)
-        self.state = "auth"
-        c = self.config
-        self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
-                                      kbdint=c.kbdint, password_change=c.password_change,
-                                      server_sig_algs=lambda: self.server_sig_algs)
-        for p in self._auth.start():
-            self._send(p)
-
     # ---- key exchange -----------------------------------------------------------------------
-
-    def _kexinit_names(self) -> Tuple[List[bytes], List[bytes]]:
-        """The key exchange and host key names of our KEXINIT."""
-        a = self.config.algorithms
-        kex_names = list(a["kex"])
-        if self._kex_count == 0 and self.state in ("version", "kex"):
-            kex_names += [EXT_INFO_C, STRICT_C]
-        return kex_names, a["host_key"]
 
     def _send_kexinit(self) -> None:
         a = self.config.algorithms
@@ -532,25 +534,6 @@ class ClientConnection:
         k.method = self._make_kex(k)
         for p in k.method.start():
             self._out.append(self._writer.write(p))
-
-    def _negotiate(self, lists: List[List[bytes]]) -> Dict[str, bytes]:
-        """The algorithms chosen from the peer's KEXINIT name-lists (RFC 4253 section 7.1)."""
-        a = self.config.algorithms
-        return {
-            "kex": _choose(a["kex"], lists[0], "key exchange"),
-            "host_key": _choose(a["host_key"], lists[1], "host key"),
-            "cipher_out": _choose(a["cipher"], lists[2], "client-to-server cipher"),
-            "cipher_in": _choose(a["cipher"], lists[3], "server-to-client cipher"),
-            "mac_out": _choose(a["mac"], lists[4], "client-to-server MAC"),
-            "mac_in": _choose(a["mac"], lists[5], "server-to-client MAC"),
-            "comp_out": _choose(a["compression"], lists[6], "client-to-server compression"),
-            "comp_in": _choose(a["compression"], lists[7], "server-to-client compression"),
-        }
-
-    def _make_kex(self, k: _KexState) -> kex.KexMethod:
-        prefix = (string(self.config.client_version) + string(self.server_version) + string(k.ours)
-                  + string(k.theirs))
-        return kex.make_kex(k.chosen["kex"], prefix)
 
     def _on_kex_message(self, payload: bytes) -> None:
         k = self._kex
@@ -612,33 +595,6 @@ class ClientConnection:
     def _newkeys_sent(self, k: _KexState) -> None:
         """Our NEWKEYS is out and the new keys are on: the server sends EXT_INFO here."""
 
-    def _first_kex_done(self) -> None:
-        self.state = "service"
-        self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
-
-    def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
-        from M2Sec.SSH import keys
-        try:
-            key = keys.decode_public_blob(m.host_key)
-        except (ValueError, keys.SSHKeyError) as e:
-            raise KeyExchangeFailed("the server's host key cannot be read: %s" % e, local=False) from None
-        base = alg[:-len(_CERT)] if alg.endswith(_CERT) else alg
-        key_alg = key.algorithm
-        if alg.endswith(_CERT) != key_alg.endswith(_CERT) or base not in _host_key_sig_algs(key):
-            raise KeyExchangeFailed("the server sent a %s key for %s" % (key_alg.decode(), alg.decode()), local=False)
-        sig_name = SSHReader(m.signature).get_string()
-        if sig_name != base:
-            raise KeyExchangeFailed("the server signed with %s, not %s" % (sig_name.decode(errors="replace"),
-                                                                         base.decode()), local=False)
-        if not key.verify(m.h, m.signature):
-            raise HostKeyNotVerifiable("the server's signature over the exchange hash does not verify",
-                                       local=False)
-        if self.host_key is not None and self.host_key.public_blob() != key.public_blob():
-            raise HostKeyNotVerifiable("the server's host key changed during a rekey", local=False)
-        if self.host_key is None and self.config.host_key_check is not None:
-            self.config.host_key_check(key)
-        self.host_key = key
-
     def _set_compression(self, outgoing: bool, name: bytes) -> None:
         from M2Sec.SSH.packet import Compressor, Decompressor
         if name == b"none":
@@ -653,21 +609,6 @@ class ClientConnection:
             self._reader.decompress = Decompressor()
 
     # ---- authentication ---------------------------------------------------------------------
-
-    def _on_userauth(self, payload: bytes) -> None:
-        a = self._auth
-        assert a is not None
-        for p in a.handle(payload[0], payload):
-            self._send(p)
-        if a.banners:
-            for text in a.banners:
-                self._events.append(Banner(text))
-            a.banners = []
-        if a.success:
-            self.state = "open"
-            self._auth = None
-            self._start_delayed_compression()
-            self._events.append(Authenticated(a.method))
 
     def _start_delayed_compression(self) -> None:
         """zlib@openssh.com starts once authentication succeeded."""
@@ -738,11 +679,10 @@ class ClientConnection:
             raise ProtocolError("message for unknown channel %d" % cid, local=False)
         return c
 
-    def _on_global_request(self, payload: bytes) -> None:
+    def _read_channel_request(self, payload: bytes) -> Tuple[ch.Channel, bytes, bool, bytes]:
+        """A CHANNEL_REQUEST's channel, request type, want-reply and data (RFC 4254 section 5.4)."""
         r = SSHReader(payload[1:])
-        r.get_string()
-        if r.get_boolean():
-            self._send(byte(ch.MSG_REQUEST_FAILURE))
+        return self._channel(r), r.get_string(), r.get_boolean(), r.get_rest()
 
     def _on_global_reply(self, payload: bytes) -> None:
         if not self._global_replies:
@@ -766,13 +706,6 @@ class ClientConnection:
         c.pending_open = (sender, window, max_packet)
         self._channels[c.local_id] = c
         self._events.append(ChannelOpenRequest(c, extra))
-
-    def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
-        """(reason code, text) to refuse a CHANNEL_OPEN of kind at once, or None to ask the
-        front end (a ChannelOpenRequest event)."""
-        if kind not in self.channel_open_kinds:
-            return ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "%s channels are not accepted" % kind.decode(errors="replace")
-        return None
 
     def accept_channel(self, c: ch.Channel) -> None:
         """Confirm a channel the peer asked to open (a ChannelOpenRequest)."""
@@ -829,7 +762,8 @@ class ClientConnection:
         if c.eof_received or c.close_received:
             raise ProtocolError("channel data after EOF", local=False)
         if not c.received(len(data)) or len(data) > c.local_max_packet:
-            raise ProtocolError("the server overran channel %d's window or packet size" % c.local_id, local=False)
+            raise ProtocolError("the %s overran channel %d's window or packet size" % (self._PEER, c.local_id),
+                                local=False)
         self._events.append(ChannelData(c, data, ext))
 
     def _on_extended_data(self, payload: bytes) -> None:
@@ -860,21 +794,6 @@ class ClientConnection:
             c.state = "closed"
             self._channels.pop(c.local_id, None)
 
-    def _on_channel_request(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        c = self._channel(r)
-        request = r.get_string()
-        want_reply = r.get_boolean()
-        data = r.get_rest()
-        if request == b"exit-status":
-            c.exit_status = SSHReader(data).get_uint32()
-        elif request == b"exit-signal":
-            d = SSHReader(data)
-            c.exit_signal = (d.get_text(), d.get_boolean(), d.get_text(), d.get_text())
-        if want_reply and not c.close_sent:
-            self._send(byte(ch.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
-        self._events.append(ChannelRequest(c, request, data))
-
     def _on_channel_reply(self, payload: bytes) -> None:
         c = self._channel(SSHReader(payload[1:]))
         if not c.pending_replies:
@@ -884,19 +803,15 @@ class ClientConnection:
 
     # ---- the tables -----------------------------------------------------------------------------
 
-    _HANDLERS: Dict[int, Callable[["ClientConnection", bytes], None]] = {
+    # The messages both roles handle; each role's _HANDLERS adds its own.
+    _HANDLERS: Dict[int, Callable[["Connection", bytes], None]] = {
         MSG_DISCONNECT: _on_disconnect,
         MSG_IGNORE: _on_ignore,
         MSG_UNIMPLEMENTED: _on_unimplemented,
         MSG_DEBUG: _on_debug,
-        MSG_SERVICE_ACCEPT: _on_service_accept,
-        MSG_EXT_INFO: _on_ext_info,
         MSG_KEXINIT: _on_kexinit,
         MSG_NEWKEYS: _on_newkeys,
         **dict.fromkeys(range(30, 50), _on_kex_message),
-        **dict.fromkeys((_auth.MSG_USERAUTH_FAILURE, _auth.MSG_USERAUTH_SUCCESS, _auth.MSG_USERAUTH_BANNER,
-                         _auth.MSG_USERAUTH_INFO_REQUEST), _on_userauth),
-        ch.MSG_GLOBAL_REQUEST: _on_global_request,
         ch.MSG_REQUEST_SUCCESS: _on_global_reply,
         ch.MSG_REQUEST_FAILURE: _on_global_reply,
         ch.MSG_CHANNEL_OPEN: _on_channel_open,
@@ -907,25 +822,170 @@ class ClientConnection:
         ch.MSG_CHANNEL_EXTENDED_DATA: _on_extended_data,
         ch.MSG_CHANNEL_EOF: _on_eof,
         ch.MSG_CHANNEL_CLOSE: _on_close,
-        ch.MSG_CHANNEL_REQUEST: _on_channel_request,
         ch.MSG_CHANNEL_SUCCESS: _on_channel_reply,
         ch.MSG_CHANNEL_FAILURE: _on_channel_reply,
     }
 
     _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS] + list(range(30, 50)))
+
+
+class ClientConnection(Connection):
+    """The client protocol core (see the module's docstring)."""
+
+    _PEER = "server"
+    _PEER_STRICT = STRICT_S
+    _LETTERS_OUT = (b"A", b"C", b"E")
+    _LETTERS_IN = (b"B", b"D", b"F")
+    config: ClientConfig
+
+    def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
+        self.server_version = b""
+        self.server_sig_algs: Optional[List[bytes]] = None
+        super().__init__(config, now=now)
+
+    def _local_version(self) -> bytes:
+        return self.config.client_version
+
+    def _peer_version(self, line: bytes) -> None:
+        self.server_version = line
+
+    # ---- transport and key exchange -----------------------------------------------------------
+
+    def _on_ext_info(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        for _ in range(min(r.get_uint32(), 64)):
+            name, value = r.get_string(), r.get_string()
+            if name == b"server-sig-algs":
+                self.server_sig_algs = [v for v in value.split(b",") if v]
+
+    def _on_service_accept(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        if r.get_string() != b"ssh-userauth":
+            raise ProtocolError("the server accepted another service", local=False)
+        self.state = "auth"
+        c = self.config
+        self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
+                                      kbdint=c.kbdint, password_change=c.password_change,
+                                      server_sig_algs=lambda: self.server_sig_algs)
+        for p in self._auth.start():
+            self._send(p)
+
+    def _kexinit_names(self) -> Tuple[List[bytes], List[bytes]]:
+        a = self.config.algorithms
+        kex_names = list(a["kex"])
+        if self._kex_count == 0 and self.state in ("version", "kex"):
+            kex_names += [EXT_INFO_C, STRICT_C]
+        return kex_names, a["host_key"]
+
+    def _negotiate(self, lists: List[List[bytes]]) -> Dict[str, bytes]:
+        a = self.config.algorithms
+        return {
+            "kex": _choose(a["kex"], lists[0], "key exchange"),
+            "host_key": _choose(a["host_key"], lists[1], "host key"),
+            "cipher_out": _choose(a["cipher"], lists[2], "client-to-server cipher"),
+            "cipher_in": _choose(a["cipher"], lists[3], "server-to-client cipher"),
+            "mac_out": _choose(a["mac"], lists[4], "client-to-server MAC"),
+            "mac_in": _choose(a["mac"], lists[5], "server-to-client MAC"),
+            "comp_out": _choose(a["compression"], lists[6], "client-to-server compression"),
+            "comp_in": _choose(a["compression"], lists[7], "server-to-client compression"),
+        }
+
+    def _make_kex(self, k: _KexState) -> kex.KexMethod:
+        prefix = (string(self.config.client_version) + string(self.server_version) + string(k.ours)
+                  + string(k.theirs))
+        return kex.make_kex(k.chosen["kex"], prefix)
+
+    def _first_kex_done(self) -> None:
+        self.state = "service"
+        self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
+
+    def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
+        from M2Sec.SSH import keys
+        try:
+            key = keys.decode_public_blob(m.host_key)
+        except (ValueError, keys.SSHKeyError) as e:
+            raise KeyExchangeFailed("the server's host key cannot be read: %s" % e, local=False) from None
+        base = alg[:-len(_CERT)] if alg.endswith(_CERT) else alg
+        key_alg = key.algorithm
+        if alg.endswith(_CERT) != key_alg.endswith(_CERT) or base not in _host_key_sig_algs(key):
+            raise KeyExchangeFailed("the server sent a %s key for %s" % (key_alg.decode(), alg.decode()), local=False)
+        sig_name = SSHReader(m.signature).get_string()
+        if sig_name != base:
+            raise KeyExchangeFailed("the server signed with %s, not %s" % (sig_name.decode(errors="replace"),
+                                                                         base.decode()), local=False)
+        if not key.verify(m.h, m.signature):
+            raise HostKeyNotVerifiable("the server's signature over the exchange hash does not verify",
+                                       local=False)
+        if self.host_key is not None and self.host_key.public_blob() != key.public_blob():
+            raise HostKeyNotVerifiable("the server's host key changed during a rekey", local=False)
+        if self.host_key is None and self.config.host_key_check is not None:
+            self.config.host_key_check(key)
+        self.host_key = key
+
+    # ---- authentication ---------------------------------------------------------------------
+
+    def _on_userauth(self, payload: bytes) -> None:
+        a = self._auth
+        assert a is not None
+        for p in a.handle(payload[0], payload):
+            self._send(p)
+        if a.banners:
+            for text in a.banners:
+                self._events.append(Banner(text))
+            a.banners = []
+        if a.success:
+            self.state = "open"
+            self._auth = None
+            self._start_delayed_compression()
+            self._events.append(Authenticated(a.method))
+
+    # ---- the connection protocol --------------------------------------------------------------
+
+    def _on_global_request(self, payload: bytes) -> None:
+        r = SSHReader(payload[1:])
+        r.get_string()
+        if r.get_boolean():
+            self._send(byte(ch.MSG_REQUEST_FAILURE))
+
+    def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
+        if kind not in self.channel_open_kinds:
+            return ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "%s channels are not accepted" % kind.decode(errors="replace")
+        return None
+
+    def _on_channel_request(self, payload: bytes) -> None:
+        c, request, want_reply, data = self._read_channel_request(payload)
+        if request == b"exit-status":
+            c.exit_status = SSHReader(data).get_uint32()
+        elif request == b"exit-signal":
+            d = SSHReader(data)
+            c.exit_signal = (d.get_text(), d.get_boolean(), d.get_text(), d.get_text())
+        if want_reply and not c.close_sent:
+            self._send(byte(ch.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
+        self._events.append(ChannelRequest(c, request, data))
+
+    # ---- the tables -----------------------------------------------------------------------------
+
+    _HANDLERS = {
+        **Connection._HANDLERS,
+        MSG_SERVICE_ACCEPT: _on_service_accept,
+        MSG_EXT_INFO: _on_ext_info,
+        **dict.fromkeys((_auth.MSG_USERAUTH_FAILURE, _auth.MSG_USERAUTH_SUCCESS, _auth.MSG_USERAUTH_BANNER,
+                         _auth.MSG_USERAUTH_INFO_REQUEST), _on_userauth),
+        ch.MSG_GLOBAL_REQUEST: _on_global_request,
+        ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+    }
     # What each state accepts besides the transport messages (_TRANSPORT).
-    _ACCEPTS: Dict[str, frozenset] = {
+    _ACCEPTS = {
         "version": frozenset(),
-        "kex": _KEX_MSGS,
-        "service": _KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
-        "auth": _KEX_MSGS | {MSG_EXT_INFO, 51, 52, 53, 60},
-        "open": _KEX_MSGS | frozenset(range(80, 101)),
+        "kex": Connection._KEX_MSGS,
+        "service": Connection._KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
+        "auth": Connection._KEX_MSGS | {MSG_EXT_INFO, 51, 52, 53, 60},
+        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
         "closed": frozenset(),
     }
 
-
 _TRANSPORT = frozenset([MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, MSG_DEBUG])
-_ALLOWED_IN_KEX = _TRANSPORT | ClientConnection._KEX_MSGS
+_ALLOWED_IN_KEX = _TRANSPORT | Connection._KEX_MSGS
 
 
 def _mpint(n: int) -> bytes:

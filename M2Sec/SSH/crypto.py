@@ -1,19 +1,20 @@
 """The SSH transport's cryptography on M2Sec's primitives: packet ciphers, MACs and AEADs
 (RFC 4253 section 6, RFC 4344, RFC 5647 as OpenSSH does it, OpenSSH's
 chacha20-poly1305@openssh.com), hashes, and the key-agreement halves of key exchange
-(X25519 RFC 7748, ECDH on NIST curves RFC 5656, finite-field DH RFC 4253/3526).
+(X25519 RFC 7748, ECDH on NIST curves RFC 5656, finite-field DH RFC 4253/3526), and the
+operations on host and user keys that keys.py's file and wire formats rest on.
 
-This is the only SSH module, with keys.py, that calls EVP, EC and DH.  Packet protection is
+This is the only SSH module that calls EVP, EC, RSA, DH and ``m2``.  Packet protection is
 one object per direction: :class:`Sealer` turns a packet's plaintext into what goes on the
 wire, :class:`Opener` does the reverse, each with a fast path of one or two calls into C per
 packet (``m2.cipher_aead_seal``/``open``, ``m2.cipher_update_iv``, ``m2.mac_oneshot``).
 """
 
 import struct
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
-from M2Sec import DH, EC, EVP, Rand, m2
-from M2Sec.SSH.errors import KeyExchangeFailed
+from M2Sec import DH, EC, EVP, RSA, Rand, m2
+from M2Sec.SSH.errors import KeyExchangeFailed, SSHFormatError, SSHKeyError
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -32,8 +33,14 @@ _HASH_NAMES = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512":
 
 
 def digest(name: str, data: bytes) -> bytes:
-    """The hash called name (``sha1``, ``sha256``, ``sha384``, ``sha512``) of data."""
+    """The hash called name (``sha1``, ``sha256``, ``sha384``, ``sha512``; ``md5`` for
+    fingerprints) of data."""
     return EVP.digest(name, data)
+
+
+def hmac(key: bytes, data: bytes, name: str) -> bytes:
+    """The HMAC (RFC 2104) of data under key with the hash called name."""
+    return m2.hmac_oneshot(key, data, name)
 
 
 def digest_size(name: str) -> int:
@@ -385,6 +392,133 @@ class FFDH:
         except DH.DHError as e:
             raise KeyExchangeFailed("DH failed: %s" % e, local=False) from None
         return int.from_bytes(secret, "big")
+
+
+# ---- host and user keys (the operations under keys.py's formats) ----------------------------
+
+PKey = EVP.PKey  # what every SSH key rests on: keys.py passes it back here, opaque
+
+
+def _refused(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) with OpenSSL's refusal of the key turned into SSHKeyError."""
+    try:
+        return fn(*args)
+    except EVP.EVPError as e:
+        raise SSHKeyError("invalid key: %s" % e) from None
+
+
+def generate_key(kind: str, **options: Any) -> PKey:
+    """A new key of OpenSSL's type kind: 'ED25519', 'EC' (curve='P-256', ...), 'RSA' (bits=)."""
+    return EVP.generate_key(kind, **options)
+
+
+def raw_key(kind: str, data: bytes, private: bool) -> PKey:
+    """An Ed25519 key ('ED25519') from its raw public or private bytes (RFC 8032).
+
+    :raises SSHKeyError: if OpenSSL refuses them.
+    """
+    return _refused(EVP.load_raw_private_key if private else EVP.load_raw_public_key, kind, data)
+
+
+def raw_bytes(pkey: PKey, private: bool = False) -> bytes:
+    """The raw public (or private) bytes of an Ed25519 key."""
+    return pkey.raw_private_bytes() if private else pkey.raw_public_bytes()
+
+
+def key_from_params(kind: str, params: Dict[str, Any], private: bool) -> PKey:
+    """An 'EC' or 'RSA' key from OpenSSL's parameters (EVP_PKEY_fromdata): 'group', 'pub',
+    'priv' for EC; 'n', 'e', 'd', 'rsa-factor1', ... for RSA.
+
+    :raises SSHKeyError: if OpenSSL refuses them.
+    """
+    return PKey(_refused(m2.pkey_fromdata, kind, params, 1 if private else 0), 1)
+
+
+def key_param(pkey: PKey, name: str, kind: str) -> Any:
+    """The key's OpenSSL parameter name (EVP_PKEY_get_params): kind 's' a str, 'o' bytes,
+    'n' an int."""
+    return m2.pkey_get_param(pkey.pkey, name, kind)
+
+
+def sign(pkey: PKey, data: bytes, digest: Optional[str] = None, padding: Optional[str] = None) -> bytes:
+    """pkey's signature of data (EVP_DigestSign): DER for ECDSA, raw for Ed25519 and RSA.
+
+    :param digest: None for Ed25519 (RFC 8032 hashes inside).
+    :param padding: 'pkcs1' for RSA.
+    """
+    return pkey.sign(data, digest=digest, padding=padding)
+
+
+def verify(pkey: PKey, sig: bytes, data: bytes, digest: Optional[str] = None,
+           padding: Optional[str] = None) -> bool:
+    """True if sig is pkey's signature of data (EVP_DigestVerify); options as :func:`sign`'s."""
+    return pkey.verify(sig, data, digest=digest, padding=padding)
+
+
+def load_pem_private_key(data: bytes, passphrase: Optional[bytes]) -> PKey:
+    """A private key from PEM (PKCS#1, SEC1, PKCS#8, encrypted or not), never prompting.
+
+    :raises SSHFormatError: OpenSSL cannot read it, or the passphrase is wrong.
+    """
+    try:
+        return EVP.load_key_string(data, callback=lambda *args: passphrase)
+    except EVP.EVPError as e:
+        raise SSHFormatError("not a readable PEM private key: %s" % e) from None
+
+
+def load_pem_public_key(data: bytes) -> PKey:
+    """A public key from PEM: SubjectPublicKeyInfo, or PKCS#1 ("RSA PUBLIC KEY").
+
+    :raises SSHFormatError: neither.
+    """
+    try:
+        return EVP.load_key_string_pubkey(data)
+    except EVP.EVPError:
+        pass
+    if b"RSA PUBLIC KEY" in data.lstrip().split(b"\n", 1)[0]:
+        try:
+            rsa = RSA.load_pub_key_string(data)
+        except RSA.RSAError:
+            pass
+        else:
+            pkey = PKey()
+            pkey.assign_rsa(rsa)
+            return pkey
+    raise SSHFormatError("not a PEM public key")
+
+
+def private_pem(pkey: PKey, passphrase: Optional[bytes]) -> bytes:
+    """The private key as PKCS#8 PEM, encrypted with AES-256-CBC when passphrase is given."""
+    if passphrase:
+        return pkey.as_pem(cipher="aes_256_cbc", callback=lambda *args: passphrase)
+    return pkey.as_pem(cipher=None)
+
+
+def file_cipher(name: bytes, key: bytes, iv: bytes, encrypt: bool, data: bytes,
+                tag: bytes = b"") -> Optional[Tuple[bytes, bytes]]:
+    """Encrypt or decrypt an OpenSSH private key file's section with the cipher called name
+    (a :data:`CIPHERS` key): (output, tag), the tag for AES-GCM only; None if the tag given to
+    decrypt with does not verify."""
+    spec = CIPHERS[name]
+    c = _cipher_ctx(spec.evp, key, iv, encrypt)
+    try:
+        if spec.tag_len and not encrypt:
+            c.set_tag(tag)
+        out = c.update(data)
+        try:
+            out += c.final()
+        except EVP.EVPError:
+            if encrypt:
+                raise
+            return None
+        return out, (c.get_tag(spec.tag_len) if spec.tag_len and encrypt else b"")
+    finally:
+        c.close()
+
+
+def bcrypt_pbkdf(password: bytes, salt: bytes, rounds: int, length: int) -> bytes:
+    """OpenBSD's bcrypt_pbkdf, the KDF of encrypted OpenSSH private keys (C, in _ssh.i)."""
+    return m2.ssh_bcrypt_pbkdf(password, salt, rounds, length)
 
 
 # ---- key derivation (RFC 4253 section 7.2) ---------------------------------------------------

@@ -9,7 +9,8 @@ certificates, and their file formats.
   RFC 8709 (Ed25519).
 - Certificates: OpenSSH's PROTOCOL.certkeys (``*-cert-v01@openssh.com``).
 
-Every key rests on an :class:`M2Sec.EVP.PKey`; malformed input raises
+Every key rests on an :class:`M2Sec.EVP.PKey`, which this module hands to
+:mod:`M2Sec.SSH.crypto` for every cryptographic operation; malformed input raises
 :class:`~M2Sec.SSH.errors.SSHFormatError` and unusable keys
 :class:`~M2Sec.SSH.errors.SSHKeyError` (both ValueErrors).
 """
@@ -19,9 +20,10 @@ import binascii
 import os
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
-from M2Sec import EVP, m2
+from M2Sec.SSH import crypto
+from M2Sec.SSH.crypto import PKey, bcrypt_pbkdf  # noqa: F401 (bcrypt_pbkdf is this module's API too)
 from M2Sec.SSH.errors import SSHFormatError, SSHKeyError
 from M2Sec.SSH.packet import SSHReader, mpint, string, uint32, uint64
 
@@ -53,10 +55,11 @@ class SSHKey:
     sig_algorithms: List[bytes] = []
     _registry: Dict[bytes, Type["SSHKey"]] = {}
 
-    def __init__(self, pkey: EVP.PKey, comment: str = "") -> None:
+    def __init__(self, pkey: PKey, comment: str = "") -> None:
         self._pkey = pkey
         self.comment = comment
         self._blob: Optional[bytes] = None
+        self._private: Optional[bool] = None
 
     # -- what every key type supplies
     def _public_fields(self) -> bytes:
@@ -81,13 +84,15 @@ class SSHKey:
 
     # -- public API
     @property
-    def pkey(self) -> EVP.PKey:
+    def pkey(self) -> PKey:
         """The EVP key underneath."""
         return self._pkey
 
     @property
     def has_private(self) -> bool:
-        return self._pkey.is_private()
+        if self._private is None:  # asked once: a key never gains or loses its private half
+            self._private = self._pkey.is_private()
+        return self._private
 
     @property
     def bits(self) -> int:
@@ -117,7 +122,7 @@ class SSHKey:
         :raises SSHKeyError: if this key cannot sign with that algorithm.
         """
         if algorithm is None:
-            algorithm = self.sig_algorithms[0]
+            return self.sig_algorithms[0]
         algorithm = _to_bytes(algorithm)
         if algorithm not in self.sig_algorithms:
             raise SSHKeyError("a %s key cannot make %s signatures" % (self.algorithm.decode(), algorithm.decode()))
@@ -132,7 +137,7 @@ class SSHKey:
         if not self.has_private:
             raise SSHKeyError("this is a public key: it cannot sign")
         sig_alg = self.signature_algorithm(algorithm)
-        return string(sig_alg) + string(self._sign_raw(bytes(data), sig_alg))
+        return string(sig_alg) + string(self._sign_raw(data, sig_alg))
 
     def verify(self, data: bytes, signature_blob: bytes) -> bool:
         """True if signature_blob is a valid signature of data by this key.
@@ -148,7 +153,7 @@ class SSHKey:
         r.done()
         if sig_alg not in self._plain_sig_algorithms():
             return False
-        return self._verify_raw(bytes(data), sig, sig_alg)
+        return self._verify_raw(data, sig, sig_alg)
 
     def _plain_sig_algorithms(self) -> List[bytes]:
         return self.sig_algorithms
@@ -157,11 +162,11 @@ class SSHKey:
         """The fingerprint as ``ssh-keygen -l`` prints it: 'SHA256:<base64>' or 'MD5:aa:bb:...'."""
         h = hash.lower()
         if h == "md5":
-            d = EVP.digest("md5", self.public_blob())
+            d = crypto.digest("md5", self.public_blob())
             return "MD5:" + ":".join("%02x" % b for b in d)
         if h not in ("sha256", "sha384", "sha512", "sha1"):
             raise ValueError("hash must be 'sha256', 'md5', 'sha1', 'sha384' or 'sha512'")
-        d = EVP.digest(h, self.public_blob())
+        d = crypto.digest(h, self.public_blob())
         return h.upper() + ":" + base64.b64encode(d).decode().rstrip("=")
 
     def public_line(self, comment: Optional[str] = None) -> str:
@@ -203,9 +208,7 @@ class SSHKey:
         if format == "openssh":
             return _write_openssh(self, pw, self.comment if comment is None else comment, cipher, rounds)
         if format == "pkcs8":
-            if pw:
-                return self._pkey.as_pem(cipher="aes_256_cbc", callback=lambda *a: pw)
-            return self._pkey.as_pem(cipher=None)
+            return crypto.private_pem(self._pkey, pw)
         raise ValueError("format must be 'openssh' or 'pkcs8'")
 
     def save_private(self, path: Union[str, "os.PathLike[str]"], passphrase: Passphrase = None, **kw: Any) -> None:
@@ -246,34 +249,34 @@ class Ed25519Key(SSHKey):
     sig_algorithms = [b"ssh-ed25519"]
 
     def _public_fields(self) -> bytes:
-        return string(self._pkey.raw_public_bytes())
+        return string(crypto.raw_bytes(self._pkey))
 
     def _private_fields(self) -> bytes:
-        pub = self._pkey.raw_public_bytes()
-        return string(pub) + string(self._pkey.raw_private_bytes() + pub)
+        pub = crypto.raw_bytes(self._pkey)
+        return string(pub) + string(crypto.raw_bytes(self._pkey, private=True) + pub)
 
     def _sign_raw(self, data: bytes, sig_alg: bytes) -> bytes:
-        return self._pkey.sign(data, digest=None)
+        return crypto.sign(self._pkey, data)
 
     def _verify_raw(self, data: bytes, sig: bytes, sig_alg: bytes) -> bool:
-        return len(sig) == 64 and self._pkey.verify(sig, data, digest=None)
+        return len(sig) == 64 and crypto.verify(self._pkey, sig, data)
 
     @classmethod
     def _read_public(cls, r: SSHReader, name: bytes) -> "Ed25519Key":
-        return cls(_evp(EVP.load_raw_public_key, "ED25519", _exact(r.get_string(), 32, "Ed25519 public key")))
+        return cls(crypto.raw_key("ED25519", _exact(r.get_string(), 32, "Ed25519 public key"), private=False))
 
     @classmethod
     def _read_private(cls, r: SSHReader, name: bytes) -> "Ed25519Key":
         pub = _exact(r.get_string(), 32, "Ed25519 public key")
         both = _exact(r.get_string(), 64, "Ed25519 private key")
-        key = cls(_evp(EVP.load_raw_private_key, "ED25519", both[:32]))
-        if key._pkey.raw_public_bytes() != pub or both[32:] != pub:
+        key = cls(crypto.raw_key("ED25519", both[:32], private=True))
+        if crypto.raw_bytes(key._pkey) != pub or both[32:] != pub:
             raise SSHKeyError("Ed25519 private key does not match its public key")
         return key
 
     @classmethod
     def generate(cls) -> "Ed25519Key":
-        return cls(EVP.generate_key("ED25519"))
+        return cls(crypto.generate_key("ED25519"))
 
 
 # SSH curve name -> (OpenSSL group, digest); OpenSSL reports P-256 as prime256v1.
@@ -286,9 +289,9 @@ _CURVE_BITS = {256: b"nistp256", 384: b"nistp384", 521: b"nistp521"}
 class ECDSAKey(SSHKey):
     """An ecdsa-sha2-nistp256/384/521 key (RFC 5656)."""
 
-    def __init__(self, pkey: EVP.PKey, comment: str = "") -> None:
+    def __init__(self, pkey: PKey, comment: str = "") -> None:
         super().__init__(pkey, comment)
-        group = m2.pkey_get_param(pkey.pkey, "group", "s")
+        group = crypto.key_param(pkey, "group", "s")
         self.curve = _GROUPS.get(group)
         if self.curve is None:
             raise SSHKeyError("EC curve %s has no SSH name" % group)
@@ -297,16 +300,16 @@ class ECDSAKey(SSHKey):
         self._digest = _CURVES[self.curve][1]
 
     def _point(self) -> bytes:
-        return m2.pkey_get_param(self._pkey.pkey, "pub", "o")
+        return crypto.key_param(self._pkey, "pub", "o")
 
     def _public_fields(self) -> bytes:
         return string(self.curve) + string(self._point())
 
     def _private_fields(self) -> bytes:
-        return self._public_fields() + mpint(m2.pkey_get_param(self._pkey.pkey, "priv", "n"))
+        return self._public_fields() + mpint(crypto.key_param(self._pkey, "priv", "n"))
 
     def _sign_raw(self, data: bytes, sig_alg: bytes) -> bytes:
-        r, s = _der_to_rs(self._pkey.sign(data, digest=self._digest))
+        r, s = _der_to_rs(crypto.sign(self._pkey, data, self._digest))
         return mpint(r) + mpint(s)
 
     def _verify_raw(self, data: bytes, sig: bytes, sig_alg: bytes) -> bool:
@@ -315,7 +318,7 @@ class ECDSAKey(SSHKey):
         rd.done()
         if r <= 0 or s <= 0:
             return False
-        return self._pkey.verify(_rs_to_der(r, s), data, digest=self._digest)
+        return crypto.verify(self._pkey, _rs_to_der(r, s), data, self._digest)
 
     @classmethod
     def _curve_of(cls, r: SSHReader, name: bytes) -> bytes:
@@ -328,20 +331,20 @@ class ECDSAKey(SSHKey):
     def _read_public(cls, r: SSHReader, name: bytes) -> "ECDSAKey":
         curve = cls._curve_of(r, name)
         params = {"group": _CURVES[curve][0], "pub": r.get_string()}
-        return cls(EVP.PKey(_evp(m2.pkey_fromdata, "EC", params, 0), 1))
+        return cls(crypto.key_from_params("EC", params, private=False))
 
     @classmethod
     def _read_private(cls, r: SSHReader, name: bytes) -> "ECDSAKey":
         curve = cls._curve_of(r, name)
         params = {"group": _CURVES[curve][0], "pub": r.get_string(), "priv": r.get_mpint()}
-        return cls(EVP.PKey(_evp(m2.pkey_fromdata, "EC", params, 1), 1))
+        return cls(crypto.key_from_params("EC", params, private=True))
 
     @classmethod
     def generate(cls, bits: Optional[int] = None) -> "ECDSAKey":
         curve = _CURVE_BITS.get(bits or 256)
         if curve is None:
             raise ValueError("ECDSA keys have 256, 384 or 521 bits")
-        return cls(EVP.generate_key("EC", curve=_CURVES[curve][0]))
+        return cls(crypto.generate_key("EC", curve=_CURVES[curve][0]))
 
 
 _RSA_DIGESTS = {b"rsa-sha2-512": "sha512", b"rsa-sha2-256": "sha256", b"ssh-rsa": "sha1"}
@@ -354,13 +357,13 @@ class RSAKey(SSHKey):
     algorithm = b"ssh-rsa"
     sig_algorithms = [b"rsa-sha2-512", b"rsa-sha2-256", b"ssh-rsa"]
 
-    def __init__(self, pkey: EVP.PKey, comment: str = "") -> None:
+    def __init__(self, pkey: PKey, comment: str = "") -> None:
         super().__init__(pkey, comment)
         if pkey.bits() < RSA_MIN_BITS:
             raise SSHKeyError("RSA keys of fewer than %d bits are refused" % RSA_MIN_BITS)
 
     def _n(self, name: str) -> int:
-        return m2.pkey_get_param(self._pkey.pkey, name, "n")
+        return crypto.key_param(self._pkey, name, "n")
 
     def _public_fields(self) -> bytes:
         return mpint(self._n("e")) + mpint(self._n("n"))
@@ -370,19 +373,19 @@ class RSAKey(SSHKey):
         return b"".join(mpint(v) for v in (self._n("n"), self._n("e"), self._n("d"), pow(q, -1, p), p, q))
 
     def _sign_raw(self, data: bytes, sig_alg: bytes) -> bytes:
-        return self._pkey.sign(data, digest=_RSA_DIGESTS[sig_alg], padding="pkcs1")
+        return crypto.sign(self._pkey, data, _RSA_DIGESTS[sig_alg], "pkcs1")
 
     def _verify_raw(self, data: bytes, sig: bytes, sig_alg: bytes) -> bool:
         size = self._pkey.size()
         if len(sig) > size:
             return False
         sig = bytes(size - len(sig)) + sig  # RFC 4253 allows a shorter encoding
-        return self._pkey.verify(sig, data, digest=_RSA_DIGESTS[sig_alg], padding="pkcs1")
+        return crypto.verify(self._pkey, sig, data, _RSA_DIGESTS[sig_alg], "pkcs1")
 
     @classmethod
     def _read_public(cls, r: SSHReader, name: bytes) -> "RSAKey":
         e, n = r.get_mpint(), r.get_mpint()
-        return cls(EVP.PKey(_evp(m2.pkey_fromdata, "RSA", {"n": n, "e": e}, 0), 1))
+        return cls(crypto.key_from_params("RSA", {"n": n, "e": e}, private=False))
 
     @classmethod
     def _read_private(cls, r: SSHReader, name: bytes) -> "RSAKey":
@@ -391,14 +394,14 @@ class RSAKey(SSHKey):
             raise SSHKeyError("RSA private key: p * q is not n")
         params = {"n": n, "e": e, "d": d, "rsa-factor1": p, "rsa-factor2": q, "rsa-exponent1": d % (p - 1),
                   "rsa-exponent2": d % (q - 1), "rsa-coefficient1": pow(q, -1, p)}
-        return cls(EVP.PKey(_evp(m2.pkey_fromdata, "RSA", params, 1), 1))
+        return cls(crypto.key_from_params("RSA", params, private=True))
 
     @classmethod
     def generate(cls, bits: Optional[int] = None) -> "RSAKey":
         bits = 3072 if bits is None else bits
         if bits < RSA_MIN_BITS:
             raise ValueError("RSA keys need at least %d bits" % RSA_MIN_BITS)
-        return cls(EVP.generate_key("RSA", bits=bits))
+        return cls(crypto.generate_key("RSA", bits=bits))
 
 
 _register(Ed25519Key, b"ssh-ed25519")
@@ -573,7 +576,7 @@ def create_certificate(ca_key: SSHKey, key: SSHKey, key_id: str, principals: Seq
     if extensions is None:
         extensions = dict.fromkeys(_USER_EXTENSIONS, b"") if cert_type == CERT_USER else {}
     name = key.algorithm + _CERT_SUFFIX
-    body = (string(name) + string(os.urandom(32)) + key._public_fields() + uint64(serial) + uint32(cert_type)
+    body = (string(name) + string(crypto.random_bytes(32)) + key._public_fields() + uint64(serial) + uint32(cert_type)
             + string(key_id) + string(b"".join(string(p) for p in principals)) + uint64(valid_after)
             + uint64(valid_before) + string(_write_options(critical_options or {}))
             + string(_write_options(extensions)) + string(b"") + string(ca_key.public_blob()))
@@ -724,16 +727,7 @@ def load_public_key(data_or_path: PathOrData) -> SSHKey:
     if text.startswith(_RFC4716_BEGIN):
         return parse_rfc4716(text)
     if text.startswith("-----BEGIN"):
-        try:
-            return from_pkey(EVP.load_key_string_pubkey(data))
-        except EVP.EVPError:
-            if "PUBLIC" in text.split("\n", 1)[0] and "RSA" in text.split("\n", 1)[0]:
-                from M2Sec import RSA
-                rsa = RSA.load_pub_key_string(data)
-                pk = EVP.PKey()
-                pk.assign_rsa(rsa)
-                return from_pkey(pk)
-            raise SSHFormatError("not a PEM public key") from None
+        return from_pkey(crypto.load_pem_public_key(data))
     return parse_public_line(text.splitlines()[0] if text else "")
 
 
@@ -754,36 +748,15 @@ _OPENSSH_MAGIC = b"openssh-key-v1\x00"
 _OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 _OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"
 
-# cipher name -> (EVP name, key length, IV length, block size, tag length)
-_FILE_CIPHERS = {
-    b"none": (None, 0, 0, 8, 0),
-    b"aes128-ctr": ("aes_128_ctr", 16, 16, 16, 0),
-    b"aes192-ctr": ("aes_192_ctr", 24, 16, 16, 0),
-    b"aes256-ctr": ("aes_256_ctr", 32, 16, 16, 0),
-    b"aes128-cbc": ("aes_128_cbc", 16, 16, 16, 0),
-    b"aes192-cbc": ("aes_192_cbc", 24, 16, 16, 0),
-    b"aes256-cbc": ("aes_256_cbc", 32, 16, 16, 0),
-    b"aes128-gcm@openssh.com": ("aes_128_gcm", 16, 12, 16, 16),
-    b"aes256-gcm@openssh.com": ("aes_256_gcm", 32, 12, 16, 16),
-}
+# The ciphers private key files may use; their sizes are crypto.CIPHERS'.
+_FILE_CIPHERS = (b"none", b"aes128-ctr", b"aes192-ctr", b"aes256-ctr", b"aes128-cbc", b"aes192-cbc",
+                 b"aes256-cbc", b"aes128-gcm@openssh.com", b"aes256-gcm@openssh.com")
 
 
-def _file_cipher(name: bytes, key: bytes, iv: bytes, op: int, data: bytes, tag: bytes = b"") -> Tuple[bytes, bytes]:
-    """Run the private section through a file cipher; returns (output, tag)."""
-    evp_name, _, _, _, taglen = _FILE_CIPHERS[name]
-    c = EVP.Cipher(evp_name, key, iv, op, padding=0)
-    try:
-        if taglen and not op:
-            c.set_tag(tag)
-        out = c.update(data) + c.final()
-        return out, (c.get_tag(taglen) if taglen and op else b"")
-    finally:
-        c.close()
-
-
-def bcrypt_pbkdf(password: bytes, salt: bytes, rounds: int, length: int) -> bytes:
-    """OpenBSD's bcrypt_pbkdf, the KDF of encrypted OpenSSH private keys (C, in _ssh.i)."""
-    return m2.ssh_bcrypt_pbkdf(password, salt, rounds, length)
+def _file_cipher_sizes(name: bytes) -> Tuple[int, int, int, int]:
+    """(key length, IV length, block size, tag length) of a private key file cipher."""
+    spec = crypto.CIPHERS[name]
+    return spec.key_len, spec.iv_len, spec.block, spec.tag_len
 
 
 def _read_openssh(data: bytes, passphrase: Optional[bytes]) -> SSHKey:
@@ -797,7 +770,7 @@ def _read_openssh(data: bytes, passphrase: Optional[bytes]) -> SSHKey:
     section = r.get_string()
     if cipher not in _FILE_CIPHERS:
         raise SSHKeyError("unsupported private key cipher %r" % cipher.decode(errors="replace"))
-    _, keylen, ivlen, block, taglen = _FILE_CIPHERS[cipher]
+    keylen, ivlen, block, taglen = _file_cipher_sizes(cipher)
     tag = r.get_bytes(taglen) if taglen else b""
     r.done()
     if len(section) % block:
@@ -813,10 +786,10 @@ def _read_openssh(data: bytes, passphrase: Optional[bytes]) -> SSHKey:
         if not salt or rounds < 1:
             raise SSHFormatError("bad bcrypt KDF options")
         kiv = bcrypt_pbkdf(passphrase, salt, rounds, keylen + ivlen)
-        try:
-            section, _ = _file_cipher(cipher, kiv[:keylen], kiv[keylen:], 0, section, tag)
-        except EVP.EVPError:  # an AEAD tag mismatch
-            raise KeyPassphraseError("wrong passphrase for the private key") from None
+        opened = crypto.file_cipher(cipher, kiv[:keylen], kiv[keylen:], False, section, tag)
+        if opened is None:  # an AEAD tag mismatch
+            raise KeyPassphraseError("wrong passphrase for the private key")
+        section = opened[0]
     elif kdf != b"none":
         raise SSHFormatError("an unencrypted key names KDF %r" % kdf.decode(errors="replace"))
     pr = SSHReader(section)
@@ -844,16 +817,16 @@ def _write_openssh(key: SSHKey, passphrase: Optional[bytes], comment: str, ciphe
         raise ValueError("unsupported cipher %r" % cipher)
     if passphrase and rounds < 1:
         raise ValueError("rounds must be at least 1")
-    _, keylen, ivlen, block, _ = _FILE_CIPHERS[cname]
-    check = os.urandom(4)
+    keylen, ivlen, block, _ = _file_cipher_sizes(cname)
+    check = crypto.random_bytes(4)
     section = check + check + string(key.algorithm) + key._private_fields() + string(comment)
     section += bytes(range(1, 1 + (-len(section)) % block))
     tag = b""
     if passphrase:
-        salt = os.urandom(16)
+        salt = crypto.random_bytes(16)
         kdf, kdfopts = b"bcrypt", string(salt) + uint32(rounds)
         kiv = bcrypt_pbkdf(passphrase, salt, rounds, keylen + ivlen)
-        section, tag = _file_cipher(cname, kiv[:keylen], kiv[keylen:], 1, section)
+        section, tag = crypto.file_cipher(cname, kiv[:keylen], kiv[keylen:], True, section)
     else:
         kdf, kdfopts = b"none", b""
     body = (_OPENSSH_MAGIC + string(cname) + string(kdf) + string(kdfopts) + uint32(1)
@@ -863,7 +836,7 @@ def _write_openssh(key: SSHKey, passphrase: Optional[bytes], comment: str, ciphe
     return b"\n".join(lines) + b"\n"
 
 
-def from_pkey(pkey: EVP.PKey, comment: str = "") -> SSHKey:
+def from_pkey(pkey: PKey, comment: str = "") -> SSHKey:
     """An SSH key around an EVP key (Ed25519, EC on P-256/384/521, or RSA).
 
     :raises SSHKeyError: for another key type or curve, or an RSA key under 1024 bits.
@@ -900,11 +873,11 @@ def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None) ->
     if encrypted and not pw:
         raise KeyPassphraseError("the private key is encrypted: a passphrase is needed")
     try:
-        pkey = EVP.load_key_string(stripped, callback=_callback(pw))
-    except EVP.EVPError as e:
+        pkey = crypto.load_pem_private_key(stripped, pw)
+    except SSHFormatError:
         if encrypted:
             raise KeyPassphraseError("wrong passphrase for the private key") from None
-        raise SSHFormatError("not a readable PEM private key: %s" % e) from None
+        raise
     return from_pkey(pkey)
 
 
@@ -937,14 +910,6 @@ def generate_private_key(algorithm: Union[str, bytes] = "ssh-ed25519", bits: Opt
 
 
 # ---------------------------------------------------------------- helpers
-def _evp(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) with OpenSSL's refusal of the key turned into SSHKeyError."""
-    try:
-        return fn(*args)
-    except EVP.EVPError as e:
-        raise SSHKeyError("invalid key: %s" % e) from None
-
-
 def _exact(b: bytes, n: int, what: str) -> bytes:
     if len(b) != n:
         raise SSHFormatError("%s must be %d bytes, not %d" % (what, n, len(b)))
@@ -959,11 +924,6 @@ def _passphrase(passphrase: Passphrase) -> Optional[bytes]:
     if passphrase is None:
         return None
     return passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
-
-
-def _callback(pw: Optional[bytes]) -> Callable[..., Optional[bytes]]:
-    """A PEM passphrase callback that never prompts."""
-    return lambda *args: pw
 
 
 def _b64decode(text: Union[str, bytes]) -> bytes:

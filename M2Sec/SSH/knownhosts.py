@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Union
 
-from M2Sec import EVP
+from M2Sec.SSH import crypto
 from M2Sec.SSH.errors import SSHError
 from M2Sec.SSH.keys import CERT_HOST, CertificateError, SSHCertificate, SSHKey, decode_public_blob
 
@@ -34,9 +34,13 @@ def host_name(host: str, port: int = 22) -> str:
 
 def hash_host(name: str, salt: Optional[bytes] = None) -> str:
     """The hashed form ``|1|salt|hash`` of a known_hosts name (HMAC-SHA1, as ssh-keygen -H)."""
-    salt = os.urandom(20) if salt is None else salt
-    digest = EVP.hmac(salt, name.encode("utf-8"), "sha1")
+    salt = crypto.random_bytes(20) if salt is None else salt
+    digest = _name_hmac(salt, name)
     return _HASH_MAGIC + base64.b64encode(salt).decode() + "|" + base64.b64encode(digest).decode()
+
+
+def _name_hmac(salt: bytes, name: str) -> bytes:
+    return crypto.hmac(salt, name.encode("utf-8"), "sha1")
 
 
 def _wildcard(pattern: str, name: str) -> bool:
@@ -100,7 +104,7 @@ def _hashed_match(pattern: str, name: str) -> bool:
         salt, want = base64.b64decode(parts[0], validate=True), base64.b64decode(parts[1], validate=True)
     except ValueError:
         return False
-    return hmac.compare_digest(EVP.hmac(salt, name.encode("utf-8"), "sha1"), want)
+    return hmac.compare_digest(_name_hmac(salt, name), want)
 
 
 @dataclass

@@ -5,7 +5,8 @@ signal) sent back.  The programs run as the user running the server.
 
 It is off unless passed: ``listen(..., process_factory=LocalProcessRunner())`` (or
 :data:`run_local`).  Meant for demos, tests and trusted set-ups: any authenticated user can
-run anything the server's user can.
+run anything the server's user can.  :func:`echo`, the other ready ``process_factory``, runs
+nothing: it sends the input back.
 """
 
 import asyncio
@@ -195,3 +196,13 @@ class LocalProcessRunner:
 
 #: a runner with the default settings, as a process_factory
 run_local = LocalProcessRunner()
+
+
+async def echo(process: Any) -> int:
+    """A ``process_factory`` that sends the session's input back until EOF; exit status 0."""
+    while True:
+        data = await process.stdin.read(_CHUNK)
+        if not data:
+            return 0
+        process.stdout.write(data)
+        await process.stdout.drain()

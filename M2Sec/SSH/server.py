@@ -2,9 +2,10 @@
 
 Theory of operation
 -------------------
-:class:`ServerConnection` is the client core (connection.py) in the other role: the same
-states, tables of accepted messages, key exchange (either side may start one, packets held
-back while ours runs), strict key exchange and rekeying by bytes and time.  What differs:
+:class:`ServerConnection` is the server's role of the core it shares with the client
+(connection.py's :class:`~M2Sec.SSH.connection.Connection`): the same states, tables of
+accepted messages, key exchange (either side may start one, packets held back while ours
+runs), strict key exchange and rekeying by bytes and time.  What differs:
 
 - version and KEXINIT go out at once; the server lists ``kex-strict-s-v00@openssh.com`` and
   the host key algorithms of the keys (and certificates) it holds, and the algorithms are
@@ -37,8 +38,8 @@ from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions
 from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_HOST_KEY_ALGS, DEFAULT_MACS,
                                   EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
                                   SUPPORTED_CIPHERS, SUPPORTED_COMPRESSION, SUPPORTED_HOST_KEY_ALGS,
-                                  SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, ClientConnection,
-                                  Event, _choose, _KexState, _names)
+                                  SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, Connection, Event,
+                                  _choose, _KexState, _names)
 from M2Sec.SSH.errors import ProtocolError, ServiceNotAvailable
 from M2Sec.SSH.moduli import Moduli
 from M2Sec.SSH.packet import SSHReader, byte, string, uint32
@@ -236,7 +237,7 @@ class GlobalRequest(Event):
 # ---- the core ----------------------------------------------------------------------------------------
 
 
-class ServerConnection(ClientConnection):
+class ServerConnection(Connection):
     """The server protocol core (see the module's docstring).
 
     :param config: the server's configuration.
@@ -254,6 +255,7 @@ class ServerConnection(ClientConnection):
                  now: Optional[float] = None) -> None:
         self.server = server if server is not None else SSHServer()
         self.client_version = b""
+        self.server_version = config.server_version
         self.addr = addr
         self.username: Optional[str] = None
         self.permissions = Permissions()
@@ -351,13 +353,10 @@ class ServerConnection(ClientConnection):
         return None
 
     def _on_channel_request(self, payload: bytes) -> None:
-        r = SSHReader(payload[1:])
-        c = self._channel(r)
-        request = r.get_string()
-        want_reply = r.get_boolean()
+        c, request, want_reply, data = self._read_channel_request(payload)
         if c.state != "open":
             raise ProtocolError("request on channel %d before it opened" % c.local_id, local=False)
-        self._events.append(SessionRequest(c, request, r.get_rest(), want_reply))
+        self._events.append(SessionRequest(c, request, data, want_reply))
 
     def channel_reply(self, c: ch.Channel, ok: bool) -> None:
         """Answer the oldest want-reply request on c."""
@@ -394,18 +393,16 @@ class ServerConnection(ClientConnection):
                 self._send(reply)
 
     # ---- the tables ----
-    _HANDLERS = dict(ClientConnection._HANDLERS)
-    _HANDLERS.update({MSG_SERVICE_REQUEST: _on_service_request, 50: _on_userauth_request,
-                      61: _on_userauth_request, ch.MSG_CHANNEL_REQUEST: _on_channel_request,
-                      ch.MSG_GLOBAL_REQUEST: _on_global_request})
-    for _m in (MSG_SERVICE_ACCEPT, 51, 52, 53, 60):
-        del _HANDLERS[_m]
-    del _m
+    # EXT_INFO is known but never accepted from a client (no ext-info-s is offered): a protocol
+    # error, not UNIMPLEMENTED.
+    _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request, 50: _on_userauth_request,
+                 61: _on_userauth_request, ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+                 ch.MSG_GLOBAL_REQUEST: _on_global_request, MSG_EXT_INFO: Connection._on_ignore}
     _ACCEPTS = {
         "version": frozenset(),
-        "kex": ClientConnection._KEX_MSGS,
-        "service": ClientConnection._KEX_MSGS | {MSG_SERVICE_REQUEST},
-        "auth": ClientConnection._KEX_MSGS | {50, 61},
-        "open": ClientConnection._KEX_MSGS | frozenset(range(80, 101)),
+        "kex": Connection._KEX_MSGS,
+        "service": Connection._KEX_MSGS | {MSG_SERVICE_REQUEST},
+        "auth": Connection._KEX_MSGS | {50, 61},
+        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
         "closed": frozenset(),
     }

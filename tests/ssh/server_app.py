@@ -2,11 +2,11 @@
 session handler with a few commands (see :func:`app`)."""
 
 import asyncio
-import hashlib
 
 import M2Sec.SSH as SSH
+from M2Sec.SSH.process import echo
 
-from .server_helpers import NEW_PASSWORD, PASSWORD, USER, pattern
+from .server_helpers import NEW_PASSWORD, PASSWORD, USER, pattern, read_sha256
 
 
 class AppServer(SSH.SSHServer):
@@ -40,22 +40,12 @@ class AppServer(SSH.SSHServer):
         return True
 
 
-async def copy(process):
-    """stdin to stdout until EOF; exit status 0."""
-    while True:
-        data = await process.stdin.read(65536)
-        if not data:
-            return 0
-        process.stdout.write(data)
-        await process.stdout.drain()
-
-
 async def app(process):
     """Commands: hello, cat, sha256, gen N, whoami, env NAME, pty, signal, winch, forced;
     subsystem echo; a shell echoes lines until "exit N"."""
     out = process.stdout
     if process.subsystem is not None:
-        return await copy(process) if process.subsystem == "echo" else 1
+        return await echo(process) if process.subsystem == "echo" else 1
     cmd = process.command
     if cmd is None:  # a shell
         out.write(b"$ ")
@@ -74,16 +64,10 @@ async def app(process):
         process.stderr.write(b"oops\n")
         return 3
     if name == "cat":
-        return await copy(process)
+        return await echo(process)
     if name == "sha256":
-        h, n = hashlib.sha256(), 0
-        while True:
-            data = await process.stdin.read(1 << 20)
-            if not data:
-                break
-            h.update(data)
-            n += len(data)
-        out.write(b"%d %s\n" % (n, h.hexdigest().encode()))
+        n, digest = await read_sha256(process.stdin)
+        out.write(b"%d %s\n" % (n, digest.encode()))
         return 0
     if name == "gen":
         total = int(args[0])

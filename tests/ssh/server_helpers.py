@@ -7,7 +7,7 @@ makes host keys of every type with host certificates, user keys of every type, a
 with a user certificate, an authorized_keys file and a known_hosts file in a temporary
 directory.  :func:`ssh` runs the OpenSSH client with a clean configuration (``-F
 /dev/null``), that known_hosts and a key; :func:`askpass` makes the SSH_ASKPASS script that
-answers password and keyboard-interactive prompts.
+answers password and keyboard-interactive prompts; :func:`read_sha256` hashes a stream.
 """
 
 import asyncio
@@ -19,7 +19,7 @@ import socket
 import stat
 import subprocess
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH import keys as sshkeys
@@ -245,6 +245,17 @@ class EchoServer:
     def close(self) -> None:
         self._stop = True
         self.sock.close()
+
+
+async def read_sha256(stream: Any, chunk: int = 1 << 20) -> Tuple[int, str]:
+    """How many bytes an SSH stream gives until EOF, read chunk by chunk, and their SHA-256 (hex)."""
+    h, n = hashlib.sha256(), 0
+    while True:
+        data = await stream.read(chunk)
+        if not data:
+            return n, h.hexdigest()
+        h.update(data)
+        n += len(data)
 
 
 def pattern(n: int) -> bytes:

@@ -15,6 +15,7 @@ from M2Sec.SSH import kex
 from M2Sec.SSH.errors import (AuthenticationFailed, ChannelOpenError, HostKeyNotVerifiable, KeyExchangeFailed,
                               ProcessError)
 
+from .server_helpers import read_sha256
 from .sshd_helpers import PASSWORD
 
 pytestmark = pytest.mark.timeout(60)
@@ -343,17 +344,10 @@ async def _bulk(sshd, cipher, data, size):
         assert up.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
         proc = await conn.create_process("head -c %d /dev/urandom > /tmp/.m2sec-bulk-$$; sha256sum < /tmp/.m2sec-bulk-$$ >&2; "
                                          "cat /tmp/.m2sec-bulk-$$; rm -f /tmp/.m2sec-bulk-$$" % size)
-        h = hashlib.sha256()
-        got = 0
-        while True:
-            chunk = await proc.stdout.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
-            got += len(chunk)
+        got, digest = await read_sha256(proc.stdout)
         r = await proc.wait()
         assert got == size
-        assert r.stderr.split()[0].decode() == h.hexdigest()
+        assert r.stderr.split()[0].decode() == digest
 
 
 def test_rekey_during_transfer(sshd):

@@ -260,6 +260,10 @@ def test_pem_public_keys_from_ssh_keygen(kdir, fmt):
     path = make_key(kdir, "pubpem_rsa", "rsa", 2048) if not os.path.exists(kdir / "pubpem_rsa") else str(kdir / "pubpem_rsa")
     pem = keygen(["-e", "-m", fmt, "-f", path + ".pub"]).stdout
     assert load_public_key(pem) == load_public_key(path + ".pub")
+    lines = pem.splitlines()
+    broken = b"\n".join(lines[:1] + lines[3:])  # DER cut short
+    with pytest.raises(SSHFormatError, match="PEM public key"):
+        load_public_key(broken)
 
 
 def test_public_line_parsing():

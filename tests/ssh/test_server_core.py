@@ -363,6 +363,12 @@ def _client_kexinit(strict=True):
             + namelist([b"hmac-sha2-256"]) * 2 + namelist([b"none"]) * 2 + namelist([]) * 2 + b"\x00" + uint32(0))
 
 
+def test_server_core_is_a_connection_not_a_client(host_keys):
+    s = _server(host_keys)
+    assert isinstance(s, core.Connection) and not isinstance(s, core.ClientConnection)
+    assert s.server_version == core.VERSION and s.client_version == b""
+
+
 def test_server_sends_version_and_kexinit_first(host_keys):
     s = _server(host_keys)
     r = PacketReader(crypto.PlainOpener())
@@ -400,6 +406,7 @@ def test_server_core_bad_input(host_keys, data, exc):
     (byte(61) + uint32(0), ProtocolError, "without a challenge"),
     (byte(90) + string("session") + uint32(0) + uint32(0) + uint32(0), ProtocolError, "message 90 in state auth"),
     (byte(94) + uint32(0) + string("x"), ProtocolError, "message 94 in state auth"),
+    (byte(7) + uint32(0), ProtocolError, "message 7 in state auth"),  # EXT_INFO: no ext-info-s was offered
 ])
 def test_server_core_bad_requests_during_auth(host_keys, user_key, payload, exc, match):
     c, s = make_pair(host_keys, user_key)   # a client without credentials stops after "none"

@@ -1,0 +1,32 @@
+"""M2Sec.SSH's layering (DESIGN.md, house style 8): crypto.py is the only SSH module that
+imports OpenSSL's bindings; the others reach them through it."""
+
+import ast
+from pathlib import Path
+
+import M2Sec.SSH
+
+BINDINGS = {"EVP", "RSA", "EC", "DSA", "DH", "Rand", "BN", "m2", "_m2sec"}
+
+
+def _bindings_imported(path):
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "M2Sec" and len(parts) == 1:
+                found |= {a.name for a in node.names} & BINDINGS
+            elif parts[0] == "M2Sec" and parts[1] in BINDINGS:
+                found.add(parts[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names
+                      if a.name.startswith("M2Sec.") and a.name.split(".")[1] in BINDINGS}
+    return found
+
+
+def test_only_crypto_imports_the_bindings():
+    modules = sorted(Path(M2Sec.SSH.__file__).parent.glob("*.py"))
+    assert len(modules) > 10
+    offenders = {p.name: _bindings_imported(p) for p in modules if p.name != "crypto.py"}
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert _bindings_imported(Path(M2Sec.SSH.__file__).parent / "crypto.py") >= {"EVP", "m2"}
