@@ -554,6 +554,7 @@ static PyObject *x509_digest(X509 *x, const char *mdname) {
     unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     const EVP_MD *md = m2_x509_md(mdname);
+    if (!mdname) { PyErr_SetString(PyExc_TypeError, "a digest name is needed, not None"); return NULL; }
     if (!md) return NULL;
     if (!X509_digest(x, md, buf, &n)) return m2_raise_msg(M2_X509, "cannot digest the certificate");
     return PyBytes_FromStringAndSize((const char *)buf, n);

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from M2Sec import BIO, BN, Err, m2
+from M2Sec import BIO, BN, EVP, Err, m2
 
 
 def test_openssl_version_number_is_3_or_newer(openssl):
@@ -91,6 +91,18 @@ def test_buffer_typemap_releases_the_view():
 def test_null_pointer_gives_value_error(fn, args):
     with pytest.raises(ValueError, match="NULL"):
         fn(*args)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: EVP.MessageDigest("sha256\0x"),
+    lambda: m2.obj_txt2nid("CN\0x"),
+    lambda: m2.bio_new_file("/etc/hostname\0x", "rb"),
+    lambda: m2.x509_check_host(None, "good.example\0evil.example", 0),
+])
+def test_nul_inside_a_string_is_refused(call):
+    """OpenSSL would read only up to the NUL: another digest, file or host name."""
+    with pytest.raises(ValueError, match="NUL character"):
+        call()
 
 
 def test_wrong_pointer_type_gives_type_error():

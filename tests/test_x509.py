@@ -169,6 +169,8 @@ def test_bad_input(pki, tmp_path):
         cert.set_serial_number("12")
     with pytest.raises(ValueError):
         cert.get_fingerprint("nosuchdigest")
+    with pytest.raises(TypeError):
+        cert.get_fingerprint(None)
 
 
 def test_new_extension_errors():

@@ -129,11 +129,8 @@ def test_sshsig_interop(made, kdir):
 def test_encrypted_openssh(kdir, kind, bits):
     path = make_key(kdir, "enc_%s" % kind, kind, bits, PASS, "-a", "16")
     pub = load_public_key(path + ".pub")
-    t = time.perf_counter()
     key = load_private_key(path, PASS)
-    elapsed = time.perf_counter() - t
     assert key == pub and key.has_private
-    assert elapsed < 0.5, "bcrypt_pbkdf with 16 rounds took %.2f s" % elapsed
     assert load_private_key(Path(path).read_bytes(), PASS.encode()) == pub
     with pytest.raises(KeyPassphraseError, match="passphrase is needed"):
         load_private_key(path)
