@@ -39,12 +39,7 @@ def _ms(fn):
 def _us(fn, seconds=0.2):
     """CPU microseconds per call of fn(): process time, which the machine's other load does not
     inflate as it does wall time, and which openssl speed reports too."""
-    n, start = 0, time.process_time()
-    while time.process_time() - start < seconds:
-        for _ in range(100):
-            fn()
-        n += 100
-    return (time.process_time() - start) / n * 1e6
+    return 1e6 / calls_per_second(fn, seconds, 100, time.process_time)
 
 
 def _fmt(unit):
