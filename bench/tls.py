@@ -264,15 +264,20 @@ def _nodelay(sock):
 
 
 def _bulk(serve, connect):
-    """Bytes per second from a client to a server thread over TCP loopback: serve(sock) reads
-    BULK bytes on an accepted socket and answers a byte; connect(port) gives the client's
-    (send, wait for the answer, close)."""
+    """Bytes per second from a client to a server thread over TCP loopback: serve(sock) gives
+    the server's (read into a buffer, send, close) on an accepted socket; connect(port) gives
+    the client's (send, wait for the answer, close)."""
     lsock = listener(1)
 
     def accept():
         s, _ = lsock.accept()
         _nodelay(s)
-        serve(s)
+        readinto, send, close = serve(s)
+        buf, n = bytearray(65536), 0
+        while n < BULK:
+            n += readinto(buf)
+        send(b"k")
+        close()
 
     def run():
         t = threading.Thread(target=accept)
@@ -302,11 +307,7 @@ def m2_bulk(cert, key, api=SSL):
         c.setup_ssl()
         c.set_accept_state()
         c.accept_ssl()
-        buf, n = bytearray(65536), 0
-        while n < BULK:
-            n += c.readinto(buf)
-        c.write(b"k")
-        c.free()
+        return c.readinto, c.write, c.free
 
     def connect(port):
         c = api.Connection(cctx)
@@ -325,11 +326,7 @@ def py_bulk(cert, key):
 
     def serve(s):
         t = sctx.wrap_socket(s, server_side=True)
-        buf, n = bytearray(65536), 0
-        while n < BULK:
-            n += t.recv_into(buf)
-        t.sendall(b"k")
-        t.close()
+        return t.recv_into, t.sendall, t.close
 
     def connect(port):
         s = socket.create_connection(("127.0.0.1", port))

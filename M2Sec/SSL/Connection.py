@@ -48,11 +48,11 @@ def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
     return 1
 
 
-def _name_to_check(host: str) -> str:
-    """host as SNI and the certificate carry it: an IP address without brackets or zone, an
-    internationalised name as its A-label."""
+def _name_to_check(host: str) -> Tuple[str, bool]:
+    """(host as SNI and the certificate carry it, whether it is an IP address): an IP address
+    without brackets or zone, an internationalised name as its A-label."""
     ip = X509.parse_ip(host)
-    return X509.a_label(host) if ip is None else str(ip)
+    return (X509.a_label(host), False) if ip is None else (str(ip), True)
 
 
 def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None:
@@ -62,8 +62,8 @@ def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None
         if ctx.check_hostname:
             raise ValueError("this context checks host names: call set1_host() first")
         return
-    name = _name_to_check(host)
-    if X509.parse_ip(host) is None and m2.ssl_get_servername(ssl) is None:
+    name, is_ip = _name_to_check(host)
+    if not is_ip and m2.ssl_get_servername(ssl) is None:
         m2.ssl_set_tlsext_host_name(ssl, name.rstrip("."))  # never an IP address (RFC 6066 section 3)
     if ctx.check_hostname:
         m2.ssl_set1_host(ssl, name)
@@ -494,7 +494,7 @@ class Connection(SSLState):
         if not isinstance(name, (str, bytes)):
             raise TypeError("the host name must be str or bytes")
         self.host = name
-        m2.ssl_set1_host(self.ssl, _name_to_check(name.decode() if isinstance(name, bytes) else name))
+        m2.ssl_set1_host(self.ssl, _name_to_check(name.decode() if isinstance(name, bytes) else name)[0])
 
     def set_post_connection_check_callback(self, postConnectionCheck: Optional[Callable]) -> None:
         """check(peer_cert, host) run after connect() (None: no check); false fails it."""
