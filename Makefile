@@ -4,17 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
 
-.PHONY: all install demo test bench clean
+.PHONY: all install prereqs demo test bench clean
 
 all: install
 
-$(PY):
+$(PY): | prereqs
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
 # Build tools into the venv (again when this file changes), then install M2Sec without build isolation (faster rebuilds).
-$(VENV)/.tools: Makefile | $(PY)
-	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" pytest pytest-timeout cryptography tlslite-ng twisted
+$(VENV)/.tools: Makefile tests/requirements.txt | $(PY)
+	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" -r tests/requirements.txt
 	touch $@
 
 $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools
@@ -24,13 +24,17 @@ $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools
 
 install: $(VENV)/.installed
 
-demo: install
+# The Debian packages of tests/system-packages.txt (compiler, OpenSSL, the peers the tests start).
+prereqs:
+	@sh tests/prereqs.sh
+
+demo: prereqs install
 	$(PY) demo/m2sec_demo.py
 	$(PY) demo/https_demo.py
 	$(PY) demo/tls_lite_demo.py
 	$(PY) demo/ssh_demo.py
 
-test: install
+test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
