@@ -1271,3 +1271,202 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
+
+/* ======================================================================== */
+/* TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2),   */
+/* KeyUpdate (section 4.6.3) and external PSKs (section 4.2.11, RFC 4279).  */
+/* ======================================================================== */
+%constant int SSL_KEY_UPDATE_NONE = SSL_KEY_UPDATE_NONE;
+%constant int SSL_KEY_UPDATE_NOT_REQUESTED = SSL_KEY_UPDATE_NOT_REQUESTED;
+%constant int SSL_KEY_UPDATE_REQUESTED = SSL_KEY_UPDATE_REQUESTED;
+%constant int SSL_AD_UNKNOWN_PSK_IDENTITY = SSL_AD_UNKNOWN_PSK_IDENTITY;
+%constant int SSL_AD_CERTIFICATE_REQUIRED = SSL_AD_CERTIFICATE_REQUIRED;
+%constant int PSK_MAX_IDENTITY_LEN = PSK_MAX_IDENTITY_LEN;
+%constant int PSK_MAX_PSK_LEN = PSK_MAX_PSK_LEN;
+
+%{
+/* 0 if a TLS 1.3 post-handshake message (what) can be sent on ssl now, else -1 with SSLError. */
+static int m2_ssl_tls13_ready(SSL *ssl, const char *what) {
+    if (!SSL_is_init_finished(ssl)) {
+        PyErr_Format(m2_area_class(M2_SSL), "%s needs a completed handshake", what);
+        return -1;
+    }
+    if (SSL_version(ssl) != TLS1_3_VERSION) {
+        PyErr_Format(m2_area_class(M2_SSL), "%s needs TLS 1.3 (this connection uses %s)", what, SSL_get_version(ssl));
+        return -1;
+    }
+    return 0;
+}
+
+/* What a PSK callback hands back to OpenSSL when it failed: more than its buffer can hold,
+ * which makes OpenSSL abort the handshake with a fatal alert (handshake_failure from a client,
+ * internal_error from a server); the Python exception is raised by the handshake call. */
+#define M2_PSK_FAILED (PSK_MAX_PSK_LEN + 1)
+
+/* Copy the key of a PSK callback's answer (any bytes-like object) into psk: its length,
+ * 0 for an empty key, M2_PSK_FAILED with an exception set. */
+static unsigned int m2_psk_copy_key(PyObject *key, unsigned char *psk, unsigned int max_psk_len, const char *who) {
+    Py_buffer view;
+    unsigned int n;
+    if (m2_get_buffer(key, &view, PSK_MAX_PSK_LEN) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "the PSK %s callback must return the key as bytes (at most %d), not %.100s",
+                     who, PSK_MAX_PSK_LEN, Py_TYPE(key)->tp_name);
+        return M2_PSK_FAILED;
+    }
+    if ((size_t)view.len > max_psk_len) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_ValueError, "the PSK %s callback returned a key longer than %u bytes", who, max_psk_len);
+        return M2_PSK_FAILED;
+    }
+    n = (unsigned int)view.len;
+    memcpy(psk, view.buf, n);
+    PyBuffer_Release(&view);
+    return n;
+}
+
+/* The client's callback: ctx["psk_client"](hint or None) -> (identity, key).  identity is a
+ * str (sent as UTF-8), bytes or None (empty); key is bytes-like, b"" for no PSK.  OpenSSL
+ * calls it for TLS 1.2 PSK suites and, with hint None, for a TLS 1.3 PSK (SHA-256). */
+static unsigned int m2_psk_client_cb(SSL *ssl, const char *hint, char *identity, unsigned int max_identity_len,
+                                     unsigned char *psk, unsigned int max_psk_len) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "psk_client"), *ret = NULL, *hint_obj, *id = NULL;
+    unsigned int n = M2_PSK_FAILED;
+    if (!func) { n = 0; goto done; }
+    if (hint) hint_obj = PyUnicode_DecodeUTF8(hint, strlen(hint), "surrogateescape");
+    else { Py_INCREF(Py_None); hint_obj = Py_None; }
+    ret = m2_callback(func, hint_obj ? Py_BuildValue("(N)", hint_obj) : NULL);
+    if (!ret) goto done;
+    if (!PyTuple_Check(ret) || PyTuple_GET_SIZE(ret) != 2) {
+        PyErr_Format(PyExc_TypeError, "the PSK client callback must return (identity, key), not %.100s",
+                     Py_TYPE(ret)->tp_name);
+        goto done;
+    }
+    id = PyTuple_GET_ITEM(ret, 0);
+    if (PyUnicode_Check(id)) {
+        if (!(id = PyUnicode_AsUTF8String(id))) goto done;
+    } else if (id == Py_None) {
+        id = PyBytes_FromStringAndSize("", 0);
+    } else if (PyBytes_Check(id)) {
+        Py_INCREF(id);
+    } else {
+        PyErr_Format(PyExc_TypeError, "the PSK identity must be str, bytes or None, not %.100s", Py_TYPE(id)->tp_name);
+        id = NULL;
+        goto done;
+    }
+    if (!id) goto done;
+    if ((size_t)PyBytes_GET_SIZE(id) > max_identity_len || (Py_ssize_t)strlen(PyBytes_AS_STRING(id)) != PyBytes_GET_SIZE(id)) {
+        PyErr_Format(PyExc_ValueError, "the PSK identity must be at most %u bytes, without NUL", max_identity_len);
+        goto done;
+    }
+    n = m2_psk_copy_key(PyTuple_GET_ITEM(ret, 1), psk, max_psk_len, "client");
+    if (n != M2_PSK_FAILED) memcpy(identity, PyBytes_AS_STRING(id), PyBytes_GET_SIZE(id) + 1);
+done:
+    if (PyErr_Occurred()) n = M2_PSK_FAILED;
+    Py_XDECREF(id);
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    PyGILState_Release(gil);
+    return n;
+}
+
+/* The server's callback: ctx["psk_server"](identity or None) -> key; b"" refuses the identity
+ * (TLS 1.2: unknown_psk_identity; TLS 1.3: the PSK is ignored, as RFC 8446 asks). */
+static unsigned int m2_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max_psk_len) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "psk_server"), *ret = NULL, *id_obj;
+    unsigned int n = M2_PSK_FAILED;
+    if (!func) { n = 0; goto done; }
+    if (identity) id_obj = PyUnicode_DecodeUTF8(identity, strlen(identity), "surrogateescape");
+    else { Py_INCREF(Py_None); id_obj = Py_None; }
+    ret = m2_callback(func, id_obj ? Py_BuildValue("(N)", id_obj) : NULL);
+    if (ret) n = m2_psk_copy_key(ret, psk, max_psk_len, "server");
+done:
+    if (PyErr_Occurred()) n = M2_PSK_FAILED;
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    PyGILState_Release(gil);
+    return n;
+}
+%}
+
+M2_NULLABLE_STR(identity_hint)
+
+%inline %{
+/* Client: offer post-handshake authentication (the post_handshake_auth extension). */
+static void ssl_ctx_set_post_handshake_auth(SSL_CTX *ctx, int val) { SSL_CTX_set_post_handshake_auth(ctx, val); }
+static void ssl_set_post_handshake_auth(SSL *ssl, int val) { SSL_set_post_handshake_auth(ssl, val); }
+
+/* The verify mode alone (SSL_VERIFY_*), keeping the context's verify callback. */
+static void ssl_ctx_set_verify_mode(SSL_CTX *ctx, int mode) { SSL_CTX_set_verify(ctx, mode, SSL_CTX_get_verify_callback(ctx)); }
+
+/* Server: request the certificate of a TLS 1.3 client that offered post-handshake
+ * authentication (SSL_verify_client_post_handshake); the CertificateRequest goes out with the
+ * next handshake step, read or write, and the client's answer is processed by a later read. */
+static PyObject *ssl_verify_client_post_handshake(SSL *ssl) {
+    unsigned long code;
+    if (m2_ssl_tls13_ready(ssl, "post-handshake authentication") < 0) return NULL;
+    if (!SSL_is_server(ssl)) {
+        PyErr_SetString(m2_area_class(M2_SSL), "only a server can request post-handshake authentication");
+        return NULL;
+    }
+    if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+        PyErr_SetString(m2_area_class(M2_SSL), "post-handshake authentication needs verify_peer in the verify mode");
+        return NULL;
+    }
+    if (SSL_verify_client_post_handshake(ssl) == 1) Py_RETURN_NONE;
+    code = ERR_peek_error();
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_EXTENSION_NOT_RECEIVED)
+        return m2_raise_msg(M2_SSL, "the client did not offer post-handshake authentication");
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && (ERR_GET_REASON(code) == SSL_R_REQUEST_PENDING || ERR_GET_REASON(code) == SSL_R_REQUEST_SENT))
+        return m2_raise_msg(M2_SSL, "a post-handshake certificate request is already under way");
+    return m2_raise_msg(M2_SSL, "cannot request post-handshake authentication");
+}
+
+/* Schedule a KeyUpdate (SSL_key_update): SSL_KEY_UPDATE_NOT_REQUESTED updates our sending
+ * keys, SSL_KEY_UPDATE_REQUESTED also asks the peer to update its own.  It is sent with the
+ * next handshake step, read or write. */
+static PyObject *ssl_key_update(SSL *ssl, int updatetype) {
+    if (updatetype != SSL_KEY_UPDATE_NOT_REQUESTED && updatetype != SSL_KEY_UPDATE_REQUESTED) {
+        PyErr_SetString(PyExc_ValueError, "updatetype must be SSL_KEY_UPDATE_NOT_REQUESTED or SSL_KEY_UPDATE_REQUESTED");
+        return NULL;
+    }
+    if (m2_ssl_tls13_ready(ssl, "KeyUpdate") < 0) return NULL;
+    if (!SSL_key_update(ssl, updatetype)) return m2_raise_msg(M2_SSL, "cannot schedule a KeyUpdate");
+    Py_RETURN_NONE;
+}
+/* The KeyUpdate waiting to be sent: SSL_KEY_UPDATE_NONE once it was. */
+static int ssl_get_key_update_type(SSL *ssl) { return SSL_get_key_update_type(ssl); }
+
+/* func(hint or None) -> (identity, key) chooses the client's PSK (None turns it off); ctx keeps
+ * func alive.  See m2_psk_client_cb. */
+static PyObject *ssl_ctx_set_psk_client_callback(SSL_CTX *ctx, PyObject *func) {
+    if (!m2_ssl_check_callable(func, "PSK client")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "psk_client", func) < 0) return NULL;
+    SSL_CTX_set_psk_client_callback(ctx, func == Py_None ? NULL : m2_psk_client_cb);
+    Py_RETURN_NONE;
+}
+
+/* func(identity or None) -> key finds the server's PSKs (None turns it off); identity_hint
+ * (TLS 1.2's ServerKeyExchange; None: none) is sent to clients. */
+static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, const char *identity_hint) {
+    if (!m2_ssl_check_callable(func, "PSK server")) return NULL;
+    if (identity_hint && strlen(identity_hint) > PSK_MAX_IDENTITY_LEN) {
+        PyErr_Format(PyExc_ValueError, "the PSK identity hint is longer than %d bytes", PSK_MAX_IDENTITY_LEN);
+        return NULL;
+    }
+    if (!SSL_CTX_use_psk_identity_hint(ctx, func == Py_None ? NULL : identity_hint))
+        return m2_raise_msg(M2_SSL, "cannot set the PSK identity hint");
+    if (m2_ssl_ctx_put(ctx, "psk_server", func) < 0) return NULL;
+    SSL_CTX_set_psk_server_callback(ctx, func == Py_None ? NULL : m2_psk_server_cb);
+    Py_RETURN_NONE;
+}
+
+/* The PSK identity the client used (server, TLS 1.2), or None. */
+static PyObject *ssl_get_psk_identity(SSL *ssl) {
+    const char *id = SSL_get_psk_identity(ssl);
+    if (!id) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(id, strlen(id), "surrogateescape");
+}
+%}

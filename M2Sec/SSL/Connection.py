@@ -171,6 +171,36 @@ class SSLState:
         return certs
 
 
+    # -- TLS 1.3 post-handshake messages (RFC 8446 section 4.6) --------------------------------
+    def verify_client_post_handshake(self) -> None:
+        """Ask the TLS 1.3 client for its certificate now (server side; Python ssl's name).
+
+        The CertificateRequest is sent at once; the client's answer is processed by the next
+        read, after which :meth:`get_peer_cert` returns the certificate (verified as the
+        context's verify mode and callback say).  SSL_verify_client_post_handshake.
+
+        :raises SSLError: on TLS 1.2 or before the handshake, on a client, without verify_peer,
+            when the client did not offer post-handshake authentication, or while a request is
+            under way."""
+        m2.ssl_verify_client_post_handshake(self.ssl)
+        self._send_post_handshake()
+
+    def key_update(self, request_peer: bool = False) -> None:
+        """Update this side's TLS 1.3 sending keys and tell the peer (a KeyUpdate message,
+        sent at once); with request_peer, ask the peer to update its own too.  SSL_key_update.
+
+        :raises SSLError: before the handshake or on TLS 1.2."""
+        m2.ssl_key_update(self.ssl, m2.SSL_KEY_UPDATE_REQUESTED if request_peer else m2.SSL_KEY_UPDATE_NOT_REQUESTED)
+        self._send_post_handshake()
+
+    def _send_post_handshake(self) -> None:
+        """Run the handshake step that sends a scheduled post-handshake message."""
+        m2.ssl_handshake(self.ssl, 0)
+
+    def get_psk_identity(self) -> Optional[str]:
+        """The PSK identity the client used (on a TLS 1.2 server), or None."""
+        return m2.ssl_get_psk_identity(self.ssl)
+
 class Connection(SSLState):
     """An SSL connection on a socket (a new TCP socket of family when sock is None)."""
 
@@ -578,6 +608,11 @@ class Connection(SSLState):
 
     def renegotiate(self) -> int:
         return m2.ssl_renegotiate(self.ssl)
+
+    def _send_post_handshake(self) -> None:
+        """Send a scheduled KeyUpdate or CertificateRequest now (blocking, bounded by the
+        timeout; on a non-blocking socket it may go with the next read or write instead)."""
+        self._io(m2.ssl_handshake, self._timeout)
 
     # -- data ------------------------------------------------------------------------------
     def write(self, data: Union[bytes, bytearray, memoryview]) -> int:
