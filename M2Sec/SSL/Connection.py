@@ -548,8 +548,19 @@ class Connection(SSLState):
             return self.addr[0] if isinstance(self.addr, tuple) else ""
         return host.decode("utf-8") if isinstance(host, bytes) else host
 
+    def _authenticated_by_psk(self) -> bool:
+        """Whether this client's handshake used its external PSK instead of a certificate."""
+        if getattr(self.get_context(), "_psk_client_callback", None) is None or self.get_peer_cert() is not None:
+            return False
+        if self.get_protocol_version() == m2.TLS1_3_VERSION:
+            return self.session_reused()  # OpenSSL counts a TLS 1.3 PSK handshake as a resumption
+        cipher = self.get_cipher()
+        return cipher is not None and "PSK" in cipher.name()
+
     def _post_connection_check(self, default: Optional[Callable]) -> None:
         check = getattr(self, "postConnectionCheck", default)
+        if check is not None and self._authenticated_by_psk():
+            return  # no certificate to check: the server proved it knows the PSK
         if check is not None and not check(self.get_peer_cert(), self._hostname()):
             raise SSLVerificationError("post connection check failed")
 

@@ -470,6 +470,7 @@ class Context(Owned):
 
     # -- TLS 1.3 post-handshake authentication and external PSKs -----------------------------
     _post_handshake_auth = False
+    _psk_client_callback: Optional[Callable] = None
 
     def set_post_handshake_auth(self, enabled: bool = True) -> None:
         """Turn TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2) on or off.
@@ -519,6 +520,7 @@ class Context(Owned):
         if self._protocol == "tls_server":
             raise ValueError("a PSK client callback cannot be used on a tls_server context")
         m2.ssl_ctx_set_psk_client_callback(self._ptr(), callback)
+        self._psk_client_callback = callback
 
     def set_psk_server_callback(self, callback: Optional[Callable[[Optional[str]], Any]],
                                 identity_hint: Optional[str] = None) -> None:

@@ -97,6 +97,29 @@ def srp_client(ctx: Context, username: str, password: str, strength: int) -> Non
     m2.srp_ctx_set_client(ctx.ctx, username, password, strength)
 
 
+def psk_client(ctx: Context, configs: List[Tuple[bytes, bytes]]) -> None:
+    """Offer the first of configs' (identity, key) pairs as an external PSK (OpenSSL's client
+    offers one identity)."""
+    identity, key = configs[0]
+
+    def choose(hint: Optional[str]) -> Tuple[bytes, bytes]:
+        return identity, key
+
+    ctx.set_psk_client_callback(choose)
+
+
+def psk_server(ctx: Context, configs: List[Tuple[bytes, bytes]]) -> None:
+    """Accept the external PSKs of configs, found by identity; another identity gets none."""
+    keys = dict(configs)
+
+    def find(identity: Optional[str]) -> bytes:
+        if identity is None:
+            return b""
+        return keys.get(identity.encode("utf-8", "surrogateescape"), b"")
+
+    ctx.set_psk_server_callback(find)
+
+
 class TLSObject(SSLObject):
     """An SSLObject that records the alerts it sends and receives (TLS Lite reports them)."""
 

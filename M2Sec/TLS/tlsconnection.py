@@ -18,9 +18,9 @@ from M2Sec.Err import M2SecError
 from M2Sec.SSL import SSLEOFError, SSLWantReadError, SSLWantWriteError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
-from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
-from M2Sec.TLS.errors import (TLSAbruptCloseError, TLSClosedConnectionError, TLSLocalAlert,
-                              TLSRemoteAlert)
+from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType, VERSION_NAMES
+from M2Sec.TLS.errors import (TLSAbruptCloseError, TLSClosedConnectionError, TLSIllegalParameterException,
+                              TLSLocalAlert, TLSRemoteAlert)
 from M2Sec.TLS.session import Session, cipher_short_name
 from M2Sec.TLS.sessioncache import SessionCache
 from M2Sec.TLS.settings import HandshakeSettings
@@ -248,11 +248,12 @@ class TLSConnection:
         certChain = _as_chain(certChain)
         if (certChain is None) != (privateKey is None):
             raise ValueError("certChain and privateKey go together")
-        if certChain is None and verifierDB is None:
-            raise ValueError("a server needs certChain and privateKey, or a verifierDB")
+        settings = _settings(settings)
+        if certChain is None and verifierDB is None and not settings._config.psk:
+            raise ValueError("a server needs certChain and privateKey, a verifierDB, or settings.pskConfigs")
         if certChain is not None and certChain.getNumCerts() == 0:
             raise ValueError("empty certificate chain")
-        gen = self._server_steps(verifierDB, certChain, privateKey, reqCert, sessionCache, _settings(settings),
+        gen = self._server_steps(verifierDB, certChain, privateKey, reqCert, sessionCache, settings,
                                  checker, _alpn_list(alpn), sni, cafile, capath)
         return gen if _steps else self._select_driver(gen)
 
@@ -271,6 +272,8 @@ class TLSConnection:
             _engine.alpn(ctx, protos, server=False)
         if srp is not None:
             _engine.srp_client(ctx, srp[0], srp[1], settings.minKeySize)
+        if config.psk:
+            _engine.psk_client(ctx, config.psk)
         return ctx
 
     def _server_context(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
@@ -280,8 +283,10 @@ class TLSConnection:
         config = settings._config
 
         def make() -> _engine.Context:
-            srp_only = certChain is None
+            srp_only = certChain is None and verifierDB is not None
             ctx = _engine.new_context(True, config, srp=srp_only)
+            if config.psk:
+                _engine.psk_server(ctx, config.psk)
             if certChain is not None:
                 _use_chain(ctx, certChain, privateKey)
             if reqCert:
@@ -303,7 +308,7 @@ class TLSConnection:
             return make()
         key = (id(verifierDB), certChain.pem() if certChain else None,
                privateKey.public_pem() if privateKey is not None else None, bool(reqCert),
-               repr(settings), tuple(alpn), sni, cafile, capath)
+               repr(settings), tuple(config.psk), tuple(alpn), sni, cafile, capath)
         return sessionCache._context(key, make)
 
     # ---- the protocol, as I/O requests -----------------------------------------------------------------
@@ -650,6 +655,25 @@ class TLSConnection:
 
     def writeAsync(self, s: Any) -> Generator[int, None, None]:
         yield from self._select_driver(self._write_steps(s))
+
+    def send_keyupdate_request(self, message_type: int) -> Generator[int, None, None]:
+        """Update this side's TLS 1.3 sending keys with a KeyUpdate message (RFC 8446 section
+        4.6.3); ``KeyUpdateMessageType.update_requested`` also asks the peer to update its own,
+        which it does with its next write.  As in tlslite-ng, the result is a generator: iterate
+        through it (``for _ in conn.send_keyupdate_request(...): pass``) to send the message
+        now; it yields 0/1 while a non-blocking socket would block.  The checks and the key
+        change happen at the call: a message not sent then goes out before the next write.
+
+        :raises TLSIllegalParameterException: on TLS 1.2 or for an unknown message_type.
+        :raises TLSClosedConnectionError: on a closed connection."""
+        if isinstance(message_type, bool) or message_type not in (KeyUpdateMessageType.update_not_requested,
+                                                                   KeyUpdateMessageType.update_requested):
+            raise TLSIllegalParameterException("unknown KeyUpdate message_type %r" % (message_type,))
+        tls = self._need_open()
+        if self.version != (3, 4):
+            raise TLSIllegalParameterException("KeyUpdate is a TLS 1.3 feature (this is %s)" % self.getVersionName())
+        tls.key_update(request_peer=message_type == KeyUpdateMessageType.update_requested)
+        return self._select_driver(self._fatal(self._flush()))
 
     def send(self, s: Any) -> int:
         return self.write(s)
