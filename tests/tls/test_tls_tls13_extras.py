@@ -1,0 +1,252 @@
+"""The TLS API's external PSKs (HandshakeSettings.pskConfigs, tlslite-ng's format) and KeyUpdate
+(TLSConnection.send_keyupdate_request): pairs over loopback, then openssl s_server/s_client and
+tlslite-ng's tls.py as peers, then bad settings and bad use."""
+
+import socket
+import subprocess
+
+
+import pytest
+
+from conftest import TIMEOUT, free_port, tlslite_script, wait_port
+
+from M2Sec.TLS import (AlertDescription, HandshakeSettings, KeyUpdateMessageType, TLSClosedConnectionError,
+                       TLSConnection, TLSIllegalParameterException, TLSLocalAlert, TLSRemoteAlert)
+
+pytestmark = pytest.mark.timeout(60)
+
+PSK = bytes(range(100, 132))
+IDENTITY = b"tls-api-client"
+
+
+def psk_settings(max_version=(3, 4), configs=None, **kw):
+    s = HandshakeSettings()
+    s.maxVersion = max_version
+    s.pskConfigs = configs if configs is not None else [(IDENTITY, PSK)]
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+
+def psk_server(settings, **kw):
+    """A handler: a certificate-less PSK server echoing one read; returns the connection."""
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(settings=settings, **kw)
+        data = conn.read()
+        conn.write(data)
+        conn.close()
+        return conn
+    return handler
+
+
+def echo(conn, data=b"ping"):
+    conn.write(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = conn.read()
+        assert chunk
+        got += chunk
+    return got
+
+
+# ---- pskConfigs ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", [(3, 4), (3, 3)])
+def test_psk_pair(server, version):
+    srv = server(psk_server(psk_settings(version, [(b"someone else", b"k" * 32), (IDENTITY, PSK, "sha256")])))
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(settings=psk_settings(version))
+    assert conn.version == version
+    assert conn.session.serverCertChain is None       # authenticated by the PSK, no certificate
+    assert echo(conn) == b"ping"
+    conn.close()
+    srv.join()
+    assert not srv.errors and srv.results[0].version == version
+
+
+def test_psk_with_certificate_server(creds, server):
+    """A server with both a certificate and PSKs: the client offering its PSK is let in by it."""
+    srv = server(psk_server(psk_settings(), certChain=creds.chain("server"), privateKey=creds.key("server")))
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(settings=psk_settings(), serverName="localhost", cafile=creds.cafile)
+    assert conn.session.serverCertChain is None
+    assert echo(conn) == b"ping"
+    conn.close()
+    srv.join()
+    assert not srv.errors
+
+
+def test_psk_wrong_key_and_unknown_identity(server):
+    srv = server(psk_server(psk_settings((3, 3))), n=2)
+    conn = TLSConnection(srv.connect())
+    with pytest.raises((TLSLocalAlert, TLSRemoteAlert)):
+        conn.handshakeClientCert(settings=psk_settings((3, 3), [(IDENTITY, b"not the key")]))
+    conn = TLSConnection(srv.connect())
+    with pytest.raises(TLSRemoteAlert) as info:
+        conn.handshakeClientCert(settings=psk_settings((3, 3), [(b"stranger", PSK)]))
+    assert info.value.description == AlertDescription.unknown_psk_identity
+    srv.join()
+    assert len(srv.errors) == 2
+
+
+@pytest.mark.parametrize("flag", ["-tls1_3", "-tls1_2"])
+def test_psk_client_against_openssl_s_server(process, flag):
+    port = free_port()
+    process(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-nocert", "-psk", PSK.hex(),
+             "-psk_identity", IDENTITY.decode(), "-rev", flag], port=port)
+    conn = TLSConnection(connect(port))
+    conn.handshakeClientCert(settings=psk_settings((3, 4) if flag == "-tls1_3" else (3, 3)))
+    assert conn.version == ((3, 4) if flag == "-tls1_3" else (3, 3))
+    conn.write(b"olleh\n")
+    assert conn.read(min=6) == b"hello\n"
+    conn.close()
+
+
+@pytest.mark.parametrize("flag", ["-tls1_3", "-tls1_2"])
+def test_psk_server_against_openssl_s_client(server, flag):
+    srv = server(psk_server(psk_settings()))
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port, flag, "-psk", PSK.hex(),
+                        "-psk_identity", IDENTITY.decode(), "-ign_eof"], input=b"ping\n", capture_output=True, timeout=TIMEOUT)
+    srv.join()
+    assert not srv.errors, srv.errors
+    assert srv.results[0].version == ((3, 4) if flag == "-tls1_3" else (3, 3))
+    assert b"ping" in p.stdout
+
+
+def test_psk_client_against_tlslite_ng(process):
+    port = free_port()
+    process(tlslite_script("tls.py") + ["server", "--psk", PSK.hex(), "--psk-ident", IDENTITY.decode(),
+                                         "--echo", "127.0.0.1:%d" % port], port=port)
+    conn = TLSConnection(connect(port))
+    conn.handshakeClientCert(settings=psk_settings())
+    assert conn.version == (3, 4) and conn.session.serverCertChain is None
+    assert echo(conn) == b"ping"
+    conn.close()
+
+
+def test_psk_server_against_tlslite_ng(server):
+    srv = server(psk_server(psk_settings()))
+    p = subprocess.run(tlslite_script("tls.py") + ["client", "--psk", PSK.hex(), "--psk-ident", IDENTITY.decode(),
+                                                    "localhost:%d" % srv.port], capture_output=True, timeout=TIMEOUT)
+    srv.join()
+    assert b"Handshake success" in p.stdout, p.stdout + p.stderr
+    assert not srv.errors, srv.errors
+
+
+BAD_CONFIGS = [
+    ("not a list", TypeError), ([IDENTITY], TypeError), ([(IDENTITY,)], TypeError), ([(IDENTITY, "text")], TypeError),
+    ([(42, PSK)], TypeError), ([(b"", PSK)], ValueError), ([(IDENTITY, b"")], ValueError),
+    ([(b"x" * 300, PSK)], ValueError), ([(IDENTITY, PSK, "sha384")], ValueError),
+    ([(IDENTITY, PSK), (IDENTITY, PSK)], ValueError), ([(IDENTITY, b"k" * 600)], ValueError),
+]
+
+
+@pytest.mark.parametrize("configs,exc", BAD_CONFIGS)
+def test_psk_configs_checked(configs, exc):
+    s = HandshakeSettings()
+    s.pskConfigs = configs
+    with pytest.raises(exc):
+        s.validate()
+
+
+def test_psk_settings_details():
+    s = psk_settings(cipherNames=["aes256gcm"], macNames=["aead"])
+    with pytest.raises(ValueError, match="SHA-256"):
+        s.validate()
+    s = psk_settings()
+    assert PSK.hex() not in repr(s) and repr(PSK) not in repr(s) and "<secret>" in repr(s)
+    config = s.validate()._config
+    assert config.psk == [(IDENTITY, PSK)]
+    assert config.ciphersuites.split(":")[0].endswith("_SHA256")
+    assert config.cipher_list.startswith("kECDHEPSK")
+    assert "kPSK" not in config.cipher_list            # psk_ke is not allowed by default
+    assert "kPSK" in psk_settings(psk_modes=["psk_dhe_ke", "psk_ke"]).validate()._config.cipher_list
+    with pytest.raises(ValueError, match="pskConfigs"):
+        TLSConnection(socket.socket()).handshakeServer()
+
+
+# ---- KeyUpdate ----------------------------------------------------------------------------------------------
+def test_keyupdate_pair(creds, server):
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"))
+        for _ in range(4):
+            conn.write(conn.read())
+        for _ in conn.send_keyupdate_request(KeyUpdateMessageType.update_requested):
+            pass
+        conn.write(b"server after its update")
+        conn.write(conn.read())
+        conn.close()
+
+    srv = server(handler)
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+    assert echo(conn, b"before") == b"before"
+    for _ in conn.send_keyupdate_request(KeyUpdateMessageType.update_not_requested):
+        pass
+    assert echo(conn, b"after one") == b"after one"
+    for _ in conn.send_keyupdate_request(KeyUpdateMessageType.update_requested):
+        pass
+    assert echo(conn, b"after two") == b"after two"
+    conn.send_keyupdate_request(KeyUpdateMessageType.update_requested)   # not iterated: goes with the write
+    assert echo(conn, b"after three") == b"after three"
+    assert conn.read(min=len(b"server after its update")) == b"server after its update"
+    assert echo(conn, b"last") == b"last"
+    conn.close()
+    srv.join()
+    assert not srv.errors, srv.errors
+
+
+def test_keyupdate_against_openssl_s_server(creds):
+    port = free_port()
+    p = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", creds.path("server.pem"),
+                          "-key", creds.path("server.key"), "-cert_chain", creds.path("inter.pem"), "-msg", "-rev",
+                          "-naccept", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, p)
+        conn = TLSConnection(connect(port))
+        conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+        conn.write(b"eno\n")
+        assert conn.read(min=4) == b"one\n"
+        for _ in conn.send_keyupdate_request(KeyUpdateMessageType.update_requested):
+            pass
+        conn.write(b"owt\n")
+        assert conn.read(min=4) == b"two\n"
+        conn.close()
+    finally:
+        p.kill()
+        out = p.communicate(timeout=TIMEOUT)[0]
+    assert b"<<< TLS 1.3, Handshake [length 0005], KeyUpdate" in out
+    assert b">>> TLS 1.3, Handshake [length 0005], KeyUpdate" in out   # s_server's answer
+
+
+def test_keyupdate_bad_use(creds, server):
+    def handler(sock):
+        conn = TLSConnection(sock)
+        s = HandshakeSettings()
+        s.maxVersion = (3, 3)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"), settings=s)
+        conn.read()
+        conn.close()
+
+    srv = server(handler)
+    conn = TLSConnection(srv.connect())
+    with pytest.raises(TLSClosedConnectionError):
+        conn.send_keyupdate_request(KeyUpdateMessageType.update_requested)   # no handshake yet
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+    with pytest.raises(TLSIllegalParameterException, match="TLS 1.3"):
+        conn.send_keyupdate_request(KeyUpdateMessageType.update_requested)
+    for bad in (2, -1, True, "update_requested", None):
+        with pytest.raises(TLSIllegalParameterException):
+            conn.send_keyupdate_request(bad)
+    conn.write(b"still usable")
+    conn.close()
+    with pytest.raises(TLSClosedConnectionError):
+        conn.send_keyupdate_request(KeyUpdateMessageType.update_not_requested)
+    srv.join()
+    assert not srv.errors, srv.errors
+
