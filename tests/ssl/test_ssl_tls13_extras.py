@@ -129,6 +129,16 @@ def read_until(conn: SSL.Connection, text: bytes) -> bytes:
     return data
 
 
+def exchange(c: SSL.Connection, sent: bytes, expected: bytes, version: str) -> None:
+    """Send sent, read until expected comes back, check the protocol version, close."""
+    try:
+        c.write(sent)
+        read_until(c, expected)
+        assert c.get_version() == version
+    finally:
+        c.close()
+
+
 def transfer(a: SSL.SSLObject, b: SSL.SSLObject) -> None:
     b.receive_bytes(a.data_to_send())
 
@@ -223,8 +233,20 @@ def test_pha_client_without_certificate_is_refused(pki):
         c.read()
 
 
-def test_pha_socket_server_against_openssl_s_client(pki):
-    """An M2Sec Connection asks openssl s_client -enable_pha for its certificate."""
+def pha_client_cmd(peer_name: str, pki, host: str, port: int) -> List[str]:
+    if peer_name == "openssl":
+        return ["openssl", "s_client", "-connect", "%s:%d" % (host, port), "-enable_pha", "-tls1_3",
+                "-cert", pki.path("client.pem"), "-key", pki.path("client.key"), "-cert_chain", pki.path("inter.pem"),
+                "-CAfile", pki.path("root.pem")]
+    return ["gnutls-cli", "-p", str(port), "--post-handshake-auth", "--x509cafile", pki.path("root.pem"),
+            "--x509certfile", pki.chain("client"), "--x509keyfile", pki.path("client.key"), host]
+
+
+@pytest.mark.parametrize("peer_name,ready", [("openssl", b"Verify return code: 0"),
+                                             ("gnutls", b"Handshake was completed")])
+def test_pha_socket_server_against_clients(pki, peer_name, ready):
+    """An M2Sec Connection asks openssl s_client -enable_pha / gnutls-cli --post-handshake-auth
+    for its certificate after the handshake."""
     sctx, _ = pha_contexts(pki)
     got = {}
 
@@ -240,40 +262,13 @@ def test_pha_socket_server_against_openssl_s_client(pki):
         conn.close()
 
     with serve_once(serve, TIMEOUT) as (host, port):
-        with peer(["openssl", "s_client", "-connect", "%s:%d" % (host, port), "-enable_pha", "-tls1_3",
-                   "-cert", pki.path("client.pem"), "-key", pki.path("client.key"), "-cert_chain", pki.path("inter.pem"),
-                   "-CAfile", pki.path("root.pem")]) as p:
-            p.expect(b"Verify return code: 0")
+        with peer(pha_client_cmd(peer_name, pki, host, port)) as p:
+            p.expect(ready)
             p.send(b"hello\n")
             p.expect(b"send your certificate")
             p.send(b"ping\n")
             p.expect(b"thanks")
     assert got["before"] is None
-    assert got["after"].get_subject().CN == "client"
-
-
-def test_pha_socket_server_against_gnutls_cli(pki):
-    sctx, _ = pha_contexts(pki)
-    got = {}
-
-    def serve(sock: socket.socket) -> None:
-        conn = m2_accept(sctx, sock)
-        read_until(conn, b"hello")
-        conn.verify_client_post_handshake()
-        conn.write(b"send your certificate\n")
-        read_until(conn, b"ping")
-        got["after"] = conn.get_peer_cert()
-        conn.write(b"thanks\n")
-        conn.close()
-
-    with serve_once(serve, TIMEOUT) as (host, port):
-        with peer(["gnutls-cli", "-p", str(port), "--post-handshake-auth", "--x509cafile", pki.path("root.pem"),
-                   "--x509certfile", pki.chain("client"), "--x509keyfile", pki.path("client.key"), host]) as p:
-            p.expect(b"Handshake was completed")
-            p.send(b"hello\n")
-            p.expect(b"send your certificate")
-            p.send(b"ping\n")
-            p.expect(b"thanks")
     assert got["after"].get_subject().CN == "client"
 
 
@@ -485,45 +480,26 @@ def test_psk_callbacks_are_kept_alive():
 def test_psk_client_against_openssl_s_server(flag):
     cctx, _, _ = psk_contexts(SSL.TLSv1_3 if flag == "-tls1_3" else SSL.TLSv1_2)
     with s_server("-nocert", "-psk", PSK_HEX, "-psk_identity", IDENTITY, flag, "-rev") as p:
-        c = m2_client(cctx, p.port)
-        try:
-            c.write(b"olleh\n")
-            assert read_until(c, b"hello")
-            assert c.get_version() == ("TLSv1.3" if flag == "-tls1_3" else "TLSv1.2")
-        finally:
-            c.close()
-
-
-@pytest.mark.parametrize("flag", ["-tls1_3", "-tls1_2"])
-def test_psk_server_against_openssl_s_client(flag):
-    _, sctx, seen = psk_contexts(SSL.TLSv1_3)
-    got = []
-
-    def serve(sock: socket.socket) -> None:
-        conn = m2_accept(sctx, sock)
-        got.append((conn.get_version(), read_until(conn, b"ping")))
-        conn.write(b"pong\n")
-        conn.close()
-
-    with serve_once(serve, TIMEOUT) as (host, port):
-        with peer(["openssl", "s_client", "-connect", "%s:%d" % (host, port), flag, "-psk", PSK_HEX,
-                   "-psk_identity", IDENTITY]) as p:
-            p.expect(b"CONNECTED")
-            p.expect(b"Cipher is")
-            p.send(b"ping\n")
-            p.expect(b"pong")
-    assert got == [("TLSv1.3" if flag == "-tls1_3" else "TLSv1.2", b"ping\n")]
-    assert IDENTITY in seen["identities"]
+        exchange(m2_client(cctx, p.port), b"olleh\n", b"hello", "TLSv1.3" if flag == "-tls1_3" else "TLSv1.2")
 
 
 GNUTLS_PSK = {"tls1_3": "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+DHE-PSK:+PSK",
               "tls1_2": "NORMAL:-VERS-ALL:+VERS-TLS1.2:+ECDHE-PSK:+DHE-PSK:+PSK"}
+PSK_CLIENTS = {
+    "openssl-tls1_3": (["openssl", "s_client", "-tls1_3", "-psk", PSK_HEX, "-psk_identity", IDENTITY, "-connect"],
+                       b"Cipher is", "TLSv1.3"),
+    "openssl-tls1_2": (["openssl", "s_client", "-tls1_2", "-psk", PSK_HEX, "-psk_identity", IDENTITY, "-connect"],
+                       b"Cipher is", "TLSv1.2"),
+    # gnutls-cli 3.7.9 itself crashes (SIGSEGV) after a TLS 1.2 PSK handshake, even against
+    # gnutls-serv: TLS 1.2 PSK is tested against gnutls-serv and openssl s_client instead.
+    "gnutls-tls1_3": (["gnutls-cli", "--priority", GNUTLS_PSK["tls1_3"], "--pskusername", IDENTITY,
+                       "--pskkey", PSK_HEX], b"Handshake was completed", "TLSv1.3"),
+}
 
 
-# gnutls-cli 3.7.9 itself crashes (SIGSEGV) after a TLS 1.2 PSK handshake, even against
-# gnutls-serv: TLS 1.2 PSK is tested against gnutls-serv and openssl s_client instead.
-@pytest.mark.parametrize("version", ["tls1_3"])
-def test_psk_server_against_gnutls_cli(version):
+@pytest.mark.parametrize("client", sorted(PSK_CLIENTS))
+def test_psk_server_against_clients(client):
+    cmd, ready, version = PSK_CLIENTS[client]
     _, sctx, seen = psk_contexts(SSL.TLSv1_3)
     got = []
 
@@ -534,12 +510,13 @@ def test_psk_server_against_gnutls_cli(version):
         conn.close()
 
     with serve_once(serve, TIMEOUT) as (host, port):
-        with peer(["gnutls-cli", "-p", str(port), "--priority", GNUTLS_PSK[version], "--pskusername", IDENTITY,
-                   "--pskkey", PSK_HEX, host]) as p:
-            p.expect(b"Handshake was completed")
+        where = ["%s:%d" % (host, port)] if cmd[0] == "openssl" else ["-p", str(port), host]
+        with peer(cmd + where) as p:
+            p.expect(ready)
             p.send(b"ping\n")
             p.expect(b"pong")
-    assert got == [("TLSv1.3" if version == "tls1_3" else "TLSv1.2", b"ping\n")]
+    assert got == [(version, b"ping\n")]
+    assert IDENTITY in seen["identities"]
 
 
 @pytest.mark.parametrize("version", ["tls1_3", "tls1_2"])
@@ -560,12 +537,7 @@ def test_psk_client_against_gnutls_serv(tmp_path, version):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        try:
-            c.write(b"echo me\n")
-            assert read_until(c, b"echo me")
-            assert c.get_version() == ("TLSv1.3" if version == "tls1_3" else "TLSv1.2")
-        finally:
-            c.close()
+        exchange(c, b"echo me\n", b"echo me", "TLSv1.3" if version == "tls1_3" else "TLSv1.2")
 
 
 # ---- external PSK: bad callbacks ----------------------------------------------------------------------------
@@ -597,43 +569,49 @@ def run_failing_pair(cctx: SSL.Context, sctx: SSL.Context):
     return errors.get("client"), errors.get("server")
 
 
-BAD_CLIENT_ANSWERS = [
-    (_raise, Boom),
-    (lambda hint: 42, TypeError),
-    (lambda hint: (IDENTITY,), TypeError),
-    (lambda hint: (IDENTITY, "not bytes"), TypeError),
-    (lambda hint: (42, PSK), TypeError),
-    (lambda hint: ("x" * 300, PSK), ValueError),
-    (lambda hint: ("a\0b", PSK), ValueError),
-    (lambda hint: (IDENTITY, b"k" * 600), TypeError),
+BAD_ANSWERS = [
+    ("client", _raise, Boom),
+    ("client", lambda hint: 42, TypeError),
+    ("client", lambda hint: (IDENTITY,), TypeError),
+    ("client", lambda hint: (IDENTITY, "not bytes"), TypeError),
+    ("client", lambda hint: (42, PSK), TypeError),
+    ("client", lambda hint: ("x" * 300, PSK), ValueError),
+    ("client", lambda hint: ("a\0b", PSK), ValueError),
+    ("client", lambda hint: (IDENTITY, b"k" * 600), TypeError),
+    ("server", _raise, Boom),
+    ("server", lambda identity: 42, TypeError),
+    ("server", lambda identity: "text", TypeError),
+    ("server", lambda identity: b"k" * 600, TypeError),
 ]
+# what the peer of the side whose callback failed reports: the alert OpenSSL sent (in TLS 1.3 a
+# client fails before its ClientHello: the server sees a handshake_failure alert in its place)
+PEER_SEES = {("client", SSL.TLSv1_2): "handshake failure", ("client", SSL.TLSv1_3): "unexpected message",
+             ("server", SSL.TLSv1_2): "internal error", ("server", SSL.TLSv1_3): "internal error"}
 
 
 @pytest.mark.parametrize("version", [SSL.TLSv1_3, SSL.TLSv1_2])
-@pytest.mark.parametrize("callback,exc", BAD_CLIENT_ANSWERS)
-def test_psk_bad_client_callback(version, callback, exc):
+@pytest.mark.parametrize("side,callback,exc", BAD_ANSWERS)
+def test_psk_bad_callback(version, side, callback, exc):
+    """The callback's exception reaches the handshake call of its side; the peer gets an alert."""
     cctx, sctx, _ = psk_contexts(version)
-    cctx.set_psk_client_callback(callback)
-    client_error, server_error = run_failing_pair(cctx, sctx)
-    assert isinstance(client_error, exc), client_error
-    if version == SSL.TLSv1_2:                  # the client aborts with handshake_failure
-        assert "handshake failure" in str(server_error)
+    if side == "client":
+        cctx.set_psk_client_callback(callback)
+    else:
+        sctx.set_psk_server_callback(callback)
+    errors = dict(zip(("client", "server"), run_failing_pair(cctx, sctx)))
+    assert isinstance(errors[side], exc), errors[side]
+    other = errors["server" if side == "client" else "client"]
+    assert isinstance(other, SSL.SSLError) and PEER_SEES[side, version] in str(other), other
     assert m2.err_peek_error() == 0
 
 
-BAD_SERVER_ANSWERS = [(_raise, Boom), (lambda identity: 42, TypeError), (lambda identity: "text", TypeError),
-                      (lambda identity: b"k" * 600, TypeError)]
-
-
-@pytest.mark.parametrize("version", [SSL.TLSv1_3, SSL.TLSv1_2])
-@pytest.mark.parametrize("callback,exc", BAD_SERVER_ANSWERS)
-def test_psk_bad_server_callback(version, callback, exc):
-    cctx, sctx, _ = psk_contexts(version)
-    sctx.set_psk_server_callback(callback)
-    client_error, server_error = run_failing_pair(cctx, sctx)
-    assert isinstance(server_error, exc), server_error
-    assert "internal error" in str(client_error)  # the server aborts with internal_error
-    assert m2.err_peek_error() == 0
+def test_psk_failing_tls13_client_sends_handshake_failure():
+    cctx, _, _ = psk_contexts(SSL.TLSv1_3)
+    cctx.set_psk_client_callback(_raise)
+    c = SSL.SSLObject(cctx)
+    with pytest.raises(Boom):
+        c.do_handshake()
+    assert c.data_to_send() == bytes.fromhex("15030100020228")   # a fatal handshake_failure alert, nothing else
 
 
 def test_psk_unknown_identity():

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import TIMEOUT, free_port, tlslite_script, wait_port
+from conftest import TIMEOUT, echo, free_port, tlslite_script, wait_port
 
 from M2Sec.TLS import (AlertDescription, HandshakeSettings, KeyUpdateMessageType, TLSClosedConnectionError,
                        TLSConnection, TLSIllegalParameterException, TLSLocalAlert, TLSRemoteAlert)
@@ -42,16 +42,6 @@ def psk_server(settings, **kw):
         conn.close()
         return conn
     return handler
-
-
-def echo(conn, data=b"ping"):
-    conn.write(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = conn.read()
-        assert chunk
-        got += chunk
-    return got
 
 
 # ---- pskConfigs ---------------------------------------------------------------------------------------
