@@ -54,6 +54,14 @@ def verify_peer(ctx: Context, cafile: Optional[str] = None, capath: Optional[str
         ctx.set_default_verify_paths()
 
 
+def verify_peer_later(ctx: Context, cafile: Optional[str] = None, capath: Optional[str] = None) -> None:
+    """Ask for no certificate in the handshake, but check one a post-handshake request brings
+    against cafile/capath (any certificate, for a Checker to judge, when neither is given)."""
+    ctx.set_verify(m2.SSL_VERIFY_NONE, 100, None if cafile or capath else _accept_any)
+    if cafile or capath:
+        ctx.load_verify_locations(cafile, capath)
+
+
 def expect_sni(ctx: Context, name: str) -> None:
     """A server accepting only name (case-insensitive) as SNI: any other gets unrecognized_name;
     a client that names no server is let through."""

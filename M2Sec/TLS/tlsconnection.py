@@ -14,8 +14,9 @@ import select
 import socket
 from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
+from M2Sec import m2
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, SSLWantReadError, SSLWantWriteError, retry_loop
+from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType, VERSION_NAMES
@@ -114,6 +115,9 @@ class TLSConnection:
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
         self._waiting = False                # _pump waits for the peer's bytes
+        #: with request_post_handshake_auth, a client that sends no certificate ends the connection
+        self.client_cert_required = False
+        self._pha_requested = False
 
     # ---- results ---------------------------------------------------------------------------------
     @property
@@ -122,6 +126,7 @@ class TLSConnection:
         TLS 1.3 tickets that arrived after the handshake count)."""
         if self._tls is not None and not self._tls.closed and not self.closed:
             self._session._set_handle(self._tls.get_session())
+            self._pha_result()
         return self._session
 
     @session.setter
@@ -267,6 +272,7 @@ class TLSConnection:
             _engine.verify_peer(ctx, cafile, capath, system=not (cafile or capath))
         if certChain is not None:
             _use_chain(ctx, certChain, privateKey)
+            ctx.set_post_handshake_auth(True)    # as tlslite-ng: a client with a certificate offers PHA
         protos = alpn or config.alpn
         if protos:
             _engine.alpn(ctx, protos, server=False)
@@ -291,6 +297,8 @@ class TLSConnection:
                 _use_chain(ctx, certChain, privateKey)
             if reqCert:
                 _engine.verify_peer(ctx, cafile, capath, accept_any=not (cafile or capath))
+            else:
+                _engine.verify_peer_later(ctx, cafile, capath)   # for request_post_handshake_auth
             if verifierDB is not None:
                 _engine.srp_server(ctx, verifierDB._lookup)
             protos = alpn or config.alpn
@@ -508,6 +516,7 @@ class TLSConnection:
             if not result:
                 break                        # close_notify: end of data
             self._readbuf += result
+            self._pha_result()
         return self._take(max)
 
     def _take(self, max: Optional[int]) -> bytes:
@@ -674,6 +683,42 @@ class TLSConnection:
             raise TLSIllegalParameterException("KeyUpdate is a TLS 1.3 feature (this is %s)" % self.getVersionName())
         tls.key_update(request_peer=message_type == KeyUpdateMessageType.update_requested)
         return self._select_driver(self._fatal(self._flush()))
+
+    def request_post_handshake_auth(self, settings: Optional[HandshakeSettings] = None) -> Generator[int, None, None]:
+        """Ask the TLS 1.3 client for its certificate after the handshake (server side; RFC 8446
+        section 4.6.2).  As in tlslite-ng, the result is a generator to iterate through, which
+        sends the request; the client's answer comes with later reads, which then fill
+        ``session.clientCertChain`` (checked against the handshake's cafile/capath, or left to a
+        Checker).  With ``client_cert_required`` set, a client that sends no certificate ends
+        the connection (certificate_required).  The request uses the connection's signature
+        algorithms: settings must be None.
+
+        :raises ValueError: on TLS 1.2, on a client, or when the client did not offer
+            post-handshake authentication (tlslite-ng's exception).
+        :raises TLSClosedConnectionError: on a closed connection."""
+        if settings is not None:
+            raise ValueError("settings: the certificate request uses the connection's signature algorithms")
+        tls = self._need_open()
+        if self.version != (3, 4):
+            raise ValueError("post-handshake authentication needs TLS 1.3 (this is %s)" % self.getVersionName())
+        if self._client:
+            raise ValueError("post-handshake authentication is requested by a server")
+        mode = m2.SSL_VERIFY_PEER | m2.SSL_VERIFY_POST_HANDSHAKE
+        m2.ssl_set_verify(tls.ssl, mode | (m2.SSL_VERIFY_FAIL_IF_NO_PEER_CERT if self.client_cert_required else 0))
+        try:
+            tls.verify_client_post_handshake()
+        except SSLError as e:
+            raise ValueError(str(e)) from None
+        self._pha_requested = True
+        return self._select_driver(self._fatal(self._flush()))
+
+    def _pha_result(self) -> None:
+        """After a post-handshake request, the client's certificates once they arrived."""
+        if self._pha_requested and self._tls is not None and not self._tls.closed:
+            chain = [X509._wrap(c) for c in self._tls.get_peer_chain()]
+            if chain:
+                self._session.clientCertChain = X509CertChain(chain)
+                self._pha_requested = False
 
     def send(self, s: Any) -> int:
         return self.write(s)

@@ -1,10 +1,13 @@
-"""The TLS API's external PSKs (HandshakeSettings.pskConfigs, tlslite-ng's format) and KeyUpdate
-(TLSConnection.send_keyupdate_request): pairs over loopback, then openssl s_server/s_client and
+"""The TLS API's external PSKs (HandshakeSettings.pskConfigs, tlslite-ng's format), KeyUpdate
+(TLSConnection.send_keyupdate_request) and post-handshake authentication
+(request_post_handshake_auth): pairs over loopback, then openssl s_server/s_client and
 tlslite-ng's tls.py as peers, then bad settings and bad use."""
 
+import os
+import select
 import socket
 import subprocess
-
+import time
 
 import pytest
 
@@ -240,3 +243,112 @@ def test_keyupdate_bad_use(creds, server):
     srv.join()
     assert not srv.errors, srv.errors
 
+
+
+# ---- post-handshake authentication ------------------------------------------------------------------
+def pha_server(creds, **kw):
+    """A handler: handshake, read a line, request the client's certificate, answer, read again,
+    and return the client's chain as the session has it."""
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"), **kw)
+        before = conn.session.clientCertChain
+        conn.read(min=5)
+        for _ in conn.request_post_handshake_auth():
+            pass
+        conn.write(b"who are you?")
+        conn.read(min=5)
+        after = conn.session.clientCertChain
+        conn.write(b"bye")
+        conn.close()
+        return before, after
+    return handler
+
+
+def test_pha_pair(creds, server):
+    srv = server(pha_server(creds, cafile=creds.cafile))
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(creds.chain("client"), creds.key("client"), serverName="localhost", cafile=creds.cafile)
+    conn.write(b"hello")
+    assert conn.read(min=12) == b"who are you?"          # the read answered the request
+    conn.write(b"again")
+    assert conn.read(min=3) == b"bye"
+    conn.close()
+    srv.join()
+    assert not srv.errors, srv.errors
+    before, after = srv.results[0]
+    assert before is None
+    assert after.getFingerprint() == creds.chain("client").getFingerprint()
+
+
+def test_pha_refused(creds, server):
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(certChain=creds.chain("server"), privateKey=creds.key("server"), settings=settings)
+        try:
+            with pytest.raises(ValueError, match=match):
+                conn.request_post_handshake_auth()
+            with pytest.raises(ValueError, match="settings"):
+                conn.request_post_handshake_auth(HandshakeSettings())
+        finally:
+            conn.write(conn.read())
+            conn.close()
+
+    for settings, match in ((HandshakeSettings(), "did not offer"), (psk_settings((3, 3), []), "TLS 1.3")):
+        srv = server(handler)
+        conn = TLSConnection(srv.connect())
+        conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)   # no certificate: no PHA offered
+        with pytest.raises(ValueError, match="by a server|TLS 1.3"):
+            conn.request_post_handshake_auth()
+        assert echo(conn) == b"ping"
+        conn.close()
+        srv.join()
+        assert not srv.errors, srv.errors
+
+
+def test_pha_server_against_openssl_s_client(creds, server):
+    srv = server(pha_server(creds, cafile=creds.cafile))
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port, "-enable_pha",
+                          "-cert", creds.path("client.pem"), "-key", creds.path("client.key"),
+                          "-cert_chain", creds.path("inter.pem"), "-ign_eof"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        seen = b""
+        deadline = time.monotonic() + TIMEOUT
+        while b"who are you?" not in seen and time.monotonic() < deadline:   # s_client answered the request
+            if select.select([p.stdout], [], [], 0.1)[0]:
+                seen += os.read(p.stdout.fileno(), 65536)
+        p.stdin.write(b"again\n")
+        p.stdin.flush()
+        out = seen + p.communicate(timeout=TIMEOUT)[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=TIMEOUT)
+    srv.join()
+    assert not srv.errors, srv.errors
+    assert b"who are you?" in out and b"bye" in out
+    assert srv.results[0][1].getFingerprint() == creds.chain("client").getFingerprint()
+
+
+def test_pha_client_against_tlslite_ng_server(creds, process, tmp_path):
+    """tlslite-ng's tls.py server asks for the client's certificate when /secret is requested."""
+    port = free_port()
+    p = process(tlslite_script("tls.py") + ["server", "-c", creds.path("server-chain.pem"), "-k", creds.path("server.key"),
+                                             "127.0.0.1:%d" % port], port=port, cwd=str(tmp_path))
+    conn = TLSConnection(connect(port))
+    conn.handshakeClientCert(creds.chain("client"), creds.key("client"), serverName="localhost", cafile=creds.cafile)
+    conn.write(b"GET /secret HTTP/1.0\r\n\r\n")
+    answer = b""
+    while True:
+        data = conn.read()
+        if not data:
+            break
+        answer += data
+    conn.close()
+    assert answer.startswith(b"HTTP/1.0 404"), answer     # served (no such file), not refused (401)
+    p.kill()
+    out = p.communicate(timeout=TIMEOUT)[0]
+    assert b"Got client certificate in post-handshake auth" in out, out
