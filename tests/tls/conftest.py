@@ -123,6 +123,16 @@ def echo(conn: Any, data: bytes = b"ping") -> bytes:
     return got
 
 
+def read_to_end(conn: Any) -> bytes:
+    """Everything a TLSConnection reads until the peer's close_notify."""
+    out = b""
+    while True:
+        data = conn.read()
+        if not data:
+            return out
+        out += data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

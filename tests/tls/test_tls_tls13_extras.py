@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, echo, free_port, tlslite_script, wait_port
+from conftest import TIMEOUT, echo, free_port, read_to_end, tlslite_script, wait_port
 
 from M2Sec.TLS import (AlertDescription, HandshakeSettings, KeyUpdateMessageType, TLSClosedConnectionError,
                        TLSConnection, TLSIllegalParameterException, TLSLocalAlert, TLSRemoteAlert)
@@ -341,12 +341,7 @@ def test_pha_client_against_tlslite_ng_server(creds, process, tmp_path):
     conn = TLSConnection(connect(port))
     conn.handshakeClientCert(creds.chain("client"), creds.key("client"), serverName="localhost", cafile=creds.cafile)
     conn.write(b"GET /secret HTTP/1.0\r\n\r\n")
-    answer = b""
-    while True:
-        data = conn.read()
-        if not data:
-            break
-        answer += data
+    answer = read_to_end(conn)
     conn.close()
     assert answer.startswith(b"HTTP/1.0 404"), answer     # served (no such file), not refused (401)
     p.kill()
