@@ -1298,96 +1298,227 @@ static int m2_ssl_tls13_ready(SSL *ssl, const char *what) {
     return 0;
 }
 
-/* What a PSK callback hands back to OpenSSL when it failed: more than its buffer can hold,
- * which makes OpenSSL abort the handshake with a fatal alert (handshake_failure from a client,
- * internal_error from a server); the Python exception is raised by the handshake call. */
+/* What a TLS 1.2 PSK callback hands back to OpenSSL when it failed: more than its buffer can
+ * hold, which makes OpenSSL abort the handshake with a fatal alert (handshake_failure from a
+ * client, internal_error from a server).  The TLS 1.3 callbacks fail by returning 0
+ * (internal_error).  Either way the Python exception is raised by the handshake call. */
 #define M2_PSK_FAILED (PSK_MAX_PSK_LEN + 1)
 
-/* Copy the key of a PSK callback's answer (any bytes-like object) into psk: its length,
- * 0 for an empty key, M2_PSK_FAILED with an exception set. */
-static unsigned int m2_psk_copy_key(PyObject *key, unsigned char *psk, unsigned int max_psk_len, const char *who) {
+static int m2_psk_id_idx = -1;      /* SSL ex_data: the identity a TLS 1.3 client offers */
+
+static void m2_psk_id_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    OPENSSL_free(ptr);
+}
+
+/* A PSK callback's answer, checked. */
+typedef struct {
+    char identity[PSK_MAX_IDENTITY_LEN + 1];    /* the client's, NUL-terminated */
+    unsigned char key[PSK_MAX_PSK_LEN];
+    size_t key_len;                             /* 0: no PSK */
+    const SSL_CIPHER *cipher;                   /* the TLS 1.3 suite whose hash the PSK uses */
+} m2_psk;
+
+/* The identity of a client's answer (str as UTF-8, bytes, or None for none) into out. */
+static int m2_psk_identity(PyObject *id, m2_psk *out) {
+    PyObject *b;
+    Py_ssize_t len;
+    if (PyUnicode_Check(id)) b = PyUnicode_AsUTF8String(id);
+    else if (PyBytes_Check(id)) { Py_INCREF(id); b = id; }
+    else if (id == Py_None) b = PyBytes_FromStringAndSize("", 0);
+    else {
+        PyErr_Format(PyExc_TypeError, "the PSK identity must be str, bytes or None, not %.100s", Py_TYPE(id)->tp_name);
+        return -1;
+    }
+    if (!b) return -1;
+    len = PyBytes_GET_SIZE(b);
+    if (len > PSK_MAX_IDENTITY_LEN || (Py_ssize_t)strlen(PyBytes_AS_STRING(b)) != len) {
+        Py_DECREF(b);
+        PyErr_Format(PyExc_ValueError, "the PSK identity must be at most %d bytes, without NUL", PSK_MAX_IDENTITY_LEN);
+        return -1;
+    }
+    memcpy(out->identity, PyBytes_AS_STRING(b), len + 1);
+    Py_DECREF(b);
+    return 0;
+}
+
+/* Call the context's PSK callback, the client's ("psk_client", with the hint) or the server's
+ * ("psk_server", with the identity), and check its answer into out: a client answers
+ * (identity, key) or (identity, key, hash), a server key or (key, hash); hash is "sha256" (the
+ * default) or "sha384", the hash of the TLS 1.3 suites the PSK can be used with.  0 on success
+ * (key_len 0: no PSK), -1 with an exception set.  Needs the GIL. */
+static int m2_psk_ask(SSL *ssl, int client, const char *arg, size_t arg_len, m2_psk *out) {
+    static const unsigned char sha256_suite[] = {0x13, 0x01}, sha384_suite[] = {0x13, 0x02};
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), client ? "psk_client" : "psk_server");
+    PyObject *ret = NULL, *argobj, *key = NULL, *hash = NULL;
+    const char *who = client ? "client" : "server", *name = "sha256";
     Py_buffer view;
-    unsigned int n;
+    int r = -1;
+    out->key_len = 0;
+    out->identity[0] = '\0';
+    out->cipher = NULL;
+    if (!func) return 0;
+    if (arg) argobj = PyUnicode_DecodeUTF8(arg, (Py_ssize_t)arg_len, "surrogateescape");
+    else { Py_INCREF(Py_None); argobj = Py_None; }
+    ret = m2_callback(func, argobj ? Py_BuildValue("(N)", argobj) : NULL);
+    if (!ret) goto done;
+    if (client) {
+        if (!PyTuple_Check(ret) || PyTuple_GET_SIZE(ret) < 2 || PyTuple_GET_SIZE(ret) > 3) {
+            PyErr_Format(PyExc_TypeError, "the PSK client callback must return (identity, key[, hash]), not %.100s",
+                         Py_TYPE(ret)->tp_name);
+            goto done;
+        }
+        if (m2_psk_identity(PyTuple_GET_ITEM(ret, 0), out) < 0) goto done;
+        key = PyTuple_GET_ITEM(ret, 1);
+        hash = PyTuple_GET_SIZE(ret) == 3 ? PyTuple_GET_ITEM(ret, 2) : NULL;
+    } else if (PyTuple_Check(ret)) {
+        if (PyTuple_GET_SIZE(ret) != 2) {
+            PyErr_SetString(PyExc_TypeError, "the PSK server callback must return key or (key, hash)");
+            goto done;
+        }
+        key = PyTuple_GET_ITEM(ret, 0);
+        hash = PyTuple_GET_ITEM(ret, 1);
+    } else {
+        key = ret;
+    }
+    if (PyUnicode_Check(key) || !PyObject_CheckBuffer(key)) {
+        PyErr_Format(PyExc_TypeError, "the PSK %s callback must give the key as bytes, not %.100s", who, Py_TYPE(key)->tp_name);
+        goto done;
+    }
     if (m2_get_buffer(key, &view, PSK_MAX_PSK_LEN) < 0) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "the PSK %s callback must return the key as bytes (at most %d), not %.100s",
-                     who, PSK_MAX_PSK_LEN, Py_TYPE(key)->tp_name);
-        return M2_PSK_FAILED;
+        PyErr_Format(PyExc_ValueError, "the PSK %s callback gave a key longer than %d bytes", who, PSK_MAX_PSK_LEN);
+        goto done;
     }
-    if ((size_t)view.len > max_psk_len) {
-        PyBuffer_Release(&view);
-        PyErr_Format(PyExc_ValueError, "the PSK %s callback returned a key longer than %u bytes", who, max_psk_len);
-        return M2_PSK_FAILED;
-    }
-    n = (unsigned int)view.len;
-    memcpy(psk, view.buf, n);
+    memcpy(out->key, view.buf, (size_t)view.len);
+    out->key_len = (size_t)view.len;
     PyBuffer_Release(&view);
-    return n;
+    if (hash && hash != Py_None) {
+        if (!PyUnicode_Check(hash)) {
+            PyErr_Format(PyExc_TypeError, "the PSK hash must be a str, not %.100s", Py_TYPE(hash)->tp_name);
+            goto done;
+        }
+        if (!(name = PyUnicode_AsUTF8(hash))) goto done;
+    }
+    if (!strcmp(name, "sha256")) out->cipher = SSL_CIPHER_find(ssl, sha256_suite);
+    else if (!strcmp(name, "sha384")) out->cipher = SSL_CIPHER_find(ssl, sha384_suite);
+    else {
+        PyErr_Format(PyExc_ValueError, "the PSK hash must be 'sha256' or 'sha384', not %R", hash);
+        goto done;
+    }
+    if (!out->cipher) { m2_raise_msg(M2_SSL, "no TLS 1.3 suite for the PSK's hash"); goto done; }
+    r = 0;
+done:
+    if (r < 0 || PyErr_Occurred()) {
+        OPENSSL_cleanse(out->key, sizeof(out->key));
+        out->key_len = 0;
+        r = -1;
+    }
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    return r;
 }
 
-/* The client's callback: ctx["psk_client"](hint or None) -> (identity, key).  identity is a
- * str (sent as UTF-8), bytes or None (empty); key is bytes-like, b"" for no PSK.  OpenSSL
- * calls it for TLS 1.2 PSK suites and, with hint None, for a TLS 1.3 PSK (SHA-256). */
+/* A TLS 1.3 PSK as OpenSSL takes it: a session holding the key and the suite of its hash. */
+static SSL_SESSION *m2_psk_session(const m2_psk *p) {
+    SSL_SESSION *sess = SSL_SESSION_new();
+    if (!sess || !SSL_SESSION_set1_master_key(sess, p->key, p->key_len) || !SSL_SESSION_set_cipher(sess, p->cipher)
+            || !SSL_SESSION_set_protocol_version(sess, TLS1_3_VERSION)) {
+        SSL_SESSION_free(sess);
+        m2_raise_msg(M2_SSL, "cannot make the PSK's session");
+        return NULL;
+    }
+    return sess;
+}
+
+/* TLS 1.2 client (ClientKeyExchange of a PSK suite): ctx["psk_client"](hint or None). */
 static unsigned int m2_psk_client_cb(SSL *ssl, const char *hint, char *identity, unsigned int max_identity_len,
                                      unsigned char *psk, unsigned int max_psk_len) {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "psk_client"), *ret = NULL, *hint_obj, *id = NULL;
+    PyGILState_STATE gil;
+    m2_psk p;
     unsigned int n = M2_PSK_FAILED;
-    if (!func) { n = 0; goto done; }
-    if (hint) hint_obj = PyUnicode_DecodeUTF8(hint, strlen(hint), "surrogateescape");
-    else { Py_INCREF(Py_None); hint_obj = Py_None; }
-    ret = m2_callback(func, hint_obj ? Py_BuildValue("(N)", hint_obj) : NULL);
-    if (!ret) goto done;
-    if (!PyTuple_Check(ret) || PyTuple_GET_SIZE(ret) != 2) {
-        PyErr_Format(PyExc_TypeError, "the PSK client callback must return (identity, key), not %.100s",
-                     Py_TYPE(ret)->tp_name);
-        goto done;
+    if (SSL_get_state(ssl) == TLS_ST_CW_CLNT_HELLO) return 0;   /* TLS 1.3: m2_psk_use_session_cb offers it */
+    gil = PyGILState_Ensure();
+    if (m2_psk_ask(ssl, 1, hint, hint ? strlen(hint) : 0, &p) == 0) {
+        if (strlen(p.identity) > max_identity_len || p.key_len > max_psk_len) {
+            PyErr_SetString(PyExc_ValueError, "the PSK identity or key is too long for OpenSSL");
+        } else {
+            memcpy(identity, p.identity, strlen(p.identity) + 1);
+            memcpy(psk, p.key, p.key_len);
+            n = (unsigned int)p.key_len;
+        }
     }
-    id = PyTuple_GET_ITEM(ret, 0);
-    if (PyUnicode_Check(id)) {
-        if (!(id = PyUnicode_AsUTF8String(id))) goto done;
-    } else if (id == Py_None) {
-        id = PyBytes_FromStringAndSize("", 0);
-    } else if (PyBytes_Check(id)) {
-        Py_INCREF(id);
-    } else {
-        PyErr_Format(PyExc_TypeError, "the PSK identity must be str, bytes or None, not %.100s", Py_TYPE(id)->tp_name);
-        id = NULL;
-        goto done;
-    }
-    if (!id) goto done;
-    if ((size_t)PyBytes_GET_SIZE(id) > max_identity_len || (Py_ssize_t)strlen(PyBytes_AS_STRING(id)) != PyBytes_GET_SIZE(id)) {
-        PyErr_Format(PyExc_ValueError, "the PSK identity must be at most %u bytes, without NUL", max_identity_len);
-        goto done;
-    }
-    n = m2_psk_copy_key(PyTuple_GET_ITEM(ret, 1), psk, max_psk_len, "client");
-    if (n != M2_PSK_FAILED) memcpy(identity, PyBytes_AS_STRING(id), PyBytes_GET_SIZE(id) + 1);
-done:
-    if (PyErr_Occurred()) n = M2_PSK_FAILED;
-    Py_XDECREF(id);
-    Py_XDECREF(ret);
-    Py_XDECREF(func);
+    OPENSSL_cleanse(p.key, sizeof(p.key));
     PyGILState_Release(gil);
     return n;
 }
 
-/* The server's callback: ctx["psk_server"](identity or None) -> key; b"" refuses the identity
- * (TLS 1.2: unknown_psk_identity; TLS 1.3: the PSK is ignored, as RFC 8446 asks). */
-static unsigned int m2_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max_psk_len) {
+/* TLS 1.3 client (ClientHello): ctx["psk_client"](None); after a HelloRetryRequest md is the
+ * handshake's hash, and a PSK of another hash is not offered. */
+static int m2_psk_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
+                                 SSL_SESSION **sess) {
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "psk_server"), *ret = NULL, *id_obj;
-    unsigned int n = M2_PSK_FAILED;
-    if (!func) { n = 0; goto done; }
-    if (identity) id_obj = PyUnicode_DecodeUTF8(identity, strlen(identity), "surrogateescape");
-    else { Py_INCREF(Py_None); id_obj = Py_None; }
-    ret = m2_callback(func, id_obj ? Py_BuildValue("(N)", id_obj) : NULL);
-    if (ret) n = m2_psk_copy_key(ret, psk, max_psk_len, "server");
+    m2_psk p;
+    char *kept, *old;
+    int ok = 0;
+    *sess = NULL;
+    if (m2_psk_ask(ssl, 1, NULL, 0, &p) < 0) goto done;
+    ok = 1;
+    if (!p.key_len) goto done;
+    if (md && EVP_MD_get_type(md) != EVP_MD_get_type(SSL_CIPHER_get_handshake_digest(p.cipher))) goto done;
+    /* OpenSSL reads the identity until the handshake ends: the SSL keeps a copy */
+    old = SSL_get_ex_data(ssl, m2_psk_id_idx);
+    if (!(kept = OPENSSL_strdup(p.identity)) || !SSL_set_ex_data(ssl, m2_psk_id_idx, kept)) {
+        OPENSSL_free(kept);
+        m2_raise_msg(M2_SSL, "cannot keep the PSK identity");
+        ok = 0;
+        goto done;
+    }
+    OPENSSL_free(old);
+    if (!(*sess = m2_psk_session(&p))) { ok = 0; goto done; }
+    *id = (const unsigned char *)kept;
+    *idlen = strlen(kept);
 done:
-    if (PyErr_Occurred()) n = M2_PSK_FAILED;
-    Py_XDECREF(ret);
-    Py_XDECREF(func);
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return ok;
+}
+
+/* TLS 1.2 server (ClientKeyExchange): ctx["psk_server"](identity or None) -> key; b"" refuses
+ * the identity with unknown_psk_identity. */
+static unsigned int m2_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max_psk_len) {
+    PyGILState_STATE gil;
+    m2_psk p;
+    unsigned int n = M2_PSK_FAILED;
+    if (SSL_version(ssl) == TLS1_3_VERSION) return 0;   /* m2_psk_find_session_cb answered already */
+    gil = PyGILState_Ensure();
+    if (m2_psk_ask(ssl, 0, identity, identity ? strlen(identity) : 0, &p) == 0) {
+        if (p.key_len > max_psk_len) {
+            PyErr_SetString(PyExc_ValueError, "the PSK key is too long for OpenSSL");
+        } else {
+            memcpy(psk, p.key, p.key_len);
+            n = (unsigned int)p.key_len;
+        }
+    }
+    OPENSSL_cleanse(p.key, sizeof(p.key));
     PyGILState_Release(gil);
     return n;
+}
+
+/* TLS 1.3 server (the client's pre_shared_key identities): ctx["psk_server"](identity); b""
+ * ignores that identity, as RFC 8446 asks. */
+static int m2_psk_find_session_cb(SSL *ssl, const unsigned char *identity, size_t identity_len, SSL_SESSION **sess) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    m2_psk p;
+    int ok = 0;
+    *sess = NULL;
+    if (m2_psk_ask(ssl, 0, (const char *)identity, identity_len, &p) == 0) {
+        ok = 1;
+        if (p.key_len && !(*sess = m2_psk_session(&p))) ok = 0;
+    }
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return ok;
 }
 %}
 
@@ -1439,16 +1570,19 @@ static PyObject *ssl_key_update(SSL *ssl, int updatetype) {
 /* The KeyUpdate waiting to be sent: SSL_KEY_UPDATE_NONE once it was. */
 static int ssl_get_key_update_type(SSL *ssl) { return SSL_get_key_update_type(ssl); }
 
-/* func(hint or None) -> (identity, key) chooses the client's PSK (None turns it off); ctx keeps
- * func alive.  See m2_psk_client_cb. */
+/* func(hint or None) -> (identity, key[, hash]) chooses the client's PSK (None turns it off);
+ * ctx keeps func alive.  See m2_psk_ask. */
 static PyObject *ssl_ctx_set_psk_client_callback(SSL_CTX *ctx, PyObject *func) {
     if (!m2_ssl_check_callable(func, "PSK client")) return NULL;
+    if (m2_psk_id_idx < 0 && (m2_psk_id_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, m2_psk_id_free)) < 0)
+        return m2_raise_msg(M2_SSL, "no ex_data index for the PSK identity");
     if (m2_ssl_ctx_put(ctx, "psk_client", func) < 0) return NULL;
     SSL_CTX_set_psk_client_callback(ctx, func == Py_None ? NULL : m2_psk_client_cb);
+    SSL_CTX_set_psk_use_session_callback(ctx, func == Py_None ? NULL : m2_psk_use_session_cb);
     Py_RETURN_NONE;
 }
 
-/* func(identity or None) -> key finds the server's PSKs (None turns it off); identity_hint
+/* func(identity or None) -> key or (key, hash) finds the server's PSKs (None turns it off); identity_hint
  * (TLS 1.2's ServerKeyExchange; None: none) is sent to clients. */
 static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, const char *identity_hint) {
     if (!m2_ssl_check_callable(func, "PSK server")) return NULL;
@@ -1460,6 +1594,7 @@ static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, c
         return m2_raise_msg(M2_SSL, "cannot set the PSK identity hint");
     if (m2_ssl_ctx_put(ctx, "psk_server", func) < 0) return NULL;
     SSL_CTX_set_psk_server_callback(ctx, func == Py_None ? NULL : m2_psk_server_cb);
+    SSL_CTX_set_psk_find_session_callback(ctx, func == Py_None ? NULL : m2_psk_find_session_cb);
     Py_RETURN_NONE;
 }
 

@@ -511,10 +511,11 @@ class Context(Owned):
 
         ``callback(hint)`` gets the server's identity hint (str, or None; always None in TLS
         1.3) and returns ``(identity, psk)``: identity a str (sent as UTF-8), bytes or None,
-        psk bytes (b"" offers none).  In TLS 1.3 the PSK is used with SHA-256 suites.  An
-        exception in the callback, or an answer of the wrong type, aborts the handshake
-        (handshake_failure alert) and is raised by the handshake call.  None turns it off.
-        OpenSSL: SSL_CTX_set_psk_client_callback.
+        psk bytes (b"" offers none).  Beyond Python, ``(identity, psk, "sha384")`` makes it a
+        TLS 1.3 PSK for SHA-384 suites (the default is "sha256"); a PSK is only used with
+        suites of its hash.  An exception in the callback, or an answer of the wrong type,
+        aborts the handshake (an alert) and is raised by the handshake call.  None turns it
+        off.  OpenSSL: SSL_CTX_set_psk_client_callback, SSL_CTX_set_psk_use_session_callback.
 
         :raises ValueError: on a server-only context; TypeError if callback is not callable."""
         if self._protocol == "tls_server":
@@ -528,11 +529,13 @@ class Context(Owned):
 
         ``callback(identity)`` gets the identity the client sent (str, or None) and returns
         its key as bytes, or b"" for an unknown identity (TLS 1.2 answers unknown_psk_identity;
-        TLS 1.3 ignores the PSK and goes on without it).  identity_hint is sent to TLS 1.2
-        clients.  A server without a certificate prefers SHA-256 suites in TLS 1.3 so that the
-        PSK can be used.  An exception in the callback, or an answer of the wrong type, aborts
-        the handshake (internal_error alert) and is raised by the handshake call.  None turns
-        it off.  OpenSSL: SSL_CTX_set_psk_server_callback, SSL_CTX_use_psk_identity_hint.
+        TLS 1.3 ignores the PSK and goes on without it); ``(key, "sha384")`` makes it a TLS 1.3
+        PSK for SHA-384 suites.  identity_hint is sent to TLS 1.2 clients.  A server without a
+        certificate prefers SHA-256 suites in TLS 1.3 (OpenSSL): for SHA-384 PSKs, keep its
+        suites to TLS_AES_256_GCM_SHA384.  An exception in the callback, or an answer of the
+        wrong type, aborts the handshake (internal_error alert) and is raised by the handshake
+        call.  None turns it off.  OpenSSL: SSL_CTX_set_psk_server_callback,
+        SSL_CTX_set_psk_find_session_callback, SSL_CTX_use_psk_identity_hint.
 
         :raises ValueError: on a client-only context or for a hint over 256 bytes."""
         if self._protocol == "tls_client":

@@ -71,7 +71,7 @@ class OpenSSLConfig:
     alpn: List[bytes] = field(default_factory=list)
     min_key_size: int = 1023
     max_key_size: int = 8193
-    psk: List[Tuple[bytes, bytes]] = field(default_factory=list)   # (identity, key), from pskConfigs
+    psk: List[Tuple[bytes, bytes, str]] = field(default_factory=list)   # (identity, key, hash), from pskConfigs
 
 
 class HandshakeSettings:
@@ -209,11 +209,10 @@ class HandshakeSettings:
             if self.minVersion == (3, 4):
                 raise ValueError("cipherNames/macNames leave no TLS 1.3 cipher suite")
         if psk and self.maxVersion == (3, 4):
-            # OpenSSL's PSK callbacks give TLS 1.3 PSKs SHA-256: those suites go first
-            suites.sort(key=lambda suite: not suite.endswith("_SHA256"))
-            if suites and not suites[0].endswith("_SHA256"):
-                raise ValueError("pskConfigs: a TLS 1.3 PSK needs a SHA-256 suite in cipherNames "
-                                 "(chacha20-poly1305, aes128gcm or aes128ccm)")
+            for h in sorted({h for _, _, h in psk}):   # a TLS 1.3 PSK is used with suites of its hash
+                if not any(suite.endswith("_" + h.upper()) for suite in suites):
+                    raise ValueError("pskConfigs: a %s PSK needs a TLS 1.3 suite of that hash in cipherNames (%s)"
+                                     % (h, "chacha20-poly1305, aes128gcm" if h == "sha256" else "aes256gcm"))
         if self.minVersion <= (3, 3) and not plain and not srp:
             if self.maxVersion <= (3, 3):
                 raise ValueError("cipherNames/macNames/keyExchangeNames leave no TLS 1.2 cipher suite")
@@ -291,15 +290,15 @@ class HandshakeSettings:
                 raise ValueError("%s=%r: %s" % (name, getattr(self, name), why))
 
 
-def _psk_configs(configs: Any) -> List[Tuple[bytes, bytes]]:
-    """tlslite-ng's pskConfigs, [(identity, secret[, hash]), ...], as (identity, key) pairs.
+def _psk_configs(configs: Any) -> List[Tuple[bytes, bytes, str]]:
+    """tlslite-ng's pskConfigs, [(identity, secret[, hash]), ...], as (identity, key, hash).
 
     :raises TypeError: for entries of the wrong shape or type.
     :raises ValueError: for an empty or over-long identity or key, a repeated identity, or a
-        hash other than "sha256" (OpenSSL's PSK callbacks use TLS 1.3's SHA-256 suites)."""
+        hash other than "sha256" (the default) and "sha384"."""
     if not isinstance(configs, list):
         raise TypeError("pskConfigs must be a list of (identity, secret[, hash]) tuples")
-    out: List[Tuple[bytes, bytes]] = []
+    out: List[Tuple[bytes, bytes, str]] = []
     for entry in configs:
         if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
             raise TypeError("pskConfigs: each entry is (identity, secret) or (identity, secret, hash)")
@@ -313,11 +312,12 @@ def _psk_configs(configs: Any) -> List[Tuple[bytes, bytes]]:
             raise ValueError("pskConfigs: an identity is 1 to %d bytes, without NUL" % m2.PSK_MAX_IDENTITY_LEN)
         if not 0 < len(secret) <= m2.PSK_MAX_PSK_LEN:
             raise ValueError("pskConfigs: a secret is 1 to %d bytes" % m2.PSK_MAX_PSK_LEN)
-        if len(entry) == 3 and entry[2] != "sha256":
-            raise ValueError("pskConfigs: hash %r is not supported; OpenSSL's PSK callbacks use sha256" % (entry[2],))
-        if any(identity == i for i, _ in out):
+        hash_name = entry[2] if len(entry) == 3 else "sha256"
+        if hash_name not in ("sha256", "sha384"):
+            raise ValueError("pskConfigs: the hash is 'sha256' or 'sha384', not %r" % (hash_name,))
+        if any(identity == i for i, _, _ in out):
             raise ValueError("pskConfigs: identity %r is given twice" % identity)
-        out.append((identity, secret))
+        out.append((identity, secret, hash_name))
     return out
 
 

@@ -279,7 +279,7 @@ class TLSConnection:
         if srp is not None:
             _engine.srp_client(ctx, srp[0], srp[1], settings.minKeySize)
         if config.psk:
-            _engine.psk_client(ctx, config.psk)
+            _engine.psk_client(ctx, config.psk, config.ciphersuites)
         return ctx
 
     def _server_context(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
@@ -292,7 +292,7 @@ class TLSConnection:
             srp_only = certChain is None and verifierDB is not None
             ctx = _engine.new_context(True, config, srp=srp_only)
             if config.psk:
-                _engine.psk_server(ctx, config.psk)
+                _engine.psk_server(ctx, config.psk, config.ciphersuites)
             if certChain is not None:
                 _use_chain(ctx, certChain, privateKey)
             if reqCert:

@@ -468,6 +468,23 @@ def test_psk_memory_pair(version):
         assert s.get_psk_identity() == IDENTITY
 
 
+def test_psk_sha384():
+    """A TLS 1.3 PSK for SHA-384 suites: the callbacks name the hash."""
+    cctx, sctx, seen = psk_contexts(SSL.TLSv1_3)
+    cctx.set_psk_client_callback(lambda hint: (IDENTITY, PSK, "sha384"))
+    sctx.set_psk_server_callback(lambda identity: (PSK, "sha384") if identity == IDENTITY else b"")
+    cctx.set_ciphersuites("TLS_AES_256_GCM_SHA384")   # a certificate-less server prefers SHA-256 suites
+    c, s = memory_pair(cctx, sctx, host=None)
+    assert c.cipher()[0] == "TLS_AES_256_GCM_SHA384"
+    c.write(b"sha384")
+    transfer(c, s)
+    assert s.read() == b"sha384"
+    sctx.set_psk_server_callback(lambda identity: PSK)   # the same key for SHA-256: not this PSK
+    client_error, server_error = run_failing_pair(cctx, sctx)
+    assert isinstance(server_error, SSL.SSLError) and isinstance(client_error, SSL.SSLError)
+    assert m2.err_peek_error() == 0
+
+
 def test_psk_callbacks_are_kept_alive():
     cctx, sctx, seen = psk_contexts(SSL.TLSv1_3)
     del seen
@@ -577,14 +594,19 @@ BAD_ANSWERS = [
     ("client", lambda hint: (42, PSK), TypeError),
     ("client", lambda hint: ("x" * 300, PSK), ValueError),
     ("client", lambda hint: ("a\0b", PSK), ValueError),
-    ("client", lambda hint: (IDENTITY, b"k" * 600), TypeError),
+    ("client", lambda hint: (IDENTITY, b"k" * 600), ValueError),
+    ("client", lambda hint: (IDENTITY, PSK, "md5"), ValueError),
+    ("client", lambda hint: (IDENTITY, PSK, 384), TypeError),
+    ("client", lambda hint: (IDENTITY, PSK, "sha256", "extra"), TypeError),
     ("server", _raise, Boom),
     ("server", lambda identity: 42, TypeError),
     ("server", lambda identity: "text", TypeError),
-    ("server", lambda identity: b"k" * 600, TypeError),
+    ("server", lambda identity: b"k" * 600, ValueError),
+    ("server", lambda identity: (PSK,), TypeError),
+    ("server", lambda identity: (PSK, "sha512"), ValueError),
 ]
 # what the peer of the side whose callback failed reports: the alert OpenSSL sent (in TLS 1.3 a
-# client fails before its ClientHello: the server sees a handshake_failure alert in its place)
+# client fails before its ClientHello: the server sees an internal_error alert in its place)
 PEER_SEES = {("client", SSL.TLSv1_2): "handshake failure", ("client", SSL.TLSv1_3): "unexpected message",
              ("server", SSL.TLSv1_2): "internal error", ("server", SSL.TLSv1_3): "internal error"}
 
@@ -605,13 +627,13 @@ def test_psk_bad_callback(version, side, callback, exc):
     assert m2.err_peek_error() == 0
 
 
-def test_psk_failing_tls13_client_sends_handshake_failure():
+def test_psk_failing_tls13_client_sends_internal_error():
     cctx, _, _ = psk_contexts(SSL.TLSv1_3)
     cctx.set_psk_client_callback(_raise)
     c = SSL.SSLObject(cctx)
     with pytest.raises(Boom):
         c.do_handshake()
-    assert c.data_to_send() == bytes.fromhex("15030100020228")   # a fatal handshake_failure alert, nothing else
+    assert c.data_to_send() == bytes.fromhex("15030100020250")   # a fatal internal_error alert, nothing else
 
 
 def test_psk_unknown_identity():

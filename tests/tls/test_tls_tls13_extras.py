@@ -133,7 +133,7 @@ def test_psk_server_against_tlslite_ng(server):
 BAD_CONFIGS = [
     ("not a list", TypeError), ([IDENTITY], TypeError), ([(IDENTITY,)], TypeError), ([(IDENTITY, "text")], TypeError),
     ([(42, PSK)], TypeError), ([(b"", PSK)], ValueError), ([(IDENTITY, b"")], ValueError),
-    ([(b"x" * 300, PSK)], ValueError), ([(IDENTITY, PSK, "sha384")], ValueError),
+    ([(b"x" * 300, PSK)], ValueError), ([(IDENTITY, PSK, "sha512")], ValueError), ([(IDENTITY, PSK, 384)], ValueError),
     ([(IDENTITY, PSK), (IDENTITY, PSK)], ValueError), ([(IDENTITY, b"k" * 600)], ValueError),
 ]
 
@@ -148,18 +148,56 @@ def test_psk_configs_checked(configs, exc):
 
 def test_psk_settings_details():
     s = psk_settings(cipherNames=["aes256gcm"], macNames=["aead"])
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(ValueError, match="sha256 PSK needs"):
+        s.validate()
+    s = psk_settings(configs=[(IDENTITY, PSK, "sha384")], cipherNames=["aes128gcm"], macNames=["aead"])
+    with pytest.raises(ValueError, match="sha384 PSK needs"):
         s.validate()
     s = psk_settings()
     assert PSK.hex() not in repr(s) and repr(PSK) not in repr(s) and "<secret>" in repr(s)
     config = s.validate()._config
-    assert config.psk == [(IDENTITY, PSK)]
-    assert config.ciphersuites.split(":")[0].endswith("_SHA256")
+    assert config.psk == [(IDENTITY, PSK, "sha256")]
     assert config.cipher_list.startswith("kECDHEPSK")
     assert "kPSK" not in config.cipher_list            # psk_ke is not allowed by default
     assert "kPSK" in psk_settings(psk_modes=["psk_dhe_ke", "psk_ke"]).validate()._config.cipher_list
     with pytest.raises(ValueError, match="pskConfigs"):
         TLSConnection(socket.socket()).handshakeServer()
+
+
+@pytest.mark.parametrize("client_hash,server_configs", [
+    ("sha384", [(IDENTITY, PSK, "sha384")]),
+    ("sha384", [(b"other", PSK), (IDENTITY, PSK, "sha384")]),
+    ("sha256", [(b"other", PSK, "sha384"), (IDENTITY, PSK, "sha256")]),
+])
+def test_psk_hashes(server, client_hash, server_configs):
+    srv = server(psk_server(psk_settings(configs=server_configs)))
+    conn = TLSConnection(srv.connect())
+    conn.handshakeClientCert(settings=psk_settings(configs=[(IDENTITY, PSK, client_hash)]))
+    assert conn.session.cipherSuite == (0x1302 if client_hash == "sha384" else 0x1303)
+    assert echo(conn) == b"ping"
+    conn.close()
+    srv.join()
+    assert not srv.errors, srv.errors
+
+
+def test_psk_sha384_with_tlslite_ng(process, server):
+    """tlslite-ng's tls.py with --psk-sha384, as server and as client."""
+    configs = [(IDENTITY, PSK, "sha384")]
+    port = free_port()
+    process(tlslite_script("tls.py") + ["server", "--psk", PSK.hex(), "--psk-ident", IDENTITY.decode(), "--psk-sha384",
+                                         "--echo", "127.0.0.1:%d" % port], port=port)
+    conn = TLSConnection(connect(port))
+    conn.handshakeClientCert(settings=psk_settings(configs=configs))
+    assert conn.session.cipherSuite == 0x1302
+    assert echo(conn) == b"ping"
+    conn.close()
+    srv = server(psk_server(psk_settings(configs=configs)))
+    p = subprocess.run(tlslite_script("tls.py") + ["client", "--psk", PSK.hex(), "--psk-ident", IDENTITY.decode(),
+                                                    "--psk-sha384", "localhost:%d" % srv.port],
+                       capture_output=True, timeout=TIMEOUT)
+    srv.join()
+    assert b"Handshake success" in p.stdout, p.stdout + p.stderr
+    assert not srv.errors, srv.errors
 
 
 # ---- KeyUpdate ----------------------------------------------------------------------------------------------
