@@ -672,3 +672,43 @@ def test_psk_setters_check_their_arguments():
     ctx = SSL.Context()
     ctx.set_psk_client_callback(None)            # turning off what was never on is fine
     ctx.set_psk_server_callback(None)
+
+
+# ---- memory ----------------------------------------------------------------------------------------------
+def test_psk_pha_and_key_update_keep_memory_flat(pki, rss):
+    """Good and failing PSK handshakes (both hashes), post-handshake requests and KeyUpdates
+    leave no memory behind (keys, sessions, kept identities, exceptions)."""
+    psk = psk_contexts(SSL.TLSv1_3)[:2]
+    psk384 = psk_contexts(SSL.TLSv1_3)[:2]
+    psk384[0].set_psk_client_callback(lambda hint: (IDENTITY, PSK, "sha384"))
+    psk384[0].set_ciphersuites("TLS_AES_256_GCM_SHA384")
+    psk384[1].set_psk_server_callback(lambda identity: (PSK, "sha384"))
+    failing = psk_contexts(SSL.TLSv1_2)[:2]
+    failing[0].set_psk_client_callback(_raise)
+    sctx, cctx = pha_contexts(pki)
+
+    def rounds(n):
+        for i in range(n):
+            for cc, sc in (psk, psk384):
+                c, s = memory_pair(cc, sc, host=None)
+                c.key_update(request_peer=True)
+                c.write(b"x")
+                transfer(c, s)
+                assert s.read() == b"x"
+            run_failing_pair(*failing)
+            if i % 10 == 0:
+                c, s = memory_pair(cctx, sctx)
+                s.verify_client_post_handshake()
+                transfer(s, c)
+                read_or_none(c)
+                transfer(c, s)
+                read_or_none(s)
+                assert s.get_peer_cert() is not None
+
+    rounds(100)
+    gc.collect()
+    mem0 = rss()
+    rounds(500)
+    gc.collect()
+    grown = rss() - mem0
+    assert grown < 4 << 20, "%d bytes more after 500 rounds" % grown
