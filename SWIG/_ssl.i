@@ -1281,6 +1281,16 @@ static int bio_do_handshake(BIO *bio) {
 %constant int SSL_KEY_UPDATE_REQUESTED = SSL_KEY_UPDATE_REQUESTED;
 %constant int SSL_AD_UNKNOWN_PSK_IDENTITY = SSL_AD_UNKNOWN_PSK_IDENTITY;
 %constant int SSL_AD_CERTIFICATE_REQUIRED = SSL_AD_CERTIFICATE_REQUIRED;
+%{
+#ifdef OPENSSL_NO_PSK               /* an OpenSSL built without PSKs: the setters raise */
+# define M2_HAS_PSK 0
+# define PSK_MAX_IDENTITY_LEN 256
+# define PSK_MAX_PSK_LEN 512
+#else
+# define M2_HAS_PSK 1
+#endif
+%}
+%constant int HAS_PSK = M2_HAS_PSK;
 %constant int PSK_MAX_IDENTITY_LEN = PSK_MAX_IDENTITY_LEN;
 %constant int PSK_MAX_PSK_LEN = PSK_MAX_PSK_LEN;
 
@@ -1302,6 +1312,12 @@ static int m2_ssl_tls13_ready(SSL *ssl, const char *what) {
  * hold, which makes OpenSSL abort the handshake with a fatal alert (handshake_failure from a
  * client, internal_error from a server).  The TLS 1.3 callbacks fail by returning 0
  * (internal_error).  Either way the Python exception is raised by the handshake call. */
+#if !M2_HAS_PSK
+static PyObject *m2_no_psk(void) {
+    PyErr_SetString(m2_area_class(M2_SSL), "this OpenSSL was built without PSK support (m2.HAS_PSK is 0)");
+    return NULL;
+}
+#else
 #define M2_PSK_FAILED (PSK_MAX_PSK_LEN + 1)
 
 static int m2_psk_id_idx = -1;      /* SSL ex_data: the identity a TLS 1.3 client offers */
@@ -1520,6 +1536,7 @@ static int m2_psk_find_session_cb(SSL *ssl, const unsigned char *identity, size_
     PyGILState_Release(gil);
     return ok;
 }
+#endif /* M2_HAS_PSK */
 %}
 
 M2_NULLABLE_STR(identity_hint)
@@ -1573,6 +1590,9 @@ static int ssl_get_key_update_type(SSL *ssl) { return SSL_get_key_update_type(ss
 /* func(hint or None) -> (identity, key[, hash]) chooses the client's PSK (None turns it off);
  * ctx keeps func alive.  See m2_psk_ask. */
 static PyObject *ssl_ctx_set_psk_client_callback(SSL_CTX *ctx, PyObject *func) {
+#if !M2_HAS_PSK
+    return m2_no_psk();
+#else
     if (!m2_ssl_check_callable(func, "PSK client")) return NULL;
     if (m2_psk_id_idx < 0 && (m2_psk_id_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, m2_psk_id_free)) < 0)
         return m2_raise_msg(M2_SSL, "no ex_data index for the PSK identity");
@@ -1580,11 +1600,15 @@ static PyObject *ssl_ctx_set_psk_client_callback(SSL_CTX *ctx, PyObject *func) {
     SSL_CTX_set_psk_client_callback(ctx, func == Py_None ? NULL : m2_psk_client_cb);
     SSL_CTX_set_psk_use_session_callback(ctx, func == Py_None ? NULL : m2_psk_use_session_cb);
     Py_RETURN_NONE;
+#endif
 }
 
 /* func(identity or None) -> key or (key, hash) finds the server's PSKs (None turns it off); identity_hint
  * (TLS 1.2's ServerKeyExchange; None: none) is sent to clients. */
 static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, const char *identity_hint) {
+#if !M2_HAS_PSK
+    return m2_no_psk();
+#else
     if (!m2_ssl_check_callable(func, "PSK server")) return NULL;
     if (identity_hint && strlen(identity_hint) > PSK_MAX_IDENTITY_LEN) {
         PyErr_Format(PyExc_ValueError, "the PSK identity hint is longer than %d bytes", PSK_MAX_IDENTITY_LEN);
@@ -1596,11 +1620,17 @@ static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, c
     SSL_CTX_set_psk_server_callback(ctx, func == Py_None ? NULL : m2_psk_server_cb);
     SSL_CTX_set_psk_find_session_callback(ctx, func == Py_None ? NULL : m2_psk_find_session_cb);
     Py_RETURN_NONE;
+#endif
 }
 
 /* The PSK identity the client used (server, TLS 1.2), or None. */
 static PyObject *ssl_get_psk_identity(SSL *ssl) {
+#if !M2_HAS_PSK
+    const char *id = NULL;
+    (void)ssl;
+#else
     const char *id = SSL_get_psk_identity(ssl);
+#endif
     if (!id) Py_RETURN_NONE;
     return PyUnicode_DecodeUTF8(id, strlen(id), "surrogateescape");
 }
