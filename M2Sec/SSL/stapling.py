@@ -71,21 +71,24 @@ class RefreshingStaple:
     """A server's staple that fetches a new response before the current one's nextUpdate.
 
     ``fetch()`` returns a response (DER bytes or an :class:`~M2Sec.OCSP.Response`), for
-    instance ``lambda: OCSP.send(request, url).to_der()``.  It is called on the first
-    handshake, then once ``margin`` seconds (or ``fraction`` of the validity period, whichever
-    is sooner) are left before nextUpdate; a response without nextUpdate is fetched again
-    after ``margin`` seconds.  When a fetch fails the current response is stapled while it is
-    still valid (``last_error`` keeps the exception), and nothing once it has expired.
-    The fetch runs in the handshake that needs it (other handshakes go on with the old one).
+    instance ``lambda: OCSP.send(request, url)``.  It is called on the first handshake, then
+    once ``fraction`` of the response's validity period has passed, or ``margin`` seconds
+    before nextUpdate if that comes sooner, but never more often than every ``min_interval``
+    seconds; a response without nextUpdate is fetched again after ``margin`` seconds.  When a
+    fetch fails the current response is stapled while it is still valid (``last_error`` keeps
+    the exception; the fetch is retried after ``min_interval``), and nothing once it has
+    expired.  The fetch runs in the handshake that needs it (concurrent handshakes go on with
+    the old response).
     """
 
     def __init__(self, fetch: Callable[[], Any], *, margin: float = 3600.0, fraction: float = 0.5,
-                 clock: Callable[[], float] = time.time) -> None:
+                 min_interval: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         if not callable(fetch):
             raise TypeError("fetch must be callable")
-        if margin < 0 or not 0 <= fraction <= 1:
-            raise ValueError("margin must be >= 0 and fraction between 0 and 1")
+        if margin < 0 or min_interval < 0 or not 0 <= fraction <= 1:
+            raise ValueError("margin and min_interval must be >= 0 and fraction between 0 and 1")
         self.fetch, self.margin, self.fraction, self.clock = fetch, margin, fraction, clock
+        self.min_interval = min_interval
         self.last_error: Optional[BaseException] = None
         self._der: Optional[bytes] = None
         self._refresh_at = 0.0
@@ -105,14 +108,14 @@ class RefreshingStaple:
             single = singles[0][1]
         except Exception as exc:  # kept for the caller to look at; the old staple stays
             self.last_error = exc
-            self._refresh_at = self.clock() + min(self.margin, 60.0)  # retry soon, not every handshake
+            self._refresh_at = self.clock() + self.min_interval  # retry soon, not every handshake
             return None
         now = self.clock()
         this = single.this_update.timestamp()
         if single.next_update is not None:
             nxt = single.next_update.timestamp()
             self._expires_at = nxt
-            self._refresh_at = max(now, min(nxt - self.margin, this + (nxt - this) * self.fraction))
+            self._refresh_at = max(now + self.min_interval, min(nxt - self.margin, this + (nxt - this) * self.fraction))
         else:
             self._expires_at = float("inf")
             self._refresh_at = now + self.margin
