@@ -214,21 +214,10 @@ class CertID(Owned):
     def _info(self) -> Tuple[str, bytes, bytes, int]:
         return m2.ocsp_certid_info(self._ptr())
 
-    @property
-    def hash_algorithm(self) -> str:
-        return self._info()[0]
-
-    @property
-    def issuer_name_hash(self) -> bytes:
-        return self._info()[1]
-
-    @property
-    def issuer_key_hash(self) -> bytes:
-        return self._info()[2]
-
-    @property
-    def serial_number(self) -> int:
-        return self._info()[3]
+    hash_algorithm = property(lambda self: self._info()[0], doc="the hash's short name: SHA1, SHA256 ...")
+    issuer_name_hash = property(lambda self: self._info()[1], doc="the hash of the issuer's DER name")
+    issuer_key_hash = property(lambda self: self._info()[2], doc="the hash of the issuer's public key bits")
+    serial_number = property(lambda self: self._info()[3], doc="the certificate's serial number")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CertID):

@@ -6,8 +6,8 @@ import datetime
 import http.server
 import os
 import select
-import socket
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -17,24 +17,8 @@ from M2Sec import EVP, OCSP, X509
 
 from pki_helpers import CA_EXTS, build_cert
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: Optional[subprocess.Popen] = None, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("the peer exited: %s" % proc.stderr.read().decode(errors="replace"))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise AssertionError("nothing listens on port %d" % port)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ssl"))
+from ssl_helpers import free_port, wait_port  # noqa: E402,F401  (shared with the stapling tests)
 
 
 class OCSPPKI:

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocsp_helpers import OCSPPKI, free_port, m2_responder, wait_port  # noqa: E402
-from ssl_helpers import m2server, memory_handshake  # noqa: E402
+from ocsp_helpers import OCSPPKI, m2_responder  # noqa: E402
+from ssl_helpers import free_port, m2server, memory_handshake, wait_port  # noqa: E402
 
 from M2Sec import OCSP, SSL  # noqa: E402
 
