@@ -381,3 +381,19 @@ def test_response_size_bound(pki, responder):
     with pytest.raises(OCSP.OCSPTransportError, match="larger than"):
         OCSP.send(req, responder.url, max_size=100)
 
+
+
+def test_ed25519_signed_response():
+    """A CA with an Ed25519 key signs with no separate digest (digest=None)."""
+    from M2Sec import EVP
+    from pki_helpers import CA_EXTS, build_cert
+
+    key = EVP.generate_key("Ed25519")
+    ca = build_cert("ed-ca", key, None, key, 1, CA_EXTS[:3], md=None)
+    leaf_key = EVP.generate_key("EC", curve="P-256")
+    leaf = build_cert("ed-leaf", leaf_key, ca, key, 2, [("basicConstraints", "CA:FALSE")], md=None)
+    b = OCSP.ResponseBuilder()
+    b.add_response(leaf, ca, OCSP.CertStatus.REVOKED, revocation_reason=1, next_update=HOUR)
+    resp = b.sign(ca, key, digest=None)
+    r = resp.verify(leaf, ca, [ca])
+    assert r.revoked and r.revocation_reason == "keyCompromise"

@@ -396,3 +396,19 @@ def test_resumed_session_needs_no_new_staple(pki, version):
     s2 = SSL.SSLObject(sctx, server_side=True)
     memory_handshake(c2, s2)
     assert c2.session_reused() and c2.get_ocsp_result() is None
+
+
+def test_context_with_stapling_is_freed_without_gc(pki):
+    """The status handler the SSL_CTX keeps holds settings only: no cycle through C."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        for make in (lambda: server_ctx(pki, lambda: None), lambda: client_ctx(pki)):
+            ctx = make()
+            ref = weakref.ref(ctx)
+            del ctx
+            assert ref() is None
+    finally:
+        gc.enable()
