@@ -468,11 +468,11 @@ class Context(Owned):
     def _ocsp(self) -> Any:
         from M2Sec.SSL import stapling
 
-        handler = getattr(self, "_ocsp_handler", None)
-        if handler is None:
-            handler = self._ocsp_handler = stapling._StatusHandler()
-            m2.ssl_ctx_set_ocsp_callback(self._ptr(), handler)
-        return handler
+        settings = getattr(self, "_ocsp_settings", None)
+        if settings is None:
+            settings = self._ocsp_settings = stapling.Settings()
+            m2.ssl_ctx_set_ocsp_callback(self._ptr(), stapling.status_callback)
+        return settings
 
     def set_ocsp_staple(self, staple: Any) -> None:
         """Server: staple an OCSP response when a client asks for one (status_request).

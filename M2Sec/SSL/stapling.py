@@ -2,8 +2,8 @@
 
 A server :class:`~M2Sec.SSL.Context` staples a response with ``set_ocsp_staple()``; a client
 context asks for one and verifies it in the handshake with ``set_ocsp_stapling(mode)``.  Both
-ends share OpenSSL's one status callback per SSL_CTX, which calls :class:`_StatusHandler`
-(it holds settings only, never the Context, so that no reference cycle runs through C).
+ends share OpenSSL's one status callback per SSL_CTX: :func:`status_callback`, which
+finds the Context's :class:`Settings` (no reference to the Context is kept in C).
 A client's verified result is on the connection: ``conn.get_ocsp_result()``.
 """
 
@@ -133,8 +133,9 @@ class RefreshingStaple:
         return self._der if self.clock() < self._expires_at else None
 
 
-class _StatusHandler:
-    """ctx["ocsp"] in C: answers the server side and checks the client side."""
+class Settings:
+    """A Context's stapling settings (``Context._ocsp_settings``): the server's staple source
+    and the client's mode, clock-skew allowance and maximum age."""
 
     def __init__(self) -> None:
         self.staple: Optional[Callable[[], Optional[bytes]]] = None
@@ -142,15 +143,10 @@ class _StatusHandler:
         self.leeway = 300.0
         self.max_age: Optional[float] = None
 
-    def __call__(self, ssl_ptr: Any, is_server: bool, staple: Optional[bytes]) -> Any:
-        if is_server:
-            return _der(self.staple()) if self.staple is not None else None
-        return self._check(ssl_ptr, staple)
-
-    def _check(self, ssl_ptr: Any, staple: Optional[bytes]) -> bool:
+    def check(self, ssl_ptr: Any, staple: Optional[bytes]) -> bool:
+        """The client's check of the staple received (None: none)."""
         from M2Sec.SSL.Connection import _connection_of
 
-        conn = _connection_of(ssl_ptr)
         if self.mode == "off":
             return True
         if staple is None:
@@ -158,6 +154,7 @@ class _StatusHandler:
                 raise OCSPStapleError("the server sent no OCSP staple (stapling is required)")
             return True
         result = verify_staple(ssl_ptr, staple, leeway=self.leeway, max_age=self.max_age)
+        conn = _connection_of(ssl_ptr)
         if conn is not None:
             conn._ocsp_result = result
         if result.status == OCSP.CertStatus.REVOKED:
@@ -166,6 +163,21 @@ class _StatusHandler:
         if result.status != OCSP.CertStatus.GOOD and self.mode == "require":
             raise OCSPStapleError("the OCSP staple's status is %s (stapling is required)" % result.status.name, result)
         return True
+
+
+def status_callback(ssl_ptr: Any, is_server: bool, staple: Optional[bytes]) -> Any:
+    """ctx["ocsp"] in C, the same function for every context: it finds the Context's settings
+    through ctxmap (so that a staple callable holding its Context is an ordinary cycle, which
+    the garbage collector can see), answers a server's request and checks a client's staple."""
+    from M2Sec.SSL.Context import ctxmap
+
+    ctx = ctxmap().get(int(m2.ssl_get_ssl_ctx(ssl_ptr)))
+    settings: Optional[Settings] = getattr(ctx, "_ocsp_settings", None)
+    if is_server:
+        return _der(settings.staple()) if settings is not None and settings.staple is not None else None
+    if settings is None:
+        raise OCSPStapleError("the context that asked for an OCSP staple is gone")
+    return settings.check(ssl_ptr, staple)
 
 
 def _issuer_of(ssl_ptr: Any, leaf: X509.X509, store: X509.X509_Store, sent: list) -> X509.X509:
@@ -202,7 +214,7 @@ def verify_staple(ssl_ptr: Any, staple: bytes, *, leeway: float = 300, max_age: 
         raise OCSPStapleError("invalid OCSP staple: %s" % exc) from exc
 
 
-def set_staple(handler: _StatusHandler, source: StapleSource) -> None:
+def set_staple(handler: Settings, source: StapleSource) -> None:
     if source is None or callable(source):
         handler.staple = source  # type: ignore[assignment]
     elif isinstance(source, (str, os.PathLike)):

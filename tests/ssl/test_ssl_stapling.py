@@ -398,8 +398,10 @@ def test_resumed_session_needs_no_new_staple(pki, version):
     assert c2.session_reused() and c2.get_ocsp_result() is None
 
 
-def test_context_with_stapling_is_freed_without_gc(pki):
-    """The status handler the SSL_CTX keeps holds settings only: no cycle through C."""
+def test_context_with_stapling_is_freed(pki):
+    """The SSL_CTX keeps one module-level function, never the Context: a Context is freed by
+    reference counting, and a staple callable that holds its Context is a cycle the garbage
+    collector sees."""
     import gc
     import weakref
 
@@ -412,3 +414,35 @@ def test_context_with_stapling_is_freed_without_gc(pki):
             assert ref() is None
     finally:
         gc.enable()
+
+
+def test_staple_callable_holding_its_context_is_collected(pki):
+    import gc
+    import weakref
+
+    def make():
+        ctx = server_ctx(pki)
+        ctx.set_ocsp_staple(lambda: ctx and None)
+        return weakref.ref(ctx)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
+
+
+def test_c_callback_contract(pki):
+    """m2.ssl_ctx_set_ocsp_callback directly: a server answer that is not bytes is a
+    TypeError; a client answer that is false fails the handshake with OpenSSL's error."""
+    from M2Sec import m2
+
+    s = server_ctx(pki)
+    m2.ssl_ctx_set_ocsp_callback(s.ctx, lambda ssl, is_server, staple: "text")
+    c = client_ctx(pki, "prefer")
+    with pytest.raises(TypeError, match="non-empty bytes"):
+        memory_handshake(SSL.SSLObject(c, server_hostname="localhost"), SSL.SSLObject(s, server_side=True))
+    s = server_ctx(pki, pki.response("server"))
+    m2.ssl_ctx_set_ocsp_callback(c.ctx, lambda ssl, is_server, staple: staple is None)
+    with pytest.raises(SSL.SSLError, match="invalid status response"):
+        memory_handshake(SSL.SSLObject(c, server_hostname="localhost"), SSL.SSLObject(s, server_side=True))
+    with pytest.raises(TypeError):
+        m2.ssl_ctx_set_ocsp_callback(c.ctx, "not callable")
