@@ -397,3 +397,38 @@ def test_ed25519_signed_response():
     resp = b.sign(ca, key, digest=None)
     r = resp.verify(leaf, ca, [ca])
     assert r.revoked and r.revocation_reason == "keyCompromise"
+
+
+@pytest.mark.timeout(120)
+def test_resident_memory_stays_flat(pki, rss):
+    """Build, sign, parse and verify (and fail to) many times: no allocation is left behind."""
+    import gc
+
+    good, ca, root = pki.certs["good"], pki.certs["ca"], [pki.certs["root"]]
+    der = pki.response("good").to_der()
+    rogue = pki.response("good", signer="rogue").to_der()
+
+    def cycle():
+        req = OCSP.build_request(good, ca)
+        OCSP.load_request_der(req.to_der()).cert_ids
+        b = OCSP.ResponseBuilder()
+        b.add_response(good, ca, OCSP.CertStatus.REVOKED, next_update=HOUR, revocation_reason="superseded")
+        b.copy_nonce(req)
+        resp = b.sign(ca, pki.keys["ca"])
+        resp.verify(good, ca, root, request=req)
+        OCSP.load_response_der(der).verify(good, ca, root)
+        for bad in (rogue, der[:-9]):
+            try:
+                OCSP.load_response_der(bad).verify(good, ca, root)
+            except OCSP.OCSPError:
+                pass
+
+    for _ in range(300):
+        cycle()
+    gc.collect()
+    before = rss()
+    for _ in range(2000):
+        cycle()
+    gc.collect()
+    growth = rss() - before
+    assert growth < 1024 * 1024, "grew by %d KiB over 2000 cycles" % (growth // 1024)
