@@ -268,14 +268,15 @@ class Request(Owned):
         return [CertID(m2.ocsp_request_get1_id(p, i), 1) for i in range(m2.ocsp_request_onereq_count(p))]
 
     def sign(self, cert: X509.X509, key: EVP.PKey, digest: Optional[str] = "sha256",
-             certs: Iterable[X509.X509] = ()) -> None:
-        """Sign the request as cert (for responders answering sigRequired)."""
+             certs: Iterable[X509.X509] = (), *, include_certs: bool = True) -> None:
+        """Sign the request as cert (for responders answering sigRequired); the request
+        carries cert and certs unless include_certs is False (OCSP_request_sign)."""
         _need(cert, X509.X509, "cert")
         _need(key, EVP.PKey, "key")
         extra = list(certs)
         stack = _stack(extra) if extra else None
         m2.ocsp_request_sign(self._ptr(), cert._ptr(), key._ptr(), digest, stack._ptr() if stack else None,
-                             0 if extra else m2.OCSP_NOCERTS)
+                             0 if include_certs else m2.OCSP_NOCERTS)
 
     @property
     def is_signed(self) -> bool:
