@@ -77,7 +77,7 @@ def test_signed_request(pki, tmp):
     (tmp / "sreq.der").write_bytes(req.to_der())
     text = ocsp_cli("-reqin", str(tmp / "sreq.der"), "-req_text", "-noverify")
     assert "Requestor Name" in text and "ecdsa-with-SHA256" in text
-    assert "Subject: CN = good" in text and "BEGIN CERTIFICATE" in text  # the signer's certificate travels along
+    assert "Subject: CN=good, O=M2Sec" in text and "BEGIN CERTIFICATE" in text  # the signer's certificate travels along
 
 
 def test_aia_urls(pki):
