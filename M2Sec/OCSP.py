@@ -383,10 +383,13 @@ class Response(Owned):
         return out
 
     def verify_signature(self, trusted: Union[X509.X509_Store, Sequence[X509.X509]],
-                         untrusted: Iterable[X509.X509] = ()) -> None:
+                         untrusted: Iterable[X509.X509] = (), *,
+                         trusted_responders: Iterable[X509.X509] = ()) -> None:
         """Check the signature, the signer's chain to a trust anchor, and that the signer is the
         CA of the CertIDs or a responder it delegated (id-kp-OCSPSigning) (OCSP_basic_verify).
 
+        :param trusted_responders: responder certificates trusted as they are, for any CA
+            (``openssl ocsp -VAfile``): a response they sign needs only a good signature.
         :raises OCSPVerificationError: (and OCSPResponderError for an error status)."""
         bs = self._bs()
         store = _store(trusted)
@@ -394,8 +397,18 @@ class Response(Owned):
         stack = _stack(extra) if extra else None
         try:
             m2.ocsp_basic_verify(bs, stack._ptr() if stack else None, store._ptr(), 0)
+            return
         except OCSPError as exc:
-            raise OCSPVerificationError(str(exc)) from None
+            failure = str(exc)
+        local = list(trusted_responders)
+        if local:
+            try:  # the signer must be one of them (OCSP_NOINTERN), and is then trusted as is
+                responders = _stack(local)
+                m2.ocsp_basic_verify(bs, responders._ptr(), store._ptr(), m2.OCSP_TRUSTOTHER | m2.OCSP_NOINTERN)
+                return
+            except OCSPError:
+                pass
+        raise OCSPVerificationError(failure)
 
     def find(self, cert: X509.X509, issuer: X509.X509) -> int:
         """The index of the SingleResponse about cert (matched with the response's own hash
@@ -420,7 +433,8 @@ class Response(Owned):
 
     def verify(self, cert: X509.X509, issuer: X509.X509, trusted: Union[X509.X509_Store, Sequence[X509.X509]],
                *, request: Optional[Request] = None, untrusted: Iterable[X509.X509] = (),
-               leeway: float = 300, max_age: Optional[float] = None) -> SingleResult:
+               trusted_responders: Iterable[X509.X509] = (), leeway: float = 300,
+               max_age: Optional[float] = None) -> SingleResult:
         """Verify the response and return what it says about cert (issued by issuer).
 
         Checks, in order: the response status; the signature and the signer (the issuer, or a
@@ -429,6 +443,7 @@ class Response(Owned):
         the nonce, when ``request`` carried one (the response must echo it); and the validity
         window (OCSP_check_validity): thisUpdate no later than now + leeway, nextUpdate (when
         given) no earlier than now - leeway, and thisUpdate at most ``max_age`` seconds old.
+        ``trusted_responders`` are responders trusted as they are (see :meth:`verify_signature`).
 
         :raises OCSPResponderError: a subclass for each error status.
         :raises OCSPVerificationError: a subclass for a certificate, nonce or time mismatch.
@@ -437,7 +452,7 @@ class Response(Owned):
         _need(issuer, X509.X509, "issuer")
         if leeway < 0 or (max_age is not None and max_age < 0):
             raise ValueError("leeway and max_age must not be negative")
-        self.verify_signature(trusted, list(untrusted) + [issuer])
+        self.verify_signature(trusted, list(untrusted) + [issuer], trusted_responders=trusted_responders)
         bs = self._bs()
         idx = self.find(cert, issuer)
         if idx < 0:

@@ -433,3 +433,19 @@ def test_resident_memory_stays_flat(pki, rss):
     gc.collect()
     growth = rss() - before
     assert growth < 1024 * 1024, "grew by %d KiB over 2000 cycles" % (growth // 1024)
+
+
+def test_locally_trusted_responder(pki, tmp):
+    """A responder the CA did not delegate, trusted as it is (openssl ocsp -VAfile)."""
+    resp = pki.response("good", signer="rogue")
+    with pytest.raises(OCSP.OCSPVerificationError):
+        verify(pki, resp)
+    assert verify(pki, resp, trusted_responders=[pki.certs["rogue"]]).good
+    with pytest.raises(OCSP.OCSPVerificationError):  # trusting another responder changes nothing
+        verify(pki, resp, trusted_responders=[pki.certs["responder"]])
+    with pytest.raises(OCSP.OCSPVerificationError):  # nor does it excuse a bad signature by it
+        verify(pki, pki.response("good", signer="ca2", include=()), trusted_responders=[pki.certs["rogue"]])
+    (tmp / "r.der").write_bytes(resp.to_der())
+    out = ocsp_cli("-respin", str(tmp / "r.der"), "-CAfile", pki.path("root.pem"), "-issuer", pki.path("ca.pem"),
+                   "-cert", pki.path("good.pem"), "-no_nonce", "-VAfile", pki.path("rogue.pem"))
+    assert "Response verify OK" in out and ": good" in out, out
