@@ -147,6 +147,9 @@ class Settings:
         """The client's check of the staple received (None: none)."""
         from M2Sec.SSL.Connection import _connection_of
 
+        conn = _connection_of(ssl_ptr)
+        if conn is not None:
+            conn._ocsp_result = None  # nothing from an earlier handshake on the same object
         if self.mode == "off":
             return True
         if staple is None:
@@ -154,7 +157,6 @@ class Settings:
                 raise OCSPStapleError("the server sent no OCSP staple (stapling is required)")
             return True
         result = verify_staple(ssl_ptr, staple, leeway=self.leeway, max_age=self.max_age)
-        conn = _connection_of(ssl_ptr)
         if conn is not None:
             conn._ocsp_result = result
         if result.status == OCSP.CertStatus.REVOKED:
