@@ -1326,6 +1326,9 @@ def make_crl(issuer: X509, issuer_key: EVP.PKey, revoked: Iterable[Any] = (), *,
     return crl
 
 
+_OID = re.compile(r"[0-2](\.[0-9]+)+")
+
+
 class GeneralName(tuple):
     """An RFC 5280 GeneralName, (GEN_* type, value as bytes), made by its class methods:
     ``GeneralName.dns('example.com')``, ``.ip('192.0.2.1')`` (``.ip('10.0.0.0/8')`` in name
@@ -1383,7 +1386,10 @@ class GeneralName(tuple):
 
     @classmethod
     def registered_id(cls, oid: str) -> "GeneralName":
-        return cls(m2.GEN_RID, cls._ia5(oid, "an OID"))
+        """A registeredID: an OID in dotted form ('1.3.6.1.4.1.99999.1')."""
+        if not isinstance(oid, str) or not _OID.fullmatch(oid):
+            raise ValueError("not a dotted OID: %r" % (oid,))
+        return cls(m2.GEN_RID, oid.encode("ascii"))
 
 
 def _names(items: Iterable[Any], default: Callable[[str], GeneralName]) -> List[Tuple[int, bytes]]:
@@ -1462,7 +1468,7 @@ def extended_key_usage(*usages: str, critical: bool = False) -> X509_Extension:
     if not usages:
         raise ValueError("no extended key usage given")
     for u in usages:
-        if not isinstance(u, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*|[0-2](\.[0-9]+)+", u):
+        if not isinstance(u, str) or not (re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", u) or _OID.fullmatch(u)):
             raise ValueError("not a key purpose name or OID: %r" % (u,))
     return new_extension("extendedKeyUsage", ",".join(usages), 1 if critical else 0)
 

@@ -1090,6 +1090,10 @@ M2_NONNULL(ASN1_TIME *)
 M2_NONNULL(ASN1_INTEGER *)
 %typemap(check) ASN1_TIME *optional_time "";
 
+%constant int X509_V_ERR_PERMITTED_VIOLATION = X509_V_ERR_PERMITTED_VIOLATION;
+%constant int X509_V_ERR_EXCLUDED_VIOLATION = X509_V_ERR_EXCLUDED_VIOLATION;
+%constant int X509_V_ERR_UNSUPPORTED_NAME_SYNTAX = X509_V_ERR_UNSUPPORTED_NAME_SYNTAX;
+
 %{
 /* A GENERAL_NAME from (GEN_* type, bytes): DNS, URI and e-mail as IA5String text, an IP
  * address as its 4 or 16 octets (8 or 32, address then mask, in name constraints), a
