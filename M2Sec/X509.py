@@ -360,6 +360,30 @@ class X509_Extension_Stack(Owned):
 # ---------------------------------------------------------------------------------------
 # Certificates
 
+class _Extensions:
+    """Reading the extensions of a certificate or a CRL; subclasses name the m2 functions."""
+
+    _ext_count_fn: Any
+    _ext_at_fn: Any
+
+    def get_ext_count(self) -> int:
+        return type(self)._ext_count_fn(self._ptr())  # type: ignore[attr-defined]
+
+    def get_ext_at(self, index: int) -> X509_Extension:
+        """The extension at index, borrowed from its owner; IndexError if none."""
+        if not 0 <= index < self.get_ext_count():
+            raise IndexError("index out of range")
+        return X509_Extension(type(self)._ext_at_fn(self._ptr(), index), 0, owner=self)  # type: ignore[attr-defined]
+
+    def get_ext(self, name: str) -> X509_Extension:
+        """The first extension with this short name; LookupError if there is none."""
+        for i in range(self.get_ext_count()):
+            ext = self.get_ext_at(i)
+            if ext.get_name() == name:
+                return ext
+        raise LookupError(name)
+
+
 class _Signed(Owned):
     """What certificates and requests share: encodings, public key, subject, version and
     signature.  Subclasses name the m2 functions of their type."""
@@ -433,10 +457,11 @@ class _Signed(Owned):
         return type(self)._verify_fn(self._ptr(), pkey._ptr())
 
 
-class X509(_Signed):
+class X509(_Extensions, _Signed):
     """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_free
+    _ext_count_fn, _ext_at_fn = m2.x509_get_ext_count, m2.x509_get_ext
     _print_fn, _write_pem_fn, _i2d_fn, _i2d_bio_fn = m2.x509_print, m2.x509_write_pem, m2.i2d_x509, m2.i2d_x509_bio
     _get_pubkey_fn, _set_pubkey_fn = m2.x509_get_pubkey, m2.x509_set_pubkey
     _get_subject_fn, _set_subject_fn = m2.x509_get_subject_name, m2.x509_set_subject_name
@@ -499,23 +524,6 @@ class X509(_Signed):
         """Append a copy of ext."""
         _need(ext, X509_Extension, "ext")
         return m2.x509_add_ext(self._ptr(), ext._ptr(), -1)
-
-    def get_ext_count(self) -> int:
-        return m2.x509_get_ext_count(self._ptr())
-
-    def get_ext_at(self, index: int) -> X509_Extension:
-        """The extension at index, borrowed from the certificate; IndexError if none."""
-        if not 0 <= index < self.get_ext_count():
-            raise IndexError("index out of range")
-        return X509_Extension(m2.x509_get_ext(self._ptr(), index), 0, owner=self)
-
-    def get_ext(self, name: str) -> X509_Extension:
-        """The first extension with this short name; LookupError if there is none."""
-        for i in range(self.get_ext_count()):
-            ext = self.get_ext_at(i)
-            if ext.get_name() == name:
-                return ext
-        raise LookupError(name)
 
     def get_subject_alt_names(self) -> List[Tuple[int, bytes]]:
         """subjectAltName as [(GEN_*, value)]: DNS, URI and e-mail as bytes, IP addresses as
@@ -737,10 +745,11 @@ class Revoked(tuple):
     reason = property(lambda self: self[2], doc="the CRLReason code, or None")
 
 
-class CRL(Owned):
-    """A certificate revocation list."""
+class CRL(_Extensions, Owned):
+    """A certificate revocation list; ``CRL()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_crl_free
+    _ext_count_fn, _ext_at_fn = m2.x509_crl_get_ext_count, m2.x509_crl_get_ext
 
     def __init__(self, crl: Any = None, _pyfree: int = 0) -> None:
         if crl is None:
@@ -854,23 +863,6 @@ class CRL(Owned):
         """Add a copy of ext, replacing an extension of the same type."""
         _need(ext, X509_Extension, "ext")
         return m2.x509_crl_add_ext(self._ptr(), ext._ptr())
-
-    def get_ext_count(self) -> int:
-        return m2.x509_crl_get_ext_count(self._ptr())
-
-    def get_ext_at(self, index: int) -> X509_Extension:
-        """The extension at index, borrowed from the CRL; IndexError if none."""
-        if not 0 <= index < self.get_ext_count():
-            raise IndexError("index out of range")
-        return X509_Extension(m2.x509_crl_get_ext(self._ptr(), index), 0, owner=self)
-
-    def get_ext(self, name: str) -> X509_Extension:
-        """The first extension with this short name; LookupError if there is none."""
-        for i in range(self.get_ext_count()):
-            ext = self.get_ext_at(i)
-            if ext.get_name() == name:
-                return ext
-        raise LookupError(name)
 
     def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
         """Sort the entries by serial and sign with pkey (X509_CRL_sign); md is ignored for
