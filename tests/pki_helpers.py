@@ -185,8 +185,7 @@ def build_cert(subject_cn: str, pubkey: Any, issuer_cert: Optional[X509.X509], i
 
 def new_key(alg: str = "EC") -> Any:
     """A fresh private key (EVP.PKey): "EC" (P-256), "RSA" (2048 bits), "ED25519"..."""
-    args = ["genpkey", "-algorithm", alg] + (["-pkeyopt", "ec_paramgen_curve:P-256"] if alg == "EC" else [])
-    return EVP.load_key_string(openssl(*args))
+    return EVP.generate_key(alg, curve="P-256" if alg == "EC" else None)
 
 
 class Chain:
