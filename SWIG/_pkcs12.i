@@ -186,7 +186,8 @@ static int m2_p12_bags(m2_p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, int
 }
 
 /* Verify the MAC with the password; with an empty one, as no password (NULL) or as "" (both
- * are found in the wild).  Sets w->pass to the one that verified.  1, 0 (no match), -1 (raised). */
+ * are found in the wild).  Sets w->pass to the one that verified.  1, 0 (computed and
+ * different: a wrong password), -1 (raised: past a limit, or the MAC cannot be computed). */
 static int m2_p12_verify_mac(m2_p12_walk *w, PKCS12 *p12) {
     const ASN1_INTEGER *iter = NULL;
     int64_t n = 1;
@@ -199,14 +200,18 @@ static int m2_p12_verify_mac(m2_p12_walk *w, PKCS12 *p12) {
         ok = PKCS12_verify_mac(p12, NULL, 0);
         M2_DISALLOW
         if (ok) { w->pass = NULL; return 1; }
+        if (ERR_peek_error()) goto err;
         if (!m2_p12_charge(w, n, "MAC")) return -1;
         w->pass = "";
     }
     M2_ALLOW
     ok = PKCS12_verify_mac(p12, w->pass, w->passlen);
     M2_DISALLOW
-    ERR_clear_error();
-    return ok ? 1 : 0;
+    if (ok) return 1;
+    if (!ERR_peek_error()) return 0;  /* computed, and different: the password */
+err:
+    m2_raise_msg(M2_PKCS12, "cannot compute the MAC (unsupported algorithm?)");
+    return -1;
 }
 %}
 
