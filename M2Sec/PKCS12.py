@@ -202,6 +202,8 @@ def serialize_key_and_certificates(name: Optional[bytes], key: Optional[EVP.PKey
     elif isinstance(password, BestAvailableEncryption):
         password = password.password
     pw = _password(password)
+    if pw is not None and b"\x00" in pw:
+        raise ValueError("the password contains a NUL byte")  # OpenSSL's PBE calls stop at it
     if name is not None and not isinstance(name, bytes):
         raise TypeError("name must be bytes or None")
     if key is not None and not isinstance(key, EVP.PKey):

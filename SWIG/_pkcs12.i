@@ -144,6 +144,15 @@ static int m2_p12_bag(m2_p12_walk *w, const PKCS12_SAFEBAG *bag, int depth) {
             M2_ALLOW
             p8 = PKCS12_decrypt_skey(bag, w->pass, w->passlen);
             M2_DISALLOW
+            if (!p8 && !w->mac_ok && w->passlen == 0 && w->pass == NULL) {
+                /* no MAC told which empty password: try "" too */
+                if (!m2_p12_charge(w, m2_pbe_cost(alg), "shrouded key")) return 0;
+                ERR_clear_error();
+                w->pass = "";
+                M2_ALLOW
+                p8 = PKCS12_decrypt_skey(bag, w->pass, w->passlen);
+                M2_DISALLOW
+            }
             if (!p8) {
                 m2_raise_msg(w->mac_ok ? M2_PKCS12 : M2_PKCS12_PASSWORD, w->mac_ok ? "cannot decrypt the private key (unsupported algorithm?)"
                                                                                 : "cannot decrypt the private key: wrong password?");

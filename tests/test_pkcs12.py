@@ -129,6 +129,22 @@ def test_openssl_writes_m2sec_reads(chain, tmp_path, extra):
     assert sorted(c.certificate.get_subject().CN for c in result.additional_certs) == ["Chain Inter", "Chain Root"]
 
 
+@pytest.mark.parametrize("extra", [[], ["-nomac"], ["-certpbe", "NONE", "-nomac"], ["-keypbe", "NONE", "-certpbe", "NONE"]])
+def test_openssl_empty_password(chain, tmp_path, extra):
+    # "" and no password derive different keys; without a MAC to tell, both are tried
+    key, cert, cas = _pem(tmp_path, chain)
+    out = str(tmp_path / "e.p12")
+    openssl("pkcs12", "-export", "-inkey", key, "-in", cert, "-certfile", cas, "-passout", "pass:", "-out", out, *extra)
+    with open(out, "rb") as f:
+        der = f.read()
+    for password in (None, b""):
+        result = PKCS12.load_pkcs12(der, password)
+        assert result.key == chain.leaf_key and result.cert.certificate == chain.leaf
+    if "-keypbe" not in extra:
+        with pytest.raises(PKCS12.PKCS12PasswordError):
+            PKCS12.load_pkcs12(der, b"x")
+
+
 @pytest.mark.parametrize("encryption,extra", [("aes256", []), ("legacy", ["-legacy"]), ("3des", [])])
 def test_m2sec_writes_openssl_reads(chain, tmp_path, encryption, extra):
     path = tmp_path / "m.p12"
@@ -362,6 +378,8 @@ def test_wrong_types_and_arguments(chain):
         PKCS12.serialize_key_and_certificates(None, chain.leaf_key, chain.leaf, None, PW, iterations=0)
     with pytest.raises(ValueError):
         PKCS12.serialize_key_and_certificates(None, None, None, None, PW)
+    with pytest.raises(ValueError):
+        PKCS12.serialize_key_and_certificates(None, chain.leaf_key, chain.leaf, None, b"pass\x00word")
     with pytest.raises(PKCS12.PKCS12Error, match="does not match"):
         PKCS12.serialize_key_and_certificates(None, new_key("EC"), chain.leaf, None, PW)
     key = new_key("EC")
