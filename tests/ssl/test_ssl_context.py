@@ -252,3 +252,29 @@ def test_load_cert_chain_pem_key_password(pki, tmp_path):
     ctx.load_cert_chain(pki.chain("server"), str(key), password="pem pw")
     with pytest.raises(SSL.SSLError):
         SSL.Context().load_cert_chain(pki.chain("server"), str(key), password=b"wrong")
+
+
+def test_crl_built_by_m2sec_revokes_a_server(pki):
+    """A CRL made with X509.make_crl, in a client context's store, fails the handshake with a
+    revoked server certificate and lets the others through."""
+    from M2Sec import EVP
+
+    inter, inter_key = X509.load_cert(pki.path("inter.pem")), EVP.load_key(pki.path("inter.key"))
+    server = X509.load_cert(pki.path("server.pem"))
+    with m2server(pki.server_ctx()) as srv:
+        for revoked, ok in (([server], False), ([server.get_serial_number() + 1], True)):
+            ctx = pki.client_ctx()
+            ctx.get_cert_store().add_crl(X509.make_crl(inter, inter_key, revoked, crl_number=1))
+            ctx.set_verify_flags(SSL.verify_crl_check_leaf)
+            c = SSL.Connection(ctx)
+            c.settimeout(10)
+            try:
+                if ok:
+                    c.connect(("localhost", srv.port))
+                else:
+                    with pytest.raises(SSL.CertificateRevokedError) as exc:
+                        c.connect(("localhost", srv.port))
+                    assert exc.value.verify_code == X509.X509_V_ERR_CERT_REVOKED
+            finally:
+                c.close()
+                ctx.close()
