@@ -866,7 +866,8 @@ class CRL(_Extensions, Owned):
 
     def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
         """Sort the entries by serial and sign with pkey (X509_CRL_sign); md is ignored for
-        Ed25519 and Ed448, which sign without a digest (RFC 8410).
+        Ed25519 and Ed448, which sign without a digest (RFC 8410).  A v1 CRL with extensions
+        becomes v2.
 
         :raises X509Error: if OpenSSL cannot sign; ValueError for an unknown digest."""
         _need(pkey, EVP.PKey, "pkey")
@@ -874,6 +875,9 @@ class CRL(_Extensions, Owned):
             raise TypeError("md must be a digest name or None")
         if pkey.key_type in ("ED25519", "ED448"):
             md = None
+        if self.get_version() == 0 and (self.get_ext_count() or any(
+                r.reason is not None or r.invalidity_date is not None for r in self.get_revoked())):
+            self.set_version(1)  # RFC 5280 5.1.2.1: extensions need a v2 CRL
         return m2.x509_crl_sign_name(self._ptr(), pkey._ptr(), md)
 
     def save(self, filename: str, format: int = FORMAT_PEM) -> int:

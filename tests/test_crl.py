@@ -210,7 +210,7 @@ def test_m2sec_verify_rejects_the_revoked_leaf(chain):
 def test_build_step_by_step(tmp_path):
     c = Chain("EC")
     crl = X509.CRL()
-    crl.set_version(1)
+    assert crl.get_version() == 0
     crl.set_issuer(c.inter.get_subject())
     crl.set_last_update(int(datetime.datetime.now(UTC).timestamp()) - 60)
     crl.set_next_update(datetime.datetime.now(UTC) + datetime.timedelta(hours=1))
@@ -221,6 +221,7 @@ def test_build_step_by_step(tmp_path):
     crl.set_crl_number(2)  # replaces
     assert crl.get_ext_count() == 2 and crl.get_crl_number() == 2
     assert crl.sign(c.inter_key, "sha384")
+    assert crl.get_version() == 1  # v2: it has extensions
     assert [r.serial for r in crl.get_revoked()] == sorted([99, c.leaf.get_serial_number()])  # sorted when signed
     path = str(tmp_path / "x.crl")
     crl.save(path)
