@@ -13,7 +13,7 @@ certificates encrypted with AES-256-CBC under PBKDF2-HMAC-SHA256 (PBES2), and an
 MAC; the legacy form (RC2-40 and 3DES, SHA-1 MAC) only when asked.
 """
 
-from typing import Any, Iterable, List, Optional, Tuple, Union
+from typing import Iterable, List, Optional, Tuple, Union
 
 from M2Sec import EVP, X509, m2
 from M2Sec.Err import M2SecError
