@@ -9,7 +9,7 @@ expired certificates, revocation and CRLs), and leaves signed by the intermediat
 import datetime
 import os
 import subprocess
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence
 
 from M2Sec import ASN1, EVP, X509
 
@@ -163,7 +163,7 @@ def asn1_time(offset: int) -> ASN1.ASN1_TIME:
 
 
 def build_cert(subject_cn: str, pubkey: Any, issuer_cert: Optional[X509.X509], issuer_key: Any, serial: int,
-               exts: Sequence[Tuple[str, str]], md: Optional[str] = "sha256", days: int = 1) -> X509.X509:
+               exts: Sequence[Any], md: Optional[str] = "sha256", days: int = 1) -> X509.X509:
     """A certificate for pubkey made with M2Sec's X509 API, signed by issuer_key (self-signed
     when issuer_cert is None), valid from a minute ago for days."""
     cert = X509.X509()

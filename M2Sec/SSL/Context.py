@@ -188,12 +188,14 @@ class Context(Owned):
         from M2Sec import PKCS12
 
         path = os.fsdecode(path)
-        if not path.lower().endswith((".p12", ".pfx")):
+        try:
             with open(path, "rb") as f:
-                if not PKCS12._sniff(f.read(4096)):
-                    return False
-        with open(path, "rb") as f:
-            p12 = PKCS12.load_pkcs12(f.read(), password)
+                data = f.read()
+        except OSError:
+            return False  # the PEM loader says why, as an SSLError
+        if not (path.lower().endswith((".p12", ".pfx")) or PKCS12._sniff(data)):
+            return False
+        p12 = PKCS12.load_pkcs12(data, password)
         if p12.key is None or p12.cert is None:
             raise PKCS12.PKCS12Error("%s holds no private key with its certificate" % path)
         self.use_certificate(p12.cert.certificate, p12.key, [c.certificate for c in p12.additional_certs])

@@ -241,6 +241,8 @@ def test_load_cert_chain_pkcs12_errors(pki, tmp_path):
     path.write_bytes(only_cas)
     with pytest.raises(PKCS12.PKCS12Error, match="no private key"):
         ctx.load_cert_chain(str(path), password=b"x")
+    with pytest.raises(SSL.SSLError):
+        ctx.load_cert_chain(str(tmp_path / "missing.p12"), password=b"x")
 
 
 def test_load_cert_chain_pem_key_password(pki, tmp_path):
