@@ -19,6 +19,7 @@
 %include "_x509.i"
 %include "_pkcs7.i"
 %include "_ocsp.i"
+%include "_pkcs12.i"
 %include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"

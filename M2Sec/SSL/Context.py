@@ -168,9 +168,38 @@ class Context(Owned):
         self._load(m2.ssl_ctx_use_cert, certfile, keyfile, callback)
 
     def load_cert_chain(self, certchainfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
-                        callback: Callable = util.passphrase_callback) -> None:
-        """Load a PEM certificate chain (leaf first) and the leaf's private key."""
+                        callback: Callable = util.passphrase_callback, *,
+                        password: Union[str, bytes, None] = None) -> None:
+        """Load a PEM certificate chain (leaf first) and the leaf's private key, or (without
+        keyfile) a PKCS#12 file (.p12, .pfx) holding key, certificate and intermediates.
+
+        :param password: the PKCS#12 file's password, or the PEM key's passphrase (then used
+            instead of callback), as Python's ssl takes it.
+        :raises PKCS12.PKCS12PasswordError: for a wrong PKCS#12 password.
+        """
+        if keyfile is None and self._load_pkcs12(certchainfile, password):
+            return
+        if password is not None:
+            callback = password.encode("utf-8") if isinstance(password, str) else password
         self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, callback)
+
+    def _load_pkcs12(self, path: Union[str, bytes], password: Union[str, bytes, None]) -> bool:
+        """Use the PKCS#12 file at path, if it is one (by its name or its DER); False if not."""
+        from M2Sec import PKCS12
+
+        path = os.fsdecode(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False  # the PEM loader says why, as an SSLError
+        if not (path.lower().endswith((".p12", ".pfx")) or PKCS12._sniff(data)):
+            return False
+        p12 = PKCS12.load_pkcs12(data, password)
+        if p12.key is None or p12.cert is None:
+            raise PKCS12.PKCS12Error("%s holds no private key with its certificate" % path)
+        self.use_certificate(p12.cert.certificate, p12.key, [c.certificate for c in p12.additional_certs])
+        return True
 
     def _load(self, use_fn: Callable[[Any, str], int], certfile: Union[str, bytes],
               keyfile: Union[str, bytes, None], callback: Callable) -> None:
