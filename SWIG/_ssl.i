@@ -1273,6 +1273,87 @@ static int bio_do_handshake(BIO *bio) {
 %}
 
 /* ======================================================================== */
+/* OCSP stapling (RFC 6066 section 8, RFC 8446 4.4.2.1).                     */
+/* ======================================================================== */
+/* One status callback per SSL_CTX serves both ends: ctx["ocsp"](SSL, is_server, staple).
+ * On a server it is called when the client asked for a staple (staple is None) and returns
+ * the DER response to staple, or None for none; on a client it is called during the
+ * handshake with the staple received (bytes, or None) and returns true to go on, false (or
+ * raises) to fail the handshake with a bad_certificate_status_response alert. */
+%{
+#include <openssl/ocsp.h>
+
+#define M2_MAX_STAPLE (1 << 20)
+
+static int m2_ssl_status_cb(SSL *ssl, void *arg) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "ocsp"), *ret = NULL;
+    int server = SSL_is_server(ssl), r;
+    (void)arg;
+    if (!func) {
+        r = server ? SSL_TLSEXT_ERR_NOACK : 1;
+    } else if (server) {
+        ret = m2_callback(func, Py_BuildValue("(NOO)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), Py_True, Py_None));
+        if (!ret) {
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else if (ret == Py_None) {
+            r = SSL_TLSEXT_ERR_NOACK;
+        } else if (!PyBytes_Check(ret) || PyBytes_GET_SIZE(ret) == 0 || PyBytes_GET_SIZE(ret) > M2_MAX_STAPLE) {
+            PyErr_SetString(PyExc_TypeError, "the OCSP staple callback must return non-empty bytes (at most 1 MiB) or None");
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else {
+            unsigned char *copy = OPENSSL_memdup(PyBytes_AS_STRING(ret), PyBytes_GET_SIZE(ret));
+            if (copy && SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)PyBytes_GET_SIZE(ret))) {
+                r = SSL_TLSEXT_ERR_OK;
+            } else {
+                OPENSSL_free(copy);
+                r = SSL_TLSEXT_ERR_ALERT_FATAL;
+            }
+        }
+    } else {
+        const unsigned char *resp = NULL;
+        long len = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
+        PyObject *staple = (resp && len > 0) ? PyBytes_FromStringAndSize((const char *)resp, len) : (Py_INCREF(Py_None), Py_None);
+        if (staple)
+            ret = m2_callback(func, Py_BuildValue("(NON)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), Py_False, staple));
+        r = ret ? PyObject_IsTrue(ret) == 1 : 0;
+        if (PyErr_Occurred()) r = 0;
+    }
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    PyGILState_Release(gil);
+    return r;
+}
+%}
+
+%constant int TLSEXT_STATUSTYPE_ocsp = TLSEXT_STATUSTYPE_ocsp;
+%constant int SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE = SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE;
+
+%inline %{
+/* func(SSL, is_server, staple) as above; None turns stapling off on both ends. */
+static PyObject *ssl_ctx_set_ocsp_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "OCSP status")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "ocsp", pyfunc) < 0) return NULL;
+    if (!SSL_CTX_set_tlsext_status_cb(ctx, pyfunc == Py_None ? NULL : m2_ssl_status_cb))
+        return m2_raise_msg(M2_SSL, "cannot set the OCSP status callback");
+    Py_RETURN_NONE;
+}
+/* A client asks for a staple (status_request) when type is TLSEXT_STATUSTYPE_ocsp; -1: not. */
+static PyObject *ssl_ctx_set_tlsext_status_type(SSL_CTX *ctx, int type) {
+    if (!SSL_CTX_set_tlsext_status_type(ctx, type)) return m2_raise_msg(M2_SSL, "cannot set the status type");
+    Py_RETURN_NONE;
+}
+static int ssl_ctx_get_tlsext_status_type(SSL_CTX *ctx) { return (int)SSL_CTX_get_tlsext_status_type(ctx); }
+/* The staple the server sent (client side), or None. */
+static PyObject *ssl_get_ocsp_response(SSL *ssl) {
+    const unsigned char *resp = NULL;
+    long len = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
+    if (!resp || len <= 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)resp, len);
+}
+%}
+
+/* ======================================================================== */
 /* TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2),   */
 /* KeyUpdate (section 4.6.3) and external PSKs (section 4.2.11, RFC 4279).  */
 /* ======================================================================== */

@@ -170,6 +170,15 @@ class SSLState:
             certs += [c for c in stack if der is None or c.as_der() != der]
         return certs
 
+    # -- OCSP stapling (M2Sec/SSL/stapling.py) ---------------------------------------------
+    def get_ocsp_result(self) -> Any:
+        """Client: what the server's verified OCSP staple said (an OCSP.SingleResult), or None
+        when no staple was checked (none sent, stapling off, or a resumed session)."""
+        return getattr(self, "_ocsp_result", None)
+
+    def get_ocsp_response(self) -> Optional[bytes]:
+        """Client: the DER OCSP response the server stapled, as received, or None."""
+        return m2.ssl_get_ocsp_response(self.ssl)
 
     # -- TLS 1.3 post-handshake messages (RFC 8446 section 4.6) --------------------------------
     def verify_client_post_handshake(self) -> None:
@@ -200,6 +209,7 @@ class SSLState:
     def get_psk_identity(self) -> Optional[str]:
         """The PSK identity the client used (on a TLS 1.2 server), or None."""
         return m2.ssl_get_psk_identity(self.ssl)
+
 
 class Connection(SSLState):
     """An SSL connection on a socket (a new TCP socket of family when sock is None)."""

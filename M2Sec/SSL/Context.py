@@ -169,9 +169,38 @@ class Context(Owned):
         self._load(m2.ssl_ctx_use_cert, certfile, keyfile, callback)
 
     def load_cert_chain(self, certchainfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
-                        callback: Callable = util.passphrase_callback) -> None:
-        """Load a PEM certificate chain (leaf first) and the leaf's private key."""
+                        callback: Callable = util.passphrase_callback, *,
+                        password: Union[str, bytes, None] = None) -> None:
+        """Load a PEM certificate chain (leaf first) and the leaf's private key, or (without
+        keyfile) a PKCS#12 file (.p12, .pfx) holding key, certificate and intermediates.
+
+        :param password: the PKCS#12 file's password, or the PEM key's passphrase (then used
+            instead of callback), as Python's ssl takes it.
+        :raises PKCS12.PKCS12PasswordError: for a wrong PKCS#12 password.
+        """
+        if keyfile is None and self._load_pkcs12(certchainfile, password):
+            return
+        if password is not None:
+            callback = password.encode("utf-8") if isinstance(password, str) else password
         self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, callback)
+
+    def _load_pkcs12(self, path: Union[str, bytes], password: Union[str, bytes, None]) -> bool:
+        """Use the PKCS#12 file at path, if it is one (by its name or its DER); False if not."""
+        from M2Sec import PKCS12
+
+        path = os.fsdecode(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False  # the PEM loader says why, as an SSLError
+        if not (path.lower().endswith((".p12", ".pfx")) or PKCS12._sniff(data)):
+            return False
+        p12 = PKCS12.load_pkcs12(data, password)
+        if p12.key is None or p12.cert is None:
+            raise PKCS12.PKCS12Error("%s holds no private key with its certificate" % path)
+        self.use_certificate(p12.cert.certificate, p12.key, [c.certificate for c in p12.additional_certs])
+        return True
 
     def _load(self, use_fn: Callable[[Any, str], int], certfile: Union[str, bytes],
               keyfile: Union[str, bytes, None], callback: Callable) -> None:
@@ -467,6 +496,49 @@ class Context(Owned):
         without ALPN."""
         m2.ssl_ctx_set_alpn_required(self._ptr(), int(bool(required)))
 
+    # -- OCSP stapling (RFC 6066 section 8): M2Sec/SSL/stapling.py --------------------------
+    def _ocsp(self) -> Any:
+        from M2Sec.SSL import stapling
+
+        settings = getattr(self, "_ocsp_settings", None)
+        if settings is None:
+            settings = self._ocsp_settings = stapling.Settings()
+            m2.ssl_ctx_set_ocsp_callback(self._ptr(), stapling.status_callback)
+        return settings
+
+    def set_ocsp_staple(self, staple: Any) -> None:
+        """Server: staple an OCSP response when a client asks for one (status_request).
+
+        :param staple: DER bytes or an :class:`M2Sec.OCSP.Response`; a path to a DER file
+            (read again when it changes); a callable returning DER bytes or None, called in
+            each handshake that asks (:class:`M2Sec.SSL.stapling.RefreshingStaple` fetches a
+            new response before nextUpdate); or None to staple nothing.  An exception raised
+            by the callable fails that handshake (internal_error alert) and is raised by accept.
+        :raises OCSPError: bytes that are not an OCSP response."""
+        from M2Sec.SSL import stapling
+
+        stapling.set_staple(self._ocsp(), staple)
+
+    def set_ocsp_stapling(self, mode: str = "require", *, leeway: float = 300, max_age: Optional[float] = None) -> None:
+        """Client: ask the server for an OCSP staple and verify it during the handshake.
+
+        :param mode: "require" (the handshake fails unless a staple says good), "prefer"
+            (a staple that is sent must verify and must not say revoked; none is fine) or
+            "off" (no status_request).
+        :param leeway: the clock skew allowed on thisUpdate/nextUpdate, in seconds.
+        :param max_age: refuse responses whose thisUpdate is older than this many seconds.
+        A failed check raises :class:`M2Sec.SSL.stapling.OCSPStapleError` from the
+        handshake (the server gets a bad_certificate_status_response alert); the verified
+        result is ``Connection.get_ocsp_result()``."""
+        from M2Sec.SSL import stapling
+
+        if mode not in stapling.MODES:
+            raise ValueError("mode is one of %s" % ", ".join(stapling.MODES))
+        if leeway < 0 or (max_age is not None and max_age < 0):
+            raise ValueError("leeway and max_age must not be negative")
+        handler = self._ocsp()
+        handler.mode, handler.leeway, handler.max_age = mode, float(leeway), max_age
+        m2.ssl_ctx_set_tlsext_status_type(self._ptr(), m2.TLSEXT_STATUSTYPE_ocsp if mode != "off" else -1)
 
     # -- TLS 1.3 post-handshake authentication and external PSKs -----------------------------
     _post_handshake_auth = False
@@ -543,6 +615,7 @@ class Context(Owned):
         if identity_hint is not None and not isinstance(identity_hint, str):
             raise TypeError("identity_hint must be a str or None")
         m2.ssl_ctx_set_psk_server_callback(self._ptr(), callback, identity_hint)
+
 
 def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
     """The C-level verify callback: calls callback in M2Crypto's new or old style, turning
