@@ -28,6 +28,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from wsgiref.util import FileWrapper
 
+from cheroot import errors as _errors
 from cheroot import server as _cs
 from cheroot import wsgi as _cw
 
@@ -60,6 +61,23 @@ class _Request(_cs.HTTPRequest):
 class _Connection(_cs.HTTPConnection):
     RequestHandlerClass = _Request
 
+    def _handle_no_ssl(self, req: Any) -> None:
+        """A plain HTTP request on the TLS port: cheroot's 400 in clear text, then close
+        (after reading what the client sent, so that the close does not reset the answer)."""
+        super()._handle_no_ssl(req)
+        raw = getattr(self.socket, "_socket", None)
+        if raw is None:
+            return
+        try:
+            raw.shutdown(socket.SHUT_WR)
+            raw.settimeout(0.5)
+            for _ in range(16):
+                if not raw.recv(65536):
+                    break
+        except OSError:
+            pass
+        self.linger = False
+
 
 class _Gateway(_cw.Gateway_10):
     """WSGI 1.0 environ with wsgi.file_wrapper and the process model."""
@@ -69,6 +87,23 @@ class _Gateway(_cw.Gateway_10):
         env["wsgi.file_wrapper"] = FileWrapper
         env["wsgi.multiprocess"] = bool(getattr(self.req.server, "multiprocess", False))
         return env
+
+    def respond(self) -> None:
+        """Run the application; a body past max_body_size (which cheroot's readers raise
+        inside it) is answered 413 and the connection closed, not logged as a crash."""
+        try:
+            super().respond()
+        except (_errors.MaxSizeExceeded, OSError) as exc:
+            too_large = isinstance(exc, _errors.MaxSizeExceeded) or exc.args == ("Request Entity Too Large",)
+            if not too_large:
+                raise
+            req = self.req
+            req.close_connection = True
+            if not req.sent_headers:
+                req.simple_response("413 Request Entity Too Large", "The request body is too large.")
+                req.sent_headers = True
+            req.ready = False  # nothing more to send on this connection
+            req.chunked_write = False
 
 
 class WSGIServer(_cw.Server):
@@ -365,6 +400,7 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 8443, *, cert: str, key
     """
     if workers < 1 or threads < 1:
         raise ValueError("workers and threads must be at least 1")
+    max_connections = _fit_fd_limit(max_connections)
     adapter = M2SecAdapter(cert, key, private_key_password=password, ciphers=ciphers, ca=ca, capath=capath,
                            crl=crl, verify_client=verify_client, handshake_timeout=handshake_timeout,
                            max_connections=max_connections, remote_user=remote_user)
@@ -395,6 +431,25 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 8443, *, cert: str, key
         listen.close()
         if redirect_sock is not None:
             redirect_sock.close()
+
+
+def _fit_fd_limit(max_connections: int) -> int:
+    """Raise the soft descriptor limit toward the hard one so that max_connections fit; the
+    connection count that fits (a server out of descriptors could accept nobody)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = max_connections + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+    except (ImportError, ValueError, OSError):
+        return max_connections
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - 256))
 
 
 def _open_log(access_log: Any) -> Any:

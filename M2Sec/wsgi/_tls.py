@@ -366,6 +366,7 @@ class M2SecAdapter(Adapter):
         if full:
             sock.close()
             raise OSError(errno.ECONNABORTED, "connection limit reached")
+        sock.settimeout(0)  # peeks never wait; the Connection sets its own timeouts
         tls = TLSSocket(self, sock)
         return tls, tls.env
 

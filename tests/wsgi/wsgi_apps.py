@@ -58,3 +58,10 @@ def hello(environ, start_response):
     body = b"Hello, world!\n"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def echo_app_or_hello(environ, start_response):
+    """echo_app on /echo, hello elsewhere."""
+    if environ["PATH_INFO"] == "/echo":
+        return echo_app(environ, start_response)
+    return hello(environ, start_response)
