@@ -33,6 +33,7 @@ demo: prereqs install
 	$(PY) demo/https_demo.py
 	$(PY) demo/tls_lite_demo.py
 	$(PY) demo/ssh_demo.py
+	$(PY) demo/wsgi_demo.py
 
 test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
