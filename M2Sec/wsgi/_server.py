@@ -249,6 +249,8 @@ def listen_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            # accepted sockets inherit it: a response's head and body records go out at once
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind(addr)
             sock.listen(backlog)
             return sock
