@@ -12,11 +12,33 @@ session-ticket keys.  Three ways in:
 Needs the ``https`` extra (``pip install 'M2Sec[https]'``: cheroot).
 """
 
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from M2Sec.wsgi._server import WSGIServer, listen_socket, redirect_app, serve
-from M2Sec.wsgi._tls import M2SecAdapter, server_context
-from M2Sec.wsgi.environ import remote_user, ssl_environ
+if TYPE_CHECKING:  # what __getattr__ below loads on first use
+    from M2Sec.wsgi._server import WSGIServer, listen_socket, redirect_app, serve  # noqa: F401
+    from M2Sec.wsgi._tls import M2SecAdapter, server_context  # noqa: F401
+    from M2Sec.wsgi.environ import remote_user, ssl_environ  # noqa: F401
+
+import importlib
+
+# the names below load on first use, so that M2Sec.wsgi.cli and .environ work without cheroot
+_LAZY = {"serve": "_server", "WSGIServer": "_server", "listen_socket": "_server", "redirect_app": "_server",
+         "M2SecAdapter": "_tls", "server_context": "_tls", "ssl_environ": "environ", "remote_user": "environ"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'M2Sec.wsgi' has no attribute %r" % name)
+    try:
+        value = getattr(importlib.import_module("M2Sec.wsgi." + module), name)
+    except ImportError as exc:
+        if exc.name != "cheroot" and not str(exc.name).startswith("cheroot."):
+            raise
+        raise ImportError("M2Sec.wsgi needs cheroot: pip install 'M2Sec[https]' (or pip install cheroot)") from exc
+    globals()[name] = value
+    return value
+
 
 __all__ = ["serve", "paste_server", "server_context", "M2SecAdapter", "WSGIServer", "ssl_environ",
            "remote_user", "listen_socket", "redirect_app", "options_from_strings"]
@@ -67,4 +89,6 @@ def paste_server(app: Any, global_conf: Optional[Dict[str, Any]] = None, **local
     workers, threads, max_connections, timeout, header_timeout, max_body_size, redirect_port,
     hsts, access_log, remote_user ... (see :func:`serve`).
     """
+    from M2Sec.wsgi._server import serve
+
     return serve(app, **options_from_strings(local_conf))

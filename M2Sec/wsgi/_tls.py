@@ -19,11 +19,9 @@ from cheroot.ssl import Adapter
 
 from M2Sec import SSL, X509, m2
 from M2Sec.SSL.SSLError import SSLError, SSLEOFError, SSLTimeoutError
-from M2Sec.wsgi.environ import RemoteUser, remote_user, server_environ, ssl_environ
+from M2Sec.wsgi.environ import VERIFY_MODES, RemoteUser, remote_user, server_environ, ssl_environ
 
 __all__ = ["VERIFY_MODES", "server_context", "M2SecAdapter", "TLSSocket"]
-
-VERIFY_MODES = ("none", "optional", "required")
 
 # TLS 1.2 suites offered (TLS 1.3's are OpenSSL's defaults): forward secret AEADs only
 DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"

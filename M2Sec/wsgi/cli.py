@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Any, List, Optional
 
-from M2Sec.wsgi._tls import VERIFY_MODES
+from M2Sec.wsgi.environ import VERIFY_MODES
 
 
 def load_app(spec: str, factory: bool = False) -> Any:
@@ -53,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 def serve_main(argv: List[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    from M2Sec.wsgi import serve
+    try:
+        from M2Sec.wsgi import serve
+    except ImportError as exc:
+        print("m2sec https serve: %s" % exc, file=sys.stderr)
+        return 2
 
     if "" not in sys.path:
         sys.path.insert(0, "")

@@ -9,7 +9,10 @@ from typing import Any, Callable, Dict, Optional, Union
 
 from M2Sec import X509, m2
 
-__all__ = ["ssl_environ", "remote_user", "RemoteUser"]
+__all__ = ["ssl_environ", "server_environ", "remote_user", "RemoteUser", "VERIFY_MODES"]
+
+#: verify_client's values: no certificate asked; asked, and reported whatever it is; required
+VERIFY_MODES = ("none", "optional", "required")
 
 # X509_NAME_print_ex flags mod_ssl uses: RFC 2253 without escaping UTF-8 bytes
 _DN_FLAGS = m2.XN_FLAG_RFC2253 & ~m2.ASN1_STRFLGS_ESC_MSB
