@@ -10,7 +10,6 @@ stopped by its PID with SIGTERM.
 """
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -20,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from M2Sec import EVP, SSL, httpslib
-from https_demo import make_cert
+from M2Sec import SSL, httpslib
+from https_demo import mint_localhost
 
 APP = '''
 def app(environ, start_response):
@@ -31,17 +30,6 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]
 '''
-
-
-def mint(d: str) -> dict:
-    ca_key, key = EVP.generate_key("EC", curve="P-256"), EVP.generate_key("EC", curve="P-256")
-    ca = make_cert("M2Sec demo CA", ca_key, ca_key, None, [("basicConstraints", "CA:TRUE")])
-    cert = make_cert("localhost", key, ca_key, ca, [("subjectAltName", "DNS:localhost")])
-    paths = {n: os.path.join(d, n + ".pem") for n in ("ca", "cert", "key")}
-    ca.save_pem(paths["ca"])
-    cert.save_pem(paths["cert"])
-    key.save_key(paths["key"], cipher=None)
-    return paths
 
 
 def start(cmd: list, log: str, env: dict) -> "tuple[subprocess.Popen, int]":
@@ -130,7 +118,7 @@ def wsgi_demo(d: str, paths: dict) -> int:
 def main() -> int:
     d = tempfile.mkdtemp(prefix="m2sec-wsgi-demo-")
     try:
-        paths = mint(d)
+        paths = mint_localhost(d)
         print("minted a demo CA and a certificate for localhost (EC P-256)")
         bindir = os.path.dirname(sys.executable)
         try:
