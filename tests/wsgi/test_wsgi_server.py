@@ -362,3 +362,28 @@ remote_user = cn
                               "https://localhost:%d/" % srv.port).stdout)
         assert env["SSL_CLIENT_VERIFY"] == "SUCCESS" and env["REMOTE_USER"] == "test client"
         no_tracebacks(srv)
+
+
+def test_crl_marks_a_revoked_client(tmp_path, wpki):
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    fmt = "%Y%m%d%H%M%SZ"
+    wpki.pki.issue_dated("bob", "/CN=Bob Revoked", (now - datetime.timedelta(hours=1)).strftime(fmt),
+                         (now + datetime.timedelta(days=2)).strftime(fmt), ext=["extendedKeyUsage=clientAuth"])
+    wpki.pki.revoke("bob")
+    crl = wpki.pki.gencrl("wsgi-inter.crl")
+    args = server_args(wpki, "--ca", wpki.cas, "--crl", crl, "--verify-client", "optional")
+    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", args) as srv:
+        url = "https://localhost:%d/" % srv.port
+        env = json.loads(curl("--cacert", wpki.root, "--cert", wpki.pki.path("bob.pem"), "--key",
+                              wpki.pki.path("bob.key"), url).stdout)
+        assert env["SSL_CLIENT_VERIFY"] == "FAILED:certificate revoked" and env["SSL_CLIENT_S_DN_CN"] == "Bob Revoked"
+        env = json.loads(curl("--cacert", wpki.root, "--cert", wpki.client_cert, "--key", wpki.client_key, url).stdout)
+        assert env["SSL_CLIENT_VERIFY"] == "SUCCESS"
+    args = server_args(wpki, "--ca", wpki.cas, "--crl", crl, "--verify-client", "required")
+    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", args) as srv:
+        p = curl("--cacert", wpki.root, "--cert", wpki.pki.path("bob.pem"), "--key", wpki.pki.path("bob.key"),
+                 "https://localhost:%d/" % srv.port)
+        assert p.returncode != 0
+        no_tracebacks(srv)
