@@ -47,8 +47,8 @@ __all__ = ["serve", "paste_server", "server_context", "M2SecAdapter", "WSGIServe
 _INT = ("port", "workers", "threads", "max_connections", "backlog", "max_body_size", "max_header_size",
         "redirect_port", "hsts")
 _FLOAT = ("timeout", "header_timeout", "handshake_timeout", "shutdown_timeout")
-_STR = ("host", "cert", "key", "ca", "capath", "crl", "verify_client", "ciphers", "password", "redirect_host",
-        "access_log", "remote_user")
+_STR = ("host", "cert", "key", "ca", "capath", "crl", "ocsp_response", "verify_client", "ciphers", "password",
+        "redirect_host", "access_log", "remote_user")
 
 
 def options_from_strings(conf: Dict[str, Any]) -> Dict[str, Any]:

@@ -383,7 +383,8 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 8443, *, cert: str, key
           shutdown_timeout: float = 10.0, max_body_size: int = 100 * 1024 * 1024,
           max_header_size: int = 64 * 1024, redirect_port: Optional[int] = None, redirect_host: Optional[str] = None,
           hsts: Optional[int] = None, access_log: Any = None, remote_user: Any = None,
-          sock: Optional[socket.socket] = None, on_ready: Optional[Callable[[Tuple[str, int]], None]] = None) -> int:
+          sock: Optional[socket.socket] = None, on_ready: Optional[Callable[[Tuple[str, int]], None]] = None,
+          ocsp_response: Optional[str] = None) -> int:
     """Serve a WSGI application over HTTPS until SIGTERM or SIGINT; returns the exit status.
 
     :param cert: PEM certificate chain (leaf first); key: its key (None: in cert).
@@ -394,6 +395,7 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 8443, *, cert: str, key
     :param header_timeout: seconds for a request head, from its first byte.
     :param redirect_port: also listen for plain HTTP there, answering 301 to HTTPS.
     :param hsts: add Strict-Transport-Security with this max-age (seconds).
+    :param ocsp_response: a DER OCSP response file to staple (read again when it changes).
     :param access_log: a text stream (or a path; "-" for stderr) for the common log format.
     :param remote_user: REMOTE_USER from a verified client certificate: "cn", "email", "dn"
         or a callable(environ) -> str.
@@ -405,7 +407,8 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 8443, *, cert: str, key
     max_connections = _fit_fd_limit(max_connections)
     adapter = M2SecAdapter(cert, key, private_key_password=password, ciphers=ciphers, ca=ca, capath=capath,
                            crl=crl, verify_client=verify_client, handshake_timeout=handshake_timeout,
-                           max_connections=max_connections, remote_user=remote_user)
+                           max_connections=max_connections, remote_user=remote_user,
+                           ocsp_response=ocsp_response)
     stream = _open_log(access_log)
     wrapped = _Wrapped(app, hsts, stream) if (hsts or stream is not None) else app
     listen = sock if sock is not None else listen_socket(host, port, backlog)

@@ -39,7 +39,7 @@ def server_context(cert: str, key: Optional[str] = None, *, ca: Optional[str] = 
                    capath: Optional[str] = None, crl: Optional[str] = None,
                    verify_client: str = "none", verify_depth: int = 10,
                    ciphers: Optional[str] = None, min_version: str = "TLSv1.2",
-                   password: Optional[Union[str, bytes]] = None) -> SSL.Context:
+                   password: Optional[Union[str, bytes]] = None, ocsp_response: Optional[str] = None) -> SSL.Context:
     """A server Context with safe defaults for HTTPS.
 
     TLS 1.2 or newer, forward-secret AEAD suites, ALPN ``http/1.1``, no compression, no
@@ -50,6 +50,9 @@ def server_context(cert: str, key: Optional[str] = None, *, ca: Optional[str] = 
     :param crl: PEM file of CRLs checked against client certificates (the leaf's issuer).
     :param verify_client: "none", "optional" (ask; a missing or bad certificate is reported in
         SSL_CLIENT_VERIFY) or "required" (the handshake fails without a valid one).
+    :param ocsp_response: a DER OCSP response file for the certificate, stapled for clients
+        that ask (status_request) and read again when it changes (an OCSP client such as
+        ``openssl ocsp -respout`` refreshes it).
     :raises ValueError: for a bad option or a key that does not match the certificate;
         SSLError if a file cannot be read.
     """
@@ -72,6 +75,8 @@ def server_context(cert: str, key: Optional[str] = None, *, ca: Optional[str] = 
         for item in _pem_crls(crl):
             store.add_crl(item)
         ctx.set_verify_flags(m2.VERIFY_CRL_CHECK_LEAF)
+    if ocsp_response:
+        ctx.set_ocsp_staple(ocsp_response)
     if verify_client == "required":
         ctx.set_verify(m2.SSL_VERIFY_PEER | m2.SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_depth)
     elif verify_client == "optional":

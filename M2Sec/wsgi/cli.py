@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", help="PEM file of the CAs of client certificates")
     p.add_argument("--capath", help="hashed directory of the CAs of client certificates")
     p.add_argument("--crl", help="PEM file of CRLs for client certificates")
+    p.add_argument("--ocsp-response", help="DER OCSP response file to staple (read again when it changes)")
     p.add_argument("--verify-client", choices=VERIFY_MODES, default="none")
     p.add_argument("--remote-user", choices=("cn", "email", "dn"), help="REMOTE_USER from the client certificate")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the socket (default 1)")
