@@ -10,7 +10,7 @@ import inspect
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
 from weakref import WeakValueDictionary
 
 from M2Sec import BIO, X509, m2, util
@@ -126,6 +126,7 @@ class Context(Owned):
             raise ValueError("no such protocol '%s'" % protocol)
         super().__init__(m2.ssl_ctx_new(method()), 1)
         self._addr = int(self._p)
+        self._protocol = protocol
         if protocol == "tlsv1" and not m2.ssl_ctx_set_tls1(self._p):
             raise ValueError("TLS 1.0 is not supported by this OpenSSL")
         self.allow_unknown_ca: Union[int, bool] = 0
@@ -275,6 +276,8 @@ class Context(Owned):
                 raise TypeError("the verify callback must be callable")
             m2.ssl_ctx_set_verify(ctx, mode, _verify_trampoline(callback))
         m2.ssl_ctx_set_verify_depth(ctx, depth)
+        if self._post_handshake_auth:
+            self._pha_verify_mode()
 
     def get_verify_mode(self) -> int:
         return m2.ssl_ctx_get_verify_mode(self._ptr())
@@ -536,6 +539,82 @@ class Context(Owned):
         handler = self._ocsp()
         handler.mode, handler.leeway, handler.max_age = mode, float(leeway), max_age
         m2.ssl_ctx_set_tlsext_status_type(self._ptr(), m2.TLSEXT_STATUSTYPE_ocsp if mode != "off" else -1)
+
+    # -- TLS 1.3 post-handshake authentication and external PSKs -----------------------------
+    _post_handshake_auth = False
+    _psk_client_callback: Optional[Callable] = None
+
+    def set_post_handshake_auth(self, enabled: bool = True) -> None:
+        """Turn TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2) on or off.
+
+        A client offers it (the post_handshake_auth extension) and answers a later certificate
+        request with the certificate loaded in this context.  A server whose verify mode has
+        verify_peer then asks for the client's certificate only when
+        :meth:`Connection.verify_client_post_handshake` is called, not in the handshake
+        (SSL_VERIFY_POST_HANDSHAKE), as Python's ``SSLContext.post_handshake_auth``.
+
+        :raises TypeError: if enabled is not a bool."""
+        if not isinstance(enabled, bool):
+            raise TypeError("enabled must be a bool")
+        m2.ssl_ctx_set_post_handshake_auth(self._ptr(), int(enabled))
+        self._post_handshake_auth = enabled
+        self._pha_verify_mode()
+
+    @property
+    def post_handshake_auth(self) -> bool:
+        """Whether post-handshake authentication is on (Python ssl's attribute)."""
+        return self._post_handshake_auth
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, enabled: bool) -> None:
+        self.set_post_handshake_auth(enabled)
+
+    def _pha_verify_mode(self) -> None:
+        mode = m2.ssl_ctx_get_verify_mode(self._ptr())
+        if self._post_handshake_auth and mode & m2.SSL_VERIFY_PEER:
+            mode |= m2.SSL_VERIFY_POST_HANDSHAKE
+        elif not self._post_handshake_auth:
+            mode &= ~m2.SSL_VERIFY_POST_HANDSHAKE
+        m2.ssl_ctx_set_verify_mode(self._ptr(), mode)
+
+    def set_psk_client_callback(self, callback: Optional[Callable[[Optional[str]], Tuple[Any, Any]]]) -> None:
+        """Use an external PSK as a client (RFC 4279 for TLS 1.2, RFC 8446 section 4.2.11 for
+        TLS 1.3), as Python 3.13's ``SSLContext.set_psk_client_callback``.
+
+        ``callback(hint)`` gets the server's identity hint (str, or None; always None in TLS
+        1.3) and returns ``(identity, psk)``: identity a str (sent as UTF-8), bytes or None,
+        psk bytes (b"" offers none).  Beyond Python, ``(identity, psk, "sha384")`` makes it a
+        TLS 1.3 PSK for SHA-384 suites (the default is "sha256"); a PSK is only used with
+        suites of its hash.  An exception in the callback, or an answer of the wrong type,
+        aborts the handshake (an alert) and is raised by the handshake call.  None turns it
+        off.  OpenSSL: SSL_CTX_set_psk_client_callback, SSL_CTX_set_psk_use_session_callback.
+
+        :raises ValueError: on a server-only context; TypeError if callback is not callable."""
+        if self._protocol == "tls_server":
+            raise ValueError("a PSK client callback cannot be used on a tls_server context")
+        m2.ssl_ctx_set_psk_client_callback(self._ptr(), callback)
+        self._psk_client_callback = callback
+
+    def set_psk_server_callback(self, callback: Optional[Callable[[Optional[str]], Any]],
+                                identity_hint: Optional[str] = None) -> None:
+        """Accept external PSKs as a server, as Python 3.13's ``SSLContext.set_psk_server_callback``.
+
+        ``callback(identity)`` gets the identity the client sent (str, or None) and returns
+        its key as bytes, or b"" for an unknown identity (TLS 1.2 answers unknown_psk_identity;
+        TLS 1.3 ignores the PSK and goes on without it); ``(key, "sha384")`` makes it a TLS 1.3
+        PSK for SHA-384 suites.  identity_hint is sent to TLS 1.2 clients.  A server without a
+        certificate prefers SHA-256 suites in TLS 1.3 (OpenSSL): for SHA-384 PSKs, keep its
+        suites to TLS_AES_256_GCM_SHA384.  An exception in the callback, or an answer of the
+        wrong type, aborts the handshake (internal_error alert) and is raised by the handshake
+        call.  None turns it off.  OpenSSL: SSL_CTX_set_psk_server_callback,
+        SSL_CTX_set_psk_find_session_callback, SSL_CTX_use_psk_identity_hint.
+
+        :raises ValueError: on a client-only context or for a hint over 256 bytes."""
+        if self._protocol == "tls_client":
+            raise ValueError("a PSK server callback cannot be used on a tls_client context")
+        if identity_hint is not None and not isinstance(identity_hint, str):
+            raise TypeError("identity_hint must be a str or None")
+        m2.ssl_ctx_set_psk_server_callback(self._ptr(), callback, identity_hint)
 
 
 def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
