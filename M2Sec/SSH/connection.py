@@ -168,6 +168,16 @@ class GlobalReply(Event):
 
 
 @dataclass
+class SignatureRequest(Event):
+    """User authentication needs a signature from a key outside the core (an agent's):
+    answer with :meth:`ClientConnection.signature_done`."""
+
+    key: Any
+    data: bytes
+    algorithm: bytes
+
+
+@dataclass
 class KexComplete(Event):
     kex: bytes
     cipher_out: bytes
@@ -213,6 +223,8 @@ class ClientConfig:
     rekey_bytes: int = 1 << 30
     rekey_seconds: float = 3600.0
     client_version: bytes = VERSION
+    #: authentication methods in the order to try them (default: auth.METHODS)
+    preferred_auth: Optional[Sequence[bytes]] = None
     algorithms: Dict[str, List[bytes]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -841,6 +853,7 @@ class ClientConnection(Connection):
     def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
         self.server_version = b""
         self.server_sig_algs: Optional[List[bytes]] = None
+        self._sig_announced: Any = None
         super().__init__(config, now=now)
 
     def _local_version(self) -> bytes:
@@ -866,7 +879,8 @@ class ClientConnection(Connection):
         c = self.config
         self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
                                       kbdint=c.kbdint, password_change=c.password_change,
-                                      server_sig_algs=lambda: self.server_sig_algs)
+                                      server_sig_algs=lambda: self.server_sig_algs,
+                                      methods=c.preferred_auth or _auth.METHODS)
         for p in self._auth.start():
             self._send(p)
 
@@ -929,6 +943,30 @@ class ClientConnection(Connection):
         assert a is not None
         for p in a.handle(payload[0], payload):
             self._send(p)
+        self._auth_progress(a)
+
+    def signature_done(self, signature: Optional[bytes]) -> List[Event]:
+        """Answer a :class:`SignatureRequest`: the signature blob, or None when the key could
+        not sign (authentication goes on with the next key or method); the events that follow.
+
+        :raises DisconnectError: when no method is left (the connection is then closed).
+        """
+        a = self._auth
+        if a is None or a.signature_request is None:
+            raise ValueError("no signature was asked for")
+        try:
+            for p in a.signature_done(signature):
+                self._send(p)
+        except DisconnectError as e:
+            self._fail(e)
+        self._auth_progress(a)
+        return self._take_events()
+
+    def _auth_progress(self, a: _auth.ClientAuth) -> None:
+        if a.signature_request is not None and a.signature_request is not self._sig_announced:
+            self._sig_announced = a.signature_request
+            key, data, alg = a.signature_request
+            self._events.append(SignatureRequest(key, data, alg))
         if a.banners:
             for text in a.banners:
                 self._events.append(Banner(text))
