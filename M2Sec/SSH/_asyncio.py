@@ -797,11 +797,12 @@ class SSHClientConnection:
                 proc.wait()
 
     def _connection_lost(self, exc: Optional[Exception]) -> None:
-        if self.error is None:
+        err = self.error
+        if err is None:
             err = ConnectionLost("the connection was lost%s" % (": %s" % exc if exc else ""), local=False)
             if self._core.state == "closed" and self._core.error is not None:
                 err = self._core.error  # type: ignore[assignment]
-            self._abort(err)
+        self._abort(err)  # also after close(): what still waits on a channel is told
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -827,6 +828,7 @@ class SSHClientConnection:
             return
         self._unanswered += 1
         fut = self._loop.create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it
         self._global.append(fut)
         self._core.global_request(b"keepalive@openssh.com", b"", True)
         self._flush()
@@ -1033,13 +1035,38 @@ class _TunnelIO(_ChannelIO):
         super().__init__(conn, c, on_data=self._deliver)
         self.protocol: Optional[asyncio.Protocol] = None
         self._writing_paused = False
+        # what arrives between the open confirmation and attach() (the server's version line
+        # may come in the same read as the confirmation)
+        self._early: List[Any] = []
+
+    def attach(self, protocol: asyncio.Protocol, transport: asyncio.BaseTransport) -> None:
+        """Start protocol on this channel, giving it what already arrived."""
+        self.protocol = protocol
+        protocol.connection_made(transport)
+        early, self._early = self._early, []
+        for item in early:
+            if self.protocol is None:
+                break
+            if isinstance(item, core.Event):
+                self.on_event(item)
+            else:
+                self._deliver(item, 0)
 
     def _deliver(self, data: bytes, ext: int) -> None:
-        if self.protocol is not None and ext == 0:
+        if ext:
+            self._consumed(len(data))
+        elif self.protocol is None:
+            self._early.append(bytes(data))
+        else:
             self.protocol.data_received(data)
-        self._consumed(len(data))
+            self._consumed(len(data))
 
     def on_event(self, ev: core.Event) -> None:
+        if self.protocol is None and self._early is not None and isinstance(ev, (core.ChannelEOF,
+                                                                                   core.ChannelClosed)):
+            super().on_event(ev)
+            self._early.append(ev)
+            return
         super().on_event(ev)
         if self.protocol is None:
             return
@@ -1224,7 +1251,7 @@ def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "y
                 raise HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
         return check_callable
     from M2Sec.SSH.knownhosts import KnownHosts
-    kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts, missing_ok=policy != "yes")
+    kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts, missing_ok=True)
 
     def check(key: Any) -> None:
         result = kh.match(host, port, key)
@@ -1373,7 +1400,7 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
         known_hosts = KnownHosts(os.path.expanduser(files[0]), missing_ok=True)
     elif isinstance(known_hosts, (str, os.PathLike)):
         from M2Sec.SSH.knownhosts import KnownHosts
-        known_hosts = KnownHosts(os.path.expanduser(os.fspath(known_hosts)), missing_ok=policy != "yes")
+        known_hosts = KnownHosts(os.path.expanduser(os.fspath(known_hosts)), missing_ok=True)
     host_key_algs = _algs(args, "server_host_key_algs", opts, "hostkeyalgorithms", core.DEFAULT_HOST_KEY_ALGS,
                           core.SUPPORTED_HOST_KEY_ALGS)
     if host_key_algs is None and known_hosts is not None:
@@ -1456,10 +1483,7 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             assert conn is not None
             if via is not None:
                 io, peer = await _open_tunnel(via, host, port)
-                transport = _TunnelTransport(io, peer)
-                protocol = _Protocol(conn)
-                io.protocol = protocol
-                protocol.connection_made(transport)
+                io.attach(_Protocol(conn), _TunnelTransport(io, peer))
             elif sock is None:
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
                 last: Optional[BaseException] = None
