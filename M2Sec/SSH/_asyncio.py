@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import os
 import socket
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -680,6 +681,7 @@ class SSHClientConnection:
 
     def _data_received(self, data: bytes) -> None:
         self._unanswered = 0  # the peer is alive
+        self._core.wall_time = time.time()
         try:
             events = self._core.receive(data)
         except DisconnectError as e:

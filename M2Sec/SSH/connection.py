@@ -35,7 +35,6 @@ back to zero at each NEWKEYS.  ext-info-c is offered in the first KEXINIT; the s
 EXT_INFO (server-sig-algs) is taken after NEWKEYS and before authentication ends.
 """
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
@@ -281,7 +280,7 @@ class Connection:
     _LETTERS_IN: Tuple[bytes, bytes, bytes]
     _ACCEPTS: Dict[str, frozenset]
 
-    def __init__(self, config: Any, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: Any, *, now: float = 0.0) -> None:
         self.config = config
         self.state = "version"
         self.session_id = b""
@@ -295,7 +294,10 @@ class Connection:
         self._reader = PacketReader(crypto.PlainOpener())
         self._kex: Optional[_KexState] = None
         self._kex_count = 0
-        self._last_kex = time.monotonic() if now is None else now
+        self._last_kex = now  # the front end's monotonic clock, also given to tick()
+        #: the front end's wall clock (time.time()), set before receive(): certificate and
+        #: authorized_keys expiry are checked against it
+        self.wall_time = 0.0
         self._now = self._last_kex
         self._auth: Optional[_auth.ClientAuth] = None
         self._channels: Dict[int, ch.Channel] = {}
@@ -456,7 +458,7 @@ class Connection:
             if k.ignore_next and 30 <= msg <= 49:
                 k.ignore_next = False
                 return
-            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS) \
+            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS, MSG_DISCONNECT) \
                     and not 30 <= msg <= 49:
                 raise ProtocolError("message %d during a strict key exchange" % msg, local=False)
             if k.theirs and not k.newkeys_received and not (msg in _TRANSPORT or msg == MSG_NEWKEYS
@@ -850,7 +852,7 @@ class ClientConnection(Connection):
     _LETTERS_IN = (b"B", b"D", b"F")
     config: ClientConfig
 
-    def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: ClientConfig, *, now: float = 0.0) -> None:
         self.server_version = b""
         self.server_sig_algs: Optional[List[bytes]] = None
         self._sig_announced: Any = None

@@ -252,7 +252,7 @@ class ServerConnection(Connection):
     GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward"])
 
     def __init__(self, config: ServerConfig, server: Optional[SSHServer] = None, *, addr: str = "",
-                 now: Optional[float] = None) -> None:
+                 now: float = 0.0) -> None:
         self.server = server if server is not None else SSHServer()
         self.client_version = b""
         self.server_version = config.server_version
@@ -326,7 +326,8 @@ class ServerConnection(Connection):
                                 authorized_keys=c.authorized_keys,  # type: ignore[attr-defined]
                                 trusted_ca_keys=c.trusted_user_ca_keys,  # type: ignore[attr-defined]
                                 addr=self.addr, max_auth_tries=c.max_auth_tries,  # type: ignore[attr-defined]
-                                sig_algs=c.algorithms["public_key"], banner=c.banner)  # type: ignore[attr-defined]
+                                sig_algs=c.algorithms["public_key"], banner=c.banner,  # type: ignore[attr-defined]
+                                now=lambda: self.wall_time or None)
 
     def _on_userauth_request(self, payload: bytes) -> None:
         a: ServerAuth = self._auth  # type: ignore[assignment]
