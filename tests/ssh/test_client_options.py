@@ -180,3 +180,40 @@ def test_keepalive_ends_a_silent_connection(home, sshd):
     err, took = run(go())
     assert isinstance(err, ConnectionLost) and "keepalive" in str(err)
     assert took < 5
+
+
+def test_blocking_client_serves_in_the_background(sshd):
+    """The blocking client keeps forwards and keepalives going between calls, from several
+    threads, and inside a thread that runs an asyncio loop."""
+    import socket
+    import threading
+    with SSH.Client("127.0.0.1", sshd.port, username=sshd.user, client_keys=[sshd.user_keys["ed25519"]],
+                    known_hosts=sshd.known_hosts(), config=None, agent_path=None, keepalive_interval=0.2) as c:
+        # a forward served while this thread only sleeps in the OS
+        with c.forward_local_port("127.0.0.1", 0, "127.0.0.1", sshd.port) as listener:
+            with socket.create_connection(("127.0.0.1", listener.get_port()), timeout=10) as s:
+                assert s.recv(64).startswith(b"SSH-2.0-OpenSSH")
+        # calls from several threads at once
+        results = {}
+
+        def work(i):
+            results[i] = c.run("echo %d" % i).stdout
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results == {i: b"%d\n" % i for i in range(4)}
+        # from a coroutine of another loop (the blocking call does not touch that loop)
+        async def inside():
+            return c.run("echo nested").stdout
+        assert asyncio.run(inside()) == b"nested\n"
+        # a direct-tcpip channel as a socket-like object
+        with c.open_connection("127.0.0.1", sshd.port) as chan:
+            assert chan.recv(64).startswith(b"SSH-2.0-OpenSSH")
+        import time
+        time.sleep(0.8)  # keepalives answered in the background
+        assert c.connection.error is None
+        assert c.get_extra_info("server_version").startswith("SSH-2.0-OpenSSH")
+    with pytest.raises(RuntimeError):
+        c.run("true")
