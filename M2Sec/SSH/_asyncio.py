@@ -507,7 +507,10 @@ class SSHRemoteListener:
         conn._remote_forwards.pop((self.host, self.port), None)
         if conn.error is None and conn._core.state == "open":
             from M2Sec.SSH.packet import string, uint32
-            conn._core.global_request(b"cancel-tcpip-forward", string(self.host) + uint32(self.port), False)
+            if self.port:  # a TCP forward (a UNIX socket forward has no port)
+                conn._core.global_request(b"cancel-tcpip-forward", string(self.host) + uint32(self.port), False)
+            else:
+                conn._core.global_request(b"cancel-streamlocal-forward@openssh.com", string(self.host), False)
             conn._flush()
 
     async def wait_closed(self) -> None:
@@ -560,12 +563,18 @@ async def pipe(io: "_ChannelIO", reader: asyncio.StreamReader, writer: asyncio.S
 async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str, port: int) -> None:
     """Answer a channel the peer opened towards host:port (forwarded-tcpip on the client,
     direct-tcpip on the server): connect, confirm and pipe, or refuse with CONNECT_FAILED."""
+    await answer_channel(conn, c, lambda: asyncio.open_connection(host, port), "%s port %d" % (host, port))
+
+
+async def answer_channel(conn: "SSHClientConnection", c: ch.Channel, opener: Callable[[], Any], what: str) -> None:
+    """Answer a channel the peer opened: opener() gives the local (reader, writer) to pipe it
+    to (a TCP or UNIX socket, the agent); refused with CONNECT_FAILED when that fails."""
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await opener()
     except OSError as e:
         if c.state == "opening" and conn._core.state == "open":
-            conn._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot connect to %s port %d: %s"
-                                      % (host, port, e.strerror or e))
+            conn._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot connect to %s: %s"
+                                      % (what, e.strerror or e))
             conn._flush()
         return
     if c.state != "opening" or conn._core.state != "open":
@@ -576,6 +585,10 @@ async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str,
     io.opened.set_result(None)
     conn._flush()
     await pipe(io, reader, writer)
+
+
+#: the channel type an agent connection arrives on (agent forwarding, OpenSSH's PROTOCOL)
+AGENT_CHANNEL = b"auth-agent@openssh.com"
 
 
 # ---- the connection -------------------------------------------------------------------------
@@ -625,6 +638,8 @@ class SSHClientConnection:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
+        self._agent_forward_path: Optional[str] = None
         self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
@@ -736,19 +751,32 @@ class SSHClientConnection:
         self._flush()
 
     def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
-        """A forwarded-tcpip channel from the server: connect to the forward's destination."""
+        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
+        (to the forward's destination) or an agent connection (to the local agent)."""
         from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == AGENT_CHANNEL:
+            path = self._agent_forward_path
+            if path is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
+            return
         try:
             r = WireReader(extra)
-            addr, port = r.get_text(), r.get_uint32()
+            addr = r.get_text()
+            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
         except ValueError:
-            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed forwarded-tcpip")
+            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
             return
         dest = self._remote_forwards.get((addr, port))
         if dest is None:
             self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
             return
-        self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        if c.kind == b"forwarded-tcpip":
+            self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        else:
+            target = str(dest[0])
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -892,6 +920,8 @@ class SSHClientConnection:
                 replies.append((b"pty-req", io.request(b"pty-req", ch.pty_request(term_type or "xterm", cols, rows))))
             for name, value in (env or {}).items():
                 io.request(b"env", string(name) + string(value), False)
+            if self._agent_forward_path is not None:
+                io.request(b"auth-agent-req@openssh.com", b"", False)
             if subsystem is not None:
                 replies.append((b"subsystem", io.request(b"subsystem", string(subsystem))))
             elif command is not None:
@@ -971,6 +1001,65 @@ class SSHClientConnection:
         self._core.channel_open_kinds.add(b"forwarded-tcpip")
         self._remote_forwards[(listen_host, port)] = (dest_host, dest_port)
         listener = SSHRemoteListener(self, listen_host, port)
+        self._listeners.append(listener)
+        return listener
+
+    async def forward_local_path(self, listen_path: str, dest_path: str) -> SSHListener:
+        """Listen on the UNIX socket listen_path and forward each connection to the server's
+        UNIX socket dest_path (direct-streamlocal@openssh.com, as ``ssh -L path:path``)."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                io = await self._open(b"direct-streamlocal@openssh.com", ch.direct_streamlocal(dest_path))
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+
+        server = await asyncio.start_unix_server(handle, listen_path)
+        listener = SSHListener(server)
+        self._listeners.append(listener)
+        return listener
+
+    async def forward_remote_path(self, listen_path: str, dest_path: str) -> "SSHRemoteListener":
+        """Ask the server to listen on its UNIX socket listen_path and forward each connection
+        to the local UNIX socket dest_path (streamlocal-forward@openssh.com, ``ssh -R``).
+
+        :raises ChannelRequestError: the server refused.
+        """
+        from M2Sec.SSH.packet import string
+        ok, _ = await self._global_request(b"streamlocal-forward@openssh.com", string(listen_path))
+        if not ok:
+            raise ChannelRequestError("the server refused to listen on %s" % listen_path)
+        self._core.channel_open_kinds.add(b"forwarded-streamlocal@openssh.com")
+        self._remote_forwards[(listen_path, 0)] = (dest_path, 0)
+        listener = SSHRemoteListener(self, listen_path, 0)
+        self._listeners.append(listener)
+        return listener
+
+    async def forward_socks(self, listen_host: str, listen_port: int) -> SSHListener:
+        """A SOCKS 4, 4a and 5 proxy on listen_host:listen_port (0: any free port) whose
+        CONNECT requests go out through the server (direct-tcpip), as ``ssh -D``."""
+        from M2Sec.SSH.socks import SOCKSError, read_request, reply
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+            try:
+                version, host, port = await asyncio.wait_for(read_request(reader, writer), 30)
+            except (SOCKSError, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+                writer.close()
+                return
+            try:
+                io = await self._open(b"direct-tcpip", ch.direct_tcpip(host, port, peer[0], peer[1]))
+            except Exception:
+                writer.write(reply(version, False))
+                writer.close()
+                return
+            writer.write(reply(version, True))
+            await pipe(io, reader, writer)
+
+        server = await asyncio.start_server(handle, listen_host, listen_port)
+        listener = SSHListener(server)
         self._listeners.append(listener)
         return listener
 
@@ -1146,7 +1235,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
             password_change_handler: Any = None, sock: Optional[socket.socket] = None,
             config: Any = _UNSET, agent_path: Optional[str] = _UNSET, preferred_auth: Any = _UNSET,
             strict_host_key_checking: str = _UNSET, tunnel: Any = _UNSET, proxy_command: Any = _UNSET,
-            keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET) -> _Connector:
+            keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET,
+            agent_forwarding: bool = _UNSET) -> _Connector:
     """Connect, exchange keys and authenticate: ``async with connect(...) as conn``.
 
     Options not given are taken from OpenSSH's configuration for the host (``config``), then
@@ -1167,6 +1257,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
         used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.  Default:
         the agent's keys, then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``.
     :param agent_path: the ssh-agent socket (default ``$SSH_AUTH_SOCK``; None: no agent).
+    :param agent_forwarding: let the processes this connection starts use the agent
+        (auth-agent-req@openssh.com, as ``ssh -A``; default: the configuration's ForwardAgent).
     :param preferred_auth: the methods to try, in order (default publickey, password,
         keyboard-interactive).
     :param tunnel: an SSHClientConnection to reach the host through, or a
@@ -1305,16 +1397,23 @@ def _public_of(path: str) -> Optional[bytes]:
         return None
 
 
+def _agent_path(args: Dict[str, Any], opts: Dict[str, Any]) -> Optional[str]:
+    """agent_path=, else the configuration's IdentityAgent, else $SSH_AUTH_SOCK."""
+    from M2Sec.SSH import agent as _agent
+    if _given(args["agent_path"]):
+        return args["agent_path"]
+    ia = opts.get("identityagent")
+    if not ia or ia == "SSH_AUTH_SOCK":
+        return _agent.default_agent_path()
+    return None if ia.lower() == "none" else os.path.expanduser(ia)
+
+
 async def _client_keys(args: Dict[str, Any], opts: Dict[str, Any]) -> Tuple[List[Any], Any]:
     """The keys to offer, and the agent client to close after authentication."""
     from M2Sec.SSH import agent as _agent
     if _given(args["client_keys"]) and args["client_keys"] is not None:
         return _load_keys(args["client_keys"], args["passphrase"]), None
-    agent_path = args["agent_path"]
-    if not _given(agent_path):
-        ia = opts.get("identityagent")
-        agent_path = (None if ia.lower() == "none" else _agent.default_agent_path() if ia == "SSH_AUTH_SOCK"
-                      else os.path.expanduser(ia)) if ia else _agent.default_agent_path()
+    agent_path = _agent_path(args, opts)
     agent, agent_keys = None, []
     if agent_path:
         agent = await _agent.connect_agent(agent_path)
@@ -1468,6 +1567,13 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             preferred_auth=[m.encode() if isinstance(m, str) else m for m in preferred] if preferred else None)
         conn = SSHClientConnection(config)
         conn._keepalive = (float(interval or 0), int(count_max))
+        forward_agent = args["agent_forwarding"]
+        if not _given(forward_agent):
+            forward_agent = _yes(opts.get("forwardagent", "no"))
+        if forward_agent:
+            conn._agent_forward_path = _agent_path(args, opts)
+            if conn._agent_forward_path is not None:
+                conn._core.channel_open_kinds.add(AGENT_CHANNEL)
         via: Optional[SSHClientConnection] = None
         if isinstance(tunnel, str):
             via = await asyncio.wait_for(_jump_hosts(tunnel, args, depth), timeout)

@@ -210,6 +210,18 @@ class Client:
         return _Listener(self, self._loop.run(self._conn.forward_remote_port(listen_host, listen_port,
                                                                              dest_host, dest_port)))
 
+    def forward_local_path(self, listen_path: str, dest_path: str) -> Any:
+        """As forward_local_port, for UNIX sockets (``ssh -L path:path``)."""
+        return _Listener(self, self._loop.run(self._conn.forward_local_path(listen_path, dest_path)))
+
+    def forward_remote_path(self, listen_path: str, dest_path: str) -> Any:
+        """As forward_remote_port, for UNIX sockets (``ssh -R path:path``)."""
+        return _Listener(self, self._loop.run(self._conn.forward_remote_path(listen_path, dest_path)))
+
+    def forward_socks(self, listen_host: str, listen_port: int) -> Any:
+        """A SOCKS 4/5 proxy through the server (``ssh -D``), served in the background."""
+        return _Listener(self, self._loop.run(self._conn.forward_socks(listen_host, listen_port)))
+
     def serve(self, seconds: float) -> None:
         """Wait this many seconds (forwards are served in the background anyway)."""
         import time
