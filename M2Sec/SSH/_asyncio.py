@@ -326,6 +326,8 @@ class _ChannelIO:
         if self.eof_pending or not self.c.can_send():
             raise BrokenPipeError("the channel's input is closed")
         if data:
+            if not isinstance(data, bytes):
+                data = bytes(data)  # the caller may reuse its buffer once write() returns
             self._pending.append((memoryview(data), ext))
             self._pending_size += len(data)
             self.pump()

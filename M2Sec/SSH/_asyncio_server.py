@@ -222,9 +222,9 @@ class SSHServerConnection(SSHClientConnection):
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
             return self.peername
-        if self._transport is not None:
-            return self._transport.get_extra_info(name, default)
-        return default
+        if name == "username":
+            return self.username if self.username is not None else default
+        return super().get_extra_info(name, default)
 
     # ---- the transport side ----
     def _connection_made(self, transport: asyncio.Transport) -> None:

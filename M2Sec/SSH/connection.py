@@ -656,6 +656,7 @@ class Connection:
         if n:
             for header, chunk in c.data_messages(memoryview(data)[:n], ext):
                 self._send_parts(header, chunk)
+            self._maybe_rekey()  # an upload alone reaches rekey_bytes too
         return n
 
     def send_eof(self, c: ch.Channel) -> None:

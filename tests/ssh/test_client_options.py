@@ -217,3 +217,30 @@ def test_blocking_client_serves_in_the_background(sshd):
         assert c.get_extra_info("server_version").startswith("SSH-2.0-OpenSSH")
     with pytest.raises(RuntimeError):
         c.run("true")
+
+
+def test_upload_alone_rekeys_and_write_copies(sshd):
+    """rekey_bytes counts what is sent (an upload alone rekeys), and write() copies a buffer
+    that the caller reuses at once."""
+    import hashlib
+
+    async def go():
+        async with SSH.connect("127.0.0.1", sshd.port, username=sshd.user, client_keys=[sshd.user_keys["ed25519"]],
+                               known_hosts=sshd.known_hosts(), config=None, agent_path=None,
+                               rekey_bytes=2 * 1024 * 1024) as conn:
+            proc = await conn.create_process("sha256sum")
+            buf = bytearray(256 * 1024)
+            digest = hashlib.sha256()
+            for i in range(48):  # 12 MiB: several rekeys on the sending side
+                buf[:] = bytes([i]) * len(buf)
+                digest.update(buf)
+                proc.stdin.write(buf)
+                buf[:] = b"\xff" * len(buf)  # reused before the data went out
+                await proc.stdin.drain()
+            proc.stdin.write_eof()
+            out = await proc.stdout.read()
+            await proc.wait()
+            return out.split()[0].decode(), digest.hexdigest(), conn._core._kex_count
+    remote, local, kexes = run(go())
+    assert remote == local
+    assert kexes >= 4
