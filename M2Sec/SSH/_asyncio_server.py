@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
-from M2Sec.SSH._asyncio import (SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys, _Protocol,
-                                connect_channel, pipe)
+from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
+                                _Protocol, connect_channel, pipe)
 from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
 from M2Sec.SSH.packet import boolean, string, uint32
@@ -66,6 +66,8 @@ class SSHServerProcess:
         self.username = conn.username
         self.permissions = conn.permissions
         self.exit_status: Optional[int] = None
+        #: the UNIX socket forwarding to the client's agent (SSH_AUTH_SOCK), if it asked
+        self.agent_path: Optional[str] = None
         self._started = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -111,6 +113,15 @@ class SSHServerProcess:
                 self.command, self.subsystem = perms.command, None
             self._started = True
             self._conn._spawn(self._run())
+            return True
+        if name == b"auth-agent-req@openssh.com":
+            # ssh -A: a socket the session's programs reach the client's agent through
+            if (self._started or not perms.agent_forwarding or not self._conn._acceptor.allow_agent_forwarding):
+                return False
+            try:
+                self.agent_path = self._conn._agent_socket()
+            except OSError:
+                return False
             return True
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
@@ -210,6 +221,8 @@ class SSHServerConnection(SSHClientConnection):
         self._delayed: Optional[asyncio.TimerHandle] = None
         self._forwards: Dict[Tuple[str, int], asyncio.AbstractServer] = {}
         self._counted = True
+        self._agent_dir: Optional[str] = None
+        self._agent_server: Any = None
 
     @property
     def username(self) -> Optional[str]:
@@ -274,6 +287,7 @@ class SSHServerConnection(SSHClientConnection):
         for s in self._forwards.values():
             s.close()
         self._forwards.clear()
+        self._close_agent_socket()
         self._acceptor.connections.discard(self)
         super()._connection_lost(exc)
         self._call(self._server.connection_lost, exc)
@@ -405,6 +419,54 @@ class SSHServerConnection(SSHClientConnection):
         self._spawn(start())
         return bound
 
+    def _agent_socket(self) -> str:
+        """The connection's agent socket, made on the first request (in a directory only
+        the server's user can enter); each connection to it opens an auth-agent channel."""
+        if self._agent_dir is not None:
+            return os.path.join(self._agent_dir, "agent.sock")
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="m2sec-agent-")
+        path = os.path.join(directory, "agent.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o600)
+            sock.listen(16)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            import shutil
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._agent_dir = directory
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                io = await self._open(AGENT_CHANNEL)
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+
+        async def start() -> None:
+            server = await asyncio.start_unix_server(handle, sock=sock)
+            if self._agent_dir is None:
+                server.close()
+            else:
+                self._agent_server = server
+        self._agent_server = sock
+        self._spawn(start())
+        return path
+
+    def _close_agent_socket(self) -> None:
+        server, self._agent_server = self._agent_server, None
+        if server is not None:
+            server.close()
+        directory, self._agent_dir = self._agent_dir, None
+        if directory is not None:
+            import shutil
+            shutil.rmtree(directory, ignore_errors=True)
+
     async def wait_authenticated(self) -> bytes:
         return await self._authenticated
 
@@ -415,7 +477,8 @@ class SSHAcceptor:
 
     def __init__(self, config: srv.ServerConfig, server_factory: Callable[[], srv.SSHServer],
                  process_factory: Optional[Callable[[SSHServerProcess], Any]], *, login_timeout: float,
-                 max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool) -> None:
+                 max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
+                 allow_agent_forwarding: bool = True) -> None:
         self.config = config
         self.server_factory = server_factory
         self.process_factory = process_factory
@@ -423,6 +486,7 @@ class SSHAcceptor:
         self.max_unauthenticated = max_unauthenticated
         self.auth_failure_delay = auth_failure_delay
         self.allow_pty = allow_pty
+        self.allow_agent_forwarding = allow_agent_forwarding
         self.unauthenticated = 0
         self.connections: Set[SSHServerConnection] = set()
         self._server: Optional[asyncio.AbstractServer] = None
@@ -475,13 +539,13 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   authorized_client_keys: Any = None, server_factory: Optional[Callable[[], srv.SSHServer]] = None,
                   process_factory: Optional[Callable[[SSHServerProcess], Any]] = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
-                  allow_pty: bool = True, **config: Any) -> SSHAcceptor:
+                  allow_pty: bool = True, allow_agent_forwarding: bool = True, **config: Any) -> SSHAcceptor:
     """The acceptor of :func:`listen` (its arguments), not yet listening."""
     keys = _load_keys(server_host_keys, passphrase)
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
     return SSHAcceptor(cfg, server_factory or srv.SSHServer, process_factory, login_timeout=login_timeout,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
-                       allow_pty=allow_pty)
+                       allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],

@@ -67,6 +67,8 @@ class LocalProcessRunner:
             if any(_wildcard(p, k) for p in self.accept_env):
                 env[k] = v
         env.update(process.permissions.environment)
+        if getattr(process, "agent_path", None):
+            env["SSH_AUTH_SOCK"] = process.agent_path
         peer = process.get_extra_info("peername") or ("", 0)
         sock = process.get_extra_info("sockname") or ("", 0)
         env["SSH_CONNECTION"] = "%s %d %s %d" % (peer[0], peer[1], sock[0], sock[1])

@@ -395,3 +395,35 @@ def test_rekey_during_transfer(server, keys):
     data = pattern(8 * 1024 * 1024)
     p = run(server, keys, "sha256", input=data, options=["RekeyLimit=1M"])
     assert p.stdout == b"%d %s\n" % (len(data), hashlib.sha256(data).hexdigest().encode()), p.stderr
+
+
+def test_agent_forwarding_from_ssh_a(server, keys):
+    """OpenSSH's ssh -A: the command on the M2Sec server reaches the client's agent through
+    SSH_AUTH_SOCK (ssh-add -L there lists what the local agent holds); the socket is gone once
+    the connection ends, and without -A there is none."""
+    from .agent_helpers import SshAgent
+    from .server_helpers import SSH_BIN
+    agent = SshAgent()
+    try:
+        agent.add(keys.user["ed25519"])
+
+        def ssh_a(*flags):
+            argv = [SSH_BIN, "-F", "/dev/null", "-p", str(server.port), "-l", USER, "-o", "BatchMode=yes",
+                    "-o", "UserKnownHostsFile=" + server.known_hosts, "-o", "LogLevel=ERROR",
+                    "-i", keys.user["ed25519"], *flags, "127.0.0.1", "run:ssh-add -L; echo sock=$SSH_AUTH_SOCK"]
+            return subprocess.run(argv, capture_output=True, timeout=40, stdin=subprocess.DEVNULL,
+                                  env=dict(os.environ, SSH_AUTH_SOCK=agent.path))
+        forwarded = ssh_a("-A")
+        assert forwarded.returncode == 0, forwarded.stderr
+        lines = forwarded.stdout.decode().splitlines()
+        assert [" ".join(line.split()[:2]) for line in lines[:-1]] == agent.listed()
+        sock = lines[-1].split("=", 1)[1]
+        assert sock
+        deadline = time.monotonic() + 10
+        while os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(sock)
+        plain = ssh_a("-a")
+        assert plain.stdout.decode().splitlines()[-1] == "sock="
+    finally:
+        agent.stop()
