@@ -20,7 +20,7 @@ from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
 from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
-                                _Protocol, connect_channel, pipe)
+                                _Protocol, answer_channel, connect_channel, pipe)
 from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
 from M2Sec.SSH.packet import boolean, string, uint32
@@ -284,8 +284,10 @@ class SSHServerConnection(SSHClientConnection):
         for t in (self._grace, self._delayed):
             if t is not None:
                 t.cancel()
-        for s in self._forwards.values():
+        for key, s in self._forwards.items():
             s.close()
+            if key[1] == 0:  # a UNIX socket this connection bound
+                self._unlink(key[0])
         self._forwards.clear()
         self._close_agent_socket()
         self._acceptor.connections.discard(self)
@@ -346,6 +348,13 @@ class SSHServerConnection(SSHClientConnection):
             core_.accept_channel(c)
             c.app.opened.set_result(None)
             return
+        if c.kind == b"direct-streamlocal@openssh.com":
+            path = WireReader(extra).get_text()
+            if not (self.permissions.port_forwarding and self._server.unix_connection_requested(path)):
+                core_.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "forwarding to %s is not allowed" % path)
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), path))
+            return
         # direct-tcpip: local forwarding of the client
         r = WireReader(extra)
         host, port, orig_host, orig_port = r.get_text(), r.get_uint32(), r.get_text(), r.get_uint32()
@@ -357,6 +366,9 @@ class SSHServerConnection(SSHClientConnection):
         self._spawn(connect_channel(self, c, host, port))
 
     def _global_requested(self, ev: srv.GlobalRequest) -> None:
+        if ev.name.endswith(b"streamlocal-forward@openssh.com"):
+            self._streamlocal_requested(ev)
+            return
         r = WireReader(ev.data)
         host, port = r.get_text(), r.get_uint32()
         core_ = self._core
@@ -418,6 +430,56 @@ class SSHServerConnection(SSHClientConnection):
         self._forwards[key] = sock  # type: ignore[assignment]  # the socket until its server runs
         self._spawn(start())
         return bound
+
+    def _streamlocal_requested(self, ev: srv.GlobalRequest) -> None:
+        """streamlocal-forward@openssh.com (``ssh -R /path:...``) and its cancel."""
+        path = WireReader(ev.data).get_text()
+        key = (path, 0)
+        if ev.name.startswith(b"cancel-"):
+            server = self._forwards.pop(key, None)
+            if server is not None:
+                server.close()
+                self._unlink(path)
+            if ev.want_reply:
+                self._core.global_reply(server is not None)
+            return
+        ok = (key not in self._forwards and self.permissions.port_forwarding
+              and self._server.unix_server_requested(path))
+        if ok:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(path)
+                sock.listen(100)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                ok = False
+        if ok:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                try:
+                    io = await self._open(b"forwarded-streamlocal@openssh.com", string(path) + string(b""))
+                except Exception:
+                    writer.close()
+                    return
+                await pipe(io, reader, writer)
+
+            async def start() -> None:
+                server = await asyncio.start_unix_server(handle, sock=sock)
+                if self._forwards.get(key) is sock and self.error is None:
+                    self._forwards[key] = server
+                else:
+                    server.close()
+            self._forwards[key] = sock  # type: ignore[assignment]
+            self._spawn(start())
+        if ev.want_reply:
+            self._core.global_reply(ok)
+
+    @staticmethod
+    def _unlink(path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
     def _agent_socket(self) -> str:
         """The connection's agent socket, made on the first request (in a directory only

@@ -122,6 +122,14 @@ class SSHServer:
         """Allow remote forwarding: listen on listen_host:listen_port for the client."""
         return False
 
+    def unix_connection_requested(self, dest_path: str) -> bool:
+        """Allow a direct-streamlocal channel (``ssh -L ...:/path``) to the UNIX socket dest_path."""
+        return False
+
+    def unix_server_requested(self, listen_path: str) -> bool:
+        """Allow a streamlocal forward (``ssh -R /path:...``): listen on the UNIX socket listen_path."""
+        return False
+
 
 # ---- configuration -------------------------------------------------------------------------------
 
@@ -249,7 +257,8 @@ class ServerConnection(Connection):
     _PEER_STRICT = STRICT_C
     _LETTERS_OUT = (b"B", b"D", b"F")
     _LETTERS_IN = (b"A", b"C", b"E")
-    GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward"])
+    GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward", b"streamlocal-forward@openssh.com",
+                                 b"cancel-streamlocal-forward@openssh.com"])
 
     def __init__(self, config: ServerConfig, server: Optional[SSHServer] = None, *, addr: str = "",
                  now: float = 0.0) -> None:
@@ -262,7 +271,7 @@ class ServerConnection(Connection):
         self._ext_info_c = False
         self._global_answers: Deque[Optional[bytes]] = deque()
         super().__init__(config, now=now)  # type: ignore[arg-type]
-        self.channel_open_kinds = {b"session", b"direct-tcpip"}
+        self.channel_open_kinds = {b"session", b"direct-tcpip", b"direct-streamlocal@openssh.com"}
 
     # ---- role hooks of the transport ----
     def _local_version(self) -> bytes:
