@@ -21,7 +21,7 @@ from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
 from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
                                 _Protocol, answer_channel, connect_channel, pipe)
-from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, DisconnectError
+from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
 from M2Sec.SSH.packet import boolean, string, uint32
 
@@ -223,6 +223,8 @@ class SSHServerConnection(SSHClientConnection):
         self._counted = True
         self._agent_dir: Optional[str] = None
         self._agent_server: Any = None
+        self._keepalive = acceptor.keepalive
+        self._idle: Optional[asyncio.TimerHandle] = None
 
     @property
     def username(self) -> Optional[str]:
@@ -251,12 +253,31 @@ class SSHServerConnection(SSHClientConnection):
         super()._connection_made(transport)
         if a.login_timeout:
             self._grace = self._loop.call_later(a.login_timeout, self._grace_expired)
+        self._restart_idle()
         self._call(self._server.connection_made, self)
 
     def _uncount(self) -> None:
         if self._counted:
             self._counted = False
             self._acceptor.unauthenticated -= 1
+
+    def _restart_idle(self) -> None:
+        timeout = self._acceptor.idle_timeout
+        if timeout:
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = self._loop.call_later(timeout, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        if self.error is None:
+            self._core.disconnect(BY_APPLICATION, "idle timeout")
+            self._flush()
+            self._abort(ConnectionLost("no data from the client for %s seconds" % self._acceptor.idle_timeout,
+                                       local=True))
+
+    def _data_received(self, data: bytes) -> None:
+        self._restart_idle()
+        super()._data_received(data)
 
     def _grace_expired(self) -> None:
         if self._core.state != "open":
@@ -281,7 +302,7 @@ class SSHServerConnection(SSHClientConnection):
         if self._transport is None:
             return
         self._uncount()
-        for t in (self._grace, self._delayed):
+        for t in (self._grace, self._delayed, self._idle):
             if t is not None:
                 t.cancel()
         for key, s in self._forwards.items():
@@ -325,6 +346,7 @@ class SSHServerConnection(SSHClientConnection):
             self._uncount()
             if self._grace is not None:
                 self._grace.cancel()
+            self._start_keepalive()
             if not self._authenticated.done():
                 self._authenticated.set_result(ev.method)
         elif isinstance(ev, core.ChannelOpenRequest):
@@ -540,7 +562,8 @@ class SSHAcceptor:
     def __init__(self, config: srv.ServerConfig, server_factory: Callable[[], srv.SSHServer],
                  process_factory: Optional[Callable[[SSHServerProcess], Any]], *, login_timeout: float,
                  max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
-                 allow_agent_forwarding: bool = True) -> None:
+                 allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
+                 keepalive_count_max: int = 3, idle_timeout: float = 0.0) -> None:
         self.config = config
         self.server_factory = server_factory
         self.process_factory = process_factory
@@ -549,6 +572,8 @@ class SSHAcceptor:
         self.auth_failure_delay = auth_failure_delay
         self.allow_pty = allow_pty
         self.allow_agent_forwarding = allow_agent_forwarding
+        self.keepalive = (keepalive_interval, keepalive_count_max)
+        self.idle_timeout = idle_timeout
         self.unauthenticated = 0
         self.connections: Set[SSHServerConnection] = set()
         self._server: Optional[asyncio.AbstractServer] = None
@@ -601,13 +626,16 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   authorized_client_keys: Any = None, server_factory: Optional[Callable[[], srv.SSHServer]] = None,
                   process_factory: Optional[Callable[[SSHServerProcess], Any]] = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
-                  allow_pty: bool = True, allow_agent_forwarding: bool = True, **config: Any) -> SSHAcceptor:
+                  allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
+                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, **config: Any) -> SSHAcceptor:
     """The acceptor of :func:`listen` (its arguments), not yet listening."""
     keys = _load_keys(server_host_keys, passphrase)
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
     return SSHAcceptor(cfg, server_factory or srv.SSHServer, process_factory, login_timeout=login_timeout,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
-                       allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding)
+                       allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding,
+                       keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
+                       idle_timeout=idle_timeout)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],
@@ -629,6 +657,11 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param max_unauthenticated: connections not yet authenticated at once; more are dropped.
     :param auth_failure_delay: seconds before a failed attempt's answer.
     :param max_auth_tries: failed attempts before the connection ends (6).
+    :param keepalive_interval: seconds between keepalive requests to an authenticated client
+        (sshd's ClientAliveInterval; 0: none); ``keepalive_count_max`` (3) unanswered end it.
+    :param idle_timeout: seconds without a byte from the client after which the connection
+        ends (0: never).
+    :param allow_agent_forwarding: accept ``ssh -A`` (True, as sshd's AllowAgentForwarding).
     :param max_channels: channels per connection (64).
     :param moduli: an OpenSSH moduli file for group exchange (default: built-in groups).
     :param kex_algs, encryption_algs, mac_algs, server_host_key_algs, compression_algs,
