@@ -36,16 +36,16 @@ from M2Sec.SSH import kex
 from M2Sec.SSH import keys as _keys
 from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions
 from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_HOST_KEY_ALGS, DEFAULT_MACS,
-                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
+                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
                                   SUPPORTED_CIPHERS, SUPPORTED_COMPRESSION, SUPPORTED_HOST_KEY_ALGS,
                                   SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, Connection, Event,
                                   _choose, _KexState, _names)
 from M2Sec.SSH.errors import ProtocolError, ServiceNotAvailable
+from M2Sec.SSH.messages import CONNECTION_MESSAGES, MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, State
 from M2Sec.SSH.moduli import Moduli
 from M2Sec.SSH.packet import SSHReader, byte, string, uint32
 from M2Sec.SSH.server_auth import ServerAuth
 
-MSG_SERVICE_ACCEPT = 6
 
 #: user key algorithms accepted by default (OpenSSH's PubkeyAcceptedAlgorithms: no ssh-rsa)
 DEFAULT_PUBLIC_KEY_ALGS = [b"ssh-ed25519", b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp384", b"ecdsa-sha2-nistp521",
@@ -320,7 +320,7 @@ class ServerConnection(Connection):
             self._send(byte(MSG_EXT_INFO) + uint32(1) + string(b"server-sig-algs") + string(algs))
 
     def _first_kex_done(self) -> None:
-        self.state = "service"
+        self._set_state(State.SERVICE)
 
     # ---- service and authentication ----
     def _on_service_request(self, payload: bytes) -> None:
@@ -329,7 +329,7 @@ class ServerConnection(Connection):
         if name != b"ssh-userauth":
             raise ServiceNotAvailable("service %s is not offered" % name.decode(errors="replace"))
         self._send(byte(MSG_SERVICE_ACCEPT) + string(name))
-        self.state = "auth"
+        self._set_state(State.AUTH)
         c = self.config
         self._auth = ServerAuth(self.server, self.session_id,  # type: ignore[assignment]
                                 authorized_keys=c.authorized_keys,  # type: ignore[attr-defined]
@@ -346,7 +346,7 @@ class ServerConnection(Connection):
         if a.failed:
             self._events.append(AuthFailure(a.username or "", payload[0:1]))
         if a.success:
-            self.state = "open"
+            self._set_state(State.OPEN)
             self.username = a.username
             self.permissions = a.permissions
             self._auth = None
@@ -405,14 +405,15 @@ class ServerConnection(Connection):
     # ---- the tables ----
     # EXT_INFO is known but never accepted from a client (no ext-info-s is offered): a protocol
     # error, not UNIMPLEMENTED.
-    _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request, 50: _on_userauth_request,
-                 61: _on_userauth_request, ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+    _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request,
+                 MSG_USERAUTH_REQUEST: _on_userauth_request, MSG_USERAUTH_INFO_RESPONSE: _on_userauth_request,
+                 ch.MSG_CHANNEL_REQUEST: _on_channel_request,
                  ch.MSG_GLOBAL_REQUEST: _on_global_request, MSG_EXT_INFO: Connection._on_ignore}
     _ACCEPTS = {
-        "version": frozenset(),
-        "kex": Connection._KEX_MSGS,
-        "service": Connection._KEX_MSGS | {MSG_SERVICE_REQUEST},
-        "auth": Connection._KEX_MSGS | {50, 61},
-        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
-        "closed": frozenset(),
+        State.VERSION: frozenset(),
+        State.KEX: Connection._KEX_MSGS,
+        State.SERVICE: Connection._KEX_MSGS | {MSG_SERVICE_REQUEST},
+        State.AUTH: Connection._KEX_MSGS | {MSG_USERAUTH_REQUEST, MSG_USERAUTH_INFO_RESPONSE},
+        State.OPEN: Connection._KEX_MSGS | frozenset(CONNECTION_MESSAGES),
+        State.CLOSED: frozenset(),
     }

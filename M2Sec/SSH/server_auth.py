@@ -19,7 +19,7 @@ from M2Sec.SSH.errors import (AuthenticationFailed, ProtocolError, ServiceNotAva
                               SSHKeyError)
 from M2Sec.SSH.packet import SSHReader, boolean, byte, namelist, string, uint32
 
-MSG_USERAUTH_PK_OK = MSG_USERAUTH_PASSWD_CHANGEREQ = MSG_USERAUTH_INFO_REQUEST
+from M2Sec.SSH.messages import MSG_USERAUTH_PASSWD_CHANGEREQ, MSG_USERAUTH_PK_OK  # noqa: E402,F401
 
 _CERT = b"-cert-v01@openssh.com"
 

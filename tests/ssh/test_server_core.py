@@ -460,3 +460,28 @@ def test_authorized_keys_object_for_every_user(host_keys, user_key):
     ak = AuthorizedKeys(user_key.public_key().public_line() + "\n")
     p = connect(host_keys, user_key, client_keys=[user_key], server_kw=dict(authorized_client_keys=ak))
     assert p.s.state == "open"
+
+
+def test_disconnect_during_a_strict_key_exchange_keeps_its_reason(host_keys, user_key):
+    """A DISCONNECT in the middle of the first (strict) key exchange ends the connection with
+    the peer's own code and reason, not a strict-kex protocol error."""
+    from M2Sec.SSH.errors import DisconnectError, ProtocolError
+    c, s = make_pair(host_keys, user_key)
+    s.receive(c.data_to_send())           # version and KEXINIT to the server
+    c.receive(s.data_to_send())           # the server's version and KEXINIT: both strict now
+    assert c.strict and c.state == "kex"
+    s.disconnect(14, "no matching host key type found")
+    with pytest.raises(DisconnectError) as e:
+        c.receive(s.data_to_send())
+    assert not isinstance(e.value, ProtocolError)
+    assert e.value.code == 14 and "no matching host key type" in e.value.reason and c.state == "closed"
+
+
+def test_states_move_only_along_the_table(host_keys, user_key):
+    from M2Sec.SSH.errors import ProtocolError
+    from M2Sec.SSH.messages import TRANSITIONS, State
+    assert all(State.CLOSED in nxt for nxt in TRANSITIONS.values())
+    c, s = make_pair(host_keys, user_key)
+    assert c.state is State.VERSION and c.state == "version"
+    with pytest.raises(ProtocolError):
+        c._set_state(State.OPEN)          # a bug in the core, caught by the table
