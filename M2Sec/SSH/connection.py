@@ -173,6 +173,19 @@ class SignatureRequest(Event):
 
 
 @dataclass
+class HostKeysAnnounced(Event):
+    """The server listed all its host keys (hostkeys-00@openssh.com, OpenSSH's PROTOCOL 2.5):
+    a client may ask it to prove them (:meth:`ClientConnection.hostkeys_prove_request`) and
+    learn the ones known_hosts lacks."""
+
+    blobs: List[bytes]
+
+
+HOSTKEYS = b"hostkeys-00@openssh.com"
+HOSTKEYS_PROVE = b"hostkeys-prove-00@openssh.com"
+
+
+@dataclass
 class KexComplete(Event):
     kex: bytes
     cipher_out: bytes
@@ -986,9 +999,36 @@ class ClientConnection(Connection):
 
     def _on_global_request(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
-        r.get_string()
-        if r.get_boolean():
+        name = r.get_string()
+        want_reply = r.get_boolean()
+        if name == HOSTKEYS and not want_reply:
+            blobs = []
+            while r.remaining() and len(blobs) < 64:
+                blobs.append(r.get_string())
+            self._events.append(HostKeysAnnounced(blobs))
+        elif want_reply:
             self._send(byte(ch.MSG_REQUEST_FAILURE))
+
+    def hostkeys_prove_request(self, blobs: Sequence[bytes]) -> None:
+        """Ask the server to prove it holds the keys of blobs (hostkeys-prove-00@openssh.com);
+        check its GlobalReply with :meth:`hostkeys_proven`."""
+        self.global_request(HOSTKEYS_PROVE, b"".join(string(b) for b in blobs), True)
+
+    def hostkeys_proven(self, blobs: Sequence[bytes], reply: bytes) -> List[Any]:
+        """The keys of blobs whose signatures in reply (the server's answer) verify, in order;
+        :raises HostKeyNotVerifiable: a signature that does not (OpenSSH's rule: all or none)."""
+        from M2Sec.SSH import keys
+        r = SSHReader(reply)
+        out = []
+        for blob in blobs:
+            key = keys.decode_public_blob(blob)
+            sig = r.get_string()
+            signed = string(HOSTKEYS_PROVE) + string(self.session_id) + string(blob)
+            if not key.verify(signed, sig):
+                raise HostKeyNotVerifiable("the server's proof for its %s host key does not verify"
+                                           % key.algorithm.decode(), local=False)
+            out.append(key)
+        return out
 
     def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
         if kind not in self.channel_open_kinds:
