@@ -337,7 +337,9 @@ class SSHServerConnection(SSHClientConnection):
             self._abort(e)
 
     def _server_event(self, ev: core.Event) -> None:
-        if isinstance(ev, srv.AuthFailure):
+        if isinstance(ev, srv.AuthRequest):
+            self._decide(ev)
+        elif isinstance(ev, srv.AuthFailure):
             delay = self._acceptor.auth_failure_delay
             if delay and self._delayed is None and self._transport is not None:
                 self._transport.pause_reading()
@@ -347,6 +349,7 @@ class SSHServerConnection(SSHClientConnection):
             if self._grace is not None:
                 self._grace.cancel()
             self._start_keepalive()
+            self._call(self._server.auth_completed)
             if not self._authenticated.done():
                 self._authenticated.set_result(ev.method)
         elif isinstance(ev, core.ChannelOpenRequest):
@@ -358,6 +361,48 @@ class SSHServerConnection(SSHClientConnection):
                 self._core.channel_reply(ev.channel, False)
         else:
             super()._handle_event(ev)
+
+    def _decide(self, ev: "srv.AuthRequest") -> None:
+        """Ask the SSHServer (a plain function's answer goes back at once, a coroutine's when
+        it finishes, while other connections go on)."""
+        from M2Sec.SSH.server_auth import AuthCall, PasswordChangeRequired, answer
+        try:
+            result = answer(self._server, self._acceptor.config.authorized_keys, AuthCall(ev.name, ev.args))
+        except PasswordChangeRequired as e:
+            self._answer_auth(None, e)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._decide_later(result))
+        else:
+            self._answer_auth(result, None)
+
+    async def _decide_later(self, pending: Any) -> None:
+        from M2Sec.SSH.server_auth import PasswordChangeRequired
+        error: Optional[BaseException] = None
+        value: Any = None
+        try:
+            value = await pending
+        except PasswordChangeRequired as e:
+            error = e
+        except Exception as e:  # the application failed: the connection cannot go on
+            log.exception("SSHServer authentication callback failed")
+            self._core.disconnect(PROTOCOL_ERROR, "internal error")
+            self._flush()
+            self._abort(e)
+            return
+        if self.error is None and self._core.state != "closed":
+            self._answer_auth(value, error)
+            self._flush()
+
+    def _answer_auth(self, value: Any, error: Optional[BaseException]) -> None:
+        try:
+            events = self._core.auth_answer(value, error)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
 
     def _open_requested(self, c: ch.Channel, extra: bytes) -> None:
         core_ = self._core
