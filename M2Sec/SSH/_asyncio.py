@@ -642,6 +642,8 @@ class SSHClientConnection:
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
         #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
         self._agent_forward_path: Optional[str] = None
+        #: (display, fake cookie, screen, real cookie) when X11 connections are forwarded
+        self._x11: Optional[Tuple[str, bytes, int, Optional[bytes]]] = None
         #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
         self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
         self._tasks: set = set()
@@ -799,6 +801,12 @@ class SSHClientConnection:
         """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
         (to the forward's destination) or an agent connection (to the local agent)."""
         from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == b"x11":
+            if self._x11 is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "X11 forwarding is off")
+                return
+            self._spawn(self._x11_channel(c))
+            return
         if c.kind == AGENT_CHANNEL:
             path = self._agent_forward_path
             if path is None:
@@ -822,6 +830,32 @@ class SSHClientConnection:
         else:
             target = str(dest[0])
             self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
+
+    async def _x11_channel(self, c: ch.Channel) -> None:
+        """An X connection from the server: to the local display, the fake cookie replaced."""
+        from M2Sec.SSH import x11
+        assert self._x11 is not None
+        display, fake, _screen, real = self._x11
+        try:
+            reader, writer = await x11.open_display(display)
+        except OSError as e:
+            if c.state == "opening" and self._core.state == "open":
+                self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot open display %s: %s" % (display, e))
+                self._flush()
+            return
+        io = _ChannelIO(self, c)
+        self._core.accept_channel(c)
+        io.opened.set_result(None)
+        self._flush()
+        try:
+            head = await io.stdout.readexactly(12)
+            rest = await io.stdout.readexactly(x11.setup_length(head) - 12)
+            writer.write(x11.replace_cookie(head + rest, fake, real))
+        except (x11.X11Error, asyncio.IncompleteReadError, DisconnectError):
+            io.close()
+            writer.close()
+            return
+        await pipe(io, reader, writer)
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -967,6 +1001,9 @@ class SSHClientConnection:
                 io.request(b"env", string(name) + string(value), False)
             if self._agent_forward_path is not None:
                 io.request(b"auth-agent-req@openssh.com", b"", False)
+            if self._x11 is not None:
+                from M2Sec.SSH import x11
+                io.request(b"x11-req", x11.x11_request(self._x11[1], self._x11[2]), False)
             if subsystem is not None:
                 replies.append((b"subsystem", io.request(b"subsystem", string(subsystem))))
             elif command is not None:
@@ -1282,7 +1319,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
             strict_host_key_checking: str = _UNSET, tunnel: Any = _UNSET, proxy_command: Any = _UNSET,
             keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET,
             agent_forwarding: bool = _UNSET, update_host_keys: bool = _UNSET,
-            hash_known_hosts: bool = _UNSET) -> _Connector:
+            hash_known_hosts: bool = _UNSET, x11_forwarding: bool = _UNSET,
+            x11_display: Optional[str] = _UNSET) -> _Connector:
     """Connect, exchange keys and authenticate: ``async with connect(...) as conn``.
 
     Options not given are taken from OpenSSH's configuration for the host (``config``), then
@@ -1303,6 +1341,9 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
         used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.  Default:
         the agent's keys, then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``.
     :param agent_path: the ssh-agent socket (default ``$SSH_AUTH_SOCK``; None: no agent).
+    :param x11_forwarding: forward the X connections of the commands started to the local
+        display (``x11_display``, default $DISPLAY; as ``ssh -X``, ForwardX11); the display's
+        cookie (``xauth``) stays here, the server gets a fake one.
     :param update_host_keys: learn the server's other host keys into the known_hosts file
         once it proves it holds them (hostkeys-00@openssh.com; OpenSSH's UpdateHostKeys).
     :param hash_known_hosts: names added to known_hosts are hashed (``|1|``, HashKnownHosts).
@@ -1623,6 +1664,13 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
         conn._keepalive = (float(interval or 0), int(count_max))
         if update and getattr(known_hosts, "path", None):
             conn._update_host_keys = (known_hosts, host, port, hashed)
+        x11_on = args["x11_forwarding"] if _given(args["x11_forwarding"]) else _yes(opts.get("forwardx11", "no"))
+        display = args["x11_display"] if _given(args["x11_display"]) else os.environ.get("DISPLAY")
+        if x11_on and display:
+            from M2Sec.SSH import x11
+            screen = x11.parse_display(display)[2]
+            conn._x11 = (display, x11.fake_cookie(), screen, await x11.real_cookie(display))
+            conn._core.channel_open_kinds.add(b"x11")
         forward_agent = args["agent_forwarding"]
         if not _given(forward_agent):
             forward_agent = _yes(opts.get("forwardagent", "no"))
