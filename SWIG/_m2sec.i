@@ -18,6 +18,7 @@
 %include "_ec.i"
 %include "_x509.i"
 %include "_pkcs7.i"
+%include "_cms.i"
 %include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"
