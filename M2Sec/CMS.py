@@ -65,7 +65,7 @@ class CMSDecryptError(CMSError):
     plaintext was released)."""
 
 
-class CMSUnsupportedAlgorithm(CMSError):
+class CMSUnsupportedAlgorithm(CMSError, ValueError):
     """The message or the call names an algorithm OpenSSL lacks or CMS cannot use."""
 
 
@@ -193,13 +193,15 @@ def _when(seconds: Optional[int]) -> Optional[datetime.datetime]:
 @dataclass
 class SignerInfo:
     """One SignerInfo: the signer's certificate (None when neither the message nor the
-    certificates given carry it), the digest and signature algorithms' short names, and the
-    signing-time attribute (None if absent)."""
+    certificates given carry it), the digest and signature algorithms' short names, the
+    signing-time attribute (None if absent) and the sender's S/MIME capabilities (cipher
+    names such as 'aes-256-gcm', most preferred first; RFC 8551 section 2.5.2)."""
 
     certificate: Optional[X509.X509]
     digest: str
     signature_algorithm: str
     signing_time: Optional[datetime.datetime]
+    capabilities: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -281,8 +283,8 @@ class ContentInfo(Owned):
         """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
         find signers' certificates the message does not carry."""
         stack = _stack(certs)
-        return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t))
-                for c, d, s, t in m2.cms_signer_infos(self._ptr(), stack._ptr())]
+        return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
+                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), stack._ptr())]
 
     def recipient_kinds(self) -> List[str]:
         """The kind of each recipient of an (auth)envelopedData: 'key_transport',

@@ -146,6 +146,36 @@ static PyObject *m2_cms_signing_time(CMS_SignerInfo *si) {
     return m2_cms_time_obj((const ASN1_TIME *)t->value.asn1_string);
 }
 
+/* The SMIMECapabilities attribute of si (RFC 8551 section 2.5.2) as [long name], in the
+ * sender's order of preference; [] if absent or unreadable. */
+static PyObject *m2_cms_capabilities(CMS_SignerInfo *si) {
+    ASN1_STRING *seq = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3, V_ASN1_SEQUENCE);
+    const unsigned char *p;
+    STACK_OF(X509_ALGOR) *algs = NULL;
+    PyObject *list = PyList_New(0);
+    int i;
+    if (!list || !seq) { ERR_clear_error(); return list; }
+    p = ASN1_STRING_get0_data(seq);
+    algs = (STACK_OF(X509_ALGOR) *)ASN1_item_d2i(NULL, &p, ASN1_STRING_length(seq), ASN1_ITEM_rptr(X509_ALGORS));
+    for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+        const ASN1_OBJECT *obj = NULL;
+        const char *ln;
+        PyObject *name;
+        X509_ALGOR_get0(&obj, NULL, NULL, sk_X509_ALGOR_value(algs, i));
+        ln = obj ? OBJ_nid2ln(OBJ_obj2nid(obj)) : NULL;
+        if (!ln) continue;
+        if (!(name = PyUnicode_FromString(ln)) || PyList_Append(list, name) < 0) {
+            Py_XDECREF(name);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(name);
+    }
+    sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+    ERR_clear_error();
+    return list;
+}
+
 static const char *m2_cms_alg_sn(X509_ALGOR *alg) {
     const ASN1_OBJECT *obj = NULL;
     const char *sn;
@@ -313,7 +343,7 @@ err:
     return NULL;
 }
 
-/* [(certificate or None, digest, signature algorithm, signing time or None)] for each
+/* [(certificate or None, digest, signature algorithm, signing time or None, [capability])] for each
  * SignerInfo; the certificate is looked up among the message's and optional_stack's. */
 static PyObject *cms_signer_infos(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack) {
     STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
@@ -330,8 +360,8 @@ static PyObject *cms_signer_infos(CMS_ContentInfo *cms, STACK_OF(X509) *optional
         X509_ALGOR *dig = NULL, *sig = NULL;
         PyObject *item;
         CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sig);
-        item = Py_BuildValue("(NssN)", m2_cms_x509_obj(signer), m2_cms_alg_sn(dig), m2_cms_alg_sn(sig),
-                             m2_cms_signing_time(si));
+        item = Py_BuildValue("(NssNN)", m2_cms_x509_obj(signer), m2_cms_alg_sn(dig), m2_cms_alg_sn(sig),
+                             m2_cms_signing_time(si), m2_cms_capabilities(si));
         if (!item || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
         Py_DECREF(item);
     }
