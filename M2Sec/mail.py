@@ -38,7 +38,7 @@ from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple,
 
 from M2Sec import CMS, EVP, SMIME, X509
 
-__all__ = ["sign", "encrypt", "sign_and_encrypt", "triple_wrap", "unwrap", "Opened", "SignerReport", "choose_cipher",
+__all__ = ["load_certificates", "sign", "encrypt", "sign_and_encrypt", "triple_wrap", "unwrap", "Opened", "SignerReport", "choose_cipher",
            "MIMEStructureError", "SIGNATURE_TYPES", "MIME_TYPES", "PREFERRED_CIPHERS"]
 
 MessageLike = Union[Message, bytes, bytearray]
@@ -62,6 +62,15 @@ _WIRE = policy.SMTP
 SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _MICALG = {"sha1": "sha-1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}
+
+
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def load_certificates(path: str) -> List[X509.X509]:
+    """Every certificate of a PEM file (a chain, or a directory's worth of recipients)."""
+    with open(path, "rb") as f:
+        return [X509.load_cert_string(b) for b in _PEM_CERT.findall(f.read())]
 
 
 def _parse(data: bytes, pol: policy.Policy = policy.default) -> EmailMessage:

@@ -15,23 +15,18 @@ usage error.
 """
 
 import argparse
-import re
 import sys
 from typing import BinaryIO, List, Optional
 
 from M2Sec import CMS, EVP, SMIME, X509, mail
 from M2Sec.Err import M2SecError
 
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
-
-
 def load_certs(path: str) -> List[X509.X509]:
     """Every certificate of a PEM file.  :raises SystemExit: if there is none."""
-    with open(path, "rb") as f:
-        blocks = _PEM_CERT.findall(f.read())
-    if not blocks:
+    certs = mail.load_certificates(path)
+    if not certs:
         raise SystemExit("m2sec smime: no certificate in %s" % path)
-    return [X509.load_cert_string(b) for b in blocks]
+    return certs
 
 
 def _read(path: Optional[str]) -> bytes:
