@@ -29,7 +29,7 @@ say whether the OpenSSL M2Sec runs on can; where it cannot, such keys raise
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from M2Sec import BIO, EVP, X509, m2
 from M2Sec._base import Owned
@@ -114,7 +114,6 @@ _RECIPIENT_KINDS = {
     m2.CMS_RECIPINFO_TRANS: "key_transport", m2.CMS_RECIPINFO_AGREE: "key_agreement",
     m2.CMS_RECIPINFO_KEK: "kek", m2.CMS_RECIPINFO_PASS: "password", m2.CMS_RECIPINFO_OTHER: "other",
 }
-_EDDSA = ("ED25519", "ED448")
 
 Data = Union[bytes, bytearray, memoryview, BIO.BIO]
 Trust = Union[X509.X509_Store, Iterable[X509.X509], str, None]
@@ -139,6 +138,34 @@ def _p(obj: Any) -> Any:
     """obj's pointer, or None.  (The caller keeps obj referenced for the call: a pointer
     taken from a temporary would be freed before OpenSSL used it.)"""
     return None if obj is None else obj._ptr()
+
+
+def _into(out: Optional[BIO.BIO], call: Callable[[Any], Any]) -> Optional[bytes]:
+    """call(BIO pointer) writes into out (then None), or into a memory BIO whose bytes are
+    returned."""
+    if out is not None:
+        if not isinstance(out, BIO.BIO):
+            raise TypeError("out must be a BIO, not %s" % type(out).__name__)
+        call(out._ptr())
+        return None
+    target = BIO.MemoryBuffer()
+    try:
+        call(target._ptr())
+        return target.read() or b""
+    finally:
+        target._free()
+
+
+def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "ContentInfo":
+    """ci completed over data now, or (stream) when it is written."""
+    if stream:
+        if not isinstance(data, BIO.BIO):
+            raise TypeError("stream=True needs data as a BIO")
+        ci._stream, ci._flags = data, flags | m2.CMS_STREAM
+    else:
+        source = _in_bio(data)
+        m2.cms_final(ci._ptr(), source._ptr(), flags)
+    return ci
 
 
 def _cipher(name: str) -> Any:
@@ -223,14 +250,24 @@ class SignerResult:
         return m2.x509_get_verify_error(self.verify_code) or ""
 
 
-@dataclass
 class Verified:
     """What :func:`verify` found: the content (None when written to ``out``), each signer's
-    result, and the SignerInfos."""
+    result, and the SignerInfos (read when first asked for)."""
 
-    content: Optional[bytes]
-    signers: List[SignerResult]
-    infos: List[SignerInfo]
+    def __init__(self, content: Optional[bytes], signers: List[SignerResult], ci: "ContentInfo",
+                 certs: Sequence[X509.X509]) -> None:
+        self.content, self.signers = content, signers
+        self._ci, self._certs, self._infos = ci, certs, None  # type: Any, Sequence[X509.X509], Optional[List[SignerInfo]]
+
+    @property
+    def infos(self) -> List[SignerInfo]:
+        if self._infos is None:
+            self._infos = self._ci.signer_infos(self._certs)
+        return self._infos
+
+    def __repr__(self) -> str:
+        return "Verified(content=%s, signers=%r)" % (
+            "None" if self.content is None else "<%d bytes>" % len(self.content), self.signers)
 
 
 class ContentInfo(Owned):
@@ -418,26 +455,17 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     if not include_signer_cert:
         flags |= m2.CMS_NOCERTS
     if stream:
-        if not isinstance(data, BIO.BIO):
-            raise TypeError("stream=True needs data as a BIO")
         flags |= m2.CMS_STREAM
     extra = _stack(certs)
     ci = ContentInfo(m2.cms_sign_new(extra._ptr(), flags))
     for s in all_signers:
         if not isinstance(s.key, EVP.PKey) or not isinstance(s.cert, X509.X509):
             raise TypeError("a signer is an EVP.PKey and an X509.X509")
-        if s.key.key_type in _EDDSA and not HAS_EDDSA:
-            raise CMSUnsupportedAlgorithm("OpenSSL's CMS cannot sign with %s (RFC 8419)" % s.key.key_type)
         pss = _check_padding(s.padding)
         m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or "sha256"), flags, int(pss))
     for c in crls:
         m2.cms_add1_crl(ci._ptr(), c._ptr())
-    if stream:
-        ci._stream, ci._flags = data, flags
-    else:
-        source = _in_bio(data)
-        m2.cms_final(ci._ptr(), source._ptr(), flags)
-    return ci
+    return _complete(ci, data, flags, stream)
 
 
 def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509] = (),
@@ -459,18 +487,11 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     """
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
+    certs = list(certs)
     stack = _stack(certs)
     flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
-    target = out if out is not None else BIO.MemoryBuffer()
-    if not isinstance(target, BIO.BIO):
-        raise TypeError("out must be a BIO")
-    try:
-        source = _optional_bio(data)
-        m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(source), target._ptr(), flags)
-        content = target.read() or b"" if out is None else None
-    finally:
-        if out is None:
-            target._free()
+    source = _optional_bio(data)
+    content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(source), bio, flags))
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
@@ -481,7 +502,7 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
         for r in results:
             if r.verify_code:
                 raise CMSVerificationError(r.verify_code, r.verify_depth, r.certificate, results)
-    return Verified(content, results, ci.signer_infos(certs))
+    return Verified(content, results, ci, certs)
 
 
 # ---- EnvelopedData / AuthEnvelopedData ----
@@ -519,17 +540,11 @@ Recipient = Union[X509.X509, CertRecipient, KEKRecipient, PasswordRecipient]
 
 def _add_recipient(ci: ContentInfo, r: Recipient, flags: int) -> None:
     if isinstance(r, X509.X509):
-        r = CertRecipient(r)
-    if isinstance(r, CertRecipient):
+        m2.cms_add1_recipient_cert(ci._ptr(), r._ptr(), _digest("sha256"), flags, 0)
+    elif isinstance(r, CertRecipient):
         if r.rsa_padding not in ("pkcs1", "oaep"):
             raise ValueError("rsa_padding must be 'pkcs1' or 'oaep'")
-        key_type = r.cert.get_pubkey().key_type
-        if key_type in ("X25519", "X448") and not HAS_ECX_RECIPIENTS:
-            raise CMSUnsupportedAlgorithm("this OpenSSL's CMS cannot encrypt to %s keys (RFC 8418)" % key_type)
-        md = None
-        if key_type == "EC" or (key_type in ("RSA", "RSA-PSS") and r.rsa_padding == "oaep"):
-            md = _digest(r.digest)
-        m2.cms_add1_recipient_cert(ci._ptr(), r.cert._ptr(), md, flags)
+        m2.cms_add1_recipient_cert(ci._ptr(), r.cert._ptr(), _digest(r.digest), flags, int(r.rsa_padding == "oaep"))
     elif isinstance(r, KEKRecipient):
         m2.cms_add0_recipient_key(ci._ptr(), bytes(r.key), bytes(r.key_id))
     elif isinstance(r, PasswordRecipient):
@@ -559,18 +574,11 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if use_key_id:
         flags |= m2.CMS_USE_KEYID
     if stream:
-        if not isinstance(data, BIO.BIO):
-            raise TypeError("stream=True needs data as a BIO")
         flags |= m2.CMS_STREAM
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     for r in recipients:
         _add_recipient(ci, r, flags)
-    if stream:
-        ci._stream, ci._flags = data, flags
-    else:
-        source = _in_bio(data)
-        m2.cms_final(ci._ptr(), source._ptr(), flags)
-    return ci
+    return _complete(ci, data, flags, stream)
 
 
 def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
@@ -594,14 +602,7 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    target = out if out is not None else BIO.MemoryBuffer()
-    try:
-        m2.cms_decrypt(ci._ptr(), key._ptr() if key is not None else None,
-                       cert._ptr() if cert is not None else None, None, target._ptr(), flags)
-        return None if out is not None else (target.read() or b"")
-    finally:
-        if out is None:
-            target._free()
+    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags))
 
 
 # ---- CompressedData and DigestedData ----
@@ -615,13 +616,7 @@ def compress(data: Data) -> ContentInfo:
 
 def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a compressedData."""
-    target = out if out is not None else BIO.MemoryBuffer()
-    try:
-        m2.cms_uncompress(ci._ptr(), None, target._ptr(), m2.CMS_BINARY)
-        return None if out is not None else (target.read() or b"")
-    finally:
-        if out is None:
-            target._free()
+    return _into(out, lambda bio: m2.cms_uncompress(ci._ptr(), None, bio, m2.CMS_BINARY))
 
 
 def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
@@ -632,10 +627,4 @@ def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
 
 def verify_digest(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a digestedData once its digest verifies.  :raises CMSSignatureError:"""
-    target = out if out is not None else BIO.MemoryBuffer()
-    try:
-        m2.cms_digest_verify(ci._ptr(), None, target._ptr(), m2.CMS_BINARY)
-        return None if out is not None else (target.read() or b"")
-    finally:
-        if out is None:
-            target._free()
+    return _into(out, lambda bio: m2.cms_digest_verify(ci._ptr(), None, bio, m2.CMS_BINARY))

@@ -201,7 +201,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (M2SecError, OSError) as e:
+    except (M2SecError, OSError, ValueError) as e:
         print("m2sec smime: %s" % e, file=sys.stderr)
         return 1
 

@@ -185,6 +185,40 @@ static const char *m2_cms_alg_sn(X509_ALGOR *alg) {
     return sn ? sn : "UNDEF";
 }
 
+/* 1 if OpenSSL's CMS can use a key of type alg ("X25519", "X448": key agreement for a
+ * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate. */
+static int m2_cms_probe_key_type(const char *alg) {
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, alg);
+    X509 *x = X509_new();
+    BIO *in = BIO_new_mem_buf("probe", 5);
+    CMS_ContentInfo *cms = NULL;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    int r = 0, sign = alg[0] == 'E' || alg[0] == 'e';
+    if (!pk || !x || !in || !sk || !X509_set_pubkey(x, pk) || !sk_X509_push(sk, x)) goto err;
+    if (sign) {
+        if (!X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_sign(x, pk, NULL)) goto err;
+        cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
+    } else {
+        cms = CMS_encrypt(sk, in, EVP_aes_128_cbc(), CMS_BINARY);
+    }
+    r = cms != NULL;
+err:
+    CMS_ContentInfo_free(cms);
+    sk_X509_free(sk);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    BIO_free(in);
+    ERR_clear_error();
+    return r;
+}
+
+/* m2_cms_probe_key_type("ED25519"), asked once. */
+static int m2_cms_eddsa_ok(void) {
+    static int known = -1;
+    if (known < 0) known = m2_cms_probe_key_type("ED25519");
+    return known;
+}
+
 /* Copies everything readable from in to out: 1, or 0 with the error queue set. */
 static int m2_cms_copy(BIO *in, BIO *out) {
     char buf[16384];
@@ -213,6 +247,11 @@ static int cms_add1_signer(CMS_ContentInfo *cms, X509 *x509, EVP_PKEY *pkey, con
     CMS_SignerInfo *si;
     EVP_PKEY_CTX *pctx;
     STACK_OF(X509_ALGOR) *caps = NULL;
+    if ((EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")) && !m2_cms_eddsa_ok()) {
+        PyErr_Format(m2_area_class(M2_CMS_UNSUPPORTED), "this OpenSSL's CMS cannot sign with %s (RFC 8419)",
+                     EVP_PKEY_get0_type_name(pkey));
+        return 0;
+    }
     if (!(flags & (CMS_NOATTR | CMS_NOSMIMECAP)) && !(caps = m2_cms_smimecap())) {
         m2_cms_raise(M2_CMS, "cannot list the S/MIME capabilities");
         return 0;
@@ -392,26 +431,34 @@ static CMS_ContentInfo *cms_encrypt_new(const EVP_CIPHER *cipher, int flags) {
     return cms;
 }
 
-/* Adds the holder of x509 as a recipient: key transport for RSA (RFC 5652; with
- * optional_md, RSAES-OAEP with that digest for OAEP and MGF1, RFC 3560), key agreement for
- * EC, X25519 and X448 (RFC 5753, RFC 8418; optional_md is EC's X9.63 KDF digest). */
-static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_MD *optional_md, int flags) {
+/* Adds the holder of x509 as a recipient: key transport for RSA (RFC 5652; with oaep,
+ * RSAES-OAEP with optional_md for OAEP and MGF1, RFC 3560), key agreement for EC (RFC 5753;
+ * optional_md is the X9.63 KDF's digest), X25519 and X448 (RFC 8418) where OpenSSL has it. */
+static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_MD *optional_md, int flags, int oaep) {
     EVP_PKEY *pk = X509_get0_pubkey(x509);
     EVP_PKEY_CTX *pctx;
     CMS_RecipientInfo *ri;
-    int rsa = pk && (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")), ok = 1;
+    int rsa, ok = 1;
     if (!pk) { m2_cms_raise(M2_CMS, "the certificate has no usable public key"); return 0; }
-    ri = CMS_add1_recipient_cert(cms, x509, flags | (rsa && optional_md ? CMS_KEY_PARAM : 0));
+    rsa = EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS");
+    oaep = oaep && rsa;  /* the RSA padding means nothing to other keys */
+    ri = CMS_add1_recipient_cert(cms, x509, flags | (oaep ? CMS_KEY_PARAM : 0));
     if (!ri) { m2_cms_raise(M2_CMS, "cannot add the recipient"); return 0; }
-    if (optional_md) {
+    if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS && !rsa) {
+        /* OpenSSL 3.0 takes X25519/X448 for key transport keys: the message would not encrypt */
+        PyErr_Format(m2_area_class(M2_CMS_UNSUPPORTED), "this OpenSSL's CMS cannot encrypt to %s keys (no key agreement for them; RFC 8418)",
+                     EVP_PKEY_get0_type_name(pk));
+        return 0;
+    }
+    if (optional_md && (oaep || EVP_PKEY_is_a(pk, "EC"))) {
         pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
         if (!pctx)
             ok = 0;
-        else if (rsa)
+        else if (oaep)
             ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0
                  && EVP_PKEY_CTX_set_rsa_oaep_md(pctx, optional_md) > 0
                  && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, optional_md) > 0;
-        else if (EVP_PKEY_is_a(pk, "EC"))
+        else
             ok = EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, optional_md) > 0;
         if (!ok) { m2_cms_raise(M2_CMS, "cannot set the recipient's key parameters"); return 0; }
     }
@@ -539,32 +586,7 @@ static int cms_has_zlib(void) {
     return r;
 }
 
-/* 1 if OpenSSL's CMS can use a key of type alg ("X25519", "X448": key agreement for a
- * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate. */
-static int cms_probe_key_type(const char *alg) {
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, alg);
-    X509 *x = X509_new();
-    BIO *in = BIO_new_mem_buf("probe", 5);
-    CMS_ContentInfo *cms = NULL;
-    STACK_OF(X509) *sk = sk_X509_new_null();
-    int r = 0, sign = alg[0] == 'E' || alg[0] == 'e';
-    if (!pk || !x || !in || !sk || !X509_set_pubkey(x, pk) || !sk_X509_push(sk, x)) goto err;
-    if (sign) {
-        if (!X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_sign(x, pk, NULL)) goto err;
-        cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
-    } else {
-        cms = CMS_encrypt(sk, in, EVP_aes_128_cbc(), CMS_BINARY);
-    }
-    r = cms != NULL;
-err:
-    CMS_ContentInfo_free(cms);
-    sk_X509_free(sk);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    BIO_free(in);
-    ERR_clear_error();
-    return r;
-}
+static int cms_probe_key_type(const char *alg) { return m2_cms_probe_key_type(alg); }
 
 /* digestedData of in with md (RFC 5652 section 7). */
 static CMS_ContentInfo *cms_digest_create(BIO *in, const EVP_MD *md, int flags) {
