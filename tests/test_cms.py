@@ -142,14 +142,22 @@ def test_signed_options(ca, tmp_path):
         CMS.sign(DATA, ca.keys["rsa"], ca.certs["rsa"], digest="no-such-digest")
 
 
-def test_eddsa_signer_is_refused_cleanly(ca):
+@pytest.mark.parametrize("alg", ["ED25519", "ED448"])
+def test_eddsa_signer_is_refused_cleanly(ca, tmp_path, alg):
     from M2Sec import EVP
-    key = EVP.generate_key("ED25519")
-    assert not CMS.HAS_EDDSA
-    with pytest.raises(CMS.CMSUnsupportedAlgorithm):
-        CMS.sign(DATA, key, ca.certs["rsa"])
-    # and openssl cms (the peer) cannot either
-    assert run("cms", "-sign", "-signer", ca.path("rsa.pem"), "-inkey", ca.path("rsa.key"), input=DATA).returncode == 0
+    key = EVP.generate_key(alg)
+    key.save_key(str(tmp_path / "ed.key"), cipher=None)
+    openssl("req", "-x509", "-key", str(tmp_path / "ed.key"), "-subj", "/CN=ed", "-days", "1", "-out", str(tmp_path / "ed.pem"))
+    cert = X509.load_cert(str(tmp_path / "ed.pem"))
+    if CMS.HAS_EDDSA:  # pragma: no cover - an OpenSSL with RFC 8419 support
+        assert CMS.verify(CMS.sign(DATA, key, cert), trusted=[cert]).content == DATA
+        return
+    with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="RFC 8419"):
+        CMS.sign(DATA, key, cert)
+    # the peer cannot either
+    peer = run("cms", "-sign", "-binary", "-signer", str(tmp_path / "ed.pem"), "-inkey", str(tmp_path / "ed.key"),
+               "-md", "sha512", input=DATA)
+    assert peer.returncode != 0
 
 
 def test_untrusted_and_tampered(ca):
@@ -257,6 +265,9 @@ def test_several_recipients_and_smime(ca, tmp_path):
 def test_decrypt_errors(ca):
     ci = CMS.encrypt(DATA, [ca.certs["rsa"]], cipher="aes-256-gcm")
     der = ci.to_der()
+    for cut in (20, len(der) // 2, len(der) - 3):  # truncated enveloped data
+        with pytest.raises(CMS.CMSFormatError):
+            CMS.load_der(der[:cut])
     with pytest.raises(CMS.CMSDecryptError):  # a key that is no recipient's
         CMS.decrypt(CMS.load_der(der), ca.keys["ec256"], ca.certs["ec256"])
     with pytest.raises(CMS.CMSDecryptError):
