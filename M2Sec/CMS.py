@@ -130,6 +130,11 @@ def _in_bio(data: Data) -> BIO.BIO:
     raise TypeError("data must be bytes or a BIO, not %s" % type(data).__name__)
 
 
+def _check_bytes(data: Any) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("data must be bytes or a BIO, not %s" % type(data).__name__)
+
+
 def _optional_bio(data: Optional[Data]) -> Optional[BIO.BIO]:
     return None if data is None else _in_bio(data)
 
@@ -162,9 +167,11 @@ def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "Conte
         if not isinstance(data, BIO.BIO):
             raise TypeError("stream=True needs data as a BIO")
         ci._stream, ci._flags = data, flags | m2.CMS_STREAM
+    elif isinstance(data, BIO.BIO):
+        m2.cms_final(ci._ptr(), data._ptr(), flags)
     else:
-        source = _in_bio(data)
-        m2.cms_final(ci._ptr(), source._ptr(), flags)
+        _check_bytes(data)
+        m2.cms_final_buffer(ci._ptr(), data, flags)  # read in place, not copied
     return ci
 
 
@@ -490,8 +497,11 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     certs = list(certs)
     stack = _stack(certs)
     flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
-    source = _optional_bio(data)
-    content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(source), bio, flags))
+    if data is None or isinstance(data, BIO.BIO):
+        content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(data), bio, flags))
+    else:
+        _check_bytes(data)
+        content = _into(out, lambda bio: m2.cms_verify_buffer(ci._ptr(), stack._ptr(), data, bio, flags))
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
@@ -602,7 +612,8 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags))
+    # into a buffer of our own (out None), a failed tag check simply discards it
+    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags, int(out is None)))
 
 
 # ---- CompressedData and DigestedData ----

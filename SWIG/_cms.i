@@ -288,6 +288,17 @@ static int cms_final(CMS_ContentInfo *cms, BIO *bio, int flags) {
     return 1;
 }
 
+/* cms_final over the bytes of a buffer, read in place (a read-only memory BIO on the
+ * caller's buffer, which the typemap holds for the call): no copy of the content. */
+static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t len, int flags) {
+    BIO *in = BIO_new_mem_buf(buf, (int)len);
+    int r;
+    if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    r = cms_final(cms, in, flags);
+    BIO_free(in);
+    return r;
+}
+
 /* Verifies every signature (and, unless CMS_NO_SIGNER_CERT_VERIFY, every signer's chain
  * against optional_store) and writes the content to optional_out.  The detached content is
  * read from optional_bio.  Anything written to optional_out is only trustworthy once this
@@ -310,6 +321,17 @@ static int cms_verify(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509
         return 0;
     }
     return 1;
+}
+
+/* cms_verify with the detached content in a buffer, read in place. */
+static int cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, const void *buf, Py_ssize_t len,
+                             BIO *out, int flags) {
+    BIO *in = BIO_new_mem_buf(buf, (int)len);
+    int r;
+    if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    r = cms_verify(cms, optional_stack, NULL, in, out, flags);
+    BIO_free(in);
+    return r;
 }
 
 /* [(signer certificate, verify code, depth, chain)] for each signer found by cms_verify: its
@@ -517,11 +539,11 @@ static PyObject *cms_recipient_kinds(CMS_ContentInfo *cms) {
 /* Decrypts cms into out with optional_pkey (optional_cert picks its recipient; without it
  * every recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*).
  * For authEnvelopedData the plaintext is held back until the tag verifies: nothing reaches
- * out from a message that fails. */
+ * out from a message that fails (unless discard_on_failure: the caller throws out away). */
 static int cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
-                       BIO *out, int flags) {
+                       BIO *out, int flags, int discard_on_failure) {
     const ASN1_OBJECT *type = CMS_get0_type(cms);
-    int aead = type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
+    int aead = !discard_on_failure && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
     BIO *tmp = out;
     if (aead && !(tmp = BIO_new(BIO_s_mem()))) { m2_cms_raise(M2_CMS, NULL); return 0; }
     M2_ALLOW
