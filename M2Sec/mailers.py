@@ -243,62 +243,78 @@ def _policy_from_settings(conf: Mapping[str, Any]) -> SMIMEPolicy:
     return SMIMEPolicy(key=key, cert=cert, chain=chain, certificates=certs, **opts)
 
 
-try:
+def _django_backend_class() -> type:
+    """DjangoSMIMEBackend, defined on first use: importing Django's mail machinery at import
+    time would touch Django's settings in every process that imports this module."""
+    global _DJANGO_BACKEND
+    if _DJANGO_BACKEND is not None:
+        return _DJANGO_BACKEND
     from django.core.mail.backends.base import BaseEmailBackend
-except ImportError:  # pragma: no cover - Django is optional
-    BaseEmailBackend = object  # type: ignore[misc,assignment]
+
+    class DjangoSMIMEBackend(BaseEmailBackend):
+        """A Django e-mail backend that signs and/or encrypts each message by policy and hands it
+        to another backend.  settings.py::
+
+            EMAIL_BACKEND = "M2Sec.mailers.DjangoSMIMEBackend"
+            M2SEC_SMIME = {
+                "backend": "django.core.mail.backends.smtp.EmailBackend",   # the real sender
+                "key": "/etc/app/smime.key", "cert": "/etc/app/smime.pem", "chain": "/etc/app/inter.pem",
+                "certificates": {"bob@example.org": "/etc/app/certs/bob.pem"},  # or "app.certs.lookup"
+                "missing": "refuse",
+            }
+
+        ``policy=`` (an SMIMEPolicy) and ``backend=`` (a backend instance) given as keywords, e.g.
+        to ``get_connection()``, take the place of the setting.
+        """
+
+        def __init__(self, fail_silently: bool = False, *, policy: Optional[SMIMEPolicy] = None,
+                     backend: Any = None, **kwargs: Any) -> None:
+            from django.conf import settings
+            from django.core.mail import get_connection
+            super().__init__(fail_silently=fail_silently)
+            conf = getattr(settings, "M2SEC_SMIME", {})
+            self.policy = policy if policy is not None else _policy_from_settings(conf)
+            self.backend = backend if backend is not None else get_connection(
+                conf.get("backend", "django.core.mail.backends.smtp.EmailBackend"), fail_silently=fail_silently, **kwargs)
+
+        def open(self) -> Any:
+            return self.backend.open()
+
+        def close(self) -> None:
+            self.backend.close()
+
+        def send_messages(self, email_messages: Sequence[Any]) -> int:
+            protected = []
+            for m in email_messages:
+                try:
+                    protected.append(self._protect(m))
+                except Exception:
+                    if not self.fail_silently:
+                        raise
+            return self.backend.send_messages(protected) if protected else 0
+
+        def _protect(self, message: Any) -> Any:
+            from django.core.mail import EmailMessage
+            wire = _WireMessage(self.policy.protect(message.message().as_bytes(linesep="\r\n"), message.recipients()))
+
+            class Protected(EmailMessage):
+                def message(self, *args: Any, **kwargs: Any) -> email.message.EmailMessage:
+                    return wire
+
+            out = Protected(subject=message.subject, from_email=message.from_email, to=message.to, cc=message.cc,
+                            bcc=message.bcc, connection=self.backend)
+            return out
+
+    DjangoSMIMEBackend.__module__ = __name__
+    _DJANGO_BACKEND = DjangoSMIMEBackend
+    return DjangoSMIMEBackend
 
 
-class DjangoSMIMEBackend(BaseEmailBackend):  # type: ignore[misc,valid-type]
-    """A Django e-mail backend that signs and/or encrypts each message by policy and hands it
-    to another backend.  settings.py::
+_DJANGO_BACKEND: Optional[type] = None
 
-        EMAIL_BACKEND = "M2Sec.mailers.DjangoSMIMEBackend"
-        M2SEC_SMIME = {
-            "backend": "django.core.mail.backends.smtp.EmailBackend",   # the real sender
-            "key": "/etc/app/smime.key", "cert": "/etc/app/smime.pem", "chain": "/etc/app/inter.pem",
-            "certificates": {"bob@example.org": "/etc/app/certs/bob.pem"},  # or "app.certs.lookup"
-            "missing": "refuse",
-        }
 
-    ``policy=`` (an SMIMEPolicy) and ``backend=`` (a backend instance) given as keywords, e.g.
-    to ``get_connection()``, take the place of the setting.
-    """
-
-    def __init__(self, fail_silently: bool = False, *, policy: Optional[SMIMEPolicy] = None,
-                 backend: Any = None, **kwargs: Any) -> None:
-        from django.conf import settings
-        from django.core.mail import get_connection
-        super().__init__(fail_silently=fail_silently)
-        conf = getattr(settings, "M2SEC_SMIME", {})
-        self.policy = policy if policy is not None else _policy_from_settings(conf)
-        self.backend = backend if backend is not None else get_connection(
-            conf.get("backend", "django.core.mail.backends.smtp.EmailBackend"), fail_silently=fail_silently, **kwargs)
-
-    def open(self) -> Any:
-        return self.backend.open()
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def send_messages(self, email_messages: Sequence[Any]) -> int:
-        protected = []
-        for m in email_messages:
-            try:
-                protected.append(self._protect(m))
-            except Exception:
-                if not self.fail_silently:
-                    raise
-        return self.backend.send_messages(protected) if protected else 0
-
-    def _protect(self, message: Any) -> Any:
-        from django.core.mail import EmailMessage
-        wire = _WireMessage(self.policy.protect(message.message().as_bytes(linesep="\r\n"), message.recipients()))
-
-        class Protected(EmailMessage):
-            def message(self, *args: Any, **kwargs: Any) -> email.message.EmailMessage:
-                return wire
-
-        out = Protected(subject=message.subject, from_email=message.from_email, to=message.to, cc=message.cc,
-                        bcc=message.bcc, connection=self.backend)
-        return out
+def __getattr__(name: str) -> Any:
+    # "M2Sec.mailers.DjangoSMIMEBackend" (the EMAIL_BACKEND setting) is made on first access
+    if name == "DjangoSMIMEBackend":
+        return _django_backend_class()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
