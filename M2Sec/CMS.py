@@ -463,6 +463,9 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_NOCERTS
     if stream:
         flags |= m2.CMS_STREAM
+    if include_signer_cert:  # a signer's own certificate is added with it: not twice
+        own = {s.cert.as_der() for s in all_signers if isinstance(s.cert, X509.X509)}
+        certs = [c for c in certs if not isinstance(c, X509.X509) or c.as_der() not in own]
     extra = _stack(certs)
     ci = ContentInfo(m2.cms_sign_new(extra._ptr(), flags))
     for s in all_signers:

@@ -119,6 +119,9 @@ def test_signed_options(ca, tmp_path):
     [info] = ci.signer_infos()
     assert info.signing_time is None
     assert len(ci.crls()) == 1 and [c.get_subject().CN for c in ci.certificates()] == ["rsa"]
+    # the signer's own certificate among certs is not added twice
+    ci = CMS.sign(DATA, ca.keys["rsa"], ca.certs["rsa"], certs=[ca.certs["rsa"], ca.certs["inter"]])
+    assert sorted(c.get_subject().CN for c in ci.certificates()) == ["M2Sec Test Inter", "rsa"]
     # no certificates inside: the verifier supplies the signer's
     ci = CMS.sign(DATA, ca.keys["rsa"], ca.certs["rsa"], include_signer_cert=False)
     assert ci.certificates() == []
