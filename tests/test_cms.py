@@ -177,6 +177,12 @@ def test_untrusted_and_tampered(ca):
     with pytest.raises(CMS.CMSVerificationError) as e:
         CMS.verify(ci, trusted=[ca.certs["root"]], certs=[ca.certs["inter"]], purpose="ssl_server")
     assert e.value.verify_code == m2.X509_V_ERR_INVALID_PURPOSE
+    # the verification time: a week on, the certificates (valid for a day) have expired
+    import datetime
+    week = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)
+    with pytest.raises(CMS.CMSVerificationError) as e:
+        CMS.verify(ci, trusted=[ca.certs["root"]], certs=[ca.certs["inter"]], at_time=week)
+    assert e.value.verify_code == m2.X509_V_ERR_CERT_HAS_EXPIRED
     # tampered content
     der = ci.to_der()
     i = der.index(b"CMS test content")
