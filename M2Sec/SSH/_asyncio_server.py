@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
-from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
+from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
                                 _Protocol, answer_channel, connect_channel, pipe)
 from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
@@ -225,7 +225,7 @@ class _ServerChannelIO(_ChannelIO):
         super().on_event(ev)
 
 
-class SSHServerConnection(SSHClientConnection):
+class SSHServerConnection(SSHConnection):
     """One client's connection to an M2Sec server (see the module's docstring)."""
 
     def __init__(self, acceptor: "SSHAcceptor", addr: Tuple[str, int]) -> None:
@@ -233,7 +233,7 @@ class SSHServerConnection(SSHClientConnection):
         self._server: srv.SSHServer = acceptor.server_factory()
         loop = asyncio.get_running_loop()
         core_ = srv.ServerConnection(acceptor.config, self._server, addr=addr[0], now=loop.time())
-        super().__init__(acceptor.config, core_)
+        super().__init__(core_)
         self._core: srv.ServerConnection
         self.peername = addr
         self._grace: Optional[asyncio.TimerHandle] = None
