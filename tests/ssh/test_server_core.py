@@ -468,7 +468,9 @@ def test_group_exchange_with_system_moduli(host_keys, user_key):
     if not os.path.exists("/etc/ssh/moduli"):
         pytest.fail("/etc/ssh/moduli is needed (openssh-server)")
     p = connect(host_keys, user_key, client_keys=[user_key], kex_algs=[b"diffie-hellman-group-exchange-sha256"],
-                server_kw=dict(moduli="/etc/ssh/moduli"))
+                server_kw=dict(moduli=Moduli("/etc/ssh/moduli")))  # read by the front end
+    with pytest.raises(TypeError, match="not a path"):
+        srv.ServerConfig(all_host_keys(host_keys), moduli="/etc/ssh/moduli")
     assert p.s.state == "open"
 
 
