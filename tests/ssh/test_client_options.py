@@ -268,3 +268,33 @@ def test_update_host_keys_learns_the_servers_other_keys(home, sshd, tmp_path):
     for name in ("ecdsa256", "rsa"):
         key = SSH.load_public_key(sshd.host_keys[name] + ".pub")
         assert kh.match("127.0.0.1", sshd.port, key).ok
+
+
+def test_host_key_and_prompt_callbacks_may_be_coroutines(sshd, pam_sshd):
+    """The core asks the front end (HostKeyCheck, KbdIntPrompt events): a known_hosts callable
+    and a keyboard-interactive handler may be coroutines; a refusal is HostKeyNotVerifiable."""
+    from .sshd_helpers import PASSWORD
+    seen = []
+
+    async def trust(key):
+        await asyncio.sleep(0.05)
+        seen.append(key.fingerprint())
+        return True
+
+    async def refuse(key):
+        await asyncio.sleep(0.05)
+        return False
+
+    async def answer(name, instruction, prompts):
+        await asyncio.sleep(0.05)
+        return [PASSWORD] * len(prompts)
+
+    async def go(server, **kw):
+        async with SSH.connect("127.0.0.1", server.port, username=server.user, config=None, agent_path=None,
+                               **kw) as conn:
+            return (await conn.run("echo ok")).stdout
+    assert run(go(sshd, known_hosts=trust, client_keys=[sshd.user_keys["ed25519"]])) == b"ok\n" and seen
+    with pytest.raises(HostKeyNotVerifiable):
+        run(go(sshd, known_hosts=refuse, client_keys=[sshd.user_keys["ed25519"]]))
+    assert run(go(pam_sshd, known_hosts=pam_sshd.known_hosts(), client_keys=[], kbdint_handler=answer,
+                  preferred_auth="keyboard-interactive")) == b"ok\n"
