@@ -139,3 +139,13 @@ err:
     return NULL;
 }
 %}
+
+/* ---- M2Crypto 0.51 names (issue 18): dh_check()'s bits under M2Crypto's names ---- */
+%constant int dh_check_ok = 0;
+%constant int dh_check_p_not_prime = DH_CHECK_P_NOT_PRIME;
+%constant int dh_check_p_not_strong = DH_CHECK_P_NOT_SAFE_PRIME;
+%constant int dh_check_g_failed = DH_UNABLE_TO_CHECK_GENERATOR;
+%constant int dh_check_bad_g = DH_NOT_SUITABLE_GENERATOR;
+%inline %{
+static int dh_type_check(DH *dh) { (void)dh; return 1; }
+%}

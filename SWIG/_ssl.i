@@ -1271,3 +1271,13 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+%inline %{
+/* A BIO_f_ssl BIO with a new SSL from ctx, in client (1) or server (0) mode (BIO_new_ssl). */
+static BIO *bio_new_ssl(SSL_CTX *ctx, int client) {
+    BIO *b = BIO_new_ssl(ctx, client);
+    if (!b) m2_raise_msg(M2_SSL, "BIO_new_ssl failed");
+    return b;
+}
+%}
