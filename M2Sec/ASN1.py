@@ -48,6 +48,7 @@ class ASN1_Integer(Owned):
     """An ASN1_INTEGER; ``int()`` gives its value."""
 
     _free_fn = m2.asn1_integer_free
+    m2_asn1_integer_free = staticmethod(m2.asn1_integer_free)  # M2Crypto's name
 
     def __init__(self, asn1int: Any, _pyfree: int = 0) -> None:
         if isinstance(asn1int, int):
@@ -73,6 +74,7 @@ class ASN1_String(Owned):
     """An ASN1_STRING: ``bytes()`` gives its content, ``str()`` its printed text."""
 
     _free_fn = m2.asn1_string_free
+    m2_asn1_string_free = staticmethod(m2.asn1_string_free)  # M2Crypto's name
 
     def __init__(self, asn1str: Any, _pyfree: int = 0) -> None:
         if isinstance(asn1str, str):
@@ -100,6 +102,7 @@ class ASN1_Object(Owned):
     """An ASN1_OBJECT (an OID)."""
 
     _free_fn = m2.asn1_object_free
+    m2_asn1_object_free = staticmethod(m2.asn1_object_free)  # M2Crypto's name
 
     def __init__(self, asn1obj: Any, _pyfree: int = 0) -> None:
         super().__init__(asn1obj, _pyfree)
@@ -165,6 +168,7 @@ class ASN1_TIME(Owned):
     """An ASN1_TIME (UTCTime or GeneralizedTime), convertible to and from datetime."""
 
     _free_fn = m2.asn1_time_free
+    m2_asn1_time_free = staticmethod(m2.asn1_time_free)  # M2Crypto's name
     _new = staticmethod(m2.asn1_time_new)
     _set = staticmethod(m2.asn1_time_set)
     _printer = staticmethod(m2.asn1_time_print)
@@ -210,6 +214,7 @@ class ASN1_UTCTIME(ASN1_TIME):
     """An ASN1_UTCTIME (years 1950 to 2049)."""
 
     _free_fn = m2.asn1_utctime_free
+    m2_asn1_utctime_free = staticmethod(m2.asn1_utctime_free)  # M2Crypto's name
     _new = staticmethod(m2.asn1_utctime_new)
     _set = staticmethod(m2.asn1_utctime_set)
     _printer = staticmethod(m2.asn1_utctime_print)
