@@ -355,7 +355,8 @@ static PyObject *util_string_to_hex(PyObject *text) {
     long len = 0;
     b = PyUnicode_Check(text) ? PyUnicode_AsASCIIString(text) : PyBytes_FromObject(text);
     if (!b) return NULL;
-    if (PyBytes_AsStringAndSize(b, &s, &n) < 0) goto err;   /* refuses embedded NULs */
+    if (PyBytes_AsStringAndSize(b, &s, &n) < 0) goto err;
+    if ((Py_ssize_t)strlen(s) != n) { PyErr_SetString(PyExc_ValueError, "hex text contains a NUL character"); goto err; }
     if (!(bin = OPENSSL_hexstr2buf(s, &len))) { m2_raise_msg(M2_UTIL, "not hex"); goto err; }
     ret = PyBytes_FromStringAndSize((char *)bin, len);
 err:
