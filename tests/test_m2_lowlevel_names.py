@@ -177,7 +177,7 @@ def test_bio_new_ssl_talks_https_to_openssl_s_server(tmp, openssl):
     key, cert = _self_signed(tmp, openssl)
     port = free_port()
     proc = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert, "-key", key,
-                             "-www", "-naccept", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "-www"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, proc)
         ctx = SSL.Context()
