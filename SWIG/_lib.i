@@ -128,11 +128,11 @@ static int m2_passphrase_cb(char *buf, int size, int rwflag, void *userdata) {
     int len = -1;
     PyGILState_STATE gil;
     if (!obj || obj == Py_None) return 0;
-    gil = PyGILState_Ensure();
+    gil = PyGILState_Ensure();   /* everything below, the arguments too, under the GIL */
     if (PyCallable_Check(obj)) {
-        PyGILState_Release(gil);
-        ret = m2_callback(obj, Py_BuildValue("(i)", rwflag));
-        gil = PyGILState_Ensure();
+        PyObject *args = PyErr_Occurred() ? NULL : Py_BuildValue("(i)", rwflag);
+        ret = args ? PyObject_CallObject(obj, args) : NULL;
+        Py_XDECREF(args);
     } else {
         Py_INCREF(obj);
         ret = obj;
