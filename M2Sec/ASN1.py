@@ -164,6 +164,15 @@ def _as_utc(date: datetime.datetime) -> datetime.datetime:
     return date.astimezone(UTC)
 
 
+def _time_text(string: str) -> str:
+    """A time string for OpenSSL, which would read it only up to a NUL: refused with ASN1Error."""
+    if not isinstance(string, str):
+        raise TypeError("a time string is a str, not %s" % type(string).__name__)
+    if "\0" in string:
+        raise ASN1Error("invalid time string: it contains a NUL character")
+    return string
+
+
 class ASN1_TIME(Owned):
     """An ASN1_TIME (UTCTime or GeneralizedTime), convertible to and from datetime."""
 
@@ -183,8 +192,11 @@ class ASN1_TIME(Owned):
         return _print(self._printer, self._ptr())
 
     def set_string(self, string: str) -> int:
-        """Set from an ASN.1 time string such as '990807053011Z' or '20490807053011Z'."""
-        return m2.asn1_time_set_string(self._ptr(), string)
+        """Set from an ASN.1 time string such as '990807053011Z' or '20490807053011Z'.
+
+        :raises ASN1Error: (a ValueError) for a string that is not an ASN.1 time
+        """
+        return m2.asn1_time_set_string(self._ptr(), _time_text(string))
 
     def set_time(self, time: int) -> Any:
         """Set to time, seconds since the epoch (years 1 to 9999; ValueError outside them)."""
@@ -223,4 +235,4 @@ class ASN1_UTCTIME(ASN1_TIME):
         super().__init__(asn1_utctime, _pyfree)
 
     def set_string(self, string: str) -> int:
-        return m2.asn1_utctime_set_string(self._ptr(), string)
+        return m2.asn1_utctime_set_string(self._ptr(), _time_text(string))
