@@ -20,6 +20,7 @@ the signers' certificates.  Encryption defaults to AES-256-CBC and needs RSA rec
 """
 
 import base64
+import contextlib
 import quopri
 import re
 import secrets
@@ -28,9 +29,10 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from M2Sec import BIO, EVP, SMIME, X509
+from M2Sec.Err import M2SecError
 
 __all__ = ["sign", "encrypt", "sign_and_encrypt", "unwrap", "Opened", "SIGNATURE_TYPES", "MIME_TYPES"]
 
@@ -243,6 +245,18 @@ def _store(trusted: Trust) -> X509.X509_Store:
     return store
 
 
+@contextlib.contextmanager
+def _email_errors() -> Iterator[None]:
+    """The email package's own failures on malformed headers (``To::;x`` gives AttributeError,
+    ``Content-Type:;i*`` IndexError) become SMIME_Error."""
+    try:
+        yield
+    except M2SecError:
+        raise
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        raise SMIME.SMIME_Error("malformed message headers: %s: %s" % (type(exc).__name__, exc)) from exc
+
+
 def _layer(msg: Message) -> bool:
     """True if msg is an S/MIME layer (signed, or PKCS#7 enveloped/signed data)."""
     ctype = msg.get_content_type()
@@ -266,14 +280,16 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
         for malformed S/MIME, or an encrypted message without key and cert.
     """
     current = bytes(message) if isinstance(message, (bytes, bytearray)) else message.as_bytes(policy=_WIRE)
-    outer = _parse(current)
-    envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
+    with _email_errors():
+        outer = _parse(current)
+        envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
     opened = Opened(message=outer)
     untrusted = list(untrusted)
     layer = outer
     for _ in range(max_layers + 1):
-        if not _layer(layer):
-            break
+        with _email_errors():
+            if not _layer(layer):
+                break
         with BIO.MemoryBuffer(current) as bio:
             p7, content = SMIME.smime_load_pkcs7_bio(bio)
         kind = p7.type()
@@ -296,13 +312,15 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
             opened.signed = True
         else:
             raise SMIME.SMIME_Error("unsupported PKCS#7 content: %s" % (p7.type(1),))
-        layer = _parse(current)
+        with _email_errors():
+            layer = _parse(current)
     else:
         raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
-    layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
-    present = {k.lower() for k in layer.keys()}
-    for k, v in envelope:
-        if k.lower() not in present:
-            layer[k] = v
+    with _email_errors():
+        layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
+        present = {k.lower() for k in layer.keys()}
+        for k, v in envelope:
+            if k.lower() not in present:
+                layer[k] = v
     opened.message = layer
     return opened

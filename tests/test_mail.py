@@ -227,3 +227,11 @@ def test_plain_and_malformed_messages(ca):
         assert opened.sender_matches() and opened.message.get_content() == "short\n"
     with pytest.raises(SMIME.SMIME_Error):
         mail.sign(msg, ca.keys["carol"], ca.certs["carol"], digest="nope")
+
+
+@pytest.mark.parametrize("raw", [b"To::;x\r\n\r\nbody\r\n", b"Content-Type:;i*\r\n\r\nbody\r\n",
+                                 b"From: a@example.org\r\nTo::;x\r\nContent-Type:;i*\r\n\r\nbody\r\n"])
+def test_unwrap_malformed_headers_is_an_smime_error(raw):
+    """Found by fuzzing (issue 18): the email package's AttributeError/IndexError got out."""
+    with pytest.raises(SMIME.SMIME_Error, match="malformed message headers"):
+        mail.unwrap(raw)
