@@ -98,7 +98,7 @@ err:
 }
 
 static DH *dh_read_parameters(BIO *bio) {
-    DH *d = PEM_read_bio_DHparams(bio, NULL, NULL, NULL);
+    DH *d = PEM_read_bio_DHparams(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!d) m2_raise_msg(M2_DH, "cannot read the DH parameters");
     return d;
 }

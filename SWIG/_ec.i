@@ -208,7 +208,7 @@ static EC_KEY *ec_key_read_bio(BIO *bio, PyObject *pyfunc) {
     return k;
 }
 static EC_KEY *ec_key_read_pubkey(BIO *bio) {
-    EC_KEY *k = PEM_read_bio_EC_PUBKEY(bio, NULL, NULL, NULL);
+    EC_KEY *k = PEM_read_bio_EC_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!k) m2_raise_msg(M2_EC, "cannot read the EC public key");
     return k;
 }

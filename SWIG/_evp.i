@@ -1477,3 +1477,58 @@ static int pkey_assign(EVP_PKEY *pkey, int type, PyObject *key) {
     return 1;
 }
 %}
+
+/* ---- the cost an encrypted PKCS#8 key asks for, read before decrypting it (issue 18) ---- */
+%inline %{
+/* The PBKDF2 (PBES2) or PKCS#5/PKCS#12 PBE iteration count of a DER EncryptedPrivateKeyInfo;
+ * 0 for another key derivation (scrypt is bounded by OpenSSL's own memory limit).
+ * EVPError if der is not an EncryptedPrivateKeyInfo. */
+static PyObject *pkcs8_kdf_iterations(const void *data, Py_ssize_t datalen) {
+    const unsigned char *p = data;
+    X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)datalen);
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *oid = NULL;
+    const void *pval = NULL;
+    int ptype = 0, nid;
+    PBE2PARAM *pbe2 = NULL;
+    PBKDF2PARAM *kdf = NULL;
+    PBEPARAM *pbe = NULL;
+    const ASN1_INTEGER *iter = NULL;
+    PyObject *ret = NULL;
+    long n = 0;
+    if (!sig) return m2_raise_msg(M2_EVP, "not an encrypted PKCS#8 key");
+    X509_SIG_get0(sig, &alg, NULL);
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    nid = OBJ_obj2nid(oid);
+    if (ptype != V_ASN1_SEQUENCE) {
+        m2_raise_msg(M2_EVP, "encrypted PKCS#8 key without algorithm parameters");
+        goto err;
+    }
+    if (nid == NID_pbes2) {
+        if (!(pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), (const ASN1_TYPE *)alg->parameter))) {
+            m2_raise_msg(M2_EVP, "bad PBES2 parameters");
+            goto err;
+        }
+        if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+            if (!(kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter))) {
+                m2_raise_msg(M2_EVP, "bad PBKDF2 parameters");
+                goto err;
+            }
+            iter = kdf->iter;
+        }
+    } else if (!(pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), (const ASN1_TYPE *)alg->parameter))) {
+        m2_raise_msg(M2_EVP, "bad PBE parameters");
+        goto err;
+    } else {
+        iter = pbe->iter;
+    }
+    if (iter && (!ASN1_INTEGER_get_int64((int64_t *)&n, iter) || n < 1)) n = LONG_MAX;  /* huge or negative */
+    ret = PyLong_FromLong(n);
+err:
+    PBKDF2PARAM_free(kdf);
+    PBE2PARAM_free(pbe2);
+    PBEPARAM_free(pbe);
+    X509_SIG_free(sig);
+    return ret;
+}
+%}

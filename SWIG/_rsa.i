@@ -159,7 +159,7 @@ static RSA *rsa_read_key(BIO *bio, PyObject *pyfunc) {
     return r;
 }
 static RSA *rsa_read_pub_key(BIO *bio) {
-    RSA *r = PEM_read_bio_RSA_PUBKEY(bio, NULL, NULL, NULL);
+    RSA *r = PEM_read_bio_RSA_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!r) m2_raise_msg(M2_RSA, "cannot read the RSA public key");
     return r;
 }

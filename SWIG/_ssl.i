@@ -1108,7 +1108,7 @@ static PyObject *i2d_ssl_session(BIO *bio, SSL_SESSION *sess) {
     Py_RETURN_NONE;
 }
 static SSL_SESSION *ssl_session_read_pem(BIO *bio) {
-    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, NULL, NULL);
+    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!s) m2_raise_msg(M2_SSL, "cannot read a PEM session");
     return s;
 }

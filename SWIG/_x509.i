@@ -437,7 +437,7 @@ static int m2_store_verify_cb(int ok, X509_STORE_CTX *ctx) {
 static X509 *x509_read_pem(BIO *bio) {
     X509 *x;
     M2_ALLOW
-    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    x = PEM_read_bio_X509(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     M2_DISALLOW
     if (!x) m2_raise_msg(M2_X509, "cannot read a PEM certificate");
     return x;
@@ -792,7 +792,7 @@ err:
 
 /* ---- requests ---- */
 static X509_REQ *x509_req_read_pem(BIO *bio) {
-    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!r) m2_raise_msg(M2_X509, "cannot read a PEM certificate request");
     return r;
 }
@@ -865,7 +865,7 @@ static STACK_OF(X509_EXTENSION) *x509_req_get_extensions(X509_REQ *req) {
 
 /* ---- CRLs ---- */
 static X509_CRL *x509_crl_read_pem(BIO *bio) {
-    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!c) m2_raise_msg(M2_X509, "cannot read a PEM CRL");
     return c;
 }
