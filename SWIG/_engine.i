@@ -131,8 +131,9 @@ static void m2_pin_free(struct m2_engine_pin *d) {
 }
 
 /* engine_load_private_key(e, id, pin=None), or M2Crypto's (e, id, ui, cbd) with cbd from
- * engine_pkcs11_data_new(pin).  A PIN answers the engine's prompt; with none, the ui given
- * (M2Crypto's ui_openssl() prompts on the terminal) or else the engine's default is used. */
+ * engine_pkcs11_data_new(pin).  A PIN answers the engine's prompt; without one the prompt
+ * fails, except in the four-argument form with a ui and no PIN (M2Crypto's ui_openssl()
+ * prompts on the terminal: the caller asked for it). */
 static EVP_PKEY *m2_engine_load_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b, int private) {
     struct m2_engine_pin *own = NULL, *cbd = NULL;
     UI_METHOD *ui = NULL;
@@ -146,10 +147,10 @@ static EVP_PKEY *m2_engine_load_key(ENGINE *e, const char *key_id, PyObject *a, 
             PyErr_SetString(PyExc_TypeError, "argument 4 must come from m2.engine_pkcs11_data_new() or be None");
             return NULL;
         }
-    } else if (a && a != Py_None) {
-        if (!(own = cbd = m2_pin_new(a))) return NULL;
+    } else if (!(own = cbd = m2_pin_new(a))) {   /* the PIN, or none: never the terminal */
+        return NULL;
     }
-    if (cbd && cbd->password) {
+    if (own || (cbd && cbd->password)) {
         if (!m2_pin_ui && (!(m2_pin_ui = UI_create_method("M2Sec PIN")) || UI_method_set_reader(m2_pin_ui, m2_pin_reader) < 0)) {
             m2_pin_free(own);
             return (EVP_PKEY *)m2_raise_msg(M2_ENGINE, "cannot make the PIN UI");
