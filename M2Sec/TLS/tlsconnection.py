@@ -288,6 +288,8 @@ class TLSConnection:
                 _engine.verify_peer(ctx, cafile, capath, accept_any=not (cafile or capath))
             if verifierDB is not None:
                 _engine.srp_server(ctx, verifierDB._lookup)
+                if certChain is not None:
+                    _engine.prefer_srp_with_certificate(ctx, config)
             protos = alpn or config.alpn
             if protos:
                 _engine.alpn(ctx, protos, server=True)

@@ -235,3 +235,37 @@ def test_verifier_databases_shared_with_tlsdb(tlslite_db, tmp_path, server):
     srv.join()
     db.close()
     assert not srv.errors
+
+
+def test_srp_server_with_a_certificate_chooses_srp_rsa(creds, server):
+    """Given a certificate and a verifierDB, the server picks an SRP+RSA suite, as TLS Lite's
+    does: it proves itself with its certificate as well as the password, and tls.py client
+    prints the certificate's fingerprint."""
+    import os
+    if not os.path.exists(creds.path("server_rsa-chain.pem")):
+        creds.pki.issue("server_rsa", "/CN=localhost", ext=["subjectAltName=DNS:localhost,IP:127.0.0.1"], alg="RSA")
+        creds._write_chain("server_rsa")
+    db = VerifierDB()
+    db.create()
+    db["alice"] = VerifierDB.makeVerifier("alice", "abra123cadabra", 2048)
+
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(verifierDB=db, certChain=creds.chain("server_rsa"), privateKey=creds.key("server_rsa"))
+        assert conn.session.srpUsername == "alice"
+        name = conn.getCipherName()
+        conn.close()
+        return name
+    srv = server(handler, n=2)
+    out = subprocess.run(tlslite_script("tls.py") + ["client", "-u", "alice", "-p", "abra123cadabra",
+                                                     "localhost:%d" % srv.port], capture_output=True, timeout=TIMEOUT)
+    conn = TLSConnection(connect(srv.port))
+    conn.handshakeClientSRP("alice", "abra123cadabra", cafile=creds.cafile, serverName="localhost")
+    assert conn.session.srpUsername == "alice"
+    assert conn.session.serverCertChain is not None
+    assert conn.session.serverCertChain.getFingerprint() == creds.chain("server_rsa").getFingerprint()
+    conn.close()
+    srv.join()
+    assert b"Handshake success" in out.stdout, out.stdout + out.stderr
+    assert creds.chain("server_rsa").getFingerprint().encode() in out.stdout.lower()
+    assert srv.results == ["aes256", "aes256"]
