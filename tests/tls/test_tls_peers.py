@@ -269,3 +269,54 @@ def test_srp_server_with_a_certificate_chooses_srp_rsa(creds, server):
     assert b"Handshake success" in out.stdout, out.stdout + out.stderr
     assert creds.chain("server_rsa").getFingerprint().encode() in out.stdout.lower()
     assert srv.results == ["aes256", "aes256"]
+
+
+@pytest.mark.parametrize("version", [(3, 4), (3, 3)])
+def test_read_stops_at_the_peers_close_notify(creds, server, version):
+    """The peer sends data, close_notify and plaintext in one go (Python's ssl module over
+    memory BIOs): read() gives the data, then b'' for close_notify, and the plaintext is still
+    in the socket (issue 18: a normal read took it with the TLS records and it was lost)."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(creds.path("server-chain.pem"), creds.path("server.key"))
+
+    def pyserver(sock):
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = sctx.wrap_bio(inc, out, server_side=True)
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(out.read())
+                inc.write(sock.recv(65536))
+        sock.sendall(out.read())
+        while True:
+            try:
+                data = obj.read(10)
+                break
+            except ssl.SSLWantReadError:
+                inc.write(sock.recv(65536))
+        obj.write(data)
+        try:
+            obj.unwrap()                       # close_notify, without waiting for the client's
+        except ssl.SSLWantReadError:
+            pass
+        sock.sendall(out.read() + b"PLAIN")    # one send: the client's recv sees all of it
+        sock.recv(10)
+    srv = server(pyserver)
+    settings = HandshakeSettings()
+    settings.maxVersion = version
+    sock = connect(srv.port)
+    conn = TLSConnection(sock)
+    conn.closeSocket = False
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
+    conn.write(b"tls")
+    import time
+    time.sleep(0.3)                            # let the data, close_notify and PLAIN arrive together
+    assert conn.read() == b"tls"
+    assert conn.read() == b""                  # close_notify
+    sock.settimeout(5)
+    assert sock.recv(10) == b"PLAIN"
+    sock.close()
+    srv.join()
+    assert not srv.errors
