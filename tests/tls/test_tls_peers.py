@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -115,6 +116,18 @@ def test_python_ssl_client_and_server(creds, server):
     srv.join()
 
 
+def _client_keeping_socket(creds, port, version):
+    """A client connection (closeSocket False) of version that has written b"tls"."""
+    settings = HandshakeSettings()
+    settings.maxVersion = version
+    sock = connect(port)
+    conn = TLSConnection(sock)
+    conn.closeSocket = False
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
+    conn.write(b"tls")
+    return sock, conn
+
+
 @pytest.mark.parametrize("version", [(3, 4), (3, 3)])
 def test_close_notify_exchange_leaves_the_socket_at_plaintext(creds, server, version):
     """closeSocket=False: close() waits for the peer's close_notify, reading no byte past it,
@@ -129,13 +142,7 @@ def test_close_notify_exchange_leaves_the_socket_at_plaintext(creds, server, ver
         assert plain.recv(10) == b"GO"
         plain.sendall(b"PLAIN")
     srv = server(pyserver)
-    settings = HandshakeSettings()
-    settings.maxVersion = version
-    sock = connect(srv.port)
-    conn = TLSConnection(sock)
-    conn.closeSocket = False
-    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
-    conn.write(b"tls")
+    sock, conn = _client_keeping_socket(creds, srv.port, version)
     assert conn.read() == b"tls"
     conn.close()
     assert conn.closed and sock.fileno() != -1
@@ -304,14 +311,7 @@ def test_read_stops_at_the_peers_close_notify(creds, server, version):
         sock.sendall(out.read() + b"PLAIN")    # one send: the client's recv sees all of it
         sock.recv(10)
     srv = server(pyserver)
-    settings = HandshakeSettings()
-    settings.maxVersion = version
-    sock = connect(srv.port)
-    conn = TLSConnection(sock)
-    conn.closeSocket = False
-    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
-    conn.write(b"tls")
-    import time
+    sock, conn = _client_keeping_socket(creds, srv.port, version)
     time.sleep(0.3)                            # let the data, close_notify and PLAIN arrive together
     assert conn.read() == b"tls"
     assert conn.read() == b""                  # close_notify
