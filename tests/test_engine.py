@@ -159,12 +159,18 @@ from M2Sec import Engine
 e = Engine.load_dynamic_engine("pkcs11", sys.argv[1])
 e.ctrl_cmd_string("MODULE_PATH", sys.argv[2])
 e.init()
-for pin in (None, "0000", b"1234"):
+from M2Sec import EVP, m2
+for pin in (None, "0000"):
     try:
         e.load_private_key(sys.argv[3], pin=pin)
         print("loaded")
     except Engine.EngineError as exc:
         print("EngineError" + (":incorrect" if "incorrect" in str(exc) else ""))
+# M2Crypto's low-level form: the PIN in engine_pkcs11_data_new's callback data
+cbd = m2.engine_pkcs11_data_new("1234")
+key = EVP.PKey(m2.engine_load_private_key(e._ptr(), sys.argv[3], m2.ui_openssl(), cbd), 1)
+m2.engine_pkcs11_data_free(cbd)
+print("loaded", key.bits())
 """
 
 
@@ -174,7 +180,7 @@ def test_pkcs11_key_needs_its_pin_and_never_prompts(token):
     right one loads the key.  (In a child process: the engine keeps a login once made.)"""
     proc = subprocess.run([sys.executable, "-c", WRONG_PIN, ENGINE_SO, SOFTHSM_SO, KEY_URI], stdin=subprocess.DEVNULL,
                           capture_output=True, timeout=60, start_new_session=True)
-    assert proc.stdout.decode().split() == ["EngineError", "EngineError:incorrect", "loaded"], proc.stderr.decode()
+    assert proc.stdout.decode().split() == ["EngineError", "EngineError:incorrect", "loaded", "256"], proc.stderr.decode()
     assert b"Enter PKCS#11 token PIN" not in proc.stderr
 
 
