@@ -1495,7 +1495,7 @@ static PyObject *pkcs8_kdf_iterations(const void *data, Py_ssize_t datalen) {
     PBEPARAM *pbe = NULL;
     const ASN1_INTEGER *iter = NULL;
     PyObject *ret = NULL;
-    long n = 0;
+    int64_t n = 0;
     if (!sig) return m2_raise_msg(M2_EVP, "not an encrypted PKCS#8 key");
     X509_SIG_get0(sig, &alg, NULL);
     X509_ALGOR_get0(&oid, &ptype, &pval, alg);
@@ -1522,8 +1522,8 @@ static PyObject *pkcs8_kdf_iterations(const void *data, Py_ssize_t datalen) {
     } else {
         iter = pbe->iter;
     }
-    if (iter && (!ASN1_INTEGER_get_int64((int64_t *)&n, iter) || n < 1)) n = LONG_MAX;  /* huge or negative */
-    ret = PyLong_FromLong(n);
+    if (iter && (!ASN1_INTEGER_get_int64(&n, iter) || n < 1)) n = INT64_MAX;  /* huge or negative */
+    ret = PyLong_FromLongLong((long long)n);
 err:
     PBKDF2PARAM_free(kdf);
     PBE2PARAM_free(pbe2);
