@@ -37,11 +37,12 @@ Step = Generator[Tuple[str, Any], Any, Any]
 
 
 class _RecordCursor:
-    """Follows the peer's TLS record framing (RFC 8446 section 5.1) so that reads after the
-    handshake stop at a record's end: OpenSSL consumes records whole, so once it has seen
-    close_notify no byte after that record has been taken from the socket (TLS Lite reads
-    record by record too).  The handshake reads freely (a client that is not TLS gets its
-    alert rather than a reset for bytes left unread)."""
+    """Follows the peer's TLS record framing (RFC 8446 section 5.1) so that, on a connection
+    whose socket outlives it (closeSocket False), reads after the handshake stop at a record's
+    end: OpenSSL consumes records whole, so once it has seen close_notify no byte after that
+    record has been taken from the socket (TLS Lite reads record by record too).  The handshake
+    reads freely (a client that is not TLS gets its alert rather than a reset for bytes left
+    unread)."""
 
     __slots__ = ("header", "left")
 
@@ -453,9 +454,17 @@ class TLSConnection:
                 self._waiting = True         # a timeout now leaves nothing half done
                 # after the handshake, never past the end of the current record: after the
                 # peer's close_notify the socket is left at the first byte that follows it
-                size = self._record.room() if self._tls.handshake_done else RECV_SIZE
-                incoming = (yield ("recv", size)) or b""
-                self._record.advance(incoming)
+                # (only when the socket outlives TLS, closeSocket False: a socket closed with
+                # the connection needs no such care, and reading record by record costs)
+                cursor, bounded = self._record, self._tls.handshake_done and not self.closeSocket
+                incoming = (yield ("recv", cursor.room() if bounded else RECV_SIZE)) or b""
+                cursor.advance(incoming)
+                if bounded and incoming and cursor.left and not cursor.header and len(incoming) <= _RECORD_HEADER:
+                    # a header alone: OpenSSL can do nothing with it, so fetch the body at once
+                    # (the header goes in first: a timeout now loses nothing)
+                    self._tls.receive_bytes(incoming)
+                    incoming = (yield ("recv", cursor.room())) or b""
+                    cursor.advance(incoming)
             self._waiting = False
 
     def _flush(self, quiet: bool = False) -> Step:
