@@ -14,20 +14,11 @@ from collections import deque
 
 from M2Sec.SSH.packet import boolean, byte, string, uint32
 
-MSG_GLOBAL_REQUEST = 80
-MSG_REQUEST_SUCCESS = 81
-MSG_REQUEST_FAILURE = 82
-MSG_CHANNEL_OPEN = 90
-MSG_CHANNEL_OPEN_CONFIRMATION = 91
-MSG_CHANNEL_OPEN_FAILURE = 92
-MSG_CHANNEL_WINDOW_ADJUST = 93
-MSG_CHANNEL_DATA = 94
-MSG_CHANNEL_EXTENDED_DATA = 95
-MSG_CHANNEL_EOF = 96
-MSG_CHANNEL_CLOSE = 97
-MSG_CHANNEL_REQUEST = 98
-MSG_CHANNEL_SUCCESS = 99
-MSG_CHANNEL_FAILURE = 100
+from M2Sec.SSH.messages import (MSG_CHANNEL_CLOSE, MSG_CHANNEL_DATA, MSG_CHANNEL_EOF,  # noqa: F401
+                                MSG_CHANNEL_EXTENDED_DATA, MSG_CHANNEL_FAILURE, MSG_CHANNEL_OPEN,
+                                MSG_CHANNEL_OPEN_CONFIRMATION, MSG_CHANNEL_OPEN_FAILURE, MSG_CHANNEL_REQUEST,
+                                MSG_CHANNEL_SUCCESS, MSG_CHANNEL_WINDOW_ADJUST, MSG_GLOBAL_REQUEST,
+                                MSG_REQUEST_FAILURE, MSG_REQUEST_SUCCESS)
 
 EXTENDED_DATA_STDERR = 1
 
@@ -153,3 +144,8 @@ def window_change(cols: int, rows: int, width_px: int = 0, height_px: int = 0) -
 def direct_tcpip(host: str, port: int, orig_host: str, orig_port: int) -> bytes:
     """The extra data of a direct-tcpip open (RFC 4254 section 7.2)."""
     return string(host) + uint32(port) + string(orig_host) + uint32(orig_port)
+
+
+def direct_streamlocal(path: str) -> bytes:
+    """The extra data of a direct-streamlocal@openssh.com open (OpenSSH's PROTOCOL 2.4)."""
+    return string(path) + string(b"") + uint32(0)

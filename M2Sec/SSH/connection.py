@@ -35,7 +35,6 @@ back to zero at each NEWKEYS.  ext-info-c is offered in the first KEXINIT; the s
 EXT_INFO (server-sig-algs) is taken after NEWKEYS and before authentication ends.
 """
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
@@ -48,15 +47,11 @@ from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, Di
 from M2Sec.SSH.packet import (PacketReader, PacketWriter, SSHReader, boolean, byte, namelist, string,
                               uint32)
 
-MSG_DISCONNECT = 1
-MSG_IGNORE = 2
-MSG_UNIMPLEMENTED = 3
-MSG_DEBUG = 4
-MSG_SERVICE_REQUEST = 5
-MSG_SERVICE_ACCEPT = 6
-MSG_EXT_INFO = 7
-MSG_KEXINIT = 20
-MSG_NEWKEYS = 21
+from M2Sec.SSH.messages import TRANSITIONS, State  # noqa: F401 (State: the front ends' too)
+from M2Sec.SSH.messages import (KEX_METHOD_MESSAGES, MSG_DEBUG, MSG_DISCONNECT, MSG_EXT_INFO,  # noqa: F401
+                                MSG_IGNORE, MSG_KEXINIT, MSG_NEWKEYS, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST,
+                                MSG_UNIMPLEMENTED, MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE,
+                                MSG_USERAUTH_INFO_REQUEST, MSG_USERAUTH_SUCCESS, CONNECTION_MESSAGES)
 
 VERSION = b"SSH-2.0-M2Sec_1.0"
 
@@ -168,6 +163,29 @@ class GlobalReply(Event):
 
 
 @dataclass
+class SignatureRequest(Event):
+    """User authentication needs a signature from a key outside the core (an agent's):
+    answer with :meth:`ClientConnection.signature_done`."""
+
+    key: Any
+    data: bytes
+    algorithm: bytes
+
+
+@dataclass
+class HostKeysAnnounced(Event):
+    """The server listed all its host keys (hostkeys-00@openssh.com, OpenSSH's PROTOCOL 2.5):
+    a client may ask it to prove them (:meth:`ClientConnection.hostkeys_prove_request`) and
+    learn the ones known_hosts lacks."""
+
+    blobs: List[bytes]
+
+
+HOSTKEYS = b"hostkeys-00@openssh.com"
+HOSTKEYS_PROVE = b"hostkeys-prove-00@openssh.com"
+
+
+@dataclass
 class KexComplete(Event):
     kex: bytes
     cipher_out: bytes
@@ -213,6 +231,8 @@ class ClientConfig:
     rekey_bytes: int = 1 << 30
     rekey_seconds: float = 3600.0
     client_version: bytes = VERSION
+    #: authentication methods in the order to try them (default: auth.METHODS)
+    preferred_auth: Optional[Sequence[bytes]] = None
     algorithms: Dict[str, List[bytes]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -269,9 +289,9 @@ class Connection:
     _LETTERS_IN: Tuple[bytes, bytes, bytes]
     _ACCEPTS: Dict[str, frozenset]
 
-    def __init__(self, config: Any, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: Any, *, now: float = 0.0) -> None:
         self.config = config
-        self.state = "version"
+        self.state = State.VERSION
         self.session_id = b""
         self.host_key: Any = None
         self.strict = False
@@ -283,7 +303,10 @@ class Connection:
         self._reader = PacketReader(crypto.PlainOpener())
         self._kex: Optional[_KexState] = None
         self._kex_count = 0
-        self._last_kex = time.monotonic() if now is None else now
+        self._last_kex = now  # the front end's monotonic clock, also given to tick()
+        #: the front end's wall clock (time.time()), set before receive(): certificate and
+        #: authorized_keys expiry are checked against it
+        self.wall_time = 0.0
         self._now = self._last_kex
         self._auth: Optional[_auth.ClientAuth] = None
         self._channels: Dict[int, ch.Channel] = {}
@@ -295,6 +318,12 @@ class Connection:
         self.channel_open_kinds: set = set()
         self._out.append(self._local_version() + b"\r\n")
         self._send_kexinit()
+
+    def _set_state(self, new: State) -> None:
+        """Move to state new along :data:`~M2Sec.SSH.messages.TRANSITIONS` (a bug otherwise)."""
+        if new not in TRANSITIONS[self.state]:
+            raise ProtocolError("internal error: state %s cannot follow %s" % (new, self.state), local=True)
+        self.state = new
 
     # ---- role hooks -------------------------------------------------------------------------
 
@@ -366,7 +395,7 @@ class Connection:
                 if line is None:
                     return self._take_events()
                 self._peer_version(line)
-                self.state = "kex"
+                self._set_state(State.KEX)
             while self.state != "closed":
                 payload = reader.read_packet()
                 if payload is None:
@@ -392,7 +421,7 @@ class Connection:
         if self.state != "closed":
             if send:
                 self._send_disconnect(err.code, err.reason)
-            self.state = "closed"
+            self._set_state(State.CLOSED)
             self.error = err
         raise err
 
@@ -407,7 +436,7 @@ class Connection:
         """Queue DISCONNECT and close; later receive() calls return nothing."""
         if self.state != "closed":
             self._send_disconnect(code, reason)
-            self.state = "closed"
+            self._set_state(State.CLOSED)
             self.error = DisconnectError(code, reason, local=True)
 
     # ---- sending ------------------------------------------------------------------------
@@ -441,14 +470,14 @@ class Connection:
         msg = payload[0]
         k = self._kex
         if k is not None:
-            if k.ignore_next and 30 <= msg <= 49:
+            if k.ignore_next and msg in KEX_METHOD_MESSAGES:
                 k.ignore_next = False
                 return
-            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS) \
-                    and not 30 <= msg <= 49:
+            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS, MSG_DISCONNECT) \
+                    and not msg in KEX_METHOD_MESSAGES:
                 raise ProtocolError("message %d during a strict key exchange" % msg, local=False)
             if k.theirs and not k.newkeys_received and not (msg in _TRANSPORT or msg == MSG_NEWKEYS
-                                                             or 30 <= msg <= 49):
+                                                             or msg in KEX_METHOD_MESSAGES):
                 raise ProtocolError("message %d inside the %s's key exchange" % (msg, self._PEER), local=False)
         if msg not in _TRANSPORT and msg not in self._ACCEPTS[self.state]:
             if msg not in self._HANDLERS:
@@ -469,7 +498,7 @@ class Connection:
         code = r.get_uint32()
         reason = r.get_text() if r.remaining() else ""
         err = DisconnectError(code, reason or "disconnected by the " + self._PEER, local=False)
-        self.state = "closed"
+        self._set_state(State.CLOSED)
         self.error = err
         raise err
 
@@ -642,6 +671,7 @@ class Connection:
         if n:
             for header, chunk in c.data_messages(memoryview(data)[:n], ext):
                 self._send_parts(header, chunk)
+            self._maybe_rekey()  # an upload alone reaches rekey_bytes too
         return n
 
     def send_eof(self, c: ch.Channel) -> None:
@@ -826,7 +856,7 @@ class Connection:
         ch.MSG_CHANNEL_FAILURE: _on_channel_reply,
     }
 
-    _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS] + list(range(30, 50)))
+    _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS, *KEX_METHOD_MESSAGES])
 
 
 class ClientConnection(Connection):
@@ -838,9 +868,10 @@ class ClientConnection(Connection):
     _LETTERS_IN = (b"B", b"D", b"F")
     config: ClientConfig
 
-    def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: ClientConfig, *, now: float = 0.0) -> None:
         self.server_version = b""
         self.server_sig_algs: Optional[List[bytes]] = None
+        self._sig_announced: Any = None
         super().__init__(config, now=now)
 
     def _local_version(self) -> bytes:
@@ -862,11 +893,12 @@ class ClientConnection(Connection):
         r = SSHReader(payload[1:])
         if r.get_string() != b"ssh-userauth":
             raise ProtocolError("the server accepted another service", local=False)
-        self.state = "auth"
+        self._set_state(State.AUTH)
         c = self.config
         self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
                                       kbdint=c.kbdint, password_change=c.password_change,
-                                      server_sig_algs=lambda: self.server_sig_algs)
+                                      server_sig_algs=lambda: self.server_sig_algs,
+                                      methods=c.preferred_auth or _auth.METHODS)
         for p in self._auth.start():
             self._send(p)
 
@@ -896,7 +928,7 @@ class ClientConnection(Connection):
         return kex.make_kex(k.chosen["kex"], prefix)
 
     def _first_kex_done(self) -> None:
-        self.state = "service"
+        self._set_state(State.SERVICE)
         self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
 
     def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
@@ -929,12 +961,36 @@ class ClientConnection(Connection):
         assert a is not None
         for p in a.handle(payload[0], payload):
             self._send(p)
+        self._auth_progress(a)
+
+    def signature_done(self, signature: Optional[bytes]) -> List[Event]:
+        """Answer a :class:`SignatureRequest`: the signature blob, or None when the key could
+        not sign (authentication goes on with the next key or method); the events that follow.
+
+        :raises DisconnectError: when no method is left (the connection is then closed).
+        """
+        a = self._auth
+        if a is None or a.signature_request is None:
+            raise ValueError("no signature was asked for")
+        try:
+            for p in a.signature_done(signature):
+                self._send(p)
+        except DisconnectError as e:
+            self._fail(e)
+        self._auth_progress(a)
+        return self._take_events()
+
+    def _auth_progress(self, a: _auth.ClientAuth) -> None:
+        if a.signature_request is not None and a.signature_request is not self._sig_announced:
+            self._sig_announced = a.signature_request
+            key, data, alg = a.signature_request
+            self._events.append(SignatureRequest(key, data, alg))
         if a.banners:
             for text in a.banners:
                 self._events.append(Banner(text))
             a.banners = []
         if a.success:
-            self.state = "open"
+            self._set_state(State.OPEN)
             self._auth = None
             self._start_delayed_compression()
             self._events.append(Authenticated(a.method))
@@ -943,9 +999,36 @@ class ClientConnection(Connection):
 
     def _on_global_request(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
-        r.get_string()
-        if r.get_boolean():
+        name = r.get_string()
+        want_reply = r.get_boolean()
+        if name == HOSTKEYS and not want_reply:
+            blobs = []
+            while r.remaining() and len(blobs) < 64:
+                blobs.append(r.get_string())
+            self._events.append(HostKeysAnnounced(blobs))
+        elif want_reply:
             self._send(byte(ch.MSG_REQUEST_FAILURE))
+
+    def hostkeys_prove_request(self, blobs: Sequence[bytes]) -> None:
+        """Ask the server to prove it holds the keys of blobs (hostkeys-prove-00@openssh.com);
+        check its GlobalReply with :meth:`hostkeys_proven`."""
+        self.global_request(HOSTKEYS_PROVE, b"".join(string(b) for b in blobs), True)
+
+    def hostkeys_proven(self, blobs: Sequence[bytes], reply: bytes) -> List[Any]:
+        """The keys of blobs whose signatures in reply (the server's answer) verify, in order;
+        :raises HostKeyNotVerifiable: a signature that does not (OpenSSH's rule: all or none)."""
+        from M2Sec.SSH import keys
+        r = SSHReader(reply)
+        out = []
+        for blob in blobs:
+            key = keys.decode_public_blob(blob)
+            sig = r.get_string()
+            signed = string(HOSTKEYS_PROVE) + string(self.session_id) + string(blob)
+            if not key.verify(signed, sig):
+                raise HostKeyNotVerifiable("the server's proof for its %s host key does not verify"
+                                           % key.algorithm.decode(), local=False)
+            out.append(key)
+        return out
 
     def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
         if kind not in self.channel_open_kinds:
@@ -976,12 +1059,13 @@ class ClientConnection(Connection):
     }
     # What each state accepts besides the transport messages (_TRANSPORT).
     _ACCEPTS = {
-        "version": frozenset(),
-        "kex": Connection._KEX_MSGS,
-        "service": Connection._KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
-        "auth": Connection._KEX_MSGS | {MSG_EXT_INFO, 51, 52, 53, 60},
-        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
-        "closed": frozenset(),
+        State.VERSION: frozenset(),
+        State.KEX: Connection._KEX_MSGS,
+        State.SERVICE: Connection._KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
+        State.AUTH: Connection._KEX_MSGS | {MSG_EXT_INFO, MSG_USERAUTH_FAILURE, MSG_USERAUTH_SUCCESS,
+                                         MSG_USERAUTH_BANNER, MSG_USERAUTH_INFO_REQUEST},
+        State.OPEN: Connection._KEX_MSGS | frozenset(CONNECTION_MESSAGES),
+        State.CLOSED: frozenset(),
     }
 
 _TRANSPORT = frozenset([MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, MSG_DEBUG])
