@@ -1279,6 +1279,9 @@ static BIO *bio_new_ssl(SSL_CTX *ctx, int client) {
     BIO *b = BIO_new_ssl(ctx, client);
     if (!b) m2_raise_msg(M2_SSL, "BIO_new_ssl failed");
     return b;
+}
+%}
+
 /* ======================================================================== */
 /* OCSP stapling (RFC 6066 section 8, RFC 8446 4.4.2.1).                     */
 /* ======================================================================== */

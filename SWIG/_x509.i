@@ -1189,6 +1189,8 @@ static int x509_write_pem_file(PyObject *file, X509 *x) {
 }
 /* M2Crypto's name for the RFC 5280 method-1 key identifier. */
 static PyObject *pkey_get_raw_pub_key_sha1(EVP_PKEY *pkey) { return pkey_key_identifier(pkey); }
+%}
+
 /* ======================================================================== */
 /* CRL building and typed certificate extensions (issue 16: CRLs, CA tools). */
 /* ======================================================================== */

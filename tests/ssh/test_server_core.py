@@ -491,6 +491,8 @@ def test_packet_inflating_to_nothing_is_a_compression_error(host_keys, user_key,
     p = connect(host_keys, user_key, client_keys=[user_key], compression_algs=[alg])
     with pytest.raises(CompressionError, match="inflates to nothing"):
         p.s.receive(p.c._writer.write(b""))
+
+
 def test_disconnect_during_a_strict_key_exchange_keeps_its_reason(host_keys, user_key):
     """A DISCONNECT in the middle of the first (strict) key exchange ends the connection with
     the peer's own code and reason, not a strict-kex protocol error."""
