@@ -5,6 +5,7 @@ all of M2Sec; :class:`Provider` loads one into a library context of its own and 
 and certificates from it by URI (``pkcs11:...``, ``file:...``), as M2Crypto's does.
 """
 
+import weakref
 from typing import Any, Dict, List, Optional
 
 from M2Sec import EVP, X509, m2
@@ -50,6 +51,8 @@ class Provider:
 
     def __init__(self, _id: str) -> None:
         self._id = _id
+        self._closed = False
+        self._issued = 0  # keys and certificates made here and still alive
         self._ctx = m2.provider_context_new()
         try:
             self._prov = m2.provider_load(self._ctx, _id)
@@ -59,7 +62,7 @@ class Provider:
             raise
 
     def _context_ptr(self) -> Any:
-        if self._ctx is None:
+        if self._ctx is None or self._closed:
             raise ProviderError("the provider has been closed")
         return self._ctx
 
@@ -79,9 +82,17 @@ class Provider:
         return self._owned(X509.X509(m2.provider_load_certificate(self._context_ptr(), uri), 1))
 
     def _owned(self, obj: Any) -> Any:
-        """obj keeps this provider (and its library context) alive while it lives."""
+        """obj keeps this provider (and its library context) alive while it lives: close()
+        frees them only once no key or certificate made here is left."""
         obj._provider_owner = self
+        self._issued += 1
+        weakref.finalize(obj, self._released)
         return obj
+
+    def _released(self) -> None:
+        self._issued -= 1
+        if self._closed and not self._issued:
+            self._free()
 
     def generate_rsa_key_pair(self, bits: int = 2048, exponent: int = 65537) -> EVP.PKey:
         """A new RSA key pair made by this provider (EVP_PKEY_generate in its library context).
@@ -115,6 +126,13 @@ class Provider:
         m2.provider_destroy_key(uri, user_pin)
 
     def close(self) -> None:
+        """No more keys from this provider; its context is freed now, or else when the last
+        key or certificate it made goes away."""
+        self._closed = True
+        if not getattr(self, "_issued", 0):
+            self._free()
+
+    def _free(self) -> None:
         ctx, self._ctx = getattr(self, "_ctx", None), None
         if ctx is not None:
             m2.provider_unload(self._prov)
@@ -130,6 +148,6 @@ class Provider:
 
     def __del__(self) -> None:
         try:
-            self.close()
+            self._free()  # the keys it made are gone: they held it
         except Exception:  # pragma: no cover
             pass

@@ -547,11 +547,18 @@ def test_provider_generates_keys_in_its_context(openssl):
             prov.destroy_key("pkcs11:object=x")
         with pytest.raises(Provider.ProviderError):
             prov.destroy_key(b"bytes")
-    # the keys outlive the with block: they hold the provider
+    # the keys outlive the with block: they hold the provider, whose context stays until they go
+    assert prov._ctx is not None
+    with pytest.raises(Provider.ProviderError):
+        prov.generate_ec_key_pair()
     rsa.reset_context("sha256")
     rsa.sign_init()
     rsa.sign_update(b"x")
     assert len(rsa.sign_final()) == 128
+    del ec, rsa
+    import gc
+    gc.collect()
+    assert prov._ctx is None
     assert m2.provider_exc() is Provider.ProviderError
     with pytest.raises(ValueError):
         m2.provider_generate_rsa_key_pair(2048, 4, None, None)
