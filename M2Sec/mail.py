@@ -25,6 +25,7 @@ Mailers that sign and encrypt by policy for applications are in :mod:`M2Sec.mail
 """
 
 import base64
+import contextlib
 import datetime
 import quopri
 import re
@@ -34,9 +35,10 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from M2Sec import CMS, EVP, SMIME, X509
+from M2Sec.Err import M2SecError
 
 __all__ = ["load_certificates", "sign", "encrypt", "sign_and_encrypt", "triple_wrap", "unwrap", "Opened", "SignerReport", "choose_cipher",
            "MIMEStructureError", "SIGNATURE_TYPES", "MIME_TYPES", "PREFERRED_CIPHERS"]
@@ -345,6 +347,18 @@ class Opened:
         return bool(senders) and senders <= known
 
 
+@contextlib.contextmanager
+def _email_errors() -> Iterator[None]:
+    """The email package's own failures on malformed headers (``To::;x`` gives AttributeError,
+    ``Content-Type:;i*`` IndexError) become SMIME_Error."""
+    try:
+        yield
+    except M2SecError:
+        raise
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        raise SMIME.SMIME_Error("malformed message headers: %s: %s" % (type(exc).__name__, exc)) from exc
+
+
 def _layer(msg: Message) -> bool:
     """True if msg is an S/MIME layer (signed, or CMS enveloped/signed data)."""
     ctype = msg.get_content_type()
@@ -373,15 +387,17 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
         the above are) for malformed S/MIME, or an encrypted message without key.
     """
     current = bytes(message) if isinstance(message, (bytes, bytearray)) else message.as_bytes(policy=_WIRE)
-    outer = _parse(current)
-    envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
+    with _email_errors():
+        outer = _parse(current)
+        envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
     opened = Opened(message=outer)
     untrusted = list(untrusted)
     store = CMS.store_from(trusted)
     layer = outer
     for depth in range(1, max_layers + 2):
-        if not _layer(layer):
-            break
+        with _email_errors():
+            if not _layer(layer):
+                break
         if depth > max_layers:
             raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
         ci, content = CMS.load_smime(current)
@@ -410,11 +426,13 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
                 opened.layers.append(ci.type_name)
             else:
                 raise SMIME.SMIME_Error("unsupported CMS content: %s" % ci.type_name)
-        layer = _parse(current)
-    layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
-    present = {k.lower() for k in layer.keys()}
-    for k, v in envelope:
-        if k.lower() not in present:
-            layer[k] = v
+        with _email_errors():
+            layer = _parse(current)
+    with _email_errors():
+        layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
+        present = {k.lower() for k in layer.keys()}
+        for k, v in envelope:
+            if k.lower() not in present:
+                layer[k] = v
     opened.message = layer
     return opened

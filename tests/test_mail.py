@@ -332,3 +332,11 @@ def test_mime_nested_10000_deep(ca4):
     with pytest.raises(mail.MIMEStructureError):
         mail.unwrap(enc, key=ca4.keys["ec256"], cert=ca4.certs["ec256"])
     assert issubclass(mail.MIMEStructureError, CMS.CMSFormatError)
+
+
+@pytest.mark.parametrize("raw", [b"To::;x\r\n\r\nbody\r\n", b"Content-Type:;i*\r\n\r\nbody\r\n",
+                                 b"From: a@example.org\r\nTo::;x\r\nContent-Type:;i*\r\n\r\nbody\r\n"])
+def test_unwrap_malformed_headers_is_an_smime_error(raw):
+    """Found by fuzzing (issue 18): the email package's AttributeError/IndexError got out."""
+    with pytest.raises(SMIME.SMIME_Error, match="malformed message headers"):
+        mail.unwrap(raw)

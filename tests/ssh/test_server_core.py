@@ -499,6 +499,21 @@ def test_authorized_keys_object_for_every_user(host_keys, user_key):
     assert p.s.state == "open"
 
 
+@pytest.mark.parametrize("alg", [b"zlib@openssh.com", b"zlib"])
+def test_packet_inflating_to_nothing_is_a_compression_error(host_keys, user_key, alg):
+    """Found by fuzzing (issue 18): a compressed packet that inflates to no bytes made
+    receive() raise IndexError (connection.py's _dispatch), on both sides."""
+    from M2Sec.SSH.errors import CompressionError
+    p = connect(host_keys, user_key, client_keys=[user_key], compression_algs=[alg])
+    assert p.s.negotiated["comp_in"] == alg
+    with pytest.raises(CompressionError, match="inflates to nothing") as e:
+        p.c.receive(p.s._writer.write(b""))
+    assert not e.value.local and e.value.code == 6  # SSH_DISCONNECT_COMPRESSION_ERROR
+    p = connect(host_keys, user_key, client_keys=[user_key], compression_algs=[alg])
+    with pytest.raises(CompressionError, match="inflates to nothing"):
+        p.s.receive(p.c._writer.write(b""))
+
+
 def test_disconnect_during_a_strict_key_exchange_keeps_its_reason(host_keys, user_key):
     """A DISCONNECT in the middle of the first (strict) key exchange ends the connection with
     the peer's own code and reason, not a strict-kex protocol error."""
