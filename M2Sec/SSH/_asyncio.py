@@ -901,6 +901,13 @@ class SSHClientConnection:
         self._listeners.append(listener)
         return listener
 
+    # ---- SFTP ----
+    def start_sftp_client(self, **kw: Any) -> Any:
+        """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
+        :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
+        from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
+        return _SFTPStarter(start_sftp_client(self, **kw))
+
     # ---- the end ----
     def rekey(self) -> None:
         """Start a key exchange now."""
