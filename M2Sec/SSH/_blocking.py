@@ -107,6 +107,11 @@ class Client:
         """Let forwarded connections run for this many seconds."""
         self._run(asyncio.sleep(seconds))
 
+    def open_sftp(self, **kw: Any) -> Any:
+        """An SFTP session with paramiko's names (:class:`M2Sec.SSH.sftp_blocking.SFTPClient`)."""
+        from M2Sec.SSH.sftp_blocking import SFTPClient
+        return SFTPClient(self._run, self._run(self._conn.start_sftp_client(**kw)))
+
     def rekey(self) -> None:
         self._conn.rekey()
         self._run(asyncio.sleep(0))
