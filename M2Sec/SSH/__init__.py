@@ -22,3 +22,8 @@ from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions  # noqa: F401
 from M2Sec.SSH.process import LocalProcessRunner, run_local  # noqa: F401
 from M2Sec.SSH.server import SSHServer  # noqa: F401
 from M2Sec.SSH.server_auth import PasswordChangeRequired  # noqa: F401
+from M2Sec.SSH.sftp import (SFTPAttrs, SFTPAttributes, SFTPError, SFTPEOFError, SFTPFailure,  # noqa: F401,E402
+                            SFTPNoSuchFile, SFTPOpUnsupported, SFTPPermissionDenied, SFTPProtocolError, SFTPName)
+from M2Sec.SSH.sftp_client import SFTPClient, SFTPClientFile  # noqa: F401,E402
+from M2Sec.SSH.sftp_server import SFTPServer  # noqa: F401,E402
+from M2Sec.SSH.scp import SCPError, scp  # noqa: F401,E402

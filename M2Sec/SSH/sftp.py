@@ -598,6 +598,8 @@ class SFTPClientCore:
                 lang = r.get_text() if r.remaining() else ""
                 return Reply(rid, req, ptype, None, None if code == FX_OK else status_error(code, msg, lang))
             expected = _EXPECTED.get(req)
+            if req == FXP_EXTENDED and ptype == FXP_NAME:
+                expected = FXP_NAME  # expand-path and home-directory answer with names
             if ptype != expected:
                 raise SFTPProtocolError("a reply of type %d to request %d (type %d)" % (ptype, rid, req))
             if ptype == FXP_HANDLE:

@@ -601,7 +601,10 @@ class SFTPClient:
         """``~`` and ``~user`` expanded by the server (expand-path@openssh.com)."""
         p = _str(path)
         reply = await self._extended(fx.EXT_EXPAND_PATH, string(fx.check_path(p)), path=p)
-        return fx.decode_names(fx.SSHReader(reply.value))[0].filename
+        names = reply.value if reply.type == fx.FXP_NAME else fx.decode_names(fx.SSHReader(reply.value))
+        if len(names) != 1:
+            raise SFTPProtocolError("expand-path gave %d names" % len(names))
+        return names[0].filename
 
     async def getcwd(self) -> str:
         if self._cwd is None:
