@@ -3,10 +3,10 @@ local OpenSSH sshd (internal-sftp, aes128-gcm@openssh.com), and M2Sec's SFTP ser
 OpenSSH's with OpenSSH's ``sftp`` as the client.
 
 Rows: 256 MiB ``put`` and ``get`` (MB/s and client CPU seconds), 1000 files of 4 KiB as a
-directory up and down (files/s), and the server's CPU seconds per 256 MiB each way.  The
-library clients are timed once connected; OpenSSH's ``sftp`` (a process per run) and the
-server rows have the cost of an empty session (connect, authenticate, ``pwd``), measured
-alone, taken off.  Files
+directory up and down (files/s), and the server's CPU seconds per 256 MiB each way.  Every
+client is timed from the connection's start to its end (OpenSSH's ``sftp`` is a process per
+run, so the libraries pay for connecting too); the server rows have the cost of an empty
+session (connect, authenticate, ``pwd``), measured alone, taken off.  Files
 live in /dev/shm (tmpfs) on both ends.  Each figure is the median of RUNS runs, the peers'
 runs interleaved with M2Sec's; the machine is shared, so compare the ratios, not the figures
 of two runs.  ``python bench/sftp.py`` prints the table; ``rows()`` gives bench/run.py's.
@@ -63,32 +63,29 @@ def _openssh_sftp(port: int, user: str, key: str, known_hosts: str, batch: str, 
     return time.perf_counter() - t, _children_cpu() - c
 
 
-def _m2sec(port: int, user: str, key: str, known_hosts: str, op: str, src: str, dst: str) -> Result:
-    async def go() -> Result:
-        async with SSH.connect("127.0.0.1", port, username=user, client_keys=[key], known_hosts=known_hosts,
-                               encryption_algs=[CIPHER]) as conn:
-            async with conn.start_sftp_client() as sftp:
-                t, c = time.perf_counter(), time.process_time()
-                await getattr(sftp, op)(src, dst, recurse=True)
-                return time.perf_counter() - t, time.process_time() - c
-    return asyncio.run(go())
+async def _timed_async(connect: Any, port: int, user: str, key: str, known_hosts: str, op: str, src: str,
+                       dst: str) -> Result:
+    """One get or put with an asyncio client of asyncssh's shape (M2Sec's or asyncssh's)."""
+    t, c = time.perf_counter(), time.process_time()
+    async with connect("127.0.0.1", port, username=user, client_keys=[key], known_hosts=known_hosts,
+                       encryption_algs=[CIPHER]) as conn:
+        async with conn.start_sftp_client() as sftp:
+            await getattr(sftp, op)(src, dst, recurse=True)
+    return time.perf_counter() - t, time.process_time() - c
 
 
-def _asyncssh(port: int, user: str, key: str, known_hosts: str, op: str, src: str, dst: str) -> Result:
+def _m2sec(*args: Any) -> Result:
+    return asyncio.run(_timed_async(SSH.connect, *args))
+
+
+def _asyncssh(*args: Any) -> Result:
     import asyncssh
-
-    async def go() -> Result:
-        async with asyncssh.connect("127.0.0.1", port, username=user, client_keys=[key], known_hosts=known_hosts,
-                                    encryption_algs=[CIPHER]) as conn:
-            async with conn.start_sftp_client() as sftp:
-                t, c = time.perf_counter(), time.process_time()
-                await getattr(sftp, op)(src, dst, recurse=True)
-                return time.perf_counter() - t, time.process_time() - c
-    return asyncio.run(go())
+    return asyncio.run(_timed_async(asyncssh.connect, *args))
 
 
 def _paramiko(port: int, user: str, key: str, known_hosts: str, op: str, src: str, dst: str) -> Result:
     import paramiko
+    t, c = time.perf_counter(), time.process_time()
     client = paramiko.SSHClient()
     client.load_host_keys(known_hosts)
     others = [x for x in paramiko.Transport._cipher_info if x != CIPHER]
@@ -96,7 +93,6 @@ def _paramiko(port: int, user: str, key: str, known_hosts: str, op: str, src: st
                    disabled_algorithms={"ciphers": others})
     try:
         sftp = client.open_sftp()
-        t, c = time.perf_counter(), time.process_time()
         if os.path.isdir(src) if op == "put" else _paramiko_isdir(sftp, src):
             if op == "put":
                 sftp.mkdir(dst)
@@ -108,11 +104,10 @@ def _paramiko(port: int, user: str, key: str, known_hosts: str, op: str, src: st
                     sftp.get(src + "/" + n, os.path.join(dst, n))
         else:
             getattr(sftp, op)(src, dst)
-        result = time.perf_counter() - t, time.process_time() - c
         sftp.close()
-        return result
     finally:
         client.close()
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def _paramiko_isdir(sftp: Any, path: str) -> bool:
@@ -215,9 +210,6 @@ def rows() -> List[tuple]:
         peers: Dict[str, Callable[[str, str, str], Result]] = {"OpenSSH sftp": openssh}
         for name, fn in _peers().items():
             peers[name] = (lambda fn: lambda op, s, d: fn(sshd.port, user, key, kh, op, s, d))(fn)
-        # OpenSSH's sftp is timed from its start: its connection's cost (an empty session,
-        # measured alone) is taken off, as the other clients are timed once connected
-        base = _median([_openssh_sftp(sshd.port, user, key, kh, "pwd\n", work) for _ in range(RUNS)])
         mib = "%d MiB" % (BULK // MIB)
         cases = [("SFTP put " + mib, "put", big, os.path.join(remote, "big"), _mbs),
                  ("SFTP get " + mib, "get", os.path.join(remote, "big"), os.path.join(local, "big"), _mbs),
@@ -235,8 +227,7 @@ def rows() -> List[tuple]:
                                 shutil.copyfile(big, src)
                             else:
                                 shutil.copytree(small, src)
-                        r = fn(op, src, dst)
-                        acc.append(_sub(r, base) if fn is openssh else r)
+                        acc.append(fn(op, src, dst))
                 m, p = _median(mine), _median(theirs)
                 ratio = p[0] / m[0]
                 target = ">= 1.0 (rate)" if name in ("OpenSSH sftp", "asyncssh") else "info"

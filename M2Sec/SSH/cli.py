@@ -149,16 +149,24 @@ def _client_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _client(args: argparse.Namespace) -> int:
-    user, _, host = args.host.rpartition("@")
-    kw: dict = dict(username=args.user or user or getpass.getuser(), client_keys=args.identity or None,
-                    kex_algs=args.kex, encryption_algs=args.cipher, mac_algs=args.mac)
+def client_options(args: argparse.Namespace) -> dict:
+    """connect()'s keyword arguments from the client options every command shares: -i,
+    --known-hosts, --accept-any-host-key, --password."""
+    kw: dict = dict(client_keys=args.identity or None)
     if args.accept_any_host_key:
         kw["known_hosts"] = None
     elif args.known_hosts:
         kw["known_hosts"] = args.known_hosts
     if args.password:
         kw["password"] = os.environ.get("M2SEC_SSH_PASSWORD") or getpass.getpass("Password: ")
+    return kw
+
+
+async def _client(args: argparse.Namespace) -> int:
+    user, _, host = args.host.rpartition("@")
+    kw = client_options(args)
+    kw.update(username=args.user or user or getpass.getuser(), kex_algs=args.kex, encryption_algs=args.cipher,
+              mac_algs=args.mac)
     async with SSH.connect(host, args.port, **kw) as conn:
         if args.verbose:
             n = conn.negotiated

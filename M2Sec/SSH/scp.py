@@ -184,9 +184,10 @@ async def _send(ops: _Ops, reader: Any, writer: Any, path: str, recurse: bool, p
 
 
 async def _receive(ops: _Ops, reader: Any, writer: Any, target: str, target_is_dir: bool,
-                   preserve: bool, progress: Optional[Callable[[int, int], None]] = None) -> None:
+                   preserve: bool, progress: Optional[Callable[[int, int], None]] = None) -> List[str]:
     """Act as the sink: take files (and directories) into target (as the client names it: each
-    path is mapped before use)."""
+    path is mapped before use).  The source's warnings (a file it could not read, ...)."""
+    warnings: List[str] = []
     writer.write(b"\x00")
     dirs: List[Tuple[str, Optional[SFTPAttrs]]] = []
     cur = target
@@ -196,11 +197,12 @@ async def _receive(ops: _Ops, reader: Any, writer: Any, target: str, target_is_d
         if not line:
             if dirs:
                 raise SCPError(reason="the SCP stream ended inside a directory")
-            return
+            return warnings
         kind, rest = line[:1], line[1:]
         if kind in (b"\x01", b"\x02"):
             if kind == b"\x02":
                 raise SCPError(reason=rest.decode("utf-8", "replace").strip())
+            warnings.append(rest.decode("utf-8", "replace").strip())
             continue
         if kind == b"T":
             times = _parse_times(rest)
@@ -326,7 +328,9 @@ def scp_server_handler(command: str, sftp_factory: Any) -> Optional[Callable[[An
                     pass
                 if target_dir and not is_dir:
                     raise SCPError(reason="%s: not a directory" % paths[0])
-                await _receive(ops, reader, writer, target, is_dir, preserve)
+                if await _receive(ops, reader, writer, target, is_dir, preserve):
+                    await writer.drain()
+                    return 1
             else:
                 await _ack(reader)
                 for p in paths:
@@ -469,7 +473,9 @@ async def _legacy(conn: Any, direction: str, src: str, dst: str, recurse: bool, 
         cmd = "scp %s-f -- %s" % ("-%s " % flags if flags else "", shlex.quote(src))
         proc = await conn.create_process(cmd)
         try:
-            await _receive(ops, proc.stdout, proc.stdin, dst, os.path.isdir(dst), preserve, progress)
+            warnings = await _receive(ops, proc.stdout, proc.stdin, dst, os.path.isdir(dst), preserve, progress)
             proc.stdin.write_eof()
         finally:
-            await proc.wait()
+            result = await proc.wait()
+        if warnings or result.exit_status not in (0, None):
+            raise SCPError(reason="; ".join(warnings) or "the remote scp failed (exit status %s)" % result.exit_status)

@@ -14,7 +14,7 @@ from typing import Any, Callable, IO, List, Optional
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.sftp import SFTPAttributes
 from M2Sec.SSH.sftp_client import SFTPClient as AsyncSFTPClient
-from M2Sec.SSH.sftp_client import SFTPClientFile
+from M2Sec.SSH.sftp_client import SFTPClientFile, file_chunks
 
 Callback = Optional[Callable[[int, int], Any]]
 
@@ -174,23 +174,13 @@ class SFTPClient:
         """Upload the open file fl's contents to remotepath."""
         async def go() -> int:
             done = [0]
-            block = self.sftp.block_size
-
-            def chunks() -> Any:
-                off = 0
-                while True:
-                    data = fl.read(block)
-                    if not data:
-                        return
-                    yield off, data
-                    off += len(data)
 
             def tick(n: int) -> None:
                 done[0] += n
                 if callback is not None:
                     callback(done[0], file_size)
             async with await self.sftp.open(remotepath, "wb") as f:
-                await self.sftp._upload(f._handle, chunks(), None, tick)
+                await self.sftp._upload(f._handle, file_chunks(fl, self.sftp.block_size), None, tick)
             return done[0]
         n = self._run(go())
         return self._confirm(remotepath, n, confirm)

@@ -80,15 +80,11 @@ def _common(p: argparse.ArgumentParser, port_flag: str) -> None:
 
 
 def _connect_kw(args: argparse.Namespace) -> Dict[str, Any]:
-    kw: Dict[str, Any] = dict(port=args.port, client_keys=args.identity or None)
+    from M2Sec.SSH.cli import client_options
+    kw: Dict[str, Any] = client_options(args)
+    kw["port"] = args.port
     if getattr(args, "user", None):
         kw["username"] = args.user
-    if args.accept_any_host_key:
-        kw["known_hosts"] = None
-    elif args.known_hosts:
-        kw["known_hosts"] = args.known_hosts
-    if args.password:
-        kw["password"] = os.environ.get("M2SEC_SSH_PASSWORD") or getpass.getpass("Password: ")
     return kw
 
 

@@ -25,10 +25,10 @@ PathArg = Union[str, bytes, "os.PathLike[str]"]
 ProgressHandler = Callable[[bytes, bytes, int, int], Any]
 
 #: defaults: bytes per read or write request and requests in flight per file
-DEFAULT_BLOCK_SIZE = 64 * 1024
-DEFAULT_MAX_REQUESTS = 128
+DEFAULT_BLOCK_SIZE = 128 * 1024
+DEFAULT_MAX_REQUESTS = 64
 #: files copied at once in a directory transfer
-DEFAULT_PARALLEL_FILES = 32
+DEFAULT_PARALLEL_FILES = 64
 #: queued output beyond which a writer waits for the channel to drain
 _HIGH_WATER = 4 * 1024 * 1024
 
@@ -735,8 +735,11 @@ class SFTPClient:
                 await dst.set_attrs(d, attrs)
 
     async def _plan(self, src: "_FS", dst: "_FS", s: str, d: str, recurse: bool, follow: bool,
-                    jobs: List[Tuple[str, str, Any]], dirs: List[Tuple[str, str, Any]]) -> None:
-        attrs = await src.stat(s, follow)
+                    jobs: List[Tuple[str, str, Any]], dirs: List[Tuple[str, str, Any]],
+                    attrs: Optional[SFTPAttrs] = None) -> None:
+        # a directory listing's attributes (lstat's) do, unless a link is to be followed
+        if attrs is None or attrs.st_mode is None or (follow and attrs.type == _stat.S_IFLNK):
+            attrs = await src.stat(s, follow)
         kind = attrs.type
         if kind == _stat.S_IFDIR:
             if not recurse:
@@ -744,9 +747,9 @@ class SFTPClient:
             if not await dst.isdir(d):
                 await dst.mkdir(d)
             dirs.append((s, d, attrs))
-            for name, _ in await src.entries(s):
+            for name, child in await src.entries(s):
                 await self._plan(src, dst, posixpath.join(s, name), posixpath.join(d, name), recurse, follow, jobs,
-                                 dirs)
+                                 dirs, child)
         elif kind == _stat.S_IFLNK:
             await dst.symlink(await src.readlink(s), d)
         else:
@@ -824,7 +827,7 @@ class _Local(_FS):
         os.mkdir(path)
 
     async def entries(self, path: str) -> List[Tuple[str, SFTPAttrs]]:
-        return [(n, SFTPAttrs()) for n in sorted(os.listdir(path))]
+        return [(n, SFTPAttrs.from_stat(os.lstat(os.path.join(path, n)))) for n in sorted(os.listdir(path))]
 
     async def symlink(self, target: str, path: str) -> None:
         os.symlink(target, path)
@@ -845,6 +848,17 @@ class _Local(_FS):
         return _LocalFile(path, "wb")
 
 
+def file_chunks(f: Any, block: int) -> Any:
+    """(offset, data) pieces of an open binary file, read block by block to its end."""
+    off = 0
+    while True:
+        data = f.read(block)
+        if not data:
+            return
+        yield off, data
+        off += len(data)
+
+
 class _LocalFile:
     def __init__(self, path: str, mode: str) -> None:
         self.path = path
@@ -859,17 +873,7 @@ class _LocalFile:
         self.f.close()
 
     async def copy_to(self, writer: Any, total: int, block: int, most: int, tick: Callable[[int], None]) -> None:
-        f = self.f
-
-        def chunks() -> Any:
-            off = 0
-            while True:
-                data = f.read(block)
-                if not data:
-                    return
-                yield off, data
-                off += len(data)
-        await writer.write_chunks(chunks(), most, tick)
+        await writer.write_chunks(file_chunks(self.f, block), most, tick)
 
     async def write_chunks(self, chunks: Any, most: int, tick: Callable[[int], None]) -> None:
         for off, data in chunks:

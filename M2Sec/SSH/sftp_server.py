@@ -19,7 +19,6 @@ queued fit under a high-water mark, so a client that never reads its replies sto
 (its channel window closes) and the server's memory stays bounded.
 """
 
-import asyncio
 import errno
 import grp
 import inspect
@@ -29,7 +28,7 @@ import posixpath
 import pwd
 import stat as _stat
 from collections import deque
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.packet import string

@@ -2,27 +2,17 @@
 ``m2sec scp`` against it (progress bar when asked, quiet when piped), and the greeter that
 never writes into a subsystem channel."""
 
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from .server_helpers import USER, ssh
+from .server_helpers import SCP_BIN, SFTP_BIN, USER, ssh
+from .server_helpers import file_sha256 as sha
 from .test_server_cli import cli_server  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.timeout(90)
-
-SFTP_BIN = shutil.which("sftp") or "/usr/bin/sftp"
-SCP_BIN = shutil.which("scp") or "/usr/bin/scp"
-
-
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
 
 def _ssh_opts(port, kh, key):
     return ["-F", "/dev/null", "-P", str(port), "-o", "UserKnownHostsFile=" + kh, "-o", "GlobalKnownHostsFile=/dev/null",

@@ -2,7 +2,6 @@
 OpenSSH's sftp server (internal-sftp in the test sshd), every transfer checked by SHA-256."""
 
 import asyncio
-import hashlib
 import os
 import stat
 
@@ -11,16 +10,13 @@ import pytest
 import M2Sec.SSH as SSH
 from M2Sec.SSH import sftp as fx
 
+from .server_helpers import file_sha256 as sha
+
 pytestmark = pytest.mark.timeout(120)
 
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 100))
-
-
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _connect(sshd):
@@ -213,3 +209,28 @@ def test_blocking_client_with_paramiko_names(sshd, tmp_path):
     assert calls[-1] == (src.stat().st_size, src.stat().st_size)
     for name in ("up", "down", "fo", "pfo"):
         assert sha(tmp_path / name) == sha(src)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["sftp", "legacy-scp"])
+def test_scp_against_openssh(sshd, tmp_path, legacy):
+    """M2Sec.SSH.scp() against sshd: over its SFTP server, or its system scp (-t / -f)."""
+    src = tmp_path / "s"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 1))
+    os.utime(src, (1200000000, 1300000000))
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / "f").write_bytes(os.urandom(10000))
+    kw = dict(port=sshd.port, client_keys=[sshd.user_keys["ed25519"]], known_hosts=sshd.known_hosts(),
+              legacy=legacy)
+    remote = "%s@127.0.0.1:%s" % (sshd.user, tmp_path)
+
+    async def go():
+        await SSH.scp(str(src), remote + "/up", preserve=True, **kw)
+        await SSH.scp(str(tmp_path / "d"), remote + "/dcopy", recurse=True, **kw)
+        await SSH.scp(remote + "/up", str(tmp_path / "down"), **kw)
+        await SSH.scp(remote + "/dcopy", str(tmp_path / "dback"), recurse=True, **kw)
+        with pytest.raises((SSH.SCPError, SSH.SFTPNoSuchFile)):
+            await SSH.scp(remote + "/missing", str(tmp_path / "x"), **kw)
+    run(go())
+    assert sha(tmp_path / "up") == sha(tmp_path / "down") == sha(src)
+    assert int((tmp_path / "up").stat().st_mtime) == 1300000000
+    assert sha(tmp_path / "dcopy" / "e" / "f") == sha(tmp_path / "dback" / "e" / "f") == sha(tmp_path / "d" / "e" / "f")

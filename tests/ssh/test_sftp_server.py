@@ -5,13 +5,10 @@ oversized packets; a client that never reads its replies.  Every transfer is che
 SHA-256."""
 
 import asyncio
-import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 
@@ -20,18 +17,10 @@ from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.packet import string, uint32
 from M2Sec.SSH.sftp_server import SFTPServer
 
-from .server_helpers import USER, Keys, ServerThread
+from .server_helpers import SCP_BIN, SFTP_BIN, USER, Keys, ServerThread
+from .server_helpers import file_sha256 as sha
 
 pytestmark = pytest.mark.timeout(120)
-
-SFTP_BIN = shutil.which("sftp") or "/usr/bin/sftp"
-SCP_BIN = shutil.which("scp") or "/usr/bin/scp"
-
-
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
 
 @pytest.fixture(scope="module")
 def keys():
