@@ -188,7 +188,8 @@ class SFTPServer:
 
     # ---- directories and names ----
     def scandir(self, path: str) -> Iterable[SFTPName]:
-        """The directory's entries (with . and ..), attributes from lstat."""
+        """The directory's entries (with . and ..), attributes from lstat; an override may
+        return an iterable or an async iterable."""
         names = [".", ".."] + sorted(os.listdir(path))
         for n in names:
             try:
@@ -254,10 +255,19 @@ def _set_attrs(target: Any, attrs: SFTPAttrs, follow: bool) -> None:
 
 
 class _Dir:
-    """An open directory: the names not sent yet."""
+    """An open directory: the names not sent yet (from an iterable or an async iterable)."""
 
-    def __init__(self, entries: Iterable[SFTPName]) -> None:
-        self.entries = iter(entries)
+    def __init__(self, entries: Any) -> None:
+        self.aiter = entries.__aiter__() if hasattr(entries, "__aiter__") else None
+        self.entries = iter(entries) if self.aiter is None else None
+
+    async def next(self) -> Optional[SFTPName]:
+        if self.aiter is not None:
+            try:
+                return await self.aiter.__anext__()
+            except StopAsyncIteration:
+                return None
+        return next(self.entries, None)  # type: ignore[arg-type]
 
 
 async def _maybe(value: Any) -> Any:
@@ -387,7 +397,8 @@ class SFTPSession:
 
     async def _opendir(self, rid: int, path: str) -> None:
         local = self._map(path)
-        if not _stat.S_ISDIR(os.stat(local).st_mode):
+        attrs = await _maybe(self.server.stat(local))
+        if attrs.st_mode is not None and not _stat.S_ISDIR(attrs.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
         entries = await _maybe(self.server.scandir(local))
         self.core.handle(rid, self._new_handle(_Dir(entries)))
@@ -398,7 +409,10 @@ class SFTPSession:
             raise OSError(errno.EBADF, "invalid handle")
         names: List[SFTPName] = []
         size = 0
-        for name in d.entries:
+        while True:
+            name = await d.next()
+            if name is None:
+                break
             if not name.longname:
                 self.server.format_longname(name)
             names.append(name)

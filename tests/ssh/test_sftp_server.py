@@ -6,6 +6,7 @@ SHA-256."""
 
 import asyncio
 import os
+import posixpath
 import shutil
 import subprocess
 import tempfile
@@ -361,3 +362,88 @@ def test_client_that_never_reads_keeps_server_memory_bounded(server, keys, root)
     # what the server holds: its output queue (bounded by the high-water mark and one reply)
     # and its input window; never the 500 MB asked for
     assert 0 < queued < 8 * 1024 * 1024, queued
+
+
+class MemoryFS(SFTPServer):
+    """A virtual file system in a dict, its hooks coroutines, with a per-user policy: files
+    named ``ro-*`` cannot be written."""
+
+    files = {}
+
+    def map_path(self, path, follow=True):
+        return "/" + posixpath.normpath("/" + path).lstrip("/")
+
+    async def open(self, path, pflags, attrs):
+        if pflags & fx.FXF_WRITE:
+            if path.startswith("/ro-") and self.process.username == USER:
+                raise PermissionError(13, "read-only for %s" % self.process.username)
+            if pflags & fx.FXF_TRUNC or path not in self.files:
+                self.files[path] = bytearray()
+        elif path not in self.files:
+            raise FileNotFoundError(2, "no such file")
+        return path
+
+    async def close(self, f):
+        pass
+
+    async def read(self, f, offset, size):
+        return bytes(self.files[f][offset:offset + size])
+
+    async def write(self, f, offset, data):
+        buf = self.files[f]
+        if len(buf) < offset:
+            buf.extend(bytes(offset - len(buf)))
+        buf[offset:offset + len(data)] = data
+        return len(data)
+
+    def _attrs(self, path):
+        if path == "/":
+            return fx.SFTPAttrs(permissions=0o40755, size=0)
+        if path not in self.files:
+            raise FileNotFoundError(2, "no such file")
+        return fx.SFTPAttrs(size=len(self.files[path]), permissions=0o100644, atime=0, mtime=0)
+
+    async def stat(self, path):
+        return self._attrs(path)
+
+    lstat = stat
+
+    async def fstat(self, f):
+        return self._attrs(f)
+
+    async def setstat(self, path, attrs):
+        pass
+
+    async def scandir(self, path):
+        for name in sorted(self.files):
+            yield fx.SFTPName(name[1:], "", self._attrs(name))
+
+    def realpath(self, path):
+        return self.map_path(path)
+
+
+def test_virtual_file_system_hooks(keys, tmp_path):
+    s = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=keys.authorized,
+                     sftp_factory=MemoryFS)
+    MemoryFS.files = {"/ro-x": bytearray(b"fixed")}
+    data = os.urandom(1024 * 1024 + 3)
+    (tmp_path / "in").write_bytes(data)
+    try:
+        async def go():
+            async with SSH.connect("127.0.0.1", s.port, username=USER, client_keys=[keys.user["ed25519"]],
+                                   known_hosts=keys.known_hosts(s.port)) as conn:
+                async with conn.start_sftp_client() as sftp:
+                    await sftp.put(str(tmp_path / "in"), "/a/../mem.bin")
+                    await sftp.get("mem.bin", str(tmp_path / "out"))
+                    assert await sftp.listdir("/") == ["mem.bin", "ro-x"]
+                    assert (await sftp.stat("/mem.bin")).size == len(data)
+                    with pytest.raises(fx.SFTPPermissionDenied):
+                        await sftp.open("/ro-x", "wb")
+                    async with await sftp.open("/ro-x") as f:
+                        assert await f.read() == b"fixed"
+                    with pytest.raises(fx.SFTPNoSuchFile):
+                        await sftp.open("/nope")
+        asyncio.run(asyncio.wait_for(go(), 60))
+    finally:
+        s.stop()
+    assert bytes(MemoryFS.files["/mem.bin"]) == data == (tmp_path / "out").read_bytes()
