@@ -405,6 +405,7 @@ class SFTPLimits:
 
 _LEN = struct.Struct(">I")
 _LEN_TYPE_ID = struct.Struct(">IBI")
+_ID_LEN = struct.Struct(">II")
 
 
 def packet(ptype: int, *parts: bytes) -> bytes:
@@ -431,34 +432,52 @@ def decode_path(raw: bytes) -> str:
 class PacketBuffer:
     """Cuts a byte stream into SFTP packets; refuses a packet over :attr:`max_packet`.
 
-    ``feed(data)`` returns the complete packets (type, body) now available, the body being
-    everything after the type byte.  It raises :class:`SFTPProtocolError` for an empty or
-    oversized packet, before buffering its body.
+    ``feed(data)`` returns the complete packets (type, body) now available, the body (a
+    memoryview) being everything after the type byte.  It raises :class:`SFTPProtocolError`
+    for an empty or oversized packet, before buffering its body.  Pieces are joined once per
+    packet that spans them, not copied on every feed.
     """
 
     def __init__(self, max_packet: int = MAX_PACKET + 1024) -> None:
         self.max_packet = max_packet
-        self._buf = bytearray()
+        self._parts: List[bytes] = []
+        self._off = 0
+        self._size = 0
 
     def buffered(self) -> int:
-        return len(self._buf)
+        return self._size
 
-    def feed(self, data: bytes) -> List[Tuple[int, bytes]]:
-        buf = self._buf
-        buf += data
+    def _join(self) -> bytes:
+        parts = self._parts
+        joined = b"".join([parts[0][self._off:]] + parts[1:]) if self._off or len(parts) > 1 else parts[0]
+        self._parts = [joined]
+        self._off = 0
+        return joined
+
+    def feed(self, data: bytes) -> List[Tuple[int, memoryview]]:
+        if data:
+            self._parts.append(bytes(data))
+            self._size += len(data)
         out = []
-        pos = 0
-        n = len(buf)
-        while n - pos >= 4:
-            length = _LEN.unpack_from(buf, pos)[0]
+        while self._size >= 4:
+            head, off = self._parts[0], self._off
+            if len(head) - off < 4:
+                head, off = self._join(), 0
+            length = _LEN.unpack_from(head, off)[0]
             if length == 0 or length > self.max_packet:
                 raise SFTPProtocolError("an SFTP packet of %d bytes (the limit is %d)" % (length, self.max_packet))
-            if n - pos - 4 < length:
+            total = 4 + length
+            if self._size < total:
                 break
-            out.append((buf[pos + 4], bytes(buf[pos + 5:pos + 4 + length])))
-            pos += 4 + length
-        if pos:
-            del buf[:pos]
+            if len(head) - off < total:
+                head, off = self._join(), 0
+            out.append((head[off + 4], memoryview(head)[off + 5:off + total]))
+            off += total
+            self._size -= total
+            if off == len(head):
+                self._parts.pop(0)
+                off = 0
+            self._off = off
         return out
 
 
@@ -527,8 +546,15 @@ class SFTPClientCore:
     def outstanding(self) -> int:
         return len(self._pending)
 
-    def request(self, ptype: int, *parts: bytes) -> int:
-        """Queue a request of type ptype with its fields (encoded); its id."""
+    def take_parts(self) -> List[Any]:
+        """What data_to_send gives, as the pieces queued (large data is not copied)."""
+        out = self._out
+        self._out = []
+        return out
+
+    def request(self, ptype: int, *parts: bytes, tail: Any = b"") -> int:
+        """Queue a request of type ptype with its fields (encoded), then tail (bytes or a
+        memoryview queued as it is: a WRITE's data); its id."""
         if self.version is None:
             raise SFTPProtocolError("the SFTP session is not initialised")
         rid = self._next_id
@@ -536,7 +562,12 @@ class SFTPClientCore:
         if rid in self._pending:
             raise SFTPProtocolError("too many requests outstanding")
         self._pending[rid] = ptype
-        self._out.append(packet(ptype, uint32(rid), *parts))
+        if len(tail):
+            head = b"".join(parts)
+            self._out.append(_LEN_TYPE_ID.pack(len(head) + len(tail) + 5, ptype, rid) + head)
+            self._out.append(tail)
+        else:
+            self._out.append(packet(ptype, uint32(rid), *parts))
         return rid
 
     def extended(self, name: bytes, *parts: bytes) -> int:
@@ -553,7 +584,7 @@ class SFTPClientCore:
         return self.request(FXP_READ, string(handle), uint64(offset), uint32(length))
 
     def write(self, handle: bytes, offset: int, data: Union[bytes, memoryview]) -> int:
-        return self.request(FXP_WRITE, string(handle), uint64(offset), uint32(len(data)), bytes(data))
+        return self.request(FXP_WRITE, string(handle), uint64(offset), uint32(len(data)), tail=data)
 
     def path_request(self, ptype: int, path: Union[str, bytes], *more: bytes) -> int:
         return self.request(ptype, string(check_path(path)), *more)
@@ -566,10 +597,23 @@ class SFTPClientCore:
         """Replies in data; SFTPProtocolError if the server broke the protocol."""
         out = []
         for ptype, body in self._buffer.feed(data):
+            if ptype == FXP_DATA and len(body) >= 8:
+                reply = self._data_reply(body)
+                if reply is not None:
+                    out.append(reply)
+                    continue
             out.append(self._reply(ptype, body))
         return [r for r in out if r is not None]
 
-    def _reply(self, ptype: int, body: bytes) -> Optional[Reply]:
+    def _data_reply(self, body: memoryview) -> Optional[Reply]:
+        """FXP_DATA without the general parser's copies (None: let it report the error)."""
+        rid, n = _ID_LEN.unpack_from(body, 0)
+        if self._pending.get(rid) != FXP_READ or len(body) != 8 + n:
+            return None
+        del self._pending[rid]
+        return Reply(rid, FXP_READ, FXP_DATA, body[8:].tobytes())
+
+    def _reply(self, ptype: int, body: Any) -> Optional[Reply]:
         r = SSHReader(body)
         try:
             if ptype == FXP_VERSION:

@@ -219,7 +219,7 @@ class SFTPClient:
 
     async def _start(self) -> None:
         self._core.init()
-        self._io.write(self._core.data_to_send())
+        self._send()
         self._conn._spawn(self._watch())
         await self._version
         if fx.EXT_LIMITS in self._core.extensions:
@@ -246,14 +246,22 @@ class SFTPClient:
         return self._core.limits
 
     # ---- requests ----
-    def _issue(self, ptype: int, *parts: bytes) -> "asyncio.Future[fx.Reply]":
+    def _issue(self, ptype: int, *parts: bytes, send: bool = True, tail: Any = b"") -> "asyncio.Future[fx.Reply]":
+        """Queue a request (and send it, unless send is False: then :meth:`_send` does)."""
         if self._error is not None:
             raise self._error
-        rid = self._core.request(ptype, *parts)
+        rid = self._core.request(ptype, *parts, tail=tail)
         fut = asyncio.get_running_loop().create_future()
         self._futures[rid] = fut
-        self._io.write(self._core.data_to_send())
+        if send:
+            self._send()
         return fut
+
+    def _send(self) -> None:
+        # one write per burst: each channel write is at least one SSH packet and one send()
+        parts = self._core.take_parts()
+        if parts:
+            self._io.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
     async def _drain(self) -> None:
         if self._io._pending_size > _HIGH_WATER:
@@ -305,8 +313,9 @@ class SFTPClient:
         inflight: Dict[asyncio.Future, Tuple[int, int]] = {}
         top = offset
         error: Optional[BaseException] = None
+        refill_below = most - max(1, most // 4)  # refill in bursts: fewer, larger writes
         while True:
-            while error is None and len(inflight) < most:
+            while error is None and len(inflight) < most and (len(inflight) <= refill_below or gaps):
                 if gaps:
                     off, size = gaps.pop()
                 elif eof_at is None and (end is None or nxt < end) and nxt <= hint:
@@ -317,7 +326,8 @@ class SFTPClient:
                     nxt += size
                 else:
                     break
-                inflight[self._issue(fx.FXP_READ, string(handle), uint64(off), uint32(size))] = (off, size)
+                inflight[self._issue(fx.FXP_READ, string(handle), uint64(off), uint32(size), send=False)] = (off, size)
+            self._send()
             if not inflight:
                 break
             await self._drain()
@@ -374,7 +384,8 @@ class SFTPClient:
                     break
                 if not len(data):
                     continue
-                inflight[self._issue(fx.FXP_WRITE, string(handle), uint64(off), string(data))] = len(data)
+                inflight[self._issue(fx.FXP_WRITE, string(handle), uint64(off), uint32(len(data)),
+                                     tail=data)] = len(data)
                 await self._drain()
             if not inflight:
                 break
