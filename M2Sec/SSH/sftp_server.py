@@ -38,6 +38,8 @@ log = logging.getLogger("M2Sec.SSH.sftp")
 
 #: replies queued before the loop waits for the client to take them
 HIGH_WATER = 1024 * 1024
+#: replies gathered into one channel write
+_BATCH = 64 * 1024
 #: handles one session may hold open
 MAX_HANDLES = 1024
 _MAX_LINKS = 40
@@ -523,16 +525,25 @@ async def run_sftp_server(process: Any, factory: Any) -> int:
                 log.info("SFTP session ended: %s", e)
                 status = 1
                 break
+            # replies go out together (each channel write is an SSH packet and a send())
+            batch: List[bytes] = []
+            size = 0
             for req in requests:
                 await session.handle(req)
                 out = core.data_to_send()
                 if out:
-                    writer.write(out)
-                    if io._pending_size > HIGH_WATER:
-                        await writer.drain()
-            out = core.data_to_send()
+                    batch.append(out)
+                    size += len(out)
+                    if size >= _BATCH:
+                        writer.write(b"".join(batch) if len(batch) > 1 else out)
+                        batch, size = [], 0
+                        if io._pending_size > HIGH_WATER:
+                            await writer.drain()
+            out = core.data_to_send()  # VERSION, or statuses receive() itself gave
             if out:
-                writer.write(out)
+                batch.append(out)
+            if batch:
+                writer.write(b"".join(batch))
             if io._pending_size > HIGH_WATER:
                 await writer.drain()
     except (BrokenPipeError, ConnectionError):
