@@ -15,7 +15,8 @@ from .test_server_cli import cli_server  # noqa: F401  (the fixture)
 pytestmark = pytest.mark.timeout(90)
 
 def _ssh_opts(port, kh, key):
-    return ["-F", "/dev/null", "-P", str(port), "-o", "UserKnownHostsFile=" + kh, "-o", "GlobalKnownHostsFile=/dev/null",
+    return ["-F", "/dev/null", "-P", str(port), "-o", "UserKnownHostsFile=" + kh,
+            "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
             "-o", "BatchMode=yes", "-i", key]
 

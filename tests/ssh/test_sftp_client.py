@@ -35,12 +35,18 @@ def _tree(root, files=40, size=4096):
     os.symlink("f001", os.path.join(root, "link"))
 
 
+def _listing(root):
+    """(relative path, SHA-256 or link target) of every file under root."""
+    out = []
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f)
+            out.append((os.path.relpath(p, root), os.readlink(p) if os.path.islink(p) else sha(p)))
+    return sorted(out)
+
+
 def _same_tree(a, b):
-    ra = sorted((os.path.relpath(os.path.join(d, f), a), sha(os.path.join(d, f)) if not os.path.islink(os.path.join(d, f)) else os.readlink(os.path.join(d, f)))
-                for d, _, fs in os.walk(a) for f in fs)
-    rb = sorted((os.path.relpath(os.path.join(d, f), b), sha(os.path.join(d, f)) if not os.path.islink(os.path.join(d, f)) else os.readlink(os.path.join(d, f)))
-                for d, _, fs in os.walk(b) for f in fs)
-    assert ra == rb and ra
+    assert _listing(a) == _listing(b) and _listing(a)
 
 
 def test_get_put_large_file(sshd, tmp_path):
