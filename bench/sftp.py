@@ -210,6 +210,8 @@ def rows() -> List[tuple]:
         peers: Dict[str, Callable[[str, str, str], Result]] = {"OpenSSH sftp": openssh}
         for name, fn in _peers().items():
             peers[name] = (lambda fn: lambda op, s, d: fn(sshd.port, user, key, kh, op, s, d))(fn)
+        ours("put", small, os.path.join(remote, "warm-up"))  # imports, caches: not in the first row
+        openssh("put", small, os.path.join(remote, "warm-up2"))
         mib = "%d MiB" % (BULK // MIB)
         cases = [("SFTP put " + mib, "put", big, os.path.join(remote, "big"), _mbs),
                  ("SFTP get " + mib, "get", os.path.join(remote, "big"), os.path.join(local, "big"), _mbs),
@@ -274,7 +276,8 @@ def _server_rows(sshd: Sshd, work: str, big: str, clean: Callable[[], None], rem
                     else:
                         path = os.path.join(remote, "big")
                         port, kh, pid, children = sshd.port, sshd.known_hosts(), sshd.proc.pid, True  # type: ignore
-                    batch = ("put %s %s\n" % (big, path)) if up else ("get %s %s\n" % (path, os.path.join(local, "big")))
+                    batch = ("put %s %s\n" % (big, path)) if up else \
+                        ("get %s %s\n" % (path, os.path.join(local, "big")))
                     before = _proc_cpu(pid, children)
                     wall, _ = _openssh_sftp(port, user, key, kh, batch, work)
                     time.sleep(0.3)  # let sshd reap its session's processes
