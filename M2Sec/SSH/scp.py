@@ -445,37 +445,27 @@ async def _transfer(conn: Any, direction: str, src: str, dst: str, legacy: bool,
 
 async def _legacy(conn: Any, direction: str, src: str, dst: str, recurse: bool, preserve: bool,
                   progress_handler: Any) -> None:
-    flags = ("r" if recurse else "") + ("p" if preserve else "")
-    progress = None
+    """One source over the legacy protocol: the remote ``scp -t`` (put) or ``scp -f`` (get)."""
+    flags = ("-%s " % (("r" if recurse else "") + ("p" if preserve else ""))).replace("- ", "")
     ops = _Ops()
-    if direction == "put":
-        name = src.encode()
+    names = (src.encode("utf-8", "surrogateescape"), dst.encode("utf-8", "surrogateescape"))
 
-        def progress(done: int, total: int) -> None:  # noqa: F811
-            if progress_handler is not None:
-                progress_handler(name, dst.encode(), done, total)
-        cmd = "scp %s-t -- %s" % ("-%s " % flags if flags else "", shlex.quote(dst))
-        proc = await conn.create_process(cmd)
-        try:
+    def progress(done: int, total: int) -> None:
+        if progress_handler is not None:
+            progress_handler(names[0], names[1], done, total)
+    put = direction == "put"
+    proc = await conn.create_process("scp %s-%s -- %s" % (flags, "t" if put else "f", shlex.quote(dst if put else src)))
+    warnings: List[str] = []
+    try:
+        if put:
             await _ack(proc.stdout)
             await _send(ops, proc.stdout, proc.stdin, src, recurse, preserve, progress)
-            proc.stdin.write_eof()
-        finally:
-            result = await proc.wait()
-        if result.exit_status not in (0, None):
-            raise SCPError(reason="the remote scp failed: %s" % (result.stderr or b"").decode("utf-8", "replace"))
-    else:
-        name = src.encode()
-
-        def progress(done: int, total: int) -> None:  # noqa: F811
-            if progress_handler is not None:
-                progress_handler(name, dst.encode(), done, total)
-        cmd = "scp %s-f -- %s" % ("-%s " % flags if flags else "", shlex.quote(src))
-        proc = await conn.create_process(cmd)
-        try:
+        else:
             warnings = await _receive(ops, proc.stdout, proc.stdin, dst, os.path.isdir(dst), preserve, progress)
-            proc.stdin.write_eof()
-        finally:
-            result = await proc.wait()
-        if warnings or result.exit_status not in (0, None):
-            raise SCPError(reason="; ".join(warnings) or "the remote scp failed (exit status %s)" % result.exit_status)
+        proc.stdin.write_eof()
+    finally:
+        result = await proc.wait()
+    if warnings or result.exit_status not in (0, None):
+        detail = "; ".join(warnings) or (result.stderr or b"").decode("utf-8", "replace").strip()
+        raise SCPError(reason="the remote scp failed (exit status %s)%s" % (result.exit_status,
+                                                                          ": " + detail if detail else ""))

@@ -160,6 +160,22 @@ class SFTPClientFile:
         await self.close()
 
 
+async def _completed(inflight: Dict[asyncio.Future, Any]) -> List[Tuple[Any, Any, Optional[BaseException]]]:
+    """Wait for at least one request in flight to be answered; (its key, the reply, the error
+    (a status other than OK, or the session's end)) of each answered, taken out of inflight."""
+    done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+    out = []
+    for fut in done:
+        key = inflight.pop(fut)
+        try:
+            reply = fut.result()
+        except BaseException as e:
+            out.append((key, None, e))
+            continue
+        out.append((key, reply, reply.error))
+    return out
+
+
 class SFTPClient:
     """An SFTP session on a channel; made by ``conn.start_sftp_client()``.
 
@@ -331,19 +347,12 @@ class SFTPClient:
             if not inflight:
                 break
             await self._drain()
-            done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                off, size = inflight.pop(fut)
-                try:
-                    reply = fut.result()
-                except BaseException as e:
-                    error = error or e
+            for (off, size), reply, exc in await _completed(inflight):
+                if exc is not None and not isinstance(exc, SFTPEOFError):
+                    error = error or exc
                     continue
-                if reply.error is not None:
-                    if isinstance(reply.error, SFTPEOFError):
-                        eof_at = off if eof_at is None else min(eof_at, off)
-                    else:
-                        error = error or reply.error
+                if exc is not None:
+                    eof_at = off if eof_at is None else min(eof_at, off)
                     continue
                 data = reply.value
                 if not data:
@@ -389,16 +398,9 @@ class SFTPClient:
                 await self._drain()
             if not inflight:
                 break
-            done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                n = inflight.pop(fut)
-                try:
-                    reply = fut.result()
-                except BaseException as e:
-                    error = error or e
-                    continue
-                if reply.error is not None:
-                    error = error or reply.error
+            for n, reply, exc in await _completed(inflight):
+                if exc is not None:
+                    error = error or exc
                 elif progress is not None:
                     progress(n)
         if error is not None:
