@@ -33,12 +33,13 @@ demo: prereqs install
 	$(PY) demo/https_demo.py
 	$(PY) demo/tls_lite_demo.py
 	$(PY) demo/ssh_demo.py
+	$(PY) demo/wsgi_demo.py
 
 test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m pip install -q cryptography asyncssh paramiko
+	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
 	$(PY) bench/run.py

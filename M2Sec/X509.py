@@ -1,8 +1,10 @@
 """X.509 names, certificates and the rest of the PKI (M2Crypto's X509 module)."""
 
 import binascii
+import contextlib
 import ipaddress
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+import re
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from M2Sec import ASN1, BIO, EVP, m2
 from M2Sec._base import Owned
@@ -358,6 +360,30 @@ class X509_Extension_Stack(Owned):
 # ---------------------------------------------------------------------------------------
 # Certificates
 
+class _Extensions:
+    """Reading the extensions of a certificate or a CRL; subclasses name the m2 functions."""
+
+    _ext_count_fn: Any
+    _ext_at_fn: Any
+
+    def get_ext_count(self) -> int:
+        return type(self)._ext_count_fn(self._ptr())  # type: ignore[attr-defined]
+
+    def get_ext_at(self, index: int) -> X509_Extension:
+        """The extension at index, borrowed from its owner; IndexError if none."""
+        if not 0 <= index < self.get_ext_count():
+            raise IndexError("index out of range")
+        return X509_Extension(type(self)._ext_at_fn(self._ptr(), index), 0, owner=self)  # type: ignore[attr-defined]
+
+    def get_ext(self, name: str) -> X509_Extension:
+        """The first extension with this short name; LookupError if there is none."""
+        for i in range(self.get_ext_count()):
+            ext = self.get_ext_at(i)
+            if ext.get_name() == name:
+                return ext
+        raise LookupError(name)
+
+
 class _Signed(Owned):
     """What certificates and requests share: encodings, public key, subject, version and
     signature.  Subclasses name the m2 functions of their type."""
@@ -431,10 +457,11 @@ class _Signed(Owned):
         return type(self)._verify_fn(self._ptr(), pkey._ptr())
 
 
-class X509(_Signed):
+class X509(_Extensions, _Signed):
     """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_free
+    _ext_count_fn, _ext_at_fn = m2.x509_get_ext_count, m2.x509_get_ext
     _print_fn, _write_pem_fn, _i2d_fn, _i2d_bio_fn = m2.x509_print, m2.x509_write_pem, m2.i2d_x509, m2.i2d_x509_bio
     _get_pubkey_fn, _set_pubkey_fn = m2.x509_get_pubkey, m2.x509_set_pubkey
     _get_subject_fn, _set_subject_fn = m2.x509_get_subject_name, m2.x509_set_subject_name
@@ -498,23 +525,6 @@ class X509(_Signed):
         _need(ext, X509_Extension, "ext")
         return m2.x509_add_ext(self._ptr(), ext._ptr(), -1)
 
-    def get_ext_count(self) -> int:
-        return m2.x509_get_ext_count(self._ptr())
-
-    def get_ext_at(self, index: int) -> X509_Extension:
-        """The extension at index, borrowed from the certificate; IndexError if none."""
-        if not 0 <= index < self.get_ext_count():
-            raise IndexError("index out of range")
-        return X509_Extension(m2.x509_get_ext(self._ptr(), index), 0, owner=self)
-
-    def get_ext(self, name: str) -> X509_Extension:
-        """The first extension with this short name; LookupError if there is none."""
-        for i in range(self.get_ext_count()):
-            ext = self.get_ext_at(i)
-            if ext.get_name() == name:
-                return ext
-        raise LookupError(name)
-
     def get_subject_alt_names(self) -> List[Tuple[int, bytes]]:
         """subjectAltName as [(GEN_*, value)]: DNS, URI and e-mail as bytes, IP addresses as
         4 or 16 octets, other types as their DER; [] without the extension.
@@ -531,6 +541,27 @@ class X509(_Signed):
         pubkey = self.get_pubkey()  # held for the call: its pointer must outlive _ptr()
         keyid = m2.pkey_key_identifier(pubkey._ptr())
         return self.add_ext(new_extension("subjectKeyIdentifier", binascii.hexlify(keyid).decode()))
+
+    # -- what CA tools and revocation checks read (see the typed extensions at the end)
+    def get_subject_key_id(self) -> Optional[bytes]:
+        """subjectKeyIdentifier's octets, or None."""
+        return m2.x509_get_subject_key_id(self._ptr())
+
+    def get_authority_key_id(self) -> Optional[bytes]:
+        """authorityKeyIdentifier's keyIdentifier octets, or None."""
+        return m2.x509_get_authority_key_id(self._ptr())
+
+    def get_ocsp_urls(self) -> List[str]:
+        """The OCSP responder URLs of authorityInfoAccess ([] without one)."""
+        return m2.x509_get_aia_uris(self._ptr(), "OCSP")
+
+    def get_ca_issuers_urls(self) -> List[str]:
+        """The caIssuers URLs of authorityInfoAccess."""
+        return m2.x509_get_aia_uris(self._ptr(), "caIssuers")
+
+    def get_crl_urls(self) -> List[str]:
+        """The full-name URIs of cRLDistributionPoints."""
+        return m2.x509_get_crl_dp_uris(self._ptr())
 
     # -- signatures and checks
     def verify(self, pkey: Optional[EVP.PKey] = None) -> int:
@@ -697,22 +728,28 @@ def load_request_der_string(cert_str: Union[str, bytes]) -> Request:
 # CRLs
 
 class Revoked(tuple):
-    """One revoked entry of a CRL: (serial, revocation_date, reason)."""
+    """One revoked entry of a CRL: (serial, revocation_date, reason); ``invalidity_date``
+    (an aware datetime, or None) is an attribute, not an item."""
 
-    __slots__ = ()
+    invalidity_date: Optional[Any] = None
 
-    def __new__(cls, serial: int, revocation_date: Any, reason: Optional[int]) -> "Revoked":
-        return tuple.__new__(cls, (serial, revocation_date, reason))
+    def __new__(cls, serial: int, revocation_date: Any, reason: Optional[int],
+                invalidity_date: Optional[Any] = None) -> "Revoked":
+        self = tuple.__new__(cls, (serial, revocation_date, reason))
+        if invalidity_date is not None:
+            self.invalidity_date = invalidity_date
+        return self
 
     serial = property(lambda self: self[0])
     revocation_date = property(lambda self: self[1], doc="an aware datetime in UTC")
     reason = property(lambda self: self[2], doc="the CRLReason code, or None")
 
 
-class CRL(Owned):
-    """A certificate revocation list."""
+class CRL(_Extensions, Owned):
+    """A certificate revocation list; ``CRL()`` is a new, empty one to fill in and sign."""
 
     _free_fn = m2.x509_crl_free
+    _ext_count_fn, _ext_at_fn = m2.x509_crl_get_ext_count, m2.x509_crl_get_ext
 
     def __init__(self, crl: Any = None, _pyfree: int = 0) -> None:
         if crl is None:
@@ -745,8 +782,10 @@ class CRL(Owned):
 
     def get_revoked(self) -> List[Revoked]:
         """The revoked entries, in the CRL's order."""
-        return [Revoked(serial, ASN1._EPOCH + ASN1.datetime.timedelta(seconds=when), reason)
-                for serial, when, reason in m2.x509_crl_get_revoked(self._ptr())]
+        ptr = self._ptr()
+        return [Revoked(serial, _from_epoch(when), reason, _from_epoch(invalid))
+                for (serial, when, reason), invalid in zip(m2.x509_crl_get_revoked(ptr),
+                                                           m2.x509_crl_get_invalidity_dates(ptr))]
 
     def __len__(self) -> int:
         return len(m2.x509_crl_get_revoked(self._ptr()))
@@ -756,6 +795,99 @@ class CRL(Owned):
         if isinstance(serial, X509):
             serial = serial.get_serial_number()
         return any(r.serial == serial for r in self.get_revoked())
+
+    # -- building (RFC 5280 section 5): set the fields, add entries, then sign ----------
+    def set_version(self, version: int) -> int:
+        """Set the version (1 for v2, which extensions need; a new CRL is v1, 0)."""
+        return m2.x509_crl_set_version(self._ptr(), version)
+
+    def get_version(self) -> int:
+        return m2.x509_crl_get_version(self._ptr())
+
+    def set_issuer(self, name: X509_Name) -> int:
+        _need(name, X509_Name, "name")
+        return m2.x509_crl_set_issuer_name(self._ptr(), name._ptr())
+
+    set_issuer_name = set_issuer
+
+    def set_last_update(self, when: Any) -> int:
+        """Set thisUpdate (lastUpdate): a datetime, an ASN1_TIME or seconds since the epoch."""
+        with _time_arg(when) as t:
+            return m2.x509_crl_set_last_update(self._ptr(), t._ptr())
+
+    def set_next_update(self, when: Any) -> int:
+        """Set nextUpdate: a datetime, an ASN1_TIME or seconds since the epoch."""
+        with _time_arg(when) as t:
+            return m2.x509_crl_set_next_update(self._ptr(), t._ptr())
+
+    set_lastUpdate, set_nextUpdate = set_last_update, set_next_update
+
+    def add_revoked(self, serial: Union[int, X509], revocation_date: Any = None, *,
+                    reason: Union[int, str, None] = None, invalidity_date: Any = None) -> None:
+        """Add a revoked entry (X509_CRL_add0_revoked).
+
+        :param serial: the certificate's serial number, or the certificate.
+        :param revocation_date: a datetime, ASN1_TIME or seconds since the epoch; now by default.
+        :param reason: a CRLReason code or name (:data:`CRL_REASONS`: 'keyCompromise', ...).
+        :param invalidity_date: when the key is known or suspected to have been compromised.
+        :raises ValueError: for an unknown reason or a negative serial.
+        """
+        if isinstance(serial, X509):
+            serial = serial.get_serial_number()
+        if not isinstance(serial, int) or isinstance(serial, bool):
+            raise TypeError("serial must be an int or an X509")
+        if serial < 0:
+            raise ValueError("a serial number is not negative")
+        code = _crl_reason(reason)
+        if revocation_date is None:
+            revocation_date = ASN1.datetime.datetime.now(ASN1.UTC)
+        with ASN1.ASN1_Integer(serial) as n, _time_arg(revocation_date) as when:
+            if invalidity_date is None:
+                m2.x509_crl_add_revoked(self._ptr(), n._ptr(), when._ptr(), code, None)
+            else:
+                with _time_arg(invalidity_date) as invalid:
+                    m2.x509_crl_add_revoked(self._ptr(), n._ptr(), when._ptr(), code, invalid._ptr())
+
+    def set_crl_number(self, number: int) -> int:
+        """Set the cRLNumber extension (RFC 5280 5.2.3), replacing any."""
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ValueError("the CRL number must be a non-negative int")
+        with ASN1.ASN1_Integer(number) as n:
+            return m2.x509_crl_set_number(self._ptr(), n._ptr())
+
+    def get_crl_number(self) -> Optional[int]:
+        """The cRLNumber, or None without one; X509Error if it is malformed."""
+        return m2.x509_crl_get_number(self._ptr())
+
+    def add_ext(self, ext: X509_Extension) -> int:
+        """Add a copy of ext, replacing an extension of the same type."""
+        _need(ext, X509_Extension, "ext")
+        return m2.x509_crl_add_ext(self._ptr(), ext._ptr())
+
+    def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
+        """Sort the entries by serial and sign with pkey (X509_CRL_sign); md is ignored for
+        Ed25519 and Ed448, which sign without a digest (RFC 8410).  A v1 CRL with extensions
+        becomes v2.
+
+        :raises X509Error: if OpenSSL cannot sign; ValueError for an unknown digest."""
+        _need(pkey, EVP.PKey, "pkey")
+        if md is not None and not isinstance(md, str):
+            raise TypeError("md must be a digest name or None")
+        if pkey.key_type in ("ED25519", "ED448"):
+            md = None
+        if self.get_version() == 0 and (self.get_ext_count() or any(
+                r.reason is not None or r.invalidity_date is not None for r in self.get_revoked())):
+            self.set_version(1)  # RFC 5280 5.1.2.1: extensions need a v2 CRL
+        return m2.x509_crl_sign_name(self._ptr(), pkey._ptr(), md)
+
+    def save(self, filename: str, format: int = FORMAT_PEM) -> int:
+        """Write to filename as PEM or DER; 1 on success."""
+        _check_format(format)
+        writer = m2.x509_crl_write_pem if format == FORMAT_PEM else m2.i2d_x509_crl_bio
+        with BIO.openfile(filename, "wb") as bio:
+            return writer(bio._ptr(), self._ptr())
+
+    save_pem = save
 
 
 class CRL_Stack(Owned):
@@ -1106,3 +1238,286 @@ def check_host(cert: X509, hostname: Union[str, bytes], *, flags: Optional[int] 
     if host.split(".", 1)[0].startswith("xn--"):
         flags |= m2.X509_CHECK_FLAG_NO_WILDCARDS
     return bool(m2.x509_check_host(cert._ptr(), host, flags))
+
+
+# ---------------------------------------------------------------------------------------
+# CRL building and typed certificate extensions, for CA tools (RFC 5280 sections 4.2 and 5)
+
+#: RFC 5280 5.3.1 CRLReason codes by name
+CRL_REASONS: Dict[str, int] = {
+    "unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4,
+    "cessationOfOperation": 5, "certificateHold": 6, "removeFromCRL": 8, "privilegeWithdrawn": 9,
+    "aACompromise": 10,
+}
+
+
+def _crl_reason(reason: Union[int, str, None]) -> int:
+    """The CRLReason code for reason (a code or a name); -1 for None."""
+    if reason is None:
+        return -1
+    if isinstance(reason, str):
+        if reason not in CRL_REASONS:
+            raise ValueError("unknown CRL reason %r (one of %s)" % (reason, ", ".join(CRL_REASONS)))
+        return CRL_REASONS[reason]
+    if not isinstance(reason, int) or isinstance(reason, bool) or reason not in CRL_REASONS.values():
+        raise ValueError("not a CRLReason code: %r" % (reason,))
+    return reason
+
+
+def _from_epoch(seconds: Optional[int]) -> Optional[Any]:
+    return None if seconds is None else ASN1._EPOCH + ASN1.datetime.timedelta(seconds=seconds)
+
+
+@contextlib.contextmanager
+def _time_arg(when: Any) -> Iterator[ASN1.ASN1_TIME]:
+    """when (a datetime, an ASN1_TIME or seconds since the epoch) as an ASN1_TIME."""
+    if isinstance(when, ASN1.ASN1_TIME):
+        yield when
+        return
+    with ASN1.ASN1_TIME() as t:
+        if isinstance(when, ASN1.datetime.datetime):
+            t.set_datetime(when)
+        elif isinstance(when, (int, float)) and not isinstance(when, bool):
+            t.set_time(int(when))
+        else:
+            raise TypeError("a datetime, an ASN1_TIME or seconds since the epoch is required, not %s"
+                            % type(when).__name__)
+        yield t
+
+
+def make_crl(issuer: X509, issuer_key: EVP.PKey, revoked: Iterable[Any] = (), *, crl_number: Optional[int] = None,
+             last_update: Any = None, next_update: Any = None, md: Optional[str] = "sha256") -> CRL:
+    """A signed v2 CRL from issuer (RFC 5280 5.1), with its authorityKeyIdentifier.
+
+    :param revoked: serials, certificates, or tuples (serial or certificate, revocation date
+        or None, reason or None[, invalidity date]) such as :class:`Revoked` entries.
+    :param last_update: now by default; :param next_update: a week after last_update by default.
+    :param md: the digest (ignored for Ed25519/Ed448).
+    :raises X509Error: if OpenSSL cannot build or sign it.
+    """
+    _need(issuer, X509, "issuer")
+    _need(issuer_key, EVP.PKey, "issuer_key")
+    if last_update is None:
+        last_update = ASN1.datetime.datetime.now(ASN1.UTC).replace(microsecond=0)
+    if next_update is None:
+        with _time_arg(last_update) as t:
+            next_update = t.get_datetime() + ASN1.datetime.timedelta(days=7)
+    crl = CRL()
+    crl.set_version(1)
+    crl.set_issuer(issuer.get_subject())
+    crl.set_last_update(last_update)
+    crl.set_next_update(next_update)
+    for entry in revoked:
+        if isinstance(entry, (int, X509)):
+            crl.add_revoked(entry)
+        else:
+            entry = tuple(entry)
+            crl.add_revoked(entry[0], entry[1] if len(entry) > 1 else None,
+                            reason=entry[2] if len(entry) > 2 else None,
+                            invalidity_date=entry[3] if len(entry) > 3 else getattr(entry, "invalidity_date", None))
+    crl.add_ext(authority_key_identifier(issuer))
+    if crl_number is not None:
+        crl.set_crl_number(crl_number)
+    crl.sign(issuer_key, md)
+    return crl
+
+
+_OID = re.compile(r"[0-2](\.[0-9]+)+")
+
+
+class GeneralName(tuple):
+    """An RFC 5280 GeneralName, (GEN_* type, value as bytes), made by its class methods:
+    ``GeneralName.dns('example.com')``, ``.ip('192.0.2.1')`` (``.ip('10.0.0.0/8')`` in name
+    constraints), ``.email(...)``, ``.uri(...)``, ``.directory(X509_Name)``, ``.registered_id(oid)``."""
+
+    __slots__ = ()
+
+    def __new__(cls, type: int, value: bytes) -> "GeneralName":
+        if not isinstance(value, bytes):
+            raise TypeError("value must be bytes")
+        return tuple.__new__(cls, (type, value))
+
+    type = property(lambda self: self[0])
+    value = property(lambda self: self[1])
+
+    @staticmethod
+    def _ia5(text: str, what: str) -> bytes:
+        if not isinstance(text, str):
+            raise TypeError("%s must be str" % what)
+        if not text or "\x00" in text or not text.isascii():
+            raise ValueError("%s must be non-empty ASCII without NUL: %r" % (what, text))
+        return text.encode("ascii")
+
+    @classmethod
+    def dns(cls, name: str) -> "GeneralName":
+        """A dNSName (an internationalised name is stored as its A-label)."""
+        if not isinstance(name, str):
+            raise TypeError("name must be str")
+        return cls(m2.GEN_DNS, cls._ia5(a_label(name), "a DNS name"))
+
+    @classmethod
+    def email(cls, address: str) -> "GeneralName":
+        return cls(m2.GEN_EMAIL, cls._ia5(address, "an e-mail address"))
+
+    @classmethod
+    def uri(cls, uri: str) -> "GeneralName":
+        return cls(m2.GEN_URI, cls._ia5(uri, "a URI"))
+
+    @classmethod
+    def ip(cls, address: Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address,
+                               ipaddress.IPv4Network, ipaddress.IPv6Network]) -> "GeneralName":
+        """An iPAddress: an address, or a network ('10.0.0.0/8') for name constraints."""
+        if isinstance(address, str):
+            address = ipaddress.ip_network(address) if "/" in address else ipaddress.ip_address(address)
+        if isinstance(address, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return cls(m2.GEN_IPADD, address.network_address.packed + address.netmask.packed)
+        if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            return cls(m2.GEN_IPADD, address.packed)
+        raise TypeError("address must be str or an ipaddress address or network")
+
+    @classmethod
+    def directory(cls, name: X509_Name) -> "GeneralName":
+        _need(name, X509_Name, "name")
+        return cls(m2.GEN_DIRNAME, name.as_der())
+
+    @classmethod
+    def registered_id(cls, oid: str) -> "GeneralName":
+        """A registeredID: an OID in dotted form ('1.3.6.1.4.1.99999.1')."""
+        if not isinstance(oid, str) or not _OID.fullmatch(oid):
+            raise ValueError("not a dotted OID: %r" % (oid,))
+        return cls(m2.GEN_RID, oid.encode("ascii"))
+
+
+def _names(items: Iterable[Any], default: Callable[[str], GeneralName]) -> List[Tuple[int, bytes]]:
+    """GeneralNames as a list for m2; str items go through default."""
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            item = default(item)
+        _need(item, GeneralName, "a name")
+        out.append(tuple(item))
+    return out
+
+
+def _ext(ptr: Any, critical: bool) -> X509_Extension:
+    ext = X509_Extension(ptr, 1)
+    ext.set_critical(1 if critical else 0)
+    return ext
+
+
+def subject_key_identifier(key: Union[EVP.PKey, X509]) -> X509_Extension:
+    """subjectKeyIdentifier (RFC 5280 4.2.1.2): SHA-1 of the key's subjectPublicKey."""
+    if isinstance(key, X509):
+        key = key.get_pubkey()
+    _need(key, EVP.PKey, "key")
+    return new_extension("subjectKeyIdentifier", binascii.hexlify(m2.pkey_key_identifier(key._ptr())).decode())
+
+
+def authority_key_identifier(issuer: Union[X509, EVP.PKey]) -> X509_Extension:
+    """authorityKeyIdentifier (RFC 5280 4.2.1.1) naming issuer's key: its certificate's
+    subjectKeyIdentifier when it has one, else the SHA-1 of its key."""
+    keyid = issuer.get_subject_key_id() if isinstance(issuer, X509) else None
+    if keyid is None:
+        key = issuer.get_pubkey() if isinstance(issuer, X509) else issuer
+        _need(key, EVP.PKey, "issuer")
+        keyid = m2.pkey_key_identifier(key._ptr())
+    return AuthorityKeyIdentifier(keyid).as_extension()
+
+
+def basic_constraints(ca: bool, path_length: Optional[int] = None, *, critical: bool = True) -> X509_Extension:
+    """basicConstraints (RFC 5280 4.2.1.9); path_length only for a CA."""
+    if path_length is not None:
+        if not ca:
+            raise ValueError("path_length is for CA certificates only")
+        if not isinstance(path_length, int) or isinstance(path_length, bool) or path_length < 0:
+            raise ValueError("path_length must be a non-negative int")
+    value = "CA:TRUE" if ca else "CA:FALSE"
+    if path_length is not None:
+        value += ",pathlen:%d" % path_length
+    return new_extension("basicConstraints", value, 1 if critical else 0)
+
+
+_KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+               "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+_KEY_USAGE_NAMES = ("digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+                    "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly")
+
+
+def key_usage(*, critical: bool = True, **usages: bool) -> X509_Extension:
+    """keyUsage (RFC 5280 4.2.1.3) from cryptography's keyword names: digital_signature,
+    content_commitment, key_encipherment, data_encipherment, key_agreement, key_cert_sign,
+    crl_sign, encipher_only, decipher_only."""
+    unknown = set(usages) - set(_KEY_USAGES)
+    if unknown:
+        raise TypeError("unknown key usage %s" % ", ".join(sorted(unknown)))
+    names = [n for k, n in zip(_KEY_USAGES, _KEY_USAGE_NAMES) if usages.get(k)]
+    if not names:
+        raise ValueError("no key usage given")
+    if (usages.get("encipher_only") or usages.get("decipher_only")) and not usages.get("key_agreement"):
+        raise ValueError("encipher_only and decipher_only need key_agreement")
+    return new_extension("keyUsage", ",".join(names), 1 if critical else 0)
+
+
+def extended_key_usage(*usages: str, critical: bool = False) -> X509_Extension:
+    """extendedKeyUsage (RFC 5280 4.2.1.12): OpenSSL's short names ('serverAuth',
+    'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning') or OIDs."""
+    if not usages:
+        raise ValueError("no extended key usage given")
+    for u in usages:
+        if not isinstance(u, str) or not (re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", u) or _OID.fullmatch(u)):
+            raise ValueError("not a key purpose name or OID: %r" % (u,))
+    return new_extension("extendedKeyUsage", ",".join(usages), 1 if critical else 0)
+
+
+def subject_alt_name(*names: GeneralName, dns: Iterable[str] = (), ip: Iterable[str] = (),
+                     email: Iterable[str] = (), uri: Iterable[str] = (), critical: bool = False) -> X509_Extension:
+    """subjectAltName (RFC 5280 4.2.1.6) from GeneralNames and/or lists by type."""
+    items = (_names(names, GeneralName.dns) + _names(dns, GeneralName.dns) + _names(ip, GeneralName.ip)
+             + _names(email, GeneralName.email) + _names(uri, GeneralName.uri))
+    if not items:
+        raise ValueError("subjectAltName needs at least one name")
+    return _ext(m2.x509v3_general_names_ext(m2.obj_txt2nid("subjectAltName"), 1 if critical else 0, items), critical)
+
+
+def authority_info_access(*, ocsp: Iterable[str] = (), ca_issuers: Iterable[str] = ()) -> X509_Extension:
+    """authorityInfoAccess (RFC 5280 4.2.2.1): OCSP responder and caIssuers URLs."""
+    items = ([("OCSP", n) for n in _names(ocsp, GeneralName.uri)]
+             + [("caIssuers", n) for n in _names(ca_issuers, GeneralName.uri)])
+    if not items:
+        raise ValueError("authorityInfoAccess needs an OCSP or caIssuers URL")
+    return _ext(m2.x509v3_aia_ext(items), False)
+
+
+def crl_distribution_points(*points: Union[str, GeneralName, Iterable[Union[str, GeneralName]]]) -> X509_Extension:
+    """cRLDistributionPoints (RFC 5280 4.2.1.13): each point a URL (or a GeneralName, or a
+    list of them: one point with several full names)."""
+    if not points:
+        raise ValueError("cRLDistributionPoints needs a point")
+    dps = [_names([p] if isinstance(p, (str, GeneralName)) else p, GeneralName.uri) for p in points]
+    if not all(dps):
+        raise ValueError("a distribution point needs a name")
+    return _ext(m2.x509v3_crl_dp_ext(dps), False)
+
+
+def name_constraints(*, permitted: Iterable[GeneralName] = (), excluded: Iterable[GeneralName] = ()) -> X509_Extension:
+    """nameConstraints (RFC 5280 4.2.1.10), critical: subtrees given as GeneralNames
+    (``GeneralName.dns('example.com')``, ``.ip('10.0.0.0/8')``, ``.email('example.com')``...)."""
+    p, e = _names(permitted, GeneralName.dns), _names(excluded, GeneralName.dns)
+    if not p and not e:
+        raise ValueError("nameConstraints needs a permitted or excluded subtree")
+    return _ext(m2.x509v3_name_constraints_ext(p, e), True)
+
+
+def policy_constraints(*, require_explicit_policy: Optional[int] = None,
+                       inhibit_policy_mapping: Optional[int] = None) -> X509_Extension:
+    """policyConstraints (RFC 5280 4.2.1.11), critical."""
+    parts = []
+    for value, name in ((require_explicit_policy, "requireExplicitPolicy"), (inhibit_policy_mapping, "inhibitPolicyMapping")):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError("%s must be a non-negative int" % name)
+        parts.append("%s:%d" % (name, value))
+    if not parts:
+        raise ValueError("policyConstraints needs require_explicit_policy or inhibit_policy_mapping")
+    return new_extension("policyConstraints", ",".join(parts), 1)

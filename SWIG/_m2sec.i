@@ -18,6 +18,8 @@
 %include "_ec.i"
 %include "_x509.i"
 %include "_pkcs7.i"
+%include "_ocsp.i"
+%include "_pkcs12.i"
 %include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"

@@ -1271,3 +1271,448 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
+
+/* ======================================================================== */
+/* OCSP stapling (RFC 6066 section 8, RFC 8446 4.4.2.1).                     */
+/* ======================================================================== */
+/* One status callback per SSL_CTX serves both ends: ctx["ocsp"](SSL, is_server, staple).
+ * On a server it is called when the client asked for a staple (staple is None) and returns
+ * the DER response to staple, or None for none; on a client it is called during the
+ * handshake with the staple received (bytes, or None) and returns true to go on, false (or
+ * raises) to fail the handshake with a bad_certificate_status_response alert. */
+%{
+#include <openssl/ocsp.h>
+
+#define M2_MAX_STAPLE (1 << 20)
+
+static int m2_ssl_status_cb(SSL *ssl, void *arg) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), "ocsp"), *ret = NULL;
+    int server = SSL_is_server(ssl), r;
+    (void)arg;
+    if (!func) {
+        r = server ? SSL_TLSEXT_ERR_NOACK : 1;
+    } else if (server) {
+        ret = m2_callback(func, Py_BuildValue("(NOO)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), Py_True, Py_None));
+        if (!ret) {
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else if (ret == Py_None) {
+            r = SSL_TLSEXT_ERR_NOACK;
+        } else if (!PyBytes_Check(ret) || PyBytes_GET_SIZE(ret) == 0 || PyBytes_GET_SIZE(ret) > M2_MAX_STAPLE) {
+            PyErr_SetString(PyExc_TypeError, "the OCSP staple callback must return non-empty bytes (at most 1 MiB) or None");
+            r = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else {
+            unsigned char *copy = OPENSSL_memdup(PyBytes_AS_STRING(ret), PyBytes_GET_SIZE(ret));
+            if (copy && SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)PyBytes_GET_SIZE(ret))) {
+                r = SSL_TLSEXT_ERR_OK;
+            } else {
+                OPENSSL_free(copy);
+                r = SSL_TLSEXT_ERR_ALERT_FATAL;
+            }
+        }
+    } else {
+        const unsigned char *resp = NULL;
+        long len = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
+        PyObject *staple = (resp && len > 0) ? PyBytes_FromStringAndSize((const char *)resp, len) : (Py_INCREF(Py_None), Py_None);
+        if (staple)
+            ret = m2_callback(func, Py_BuildValue("(NON)", SWIG_NewPointerObj(ssl, SWIGTYPE_p_SSL, 0), Py_False, staple));
+        r = ret ? PyObject_IsTrue(ret) == 1 : 0;
+        if (PyErr_Occurred()) r = 0;
+    }
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    PyGILState_Release(gil);
+    return r;
+}
+%}
+
+%constant int TLSEXT_STATUSTYPE_ocsp = TLSEXT_STATUSTYPE_ocsp;
+%constant int SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE = SSL_AD_BAD_CERTIFICATE_STATUS_RESPONSE;
+
+%inline %{
+/* func(SSL, is_server, staple) as above; None turns stapling off on both ends. */
+static PyObject *ssl_ctx_set_ocsp_callback(SSL_CTX *ctx, PyObject *pyfunc) {
+    if (!m2_ssl_check_callable(pyfunc, "OCSP status")) return NULL;
+    if (m2_ssl_ctx_put(ctx, "ocsp", pyfunc) < 0) return NULL;
+    if (!SSL_CTX_set_tlsext_status_cb(ctx, pyfunc == Py_None ? NULL : m2_ssl_status_cb))
+        return m2_raise_msg(M2_SSL, "cannot set the OCSP status callback");
+    Py_RETURN_NONE;
+}
+/* A client asks for a staple (status_request) when type is TLSEXT_STATUSTYPE_ocsp; -1: not. */
+static PyObject *ssl_ctx_set_tlsext_status_type(SSL_CTX *ctx, int type) {
+    if (!SSL_CTX_set_tlsext_status_type(ctx, type)) return m2_raise_msg(M2_SSL, "cannot set the status type");
+    Py_RETURN_NONE;
+}
+static int ssl_ctx_get_tlsext_status_type(SSL_CTX *ctx) { return (int)SSL_CTX_get_tlsext_status_type(ctx); }
+/* The staple the server sent (client side), or None. */
+static PyObject *ssl_get_ocsp_response(SSL *ssl) {
+    const unsigned char *resp = NULL;
+    long len = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
+    if (!resp || len <= 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)resp, len);
+}
+%}
+
+/* ======================================================================== */
+/* TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2),   */
+/* KeyUpdate (section 4.6.3) and external PSKs (section 4.2.11, RFC 4279).  */
+/* ======================================================================== */
+%constant int SSL_KEY_UPDATE_NONE = SSL_KEY_UPDATE_NONE;
+%constant int SSL_KEY_UPDATE_NOT_REQUESTED = SSL_KEY_UPDATE_NOT_REQUESTED;
+%constant int SSL_KEY_UPDATE_REQUESTED = SSL_KEY_UPDATE_REQUESTED;
+%constant int SSL_AD_UNKNOWN_PSK_IDENTITY = SSL_AD_UNKNOWN_PSK_IDENTITY;
+%constant int SSL_AD_CERTIFICATE_REQUIRED = SSL_AD_CERTIFICATE_REQUIRED;
+%{
+#ifdef OPENSSL_NO_PSK               /* an OpenSSL built without PSKs: the setters raise */
+# define M2_HAS_PSK 0
+# define PSK_MAX_IDENTITY_LEN 256
+# define PSK_MAX_PSK_LEN 512
+#else
+# define M2_HAS_PSK 1
+#endif
+%}
+%constant int HAS_PSK = M2_HAS_PSK;
+%constant int PSK_MAX_IDENTITY_LEN = PSK_MAX_IDENTITY_LEN;
+%constant int PSK_MAX_PSK_LEN = PSK_MAX_PSK_LEN;
+
+%{
+/* 0 if a TLS 1.3 post-handshake message (what) can be sent on ssl now, else -1 with SSLError. */
+static int m2_ssl_tls13_ready(SSL *ssl, const char *what) {
+    if (!SSL_is_init_finished(ssl)) {
+        PyErr_Format(m2_area_class(M2_SSL), "%s needs a completed handshake", what);
+        return -1;
+    }
+    if (SSL_version(ssl) != TLS1_3_VERSION) {
+        PyErr_Format(m2_area_class(M2_SSL), "%s needs TLS 1.3 (this connection uses %s)", what, SSL_get_version(ssl));
+        return -1;
+    }
+    return 0;
+}
+
+/* What a TLS 1.2 PSK callback hands back to OpenSSL when it failed: more than its buffer can
+ * hold, which makes OpenSSL abort the handshake with a fatal alert (handshake_failure from a
+ * client, internal_error from a server).  The TLS 1.3 callbacks fail by returning 0
+ * (internal_error).  Either way the Python exception is raised by the handshake call. */
+#if !M2_HAS_PSK
+static PyObject *m2_no_psk(void) {
+    PyErr_SetString(m2_area_class(M2_SSL), "this OpenSSL was built without PSK support (m2.HAS_PSK is 0)");
+    return NULL;
+}
+#else
+#define M2_PSK_FAILED (PSK_MAX_PSK_LEN + 1)
+
+static int m2_psk_id_idx = -1;      /* SSL ex_data: the identity a TLS 1.3 client offers */
+
+static void m2_psk_id_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    OPENSSL_free(ptr);
+}
+
+/* A PSK callback's answer, checked. */
+typedef struct {
+    char identity[PSK_MAX_IDENTITY_LEN + 1];    /* the client's, NUL-terminated */
+    unsigned char key[PSK_MAX_PSK_LEN];
+    size_t key_len;                             /* 0: no PSK */
+    const SSL_CIPHER *cipher;                   /* the TLS 1.3 suite whose hash the PSK uses */
+} m2_psk;
+
+/* The identity of a client's answer (str as UTF-8, bytes, or None for none) into out. */
+static int m2_psk_identity(PyObject *id, m2_psk *out) {
+    PyObject *b;
+    Py_ssize_t len;
+    if (PyUnicode_Check(id)) b = PyUnicode_AsUTF8String(id);
+    else if (PyBytes_Check(id)) { Py_INCREF(id); b = id; }
+    else if (id == Py_None) b = PyBytes_FromStringAndSize("", 0);
+    else {
+        PyErr_Format(PyExc_TypeError, "the PSK identity must be str, bytes or None, not %.100s", Py_TYPE(id)->tp_name);
+        return -1;
+    }
+    if (!b) return -1;
+    len = PyBytes_GET_SIZE(b);
+    if (len > PSK_MAX_IDENTITY_LEN || (Py_ssize_t)strlen(PyBytes_AS_STRING(b)) != len) {
+        Py_DECREF(b);
+        PyErr_Format(PyExc_ValueError, "the PSK identity must be at most %d bytes, without NUL", PSK_MAX_IDENTITY_LEN);
+        return -1;
+    }
+    memcpy(out->identity, PyBytes_AS_STRING(b), len + 1);
+    Py_DECREF(b);
+    return 0;
+}
+
+/* Call the context's PSK callback, the client's ("psk_client", with the hint) or the server's
+ * ("psk_server", with the identity), and check its answer into out: a client answers
+ * (identity, key) or (identity, key, hash), a server key or (key, hash); hash is "sha256" (the
+ * default) or "sha384", the hash of the TLS 1.3 suites the PSK can be used with.  0 on success
+ * (key_len 0: no PSK), -1 with an exception set.  Needs the GIL. */
+static int m2_psk_ask(SSL *ssl, int client, const char *arg, size_t arg_len, m2_psk *out) {
+    static const unsigned char sha256_suite[] = {0x13, 0x01}, sha384_suite[] = {0x13, 0x02};
+    PyObject *func = m2_ssl_ctx_get(SSL_get_SSL_CTX(ssl), client ? "psk_client" : "psk_server");
+    PyObject *ret = NULL, *argobj, *key = NULL, *hash = NULL;
+    const char *who = client ? "client" : "server", *name = "sha256";
+    Py_buffer view;
+    int r = -1;
+    out->key_len = 0;
+    out->identity[0] = '\0';
+    out->cipher = NULL;
+    if (!func) return 0;
+    if (arg) argobj = PyUnicode_DecodeUTF8(arg, (Py_ssize_t)arg_len, "surrogateescape");
+    else { Py_INCREF(Py_None); argobj = Py_None; }
+    ret = m2_callback(func, argobj ? Py_BuildValue("(N)", argobj) : NULL);
+    if (!ret) goto done;
+    if (client) {
+        if (!PyTuple_Check(ret) || PyTuple_GET_SIZE(ret) < 2 || PyTuple_GET_SIZE(ret) > 3) {
+            PyErr_Format(PyExc_TypeError, "the PSK client callback must return (identity, key[, hash]), not %.100s",
+                         Py_TYPE(ret)->tp_name);
+            goto done;
+        }
+        if (m2_psk_identity(PyTuple_GET_ITEM(ret, 0), out) < 0) goto done;
+        key = PyTuple_GET_ITEM(ret, 1);
+        hash = PyTuple_GET_SIZE(ret) == 3 ? PyTuple_GET_ITEM(ret, 2) : NULL;
+    } else if (PyTuple_Check(ret)) {
+        if (PyTuple_GET_SIZE(ret) != 2) {
+            PyErr_SetString(PyExc_TypeError, "the PSK server callback must return key or (key, hash)");
+            goto done;
+        }
+        key = PyTuple_GET_ITEM(ret, 0);
+        hash = PyTuple_GET_ITEM(ret, 1);
+    } else {
+        key = ret;
+    }
+    if (PyUnicode_Check(key) || !PyObject_CheckBuffer(key)) {
+        PyErr_Format(PyExc_TypeError, "the PSK %s callback must give the key as bytes, not %.100s", who, Py_TYPE(key)->tp_name);
+        goto done;
+    }
+    if (m2_get_buffer(key, &view, PSK_MAX_PSK_LEN) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "the PSK %s callback gave a key longer than %d bytes", who, PSK_MAX_PSK_LEN);
+        goto done;
+    }
+    memcpy(out->key, view.buf, (size_t)view.len);
+    out->key_len = (size_t)view.len;
+    PyBuffer_Release(&view);
+    if (hash && hash != Py_None) {
+        if (!PyUnicode_Check(hash)) {
+            PyErr_Format(PyExc_TypeError, "the PSK hash must be a str, not %.100s", Py_TYPE(hash)->tp_name);
+            goto done;
+        }
+        if (!(name = PyUnicode_AsUTF8(hash))) goto done;
+    }
+    if (!strcmp(name, "sha256")) out->cipher = SSL_CIPHER_find(ssl, sha256_suite);
+    else if (!strcmp(name, "sha384")) out->cipher = SSL_CIPHER_find(ssl, sha384_suite);
+    else {
+        PyErr_Format(PyExc_ValueError, "the PSK hash must be 'sha256' or 'sha384', not %R", hash);
+        goto done;
+    }
+    if (!out->cipher) { m2_raise_msg(M2_SSL, "no TLS 1.3 suite for the PSK's hash"); goto done; }
+    r = 0;
+done:
+    if (r < 0 || PyErr_Occurred()) {
+        OPENSSL_cleanse(out->key, sizeof(out->key));
+        out->key_len = 0;
+        r = -1;
+    }
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    return r;
+}
+
+/* A TLS 1.3 PSK as OpenSSL takes it: a session holding the key and the suite of its hash. */
+static SSL_SESSION *m2_psk_session(const m2_psk *p) {
+    SSL_SESSION *sess = SSL_SESSION_new();
+    if (!sess || !SSL_SESSION_set1_master_key(sess, p->key, p->key_len) || !SSL_SESSION_set_cipher(sess, p->cipher)
+            || !SSL_SESSION_set_protocol_version(sess, TLS1_3_VERSION)) {
+        SSL_SESSION_free(sess);
+        m2_raise_msg(M2_SSL, "cannot make the PSK's session");
+        return NULL;
+    }
+    return sess;
+}
+
+/* TLS 1.2 client (ClientKeyExchange of a PSK suite): ctx["psk_client"](hint or None). */
+static unsigned int m2_psk_client_cb(SSL *ssl, const char *hint, char *identity, unsigned int max_identity_len,
+                                     unsigned char *psk, unsigned int max_psk_len) {
+    PyGILState_STATE gil;
+    m2_psk p;
+    unsigned int n = M2_PSK_FAILED;
+    if (SSL_get_state(ssl) == TLS_ST_CW_CLNT_HELLO) return 0;   /* TLS 1.3: m2_psk_use_session_cb offers it */
+    gil = PyGILState_Ensure();
+    if (m2_psk_ask(ssl, 1, hint, hint ? strlen(hint) : 0, &p) == 0) {
+        if (strlen(p.identity) > max_identity_len || p.key_len > max_psk_len) {
+            PyErr_SetString(PyExc_ValueError, "the PSK identity or key is too long for OpenSSL");
+        } else {
+            memcpy(identity, p.identity, strlen(p.identity) + 1);
+            memcpy(psk, p.key, p.key_len);
+            n = (unsigned int)p.key_len;
+        }
+    }
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return n;
+}
+
+/* TLS 1.3 client (ClientHello): ctx["psk_client"](None); after a HelloRetryRequest md is the
+ * handshake's hash, and a PSK of another hash is not offered. */
+static int m2_psk_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
+                                 SSL_SESSION **sess) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    m2_psk p;
+    char *kept, *old;
+    int ok = 0;
+    *sess = NULL;
+    if (m2_psk_ask(ssl, 1, NULL, 0, &p) < 0) goto done;
+    ok = 1;
+    if (!p.key_len) goto done;
+    if (md && EVP_MD_get_type(md) != EVP_MD_get_type(SSL_CIPHER_get_handshake_digest(p.cipher))) goto done;
+    /* OpenSSL reads the identity until the handshake ends: the SSL keeps a copy */
+    old = SSL_get_ex_data(ssl, m2_psk_id_idx);
+    if (!(kept = OPENSSL_strdup(p.identity)) || !SSL_set_ex_data(ssl, m2_psk_id_idx, kept)) {
+        OPENSSL_free(kept);
+        m2_raise_msg(M2_SSL, "cannot keep the PSK identity");
+        ok = 0;
+        goto done;
+    }
+    OPENSSL_free(old);
+    if (!(*sess = m2_psk_session(&p))) { ok = 0; goto done; }
+    *id = (const unsigned char *)kept;
+    *idlen = strlen(kept);
+done:
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return ok;
+}
+
+/* TLS 1.2 server (ClientKeyExchange): ctx["psk_server"](identity or None) -> key; b"" refuses
+ * the identity with unknown_psk_identity. */
+static unsigned int m2_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max_psk_len) {
+    PyGILState_STATE gil;
+    m2_psk p;
+    unsigned int n = M2_PSK_FAILED;
+    if (SSL_version(ssl) == TLS1_3_VERSION) return 0;   /* m2_psk_find_session_cb answered already */
+    gil = PyGILState_Ensure();
+    if (m2_psk_ask(ssl, 0, identity, identity ? strlen(identity) : 0, &p) == 0) {
+        if (p.key_len > max_psk_len) {
+            PyErr_SetString(PyExc_ValueError, "the PSK key is too long for OpenSSL");
+        } else {
+            memcpy(psk, p.key, p.key_len);
+            n = (unsigned int)p.key_len;
+        }
+    }
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return n;
+}
+
+/* TLS 1.3 server (the client's pre_shared_key identities): ctx["psk_server"](identity); b""
+ * ignores that identity, as RFC 8446 asks. */
+static int m2_psk_find_session_cb(SSL *ssl, const unsigned char *identity, size_t identity_len, SSL_SESSION **sess) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    m2_psk p;
+    int ok = 0;
+    *sess = NULL;
+    if (m2_psk_ask(ssl, 0, (const char *)identity, identity_len, &p) == 0) {
+        ok = 1;
+        if (p.key_len && !(*sess = m2_psk_session(&p))) ok = 0;
+    }
+    OPENSSL_cleanse(p.key, sizeof(p.key));
+    PyGILState_Release(gil);
+    return ok;
+}
+#endif /* M2_HAS_PSK */
+%}
+
+M2_NULLABLE_STR(identity_hint)
+
+%inline %{
+/* Client: offer post-handshake authentication (the post_handshake_auth extension). */
+static void ssl_ctx_set_post_handshake_auth(SSL_CTX *ctx, int val) { SSL_CTX_set_post_handshake_auth(ctx, val); }
+static void ssl_set_post_handshake_auth(SSL *ssl, int val) { SSL_set_post_handshake_auth(ssl, val); }
+
+/* The verify mode alone (SSL_VERIFY_*), keeping the context's verify callback. */
+static void ssl_ctx_set_verify_mode(SSL_CTX *ctx, int mode) { SSL_CTX_set_verify(ctx, mode, SSL_CTX_get_verify_callback(ctx)); }
+
+/* Server: request the certificate of a TLS 1.3 client that offered post-handshake
+ * authentication (SSL_verify_client_post_handshake); the CertificateRequest goes out with the
+ * next handshake step, read or write, and the client's answer is processed by a later read. */
+static PyObject *ssl_verify_client_post_handshake(SSL *ssl) {
+    unsigned long code;
+    if (m2_ssl_tls13_ready(ssl, "post-handshake authentication") < 0) return NULL;
+    if (!SSL_is_server(ssl)) {
+        PyErr_SetString(m2_area_class(M2_SSL), "only a server can request post-handshake authentication");
+        return NULL;
+    }
+    if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+        PyErr_SetString(m2_area_class(M2_SSL), "post-handshake authentication needs verify_peer in the verify mode");
+        return NULL;
+    }
+    if (SSL_verify_client_post_handshake(ssl) == 1) Py_RETURN_NONE;
+    code = ERR_peek_error();
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_EXTENSION_NOT_RECEIVED)
+        return m2_raise_msg(M2_SSL, "the client did not offer post-handshake authentication");
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && (ERR_GET_REASON(code) == SSL_R_REQUEST_PENDING || ERR_GET_REASON(code) == SSL_R_REQUEST_SENT))
+        return m2_raise_msg(M2_SSL, "a post-handshake certificate request is already under way");
+    return m2_raise_msg(M2_SSL, "cannot request post-handshake authentication");
+}
+
+/* Schedule a KeyUpdate (SSL_key_update): SSL_KEY_UPDATE_NOT_REQUESTED updates our sending
+ * keys, SSL_KEY_UPDATE_REQUESTED also asks the peer to update its own.  It is sent with the
+ * next handshake step, read or write. */
+static PyObject *ssl_key_update(SSL *ssl, int updatetype) {
+    if (updatetype != SSL_KEY_UPDATE_NOT_REQUESTED && updatetype != SSL_KEY_UPDATE_REQUESTED) {
+        PyErr_SetString(PyExc_ValueError, "updatetype must be SSL_KEY_UPDATE_NOT_REQUESTED or SSL_KEY_UPDATE_REQUESTED");
+        return NULL;
+    }
+    if (m2_ssl_tls13_ready(ssl, "KeyUpdate") < 0) return NULL;
+    if (!SSL_key_update(ssl, updatetype)) return m2_raise_msg(M2_SSL, "cannot schedule a KeyUpdate");
+    Py_RETURN_NONE;
+}
+/* The KeyUpdate waiting to be sent: SSL_KEY_UPDATE_NONE once it was. */
+static int ssl_get_key_update_type(SSL *ssl) { return SSL_get_key_update_type(ssl); }
+
+/* func(hint or None) -> (identity, key[, hash]) chooses the client's PSK (None turns it off);
+ * ctx keeps func alive.  See m2_psk_ask. */
+static PyObject *ssl_ctx_set_psk_client_callback(SSL_CTX *ctx, PyObject *func) {
+#if !M2_HAS_PSK
+    return m2_no_psk();
+#else
+    if (!m2_ssl_check_callable(func, "PSK client")) return NULL;
+    if (m2_psk_id_idx < 0 && (m2_psk_id_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, m2_psk_id_free)) < 0)
+        return m2_raise_msg(M2_SSL, "no ex_data index for the PSK identity");
+    if (m2_ssl_ctx_put(ctx, "psk_client", func) < 0) return NULL;
+    SSL_CTX_set_psk_client_callback(ctx, func == Py_None ? NULL : m2_psk_client_cb);
+    SSL_CTX_set_psk_use_session_callback(ctx, func == Py_None ? NULL : m2_psk_use_session_cb);
+    Py_RETURN_NONE;
+#endif
+}
+
+/* func(identity or None) -> key or (key, hash) finds the server's PSKs (None turns it off); identity_hint
+ * (TLS 1.2's ServerKeyExchange; None: none) is sent to clients. */
+static PyObject *ssl_ctx_set_psk_server_callback(SSL_CTX *ctx, PyObject *func, const char *identity_hint) {
+#if !M2_HAS_PSK
+    return m2_no_psk();
+#else
+    if (!m2_ssl_check_callable(func, "PSK server")) return NULL;
+    if (identity_hint && strlen(identity_hint) > PSK_MAX_IDENTITY_LEN) {
+        PyErr_Format(PyExc_ValueError, "the PSK identity hint is longer than %d bytes", PSK_MAX_IDENTITY_LEN);
+        return NULL;
+    }
+    if (!SSL_CTX_use_psk_identity_hint(ctx, func == Py_None ? NULL : identity_hint))
+        return m2_raise_msg(M2_SSL, "cannot set the PSK identity hint");
+    if (m2_ssl_ctx_put(ctx, "psk_server", func) < 0) return NULL;
+    SSL_CTX_set_psk_server_callback(ctx, func == Py_None ? NULL : m2_psk_server_cb);
+    SSL_CTX_set_psk_find_session_callback(ctx, func == Py_None ? NULL : m2_psk_find_session_cb);
+    Py_RETURN_NONE;
+#endif
+}
+
+/* The PSK identity the client used (server, TLS 1.2), or None. */
+static PyObject *ssl_get_psk_identity(SSL *ssl) {
+#if !M2_HAS_PSK
+    const char *id = NULL;
+    (void)ssl;
+#else
+    const char *id = SSL_get_psk_identity(ssl);
+#endif
+    if (!id) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(id, strlen(id), "surrogateescape");
+}
+%}

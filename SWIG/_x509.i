@@ -1073,3 +1073,369 @@ static int x509_crl_up_ref(X509_CRL *crl) { return X509_CRL_up_ref(crl); }
 /* The context uses crls without taking them: the caller keeps the stack alive. */
 static void x509_store_ctx_set0_crls(X509_STORE_CTX *ctx, STACK_OF(X509_CRL) *crls) { X509_STORE_CTX_set0_crls(ctx, crls); }
 %}
+
+/* ======================================================================== */
+/* CRL building and typed certificate extensions (issue 16: CRLs, CA tools). */
+/* ======================================================================== */
+%rename(x509_crl_sort) X509_CRL_sort;
+int X509_CRL_sort(X509_CRL *crl);
+%rename(i2d_x509_crl_bio) i2d_X509_CRL_bio;
+int i2d_X509_CRL_bio(BIO *bp, X509_CRL *crl);
+%rename(x509_crl_get_ext_count) X509_CRL_get_ext_count;
+int X509_CRL_get_ext_count(const X509_CRL *x);
+%rename(x509_crl_get_version) X509_CRL_get_version;
+long X509_CRL_get_version(const X509_CRL *crl);
+
+M2_NONNULL(ASN1_TIME *)
+M2_NONNULL(ASN1_INTEGER *)
+%typemap(check) ASN1_TIME *optional_time "";
+
+%constant int X509_V_ERR_PERMITTED_VIOLATION = X509_V_ERR_PERMITTED_VIOLATION;
+%constant int X509_V_ERR_EXCLUDED_VIOLATION = X509_V_ERR_EXCLUDED_VIOLATION;
+%constant int X509_V_ERR_UNSUPPORTED_NAME_SYNTAX = X509_V_ERR_UNSUPPORTED_NAME_SYNTAX;
+
+%{
+/* A GENERAL_NAME from (GEN_* type, bytes): DNS, URI and e-mail as IA5String text, an IP
+ * address as its 4 or 16 octets (8 or 32, address then mask, in name constraints), a
+ * directory name as the DER of a Name, a registered ID as an OID's dotted text. */
+static GENERAL_NAME *m2_general_name(PyObject *item) {
+    int type;
+    const char *data;
+    Py_ssize_t len;
+    GENERAL_NAME *g = NULL;
+    if (!PyArg_ParseTuple(item, "iy#", &type, &data, &len)) return NULL;
+    if (len > INT_MAX) { PyErr_SetString(PyExc_OverflowError, "name too long"); return NULL; }
+    if (!(g = GENERAL_NAME_new())) { m2_raise(M2_X509); return NULL; }
+    switch (type) {
+    case GEN_DNS: case GEN_URI: case GEN_EMAIL: {
+        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+        if (!s || !ASN1_STRING_set(s, data, (int)len)) { ASN1_IA5STRING_free(s); goto err; }
+        GENERAL_NAME_set0_value(g, type, s);
+        return g;
+    }
+    case GEN_IPADD: {
+        ASN1_OCTET_STRING *s;
+        if (len != 4 && len != 16 && len != 8 && len != 32) { PyErr_SetString(PyExc_ValueError, "an IP address is 4 or 16 octets (8 or 32 with a mask)"); goto fail; }
+        if (!(s = ASN1_OCTET_STRING_new()) || !ASN1_OCTET_STRING_set(s, (const unsigned char *)data, (int)len)) { ASN1_OCTET_STRING_free(s); goto err; }
+        GENERAL_NAME_set0_value(g, type, s);
+        return g;
+    }
+    case GEN_DIRNAME: {
+        const unsigned char *p = (const unsigned char *)data;
+        X509_NAME *nm = d2i_X509_NAME(NULL, &p, (long)len);
+        if (!nm) { m2_raise_msg(M2_X509, "not a DER Name"); goto fail; }
+        GENERAL_NAME_set0_value(g, type, nm);
+        return g;
+    }
+    case GEN_RID: {
+        ASN1_OBJECT *obj;
+        if (strlen(data) != (size_t)len || !(obj = OBJ_txt2obj(data, 1))) { m2_raise_msg(M2_X509, "not an OID"); goto fail; }
+        GENERAL_NAME_set0_value(g, type, obj);
+        return g;
+    }
+    default:
+        PyErr_SetString(PyExc_ValueError, "unsupported GeneralName type");
+        goto fail;
+    }
+err:
+    m2_raise(M2_X509);
+fail:
+    GENERAL_NAME_free(g);
+    return NULL;
+}
+
+/* GENERAL_NAMES from a list of (type, bytes). */
+static GENERAL_NAMES *m2_general_names(PyObject *list) {
+    GENERAL_NAMES *gens;
+    Py_ssize_t i;
+    if (!PyList_Check(list)) { PyErr_SetString(PyExc_TypeError, "a list of (type, bytes) is required"); return NULL; }
+    if (!(gens = GENERAL_NAMES_new())) { m2_raise(M2_X509); return NULL; }
+    for (i = 0; i < PyList_GET_SIZE(list); i++) {
+        GENERAL_NAME *g = m2_general_name(PyList_GET_ITEM(list, i));
+        if (!g || !sk_GENERAL_NAME_push(gens, g)) {
+            if (g) { GENERAL_NAME_free(g); m2_raise(M2_X509); }
+            GENERAL_NAMES_free(gens);
+            return NULL;
+        }
+    }
+    return gens;
+}
+
+static X509_EXTENSION *m2_ext_i2d(int nid, int critical, void *value) {
+    X509_EXTENSION *ext = X509V3_EXT_i2d(nid, critical, value);
+    if (!ext) m2_raise_msg(M2_X509, "cannot encode the extension");
+    return ext;
+}
+
+/* Append the name to list as str if it is a URI; 0 on failure. */
+static int m2_append_uri(PyObject *list, const GENERAL_NAME *g) {
+    int type = 0;
+    const ASN1_STRING *s = GENERAL_NAME_get0_value(g, &type);
+    PyObject *v;
+    if (type != GEN_URI) return 1;
+    v = PyUnicode_DecodeASCII((const char *)ASN1_STRING_get0_data(s), ASN1_STRING_length(s), "replace");
+    if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); return 0; }
+    Py_DECREF(v);
+    return 1;
+}
+%}
+
+%inline %{
+/* ---- CRL building ---- */
+static int x509_crl_set_version(X509_CRL *crl, long version) {
+    if (!X509_CRL_set_version(crl, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
+    return 1;
+}
+
+static int x509_crl_set_issuer_name(X509_CRL *crl, X509_NAME *name) {
+    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
+    return 1;
+}
+
+static int x509_crl_set_last_update(X509_CRL *crl, ASN1_TIME *tm) {
+    if (!X509_CRL_set1_lastUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set lastUpdate"); return 0; }
+    return 1;
+}
+
+static int x509_crl_set_next_update(X509_CRL *crl, ASN1_TIME *tm) {
+    if (!X509_CRL_set1_nextUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set nextUpdate"); return 0; }
+    return 1;
+}
+
+/* Add a revoked entry: serial, revocation date, CRLReason code (-1 for none) and an
+ * invalidity date (None for none; encoded as GeneralizedTime, RFC 5280 5.3.2). */
+static int x509_crl_add_revoked(X509_CRL *crl, ASN1_INTEGER *serial, ASN1_TIME *when, int reason, ASN1_TIME *optional_time) {
+    X509_REVOKED *rev = X509_REVOKED_new();
+    ASN1_ENUMERATED *code = NULL;
+    ASN1_GENERALIZEDTIME *gt = NULL;
+    int ok = 0;
+    if (!rev || !X509_REVOKED_set_serialNumber(rev, serial) || !X509_REVOKED_set_revocationDate(rev, when)) goto err;
+    if (reason >= 0) {
+        if (reason > 10 || reason == 7) { PyErr_SetString(PyExc_ValueError, "not a CRLReason code (0-6, 8-10)"); goto done; }
+        if (!(code = ASN1_ENUMERATED_new()) || !ASN1_ENUMERATED_set(code, reason)
+            || !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, code, 0, 0)) goto err;
+    }
+    if (optional_time) {
+        if (!(gt = ASN1_TIME_to_generalizedtime(optional_time, NULL))
+            || !X509_REVOKED_add1_ext_i2d(rev, NID_invalidity_date, gt, 0, 0)) goto err;
+    }
+    if (!X509_CRL_add0_revoked(crl, rev)) goto err;
+    rev = NULL;
+    ok = 1;
+    goto done;
+err:
+    m2_raise_msg(M2_X509, "cannot add the revoked entry");
+done:
+    X509_REVOKED_free(rev);
+    ASN1_ENUMERATED_free(code);
+    ASN1_GENERALIZEDTIME_free(gt);
+    return ok;
+}
+
+/* Adds a copy of ext (replacing one of the same type). */
+static int x509_crl_add_ext(X509_CRL *crl, X509_EXTENSION *ext) {
+    int i = X509_CRL_get_ext_by_OBJ(crl, X509_EXTENSION_get_object(ext), -1);
+    if (i >= 0) X509_EXTENSION_free(X509_CRL_delete_ext(crl, i));
+    if (!X509_CRL_add_ext(crl, ext, -1)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
+    return 1;
+}
+
+static X509_EXTENSION *x509_crl_get_ext(X509_CRL *crl, int loc) {
+    if (loc < 0 || loc >= X509_CRL_get_ext_count(crl)) { PyErr_SetString(PyExc_IndexError, "extension index out of range"); return NULL; }
+    return X509_CRL_get_ext(crl, loc);
+}
+
+/* cRLNumber (RFC 5280 5.2.3), replacing any. */
+static int x509_crl_set_number(X509_CRL *crl, ASN1_INTEGER *number) {
+    if (X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_REPLACE) != 1) { m2_raise_msg(M2_X509, "cannot set the CRL number"); return 0; }
+    return 1;
+}
+
+/* cRLNumber as an int, or None. */
+static PyObject *x509_crl_get_number(X509_CRL *crl) {
+    int crit = -1;
+    ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
+    PyObject *v;
+    if (!n) {
+        if (crit == -1) Py_RETURN_NONE;
+        return m2_raise_msg(M2_X509, "malformed cRLNumber");
+    }
+    v = asn1_integer_get(n);
+    ASN1_INTEGER_free(n);
+    return v;
+}
+
+/* Sort the entries by serial, then sign with pkey and the digest named (NULL: Ed25519/Ed448). */
+static int x509_crl_sign_name(X509_CRL *crl, EVP_PKEY *pkey, const char *mdname) {
+    const EVP_MD *md = m2_x509_md(mdname);
+    int n;
+    if (mdname && !md) return 0;
+    if (!X509_CRL_sort(crl)) { m2_raise_msg(M2_X509, "cannot sort the CRL"); return 0; }
+    M2_ALLOW
+    n = X509_CRL_sign(crl, pkey, md);
+    M2_DISALLOW
+    if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the CRL"); return 0; }
+    return n;
+}
+
+/* The invalidity dates of the revoked entries, as seconds since the epoch or None, in order. */
+static PyObject *x509_crl_get_invalidity_dates(X509_CRL *crl) {
+    STACK_OF(X509_REVOKED) *sk = X509_CRL_get_REVOKED(crl);
+    PyObject *list = PyList_New(0), *v;
+    int i;
+    if (!list) return NULL;
+    for (i = 0; i < sk_X509_REVOKED_num(sk); i++) {
+        ASN1_GENERALIZEDTIME *gt = X509_REVOKED_get_ext_d2i(sk_X509_REVOKED_value(sk, i), NID_invalidity_date, NULL, NULL);
+        v = gt ? asn1_time_get_posix(gt) : Py_NewRef(Py_None);
+        ASN1_GENERALIZEDTIME_free(gt);
+        if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_DECREF(list); return NULL; }
+        Py_DECREF(v);
+    }
+    return list;
+}
+
+/* ---- typed extensions ---- */
+/* subjectAltName, issuerAltName (nid) from [(GEN_*, bytes)]. */
+static X509_EXTENSION *x509v3_general_names_ext(int nid, int critical, PyObject *names) {
+    GENERAL_NAMES *gens = m2_general_names(names);
+    X509_EXTENSION *ext;
+    if (!gens) return NULL;
+    ext = m2_ext_i2d(nid, critical, gens);
+    GENERAL_NAMES_free(gens);
+    return ext;
+}
+
+/* authorityInfoAccess from [(method OID text, (GEN_*, bytes))]. */
+static X509_EXTENSION *x509v3_aia_ext(PyObject *items) {
+    AUTHORITY_INFO_ACCESS *aia = AUTHORITY_INFO_ACCESS_new();
+    X509_EXTENSION *ext = NULL;
+    Py_ssize_t i;
+    if (!aia) { m2_raise(M2_X509); return NULL; }
+    if (!PyList_Check(items)) { PyErr_SetString(PyExc_TypeError, "a list is required"); goto err; }
+    for (i = 0; i < PyList_GET_SIZE(items); i++) {
+        const char *method;
+        PyObject *name;
+        ACCESS_DESCRIPTION *ad;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(items, i), "sO", &method, &name)) goto err;
+        if (!(ad = ACCESS_DESCRIPTION_new())) { m2_raise(M2_X509); goto err; }
+        if (!sk_ACCESS_DESCRIPTION_push(aia, ad)) { ACCESS_DESCRIPTION_free(ad); m2_raise(M2_X509); goto err; }
+        ASN1_OBJECT_free(ad->method);
+        if (!(ad->method = OBJ_txt2obj(method, 0))) { m2_raise_msg(M2_X509, "unknown access method"); goto err; }
+        GENERAL_NAME_free(ad->location);
+        if (!(ad->location = m2_general_name(name))) goto err;
+    }
+    ext = m2_ext_i2d(NID_info_access, 0, aia);
+err:
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return ext;
+}
+
+/* cRLDistributionPoints from a list of distribution points, each a list of (GEN_*, bytes)
+ * (its fullName). */
+static X509_EXTENSION *x509v3_crl_dp_ext(PyObject *points) {
+    CRL_DIST_POINTS *dps = CRL_DIST_POINTS_new();
+    X509_EXTENSION *ext = NULL;
+    Py_ssize_t i;
+    if (!dps) { m2_raise(M2_X509); return NULL; }
+    if (!PyList_Check(points)) { PyErr_SetString(PyExc_TypeError, "a list is required"); goto err; }
+    for (i = 0; i < PyList_GET_SIZE(points); i++) {
+        DIST_POINT *dp = DIST_POINT_new();
+        if (!dp || !sk_DIST_POINT_push(dps, dp)) { DIST_POINT_free(dp); m2_raise(M2_X509); goto err; }
+        if (!(dp->distpoint = DIST_POINT_NAME_new())) { m2_raise(M2_X509); goto err; }
+        dp->distpoint->type = 0;
+        if (!(dp->distpoint->name.fullname = m2_general_names(PyList_GET_ITEM(points, i)))) goto err;
+    }
+    ext = m2_ext_i2d(NID_crl_distribution_points, 0, dps);
+err:
+    CRL_DIST_POINTS_free(dps);
+    return ext;
+}
+
+/* nameConstraints (critical, RFC 5280 4.2.1.10) from permitted and excluded [(GEN_*, bytes)]. */
+static X509_EXTENSION *x509v3_name_constraints_ext(PyObject *permitted, PyObject *excluded) {
+    NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+    X509_EXTENSION *ext = NULL;
+    PyObject *lists[2];
+    STACK_OF(GENERAL_SUBTREE) **trees[2];
+    int k;
+    Py_ssize_t i;
+    if (!nc) { m2_raise(M2_X509); return NULL; }
+    lists[0] = permitted; lists[1] = excluded;
+    trees[0] = &nc->permittedSubtrees; trees[1] = &nc->excludedSubtrees;
+    for (k = 0; k < 2; k++) {
+        if (!PyList_Check(lists[k])) { PyErr_SetString(PyExc_TypeError, "lists are required"); goto err; }
+        if (PyList_GET_SIZE(lists[k]) == 0) continue;
+        if (!(*trees[k] = sk_GENERAL_SUBTREE_new_null())) { m2_raise(M2_X509); goto err; }
+        for (i = 0; i < PyList_GET_SIZE(lists[k]); i++) {
+            GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+            if (!st || !sk_GENERAL_SUBTREE_push(*trees[k], st)) { GENERAL_SUBTREE_free(st); m2_raise(M2_X509); goto err; }
+            GENERAL_NAME_free(st->base);
+            if (!(st->base = m2_general_name(PyList_GET_ITEM(lists[k], i)))) goto err;
+        }
+    }
+    ext = m2_ext_i2d(NID_name_constraints, 1, nc);
+err:
+    NAME_CONSTRAINTS_free(nc);
+    return ext;
+}
+
+/* ---- reading them back ---- */
+/* The URIs of authorityInfoAccess for the access method named (OCSP, caIssuers), as [str]. */
+static PyObject *x509_get_aia_uris(X509 *x, const char *method) {
+    int crit = -1, i, nid = OBJ_txt2nid(method);
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, &crit, NULL);
+    PyObject *list = PyList_New(0);
+    if (!list) goto err;
+    if (!aia) {
+        if (crit == -1) return list;
+        Py_CLEAR(list);
+        m2_raise_msg(M2_X509, "malformed authorityInfoAccess");
+        goto err;
+    }
+    for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+        ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        if (OBJ_obj2nid(ad->method) == nid && !m2_append_uri(list, ad->location)) { Py_CLEAR(list); goto err; }
+    }
+err:
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return list;
+}
+
+/* The fullName URIs of cRLDistributionPoints, as [str]. */
+static PyObject *x509_get_crl_dp_uris(X509 *x) {
+    int crit = -1, i;
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, &crit, NULL);
+    PyObject *list = PyList_New(0);
+    if (!list) goto err;
+    if (!dps) {
+        if (crit == -1) return list;
+        Py_CLEAR(list);
+        m2_raise_msg(M2_X509, "malformed cRLDistributionPoints");
+        goto err;
+    }
+    for (i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        int j;
+        if (!dp->distpoint || dp->distpoint->type != 0) continue;
+        for (j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++)
+            if (!m2_append_uri(list, sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j))) { Py_CLEAR(list); goto err; }
+    }
+err:
+    CRL_DIST_POINTS_free(dps);
+    return list;
+}
+
+/* subjectKeyIdentifier's octets, or None. */
+static PyObject *x509_get_subject_key_id(X509 *x) {
+    const ASN1_OCTET_STRING *s = X509_get0_subject_key_id(x);
+    if (!s) { ERR_clear_error(); Py_RETURN_NONE; }
+    return PyBytes_FromStringAndSize((const char *)ASN1_STRING_get0_data(s), ASN1_STRING_length(s));
+}
+
+/* authorityKeyIdentifier's keyIdentifier octets, or None. */
+static PyObject *x509_get_authority_key_id(X509 *x) {
+    const ASN1_OCTET_STRING *s = X509_get0_authority_key_id(x);
+    if (!s) { ERR_clear_error(); Py_RETURN_NONE; }
+    return PyBytes_FromStringAndSize((const char *)ASN1_STRING_get0_data(s), ASN1_STRING_length(s));
+}
+%}

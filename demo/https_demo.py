@@ -37,6 +37,18 @@ def make_cert(cn: str, key: EVP.PKey, issuer_key: EVP.PKey, issuer: "X509.X509 |
     return cert
 
 
+def mint_localhost(d: str) -> dict:
+    """A demo CA and a certificate for localhost (EC P-256) in d: {"ca", "cert", "key"} -> PEM path."""
+    ca_key, key = EVP.generate_key("EC", curve="P-256"), EVP.generate_key("EC", curve="P-256")
+    ca = make_cert("M2Sec demo CA", ca_key, ca_key, None, [("basicConstraints", "CA:TRUE")])
+    cert = make_cert("localhost", key, ca_key, ca, [("subjectAltName", "DNS:localhost")])
+    paths = {n: os.path.join(d, n + ".pem") for n in ("ca", "cert", "key")}
+    ca.save_pem(paths["ca"])
+    cert.save_pem(paths["cert"])
+    key.save_key(paths["key"], cipher=None)
+    return paths
+
+
 class Hello(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = b"hello over %s\n" % self.request.get_version().encode()
@@ -58,13 +70,7 @@ class Server(SSL.ThreadingSSLServer):
 
 def main() -> int:
     d = tempfile.mkdtemp(prefix="m2sec-https-demo-")
-    ca_key, key = EVP.generate_key("EC", curve="P-256"), EVP.generate_key("EC", curve="P-256")
-    ca = make_cert("M2Sec demo CA", ca_key, ca_key, None, [("basicConstraints", "CA:TRUE")])
-    cert = make_cert("localhost", key, ca_key, ca, [("subjectAltName", "DNS:localhost")])
-    paths = {n: os.path.join(d, n + ".pem") for n in ("ca", "cert", "key")}
-    ca.save_pem(paths["ca"])
-    cert.save_pem(paths["cert"])
-    key.save_key(paths["key"], cipher=None)
+    paths = mint_localhost(d)
     print("minted a demo CA and a certificate for localhost (EC P-256)")
 
     server_ctx = SSL.Context()

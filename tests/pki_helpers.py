@@ -9,9 +9,9 @@ expired certificates, revocation and CRLs), and leaves signed by the intermediat
 import datetime
 import os
 import subprocess
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence
 
-from M2Sec import ASN1, X509
+from M2Sec import ASN1, EVP, X509
 
 CA_CNF = """\
 [ca]
@@ -163,7 +163,7 @@ def asn1_time(offset: int) -> ASN1.ASN1_TIME:
 
 
 def build_cert(subject_cn: str, pubkey: Any, issuer_cert: Optional[X509.X509], issuer_key: Any, serial: int,
-               exts: Sequence[Tuple[str, str]], md: Optional[str] = "sha256", days: int = 1) -> X509.X509:
+               exts: Sequence[Any], md: Optional[str] = "sha256", days: int = 1) -> X509.X509:
     """A certificate for pubkey made with M2Sec's X509 API, signed by issuer_key (self-signed
     when issuer_cert is None), valid from a minute ago for days."""
     cert = X509.X509()
@@ -177,7 +177,33 @@ def build_cert(subject_cn: str, pubkey: Any, issuer_cert: Optional[X509.X509], i
     cert.set_not_before(asn1_time(-60))
     cert.set_not_after(asn1_time(86400 * days))
     cert.set_pubkey(pubkey)
-    for n, v in exts:
-        cert.add_ext(X509.new_extension(n, v, issuer=issuer_cert, subject=cert))
-    cert.sign(issuer_key, md)
+    for e in exts:  # (name, value) pairs, or X509_Extension objects (X509's typed helpers)
+        cert.add_ext(e if isinstance(e, X509.X509_Extension) else X509.new_extension(*e, issuer=issuer_cert, subject=cert))
+    cert.sign(issuer_key, None if issuer_key.key_type in ("ED25519", "ED448") else md)
     return cert
+
+
+def new_key(alg: str = "EC") -> Any:
+    """A fresh private key (EVP.PKey): "EC" (P-256), "RSA" (2048 bits), "ED25519"..."""
+    return EVP.generate_key(alg, curve="P-256" if alg == "EC" else None)
+
+
+class Chain:
+    """root -> inter -> leaf, minted with M2Sec's typed extension helpers (keys of alg)."""
+
+    def __init__(self, alg: str = "EC", leaf_exts: Sequence[Any] = (), serial: int = 100) -> None:
+        self.root_key, self.inter_key, self.leaf_key = new_key(alg), new_key(alg), new_key(alg)
+        ca_usage = X509.key_usage(key_cert_sign=True, crl_sign=True)
+        self.root = build_cert("Chain Root", self.root_key, None, self.root_key, serial,
+                               [X509.basic_constraints(True), ca_usage, X509.subject_key_identifier(self.root_key)])
+        self.inter = build_cert("Chain Inter", self.inter_key, self.root, self.root_key, serial + 1,
+                                [X509.basic_constraints(True, 0), ca_usage, X509.subject_key_identifier(self.inter_key),
+                                 X509.authority_key_identifier(self.root)])
+        self.leaf = self.issue("leaf.example", self.leaf_key, serial + 2, leaf_exts)
+
+    def issue(self, cn: str, key: Any, serial: int, exts: Sequence[Any] = ()) -> X509.X509:
+        """A leaf for key from the intermediate (with SAN dNSName cn unless exts say otherwise)."""
+        exts = list(exts) or [X509.subject_alt_name(dns=[cn]), X509.extended_key_usage("serverAuth", "clientAuth")]
+        return build_cert(cn, key, self.inter, self.inter_key, serial,
+                          [X509.basic_constraints(False), X509.key_usage(digital_signature=True),
+                           X509.authority_key_identifier(self.inter)] + exts)

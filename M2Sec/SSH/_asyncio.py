@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import os
 import socket
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -30,40 +31,14 @@ def _default_known_hosts() -> Optional[str]:
     return path if os.path.exists(path) else None
 
 
-def make_host_key_check(host: str, port: int, known_hosts: Any) -> Optional[Callable[[Any], None]]:
-    """The core's host key callback for a ``known_hosts`` argument.
-
-    ``known_hosts`` may be a path or KnownHosts object (the key must be listed for the host:
-    an unknown, changed or revoked key raises HostKeyNotVerifiable), a callable(key) ->
-    bool, or None to accept any key (which the caller must choose explicitly).
-    """
-    if known_hosts is None:
-        return None
-    if callable(known_hosts) and not hasattr(known_hosts, "match"):
-        def check_callable(key: Any) -> None:
-            if not known_hosts(key):
-                raise HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
-        return check_callable
-    from M2Sec.SSH.knownhosts import KnownHosts
-    kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts)
-
-    def check(key: Any) -> None:
-        result = kh.match(host, port, key)
-        if not result.ok:
-            why = {"revoked": "is revoked", "changed": "has CHANGED (possible man-in-the-middle attack)",
-                   "unknown": "is not in known_hosts"}.get(result.status, result.status)
-            extra = (": " + result.reason) if result.reason else ""
-            raise HostKeyNotVerifiable("the host key %s for %s port %d %s%s"
-                                       % (key.fingerprint(), host, port, why, extra))
-    return check
-
-
 def _load_keys(client_keys: Optional[Sequence[KeyArg]], passphrase: Any) -> List[Any]:
     from M2Sec.SSH import keys
     out = []
     for k in client_keys or ():
+        if isinstance(k, str):
+            k = os.path.expanduser(k)
         if isinstance(k, tuple):
-            key, cert = k
+            key, cert = (os.path.expanduser(x) if isinstance(x, str) else x for x in k)
             key = key if hasattr(key, "sign") else keys.load_private_key(key, passphrase)
             cert = cert if hasattr(cert, "sign") else keys.load_certificate(cert)
             out.append(cert.with_private_key(key))
@@ -351,6 +326,8 @@ class _ChannelIO:
         if self.eof_pending or not self.c.can_send():
             raise BrokenPipeError("the channel's input is closed")
         if data:
+            if not isinstance(data, bytes):
+                data = bytes(data)  # the caller may reuse its buffer once write() returns
             self._pending.append((memoryview(data), ext))
             self._pending_size += len(data)
             self.pump()
@@ -532,7 +509,10 @@ class SSHRemoteListener:
         conn._remote_forwards.pop((self.host, self.port), None)
         if conn.error is None and conn._core.state == "open":
             from M2Sec.SSH.packet import string, uint32
-            conn._core.global_request(b"cancel-tcpip-forward", string(self.host) + uint32(self.port), False)
+            if self.port:  # a TCP forward (a UNIX socket forward has no port)
+                conn._core.global_request(b"cancel-tcpip-forward", string(self.host) + uint32(self.port), False)
+            else:
+                conn._core.global_request(b"cancel-streamlocal-forward@openssh.com", string(self.host), False)
             conn._flush()
 
     async def wait_closed(self) -> None:
@@ -585,12 +565,18 @@ async def pipe(io: "_ChannelIO", reader: asyncio.StreamReader, writer: asyncio.S
 async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str, port: int) -> None:
     """Answer a channel the peer opened towards host:port (forwarded-tcpip on the client,
     direct-tcpip on the server): connect, confirm and pipe, or refuse with CONNECT_FAILED."""
+    await answer_channel(conn, c, lambda: asyncio.open_connection(host, port), "%s port %d" % (host, port))
+
+
+async def answer_channel(conn: "SSHClientConnection", c: ch.Channel, opener: Callable[[], Any], what: str) -> None:
+    """Answer a channel the peer opened: opener() gives the local (reader, writer) to pipe it
+    to (a TCP or UNIX socket, the agent); refused with CONNECT_FAILED when that fails."""
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await opener()
     except OSError as e:
         if c.state == "opening" and conn._core.state == "open":
-            conn._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot connect to %s port %d: %s"
-                                      % (host, port, e.strerror or e))
+            conn._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot connect to %s: %s"
+                                      % (what, e.strerror or e))
             conn._flush()
         return
     if c.state != "opening" or conn._core.state != "open":
@@ -601,6 +587,10 @@ async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str,
     io.opened.set_result(None)
     conn._flush()
     await pipe(io, reader, writer)
+
+
+#: the channel type an agent connection arrives on (agent forwarding, OpenSSH's PROTOCOL)
+AGENT_CHANNEL = b"auth-agent@openssh.com"
 
 
 # ---- the connection -------------------------------------------------------------------------
@@ -650,9 +640,18 @@ class SSHClientConnection:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
+        self._agent_forward_path: Optional[str] = None
         self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
+        #: connections this one runs through and closes with it (ProxyJump hops)
+        self._owned: List[Any] = []
+        self._proxy_proc: Any = None
+        #: (interval, count_max) of keepalive requests; interval 0: none
+        self._keepalive: Tuple[float, int] = (0.0, 3)
+        self._unanswered = 0
+        self._keepalive_timer: Optional[asyncio.TimerHandle] = None
 
     # ---- properties ----
     @property
@@ -698,6 +697,8 @@ class SSHClientConnection:
             self._transport.write(data)
 
     def _data_received(self, data: bytes) -> None:
+        self._unanswered = 0  # the peer is alive
+        self._core.wall_time = time.time()
         try:
             events = self._core.receive(data)
         except DisconnectError as e:
@@ -729,21 +730,55 @@ class SSHClientConnection:
         elif isinstance(ev, core.GlobalReply):
             if self._global:
                 self._global.popleft().set_result((ev.success, ev.data))
+        elif isinstance(ev, core.SignatureRequest):
+            self._spawn(self._sign_for_auth(ev))
+
+    async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
+        """Ask a key outside the core (an agent's) for the authentication signature."""
+        from M2Sec.SSH.errors import SSHError
+        try:
+            sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
+        except (SSHError, OSError):
+            sig = None  # the agent failed or went away: the next key or method is tried
+        if self._core.state == "closed":
+            return
+        try:
+            events = self._core.signature_done(sig)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
+        self._flush()
 
     def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
-        """A forwarded-tcpip channel from the server: connect to the forward's destination."""
+        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
+        (to the forward's destination) or an agent connection (to the local agent)."""
         from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == AGENT_CHANNEL:
+            path = self._agent_forward_path
+            if path is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
+            return
         try:
             r = WireReader(extra)
-            addr, port = r.get_text(), r.get_uint32()
+            addr = r.get_text()
+            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
         except ValueError:
-            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed forwarded-tcpip")
+            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
             return
         dest = self._remote_forwards.get((addr, port))
         if dest is None:
             self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
             return
-        self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        if c.kind == b"forwarded-tcpip":
+            self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        else:
+            target = str(dest[0])
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -775,19 +810,87 @@ class SSHClientConnection:
             self._timer.cancel()
         for listener in self._listeners:
             listener.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Stop keepalives, close the hops this connection ran through, end a ProxyCommand."""
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+        for other in self._owned:
+            other.close()
+        self._owned = []
+        proc, self._proxy_proc = self._proxy_proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(2)
+            except Exception:
+                proc.kill()
+                proc.wait()
 
     def _connection_lost(self, exc: Optional[Exception]) -> None:
-        if self.error is None:
+        err = self.error
+        if err is None:
             err = ConnectionLost("the connection was lost%s" % (": %s" % exc if exc else ""), local=False)
             if self._core.state == "closed" and self._core.error is not None:
                 err = self._core.error  # type: ignore[assignment]
-            self._abort(err)
+        self._abort(err)  # also after close(): what still waits on a channel is told
         if not self._closed.done():
             self._closed.set_result(None)
 
     def _check(self) -> None:
         if self.error is not None:
             raise self.error
+
+    # ---- liveness ----
+    def _start_keepalive(self) -> None:
+        interval = self._keepalive[0]
+        if interval > 0 and self.error is None:
+            self._keepalive_timer = self._loop.call_later(interval, self._keepalive_tick)
+
+    def _keepalive_tick(self) -> None:
+        """Ask for a reply (keepalive@openssh.com, as ssh's ServerAliveInterval) after a quiet
+        interval; end the connection when keepalive_count_max went unanswered."""
+        if self.error is not None or self._core.state != "open":
+            return
+        interval, count_max = self._keepalive
+        if self._unanswered >= count_max:
+            self._abort(ConnectionLost("no answer from the peer to %d keepalives %s seconds apart"
+                                       % (count_max, interval), local=True))
+            return
+        self._unanswered += 1
+        fut = self._loop.create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it
+        self._global.append(fut)
+        self._core.global_request(b"keepalive@openssh.com", b"", True)
+        self._flush()
+        self._start_keepalive()
+
+    # ---- introspection (asyncssh's names) ----
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """What is known of the connection: ``peername``, ``sockname``, ``client_version``,
+        ``server_version``, ``kex_alg``, ``server_host_key_alg``, ``send_cipher``,
+        ``send_mac``, ``send_compression``, ``recv_cipher``, ``recv_mac``,
+        ``recv_compression``, ``username``, ``host``, ``port``, or default."""
+        n = self._core.negotiated
+        names = {"kex_alg": "kex", "server_host_key_alg": "host_key", "send_cipher": "cipher_out",
+                 "recv_cipher": "cipher_in", "send_mac": "mac_out", "recv_mac": "mac_in",
+                 "send_compression": "comp_out", "recv_compression": "comp_in"}
+        if name in names:
+            value = n.get(names[name])
+            return value.decode() if value is not None else default
+        if name in ("peername", "sockname", "socket"):
+            t = self._transport
+            return t.get_extra_info(name, default) if t is not None else default
+        core_ = self._core
+        values = {"client_version": getattr(core_, "client_version", None) or getattr(core_.config, "client_version", None),
+                  "server_version": getattr(core_, "server_version", None),
+                  "username": getattr(core_.config, "username", None),
+                  "host": getattr(core_.config, "host", None), "port": getattr(core_.config, "port", None)}
+        value = values.get(name)
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        return default if value is None else value
 
     # ---- sessions ----
     async def _open(self, kind: bytes, extra: bytes = b"", **kw: Any) -> _ChannelIO:
@@ -819,6 +922,8 @@ class SSHClientConnection:
                 replies.append((b"pty-req", io.request(b"pty-req", ch.pty_request(term_type or "xterm", cols, rows))))
             for name, value in (env or {}).items():
                 io.request(b"env", string(name) + string(value), False)
+            if self._agent_forward_path is not None:
+                io.request(b"auth-agent-req@openssh.com", b"", False)
             if subsystem is not None:
                 replies.append((b"subsystem", io.request(b"subsystem", string(subsystem))))
             elif command is not None:
@@ -901,6 +1006,65 @@ class SSHClientConnection:
         self._listeners.append(listener)
         return listener
 
+    async def forward_local_path(self, listen_path: str, dest_path: str) -> SSHListener:
+        """Listen on the UNIX socket listen_path and forward each connection to the server's
+        UNIX socket dest_path (direct-streamlocal@openssh.com, as ``ssh -L path:path``)."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                io = await self._open(b"direct-streamlocal@openssh.com", ch.direct_streamlocal(dest_path))
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+
+        server = await asyncio.start_unix_server(handle, listen_path)
+        listener = SSHListener(server)
+        self._listeners.append(listener)
+        return listener
+
+    async def forward_remote_path(self, listen_path: str, dest_path: str) -> "SSHRemoteListener":
+        """Ask the server to listen on its UNIX socket listen_path and forward each connection
+        to the local UNIX socket dest_path (streamlocal-forward@openssh.com, ``ssh -R``).
+
+        :raises ChannelRequestError: the server refused.
+        """
+        from M2Sec.SSH.packet import string
+        ok, _ = await self._global_request(b"streamlocal-forward@openssh.com", string(listen_path))
+        if not ok:
+            raise ChannelRequestError("the server refused to listen on %s" % listen_path)
+        self._core.channel_open_kinds.add(b"forwarded-streamlocal@openssh.com")
+        self._remote_forwards[(listen_path, 0)] = (dest_path, 0)
+        listener = SSHRemoteListener(self, listen_path, 0)
+        self._listeners.append(listener)
+        return listener
+
+    async def forward_socks(self, listen_host: str, listen_port: int) -> SSHListener:
+        """A SOCKS 4, 4a and 5 proxy on listen_host:listen_port (0: any free port) whose
+        CONNECT requests go out through the server (direct-tcpip), as ``ssh -D``."""
+        from M2Sec.SSH.socks import SOCKSError, read_request, reply
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+            try:
+                version, host, port = await asyncio.wait_for(read_request(reader, writer), 30)
+            except (SOCKSError, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+                writer.close()
+                return
+            try:
+                io = await self._open(b"direct-tcpip", ch.direct_tcpip(host, port, peer[0], peer[1]))
+            except Exception:
+                writer.write(reply(version, False))
+                writer.close()
+                return
+            writer.write(reply(version, True))
+            await pipe(io, reader, writer)
+
+        server = await asyncio.start_server(handle, listen_host, listen_port)
+        listener = SSHListener(server)
+        self._listeners.append(listener)
+        return listener
+
     # ---- SFTP ----
     def start_sftp_client(self, **kw: Any) -> Any:
         """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
@@ -927,6 +1091,7 @@ class SSHClientConnection:
             listener.close()
         if self._timer is not None:
             self._timer.cancel()
+        self._release()
 
     async def wait_closed(self) -> None:
         await self._closed
@@ -958,89 +1123,525 @@ class _Connector:
             await self._conn.__aexit__(*exc)
 
 
+# ---- a transport over a channel (tunnels, ProxyJump) ----------------------------------------
+
+
+class _TunnelIO(_ChannelIO):
+    """A direct-tcpip channel carrying another SSH connection's bytes."""
+
+    HIGH_WATER = 1 << 20
+
+    def __init__(self, conn: "SSHClientConnection", c: ch.Channel) -> None:
+        super().__init__(conn, c, on_data=self._deliver)
+        self.protocol: Optional[asyncio.Protocol] = None
+        self._writing_paused = False
+        # what arrives between the open confirmation and attach() (the server's version line
+        # may come in the same read as the confirmation)
+        self._early: List[Any] = []
+
+    def attach(self, protocol: asyncio.Protocol, transport: asyncio.BaseTransport) -> None:
+        """Start protocol on this channel, giving it what already arrived."""
+        self.protocol = protocol
+        protocol.connection_made(transport)
+        early, self._early = self._early, []
+        for item in early:
+            if self.protocol is None:
+                break
+            if isinstance(item, core.Event):
+                self.on_event(item)
+            else:
+                self._deliver(item, 0)
+
+    def _deliver(self, data: bytes, ext: int) -> None:
+        if ext:
+            self._consumed(len(data))
+        elif self.protocol is None:
+            self._early.append(bytes(data))
+        else:
+            self.protocol.data_received(data)
+            self._consumed(len(data))
+
+    def on_event(self, ev: core.Event) -> None:
+        if self.protocol is None and self._early is not None and isinstance(ev, (core.ChannelEOF,
+                                                                                   core.ChannelClosed)):
+            super().on_event(ev)
+            self._early.append(ev)
+            return
+        super().on_event(ev)
+        if self.protocol is None:
+            return
+        if isinstance(ev, core.ChannelEOF):
+            self.protocol.eof_received()
+        elif isinstance(ev, (core.ChannelClosed, core.ChannelOpenFailed)):
+            self._lost(None)
+
+    def fail(self, exc: BaseException) -> None:
+        super().fail(exc)
+        self._lost(exc if isinstance(exc, Exception) else None)
+
+    def _lost(self, exc: Optional[Exception]) -> None:
+        p, self.protocol = self.protocol, None
+        if p is not None:
+            p.connection_lost(exc)
+
+    def pump(self) -> None:
+        super().pump()
+        p = self.protocol
+        if p is None:
+            return
+        if not self._writing_paused and self._pending_size > self.HIGH_WATER:
+            self._writing_paused = True
+            p.pause_writing()
+        elif self._writing_paused and self._pending_size <= self.HIGH_WATER // 4:
+            self._writing_paused = False
+            p.resume_writing()
+
+
+class _TunnelTransport(asyncio.Transport):
+    """The asyncio transport an SSH connection runs on when it goes through another one."""
+
+    def __init__(self, io: _TunnelIO, peer: Tuple[str, int]) -> None:
+        super().__init__()
+        self._io = io
+        self._peer = peer
+        self._closing = False
+
+    def write(self, data: Any) -> None:
+        if not self._closing and data:
+            self._io.write(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._io.close()
+
+    def abort(self) -> None:
+        self.close()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": self._peer}.get(name, default)
+
+
+# ---- connect ------------------------------------------------------------------------------------
+
 _UNSET: Any = object()
+#: the identity files tried when neither client_keys nor IdentityFile name any, as ssh does
+DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+DEFAULT_CONFIG = "~/.ssh/config"
+#: the most hops a chain of ProxyJump hosts may have (a loop ends here with an error)
+MAX_JUMPS = 8
 
 
-def connect(host: str, port: int = 22, *, username: Optional[str] = None, password: Optional[str] = None,
-            client_keys: Optional[Sequence[KeyArg]] = None, passphrase: Any = None,
-            known_hosts: Any = _UNSET, kex_algs: Any = None, encryption_algs: Any = None,
-            mac_algs: Any = None, server_host_key_algs: Any = None, compression_algs: Any = None,
-            connect_timeout: Optional[float] = 30.0, rekey_bytes: int = 1 << 30,
-            rekey_seconds: float = 3600.0, kbdint_handler: Any = None,
-            password_change_handler: Any = None, sock: Optional[socket.socket] = None) -> _Connector:
+def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, password: Optional[str] = None,
+            client_keys: Optional[Sequence[KeyArg]] = _UNSET, passphrase: Any = None,
+            known_hosts: Any = _UNSET, kex_algs: Any = _UNSET, encryption_algs: Any = _UNSET,
+            mac_algs: Any = _UNSET, server_host_key_algs: Any = _UNSET, compression_algs: Any = _UNSET,
+            connect_timeout: Optional[float] = _UNSET, rekey_bytes: int = _UNSET,
+            rekey_seconds: float = _UNSET, kbdint_handler: Any = None,
+            password_change_handler: Any = None, sock: Optional[socket.socket] = None,
+            config: Any = _UNSET, agent_path: Optional[str] = _UNSET, preferred_auth: Any = _UNSET,
+            strict_host_key_checking: str = _UNSET, tunnel: Any = _UNSET, proxy_command: Any = _UNSET,
+            keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET,
+            agent_forwarding: bool = _UNSET) -> _Connector:
     """Connect, exchange keys and authenticate: ``async with connect(...) as conn``.
 
-    :param known_hosts: a known_hosts path or KnownHosts (default ``~/.ssh/known_hosts``; a
-        host not listed there fails), a callable(key) -> bool, or None to accept any host key
-        (insecure, must be asked for).
+    Options not given are taken from OpenSSH's configuration for the host (``config``), then
+    from OpenSSH's defaults.  ``~`` is expanded in every path.
+
+    :param config: ssh_config files to read (default ``~/.ssh/config``; None or [] for none):
+        Hostname, Port, User, IdentityFile, IdentitiesOnly, IdentityAgent, CertificateFile,
+        UserKnownHostsFile, StrictHostKeyChecking, HostKeyAlgorithms, KexAlgorithms, Ciphers,
+        MACs, Compression, ConnectTimeout, ServerAliveInterval/CountMax, ProxyJump,
+        ProxyCommand, RekeyLimit and PreferredAuthentications apply.
+    :param known_hosts: a known_hosts path or KnownHosts (default ``~/.ssh/known_hosts``), a
+        callable(key) -> bool, or None to accept any host key (insecure, must be asked for).
+        The host key algorithms the file lists for the host are preferred in key exchange.
+    :param strict_host_key_checking: ``"yes"`` (default: an unknown host fails),
+        ``"accept-new"`` (an unknown host's key is added to the known_hosts file; a changed
+        key still fails) or ``"no"`` (unknown keys are added, changed keys accepted).
     :param client_keys: private keys: SSHKey objects, paths (a ``-cert.pub`` beside one is
-        used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.
+        used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.  Default:
+        the agent's keys, then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``.
+    :param agent_path: the ssh-agent socket (default ``$SSH_AUTH_SOCK``; None: no agent).
+    :param agent_forwarding: let the processes this connection starts use the agent
+        (auth-agent-req@openssh.com, as ``ssh -A``; default: the configuration's ForwardAgent).
+    :param preferred_auth: the methods to try, in order (default publickey, password,
+        keyboard-interactive).
+    :param tunnel: an SSHClientConnection to reach the host through, or a
+        ``[user@]host[:port]`` string (a comma-separated list hops in turn, as ProxyJump).
+    :param proxy_command: a command whose stdin/stdout carry the connection (``%h %p %r``).
+    :param keepalive_interval: seconds of silence after which the server is asked for a
+        reply (0: never); after ``keepalive_count_max`` (default 3) unanswered, the
+        connection ends with ConnectionLost.
     :param connect_timeout: seconds for TCP connect, key exchange and authentication.
     :param kbdint_handler: callback(name, instruction, [(prompt, echo)]) -> answers.
     :param password_change_handler: callback(prompt) -> new password.
     :raises DisconnectError: (subclasses) HostKeyNotVerifiable, AuthenticationFailed,
-        KeyExchangeFailed, ConnectTimeout, ...; OSError if the TCP connection fails.
+        KeyExchangeFailed, ConnectTimeout, ...; OSError if the TCP connection fails;
+        SSHConfigError for an unusable configuration.
     """
-    return _Connector(_connect(host, port, username, password, client_keys, passphrase, known_hosts,
-                               kex_algs, encryption_algs, mac_algs, server_host_key_algs, compression_algs,
-                               connect_timeout, rekey_bytes, rekey_seconds, kbdint_handler,
-                               password_change_handler, sock))
+    args = dict(locals())
+    return _Connector(_connect(args, depth=0))
 
 
-async def _connect(host: str, port: int, username: Optional[str], password: Optional[str],
-                   client_keys: Any, passphrase: Any, known_hosts: Any, kex_algs: Any, encryption_algs: Any,
-                   mac_algs: Any, server_host_key_algs: Any, compression_algs: Any,
-                   connect_timeout: Optional[float], rekey_bytes: int, rekey_seconds: float,
-                   kbdint_handler: Any, password_change_handler: Any,
-                   sock: Optional[socket.socket]) -> SSHClientConnection:
-    if known_hosts is _UNSET:
-        known_hosts = _default_known_hosts()
-        if known_hosts is None:
-            from M2Sec.SSH.knownhosts import KnownHosts
-            known_hosts = KnownHosts()
+def _given(value: Any) -> bool:
+    return value is not _UNSET
+
+
+def _config_for(args: Dict[str, Any]) -> Dict[str, Any]:
+    from M2Sec.SSH.config import SSHConfig
+    config = args["config"]
+    if not _given(config):
+        config = [DEFAULT_CONFIG]
+    if not config:
+        return {"hostname": args["host"]}
+    if isinstance(config, (str, os.PathLike)):
+        config = [config]
+    user = args["username"] if _given(args["username"]) else None
+    return SSHConfig(config).lookup(args["host"], user=user)
+
+
+def _algs(args: Dict[str, Any], name: str, opts: Dict[str, Any], key: str, default: List[bytes],
+          supported: List[bytes]) -> Any:
+    if _given(args[name]):
+        return args[name]
+    if key in opts:
+        from M2Sec.SSH.config import algorithm_list
+        return algorithm_list(opts[key], default, supported)
+    return None
+
+
+def _yes(value: Any) -> bool:
+    return str(value).lower() in ("yes", "true", "on")
+
+
+def _preferred_host_key_algs(kh: Any, host: str, port: int) -> Optional[List[bytes]]:
+    """OpenSSH's order: the algorithms of the keys known_hosts holds for the host first."""
+    listed = kh.host_key_algorithms(host, port) if hasattr(kh, "host_key_algorithms") else []
+    if not listed:
+        return None
+    suffix = b"-cert-v01@openssh.com"
+
+    def key_type(alg: bytes) -> bytes:
+        base = alg[:-len(suffix)] if alg.endswith(suffix) else alg
+        base = b"ssh-rsa" if base.startswith(b"rsa-sha2-") else base
+        return base + (suffix if alg.endswith(suffix) else b"")
+
+    first = [a for a in core.DEFAULT_HOST_KEY_ALGS if key_type(a) in listed]
+    if b"ssh-rsa" in listed and not any(a.startswith(b"rsa-sha2-") and not a.endswith(suffix) for a in first):
+        first.append(b"ssh-rsa")
+    return first + [a for a in core.DEFAULT_HOST_KEY_ALGS if a not in first]
+
+
+def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "yes") -> Optional[Callable[[Any], None]]:
+    """The core's host key callback for a ``known_hosts`` argument and a policy
+    (``yes``, ``accept-new`` or ``no``; see :func:`connect`).
+
+    ``known_hosts`` may be a path or KnownHosts object (the key must be listed for the host:
+    an unknown, changed or revoked key raises HostKeyNotVerifiable), a callable(key) ->
+    bool, or None to accept any key (which the caller must choose explicitly).
+    """
+    if known_hosts is None:
+        return None
+    if policy not in ("yes", "accept-new", "no"):
+        raise ValueError("strict_host_key_checking is 'yes', 'accept-new' or 'no', not %r" % (policy,))
+    if callable(known_hosts) and not hasattr(known_hosts, "match"):
+        def check_callable(key: Any) -> None:
+            if not known_hosts(key):
+                raise HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
+        return check_callable
+    from M2Sec.SSH.knownhosts import KnownHosts
+    kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts, missing_ok=True)
+
+    def check(key: Any) -> None:
+        result = kh.match(host, port, key)
+        if result.ok:
+            return
+        if result.status == "unknown" and policy != "yes" or result.status == "changed" and policy == "no":
+            if result.status == "unknown" and kh.path is not None:
+                kh.add(host, port, key)
+                try:
+                    kh.save()
+                except OSError as e:
+                    raise HostKeyNotVerifiable("cannot record the host key of %s in %s: %s"
+                                               % (host, kh.path, e.strerror or e)) from None
+            return
+        why = {"revoked": "is revoked", "changed": "has CHANGED (possible man-in-the-middle attack)",
+               "unknown": "is not in known_hosts"}.get(result.status, result.status)
+        extra = (": " + result.reason) if result.reason else ""
+        raise HostKeyNotVerifiable("the host key %s for %s port %d %s%s"
+                                   % (key.fingerprint(), host, port, why, extra))
+    return check
+
+
+def _load_identity(path: str, passphrase: Any, certs: Sequence[str], strict: bool) -> List[Any]:
+    """An identity file's key (with its certificates), or [] when it cannot be used and was
+    not named by the caller."""
+    from M2Sec.SSH import keys
+    try:
+        key = keys.load_private_key(path, passphrase)
+    except (OSError, keys.SSHKeyError):
+        if strict:
+            raise
+        return []
+    out = []
+    for certpath in list(certs) + [path + "-cert.pub"]:
+        if os.path.exists(certpath):
+            try:
+                out.append(keys.load_certificate(certpath, key))
+            except (OSError, keys.SSHKeyError):
+                if strict:
+                    raise
+    return out + [key]
+
+
+def _public_of(path: str) -> Optional[bytes]:
+    from M2Sec.SSH import keys
+    try:
+        return keys.load_public_key(path + ".pub").public_blob()
+    except (OSError, keys.SSHKeyError, ValueError):
+        return None
+
+
+def _agent_path(args: Dict[str, Any], opts: Dict[str, Any]) -> Optional[str]:
+    """agent_path=, else the configuration's IdentityAgent, else $SSH_AUTH_SOCK."""
+    from M2Sec.SSH import agent as _agent
+    if _given(args["agent_path"]):
+        return args["agent_path"]
+    ia = opts.get("identityagent")
+    if not ia or ia == "SSH_AUTH_SOCK":
+        return _agent.default_agent_path()
+    return None if ia.lower() == "none" else os.path.expanduser(ia)
+
+
+async def _client_keys(args: Dict[str, Any], opts: Dict[str, Any]) -> Tuple[List[Any], Any]:
+    """The keys to offer, and the agent client to close after authentication."""
+    from M2Sec.SSH import agent as _agent
+    if _given(args["client_keys"]) and args["client_keys"] is not None:
+        return _load_keys(args["client_keys"], args["passphrase"]), None
+    agent_path = _agent_path(args, opts)
+    agent, agent_keys = None, []
+    if agent_path:
+        agent = await _agent.connect_agent(agent_path)
+        if agent is not None:
+            try:
+                agent_keys = await agent.get_keys()
+            except _agent.AgentError:
+                agent_keys = []
+    named = opts.get("identityfile")
+    paths = named or [os.path.expanduser(p) for p in DEFAULT_IDENTITIES]
+    certs = opts.get("certificatefile", [])
+    file_keys = [k for p in paths for k in _load_identity(p, args["passphrase"], certs, strict=False)]
+    if _yes(opts.get("identitiesonly", "no")):
+        wanted = {k.public_blob() for k in file_keys} | {b for b in map(_public_of, paths) if b}
+        agent_keys = [k for k in agent_keys if k.public_blob() in wanted]
+    in_agent = {k.public_blob() for k in agent_keys}
+    return agent_keys + [k for k in file_keys if k.public_blob() not in in_agent], agent
+
+
+async def _open_tunnel(via: "SSHClientConnection", host: str, port: int) -> Tuple[_TunnelIO, Any]:
+    via._check()
+    c = via._core.open_channel(b"direct-tcpip", ch.direct_tcpip(host, port, "127.0.0.1", 0))
+    io = _TunnelIO(via, c)
+    via._flush()
+    await io.opened
+    return io, (host, port)
+
+
+async def _jump_hosts(spec: str, args: Dict[str, Any], depth: int) -> "SSHClientConnection":
+    """Connect through each ``[user@]host[:port]`` of a ProxyJump list in turn; the last."""
+    from M2Sec.SSH.config import parse_jump
+    prev: Optional[SSHClientConnection] = None
+    try:
+        for hop in [h.strip() for h in spec.split(",") if h.strip()]:
+            user, jhost, jport = parse_jump(hop)
+            hop_args = dict(args, host=jhost, port=jport if jport else _UNSET,
+                            username=user if user else _UNSET, tunnel=prev if prev is not None else _UNSET,
+                            proxy_command=_UNSET, sock=None, client_keys=_UNSET, known_hosts=_UNSET,
+                            password=None)
+            conn = await _connect(hop_args, depth + 1)
+            if prev is not None:
+                conn._owned.append(prev)
+            prev = conn
+    except BaseException:
+        if prev is not None:
+            prev.close()
+        raise
+    assert prev is not None
+    return prev
+
+
+def _proxy_socket(command: str) -> Tuple[socket.socket, Any]:
+    """A socket whose other end is the stdin and stdout of command (run by /bin/sh)."""
+    import subprocess
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen(command, shell=True, stdin=theirs, stdout=theirs, start_new_session=True)
+    except OSError:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return ours, proc
+
+
+async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
+    from M2Sec.SSH.config import parse_size, parse_time, SSHConfigError
+    if depth > MAX_JUMPS:
+        raise SSHConfigError("more than %d jump hosts: is there a ProxyJump loop?" % MAX_JUMPS)
+    opts = _config_for(args)
+    host = opts["hostname"]
+    port = args["port"] if _given(args["port"]) else int(opts.get("port", 22))
+    username = args["username"] if _given(args["username"]) and args["username"] is not None else opts.get("user")
     if username is None:
         import getpass
         username = getpass.getuser()
-    config = core.ClientConfig(
-        username=username, host=host, port=port, password=password,
-        client_keys=_load_keys(client_keys, passphrase), kbdint=kbdint_handler,
-        password_change=password_change_handler, host_key_check=make_host_key_check(host, port, known_hosts),
-        kex_algs=kex_algs, encryption_algs=encryption_algs, mac_algs=mac_algs,
-        server_host_key_algs=server_host_key_algs, compression_algs=compression_algs,
-        rekey_bytes=rekey_bytes, rekey_seconds=rekey_seconds)
+    policy = args["strict_host_key_checking"]
+    if not _given(policy):
+        policy = {"ask": "yes", "off": "no", "false": "no", "true": "yes", "on": "yes"}.get(
+            opts.get("stricthostkeychecking", "yes").lower(), opts.get("stricthostkeychecking", "yes").lower())
+    known_hosts = args["known_hosts"]
+    if not _given(known_hosts):
+        files = opts.get("userknownhostsfile") or ["~/.ssh/known_hosts"]
+        from M2Sec.SSH.knownhosts import KnownHosts
+        known_hosts = KnownHosts(os.path.expanduser(files[0]), missing_ok=True)
+    elif isinstance(known_hosts, (str, os.PathLike)):
+        from M2Sec.SSH.knownhosts import KnownHosts
+        known_hosts = KnownHosts(os.path.expanduser(os.fspath(known_hosts)), missing_ok=True)
+    host_key_algs = _algs(args, "server_host_key_algs", opts, "hostkeyalgorithms", core.DEFAULT_HOST_KEY_ALGS,
+                          core.SUPPORTED_HOST_KEY_ALGS)
+    if host_key_algs is None and known_hosts is not None:
+        host_key_algs = _preferred_host_key_algs(known_hosts, host, port)
+    compression = args["compression_algs"]
+    if not _given(compression):
+        compression = None
+        if "compression" in opts:
+            compression = ([b"zlib@openssh.com", b"zlib", b"none"] if _yes(opts["compression"]) else [b"none"])
+    rekey_bytes, rekey_seconds = args["rekey_bytes"], args["rekey_seconds"]
+    limit = opts.get("rekeylimit", "").split()
+    if not _given(rekey_bytes):
+        rekey_bytes = parse_size(limit[0]) if limit and limit[0] != "default" else 1 << 30
+    if not _given(rekey_seconds):
+        rekey_seconds = parse_time(limit[1]) if len(limit) > 1 and limit[1] != "none" else 3600.0
+    timeout = args["connect_timeout"]
+    if not _given(timeout):
+        timeout = parse_time(opts["connecttimeout"]) if "connecttimeout" in opts else 30.0
+    interval = args["keepalive_interval"]
+    if not _given(interval):
+        interval = parse_time(opts.get("serveraliveinterval", "0"))
+    count_max = args["keepalive_count_max"]
+    if not _given(count_max):
+        count_max = int(opts.get("serveralivecountmax", 3))
+    preferred = args["preferred_auth"]
+    if not _given(preferred):
+        preferred = opts["preferredauthentications"].split(",") if "preferredauthentications" in opts else None
+    elif preferred is not None:
+        preferred = preferred.split(",") if isinstance(preferred, str) else list(preferred)
+        from M2Sec.SSH.auth import METHODS
+        for m in preferred:
+            if (m.encode() if isinstance(m, str) else m) not in METHODS:
+                raise ValueError("unknown authentication method %r (known: %s)"
+                                 % (m, ", ".join(x.decode() for x in METHODS)))
+    tunnel = args["tunnel"]
+    if not _given(tunnel):
+        jump = opts.get("proxyjump")
+        tunnel = jump if jump and jump.lower() != "none" else None
+    proxy_command = args["proxy_command"]
+    if not _given(proxy_command):
+        pc = opts.get("proxycommand")
+        proxy_command = pc if pc and pc.lower() != "none" and tunnel is None else None
+
     loop = asyncio.get_running_loop()
-    conn = SSHClientConnection(config)
-
-    async def establish() -> None:
-        if sock is None:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            last: Optional[BaseException] = None
-            for family, type_, proto, _, addr in infos:
-                s = socket.socket(family, type_, proto)
-                try:
-                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    s.setblocking(False)
-                    await loop.sock_connect(s, addr)
-                except OSError as e:
-                    s.close()
-                    last = e
-                    continue
-                await loop.create_connection(lambda: _Protocol(conn), sock=s)
-                break
-            else:
-                raise last or OSError("cannot resolve %s" % host)
-        else:
-            await loop.create_connection(lambda: _Protocol(conn), sock=sock)
-        await conn._authenticated
-
+    owned: List[SSHClientConnection] = []
+    proc = None
+    sock = args["sock"]
+    agent = None
+    conn: Optional[SSHClientConnection] = None
     try:
-        await asyncio.wait_for(establish(), connect_timeout)
-    except asyncio.TimeoutError:
-        err = ConnectTimeout("no connection to %s port %d within %s seconds (state: %s)"
-                             % (host, port, connect_timeout, conn._core.state))
-        conn._abort(err)
-        raise err from None
+        client_keys, agent = await _client_keys(args, opts)
+        config = core.ClientConfig(
+            username=username, host=host, port=port, password=args["password"],
+            client_keys=client_keys, kbdint=args["kbdint_handler"],
+            password_change=args["password_change_handler"],
+            host_key_check=make_host_key_check(host, port, known_hosts, policy),
+            kex_algs=_algs(args, "kex_algs", opts, "kexalgorithms", core.kex.DEFAULT_KEX, core.kex.SUPPORTED_KEX),
+            encryption_algs=_algs(args, "encryption_algs", opts, "ciphers", core.DEFAULT_CIPHERS,
+                                  core.SUPPORTED_CIPHERS),
+            mac_algs=_algs(args, "mac_algs", opts, "macs", core.DEFAULT_MACS, core.SUPPORTED_MACS),
+            server_host_key_algs=host_key_algs, compression_algs=compression,
+            rekey_bytes=rekey_bytes, rekey_seconds=rekey_seconds,
+            preferred_auth=[m.encode() if isinstance(m, str) else m for m in preferred] if preferred else None)
+        conn = SSHClientConnection(config)
+        conn._keepalive = (float(interval or 0), int(count_max))
+        forward_agent = args["agent_forwarding"]
+        if not _given(forward_agent):
+            forward_agent = _yes(opts.get("forwardagent", "no"))
+        if forward_agent:
+            conn._agent_forward_path = _agent_path(args, opts)
+            if conn._agent_forward_path is not None:
+                conn._core.channel_open_kinds.add(AGENT_CHANNEL)
+        via: Optional[SSHClientConnection] = None
+        if isinstance(tunnel, str):
+            via = await asyncio.wait_for(_jump_hosts(tunnel, args, depth), timeout)
+            owned.append(via)
+        elif tunnel is not None:
+            via = tunnel
+        if via is None and sock is None and proxy_command:
+            from M2Sec.SSH.config import _tokens
+            command = _tokens(proxy_command, {"h": host, "p": str(port), "r": username, "n": args["host"]})
+            sock, proc = _proxy_socket(command)
+        conn._owned = owned
+        conn._proxy_proc = proc
+
+        async def establish() -> None:
+            assert conn is not None
+            if via is not None:
+                io, peer = await _open_tunnel(via, host, port)
+                io.attach(_Protocol(conn), _TunnelTransport(io, peer))
+            elif sock is None:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                last: Optional[BaseException] = None
+                for family, type_, proto, _, addr in infos:
+                    s = socket.socket(family, type_, proto)
+                    try:
+                        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                        s.setblocking(False)
+                        await loop.sock_connect(s, addr)
+                    except OSError as e:
+                        s.close()
+                        last = e
+                        continue
+                    await loop.create_connection(lambda: _Protocol(conn), sock=s)
+                    break
+                else:
+                    raise last or OSError("cannot resolve %s" % host)
+            else:
+                await loop.create_connection(lambda: _Protocol(conn), sock=sock)
+            await conn._authenticated
+
+        try:
+            await asyncio.wait_for(establish(), timeout)
+        except asyncio.TimeoutError:
+            err = ConnectTimeout("no connection to %s port %d within %s seconds (state: %s)"
+                                 % (host, port, timeout, conn._core.state))
+            conn._abort(err)
+            raise err from None
     except BaseException:
-        conn.close()
+        if conn is not None:
+            conn.close()
+        else:
+            for o in owned:
+                o.close()
+            if proc is not None:
+                proc.kill()
+                proc.wait()
         raise
+    finally:
+        if agent is not None:
+            agent.close()
+    conn._start_keepalive()
     return conn

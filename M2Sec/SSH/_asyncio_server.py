@@ -19,9 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
-from M2Sec.SSH._asyncio import (SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys, _Protocol,
-                                connect_channel, pipe)
-from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, DisconnectError
+from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
+                                _Protocol, answer_channel, connect_channel, pipe)
+from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
 from M2Sec.SSH.packet import boolean, string, uint32
 
@@ -66,6 +66,8 @@ class SSHServerProcess:
         self.username = conn.username
         self.permissions = conn.permissions
         self.exit_status: Optional[int] = None
+        #: the UNIX socket forwarding to the client's agent (SSH_AUTH_SOCK), if it asked
+        self.agent_path: Optional[str] = None
         self._started = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -116,6 +118,15 @@ class SSHServerProcess:
                 self.command, self.subsystem = perms.command, None
             self._started = True
             self._conn._spawn(self._run())
+            return True
+        if name == b"auth-agent-req@openssh.com":
+            # ssh -A: a socket the session's programs reach the client's agent through
+            if (self._started or not perms.agent_forwarding or not self._conn._acceptor.allow_agent_forwarding):
+                return False
+            try:
+                self.agent_path = self._conn._agent_socket()
+            except OSError:
+                return False
             return True
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
@@ -228,6 +239,10 @@ class SSHServerConnection(SSHClientConnection):
         self._delayed: Optional[asyncio.TimerHandle] = None
         self._forwards: Dict[Tuple[str, int], asyncio.AbstractServer] = {}
         self._counted = True
+        self._agent_dir: Optional[str] = None
+        self._agent_server: Any = None
+        self._keepalive = acceptor.keepalive
+        self._idle: Optional[asyncio.TimerHandle] = None
 
     @property
     def username(self) -> Optional[str]:
@@ -240,9 +255,9 @@ class SSHServerConnection(SSHClientConnection):
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
             return self.peername
-        if self._transport is not None:
-            return self._transport.get_extra_info(name, default)
-        return default
+        if name == "username":
+            return self.username if self.username is not None else default
+        return super().get_extra_info(name, default)
 
     # ---- the transport side ----
     def _connection_made(self, transport: asyncio.Transport) -> None:
@@ -256,12 +271,31 @@ class SSHServerConnection(SSHClientConnection):
         super()._connection_made(transport)
         if a.login_timeout:
             self._grace = self._loop.call_later(a.login_timeout, self._grace_expired)
+        self._restart_idle()
         self._call(self._server.connection_made, self)
 
     def _uncount(self) -> None:
         if self._counted:
             self._counted = False
             self._acceptor.unauthenticated -= 1
+
+    def _restart_idle(self) -> None:
+        timeout = self._acceptor.idle_timeout
+        if timeout:
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = self._loop.call_later(timeout, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        if self.error is None:
+            self._core.disconnect(BY_APPLICATION, "idle timeout")
+            self._flush()
+            self._abort(ConnectionLost("no data from the client for %s seconds" % self._acceptor.idle_timeout,
+                                       local=True))
+
+    def _data_received(self, data: bytes) -> None:
+        self._restart_idle()
+        super()._data_received(data)
 
     def _grace_expired(self) -> None:
         if self._core.state != "open":
@@ -286,12 +320,15 @@ class SSHServerConnection(SSHClientConnection):
         if self._transport is None:
             return
         self._uncount()
-        for t in (self._grace, self._delayed):
+        for t in (self._grace, self._delayed, self._idle):
             if t is not None:
                 t.cancel()
-        for s in self._forwards.values():
+        for key, s in self._forwards.items():
             s.close()
+            if key[1] == 0:  # a UNIX socket this connection bound
+                self._unlink(key[0])
         self._forwards.clear()
+        self._close_agent_socket()
         self._acceptor.connections.discard(self)
         super()._connection_lost(exc)
         self._call(self._server.connection_lost, exc)
@@ -327,6 +364,7 @@ class SSHServerConnection(SSHClientConnection):
             self._uncount()
             if self._grace is not None:
                 self._grace.cancel()
+            self._start_keepalive()
             if not self._authenticated.done():
                 self._authenticated.set_result(ev.method)
         elif isinstance(ev, core.ChannelOpenRequest):
@@ -351,6 +389,13 @@ class SSHServerConnection(SSHClientConnection):
             core_.accept_channel(c)
             c.app.opened.set_result(None)
             return
+        if c.kind == b"direct-streamlocal@openssh.com":
+            path = WireReader(extra).get_text()
+            if not (self.permissions.port_forwarding and self._server.unix_connection_requested(path)):
+                core_.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "forwarding to %s is not allowed" % path)
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), path))
+            return
         # direct-tcpip: local forwarding of the client
         r = WireReader(extra)
         host, port, orig_host, orig_port = r.get_text(), r.get_uint32(), r.get_text(), r.get_uint32()
@@ -362,6 +407,9 @@ class SSHServerConnection(SSHClientConnection):
         self._spawn(connect_channel(self, c, host, port))
 
     def _global_requested(self, ev: srv.GlobalRequest) -> None:
+        if ev.name.endswith(b"streamlocal-forward@openssh.com"):
+            self._streamlocal_requested(ev)
+            return
         r = WireReader(ev.data)
         host, port = r.get_text(), r.get_uint32()
         core_ = self._core
@@ -424,6 +472,104 @@ class SSHServerConnection(SSHClientConnection):
         self._spawn(start())
         return bound
 
+    def _streamlocal_requested(self, ev: srv.GlobalRequest) -> None:
+        """streamlocal-forward@openssh.com (``ssh -R /path:...``) and its cancel."""
+        path = WireReader(ev.data).get_text()
+        key = (path, 0)
+        if ev.name.startswith(b"cancel-"):
+            server = self._forwards.pop(key, None)
+            if server is not None:
+                server.close()
+                self._unlink(path)
+            if ev.want_reply:
+                self._core.global_reply(server is not None)
+            return
+        ok = (key not in self._forwards and self.permissions.port_forwarding
+              and self._server.unix_server_requested(path))
+        if ok:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(path)
+                sock.listen(100)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                ok = False
+        if ok:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                try:
+                    io = await self._open(b"forwarded-streamlocal@openssh.com", string(path) + string(b""))
+                except Exception:
+                    writer.close()
+                    return
+                await pipe(io, reader, writer)
+
+            async def start() -> None:
+                server = await asyncio.start_unix_server(handle, sock=sock)
+                if self._forwards.get(key) is sock and self.error is None:
+                    self._forwards[key] = server
+                else:
+                    server.close()
+            self._forwards[key] = sock  # type: ignore[assignment]
+            self._spawn(start())
+        if ev.want_reply:
+            self._core.global_reply(ok)
+
+    @staticmethod
+    def _unlink(path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def _agent_socket(self) -> str:
+        """The connection's agent socket, made on the first request (in a directory only
+        the server's user can enter); each connection to it opens an auth-agent channel."""
+        if self._agent_dir is not None:
+            return os.path.join(self._agent_dir, "agent.sock")
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="m2sec-agent-")
+        path = os.path.join(directory, "agent.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o600)
+            sock.listen(16)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            import shutil
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._agent_dir = directory
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                io = await self._open(AGENT_CHANNEL)
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+
+        async def start() -> None:
+            server = await asyncio.start_unix_server(handle, sock=sock)
+            if self._agent_dir is None:
+                server.close()
+            else:
+                self._agent_server = server
+        self._agent_server = sock
+        self._spawn(start())
+        return path
+
+    def _close_agent_socket(self) -> None:
+        server, self._agent_server = self._agent_server, None
+        if server is not None:
+            server.close()
+        directory, self._agent_dir = self._agent_dir, None
+        if directory is not None:
+            import shutil
+            shutil.rmtree(directory, ignore_errors=True)
+
     async def wait_authenticated(self) -> bytes:
         return await self._authenticated
 
@@ -435,7 +581,9 @@ class SSHAcceptor:
     def __init__(self, config: srv.ServerConfig, server_factory: Callable[[], srv.SSHServer],
                  process_factory: Optional[Callable[[SSHServerProcess], Any]], *, login_timeout: float,
                  max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
-                 sftp_factory: Any = None, allow_scp: bool = True) -> None:
+                 allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
+                 keepalive_count_max: int = 3, idle_timeout: float = 0.0, sftp_factory: Any = None,
+                 allow_scp: bool = True) -> None:
         self.sftp_factory = sftp_factory
         self.allow_scp = allow_scp
         self.config = config
@@ -445,6 +593,9 @@ class SSHAcceptor:
         self.max_unauthenticated = max_unauthenticated
         self.auth_failure_delay = auth_failure_delay
         self.allow_pty = allow_pty
+        self.allow_agent_forwarding = allow_agent_forwarding
+        self.keepalive = (keepalive_interval, keepalive_count_max)
+        self.idle_timeout = idle_timeout
         self.unauthenticated = 0
         self.connections: Set[SSHServerConnection] = set()
         self._server: Optional[asyncio.AbstractServer] = None
@@ -497,14 +648,17 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   authorized_client_keys: Any = None, server_factory: Optional[Callable[[], srv.SSHServer]] = None,
                   process_factory: Optional[Callable[[SSHServerProcess], Any]] = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
-                  allow_pty: bool = True, sftp_factory: Any = None, allow_scp: bool = True,
-                  **config: Any) -> SSHAcceptor:
+                  allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
+                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, sftp_factory: Any = None,
+                  allow_scp: bool = True, **config: Any) -> SSHAcceptor:
     """The acceptor of :func:`listen` (its arguments), not yet listening."""
     keys = _load_keys(server_host_keys, passphrase)
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
     return SSHAcceptor(cfg, server_factory or srv.SSHServer, process_factory, login_timeout=login_timeout,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
-                       allow_pty=allow_pty, sftp_factory=sftp_factory, allow_scp=allow_scp)
+                       allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding,
+                       keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
+                       idle_timeout=idle_timeout, sftp_factory=sftp_factory, allow_scp=allow_scp)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],
@@ -530,6 +684,11 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param max_unauthenticated: connections not yet authenticated at once; more are dropped.
     :param auth_failure_delay: seconds before a failed attempt's answer.
     :param max_auth_tries: failed attempts before the connection ends (6).
+    :param keepalive_interval: seconds between keepalive requests to an authenticated client
+        (sshd's ClientAliveInterval; 0: none); ``keepalive_count_max`` (3) unanswered end it.
+    :param idle_timeout: seconds without a byte from the client after which the connection
+        ends (0: never).
+    :param allow_agent_forwarding: accept ``ssh -A`` (True, as sshd's AllowAgentForwarding).
     :param max_channels: channels per connection (64).
     :param moduli: an OpenSSH moduli file for group exchange (default: built-in groups).
     :param kex_algs, encryption_algs, mac_algs, server_host_key_algs, compression_algs,

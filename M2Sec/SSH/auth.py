@@ -21,6 +21,8 @@ MSG_USERAUTH_INFO_REQUEST = 60      # also PK_OK and PASSWD_CHANGEREQ, by method
 MSG_USERAUTH_INFO_RESPONSE = 61
 
 SERVICE = b"ssh-connection"
+#: the methods tried, in OpenSSH's default order
+METHODS = (b"publickey", b"password", b"keyboard-interactive")
 
 #: keyboard-interactive: callback(name, instruction, [(prompt, echo), ...]) -> answers.
 KbdIntHandler = Callable[[str, str, List[Tuple[str, bool]]], Sequence[str]]
@@ -40,7 +42,8 @@ class ClientAuth:
     def __init__(self, username: str, session_id: bytes, *, password: Optional[str] = None,
                  keys: Sequence[object] = (), kbdint: Optional[KbdIntHandler] = None,
                  password_change: Optional[PasswordChangeHandler] = None,
-                 server_sig_algs: Callable[[], Optional[List[bytes]]] = lambda: None) -> None:
+                 server_sig_algs: Callable[[], Optional[List[bytes]]] = lambda: None,
+                 methods: Sequence[bytes] = METHODS) -> None:
         self.username = username
         self._session_id = session_id
         self._password = password
@@ -48,6 +51,7 @@ class ClientAuth:
         self._kbdint = kbdint
         self._password_change = password_change
         self._server_sig_algs = server_sig_algs
+        self._methods = [m for m in methods if m in METHODS]  # others (gssapi-*) are not spoken
         self._allowed: Optional[List[bytes]] = None
         self._tried: List[bytes] = []
         self._current = b"none"
@@ -55,6 +59,9 @@ class ClientAuth:
         self.banners: List[str] = []
         self.success = False
         self.method = b""
+        #: (key, data, algorithm) while a key outside the core (an agent's) must sign
+        self.signature_request: Optional[Tuple[object, bytes, bytes]] = None
+        self._pending_body = b""
 
     def _request(self, method: bytes, rest: bytes = b"") -> bytes:
         self._current = method
@@ -67,22 +74,42 @@ class ClientAuth:
     # ---- choosing the next method ----
     def _next(self) -> List[bytes]:
         allowed = self._allowed or []
-        if b"publickey" in allowed:
-            while self._keys:
-                key = self._keys.pop(0)
-                req = self._publickey(key)
-                if req is not None:
-                    return [req]
-        if b"password" in allowed and self._password is not None and b"password" not in self._tried:
-            self._tried.append(b"password")
-            return [self._request(b"password", boolean(False) + string(self._password))]
-        if (b"keyboard-interactive" in allowed and (self._kbdint or self._password is not None)
-                and b"keyboard-interactive" not in self._tried):
-            self._tried.append(b"keyboard-interactive")
-            self._kbd_round = 0
-            return [self._request(b"keyboard-interactive", string(b"") + string(b""))]
+        for method in self._methods:
+            if method not in allowed:
+                continue
+            step = getattr(self, "_try_" + method.decode().replace("-", "_"))()
+            if step is not None:
+                return step
         raise AuthenticationFailed("no authentication method left (the server allows %s)"
                                    % ", ".join(a.decode() for a in allowed), local=False)
+
+    def _try_publickey(self) -> Optional[List[bytes]]:
+        while self._keys:
+            key = self._keys.pop(0)
+            alg = self._sig_algorithm(key)
+            if alg is None:
+                continue
+            body, signed = self._publickey_body(key, alg)
+            if getattr(key, "external_signer", False):
+                # an agent's key: the front end asks for the signature (signature_done)
+                self.signature_request = (key, signed, alg)
+                self._pending_body = body
+                return []
+            return [self._request(b"publickey", body + string(key.sign(signed, alg)))]  # type: ignore[attr-defined]
+        return None
+
+    def _try_password(self) -> Optional[List[bytes]]:
+        if self._password is None or b"password" in self._tried:
+            return None
+        self._tried.append(b"password")
+        return [self._request(b"password", boolean(False) + string(self._password))]
+
+    def _try_keyboard_interactive(self) -> Optional[List[bytes]]:
+        if not (self._kbdint or self._password is not None) or b"keyboard-interactive" in self._tried:
+            return None
+        self._tried.append(b"keyboard-interactive")
+        self._kbd_round = 0
+        return [self._request(b"keyboard-interactive", string(b"") + string(b""))]
 
     def _sig_algorithm(self, key: object) -> Optional[bytes]:
         algs: List[bytes] = list(getattr(key, "sig_algorithms"))
@@ -95,16 +122,24 @@ class ClientAuth:
             return algs[-1]
         return algs[0] if algs else None
 
-    def _publickey(self, key: object) -> Optional[bytes]:
-        alg = self._sig_algorithm(key)
-        if alg is None:
-            return None
+    def _publickey_body(self, key: object, alg: bytes) -> Tuple[bytes, bytes]:
+        """The publickey request's fields before the signature, and the data to sign."""
         blob = key.public_blob()  # type: ignore[attr-defined]
         body = boolean(True) + string(alg) + string(blob)
         signed = (string(self._session_id) + byte(MSG_USERAUTH_REQUEST) + string(self.username)
                   + string(SERVICE) + string(b"publickey") + body)
-        sig = key.sign(signed, alg)  # type: ignore[attr-defined]
-        return self._request(b"publickey", body + string(sig))
+        return body, signed
+
+    def signature_done(self, signature: Optional[bytes]) -> List[bytes]:
+        """The requests to send once the front end has the signature asked for in
+        :attr:`signature_request` (None: the signer failed, go on with the next key)."""
+        if self.signature_request is None:
+            raise ValueError("no signature was asked for")
+        self.signature_request = None
+        if signature is None:
+            return self._next()
+        self._current = b"publickey"
+        return [self._request(b"publickey", self._pending_body + string(signature))]
 
     # ---- replies ----
     def handle(self, msg: int, payload: bytes) -> List[bytes]:

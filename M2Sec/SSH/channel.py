@@ -153,3 +153,8 @@ def window_change(cols: int, rows: int, width_px: int = 0, height_px: int = 0) -
 def direct_tcpip(host: str, port: int, orig_host: str, orig_port: int) -> bytes:
     """The extra data of a direct-tcpip open (RFC 4254 section 7.2)."""
     return string(host) + uint32(port) + string(orig_host) + uint32(orig_port)
+
+
+def direct_streamlocal(path: str) -> bytes:
+    """The extra data of a direct-streamlocal@openssh.com open (OpenSSH's PROTOCOL 2.4)."""
+    return string(path) + string(b"") + uint32(0)

@@ -35,7 +35,6 @@ back to zero at each NEWKEYS.  ext-info-c is offered in the first KEXINIT; the s
 EXT_INFO (server-sig-algs) is taken after NEWKEYS and before authentication ends.
 """
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
@@ -168,6 +167,16 @@ class GlobalReply(Event):
 
 
 @dataclass
+class SignatureRequest(Event):
+    """User authentication needs a signature from a key outside the core (an agent's):
+    answer with :meth:`ClientConnection.signature_done`."""
+
+    key: Any
+    data: bytes
+    algorithm: bytes
+
+
+@dataclass
 class KexComplete(Event):
     kex: bytes
     cipher_out: bytes
@@ -213,6 +222,8 @@ class ClientConfig:
     rekey_bytes: int = 1 << 30
     rekey_seconds: float = 3600.0
     client_version: bytes = VERSION
+    #: authentication methods in the order to try them (default: auth.METHODS)
+    preferred_auth: Optional[Sequence[bytes]] = None
     algorithms: Dict[str, List[bytes]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -269,7 +280,7 @@ class Connection:
     _LETTERS_IN: Tuple[bytes, bytes, bytes]
     _ACCEPTS: Dict[str, frozenset]
 
-    def __init__(self, config: Any, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: Any, *, now: float = 0.0) -> None:
         self.config = config
         self.state = "version"
         self.session_id = b""
@@ -283,7 +294,10 @@ class Connection:
         self._reader = PacketReader(crypto.PlainOpener())
         self._kex: Optional[_KexState] = None
         self._kex_count = 0
-        self._last_kex = time.monotonic() if now is None else now
+        self._last_kex = now  # the front end's monotonic clock, also given to tick()
+        #: the front end's wall clock (time.time()), set before receive(): certificate and
+        #: authorized_keys expiry are checked against it
+        self.wall_time = 0.0
         self._now = self._last_kex
         self._auth: Optional[_auth.ClientAuth] = None
         self._channels: Dict[int, ch.Channel] = {}
@@ -444,7 +458,7 @@ class Connection:
             if k.ignore_next and 30 <= msg <= 49:
                 k.ignore_next = False
                 return
-            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS) \
+            if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS, MSG_DISCONNECT) \
                     and not 30 <= msg <= 49:
                 raise ProtocolError("message %d during a strict key exchange" % msg, local=False)
             if k.theirs and not k.newkeys_received and not (msg in _TRANSPORT or msg == MSG_NEWKEYS
@@ -642,6 +656,7 @@ class Connection:
         if n:
             for header, chunk in c.data_messages(memoryview(data)[:n], ext):
                 self._send_parts(header, chunk)
+            self._maybe_rekey()  # an upload alone reaches rekey_bytes too
         return n
 
     def send_eof(self, c: ch.Channel) -> None:
@@ -838,9 +853,10 @@ class ClientConnection(Connection):
     _LETTERS_IN = (b"B", b"D", b"F")
     config: ClientConfig
 
-    def __init__(self, config: ClientConfig, *, now: Optional[float] = None) -> None:
+    def __init__(self, config: ClientConfig, *, now: float = 0.0) -> None:
         self.server_version = b""
         self.server_sig_algs: Optional[List[bytes]] = None
+        self._sig_announced: Any = None
         super().__init__(config, now=now)
 
     def _local_version(self) -> bytes:
@@ -866,7 +882,8 @@ class ClientConnection(Connection):
         c = self.config
         self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
                                       kbdint=c.kbdint, password_change=c.password_change,
-                                      server_sig_algs=lambda: self.server_sig_algs)
+                                      server_sig_algs=lambda: self.server_sig_algs,
+                                      methods=c.preferred_auth or _auth.METHODS)
         for p in self._auth.start():
             self._send(p)
 
@@ -929,6 +946,30 @@ class ClientConnection(Connection):
         assert a is not None
         for p in a.handle(payload[0], payload):
             self._send(p)
+        self._auth_progress(a)
+
+    def signature_done(self, signature: Optional[bytes]) -> List[Event]:
+        """Answer a :class:`SignatureRequest`: the signature blob, or None when the key could
+        not sign (authentication goes on with the next key or method); the events that follow.
+
+        :raises DisconnectError: when no method is left (the connection is then closed).
+        """
+        a = self._auth
+        if a is None or a.signature_request is None:
+            raise ValueError("no signature was asked for")
+        try:
+            for p in a.signature_done(signature):
+                self._send(p)
+        except DisconnectError as e:
+            self._fail(e)
+        self._auth_progress(a)
+        return self._take_events()
+
+    def _auth_progress(self, a: _auth.ClientAuth) -> None:
+        if a.signature_request is not None and a.signature_request is not self._sig_announced:
+            self._sig_announced = a.signature_request
+            key, data, alg = a.signature_request
+            self._events.append(SignatureRequest(key, data, alg))
         if a.banners:
             for text in a.banners:
                 self._events.append(Banner(text))

@@ -138,11 +138,17 @@ class KnownHosts:
         as a str (a str with a newline, or with a space that is not an existing file's name, is
         taken as the contents).  Lines that cannot be parsed are skipped, as OpenSSH does, and
         their numbers listed in :attr:`errors`.
+    :param missing_ok: a path that does not exist gives an empty list (that :meth:`save`
+        creates) instead of FileNotFoundError.
     """
 
-    def __init__(self, path_or_text: Union[str, bytes, "os.PathLike[str]", None] = None) -> None:
+    def __init__(self, path_or_text: Union[str, bytes, "os.PathLike[str]", None] = None, *,
+                 missing_ok: bool = False) -> None:
         self.entries: List[KnownHostsEntry] = []
         self.errors: List[int] = []
+        #: the file this was read from (where :meth:`save` appends), or None
+        self.path: Optional[str] = None
+        self._unsaved: List[str] = []
         if path_or_text is None:
             return
         if isinstance(path_or_text, (bytes, bytearray)):
@@ -151,8 +157,14 @@ class KnownHosts:
                                                 (" " in path_or_text and not os.path.exists(path_or_text))):
             text = path_or_text
         else:
-            with open(path_or_text, encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            self.path = os.path.expanduser(os.fspath(path_or_text))
+            try:
+                with open(self.path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except FileNotFoundError:
+                if not missing_ok:
+                    raise
+                text = ""  # an empty file, which save() creates
         for number, line in enumerate(text.splitlines(), 1):
             self._parse_line(line, number)
 
@@ -237,7 +249,31 @@ class KnownHosts:
         line = known_hosts_line(pattern, key, comment)
         self.entries.append(KnownHostsEntry(None, [pattern], key.public_blob(), key.algorithm.decode(), comment,
                                             (self.entries[-1].line if self.entries else 0) + 1))
+        self._unsaved.append(line)
         return line
+
+    def save(self, path: Union[str, "os.PathLike[str]", None] = None) -> None:
+        """Append the entries added since the last save to path (default: the file this was
+        read from), creating it (and its directory, mode 0700) if needed, as ssh does.
+
+        :raises ValueError: no path to write to.
+        """
+        target = os.path.expanduser(os.fspath(path)) if path is not None else self.path
+        if target is None:
+            raise ValueError("this KnownHosts was not read from a file: give a path")
+        if not self._unsaved:
+            return
+        directory = os.path.dirname(target)
+        if directory:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        with open(target, "a", encoding="utf-8") as f:
+            if f.tell():
+                with open(target, "rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        f.write("\n")
+            f.write("".join(line + "\n" for line in self._unsaved))
+        self._unsaved = []
 
     def __len__(self) -> int:
         return len(self.entries)

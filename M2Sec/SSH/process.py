@@ -10,11 +10,9 @@ nothing: it sends the input back.
 """
 
 import asyncio
-import fcntl
 import os
 import signal as _signal
 import struct
-import termios
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from M2Sec.SSH.knownhosts import _wildcard
@@ -22,7 +20,16 @@ from M2Sec.SSH.knownhosts import _wildcard
 _CHUNK = 65536
 
 
+try:  # the pty features need them; Windows has neither
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = termios = None  # type: ignore[assignment]
+
+
 def _set_winsize(fd: int, size: Sequence[int]) -> None:
+    if fcntl is None:
+        return
     cols, rows, width, height = (min(v, 0xFFFF) for v in size)
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows or 24, cols or 80, width, height))
@@ -60,6 +67,8 @@ class LocalProcessRunner:
             if any(_wildcard(p, k) for p in self.accept_env):
                 env[k] = v
         env.update(process.permissions.environment)
+        if getattr(process, "agent_path", None):
+            env["SSH_AUTH_SOCK"] = process.agent_path
         peer = process.get_extra_info("peername") or ("", 0)
         sock = process.get_extra_info("sockname") or ("", 0)
         env["SSH_CONNECTION"] = "%s %d %s %d" % (peer[0], peer[1], sock[0], sock[1])
@@ -164,6 +173,8 @@ class LocalProcessRunner:
 
     async def _run_pty(self, process: Any, argv: List[str], env: Dict[str, str], cwd: Optional[str]) -> None:
         loop = asyncio.get_running_loop()
+        if fcntl is None:
+            raise OSError("a pty needs a POSIX system")
         master, slave = os.openpty()
         try:
             _set_winsize(master, process.term_size)

@@ -122,6 +122,14 @@ class SSHServer:
         """Allow remote forwarding: listen on listen_host:listen_port for the client."""
         return False
 
+    def unix_connection_requested(self, dest_path: str) -> bool:
+        """Allow a direct-streamlocal channel (``ssh -L ...:/path``) to the UNIX socket dest_path."""
+        return False
+
+    def unix_server_requested(self, listen_path: str) -> bool:
+        """Allow a streamlocal forward (``ssh -R /path:...``): listen on the UNIX socket listen_path."""
+        return False
+
 
 # ---- configuration -------------------------------------------------------------------------------
 
@@ -249,10 +257,11 @@ class ServerConnection(Connection):
     _PEER_STRICT = STRICT_C
     _LETTERS_OUT = (b"B", b"D", b"F")
     _LETTERS_IN = (b"A", b"C", b"E")
-    GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward"])
+    GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward", b"streamlocal-forward@openssh.com",
+                                 b"cancel-streamlocal-forward@openssh.com"])
 
     def __init__(self, config: ServerConfig, server: Optional[SSHServer] = None, *, addr: str = "",
-                 now: Optional[float] = None) -> None:
+                 now: float = 0.0) -> None:
         self.server = server if server is not None else SSHServer()
         self.client_version = b""
         self.server_version = config.server_version
@@ -262,7 +271,7 @@ class ServerConnection(Connection):
         self._ext_info_c = False
         self._global_answers: Deque[Optional[bytes]] = deque()
         super().__init__(config, now=now)  # type: ignore[arg-type]
-        self.channel_open_kinds = {b"session", b"direct-tcpip"}
+        self.channel_open_kinds = {b"session", b"direct-tcpip", b"direct-streamlocal@openssh.com"}
 
     # ---- role hooks of the transport ----
     def _local_version(self) -> bytes:
@@ -326,7 +335,8 @@ class ServerConnection(Connection):
                                 authorized_keys=c.authorized_keys,  # type: ignore[attr-defined]
                                 trusted_ca_keys=c.trusted_user_ca_keys,  # type: ignore[attr-defined]
                                 addr=self.addr, max_auth_tries=c.max_auth_tries,  # type: ignore[attr-defined]
-                                sig_algs=c.algorithms["public_key"], banner=c.banner)  # type: ignore[attr-defined]
+                                sig_algs=c.algorithms["public_key"], banner=c.banner,  # type: ignore[attr-defined]
+                                now=lambda: self.wall_time or None)
 
     def _on_userauth_request(self, payload: bytes) -> None:
         a: ServerAuth = self._auth  # type: ignore[assignment]

@@ -9,7 +9,6 @@ attempt other than ``none`` counts; at ``max_auth_tries`` the connection ends, a
 MaxAuthTries does.  The front end delays failure replies (:attr:`ServerAuth.failed`).
 """
 
-import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from M2Sec.SSH import keys as _keys
@@ -51,13 +50,15 @@ class ServerAuth:
 
     def __init__(self, server: Any, session_id: bytes, *, authorized_keys: Callable[[str], Optional[AuthorizedKeys]],
                  trusted_ca_keys: Sequence[_keys.SSHKey] = (), addr: str = "", max_auth_tries: int = 6,
-                 sig_algs: Sequence[bytes] = (), banner: Optional[str] = None) -> None:
+                 sig_algs: Sequence[bytes] = (), banner: Optional[str] = None,
+                 now: Callable[[], Optional[float]] = lambda: None) -> None:
         self._server = server
         self._session_id = session_id
         self._authorized_keys = authorized_keys
         self._trusted = list(trusted_ca_keys)
         self._addr = addr
         self._max = max_auth_tries
+        self._now = now  # the connection's wall_time, which its front end keeps
         self._sig_algs = set(sig_algs)
         self._banner = banner
         self.username: Optional[str] = None
@@ -183,14 +184,14 @@ class ServerAuth:
         if isinstance(key, _keys.SSHCertificate):
             perms = None
             if self._keys is not None:
-                perms = self._keys.match_certificate(key, user, self._addr)
+                perms = self._keys.match_certificate(key, user, self._addr, self._now())
             if perms is None and self._trusted:
-                perms = certificate_permissions(key, user, self._trusted, self._addr)
+                perms = certificate_permissions(key, user, self._trusted, self._addr, self._now())
             if perms is None and s.validate_ca_key(user, key.signature_key):
-                perms = certificate_permissions(key, user, [key.signature_key], self._addr)
+                perms = certificate_permissions(key, user, [key.signature_key], self._addr, self._now())
             return perms
         if self._keys is not None:
-            perms = self._keys.match(key, self._addr, time.time())
+            perms = self._keys.match(key, self._addr, self._now())
             if perms is not None:
                 return perms
         return Permissions(key=key) if s.validate_public_key(user, key) else None

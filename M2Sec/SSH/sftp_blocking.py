@@ -268,8 +268,10 @@ class SFTPClient:
         return self._run(self.sftp.statvfs(path))
 
     def close(self) -> None:
-        self.sftp.exit()
-        self._run(self.sftp.wait_closed())
+        async def close() -> None:  # in the client's event loop, which owns the channel
+            self.sftp.exit()
+            await self.sftp.wait_closed()
+        self._run(close())
 
     def __enter__(self) -> "SFTPClient":
         return self

@@ -20,12 +20,10 @@ queued fit under a high-water mark, so a client that never reads its replies sto
 """
 
 import errno
-import grp
 import inspect
 import logging
 import os
 import posixpath
-import pwd
 import stat as _stat
 from collections import deque
 from typing import Any, Dict, Iterable, List, Optional
@@ -114,12 +112,14 @@ class SFTPServer:
 
     # ---- formatting ----
     def format_user(self, uid: Optional[int]) -> str:
+        import pwd  # POSIX only: imported here so that M2Sec.SSH imports everywhere
         try:
             return pwd.getpwuid(uid).pw_name if uid is not None else ""
         except KeyError:
             return str(uid)
 
     def format_group(self, gid: Optional[int]) -> str:
+        import grp
         try:
             return grp.getgrgid(gid).gr_name if gid is not None else ""
         except KeyError:

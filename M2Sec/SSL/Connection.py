@@ -170,6 +170,46 @@ class SSLState:
             certs += [c for c in stack if der is None or c.as_der() != der]
         return certs
 
+    # -- OCSP stapling (M2Sec/SSL/stapling.py) ---------------------------------------------
+    def get_ocsp_result(self) -> Any:
+        """Client: what the server's verified OCSP staple said (an OCSP.SingleResult), or None
+        when no staple was checked (none sent, stapling off, or a resumed session)."""
+        return getattr(self, "_ocsp_result", None)
+
+    def get_ocsp_response(self) -> Optional[bytes]:
+        """Client: the DER OCSP response the server stapled, as received, or None."""
+        return m2.ssl_get_ocsp_response(self.ssl)
+
+    # -- TLS 1.3 post-handshake messages (RFC 8446 section 4.6) --------------------------------
+    def verify_client_post_handshake(self) -> None:
+        """Ask the TLS 1.3 client for its certificate now (server side; Python ssl's name).
+
+        The CertificateRequest is sent at once; the client's answer is processed by the next
+        read, after which :meth:`get_peer_cert` returns the certificate (verified as the
+        context's verify mode and callback say).  SSL_verify_client_post_handshake.
+
+        :raises SSLError: on TLS 1.2 or before the handshake, on a client, without verify_peer,
+            when the client did not offer post-handshake authentication, or while a request is
+            under way."""
+        m2.ssl_verify_client_post_handshake(self.ssl)
+        self._send_post_handshake()
+
+    def key_update(self, request_peer: bool = False) -> None:
+        """Update this side's TLS 1.3 sending keys and tell the peer (a KeyUpdate message,
+        sent at once); with request_peer, ask the peer to update its own too.  SSL_key_update.
+
+        :raises SSLError: before the handshake or on TLS 1.2."""
+        m2.ssl_key_update(self.ssl, m2.SSL_KEY_UPDATE_REQUESTED if request_peer else m2.SSL_KEY_UPDATE_NOT_REQUESTED)
+        self._send_post_handshake()
+
+    def _send_post_handshake(self) -> None:
+        """Run the handshake step that sends a scheduled post-handshake message."""
+        m2.ssl_handshake(self.ssl, 0)
+
+    def get_psk_identity(self) -> Optional[str]:
+        """The PSK identity the client used (on a TLS 1.2 server), or None."""
+        return m2.ssl_get_psk_identity(self.ssl)
+
 
 class Connection(SSLState):
     """An SSL connection on a socket (a new TCP socket of family when sock is None)."""
@@ -518,8 +558,19 @@ class Connection(SSLState):
             return self.addr[0] if isinstance(self.addr, tuple) else ""
         return host.decode("utf-8") if isinstance(host, bytes) else host
 
+    def _authenticated_by_psk(self) -> bool:
+        """Whether this client's handshake used its external PSK instead of a certificate."""
+        if getattr(self.get_context(), "_psk_client_callback", None) is None or self.get_peer_cert() is not None:
+            return False
+        if self.get_protocol_version() == m2.TLS1_3_VERSION:
+            return self.session_reused()  # OpenSSL counts a TLS 1.3 PSK handshake as a resumption
+        cipher = self.get_cipher()
+        return cipher is not None and "PSK" in cipher.name()
+
     def _post_connection_check(self, default: Optional[Callable]) -> None:
         check = getattr(self, "postConnectionCheck", default)
+        if check is not None and self._authenticated_by_psk():
+            return  # no certificate to check: the server proved it knows the PSK
         if check is not None and not check(self.get_peer_cert(), self._hostname()):
             raise SSLVerificationError("post connection check failed")
 
@@ -578,6 +629,11 @@ class Connection(SSLState):
 
     def renegotiate(self) -> int:
         return m2.ssl_renegotiate(self.ssl)
+
+    def _send_post_handshake(self) -> None:
+        """Send a scheduled KeyUpdate or CertificateRequest now (blocking, bounded by the
+        timeout; on a non-blocking socket it may go with the next read or write instead)."""
+        self._io(m2.ssl_handshake, self._timeout)
 
     # -- data ------------------------------------------------------------------------------
     def write(self, data: Union[bytes, bytearray, memoryview]) -> int:

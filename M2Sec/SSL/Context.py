@@ -10,7 +10,7 @@ import inspect
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
 from weakref import WeakValueDictionary
 
 from M2Sec import BIO, X509, m2, util
@@ -126,6 +126,7 @@ class Context(Owned):
             raise ValueError("no such protocol '%s'" % protocol)
         super().__init__(m2.ssl_ctx_new(method()), 1)
         self._addr = int(self._p)
+        self._protocol = protocol
         if protocol == "tlsv1" and not m2.ssl_ctx_set_tls1(self._p):
             raise ValueError("TLS 1.0 is not supported by this OpenSSL")
         self.allow_unknown_ca: Union[int, bool] = 0
@@ -168,9 +169,38 @@ class Context(Owned):
         self._load(m2.ssl_ctx_use_cert, certfile, keyfile, callback)
 
     def load_cert_chain(self, certchainfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
-                        callback: Callable = util.passphrase_callback) -> None:
-        """Load a PEM certificate chain (leaf first) and the leaf's private key."""
+                        callback: Callable = util.passphrase_callback, *,
+                        password: Union[str, bytes, None] = None) -> None:
+        """Load a PEM certificate chain (leaf first) and the leaf's private key, or (without
+        keyfile) a PKCS#12 file (.p12, .pfx) holding key, certificate and intermediates.
+
+        :param password: the PKCS#12 file's password, or the PEM key's passphrase (then used
+            instead of callback), as Python's ssl takes it.
+        :raises PKCS12.PKCS12PasswordError: for a wrong PKCS#12 password.
+        """
+        if keyfile is None and self._load_pkcs12(certchainfile, password):
+            return
+        if password is not None:
+            callback = password.encode("utf-8") if isinstance(password, str) else password
         self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, callback)
+
+    def _load_pkcs12(self, path: Union[str, bytes], password: Union[str, bytes, None]) -> bool:
+        """Use the PKCS#12 file at path, if it is one (by its name or its DER); False if not."""
+        from M2Sec import PKCS12
+
+        path = os.fsdecode(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False  # the PEM loader says why, as an SSLError
+        if not (path.lower().endswith((".p12", ".pfx")) or PKCS12._sniff(data)):
+            return False
+        p12 = PKCS12.load_pkcs12(data, password)
+        if p12.key is None or p12.cert is None:
+            raise PKCS12.PKCS12Error("%s holds no private key with its certificate" % path)
+        self.use_certificate(p12.cert.certificate, p12.key, [c.certificate for c in p12.additional_certs])
+        return True
 
     def _load(self, use_fn: Callable[[Any, str], int], certfile: Union[str, bytes],
               keyfile: Union[str, bytes, None], callback: Callable) -> None:
@@ -246,6 +276,8 @@ class Context(Owned):
                 raise TypeError("the verify callback must be callable")
             m2.ssl_ctx_set_verify(ctx, mode, _verify_trampoline(callback))
         m2.ssl_ctx_set_verify_depth(ctx, depth)
+        if self._post_handshake_auth:
+            self._pha_verify_mode()
 
     def get_verify_mode(self) -> int:
         return m2.ssl_ctx_get_verify_mode(self._ptr())
@@ -463,6 +495,126 @@ class Context(Owned):
         with a no_application_protocol alert (RFC 7301 section 3.2) instead of going on
         without ALPN."""
         m2.ssl_ctx_set_alpn_required(self._ptr(), int(bool(required)))
+
+    # -- OCSP stapling (RFC 6066 section 8): M2Sec/SSL/stapling.py --------------------------
+    def _ocsp(self) -> Any:
+        from M2Sec.SSL import stapling
+
+        settings = getattr(self, "_ocsp_settings", None)
+        if settings is None:
+            settings = self._ocsp_settings = stapling.Settings()
+            m2.ssl_ctx_set_ocsp_callback(self._ptr(), stapling.status_callback)
+        return settings
+
+    def set_ocsp_staple(self, staple: Any) -> None:
+        """Server: staple an OCSP response when a client asks for one (status_request).
+
+        :param staple: DER bytes or an :class:`M2Sec.OCSP.Response`; a path to a DER file
+            (read again when it changes); a callable returning DER bytes or None, called in
+            each handshake that asks (:class:`M2Sec.SSL.stapling.RefreshingStaple` fetches a
+            new response before nextUpdate); or None to staple nothing.  An exception raised
+            by the callable fails that handshake (internal_error alert) and is raised by accept.
+        :raises OCSPError: bytes that are not an OCSP response."""
+        from M2Sec.SSL import stapling
+
+        stapling.set_staple(self._ocsp(), staple)
+
+    def set_ocsp_stapling(self, mode: str = "require", *, leeway: float = 300, max_age: Optional[float] = None) -> None:
+        """Client: ask the server for an OCSP staple and verify it during the handshake.
+
+        :param mode: "require" (the handshake fails unless a staple says good), "prefer"
+            (a staple that is sent must verify and must not say revoked; none is fine) or
+            "off" (no status_request).
+        :param leeway: the clock skew allowed on thisUpdate/nextUpdate, in seconds.
+        :param max_age: refuse responses whose thisUpdate is older than this many seconds.
+        A failed check raises :class:`M2Sec.SSL.stapling.OCSPStapleError` from the
+        handshake (the server gets a bad_certificate_status_response alert); the verified
+        result is ``Connection.get_ocsp_result()``."""
+        from M2Sec.SSL import stapling
+
+        if mode not in stapling.MODES:
+            raise ValueError("mode is one of %s" % ", ".join(stapling.MODES))
+        if leeway < 0 or (max_age is not None and max_age < 0):
+            raise ValueError("leeway and max_age must not be negative")
+        handler = self._ocsp()
+        handler.mode, handler.leeway, handler.max_age = mode, float(leeway), max_age
+        m2.ssl_ctx_set_tlsext_status_type(self._ptr(), m2.TLSEXT_STATUSTYPE_ocsp if mode != "off" else -1)
+
+    # -- TLS 1.3 post-handshake authentication and external PSKs -----------------------------
+    _post_handshake_auth = False
+    _psk_client_callback: Optional[Callable] = None
+
+    def set_post_handshake_auth(self, enabled: bool = True) -> None:
+        """Turn TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2) on or off.
+
+        A client offers it (the post_handshake_auth extension) and answers a later certificate
+        request with the certificate loaded in this context.  A server whose verify mode has
+        verify_peer then asks for the client's certificate only when
+        :meth:`Connection.verify_client_post_handshake` is called, not in the handshake
+        (SSL_VERIFY_POST_HANDSHAKE), as Python's ``SSLContext.post_handshake_auth``.
+
+        :raises TypeError: if enabled is not a bool."""
+        if not isinstance(enabled, bool):
+            raise TypeError("enabled must be a bool")
+        m2.ssl_ctx_set_post_handshake_auth(self._ptr(), int(enabled))
+        self._post_handshake_auth = enabled
+        self._pha_verify_mode()
+
+    @property
+    def post_handshake_auth(self) -> bool:
+        """Whether post-handshake authentication is on (Python ssl's attribute)."""
+        return self._post_handshake_auth
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, enabled: bool) -> None:
+        self.set_post_handshake_auth(enabled)
+
+    def _pha_verify_mode(self) -> None:
+        mode = m2.ssl_ctx_get_verify_mode(self._ptr())
+        if self._post_handshake_auth and mode & m2.SSL_VERIFY_PEER:
+            mode |= m2.SSL_VERIFY_POST_HANDSHAKE
+        elif not self._post_handshake_auth:
+            mode &= ~m2.SSL_VERIFY_POST_HANDSHAKE
+        m2.ssl_ctx_set_verify_mode(self._ptr(), mode)
+
+    def set_psk_client_callback(self, callback: Optional[Callable[[Optional[str]], Tuple[Any, Any]]]) -> None:
+        """Use an external PSK as a client (RFC 4279 for TLS 1.2, RFC 8446 section 4.2.11 for
+        TLS 1.3), as Python 3.13's ``SSLContext.set_psk_client_callback``.
+
+        ``callback(hint)`` gets the server's identity hint (str, or None; always None in TLS
+        1.3) and returns ``(identity, psk)``: identity a str (sent as UTF-8), bytes or None,
+        psk bytes (b"" offers none).  Beyond Python, ``(identity, psk, "sha384")`` makes it a
+        TLS 1.3 PSK for SHA-384 suites (the default is "sha256"); a PSK is only used with
+        suites of its hash.  An exception in the callback, or an answer of the wrong type,
+        aborts the handshake (an alert) and is raised by the handshake call.  None turns it
+        off.  OpenSSL: SSL_CTX_set_psk_client_callback, SSL_CTX_set_psk_use_session_callback.
+
+        :raises ValueError: on a server-only context; TypeError if callback is not callable."""
+        if self._protocol == "tls_server":
+            raise ValueError("a PSK client callback cannot be used on a tls_server context")
+        m2.ssl_ctx_set_psk_client_callback(self._ptr(), callback)
+        self._psk_client_callback = callback
+
+    def set_psk_server_callback(self, callback: Optional[Callable[[Optional[str]], Any]],
+                                identity_hint: Optional[str] = None) -> None:
+        """Accept external PSKs as a server, as Python 3.13's ``SSLContext.set_psk_server_callback``.
+
+        ``callback(identity)`` gets the identity the client sent (str, or None) and returns
+        its key as bytes, or b"" for an unknown identity (TLS 1.2 answers unknown_psk_identity;
+        TLS 1.3 ignores the PSK and goes on without it); ``(key, "sha384")`` makes it a TLS 1.3
+        PSK for SHA-384 suites.  identity_hint is sent to TLS 1.2 clients.  A server without a
+        certificate prefers SHA-256 suites in TLS 1.3 (OpenSSL): for SHA-384 PSKs, keep its
+        suites to TLS_AES_256_GCM_SHA384.  An exception in the callback, or an answer of the
+        wrong type, aborts the handshake (internal_error alert) and is raised by the handshake
+        call.  None turns it off.  OpenSSL: SSL_CTX_set_psk_server_callback,
+        SSL_CTX_set_psk_find_session_callback, SSL_CTX_use_psk_identity_hint.
+
+        :raises ValueError: on a client-only context or for a hint over 256 bytes."""
+        if self._protocol == "tls_client":
+            raise ValueError("a PSK server callback cannot be used on a tls_client context")
+        if identity_hint is not None and not isinstance(identity_hint, str):
+            raise TypeError("identity_hint must be a str or None")
+        m2.ssl_ctx_set_psk_server_callback(self._ptr(), callback, identity_hint)
 
 
 def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:

@@ -27,6 +27,7 @@ from M2Sec.SSL import Checker  # noqa: F401,E402
 from M2Sec.SSL.SSLObject import SSLObject, adrive, drive  # noqa: F401,E402
 from M2Sec.SSL.SSLObject import run as retry_loop  # noqa: F401,E402
 from M2Sec.SSL.SSLServer import SSLServer, ThreadingSSLServer  # noqa: F401,E402
+from M2Sec.SSL.stapling import OCSPStapleError, RefreshingStaple, StapleRevokedError  # noqa: F401,E402
 
 if os.name != "nt":
     from M2Sec.SSL.SSLServer import ForkingSSLServer  # noqa: F401

@@ -7,12 +7,12 @@ the TLS.  Unlike TLS Lite, clients verify the server's certificate chain and hos
 """
 
 from M2Sec.TLS.checker import Checker
-from M2Sec.TLS.constants import AlertDescription, AlertLevel
+from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType
 from M2Sec.TLS.errors import (BaseTLSException, TLSAbruptCloseError, TLSAlert, TLSAuthenticationError,
                               TLSAuthenticationTypeError, TLSAuthorizationError, TLSClosedConnectionError,
-                              TLSError, TLSFaultError, TLSFingerprintError, TLSLocalAlert,
-                              TLSNoAuthenticationError, TLSRemoteAlert, TLSUnsupportedError,
-                              TLSValidationError)
+                              TLSError, TLSFaultError, TLSFingerprintError, TLSIllegalParameterException,
+                              TLSLocalAlert, TLSNoAuthenticationError, TLSProtocolException, TLSRemoteAlert,
+                              TLSUnsupportedError, TLSValidationError)
 from M2Sec.TLS.integration import (HTTPTLSConnection, IMAP4_TLS, POP3_TLS, SMTP_TLS, ClientHelper,
                                    TLSSocketServerMixIn)
 from M2Sec.TLS.keys import Key, generateRSAKey, parsePEMKey
@@ -26,7 +26,8 @@ from M2Sec.TLS import aio
 
 __all__ = [
     "AlertDescription", "AlertLevel", "BaseTLSException", "Checker", "ClientHelper", "HTTPTLSConnection",
-    "HandshakeSettings", "IMAP4_TLS", "Key", "POP3_TLS", "SMTP_TLS", "Session", "SessionCache",
+    "HandshakeSettings", "IMAP4_TLS", "Key", "KeyUpdateMessageType", "TLSIllegalParameterException",
+    "TLSProtocolException", "POP3_TLS", "SMTP_TLS", "Session", "SessionCache",
     "TLSAbruptCloseError", "TLSAlert", "TLSAuthenticationError", "TLSAuthenticationTypeError",
     "TLSAuthorizationError", "TLSClosedConnectionError", "TLSConnection", "TLSError", "TLSFaultError",
     "TLSFingerprintError", "TLSLocalAlert", "TLSNoAuthenticationError", "TLSRemoteAlert",

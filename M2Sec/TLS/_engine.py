@@ -54,6 +54,14 @@ def verify_peer(ctx: Context, cafile: Optional[str] = None, capath: Optional[str
         ctx.set_default_verify_paths()
 
 
+def verify_peer_later(ctx: Context, cafile: Optional[str] = None, capath: Optional[str] = None) -> None:
+    """Ask for no certificate in the handshake, but check one a post-handshake request brings
+    against cafile/capath (any certificate, for a Checker to judge, when neither is given)."""
+    ctx.set_verify(m2.SSL_VERIFY_NONE, 100, None if cafile or capath else _accept_any)
+    if cafile or capath:
+        ctx.load_verify_locations(cafile, capath)
+
+
 def expect_sni(ctx: Context, name: str) -> None:
     """A server accepting only name (case-insensitive) as SNI: any other gets unrecognized_name;
     a client that names no server is let through."""
@@ -95,6 +103,40 @@ def srp_server(ctx: Context, lookup: Any) -> None:
 
 def srp_client(ctx: Context, username: str, password: str, strength: int) -> None:
     m2.srp_ctx_set_client(ctx.ctx, username, password, strength)
+
+
+def _suites_of_hash(ctx: Context, suites: str, hash_name: str) -> None:
+    """Keep the TLS 1.3 suites of hash_name: a PSK is only used with them (and OpenSSL's server
+    without a certificate would otherwise prefer SHA-256 suites)."""
+    ctx.set_ciphersuites([s for s in suites.split(":") if s.endswith("_" + hash_name.upper())])
+
+
+def psk_client(ctx: Context, configs: List[Tuple[bytes, bytes, str]], suites: str) -> None:
+    """Offer the first of configs' (identity, key, hash) as an external PSK (OpenSSL's client
+    offers one), with the TLS 1.3 suites of its hash."""
+    identity, key, hash_name = configs[0]
+
+    def choose(hint: Optional[str]) -> Tuple[bytes, bytes, str]:
+        return identity, key, hash_name
+
+    ctx.set_psk_client_callback(choose)
+    if suites:
+        _suites_of_hash(ctx, suites, hash_name)
+
+
+def psk_server(ctx: Context, configs: List[Tuple[bytes, bytes, str]], suites: str) -> None:
+    """Accept the external PSKs of configs, found by identity; another identity gets none.  When
+    they all use SHA-384, so do the server's TLS 1.3 suites."""
+    keys = {identity: (key, hash_name) for identity, key, hash_name in configs}
+
+    def find(identity: Optional[str]) -> Any:
+        if identity is None:
+            return b""
+        return keys.get(identity.encode("utf-8", "surrogateescape"), b"")
+
+    ctx.set_psk_server_callback(find)
+    if suites and all(h == "sha384" for _, _, h in configs):
+        _suites_of_hash(ctx, suites, "sha384")
 
 
 class TLSObject(SSLObject):

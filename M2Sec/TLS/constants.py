@@ -57,6 +57,13 @@ class AlertDescription:
 _ALERT_NAMES: Dict[int, str] = {v: k for k, v in vars(AlertDescription).items()
                                 if isinstance(v, int) and not k.startswith("_")}
 
+class KeyUpdateMessageType:
+    """The request_update byte of a TLS 1.3 KeyUpdate message (RFC 8446 section 4.6.3)."""
+
+    update_not_requested = 0
+    update_requested = 1
+
+
 # TLS versions as TLS Lite writes them: (major, minor) of the record layer.
 VERSION_NAMES: Dict[tuple, str] = {(3, 0): "SSL 3.0", (3, 1): "TLS 1.0", (3, 2): "TLS 1.1",
                                    (3, 3): "TLS 1.2", (3, 4): "TLS 1.3"}

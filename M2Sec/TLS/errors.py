@@ -104,3 +104,12 @@ class TLSFaultError(TLSError):
 
 class TLSUnsupportedError(TLSError):
     """A requested feature is not available in this build of OpenSSL or not valid here."""
+
+
+class TLSProtocolException(TLSError):
+    """A request that the TLS protocol does not allow here (tlslite-ng's name)."""
+
+
+class TLSIllegalParameterException(TLSProtocolException):
+    """A parameter that is not valid for this connection, such as a KeyUpdate on TLS 1.2
+    (tlslite-ng's name)."""

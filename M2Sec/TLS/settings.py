@@ -31,6 +31,9 @@ KEY_EXCHANGE_NAMES: Dict[str, str] = {
     "rsa": "kRSA+aRSA", "dhe_dsa": "kDHE+aDSS", "srp_sha": "kSRP+aSRP", "srp_sha_rsa": "kSRP+aRSA",
 }
 SRP_KEY_EXCHANGES = ("srp_sha", "srp_sha_rsa")
+# TLS 1.2's PSK suites (RFC 4279, RFC 5489), offered when pskConfigs holds a key: with (EC)DHE,
+# and plain PSK only when psk_modes allows a key exchange without DHE ("psk_ke").
+PSK_KEY_EXCHANGES = {"ecdhe_psk": "kECDHEPSK", "dhe_psk": "kDHEPSK", "psk": "kPSK"}
 # TLS Lite's curve names that OpenSSL spells differently.
 _GROUP_ALIASES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 HASHES = ("sha1", "sha224", "sha256", "sha384", "sha512")
@@ -68,6 +71,7 @@ class OpenSSLConfig:
     alpn: List[bytes] = field(default_factory=list)
     min_key_size: int = 1023
     max_key_size: int = 8193
+    psk: List[Tuple[bytes, bytes, str]] = field(default_factory=list)   # (identity, key, hash), from pskConfigs
 
 
 class HandshakeSettings:
@@ -118,7 +122,12 @@ class HandshakeSettings:
         self.certificate_compression_receive: List[str] = []
 
     def __repr__(self) -> str:
-        return "HandshakeSettings(%s)" % ", ".join("%s=%r" % (n, getattr(self, n)) for n in OPTION_NAMES)
+        def shown(name: str) -> Any:  # PSK secrets stay out of logs and tracebacks
+            v = getattr(self, name)
+            if name == "pskConfigs" and isinstance(v, list):
+                return [(c[0], "<secret>") + tuple(c[2:]) if isinstance(c, (tuple, list)) and c else c for c in v]
+            return v
+        return "HandshakeSettings(%s)" % ", ".join("%s=%r" % (n, shown(n)) for n in OPTION_NAMES)
 
     @property
     def versions(self) -> List[Tuple[int, int]]:
@@ -176,8 +185,11 @@ class HandshakeSettings:
         if not self.cipherNames:
             raise ValueError("cipherNames is empty")
 
+        psk = _psk_configs(self.pskConfigs)
+        psk_exchanges = ["ecdhe_psk", "dhe_psk"] + (["psk"] if "psk_ke" in self.psk_modes else [])
         legacy = self.minVersion < (3, 3)
-        items = []
+        items: List[Tuple[str, str]] = []
+        psk_items: List[Tuple[str, str]] = []
         for enc in self.cipherNames:
             alias = CIPHER_NAMES[enc][0]
             for mac in self.macNames:
@@ -186,6 +198,9 @@ class HandshakeSettings:
                     continue
                 for kx in self.keyExchangeNames:
                     items.append((kx, "+".join(filter(None, (KEY_EXCHANGE_NAMES[kx], alias, MAC_NAMES[mac])))))
+                for kx in (psk_exchanges if psk else ()):
+                    psk_items.append((kx, "+".join(filter(None, (PSK_KEY_EXCHANGES[kx], alias, MAC_NAMES[mac])))))
+        items = psk_items + items            # a client with a PSK prefers to use it
         plain = [s for kx, s in items if kx not in SRP_KEY_EXCHANGES]
         srp = [s for kx, s in items if kx in SRP_KEY_EXCHANGES]
         tail = ":!aNULL:!eNULL" + (":@SECLEVEL=0" if legacy else "")
@@ -193,6 +208,11 @@ class HandshakeSettings:
         if self.maxVersion == (3, 4) and not suites:
             if self.minVersion == (3, 4):
                 raise ValueError("cipherNames/macNames leave no TLS 1.3 cipher suite")
+        if psk and self.maxVersion == (3, 4):
+            for h in sorted({h for _, _, h in psk}):   # a TLS 1.3 PSK is used with suites of its hash
+                if not any(suite.endswith("_" + h.upper()) for suite in suites):
+                    raise ValueError("pskConfigs: a %s PSK needs a TLS 1.3 suite of that hash in cipherNames (%s)"
+                                     % (h, "chacha20-poly1305, aes128gcm" if h == "sha256" else "aes256gcm"))
         if self.minVersion <= (3, 3) and not plain and not srp:
             if self.maxVersion <= (3, 3):
                 raise ValueError("cipherNames/macNames/keyExchangeNames leave no TLS 1.2 cipher suite")
@@ -249,7 +269,7 @@ class HandshakeSettings:
             groups=":".join(groups), sigalgs=":".join(sigalgs), options_set=opts_set,
             options_clear=opts_clear, modes=modes, num_tickets=self.ticket_count,
             ticket_lifetime=self.ticketLifetime, alpn=alpn, min_key_size=self.minKeySize,
-            max_key_size=self.maxKeySize)
+            max_key_size=self.maxKeySize, psk=psk)
 
     def _check_refused(self) -> None:
         refused = (
@@ -261,7 +281,6 @@ class HandshakeSettings:
             ("padding_cb", None, "record padding callbacks are not supported"),
             ("max_early_data", 0, "early data is not offered by this API"),
             ("virtual_hosts", [], "use handshakeServer(sni=...) for virtual hosts"),
-            ("pskConfigs", [], "external PSKs are not offered by this API"),
             ("ticketKeys", [], "OpenSSL keys session tickets itself, per server context"),
             ("certificate_compression_send", [], "certificate compression needs OpenSSL 3.2"),
             ("certificate_compression_receive", [], "certificate compression needs OpenSSL 3.2"),
@@ -269,6 +288,37 @@ class HandshakeSettings:
         for name, default, why in refused:
             if getattr(self, name) != default:
                 raise ValueError("%s=%r: %s" % (name, getattr(self, name), why))
+
+
+def _psk_configs(configs: Any) -> List[Tuple[bytes, bytes, str]]:
+    """tlslite-ng's pskConfigs, [(identity, secret[, hash]), ...], as (identity, key, hash).
+
+    :raises TypeError: for entries of the wrong shape or type.
+    :raises ValueError: for an empty or over-long identity or key, a repeated identity, or a
+        hash other than "sha256" (the default) and "sha384"."""
+    if not isinstance(configs, list):
+        raise TypeError("pskConfigs must be a list of (identity, secret[, hash]) tuples")
+    out: List[Tuple[bytes, bytes, str]] = []
+    for entry in configs:
+        if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+            raise TypeError("pskConfigs: each entry is (identity, secret) or (identity, secret, hash)")
+        identity, secret = entry[0], entry[1]
+        if isinstance(identity, str):
+            identity = identity.encode("utf-8")
+        if not isinstance(identity, (bytes, bytearray)) or not isinstance(secret, (bytes, bytearray)):
+            raise TypeError("pskConfigs: the identity is bytes (or str) and the secret bytes")
+        identity, secret = bytes(identity), bytes(secret)
+        if not 0 < len(identity) <= m2.PSK_MAX_IDENTITY_LEN or b"\0" in identity:
+            raise ValueError("pskConfigs: an identity is 1 to %d bytes, without NUL" % m2.PSK_MAX_IDENTITY_LEN)
+        if not 0 < len(secret) <= m2.PSK_MAX_PSK_LEN:
+            raise ValueError("pskConfigs: a secret is 1 to %d bytes" % m2.PSK_MAX_PSK_LEN)
+        hash_name = entry[2] if len(entry) == 3 else "sha256"
+        if hash_name not in ("sha256", "sha384"):
+            raise ValueError("pskConfigs: the hash is 'sha256' or 'sha384', not %r" % (hash_name,))
+        if any(identity == i for i, _, _ in out):
+            raise ValueError("pskConfigs: identity %r is given twice" % identity)
+        out.append((identity, secret, hash_name))
+    return out
 
 
 def _known(values: Any, known: Any, name: str) -> None:

@@ -14,13 +14,14 @@ import select
 import socket
 from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
+from M2Sec import m2
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, SSLWantReadError, SSLWantWriteError, retry_loop
+from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, retry_loop
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
-from M2Sec.TLS.constants import AlertDescription, AlertLevel, VERSION_NAMES
-from M2Sec.TLS.errors import (TLSAbruptCloseError, TLSClosedConnectionError, TLSLocalAlert,
-                              TLSRemoteAlert)
+from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType, VERSION_NAMES
+from M2Sec.TLS.errors import (TLSAbruptCloseError, TLSClosedConnectionError, TLSIllegalParameterException,
+                              TLSLocalAlert, TLSRemoteAlert)
 from M2Sec.TLS.session import Session, cipher_short_name
 from M2Sec.TLS.sessioncache import SessionCache
 from M2Sec.TLS.settings import HandshakeSettings
@@ -114,6 +115,9 @@ class TLSConnection:
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
         self._waiting = False                # _pump waits for the peer's bytes
+        #: with request_post_handshake_auth, a client that sends no certificate ends the connection
+        self.client_cert_required = False
+        self._pha_requested = False
 
     # ---- results ---------------------------------------------------------------------------------
     @property
@@ -122,6 +126,7 @@ class TLSConnection:
         TLS 1.3 tickets that arrived after the handshake count)."""
         if self._tls is not None and not self._tls.closed and not self.closed:
             self._session._set_handle(self._tls.get_session())
+            self._pha_result()
         return self._session
 
     @session.setter
@@ -248,11 +253,12 @@ class TLSConnection:
         certChain = _as_chain(certChain)
         if (certChain is None) != (privateKey is None):
             raise ValueError("certChain and privateKey go together")
-        if certChain is None and verifierDB is None:
-            raise ValueError("a server needs certChain and privateKey, or a verifierDB")
+        settings = _settings(settings)
+        if certChain is None and verifierDB is None and not settings._config.psk:
+            raise ValueError("a server needs certChain and privateKey, a verifierDB, or settings.pskConfigs")
         if certChain is not None and certChain.getNumCerts() == 0:
             raise ValueError("empty certificate chain")
-        gen = self._server_steps(verifierDB, certChain, privateKey, reqCert, sessionCache, _settings(settings),
+        gen = self._server_steps(verifierDB, certChain, privateKey, reqCert, sessionCache, settings,
                                  checker, _alpn_list(alpn), sni, cafile, capath)
         return gen if _steps else self._select_driver(gen)
 
@@ -266,11 +272,14 @@ class TLSConnection:
             _engine.verify_peer(ctx, cafile, capath, system=not (cafile or capath))
         if certChain is not None:
             _use_chain(ctx, certChain, privateKey)
+            ctx.set_post_handshake_auth(True)    # as tlslite-ng: a client with a certificate offers PHA
         protos = alpn or config.alpn
         if protos:
             _engine.alpn(ctx, protos, server=False)
         if srp is not None:
             _engine.srp_client(ctx, srp[0], srp[1], settings.minKeySize)
+        if config.psk:
+            _engine.psk_client(ctx, config.psk, config.ciphersuites)
         return ctx
 
     def _server_context(self, verifierDB: Optional[VerifierDB], certChain: Optional[X509CertChain], privateKey: Any,
@@ -280,12 +289,16 @@ class TLSConnection:
         config = settings._config
 
         def make() -> _engine.Context:
-            srp_only = certChain is None
+            srp_only = certChain is None and verifierDB is not None
             ctx = _engine.new_context(True, config, srp=srp_only)
+            if config.psk:
+                _engine.psk_server(ctx, config.psk, config.ciphersuites)
             if certChain is not None:
                 _use_chain(ctx, certChain, privateKey)
             if reqCert:
                 _engine.verify_peer(ctx, cafile, capath, accept_any=not (cafile or capath))
+            else:
+                _engine.verify_peer_later(ctx, cafile, capath)   # for request_post_handshake_auth
             if verifierDB is not None:
                 _engine.srp_server(ctx, verifierDB._lookup)
             protos = alpn or config.alpn
@@ -303,7 +316,7 @@ class TLSConnection:
             return make()
         key = (id(verifierDB), certChain.pem() if certChain else None,
                privateKey.public_pem() if privateKey is not None else None, bool(reqCert),
-               repr(settings), tuple(alpn), sni, cafile, capath)
+               repr(settings), tuple(config.psk), tuple(alpn), sni, cafile, capath)
         return sessionCache._context(key, make)
 
     # ---- the protocol, as I/O requests -----------------------------------------------------------------
@@ -503,6 +516,7 @@ class TLSConnection:
             if not result:
                 break                        # close_notify: end of data
             self._readbuf += result
+            self._pha_result()
         return self._take(max)
 
     def _take(self, max: Optional[int]) -> bytes:
@@ -650,6 +664,61 @@ class TLSConnection:
 
     def writeAsync(self, s: Any) -> Generator[int, None, None]:
         yield from self._select_driver(self._write_steps(s))
+
+    def send_keyupdate_request(self, message_type: int) -> Generator[int, None, None]:
+        """Update this side's TLS 1.3 sending keys with a KeyUpdate message (RFC 8446 section
+        4.6.3); ``KeyUpdateMessageType.update_requested`` also asks the peer to update its own,
+        which it does with its next write.  As in tlslite-ng, the result is a generator: iterate
+        through it (``for _ in conn.send_keyupdate_request(...): pass``) to send the message
+        now; it yields 0/1 while a non-blocking socket would block.  The checks and the key
+        change happen at the call: a message not sent then goes out before the next write.
+
+        :raises TLSIllegalParameterException: on TLS 1.2 or for an unknown message_type.
+        :raises TLSClosedConnectionError: on a closed connection."""
+        if isinstance(message_type, bool) or message_type not in (KeyUpdateMessageType.update_not_requested,
+                                                                   KeyUpdateMessageType.update_requested):
+            raise TLSIllegalParameterException("unknown KeyUpdate message_type %r" % (message_type,))
+        tls = self._need_open()
+        if self.version != (3, 4):
+            raise TLSIllegalParameterException("KeyUpdate is a TLS 1.3 feature (this is %s)" % self.getVersionName())
+        tls.key_update(request_peer=message_type == KeyUpdateMessageType.update_requested)
+        return self._select_driver(self._fatal(self._flush()))
+
+    def request_post_handshake_auth(self, settings: Optional[HandshakeSettings] = None) -> Generator[int, None, None]:
+        """Ask the TLS 1.3 client for its certificate after the handshake (server side; RFC 8446
+        section 4.6.2).  As in tlslite-ng, the result is a generator to iterate through, which
+        sends the request; the client's answer comes with later reads, which then fill
+        ``session.clientCertChain`` (checked against the handshake's cafile/capath, or left to a
+        Checker).  With ``client_cert_required`` set, a client that sends no certificate ends
+        the connection (certificate_required).  The request uses the connection's signature
+        algorithms: settings must be None.
+
+        :raises ValueError: on TLS 1.2, on a client, or when the client did not offer
+            post-handshake authentication (tlslite-ng's exception).
+        :raises TLSClosedConnectionError: on a closed connection."""
+        if settings is not None:
+            raise ValueError("settings: the certificate request uses the connection's signature algorithms")
+        tls = self._need_open()
+        if self.version != (3, 4):
+            raise ValueError("post-handshake authentication needs TLS 1.3 (this is %s)" % self.getVersionName())
+        if self._client:
+            raise ValueError("post-handshake authentication is requested by a server")
+        mode = m2.SSL_VERIFY_PEER | m2.SSL_VERIFY_POST_HANDSHAKE
+        m2.ssl_set_verify(tls.ssl, mode | (m2.SSL_VERIFY_FAIL_IF_NO_PEER_CERT if self.client_cert_required else 0))
+        try:
+            tls.verify_client_post_handshake()
+        except SSLError as e:
+            raise ValueError(str(e)) from None
+        self._pha_requested = True
+        return self._select_driver(self._fatal(self._flush()))
+
+    def _pha_result(self) -> None:
+        """After a post-handshake request, the client's certificates once they arrived."""
+        if self._pha_requested and self._tls is not None and not self._tls.closed:
+            chain = [X509._wrap(c) for c in self._tls.get_peer_chain()]
+            if chain:
+                self._session.clientCertChain = X509CertChain(chain)
+                self._pha_requested = False
 
     def send(self, s: Any) -> int:
         return self.write(s)

@@ -36,6 +36,12 @@ class AppServer(SSH.SSHServer):
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
         return True
 
+    def unix_connection_requested(self, dest_path):
+        return not dest_path.endswith("forbidden.sock")
+
+    def unix_server_requested(self, listen_path):
+        return not listen_path.endswith("forbidden.sock")
+
     def server_requested(self, listen_host, listen_port):
         return True
 

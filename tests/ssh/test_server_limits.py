@@ -185,3 +185,43 @@ def test_200_concurrent_connections(make_server, keys):
     assert live == []
     assert after - before < 16 << 20, "memory grew by %d MiB" % ((after - before) >> 20)
     print("200 connections: %.2f s, RSS %+.1f MiB" % (took, (after - before) / 2 ** 20))
+
+
+def test_idle_timeout_and_keepalive(make_server, keys):
+    """idle_timeout ends a connection the client leaves silent; with keepalives the client
+    answers (OpenSSH's ClientAliveInterval), and a client that stops answering is dropped."""
+    idle = make_server(idle_timeout=0.6)
+
+    async def quiet():
+        conn = await SSH.connect("127.0.0.1", idle.port, username=USER, known_hosts=idle.known_hosts,
+                                 client_keys=[keys.user["ed25519"]], config=None, agent_path=None)
+        t0 = time.monotonic()
+        await asyncio.wait_for(conn.wait_closed(), 10)
+        return conn.error, time.monotonic() - t0
+    err, took = run(quiet())
+    assert isinstance(err, DisconnectError) and "idle timeout" in str(err) and took < 5
+
+    alive = make_server(keepalive_interval=0.2, keepalive_count_max=2)
+
+    async def answered():
+        async with SSH.connect("127.0.0.1", alive.port, username=USER, known_hosts=alive.known_hosts,
+                               client_keys=[keys.user["ed25519"]], config=None, agent_path=None) as conn:
+            await asyncio.sleep(1.2)  # several keepalives, each answered by the client core
+            return conn.error, (await conn.run("hello")).stdout
+    err, out = run(answered())
+    assert err is None and out == b"hello\n"
+
+    async def frozen():
+        conn = await SSH.connect("127.0.0.1", alive.port, username=USER, known_hosts=alive.known_hosts,
+                                 client_keys=[keys.user["ed25519"]], config=None, agent_path=None)
+        conn._transport.pause_reading()  # the client stops reading: no answers go back
+        t0 = time.monotonic()
+        for _ in range(100):
+            if not alive.acceptor.connections:
+                break
+            await asyncio.sleep(0.05)
+        gone = time.monotonic() - t0
+        conn.close()
+        return gone, len(alive.acceptor.connections)
+    gone, left = run(frozen())
+    assert left == 0 and gone < 4

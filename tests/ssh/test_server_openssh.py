@@ -395,3 +395,82 @@ def test_rekey_during_transfer(server, keys):
     data = pattern(8 * 1024 * 1024)
     p = run(server, keys, "sha256", input=data, options=["RekeyLimit=1M"])
     assert p.stdout == b"%d %s\n" % (len(data), hashlib.sha256(data).hexdigest().encode()), p.stderr
+
+
+def test_agent_forwarding_from_ssh_a(server, keys):
+    """OpenSSH's ssh -A: the command on the M2Sec server reaches the client's agent through
+    SSH_AUTH_SOCK (ssh-add -L there lists what the local agent holds); the socket is gone once
+    the connection ends, and without -A there is none."""
+    from .agent_helpers import SshAgent
+    from .server_helpers import SSH_BIN
+    agent = SshAgent()
+    try:
+        agent.add(keys.user["ed25519"])
+
+        def ssh_a(*flags):
+            argv = [SSH_BIN, "-F", "/dev/null", "-p", str(server.port), "-l", USER, "-o", "BatchMode=yes",
+                    "-o", "UserKnownHostsFile=" + server.known_hosts, "-o", "LogLevel=ERROR",
+                    "-i", keys.user["ed25519"], *flags, "127.0.0.1", "run:ssh-add -L; echo sock=$SSH_AUTH_SOCK"]
+            return subprocess.run(argv, capture_output=True, timeout=40, stdin=subprocess.DEVNULL,
+                                  env=dict(os.environ, SSH_AUTH_SOCK=agent.path))
+        forwarded = ssh_a("-A")
+        assert forwarded.returncode == 0, forwarded.stderr
+        lines = forwarded.stdout.decode().splitlines()
+        assert [" ".join(line.split()[:2]) for line in lines[:-1]] == agent.listed()
+        sock = lines[-1].split("=", 1)[1]
+        assert sock
+        deadline = time.monotonic() + 10
+        while os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(sock)
+        plain = ssh_a("-a")
+        assert plain.stdout.decode().splitlines()[-1] == "sock="
+    finally:
+        agent.stop()
+
+
+def test_unix_socket_forwarding_from_ssh(server, keys, tmp_path):
+    """ssh -L path:path and ssh -R path:path through the M2Sec server (OpenSSH's streamlocal);
+    the server's policy refuses a path, and a socket it bound is removed when the forward ends."""
+    from .test_forwarding import _ask, _UnixEcho
+    from .server_helpers import SSH_BIN
+    echo = _UnixEcho(str(tmp_path / "echo.sock"))
+
+    def forward(flag, spec, wait_for):
+        argv = [SSH_BIN, "-F", "/dev/null", "-p", str(server.port), "-l", USER, "-o", "BatchMode=yes",
+                "-o", "UserKnownHostsFile=" + server.known_hosts, "-o", "LogLevel=ERROR", "-o", "IdentityAgent=none",
+                "-o", "ExitOnForwardFailure=yes", "-i", keys.user["ed25519"], "-N", flag, spec, "127.0.0.1"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(wait_for) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return proc
+
+    def stop(proc):
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    try:
+        local = str(tmp_path / "L.sock")
+        p = forward("-L", "%s:%s" % (local, echo.path), local)
+        try:
+            assert _ask(local, b"via -L") == b"echo:via -L"
+        finally:
+            stop(p)
+        remote = str(tmp_path / "R.sock")
+        p = forward("-R", "%s:%s" % (remote, echo.path), remote)
+        try:
+            assert _ask(remote, b"via -R") == b"echo:via -R"
+        finally:
+            stop(p)
+        deadline = time.monotonic() + 10
+        while os.path.exists(remote) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(remote)
+        refused = forward("-R", "%s:%s" % (tmp_path / "forbidden.sock", echo.path), str(tmp_path / "never"))
+        assert refused.wait(20) != 0
+    finally:
+        echo.close()

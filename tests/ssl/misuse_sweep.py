@@ -46,6 +46,8 @@ ARGS: Dict[str, Tuple[Any, ...]] = {
     "set_verify": (SSL.verify_peer, 5), "set_verify_depth": (5,), "set_verify_flags": (0,),
     "use_certificate": ("CERT", "KEY"), "set_alpn_required": (True,), "set_info_callback": (None,),
     "set_session_tickets": (False,),
+    "set_ocsp_staple": (None,),  # OCSP stapling
+    "set_psk_client_callback": (None,), "set_psk_server_callback": (None,), "set_post_handshake_auth": (True,),
     # Session
     "write_bio": ("BIO",), "set_time": (1,), "set_timeout": (1,),
 }

@@ -196,3 +196,87 @@ def test_sslbio_handshake_over_memory(pki):
         sock.close()
         sslbio.close()
         conn.free()
+
+
+# ---- load_cert_chain with a PKCS#12 file (issue 16) ---------------------------------------
+
+def _server_p12(pki, password):
+    from M2Sec import EVP, PKCS12
+
+    return PKCS12.serialize_key_and_certificates(
+        b"server", EVP.load_key(pki.path("server.key")), X509.load_cert(pki.path("server.pem")),
+        [X509.load_cert(pki.path("inter.pem"))], password)
+
+
+@pytest.mark.parametrize("name", ["server.p12", "server.PFX", "server.bin"])
+def test_load_cert_chain_pkcs12(pki, tmp_path, name):
+    from ssl_helpers import s_client
+
+    path = tmp_path / name
+    path.write_bytes(_server_p12(pki, b"p12 pw"))
+    ctx = SSL.Context()
+    ctx.load_cert_chain(str(path), password="p12 pw")
+    with m2server(ctx) as srv:
+        out = s_client(srv.port, "-CAfile", pki.path("root.pem"), "-verify_return_error", "-servername", "localhost",
+                       "-verify_hostname", "localhost", input=b"hello\n")
+    assert "Verify return code: 0 (ok)" in out, out
+    assert "depth=1 CN = Test Intermediate CA" in out  # the intermediate came from the PKCS#12 file
+    assert not srv.errors or all(isinstance(e, SSL.SSLError) for e in srv.errors)
+
+
+def test_load_cert_chain_pkcs12_errors(pki, tmp_path):
+    from M2Sec import PKCS12
+
+    path = tmp_path / "server.p12"
+    path.write_bytes(_server_p12(pki, b"p12 pw"))
+    ctx = SSL.Context()
+    with pytest.raises(PKCS12.PKCS12PasswordError):
+        ctx.load_cert_chain(str(path), password=b"wrong")
+    with pytest.raises(PKCS12.PKCS12PasswordError):
+        ctx.load_cert_chain(str(path))
+    path.write_bytes(_server_p12(pki, b"p12 pw")[:100])
+    with pytest.raises(PKCS12.PKCS12Error):
+        ctx.load_cert_chain(str(path), password=b"p12 pw")
+    only_cas = PKCS12.serialize_key_and_certificates(None, None, None, [X509.load_cert(pki.path("inter.pem"))], b"x")
+    path.write_bytes(only_cas)
+    with pytest.raises(PKCS12.PKCS12Error, match="no private key"):
+        ctx.load_cert_chain(str(path), password=b"x")
+    with pytest.raises(SSL.SSLError):
+        ctx.load_cert_chain(str(tmp_path / "missing.p12"), password=b"x")
+
+
+def test_load_cert_chain_pem_key_password(pki, tmp_path):
+    from pki_helpers import openssl as run
+
+    key = tmp_path / "enc.key"
+    run("pkey", "-in", pki.path("server.key"), "-aes256", "-passout", "pass:pem pw", "-out", str(key))
+    ctx = SSL.Context()
+    ctx.load_cert_chain(pki.chain("server"), str(key), password="pem pw")
+    with pytest.raises(SSL.SSLError):
+        SSL.Context().load_cert_chain(pki.chain("server"), str(key), password=b"wrong")
+
+
+def test_crl_built_by_m2sec_revokes_a_server(pki):
+    """A CRL made with X509.make_crl, in a client context's store, fails the handshake with a
+    revoked server certificate and lets the others through."""
+    from M2Sec import EVP
+
+    inter, inter_key = X509.load_cert(pki.path("inter.pem")), EVP.load_key(pki.path("inter.key"))
+    server = X509.load_cert(pki.path("server.pem"))
+    with m2server(pki.server_ctx()) as srv:
+        for revoked, ok in (([server], False), ([server.get_serial_number() + 1], True)):
+            ctx = pki.client_ctx()
+            ctx.get_cert_store().add_crl(X509.make_crl(inter, inter_key, revoked, crl_number=1))
+            ctx.set_verify_flags(SSL.verify_crl_check_leaf)
+            c = SSL.Connection(ctx)
+            c.settimeout(10)
+            try:
+                if ok:
+                    c.connect(("localhost", srv.port))
+                else:
+                    with pytest.raises(SSL.CertificateRevokedError) as exc:
+                        c.connect(("localhost", srv.port))
+                    assert exc.value.verify_code == X509.X509_V_ERR_CERT_REVOKED
+            finally:
+                c.close()
+                ctx.close()

@@ -112,6 +112,27 @@ def server():
         s.thread.join(TIMEOUT)
 
 
+def echo(conn: Any, data: bytes = b"ping") -> bytes:
+    """Write data on a TLSConnection and read until as many bytes came back."""
+    conn.write(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = conn.read()
+        assert chunk
+        got += chunk
+    return got
+
+
+def read_to_end(conn: Any) -> bytes:
+    """Everything a TLSConnection reads until the peer's close_notify."""
+    out = b""
+    while True:
+        data = conn.read()
+        if not data:
+            return out
+        out += data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

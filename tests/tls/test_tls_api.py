@@ -45,7 +45,7 @@ def test_default_settings_map_to_openssl():
     ("cipherNames", []), ("macNames", ["md5"]), ("certificateTypes", ["openpgp"]),
     ("keyShares", ["x25519", "secp256r1"]), ("keyShares", ["ffdhe9999"]), ("requireExtendedMasterSecret", True),
     ("useExperimentalTackExtension", True), ("use_heartbeat_extension", True), ("record_size_limit", 2048),
-    ("dhParams", "x"), ("max_early_data", 16384), ("pskConfigs", [("id", b"k")]), ("ticketKeys", [b"k" * 32]),
+    ("dhParams", "x"), ("max_early_data", 16384), ("pskConfigs", [("id", b"k", "sha512")]), ("ticketKeys", [b"k" * 32]),
     ("psk_modes", ["psk_ke"]), ("rsaSigHashes", ["sha1"]), ("minKeySize", 100), ("maxKeySize", 512),
     ("defaultCurve", "brainpoolP256r1"), ("cipherImplementations", ["python"]), ("alpnProtocols", [b""]),
 ])

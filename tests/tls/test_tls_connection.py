@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import TIMEOUT
+from conftest import TIMEOUT, echo
 from M2Sec import m2
 
 from M2Sec.TLS import (AlertDescription, Checker, HandshakeSettings, SessionCache, TLSAbruptCloseError,
@@ -35,16 +35,6 @@ def client(srv, creds, **kw):
     kw.setdefault("cafile", creds.cafile)
     conn.handshakeClientCert(**kw)
     return conn
-
-
-def echo(conn, data=b"ping"):
-    conn.write(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = conn.read()
-        assert chunk
-        got += chunk
-    return got
 
 
 def test_cert_handshake_and_data(creds, server):

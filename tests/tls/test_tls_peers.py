@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import TIMEOUT, free_port, tlslite_script, wait_port
+from conftest import TIMEOUT, free_port, read_to_end, tlslite_script, wait_port
 from M2Sec.TLS import (AlertDescription, HandshakeSettings, TLSConnection, TLSRemoteAlert, VerifierDB)
 
 pytestmark = pytest.mark.timeout(60)
@@ -27,12 +27,7 @@ def test_client_against_openssl_s_server(creds, process, version):
     conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)
     assert conn.version == ((3, 4) if version == "-tls1_3" else (3, 3))
     conn.write(b"GET / HTTP/1.0\r\n\r\n")
-    page = b""
-    while True:
-        data = conn.read()
-        if not data:
-            break
-        page += data
+    page = read_to_end(conn)
     assert page.startswith(b"HTTP/1.0 200 ok") and b"Cipher" in page
     session = conn.session
     conn.close()
