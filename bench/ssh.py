@@ -52,7 +52,32 @@ def _openssh(sshd: Sshd, cipher: str, command: str, stdin: str = "/dev/null") ->
 
 def _kw(sshd: Sshd, cipher: str) -> dict:
     return dict(username=sshd.user, client_keys=[SSH.load_private_key(sshd.user_keys["ed25519"])],
-                known_hosts=sshd.known_hosts(), encryption_algs=[cipher])
+                known_hosts=sshd.known_hosts(), encryption_algs=[cipher], config=None, agent_path=None)
+
+
+async def _m2_jump_connections(sshd: Sshd, cipher: str, n: int) -> Tuple[float, float]:
+    """connect through the same sshd as jump host (ProxyJump), authenticate, run true."""
+    kw = _kw(sshd, cipher)
+    t, c = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        async with SSH.connect("127.0.0.1", sshd.port, **kw) as jump:
+            async with SSH.connect("127.0.0.1", sshd.port, tunnel=jump, **kw) as conn:
+                await conn.run("true")
+    return (time.perf_counter() - t) / n, (time.process_time() - c) / n
+
+
+def _openssh_jump(sshd: Sshd, cipher: str) -> Tuple[float, float]:
+    """ssh -J through the same sshd: wall time and the CPU of both ssh processes."""
+    argv = _ssh_cmd(sshd, cipher, "true")
+    jump = "ProxyCommand=ssh -F /dev/null -p %d -i %s -o UserKnownHostsFile=%s -o BatchMode=yes -o Ciphers=%s " \
+           "-W %%h:%%p %s@127.0.0.1" % (sshd.port, sshd.user_keys["ed25519"], sshd.known_hosts(), cipher, sshd.user)
+    argv = argv[:-2] + ["-o", jump] + argv[-2:]
+    t = time.perf_counter()
+    before = os.times()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True, timeout=60)
+    after = os.times()
+    return time.perf_counter() - t, (after.children_user - before.children_user) + \
+        (after.children_system - before.children_system)
 
 
 async def _m2_connections(sshd: Sshd, cipher: str, n: int) -> Tuple[float, float]:
@@ -208,6 +233,11 @@ def rows() -> List[tuple]:
             target, ok = (">= 1.0 (rate)", rate >= 1.0) if name == "asyncssh" else ("info", None)
             out.append(("SSH connect+auth+true", _fmt(*m, "conn"), name, _fmt(*p, "conn"), "%.2f" % rate,
                         target, "-" if ok is None else ("yes" if ok else "NO")))
+        m = _median(lambda: asyncio.run(_m2_jump_connections(sshd, cipher, CONNECTIONS // 2)))
+        o = [_openssh_jump(sshd, cipher) for _ in range(CONNECTIONS // 2)]
+        p = (statistics.median(x[0] for x in o), statistics.median(x[1] for x in o))
+        out.append(("SSH connect via ProxyJump", _fmt(*m, "conn"), "OpenSSH ssh -J", _fmt(*p, "conn"),
+                    "%.2f" % (p[0] / m[0]), "info", "-"))
         for cipher in ("aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"):
             short = cipher.split("@")[0]
             for up in (True, False):

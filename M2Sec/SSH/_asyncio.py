@@ -642,6 +642,10 @@ class SSHClientConnection:
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
         #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
         self._agent_forward_path: Optional[str] = None
+        #: (display, fake cookie, screen, real cookie) when X11 connections are forwarded
+        self._x11: Optional[Tuple[str, bytes, int, Optional[bytes]]] = None
+        #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
+        self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
         self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
@@ -732,6 +736,47 @@ class SSHClientConnection:
                 self._global.popleft().set_result((ev.success, ev.data))
         elif isinstance(ev, core.SignatureRequest):
             self._spawn(self._sign_for_auth(ev))
+        elif isinstance(ev, core.HostKeysAnnounced):
+            self._learn_host_keys(ev.blobs)
+
+    def _learn_host_keys(self, blobs: List[bytes]) -> None:
+        """update_host_keys: ask the server to prove the host keys known_hosts lacks, then
+        record them (OpenSSH's UpdateHostKeys)."""
+        learn = self._update_host_keys
+        if learn is None:
+            return
+        from M2Sec.SSH import keys
+        kh, host, port, hashed = learn
+        known = {e.blob for e in kh.lookup(host, port) if e.marker is None}
+        new = []
+        for blob in blobs:
+            try:
+                keys.decode_public_blob(blob)
+            except (ValueError, keys.SSHKeyError):
+                continue  # a key type M2Sec cannot check
+            if blob not in known:
+                new.append(blob)
+        if not new or self.error is not None:
+            return
+        fut = self._loop.create_future()
+        self._global.append(fut)
+        self._core.hostkeys_prove_request(new)
+        self._flush()
+
+        def proven(f: "asyncio.Future[Tuple[bool, bytes]]") -> None:
+            if f.cancelled() or f.exception() is not None or not f.result()[0]:
+                return
+            try:
+                proved = self._core.hostkeys_proven(new, f.result()[1])
+            except (DisconnectError, ValueError):
+                return  # a bad proof: nothing is learned
+            for key in proved:
+                kh.add(host, port, key, hashed=hashed)
+            try:
+                kh.save()
+            except OSError:
+                pass
+        fut.add_done_callback(proven)
 
     async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
         """Ask a key outside the core (an agent's) for the authentication signature."""
@@ -756,6 +801,12 @@ class SSHClientConnection:
         """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
         (to the forward's destination) or an agent connection (to the local agent)."""
         from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == b"x11":
+            if self._x11 is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "X11 forwarding is off")
+                return
+            self._spawn(self._x11_channel(c))
+            return
         if c.kind == AGENT_CHANNEL:
             path = self._agent_forward_path
             if path is None:
@@ -779,6 +830,32 @@ class SSHClientConnection:
         else:
             target = str(dest[0])
             self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
+
+    async def _x11_channel(self, c: ch.Channel) -> None:
+        """An X connection from the server: to the local display, the fake cookie replaced."""
+        from M2Sec.SSH import x11
+        assert self._x11 is not None
+        display, fake, _screen, real = self._x11
+        try:
+            reader, writer = await x11.open_display(display)
+        except OSError as e:
+            if c.state == "opening" and self._core.state == "open":
+                self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot open display %s: %s" % (display, e))
+                self._flush()
+            return
+        io = _ChannelIO(self, c)
+        self._core.accept_channel(c)
+        io.opened.set_result(None)
+        self._flush()
+        try:
+            head = await io.stdout.readexactly(12)
+            rest = await io.stdout.readexactly(x11.setup_length(head) - 12)
+            writer.write(x11.replace_cookie(head + rest, fake, real))
+        except (x11.X11Error, asyncio.IncompleteReadError, DisconnectError):
+            io.close()
+            writer.close()
+            return
+        await pipe(io, reader, writer)
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -924,6 +1001,9 @@ class SSHClientConnection:
                 io.request(b"env", string(name) + string(value), False)
             if self._agent_forward_path is not None:
                 io.request(b"auth-agent-req@openssh.com", b"", False)
+            if self._x11 is not None:
+                from M2Sec.SSH import x11
+                io.request(b"x11-req", x11.x11_request(self._x11[1], self._x11[2]), False)
             if subsystem is not None:
                 replies.append((b"subsystem", io.request(b"subsystem", string(subsystem))))
             elif command is not None:
@@ -1245,7 +1325,9 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
             config: Any = _UNSET, agent_path: Optional[str] = _UNSET, preferred_auth: Any = _UNSET,
             strict_host_key_checking: str = _UNSET, tunnel: Any = _UNSET, proxy_command: Any = _UNSET,
             keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET,
-            agent_forwarding: bool = _UNSET) -> _Connector:
+            agent_forwarding: bool = _UNSET, update_host_keys: bool = _UNSET,
+            hash_known_hosts: bool = _UNSET, x11_forwarding: bool = _UNSET,
+            x11_display: Optional[str] = _UNSET) -> _Connector:
     """Connect, exchange keys and authenticate: ``async with connect(...) as conn``.
 
     Options not given are taken from OpenSSH's configuration for the host (``config``), then
@@ -1266,6 +1348,12 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
         used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.  Default:
         the agent's keys, then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``.
     :param agent_path: the ssh-agent socket (default ``$SSH_AUTH_SOCK``; None: no agent).
+    :param x11_forwarding: forward the X connections of the commands started to the local
+        display (``x11_display``, default $DISPLAY; as ``ssh -X``, ForwardX11); the display's
+        cookie (``xauth``) stays here, the server gets a fake one.
+    :param update_host_keys: learn the server's other host keys into the known_hosts file
+        once it proves it holds them (hostkeys-00@openssh.com; OpenSSH's UpdateHostKeys).
+    :param hash_known_hosts: names added to known_hosts are hashed (``|1|``, HashKnownHosts).
     :param agent_forwarding: let the processes this connection starts use the agent
         (auth-agent-req@openssh.com, as ``ssh -A``; default: the configuration's ForwardAgent).
     :param preferred_auth: the methods to try, in order (default publickey, password,
@@ -1336,7 +1424,8 @@ def _preferred_host_key_algs(kh: Any, host: str, port: int) -> Optional[List[byt
     return first + [a for a in core.DEFAULT_HOST_KEY_ALGS if a not in first]
 
 
-def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "yes") -> Optional[Callable[[Any], None]]:
+def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "yes",
+                        hashed: bool = False) -> Optional[Callable[[Any], None]]:
     """The core's host key callback for a ``known_hosts`` argument and a policy
     (``yes``, ``accept-new`` or ``no``; see :func:`connect`).
 
@@ -1362,7 +1451,7 @@ def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "y
             return
         if result.status == "unknown" and policy != "yes" or result.status == "changed" and policy == "no":
             if result.status == "unknown" and kh.path is not None:
-                kh.add(host, port, key)
+                kh.add(host, port, key, hashed=hashed)
                 try:
                     kh.save()
                 except OSError as e:
@@ -1511,6 +1600,10 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
     elif isinstance(known_hosts, (str, os.PathLike)):
         from M2Sec.SSH.knownhosts import KnownHosts
         known_hosts = KnownHosts(os.path.expanduser(os.fspath(known_hosts)), missing_ok=True)
+    hashed = args["hash_known_hosts"] if _given(args["hash_known_hosts"]) else \
+        _yes(opts.get("hashknownhosts", "no"))
+    update = args["update_host_keys"] if _given(args["update_host_keys"]) else \
+        _yes(opts.get("updatehostkeys", "no"))
     host_key_algs = _algs(args, "server_host_key_algs", opts, "hostkeyalgorithms", core.DEFAULT_HOST_KEY_ALGS,
                           core.SUPPORTED_HOST_KEY_ALGS)
     if host_key_algs is None and known_hosts is not None:
@@ -1566,7 +1659,7 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             username=username, host=host, port=port, password=args["password"],
             client_keys=client_keys, kbdint=args["kbdint_handler"],
             password_change=args["password_change_handler"],
-            host_key_check=make_host_key_check(host, port, known_hosts, policy),
+            host_key_check=make_host_key_check(host, port, known_hosts, policy, hashed),
             kex_algs=_algs(args, "kex_algs", opts, "kexalgorithms", core.kex.DEFAULT_KEX, core.kex.SUPPORTED_KEX),
             encryption_algs=_algs(args, "encryption_algs", opts, "ciphers", core.DEFAULT_CIPHERS,
                                   core.SUPPORTED_CIPHERS),
@@ -1576,6 +1669,15 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             preferred_auth=[m.encode() if isinstance(m, str) else m for m in preferred] if preferred else None)
         conn = SSHClientConnection(config)
         conn._keepalive = (float(interval or 0), int(count_max))
+        if update and getattr(known_hosts, "path", None):
+            conn._update_host_keys = (known_hosts, host, port, hashed)
+        x11_on = args["x11_forwarding"] if _given(args["x11_forwarding"]) else _yes(opts.get("forwardx11", "no"))
+        display = args["x11_display"] if _given(args["x11_display"]) else os.environ.get("DISPLAY")
+        if x11_on and display:
+            from M2Sec.SSH import x11
+            screen = x11.parse_display(display)[2]
+            conn._x11 = (display, x11.fake_cookie(), screen, await x11.real_cookie(display))
+            conn._core.channel_open_kinds.add(b"x11")
         forward_agent = args["agent_forwarding"]
         if not _given(forward_agent):
             forward_agent = _yes(opts.get("forwardagent", "no"))

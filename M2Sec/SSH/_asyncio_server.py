@@ -68,6 +68,9 @@ class SSHServerProcess:
         self.exit_status: Optional[int] = None
         #: the UNIX socket forwarding to the client's agent (SSH_AUTH_SOCK), if it asked
         self.agent_path: Optional[str] = None
+        #: the DISPLAY forwarding X11 to the client (``ssh -X``) and its (protocol, cookie)
+        self.x11_display: Optional[str] = None
+        self.x11_auth: Optional[Tuple[str, str]] = None
         self._started = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -127,6 +130,22 @@ class SSHServerProcess:
                 self.agent_path = self._conn._agent_socket()
             except OSError:
                 return False
+            return True
+        if name == b"x11-req":
+            # ssh -X: a display on localhost whose connections are X11 channels to the client
+            if (self._started or self.x11_display is not None or not perms.x11_forwarding
+                    or not self._conn._acceptor.allow_x11_forwarding):
+                return False
+            from M2Sec.SSH import x11
+            single, proto, cookie, screen = r.get_boolean(), r.get_text(), r.get_text(), r.get_uint32()
+            if proto != x11.PROTOCOL or len(cookie) > 256:
+                return False
+            try:
+                number = self._conn._x11_display(single)
+            except OSError:
+                return False
+            self.x11_display = x11.display_for(number, screen)
+            self.x11_auth = (proto, cookie)
             return True
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
@@ -241,6 +260,7 @@ class SSHServerConnection(SSHClientConnection):
         self._counted = True
         self._agent_dir: Optional[str] = None
         self._agent_server: Any = None
+        self._x11_servers: List[Any] = []
         self._keepalive = acceptor.keepalive
         self._idle: Optional[asyncio.TimerHandle] = None
 
@@ -329,6 +349,9 @@ class SSHServerConnection(SSHClientConnection):
                 self._unlink(key[0])
         self._forwards.clear()
         self._close_agent_socket()
+        for x in self._x11_servers:
+            x.close()
+        self._x11_servers.clear()
         self._acceptor.connections.discard(self)
         super()._connection_lost(exc)
         self._call(self._server.connection_lost, exc)
@@ -355,7 +378,9 @@ class SSHServerConnection(SSHClientConnection):
             self._abort(e)
 
     def _server_event(self, ev: core.Event) -> None:
-        if isinstance(ev, srv.AuthFailure):
+        if isinstance(ev, srv.AuthRequest):
+            self._decide(ev)
+        elif isinstance(ev, srv.AuthFailure):
             delay = self._acceptor.auth_failure_delay
             if delay and self._delayed is None and self._transport is not None:
                 self._transport.pause_reading()
@@ -365,6 +390,7 @@ class SSHServerConnection(SSHClientConnection):
             if self._grace is not None:
                 self._grace.cancel()
             self._start_keepalive()
+            self._call(self._server.auth_completed)
             if not self._authenticated.done():
                 self._authenticated.set_result(ev.method)
         elif isinstance(ev, core.ChannelOpenRequest):
@@ -376,6 +402,48 @@ class SSHServerConnection(SSHClientConnection):
                 self._core.channel_reply(ev.channel, False)
         else:
             super()._handle_event(ev)
+
+    def _decide(self, ev: "srv.AuthRequest") -> None:
+        """Ask the SSHServer (a plain function's answer goes back at once, a coroutine's when
+        it finishes, while other connections go on)."""
+        from M2Sec.SSH.server_auth import AuthCall, PasswordChangeRequired, answer
+        try:
+            result = answer(self._server, self._acceptor.config.authorized_keys, AuthCall(ev.name, ev.args))
+        except PasswordChangeRequired as e:
+            self._answer_auth(None, e)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._decide_later(result))
+        else:
+            self._answer_auth(result, None)
+
+    async def _decide_later(self, pending: Any) -> None:
+        from M2Sec.SSH.server_auth import PasswordChangeRequired
+        error: Optional[BaseException] = None
+        value: Any = None
+        try:
+            value = await pending
+        except PasswordChangeRequired as e:
+            error = e
+        except Exception as e:  # the application failed: the connection cannot go on
+            log.exception("SSHServer authentication callback failed")
+            self._core.disconnect(PROTOCOL_ERROR, "internal error")
+            self._flush()
+            self._abort(e)
+            return
+        if self.error is None and self._core.state != "closed":
+            self._answer_auth(value, error)
+            self._flush()
+
+    def _answer_auth(self, value: Any, error: Optional[BaseException]) -> None:
+        try:
+            events = self._core.auth_answer(value, error)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
 
     def _open_requested(self, c: ch.Channel, extra: bytes) -> None:
         core_ = self._core
@@ -515,6 +583,47 @@ class SSHServerConnection(SSHClientConnection):
         if ev.want_reply:
             self._core.global_reply(ok)
 
+    def _x11_display(self, single: bool) -> int:
+        """Listen on localhost for a forwarded X display (6000 + N, N from 10 as sshd's
+        X11DisplayOffset); each connection becomes an x11 channel to the client."""
+        from M2Sec.SSH import x11
+        for number in range(x11.DISPLAY_OFFSET, x11.DISPLAY_OFFSET + x11.MAX_DISPLAYS):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind(("127.0.0.1", 6000 + number))
+                sock.listen(16)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                continue
+            break
+        else:
+            raise OSError("no free X11 display")
+        self._core.channel_open_kinds.discard(b"x11")  # the server opens them; never accepts them
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+            if single:
+                server.close()
+            try:
+                io = await self._open(b"x11", string(peer[0]) + uint32(peer[1]))
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+
+        server: Any = None
+
+        async def start() -> None:
+            nonlocal server
+            server = await asyncio.start_server(handle, sock=sock)
+            self._x11_servers.append(server)
+            if self.error is not None:
+                server.close()
+        self._x11_servers.append(sock)
+        self._spawn(start())
+        return number
+
     @staticmethod
     def _unlink(path: str) -> None:
         try:
@@ -582,8 +691,8 @@ class SSHAcceptor:
                  process_factory: Optional[Callable[[SSHServerProcess], Any]], *, login_timeout: float,
                  max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
                  allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
-                 keepalive_count_max: int = 3, idle_timeout: float = 0.0, sftp_factory: Any = None,
-                 allow_scp: bool = True) -> None:
+                 keepalive_count_max: int = 3, idle_timeout: float = 0.0,
+                 allow_x11_forwarding: bool = False, sftp_factory: Any = None, allow_scp: bool = True) -> None:
         self.sftp_factory = sftp_factory
         self.allow_scp = allow_scp
         self.config = config
@@ -594,6 +703,7 @@ class SSHAcceptor:
         self.auth_failure_delay = auth_failure_delay
         self.allow_pty = allow_pty
         self.allow_agent_forwarding = allow_agent_forwarding
+        self.allow_x11_forwarding = allow_x11_forwarding
         self.keepalive = (keepalive_interval, keepalive_count_max)
         self.idle_timeout = idle_timeout
         self.unauthenticated = 0
@@ -649,8 +759,8 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   process_factory: Optional[Callable[[SSHServerProcess], Any]] = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
                   allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
-                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, sftp_factory: Any = None,
-                  allow_scp: bool = True, **config: Any) -> SSHAcceptor:
+                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, allow_x11_forwarding: bool = False,
+                  sftp_factory: Any = None, allow_scp: bool = True, **config: Any) -> SSHAcceptor:
     """The acceptor of :func:`listen` (its arguments), not yet listening."""
     keys = _load_keys(server_host_keys, passphrase)
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
@@ -658,7 +768,8 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
                        allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding,
                        keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
-                       idle_timeout=idle_timeout, sftp_factory=sftp_factory, allow_scp=allow_scp)
+                       idle_timeout=idle_timeout, allow_x11_forwarding=allow_x11_forwarding,
+                       sftp_factory=sftp_factory, allow_scp=allow_scp)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],
@@ -689,6 +800,8 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param idle_timeout: seconds without a byte from the client after which the connection
         ends (0: never).
     :param allow_agent_forwarding: accept ``ssh -A`` (True, as sshd's AllowAgentForwarding).
+    :param allow_x11_forwarding: accept ``ssh -X`` (False, as sshd's X11Forwarding): sessions get
+        a DISPLAY on localhost whose connections go to the client's X server.
     :param max_channels: channels per connection (64).
     :param moduli: an OpenSSH moduli file for group exchange (default: built-in groups).
     :param kex_algs, encryption_algs, mac_algs, server_host_key_algs, compression_algs,

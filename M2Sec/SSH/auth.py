@@ -13,12 +13,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from M2Sec.SSH.errors import AuthenticationFailed, ProtocolError
 from M2Sec.SSH.packet import SSHReader, boolean, byte, string, uint32
 
-MSG_USERAUTH_REQUEST = 50
-MSG_USERAUTH_FAILURE = 51
-MSG_USERAUTH_SUCCESS = 52
-MSG_USERAUTH_BANNER = 53
-MSG_USERAUTH_INFO_REQUEST = 60      # also PK_OK and PASSWD_CHANGEREQ, by method
-MSG_USERAUTH_INFO_RESPONSE = 61
+from M2Sec.SSH.messages import (MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE, MSG_USERAUTH_INFO_REQUEST,  # noqa: F401
+                                MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS)
 
 SERVICE = b"ssh-connection"
 #: the methods tried, in OpenSSH's default order

@@ -47,15 +47,11 @@ from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, Di
 from M2Sec.SSH.packet import (PacketReader, PacketWriter, SSHReader, boolean, byte, namelist, string,
                               uint32)
 
-MSG_DISCONNECT = 1
-MSG_IGNORE = 2
-MSG_UNIMPLEMENTED = 3
-MSG_DEBUG = 4
-MSG_SERVICE_REQUEST = 5
-MSG_SERVICE_ACCEPT = 6
-MSG_EXT_INFO = 7
-MSG_KEXINIT = 20
-MSG_NEWKEYS = 21
+from M2Sec.SSH.messages import TRANSITIONS, State  # noqa: F401 (State: the front ends' too)
+from M2Sec.SSH.messages import (KEX_METHOD_MESSAGES, MSG_DEBUG, MSG_DISCONNECT, MSG_EXT_INFO,  # noqa: F401
+                                MSG_IGNORE, MSG_KEXINIT, MSG_NEWKEYS, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST,
+                                MSG_UNIMPLEMENTED, MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE,
+                                MSG_USERAUTH_INFO_REQUEST, MSG_USERAUTH_SUCCESS, CONNECTION_MESSAGES)
 
 VERSION = b"SSH-2.0-M2Sec_1.0"
 
@@ -177,6 +173,19 @@ class SignatureRequest(Event):
 
 
 @dataclass
+class HostKeysAnnounced(Event):
+    """The server listed all its host keys (hostkeys-00@openssh.com, OpenSSH's PROTOCOL 2.5):
+    a client may ask it to prove them (:meth:`ClientConnection.hostkeys_prove_request`) and
+    learn the ones known_hosts lacks."""
+
+    blobs: List[bytes]
+
+
+HOSTKEYS = b"hostkeys-00@openssh.com"
+HOSTKEYS_PROVE = b"hostkeys-prove-00@openssh.com"
+
+
+@dataclass
 class KexComplete(Event):
     kex: bytes
     cipher_out: bytes
@@ -282,7 +291,7 @@ class Connection:
 
     def __init__(self, config: Any, *, now: float = 0.0) -> None:
         self.config = config
-        self.state = "version"
+        self.state = State.VERSION
         self.session_id = b""
         self.host_key: Any = None
         self.strict = False
@@ -309,6 +318,12 @@ class Connection:
         self.channel_open_kinds: set = set()
         self._out.append(self._local_version() + b"\r\n")
         self._send_kexinit()
+
+    def _set_state(self, new: State) -> None:
+        """Move to state new along :data:`~M2Sec.SSH.messages.TRANSITIONS` (a bug otherwise)."""
+        if new not in TRANSITIONS[self.state]:
+            raise ProtocolError("internal error: state %s cannot follow %s" % (new, self.state), local=True)
+        self.state = new
 
     # ---- role hooks -------------------------------------------------------------------------
 
@@ -380,7 +395,7 @@ class Connection:
                 if line is None:
                     return self._take_events()
                 self._peer_version(line)
-                self.state = "kex"
+                self._set_state(State.KEX)
             while self.state != "closed":
                 payload = reader.read_packet()
                 if payload is None:
@@ -406,7 +421,7 @@ class Connection:
         if self.state != "closed":
             if send:
                 self._send_disconnect(err.code, err.reason)
-            self.state = "closed"
+            self._set_state(State.CLOSED)
             self.error = err
         raise err
 
@@ -421,7 +436,7 @@ class Connection:
         """Queue DISCONNECT and close; later receive() calls return nothing."""
         if self.state != "closed":
             self._send_disconnect(code, reason)
-            self.state = "closed"
+            self._set_state(State.CLOSED)
             self.error = DisconnectError(code, reason, local=True)
 
     # ---- sending ------------------------------------------------------------------------
@@ -455,14 +470,14 @@ class Connection:
         msg = payload[0]
         k = self._kex
         if k is not None:
-            if k.ignore_next and 30 <= msg <= 49:
+            if k.ignore_next and msg in KEX_METHOD_MESSAGES:
                 k.ignore_next = False
                 return
             if self.strict and self._kex_count == 0 and msg not in (MSG_KEXINIT, MSG_NEWKEYS, MSG_DISCONNECT) \
-                    and not 30 <= msg <= 49:
+                    and not msg in KEX_METHOD_MESSAGES:
                 raise ProtocolError("message %d during a strict key exchange" % msg, local=False)
             if k.theirs and not k.newkeys_received and not (msg in _TRANSPORT or msg == MSG_NEWKEYS
-                                                             or 30 <= msg <= 49):
+                                                             or msg in KEX_METHOD_MESSAGES):
                 raise ProtocolError("message %d inside the %s's key exchange" % (msg, self._PEER), local=False)
         if msg not in _TRANSPORT and msg not in self._ACCEPTS[self.state]:
             if msg not in self._HANDLERS:
@@ -483,7 +498,7 @@ class Connection:
         code = r.get_uint32()
         reason = r.get_text() if r.remaining() else ""
         err = DisconnectError(code, reason or "disconnected by the " + self._PEER, local=False)
-        self.state = "closed"
+        self._set_state(State.CLOSED)
         self.error = err
         raise err
 
@@ -841,7 +856,7 @@ class Connection:
         ch.MSG_CHANNEL_FAILURE: _on_channel_reply,
     }
 
-    _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS] + list(range(30, 50)))
+    _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS, *KEX_METHOD_MESSAGES])
 
 
 class ClientConnection(Connection):
@@ -878,7 +893,7 @@ class ClientConnection(Connection):
         r = SSHReader(payload[1:])
         if r.get_string() != b"ssh-userauth":
             raise ProtocolError("the server accepted another service", local=False)
-        self.state = "auth"
+        self._set_state(State.AUTH)
         c = self.config
         self._auth = _auth.ClientAuth(c.username, self.session_id, password=c.password, keys=c.client_keys,
                                       kbdint=c.kbdint, password_change=c.password_change,
@@ -913,7 +928,7 @@ class ClientConnection(Connection):
         return kex.make_kex(k.chosen["kex"], prefix)
 
     def _first_kex_done(self) -> None:
-        self.state = "service"
+        self._set_state(State.SERVICE)
         self._send(byte(MSG_SERVICE_REQUEST) + string(b"ssh-userauth"))
 
     def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
@@ -975,7 +990,7 @@ class ClientConnection(Connection):
                 self._events.append(Banner(text))
             a.banners = []
         if a.success:
-            self.state = "open"
+            self._set_state(State.OPEN)
             self._auth = None
             self._start_delayed_compression()
             self._events.append(Authenticated(a.method))
@@ -984,9 +999,36 @@ class ClientConnection(Connection):
 
     def _on_global_request(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
-        r.get_string()
-        if r.get_boolean():
+        name = r.get_string()
+        want_reply = r.get_boolean()
+        if name == HOSTKEYS and not want_reply:
+            blobs = []
+            while r.remaining() and len(blobs) < 64:
+                blobs.append(r.get_string())
+            self._events.append(HostKeysAnnounced(blobs))
+        elif want_reply:
             self._send(byte(ch.MSG_REQUEST_FAILURE))
+
+    def hostkeys_prove_request(self, blobs: Sequence[bytes]) -> None:
+        """Ask the server to prove it holds the keys of blobs (hostkeys-prove-00@openssh.com);
+        check its GlobalReply with :meth:`hostkeys_proven`."""
+        self.global_request(HOSTKEYS_PROVE, b"".join(string(b) for b in blobs), True)
+
+    def hostkeys_proven(self, blobs: Sequence[bytes], reply: bytes) -> List[Any]:
+        """The keys of blobs whose signatures in reply (the server's answer) verify, in order;
+        :raises HostKeyNotVerifiable: a signature that does not (OpenSSH's rule: all or none)."""
+        from M2Sec.SSH import keys
+        r = SSHReader(reply)
+        out = []
+        for blob in blobs:
+            key = keys.decode_public_blob(blob)
+            sig = r.get_string()
+            signed = string(HOSTKEYS_PROVE) + string(self.session_id) + string(blob)
+            if not key.verify(signed, sig):
+                raise HostKeyNotVerifiable("the server's proof for its %s host key does not verify"
+                                           % key.algorithm.decode(), local=False)
+            out.append(key)
+        return out
 
     def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
         if kind not in self.channel_open_kinds:
@@ -1017,12 +1059,13 @@ class ClientConnection(Connection):
     }
     # What each state accepts besides the transport messages (_TRANSPORT).
     _ACCEPTS = {
-        "version": frozenset(),
-        "kex": Connection._KEX_MSGS,
-        "service": Connection._KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
-        "auth": Connection._KEX_MSGS | {MSG_EXT_INFO, 51, 52, 53, 60},
-        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
-        "closed": frozenset(),
+        State.VERSION: frozenset(),
+        State.KEX: Connection._KEX_MSGS,
+        State.SERVICE: Connection._KEX_MSGS | {MSG_SERVICE_ACCEPT, MSG_EXT_INFO},
+        State.AUTH: Connection._KEX_MSGS | {MSG_EXT_INFO, MSG_USERAUTH_FAILURE, MSG_USERAUTH_SUCCESS,
+                                         MSG_USERAUTH_BANNER, MSG_USERAUTH_INFO_REQUEST},
+        State.OPEN: Connection._KEX_MSGS | frozenset(CONNECTION_MESSAGES),
+        State.CLOSED: frozenset(),
     }
 
 _TRANSPORT = frozenset([MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, MSG_DEBUG])

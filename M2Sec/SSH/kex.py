@@ -21,11 +21,9 @@ from M2Sec.SSH.errors import KeyExchangeFailed, ProtocolError
 from M2Sec.SSH.packet import SSHReader, byte, mpint, string, uint32
 
 # Message numbers (RFC 4253 section 12, RFC 5656, RFC 4419).
-MSG_KEX_ECDH_INIT = MSG_KEXDH_INIT = 30
-MSG_KEX_ECDH_REPLY = MSG_KEXDH_REPLY = MSG_KEX_DH_GEX_GROUP = 31
-MSG_KEX_DH_GEX_INIT = 32
-MSG_KEX_DH_GEX_REPLY = 33
-MSG_KEX_DH_GEX_REQUEST = 34
+from M2Sec.SSH.messages import (MSG_KEX_DH_GEX_GROUP, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY,  # noqa: F401
+                                MSG_KEX_DH_GEX_REQUEST, MSG_KEX_ECDH_INIT, MSG_KEX_ECDH_REPLY, MSG_KEXDH_INIT,
+                                MSG_KEXDH_REPLY)
 
 
 class KexServerSide(NamedTuple):

@@ -36,16 +36,16 @@ from M2Sec.SSH import kex
 from M2Sec.SSH import keys as _keys
 from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions
 from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_HOST_KEY_ALGS, DEFAULT_MACS,
-                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
+                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
                                   SUPPORTED_CIPHERS, SUPPORTED_COMPRESSION, SUPPORTED_HOST_KEY_ALGS,
                                   SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, Connection, Event,
                                   _choose, _KexState, _names)
-from M2Sec.SSH.errors import ProtocolError, ServiceNotAvailable
+from M2Sec.SSH.errors import DisconnectError, ProtocolError, ServiceNotAvailable, SSHFormatError
+from M2Sec.SSH.messages import CONNECTION_MESSAGES, MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, State
 from M2Sec.SSH.moduli import Moduli
 from M2Sec.SSH.packet import SSHReader, byte, string, uint32
 from M2Sec.SSH.server_auth import ServerAuth
 
-MSG_SERVICE_ACCEPT = 6
 
 #: user key algorithms accepted by default (OpenSSH's PubkeyAcceptedAlgorithms: no ssh-rsa)
 DEFAULT_PUBLIC_KEY_ALGS = [b"ssh-ed25519", b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp384", b"ecdsa-sha2-nistp521",
@@ -235,6 +235,15 @@ class SessionRequest(ChannelRequest):
 
 
 @dataclass
+class AuthRequest(Event):
+    """Authentication needs the application's decision: the SSHServer method ``name`` with
+    ``args`` (``"authorized_keys"``: the user's authorized_keys lookup).  Answer with
+    :meth:`ServerConnection.auth_answer`; :func:`M2Sec.SSH.server_auth.answer` calls it."""
+    name: str
+    args: Tuple[Any, ...]
+
+
+@dataclass
 class GlobalRequest(Event):
     """tcpip-forward / cancel-tcpip-forward; answer with :meth:`ServerConnection.global_reply`."""
     name: bytes
@@ -270,6 +279,9 @@ class ServerConnection(Connection):
         self.permissions = Permissions()
         self._ext_info_c = False
         self._global_answers: Deque[Optional[bytes]] = deque()
+        self._auth_steps: Any = None            # ServerAuth's steps waiting for an answer
+        self._auth_queue: Deque[bytes] = deque()
+        self._auth_payload = b""
         super().__init__(config, now=now)  # type: ignore[arg-type]
         self.channel_open_kinds = {b"session", b"direct-tcpip", b"direct-streamlocal@openssh.com"}
 
@@ -320,7 +332,7 @@ class ServerConnection(Connection):
             self._send(byte(MSG_EXT_INFO) + uint32(1) + string(b"server-sig-algs") + string(algs))
 
     def _first_kex_done(self) -> None:
-        self.state = "service"
+        self._set_state(State.SERVICE)
 
     # ---- service and authentication ----
     def _on_service_request(self, payload: bytes) -> None:
@@ -329,29 +341,68 @@ class ServerConnection(Connection):
         if name != b"ssh-userauth":
             raise ServiceNotAvailable("service %s is not offered" % name.decode(errors="replace"))
         self._send(byte(MSG_SERVICE_ACCEPT) + string(name))
-        self.state = "auth"
+        self._set_state(State.AUTH)
         c = self.config
-        self._auth = ServerAuth(self.server, self.session_id,  # type: ignore[assignment]
-                                authorized_keys=c.authorized_keys,  # type: ignore[attr-defined]
+        self._auth = ServerAuth(self.session_id,  # type: ignore[assignment]
                                 trusted_ca_keys=c.trusted_user_ca_keys,  # type: ignore[attr-defined]
                                 addr=self.addr, max_auth_tries=c.max_auth_tries,  # type: ignore[attr-defined]
                                 sig_algs=c.algorithms["public_key"], banner=c.banner,  # type: ignore[attr-defined]
                                 now=lambda: self.wall_time or None)
 
     def _on_userauth_request(self, payload: bytes) -> None:
+        if self._auth_steps is not None:  # a decision is pending: take this one after it
+            if len(self._auth_queue) >= 16:
+                raise ProtocolError("authentication requests sent without waiting for replies", local=False)
+            self._auth_queue.append(payload)
+            return
         a: ServerAuth = self._auth  # type: ignore[assignment]
-        replies = a.handle(payload[0], payload)
+        self._auth_payload = payload
+        self._auth_step(a.handle(payload[0], payload), None, None)
+
+    def _auth_step(self, steps: Any, value: Any, error: Optional[BaseException]) -> None:
+        """Run ServerAuth's steps to the next decision (an AuthRequest event) or to its replies."""
+        try:
+            call = steps.throw(error) if error is not None else steps.send(value)
+        except StopIteration as done:
+            self._auth_steps = None
+            self._auth_replies(done.value)
+            return
+        self._auth_steps = steps
+        self._events.append(AuthRequest(call.name, call.args))
+
+    def auth_answer(self, value: Any = None, error: Optional[BaseException] = None) -> List[Event]:
+        """Answer the pending :class:`AuthRequest` with the application's value (or the
+        exception it raised, such as PasswordChangeRequired); the events that follow.
+
+        :raises DisconnectError: when authentication ends the connection (it is then closed).
+        """
+        steps = self._auth_steps
+        if steps is None or self.state == State.CLOSED:
+            raise ValueError("no authentication decision is pending")
+        self._auth_steps = None
+        try:
+            self._auth_step(steps, value, error)
+            while self._auth_steps is None and self._auth_queue and self.state == State.AUTH:
+                self._on_userauth_request(self._auth_queue.popleft())
+        except DisconnectError as e:
+            self._fail(e)
+        except SSHFormatError as e:
+            self._fail(ProtocolError("malformed message: %s" % e, local=False))
+        return self._take_events()
+
+    def _auth_replies(self, replies: List[bytes]) -> None:
+        a: ServerAuth = self._auth  # type: ignore[assignment]
         for p in replies:
             self._send(p)
         if a.failed:
-            self._events.append(AuthFailure(a.username or "", payload[0:1]))
+            self._events.append(AuthFailure(a.username or "", self._auth_payload[0:1]))
         if a.success:
-            self.state = "open"
+            self._set_state(State.OPEN)
             self.username = a.username
             self.permissions = a.permissions
             self._auth = None
+            self._auth_queue.clear()
             self._start_delayed_compression()
-            self.server.auth_completed()
             self._events.append(Authenticated(a.method))
 
     # ---- the connection protocol ----
@@ -405,14 +456,15 @@ class ServerConnection(Connection):
     # ---- the tables ----
     # EXT_INFO is known but never accepted from a client (no ext-info-s is offered): a protocol
     # error, not UNIMPLEMENTED.
-    _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request, 50: _on_userauth_request,
-                 61: _on_userauth_request, ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+    _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request,
+                 MSG_USERAUTH_REQUEST: _on_userauth_request, MSG_USERAUTH_INFO_RESPONSE: _on_userauth_request,
+                 ch.MSG_CHANNEL_REQUEST: _on_channel_request,
                  ch.MSG_GLOBAL_REQUEST: _on_global_request, MSG_EXT_INFO: Connection._on_ignore}
     _ACCEPTS = {
-        "version": frozenset(),
-        "kex": Connection._KEX_MSGS,
-        "service": Connection._KEX_MSGS | {MSG_SERVICE_REQUEST},
-        "auth": Connection._KEX_MSGS | {50, 61},
-        "open": Connection._KEX_MSGS | frozenset(range(80, 101)),
-        "closed": frozenset(),
+        State.VERSION: frozenset(),
+        State.KEX: Connection._KEX_MSGS,
+        State.SERVICE: Connection._KEX_MSGS | {MSG_SERVICE_REQUEST},
+        State.AUTH: Connection._KEX_MSGS | {MSG_USERAUTH_REQUEST, MSG_USERAUTH_INFO_RESPONSE},
+        State.OPEN: Connection._KEX_MSGS | frozenset(CONNECTION_MESSAGES),
+        State.CLOSED: frozenset(),
     }

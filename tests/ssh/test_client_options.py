@@ -244,3 +244,27 @@ def test_upload_alone_rekeys_and_write_copies(sshd):
     remote, local, kexes = run(go())
     assert remote == local
     assert kexes >= 4
+
+
+def test_update_host_keys_learns_the_servers_other_keys(home, sshd, tmp_path):
+    """sshd announces all its host keys after authentication (hostkeys-00@openssh.com); with
+    update_host_keys the client has it prove them and records them (hashed when asked)."""
+    from M2Sec.SSH.knownhosts import KnownHosts
+    path = tmp_path / "known_hosts"
+    with open(sshd.host_keys["ed25519"] + ".pub") as f:
+        path.write_text("[127.0.0.1]:%d %s\n" % (sshd.port, " ".join(f.read().split()[:2])))
+
+    async def go(**kw):
+        async with SSH.connect("direct", known_hosts=str(path), server_host_key_algs=["ssh-ed25519"], **kw) as conn:
+            await conn.run("true")
+            await asyncio.sleep(0.3)  # the proof's answer
+    run(go())
+    assert len(path.read_text().splitlines()) == 1  # not asked: nothing learned
+    run(go(update_host_keys=True, hash_known_hosts=True))
+    kh = KnownHosts(str(path))
+    learned = {e.algorithm for e in kh.lookup("127.0.0.1", sshd.port)}
+    assert learned == {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"}
+    assert all(line.startswith("|1|") for line in path.read_text().splitlines()[1:])
+    for name in ("ecdsa256", "rsa"):
+        key = SSH.load_public_key(sshd.host_keys[name] + ".pub")
+        assert kh.match("127.0.0.1", sshd.port, key).ok

@@ -101,9 +101,11 @@ class Pump:
             if not a and not b:
                 return
             if a:
-                for ev in self.s.receive(a):
+                pending = list(self.s.receive(a))
+                while pending:
+                    ev = pending.pop(0)
                     self.server_events.append(ev)
-                    self.server_event(ev)
+                    pending[:0] = self.server_event(ev) or []
             if b:
                 for ev in self.c.receive(b):
                     self.client_events.append(ev)
@@ -113,8 +115,19 @@ class Pump:
         raise AssertionError("the cores never went quiet")
 
     def server_event(self, ev):
+        """Answer one server event; the events that answering gave (authentication's)."""
         s = self.s
-        if isinstance(ev, core.ChannelOpenRequest):
+        if isinstance(ev, srv.AuthRequest):
+            # the front end's part: ask the SSHServer, hand the answer (or its exception) back
+            from M2Sec.SSH.server_auth import AuthCall, PasswordChangeRequired, answer
+            try:
+                value = answer(s.server, s.config.authorized_keys, AuthCall(ev.name, ev.args))
+            except PasswordChangeRequired as e:
+                return s.auth_answer(None, e)
+            return s.auth_answer(value)
+        if isinstance(ev, core.Authenticated):
+            s.server.auth_completed()
+        elif isinstance(ev, core.ChannelOpenRequest):
             if ev.channel.kind == b"session":
                 s.accept_channel(ev.channel)
             else:
@@ -414,8 +427,11 @@ def test_server_core_bad_requests_during_auth(host_keys, user_key, payload, exc,
         Pump(c, s).run()
     assert s.state == "auth"
     c._writer.seq -= 1  # the client's DISCONNECT was never delivered
+    pump = Pump(c, s)
     with pytest.raises(exc, match=match):
-        s.receive(c._writer.write(payload))
+        pending = list(s.receive(c._writer.write(payload)))
+        while pending:  # the front end answers what authentication asks the application
+            pending[:0] = pump.server_event(pending.pop(0)) or []
     assert s.state == "closed"
 
 
@@ -460,3 +476,28 @@ def test_authorized_keys_object_for_every_user(host_keys, user_key):
     ak = AuthorizedKeys(user_key.public_key().public_line() + "\n")
     p = connect(host_keys, user_key, client_keys=[user_key], server_kw=dict(authorized_client_keys=ak))
     assert p.s.state == "open"
+
+
+def test_disconnect_during_a_strict_key_exchange_keeps_its_reason(host_keys, user_key):
+    """A DISCONNECT in the middle of the first (strict) key exchange ends the connection with
+    the peer's own code and reason, not a strict-kex protocol error."""
+    from M2Sec.SSH.errors import DisconnectError, ProtocolError
+    c, s = make_pair(host_keys, user_key)
+    s.receive(c.data_to_send())           # version and KEXINIT to the server
+    c.receive(s.data_to_send())           # the server's version and KEXINIT: both strict now
+    assert c.strict and c.state == "kex"
+    s.disconnect(14, "no matching host key type found")
+    with pytest.raises(DisconnectError) as e:
+        c.receive(s.data_to_send())
+    assert not isinstance(e.value, ProtocolError)
+    assert e.value.code == 14 and "no matching host key type" in e.value.reason and c.state == "closed"
+
+
+def test_states_move_only_along_the_table(host_keys, user_key):
+    from M2Sec.SSH.errors import ProtocolError
+    from M2Sec.SSH.messages import TRANSITIONS, State
+    assert all(State.CLOSED in nxt for nxt in TRANSITIONS.values())
+    c, s = make_pair(host_keys, user_key)
+    assert c.state is State.VERSION and c.state == "version"
+    with pytest.raises(ProtocolError):
+        c._set_state(State.OPEN)          # a bug in the core, caught by the table

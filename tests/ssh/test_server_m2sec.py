@@ -276,3 +276,60 @@ def test_blocking_client_and_server(keys):
             assert (result.stdout, result.stderr, result.exit_status) == (b"count:100000:bob", b"e", 5)
             results = [c.run("n%d" % i).stdout for i in range(3)]
             assert results == [b"n0:0:bob", b"n1:0:bob", b"n2:0:bob"]
+
+
+class _SlowDirectory(SSH.SSHServer):
+    """Decisions taken by coroutines (a directory lookup that takes its time)."""
+
+    def password_auth_supported(self):
+        return True
+
+    def public_key_auth_supported(self):
+        return True
+
+    async def validate_password(self, username, password):
+        await asyncio.sleep(0.8)
+        if password == "expired":
+            raise SSH.PasswordChangeRequired("your password expired")
+        return password == PASSWORD
+
+    async def change_password(self, username, old, new):
+        await asyncio.sleep(0.05)
+        return old == "expired" and new == "fresh"
+
+    async def validate_public_key(self, username, key):
+        await asyncio.sleep(0.05)
+        return True
+
+
+def test_coroutine_decisions_do_not_stall_other_connections(keys):
+    s = ServerThread(server_host_keys=[keys.host["ed25519"]], server_factory=_SlowDirectory, process_factory=app,
+                     auth_failure_delay=0.01)
+    try:
+        kh = keys.known_hosts(s.port)
+
+        async def one(**kw):
+            loop = asyncio.get_running_loop()
+            t = loop.time()
+            async with SSH.connect("127.0.0.1", s.port, username=USER, known_hosts=kh, config=None,
+                                   agent_path=None, **kw) as conn:
+                out = (await conn.run("hello")).stdout
+            return out, loop.time() - t
+
+        async def both():
+            slow = asyncio.ensure_future(one(client_keys=[], password=PASSWORD))
+            await asyncio.sleep(0.05)
+            fast = await one(client_keys=[keys.user["ed25519"]])
+            return fast, await slow
+        (fast_out, fast_t), (slow_out, slow_t) = asyncio.run(asyncio.wait_for(both(), 60))
+        assert fast_out == slow_out == b"hello\n"
+        assert fast_t < slow_t and slow_t >= 0.8  # the key login did not wait for the password check
+        # PasswordChangeRequired raised by a coroutine reaches the client's handler
+        prompts = []
+        out, _ = asyncio.run(asyncio.wait_for(one(client_keys=[], password="expired",
+                                                  password_change_handler=lambda p: prompts.append(p) or "fresh"), 30))
+        assert out == b"hello\n" and prompts == ["your password expired"]
+        with pytest.raises(AuthenticationFailed):
+            asyncio.run(asyncio.wait_for(one(client_keys=[], password="wrong"), 30))
+    finally:
+        s.stop()

@@ -474,3 +474,50 @@ def test_unix_socket_forwarding_from_ssh(server, keys, tmp_path):
         assert refused.wait(20) != 0
     finally:
         echo.close()
+
+
+def test_x11_forwarding_from_ssh_x(keys):
+    """ssh -X to an M2Sec server that allows it: xdpyinfo run there reaches the client's Xvfb;
+    the M2Sec client does the same (x11_forwarding=True); a server that does not allow it
+    gives no DISPLAY."""
+    import asyncio
+    import M2Sec.SSH as SSH
+    from .server_helpers import SSH_BIN
+    from .x11_helpers import Xvfb
+    x = Xvfb()
+    allowing = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=AuthorizedKeys(keys.authorized),
+                            process_factory=LocalProcessRunner(), allow_x11_forwarding=True)
+    refusing = ServerThread(server_host_keys=[keys.host["ed25519"]],
+                            authorized_client_keys=AuthorizedKeys(keys.authorized), process_factory=LocalProcessRunner())
+    command = "xdpyinfo | head -1; echo display=$DISPLAY"
+    try:
+        env = dict(os.environ, DISPLAY=x.display, XAUTHORITY=x.xauthority)
+
+        def ssh_x(srv):
+            argv = [SSH_BIN, "-F", "/dev/null", "-X", "-p", str(srv.port), "-l", USER, "-o", "BatchMode=yes",
+                    "-o", "UserKnownHostsFile=" + keys.known_hosts(srv.port), "-o", "LogLevel=ERROR",
+                    "-o", "IdentityAgent=none", "-i", keys.user["ed25519"], "127.0.0.1", command]
+            return subprocess.run(argv, capture_output=True, timeout=40, stdin=subprocess.DEVNULL, env=env).stdout.decode()
+        out = ssh_x(allowing)
+        assert out.startswith("name of display:    localhost:") and "display=localhost:" in out, out
+        assert ssh_x(refusing).strip() == "display="
+
+        async def m2():
+            async with SSH.connect("127.0.0.1", allowing.port, username=USER, known_hosts=keys.known_hosts(allowing.port),
+                                   client_keys=[keys.user["ed25519"]], config=None, agent_path=None,
+                                   x11_forwarding=True, x11_display=x.display) as conn:
+                return (await conn.run(command)).stdout.decode()
+        old = os.environ.get("XAUTHORITY")
+        os.environ["XAUTHORITY"] = x.xauthority
+        try:
+            out = asyncio.run(asyncio.wait_for(m2(), 40))
+        finally:
+            if old is None:
+                os.environ.pop("XAUTHORITY", None)
+            else:
+                os.environ["XAUTHORITY"] = old
+        assert out.startswith("name of display:    localhost:"), out
+    finally:
+        allowing.stop()
+        refusing.stop()
+        x.stop()

@@ -141,7 +141,7 @@ def test_client_certificate_required_python_and_m2sec_clients(tmp_path, wpki):
 
 def test_m2sec_client_refuses_wrong_host(tmp_path, wpki):
     args = ["--cert", wpki.other_chain, "--key", wpki.other_key]
-    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", args) as srv:
+    with ServerProcess(str(tmp_path), "wsgi_apps:hello", args) as srv:
         c = httpslib.HTTPSConnection("localhost", srv.port, ssl_context=SSL.create_default_context(cafile=wpki.root),
                                      timeout=15)
         with pytest.raises(SSL.SSLError):
@@ -297,7 +297,7 @@ def test_sigterm_lets_requests_finish(tmp_path, wpki, workers):
 def test_redirect_hsts_and_access_log(tmp_path, wpki):
     access = tmp_path / "access.log"
     args = server_args(wpki, "--redirect-port", "0", "--hsts", "31536000", "--access-log", str(access))
-    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", args) as srv:
+    with ServerProcess(str(tmp_path), "wsgi_apps:hello", args) as srv:
         assert srv.redirect_port
         p = curl("-i", "http://localhost:%d/a/b?c=d" % srv.redirect_port)
         head = p.stdout.decode()
@@ -315,7 +315,7 @@ def test_redirect_hsts_and_access_log(tmp_path, wpki):
 
 
 def test_plain_http_gets_400_in_clear(tmp_path, wpki):
-    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", server_args(wpki)) as srv:
+    with ServerProcess(str(tmp_path), "wsgi_apps:hello", server_args(wpki)) as srv:
         p = curl("-i", "http://localhost:%d/" % srv.port)
         assert p.stdout.startswith(b"HTTP/1.1 400 Bad Request"), p
         no_tracebacks(srv)
@@ -325,7 +325,7 @@ def test_wrk_smoke(tmp_path, wpki):
     wrk = shutil.which("wrk")
     if wrk is None:
         pytest.fail("wrk is needed (apt-get install wrk)")
-    with ServerProcess(str(tmp_path), "wsgi_apps:env_app", server_args(wpki, "--workers", "2")) as srv:
+    with ServerProcess(str(tmp_path), "wsgi_apps:hello", server_args(wpki, "--workers", "2")) as srv:
         p = subprocess.run([wrk, "-t1", "-c20", "-d2s", "https://127.0.0.1:%d/" % srv.port],
                            capture_output=True, timeout=60)
         out = p.stdout.decode()
