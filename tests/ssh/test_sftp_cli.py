@@ -71,3 +71,36 @@ def test_greeter_refuses_subsystems_without_a_greeting(cli_server, tmp_path):  #
     r = subprocess.run([SFTP_BIN, *_ssh_opts(port, kh, str(d / "user")), "-b", str(batch), "%s@127.0.0.1" % USER],
                        capture_output=True, timeout=60)
     assert r.returncode != 0 and b"too long" not in r.stderr
+
+
+def test_progress_bar_on_a_terminal(cli_server, tmp_path):  # noqa: F811
+    """stderr a terminal (a pty): the bar is drawn without being asked for."""
+    import pty
+    start, d = cli_server
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "f").write_bytes(os.urandom(3 * 1024 * 1024))
+    port, kh = start("--sftp-root", str(root))
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([sys.executable, "-m", "M2Sec", "sftp", "get", "-P", str(port), "-i", str(d / "user"),
+                            "--known-hosts", kh, "%s@127.0.0.1:/f" % USER, str(tmp_path / "f")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, timeout=60)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 0
+    assert b"100%" in out and b"MB/s" in out and b"\r" in out
+    assert sha(tmp_path / "f") == sha(root / "f")
