@@ -18,18 +18,12 @@ from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.packet import string, uint32
 from M2Sec.SSH.sftp_server import SFTPServer
 
-from .server_helpers import SCP_BIN, SFTP_BIN, USER, Keys, ServerThread
+from .server_helpers import SCP_BIN, SFTP_BIN, USER, ServerThread
 from .server_helpers import file_sha256 as sha
 
-pytestmark = pytest.mark.timeout(120)
+from .test_server_openssh import keys  # noqa: F401  (the fixture: host and user keys of every type)
 
-@pytest.fixture(scope="module")
-def keys():
-    d = tempfile.mkdtemp(prefix="m2sec-sftpserver-")
-    try:
-        yield Keys(d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def root():
 
 
 @pytest.fixture(scope="module")
-def server(keys, root):
+def server(keys, root):  # noqa: F811
     s = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=keys.authorized,
                      sftp_factory=lambda p: SFTPServer(p, chroot=root[0]))
     try:
@@ -79,7 +73,7 @@ def scp_run(server, keys, *args):
     return subprocess.run([SCP_BIN, *_opts(server, keys), *args], capture_output=True, timeout=60, env=env)
 
 
-def test_openssh_sftp_batch(server, keys, root, tmp_path):
+def test_openssh_sftp_batch(server, keys, root, tmp_path):  # noqa: F811
     d = root[0]
     local = tmp_path / "big"
     local.write_bytes(os.urandom(5 * 1024 * 1024 + 77))
@@ -117,7 +111,7 @@ bye
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["sftp-mode", "legacy-O"])
-def test_openssh_scp(server, keys, root, tmp_path, legacy):
+def test_openssh_scp(server, keys, root, tmp_path, legacy):  # noqa: F811
     d = root[0]
     local = tmp_path / "f"
     local.write_bytes(os.urandom(3 * 1024 * 1024 + 1))
@@ -150,7 +144,7 @@ def _m2sec_client(server, keys):
                        known_hosts=keys.known_hosts(server.port))
 
 
-def test_chroot_cannot_be_left(server, keys, root, tmp_path):
+def test_chroot_cannot_be_left(server, keys, root, tmp_path):  # noqa: F811
     d, outside = root
 
     async def go():
@@ -186,7 +180,7 @@ def test_chroot_cannot_be_left(server, keys, root, tmp_path):
     assert sorted(os.listdir(os.path.join(d, "tmp"))) == ["m2sec-escaped", "m2sec-escaped2"]
 
 
-def test_m2sec_client_against_m2sec_server(server, keys, root, tmp_path):
+def test_m2sec_client_against_m2sec_server(server, keys, root, tmp_path):  # noqa: F811
     d = root[0]
     src = tmp_path / "src"
     src.write_bytes(os.urandom(6 * 1024 * 1024 + 3))
@@ -222,7 +216,7 @@ def test_m2sec_client_against_m2sec_server(server, keys, root, tmp_path):
         assert sha(tmp_path / "many" / n) == sha(os.path.join(d, "many", n)) == sha(tmp_path / "many2" / n)
 
 
-def test_m2sec_scp_both_protocols(server, keys, root, tmp_path):
+def test_m2sec_scp_both_protocols(server, keys, root, tmp_path):  # noqa: F811
     d = root[0]
     src = tmp_path / "s"
     src.write_bytes(os.urandom(2 * 1024 * 1024 + 9))
@@ -250,7 +244,7 @@ def test_m2sec_scp_both_protocols(server, keys, root, tmp_path):
     assert progress[-1][2] == progress[-1][3] == src.stat().st_size
 
 
-def test_asyncssh_client(server, keys, root, tmp_path):
+def test_asyncssh_client(server, keys, root, tmp_path):  # noqa: F811
     asyncssh = pytest.importorskip("asyncssh", reason="asyncssh is in tests/requirements.txt")
     d = root[0]
     src = tmp_path / "a"
@@ -273,7 +267,7 @@ def test_asyncssh_client(server, keys, root, tmp_path):
     assert sha(src) == sha(os.path.join(d, "adir", "x")) == sha(tmp_path / "back")
 
 
-def test_paramiko_client(server, keys, root, tmp_path):
+def test_paramiko_client(server, keys, root, tmp_path):  # noqa: F811
     paramiko = pytest.importorskip("paramiko", reason="paramiko is in tests/requirements.txt")
     d = root[0]
     src = tmp_path / "p"
@@ -311,7 +305,7 @@ def _raw_session(server, keys):
     return open_()
 
 
-def test_bad_packets_get_status_or_end_the_session(server, keys):
+def test_bad_packets_get_status_or_end_the_session(server, keys):  # noqa: F811
     async def go():
         conn, proc = await _raw_session(server, keys)
         async with conn:
@@ -339,7 +333,7 @@ def _held(conn):
     return sum(c.app._pending_size + c.app.stdout._size for c in conn._core._channels.values() if c.app)
 
 
-def test_client_that_never_reads_keeps_server_memory_bounded(server, keys, root):
+def test_client_that_never_reads_keeps_server_memory_bounded(server, keys, root):  # noqa: F811
     d = root[0]
     with open(os.path.join(d, "big-for-reads"), "wb") as f:
         f.write(os.urandom(1024 * 1024))
@@ -422,7 +416,7 @@ class MemoryFS(SFTPServer):
         return self.map_path(path)
 
 
-def test_virtual_file_system_hooks(keys, tmp_path):
+def test_virtual_file_system_hooks(keys, tmp_path):  # noqa: F811
     s = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=keys.authorized,
                      sftp_factory=MemoryFS)
     MemoryFS.files = {"/ro-x": bytearray(b"fixed")}
