@@ -7,6 +7,7 @@ from typing import List, Optional
 # subcommand -> "module:function" taking argv and returning an exit status
 COMMANDS = {
     "https": "M2Sec.wsgi.cli:main",
+    "smime": "M2Sec.smime_cli:main",
     "ssh": "M2Sec.SSH.cli:main",
     "sftp": "M2Sec.SSH.sftp_cli:sftp_main",
     "scp": "M2Sec.SSH.sftp_cli:scp_main",

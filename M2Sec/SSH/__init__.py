@@ -12,7 +12,8 @@ I/O (sftp), the asyncio client (sftp_client, ``conn.start_sftp_client()``), the 
 SCP (scp, :func:`scp`) and the commands (sftp_cli).
 """
 
-from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHListener,  # noqa: F401
+from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHConnection,  # noqa: F401
+                                SSHListener,
                                 SSHReader as SSHStreamReader, SSHWriter as SSHStreamWriter, connect)
 from M2Sec.SSH._asyncio_server import SSHAcceptor, SSHServerConnection, SSHServerProcess, listen  # noqa: F401
 from M2Sec.SSH._blocking import Client, Process  # noqa: F401

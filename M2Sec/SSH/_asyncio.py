@@ -621,17 +621,17 @@ class _Protocol(asyncio.Protocol):
         self.conn._pump_all()
 
 
-class SSHClientConnection:
-    """An SSH client connection on asyncio (made by :func:`connect`).
-
-    The server's connection (_asyncio_server.py) shares this transport plumbing: it passes its
-    own protocol core and handles the events of its role in :meth:`_handle_event`.
+class SSHConnection:
+    """What an SSH connection on asyncio is in either role (asyncssh's name): the transport
+    plumbing around a protocol core, channels, keepalives, introspection and closing.
+    :class:`SSHClientConnection` (below) and ``SSHServerConnection`` (_asyncio_server.py) are
+    its two sides, each handling the events of its role in :meth:`_handle_event`.
     """
 
-    def __init__(self, config: Any, core_: Optional[core.ClientConnection] = None) -> None:
+    def __init__(self, core_: Any) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._core = core_ if core_ is not None else core.ClientConnection(config, now=loop.time())
+        self._core = core_
         self._transport: Optional[asyncio.Transport] = None
         self._paused = False
         self._authenticated: asyncio.Future = loop.create_future()
@@ -639,13 +639,6 @@ class SSHClientConnection:
         self._global: Deque[asyncio.Future] = deque()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
-        self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
-        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
-        self._agent_forward_path: Optional[str] = None
-        #: (display, fake cookie, screen, real cookie) when X11 connections are forwarded
-        self._x11: Optional[Tuple[str, bytes, int, Optional[bytes]]] = None
-        #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
-        self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
         self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
@@ -658,14 +651,6 @@ class SSHClientConnection:
         self._keepalive_timer: Optional[asyncio.TimerHandle] = None
 
     # ---- properties ----
-    @property
-    def server_version(self) -> bytes:
-        return self._core.server_version
-
-    @property
-    def host_key(self) -> Any:
-        return self._core.host_key
-
     @property
     def negotiated(self) -> Dict[str, bytes]:
         """The algorithms of the last key exchange: kex, host_key, cipher_out/in, mac_out/in, ..."""
@@ -719,9 +704,6 @@ class SSHClientConnection:
         self._flush()
 
     def _handle_event(self, ev: core.Event) -> None:
-        if isinstance(ev, core.ChannelOpenRequest):
-            self._channel_open_requested(ev.channel, ev.extra)
-            return
         c = getattr(ev, "channel", None)
         if c is not None:
             if c.app is not None:
@@ -734,128 +716,6 @@ class SSHClientConnection:
         elif isinstance(ev, core.GlobalReply):
             if self._global:
                 self._global.popleft().set_result((ev.success, ev.data))
-        elif isinstance(ev, core.SignatureRequest):
-            self._spawn(self._sign_for_auth(ev))
-        elif isinstance(ev, core.HostKeysAnnounced):
-            self._learn_host_keys(ev.blobs)
-
-    def _learn_host_keys(self, blobs: List[bytes]) -> None:
-        """update_host_keys: ask the server to prove the host keys known_hosts lacks, then
-        record them (OpenSSH's UpdateHostKeys)."""
-        learn = self._update_host_keys
-        if learn is None:
-            return
-        from M2Sec.SSH import keys
-        kh, host, port, hashed = learn
-        known = {e.blob for e in kh.lookup(host, port) if e.marker is None}
-        new = []
-        for blob in blobs:
-            try:
-                keys.decode_public_blob(blob)
-            except (ValueError, keys.SSHKeyError):
-                continue  # a key type M2Sec cannot check
-            if blob not in known:
-                new.append(blob)
-        if not new or self.error is not None:
-            return
-        fut = self._loop.create_future()
-        self._global.append(fut)
-        self._core.hostkeys_prove_request(new)
-        self._flush()
-
-        def proven(f: "asyncio.Future[Tuple[bool, bytes]]") -> None:
-            if f.cancelled() or f.exception() is not None or not f.result()[0]:
-                return
-            try:
-                proved = self._core.hostkeys_proven(new, f.result()[1])
-            except (DisconnectError, ValueError):
-                return  # a bad proof: nothing is learned
-            for key in proved:
-                kh.add(host, port, key, hashed=hashed)
-            try:
-                kh.save()
-            except OSError:
-                pass
-        fut.add_done_callback(proven)
-
-    async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
-        """Ask a key outside the core (an agent's) for the authentication signature."""
-        from M2Sec.SSH.errors import SSHError
-        try:
-            sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
-        except (SSHError, OSError):
-            sig = None  # the agent failed or went away: the next key or method is tried
-        if self._core.state == "closed":
-            return
-        try:
-            events = self._core.signature_done(sig)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
-        self._flush()
-
-    def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
-        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
-        (to the forward's destination) or an agent connection (to the local agent)."""
-        from M2Sec.SSH.packet import SSHReader as WireReader
-        if c.kind == b"x11":
-            if self._x11 is None:
-                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "X11 forwarding is off")
-                return
-            self._spawn(self._x11_channel(c))
-            return
-        if c.kind == AGENT_CHANNEL:
-            path = self._agent_forward_path
-            if path is None:
-                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
-                return
-            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
-            return
-        try:
-            r = WireReader(extra)
-            addr = r.get_text()
-            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
-        except ValueError:
-            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
-            return
-        dest = self._remote_forwards.get((addr, port))
-        if dest is None:
-            self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
-            return
-        if c.kind == b"forwarded-tcpip":
-            self._spawn(connect_channel(self, c, dest[0], dest[1]))
-        else:
-            target = str(dest[0])
-            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
-
-    async def _x11_channel(self, c: ch.Channel) -> None:
-        """An X connection from the server: to the local display, the fake cookie replaced."""
-        from M2Sec.SSH import x11
-        assert self._x11 is not None
-        display, fake, _screen, real = self._x11
-        try:
-            reader, writer = await x11.open_display(display)
-        except OSError as e:
-            if c.state == "opening" and self._core.state == "open":
-                self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot open display %s: %s" % (display, e))
-                self._flush()
-            return
-        io = _ChannelIO(self, c)
-        self._core.accept_channel(c)
-        io.opened.set_result(None)
-        self._flush()
-        try:
-            head = await io.stdout.readexactly(12)
-            rest = await io.stdout.readexactly(x11.setup_length(head) - 12)
-            writer.write(x11.replace_cookie(head + rest, fake, real))
-        except (x11.X11Error, asyncio.IncompleteReadError, DisconnectError):
-            io.close()
-            writer.close()
-            return
-        await pipe(io, reader, writer)
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -978,6 +838,189 @@ class SSHClientConnection:
         await io.opened
         return io
 
+    # ---- the end ----
+    def rekey(self) -> None:
+        """Start a key exchange now."""
+        self._core.rekey()
+        self._flush()
+
+    def close(self) -> None:
+        """Send DISCONNECT and close the socket."""
+        if self._core.state != "closed":
+            self._core.disconnect(BY_APPLICATION, "closed by the application")
+            self._flush()
+        if self.error is None:
+            self.error = ConnectionLost("the connection was closed by the application", local=True)
+        if self._transport is not None:
+            self._transport.close()
+        for listener in self._listeners:
+            listener.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._release()
+
+    async def wait_closed(self) -> None:
+        await self._closed
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+class SSHClientConnection(SSHConnection):
+    """An SSH client connection on asyncio (made by :func:`connect`): sessions, forwarding,
+    agent and X11 forwarding, host keys learned; its sibling on the server is
+    ``SSHServerConnection``."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(core.ClientConnection(config, now=asyncio.get_running_loop().time()))
+        self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
+        self._agent_forward_path: Optional[str] = None
+        #: (display, fake cookie, screen, real cookie) when X11 connections are forwarded
+        self._x11: Optional[Tuple[str, bytes, int, Optional[bytes]]] = None
+        #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
+        self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
+
+    def _handle_event(self, ev: core.Event) -> None:
+        if isinstance(ev, core.ChannelOpenRequest):
+            self._channel_open_requested(ev.channel, ev.extra)
+        elif isinstance(ev, core.SignatureRequest):
+            self._spawn(self._sign_for_auth(ev))
+        elif isinstance(ev, core.HostKeysAnnounced):
+            self._learn_host_keys(ev.blobs)
+        else:
+            super()._handle_event(ev)
+
+    @property
+    def server_version(self) -> bytes:
+        return self._core.server_version
+
+    @property
+    def host_key(self) -> Any:
+        return self._core.host_key
+
+    def _learn_host_keys(self, blobs: List[bytes]) -> None:
+        """update_host_keys: ask the server to prove the host keys known_hosts lacks, then
+        record them (OpenSSH's UpdateHostKeys)."""
+        learn = self._update_host_keys
+        if learn is None:
+            return
+        from M2Sec.SSH import keys
+        kh, host, port, hashed = learn
+        known = {e.blob for e in kh.lookup(host, port) if e.marker is None}
+        new = []
+        for blob in blobs:
+            try:
+                keys.decode_public_blob(blob)
+            except (ValueError, keys.SSHKeyError):
+                continue  # a key type M2Sec cannot check
+            if blob not in known:
+                new.append(blob)
+        if not new or self.error is not None:
+            return
+        fut = self._loop.create_future()
+        self._global.append(fut)
+        self._core.hostkeys_prove_request(new)
+        self._flush()
+
+        def proven(f: "asyncio.Future[Tuple[bool, bytes]]") -> None:
+            if f.cancelled() or f.exception() is not None or not f.result()[0]:
+                return
+            try:
+                proved = self._core.hostkeys_proven(new, f.result()[1])
+            except (DisconnectError, ValueError):
+                return  # a bad proof: nothing is learned
+            for key in proved:
+                kh.add(host, port, key, hashed=hashed)
+            try:
+                kh.save()
+            except OSError:
+                pass
+        fut.add_done_callback(proven)
+
+    async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
+        """Ask a key outside the core (an agent's) for the authentication signature."""
+        from M2Sec.SSH.errors import SSHError
+        try:
+            sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
+        except (SSHError, OSError):
+            sig = None  # the agent failed or went away: the next key or method is tried
+        if self._core.state == "closed":
+            return
+        try:
+            events = self._core.signature_done(sig)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
+        self._flush()
+
+    def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
+        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
+        (to the forward's destination) or an agent connection (to the local agent)."""
+        from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == b"x11":
+            if self._x11 is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "X11 forwarding is off")
+                return
+            self._spawn(self._x11_channel(c))
+            return
+        if c.kind == AGENT_CHANNEL:
+            path = self._agent_forward_path
+            if path is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
+            return
+        try:
+            r = WireReader(extra)
+            addr = r.get_text()
+            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
+        except ValueError:
+            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
+            return
+        dest = self._remote_forwards.get((addr, port))
+        if dest is None:
+            self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
+            return
+        if c.kind == b"forwarded-tcpip":
+            self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        else:
+            target = str(dest[0])
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
+
+    async def _x11_channel(self, c: ch.Channel) -> None:
+        """An X connection from the server: to the local display, the fake cookie replaced."""
+        from M2Sec.SSH import x11
+        assert self._x11 is not None
+        display, fake, _screen, real = self._x11
+        try:
+            reader, writer = await x11.open_display(display)
+        except OSError as e:
+            if c.state == "opening" and self._core.state == "open":
+                self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot open display %s: %s" % (display, e))
+                self._flush()
+            return
+        io = _ChannelIO(self, c)
+        self._core.accept_channel(c)
+        io.opened.set_result(None)
+        self._flush()
+        try:
+            head = await io.stdout.readexactly(12)
+            rest = await io.stdout.readexactly(x11.setup_length(head) - 12)
+            writer.write(x11.replace_cookie(head + rest, fake, real))
+        except (x11.X11Error, asyncio.IncompleteReadError, DisconnectError):
+            io.close()
+            writer.close()
+            return
+        await pipe(io, reader, writer)
+
     async def create_process(self, command: Optional[str] = None, *, subsystem: Optional[str] = None,
                              env: Optional[Mapping[str, str]] = None, term_type: Optional[str] = None,
                              term_size: Optional[Tuple[int, int]] = None, encoding: Optional[str] = None,
@@ -1032,7 +1075,6 @@ class SSHClientConnection:
             raise ProcessError(result)
         return result
 
-    # ---- forwarding ----
     async def open_connection(self, host: str, port: int, *, orig_host: str = "127.0.0.1",
                               orig_port: int = 0) -> Tuple[SSHReader, SSHWriter]:
         """A direct-tcpip channel to host:port as the server sees it, as (reader, writer)."""
@@ -1151,37 +1193,6 @@ class SSHClientConnection:
         :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
         from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
         return _SFTPStarter(start_sftp_client(self, **kw))
-
-    # ---- the end ----
-    def rekey(self) -> None:
-        """Start a key exchange now."""
-        self._core.rekey()
-        self._flush()
-
-    def close(self) -> None:
-        """Send DISCONNECT and close the socket."""
-        if self._core.state != "closed":
-            self._core.disconnect(BY_APPLICATION, "closed by the application")
-            self._flush()
-        if self.error is None:
-            self.error = ConnectionLost("the connection was closed by the application", local=True)
-        if self._transport is not None:
-            self._transport.close()
-        for listener in self._listeners:
-            listener.close()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._release()
-
-    async def wait_closed(self) -> None:
-        await self._closed
-
-    async def __aenter__(self) -> "SSHClientConnection":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.close()
-        await self.wait_closed()
 
 
 class _Connector:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
-from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
+from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
                                 _Protocol, answer_channel, connect_channel, pipe)
 from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
@@ -243,7 +243,7 @@ class _ServerChannelIO(_ChannelIO):
         super().on_event(ev)
 
 
-class SSHServerConnection(SSHClientConnection):
+class SSHServerConnection(SSHConnection):
     """One client's connection to an M2Sec server (see the module's docstring)."""
 
     def __init__(self, acceptor: "SSHAcceptor", addr: Tuple[str, int]) -> None:
@@ -251,7 +251,7 @@ class SSHServerConnection(SSHClientConnection):
         self._server: srv.SSHServer = acceptor.server_factory()
         loop = asyncio.get_running_loop()
         core_ = srv.ServerConnection(acceptor.config, self._server, addr=addr[0], now=loop.time())
-        super().__init__(acceptor.config, core_)
+        super().__init__(core_)
         self._core: srv.ServerConnection
         self.peername = addr
         self._grace: Optional[asyncio.TimerHandle] = None
@@ -261,6 +261,7 @@ class SSHServerConnection(SSHClientConnection):
         self._agent_dir: Optional[str] = None
         self._agent_server: Any = None
         self._x11_servers: List[Any] = []
+        self._forward_chain: Optional["asyncio.Task[Any]"] = None
         self._keepalive = acceptor.keepalive
         self._idle: Optional[asyncio.TimerHandle] = None
 
@@ -490,19 +491,29 @@ class SSHServerConnection(SSHClientConnection):
             return
         ok = (port < 65536 and self.permissions.allows_listen(host, port)
               and self._server.server_requested(host, port))
+        # the name resolves without blocking the loop; replies still go out in request order
+        previous, self._forward_chain = self._forward_chain, self._spawn(
+            self._answer_forward(self._forward_chain, host, port, ok, ev.want_reply))
+        del previous
+
+    async def _answer_forward(self, previous: Optional["asyncio.Task[Any]"], host: str, port: int, ok: bool,
+                              want_reply: bool) -> None:
         bound = 0
         if ok:
             try:
-                bound = self._listen_forward(host, port)
+                bound = await self._listen_forward(host, port)
             except OSError:
                 ok = False
-        if ev.want_reply:
-            core_.global_reply(ok, uint32(bound) if ok and port == 0 else b"")
+        if previous is not None:
+            await asyncio.wait([previous])
+        if want_reply and self.error is None and self._core.state == "open":
+            self._core.global_reply(ok, uint32(bound) if ok and port == 0 else b"")
+            self._flush()
 
-    def _listen_forward(self, host: str, port: int) -> int:
-        """Listen for a remote forward (synchronously, so that the reply carries the port)."""
+    async def _listen_forward(self, host: str, port: int) -> int:
+        """Listen for a remote forward; the port bound."""
         bind_host = {"": "0.0.0.0", "localhost": "127.0.0.1", "*": "0.0.0.0"}.get(host, host)
-        info = socket.getaddrinfo(bind_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        info = (await self._loop.getaddrinfo(bind_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))[0]
         sock = socket.socket(info[0], socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -616,6 +627,8 @@ class SSHServerConnection(SSHClientConnection):
 
         async def start() -> None:
             nonlocal server
+            if sock.fileno() < 0:  # the connection ended first
+                return
             server = await asyncio.start_server(handle, sock=sock)
             self._x11_servers.append(server)
             if self.error is not None:
