@@ -9,6 +9,7 @@ and forwards through direct-tcpip channels.
 
 import asyncio
 import codecs
+import inspect
 import os
 import socket
 import time
@@ -663,6 +664,7 @@ class SSHConnection:
         if sock is not None:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # a vanished peer is found
             except OSError:
                 pass
         self._flush()
@@ -890,6 +892,12 @@ class SSHClientConnection(SSHConnection):
             self._channel_open_requested(ev.channel, ev.extra)
         elif isinstance(ev, core.SignatureRequest):
             self._spawn(self._sign_for_auth(ev))
+        elif isinstance(ev, core.HostKeyCheck):
+            self._decide(self._core.config.host_key_check, (ev.key,), self._core.host_key_checked, verdict=True)
+        elif isinstance(ev, core.KbdIntPrompt):
+            self._decide(self._core.config.kbdint, (ev.name, ev.instruction, ev.prompts), self._core.decision_done)
+        elif isinstance(ev, core.PasswordChangePrompt):
+            self._decide(self._core.config.password_change, (ev.prompt,), self._core.decision_done)
         elif isinstance(ev, core.HostKeysAnnounced):
             self._learn_host_keys(ev.blobs)
         else:
@@ -941,6 +949,48 @@ class SSHClientConnection(SSHConnection):
             except OSError:
                 pass
         fut.add_done_callback(proven)
+
+    def _decide(self, fn: Callable[..., Any], args: Tuple[Any, ...], answer: Callable[..., List[core.Event]],
+                verdict: bool = False) -> None:
+        """Ask the application (fn may be a plain function or a coroutine function) and give
+        the core its answer: a value, or for a host key verdict the exception it raised."""
+        try:
+            result = fn(*args)
+        except Exception as e:
+            if not verdict:
+                raise
+            self._give(answer, e)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._decide_later(result, answer, verdict))
+        else:
+            self._give(answer, None if verdict else result)
+
+    async def _decide_later(self, pending: Any, answer: Callable[..., List[core.Event]], verdict: bool) -> None:
+        try:
+            value = await pending
+        except Exception as e:
+            if verdict:
+                self._give(answer, e)
+            else:
+                self._core.disconnect(PROTOCOL_ERROR, "internal error")
+                self._flush()
+                self._abort(e)
+            return
+        self._give(answer, None if verdict else value)
+
+    def _give(self, answer: Callable[..., List[core.Event]], value: Any) -> None:
+        if self.error is not None or self._core.state == "closed":
+            return
+        try:
+            events = answer(value)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
+        self._flush()
 
     async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
         """Ask a key outside the core (an agent's) for the authentication signature."""
@@ -1378,6 +1428,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
     :param connect_timeout: seconds for TCP connect, key exchange and authentication.
     :param kbdint_handler: callback(name, instruction, [(prompt, echo)]) -> answers.
     :param password_change_handler: callback(prompt) -> new password.
+        These two and a known_hosts callable may be plain functions or coroutine functions:
+        the protocol core asks for them through events and waits for the answer.
     :raises DisconnectError: (subclasses) HostKeyNotVerifiable, AuthenticationFailed,
         KeyExchangeFailed, ConnectTimeout, ...; OSError if the TCP connection fails;
         SSHConfigError for an unusable configuration.
@@ -1449,9 +1501,18 @@ def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "y
     if policy not in ("yes", "accept-new", "no"):
         raise ValueError("strict_host_key_checking is 'yes', 'accept-new' or 'no', not %r" % (policy,))
     if callable(known_hosts) and not hasattr(known_hosts, "match"):
+        def refused(key: Any) -> HostKeyNotVerifiable:
+            return HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
+
+        if inspect.iscoroutinefunction(known_hosts):
+            async def check_coroutine(key: Any) -> None:
+                if not await known_hosts(key):
+                    raise refused(key)
+            return check_coroutine
+
         def check_callable(key: Any) -> None:
             if not known_hosts(key):
-                raise HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
+                raise refused(key)
         return check_callable
     from M2Sec.SSH.knownhosts import KnownHosts
     kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts, missing_ok=True)

@@ -774,8 +774,18 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
                   keepalive_count_max: int = 3, idle_timeout: float = 0.0, allow_x11_forwarding: bool = False,
                   sftp_factory: Any = None, allow_scp: bool = True, **config: Any) -> SSHAcceptor:
-    """The acceptor of :func:`listen` (its arguments), not yet listening."""
+    """The acceptor of :func:`listen` (its arguments), not yet listening.  The files named
+    (host keys, authorized_keys, CA keys, moduli) are read here, once: the core reads none."""
+    from M2Sec.SSH import keys as _keys
+    from M2Sec.SSH.authorized_keys import AuthorizedKeys
+    from M2Sec.SSH.moduli import Moduli
     keys = _load_keys(server_host_keys, passphrase)
+    if isinstance(authorized_client_keys, (str, os.PathLike)):
+        authorized_client_keys = AuthorizedKeys(authorized_client_keys)
+    if isinstance(config.get("moduli"), (str, os.PathLike)):
+        config["moduli"] = Moduli(config["moduli"])
+    config["trusted_user_ca_keys"] = [k if isinstance(k, _keys.SSHKey) else _keys.load_public_key(k)
+                                      for k in config.get("trusted_user_ca_keys", ())]
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
     return SSHAcceptor(cfg, server_factory or srv.SSHServer, process_factory, login_timeout=login_timeout,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,

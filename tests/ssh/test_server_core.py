@@ -107,12 +107,31 @@ class Pump:
                     self.server_events.append(ev)
                     pending[:0] = self.server_event(ev) or []
             if b:
-                for ev in self.c.receive(b):
+                pending = list(self.c.receive(b))
+                while pending:
+                    ev = pending.pop(0)
                     self.client_events.append(ev)
-                    if isinstance(ev, core.ChannelData):
-                        self.received.setdefault(ev.channel.local_id, []).append(ev.data)
-                        self.c.consumed(ev.channel, len(ev.data))
+                    pending[:0] = self.client_event(ev) or []
         raise AssertionError("the cores never went quiet")
+
+    def client_event(self, ev):
+        """The client front end's part: channel data, and the decisions the core asks for
+        (host key verdict, keyboard-interactive answers, a new password); the events that follow."""
+        c = self.c
+        if isinstance(ev, core.ChannelData):
+            self.received.setdefault(ev.channel.local_id, []).append(ev.data)
+            c.consumed(ev.channel, len(ev.data))
+        elif isinstance(ev, core.HostKeyCheck):
+            try:
+                c.config.host_key_check(ev.key)
+            except Exception as e:
+                return c.host_key_checked(e)
+            return c.host_key_checked()
+        elif isinstance(ev, core.KbdIntPrompt):
+            return c.decision_done(c.config.kbdint(ev.name, ev.instruction, ev.prompts))
+        elif isinstance(ev, core.PasswordChangePrompt):
+            return c.decision_done(c.config.password_change(ev.prompt))
+        return None
 
     def server_event(self, ev):
         """Answer one server event; the events that answering gave (authentication's)."""
@@ -468,7 +487,9 @@ def test_group_exchange_with_system_moduli(host_keys, user_key):
     if not os.path.exists("/etc/ssh/moduli"):
         pytest.fail("/etc/ssh/moduli is needed (openssh-server)")
     p = connect(host_keys, user_key, client_keys=[user_key], kex_algs=[b"diffie-hellman-group-exchange-sha256"],
-                server_kw=dict(moduli="/etc/ssh/moduli"))
+                server_kw=dict(moduli=Moduli("/etc/ssh/moduli")))  # read by the front end
+    with pytest.raises(TypeError, match="not a path"):
+        srv.ServerConfig(all_host_keys(host_keys), moduli="/etc/ssh/moduli")
     assert p.s.state == "open"
 
 
