@@ -832,6 +832,36 @@ class SSHConnection:
         return default if value is None else value
 
     # ---- sessions ----
+    def _give(self, answer: Callable[..., List[core.Event]], *args: Any) -> None:
+        """Hand the application's answer to the core (answer(*args)) and handle what follows."""
+        if self.error is not None or self._core.state == "closed":
+            return
+        try:
+            events = answer(*args)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
+        self._flush()
+
+    def _channel_for(self, kind: bytes, extra: Callable[[Tuple[str, int]], bytes]) -> Callable[..., Any]:
+        """A stream server's handler: each connection it accepts opens a channel of kind (its
+        extra data made from the connection's peer address) and is piped to it."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername")
+            if not isinstance(peer, tuple):  # a UNIX socket's peer has no address
+                peer = ("127.0.0.1", 0)
+            try:
+                io = await self._open(kind, extra(peer))
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+        return handle
+
     async def _open(self, kind: bytes, extra: bytes = b"", **kw: Any) -> _ChannelIO:
         self._check()
         c = self._core.open_channel(kind, extra)
@@ -979,19 +1009,6 @@ class SSHClientConnection(SSHConnection):
             return
         self._give(answer, None if verdict else value)
 
-    def _give(self, answer: Callable[..., List[core.Event]], value: Any) -> None:
-        if self.error is not None or self._core.state == "closed":
-            return
-        try:
-            events = answer(value)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
-        self._flush()
-
     async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
         """Ask a key outside the core (an agent's) for the authentication signature."""
         from M2Sec.SSH.errors import SSHError
@@ -999,17 +1016,7 @@ class SSHClientConnection(SSHConnection):
             sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
         except (SSHError, OSError):
             sig = None  # the agent failed or went away: the next key or method is tried
-        if self._core.state == "closed":
-            return
-        try:
-            events = self._core.signature_done(sig)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
-        self._flush()
+        self._give(self._core.decision_done, sig)
 
     def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
         """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
@@ -1136,16 +1143,7 @@ class SSHClientConnection(SSHConnection):
         """Listen on listen_host:listen_port (0: any free port, see get_port()) and forward
         each connection to dest_host:dest_port through the server (direct-tcpip)."""
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
-            try:
-                io = await self._open(b"direct-tcpip", ch.direct_tcpip(dest_host, dest_port, peer[0], peer[1]),
-                                      on_data=None)
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
-
+        handle = self._channel_for(b"direct-tcpip", lambda peer: ch.direct_tcpip(dest_host, dest_port, *peer[:2]))
         server = await asyncio.start_server(handle, listen_host, listen_port)
         listener = SSHListener(server)
         self._listeners.append(listener)
@@ -1182,14 +1180,7 @@ class SSHClientConnection(SSHConnection):
         """Listen on the UNIX socket listen_path and forward each connection to the server's
         UNIX socket dest_path (direct-streamlocal@openssh.com, as ``ssh -L path:path``)."""
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                io = await self._open(b"direct-streamlocal@openssh.com", ch.direct_streamlocal(dest_path))
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
-
+        handle = self._channel_for(b"direct-streamlocal@openssh.com", lambda peer: ch.direct_streamlocal(dest_path))
         server = await asyncio.start_unix_server(handle, listen_path)
         listener = SSHListener(server)
         self._listeners.append(listener)

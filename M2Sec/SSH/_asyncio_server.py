@@ -432,19 +432,10 @@ class SSHServerConnection(SSHConnection):
             self._flush()
             self._abort(e)
             return
-        if self.error is None and self._core.state != "closed":
-            self._answer_auth(value, error)
-            self._flush()
+        self._answer_auth(value, error)
 
     def _answer_auth(self, value: Any, error: Optional[BaseException]) -> None:
-        try:
-            events = self._core.auth_answer(value, error)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
+        self._give(self._core.auth_answer, value, error)
 
     def _open_requested(self, c: ch.Channel, extra: bytes) -> None:
         core_ = self._core
@@ -525,15 +516,8 @@ class SSHServerConnection(SSHConnection):
             raise
         bound = sock.getsockname()[1]
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername") or ("", 0)
-            try:
-                io = await self._open(b"forwarded-tcpip", string(host) + uint32(bound) + string(peer[0])
-                                      + uint32(peer[1]))
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
+        handle = self._channel_for(b"forwarded-tcpip",
+                                   lambda peer: string(host) + uint32(bound) + string(peer[0]) + uint32(peer[1]))
 
         key = (host, bound)
 
@@ -575,13 +559,7 @@ class SSHServerConnection(SSHConnection):
                 sock.close()
                 ok = False
         if ok:
-            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                try:
-                    io = await self._open(b"forwarded-streamlocal@openssh.com", string(path) + string(b""))
-                except Exception:
-                    writer.close()
-                    return
-                await pipe(io, reader, writer)
+            handle = self._channel_for(b"forwarded-streamlocal@openssh.com", lambda peer: string(path) + string(b""))
 
             async def start() -> None:
                 server = await asyncio.start_unix_server(handle, sock=sock)
@@ -612,16 +590,11 @@ class SSHServerConnection(SSHConnection):
             raise OSError("no free X11 display")
         self._core.channel_open_kinds.discard(b"x11")  # the server opens them; never accepts them
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
-            if single:
+        def originator(peer: Tuple[str, int]) -> bytes:
+            if single and server is not None:  # single-connection: the display closes after one
                 server.close()
-            try:
-                io = await self._open(b"x11", string(peer[0]) + uint32(peer[1]))
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
+            return string(peer[0]) + uint32(peer[1])
+        handle = self._channel_for(b"x11", originator)
 
         server: Any = None
 
@@ -665,13 +638,7 @@ class SSHServerConnection(SSHConnection):
             raise
         self._agent_dir = directory
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                io = await self._open(AGENT_CHANNEL)
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
+        handle = self._channel_for(AGENT_CHANNEL, lambda peer: b"")
 
         async def start() -> None:
             server = await asyncio.start_unix_server(handle, sock=sock)
