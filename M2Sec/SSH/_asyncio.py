@@ -1228,6 +1228,13 @@ class SSHClientConnection(SSHConnection):
         self._listeners.append(listener)
         return listener
 
+    # ---- SFTP ----
+    def start_sftp_client(self, **kw: Any) -> Any:
+        """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
+        :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
+        from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
+        return _SFTPStarter(start_sftp_client(self, **kw))
+
 
 class _Connector:
     """The awaitable / async context manager :func:`connect` returns."""

@@ -109,8 +109,13 @@ class SSHServerProcess:
             elif name == b"subsystem":
                 self.subsystem = r.get_text()
                 known = getattr(self._conn._acceptor.process_factory, "subsystems", None)
-                if known is not None and self.subsystem not in known and perms.command is None:
+                if self._builtin() is not None:
+                    pass
+                elif self._conn._acceptor.process_factory is None or (
+                        known is not None and self.subsystem not in known and perms.command is None):
                     return False
+            if name != b"subsystem" and self._conn._acceptor.process_factory is None and self._builtin() is None:
+                return False
             if perms.command is not None:
                 self.original_command = self.command if name == b"exec" else None
                 self.command, self.subsystem = perms.command, None
@@ -155,8 +160,21 @@ class SSHServerProcess:
             return True
         return False
 
+    def _builtin(self) -> Any:
+        """The built-in handler of this session (SFTP, legacy scp) when ``sftp_factory`` is set."""
+        sftp_factory = self._conn._acceptor.sftp_factory
+        if sftp_factory is None or self.permissions.command is not None:
+            return None
+        if self.subsystem == "sftp":
+            from M2Sec.SSH.sftp_server import run_sftp_server
+            return lambda process: run_sftp_server(process, sftp_factory)
+        if self.command is not None and self._conn._acceptor.allow_scp:
+            from M2Sec.SSH.scp import scp_server_handler
+            return scp_server_handler(self.command, sftp_factory)
+        return None
+
     async def _run(self) -> None:
-        factory = self._conn._acceptor.process_factory
+        factory = self._builtin() or self._conn._acceptor.process_factory
         status: Any = None
         try:
             status = factory(self)
@@ -422,7 +440,8 @@ class SSHServerConnection(SSHConnection):
     def _open_requested(self, c: ch.Channel, extra: bytes) -> None:
         core_ = self._core
         if c.kind == b"session":
-            if self._acceptor.process_factory is None or not self._server.session_requested():
+            if (self._acceptor.process_factory is None and self._acceptor.sftp_factory is None) \
+                    or not self._server.session_requested():
                 core_.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "sessions are not accepted")
                 return
             c.local_window = c.local_window_size = SERVER_WINDOW
@@ -653,7 +672,9 @@ class SSHAcceptor:
                  max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
                  allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
                  keepalive_count_max: int = 3, idle_timeout: float = 0.0,
-                 allow_x11_forwarding: bool = False) -> None:
+                 allow_x11_forwarding: bool = False, sftp_factory: Any = None, allow_scp: bool = True) -> None:
+        self.sftp_factory = sftp_factory
+        self.allow_scp = allow_scp
         self.config = config
         self.server_factory = server_factory
         self.process_factory = process_factory
@@ -719,7 +740,7 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
                   allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
                   keepalive_count_max: int = 3, idle_timeout: float = 0.0, allow_x11_forwarding: bool = False,
-                  **config: Any) -> SSHAcceptor:
+                  sftp_factory: Any = None, allow_scp: bool = True, **config: Any) -> SSHAcceptor:
     """The acceptor of :func:`listen` (its arguments), not yet listening.  The files named
     (host keys, authorized_keys, CA keys, moduli) are read here, once: the core reads none."""
     from M2Sec.SSH import keys as _keys
@@ -737,7 +758,8 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
                        allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding,
                        keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
-                       idle_timeout=idle_timeout, allow_x11_forwarding=allow_x11_forwarding)
+                       idle_timeout=idle_timeout, allow_x11_forwarding=allow_x11_forwarding,
+                       sftp_factory=sftp_factory, allow_scp=allow_scp)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],
@@ -755,6 +777,10 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param process_factory: called with an :class:`SSHServerProcess` for each session
         (a coroutine function or plain function; an int it returns is the exit status).
         Without it sessions are refused.  :func:`M2Sec.SSH.process.run_local` runs local programs.
+    :param sftp_factory: serve the ``sftp`` subsystem (and legacy ``scp -t``/``scp -f``
+        commands, unless ``allow_scp=False``) with the SFTPServer it makes from the session
+        (``True``: :class:`~M2Sec.SSH.sftp_server.SFTPServer` on the whole file system;
+        ``lambda p: SFTPServer(p, chroot=DIR)`` for one tree).
     :param login_timeout: seconds a client has to authenticate (sshd's LoginGraceTime).
     :param max_unauthenticated: connections not yet authenticated at once; more are dropped.
     :param auth_failure_delay: seconds before a failed attempt's answer.
