@@ -14,7 +14,7 @@ $(PY): | prereqs
 
 # Build tools into the venv (again when this file changes), then install M2Sec without build isolation (faster rebuilds).
 $(VENV)/.tools: Makefile tests/requirements.txt | $(PY)
-	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1" -r tests/requirements.txt
+	$(PY) -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
 	touch $@
 
 $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools

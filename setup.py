@@ -27,18 +27,24 @@ def _pkg_config(*args):
 
 
 def find_openssl():
-    """Return (include_dirs, library_dirs) of the OpenSSL to build against."""
+    """Return (include_dirs, library_dirs, rpath) of the OpenSSL to build against.
+
+    rpath is the library directory of an OpenSSL outside the system's default search path
+    (OPENSSL_DIR, or a pkg-config file naming a -L directory), so that the extension loads the
+    OpenSSL it was built for rather than the system's.
+    """
     root = os.environ.get("OPENSSL_DIR")
     if root:
         libs = [d for d in (os.path.join(root, "lib64"), os.path.join(root, "lib")) if os.path.isdir(d)]
-        return [os.path.join(root, "include")], libs
+        return [os.path.join(root, "include")], libs, libs
     cflags = _pkg_config("--cflags-only-I")
     ldflags = _pkg_config("--libs-only-L")
     incs = [f[2:] for f in cflags or []]
     libs = [f[2:] for f in ldflags or []]
     if not incs:
         incs = ["/usr/include", "/usr/local/include"]
-    return incs, libs
+    # pkg-config leaves out -L for the system's own directories: what it names is elsewhere.
+    return incs, libs, libs
 
 
 def check_openssl(include_dirs):
@@ -66,7 +72,7 @@ class BuildExt(build_ext):
         super().run()
 
 
-include_dirs, library_dirs = find_openssl()
+include_dirs, library_dirs, rpath = find_openssl()
 here = os.path.dirname(os.path.abspath(__file__))
 
 ext = Extension(
@@ -75,7 +81,7 @@ ext = Extension(
     depends=sorted(glob.glob("SWIG/*.i")),
     include_dirs=include_dirs + [os.path.join(here, "SWIG")],
     library_dirs=library_dirs,
-    runtime_library_dirs=library_dirs if os.environ.get("OPENSSL_DIR") else [],
+    runtime_library_dirs=rpath,
     libraries=["ssl", "crypto"],
     swig_opts=["-ISWIG", "-O"],
     extra_compile_args=["-Wno-deprecated-declarations", "-Wno-unused-label", "-fno-strict-aliasing"],

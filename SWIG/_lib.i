@@ -26,6 +26,12 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+/* Python 3.9 (still supported) has no Py_NewRef (3.10): the one shim for an older Python. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *m2_py_newref(PyObject *o) { Py_INCREF(o); return o; }
+#define Py_NewRef(o) m2_py_newref((PyObject *)(o))
+#endif
+
 /* Areas whose exception classes Python registers (M2Crypto's m2.*_init(ErrorClass)). */
 enum m2_area {
     M2_LIB = 0, M2_BIO, M2_RAND, M2_BN, M2_ASN1, M2_UTIL, M2_EVP, M2_RSA, M2_DSA, M2_DH,
