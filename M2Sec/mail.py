@@ -107,12 +107,15 @@ def _rewrap(envelope: Sequence[Tuple[str, str]], entity: bytes) -> EmailMessage:
     """An EmailMessage with the envelope headers, then entity's headers and body."""
     inner = _parse(entity)
     out = EmailMessage()
-    for k, v in envelope:
-        out[k] = v
-    if "MIME-Version" not in inner:
-        out["MIME-Version"] = "1.0"
-    for k, v in inner.items():
-        out[k] = v
+    try:
+        for k, v in envelope:
+            out[k] = v
+        if "MIME-Version" not in inner:
+            out["MIME-Version"] = "1.0"
+        for k, v in inner.items():
+            out[k] = v
+    except ValueError as e:  # the email package refuses a second To, Subject, ... (RFC 5322 3.6)
+        raise SMIME.SMIME_Error("malformed message headers: %s" % e) from None
     out.set_payload(inner.get_payload())
     out.preamble, out.epilogue = inner.preamble, inner.epilogue
     return out
