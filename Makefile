@@ -45,3 +45,61 @@ bench: install
 
 clean:
 	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed
+
+# ---- Other Pythons, another OpenSSL, fuzzing, AddressSanitizer (issue 18) -------------------
+# `make test-pythons`: a subset of the suite on each other supported Python (.ci/test-pythons.sh).
+PYTHONS ?= 3.9 3.10 3.12 3.13
+# `make openssl35`: OpenSSL 3.5 from Debian trixie's source package, shared and static (-fPIC),
+# in build/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
+# in build/venv-openssl35 and the whole suite run there.
+OPENSSL35 := $(abspath build/openssl-3.5)
+VENV35 := build/venv-openssl35
+# `make fuzz`: every target of tests/fuzz for FUZZ_SECONDS each, new inputs in build/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.py,%,$(wildcard tests/fuzz/fuzz_*.py))
+
+.PHONY: sdist test-pythons openssl35 test-openssl35 fuzz asan
+
+# The source distribution (build/dist/): the builds below install it, so that they build in pip's
+# own directory and never touch the tree's generated files.
+sdist: install
+	rm -rf build/dist
+	$(PY) setup.py -q sdist -d build/dist
+
+test-pythons: prereqs sdist
+	sh .ci/test-pythons.sh $(PYTHONS)
+
+openssl35:
+	@command -v dpkg-source >/dev/null || $(MAKE) prereqs
+	sh .ci/build-openssl.sh trixie $(OPENSSL35)
+
+test-openssl35: prereqs openssl35 sdist
+	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)
+	$(VENV35)/bin/python -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
+	OPENSSL_DIR=$(OPENSSL35) PATH="$(abspath $(VENV35))/bin:$$PATH" \
+		$(VENV35)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
+	# Python's own ssl and hashlib load libcrypto.so.3 too: the same one, 3.5's, for the whole process.
+	cd tests && LD_LIBRARY_PATH=$(OPENSSL35)/lib PATH=$(OPENSSL35)/bin:$$PATH OPENSSL_MODULES=$(OPENSSL35)/lib/ossl-modules \
+		../$(VENV35)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+fuzz: install
+	mkdir -p build/fuzz
+	cd tests/fuzz && for t in $(FUZZ_TARGETS); do mkdir -p ../../build/fuzz/$$t; \
+		nice -n 15 ../../$(PY) fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=../../build/fuzz/$$t- ../../build/fuzz/$$t corpus/$$t \
+			2>&1 | tee ../../build/fuzz/$$t.log | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+== ERROR)|Uncaught" \
+			|| true; \
+		grep -q "^Done" ../../build/fuzz/$$t.log || { echo "fuzz target $$t failed: build/fuzz/$$t.log"; exit 1; }; done
+
+# The extension built with AddressSanitizer in build/venv-asan, and the tests that start no
+# network peer run under it (libasan preloaded into Python, which is not itself built with it).
+ASAN_VENV := build/venv-asan
+ASAN_TESTS ?= $(filter-out test_ftpslib.py test_httpslib.py test_m2urllib.py test_xmlrpc.py test_mail.py,$(notdir $(wildcard tests/test_*.py))) ssh/test_keys.py ssh/test_knownhosts.py ssh/test_authorized_keys.py ssh/test_packet_encoding.py ssl/test_ssl_sansio.py
+asan: prereqs sdist
+	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_VENV)/bin/python -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
+	CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" LDFLAGS="-fsanitize=address" \
+		PATH="$(abspath $(ASAN_VENV))/bin:$$PATH" \
+		$(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
+	cd tests && LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		PYTHONMALLOC=malloc ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
