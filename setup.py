@@ -84,7 +84,8 @@ ext = Extension(
     runtime_library_dirs=rpath,
     libraries=["ssl", "crypto"],
     swig_opts=["-ISWIG", "-O"],
-    extra_compile_args=["-Wno-deprecated-declarations", "-Wno-unused-label", "-fno-strict-aliasing"],
+    # No -Wno-deprecated-declarations: the .i files that must call deprecated APIs say so (_lib.i).
+    extra_compile_args=["-Wno-unused-label", "-fno-strict-aliasing"],
     # SWIG_TYPE_TABLE: SWIG modules that share a type table (M2Crypto's names the same OpenSSL
     # types) crash when loaded in one process; M2Sec keeps its own.
     define_macros=[("OPENSSL_API_COMPAT", "0x30000000L"), ("SWIG_TYPE_TABLE", "m2sec")],

@@ -4,7 +4,7 @@
 # RSA, EC, PKey), X.509, SSL against the openssl command line and Python's ssl module, and the
 # SSH client against OpenSSH's sshd.  The whole suite runs on the default Python (`make test`).
 #   make sdist && .ci/test-pythons.sh 3.9 3.10 3.12 3.13
-# An interpreter is python3.X on PATH, or pyenv's newest 3.X under $PYENV_ROOT (~/.pyenv).
+# An interpreter is pyenv's newest 3.X under $PYENV_ROOT (~/.pyenv), or python3.X on PATH.
 set -eu
 SUBSET="test_evp_digest.py test_evp_cipher.py test_rsa.py test_ec.py test_pkey.py test_x509.py
         ssl/test_ssl_peers.py ssh/test_client.py"
@@ -12,11 +12,9 @@ top=$(pwd)
 SDIST=$(ls -t "$top"/build/dist/m2sec-*.tar.gz | head -n 1)
 failed=""
 for v in "$@"; do
-    py=$(command -v "python$v" 2>/dev/null || true)
-    if [ -z "$py" ]; then
-        py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/python 2>/dev/null | sort -V | tail -n 1)
-    fi
-    if [ -z "$py" ] || [ ! -x "$py" ]; then
+    py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/python 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$py" ] || py=$(command -v "python$v" 2>/dev/null || true)
+    if [ -z "$py" ] || ! "$py" -c "" 2>/dev/null; then
         echo "Python $v not found (python$v on PATH, or pyenv install $v)" >&2
         failed="$failed $v"; continue
     fi

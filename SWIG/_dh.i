@@ -1,5 +1,6 @@
 /* _dh.i: Diffie-Hellman through the DH* API M2Crypto's DH module names (deprecated in
  * OpenSSL 3), and the RFC 7919 ffdhe groups. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/dh.h>
 %}
@@ -139,3 +140,5 @@ err:
     return NULL;
 }
 %}
+
+M2_DEPRECATED_FILE_END

@@ -1,4 +1,5 @@
 /* _dsa.i: DSA keys through the DSA* API M2Crypto's DSA module names (deprecated in OpenSSL 3). */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/dsa.h>
 %}
@@ -176,3 +177,5 @@ static int dsa_verify_asn1(DSA *dsa, const void *data, Py_ssize_t datalen, const
     return ret;
 }
 %}
+
+M2_DEPRECATED_FILE_END

@@ -1,5 +1,6 @@
 /* _ec.i: elliptic-curve keys through the EC_KEY* API M2Crypto's EC module names (deprecated
  * in OpenSSL 3): ECDSA, ECDH, the built-in curves, compressed and uncompressed points. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -327,3 +328,5 @@ err:
     return list;
 }
 %}
+
+M2_DEPRECATED_FILE_END

@@ -1,6 +1,7 @@
 /* _engine.i: the ENGINE API, deprecated in OpenSSL 3 but still built by most systems.
  * m2.HAS_ENGINE (and M2Crypto's m2.is_engine_available) says whether it is there; without
  * it every engine_* function raises EngineError. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/opensslconf.h>
 #ifndef OPENSSL_NO_ENGINE
@@ -157,3 +158,5 @@ int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int opti
 EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
 EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
 X509 *engine_load_certificate(ENGINE *e, const char *slot);
+
+M2_DEPRECATED_FILE_END

@@ -1,4 +1,5 @@
 /* _evp.i: EVP digests, ciphers and keys (EVP_MD, EVP_CIPHER, EVP_PKEY), MACs and KDFs. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -1373,3 +1374,5 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
     return out;
 }
 %}
+
+M2_DEPRECATED_FILE_END

@@ -1,5 +1,6 @@
 /* _rsa.i: RSA keys through the RSA* API M2Crypto's RSA module names (deprecated in OpenSSL 3,
  * kept here once), and the key-generation progress callback shared by _dsa.i and _dh.i. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/rsa.h>
 #include <openssl/bn.h>
@@ -256,3 +257,5 @@ static int rsa_verify_pkcs1_pss(RSA *rsa, const void *data, Py_ssize_t datalen, 
     return RSA_verify_PKCS1_PSS(rsa, data, hash, sig, salt_length) == 1;
 }
 %}
+
+M2_DEPRECATED_FILE_END
