@@ -78,6 +78,9 @@ test-openssl35: prereqs openssl35 sdist
 	$(VENV35)/bin/python -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
 	OPENSSL_DIR=$(OPENSSL35) PATH="$(abspath $(VENV35))/bin:$$PATH" \
 		$(VENV35)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
+	# The rpath makes a lone import run on 3.5; after Python's ssl loaded the system's libcrypto, the import is refused.
+	cd tests && ../$(VENV35)/bin/python -c "import M2Sec.m2 as m; assert m.openssl_version_num() >> 20 == 0x305, hex(m.openssl_version_num())"
+	cd tests && ! ../$(VENV35)/bin/python -c "import ssl, M2Sec" 2>/dev/null || { echo "import ssl, M2Sec: no ImportError"; exit 1; }
 	# Python's own ssl and hashlib load libcrypto.so.3 too: the same one, 3.5's, for the whole process.
 	cd tests && LD_LIBRARY_PATH=$(OPENSSL35)/lib PATH=$(OPENSSL35)/bin:$$PATH OPENSSL_MODULES=$(OPENSSL35)/lib/ossl-modules \
 		../$(VENV35)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -1291,3 +1291,15 @@ static int bio_do_handshake(BIO *bio) {
     return r;
 }
 %}
+
+/* ---- feature flags of the OpenSSL built against ---- */
+%{
+/* OpenSSL 3.5's groups list marks each group to send a TLS 1.3 key share for with '*'
+ * (SSL_CTX_set1_groups_list(3)); before 3.5 only the first group gets one. */
+#if OPENSSL_VERSION_NUMBER >= 0x30500000L
+#define M2_HAS_TLS_KEYSHARE_LIST 1
+#else
+#define M2_HAS_TLS_KEYSHARE_LIST 0
+#endif
+%}
+%constant int HAS_TLS_KEYSHARE_LIST = M2_HAS_TLS_KEYSHARE_LIST;

@@ -307,6 +307,8 @@ class Context(Owned):
         :raises SSLError: for an unknown group."""
         if not isinstance(groups, str):
             groups = ":".join(groups)
+        if not groups.strip(":"):  # OpenSSL 3.5 would take an empty list and keep its defaults
+            raise SSLError("no key exchange group given")
         m2.ssl_ctx_set1_groups_list(self._ptr(), groups)
 
     # -- protocol versions and suites -------------------------------------------------------

@@ -207,13 +207,14 @@ class HandshakeSettings:
         for k in self.keyShares:
             if k not in self.eccCurves and k not in self.dhGroups:
                 raise ValueError("keyShares: %r is not in eccCurves or dhGroups" % k)
-        if len(self.keyShares) > 1 and not getattr(m2, "HAS_TLS_KEYSHARE_LIST", 0):
+        if len(self.keyShares) > 1 and not m2.HAS_TLS_KEYSHARE_LIST:
             raise ValueError("keyShares: OpenSSL %s sends one TLS 1.3 key share (the first group); "
                              "give at most one" % m2.OPENSSL_VERSION_TEXT.split()[1])
         if self.keyShares:
-            first = _GROUP_ALIASES.get(self.keyShares[0], self.keyShares[0])
-            groups.remove(first)
-            groups.insert(0, first)
+            shares = [_GROUP_ALIASES.get(k, k) for k in self.keyShares]
+            groups = shares + [g for g in groups if g not in shares]
+            if len(shares) > 1:  # OpenSSL 3.5: '*' marks each group that gets a key share
+                groups = ["*" + g if g in shares else g for g in groups]
         if self.defaultCurve not in self.eccCurves:
             raise ValueError("defaultCurve %r is not in eccCurves" % self.defaultCurve)
 

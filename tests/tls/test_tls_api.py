@@ -43,7 +43,7 @@ def test_default_settings_map_to_openssl():
 @pytest.mark.parametrize("name, value", [
     ("minVersion", (3, 0)), ("maxVersion", (3, 5)), ("minVersion", "TLS1.2"), ("cipherNames", ["rc4"]),
     ("cipherNames", []), ("macNames", ["md5"]), ("certificateTypes", ["openpgp"]),
-    ("keyShares", ["x25519", "secp256r1"]), ("keyShares", ["ffdhe9999"]), ("requireExtendedMasterSecret", True),
+    *([] if m2.HAS_TLS_KEYSHARE_LIST else [("keyShares", ["x25519", "secp256r1"])]), ("keyShares", ["ffdhe9999"]), ("requireExtendedMasterSecret", True),
     ("useExperimentalTackExtension", True), ("use_heartbeat_extension", True), ("record_size_limit", 2048),
     ("dhParams", "x"), ("max_early_data", 16384), ("pskConfigs", [("id", b"k")]), ("ticketKeys", [b"k" * 32]),
     ("psk_modes", ["psk_ke"]), ("rsaSigHashes", ["sha1"]), ("minKeySize", 100), ("maxKeySize", 512),
