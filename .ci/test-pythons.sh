@@ -24,7 +24,7 @@ for v in "$@"; do
         "$py" -m venv "$venv"
         "$venv/bin/python" -m pip install -q --upgrade pip
     fi
-    "$venv/bin/python" -m pip install -q "setuptools>=77" wheel "swig>=4.1" pytest pytest-timeout
+    "$venv/bin/python" -m pip install -q "setuptools>=77" wheel "swig>=4.1" pytest pytest-timeout cryptography
     # From the sdist (make sdist), built in pip's own directory: the source tree is untouched.
     PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps "$SDIST"
     # From tests/, M2Sec is the installed copy (checked), not the source tree's.

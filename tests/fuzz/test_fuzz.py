@@ -24,7 +24,9 @@ def _run(target: str, args: list, timeout: float) -> str:
     proc = subprocess.run([sys.executable, "fuzz_%s.py" % target, *args], cwd=HERE, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     out = proc.stdout.decode(errors="replace")
-    assert proc.returncode == 0, "fuzz target %s failed (%d):\n%s" % (target, proc.returncode, out[-4000:])
+    if proc.returncode != 0:
+        start = max(out.find("=== Uncaught"), out.find("ERROR: libFuzzer"), 0)
+        pytest.fail("fuzz target %s failed (%d):\n%s" % (target, proc.returncode, out[start:start + 4000]))
     return out
 
 

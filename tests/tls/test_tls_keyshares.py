@@ -39,10 +39,10 @@ def test_s_server_receives_both_key_shares(creds, process):
     (36 bytes with its header) and P-256's (69) in one list (2 bytes of length) make 107."""
     port = free_port()
     peer = process(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", creds.path("server.pem"),
-                    "-key", creds.path("server.key"), "-tlsextdebug", "-www", "-naccept", "2"], port=port)
+                    "-key", creds.path("server.key"), "-cert_chain", creds.path("inter.pem"), "-tlsextdebug", "-www", "-naccept", "2"], port=port)
     conn = TLSConnection(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
     settings = two_shares() if m2.HAS_TLS_KEYSHARE_LIST else HandshakeSettings()
-    conn.handshakeClientCert(serverName="localhost", settings=settings)
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
     conn.write(b"GET / HTTP/1.0\r\n\r\n")
     assert conn.read(min=15).startswith(b"HTTP/1.0 200 ok")
     conn.close()
