@@ -69,8 +69,7 @@ sdist: install
 test-pythons: prereqs sdist
 	sh .ci/test-pythons.sh $(PYTHONS)
 
-openssl35:
-	@command -v dpkg-source >/dev/null || $(MAKE) prereqs
+openssl35: prereqs
 	sh .ci/build-openssl.sh trixie $(OPENSSL35)
 
 test-openssl35: prereqs openssl35 sdist
