@@ -625,7 +625,8 @@ class PKey(PrivateKeyPEM, Owned):
     # -- one-shot operations (EVP_PKEY_CTX)
     def sign(self, data: bytes, *, digest: Optional[str] = "sha256", padding: Optional[str] = None,
              salt_length: Optional[int] = None, mgf1_digest: Optional[str] = None) -> bytes:
-        """Sign data (EVP_DigestSign).  digest is ignored for Ed25519/Ed448 (RFC 8032).
+        """Sign data (EVP_DigestSign).  digest is ignored for the keys that sign the message itself
+        (Ed25519/Ed448, RFC 8032; ML-DSA and SLH-DSA on OpenSSL 3.5).
 
         :param padding: RSA only: 'pkcs1' (default) or 'pss' (RFC 8017 8.1).
         :param salt_length: PSS salt length; default: the digest's length.
@@ -652,7 +653,7 @@ class PKey(PrivateKeyPEM, Owned):
     def _init_sign(self, ctx: Any, verify: int, digest: Optional[str], padding: Optional[str],
                    salt_length: Optional[int], mgf1_digest: Optional[str]) -> None:
         key = self._ptr()
-        if m2.pkey_get_base_id(key) in (m2.EVP_PKEY_ED25519, m2.EVP_PKEY_ED448):
+        if m2.pkey_sign_takes_no_digest(key):  # Ed25519, Ed448; ML-DSA, SLH-DSA (OpenSSL 3.5)
             digest = None
         pad = _PADDINGS.get(padding, None) if padding is not None else 0
         if pad is None or pad not in (0, m2.pkcs1_padding, m2.pkcs1_pss_padding):

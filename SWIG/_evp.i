@@ -1376,3 +1376,15 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
 %}
 
 M2_DEPRECATED_FILE_END
+
+/* ---- keys that sign without a separate digest ---- */
+%inline %{
+/* 1 if pkey signs the message itself, with no digest allowed (EVP_PKEY_get_default_digest_name
+ * answers "UNDEF" as mandatory: Ed25519, Ed448, and in OpenSSL 3.5 ML-DSA and SLH-DSA). */
+static int pkey_sign_takes_no_digest(EVP_PKEY *pkey) {
+    char name[64];
+    int r = EVP_PKEY_get_default_digest_name(pkey, name, sizeof(name));
+    ERR_clear_error();
+    return r == 2 && strcmp(name, "UNDEF") == 0;
+}
+%}
