@@ -107,3 +107,25 @@ asan: prereqs sdist
 		$(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
 	cd tests && LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		PYTHONMALLOC=malloc ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
+
+# ---- The self-contained wheel (issue 20) --------------------------------------------------------
+# `make wheel`: dist/M2Sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
+# (.ci/build-wheel.sh; the OpenSSL build is kept in build/openssl-3.5-static).
+# `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
+# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
+WHEEL_VENV := build/venv-wheeltest
+NOCC := build/nocc
+
+.PHONY: wheel test-wheel
+
+wheel: prereqs sdist
+	sh .ci/build-wheel.sh $$(ls build/dist/m2sec-*.tar.gz)
+
+test-wheel: prereqs wheel
+	rm -rf $(WHEEL_VENV) $(NOCC)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --only-binary M2Sec dist/*.whl -r tests/requirements.txt
+	mkdir -p $(NOCC)
+	for f in /usr/bin/* /usr/sbin/*; do case $${f##*/} in *gcc*|*g++*|cc|c++|cpp*|c89*|c99*|*clang*|ld|ld.*|*-ld|*-ld.*|as|*-as|tcc|swig*) ;; *) ln -sf $$f $(NOCC)/ ;; esac; done
+	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
+		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)

@@ -1,6 +1,8 @@
 """Build M2Sec._m2sec from SWIG/_m2sec.i against the system OpenSSL 3.
 
 OpenSSL is found with pkg-config, or under OPENSSL_DIR (with include/ and lib/ or lib64/).
+OPENSSL_STATIC=1 links OPENSSL_DIR's static libraries into the extension with their symbols
+hidden (the self-contained wheel of `make wheel`).
 """
 import glob
 import os
@@ -90,5 +92,23 @@ ext = Extension(
     # types) crash when loaded in one process; M2Sec keeps its own.
     define_macros=[("OPENSSL_API_COMPAT", "0x30000000L"), ("SWIG_TYPE_TABLE", "m2sec")],
 )
+
+
+def link_static(ext):
+    """Link OPENSSL_DIR's libssl.a and libcrypto.a into ext, all their symbols local to it (only
+    PyInit__m2sec is exported), so that a libcrypto another module loads cannot clash with them."""
+    libs = [os.path.join(d, "lib%s.a" % n) for n in ("ssl", "crypto") for d in ext.library_dirs
+            if os.path.exists(os.path.join(d, "lib%s.a" % n))]
+    if len(libs) != 2:
+        sys.exit("error: OPENSSL_STATIC=1 needs libssl.a and libcrypto.a under OPENSSL_DIR (lib/ or lib64/)")
+    ext.extra_objects = libs
+    ext.libraries = ["pthread", "dl"]
+    ext.library_dirs = ext.runtime_library_dirs = []
+    ext.extra_link_args = ["-Wl,--exclude-libs,ALL", "-Wl,--version-script=" + os.path.join("SWIG", "_m2sec.map")]
+    ext.depends.append(os.path.join("SWIG", "_m2sec.map"))
+
+
+if os.environ.get("OPENSSL_STATIC") == "1":
+    link_static(ext)
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
