@@ -30,8 +30,13 @@ def test_two_key_shares_are_configured_or_refused():
         return
     groups = two_shares().validate()._config.groups.split(":")
     assert groups[:2] == ["*x25519", "*P-256"] and not any(g.startswith("*") for g in groups[2:])
-    one = HandshakeSettings().validate()._config.groups.split(":")
-    assert one[0] == "x25519" and not any(g.startswith("*") for g in one)
+    one = HandshakeSettings()
+    one.keyShares = ["x25519"]
+    groups = one.validate()._config.groups.split(":")
+    assert groups[0] == "x25519" and not any(g.startswith("*") for g in groups)
+    if m2.HAS_ML_KEM:  # the defaults: the post-quantum hybrid first, a share for it and for X25519
+        defaults = HandshakeSettings().validate()._config.groups.split(":")
+        assert defaults[:2] == ["*X25519MLKEM768", "*x25519"] and not any(g.startswith("*") for g in defaults[2:])
 
 
 def test_s_server_receives_both_key_shares(creds, process):
