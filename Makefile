@@ -128,4 +128,5 @@ test-wheel: prereqs wheel
 	mkdir -p $(NOCC)
 	for f in /usr/bin/* /usr/sbin/*; do case $${f##*/} in *gcc*|*g++*|cc|c++|cpp*|c89*|c99*|*clang*|ld|ld.*|*-ld|*-ld.*|as|*-as|tcc|swig*) ;; *) ln -sf $$f $(NOCC)/ ;; esac; done
 	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
+		OPENSSL35=$(abspath build/openssl-3.5-static)/bin/openssl \
 		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
