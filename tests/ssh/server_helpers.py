@@ -263,3 +263,13 @@ def pattern(n: int) -> bytes:
     block = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(2048))  # 64 KiB
     reps, rest = divmod(n, len(block))
     return block * reps + block[:rest]
+
+
+def openssh_kex() -> List[bytes]:
+    """M2Sec's key exchange methods that the installed OpenSSH knows (``ssh -Q kex``): before
+    OpenSSH 9.9 that leaves out mlkem768x25519-sha256, which test_kex_pq.py tests against
+    asyncssh instead."""
+    from M2Sec.SSH import kex
+    out = subprocess.run([SSH_BIN, "-Q", "kex"], capture_output=True, timeout=30).stdout.split()
+    assert out, "ssh -Q kex listed nothing: is OpenSSH's client installed?"
+    return [a for a in kex.SUPPORTED_KEX if a in out]
