@@ -368,15 +368,12 @@ class MLKEM768X25519:
 
         :raises KeyExchangeFailed: S_REPLY of the wrong length or a bad X25519 key.
         """
-        n = self.KEM_CIPHERTEXT_LEN
-        if len(s_reply) != n + 32:
-            raise KeyExchangeFailed("the server's hybrid reply is %d bytes, not %d" % (len(s_reply), n + 32),
-                                    local=False)
+        ciphertext, x_peer = _split_hybrid(s_reply, self.KEM_CIPHERTEXT_LEN, "the server's hybrid reply")
         try:
-            k_pq = self._kem.decapsulate(s_reply[:n])
+            k_pq = self._kem.decapsulate(ciphertext)
         except EVP.EVPError as e:
             raise KeyExchangeFailed("ML-KEM decapsulation failed: %s" % e, local=False) from None
-        return k_pq + self._x.shared_bytes(s_reply[n:])
+        return k_pq + self._x.shared_bytes(x_peer)
 
     @classmethod
     def server_reply(cls, c_init: bytes) -> Tuple[bytes, bytes]:
@@ -385,16 +382,20 @@ class MLKEM768X25519:
 
         :raises KeyExchangeFailed: C_INIT of the wrong length or with an invalid key.
         """
-        n = cls.KEM_PUBLIC_LEN
-        if len(c_init) != n + 32:
-            raise KeyExchangeFailed("the client's hybrid key is %d bytes, not %d" % (len(c_init), n + 32),
-                                    local=False)
+        kem_public, x_peer = _split_hybrid(c_init, cls.KEM_PUBLIC_LEN, "the client's hybrid key")
         try:
-            ciphertext, k_pq = EVP.load_raw_public_key("ML-KEM-768", c_init[:n]).encapsulate()
+            ciphertext, k_pq = EVP.load_raw_public_key("ML-KEM-768", kem_public).encapsulate()
         except EVP.EVPError as e:
             raise KeyExchangeFailed("the client's ML-KEM-768 key is invalid: %s" % e, local=False) from None
         x = X25519()
-        return ciphertext + x.public, k_pq + x.shared_bytes(c_init[n:])
+        return ciphertext + x.public, k_pq + x.shared_bytes(x_peer)
+
+
+def _split_hybrid(blob: bytes, n: int, what: str) -> Tuple[bytes, bytes]:
+    """blob's ML-KEM part (n bytes) and its X25519 key (32), or KeyExchangeFailed."""
+    if len(blob) != n + 32:
+        raise KeyExchangeFailed("%s is %d bytes, not %d" % (what, len(blob), n + 32), local=False)
+    return blob[:n], blob[n:]
 
 
 _CURVES = {"nistp256": "prime256v1", "nistp384": "secp384r1", "nistp521": "secp521r1"}
