@@ -11,7 +11,7 @@
 set -eu
 SDIST=$1
 top=$(pwd)
-PREFIX="$top/build/openssl-3.5-static"
+PREFIX=${WHEEL_OPENSSL:-$top/build/openssl-3.5-static}  # where the static OpenSSL is built and kept
 VENV="$top/build/venv-wheel"
 die() { echo "make wheel: $*" >&2; exit 1; }
 [ -f "$SDIST" ] || die "no source distribution $SDIST"
