@@ -28,7 +28,7 @@ rm -rf build/wheel-raw dist; mkdir -p build/wheel-raw dist
 OPENSSL_DIR="$PREFIX" OPENSSL_STATIC=1 PATH="$VENV/bin:$PATH" \
     "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps -w build/wheel-raw "$SDIST" \
     > build/wheel-build.log 2>&1 || die "the extension did not build against the static OpenSSL (log: build/wheel-build.log)"
-"$VENV/bin/auditwheel" repair -w dist build/wheel-raw/*.whl > build/auditwheel.log 2>&1 \
+PATH="$VENV/bin:$PATH" "$VENV/bin/auditwheel" repair -w dist build/wheel-raw/*.whl > build/auditwheel.log 2>&1 \
     || die "auditwheel refused the wheel: $(tail -n 1 build/auditwheel.log)"
 whl=$(ls dist/*.whl)
 "$VENV/bin/auditwheel" show "$whl" | tee build/auditwheel-show.txt
