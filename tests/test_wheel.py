@@ -24,8 +24,8 @@ def test_no_compiler_on_path():
 
 
 def test_installed_from_the_wheel_not_the_tree():
-    here = os.path.dirname(os.path.abspath(__file__))
-    assert "site-packages" in _m2sec.__file__ and not _m2sec.__file__.startswith(os.path.dirname(here))
+    tree = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "M2Sec")
+    assert "site-packages" in _m2sec.__file__ and not _m2sec.__file__.startswith(tree)
     files = metadata.files("M2Sec") or []
     assert any(str(f).endswith(".so") for f in files)
 

@@ -42,7 +42,7 @@ def test_hybrid_bad_input():
     assert client.shared(s_reply) == secret and len(secret) == 64
     with pytest.raises(KeyExchangeFailed, match="not 1120"):
         client.shared(s_reply[:-1])
-    with pytest.raises(KeyExchangeFailed, match="all-zero"):
+    with pytest.raises(KeyExchangeFailed, match="X25519"):  # a low-order point: refused by OpenSSL or by M2Sec
         client.shared(s_reply[:1088] + b"\0" * 32)
 
 
