@@ -125,9 +125,10 @@ wheel: prereqs sdist
 test-wheel: prereqs wheel
 	rm -rf $(WHEEL_VENV) $(NOCC)
 	$(PYTHON) -m venv $(WHEEL_VENV)
-	$(WHEEL_VENV)/bin/python -m pip install -q --only-binary M2Sec dist/*.whl -r tests/requirements.txt
+	$(WHEEL_VENV)/bin/python -m pip install -q --only-binary M2Sec dist/*.whl "setuptools>=77" -r tests/requirements.txt
 	mkdir -p $(NOCC)
 	for f in /usr/bin/* /usr/sbin/*; do case $${f##*/} in *gcc*|*g++*|cc|c++|cpp*|c89*|c99*|*clang*|ld|ld.*|*-ld|*-ld.*|as|*-as|tcc|swig*) ;; *) ln -sf $$f $(NOCC)/ ;; esac; done
-	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
+	# The openssl command line the tests use as a peer is the wheel's OpenSSL's (3.5, static).
+	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath build/openssl-3.5-static)/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
 		OPENSSL35=$(abspath build/openssl-3.5-static)/bin/openssl \
 		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)

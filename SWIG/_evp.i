@@ -1375,7 +1375,6 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
 }
 %}
 
-M2_DEPRECATED_FILE_END
 
 /* ---- keys that sign without a separate digest ---- */
 %inline %{
@@ -1444,3 +1443,5 @@ err:
     return ss;
 }
 %}
+
+M2_DEPRECATED_FILE_END
