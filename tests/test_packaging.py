@@ -58,9 +58,10 @@ def test_deprecated_api_warnings_are_silenced_only_where_needed():
     whole = sorted(f for f in os.listdir(os.path.join(TOP, "SWIG"))
                    if "M2_DEPRECATED_FILE_BEGIN  " in _read(os.path.join("SWIG", f)))
     assert whole == ["_dh.i", "_dsa.i", "_ec.i", "_engine.i", "_evp.i", "_rsa.i", "_srp.i"]
-    for f in whole:
+    for f in whole:  # each region is closed, once
         text = _read(os.path.join("SWIG", f))
-        assert text.rstrip().endswith("M2_DEPRECATED_FILE_END")
+        assert text.count("\nM2_DEPRECATED_FILE_BEGIN") == text.count("\nM2_DEPRECATED_FILE_END") == 1
+        assert text.index("\nM2_DEPRECATED_FILE_BEGIN") < text.index("\nM2_DEPRECATED_FILE_END")
 
 
 def _setup_kwargs(monkeypatch, **env):
