@@ -110,7 +110,7 @@ asan: prereqs sdist
 		--deselect test_smime.py::test_no_leaks_on_success_and_error_paths $(ASAN_TESTS)
 
 # ---- The self-contained wheel (issue 20) --------------------------------------------------------
-# `make wheel`: dist/M2Sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
+# `make wheel`: dist/m2sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
 # (.ci/build-wheel.sh; the OpenSSL build is kept in build/openssl-3.5-static).
 # `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
 # there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
