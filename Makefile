@@ -15,7 +15,7 @@ $(PY): | prereqs
 # Build tools into the venv (again when this file changes), then install M2Sec without build isolation (faster rebuilds).
 # The test requirements build with those tools (M2Crypto 0.51, the API the tests compare with, runs swig).
 $(VENV)/.tools: Makefile tests/requirements.txt | $(PY)
-	$(PY) -m pip install -q "setuptools>=61" wheel "swig>=4.1"
+	$(PY) -m pip install -q "setuptools>=77" wheel "swig>=4.1"
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation -r tests/requirements.txt
 	touch $@
 
@@ -48,3 +48,90 @@ bench: install
 
 clean:
 	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed
+
+# ---- Other Pythons, another OpenSSL, fuzzing, AddressSanitizer (issue 18) -------------------
+# `make test-pythons`: a subset of the suite on each other supported Python (.ci/test-pythons.sh).
+PYTHONS ?= 3.9 3.10 3.12 3.13
+# `make openssl35`: OpenSSL 3.5 from Debian trixie's source package, shared and static (-fPIC),
+# in build/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
+# in build/venv-openssl35 and the whole suite run there.
+OPENSSL35 := $(abspath build/openssl-3.5)
+VENV35 := build/venv-openssl35
+# `make fuzz`: every target of tests/fuzz for FUZZ_SECONDS each, new inputs in build/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.py,%,$(wildcard tests/fuzz/fuzz_*.py))
+
+.PHONY: sdist test-pythons openssl35 test-openssl35 fuzz asan
+
+# The source distribution (build/dist/): the builds below install it, so that they build in pip's
+# own directory and never touch the tree's generated files.
+sdist: install
+	rm -rf build/dist
+	$(PY) setup.py -q sdist -d build/dist
+
+test-pythons: prereqs sdist
+	sh .ci/test-pythons.sh $(PYTHONS)
+
+openssl35: prereqs
+	sh .ci/build-openssl.sh trixie $(OPENSSL35)
+
+test-openssl35: prereqs openssl35 sdist
+	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)
+	$(VENV35)/bin/python -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
+	OPENSSL_DIR=$(OPENSSL35) PATH="$(abspath $(VENV35))/bin:$$PATH" \
+		$(VENV35)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
+	# The rpath makes a lone import run on 3.5; after Python's ssl loaded the system's libcrypto, the import is refused.
+	cd tests && ../$(VENV35)/bin/python -c "import M2Sec.m2 as m; assert m.openssl_version_num() >> 20 == 0x305, hex(m.openssl_version_num())"
+	cd tests && ! ../$(VENV35)/bin/python -c "import ssl, M2Sec" 2>/dev/null || { echo "import ssl, M2Sec: no ImportError"; exit 1; }
+	# Python's own ssl and hashlib load libcrypto.so.3 too: the same one, 3.5's, for the whole process.
+	cd tests && LD_LIBRARY_PATH=$(OPENSSL35)/lib PATH=$(OPENSSL35)/bin:$$PATH OPENSSL_MODULES=$(OPENSSL35)/lib/ossl-modules \
+		../$(VENV35)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+fuzz: install
+	mkdir -p build/fuzz
+	cd tests/fuzz && failed=""; for t in $(FUZZ_TARGETS); do mkdir -p ../../build/fuzz/$$t; \
+		nice -n 15 ../../$(PY) fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=../../build/fuzz/$$t- ../../build/fuzz/$$t corpus/$$t \
+			> ../../build/fuzz/$$t.log 2>&1 < /dev/null; \
+		echo "$$t: $$(grep -o '^Done.*' ../../build/fuzz/$$t.log) $$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' ../../build/fuzz/$$t.log | tail -n 1)"; \
+		grep -q "^Done" ../../build/fuzz/$$t.log || { echo "  FAILED: build/fuzz/$$t.log, input in build/fuzz/$$t-*"; failed="$$failed $$t"; }; done; \
+		[ -z "$$failed" ] || { echo "fuzz targets that failed:$$failed"; exit 1; }
+
+# The extension built with AddressSanitizer in build/venv-asan, and the tests that start no
+# network peer run under it (libasan preloaded into Python, which is not itself built with it;
+# the tests measuring resident memory are left out: ASan's quarantine holds freed memory).
+ASAN_VENV := build/venv-asan
+ASAN_TESTS ?= $(filter-out test_ftpslib.py test_httpslib.py test_m2urllib.py test_xmlrpc.py test_mail.py test_leaks.py,$(notdir $(wildcard tests/test_*.py))) ssh/test_keys.py ssh/test_knownhosts.py ssh/test_authorized_keys.py ssh/test_packet_encoding.py ssl/test_ssl_sansio.py
+asan: prereqs sdist
+	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_VENV)/bin/python -m pip install -q "setuptools>=77" wheel "swig>=4.1" -r tests/requirements.txt
+	CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" LDFLAGS="-fsanitize=address" \
+		PATH="$(abspath $(ASAN_VENV))/bin:$$PATH" \
+		$(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps build/dist/m2sec-*.tar.gz
+	cd tests && LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		PYTHONMALLOC=malloc ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		-k "not test_no_leaks_on_success_and_error_paths" $(ASAN_TESTS)
+
+# ---- The self-contained wheel (issue 20) --------------------------------------------------------
+# `make wheel`: dist/m2sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
+# (.ci/build-wheel.sh; the OpenSSL build is kept in build/openssl-3.5-static).
+# `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
+# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
+WHEEL_VENV := build/venv-wheeltest
+NOCC := build/nocc
+
+.PHONY: wheel test-wheel
+
+wheel: prereqs sdist
+	sh .ci/build-wheel.sh $$(ls build/dist/m2sec-*.tar.gz)
+
+test-wheel: prereqs wheel
+	rm -rf $(WHEEL_VENV) $(NOCC)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --only-binary M2Sec dist/*.whl "setuptools>=77" -r tests/requirements.txt
+	mkdir -p $(NOCC)
+	for f in /usr/bin/* /usr/sbin/*; do case $${f##*/} in *gcc*|*g++*|cc|c++|cpp*|c89*|c99*|*clang*|ld|ld.*|*-ld|*-ld.*|as|*-as|tcc|swig*) ;; *) ln -sf $$f $(NOCC)/ ;; esac; done
+	# The openssl command line the tests use as a peer is the wheel's OpenSSL's (3.5, static).
+	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath build/openssl-3.5-static)/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
+		OPENSSL35=$(abspath build/openssl-3.5-static)/bin/openssl \
+		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)

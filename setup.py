@@ -1,6 +1,8 @@
 """Build M2Sec._m2sec from SWIG/_m2sec.i against the system OpenSSL 3.
 
 OpenSSL is found with pkg-config, or under OPENSSL_DIR (with include/ and lib/ or lib64/).
+OPENSSL_STATIC=1 links OPENSSL_DIR's static libraries into the extension with their symbols
+hidden (the self-contained wheel of `make wheel`).
 """
 import glob
 import os
@@ -27,18 +29,24 @@ def _pkg_config(*args):
 
 
 def find_openssl():
-    """Return (include_dirs, library_dirs) of the OpenSSL to build against."""
+    """Return (include_dirs, library_dirs, rpath) of the OpenSSL to build against.
+
+    rpath is the library directory of an OpenSSL outside the system's default search path
+    (OPENSSL_DIR, or a pkg-config file naming a -L directory), so that the extension loads the
+    OpenSSL it was built for rather than the system's.
+    """
     root = os.environ.get("OPENSSL_DIR")
     if root:
         libs = [d for d in (os.path.join(root, "lib64"), os.path.join(root, "lib")) if os.path.isdir(d)]
-        return [os.path.join(root, "include")], libs
+        return [os.path.join(root, "include")], libs, libs
     cflags = _pkg_config("--cflags-only-I")
     ldflags = _pkg_config("--libs-only-L")
     incs = [f[2:] for f in cflags or []]
     libs = [f[2:] for f in ldflags or []]
     if not incs:
         incs = ["/usr/include", "/usr/local/include"]
-    return incs, libs
+    # pkg-config leaves out -L for the system's own directories: what it names is elsewhere.
+    return incs, libs, libs
 
 
 def check_openssl(include_dirs):
@@ -66,7 +74,7 @@ class BuildExt(build_ext):
         super().run()
 
 
-include_dirs, library_dirs = find_openssl()
+include_dirs, library_dirs, rpath = find_openssl()
 here = os.path.dirname(os.path.abspath(__file__))
 
 ext = Extension(
@@ -75,13 +83,32 @@ ext = Extension(
     depends=sorted(glob.glob("SWIG/*.i")),
     include_dirs=include_dirs + [os.path.join(here, "SWIG")],
     library_dirs=library_dirs,
-    runtime_library_dirs=library_dirs if os.environ.get("OPENSSL_DIR") else [],
+    runtime_library_dirs=rpath,
     libraries=["ssl", "crypto"],
     swig_opts=["-ISWIG", "-O"],
-    extra_compile_args=["-Wno-deprecated-declarations", "-Wno-unused-label", "-fno-strict-aliasing"],
+    # No -Wno-deprecated-declarations: the .i files that must call deprecated APIs say so (_lib.i).
+    extra_compile_args=["-Wno-unused-label", "-fno-strict-aliasing"],
     # SWIG_TYPE_TABLE: SWIG modules that share a type table (M2Crypto's names the same OpenSSL
     # types) crash when loaded in one process; M2Sec keeps its own.
     define_macros=[("OPENSSL_API_COMPAT", "0x30000000L"), ("SWIG_TYPE_TABLE", "m2sec")],
 )
+
+
+def link_static(ext):
+    """Link OPENSSL_DIR's libssl.a and libcrypto.a into ext, all their symbols local to it (only
+    PyInit__m2sec is exported), so that a libcrypto another module loads cannot clash with them."""
+    libs = [os.path.join(d, "lib%s.a" % n) for n in ("ssl", "crypto") for d in ext.library_dirs
+            if os.path.exists(os.path.join(d, "lib%s.a" % n))]
+    if len(libs) != 2:
+        sys.exit("error: OPENSSL_STATIC=1 needs libssl.a and libcrypto.a under OPENSSL_DIR (lib/ or lib64/)")
+    ext.extra_objects = libs
+    ext.libraries = ["pthread", "dl"]
+    ext.library_dirs = ext.runtime_library_dirs = []
+    ext.extra_link_args = ["-Wl,--exclude-libs,ALL", "-Wl,--version-script=" + os.path.join("SWIG", "_m2sec.map")]
+    ext.depends.append(os.path.join("SWIG", "_m2sec.map"))
+
+
+if os.environ.get("OPENSSL_STATIC") == "1":
+    link_static(ext)
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})

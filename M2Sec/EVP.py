@@ -1,7 +1,7 @@
 """EVP: keys, digests and ciphers through OpenSSL's EVP API (M2Crypto's EVP module)."""
 
 import logging
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
@@ -637,7 +637,8 @@ class PKey(PrivateKeyPEM, Owned):
     # -- one-shot operations (EVP_PKEY_CTX)
     def sign(self, data: bytes, *, digest: Optional[str] = "sha256", padding: Optional[str] = None,
              salt_length: Optional[int] = None, mgf1_digest: Optional[str] = None) -> bytes:
-        """Sign data (EVP_DigestSign).  digest is ignored for Ed25519/Ed448 (RFC 8032).
+        """Sign data (EVP_DigestSign).  digest is ignored for the keys that sign the message itself
+        (Ed25519/Ed448, RFC 8032; ML-DSA and SLH-DSA on OpenSSL 3.5).
 
         :param padding: RSA only: 'pkcs1' (default) or 'pss' (RFC 8017 8.1).
         :param salt_length: PSS salt length; default: the digest's length.
@@ -664,7 +665,7 @@ class PKey(PrivateKeyPEM, Owned):
     def _init_sign(self, ctx: Any, verify: int, digest: Optional[str], padding: Optional[str],
                    salt_length: Optional[int], mgf1_digest: Optional[str]) -> None:
         key = self._ptr()
-        if m2.pkey_get_base_id(key) in (m2.EVP_PKEY_ED25519, m2.EVP_PKEY_ED448):
+        if m2.pkey_sign_takes_no_digest(key):  # Ed25519, Ed448; ML-DSA, SLH-DSA (OpenSSL 3.5)
             digest = None
         pad = _PADDINGS.get(padding, None) if padding is not None else 0
         if pad is None or pad not in (0, m2.pkcs1_padding, m2.pkcs1_pss_padding):
@@ -706,6 +707,23 @@ class PKey(PrivateKeyPEM, Owned):
         if not isinstance(peer, PKey):
             raise TypeError("peer must be a PKey")
         return m2.pkey_derive(self._ptr(), peer._ptr())
+
+    # -- key encapsulation (FIPS 203 ML-KEM on OpenSSL 3.5: m2.HAS_ML_KEM)
+    def encapsulate(self) -> Tuple[bytes, bytes]:
+        """(ciphertext, shared secret) for this public key (EVP_PKEY_encapsulate).
+
+        :raises EVPError: a key that cannot encapsulate (not a KEM key).
+        """
+        return m2.pkey_encapsulate(self._ptr())
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        """The shared secret of ciphertext, made by :meth:`encapsulate` for this key's public
+        half (EVP_PKEY_decapsulate).  ML-KEM answers a wrong ciphertext of the right length
+        with an unrelated secret (implicit rejection, FIPS 203 section 6.3).
+
+        :raises EVPError: not a KEM private key, or a ciphertext of the wrong length.
+        """
+        return m2.pkey_decapsulate(self._ptr(), ciphertext)
 
 
 _PADDINGS = {"pkcs1": m2.pkcs1_padding, "oaep": m2.pkcs1_oaep_padding, "pss": m2.pkcs1_pss_padding,
@@ -758,7 +776,9 @@ def load_pub_key_der(data: bytes) -> PKey:
 
 def generate_key(algorithm: str, *, bits: Optional[int] = None, curve: Optional[str] = None) -> PKey:
     """A new key (EVP_PKEY_keygen): 'RSA' (bits, default 2048), 'RSA-PSS', 'EC' (curve,
-    e.g. 'P-256'), 'ED25519', 'ED448', 'X25519', 'X448'.
+    e.g. 'P-256'), 'ED25519', 'ED448', 'X25519', 'X448'; on OpenSSL 3.5 also 'ML-KEM-768' (and
+    -512, -1024; m2.HAS_ML_KEM), 'ML-DSA-65' (and -44, -87; m2.HAS_ML_DSA) and 'SLH-DSA-SHA2-128s'
+    and the other FIPS 205 sets (m2.HAS_SLH_DSA).
 
     :raises EVPError: unknown algorithm or curve, bad size.
     """
@@ -775,10 +795,12 @@ def generate_key(algorithm: str, *, bits: Optional[int] = None, curve: Optional[
 
 
 def load_raw_private_key(algorithm: str, data: bytes) -> PKey:
-    """An Ed25519/Ed448/X25519/X448 private key from its raw bytes (RFC 8032, RFC 7748)."""
+    """An Ed25519/Ed448/X25519/X448 private key from its raw bytes (RFC 8032, RFC 7748); on
+    OpenSSL 3.5 an ML-KEM/ML-DSA/SLH-DSA one from its encoded form."""
     return _pkey(m2.pkey_new_raw(algorithm, data, 1))
 
 
 def load_raw_public_key(algorithm: str, data: bytes) -> PKey:
-    """An Ed25519/Ed448/X25519/X448 public key from its raw bytes."""
+    """An Ed25519/Ed448/X25519/X448 public key from its raw bytes (ML-KEM, ML-DSA, SLH-DSA:
+    the encoded public key of FIPS 203/204/205)."""
     return _pkey(m2.pkey_new_raw(algorithm, data, 0))

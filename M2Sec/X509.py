@@ -446,12 +446,15 @@ class _Signed(Owned):
     set_subject = set_subject_name
 
     def sign(self, pkey: EVP.PKey, md: Optional[str] = "sha256") -> int:
-        """Sign with pkey and digest md ('sha256', ...; None for Ed25519 and Ed448).
+        """Sign with pkey and digest md ('sha256', ...); md is ignored for the keys that sign
+        the message itself (Ed25519, Ed448; ML-DSA and SLH-DSA on OpenSSL 3.5).
 
         :raises ValueError: for an unknown digest; X509Error if OpenSSL cannot sign."""
         _need(pkey, EVP.PKey, "pkey")
         if md is not None and not isinstance(md, str):
             raise TypeError("md must be a digest name or None")
+        if m2.pkey_sign_takes_no_digest(pkey._ptr()):
+            md = None
         return type(self)._sign_fn(self._ptr(), pkey._ptr(), md)
 
     def verify(self, pkey: EVP.PKey) -> int:

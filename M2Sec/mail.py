@@ -121,10 +121,30 @@ def _to_7bit(entity: Message) -> None:
             part["Content-Transfer-Encoding"] = "base64"
 
 
+# What the email package raises on malformed headers it parsed leniently and cannot write back
+# (8-bit bytes, broken address lists and parameters, unknown charsets).
+_EMAIL_FAULTS = (ValueError, LookupError, AttributeError, IndexError)
+
+
 def _split(message: MessageLike) -> Tuple[List[Tuple[str, str]], bytes]:
     """(the envelope headers, the MIME entity as canonical bytes that the email package
-    reproduces exactly when it parses and writes them again)."""
+    reproduces exactly when it parses and writes them again).
+
+    :raises SMIME.SMIME_Error: for a message the email package cannot write back."""
+    try:
+        return _split_entity(message)
+    except _EMAIL_FAULTS as e:
+        raise SMIME.SMIME_Error("malformed message: %s: %s" % (type(e).__name__, e)) from None
+
+
+def _split_entity(message: MessageLike) -> Tuple[List[Tuple[str, str]], bytes]:
     raw = bytes(message) if isinstance(message, (bytes, bytearray)) else message.as_bytes(policy=_WIRE)
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    if re.search(rb"[\x80-\xff]", head):
+        # RFC 5322 headers are ASCII (RFC 2047 encodes the rest); the email package cannot write
+        # 8-bit header bytes back, and refolding some of them never ends (CPython's
+        # _fold_mime_parameters), so they are refused here.
+        raise SMIME.SMIME_Error("8-bit bytes in the message's headers (encode them as RFC 2047 says)")
     entity = _parse(raw, _WIRE)
     envelope = [(k, v) for k, v in entity.items() if not _is_content_header(k)]
     for name in {k for k, _ in envelope}:
@@ -145,12 +165,17 @@ def _rewrap(envelope: Sequence[Tuple[str, str]], entity: bytes) -> EmailMessage:
     """An EmailMessage with the envelope headers, then entity's headers and body."""
     inner = _parse(entity)
     out = EmailMessage()
-    for k, v in envelope:
-        out[k] = v
-    if "MIME-Version" not in inner:
-        out["MIME-Version"] = "1.0"
-    for k, v in inner.items():
-        out[k] = v
+    try:
+        for k, v in envelope:
+            out[k] = v
+        if "MIME-Version" not in inner:
+            out["MIME-Version"] = "1.0"
+        for k, v in inner.items():
+            out[k] = v
+        for k, v in out.items():  # what as_bytes() will do: fails on undecodable 8-bit header bytes
+            out.policy.fold_binary(k, v)
+    except _EMAIL_FAULTS as e:  # a second To, Subject, ... (RFC 5322 3.6), undecodable bytes
+        raise SMIME.SMIME_Error("malformed message headers: %s: %s" % (type(e).__name__, e)) from None
     out.set_payload(inner.get_payload())
     out.preamble, out.epilogue = inner.preamble, inner.epilogue
     return out

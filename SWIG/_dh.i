@@ -1,5 +1,6 @@
 /* _dh.i: Diffie-Hellman through the DH* API M2Crypto's DH module names (deprecated in
  * OpenSSL 3), and the RFC 7919 ffdhe groups. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/dh.h>
 %}
@@ -149,3 +150,4 @@ err:
 %inline %{
 static int dh_type_check(DH *dh) { (void)dh; return 1; }
 %}
+M2_DEPRECATED_FILE_END

@@ -1,4 +1,5 @@
 /* _dsa.i: DSA keys through the DSA* API M2Crypto's DSA module names (deprecated in OpenSSL 3). */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/dsa.h>
 %}
@@ -183,3 +184,4 @@ int DSA_size(DSA *dsa);
 %inline %{
 static int dsa_type_check(DSA *dsa) { (void)dsa; return 1; }
 %}
+M2_DEPRECATED_FILE_END

@@ -1,5 +1,6 @@
 /* _ec.i: elliptic-curve keys through the EC_KEY* API M2Crypto's EC module names (deprecated
  * in OpenSSL 3): ECDSA, ECDH, the built-in curves, compressed and uncompressed points. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -346,3 +347,4 @@ static ECDSA_SIG *ecdsa_sig_from_der(const void *data, Py_ssize_t datalen) {
 static PyObject *ecdsa_sig_get_r(ECDSA_SIG *sig) { return m2_bn_to_mpi(ECDSA_SIG_get0_r(sig)); }
 static PyObject *ecdsa_sig_get_s(ECDSA_SIG *sig) { return m2_bn_to_mpi(ECDSA_SIG_get0_s(sig)); }
 %}
+M2_DEPRECATED_FILE_END

@@ -1,6 +1,7 @@
 /* _engine.i: the ENGINE API, deprecated in OpenSSL 3 but still built by most systems.
  * m2.HAS_ENGINE (and M2Crypto's m2.is_engine_available) says whether it is there; without
  * it every engine_* function raises EngineError. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/opensslconf.h>
 #ifndef OPENSSL_NO_ENGINE
@@ -230,3 +231,5 @@ struct m2_engine_pin *engine_pkcs11_data_new(PyObject *pin = NULL);
 void engine_pkcs11_data_free(struct m2_engine_pin *d);
 UI_METHOD *ui_openssl(void);
 X509 *engine_load_certificate(ENGINE *e, const char *slot);
+
+M2_DEPRECATED_FILE_END

@@ -1,4 +1,5 @@
 /* _evp.i: EVP digests, ciphers and keys (EVP_MD, EVP_CIPHER, EVP_PKEY), MACs and KDFs. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -1532,3 +1533,73 @@ err:
     return ret;
 }
 %}
+
+/* ---- keys that sign without a separate digest ---- */
+%inline %{
+/* 1 if pkey signs the message itself, with no digest allowed (EVP_PKEY_get_default_digest_name
+ * answers "UNDEF" as mandatory: Ed25519, Ed448, and in OpenSSL 3.5 ML-DSA and SLH-DSA). */
+static int pkey_sign_takes_no_digest(EVP_PKEY *pkey) {
+    char name[64];
+    int r = EVP_PKEY_get_default_digest_name(pkey, name, sizeof(name));
+    ERR_clear_error();
+    return r == 2 && strcmp(name, "UNDEF") == 0;
+}
+%}
+
+/* ---- post-quantum keys (OpenSSL 3.5: FIPS 203 ML-KEM, FIPS 204 ML-DSA, FIPS 205 SLH-DSA) ---- */
+%{
+#if OPENSSL_VERSION_NUMBER >= 0x30500000L
+#define M2_HAS_PQ 1
+#else
+#define M2_HAS_PQ 0
+#endif
+%}
+%constant int HAS_ML_KEM = M2_HAS_PQ;
+%constant int HAS_ML_DSA = M2_HAS_PQ;
+%constant int HAS_SLH_DSA = M2_HAS_PQ;
+%inline %{
+/* EVP_PKEY_encapsulate with a public key: (ciphertext, shared secret) (ML-KEM, RSASVE). */
+static PyObject *pkey_encapsulate(EVP_PKEY *pkey) {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    size_t ctlen = 0, sslen = 0;
+    int ok;
+    PyObject *ct = NULL, *ss = NULL, *out = NULL;
+    if (!ctx) return m2_raise(M2_EVP);
+    if (EVP_PKEY_encapsulate_init(ctx, NULL) <= 0) { m2_raise_msg(M2_EVP, "this key cannot encapsulate"); goto err; }
+    if (EVP_PKEY_encapsulate(ctx, NULL, &ctlen, NULL, &sslen) <= 0) { m2_raise_msg(M2_EVP, "EVP_PKEY_encapsulate failed"); goto err; }
+    if (!(ct = PyBytes_FromStringAndSize(NULL, ctlen)) || !(ss = PyBytes_FromStringAndSize(NULL, sslen))) goto err;
+    M2_ALLOW
+    ok = EVP_PKEY_encapsulate(ctx, (unsigned char *)PyBytes_AS_STRING(ct), &ctlen,
+                              (unsigned char *)PyBytes_AS_STRING(ss), &sslen);
+    M2_DISALLOW
+    if (ok <= 0) { m2_raise_msg(M2_EVP, "EVP_PKEY_encapsulate failed"); goto err; }
+    if (_PyBytes_Resize(&ct, ctlen) < 0 || _PyBytes_Resize(&ss, sslen) < 0) goto err;
+    out = PyTuple_Pack(2, ct, ss);
+err:
+    Py_XDECREF(ct);
+    Py_XDECREF(ss);
+    EVP_PKEY_CTX_free(ctx);
+    return out;
+}
+/* EVP_PKEY_decapsulate with a private key: the shared secret of a ciphertext. */
+static PyObject *pkey_decapsulate(EVP_PKEY *pkey, const void *data, Py_ssize_t datalen) {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    size_t sslen = 0;
+    int ok;
+    PyObject *ss = NULL;
+    if (!ctx) return m2_raise(M2_EVP);
+    if (EVP_PKEY_decapsulate_init(ctx, NULL) <= 0) { m2_raise_msg(M2_EVP, "this key cannot decapsulate"); goto err; }
+    if (EVP_PKEY_decapsulate(ctx, NULL, &sslen, data, datalen) <= 0) { m2_raise_msg(M2_EVP, "not a ciphertext for this key"); goto err; }
+    if (!(ss = PyBytes_FromStringAndSize(NULL, sslen))) goto err;
+    M2_ALLOW
+    ok = EVP_PKEY_decapsulate(ctx, (unsigned char *)PyBytes_AS_STRING(ss), &sslen, data, datalen);
+    M2_DISALLOW
+    if (ok <= 0) { Py_CLEAR(ss); m2_raise_msg(M2_EVP, "not a ciphertext for this key"); goto err; }
+    if (_PyBytes_Resize(&ss, sslen) < 0) ss = NULL;
+err:
+    EVP_PKEY_CTX_free(ctx);
+    return ss;
+}
+%}
+
+M2_DEPRECATED_FILE_END

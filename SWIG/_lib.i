@@ -26,6 +26,19 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+/* -Wdeprecated-declarations stays on for the build; code that must call OpenSSL's deprecated
+ * low-level API (because M2Crypto's API names it: RSA, DSA, DH, EC_KEY, HMAC_CTX, ENGINE, SRP)
+ * sits between M2_DEPRECATED_BEGIN and M2_DEPRECATED_END: a whole .i file through the SWIG
+ * macros M2_DEPRECATED_FILE_BEGIN/END (both the helper and the wrapper sections), or one helper. */
+#define M2_DEPRECATED_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wdeprecated-declarations\"")
+#define M2_DEPRECATED_END _Pragma("GCC diagnostic pop")
+
+/* Python 3.9 (still supported) has no Py_NewRef (3.10): the one shim for an older Python. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *m2_py_newref(PyObject *o) { Py_INCREF(o); return o; }
+#define Py_NewRef(o) m2_py_newref((PyObject *)(o))
+#endif
+
 /* Areas whose exception classes Python registers (M2Crypto's m2.*_init(ErrorClass)). */
 enum m2_area {
     M2_LIB = 0, M2_BIO, M2_RAND, M2_BN, M2_ASN1, M2_UTIL, M2_EVP, M2_RSA, M2_DSA, M2_DH,
@@ -179,6 +192,23 @@ static int m2_get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t max) {
 static int m2_time_t_bits(void) { return (int)(sizeof(time_t) * 8); }
 %}
 
+%define M2_DEPRECATED_FILE_BEGIN
+%header %{
+M2_DEPRECATED_BEGIN
+%}
+%wrapper %{
+M2_DEPRECATED_BEGIN
+%}
+%enddef
+%define M2_DEPRECATED_FILE_END
+%header %{
+M2_DEPRECATED_END
+%}
+%wrapper %{
+M2_DEPRECATED_END
+%}
+%enddef
+
 /* ---- constants ---- */
 %constant long OPENSSL_VERSION_NUMBER = OPENSSL_VERSION_NUMBER;
 %constant char *OPENSSL_VERSION_TEXT = OPENSSL_VERSION_TEXT;
@@ -231,8 +261,14 @@ unsigned long ERR_peek_error(void);
 unsigned long ERR_peek_last_error(void);
 %rename(err_lib_error_string) ERR_lib_error_string;
 const char *ERR_lib_error_string(unsigned long e);
+%wrapper %{
+M2_DEPRECATED_BEGIN /* M2Crypto's err_func_error_string: OpenSSL 3 keeps no function names */
+%}
 %rename(err_func_error_string) ERR_func_error_string;
 const char *ERR_func_error_string(unsigned long e);
+%wrapper %{
+M2_DEPRECATED_END
+%}
 %rename(err_reason_error_string) ERR_reason_error_string;
 const char *ERR_reason_error_string(unsigned long e);
 %rename(err_print_errors) ERR_print_errors;

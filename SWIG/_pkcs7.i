@@ -243,10 +243,15 @@ err:
 /* ---- encrypting and decrypting ---- */
 
 /* 1 if cipher can encrypt an envelopedData that decrypts again: its identifier (the OID
- * written) names the cipher itself, and it is neither AEAD nor a wrap or XTS mode. */
+ * written) names the cipher itself and exists (OpenSSL 3.0.22 gives DES-EDE3-CFB a type with
+ * no OID, which PKCS7_encrypt takes and i2d then refuses: "illegal zero content"), and it is
+ * neither AEAD nor a wrap or XTS mode. */
 static int pkcs7_cipher_usable(const EVP_CIPHER *cipher) {
     int mode = EVP_CIPHER_get_mode(cipher), type = EVP_CIPHER_get_type(cipher);
+    const ASN1_OBJECT *oid;
     if (type == NID_undef || type != EVP_CIPHER_get_nid(cipher)) return 0;
+    oid = OBJ_nid2obj(type);
+    if (oid == NULL || OBJ_length(oid) == 0) { ERR_clear_error(); return 0; }
     if (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) return 0;
     return mode == EVP_CIPH_CBC_MODE || mode == EVP_CIPH_ECB_MODE || mode == EVP_CIPH_CFB_MODE
            || mode == EVP_CIPH_OFB_MODE || mode == EVP_CIPH_CTR_MODE;

@@ -1,5 +1,6 @@
 /* _rsa.i: RSA keys through the RSA* API M2Crypto's RSA module names (deprecated in OpenSSL 3,
  * kept here once), and the key-generation progress callback shared by _dsa.i and _dh.i. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #include <openssl/rsa.h>
 #include <openssl/bn.h>
@@ -303,3 +304,4 @@ static PyObject *rsa_get_ex_data(RSA *rsa, int index) {
     return PyLong_FromLong((long)((intptr_t)v >> 1));
 }
 %}
+M2_DEPRECATED_FILE_END

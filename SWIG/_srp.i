@@ -3,6 +3,7 @@
  * once, here.  Numbers cross as Python ints (N, g, verifier) and bytes (salt).  Included after
  * _ssl.i: SSL_CTX and SSL pointers are _ssl.i's (NULL is a ValueError), and the server's lookup
  * lives in the SSL_CTX's dict of Python objects. */
+M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _lib.i) */
 %{
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/ssl.h>
@@ -165,3 +166,5 @@ static PyObject *srp_get_username(SSL *ssl) {
     return PyUnicode_DecodeUTF8(user, strlen(user), "surrogateescape");
 }
 %}
+
+M2_DEPRECATED_FILE_END

@@ -199,6 +199,7 @@ static BF_LONG m2_bf_word(const unsigned char *data, size_t len, size_t *pos) {
     return w;
 }
 
+M2_DEPRECATED_BEGIN /* BF_encrypt: OpenSSL's Blowfish block function, deprecated in 3.0 */
 /* eksblowfish's ExpandKey: key XORed into P, then P and the S-boxes re-filled by encrypting
  * a running block, XORed with the salt's words first when salt is not NULL. */
 static void m2_bf_expand(BF_KEY *k, const unsigned char *salt, const unsigned char *key, size_t len) {
@@ -244,6 +245,7 @@ static void m2_bcrypt_hash(const unsigned char *sha2pass, const unsigned char *s
     OPENSSL_cleanse(&k, sizeof(k));
     OPENSSL_cleanse(data, sizeof(data));
 }
+M2_DEPRECATED_END
 
 static int m2_sha512(const void *a, size_t alen, const void *b, size_t blen, unsigned char *out) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -907,10 +907,20 @@ static int ssl_ctx_use_privkey(SSL_CTX *ctx, const char *file) {
     if (r <= 0) { m2_raise_msg(M2_SSL, "cannot load the private key"); return 0; }
     return 1;
 }
+%}
+%{
+M2_DEPRECATED_BEGIN /* M2Crypto's ssl_ctx_use_rsa_privkey takes an RSA */
+%}
+%inline %{
 static int ssl_ctx_use_rsa_privkey(SSL_CTX *ctx, RSA *rsakey) {
     if (!SSL_CTX_use_RSAPrivateKey(ctx, rsakey)) { m2_raise_msg(M2_SSL, "cannot use the RSA key"); return 0; }
     return 1;
 }
+%}
+%{
+M2_DEPRECATED_END
+%}
+%inline %{
 static int ssl_ctx_use_pkey_privkey(SSL_CTX *ctx, EVP_PKEY *pkey) {
     if (!SSL_CTX_use_PrivateKey(ctx, pkey)) { m2_raise_msg(M2_SSL, "cannot use the private key"); return 0; }
     return 1;
@@ -1026,6 +1036,11 @@ static PyObject *ssl_set_ssl_ctx(SSL *ssl, SSL_CTX *ctx) {
     Py_RETURN_NONE;
 }
 
+%}
+%{
+M2_DEPRECATED_BEGIN /* M2Crypto's set_tmp_dh_callback and set_tmp_dh take DH objects */
+%}
+%inline %{
 static PyObject *ssl_ctx_set_tmp_dh_callback(SSL_CTX *ctx, PyObject *pyfunc) {
     if (!m2_ssl_check_callable(pyfunc, "tmp_dh")) return NULL;
     if (m2_ssl_ctx_put(ctx, "tmp_dh", pyfunc) < 0) return NULL;
@@ -1041,6 +1056,11 @@ static long ssl_ctx_set_tmp_dh(SSL_CTX *ctx, DH *dh) {
     if (!SSL_CTX_set0_tmp_dh_pkey(ctx, pkey)) { EVP_PKEY_free(pkey); m2_raise_msg(M2_SSL, "cannot use the DH parameters"); return 0; }
     return 1;
 }
+%}
+%{
+M2_DEPRECATED_END
+%}
+%inline %{
 static long ssl_ctx_set_dh_auto(SSL_CTX *ctx, int onoff) { return SSL_CTX_set_dh_auto(ctx, onoff); }
 
 /* Ephemeral RSA keys are gone from TLS: kept for M2Crypto's API, they do nothing. */
@@ -1726,3 +1746,14 @@ static PyObject *ssl_get_psk_identity(SSL *ssl) {
     return PyUnicode_DecodeUTF8(id, strlen(id), "surrogateescape");
 }
 %}
+/* ---- feature flags of the OpenSSL built against ---- */
+%{
+/* OpenSSL 3.5's groups list marks each group to send a TLS 1.3 key share for with '*'
+ * (SSL_CTX_set1_groups_list(3)); before 3.5 only the first group gets one. */
+#if OPENSSL_VERSION_NUMBER >= 0x30500000L
+#define M2_HAS_TLS_KEYSHARE_LIST 1
+#else
+#define M2_HAS_TLS_KEYSHARE_LIST 0
+#endif
+%}
+%constant int HAS_TLS_KEYSHARE_LIST = M2_HAS_TLS_KEYSHARE_LIST;

@@ -8,6 +8,7 @@ while read -r pkg check _rest; do
     case "$pkg" in ''|'#'*) continue ;; esac
     case "$check" in
         py:*) "${PYTHON:-python3}" -c "import ${check#py:}" >/dev/null 2>&1 && continue ;;
+        pyinclude:*) [ -e "$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/${check#pyinclude:}" ] && continue ;;
         /*) [ -e "$check" ] && continue ;;
         *) command -v "$check" >/dev/null 2>&1 && continue ;;
     esac

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from M2Sec import BIO, EVP, RSA
+from M2Sec import BIO, EVP, RSA, m2
 from M2Sec.Err import ClosedError
 
 
@@ -169,3 +169,35 @@ def test_openssl_genpkey_ec_key(tmp_path):
 def test_pss_too_long_for_key(rsa_key):
     with pytest.raises(EVP.EVPError):
         rsa_key.sign(b"msg", digest="sha512", padding="pss")  # 64 + 64 + 2 > 128 bytes
+
+
+# ---- keys that sign the message itself: the default digest does not apply -----------------
+def _genpkey(tmp_path, alg):
+    path = tmp_path / (alg + ".pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", alg, "-out", str(path)], check=True, timeout=60)
+    return path
+
+
+@pytest.mark.parametrize("alg", ["ED25519", "ED448", "ML-DSA-65", "SLH-DSA-SHA2-128f"])
+def test_sign_with_the_default_digest_on_keys_without_one(tmp_path, alg):
+    """ML-DSA and SLH-DSA (OpenSSL 3.5) sign like Ed25519: sign() with its default digest works,
+    and openssl pkeyutl verifies; before 3.5 these algorithms do not exist."""
+    pq = alg.startswith(("ML-", "SLH-"))
+    if pq and m2.OPENSSL_VERSION_NUMBER < 0x30500000:
+        proc = subprocess.run(["openssl", "genpkey", "-algorithm", alg], capture_output=True, timeout=60)
+        assert proc.returncode != 0  # the CLI of the same OpenSSL does not know it either
+        return
+    path = _genpkey(tmp_path, alg)
+    key = EVP.load_key(str(path))
+    assert m2.pkey_sign_takes_no_digest(key._ptr()) == 1
+    sig = key.sign(b"message")
+    assert key.verify(sig, b"message") and not key.verify(sig, b"messagE")
+    (tmp_path / "msg").write_bytes(b"message")
+    (tmp_path / "sig").write_bytes(sig)
+    out = subprocess.run(["openssl", "pkeyutl", "-verify", "-rawin", "-inkey", str(path), "-in", str(tmp_path / "msg"),
+                          "-sigfile", str(tmp_path / "sig")], capture_output=True, timeout=60)
+    assert out.returncode == 0 and b"Signature Verified Successfully" in out.stdout, out
+
+
+def test_keys_with_a_digest_keep_it(rsa_key):
+    assert m2.pkey_sign_takes_no_digest(rsa_key._ptr()) == 0

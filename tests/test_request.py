@@ -55,7 +55,8 @@ def test_m2sec_request_passes_openssl_req_verify(keys, alg, md):
     assert r.returncode == 0, r.stderr
     assert b"verify OK" in r.stdout + r.stderr
     assert b"DNS:req.example.com, IP Address:192.0.2.5" in r.stdout
-    assert b"C = DE, O = M2Sec, CN = req.example.com" in r.stdout
+    # (OpenSSL 3.0 prints "C = DE", 3.2 and later "C=DE")
+    assert b"C=DE, O=M2Sec, CN=req.example.com" in r.stdout.replace(b" = ", b"=")
     # the DER form is the one openssl writes
     assert req.as_der() == openssl("req", "-in", str(path), "-outform", "DER")
     req.save(str(d / "r.der"), X509.FORMAT_DER)

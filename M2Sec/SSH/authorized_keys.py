@@ -15,6 +15,7 @@ server trusts (sshd's TrustedUserCAKeys).
 """
 
 import calendar
+import datetime
 import ipaddress
 import os
 import time
@@ -125,11 +126,15 @@ def parse_expiry(value: str) -> float:
     seconds since the epoch."""
     utc = value.endswith("Z") or value.endswith("z")
     digits = value[:-1] if utc else value
-    if not digits.isdigit() or len(digits) not in (8, 12, 14):
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (8, 12, 14):
         raise AuthorizedKeysError("bad expiry-time %r" % value)
     digits = digits.ljust(14, "0")
     parts = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]),
              int(digits[12:14]))
+    try:  # a date that does not exist (month 13, February 30) is refused, not normalised
+        datetime.datetime(*parts)
+    except ValueError:
+        raise AuthorizedKeysError("bad expiry-time %r" % value) from None
     tm = parts + (0, 0, -1)
     return float(calendar.timegm(tm) if utc else time.mktime(tm))  # type: ignore[arg-type]
 

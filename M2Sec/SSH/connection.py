@@ -622,7 +622,7 @@ class Connection:
         assert m is not None
         if not self.session_id:
             self.session_id = m.h
-        k_mpint = _mpint(m.k or 0)
+        k_mpint = m.k_encoded  # K as the method encodes it (mpint, or string for the KEM hybrids)
         h, sid, hname = m.h, self.session_id, m.hash_name
 
         def derive(letter: bytes, n: int) -> bytes:
@@ -1145,11 +1145,6 @@ class ClientConnection(Connection):
 
 _TRANSPORT = frozenset([MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, MSG_DEBUG])
 _ALLOWED_IN_KEX = _TRANSPORT | Connection._KEX_MSGS
-
-
-def _mpint(n: int) -> bytes:
-    from M2Sec.SSH.packet import mpint
-    return mpint(n)
 
 
 def _host_key_sig_algs(key: Any) -> List[bytes]:

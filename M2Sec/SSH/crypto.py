@@ -1,7 +1,8 @@
 """The SSH transport's cryptography on M2Sec's primitives: packet ciphers, MACs and AEADs
 (RFC 4253 section 6, RFC 4344, RFC 5647 as OpenSSH does it, OpenSSH's
 chacha20-poly1305@openssh.com), hashes, and the key-agreement halves of key exchange
-(X25519 RFC 7748, ECDH on NIST curves RFC 5656, finite-field DH RFC 4253/3526), and the
+(X25519 RFC 7748, ECDH on NIST curves RFC 5656, finite-field DH RFC 4253/3526, ML-KEM-768
+with X25519 draft-ietf-sshm-mlkem-hybrid-kex), and the
 operations on host and user keys that keys.py's file and wire formats rest on.
 
 This is the only SSH module that calls EVP, EC, RSA, DH and ``m2``.  Packet protection is
@@ -330,6 +331,13 @@ class X25519:
 
         :raises KeyExchangeFailed: for a bad peer key or an all-zero result.
         """
+        return int.from_bytes(self.shared_bytes(peer), "big")
+
+    def shared_bytes(self, peer: bytes) -> bytes:
+        """The 32 bytes of the shared secret (RFC 7748 section 6.1).
+
+        :raises KeyExchangeFailed: for a bad peer key or an all-zero result.
+        """
         if len(peer) != 32:
             raise KeyExchangeFailed("the peer's X25519 key is %d bytes, not 32" % len(peer), local=False)
         try:
@@ -338,7 +346,59 @@ class X25519:
             raise KeyExchangeFailed("X25519 failed: %s" % e, local=False) from None
         if not any(secret):
             raise KeyExchangeFailed("X25519 gave the all-zero secret", local=False)
-        return int.from_bytes(secret, "big")
+        return secret
+
+
+HAS_MLKEM = bool(m2.HAS_ML_KEM)
+
+
+class MLKEM768X25519:
+    """The client's ephemeral ML-KEM-768 (FIPS 203) and X25519 keys of mlkem768x25519-sha256
+    (draft-ietf-sshm-mlkem-hybrid-kex): :attr:`public` is C_INIT = the ML-KEM encapsulation
+    key || the X25519 public key; :meth:`server_reply` is the server's half.  OpenSSL 3.5 only
+    (:data:`HAS_MLKEM`)."""
+
+    KEM_PUBLIC_LEN = 1184
+    KEM_CIPHERTEXT_LEN = 1088
+
+    def __init__(self) -> None:
+        self._kem = EVP.generate_key("ML-KEM-768")
+        self._x = X25519()
+        self.public = self._kem.raw_public_bytes() + self._x.public
+
+    def shared(self, s_reply: bytes) -> bytes:
+        """K_PQ || K_CL from the server's S_REPLY (the ML-KEM ciphertext || its X25519 key).
+
+        :raises KeyExchangeFailed: S_REPLY of the wrong length or a bad X25519 key.
+        """
+        ciphertext, x_peer = _split_hybrid(s_reply, self.KEM_CIPHERTEXT_LEN, "the server's hybrid reply")
+        try:
+            k_pq = self._kem.decapsulate(ciphertext)
+        except EVP.EVPError as e:
+            raise KeyExchangeFailed("ML-KEM decapsulation failed: %s" % e, local=False) from None
+        return k_pq + self._x.shared_bytes(x_peer)
+
+    @classmethod
+    def server_reply(cls, c_init: bytes) -> Tuple[bytes, bytes]:
+        """(S_REPLY, K_PQ || K_CL) for the client's C_INIT: an encapsulation to its ML-KEM key
+        and a fresh X25519 key.
+
+        :raises KeyExchangeFailed: C_INIT of the wrong length or with an invalid key.
+        """
+        kem_public, x_peer = _split_hybrid(c_init, cls.KEM_PUBLIC_LEN, "the client's hybrid key")
+        try:
+            ciphertext, k_pq = EVP.load_raw_public_key("ML-KEM-768", kem_public).encapsulate()
+        except EVP.EVPError as e:
+            raise KeyExchangeFailed("the client's ML-KEM-768 key is invalid: %s" % e, local=False) from None
+        x = X25519()
+        return ciphertext + x.public, k_pq + x.shared_bytes(x_peer)
+
+
+def _split_hybrid(blob: bytes, n: int, what: str) -> Tuple[bytes, bytes]:
+    """blob's ML-KEM part (n bytes) and its X25519 key (32), or KeyExchangeFailed."""
+    if len(blob) != n + 32:
+        raise KeyExchangeFailed("%s is %d bytes, not %d" % (what, len(blob), n + 32), local=False)
+    return blob[:n], blob[n:]
 
 
 _CURVES = {"nistp256": "prime256v1", "nistp384": "secp384r1", "nistp521": "secp521r1"}
@@ -544,7 +604,8 @@ def bcrypt_pbkdf(password: bytes, salt: bytes, rounds: int, length: int) -> byte
 
 
 def derive_key(hash_name: str, k_mpint: bytes, h: bytes, letter: bytes, session_id: bytes, length: int) -> bytes:
-    """HASH(K || H || letter || session_id), extended by HASH(K || H || K1 || ...) to length."""
+    """HASH(K || H || letter || session_id), extended by HASH(K || H || K1 || ...) to length
+    (K as the method encodes it: an mpint, or a string for the KEM hybrids)."""
     key = digest(hash_name, k_mpint + h + letter + session_id)
     while len(key) < length:
         key += digest(hash_name, k_mpint + h + key)

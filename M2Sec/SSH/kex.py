@@ -4,17 +4,19 @@ A method object runs one exchange for the client, or for the server when it is m
 ``server`` (:class:`KexServerSide`: the host key blob, a signer, the group-exchange groups).
 :meth:`KexMethod.start` returns the payloads to send first; :meth:`KexMethod.handle` takes
 each key-exchange message from the peer and returns the payloads to send next.  When :attr:`KexMethod.done` is true the
-method has K (the shared secret, an integer), H (the exchange hash), the server's host key
-blob and its signature over H; the transport checks the signature and derives the keys
+method has K (the shared secret: an integer, or bytes for the KEM hybrids), its wire encoding
+(:attr:`KexMethod.k_encoded`: an mpint, or a string), H (the exchange hash), the server's host
+key blob and its signature over H; the transport checks the signature and derives the keys
 (RFC 4253 sections 7.2 and 8).
 
-Families: ECDH-style (curve25519-sha256, RFC 8731; ecdh-sha2-nistp*, RFC 5656), fixed-group
+Families: ECDH-style (curve25519-sha256, RFC 8731; ecdh-sha2-nistp*, RFC 5656), the ML-KEM
+hybrid (mlkem768x25519-sha256, draft-ietf-sshm-mlkem-hybrid-kex; OpenSSL 3.5 only), fixed-group
 Diffie-Hellman (RFC 4253, RFC 8268) and group exchange (RFC 4419).  Adding a method is one
 :func:`register_kex` call at the bottom of this module.
 """
 
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
 from M2Sec.SSH import crypto
 from M2Sec.SSH.errors import KeyExchangeFailed, ProtocolError
@@ -50,7 +52,8 @@ class KexMethod:
         self._prefix = prefix
         self.server = server
         self.done = False
-        self.k: Optional[int] = None
+        self.k: Union[int, bytes, None] = None
+        self.k_encoded = b""
         self.h = b""
         self.host_key = b""
         self.signature = b""
@@ -61,7 +64,7 @@ class KexMethod:
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
         raise NotImplementedError
 
-    def _serve_finish(self, reply_msg: int, middle: bytes, k: int, reply_fields: bytes) -> List[bytes]:
+    def _serve_finish(self, reply_msg: int, middle: bytes, k: Union[int, bytes], reply_fields: bytes) -> List[bytes]:
         """The server's last step: H, its signature, and the reply carrying K_S, the fields
         and the signature."""
         s = self.server
@@ -70,11 +73,12 @@ class KexMethod:
         self.signature = s.sign(self.h)
         return [byte(reply_msg) + string(s.host_key) + reply_fields + string(self.signature)]
 
-    def _finish(self, host_key: bytes, middle: bytes, k: int, signature: bytes) -> None:
+    def _finish(self, host_key: bytes, middle: bytes, k: Union[int, bytes], signature: bytes) -> None:
         self.k = k
+        self.k_encoded = mpint(k) if isinstance(k, int) else string(k)
         self.host_key = host_key
         self.signature = signature
-        self.h = crypto.digest(self.hash_name, self._prefix + string(host_key) + middle + mpint(k))
+        self.h = crypto.digest(self.hash_name, self._prefix + string(host_key) + middle + self.k_encoded)
         self.done = True
 
     def _expect(self, msg: int, wanted: int) -> None:
@@ -109,6 +113,38 @@ class KexECDH(KexMethod):
         r.done()
         k = self._pair.shared(q_s)
         self._finish(host_key, string(self._pair.public) + string(q_s), k, sig)
+        return []
+
+
+class KexHybridKEM(KexMethod):
+    """mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex): C_INIT (the client's ML-KEM-768
+    encapsulation key || X25519 key), then the server's K_S, S_REPLY (the ML-KEM ciphertext ||
+    its X25519 key) and signature; K = HASH(K_PQ || K_CL), a string in H and in key derivation;
+    H covers string(C_INIT) || string(S_REPLY)."""
+
+    def __init__(self, hash_name: str, prefix: bytes, server: Optional[KexServerSide] = None,
+                 **params: Any) -> None:
+        super().__init__(hash_name, prefix, server)
+        self._pair = None if server else crypto.MLKEM768X25519()
+
+    def start(self) -> List[bytes]:
+        return [] if self._pair is None else [byte(MSG_KEX_ECDH_INIT) + string(self._pair.public)]
+
+    def handle(self, msg: int, payload: bytes) -> List[bytes]:
+        if self._pair is None:
+            self._expect(msg, MSG_KEX_ECDH_INIT)
+            r = SSHReader(payload[1:])
+            c_init = r.get_string()
+            r.done()
+            s_reply, secret = crypto.MLKEM768X25519.server_reply(c_init)
+            k = crypto.digest(self.hash_name, secret)
+            return self._serve_finish(MSG_KEX_ECDH_REPLY, string(c_init) + string(s_reply), k, string(s_reply))
+        self._expect(msg, MSG_KEX_ECDH_REPLY)
+        r = SSHReader(payload[1:])
+        host_key, s_reply, sig = r.get_string(), r.get_string(), r.get_string()
+        r.done()
+        k = crypto.digest(self.hash_name, self._pair.shared(s_reply))
+        self._finish(host_key, string(self._pair.public) + string(s_reply), k, sig)
         return []
 
 
@@ -273,7 +309,10 @@ def kex_hash(name: bytes) -> str:
     return _KEX[name].hash_name
 
 
-# OpenSSH 9's preference order (sntrup761x25519 aside), legacy methods opt-in only.
+# OpenSSH 10's preference order (sntrup761x25519 aside), legacy methods opt-in only; the ML-KEM
+# hybrid only where OpenSSL has ML-KEM (3.5), never offered otherwise.
+if crypto.HAS_MLKEM:
+    register_kex(b"mlkem768x25519-sha256", KexHybridKEM, "sha256", default=True)
 register_kex(b"curve25519-sha256", KexECDH, "sha256", default=True, curve="curve25519")
 register_kex(b"curve25519-sha256@libssh.org", KexECDH, "sha256", default=True, curve="curve25519")
 register_kex(b"ecdh-sha2-nistp256", KexECDH, "sha256", default=True, curve="nistp256")

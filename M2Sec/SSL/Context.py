@@ -339,6 +339,8 @@ class Context(Owned):
         :raises SSLError: for an unknown group."""
         if not isinstance(groups, str):
             groups = ":".join(groups)
+        if not groups.strip(":"):  # OpenSSL 3.5 would take an empty list and keep its defaults
+            raise SSLError("no key exchange group given")
         m2.ssl_ctx_set1_groups_list(self._ptr(), groups)
 
     # -- protocol versions and suites -------------------------------------------------------
@@ -667,7 +669,8 @@ def _servername_trampoline(ssl_ptr: Any, server_name: Optional[str]) -> int:
 
 def create_default_context(purpose: str = Purpose.SERVER_AUTH, *, cafile: Optional[str] = None,
                            capath: Optional[str] = None, cadata: Optional[Union[str, bytes]] = None) -> Context:
-    """A context with safe defaults: TLS 1.2 or newer, OpenSSL's default suites and groups,
+    """A context with safe defaults: TLS 1.2 or newer, OpenSSL's default suites, the groups of
+    :data:`DEFAULT_GROUPS` (X25519MLKEM768 first where OpenSSL has ML-KEM) or else OpenSSL's,
     no compression or renegotiation, and, for a client (Purpose.SERVER_AUTH), verification of
     the server's chain and of its host name in the handshake (X509_VERIFY_PARAM_set1_host).
 
@@ -685,6 +688,8 @@ def create_default_context(purpose: str = Purpose.SERVER_AUTH, *, cafile: Option
     ctx.set_min_proto_version(TLSv1_2)
     ctx.set_options(m2.SSL_OP_NO_COMPRESSION | m2.SSL_OP_NO_RENEGOTIATION | m2.SSL_OP_CIPHER_SERVER_PREFERENCE)
     ctx.post_connection_check = None
+    if DEFAULT_GROUPS:
+        ctx.set_groups(DEFAULT_GROUPS)
     if cafile or capath:
         ctx.load_verify_locations(cafile, capath)
     if cadata:
@@ -712,3 +717,10 @@ def _pem_certs(data: bytes) -> list:
     if not certs:
         raise SSLError("no PEM certificate in cadata")
     return certs
+
+
+# The key exchange groups of create_default_context(), most preferred first: the post-quantum
+# hybrid X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem) where OpenSSL has ML-KEM (3.5), with TLS 1.3
+# key shares ('*') for it and X25519; elsewhere none given, OpenSSL's own defaults.
+DEFAULT_GROUPS = ("*X25519MLKEM768:*X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072"
+                  if m2.HAS_ML_KEM else "")

@@ -35,7 +35,10 @@ SRP_KEY_EXCHANGES = ("srp_sha", "srp_sha_rsa")
 # and plain PSK only when psk_modes allows a key exchange without DHE ("psk_ke").
 PSK_KEY_EXCHANGES = {"ecdhe_psk": "kECDHEPSK", "dhe_psk": "kDHEPSK", "psk": "kPSK"}
 # TLS Lite's curve names that OpenSSL spells differently.
-_GROUP_ALIASES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_GROUP_ALIASES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521",
+                  "x25519mlkem768": "X25519MLKEM768"}
+# The post-quantum hybrid first, with a key share of its own, where OpenSSL has ML-KEM (3.5).
+_PQ_CURVES = ["x25519mlkem768"] if m2.HAS_ML_KEM else []
 HASHES = ("sha1", "sha224", "sha256", "sha384", "sha512")
 _PSS_HASHES = ("sha256", "sha384", "sha512")
 MORE_SIG_SCHEMES = {"Ed25519": "ed25519", "Ed448": "ed448"}
@@ -78,8 +81,10 @@ class HandshakeSettings:
     """Options of a handshake, with TLS Lite's names and M2Sec's safe defaults.
 
     Differences from TLS Lite's defaults: the floor is TLS 1.2 (``minVersion = (3, 3)``), no
-    3DES, SHA-1 signatures or RSA key transport, one TLS 1.3 key share (``keyShares =
-    ["x25519"]``; OpenSSL 3.0 to 3.4 send a share for the first group only).
+    3DES, SHA-1 signatures or RSA key transport; where OpenSSL has ML-KEM (3.5) the hybrid
+    ``"x25519mlkem768"`` comes first in ``eccCurves`` and the key shares are ``["x25519mlkem768",
+    "x25519"]``, elsewhere one TLS 1.3 key share (``["x25519"]``; OpenSSL 3.0 to 3.4 send a share
+    for the first group only).
     """
 
     def __init__(self) -> None:
@@ -91,9 +96,9 @@ class HandshakeSettings:
         self.certificateTypes = ["x509"]
         self.minVersion: Tuple[int, int] = (3, 3)
         self.maxVersion: Tuple[int, int] = (3, 4)
-        self.eccCurves = ["x25519", "secp256r1", "x448", "secp384r1", "secp521r1"]
+        self.eccCurves = _PQ_CURVES + ["x25519", "secp256r1", "x448", "secp384r1", "secp521r1"]
         self.dhGroups = ["ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192"]
-        self.keyShares = ["x25519"]
+        self.keyShares = _PQ_CURVES + ["x25519"]
         self.defaultCurve = "secp256r1"
         self.rsaSigHashes = ["sha512", "sha384", "sha256"]
         self.rsaSchemes = ["pss", "pkcs1"]
@@ -227,13 +232,14 @@ class HandshakeSettings:
         for k in self.keyShares:
             if k not in self.eccCurves and k not in self.dhGroups:
                 raise ValueError("keyShares: %r is not in eccCurves or dhGroups" % k)
-        if len(self.keyShares) > 1 and not getattr(m2, "HAS_TLS_KEYSHARE_LIST", 0):
+        if len(self.keyShares) > 1 and not m2.HAS_TLS_KEYSHARE_LIST:
             raise ValueError("keyShares: OpenSSL %s sends one TLS 1.3 key share (the first group); "
                              "give at most one" % m2.OPENSSL_VERSION_TEXT.split()[1])
         if self.keyShares:
-            first = _GROUP_ALIASES.get(self.keyShares[0], self.keyShares[0])
-            groups.remove(first)
-            groups.insert(0, first)
+            shares = [_GROUP_ALIASES.get(k, k) for k in self.keyShares]
+            groups = shares + [g for g in groups if g not in shares]
+            if len(shares) > 1:  # OpenSSL 3.5: '*' marks each group that gets a key share
+                groups = ["*" + g if g in shares else g for g in groups]
         if self.defaultCurve not in self.eccCurves:
             raise ValueError("defaultCurve %r is not in eccCurves" % self.defaultCurve)
 

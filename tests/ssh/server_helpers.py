@@ -271,3 +271,13 @@ def file_sha256(path: Any) -> str:
     """The SHA-256 (hex) of a file's contents."""
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def openssh_kex() -> List[bytes]:
+    """M2Sec's key exchange methods that the installed OpenSSH knows (``ssh -Q kex``): before
+    OpenSSH 9.9 that leaves out mlkem768x25519-sha256, which test_kex_pq.py tests against
+    asyncssh instead."""
+    from M2Sec.SSH import kex
+    out = subprocess.run([SSH_BIN, "-Q", "kex"], capture_output=True, timeout=30).stdout.split()
+    assert out, "ssh -Q kex listed nothing: is OpenSSH's client installed?"
+    return [a for a in kex.SUPPORTED_KEX if a in out]

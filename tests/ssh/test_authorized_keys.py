@@ -28,7 +28,10 @@ def test_parse_options_quoting():
 def test_expiry_formats():
     assert parse_expiry("20300102Z") == parse_expiry("203001020000Z") == 1893542400
     assert parse_expiry("20300102030405Z") == 1893542400 + 3 * 3600 + 4 * 60 + 5
-    for bad in ("2030", "2030010203", "tomorrow"):
+    # (month 00 and 13, February 30 and hour 24 were normalised or leaked datetime's ValueError:
+    # found by tests/fuzz/fuzz_authorized_keys.py; '²' is a digit to str.isdigit)
+    for bad in ("2030", "2030010203", "tomorrow", "00150001Z", "20301301", "20300230", "203001022400",
+                "2030010\u00b2"):
         with pytest.raises(AuthorizedKeysError):
             parse_expiry(bad)
 

@@ -11,11 +11,10 @@ import pytest
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH import connection as core
-from M2Sec.SSH import kex
 from M2Sec.SSH.errors import (AuthenticationFailed, ChannelOpenError, HostKeyNotVerifiable, KeyExchangeFailed,
                               ProcessError)
 
-from .server_helpers import read_sha256
+from .server_helpers import openssh_kex, read_sha256
 from .sshd_helpers import PASSWORD
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,7 +43,7 @@ def _check(result):
     assert result.returncode == 3
 
 
-@pytest.mark.parametrize("alg", kex.SUPPORTED_KEX)
+@pytest.mark.parametrize("alg", openssh_kex())
 def test_kex(sshd, alg):
     negotiated, result = run(_connect_run(sshd, kex_algs=[alg]))
     assert negotiated["kex"] == alg

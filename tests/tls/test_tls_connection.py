@@ -437,7 +437,7 @@ def test_bad_arguments(creds):
             conn.write(b"x")
         assert a.fileno() != -1                     # misuse does not close the socket
         bad = HandshakeSettings()
-        bad.keyShares = ["x25519", "secp256r1"]
+        bad.keyShares = ["ffdhe9999"]  # not among the groups offered
         with pytest.raises(ValueError):
             conn.handshakeClientCert(settings=bad)
 

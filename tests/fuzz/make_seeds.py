@@ -1,0 +1,165 @@
+"""Writes the seed corpora of tests/fuzz/corpus/ (committed; run again only to refresh them).
+
+Seeds are valid inputs of each parser, made with M2Sec, the openssl command line and
+ssh-keygen, plus a few malformed ones; the fuzzer mutates from there.  Each target's inputs
+start with the mode byte its one_input reads.
+    python tests/fuzz/make_seeds.py
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from M2Sec import X509, mail  # noqa: E402
+from M2Sec.SSH import keys  # noqa: E402
+from M2Sec.SSH.connection import ClientConfig, ClientConnection  # noqa: E402
+from M2Sec.SSH.knownhosts import hash_host, known_hosts_line  # noqa: E402
+from M2Sec.SSH.packet import string, uint32  # noqa: E402
+from M2Sec.SSH.server import ServerConfig, ServerConnection  # noqa: E402
+from smime_helpers import M2SecCA  # noqa: E402
+
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def write(target: str, *seeds: bytes) -> None:
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    for s in seeds:
+        with open(os.path.join(d, hashlib.sha1(s).hexdigest()[:16]), "wb") as f:
+            f.write(s)
+
+
+def run(*args: str, cwd: str) -> bytes:
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True).stdout
+
+
+def main() -> None:
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    tmp = tempfile.mkdtemp()
+    try:
+        ed = keys.generate_private_key("ssh-ed25519", comment="fuzz@seed")
+        ec = keys.generate_private_key("ecdsa-sha2-nistp256")
+        rsa = keys.generate_private_key("ssh-rsa", bits=2048)
+        pubs = [k.public_line().encode() for k in (ed, ec, rsa)]
+
+        # ---- SSH packets: the version line, then packets, cut where the input says
+        sep = b"\xff\x00"
+        from fuzz_ssh_messages import frame  # noqa: E402
+        write("ssh_packet",
+              b"\x00SSH-2.0-OpenSSH_9.2\r\n" + sep + frame(b"\x02ignored") + frame(b"\x14" + bytes(16)),
+              b"\x00pre-line\r\nSSH-2.0-x\r\n" + sep + frame(b"\x05" + string(b"ssh-userauth"))[:7] + sep
+              + frame(b"\x05" + string(b"ssh-userauth"))[7:],
+              b"\x02SSH-2.0-x\n" + sep + frame(b"x\x9c\x62\x00\x00\x00\x00\xff\xff"),
+              b"\x01" + string(b"abc") + uint32(7) + string(b"a,b") + bytes(9),
+              b"\x03\x01" + bytes(8) + string(b"\x00\x80"))
+
+        # ---- SSH messages: KEXINITs of both sides, service, auth and channel messages
+        c = ClientConnection(ClientConfig(username="u", password="p", host_key_check=lambda k: None), now=0.0)
+        s = ServerConnection(ServerConfig(server_host_keys=[ed]), now=0.0)
+        c_kexinit = c.data_to_send().split(b"\r\n", 1)[1][5:]
+        s_kexinit = s.data_to_send().split(b"\r\n", 1)[1][5:]
+        c_kexinit = c_kexinit[:len(c_kexinit) - c.data_to_send().__len__()]  # padding stays: fine
+        msgs = [
+            b"\x05" + string(b"ssh-userauth"), b"\x06" + string(b"ssh-userauth"),
+            b"\x32" + string(b"u") + string(b"ssh-connection") + string(b"password") + b"\x00" + string(b"p"),
+            b"\x32" + string(b"u") + string(b"ssh-connection") + string(b"none"),
+            b"\x33" + string(b"publickey,password") + b"\x00", b"\x34", b"\x35" + string(b"banner") + string(b""),
+            b"\x5a" + string(b"session") + uint32(0) + uint32(1 << 20) + uint32(32768),
+            b"\x5b" + uint32(0) + uint32(0) + uint32(1 << 20) + uint32(32768),
+            b"\x5e" + uint32(0) + string(b"data"), b"\x5d" + uint32(0) + uint32(100),
+            b"\x62" + uint32(0) + string(b"exit-status") + b"\x00" + uint32(0), b"\x60" + uint32(0), b"\x61" + uint32(0),
+            b"\x50" + string(b"keepalive@openssh.com") + b"\x01", b"\x07" + uint32(1) + string(b"server-sig-algs")
+            + string(b"ssh-ed25519"),
+            b"\x01" + uint32(11) + string(b"bye") + string(b""), b"\x04\x01" + string(b"debug") + string(b""),
+        ]
+        for mode in range(16):
+            body = s_kexinit if mode & 1 == 0 else c_kexinit
+            first = [body] if mode & 2 else []
+            write("ssh_messages", bytes([mode]) + sep.join(first + msgs[(mode >> 2) * 4:(mode >> 2) * 4 + 6]))
+
+        # ---- SSH key files
+        seeds = [b"\x00" + ed.private_bytes(), b"\x00" + ec.private_bytes(), b"\x00" + rsa.private_bytes(),
+                 b"\x00" + ed.private_bytes(b"pw"), b"\x00" + rsa.private_bytes(format="pkcs8"),
+                 b"\x00" + ec.private_bytes(b"pw", format="pkcs8")]
+        seeds += [b"\x01" + p for p in pubs] + [b"\x01" + ed.public_rfc4716("c").encode()]
+        seeds += [b"\x02" + k.public_blob() for k in (ed, ec, rsa)]
+        seeds += [b"\x03" + rsa.public_rfc4716("comment").encode()]
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", "sshca", cwd=tmp)
+        with open(os.path.join(tmp, "u.pub"), "wb") as f:
+            f.write(pubs[0])
+        run("ssh-keygen", "-q", "-s", "sshca", "-I", "id", "-n", "u", "-V", "+52w", "u.pub", cwd=tmp)
+        with open(os.path.join(tmp, "u-cert.pub"), "rb") as f:
+            seeds.append(b"\x01" + f.read())
+        run("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", "pem", cwd=tmp)
+        with open(os.path.join(tmp, "pem"), "rb") as f:
+            seeds.append(b"\x00" + f.read())
+        write("ssh_keys", *seeds)
+
+        # ---- known_hosts and authorized_keys
+        write("known_hosts",
+              "\n".join([known_hosts_line("host.example,10.0.0.1", ed), known_hosts_line("[127.0.0.1]:2222", ec),
+                         "@cert-authority *.example " + pubs[0].decode(), "@revoked * " + pubs[2].decode(),
+                         known_hosts_line(hash_host("host.example"), rsa), "# comment", "",
+                         "!bad.example,*.example,host?.ex " + pubs[1].decode()]).encode(),
+              ("host.example " + pubs[0].decode()).encode())
+        write("authorized_keys",
+              b"\n".join([pubs[0], b'from="192.0.2.0/24,!10.*",no-pty,command="echo hi" ' + pubs[1],
+                          b'cert-authority,principals="u,v",expiry-time="20991231" ' + pubs[2],
+                          b'permitopen="host:80",permitlisten="localhost:8080",environment="A=b" ' + pubs[0],
+                          b"# comment", b"restrict,pty " + pubs[1]]),
+              b'!from="2001:db8::/32",expiry-time="202501011200Z",permitopen="[::1]:22" rest')
+
+        # ---- TLS settings (FuzzedDataProvider bytes: any will do), VerifierDB entries, cookies
+        write("tls_settings", bytes(range(64)), b"\x01" * 40, b"\x03\x10\x02\x00\x05aes128gcm" * 3)
+        from M2Sec.TLS.verifierdb import VerifierDB, _encode
+        write("verifierdb", b"alice\n" + _encode(VerifierDB.makeVerifier("alice", "password", 1024)),
+              b"bob\n" + _encode(VerifierDB.makeVerifier("bob", "x", 2048)), b"eve\nAA== AA== AA== AA==")
+        from M2Sec import AuthCookie
+        jar = AuthCookie.AuthCookieJar(key=b"0123456789abcdef0123456789abcdef")
+        cookie = jar.makeCookie(4102444800.0, "user=alice")
+        write("authcookie", cookie.output().encode(), cookie.value().encode(), cookie.headerValue().encode(),
+              b"_M2AUTH_=bad; other=1")
+
+        # ---- mail.unwrap: messages of each kind (mode 0), bare messages to wrap (modes 1, 2)
+        os.mkdir(os.path.join(tmp, "ca"))
+        ca = M2SecCA(os.path.join(tmp, "ca"))
+        ca.person("alice")
+        plain = (b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: hi\r\n"
+                 b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n")
+        a_key, a_cert = ca.keys["alice"], ca.certs["alice"]
+        write("mail_unwrap", b"\x00" + plain, b"\x01" + plain, b"\x02" + plain,
+              b"\x00" + mail.sign(plain, a_key, a_cert, chain=[ca.certs["inter"]]).as_bytes(),
+              b"\x00" + mail.sign(plain, a_key, a_cert, detached=False).as_bytes(),
+              b"\x00" + mail.encrypt(plain, [a_cert]).as_bytes())
+
+        # ---- OpenSSL loaders: PEM and DER of each kind
+        d = os.path.join(tmp, "ca")
+        run("openssl", "req", "-new", "-key", "alice.key", "-subj", "/CN=alice", "-out", "req.pem", cwd=d)
+        run("openssl", "ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem", cwd=d)
+        run("openssl", "smime", "-sign", "-in", "/dev/null", "-signer", "alice.pem", "-inkey", "alice.key",
+            "-outform", "PEM", "-out", "p7.pem", cwd=d)
+        run("openssl", "smime", "-sign", "-in", "ca.cnf", "-signer", "alice.pem", "-inkey", "alice.key",
+            "-out", "smime.txt", cwd=d)
+
+        def rd(name: str) -> bytes:
+            with open(os.path.join(d, name), "rb") as f:
+                return f.read()
+        cert = rd("alice.pem")
+        der = X509.load_cert_string(cert).as_der()
+        write("openssl_loaders", b"\x00" + cert, b"\x01" + der, b"\x02" + rd("crl.pem"),
+              b"\x03" + run("openssl", "crl", "-in", "crl.pem", "-outform", "DER", cwd=d),
+              b"\x04" + rd("req.pem"), b"\x05" + run("openssl", "req", "-in", "req.pem", "-outform", "DER", cwd=d),
+              b"\x06" + rd("p7.pem"), b"\x07" + run("openssl", "pkcs7", "-in", "p7.pem", "-outform", "DER", cwd=d),
+              b"\x08" + rd("smime.txt"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
