@@ -413,6 +413,197 @@ class Cipher(Owned):
         return m2.cipher_ctrl_get(self._ptr(), m2.EVP_CTRL_AEAD_GET_TAG, length or self._tag_len)
 
 
+# ---- keyed AEAD objects (cryptography's names and semantics) --------------------------------
+
+
+class InvalidTag(EVPError):
+    """The authentication tag did not match: the data, the associated data, the nonce or the
+    key differ from those used to encrypt (cryptography's name)."""
+
+
+class UnsupportedAlgorithm(EVPError):
+    """This OpenSSL does not offer the algorithm (cryptography's name)."""
+
+
+_aead_crypt = m2.aead_crypt
+
+
+class _AEAD(Owned):
+    """An AEAD cipher keyed once: the algorithm is fetched once per process and each direction
+    keeps a keyed EVP_CIPHER_CTX, so a message costs one IV set and one pass.  One object may
+    be used from several threads at once.  The GIL is released for messages past 4 KiB."""
+
+    _free_fn = m2.aead_free
+    _kind = m2.AEAD_GCM
+    _key_bits = (128, 192, 256)
+    _name = "AES-%d-GCM"
+
+    def __init__(self, key: Buffer, _tag_length: int = 16) -> None:
+        self._p = None
+        self._pyfree = 1
+        self._owner = None
+        bits = len(memoryview(key)) * 8
+        if bits not in self._key_bits:
+            raise ValueError(self._key_error())
+        self._p = m2.aead_new(self._alg_name(bits), self._kind, key, _tag_length)
+
+    @classmethod
+    def _alg_name(cls, bits: int) -> str:
+        return cls._name % bits if "%" in cls._name else cls._name
+
+    @classmethod
+    def _key_error(cls) -> str:
+        b = ["%d" % k for k in cls._key_bits]
+        return "%s key must be %s, or %s bits." % (cls.__name__, ", ".join(b[:-1]), b[-1])
+
+    @classmethod
+    def generate_key(cls, bit_length: int) -> bytes:
+        """A new random key of bit_length bits (one of the sizes the class takes)."""
+        if not isinstance(bit_length, int):
+            raise TypeError("bit_length must be an integer")
+        if bit_length not in cls._key_bits:
+            b = ["%d" % k for k in cls._key_bits]
+            raise ValueError("bit_length must be %s, or %s" % (", ".join(b[:-1]), b[-1]))
+        from M2Sec import Rand
+        return Rand.rand_bytes(bit_length // 8)
+
+    def __del__(self) -> None:
+        p = getattr(self, "_p", None)
+        if p is not None:
+            self._p = None
+            m2.aead_free(p)
+
+    def encrypt(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer]) -> bytes:
+        """The ciphertext of data followed by the tag.
+
+        :raises ValueError: for a nonce of the wrong size.
+        :raises OverflowError: for data longer than 2**31 - 1 bytes.
+        """
+        p = self._p
+        if p is None:
+            raise ClosedError("%s has been freed" % type(self).__name__)
+        return _aead_crypt(p, 1, nonce, data, associated_data, None)
+
+    def decrypt(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer]) -> bytes:
+        """The plaintext of data (ciphertext followed by the tag).
+
+        :raises InvalidTag: if the tag does not match; no plaintext is released.
+        """
+        p = self._p
+        if p is None:
+            raise ClosedError("%s has been freed" % type(self).__name__)
+        out = _aead_crypt(p, 0, nonce, data, associated_data, None)
+        if out is None:
+            raise InvalidTag()
+        return out
+
+    def encrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
+        """Encrypt into buf, which must have exactly len(data) + tag length bytes; returns that size."""
+        return _aead_crypt(self._ptr(), 1, nonce, data, associated_data, buf)
+
+    def decrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
+        """Decrypt into buf, which must have exactly len(data) - tag length bytes; returns that size.
+
+        :raises InvalidTag: if the tag does not match (buf is then wiped).
+        """
+        n = _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf)
+        if n is None:
+            raise InvalidTag()
+        return n
+
+
+class AESGCM(_AEAD):
+    """AES-GCM (NIST SP 800-38D) with a 128, 192 or 256-bit key, 8 to 128-byte nonces (12 is
+    the one to use) and 16-byte tags."""
+
+
+class ChaCha20Poly1305(_AEAD):
+    """ChaCha20-Poly1305 (RFC 8439): a 32-byte key, 12-byte nonces, 16-byte tags."""
+
+    _kind = m2.AEAD_CHACHA
+    _key_bits = (256,)
+    _name = "ChaCha20-Poly1305"
+
+    @classmethod
+    def _key_error(cls) -> str:
+        return "ChaCha20Poly1305 key must be 32 bytes."
+
+    @classmethod
+    def generate_key(cls) -> bytes:  # type: ignore[override]
+        """A new random 32-byte key."""
+        return super().generate_key(256)
+
+
+class AESCCM(_AEAD):
+    """AES-CCM (NIST SP 800-38C, RFC 3610): 7 to 13-byte nonces (a shorter nonce allows
+    longer messages) and a tag of tag_length bytes (4, 6, ... 16)."""
+
+    _kind = m2.AEAD_CCM
+    _name = "AES-%d-CCM"
+
+    def __init__(self, key: Buffer, tag_length: int = 16) -> None:
+        if not isinstance(tag_length, int):
+            raise TypeError("tag_length must be an integer")
+        if tag_length not in (4, 6, 8, 10, 12, 14, 16):
+            raise ValueError("Invalid tag_length")
+        super().__init__(key, tag_length)
+
+
+class AESOCB3(_AEAD):
+    """AES-OCB3 (RFC 7253): 12 to 15-byte nonces, 16-byte tags."""
+
+    _kind = m2.AEAD_OCB
+    _name = "AES-%d-OCB"
+
+
+class AESSIV(_AEAD):
+    """AES-SIV (RFC 5297), misuse-resistant: a 256, 384 or 512-bit key (two AES keys), no nonce
+    (pass one as the last item of associated_data), output tag || ciphertext."""
+
+    _kind = m2.AEAD_SIV
+    _key_bits = (256, 384, 512)
+
+    @classmethod
+    def _alg_name(cls, bits: int) -> str:
+        return "AES-%d-SIV" % (bits // 2)
+
+    def encrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
+        """The 16-byte tag (the synthetic IV) followed by the ciphertext."""
+        p = self._p
+        if p is None:
+            raise ClosedError("AESSIV has been freed")
+        return _aead_crypt(p, 1, None, data, associated_data, None)
+
+    def decrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
+        """The plaintext of data (tag || ciphertext).
+
+        :raises InvalidTag: if the tag does not match.
+        """
+        return super().decrypt(None, data, associated_data)
+
+    def encrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
+        return super().encrypt_into(None, data, associated_data, buf)
+
+    def decrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
+        return super().decrypt_into(None, data, associated_data, buf)
+
+
+class AESGCMSIV(_AEAD):
+    """AES-GCM-SIV (RFC 8452): 128, 192 or 256-bit keys, 12-byte nonces; OpenSSL 3.2 or newer
+    (``m2.HAS_AES_GCM_SIV``).
+
+    :raises UnsupportedAlgorithm: on an older OpenSSL.
+    """
+
+    _kind = m2.AEAD_GCMSIV
+    _name = "AES-%d-GCM-SIV"
+
+    def __init__(self, key: Buffer) -> None:
+        if not m2.HAS_AES_GCM_SIV:
+            raise UnsupportedAlgorithm("AES-GCM-SIV needs OpenSSL 3.2 or newer")
+        super().__init__(key)
+
+
 # ---- key derivation ----------------------------------------------------------------------
 
 
