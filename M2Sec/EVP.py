@@ -1,5 +1,6 @@
 """EVP: keys, digests and ciphers through OpenSSL's EVP API (M2Crypto's EVP module)."""
 
+import functools
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from M2Sec import BIO, m2, util
@@ -425,13 +426,18 @@ class UnsupportedAlgorithm(EVPError):
     """This OpenSSL does not offer the algorithm (cryptography's name)."""
 
 
-_aead_crypt = m2.aead_crypt
+m2.aead_init(InvalidTag)
+_aead_crypt, _aead_seal, _aead_open = m2.aead_crypt, m2.aead_seal, m2.aead_open
 
 
 class _AEAD(Owned):
     """An AEAD cipher keyed once: the algorithm is fetched once per process and each direction
     keeps a keyed EVP_CIPHER_CTX, so a message costs one IV set and one pass.  One object may
-    be used from several threads at once.  The GIL is released for messages past 4 KiB."""
+    be used from several threads at once.  The GIL is released for messages past 4 KiB.
+
+    The C state lives in a capsule; ``encrypt``/``decrypt`` are bound to it on the instance
+    (functools.partial: no Python frame per message), and ``close()`` makes them raise.
+    """
 
     _free_fn = m2.aead_free
     _kind = m2.AEAD_GCM
@@ -445,7 +451,22 @@ class _AEAD(Owned):
         bits = len(memoryview(key)) * 8
         if bits not in self._key_bits:
             raise ValueError(self._key_error())
-        self._p = m2.aead_new(self._alg_name(bits), self._kind, key, _tag_length)
+        self._p = p = m2.aead_new(self._alg_name(bits), self._kind, key, _tag_length)
+        self._bind(p)
+
+    def _bind(self, p: Any) -> None:
+        self.encrypt = functools.partial(_aead_seal, p)
+        self.decrypt = functools.partial(_aead_open, p)
+
+    def close(self) -> None:
+        """Free the keyed contexts and wipe the key; further use raises ClosedError."""
+        p, self._p = getattr(self, "_p", None), None
+        self.__dict__.pop("encrypt", None)
+        self.__dict__.pop("decrypt", None)
+        if p is not None:
+            m2.aead_free(p)
+
+    free = close
 
     @classmethod
     def _alg_name(cls, bits: int) -> str:
@@ -468,10 +489,7 @@ class _AEAD(Owned):
         return Rand.rand_bytes(bit_length // 8)
 
     def __del__(self) -> None:
-        p = getattr(self, "_p", None)
-        if p is not None:
-            self._p = None
-            m2.aead_free(p)
+        pass  # the capsule frees the C state with its last reference
 
     def encrypt(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer]) -> bytes:
         """The ciphertext of data followed by the tag.
@@ -492,10 +510,7 @@ class _AEAD(Owned):
         p = self._p
         if p is None:
             raise ClosedError("%s has been freed" % type(self).__name__)
-        out = _aead_crypt(p, 0, nonce, data, associated_data, None)
-        if out is None:
-            raise InvalidTag()
-        return out
+        return _aead_open(p, nonce, data, associated_data)
 
     def encrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
         """Encrypt into buf, which must have exactly len(data) + tag length bytes; returns that size."""
@@ -506,10 +521,7 @@ class _AEAD(Owned):
 
         :raises InvalidTag: if the tag does not match (buf is then wiped).
         """
-        n = _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf)
-        if n is None:
-            raise InvalidTag()
-        return n
+        return _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf)
 
 
 class AESGCM(_AEAD):
@@ -567,19 +579,26 @@ class AESSIV(_AEAD):
     def _alg_name(cls, bits: int) -> str:
         return "AES-%d-SIV" % (bits // 2)
 
+    def _bind(self, p: Any) -> None:
+        self.encrypt = functools.partial(_aead_seal, p, None)
+        self.decrypt = functools.partial(_aead_open, p, None)
+
     def encrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
         """The 16-byte tag (the synthetic IV) followed by the ciphertext."""
         p = self._p
         if p is None:
             raise ClosedError("AESSIV has been freed")
-        return _aead_crypt(p, 1, None, data, associated_data, None)
+        return _aead_seal(p, None, data, associated_data)
 
     def decrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
         """The plaintext of data (tag || ciphertext).
 
         :raises InvalidTag: if the tag does not match.
         """
-        return super().decrypt(None, data, associated_data)
+        p = self._p
+        if p is None:
+            raise ClosedError("AESSIV has been freed")
+        return _aead_open(p, None, data, associated_data)
 
     def encrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
         return super().encrypt_into(None, data, associated_data, buf)

@@ -1397,11 +1397,27 @@ typedef struct m2_aead {
     unsigned char key[64];
 } m2_aead;
 
-static void m2_aead_destroy(m2_aead *a) {
+static PyObject *m2_invalid_tag;     /* EVP.InvalidTag, registered by aead_init */
+
+/* Free the contexts and wipe the key (aead_free, or the capsule's end). */
+static void m2_aead_clear(m2_aead *a) {
     EVP_CIPHER_CTX_free(a->ctx[0]);
     EVP_CIPHER_CTX_free(a->ctx[1]);
+    a->ctx[0] = a->ctx[1] = NULL;
     OPENSSL_cleanse(a->key, sizeof(a->key));
-    PyMem_Free(a);
+}
+
+/* The struct lives in a capsule, so that a bound encrypt kept past close() finds it (dead)
+ * rather than freed memory; its contexts go at close() or with the capsule. */
+static void m2_aead_capsule_free(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (a) { m2_aead_clear(a); PyMem_Free(a); }
+}
+
+static m2_aead *m2_aead_get(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (a && a->dead) { PyErr_SetString(PyExc_ValueError, "the AEAD object has been freed"); return NULL; }
+    return a;
 }
 
 /* Key ctx for direction enc with a nonce of ivlen bytes (ivlen 0: SIV, no nonce).  1, or 0 with
@@ -1437,6 +1453,7 @@ static int m2_aead_buf(PyObject *obj, Py_buffer *v, const char *what) {
 static int m2_aead_pass(m2_aead *a, EVP_CIPHER_CTX *ctx, int enc, const unsigned char *nonce,
                         Py_buffer *aad, Py_ssize_t naad, const unsigned char *in, int len,
                         unsigned char *out, unsigned char *tag) {
+    OSSL_PARAM p[2];
     int n = 0, m = 0, i;
     if (!EVP_CipherInit_ex2(ctx, NULL, a->kind == M2_AEAD_SIV ? a->key : NULL, nonce, enc, NULL)) return 0;
     if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, a->taglen, tag) <= 0) return 0;
@@ -1447,7 +1464,10 @@ static int m2_aead_pass(m2_aead *a, EVP_CIPHER_CTX *ctx, int enc, const unsigned
     n = 0;
     if ((len || a->kind == M2_AEAD_CCM || a->kind == M2_AEAD_SIV) && !EVP_CipherUpdate(ctx, out, &n, in, len)) return 0;
     if (!EVP_CipherFinal_ex(ctx, out + n, &m) || n + m != len) return 0;
-    return !enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, a->taglen, tag) > 0;
+    if (!enc) return 1;
+    p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, (size_t)a->taglen);
+    p[1] = OSSL_PARAM_construct_end();
+    return EVP_CIPHER_CTX_get_params(ctx, p);
 }
 %}
 
@@ -1459,16 +1479,16 @@ static int m2_aead_pass(m2_aead *a, EVP_CIPHER_CTX *ctx, int enc, const unsigned
 %constant int AEAD_GCMSIV = M2_AEAD_GCMSIV;
 %constant int HAS_AES_GCM_SIV = OPENSSL_VERSION_NUMBER >= 0x30200000L;
 %apply (const void *buf, Py_ssize_t len) { (const void *aeadkey, Py_ssize_t aeadkeylen) };
-M2_NONNULL(m2_aead *)
 
 %inline %{
 /* A keyed AEAD of kind (m2.AEAD_*) on the cipher called name; the key is checked by the caller
  * (EVP.py gives cryptography's messages).  Raises EVPError if OpenSSL refuses it. */
-static m2_aead *aead_new(PyObject *name, int kind, const void *aeadkey, Py_ssize_t aeadkeylen, int taglen) {
+static PyObject *aead_new(PyObject *name, int kind, const void *aeadkey, Py_ssize_t aeadkeylen, int taglen) {
     static const int nonces[][2] = {{8, 128}, {12, 12}, {7, 13}, {12, 15}, {0, 0}, {12, 12}};
     const char *s = m2_name(name);
     m2_alg_slot *slot;
     m2_aead *a;
+    PyObject *cap;
     if (!s) return NULL;
     if (kind < 0 || kind > M2_AEAD_GCMSIV || aeadkeylen > 64 || taglen < 4 || taglen > 16) {
         PyErr_SetString(PyExc_ValueError, "bad AEAD kind, key or tag length");
@@ -1485,18 +1505,29 @@ static m2_aead *aead_new(PyObject *name, int kind, const void *aeadkey, Py_ssize
     memcpy(a->key, aeadkey, (size_t)aeadkeylen);
     if (!(a->ctx[0] = EVP_CIPHER_CTX_new()) || !(a->ctx[1] = EVP_CIPHER_CTX_new())
         || !m2_aead_key(a, a->ctx[1], 1, a->maxnonce)) {
-        m2_aead_destroy(a);
-        m2_raise_msg(M2_EVP, "cannot key the AEAD");
-        return NULL;
+        m2_aead_clear(a);
+        PyMem_Free(a);
+        return m2_raise_msg(M2_EVP, "cannot key the AEAD");
     }
     a->ivlen[1] = a->maxnonce;
-    return a;
+    if (!(cap = PyCapsule_New(a, "m2_aead", m2_aead_capsule_free))) { m2_aead_clear(a); PyMem_Free(a); }
+    return cap;
 }
 
-/* Free a; if a call runs on it without the GIL, that call frees it when it ends. */
-static void aead_free(m2_aead *a) {
+/* Free the contexts and wipe the key; further calls raise ValueError.  If a call runs on the
+ * object without the GIL, that call frees them when it ends. */
+static PyObject *aead_free(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (!a) return NULL;
     a->dead = 1;
-    if (!a->busy[0] && !a->busy[1]) m2_aead_destroy(a);
+    if (!a->busy[0] && !a->busy[1]) m2_aead_clear(a);
+    Py_RETURN_NONE;
+}
+
+static PyObject *aead_init(PyObject *invalid_tag) {
+    Py_INCREF(invalid_tag);
+    Py_XSETREF(m2_invalid_tag, invalid_tag);
+    Py_RETURN_NONE;
 }
 
 /* Encrypt (enc=1) or decrypt data with nonce (None for SIV) and associated data (None, a
@@ -1504,17 +1535,19 @@ static void aead_free(m2_aead *a) {
  * or the plaintext; into out when out is not None (it must have exactly the output's size; the
  * byte count is returned), else as new bytes.  Decrypt returns None when the tag does not match
  * (out is then wiped).  The GIL is released past M2_GIL_THRESHOLD bytes. */
-static PyObject *aead_crypt(m2_aead *a, int enc, PyObject *nonce, PyObject *data, PyObject *aad, PyObject *out) {
+static PyObject *aead_crypt(PyObject *cap, int enc, PyObject *nonce, PyObject *data, PyObject *aad, PyObject *out) {
+    m2_aead *a = m2_aead_get(cap);
     Py_buffer nv, dv, ov, av1, *av = &av1;
     Py_ssize_t naad = 0, i, outlen;
     PyObject *ret = NULL, *seq = NULL, *bytes = NULL;
     EVP_CIPHER_CTX *ctx, *own = NULL;
     unsigned char *o, *tag;
     const unsigned char *in;
-    int len, ok, ivlen = 0, siv = a->kind == M2_AEAD_SIV;
+    int len, ok, ivlen = 0, siv;
+    if (!a) return NULL;
+    siv = a->kind == M2_AEAD_SIV;
     enc = enc ? 1 : 0;
     nv.obj = dv.obj = ov.obj = NULL;
-    if (a->dead) { PyErr_SetString(PyExc_ValueError, "the AEAD object has been freed"); return NULL; }
     if (!siv) {
         if (m2_get_buffer(nonce, &nv, INT_MAX) < 0) return NULL;
         ivlen = (int)nv.len;
@@ -1540,7 +1573,7 @@ static PyObject *aead_crypt(m2_aead *a, int enc, PyObject *nonce, PyObject *data
         if (dv.len > INT_MAX - a->taglen) { PyErr_SetString(PyExc_OverflowError, "Data too long. Max 2**31 - 1 bytes"); goto err; }
         outlen = dv.len + a->taglen;
     } else {
-        if (dv.len < a->taglen) { Py_INCREF(Py_None); ret = Py_None; goto err; }
+        if (dv.len < a->taglen) { PyErr_SetNone(m2_invalid_tag ? m2_invalid_tag : PyExc_ValueError); goto err; }
         outlen = dv.len - a->taglen;
     }
     len = (int)(enc ? dv.len : outlen);
@@ -1591,8 +1624,7 @@ static PyObject *aead_crypt(m2_aead *a, int enc, PyObject *nonce, PyObject *data
         ERR_clear_error();
         OPENSSL_cleanse(o, (size_t)len);
         if (a->kind == M2_AEAD_SIV || a->kind == M2_AEAD_CCM) a->ivlen[0] = -1;   /* re-key after a failed open */
-        Py_INCREF(Py_None);
-        ret = Py_None;
+        PyErr_SetNone(m2_invalid_tag ? m2_invalid_tag : PyExc_ValueError);
     } else if (bytes) {
         ret = bytes;
         bytes = NULL;
@@ -1600,7 +1632,7 @@ static PyObject *aead_crypt(m2_aead *a, int enc, PyObject *nonce, PyObject *data
         ret = PyLong_FromSsize_t(outlen);
     }
 err:
-    if (a->dead && !a->busy[0] && !a->busy[1]) m2_aead_destroy(a);
+    if (a->dead && !a->busy[0] && !a->busy[1]) m2_aead_clear(a);
     EVP_CIPHER_CTX_free(own);
     Py_XDECREF(bytes);
     if (nv.obj) PyBuffer_Release(&nv);
@@ -1610,5 +1642,13 @@ err:
     if (av != &av1) PyMem_Free(av);
     Py_XDECREF(seq);
     return ret;
+}
+
+/* encrypt and decrypt of the objects, bound to one capsule with functools.partial */
+static PyObject *aead_seal(PyObject *cap, PyObject *nonce, PyObject *data, PyObject *aad) {
+    return aead_crypt(cap, 1, nonce, data, aad, Py_None);
+}
+static PyObject *aead_open(PyObject *cap, PyObject *nonce, PyObject *data, PyObject *aad) {
+    return aead_crypt(cap, 0, nonce, data, aad, Py_None);
 }
 %}
