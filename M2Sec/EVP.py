@@ -31,7 +31,9 @@ _hmac_ctx_new_init, _hmac_ctx_release = m2.hmac_ctx_new_init, m2.hmac_ctx_releas
 _hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
 _cipher_ctx_free, _cipher_update, _cipher_final = m2.cipher_ctx_free, m2.cipher_update, m2.cipher_final
 _cipher_is_aead = m2.cipher_is_aead
+_cipher_ctx_new_init, _cipher_ctrl_get, _GET_TAG = m2.cipher_ctx_new_init, m2.cipher_ctrl_get, m2.EVP_CTRL_AEAD_GET_TAG
 _cipher_cache: Dict[str, Any] = {}
+_cipher_info: Dict[str, Any] = {}  # name -> (EVP_CIPHER, is AEAD, is CCM), for Cipher()
 
 
 def _load_legacy() -> bool:
@@ -97,6 +99,13 @@ def get_cipher(alg: str) -> Any:
             raise EVPError("unknown cipher: %r" % (alg,)) from None
     _cipher_cache[alg] = c
     return c
+
+
+def _cipher_info_of(alg: str) -> Any:
+    cipher = get_cipher(alg)
+    aead = bool(_cipher_is_aead(cipher))
+    info = _cipher_info[alg] = (cipher, aead, aead and m2.cipher_mode(cipher) == m2.EVP_CIPH_CCM_MODE)
+    return info
 
 
 def digest_names() -> List[str]:
@@ -308,35 +317,36 @@ class Cipher(Owned):
     """
 
     _free_fn = m2.cipher_ctx_free
+    _pyfree = 1
+    _owner = None
+    _hold: Optional[List[bytes]] = None
+    _ccm: Optional[List[bytes]] = None
+    _tag_len = 16
 
     def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
                  d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
                  tag_len: Optional[int] = None) -> None:
-        cipher = _cipher_cache.get(alg)
-        if cipher is None:
-            cipher = get_cipher(alg)
+        info = _cipher_info.get(alg)
+        if info is None:
+            info = _cipher_info_of(alg)
+        cipher, aead, ccm = info
         if key_as_bytes:
             key = m2.bytes_to_key(cipher, get_digest(d), key, salt, iv, i)
             ivlen = m2.cipher_iv_length(cipher)
             if iv is not None and 0 < len(iv) < ivlen:
                 iv = bytes(iv) + bytes(ivlen - len(iv))
-        self._p = ctx = m2.cipher_ctx_new()
-        self._pyfree = 1
-        self._owner = None
         self.cipher = cipher
         self.op = op
-        self._hold: Optional[List[bytes]] = None
-        self._ccm: Optional[List[bytes]] = None
-        if _cipher_is_aead(cipher):
-            mode = m2.cipher_mode(cipher)
-            if mode == m2.EVP_CIPH_CCM_MODE:
+        if aead:
+            if ccm:
                 self._ccm = []
                 if tag_len is None:
                     tag_len = 16
             if not op:
                 self._hold = []
-        self._tag_len = tag_len or 16
-        m2.cipher_init_ex(ctx, cipher, key, iv, op, tag_len or 0)
+            if tag_len:
+                self._tag_len = tag_len
+        self._p = ctx = _cipher_ctx_new_init(cipher, key, iv, op, tag_len or 0)
         if padding != 1:
             m2.cipher_set_padding(ctx, padding)
 
@@ -386,10 +396,15 @@ class Cipher(Owned):
 
         :raises EVPError: on a bad padding or an AEAD tag mismatch.
         """
-        ctx = self._ptr()
+        ctx = self._p
+        if ctx is None:
+            raise ClosedError("Cipher has been freed")
         if self._ccm is not None:
             self._update_ccm(b"")
-        hold, self._hold = self._hold, None
+        hold = self._hold
+        if hold is None:
+            return _cipher_final(ctx)
+        self._hold = None
         out = _cipher_final(ctx)  # raises on a tag mismatch: the held plaintext is dropped
         if hold:
             hold.append(out)
@@ -411,7 +426,10 @@ class Cipher(Owned):
     def get_tag(self, length: Optional[int] = None) -> bytes:
         """The tag after final() when encrypting with an AEAD mode (16 bytes unless
         ``tag_len`` or ``length`` says otherwise)."""
-        return m2.cipher_ctrl_get(self._ptr(), m2.EVP_CTRL_AEAD_GET_TAG, length or self._tag_len)
+        ctx = self._p
+        if ctx is None:
+            raise ClosedError("Cipher has been freed")
+        return _cipher_ctrl_get(ctx, _GET_TAG, length or self._tag_len)
 
 
 # ---- keyed AEAD objects (cryptography's names and semantics) --------------------------------

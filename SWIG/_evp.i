@@ -521,9 +521,19 @@ static PyObject *cipher_init_ex(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, P
     if (!m2_check_cipher(cipher)) return NULL;
     if (m2_get_optional_buffer(key, &kv) < 0 || m2_get_optional_buffer(iv, &iview) < 0) goto err;
     op = op ? 1 : 0;
-    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, op, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the cipher"); goto err; }
     klen = EVP_CIPHER_get_key_length(cipher);
     ivlen = EVP_CIPHER_get_iv_length(cipher);
+    /* the usual case in one init: key and IV of the cipher's lengths, no tag length to set */
+    if (kv.obj && kv.len == klen && taglen <= 0 && (ivlen == 0 || (iview.obj && iview.len == ivlen))) {
+        if (!EVP_CipherInit_ex2(ctx, cipher, kv.buf, ivlen ? iview.buf : NULL, op, NULL)) {
+            m2_raise_msg(M2_EVP, "cannot set the key and IV");
+            goto err;
+        }
+        Py_INCREF(Py_None);
+        ret = Py_None;
+        goto err;
+    }
+    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, op, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the cipher"); goto err; }
     aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
     if (kv.obj && kv.len != klen) {
         if (!(EVP_CIPHER_get_flags(cipher) & EVP_CIPH_VARIABLE_LENGTH) || kv.len == 0
@@ -555,6 +565,16 @@ err:
     m2_release(&kv);
     m2_release(&iview);
     return ret;
+}
+
+/* cipher_ctx_new and cipher_init_ex in one call (EVP.Cipher, once per message). */
+static EVP_CIPHER_CTX *cipher_ctx_new_init(const EVP_CIPHER *cipher, PyObject *key, PyObject *iv, int op, int taglen) {
+    EVP_CIPHER_CTX *ctx = cipher_ctx_new();
+    PyObject *r;
+    if (!ctx) return NULL;
+    if (!(r = cipher_init_ex(ctx, cipher, key, iv, op, taglen))) { EVP_CIPHER_CTX_free(ctx); return NULL; }
+    Py_DECREF(r);
+    return ctx;
 }
 
 /* M2Crypto's m2.cipher_init(ctx, cipher, key, iv, op). */
