@@ -19,7 +19,7 @@ from M2Sec import EVP
 from _timing import calls_per_second, interleaved, print_table, row
 
 RUNS = 5
-AREAS = ("smime", "ssh_keys", "tls", "tls_api", "ssh", "ssh_server", "https_server")  # bench/<area>.py modules with rows() in this table's format
+AREAS = ("evp_msg", "smime", "ssh_keys", "tls", "tls_api", "ssh", "ssh_server", "https_server")  # bench/<area>.py modules with rows() in this table's format
 BUF = os.urandom(16384)
 SMALL = os.urandom(64)
 KEY = os.urandom(32)
@@ -152,7 +152,9 @@ def hash_big(threads):
 
 # ---- the table --------------------------------------------------------------------------
 
-def main():
+def main(only=()):
+    """The table; `only` names the parts to run ("evp" for this file's rows, or bench/<area>.py
+    modules such as "evp_msg", "tls"), all of them when empty."""
     rows = []
     mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
     ns = lambda v: "%.0f ns" % v  # noqa: E731
@@ -160,6 +162,8 @@ def main():
     def add(name, ours, peer_name, peer, fmt, target, higher_is_better=True):
         rows.append(row(name, ours, peer_name, peer, fmt, target, higher_is_better))
 
+    if only and "evp" not in only:
+        return _areas(rows, only)
     # throughput on 16 KiB buffers: higher is better, ratio = M2Sec / peer
     a, b = pair(m2_sha256_16k, "sha256", lambda f: throughput(f) if callable(f) else openssl_speed(f))
     add("SHA-256 16 KiB", a, "openssl speed", b, mb, 0.95)
@@ -188,15 +192,23 @@ def main():
     rows.append(("SHA-256 16 MiB, 2 threads", mb(two), "1 thread", mb(one), "%.2f" % (two / one),
                  ">= 1.8 (%d CPUs)" % os.cpu_count(), "yes" if two / one >= 1.8 else "NO"))
 
+    _areas(rows, only)
+
+
+def _areas(rows, only):
     # the protocol benches live beside this file, one module per area, each with rows()
+    here = os.path.dirname(os.path.abspath(__file__))
     for area in AREAS:
-        if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(__file__)), area + ".py")):
+        if (not only or area in only) and os.path.exists(os.path.join(here, area + ".py")):
             rows.extend(importlib.import_module(area).rows())
 
     print_table(rows)
+    if not only or "evp_msg" in only:
+        chart = importlib.import_module("evp_msg").write_chart(os.path.join(here, "results", "latest.png"))
+        print("\nchart (ratios to the C limit): %s" % chart)
     print("\nmedians of %d interleaved runs; %s; Python %s" % (RUNS, subprocess.run(
         ["openssl", "version"], capture_output=True, text=True).stdout.strip(), sys.version.split()[0]))
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(sys.argv[1:]))
