@@ -168,10 +168,12 @@ class MessageDigest(Owned):
 
     def update(self, data: Buffer) -> int:
         """Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."""
-        p = self._p
-        if p is None:
-            raise ClosedError("MessageDigest has been freed")
-        return _digest_update(p, data)
+        try:  # the hot path of streaming: no test before the call (a freed pointer is None)
+            return _digest_update(self._p, data)
+        except ValueError:
+            if self._p is None:
+                raise ClosedError("MessageDigest has been freed") from None
+            raise
 
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""

@@ -7,6 +7,8 @@
 #include <openssl/kdf.h>
 %}
 
+M2_HOT(digest_update) M2_HOT(digest_final) M2_HOT(hmac_update) M2_HOT(hmac_final)
+M2_HOT(cipher_update) M2_HOT(cipher_final) M2_HOT(aead_seal) M2_HOT(aead_open) M2_HOT(aead_crypt)
 M2_NONNULL(EVP_CIPHER *)
 M2_NONNULL(const EVP_CIPHER *)
 M2_NONNULL(EVP_PKEY *)

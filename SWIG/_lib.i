@@ -265,6 +265,16 @@ static PyObject *err_get_errors(void) {
     if (PyErr_Occurred()) SWIG_fail;
 }
 
+/* Per-message hot paths whose helper leaves the queue empty on success and drains it (through
+ * m2_raise_msg or ERR_clear_error) on failure: the wrapper skips the queue check on success,
+ * which costs a thread-local look-up per call. */
+%define M2_HOT(NAME)
+%exception NAME {
+    $action
+    if (PyErr_Occurred()) { ERR_clear_error(); SWIG_fail; }
+}
+%enddef
+
 /* ---- typemaps ---- */
 %typemap(in) (const void *buf, Py_ssize_t len) (Py_buffer view) {
     view.obj = NULL;

@@ -309,17 +309,16 @@ def test_use_after_close():
         c.encrypt(os.urandom(12), b"", None)
 
 
-def test_many_objects_do_not_leak():
-    from conftest import rss_bytes
+def test_many_objects_do_not_leak(rss):
     key = os.urandom(32)
     for _ in range(2000):
         EVP.AESGCM(key).encrypt(bytes(12), b"x", None)
-    before = rss_bytes()
+    before = rss()
     for i in range(20000):
         a = EVP.AESSIV(key) if i % 2 else EVP.AESGCM(key)
         if i % 3:
             a.close()
-    assert rss_bytes() - before < 8 << 20
+    assert rss() - before < 8 << 20
 
 
 # ---- threads ------------------------------------------------------------------------------
