@@ -9,7 +9,8 @@ and known_hosts (keys, knownhosts), user authentication (auth), channels (channe
 protocol core without I/O (connection); errors in errors.
 """
 
-from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHListener,  # noqa: F401
+from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHConnection,  # noqa: F401
+                                SSHListener,
                                 SSHReader as SSHStreamReader, SSHWriter as SSHStreamWriter, connect)
 from M2Sec.SSH._asyncio_server import SSHAcceptor, SSHServerConnection, SSHServerProcess, listen  # noqa: F401
 from M2Sec.SSH._blocking import Client, Process  # noqa: F401
