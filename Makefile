@@ -40,11 +40,13 @@ demo: prereqs install
 test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# `make bench BENCH="evp evp_msg"` runs only those parts (bench/run.py's own rows, bench/<area>.py).
 bench: install
-	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot
+	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot matplotlib
+	$(CC) -O2 -o bench/aead_loop bench/aead_loop.c $$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed

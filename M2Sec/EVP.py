@@ -1,5 +1,6 @@
 """EVP: keys, digests and ciphers through OpenSSL's EVP API (M2Crypto's EVP module)."""
 
+import functools
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -33,7 +34,9 @@ _hmac_ctx_new_init, _hmac_ctx_release = m2.hmac_ctx_new_init, m2.hmac_ctx_releas
 _hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
 _cipher_ctx_free, _cipher_update, _cipher_final = m2.cipher_ctx_free, m2.cipher_update, m2.cipher_final
 _cipher_is_aead = m2.cipher_is_aead
+_cipher_ctx_new_init, _cipher_ctrl_get, _GET_TAG = m2.cipher_ctx_new_init, m2.cipher_ctrl_get, m2.EVP_CTRL_AEAD_GET_TAG
 _cipher_cache: Dict[str, Any] = {}
+_cipher_info: Dict[str, Any] = {}  # name -> (EVP_CIPHER, is AEAD, is CCM), for Cipher()
 
 
 def _load_legacy() -> bool:
@@ -101,6 +104,13 @@ def get_cipher(alg: str) -> Any:
     return c
 
 
+def _cipher_info_of(alg: str) -> Any:
+    cipher = get_cipher(alg)
+    aead = bool(_cipher_is_aead(cipher))
+    info = _cipher_info[alg] = (cipher, aead, aead and m2.cipher_mode(cipher) == m2.EVP_CIPH_CCM_MODE)
+    return info
+
+
 def digest_names() -> List[str]:
     """The names of the digests the loaded providers offer."""
     return sorted(set(m2.digest_names()))
@@ -162,10 +172,12 @@ class MessageDigest(Owned):
 
     def update(self, data: Buffer) -> int:
         """Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."""
-        p = self._p
-        if p is None:
-            raise ClosedError("MessageDigest has been freed")
-        return _digest_update(p, data)
+        try:  # the hot path of streaming: no test before the call (a freed pointer is None)
+            return _digest_update(self._p, data)
+        except ValueError:
+            if self._p is None:
+                raise ClosedError("MessageDigest has been freed") from None
+            raise
 
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""
@@ -312,36 +324,37 @@ class Cipher(Owned):
     """
 
     _free_fn = m2.cipher_ctx_free
+    _pyfree = 1
+    _owner = None
+    _hold: Optional[List[bytes]] = None
+    _ccm: Optional[List[bytes]] = None
+    _tag_len = 16
     m2_cipher_ctx_free = staticmethod(m2.cipher_ctx_free)  # M2Crypto's name
 
     def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
                  d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
                  tag_len: Optional[int] = None) -> None:
-        cipher = _cipher_cache.get(alg)
-        if cipher is None:
-            cipher = get_cipher(alg)
+        info = _cipher_info.get(alg)
+        if info is None:
+            info = _cipher_info_of(alg)
+        cipher, aead, ccm = info
         if key_as_bytes:
             key = m2.bytes_to_key(cipher, get_digest(d), key, salt, iv, i)
             ivlen = m2.cipher_iv_length(cipher)
             if iv is not None and 0 < len(iv) < ivlen:
                 iv = bytes(iv) + bytes(ivlen - len(iv))
-        self._p = ctx = m2.cipher_ctx_new()
-        self._pyfree = 1
-        self._owner = None
         self.cipher = cipher
         self.op = op
-        self._hold: Optional[List[bytes]] = None
-        self._ccm: Optional[List[bytes]] = None
-        if _cipher_is_aead(cipher):
-            mode = m2.cipher_mode(cipher)
-            if mode == m2.EVP_CIPH_CCM_MODE:
+        if aead:
+            if ccm:
                 self._ccm = []
                 if tag_len is None:
                     tag_len = 16
             if not op:
                 self._hold = []
-        self._tag_len = tag_len or 16
-        m2.cipher_init_ex(ctx, cipher, key, iv, op, tag_len or 0)
+            if tag_len:
+                self._tag_len = tag_len
+        self._p = ctx = _cipher_ctx_new_init(cipher, key, iv, op, tag_len or 0)
         if padding != 1:
             m2.cipher_set_padding(ctx, padding)
 
@@ -391,10 +404,15 @@ class Cipher(Owned):
 
         :raises EVPError: on a bad padding or an AEAD tag mismatch.
         """
-        ctx = self._ptr()
+        ctx = self._p
+        if ctx is None:
+            raise ClosedError("Cipher has been freed")
         if self._ccm is not None:
             self._update_ccm(b"")
-        hold, self._hold = self._hold, None
+        hold = self._hold
+        if hold is None:
+            return _cipher_final(ctx)
+        self._hold = None
         out = _cipher_final(ctx)  # raises on a tag mismatch: the held plaintext is dropped
         if hold:
             hold.append(out)
@@ -416,7 +434,219 @@ class Cipher(Owned):
     def get_tag(self, length: Optional[int] = None) -> bytes:
         """The tag after final() when encrypting with an AEAD mode (16 bytes unless
         ``tag_len`` or ``length`` says otherwise)."""
-        return m2.cipher_ctrl_get(self._ptr(), m2.EVP_CTRL_AEAD_GET_TAG, length or self._tag_len)
+        ctx = self._p
+        if ctx is None:
+            raise ClosedError("Cipher has been freed")
+        return _cipher_ctrl_get(ctx, _GET_TAG, length or self._tag_len)
+
+
+# ---- keyed AEAD objects (cryptography's names and semantics) --------------------------------
+
+
+class InvalidTag(EVPError):
+    """The authentication tag did not match: the data, the associated data, the nonce or the
+    key differ from those used to encrypt (cryptography's name)."""
+
+
+class UnsupportedAlgorithm(EVPError):
+    """This OpenSSL does not offer the algorithm (cryptography's name)."""
+
+
+m2.aead_init(InvalidTag)
+_aead_crypt, _aead_seal, _aead_open = m2.aead_crypt, m2.aead_seal, m2.aead_open
+
+
+class _AEAD(Owned):
+    """An AEAD cipher keyed once: the algorithm is fetched once per process and each direction
+    keeps a keyed EVP_CIPHER_CTX, so a message costs one IV set and one pass.  One object may
+    be used from several threads at once.  The GIL is released for messages past 4 KiB.
+
+    The C state lives in a capsule; ``encrypt``/``decrypt`` are bound to it on the instance
+    (functools.partial: no Python frame per message), and ``close()`` makes them raise.
+    """
+
+    _free_fn = m2.aead_free
+    _kind = m2.AEAD_GCM
+    _key_bits = (128, 192, 256)
+    _name = "AES-%d-GCM"
+
+    def __init__(self, key: Buffer, _tag_length: int = 16) -> None:
+        self._p = None
+        self._pyfree = 1
+        self._owner = None
+        bits = len(memoryview(key)) * 8
+        if bits not in self._key_bits:
+            raise ValueError(self._key_error())
+        self._p = p = m2.aead_new(self._alg_name(bits), self._kind, key, _tag_length)
+        self._bind(p)
+
+    def _bind(self, p: Any) -> None:
+        self.encrypt = functools.partial(_aead_seal, p)
+        self.decrypt = functools.partial(_aead_open, p)
+
+    def close(self) -> None:
+        """Free the keyed contexts and wipe the key; further use raises ClosedError."""
+        p, self._p = getattr(self, "_p", None), None
+        self.__dict__.pop("encrypt", None)
+        self.__dict__.pop("decrypt", None)
+        if p is not None:
+            m2.aead_free(p)
+
+    free = close
+
+    @classmethod
+    def _alg_name(cls, bits: int) -> str:
+        return cls._name % bits if "%" in cls._name else cls._name
+
+    @classmethod
+    def _key_error(cls) -> str:
+        b = ["%d" % k for k in cls._key_bits]
+        return "%s key must be %s, or %s bits." % (cls.__name__, ", ".join(b[:-1]), b[-1])
+
+    @classmethod
+    def generate_key(cls, bit_length: int) -> bytes:
+        """A new random key of bit_length bits (one of the sizes the class takes)."""
+        if not isinstance(bit_length, int):
+            raise TypeError("bit_length must be an integer")
+        if bit_length not in cls._key_bits:
+            b = ["%d" % k for k in cls._key_bits]
+            raise ValueError("bit_length must be %s, or %s" % (", ".join(b[:-1]), b[-1]))
+        from M2Sec import Rand
+        return Rand.rand_bytes(bit_length // 8)
+
+    def __del__(self) -> None:
+        pass  # the capsule frees the C state with its last reference
+
+    def encrypt(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer]) -> bytes:
+        """The ciphertext of data followed by the tag.
+
+        :raises ValueError: for a nonce of the wrong size.
+        :raises OverflowError: for data longer than 2**31 - 1 bytes.
+        """
+        p = self._p
+        if p is None:
+            raise ClosedError("%s has been freed" % type(self).__name__)
+        return _aead_crypt(p, 1, nonce, data, associated_data, None)
+
+    def decrypt(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer]) -> bytes:
+        """The plaintext of data (ciphertext followed by the tag).
+
+        :raises InvalidTag: if the tag does not match; no plaintext is released.
+        """
+        p = self._p
+        if p is None:
+            raise ClosedError("%s has been freed" % type(self).__name__)
+        return _aead_open(p, nonce, data, associated_data)
+
+    def encrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
+        """Encrypt into buf, which must have exactly len(data) + tag length bytes; returns that size."""
+        return _aead_crypt(self._ptr(), 1, nonce, data, associated_data, buf)
+
+    def decrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
+        """Decrypt into buf, which must have exactly len(data) - tag length bytes; returns that size.
+
+        :raises InvalidTag: if the tag does not match (buf is then wiped).
+        """
+        return _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf)
+
+
+class AESGCM(_AEAD):
+    """AES-GCM (NIST SP 800-38D) with a 128, 192 or 256-bit key, 8 to 128-byte nonces (12 is
+    the one to use) and 16-byte tags."""
+
+
+class ChaCha20Poly1305(_AEAD):
+    """ChaCha20-Poly1305 (RFC 8439): a 32-byte key, 12-byte nonces, 16-byte tags."""
+
+    _kind = m2.AEAD_CHACHA
+    _key_bits = (256,)
+    _name = "ChaCha20-Poly1305"
+
+    @classmethod
+    def _key_error(cls) -> str:
+        return "ChaCha20Poly1305 key must be 32 bytes."
+
+    @classmethod
+    def generate_key(cls) -> bytes:  # type: ignore[override]
+        """A new random 32-byte key."""
+        return super().generate_key(256)
+
+
+class AESCCM(_AEAD):
+    """AES-CCM (NIST SP 800-38C, RFC 3610): 7 to 13-byte nonces (a shorter nonce allows
+    longer messages) and a tag of tag_length bytes (4, 6, ... 16)."""
+
+    _kind = m2.AEAD_CCM
+    _name = "AES-%d-CCM"
+
+    def __init__(self, key: Buffer, tag_length: int = 16) -> None:
+        if not isinstance(tag_length, int):
+            raise TypeError("tag_length must be an integer")
+        if tag_length not in (4, 6, 8, 10, 12, 14, 16):
+            raise ValueError("Invalid tag_length")
+        super().__init__(key, tag_length)
+
+
+class AESOCB3(_AEAD):
+    """AES-OCB3 (RFC 7253): 12 to 15-byte nonces, 16-byte tags."""
+
+    _kind = m2.AEAD_OCB
+    _name = "AES-%d-OCB"
+
+
+class AESSIV(_AEAD):
+    """AES-SIV (RFC 5297), misuse-resistant: a 256, 384 or 512-bit key (two AES keys), no nonce
+    (pass one as the last item of associated_data), output tag || ciphertext."""
+
+    _kind = m2.AEAD_SIV
+    _key_bits = (256, 384, 512)
+
+    @classmethod
+    def _alg_name(cls, bits: int) -> str:
+        return "AES-%d-SIV" % (bits // 2)
+
+    def _bind(self, p: Any) -> None:
+        self.encrypt = functools.partial(_aead_seal, p, None)
+        self.decrypt = functools.partial(_aead_open, p, None)
+
+    def encrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
+        """The 16-byte tag (the synthetic IV) followed by the ciphertext."""
+        p = self._p
+        if p is None:
+            raise ClosedError("AESSIV has been freed")
+        return _aead_seal(p, None, data, associated_data)
+
+    def decrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
+        """The plaintext of data (tag || ciphertext).
+
+        :raises InvalidTag: if the tag does not match.
+        """
+        p = self._p
+        if p is None:
+            raise ClosedError("AESSIV has been freed")
+        return _aead_open(p, None, data, associated_data)
+
+    def encrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
+        return super().encrypt_into(None, data, associated_data, buf)
+
+    def decrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
+        return super().decrypt_into(None, data, associated_data, buf)
+
+
+class AESGCMSIV(_AEAD):
+    """AES-GCM-SIV (RFC 8452): 128, 192 or 256-bit keys, 12-byte nonces; OpenSSL 3.2 or newer
+    (``m2.HAS_AES_GCM_SIV``).
+
+    :raises UnsupportedAlgorithm: on an older OpenSSL.
+    """
+
+    _kind = m2.AEAD_GCMSIV
+    _name = "AES-%d-GCM-SIV"
+
+    def __init__(self, key: Buffer) -> None:
+        if not m2.HAS_AES_GCM_SIV:
+            raise UnsupportedAlgorithm("AES-GCM-SIV needs OpenSSL 3.2 or newer")
+        super().__init__(key)
 
 
 # ---- key derivation ----------------------------------------------------------------------

@@ -8,6 +8,8 @@ M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _
 #include <openssl/kdf.h>
 %}
 
+M2_HOT(digest_update) M2_HOT(digest_final) M2_HOT(hmac_update) M2_HOT(hmac_final)
+M2_HOT(cipher_update) M2_HOT(cipher_final) M2_HOT(aead_seal) M2_HOT(aead_open) M2_HOT(aead_crypt)
 M2_NONNULL(EVP_CIPHER *)
 M2_NONNULL(const EVP_CIPHER *)
 M2_NONNULL(EVP_PKEY *)
@@ -522,9 +524,19 @@ static PyObject *cipher_init_ex(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, P
     if (!m2_check_cipher(cipher)) return NULL;
     if (m2_get_optional_buffer(key, &kv) < 0 || m2_get_optional_buffer(iv, &iview) < 0) goto err;
     op = op ? 1 : 0;
-    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, op, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the cipher"); goto err; }
     klen = EVP_CIPHER_get_key_length(cipher);
     ivlen = EVP_CIPHER_get_iv_length(cipher);
+    /* the usual case in one init: key and IV of the cipher's lengths, no tag length to set */
+    if (kv.obj && kv.len == klen && taglen <= 0 && (ivlen == 0 || (iview.obj && iview.len == ivlen))) {
+        if (!EVP_CipherInit_ex2(ctx, cipher, kv.buf, ivlen ? iview.buf : NULL, op, NULL)) {
+            m2_raise_msg(M2_EVP, "cannot set the key and IV");
+            goto err;
+        }
+        Py_INCREF(Py_None);
+        ret = Py_None;
+        goto err;
+    }
+    if (!EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, op, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the cipher"); goto err; }
     aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
     if (kv.obj && kv.len != klen) {
         if (!(EVP_CIPHER_get_flags(cipher) & EVP_CIPH_VARIABLE_LENGTH) || kv.len == 0
@@ -556,6 +568,16 @@ err:
     m2_release(&kv);
     m2_release(&iview);
     return ret;
+}
+
+/* cipher_ctx_new and cipher_init_ex in one call (EVP.Cipher, once per message). */
+static EVP_CIPHER_CTX *cipher_ctx_new_init(const EVP_CIPHER *cipher, PyObject *key, PyObject *iv, int op, int taglen) {
+    EVP_CIPHER_CTX *ctx = cipher_ctx_new();
+    PyObject *r;
+    if (!ctx) return NULL;
+    if (!(r = cipher_init_ex(ctx, cipher, key, iv, op, taglen))) { EVP_CIPHER_CTX_free(ctx); return NULL; }
+    Py_DECREF(r);
+    return ctx;
 }
 
 /* M2Crypto's m2.cipher_init(ctx, cipher, key, iv, op). */
@@ -1372,6 +1394,285 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
     if (!ok) { Py_DECREF(out); Py_RETURN_NONE; }
     if (_PyBytes_Resize(&out, n + m) < 0) return NULL;
     return out;
+}
+%}
+
+/* ---- keyed AEAD objects (EVP.AESGCM, EVP.ChaCha20Poly1305, EVP.AESCCM, EVP.AESOCB3, EVP.AESSIV,
+ * EVP.AESGCMSIV): the cipher fetched once per process (m2_slot), one keyed EVP_CIPHER_CTX per
+ * direction kept for the life of the object, so that a message costs one IV set and one pass,
+ * written once into an output of the exact size.  Thread safety without a lock: a context is
+ * marked busy while a call runs on it without the GIL; a second thread arriving meanwhile keys a
+ * context of its own for its one call.  An object closed while a call runs is freed by that call
+ * when it ends. ---- */
+%{
+#define M2_AEAD_GCM 0
+#define M2_AEAD_CHACHA 1
+#define M2_AEAD_CCM 2
+#define M2_AEAD_OCB 3
+#define M2_AEAD_SIV 4
+#define M2_AEAD_GCMSIV 5
+typedef struct m2_aead {
+    const EVP_CIPHER *cipher;       /* borrowed from the process-wide slot */
+    EVP_CIPHER_CTX *ctx[2];         /* [0] decrypt, [1] encrypt; keyed on first use */
+    int busy[2], ivlen[2];          /* busy: a call runs on ctx[i] without the GIL */
+    int kind, taglen, minnonce, maxnonce, dead;
+    size_t keylen;
+    unsigned char key[64];
+} m2_aead;
+
+static PyObject *m2_invalid_tag;     /* EVP.InvalidTag, registered by aead_init */
+
+/* Free the contexts and wipe the key (aead_free, or the capsule's end). */
+static void m2_aead_clear(m2_aead *a) {
+    EVP_CIPHER_CTX_free(a->ctx[0]);
+    EVP_CIPHER_CTX_free(a->ctx[1]);
+    a->ctx[0] = a->ctx[1] = NULL;
+    OPENSSL_cleanse(a->key, sizeof(a->key));
+}
+
+/* The struct lives in a capsule, so that a bound encrypt kept past close() finds it (dead)
+ * rather than freed memory; its contexts go at close() or with the capsule. */
+static void m2_aead_capsule_free(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (a) { m2_aead_clear(a); PyMem_Free(a); }
+}
+
+static m2_aead *m2_aead_get(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (a && a->dead) { PyErr_SetString(PyExc_ValueError, "the AEAD object has been freed"); return NULL; }
+    return a;
+}
+
+/* Key ctx for direction enc with a nonce of ivlen bytes (ivlen 0: SIV, no nonce).  1, or 0 with
+ * OpenSSL's error queue set.  CCM bakes the nonce length into its key schedule, so a change of
+ * nonce length re-keys every mode (a rare event: callers keep one length). */
+static int m2_aead_key(m2_aead *a, EVP_CIPHER_CTX *ctx, int enc, int ivlen) {
+    OSSL_PARAM p[3], *q = p;
+    size_t iv = (size_t)ivlen, tag = (size_t)a->taglen;
+    if (!EVP_CipherInit_ex2(ctx, a->cipher, NULL, NULL, enc, NULL)) return 0;
+    if (ivlen) *q++ = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &iv);
+    if (a->kind == M2_AEAD_CCM || a->kind == M2_AEAD_OCB)
+        *q++ = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, tag);
+    *q = OSSL_PARAM_construct_end();
+    return EVP_CIPHER_CTX_set_params(ctx, p) && EVP_CipherInit_ex2(ctx, NULL, a->key, NULL, enc, NULL);
+}
+
+/* Borrow the buffer of obj (None: empty) into v; 0, or -1 with an exception. */
+static int m2_aead_buf(PyObject *obj, Py_buffer *v, const char *what) {
+    if (obj == Py_None) { v->obj = NULL; v->buf = (void *)""; v->len = 0; return 0; }
+    if (m2_get_buffer(obj, v, INT_MAX) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_OverflowError, "%s too long. Max 2**31 - 1 bytes", what);
+        }
+        v->obj = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* One pass on a keyed ctx: aad (a buffer, or for SIV a list of buffers), then in -> out, then
+ * the tag.  out holds len bytes; tag is where the tag goes (encrypt) or comes from (decrypt). */
+static int m2_aead_pass(m2_aead *a, EVP_CIPHER_CTX *ctx, int enc, const unsigned char *nonce,
+                        Py_buffer *aad, Py_ssize_t naad, const unsigned char *in, int len,
+                        unsigned char *out, unsigned char *tag) {
+    OSSL_PARAM p[2];
+    int n = 0, m = 0, i;
+    if (!EVP_CipherInit_ex2(ctx, NULL, a->kind == M2_AEAD_SIV ? a->key : NULL, nonce, enc, NULL)) return 0;
+    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, a->taglen, tag) <= 0) return 0;
+    if (a->kind == M2_AEAD_CCM && !EVP_CipherUpdate(ctx, NULL, &n, NULL, len)) return 0;
+    for (i = 0; i < naad; i++)
+        if ((aad[i].len || a->kind == M2_AEAD_SIV)
+            && !EVP_CipherUpdate(ctx, NULL, &n, aad[i].buf, (int)aad[i].len)) return 0;
+    n = 0;
+    if ((len || a->kind == M2_AEAD_CCM || a->kind == M2_AEAD_SIV) && !EVP_CipherUpdate(ctx, out, &n, in, len)) return 0;
+    if (!EVP_CipherFinal_ex(ctx, out + n, &m) || n + m != len) return 0;
+    if (!enc) return 1;
+    p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, (size_t)a->taglen);
+    p[1] = OSSL_PARAM_construct_end();
+    return EVP_CIPHER_CTX_get_params(ctx, p);
+}
+%}
+
+%constant int AEAD_GCM = M2_AEAD_GCM;
+%constant int AEAD_CHACHA = M2_AEAD_CHACHA;
+%constant int AEAD_CCM = M2_AEAD_CCM;
+%constant int AEAD_OCB = M2_AEAD_OCB;
+%constant int AEAD_SIV = M2_AEAD_SIV;
+%constant int AEAD_GCMSIV = M2_AEAD_GCMSIV;
+%constant int HAS_AES_GCM_SIV = OPENSSL_VERSION_NUMBER >= 0x30200000L;
+%apply (const void *buf, Py_ssize_t len) { (const void *aeadkey, Py_ssize_t aeadkeylen) };
+
+%inline %{
+/* A keyed AEAD of kind (m2.AEAD_*) on the cipher called name; the key is checked by the caller
+ * (EVP.py gives cryptography's messages).  Raises EVPError if OpenSSL refuses it. */
+static PyObject *aead_new(PyObject *name, int kind, const void *aeadkey, Py_ssize_t aeadkeylen, int taglen) {
+    static const int nonces[][2] = {{8, 128}, {12, 12}, {7, 13}, {12, 15}, {0, 0}, {12, 12}};
+    const char *s = m2_name(name);
+    m2_alg_slot *slot;
+    m2_aead *a;
+    PyObject *cap;
+    if (!s) return NULL;
+    if (kind < 0 || kind > M2_AEAD_GCMSIV || aeadkeylen > 64 || taglen < 4 || taglen > 16) {
+        PyErr_SetString(PyExc_ValueError, "bad AEAD kind, key or tag length");
+        return NULL;
+    }
+    if (!(slot = m2_slot(1, s))) { m2_raise_msg(M2_EVP, "this OpenSSL does not offer the cipher"); return NULL; }
+    if (!(a = PyMem_Calloc(1, sizeof(*a)))) { PyErr_NoMemory(); return NULL; }
+    a->cipher = (const EVP_CIPHER *)slot->alg;
+    a->kind = kind;
+    a->taglen = taglen;
+    a->minnonce = nonces[kind][0];
+    a->maxnonce = nonces[kind][1];
+    a->keylen = (size_t)aeadkeylen;
+    memcpy(a->key, aeadkey, (size_t)aeadkeylen);
+    if (!(a->ctx[0] = EVP_CIPHER_CTX_new()) || !(a->ctx[1] = EVP_CIPHER_CTX_new())
+        || !m2_aead_key(a, a->ctx[1], 1, a->maxnonce)) {
+        m2_aead_clear(a);
+        PyMem_Free(a);
+        return m2_raise_msg(M2_EVP, "cannot key the AEAD");
+    }
+    a->ivlen[1] = a->maxnonce;
+    if (!(cap = PyCapsule_New(a, "m2_aead", m2_aead_capsule_free))) { m2_aead_clear(a); PyMem_Free(a); }
+    return cap;
+}
+
+/* Free the contexts and wipe the key; further calls raise ValueError.  If a call runs on the
+ * object without the GIL, that call frees them when it ends. */
+static PyObject *aead_free(PyObject *cap) {
+    m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
+    if (!a) return NULL;
+    a->dead = 1;
+    if (!a->busy[0] && !a->busy[1]) m2_aead_clear(a);
+    Py_RETURN_NONE;
+}
+
+static PyObject *aead_init(PyObject *invalid_tag) {
+    Py_INCREF(invalid_tag);
+    Py_XSETREF(m2_invalid_tag, invalid_tag);
+    Py_RETURN_NONE;
+}
+
+/* Encrypt (enc=1) or decrypt data with nonce (None for SIV) and associated data (None, a
+ * buffer, or for SIV a list of buffers).  Output: ciphertext || tag (SIV: tag || ciphertext),
+ * or the plaintext; into out when out is not None (it must have exactly the output's size; the
+ * byte count is returned), else as new bytes.  Decrypt returns None when the tag does not match
+ * (out is then wiped).  The GIL is released past M2_GIL_THRESHOLD bytes. */
+static PyObject *aead_crypt(PyObject *cap, int enc, PyObject *nonce, PyObject *data, PyObject *aad, PyObject *out) {
+    m2_aead *a = m2_aead_get(cap);
+    Py_buffer nv, dv, ov, av1, *av = &av1;
+    Py_ssize_t naad = 0, i, outlen;
+    PyObject *ret = NULL, *seq = NULL, *bytes = NULL;
+    EVP_CIPHER_CTX *ctx, *own = NULL;
+    unsigned char *o, *tag;
+    const unsigned char *in;
+    int len, ok, ivlen = 0, siv;
+    if (!a) return NULL;
+    siv = a->kind == M2_AEAD_SIV;
+    enc = enc ? 1 : 0;
+    nv.obj = dv.obj = ov.obj = NULL;
+    if (!siv) {
+        if (m2_get_buffer(nonce, &nv, INT_MAX) < 0) return NULL;
+        ivlen = (int)nv.len;
+        if (ivlen < a->minnonce || ivlen > a->maxnonce) {
+            if (a->minnonce == a->maxnonce) PyErr_Format(PyExc_ValueError, "Nonce must be %d bytes", a->minnonce);
+            else PyErr_Format(PyExc_ValueError, "Nonce must be between %d and %d bytes", a->minnonce, a->maxnonce);
+            goto err;
+        }
+    }
+    if (m2_aead_buf(data, &dv, "Data") < 0) goto err;
+    if (siv && aad != Py_None) {        /* RFC 5297: a vector of associated data */
+        if (!(seq = PySequence_Fast(aad, "associated_data must be a list of bytes-like objects or None"))) goto err;
+        naad = PySequence_Fast_GET_SIZE(seq);
+        if (naad > 126) { PyErr_SetString(PyExc_ValueError, "at most 126 associated data items"); goto err; }
+        if (!(av = PyMem_Calloc(naad ? naad : 1, sizeof(Py_buffer)))) { PyErr_NoMemory(); goto err; }
+        for (i = 0; i < naad; i++)
+            if (m2_aead_buf(PySequence_Fast_GET_ITEM(seq, i), &av[i], "Associated data") < 0) { naad = i; goto err; }
+    } else if (!siv) {
+        if (m2_aead_buf(aad, av, "Associated data") < 0) goto err;
+        naad = 1;
+    }
+    if (enc) {
+        if (dv.len > INT_MAX - a->taglen) { PyErr_SetString(PyExc_OverflowError, "Data too long. Max 2**31 - 1 bytes"); goto err; }
+        outlen = dv.len + a->taglen;
+    } else {
+        if (dv.len < a->taglen) { PyErr_SetNone(m2_invalid_tag ? m2_invalid_tag : PyExc_ValueError); goto err; }
+        outlen = dv.len - a->taglen;
+    }
+    len = (int)(enc ? dv.len : outlen);
+    if (siv && enc && !len) {           /* OpenSSL 3.0's EVP layer never hands SIV an empty message */
+        PyErr_SetString(PyExc_ValueError, "data must not be zero length");
+        goto err;
+    }
+    if (a->kind == M2_AEAD_CCM && 15 - ivlen < 4 && (unsigned long)len >> (8 * (15 - ivlen))) {
+        PyErr_SetString(PyExc_ValueError, "Data too long for nonce");
+        goto err;
+    }
+    if (out != Py_None) {
+        if (PyObject_GetBuffer(out, &ov, PyBUF_WRITABLE) < 0) { ov.obj = NULL; goto err; }
+        if (ov.len != outlen) { PyErr_Format(PyExc_ValueError, "buffer must be %zd bytes", outlen); goto err; }
+        o = ov.buf;
+    } else {
+        if (!(bytes = PyBytes_FromStringAndSize(NULL, outlen))) goto err;
+        o = (unsigned char *)PyBytes_AS_STRING(bytes);
+    }
+    /* layout: ct || tag, SIV tag || ct */
+    in = (const unsigned char *)dv.buf + (!enc && siv ? a->taglen : 0);
+    tag = enc ? o + (siv ? 0 : len) : (unsigned char *)dv.buf + (siv ? 0 : len);
+    if (enc && siv) o += a->taglen;
+    if (a->busy[enc]) {                 /* another thread is on it without the GIL */
+        if (!(ctx = own = EVP_CIPHER_CTX_new()) || !m2_aead_key(a, own, enc, ivlen)) {
+            m2_raise_msg(M2_EVP, "cannot key the AEAD");
+            goto err;
+        }
+    } else {
+        ctx = a->ctx[enc];
+        if (a->ivlen[enc] != ivlen || !EVP_CIPHER_CTX_get0_cipher(ctx)) {
+            a->ivlen[enc] = -1;
+            if (!m2_aead_key(a, ctx, enc, ivlen)) { m2_raise_msg(M2_EVP, "cannot key the AEAD"); goto err; }
+            a->ivlen[enc] = ivlen;
+        }
+    }
+    if (dv.len > M2_GIL_THRESHOLD) {
+        if (!own) a->busy[enc] = 1;
+        M2_ALLOW
+        ok = m2_aead_pass(a, ctx, enc, nv.buf, av, naad, in, len, o, tag);
+        M2_DISALLOW
+        if (!own) a->busy[enc] = 0;
+    } else {
+        ok = m2_aead_pass(a, ctx, enc, nv.buf, av, naad, in, len, o, tag);
+    }
+    if (!ok && enc) { m2_raise_msg(M2_EVP, "AEAD encryption failed"); goto err; }
+    if (!ok) {
+        ERR_clear_error();
+        OPENSSL_cleanse(o, (size_t)len);
+        if (a->kind == M2_AEAD_SIV || a->kind == M2_AEAD_CCM) a->ivlen[0] = -1;   /* re-key after a failed open */
+        PyErr_SetNone(m2_invalid_tag ? m2_invalid_tag : PyExc_ValueError);
+    } else if (bytes) {
+        ret = bytes;
+        bytes = NULL;
+    } else {
+        ret = PyLong_FromSsize_t(outlen);
+    }
+err:
+    if (a->dead && !a->busy[0] && !a->busy[1]) m2_aead_clear(a);
+    EVP_CIPHER_CTX_free(own);
+    Py_XDECREF(bytes);
+    if (nv.obj) PyBuffer_Release(&nv);
+    if (dv.obj) PyBuffer_Release(&dv);
+    if (ov.obj) PyBuffer_Release(&ov);
+    for (i = 0; i < naad; i++) if (av[i].obj) PyBuffer_Release(&av[i]);
+    if (av != &av1) PyMem_Free(av);
+    Py_XDECREF(seq);
+    return ret;
+}
+
+/* encrypt and decrypt of the objects, bound to one capsule with functools.partial */
+static PyObject *aead_seal(PyObject *cap, PyObject *nonce, PyObject *data, PyObject *aad) {
+    return aead_crypt(cap, 1, nonce, data, aad, Py_None);
+}
+static PyObject *aead_open(PyObject *cap, PyObject *nonce, PyObject *data, PyObject *aad) {
+    return aead_crypt(cap, 0, nonce, data, aad, Py_None);
 }
 %}
 
