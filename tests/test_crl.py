@@ -126,6 +126,16 @@ def _crl(chain, revoked=None, number=7):
                          last_update=now - datetime.timedelta(minutes=5), next_update=now + datetime.timedelta(days=1))
 
 
+def _minutes_ago(n):
+    """A lastUpdate safely in the past: a CRL issued "now" is not yet valid for a verifier whose
+    clock reads a second earlier (the machine's clock may be stepped between the two)."""
+    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(minutes=n)
+
+
+def _root_crl(chain):
+    return X509.make_crl(chain.root, chain.root_key, last_update=_minutes_ago(5))
+
+
 def _write(tmp_path, chain, crl):
     paths = {}
     for name, obj in (("root", chain.root), ("inter", chain.inter), ("good", chain.good), ("bad", chain.bad)):
@@ -136,7 +146,7 @@ def _write(tmp_path, chain, crl):
     paths["crl.der"] = str(tmp_path / "inter.crl.der")
     crl.save(paths["crl.der"], X509.FORMAT_DER)
     paths["root.crl"] = str(tmp_path / "root.crl")
-    X509.make_crl(chain.root, chain.root_key).save(paths["root.crl"])
+    _root_crl(chain).save(paths["root.crl"])
     with open(paths["root"]) as r, open(paths["inter"]) as i, open(str(tmp_path / "cas.pem"), "w") as both:
         both.write(r.read() + i.read())
     paths["cas"] = str(tmp_path / "cas.pem")
@@ -181,7 +191,7 @@ def test_openssl_accepts_it(chain, tmp_path):
 
 
 def test_m2sec_verify_rejects_the_revoked_leaf(chain):
-    crl, root_crl = _crl(chain), X509.make_crl(chain.root, chain.root_key)
+    crl, root_crl = _crl(chain), _root_crl(chain)
     with pytest.raises(X509.X509VerificationError) as exc:
         X509.verify_chain(chain.bad, [chain.root], [chain.inter], crls=[crl, root_crl])
     assert exc.value.verify_code == X509.X509_V_ERR_CERT_REVOKED and exc.value.depth == 0
@@ -201,7 +211,7 @@ def test_m2sec_verify_rejects_the_revoked_leaf(chain):
             assert ctx.get_error() == X509.X509_V_ERR_CERT_REVOKED
         ctx.close()
     # a CRL whose signature is not the issuer's is no CRL at all
-    forged = X509.make_crl(chain.inter, new_key("EC"), [chain.bad])
+    forged = X509.make_crl(chain.inter, new_key("EC"), [chain.bad], last_update=_minutes_ago(5))
     with pytest.raises(X509.X509VerificationError) as exc:
         X509.verify_chain(chain.good, [chain.root], [chain.inter], crls=[forged, root_crl])
     assert exc.value.verify_code == X509.X509_V_ERR_CRL_SIGNATURE_FAILURE

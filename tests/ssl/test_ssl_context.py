@@ -3,6 +3,8 @@ fingerprint pinning and host checks; BIO.SSLBio."""
 
 import socket
 
+import time
+
 import pytest
 
 from M2Sec import BIO, SSL, X509, Err, m2
@@ -266,7 +268,8 @@ def test_crl_built_by_m2sec_revokes_a_server(pki):
     with m2server(pki.server_ctx()) as srv:
         for revoked, ok in (([server], False), ([server.get_serial_number() + 1], True)):
             ctx = pki.client_ctx()
-            ctx.get_cert_store().add_crl(X509.make_crl(inter, inter_key, revoked, crl_number=1))
+            ctx.get_cert_store().add_crl(X509.make_crl(inter, inter_key, revoked, crl_number=1,
+                                                      last_update=time.time() - 300))
             ctx.set_verify_flags(SSL.verify_crl_check_leaf)
             c = SSL.Connection(ctx)
             c.settimeout(10)
