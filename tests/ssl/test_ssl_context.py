@@ -2,7 +2,6 @@
 fingerprint pinning and host checks; BIO.SSLBio."""
 
 import socket
-
 import time
 
 import pytest
