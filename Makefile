@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
 
-.PHONY: all install prereqs demo test bench clean
+.PHONY: all install prereqs demo test bench clean docs
 
 all: install
 
@@ -46,3 +46,13 @@ bench: install
 
 clean:
 	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed
+
+# The documentation site (docs/): Sphinx and its theme into .venv, then HTML into docs/_build/html,
+# nitpicky, with every warning an error.  `make docs SPHINXOPTS=-E` rebuilds every page.
+$(VENV)/.docs-tools: docs/requirements.txt | $(PY)
+	$(PY) -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: install $(VENV)/.docs-tools
+	$(PY) -m sphinx -b html -n -W --keep-going -q $(SPHINXOPTS) docs docs/_build/html
+	@echo "the site: docs/_build/html/index.html"

@@ -46,7 +46,11 @@ _FOREIGN = ("socket", "asyncio", "ssl", "email", "datetime", "http", "urllib", "
             "typing", "collections", "enum", "io", "os", "pathlib", "threading", "types", "ipaddress", "smtplib",
             "poplib", "imaplib", "subprocess", "logging", "concurrent", "selectors", "abc", "contextlib",
             "twisted", "cheroot", "zope", "_io", "_socket", "_ssl", "builtins", "weakref", "array", "mmap",
-            "ctypes", "hashlib", "hmac", "signal", "queue", "select", "Ellipsis")
+            "ctypes", "hashlib", "hmac", "signal", "queue", "select", "argparse", "dbm", "URLError",
+            "Ellipsis")
+# An exception that exists in Err's registry and in its area module (SSLError) is found twice
+# by a short name; the area module's is meant, and the link goes to the first.
+suppress_warnings = ["ref.python"]
 nitpick_ignore_regex = [
     (r"py:.*", r"(%s)(\..*)?" % "|".join(re.escape(m) for m in _FOREIGN)),
     (r"py:.*", r"(Any|Optional|Union|Callable|Iterable|Iterator|Generator|AsyncIterator|Awaitable|Coroutine|Dict|"
@@ -54,6 +58,8 @@ nitpick_ignore_regex = [
                r"NoReturn|Self|ClassVar|Protocol|NamedTuple|AnyStr|SupportsInt|Buffer|T|_T.*|PathLike)"),
     (r"py:.*", r"(App|StartResponse|Environ|Buffer|BytesLike|ReadableBuffer)"),  # module-level type aliases
     (r"py:.*", r"M2Sec\._m2sec(\..*)?|SwigPyObject"),  # the C module's pointers
+    (r"py:.*", r"(.*\.)?_\w*(\..*)?"),  # private modules and classes: not in the reference
+    (r"py:class", r"(.*\.)?T"),  # type variables
 ]
 
 
@@ -95,7 +101,7 @@ def write_api_pages():
         for kind, name in _members_for(modname, claimed):
             lines.append(".. auto%s:: %s.%s" % (kind, modname, name))
             if kind in ("class", "exception"):
-                lines += ["   :members:", "   :show-inheritance:"]
+                lines += ["   :members:", "   :undoc-members:", "   :show-inheritance:"]
             lines.append("")
         _write(os.path.join(api, modname + ".rst"), "\n".join(lines))
         wanted.add(modname + ".rst")
@@ -107,19 +113,22 @@ def write_api_pages():
 def _members_for(modname, claimed_defined):
     """What modname's page lists: its own classes and functions, then private modules' ones."""
     mod = importlib.import_module(modname)
-    names = getattr(mod, "__all__", None)
-    if names is None:
-        names = [n for n in vars(mod) if not n.startswith("_")]
+    # __all__ (re-exports included), then the module's other public classes and functions
+    names = list(getattr(mod, "__all__", ())) + [n for n in vars(mod) if not n.startswith("_")]
     out = []
+    seen = set()
     for name in names:
         obj = getattr(mod, name, None)
-        if not _documentable(obj):
+        if not _documentable(obj) or id(obj) in seen:
             continue
+        seen.add(id(obj))
         home = getattr(obj, "__module__", None) or ""
+        if getattr(obj, "__name__", None) != name:
+            continue  # an alias: documented under the object's own name
         if home == modname:
             pass
         elif home.startswith("M2Sec.") and _is_private(home) and not home.startswith("M2Sec._m2sec") \
-                and id(obj) not in claimed_defined and getattr(obj, "__name__", None) == name:
+                and id(obj) not in claimed_defined:
             claimed_defined.add(id(obj))  # a re-export from a private module: documented here, once
         else:
             continue
@@ -143,3 +152,120 @@ def _write(path, text):
 
 
 write_api_pages()
+
+
+# -- short names in docstrings --------------------------------------------------------------
+# Docstrings name M2Sec's objects as a reader of the module would (:class:`SSL.Context`,
+# :exc:`SSLError`, :meth:`close`).  A reference Sphinx cannot resolve as written is looked up
+# as M2Sec.<name>, then relative to the referring module and class, then through the object
+# the name imports as (a re-export such as SSL.create_default_context), then as the one
+# documented object whose full name ends with it.  What still does not resolve is left as
+# code, without a link and without a warning, when it names a private object (a component
+# starting with "_", or an object of a private module) or an attribute or constant (instance
+# attributes and module constants are described in the prose, not listed in the reference);
+# any other reference that does not resolve is a warning, so an error of `make docs`.
+
+def _import_dotted(name):
+    """The object a dotted name reaches: a module, then attributes (SSL.Connection, the class
+    that M2Sec.SSL exports, is tried after the module of the same name)."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        return obj
+    return None
+
+
+def _anywhere(target):
+    """The canonical names of the objects that any loaded M2Sec module holds under target."""
+    out = set()
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or not (modname == "M2Sec" or modname.startswith("M2Sec.")):
+            continue
+        obj = _import_dotted("%s.%s" % (modname, target)) if "." in target else getattr(mod, target, None)
+        if obj is not None and (inspect.isclass(obj) or inspect.isroutine(obj)):
+            canon = _canonical(obj)
+            if canon:
+                out.add(canon)
+    return out
+
+
+def _canonical(obj):
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if isinstance(obj, property) and obj.fget is not None:
+        module, qualname = obj.fget.__module__, obj.fget.__qualname__
+    if module and qualname:
+        return "%s.%s" % (module, qualname)
+    return None
+
+
+def _resolve_short_name(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "").lstrip(".~")
+    if not target:
+        return None
+    objects = env.get_domain("py").objects
+    modname = node.get("py:module") or ""
+    clsname = node.get("py:class") or ""
+    candidates = [target, "M2Sec." + target]
+    parts = modname.split(".") if modname else []
+    for i in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:i])
+        if clsname:
+            candidates.append("%s.%s.%s" % (prefix, clsname, target))
+        candidates.append("%s.%s" % (prefix, target))
+    found = next((c for c in candidates if c in objects), None)
+    private = _is_private(target)
+    if found is None:
+        for c in candidates:
+            if not c.startswith("M2Sec."):
+                continue
+            obj = _import_dotted(c)
+            if obj is None:
+                continue
+            if not (inspect.isclass(obj) or inspect.isroutine(obj) or isinstance(obj, property)):
+                private = True  # data (run_local is an instance): described in prose, not listed
+                break
+            canon = _canonical(obj)
+            if canon in objects:
+                found = canon
+                break
+            if canon and canon.startswith("M2Sec") and _is_private(canon):
+                private = True
+            break
+    if found is None:
+        suffix = "." + target
+        matches = sorted(name for name in objects if name.endswith(suffix))
+        if clsname and len(matches) > 1:
+            matches = [m for m in matches if m[:-len(suffix)].endswith("." + clsname)] or matches
+        if modname and len(matches) > 1:
+            matches = [m for m in matches if m.startswith(modname + ".")] or matches
+        if len(matches) == 1:
+            found = matches[0]
+    if found is None:
+        canon = _anywhere(target)
+        if len(canon) == 1:
+            (name,) = canon
+            if name in objects:
+                found = name
+            elif _is_private(name):
+                private = True
+    if found is None:
+        if private or node.get("reftype") in ("attr", "data", "obj"):
+            return contnode
+        return None
+    from sphinx.util.nodes import make_refnode
+    entry = objects[found]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, found)
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_short_name)
