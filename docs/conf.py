@@ -31,7 +31,8 @@ default_role = "literal"  # `x` in the included Markdown is code, as on GitHub
 highlight_language = "python"
 html_theme = "furo"
 html_title = "M2Sec %s" % release
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 myst_heading_anchors = 3
 
 autodoc_member_order = "bysource"
@@ -259,7 +260,7 @@ def _resolve_short_name(app, env, node, contnode):
             elif _is_private(name):
                 private = True
     if found is None:
-        if private or node.get("reftype") in ("attr", "data", "obj"):
+        if private or node.get("reftype") in ("attr", "data"):
             return contnode
         return None
     from sphinx.util.nodes import make_refnode

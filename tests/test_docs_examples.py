@@ -6,8 +6,8 @@ directory.  A block whose caption starts with ``Not run:`` is skipped; the capti
 (visibly, on the page), and such blocks are few.  Blocks of other languages (``ini``, ``sh``)
 are configuration and command lines, not run here.
 
-Every ``M2Sec.x.y`` written as a literal (````M2Sec.x.y````) on any page must import or
-resolve: the migration guides' tables are made of such names.
+Every ``M2Sec.x.y`` written as a literal (````M2Sec.x.y````) or a reference (``:py:obj:`M2Sec.x.y```)
+on any page must import or resolve: the migration guides' tables are made of such names.
 """
 
 import asyncio
@@ -120,7 +120,7 @@ def test_page_examples_run(path, tmp_path, monkeypatch, capsys):
     assert out.strip(), "the examples of %s printed nothing: they show no result" % rel(path)
 
 
-NAME = re.compile(r"``(M2Sec(?:\.\w+)+)(?:\(\))?``")
+NAME = re.compile(r"(?:``|:py:\w+:`)(M2Sec(?:\.\w+)+)(?:\(\))?`{1,2}")
 
 
 def documented_names() -> Dict[str, str]:
