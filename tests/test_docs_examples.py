@@ -10,7 +10,6 @@ Every ``M2Sec.x.y`` written as a literal (````M2Sec.x.y````) or a reference (``:
 on any page must import or resolve: the migration guides' tables are made of such names.
 """
 
-import asyncio
 import importlib
 import os
 import re
@@ -103,18 +102,13 @@ def test_page_examples_run(path, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     namespace: Dict[str, Any] = {"__name__": "__docs_example__"}
     ran = 0
-    try:
-        for block in blocks(path):
-            if block.caption.startswith(NOT_RUN):
-                continue
-            # padded so that a traceback names the page's own line numbers
-            code = compile("\n" * (block.line - 1) + block.code, path, "exec")
-            exec(code, namespace)
-            ran += 1
-    finally:
-        loop = namespace.get("loop")
-        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
-            loop.close()
+    for block in blocks(path):
+        if block.caption.startswith(NOT_RUN):
+            continue
+        # padded so that a traceback names the page's own line numbers
+        code = compile("\n" * (block.line - 1) + block.code, path, "exec")
+        exec(code, namespace)
+        ran += 1
     assert ran > 0, "every example of %s is marked not run" % rel(path)
     out = capsys.readouterr().out
     assert out.strip(), "the examples of %s printed nothing: they show no result" % rel(path)
