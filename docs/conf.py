@@ -18,6 +18,9 @@ import sys
 import M2Sec
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from dotted import import_dotted  # noqa: E402
 
 project = "M2Sec"
 author = "the M2Sec authors"
@@ -166,31 +169,13 @@ write_api_pages()
 # attributes and module constants are described in the prose, not listed in the reference);
 # any other reference that does not resolve is a warning, so an error of `make docs`.
 
-def _import_dotted(name):
-    """The object a dotted name reaches: a module, then attributes (SSL.Connection, the class
-    that M2Sec.SSL exports, is tried after the module of the same name)."""
-    parts = name.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[i:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            continue
-        return obj
-    return None
-
-
 def _anywhere(target):
     """The canonical names of the objects that any loaded M2Sec module holds under target."""
     out = set()
     for modname, mod in list(sys.modules.items()):
         if mod is None or not (modname == "M2Sec" or modname.startswith("M2Sec.")):
             continue
-        obj = _import_dotted("%s.%s" % (modname, target)) if "." in target else getattr(mod, target, None)
+        obj = import_dotted("%s.%s" % (modname, target)) if "." in target else getattr(mod, target, None)
         if obj is not None and (inspect.isclass(obj) or inspect.isroutine(obj)):
             canon = _canonical(obj)
             if canon:
@@ -229,7 +214,7 @@ def _resolve_short_name(app, env, node, contnode):
         for c in candidates:
             if not c.startswith("M2Sec."):
                 continue
-            obj = _import_dotted(c)
+            obj = import_dotted(c)
             if obj is None:
                 continue
             if not (inspect.isclass(obj) or inspect.isroutine(obj) or isinstance(obj, property)):
