@@ -48,6 +48,7 @@ class ASN1_Integer(Owned):
     """An ASN1_INTEGER; ``int()`` gives its value."""
 
     _free_fn = m2.asn1_integer_free
+    m2_asn1_integer_free = staticmethod(m2.asn1_integer_free)  # M2Crypto's name
 
     def __init__(self, asn1int: Any, _pyfree: int = 0) -> None:
         if isinstance(asn1int, int):
@@ -73,6 +74,7 @@ class ASN1_String(Owned):
     """An ASN1_STRING: ``bytes()`` gives its content, ``str()`` its printed text."""
 
     _free_fn = m2.asn1_string_free
+    m2_asn1_string_free = staticmethod(m2.asn1_string_free)  # M2Crypto's name
 
     def __init__(self, asn1str: Any, _pyfree: int = 0) -> None:
         if isinstance(asn1str, str):
@@ -100,6 +102,7 @@ class ASN1_Object(Owned):
     """An ASN1_OBJECT (an OID)."""
 
     _free_fn = m2.asn1_object_free
+    m2_asn1_object_free = staticmethod(m2.asn1_object_free)  # M2Crypto's name
 
     def __init__(self, asn1obj: Any, _pyfree: int = 0) -> None:
         super().__init__(asn1obj, _pyfree)
@@ -161,10 +164,20 @@ def _as_utc(date: datetime.datetime) -> datetime.datetime:
     return date.astimezone(UTC)
 
 
+def _time_text(string: str) -> str:
+    """A time string for OpenSSL, which would read it only up to a NUL: refused with ASN1Error."""
+    if not isinstance(string, str):
+        raise TypeError("a time string is a str, not %s" % type(string).__name__)
+    if "\0" in string:
+        raise ASN1Error("invalid time string: it contains a NUL character")
+    return string
+
+
 class ASN1_TIME(Owned):
     """An ASN1_TIME (UTCTime or GeneralizedTime), convertible to and from datetime."""
 
     _free_fn = m2.asn1_time_free
+    m2_asn1_time_free = staticmethod(m2.asn1_time_free)  # M2Crypto's name
     _new = staticmethod(m2.asn1_time_new)
     _set = staticmethod(m2.asn1_time_set)
     _printer = staticmethod(m2.asn1_time_print)
@@ -179,8 +192,11 @@ class ASN1_TIME(Owned):
         return _print(self._printer, self._ptr())
 
     def set_string(self, string: str) -> int:
-        """Set from an ASN.1 time string such as '990807053011Z' or '20490807053011Z'."""
-        return m2.asn1_time_set_string(self._ptr(), string)
+        """Set from an ASN.1 time string such as '990807053011Z' or '20490807053011Z'.
+
+        :raises ASN1Error: (a ValueError) for a string that is not an ASN.1 time
+        """
+        return m2.asn1_time_set_string(self._ptr(), _time_text(string))
 
     def set_time(self, time: int) -> Any:
         """Set to time, seconds since the epoch (years 1 to 9999; ValueError outside them)."""
@@ -210,6 +226,7 @@ class ASN1_UTCTIME(ASN1_TIME):
     """An ASN1_UTCTIME (years 1950 to 2049)."""
 
     _free_fn = m2.asn1_utctime_free
+    m2_asn1_utctime_free = staticmethod(m2.asn1_utctime_free)  # M2Crypto's name
     _new = staticmethod(m2.asn1_utctime_new)
     _set = staticmethod(m2.asn1_utctime_set)
     _printer = staticmethod(m2.asn1_utctime_print)
@@ -218,4 +235,4 @@ class ASN1_UTCTIME(ASN1_TIME):
         super().__init__(asn1_utctime, _pyfree)
 
     def set_string(self, string: str) -> int:
-        return m2.asn1_utctime_set_string(self._ptr(), string)
+        return m2.asn1_utctime_set_string(self._ptr(), _time_text(string))

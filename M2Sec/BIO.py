@@ -4,11 +4,14 @@ A BIO owns its pointer; ``close()`` frees it, except on :class:`MemoryBuffer`, w
 M2Crypto, ``close()`` only ends writing (``free()`` or leaving a ``with`` block frees it).
 """
 
-from typing import IO, Any, Callable, List, Optional, Union
+import logging
+from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, Union
 
 from M2Sec import m2
 from M2Sec.Err import M2SecError
 
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 class BIOError(M2SecError, ValueError):
     """A BIO operation failed."""

@@ -6,6 +6,7 @@ from M2Sec import BIO, m2, util
 from M2Sec._base import Owned
 from M2Sec._keyutil import bio_ptr, read_file, write_file
 from M2Sec.Err import M2SecError
+from M2Sec.util import genparam_callback  # noqa: F401  (M2Crypto's DH exports it)
 
 
 class DHError(M2SecError, ValueError):
@@ -30,6 +31,7 @@ class DH(Owned):
     """DH parameters and, after gen_key(), a key pair (DH*)."""
 
     _free_fn = m2.dh_free
+    m2_dh_free = staticmethod(m2.dh_free)  # M2Crypto's name
 
     def __init__(self, dh: Any, _pyfree: int = 0) -> None:
         if dh is None or isinstance(dh, (str, bytes, int)):
@@ -75,6 +77,10 @@ class DH(Owned):
     def save_params(self, file: Union[str, bytes]) -> int:
         with write_file(file) as bio:
             return self.save_params_bio(bio)
+
+
+DH_GENERATOR_2 = m2.DH_GENERATOR_2
+DH_GENERATOR_5 = m2.DH_GENERATOR_5
 
 
 def gen_params(plen: int, g: int, callback: Optional[Callable[..., Any]] = util.genparam_callback) -> DH:

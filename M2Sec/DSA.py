@@ -21,6 +21,7 @@ class DSA(PrivateKeyPEM, Owned):
     """DSA parameters, optionally with a key pair (DSA*)."""
 
     _free_fn = m2.dsa_free
+    m2_dsa_free = staticmethod(m2.dsa_free)  # M2Crypto's name
     _write_key_fn, _write_key_plain_fn = m2.dsa_write_key_bio, m2.dsa_write_key_bio_no_cipher
     _key_error = DSAError
 

@@ -9,6 +9,8 @@ from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, read_file, to_bytes, write_fi
 from M2Sec.Err import M2SecError
 
 
+EC_Key = bytes  # M2Crypto's alias
+
 class ECError(M2SecError, ValueError):
     """An EC operation failed."""
 
@@ -129,6 +131,7 @@ class EC(PrivateKeyPEM, Owned):
     """An EC key pair, or curve parameters awaiting gen_key() (EC_KEY*)."""
 
     _free_fn = m2.ec_key_free
+    m2_ec_key_free = staticmethod(m2.ec_key_free)  # M2Crypto's name
     _write_key_fn, _write_key_plain_fn = m2.ec_key_write_bio, m2.ec_key_write_bio_no_cipher
     _key_error = ECError
 

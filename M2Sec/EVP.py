@@ -1,5 +1,6 @@
 """EVP: keys, digests and ciphers through OpenSSL's EVP API (M2Crypto's EVP module)."""
 
+import logging
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from M2Sec import BIO, m2, util
@@ -7,6 +8,8 @@ from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
 from M2Sec._base import Owned
 from M2Sec.Err import ClosedError, M2SecError
 
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 class EVPError(M2SecError, ValueError):
     """An EVP operation failed."""
@@ -120,6 +123,7 @@ class MessageDigest(Owned):
     """
 
     _free_fn = m2.md_ctx_free
+    m2_md_ctx_free = staticmethod(m2.md_ctx_free)  # M2Crypto's name
 
     def __init__(self, algo: str, *, length: Optional[int] = None) -> None:
         md = _md_cache.get(algo)
@@ -213,6 +217,7 @@ class HMAC(Owned):
     """
 
     _free_fn = m2.hmac_ctx_release
+    m2_hmac_ctx_free = staticmethod(m2.hmac_ctx_release)  # M2Crypto's name
     _pyfree = 1
     _owner = None
 
@@ -307,6 +312,7 @@ class Cipher(Owned):
     """
 
     _free_fn = m2.cipher_ctx_free
+    m2_cipher_ctx_free = staticmethod(m2.cipher_ctx_free)  # M2Crypto's name
 
     def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
                  d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
@@ -510,6 +516,12 @@ class PKey(PrivateKeyPEM, Owned):
     def sign_final(self) -> bytes:
         """EVP_SignFinal: the signature over what was fed since sign_init()."""
         return m2.pkey_sign_final(self._context(), self._ptr())
+
+    final = sign_final
+
+    def get_key_identifier(self) -> bytes:
+        """The RFC 5280 section 4.2.1.2 (method 1) key identifier: SHA-1 of the public key bits."""
+        return m2.pkey_get_raw_pub_key_sha1(self._ptr())
 
     def verify_init(self) -> None:
         m2.pkey_digest_init(self._context(), self._md_name())

@@ -20,6 +20,8 @@ m2.engine_init_error(EngineError)
 class Engine:
     """An OpenSSL engine, found by id."""
 
+    m2_engine_free = staticmethod(m2.engine_free)  # M2Crypto's name
+
     def __init__(self, id: Optional[Union[str, bytes]] = None, _ptr: Any = None, _pyfree: int = 1) -> None:
         if _ptr is None:
             if not id:
@@ -90,15 +92,32 @@ class Engine:
     def set_default(self, methods: int = m2.ENGINE_METHOD_ALL) -> int:
         return m2.engine_set_default(self._ptr(), methods)
 
-    def load_private_key(self, name: str, pin: Optional[str] = None) -> EVP.PKey:
-        """The private key called name in the engine, as an EVP.PKey."""
-        return EVP.PKey(m2.engine_load_private_key(self._ptr(), name, pin), 1)
+    def load_private_key(self, name: Union[str, bytes], pin: Union[str, bytes, None] = None) -> EVP.PKey:
+        """The private key called name (for engine_pkcs11, a ``pkcs11:`` URI) as an EVP.PKey.
 
-    def load_public_key(self, name: str, pin: Optional[str] = None) -> EVP.PKey:
-        return EVP.PKey(m2.engine_load_public_key(self._ptr(), name, pin), 1)
+        :param pin: answers the engine's PIN prompt.  Without one, an engine that needs a PIN
+            fails instead of reading the terminal.
+        :raises EngineError: the engine cannot load the key (wrong PIN, no such key, ...)
+        """
+        return EVP.PKey(m2.engine_load_private_key(self._ptr(), _text(name), _pin(pin)), 1)
+
+    def load_public_key(self, name: Union[str, bytes], pin: Union[str, bytes, None] = None) -> EVP.PKey:
+        """The public key called name, as an EVP.PKey (pin as for load_private_key)."""
+        return EVP.PKey(m2.engine_load_public_key(self._ptr(), _text(name), _pin(pin)), 1)
 
     def load_certificate(self, name: str) -> X509.X509:
         return X509.X509(m2.engine_load_certificate(self._ptr(), name), 1)
+
+
+def _text(name: Union[str, bytes]) -> str:
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def _pin(pin: Union[str, bytes, None]) -> Optional[bytes]:
+    """The PIN as bytes; an empty PIN is a PIN (b""), only None means none."""
+    if pin is None:
+        return None
+    return pin.encode() if isinstance(pin, str) else bytes(pin)
 
 
 def load_dynamic_engine(id: Union[str, bytes], sopath: Union[str, bytes]) -> Engine:

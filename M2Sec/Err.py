@@ -25,15 +25,28 @@ class ClosedError(M2SecError, ValueError):
 
 
 class SSLError(M2SecError):
-    """M2Crypto's ``Err.SSLError(err, client_addr)``: an SSL failure with the peer's address."""
+    """An SSL/TLS failure, with OpenSSL's reason text: the one class behind both of M2Crypto's
+    names, ``Err.SSLError`` and ``SSL.SSLError`` (the SSL layer's exceptions derive from it).
 
-    def __init__(self, err: int, client_addr=None) -> None:
-        super().__init__(err, client_addr)
-        self.err = err
-        self.client_addr = client_addr
+    M2Crypto's ``Err.SSLError(err, client_addr)`` form is kept: ``err`` is OpenSSL's packed
+    code and ``client_addr`` the peer's address, both shown by ``str()``.
+    """
+
+    err: int = 0
+    client_addr = None
+    _coded = False
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        if (type(self).__init__ is SSLError.__init__ and len(args) == 2 and isinstance(args[0], int)
+                and not isinstance(args[0], bool)):
+            self.err, self.client_addr = args
+            self._coded = True
 
     def __str__(self) -> str:
-        return "%s: %s: %s" % (get_error_func(self.err), self.client_addr, get_error_reason(self.err))
+        if self._coded:
+            return "%s: %s: %s" % (get_error_func(self.err), self.client_addr, get_error_reason(self.err))
+        return super().__str__()
 
 
 m2.lib_set_error_class(m2.AREA_LIB, M2SecError)

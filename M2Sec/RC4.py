@@ -21,6 +21,7 @@ class RC4(Owned):
     """
 
     _free_fn = m2.rc4_free
+    rc4_free = staticmethod(m2.rc4_free)  # M2Crypto's name
 
     def __init__(self, key: Optional[Buffer] = None) -> None:
         warnings.warn("M2Sec.RC4 is deprecated: RC4 is insecure (RFC 7465); use AES-GCM or ChaCha20-Poly1305",

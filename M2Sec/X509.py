@@ -3,6 +3,7 @@
 import binascii
 import contextlib
 import ipaddress
+import logging
 import re
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -12,6 +13,8 @@ from M2Sec.Err import M2SecError
 
 FORMAT_DER = 0
 FORMAT_PEM = 1
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 
 class X509Error(M2SecError, ValueError):
@@ -895,6 +898,7 @@ class CRL_Stack(Owned):
     that was pushed."""
 
     _free_fn = m2.sk_x509_crl_free
+    m2_sk_x509_crl_free = staticmethod(m2.sk_x509_crl_free)  # M2Crypto's name
 
     def __init__(self, stack: Any = None, _pyfree: int = 0, _pyfree_x509_crl: int = 0) -> None:
         if stack is None:
@@ -961,6 +965,7 @@ class X509_Store_Context(Owned):
     """An X509_STORE_CTX: one chain verification."""
 
     _free_fn = m2.x509_store_ctx_free
+    m2_x509_store_ctx_free = staticmethod(m2.x509_store_ctx_free)  # M2Crypto's name
 
     def __init__(self, x509_store_ctx: Any = None, _pyfree: int = 0) -> None:
         if x509_store_ctx is None:

@@ -7,7 +7,10 @@ from typing import List, Optional
 # subcommand -> "module:function" taking argv and returning an exit status
 COMMANDS = {
     "https": "M2Sec.wsgi.cli:main",
+    "smime": "M2Sec.smime_cli:main",
     "ssh": "M2Sec.SSH.cli:main",
+    "sftp": "M2Sec.SSH.sftp_cli:sftp_main",
+    "scp": "M2Sec.SSH.sftp_cli:scp_main",
     "tls": "M2Sec.TLS.cli:tls_main",
     "tlsdb": "M2Sec.TLS.cli:tlsdb_main",
 }

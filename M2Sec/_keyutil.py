@@ -2,11 +2,14 @@
 
 from typing import Any, Callable, ClassVar, Optional, Type, Union
 
-from M2Sec import BIO, m2, util
+from M2Sec import BIO, util
 
 
 def cipher_ptr(name: Optional[str], errcls: Type[Exception]) -> Any:
     """The EVP_CIPHER for an M2Crypto cipher name ('aes_128_cbc'), or None for no cipher.
+
+    The name is looked up in OpenSSL's cipher table (EVP.get_cipher), never among ``m2``'s
+    functions.
 
     :raises errcls: (a ValueError) for an unknown name.
     """
@@ -14,21 +17,11 @@ def cipher_ptr(name: Optional[str], errcls: Type[Exception]) -> Any:
         return None
     if not isinstance(name, str):
         raise TypeError("cipher must be a name such as 'aes_128_cbc' or None")
-    getter = getattr(m2, name, None) if name.isidentifier() and not name.startswith("_") else None
-    if getter is None or not callable(getter):
-        byname = getattr(m2, "get_cipherbyname", None)
-        ptr = None
-        if byname is not None:
-            try:
-                ptr = byname(name)
-            except Exception:
-                ptr = None
-        if ptr is None:
-            raise errcls("no such cipher: %s" % name)
-        return ptr
+    from M2Sec import EVP  # EVP imports this module
+
     try:
-        return getter()
-    except TypeError:
+        return EVP.get_cipher(name)
+    except EVP.EVPError:
         raise errcls("no such cipher: %s" % name) from None
 
 

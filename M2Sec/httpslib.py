@@ -57,6 +57,33 @@ class HTTPSConnection(http.client.HTTPSConnection):
         self._ssl_conn_cls = ssl_conn_cls
         self.session: Optional[Any] = None
 
+    # http.client sets ``sock`` to None when a response ends the connection (``Connection:
+    # close``, HTTP/1.0); M2Crypto's programs then still ask ``h.sock`` for the peer's
+    # certificate, verify_ok() and get_cipher().  So ``sock`` gives the live connection or else
+    # the last one, closed (its descriptor is, the SSL stays for such queries) until the next
+    # connect() replaces it; http.client's reconnect decision looks at the live one (send()).
+    @property
+    def sock(self) -> Any:
+        live = self.__dict__.get("_live_sock")
+        return live if live is not None else self.__dict__.get("_closed_sock")
+
+    @sock.setter
+    def sock(self, value: Any) -> None:
+        old = self.__dict__.get("_live_sock")
+        if value is None and old is not None:
+            self._closed_sock = old
+        elif value is not None:
+            self._closed_sock = None
+        self._live_sock = value
+
+    def send(self, data: Any) -> None:
+        """http.client's send(), connecting first when the last connection was closed."""
+        if self._live_sock is None:
+            if not self.auto_open:
+                raise http.client.NotConnected()
+            self.connect()
+        super().send(data)
+
     def connect(self) -> None:
         """Connect (through the proxy tunnel, if any), then run the TLS handshake and checks.
 
@@ -65,10 +92,10 @@ class HTTPSConnection(http.client.HTTPSConnection):
         :raises SSL.SSLError: the handshake or the certificate verification failed
         :raises SSL.Checker.SSLVerificationError: the post-connection check failed
         """
-        if self.sock is not None:
+        if self._live_sock is not None:
             return
         HTTPConnection.connect(self)
-        sock, self.sock = self.sock, None
+        sock, self._live_sock = self._live_sock, None
         self.sock = _sslsock.client(self.ssl_ctx, sock, self._tunnel_host or self.host,
                                     conn_cls=self._ssl_conn_cls, session=self.session)
 
@@ -154,7 +181,7 @@ class ProxyHTTPSConnection(HTTPSConnection):
         if port is None:
             raise ValueError("unknown protocol for: %s" % url)
         self._real_host, self._real_port = parts.hostname, port
-        if self.sock is None:
+        if self._live_sock is None:
             self.set_tunnel(parts.hostname, port)
         elif (self._tunnel_host, self._tunnel_port) != (parts.hostname, port):
             raise http.client.CannotSendRequest("connected through the proxy to another host")
@@ -172,7 +199,7 @@ class ProxyHTTPSConnection(HTTPSConnection):
         super().putheader(header, *values)
 
     def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
-        if self.sock is None:
+        if self._live_sock is None:
             self._tunnel_headers = self._connect_headers()
         super().endheaders(message_body, encode_chunked=encode_chunked)
 

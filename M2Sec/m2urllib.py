@@ -10,6 +10,7 @@ import urllib.request
 from urllib.error import *  # noqa: F401,F403
 from urllib.parse import *  # noqa: F401,F403
 from urllib.request import *  # noqa: F401,F403
+from urllib.response import addinfourl  # noqa: F401  (M2Crypto's m2urllib exports it)
 from typing import Any, Optional, Union
 
 from M2Sec import SSL, httpslib
@@ -61,3 +62,7 @@ else:  # pragma: no cover - Python without URLopener
             raise RuntimeError("this Python has no urllib.request.URLopener; use M2Sec.m2urllib2")
 
         open_https = __init__
+
+
+# M2Crypto's module-level function, installed as URLopener.open_https there.
+open_https = URLopener.open_https

@@ -12,7 +12,9 @@ import urllib.request
 from urllib.error import *  # noqa: F401,F403
 from urllib.error import URLError
 from urllib.request import *  # noqa: F401,F403
-from urllib.request import BaseHandler, OpenerDirector
+from urllib.parse import urldefrag, urlparse as url_parse  # noqa: F401  (M2Crypto's names)
+from urllib.request import AbstractHTTPHandler, BaseHandler, OpenerDirector  # noqa: F401
+from urllib.response import addinfourl  # noqa: F401
 from typing import Any, Optional
 
 from M2Sec import SSL, _sslsock, httpslib

@@ -7,13 +7,18 @@ server through :class:`httpslib.HTTPSConnection`.  Without a context the transpo
 
 import base64
 import re
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 from xmlrpc.client import *  # noqa: F401,F403
 from xmlrpc.client import ProtocolError, Transport
 
 from M2Sec import SSL, __version__, httpslib
 from M2Sec import m2urllib2  # noqa: F401  (part of M2Crypto's m2xmlrpclib namespace)
+
+# M2Crypto's type aliases for the transport's arguments
+HostType = Union[str, Tuple[str, Dict[str, str]]]
+Marshallable = Any
+SizedBufferType = Union[bytes, bytearray]
 
 
 class SSL_Transport(Transport):

@@ -1,9 +1,10 @@
-"""S/MIME e-mail (RFC 8551) with the standard library's :mod:`email` package.
+"""S/MIME 4.0 e-mail (RFC 8551) with the standard library's :mod:`email` package, on CMS.
 
 Beyond M2Crypto (the successor of its Zope S/MIME messenger): :func:`sign`,
-:func:`encrypt` and :func:`sign_and_encrypt` turn an :class:`email.message.EmailMessage`
-into an S/MIME message ready for :mod:`smtplib`; :func:`unwrap` decrypts and verifies an
-incoming one and gives the inner message and the signers' certificates::
+:func:`encrypt`, :func:`sign_and_encrypt` and :func:`triple_wrap` turn an
+:class:`email.message.EmailMessage` into an S/MIME message ready for :mod:`smtplib`;
+:func:`unwrap` decrypts and verifies an incoming one and gives the inner message, the
+signers with their verification results, and whether From matches a signer::
 
     out = mail.sign_and_encrypt(msg, alice_key, alice_cert, [bob_cert])
     with smtplib.SMTP("mail.example.org") as smtp:
@@ -12,14 +13,20 @@ incoming one and gives the inner message and the signers' certificates::
     opened = mail.unwrap(raw_bytes, key=bob_key, cert=bob_cert, trusted=[ca_cert])
     opened.message.get_content(), opened.signers, opened.sender_matches()
 
-The headers that are not ``Content-*`` (From, To, Subject, Date ...) stay outside the
-signature and the encryption, as RFC 8551 has it; :func:`unwrap` copies them onto the inner
-message, so they are not authenticated: :meth:`Opened.sender_matches` checks From against
-the signers' certificates.  Encryption defaults to AES-256-CBC and needs RSA recipients
-(PKCS#7 envelopedData has no key agreement).
+The defaults are S/MIME 4.0's: SHA-256, the key's own signature scheme (PKCS#1 v1.5 for
+RSA, ``padding="pss"`` for RSA-PSS; ECDSA for EC keys), AuthEnvelopedData with AES-256-GCM
+unless the recipients' S/MIME capabilities (``capabilities=``, e.g. from
+:attr:`Opened.capabilities` of mail they signed) say they only know CBC.  Recipients may hold
+RSA or EC (P-256/384/521) keys.  The headers that are not ``Content-*`` (From, To, Subject,
+Date ...) stay outside the signature and the encryption, as RFC 8551 has it; :func:`unwrap`
+copies them onto the inner message, so they are not authenticated:
+:meth:`Opened.sender_matches` checks From against the trusted signers' certificates.
+Mailers that sign and encrypt by policy for applications are in :mod:`M2Sec.mailers`.
 """
 
 import base64
+import contextlib
+import datetime
 import quopri
 import re
 import secrets
@@ -28,14 +35,29 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from M2Sec import BIO, EVP, SMIME, X509
+from M2Sec import CMS, EVP, SMIME, X509
+from M2Sec.Err import M2SecError
 
-__all__ = ["sign", "encrypt", "sign_and_encrypt", "unwrap", "Opened", "SIGNATURE_TYPES", "MIME_TYPES"]
+__all__ = ["load_certificates", "sign", "encrypt", "sign_and_encrypt", "triple_wrap", "unwrap", "Opened", "SignerReport", "choose_cipher",
+           "MIMEStructureError", "SIGNATURE_TYPES", "MIME_TYPES", "PREFERRED_CIPHERS"]
 
 MessageLike = Union[Message, bytes, bytearray]
 Trust = Union[X509.X509_Store, Iterable[X509.X509], str, None]
+Recipient = Union[X509.X509, CMS.CertRecipient]
+Capabilities = Union[Callable[[X509.X509], Optional[Sequence[str]]], Mapping[str, Sequence[str]], None]
+
+#: The content ciphers the sender chooses from, in order (RFC 8551 section 2.7).
+PREFERRED_CIPHERS = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-192-cbc", "aes-128-cbc")
+#: The cipher when nothing is known of the recipients' capabilities.
+DEFAULT_CIPHER = "aes-256-gcm"
+#: More multipart entities than this in one message are refused before it is parsed.
+MAX_MIME_PARTS = 1000
+
+
+class MIMEStructureError(CMS.CMSFormatError):
+    """The MIME structure is too deeply nested or has too many parts to be processed."""
 
 #: The canonical form that is signed and encrypted: CRLF line ends, 78-column folding.
 _WIRE = policy.SMTP
@@ -44,8 +66,24 @@ MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _MICALG = {"sha1": "sha-1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}
 
 
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def load_certificates(path: str) -> List[X509.X509]:
+    """Every certificate of a PEM file (a chain, or a directory's worth of recipients)."""
+    with open(path, "rb") as f:
+        return [X509.load_cert_string(b) for b in _PEM_CERT.findall(f.read())]
+
+
 def _parse(data: bytes, pol: policy.Policy = policy.default) -> EmailMessage:
-    return BytesParser(policy=pol).parsebytes(data)  # type: ignore[return-value]
+    """data parsed; MIMEStructureError for a structure too large or too deep for the email
+    package (which recurses once per nesting level)."""
+    if len(re.findall(rb"(?i)content-type:[ \t]*(?:\r?\n[ \t]+)?multipart/", data)) > MAX_MIME_PARTS:
+        raise MIMEStructureError("more than %d multipart entities in the message" % MAX_MIME_PARTS)
+    try:
+        return BytesParser(policy=pol).parsebytes(data)  # type: ignore[return-value]
+    except RecursionError:
+        raise MIMEStructureError("the MIME structure is nested too deeply") from None
 
 
 def _is_content_header(name: str) -> bool:
@@ -134,24 +172,12 @@ def _micalg(digest: str) -> str:
     return _MICALG.get(n, digest.lower())
 
 
-def _signer(key: EVP.PKey, cert: X509.X509, chain: Iterable[X509.X509]) -> SMIME.SMIME:
-    s = SMIME.SMIME()
-    s.set_key(key, cert)
-    chain = list(chain)
-    if chain:
-        stack = X509.X509_Stack()
-        for c in chain:
-            stack.push(c)
-        s.set_x509_stack(stack)
-    return s
-
-
 def _signed_entity(entity: bytes, key: EVP.PKey, cert: X509.X509, chain: Iterable[X509.X509],
-                   digest: str, detached: bool) -> bytes:
-    s = _signer(key, cert, chain)
+                   digest: str, detached: bool, padding: str = "pkcs1") -> bytes:
+    ci = CMS.sign(entity, key, cert, certs=chain, digest=digest, padding=padding, detached=detached)
     if not detached:
-        return _p7m(s.sign(entity, SMIME.PKCS7_BINARY, digest).as_der(), "signed-data")
-    der = s.sign(entity, SMIME.PKCS7_DETACHED | SMIME.PKCS7_BINARY, digest).as_der()
+        return _p7m(ci.to_der(), "signed-data")
+    der = ci.to_der()
     b = ("----=_M2Sec_" + secrets.token_hex(12)).encode()
     return b"".join((
         b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
@@ -163,14 +189,48 @@ def _signed_entity(entity: bytes, key: EVP.PKey, cert: X509.X509, chain: Iterabl
         _b64(der), b"--%s--\r\n" % b))
 
 
-def _enveloped_entity(entity: bytes, recipients: Iterable[X509.X509], cipher: str) -> bytes:
-    s = SMIME.SMIME()
-    stack = X509.X509_Stack()
-    for c in recipients:
-        stack.push(c)
-    s.set_x509_stack(stack)
-    s.set_cipher(SMIME.Cipher(cipher))
-    return _p7m(s.encrypt(entity, SMIME.PKCS7_BINARY).as_der(), "enveloped-data")
+def _capabilities_of(cert: X509.X509, capabilities: Capabilities) -> Optional[Sequence[str]]:
+    if capabilities is None:
+        return None
+    if callable(capabilities):
+        return capabilities(cert)
+    for addr in cert.get_email():
+        if addr.lower() in capabilities:
+            return capabilities[addr.lower()]
+    return None
+
+
+def choose_cipher(recipients: Sequence[Recipient], capabilities: Capabilities = None) -> str:
+    """The content cipher for recipients (RFC 8551 section 2.7.1): the first of
+    PREFERRED_CIPHERS that every recipient whose capabilities are known announced;
+    DEFAULT_CIPHER (AES-256-GCM) when none are known.
+
+    :param capabilities: a callable(cert) or a mapping by e-mail address (lower case) giving
+        the cipher names a recipient announced (``Opened.capabilities`` of mail it signed)."""
+    known = []
+    for r in recipients:
+        cert = r.cert if isinstance(r, CMS.CertRecipient) else r
+        caps = _capabilities_of(cert, capabilities)
+        if caps is not None:
+            known.append({c.lower().replace("_", "-") for c in caps})
+    if not known:
+        return DEFAULT_CIPHER
+    for c in PREFERRED_CIPHERS:
+        if all(c in k for k in known):
+            return c
+    raise SMIME.SMIME_Error("the recipients have no content cipher in common with M2Sec's")
+
+
+def _enveloped_entity(entity: bytes, recipients: Iterable[Recipient], cipher: Optional[str],
+                      capabilities: Capabilities = None) -> bytes:
+    recipients = list(recipients)
+    if not recipients:
+        raise SMIME.SMIME_Error("no recipients given")
+    if cipher is None:
+        cipher = choose_cipher(recipients, capabilities)
+    ci = CMS.encrypt(entity, recipients, cipher=cipher)
+    kind = "authEnveloped-data" if ci.type == CMS.m2.CMS_AUTH_ENVELOPED else "enveloped-data"
+    return _p7m(ci.to_der(), kind)
 
 
 def _finish(envelope: Sequence[Tuple[str, str]], entity: bytes, signed: Optional[bytes] = None) -> EmailMessage:
@@ -181,70 +241,126 @@ def _finish(envelope: Sequence[Tuple[str, str]], entity: bytes, signed: Optional
 
 
 def sign(message: MessageLike, key: EVP.PKey, cert: X509.X509, *, chain: Iterable[X509.X509] = (),
-         digest: str = "sha256", detached: bool = True) -> EmailMessage:
+         digest: str = "sha256", detached: bool = True, padding: str = "pkcs1") -> EmailMessage:
     """message signed by key (whose certificate is cert, sent with the certificates of chain):
     multipart/signed (RFC 8551 section 3.5.3), or application/pkcs7-mime signed-data when
     not detached.  Parts that are not 7-bit clean are re-encoded first.
 
-    :raises SMIME.SMIME_Error: if the key cannot sign (PKCS#7 signs with RSA, RSA-PSS or
-        ECDSA keys) or digest is unknown."""
+    :param padding: for RSA keys, "pkcs1" (PKCS#1 v1.5, what every receiver knows) or "pss"
+        (RSASSA-PSS, RFC 4056).  EC keys sign with ECDSA, RSA-PSS keys with PSS.
+    :raises CMS.CMSUnsupportedAlgorithm: for a key OpenSSL's CMS cannot sign with (Ed25519,
+        Ed448) or an unknown digest; :raises SMIME.SMIME_Error: (CMS.CMSError) otherwise."""
     envelope, entity = _split(message)
-    return _finish(envelope, _signed_entity(entity, key, cert, chain, digest, detached), entity if detached else None)
+    return _finish(envelope, _signed_entity(entity, key, cert, chain, digest, detached, padding),
+                   entity if detached else None)
 
 
-def encrypt(message: MessageLike, recipients: Iterable[X509.X509], *,
-            cipher: str = SMIME.DEFAULT_CIPHER) -> EmailMessage:
-    """message encrypted for recipients (certificates with RSA keys) as application/pkcs7-mime
-    enveloped-data (RFC 8551 section 3.3), with cipher (AES-256-CBC unless named).
+def encrypt(message: MessageLike, recipients: Iterable[Recipient], *, cipher: Optional[str] = None,
+            capabilities: Capabilities = None) -> EmailMessage:
+    """message encrypted for recipients (certificates with RSA or EC keys, or
+    CMS.CertRecipient for RSA-OAEP) as application/pkcs7-mime: authEnveloped-data for AES-GCM
+    (RFC 8551 section 3.3, RFC 5083), enveloped-data for CBC ciphers.
 
-    :raises SMIME.SMIME_Error: without recipients or for a cipher envelopedData cannot use."""
+    :param cipher: the content cipher; None chooses by the recipients' capabilities
+        (:func:`choose_cipher`; AES-256-GCM when none are known).
+    :raises SMIME.SMIME_Error: without recipients; :raises CMS.CMSUnsupportedAlgorithm: for an
+        unknown cipher or a key type OpenSSL cannot encrypt to (X25519/X448 on OpenSSL 3.0)."""
     envelope, entity = _split(message)
-    return _finish(envelope, _enveloped_entity(entity, recipients, cipher))
+    return _finish(envelope, _enveloped_entity(entity, recipients, cipher, capabilities))
 
 
-def sign_and_encrypt(message: MessageLike, key: EVP.PKey, cert: X509.X509, recipients: Iterable[X509.X509], *,
-                     chain: Iterable[X509.X509] = (), digest: str = "sha256",
-                     cipher: str = SMIME.DEFAULT_CIPHER) -> EmailMessage:
+def sign_and_encrypt(message: MessageLike, key: EVP.PKey, cert: X509.X509, recipients: Iterable[Recipient], *,
+                     chain: Iterable[X509.X509] = (), digest: str = "sha256", cipher: Optional[str] = None,
+                     padding: str = "pkcs1", capabilities: Capabilities = None) -> EmailMessage:
     """message signed (multipart/signed), then encrypted for recipients (RFC 8551 section 3.7)."""
     envelope, entity = _split(message)
-    signed = _signed_entity(entity, key, cert, chain, digest, True)
-    return _finish(envelope, _enveloped_entity(signed, recipients, cipher))
+    signed = _signed_entity(entity, key, cert, chain, digest, True, padding)
+    return _finish(envelope, _enveloped_entity(signed, recipients, cipher, capabilities))
+
+
+def triple_wrap(message: MessageLike, key: EVP.PKey, cert: X509.X509, recipients: Iterable[Recipient], *,
+                chain: Iterable[X509.X509] = (), digest: str = "sha256", cipher: Optional[str] = None,
+                padding: str = "pkcs1", capabilities: Capabilities = None) -> EmailMessage:
+    """message signed, encrypted, and signed again (RFC 2634's triple wrapping): the outer
+    signature covers the ciphertext, so that relays can check who sent it."""
+    envelope, entity = _split(message)
+    inner = _signed_entity(entity, key, cert, chain, digest, True, padding)
+    middle = _enveloped_entity(inner, recipients, cipher, capabilities)
+    return _finish(envelope, _signed_entity(middle, key, cert, chain, digest, True, padding), middle)
+
+
+@dataclass
+class SignerReport:
+    """One signature found by :func:`unwrap`: the signer's certificate, its chain's verify
+    code (0: trusted), the layer it was found in (1 = outermost), and from the SignerInfo the
+    signing time, the digest and signature algorithms and the sender's capabilities."""
+
+    certificate: X509.X509
+    verify_code: int
+    layer: int
+    signing_time: Optional[datetime.datetime] = None
+    digest: str = ""
+    signature_algorithm: str = ""
+    capabilities: List[str] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        return self.verify_code == 0
+
+    @property
+    def verify_message(self) -> str:
+        return X509.m2.x509_get_verify_error(self.verify_code) or ""
 
 
 @dataclass
 class Opened:
-    """What :func:`unwrap` found: the inner message, the certificates of its signers (empty if
-    it was not signed) and whether it was signed and encrypted."""
+    """What :func:`unwrap` found: the inner message, the certificates of its signers whose
+    signatures verified (empty if it was not signed), a report per signature (``reports``:
+    chain result, layer, signing time, capabilities), and whether it was signed and
+    encrypted."""
 
     message: EmailMessage
     signers: List[X509.X509] = field(default_factory=list)
     signed: bool = False
     encrypted: bool = False
+    reports: List[SignerReport] = field(default_factory=list)
+    layers: List[str] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        """True if it was signed and every signer's chain verified."""
+        return bool(self.reports) and all(r.trusted for r in self.reports)
+
+    @property
+    def capabilities(self) -> List[str]:
+        """The S/MIME capabilities the (first) signer announced: what to encrypt to it with."""
+        for r in self.reports:
+            if r.capabilities:
+                return list(r.capabilities)
+        return []
 
     def sender_matches(self) -> bool:
-        """True if every From address is an e-mail address of a signer's certificate
+        """True if every From address is an e-mail address of a trusted signer's certificate
         (RFC 8550 section 3): the check that makes the unauthenticated From header usable."""
         senders = {addr.lower() for _, addr in getaddresses(self.message.get_all("From", [])) if addr}
-        known = {e.lower() for c in self.signers for e in c.get_email()}
+        known = {e.lower() for r in self.reports if r.trusted for e in r.certificate.get_email()}
         return bool(senders) and senders <= known
 
 
-def _store(trusted: Trust) -> X509.X509_Store:
-    if isinstance(trusted, X509.X509_Store):
-        return trusted
-    store = X509.X509_Store()
-    if trusted is None:
-        store.set_default_paths()
-    elif isinstance(trusted, str):
-        store.load_info(trusted)
-    else:
-        for c in trusted:
-            store.add_x509(c)
-    return store
+@contextlib.contextmanager
+def _email_errors() -> Iterator[None]:
+    """The email package's own failures on malformed headers (``To::;x`` gives AttributeError,
+    ``Content-Type:;i*`` IndexError) become SMIME_Error."""
+    try:
+        yield
+    except M2SecError:
+        raise
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        raise SMIME.SMIME_Error("malformed message headers: %s: %s" % (type(exc).__name__, exc)) from exc
 
 
 def _layer(msg: Message) -> bool:
-    """True if msg is an S/MIME layer (signed, or PKCS#7 enveloped/signed data)."""
+    """True if msg is an S/MIME layer (signed, or CMS enveloped/signed data)."""
     ctype = msg.get_content_type()
     if ctype == "multipart/signed":
         return str(msg.get_param("protocol", "")).lower() in SIGNATURE_TYPES
@@ -252,57 +368,71 @@ def _layer(msg: Message) -> bool:
 
 
 def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None,
-           trusted: Trust = None, untrusted: Iterable[X509.X509] = (), max_layers: int = 4) -> Opened:
+           trusted: Trust = None, untrusted: Iterable[X509.X509] = (), max_layers: int = 4,
+           require_trust: bool = True) -> Opened:
     """Decrypt and verify every S/MIME layer of message (raw bytes, as received, or a parsed
-    message) and return the inner message with the outer envelope headers added.
+    message; made by M2Sec, ``openssl smime``/``openssl cms``, gpgsm ...) and return the inner
+    message with the outer envelope headers added.
 
     :param key: the recipient's key, with its certificate cert, for encrypted messages.
     :param trusted: the trust anchors (a store, certificates or a CA file); None uses the
         system's default CA paths.  Signers' chains are checked for S/MIME signing.
     :param untrusted: more certificates to find signers and intermediates in.
-    :raises SMIME.PKCS7VerificationError: if a signer's chain does not verify (with
-        OpenSSL's verify code); :raises SMIME.PKCS7_Error: for a bad signature, tampered
-        content, or a message that does not decrypt with key; :raises SMIME.SMIME_Error:
-        for malformed S/MIME, or an encrypted message without key and cert.
+    :param require_trust: raise when a signer's chain does not verify; if False, the reports
+        carry each chain's verify code instead (and sender_matches counts trusted signers only).
+    :raises CMS.CMSVerificationError: if a signer's chain does not verify (with OpenSSL's
+        verify code; also an X509.X509VerificationError); :raises CMS.CMSSignatureError: for
+        a bad signature or tampered content; :raises CMS.CMSDecryptError: for a message that
+        does not decrypt with key (or a bad AES-GCM tag); :raises SMIME.SMIME_Error: (all of
+        the above are) for malformed S/MIME, or an encrypted message without key.
     """
     current = bytes(message) if isinstance(message, (bytes, bytearray)) else message.as_bytes(policy=_WIRE)
-    outer = _parse(current)
-    envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
+    with _email_errors():
+        outer = _parse(current)
+        envelope = [(k, v) for k, v in outer.items() if not _is_content_header(k)]
     opened = Opened(message=outer)
     untrusted = list(untrusted)
+    store = CMS.store_from(trusted)
     layer = outer
-    for _ in range(max_layers + 1):
-        if not _layer(layer):
-            break
-        with BIO.MemoryBuffer(current) as bio:
-            p7, content = SMIME.smime_load_pkcs7_bio(bio)
-        kind = p7.type()
-        if kind == SMIME.PKCS7_ENVELOPED:
-            if key is None or cert is None:
-                raise SMIME.SMIME_Error("the message is encrypted: give key and cert")
-            s = SMIME.SMIME()
-            s.set_key(key, cert)
-            current = s.decrypt(p7)
-            opened.encrypted = True
-        elif kind == SMIME.PKCS7_SIGNED:
-            s = SMIME.SMIME()
-            stack = X509.X509_Stack()
-            for c in untrusted:
-                stack.push(c)
-            s.set_x509_stack(stack)
-            s.set_x509_store(_store(trusted))
-            current = s.verify(p7, content)
-            opened.signers.extend(p7.get0_signers(stack))
-            opened.signed = True
-        else:
-            raise SMIME.SMIME_Error("unsupported PKCS#7 content: %s" % (p7.type(1),))
-        layer = _parse(current)
-    else:
-        raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
-    layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
-    present = {k.lower() for k in layer.keys()}
-    for k, v in envelope:
-        if k.lower() not in present:
-            layer[k] = v
+    for depth in range(1, max_layers + 2):
+        with _email_errors():
+            if not _layer(layer):
+                break
+        if depth > max_layers:
+            raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
+        ci, content = CMS.load_smime(current)
+        with ci:
+            if ci.type in (CMS.m2.CMS_ENVELOPED, CMS.m2.CMS_AUTH_ENVELOPED):
+                if key is None:
+                    raise SMIME.SMIME_Error("the message is encrypted: give key (and cert)")
+                current = CMS.decrypt(ci, key, cert) or b""
+                opened.encrypted = True
+                opened.layers.append(ci.type_name)
+            elif ci.type == CMS.m2.CMS_SIGNED:
+                result = CMS.verify(ci, store, certs=untrusted, data=content, require_trust=require_trust)
+                current = result.content or b""
+                infos = {i.certificate.as_der(): i for i in result.infos if i.certificate is not None}
+                for r in result.signers:
+                    info = infos.get(r.certificate.as_der())
+                    opened.reports.append(SignerReport(
+                        r.certificate, r.verify_code, depth, info.signing_time if info else None,
+                        info.digest if info else "", info.signature_algorithm if info else "",
+                        list(info.capabilities) if info else []))
+                    opened.signers.append(r.certificate)
+                opened.signed = True
+                opened.layers.append(ci.type_name)
+            elif ci.type == CMS.m2.CMS_COMPRESSED:
+                current = CMS.uncompress(ci) or b""
+                opened.layers.append(ci.type_name)
+            else:
+                raise SMIME.SMIME_Error("unsupported CMS content: %s" % ci.type_name)
+        with _email_errors():
+            layer = _parse(current)
+    with _email_errors():
+        layer = _parse(current.replace(b"\r\n", b"\n"))  # the email package's own line ends
+        present = {k.lower() for k in layer.keys()}
+        for k, v in envelope:
+            if k.lower() not in present:
+                layer[k] = v
     opened.message = layer
     return opened

@@ -3,6 +3,7 @@
 import binascii
 import sys
 import unittest
+import logging
 from typing import Callable, Optional, Tuple, Union
 
 from M2Sec import m2
@@ -10,6 +11,8 @@ from M2Sec.Err import M2SecError
 
 AddrType = Union[Tuple[str, int], str]
 ModeStr = str
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 
 class UtilError(M2SecError):

@@ -164,3 +164,37 @@ static PyObject *asn1_time_get_posix(const ASN1_TIME *a) {
 
 static int asn1_time_cmp(const ASN1_TIME *a, const ASN1_TIME *b) { return ASN1_TIME_compare(a, b); }
 %}
+
+/* ---- M2Crypto 0.51 names: ASN1_OBJECT encodings, ASN1_BIT_STRING (issue 18) ---- */
+%rename(asn1_bit_string_new) ASN1_BIT_STRING_new;
+ASN1_BIT_STRING *ASN1_BIT_STRING_new(void);
+%apply (const void *buf, Py_ssize_t len) { (const void *der, Py_ssize_t derlen) };
+%inline %{
+/* An OBJECT IDENTIFIER from its DER content octets (ASN1_OBJECT_create); length is M2Crypto's
+ * third argument, at most len(data). */
+static ASN1_OBJECT *asn1_object_create(int nid, const void *data, Py_ssize_t datalen, int length,
+                                       const char *sn, const char *ln) {
+    ASN1_OBJECT *o;
+    if (length < 0 || length > datalen) { PyErr_SetString(PyExc_ValueError, "length outside the data"); return NULL; }
+    if (!(o = ASN1_OBJECT_create(nid, (unsigned char *)data, length, sn, ln)))
+        m2_raise_msg(M2_ASN1, "ASN1_OBJECT_create failed");
+    return o;
+}
+/* The object's DER encoding, tag and length included (i2d_ASN1_OBJECT). */
+static PyObject *i2d_asn1_object(ASN1_OBJECT *a) {
+    unsigned char *out = NULL;
+    PyObject *v;
+    int n = i2d_ASN1_OBJECT(a, &out);
+    if (n <= 0) return m2_raise_msg(M2_ASN1, "cannot encode the object");
+    v = PyBytes_FromStringAndSize((const char *)out, n);
+    OPENSSL_free(out);
+    return v;
+}
+/* An OBJECT IDENTIFIER from its DER encoding (d2i_ASN1_OBJECT); ASN1Error if it is not one. */
+static ASN1_OBJECT *d2i_asn1_object(const void *der, Py_ssize_t derlen) {
+    const unsigned char *p = der;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)derlen);
+    if (!o) m2_raise_msg(M2_ASN1, "not a DER OBJECT IDENTIFIER");
+    return o;
+}
+%}

@@ -2,6 +2,7 @@
 %{
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 %}
 
 M2_NONNULL(BIO_METHOD *)
@@ -219,5 +220,42 @@ err:
     if (k.obj) PyBuffer_Release(&k);
     if (v.obj) PyBuffer_Release(&v);
     return ret;
+}
+%}
+
+/* ---- M2Crypto 0.51 names: BIO pairs, chains, Python files (issue 18) ---- */
+%constant int BIO_FLAGS_MEM_RDONLY = BIO_FLAGS_MEM_RDONLY;
+%rename(bio_s_bio) BIO_s_bio;
+const BIO_METHOD *BIO_s_bio(void);
+%inline %{
+/* Join two BIO_s_bio BIOs into a pair: what one writes the other reads (BIO_make_bio_pair). */
+static int bio_make_bio_pair(BIO *b1, BIO *b2) {
+    if (!BIO_make_bio_pair(b1, b2)) { m2_raise_msg(M2_BIO, "cannot pair the BIOs"); return 0; }
+    return 1;
+}
+/* A copy of the chain that starts at b (BIO_dup_chain); the caller frees it with bio_free_all. */
+static BIO *bio_dup_chain(BIO *b) {
+    BIO *d = BIO_dup_chain(b);
+    if (!d) m2_raise_msg(M2_BIO, "cannot duplicate the BIO chain");
+    return d;
+}
+/* A BIO on a Python file object's descriptor (flushed first).  With close_flag, the BIO owns a
+ * duplicate of the descriptor and closes it when freed; otherwise the file stays the owner. */
+static BIO *bio_new_pyfile(PyObject *pyfile, int close_flag) {
+    PyObject *r;
+    long fd;
+    BIO *b;
+    if (!(r = PyObject_CallMethod(pyfile, "flush", NULL))) return NULL;
+    Py_DECREF(r);
+    if (!(r = PyObject_CallMethod(pyfile, "fileno", NULL))) return NULL;
+    fd = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    if (close_flag && (fd = dup((int)fd)) < 0) return (BIO *)PyErr_SetFromErrno(PyExc_OSError);
+    if (!(b = BIO_new_fd((int)fd, close_flag ? BIO_CLOSE : BIO_NOCLOSE))) {
+        if (close_flag) close((int)fd);
+        m2_raise_msg(M2_BIO, "BIO_new_fd failed");
+    }
+    return b;
 }
 %}

@@ -98,7 +98,7 @@ err:
 }
 
 static DH *dh_read_parameters(BIO *bio) {
-    DH *d = PEM_read_bio_DHparams(bio, NULL, NULL, NULL);
+    DH *d = PEM_read_bio_DHparams(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!d) m2_raise_msg(M2_DH, "cannot read the DH parameters");
     return d;
 }
@@ -138,4 +138,14 @@ err:
     BN_free(bp); BN_free(bg);
     return NULL;
 }
+%}
+
+/* ---- M2Crypto 0.51 names (issue 18): dh_check()'s bits under M2Crypto's names ---- */
+%constant int dh_check_ok = 0;
+%constant int dh_check_p_not_prime = DH_CHECK_P_NOT_PRIME;
+%constant int dh_check_p_not_strong = DH_CHECK_P_NOT_SAFE_PRIME;
+%constant int dh_check_g_failed = DH_UNABLE_TO_CHECK_GENERATOR;
+%constant int dh_check_bad_g = DH_NOT_SUITABLE_GENERATOR;
+%inline %{
+static int dh_type_check(DH *dh) { (void)dh; return 1; }
 %}

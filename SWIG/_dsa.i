@@ -176,3 +176,10 @@ static int dsa_verify_asn1(DSA *dsa, const void *data, Py_ssize_t datalen, const
     return ret;
 }
 %}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+%rename(dsa_size) DSA_size;
+int DSA_size(DSA *dsa);
+%inline %{
+static int dsa_type_check(DSA *dsa) { (void)dsa; return 1; }
+%}

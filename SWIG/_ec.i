@@ -208,7 +208,7 @@ static EC_KEY *ec_key_read_bio(BIO *bio, PyObject *pyfunc) {
     return k;
 }
 static EC_KEY *ec_key_read_pubkey(BIO *bio) {
-    EC_KEY *k = PEM_read_bio_EC_PUBKEY(bio, NULL, NULL, NULL);
+    EC_KEY *k = PEM_read_bio_EC_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!k) m2_raise_msg(M2_EC, "cannot read the EC public key");
     return k;
 }
@@ -326,4 +326,23 @@ err:
     PyMem_Free(c);
     return list;
 }
+%}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+M2_NONNULL(ECDSA_SIG *)
+%rename(ec_key_size) ECDSA_size;
+int ECDSA_size(EC_KEY *key);
+%rename(ecdsa_sig_free) ECDSA_SIG_free;
+void ECDSA_SIG_free(ECDSA_SIG *sig);
+%inline %{
+/* An ECDSA_SIG from its DER encoding (d2i_ECDSA_SIG); free it with ecdsa_sig_free. */
+static ECDSA_SIG *ecdsa_sig_from_der(const void *data, Py_ssize_t datalen) {
+    const unsigned char *p = data;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)datalen);
+    if (!sig) m2_raise_msg(M2_EC, "not a DER ECDSA signature");
+    return sig;
+}
+/* r and s as MPIs, like ecdsa_sign's pair. */
+static PyObject *ecdsa_sig_get_r(ECDSA_SIG *sig) { return m2_bn_to_mpi(ECDSA_SIG_get0_r(sig)); }
+static PyObject *ecdsa_sig_get_s(ECDSA_SIG *sig) { return m2_bn_to_mpi(ECDSA_SIG_get0_s(sig)); }
 %}

@@ -89,25 +89,90 @@ static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, i
     return r;
 }
 
-static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin) {
-    EVP_PKEY *k;
-    (void)pin;
-    M2_ALLOW
-    k = ENGINE_load_private_key(e, key_id, NULL, NULL);
-    M2_DISALLOW
-    if (!k) m2_raise_msg(M2_ENGINE, "cannot load the private key");
-    return k;
+/* engine_pkcs11's PW_CB_DATA layout: the callback data a key load hands to the engine's UI. */
+struct m2_engine_pin { char *password; const char *prompt_info; };
+static UI_METHOD *m2_pin_ui;
+
+/* A UI reader that answers the engine's PIN prompt from the callback data and never reads
+ * the terminal: without a PIN, the prompt fails. */
+static int m2_pin_reader(UI *ui, UI_STRING *uis) {
+    struct m2_engine_pin *d = UI_get0_user_data(ui);
+    switch (UI_get_string_type(uis)) {
+    case UIT_PROMPT:
+    case UIT_VERIFY:
+        return (d && d->password && UI_set_result(ui, uis, d->password) == 0) ? 1 : 0;
+    default:
+        return 1;
+    }
 }
 
-static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin) {
+static struct m2_engine_pin *m2_pin_new(PyObject *pin) {
+    struct m2_engine_pin *d;
+    PyObject *b = NULL;
+    char *s;
+    Py_ssize_t n;
+    if (pin && pin != Py_None) {
+        b = PyUnicode_Check(pin) ? PyUnicode_AsUTF8String(pin) : PyBytes_FromObject(pin);
+        if (!b || PyBytes_AsStringAndSize(b, &s, &n) < 0) { Py_XDECREF(b); return NULL; }
+    }
+    if (!(d = OPENSSL_zalloc(sizeof(*d))) || (b && !(d->password = OPENSSL_strdup(s)))) {
+        OPENSSL_free(d);
+        Py_XDECREF(b);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    Py_XDECREF(b);
+    return d;
+}
+static void m2_pin_free(struct m2_engine_pin *d) {
+    if (!d) return;
+    if (d->password) OPENSSL_clear_free(d->password, strlen(d->password));
+    OPENSSL_free(d);
+}
+
+/* engine_load_private_key(e, id, pin=None), or M2Crypto's (e, id, ui, cbd) with cbd from
+ * engine_pkcs11_data_new(pin).  A PIN answers the engine's prompt; without one the prompt
+ * fails, except in the four-argument form with a ui and no PIN (M2Crypto's ui_openssl()
+ * prompts on the terminal: the caller asked for it). */
+static EVP_PKEY *m2_engine_load_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b, int private) {
+    struct m2_engine_pin *own = NULL, *cbd = NULL;
+    UI_METHOD *ui = NULL;
     EVP_PKEY *k;
-    (void)pin;
+    if (b) {
+        if (a && a != Py_None && !SWIG_IsOK(SWIG_ConvertPtr(a, (void **)&ui, SWIGTYPE_p_UI_METHOD, 0))) {
+            PyErr_SetString(PyExc_TypeError, "argument 3 must be a UI_METHOD (m2.ui_openssl()) or None");
+            return NULL;
+        }
+        if (b != Py_None && !SWIG_IsOK(SWIG_ConvertPtr(b, (void **)&cbd, SWIGTYPE_p_m2_engine_pin, 0))) {
+            PyErr_SetString(PyExc_TypeError, "argument 4 must come from m2.engine_pkcs11_data_new() or be None");
+            return NULL;
+        }
+    } else if (!(own = cbd = m2_pin_new(a))) {   /* the PIN, or none: never the terminal */
+        return NULL;
+    }
+    if (own || (cbd && cbd->password)) {
+        if (!m2_pin_ui && (!(m2_pin_ui = UI_create_method("M2Sec PIN")) || UI_method_set_reader(m2_pin_ui, m2_pin_reader) < 0)) {
+            m2_pin_free(own);
+            return (EVP_PKEY *)m2_raise_msg(M2_ENGINE, "cannot make the PIN UI");
+        }
+        ui = m2_pin_ui;
+    }
     M2_ALLOW
-    k = ENGINE_load_public_key(e, key_id, NULL, NULL);
+    k = private ? ENGINE_load_private_key(e, key_id, ui, cbd) : ENGINE_load_public_key(e, key_id, ui, cbd);
     M2_DISALLOW
-    if (!k) m2_raise_msg(M2_ENGINE, "cannot load the public key");
+    m2_pin_free(own);
+    if (!k) m2_raise_msg(M2_ENGINE, private ? "cannot load the private key" : "cannot load the public key");
     return k;
 }
+static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b) {
+    return m2_engine_load_key(e, key_id, a, b, 1);
+}
+static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b) {
+    return m2_engine_load_key(e, key_id, a, b, 0);
+}
+static struct m2_engine_pin *engine_pkcs11_data_new(PyObject *pin) { return m2_pin_new(pin); }
+static void engine_pkcs11_data_free(struct m2_engine_pin *d) { m2_pin_free(d); }
+static UI_METHOD *ui_openssl(void) { return (UI_METHOD *)UI_OpenSSL(); }
 
 /* Certificates through the LOAD_CERT_CTRL command (engine_pkcs11's). */
 static X509 *engine_load_certificate(ENGINE *e, const char *slot) {
@@ -135,8 +200,12 @@ static const char *engine_get_id(ENGINE *e) { (void)e; return m2_no_engine(); }
 static const char *engine_get_name(ENGINE *e) { (void)e; return m2_no_engine(); }
 static int engine_set_default(ENGINE *e, int methods) { (void)e; (void)methods; m2_no_engine(); return 0; }
 static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) { (void)e; (void)cmd; (void)arg; (void)optional; m2_no_engine(); return 0; }
-static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin) { (void)e; (void)key_id; (void)pin; return m2_no_engine(); }
-static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin) { (void)e; (void)key_id; (void)pin; return m2_no_engine(); }
+struct m2_engine_pin { char *password; };
+static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b) { (void)e; (void)key_id; (void)a; (void)b; return m2_no_engine(); }
+static EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b) { (void)e; (void)key_id; (void)a; (void)b; return m2_no_engine(); }
+static struct m2_engine_pin *engine_pkcs11_data_new(PyObject *pin) { (void)pin; return m2_no_engine(); }
+static void engine_pkcs11_data_free(struct m2_engine_pin *d) { (void)d; }
+static UI_METHOD *ui_openssl(void) { return (UI_METHOD *)UI_OpenSSL(); }
 static X509 *engine_load_certificate(ENGINE *e, const char *slot) { (void)e; (void)slot; return m2_no_engine(); }
 #endif
 %}
@@ -154,6 +223,10 @@ const char *engine_get_id(ENGINE *e);
 const char *engine_get_name(ENGINE *e);
 int engine_set_default(ENGINE *e, int methods);
 int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional);
-EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
-EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *pin = NULL);
+EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *a = NULL, PyObject *b = NULL);
+EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *a = NULL, PyObject *b = NULL);
+struct m2_engine_pin;
+struct m2_engine_pin *engine_pkcs11_data_new(PyObject *pin = NULL);
+void engine_pkcs11_data_free(struct m2_engine_pin *d);
+UI_METHOD *ui_openssl(void);
 X509 *engine_load_certificate(ENGINE *e, const char *slot);

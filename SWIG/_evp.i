@@ -1373,3 +1373,162 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
     return out;
 }
 %}
+
+/* ---- M2Crypto 0.51 names: EVP_Sign, EVP_Verify, EVP_DigestSign, EVP_DigestVerify on
+ * EVP_MD pointers, key assignment, DER public key (issue 18) ---- */
+%{
+#include <openssl/dsa.h>
+#include <openssl/dh.h>
+/* A SWIG pointer argument that may be None (NULL); 0 with TypeError set if it is another type. */
+static int m2_opt_ptr(PyObject *obj, void **out, swig_type_info *ty) {
+    *out = NULL;
+    if (!obj || obj == Py_None) return 1;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(obj, out, ty, 0))) {
+        PyErr_Format(PyExc_TypeError, "expected %s or None", ty->str);
+        return 0;
+    }
+    return 1;
+}
+static int m2_digest_sv_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *mdobj, PyObject *e, PyObject *pkeyobj, int verify) {
+    void *md = NULL, *pkey = NULL;
+    int r;
+    if (mdobj == NULL && e == NULL && pkeyobj == NULL) {   /* (ctx, pkey) */
+        if (!m2_opt_ptr(a, &pkey, SWIGTYPE_p_EVP_PKEY)) return -1;
+    } else {                                                /* (ctx, pctx, md, engine, pkey) */
+        if (!m2_opt_ptr(mdobj, &md, SWIGTYPE_p_EVP_MD) || !m2_opt_ptr(pkeyobj, &pkey, SWIGTYPE_p_EVP_PKEY)) return -1;
+        if (a && a != Py_None) { PyErr_SetString(PyExc_ValueError, "an EVP_PKEY_CTX out-argument is not supported: pass None"); return -1; }
+        if (e && e != Py_None) { PyErr_SetString(PyExc_ValueError, "pass None for the engine"); return -1; }
+    }
+    if (!pkey) { PyErr_SetString(PyExc_ValueError, "a key is required"); return -1; }
+    r = verify ? EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) : EVP_DigestSignInit(ctx, NULL, md, NULL, pkey);
+    if (r != 1) { m2_raise_msg(M2_EVP, verify ? "EVP_DigestVerifyInit failed" : "EVP_DigestSignInit failed"); return -1; }
+    return 1;
+}
+static int digest_sign_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md, PyObject *e, PyObject *pkey) {
+    return m2_digest_sv_init(ctx, a, md, e, pkey, 0);
+}
+static int digest_verify_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md, PyObject *e, PyObject *pkey) {
+    return m2_digest_sv_init(ctx, a, md, e, pkey, 1);
+}
+%}
+/* digest_sign_init(ctx, pkey), or OpenSSL's five arguments (ctx, None, md, None, pkey). */
+int digest_sign_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md = NULL, PyObject *e = NULL, PyObject *pkey = NULL);
+int digest_verify_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md = NULL, PyObject *e = NULL, PyObject *pkey = NULL);
+%inline %{
+static int sign_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
+    if (!md) { PyErr_SetString(PyExc_ValueError, "a NULL EVP_MD was passed"); return 0; }
+    if (!EVP_DigestInit_ex(ctx, md, NULL)) { m2_raise_msg(M2_EVP, "EVP_SignInit failed"); return 0; }
+    return 1;
+}
+static int verify_init(EVP_MD_CTX *ctx, const EVP_MD *md) { return sign_init(ctx, md); }
+static PyObject *sign_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    return pkey_digest_update(ctx, data, datalen);
+}
+static PyObject *sign_final(EVP_MD_CTX *ctx, EVP_PKEY *pkey) { return pkey_sign_final(ctx, pkey); }
+static int verify_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    PyObject *r = pkey_digest_update(ctx, data, datalen);
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 1;
+}
+/* 1 for a good signature, 0 for a bad one (EVP_VerifyFinal). */
+static int verify_final(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen, EVP_PKEY *pkey) {
+    return pkey_verify_final(ctx, sig, siglen, pkey);
+}
+static PyObject *digest_sign_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    return pkey_digest_sign_update(ctx, data, datalen);
+}
+static int digest_verify_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    PyObject *r = pkey_digest_verify_update(ctx, data, datalen);
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 1;
+}
+static PyObject *digest_sign_final(EVP_MD_CTX *ctx) { return pkey_digest_sign_final(ctx); }
+static int digest_verify_final(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen) {
+    return pkey_digest_verify_final(ctx, sig, siglen);
+}
+static PyObject *digest_sign(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
+    return pkey_digest_sign(ctx, data, datalen);
+}
+static int digest_verify(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen, const void *data, Py_ssize_t datalen) {
+    return pkey_digest_verify(ctx, sig, siglen, data, datalen);
+}
+
+/* The key's SubjectPublicKeyInfo in DER (i2d_PUBKEY). */
+static PyObject *pkey_as_der(EVP_PKEY *pkey) { return pkey_get1_der_pub(pkey); }
+
+/* M2Crypto's assign functions hand the legacy key to pkey.  Here the key is shared by reference
+ * count instead (set1), so that the Python object that still holds it cannot free it twice. */
+static int pkey_assign_rsa(EVP_PKEY *pkey, RSA *rsa) { return pkey_set1_rsa(pkey, rsa); }
+static int pkey_assign_ec(EVP_PKEY *pkey, EC_KEY *ec) { return pkey_set1_ec(pkey, ec); }
+/* pkey_assign(pkey, EVP_PKEY_RSA/DSA/DH/EC, key): the same for any of the four legacy types. */
+static int pkey_assign(EVP_PKEY *pkey, int type, PyObject *key) {
+    void *k = NULL;
+    int ok;
+    swig_type_info *ty = type == EVP_PKEY_RSA ? SWIGTYPE_p_RSA : type == EVP_PKEY_DSA ? SWIGTYPE_p_DSA
+                       : type == EVP_PKEY_DH ? SWIGTYPE_p_DH : type == EVP_PKEY_EC ? SWIGTYPE_p_EC_KEY : NULL;
+    if (!ty) { PyErr_SetString(PyExc_ValueError, "type must be EVP_PKEY_RSA, _DSA, _DH or _EC"); return 0; }
+    if (!m2_opt_ptr(key, &k, ty)) return 0;
+    if (!k) { PyErr_SetString(PyExc_ValueError, "a key is required"); return 0; }
+    ok = type == EVP_PKEY_RSA ? EVP_PKEY_set1_RSA(pkey, k) : type == EVP_PKEY_DSA ? EVP_PKEY_set1_DSA(pkey, k)
+       : type == EVP_PKEY_DH ? EVP_PKEY_set1_DH(pkey, k) : EVP_PKEY_set1_EC_KEY(pkey, k);
+    if (!ok) { m2_raise_msg(M2_EVP, "cannot assign the key"); return 0; }
+    return 1;
+}
+%}
+
+/* ---- the cost an encrypted PKCS#8 key asks for, read before decrypting it (issue 18) ---- */
+%inline %{
+/* The PBKDF2 (PBES2) or PKCS#5/PKCS#12 PBE iteration count of a DER EncryptedPrivateKeyInfo;
+ * 0 for another key derivation (scrypt is bounded by OpenSSL's own memory limit).
+ * EVPError if der is not an EncryptedPrivateKeyInfo. */
+static PyObject *pkcs8_kdf_iterations(const void *data, Py_ssize_t datalen) {
+    const unsigned char *p = data;
+    X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)datalen);
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *oid = NULL;
+    const void *pval = NULL;
+    int ptype = 0, nid;
+    PBE2PARAM *pbe2 = NULL;
+    PBKDF2PARAM *kdf = NULL;
+    PBEPARAM *pbe = NULL;
+    const ASN1_INTEGER *iter = NULL;
+    PyObject *ret = NULL;
+    int64_t n = 0;
+    if (!sig) return m2_raise_msg(M2_EVP, "not an encrypted PKCS#8 key");
+    X509_SIG_get0(sig, &alg, NULL);
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    nid = OBJ_obj2nid(oid);
+    if (ptype != V_ASN1_SEQUENCE) {
+        m2_raise_msg(M2_EVP, "encrypted PKCS#8 key without algorithm parameters");
+        goto err;
+    }
+    if (nid == NID_pbes2) {
+        if (!(pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), (const ASN1_TYPE *)alg->parameter))) {
+            m2_raise_msg(M2_EVP, "bad PBES2 parameters");
+            goto err;
+        }
+        if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+            if (!(kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter))) {
+                m2_raise_msg(M2_EVP, "bad PBKDF2 parameters");
+                goto err;
+            }
+            iter = kdf->iter;
+        }
+    } else if (!(pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), (const ASN1_TYPE *)alg->parameter))) {
+        m2_raise_msg(M2_EVP, "bad PBE parameters");
+        goto err;
+    } else {
+        iter = pbe->iter;
+    }
+    if (iter && (!ASN1_INTEGER_get_int64(&n, iter) || n < 1)) n = INT64_MAX;  /* huge or negative */
+    ret = PyLong_FromLongLong((long long)n);
+err:
+    PBKDF2PARAM_free(kdf);
+    PBE2PARAM_free(pbe2);
+    PBEPARAM_free(pbe);
+    X509_SIG_free(sig);
+    return ret;
+}
+%}

@@ -32,6 +32,7 @@ enum m2_area {
     M2_EC, M2_X509, M2_PKCS7, M2_SMIME, M2_SSL, M2_SSL_TIMEOUT, M2_ENGINE, M2_PROVIDER,
     M2_OCSP,
     M2_PKCS12, M2_PKCS12_PASSWORD,
+    M2_CMS, M2_CMS_FORMAT, M2_CMS_SIGNATURE, M2_CMS_DECRYPT, M2_CMS_UNSUPPORTED,
     M2_AREA_COUNT
 };
 static PyObject *m2_errclass[M2_AREA_COUNT];
@@ -130,11 +131,11 @@ static int m2_passphrase_cb(char *buf, int size, int rwflag, void *userdata) {
     int len = -1;
     PyGILState_STATE gil;
     if (!obj || obj == Py_None) return 0;
-    gil = PyGILState_Ensure();
+    gil = PyGILState_Ensure();   /* everything below, the arguments too, under the GIL */
     if (PyCallable_Check(obj)) {
-        PyGILState_Release(gil);
-        ret = m2_callback(obj, Py_BuildValue("(i)", rwflag));
-        gil = PyGILState_Ensure();
+        PyObject *args = PyErr_Occurred() ? NULL : Py_BuildValue("(i)", rwflag);
+        ret = args ? PyObject_CallObject(obj, args) : NULL;
+        Py_XDECREF(args);
     } else {
         Py_INCREF(obj);
         ret = obj;
@@ -318,3 +319,64 @@ static unsigned long openssl_version_num(void) { return OpenSSL_version_num(); }
 static PyObject *NAME(PyObject *cls) { return lib_set_error_class(AREA, cls); }
 %}
 %enddef
+
+/* ---- M2Crypto 0.51 names: version constants, util_*, raise_ossl_error (issue 18) ---- */
+%constant int OPENSSL_VERSION_MAJOR = OPENSSL_VERSION_MAJOR;
+%constant int OPENSSL_VERSION_MINOR = OPENSSL_VERSION_MINOR;
+%constant int OPENSSL_VERSION_PATCH = OPENSSL_VERSION_PATCH;
+%constant char *OPENSSL_VERSION_PRE_RELEASE = OPENSSL_VERSION_PRE_RELEASE;
+%constant char *OPENSSL_VERSION_BUILD_METADATA = OPENSSL_VERSION_BUILD_METADATA;
+%constant char *OPENSSL_VERSION_STR = OPENSSL_VERSION_STR;
+%constant char *OPENSSL_FULL_VERSION_STR = OPENSSL_FULL_VERSION_STR;
+%constant char *OPENSSL_RELEASE_DATE = OPENSSL_RELEASE_DATE;
+%constant int OPENSSL_SHLIB_VERSION = OPENSSL_SHLIB_VERSION;
+%constant int OPENSSL_API_LEVEL = OPENSSL_API_LEVEL;
+%constant int OPENSSL_CONFIGURED_API = OPENSSL_CONFIGURED_API;
+/* OpenSSL's macros.h location macros, as M2Crypto's SWIG run saw them (no meaning at run time). */
+%constant char *OPENSSL_FILE = "openssl/macros.h";
+%constant int OPENSSL_LINE = 0;
+%constant char *OPENSSL_FUNC = "(unknown function)";
+
+M2_AREA_INIT(util_init, M2_UTIL)
+%inline %{
+/* b"01:AB" for b"\x01\xab" (OPENSSL_buf2hexstr). */
+static PyObject *util_hex_to_string(const void *buf, Py_ssize_t len) {
+    PyObject *ret;
+    char *hex = OPENSSL_buf2hexstr((const unsigned char *)buf, (long)len);
+    if (!hex) return m2_raise(M2_UTIL);
+    ret = PyBytes_FromString(hex);
+    OPENSSL_free(hex);
+    return ret;
+}
+/* The bytes that hex text ("01AB" or "01:AB") stands for (OPENSSL_hexstr2buf); UtilError on a
+ * bad digit. */
+static PyObject *util_string_to_hex(PyObject *text) {
+    PyObject *ret = NULL, *b = NULL;
+    unsigned char *bin = NULL;
+    char *s;
+    Py_ssize_t n;
+    long len = 0;
+    b = PyUnicode_Check(text) ? PyUnicode_AsASCIIString(text) : PyBytes_FromObject(text);
+    if (!b) return NULL;
+    if (PyBytes_AsStringAndSize(b, &s, &n) < 0) goto err;
+    if ((Py_ssize_t)strlen(s) != n) { PyErr_SetString(PyExc_ValueError, "hex text contains a NUL character"); goto err; }
+    if (!(bin = OPENSSL_hexstr2buf(s, &len))) { m2_raise_msg(M2_UTIL, "not hex"); goto err; }
+    ret = PyBytes_FromStringAndSize((char *)bin, len);
+err:
+    OPENSSL_free(bin);
+    Py_DECREF(b);
+    return ret;
+}
+/* Raise cls(msg: OpenSSL's reason), emptying the error queue (M2Crypto's raise_ossl_error). */
+static PyObject *raise_ossl_error(PyObject *cls, const char *msg) {
+    char reason[512];
+    m2_drain_errors(reason, sizeof(reason));
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)PyExc_BaseException)) {
+        PyErr_SetString(PyExc_TypeError, "an exception class is required");
+        return NULL;
+    }
+    if (*reason) PyErr_Format(cls, "%s: %s", msg, reason);
+    else PyErr_SetString(cls, msg);
+    return NULL;
+}
+%}

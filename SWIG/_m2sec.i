@@ -20,6 +20,7 @@
 %include "_pkcs7.i"
 %include "_ocsp.i"
 %include "_pkcs12.i"
+%include "_cms.i"
 %include "_ssl.i"
 %include "_srp.i"
 %include "_tls.i"

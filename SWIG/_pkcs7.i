@@ -285,7 +285,7 @@ static PyObject *pkcs7_decrypt(PKCS7 *p7, EVP_PKEY *pkey, X509 *optional_x509, i
 static PKCS7 *pkcs7_read_bio(BIO *bio) {
     PKCS7 *p7;
     M2_ALLOW
-    p7 = PEM_read_bio_PKCS7(bio, NULL, NULL, NULL);
+    p7 = PEM_read_bio_PKCS7(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     M2_DISALLOW
     if (!p7) m2_raise_msg(M2_PKCS7, "cannot read a PEM PKCS#7");
     return p7;

@@ -104,3 +104,53 @@ static X509 *provider_load_certificate(OSSL_LIB_CTX *libctx, const char *uri) {
     return m2_store_load(libctx, uri, OSSL_STORE_INFO_CERT);
 }
 %}
+
+/* ---- M2Crypto 0.51 names: key generation in a provider's library context (issue 18) ---- */
+%typemap(check) OSSL_PROVIDER *optional_provider "";
+%inline %{
+static EVP_PKEY *m2_provider_keygen(OSSL_LIB_CTX *libctx, OSSL_PROVIDER *prov, const char *alg, OSSL_PARAM *params) {
+    const char *propq = NULL;
+    EVP_PKEY_CTX *ctx;
+    EVP_PKEY *pk = NULL;
+    char pq[256];
+    if (prov) { snprintf(pq, sizeof(pq), "provider=%s", OSSL_PROVIDER_get0_name(prov)); propq = pq; }
+    ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, propq);
+    if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0) goto err;
+    M2_ALLOW
+    if (EVP_PKEY_generate(ctx, &pk) <= 0) pk = NULL;
+    M2_DISALLOW
+err:
+    EVP_PKEY_CTX_free(ctx);
+    if (!pk) m2_raise_msg(M2_PROVIDER, "key generation failed");
+    return pk;
+}
+/* An RSA key pair made by the provider (or any provider of libctx when None). */
+static EVP_PKEY *provider_generate_rsa_key_pair(int bits, unsigned long exponent, OSSL_LIB_CTX *libctx, OSSL_PROVIDER *optional_provider) {
+    size_t b = (size_t)bits;
+    OSSL_PARAM params[3];
+    if (bits < 512) { PyErr_SetString(PyExc_ValueError, "RSA keys need at least 512 bits"); return NULL; }
+    if (exponent < 3 || !(exponent & 1)) { PyErr_SetString(PyExc_ValueError, "the exponent must be odd and at least 3"); return NULL; }
+    params[0] = OSSL_PARAM_construct_size_t(OSSL_PKEY_PARAM_RSA_BITS, &b);
+    params[1] = OSSL_PARAM_construct_ulong(OSSL_PKEY_PARAM_RSA_E, &exponent);
+    params[2] = OSSL_PARAM_construct_end();
+    return m2_provider_keygen(libctx, optional_provider, "RSA", params);
+}
+static EVP_PKEY *provider_generate_ec_key_pair(const char *curve_name, OSSL_LIB_CTX *libctx, OSSL_PROVIDER *optional_provider) {
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve_name, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    return m2_provider_keygen(libctx, optional_provider, "EC", params);
+}
+/* Key destruction is specific to each provider (M2Crypto's raises NotImplementedError too). */
+static int provider_destroy_key(const char *uri, PyObject *user_pin) {
+    (void)uri; (void)user_pin;
+    PyErr_SetString(PyExc_NotImplementedError, "destroying a key is specific to each provider");
+    return 0;
+}
+/* The exception class provider functions raise. */
+static PyObject *provider_exc(void) {
+    PyObject *cls = m2_area_class(M2_PROVIDER);
+    Py_INCREF(cls);
+    return cls;
+}
+%}

@@ -68,3 +68,9 @@ static int rand_save_file(const char *filename) {
     return r;
 }
 %}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+%inline %{
+/* RAND_cleanup: OpenSSL 1.1+ frees its generators at exit; kept for M2Crypto's API. */
+static void rand_cleanup(void) {}
+%}

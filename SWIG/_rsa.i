@@ -159,7 +159,7 @@ static RSA *rsa_read_key(BIO *bio, PyObject *pyfunc) {
     return r;
 }
 static RSA *rsa_read_pub_key(BIO *bio) {
-    RSA *r = PEM_read_bio_RSA_PUBKEY(bio, NULL, NULL, NULL);
+    RSA *r = PEM_read_bio_RSA_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!r) m2_raise_msg(M2_RSA, "cannot read the RSA public key");
     return r;
 }
@@ -254,5 +254,52 @@ static int rsa_verify_pkcs1_pss(RSA *rsa, const void *data, Py_ssize_t datalen, 
                                 const EVP_MD *hash, int salt_length) {
     if (siglen != RSA_size(rsa) || datalen != EVP_MD_get_size(hash)) return 0;
     return RSA_verify_PKCS1_PSS(rsa, data, hash, sig, salt_length) == 1;
+}
+%}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+%apply (const void *buf, Py_ssize_t len) { (const void *e, Py_ssize_t elen) };
+%apply (const void *buf, Py_ssize_t len) { (const void *n, Py_ssize_t nlen) };
+%inline %{
+static int rsa_type_check(RSA *rsa) { (void)rsa; return 1; }
+
+/* A new BIGNUM from big-endian magnitude bytes (BN_bin2bn); the caller frees it (bn_free). */
+static BIGNUM *PyObject_Bin_AsBIGNUM(const void *buf, Py_ssize_t len) {
+    BIGNUM *bn = BN_bin2bn(buf, (int)len, NULL);
+    if (!bn) m2_raise(M2_RSA);
+    return bn;
+}
+
+/* Set the public key from big-endian e and n (M2Crypto's rsa_set_en takes MPIs). */
+static PyObject *rsa_set_en_bin(RSA *rsa, const void *e, Py_ssize_t elen, const void *n, Py_ssize_t nlen) {
+    BIGNUM *be = BN_bin2bn(e, (int)elen, NULL), *bn = BN_bin2bn(n, (int)nlen, NULL);
+    if (!be || !bn || !RSA_set0_key(rsa, bn, be, NULL)) {
+        BN_free(be);
+        BN_free(bn);
+        return m2_raise_msg(M2_RSA, "cannot set the RSA key's e and n");
+    }
+    Py_RETURN_NONE;
+}
+
+/* M2Crypto's integer ex_data slots.  The value is kept in the slot's pointer itself (shifted,
+ * with the low bit set so that it is never NULL): nothing to allocate, nothing to leak. */
+static int rsa_set_ex_data(RSA *rsa, int index, long data) {
+    if (index < 0) { PyErr_SetString(PyExc_ValueError, "negative ex_data index"); return 0; }
+    if (data > (LONG_MAX >> 1) || data < (LONG_MIN >> 1)) {
+        PyErr_SetString(PyExc_OverflowError, "ex_data value too large");
+        return 0;
+    }
+    if (!RSA_set_ex_data(rsa, index, (void *)(((uintptr_t)data << 1) | 1))) {
+        m2_raise_msg(M2_RSA, "cannot set ex_data");
+        return 0;
+    }
+    return 1;
+}
+static PyObject *rsa_get_ex_data(RSA *rsa, int index) {
+    uintptr_t v;
+    if (index < 0) { PyErr_SetString(PyExc_ValueError, "negative ex_data index"); return NULL; }
+    v = (uintptr_t)RSA_get_ex_data(rsa, index);
+    if (!(v & 1)) return m2_raise_msg(M2_RSA, "no ex_data set at that index");
+    return PyLong_FromLong((long)((intptr_t)v >> 1));
 }
 %}

@@ -1108,7 +1108,7 @@ static PyObject *i2d_ssl_session(BIO *bio, SSL_SESSION *sess) {
     Py_RETURN_NONE;
 }
 static SSL_SESSION *ssl_session_read_pem(BIO *bio) {
-    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, NULL, NULL);
+    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!s) m2_raise_msg(M2_SSL, "cannot read a PEM session");
     return s;
 }
@@ -1269,6 +1269,16 @@ static int bio_do_handshake(BIO *bio) {
     r = (int)BIO_do_handshake(bio);
     M2_DISALLOW
     return r;
+}
+%}
+
+/* ---- M2Crypto 0.51 names (issue 18) ---- */
+%inline %{
+/* A BIO_f_ssl BIO with a new SSL from ctx, in client (1) or server (0) mode (BIO_new_ssl). */
+static BIO *bio_new_ssl(SSL_CTX *ctx, int client) {
+    BIO *b = BIO_new_ssl(ctx, client);
+    if (!b) m2_raise_msg(M2_SSL, "BIO_new_ssl failed");
+    return b;
 }
 %}
 

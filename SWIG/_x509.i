@@ -437,7 +437,7 @@ static int m2_store_verify_cb(int ok, X509_STORE_CTX *ctx) {
 static X509 *x509_read_pem(BIO *bio) {
     X509 *x;
     M2_ALLOW
-    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    x = PEM_read_bio_X509(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     M2_DISALLOW
     if (!x) m2_raise_msg(M2_X509, "cannot read a PEM certificate");
     return x;
@@ -792,7 +792,7 @@ err:
 
 /* ---- requests ---- */
 static X509_REQ *x509_req_read_pem(BIO *bio) {
-    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!r) m2_raise_msg(M2_X509, "cannot read a PEM certificate request");
     return r;
 }
@@ -865,7 +865,7 @@ static STACK_OF(X509_EXTENSION) *x509_req_get_extensions(X509_REQ *req) {
 
 /* ---- CRLs ---- */
 static X509_CRL *x509_crl_read_pem(BIO *bio) {
-    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
     if (!c) m2_raise_msg(M2_X509, "cannot read a PEM CRL");
     return c;
 }
@@ -1072,6 +1072,123 @@ static int x509_crl_up_ref(X509_CRL *crl) { return X509_CRL_up_ref(crl); }
 
 /* The context uses crls without taking them: the caller keeps the stack alive. */
 static void x509_store_ctx_set0_crls(X509_STORE_CTX *ctx, STACK_OF(X509_CRL) *crls) { X509_STORE_CTX_set0_crls(ctx, crls); }
+%}
+
+/* ---- M2Crypto 0.51 names: signing with EVP_MD pointers, name entries by NID/OBJ, trust,
+ * time helpers (issue 18) ---- */
+%constant int X509_TRUST_DEFAULT = X509_TRUST_DEFAULT;
+%constant int X509_TRUST_COMPAT = X509_TRUST_COMPAT;
+%constant int X509_TRUST_SSL_CLIENT = X509_TRUST_SSL_CLIENT;
+%constant int X509_TRUST_SSL_SERVER = X509_TRUST_SSL_SERVER;
+%constant int X509_TRUST_EMAIL = X509_TRUST_EMAIL;
+%constant int X509_TRUST_OBJECT_SIGN = X509_TRUST_OBJECT_SIGN;
+%constant int X509_TRUST_OCSP_SIGN = X509_TRUST_OCSP_SIGN;
+%constant int X509_TRUST_OCSP_REQUEST = X509_TRUST_OCSP_REQUEST;
+%constant int X509_TRUST_DYNAMIC = X509_TRUST_DYNAMIC;
+%constant int X509_TRUST_DYNAMIC_NAME = X509_TRUST_DYNAMIC_NAME;
+%constant int X509_TRUST_TRUSTED = X509_TRUST_TRUSTED;
+%constant int X509_TRUST_REJECTED = X509_TRUST_REJECTED;
+%constant int X509_TRUST_UNTRUSTED = X509_TRUST_UNTRUSTED;
+%constant unsigned long X509_VP_FLAG_DEFAULT = X509_VP_FLAG_DEFAULT;
+%constant unsigned long X509_VP_FLAG_OVERWRITE = X509_VP_FLAG_OVERWRITE;
+%constant unsigned long X509_VP_FLAG_RESET_FLAGS = X509_VP_FLAG_RESET_FLAGS;
+%constant unsigned long X509_VP_FLAG_LOCKED = X509_VP_FLAG_LOCKED;
+%constant unsigned long X509_VP_FLAG_ONCE = X509_VP_FLAG_ONCE;
+%constant unsigned long X509_V_FLAG_POLICY_MASK = X509_V_FLAG_POLICY_MASK;
+%constant unsigned long X509_V_FLAG_SUITEB_128_LOS_ONLY = X509_V_FLAG_SUITEB_128_LOS_ONLY;
+%constant unsigned long X509_V_FLAG_SUITEB_192_LOS = X509_V_FLAG_SUITEB_192_LOS;
+%constant unsigned long X509_V_FLAG_SUITEB_128_LOS = X509_V_FLAG_SUITEB_128_LOS;
+
+%rename(x509_check_trust) X509_check_trust;
+int X509_check_trust(X509 *x, int id, int flags);
+%rename(x509_name_entry_new) X509_NAME_ENTRY_new;
+X509_NAME_ENTRY *X509_NAME_ENTRY_new(void);
+%rename(x509_name_hash_old) X509_NAME_hash_old;
+unsigned long X509_NAME_hash_old(X509_NAME *x);
+%typemap(check) const EVP_MD *optional_md "";
+%inline %{
+/* -1 if tm is before now, 1 if after, 0 on error (X509_cmp_current_time). */
+static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
+/* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
+static ASN1_TIME *x509_gmtime_adj(ASN1_TIME *s, long adj) {
+    if (!X509_gmtime_adj(s, adj)) return (ASN1_TIME *)m2_raise_msg(M2_X509, "X509_gmtime_adj failed");
+    return s;
+}
+static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md) {
+    int n;
+    M2_ALLOW
+    n = req ? X509_REQ_sign(obj, pkey, md) : X509_sign(obj, pkey, md);
+    M2_DISALLOW
+    if (n <= 0) { m2_raise_msg(M2_X509, req ? "cannot sign the request" : "cannot sign the certificate"); return 0; }
+    return n;
+}
+/* Sign with pkey and md, an m2.sha256()-style EVP_MD (None for Ed25519/Ed448); returns the
+ * signature's length (X509_sign). */
+static int x509_sign(X509 *x, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(0, x, pkey, optional_md); }
+static int x509_req_sign(X509_REQ *req, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(1, req, pkey, optional_md); }
+static int x509_crl_set_issuer(X509_CRL *crl, X509_NAME *name) {
+    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the CRL issuer"); return 0; }
+    return 1;
+}
+static int x509_name_print(BIO *bio, X509_NAME *name, int obase) {
+    int r;
+    M2_ALLOW
+    r = X509_NAME_print(bio, name, obase);
+    M2_DISALLOW
+    if (!r) m2_raise_msg(M2_X509, "X509_NAME_print failed");
+    return r;
+}
+/* Remove the entry at loc and hand it to the caller (free it with x509_name_entry_free). */
+static X509_NAME_ENTRY *x509_name_delete_entry(X509_NAME *name, int loc) {
+    if (loc < 0 || loc >= X509_NAME_entry_count(name)) { PyErr_SetString(PyExc_IndexError, "entry index out of range"); return NULL; }
+    return X509_NAME_delete_entry(name, loc);
+}
+/* len -1 (or past the data) means all of data. */
+static int m2_entry_len(Py_ssize_t blen, int len) { return (len < 0 || len > blen) ? (int)blen : len; }
+static int x509_name_add_entry_by_nid(X509_NAME *name, int nid, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    if (!X509_NAME_add_entry_by_NID(name, nid, type, bytes, m2_entry_len(blen, len), loc, set)) {
+        m2_raise_msg(M2_X509, "cannot add the name entry");
+        return 0;
+    }
+    return 1;
+}
+static int x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    if (!X509_NAME_add_entry_by_OBJ(name, obj, type, bytes, m2_entry_len(blen, len), loc, set)) {
+        m2_raise_msg(M2_X509, "cannot add the name entry");
+        return 0;
+    }
+    return 1;
+}
+/* A new entry for nid (ne: None, or an entry to fill in and return). */
+static X509_NAME_ENTRY *x509_name_entry_create_by_nid(X509_NAME_ENTRY *none, int nid, int type, const void *bytes, Py_ssize_t blen, int len) {
+    X509_NAME_ENTRY *ne = none, *r = X509_NAME_ENTRY_create_by_NID(none ? &ne : NULL, nid, type, bytes, m2_entry_len(blen, len));
+    if (!r) m2_raise_msg(M2_X509, "cannot create the name entry");
+    return r;
+}
+/* The verification's application data (X509_STORE_CTX_get_app_data), or None. */
+static void *x509_store_ctx_get_app_data(X509_STORE_CTX *ctx) { return X509_STORE_CTX_get_app_data(ctx); }
+/* Write x as PEM to a Python file object or descriptor (PEM_write_X509). */
+static int x509_write_pem_file(PyObject *file, X509 *x) {
+    PyObject *r;
+    FILE *fp;
+    int fd, ok;
+    if (PyObject_HasAttrString(file, "flush")) {
+        if (!(r = PyObject_CallMethod(file, "flush", NULL))) return 0;
+        Py_DECREF(r);
+    }
+    if ((fd = PyObject_AsFileDescriptor(file)) < 0) return 0;
+    if ((fd = dup(fd)) < 0 || !(fp = fdopen(fd, "w"))) {
+        if (fd >= 0) close(fd);
+        PyErr_SetFromErrno(PyExc_OSError);
+        return 0;
+    }
+    ok = PEM_write_X509(fp, x);
+    if (fclose(fp) != 0) ok = 0;
+    if (!ok) m2_raise_msg(M2_X509, "cannot write the certificate");
+    return ok;
+}
+/* M2Crypto's name for the RFC 5280 method-1 key identifier. */
+static PyObject *pkey_get_raw_pub_key_sha1(EVP_PKEY *pkey) { return pkey_key_identifier(pkey); }
 %}
 
 /* ======================================================================== */

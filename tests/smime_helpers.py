@@ -40,8 +40,8 @@ class M2SecCA:
     def path(self, name: str) -> str:
         return os.path.join(self.d, name)
 
-    def _key(self, name: str, alg: str) -> EVP.PKey:
-        key = EVP.generate_key(alg, curve="P-256") if alg == "EC" else EVP.generate_key(alg)
+    def _key(self, name: str, alg: str, curve: str = "P-256") -> EVP.PKey:
+        key = EVP.generate_key(alg, curve=curve) if alg == "EC" else EVP.generate_key(alg)
         key.save_key(self.path(name + ".key"), cipher=None)
         self.keys[name] = key
         return key
@@ -52,10 +52,12 @@ class M2SecCA:
         return cert
 
     def person(self, name: str, alg: str = "RSA", eku: str = "emailProtection",
-               issuer: str = "inter") -> Tuple[EVP.PKey, X509.X509]:
-        """A key and an e-mail certificate for name@example.org."""
-        key = self._key(name, alg)
-        usage = "critical,digitalSignature,keyEncipherment" if alg == "RSA" else "critical,digitalSignature"
+               issuer: str = "inter", curve: str = "P-256") -> Tuple[EVP.PKey, X509.X509]:
+        """A key and an e-mail certificate for name@example.org (alg: RSA, EC with curve,
+        X25519 or X448)."""
+        key = self._key(name, alg, curve)
+        usage = {"RSA": "critical,digitalSignature,keyEncipherment", "EC": "critical,digitalSignature,keyAgreement",
+                 "X25519": "critical,keyAgreement", "X448": "critical,keyAgreement"}.get(alg, "critical,digitalSignature")
         exts = [("basicConstraints", "critical,CA:FALSE"), ("keyUsage", usage), ("extendedKeyUsage", eku),
                 ("subjectAltName", "email:%s@example.org" % name), ("subjectKeyIdentifier", "hash"),
                 ("authorityKeyIdentifier", "keyid")]

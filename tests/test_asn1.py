@@ -295,3 +295,15 @@ def test_null_pointers():
         m2.asn1_time_get_posix(None)
     with pytest.raises(ValueError):
         m2.asn1_string_as_bytes(None)
+
+
+@pytest.mark.parametrize("cls", [ASN1.ASN1_TIME, ASN1.ASN1_UTCTIME])
+def test_set_string_with_a_nul_is_an_asn1_error(cls):
+    """Found by fuzzing (issue 18): a NUL used to surface as a bare ValueError from the C layer."""
+    t = cls()
+    with pytest.raises(ASN1.ASN1Error, match="NUL"):
+        t.set_string("491231235959Z\x00junk")
+    with pytest.raises(ASN1.ASN1Error):
+        t.set_string("not a time")
+    assert t.set_string("491231235959Z") == 1
+    assert str(t) == "Dec 31 23:59:59 2049 GMT"

@@ -141,3 +141,15 @@ def test_closed_error_is_value_error():
 def test_x509_verify_error_text():
     assert Err.get_x509_verify_error(None) == ""
     assert Err.get_x509_verify_error(10) == "certificate has expired"  # X509_V_ERR_CERT_HAS_EXPIRED
+
+
+def test_one_ssl_error_class():
+    """Err.SSLError and SSL.SSLError are one name (issue 18): an SSL failure is caught by either."""
+    from M2Sec import SSL
+    assert Err.SSLError is SSL.SSLError
+    assert issubclass(SSL.SSLCertVerificationError, Err.SSLError)
+    ctx = SSL.Context()
+    with pytest.raises(Err.SSLError):
+        ctx.load_cert_chain("/nonexistent/cert.pem")
+    e = SSL.SSLError("handshake failure")
+    assert str(e) == "handshake failure" and e.err == 0

@@ -195,12 +195,43 @@ def test_response_outlives_connection_close(certs, server, request):
     c = httpslib.HTTPSConnection("localhost", port, ssl_context=certs.client_ctx())
     c.request("GET", "/big", headers={"Connection": "close"})
     resp = c.getresponse()
-    assert c.sock is None and resp.will_close
+    assert resp.will_close
     tls = resp.fp.raw._sock
+    assert c.sock is tls  # still reachable for queries (see test_connection_close_keeps_sock_for_queries)
     assert not tls.closed
     assert resp.read() == bytes(range(256)) * 4096
     assert tls.closed  # the last file closed the connection
     c.close()
+
+
+@pytest.mark.parametrize("server", ["py_https", "m2_https"])
+def test_connection_close_keeps_sock_for_queries(certs, server, request):
+    """M2Crypto's programs inspect ``h.sock`` after a ``Connection: close`` response; the next
+    request still opens a new connection, and the closed ones do not pile up."""
+    port = request.getfixturevalue(server).server_address[1]
+    c = httpslib.HTTPSConnection("localhost", port, ssl_context=certs.client_ctx())
+    before = open_fds()
+    seen = []
+    for _ in range(3):
+        c.request("GET", "/", headers={"Connection": "close"})
+        resp = c.getresponse()
+        assert resp.will_close and resp.read() == BODY
+        sock = c.sock
+        assert sock is not None and sock.closed  # the descriptor is closed ...
+        assert sock.get_peer_cert().get_subject().CN == "localhost"  # ... the TLS state stays
+        assert sock.verify_ok() and sock.get_verify_result() == 0
+        assert sock.get_cipher().name() and sock.get_version() in ("TLSv1.2", "TLSv1.3")
+        assert c.get_session() is not None
+        seen.append(sock)
+    assert len({id(s) for s in seen}) == 3  # each request had a new connection
+    assert get(c) == BODY and c.sock is not seen[-1]  # keep-alive again on a fresh one
+    c.close()
+    assert c.sock.closed and c.sock.get_peer_cert() is not None
+    del seen, sock, resp
+    assert open_fds() <= before + 1
+    c.auto_open = 0
+    with pytest.raises(http.client.NotConnected):
+        c.request("GET", "/")
 
 
 # ---- through an HTTP CONNECT proxy ---------------------------------------------------------

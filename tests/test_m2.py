@@ -165,3 +165,42 @@ def test_threading_functions_exist_and_do_nothing():
 
     assert m2threading.init() is None
     assert m2threading.cleanup() is None
+
+
+# ---- issue 18: the passphrase callback builds its arguments under the GIL ------------------------
+PASSPHRASE_UNDER_GIL = r"""
+import sys
+from M2Sec import SSL, m2
+calls = []
+def cb(rwflag):
+    calls.append(rwflag)
+    return b"x"
+ctx = SSL.Context()
+m2.ssl_ctx_passphrase_callback(ctx.ctx, cb)
+keep = [tuple([i]) for i in range(5000)]  # no free 1-tuples left: building one allocates
+try:
+    m2.ssl_ctx_use_cert_chain(ctx.ctx, sys.argv[1])  # runs without the GIL, calls cb
+except SSL.SSLError:
+    pass
+print(calls)
+"""
+
+
+def test_passphrase_callback_arguments_are_built_holding_the_gil(tmp, openssl):
+    """A PEM file loaded with the GIL released calls the passphrase callback; its argument
+    tuple must be made after taking the GIL (under PYTHONMALLOC=debug an allocation without it
+    aborts the process)."""
+    import subprocess
+    import sys
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+             str(tmp / "k.pem"), "-out", str(tmp / "c.pem"), "-subj", "/CN=x", "-days", "2"])
+    lines = (tmp / "c.pem").read_text().strip().split("\n")
+    # a certificate PEM marked encrypted: reading it asks the context's passphrase callback
+    (tmp / "enc.pem").write_text("\n".join([lines[0], "Proc-Type: 4,ENCRYPTED",
+                                            "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF", ""]
+                                           + lines[1:]) + "\n")
+    env = dict(__import__("os").environ, PYTHONMALLOC="debug")
+    proc = subprocess.run([sys.executable, "-c", PASSPHRASE_UNDER_GIL, str(tmp / "enc.pem")], env=env,
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-1000:]
+    assert proc.stdout.strip() == b"[0]"

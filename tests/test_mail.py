@@ -8,7 +8,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from M2Sec import SMIME, X509, m2, mail
+from M2Sec import CMS, SMIME, X509, m2, mail
 
 from pki_helpers import openssl
 from smime_helpers import M2SecCA, SMTPServer
@@ -68,6 +68,7 @@ def make_all(ca):
         "signed": mail.sign(message(), a_key, a_cert, chain=[inter]),
         "opaque": mail.sign(message(), a_key, a_cert, chain=[inter], detached=False, digest="sha512"),
         "encrypted": mail.encrypt(message(), [ca.certs["bob"]]),
+        "encrypted_cbc": mail.encrypt(message(), [ca.certs["bob"]], cipher="aes-256-cbc"),
         "both": mail.sign_and_encrypt(message(), a_key, a_cert, [ca.certs["bob"], a_cert], chain=[inter]),
     }
 
@@ -84,11 +85,13 @@ def test_round_trips(ca):
             assert out.get_param("protocol") == "application/pkcs7-signature"
         else:
             assert ctype == "application/pkcs7-mime"
-            assert out.get_param("smime-type") == ("signed-data" if kind == "opaque" else "enveloped-data")
+            assert out.get_param("smime-type") == {"opaque": "signed-data", "encrypted_cbc": "enveloped-data"}.get(
+                kind, "authEnveloped-data")
         assert BODY.split()[0].encode() not in raw or kind == "signed"
         for source in (raw, out, BytesParser(policy=policy.default).parsebytes(raw)):
             opened = mail.unwrap(source, key=ca.keys["bob"], cert=ca.certs["bob"], trusted=[root])
-            assert opened.signed == (kind != "encrypted") and opened.encrypted == (kind in ("encrypted", "both"))
+            assert opened.signed == (not kind.startswith("encrypted"))
+            assert opened.encrypted == (kind in ("encrypted", "encrypted_cbc", "both"))
             assert [c.get_subject().CN for c in opened.signers] == (["alice"] if opened.signed else [])
             assert opened.sender_matches() == opened.signed
             check_inner(opened, message()["Subject"])
@@ -103,6 +106,8 @@ def test_openssl_reads_what_mail_writes(ca, tmp_path):
         f = tmp_path / (kind + ".eml")
         f.write_bytes(wire(out))
         for tool in ("smime", "cms"):
+            if tool == "smime" and kind in ("encrypted", "both"):
+                continue  # AES-GCM is AuthEnvelopedData, which PKCS#7 (openssl smime) lacks
             if kind in ("signed", "opaque"):
                 inner = openssl(tool, "-verify", "-in", str(f), "-CAfile", ca.path("root.pem"), "-purpose", "smimesign")
             else:
@@ -153,11 +158,11 @@ def test_smtp_round_trip_on_loopback(ca, smtp_server, tmp_path):
 def test_untrusted_revoked_and_tampered(ca):
     signed = wire(mail.sign(message(), ca.keys["alice"], ca.certs["alice"]))
     # the intermediate is neither in the message nor given: OpenSSL's verify code says so
-    with pytest.raises(SMIME.PKCS7VerificationError) as e:
+    with pytest.raises(CMS.CMSVerificationError) as e:
         mail.unwrap(signed, trusted=[ca.certs["root"]])
     assert e.value.verify_code == m2.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     assert mail.unwrap(signed, trusted=[ca.certs["root"]], untrusted=[ca.certs["inter"]]).signed
-    with pytest.raises(SMIME.PKCS7VerificationError):
+    with pytest.raises(X509.X509VerificationError):
         mail.unwrap(signed, trusted=[ca.certs["bob"]], untrusted=[ca.certs["inter"]])
     # a revoked signer, with the CRL in the store
     store = X509.X509_Store()
@@ -165,16 +170,16 @@ def test_untrusted_revoked_and_tampered(ca):
     store.add_crl(X509.load_crl(ca.path("inter.crl")))
     store.set_flags(X509.verify_crl_check)
     bad = wire(mail.sign(message(), ca.keys["mallory"], ca.certs["mallory"], chain=[ca.certs["inter"]]))
-    with pytest.raises(SMIME.PKCS7VerificationError) as e:
+    with pytest.raises(CMS.CMSVerificationError) as e:
         mail.unwrap(bad, trusted=store)
     assert e.value.verify_code == m2.X509_V_ERR_CERT_REVOKED
     # tampered content: the signature fails, not the chain
     text = b"sch=C3=B6ne Gr=C3=BC=C3=9Fe"
     assert text in signed
-    with pytest.raises(SMIME.PKCS7_Error) as e:
+    with pytest.raises(CMS.CMSSignatureError) as e:
         mail.unwrap(signed.replace(text, b"sch=C3=B6ne Gr=C3=BC=C3=9Fa"), trusted=[ca.certs["root"]],
                     untrusted=[ca.certs["inter"]])
-    assert not isinstance(e.value, SMIME.PKCS7VerificationError)
+    assert not isinstance(e.value, CMS.CMSVerificationError)
     # the unsigned From header is not the signer's
     forged = mail.sign(message(sender="ceo@example.org"), ca.keys["alice"], ca.certs["alice"],
                        chain=[ca.certs["inter"]])
@@ -187,19 +192,15 @@ def test_decryption_errors(ca):
     assert mail.unwrap(enc, key=ca.keys["bob"], cert=ca.certs["bob"]).encrypted
     with pytest.raises(SMIME.SMIME_Error, match="encrypted"):
         mail.unwrap(enc)
-    with pytest.raises(SMIME.PKCS7_Error, match="no recipient"):
+    with pytest.raises(CMS.CMSDecryptError):
         mail.unwrap(enc, key=ca.keys["alice"], cert=ca.certs["alice"])
-    with pytest.raises(SMIME.PKCS7_Error, match="mismatch"):
+    with pytest.raises(CMS.CMSDecryptError):
         mail.unwrap(enc, key=ca.keys["alice"], cert=ca.certs["bob"])
     cut = enc[: len(enc) // 2]
     with pytest.raises((SMIME.SMIME_Error, SMIME.PKCS7_Error)):
         mail.unwrap(cut, key=ca.keys["bob"], cert=ca.certs["bob"])
     with pytest.raises(SMIME.SMIME_Error):
-        mail.encrypt(message(), [ca.certs["carol"]])  # PKCS#7 cannot encrypt to an EC key
-    with pytest.raises(SMIME.SMIME_Error):
         mail.encrypt(message(), [])
-    with pytest.raises(SMIME.SMIME_Error):
-        mail.encrypt(message(), [ca.certs["bob"]], cipher="aes_256_gcm")
     with pytest.raises(ValueError):
         mail.encrypt(message(), [ca.certs["bob"]], cipher="no-such-cipher")
 
@@ -227,3 +228,115 @@ def test_plain_and_malformed_messages(ca):
         assert opened.sender_matches() and opened.message.get_content() == "short\n"
     with pytest.raises(SMIME.SMIME_Error):
         mail.sign(msg, ca.keys["carol"], ca.certs["carol"], digest="nope")
+
+
+# ---- S/MIME 4.0 on CMS: RSA-PSS, EC recipients, AES-GCM, capabilities, triple wrapping ----
+
+@pytest.fixture(scope="module")
+def ca4(tmp_path_factory):
+    ca = M2SecCA(str(tmp_path_factory.mktemp("mail4_ca")))
+    ca.person("alice")
+    for curve in ("P-256", "P-384", "P-521"):
+        ca.person("ec" + curve[2:], alg="EC", curve=curve)
+    ca.person("xavier", alg="X25519")
+    return ca
+
+
+def test_smime4_pss_ec_recipients_and_gcm(ca4, tmp_path):
+    ec = [ca4.certs[n] for n in ("ec256", "ec384", "ec521")]
+    out = mail.sign_and_encrypt(message(), ca4.keys["alice"], ca4.certs["alice"], ec, chain=[ca4.certs["inter"]],
+                                padding="pss")
+    assert out.get_content_type() == "application/pkcs7-mime" and out.get_param("smime-type") == "authEnveloped-data"
+    f = tmp_path / "m.eml"
+    f.write_bytes(wire(out))
+    for name in ("ec256", "ec384", "ec521"):
+        inner = openssl("cms", "-decrypt", "-in", str(f), "-recip", ca4.path(name + ".pem"), "-inkey", ca4.path(name + ".key"))
+        content = openssl("cms", "-verify", "-CAfile", ca4.path("root.pem"), "-purpose", "smimesign", input=inner)
+        assert BytesParser(policy=policy.default).parsebytes(content).get_body(("plain",)).get_content().replace("\r\n", "\n") == BODY
+        opened = mail.unwrap(wire(out), key=ca4.keys[name], cert=ca4.certs[name], trusted=[ca4.certs["root"]])
+        assert opened.signed and opened.encrypted and opened.trusted and opened.sender_matches()
+        assert opened.layers == ["authEnvelopedData", "signedData"]
+        [report] = opened.reports
+        assert report.signature_algorithm == "RSASSA-PSS" and report.digest == "SHA256" and report.signing_time
+        assert report.capabilities[:2] == ["aes-256-gcm", "aes-128-gcm"] == opened.capabilities[:2]
+        check_inner(opened, message()["Subject"])
+
+
+def test_smime4_cipher_follows_capabilities(ca4):
+    bob = ca4.certs["ec256"]
+    assert mail.choose_cipher([bob]) == "aes-256-gcm"
+    assert mail.choose_cipher([bob], {"ec256@example.org": ["aes-128-gcm", "aes-128-cbc"]}) == "aes-128-gcm"
+    assert mail.choose_cipher([bob], lambda cert: ["AES-256-CBC"]) == "aes-256-cbc"
+    old = mail.encrypt(message(), [bob], capabilities={"ec256@example.org": ["aes-128-cbc", "des-ede3-cbc"]})
+    assert old.get_param("smime-type") == "enveloped-data"
+    with pytest.raises(SMIME.SMIME_Error):
+        mail.choose_cipher([bob], {"ec256@example.org": ["rc2-cbc"]})
+    # what a signed mail announces is what a reply is encrypted with
+    opened = mail.unwrap(wire(mail.sign(message(), ca4.keys["alice"], ca4.certs["alice"], chain=[ca4.certs["inter"]])),
+                         trusted=[ca4.certs["root"]])
+    assert mail.choose_cipher([ca4.certs["alice"]], lambda cert: opened.capabilities) == "aes-256-gcm"
+
+
+def test_smime4_triple_wrap(ca4, tmp_path):
+    out = mail.triple_wrap(message(), ca4.keys["ec256"], ca4.certs["ec256"], [ca4.certs["alice"]],
+                           chain=[ca4.certs["inter"]])
+    assert out.get_content_type() == "multipart/signed"
+    opened = mail.unwrap(wire(out), key=ca4.keys["alice"], cert=ca4.certs["alice"], trusted=[ca4.certs["root"]])
+    assert opened.layers == ["signedData", "authEnvelopedData", "signedData"]
+    assert [r.layer for r in opened.reports] == [1, 3] and opened.encrypted
+    check_inner(opened, message()["Subject"])
+    f = tmp_path / "t.eml"
+    f.write_bytes(wire(out))
+    middle = openssl("cms", "-verify", "-in", str(f), "-CAfile", ca4.path("root.pem"))
+    inner = openssl("cms", "-decrypt", "-recip", ca4.path("alice.pem"), "-inkey", ca4.path("alice.key"), input=middle)
+    openssl("cms", "-verify", "-CAfile", ca4.path("root.pem"), input=inner)
+
+
+def test_smime4_reads_openssl_cms(ca4, tmp_path):
+    entity = tmp_path / "entity"
+    entity.write_bytes(b"Content-Type: text/plain; charset=us-ascii\r\n\r\nHello from openssl cms\r\n")
+    signed = openssl("cms", "-sign", "-in", str(entity), "-signer", ca4.path("alice.pem"), "-inkey",
+                     ca4.path("alice.key"), "-certfile", ca4.path("inter.pem"), "-keyopt", "rsa_padding_mode:pss",
+                     "-from", "alice@example.org", "-subject", "pss")
+    (tmp_path / "s.eml").write_bytes(signed)
+    both = openssl("cms", "-encrypt", "-aes-128-gcm", "-in", str(tmp_path / "s.eml"), "-from", "alice@example.org",
+                   "-subject", "pss", ca4.path("ec384.pem"))
+    opened = mail.unwrap(both, key=ca4.keys["ec384"], cert=ca4.certs["ec384"], trusted=[ca4.certs["root"]])
+    assert opened.layers == ["authEnvelopedData", "signedData"] and opened.sender_matches()
+    assert opened.reports[0].signature_algorithm == "RSASSA-PSS"
+    assert opened.message.get_content().strip() == "Hello from openssl cms"
+
+
+def test_smime4_untrusted_report_and_refusals(ca4):
+    signed = wire(mail.sign(message(), ca4.keys["alice"], ca4.certs["alice"], chain=[ca4.certs["inter"]]))
+    opened = mail.unwrap(signed, trusted=[ca4.certs["ec256"]], require_trust=False)
+    assert opened.signed and not opened.trusted and not opened.sender_matches()
+    assert opened.reports[0].verify_code == m2.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    assert "issuer" in opened.reports[0].verify_message
+    if not CMS.HAS_ECX_RECIPIENTS:  # OpenSSL 3.0's CMS has no X25519 key agreement (RFC 8418)
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm):
+            mail.encrypt(message(), [ca4.certs["xavier"]])
+    from M2Sec import EVP
+    with pytest.raises(CMS.CMSUnsupportedAlgorithm):
+        mail.sign(message(), EVP.generate_key("ED25519"), ca4.certs["alice"])
+
+
+def test_mime_nested_10000_deep(ca4):
+    nested = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(10000))
+    with pytest.raises(mail.MIMEStructureError):
+        mail.unwrap(b"From: x@example.org\r\n" + nested)
+    with pytest.raises(mail.MIMEStructureError):  # the sender side refuses it too
+        mail.encrypt(nested, [ca4.certs["ec256"]])
+    # the same inside an encrypted layer: refused once decrypted
+    enc = CMS.encrypt(nested, [ca4.certs["ec256"]]).to_smime()
+    with pytest.raises(mail.MIMEStructureError):
+        mail.unwrap(enc, key=ca4.keys["ec256"], cert=ca4.certs["ec256"])
+    assert issubclass(mail.MIMEStructureError, CMS.CMSFormatError)
+
+
+@pytest.mark.parametrize("raw", [b"To::;x\r\n\r\nbody\r\n", b"Content-Type:;i*\r\n\r\nbody\r\n",
+                                 b"From: a@example.org\r\nTo::;x\r\nContent-Type:;i*\r\n\r\nbody\r\n"])
+def test_unwrap_malformed_headers_is_an_smime_error(raw):
+    """Found by fuzzing (issue 18): the email package's AttributeError/IndexError got out."""
+    with pytest.raises(SMIME.SMIME_Error, match="malformed message headers"):
+        mail.unwrap(raw)

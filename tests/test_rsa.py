@@ -84,3 +84,23 @@ def test_closed(key):
         len(k)
     with pytest.raises(ValueError):
         RSA.gen_key(100, 65537, callback=None)
+
+
+# ---- issue 18: a cipher name is looked up among ciphers, never among m2's functions -----------
+@pytest.mark.parametrize("name", ["zz_probe", "bn_new", "rand_bytes"])
+def test_as_pem_cipher_name_never_calls_an_m2_function(monkeypatch, name):
+    from M2Sec import m2
+    called = []
+    monkeypatch.setattr(m2, "zz_probe", lambda *a: called.append(a), raising=False)
+    rsa = RSA.gen_key(1024, 65537, lambda *a: None)
+    with pytest.raises(RSA.RSAError, match="no such cipher"):
+        rsa.as_pem(cipher=name, callback=lambda *a: b"passphrase")
+    assert called == []
+
+
+def test_as_pem_takes_openssl_cipher_names_too():
+    rsa = RSA.gen_key(1024, 65537, lambda *a: None)
+    for name in ("aes_256_cbc", "AES-256-CBC", "des_ede3_cbc"):
+        pem = rsa.as_pem(cipher=name, callback=lambda *a: b"passphrase")
+        assert b"ENCRYPTED" in pem
+        assert RSA.load_key_string(pem, lambda *a: b"passphrase").n == rsa.n

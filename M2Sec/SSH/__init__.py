@@ -6,10 +6,14 @@ The client: ``async with M2Sec.SSH.connect(host, username=..., client_keys=[...]
 (asyncio) or ``M2Sec.SSH.Server(...)`` (blocking), its core in server.py.  Underneath: wire encoding
 and packet framing (packet), the transport's cryptography (crypto), key exchange (kex), keys
 and known_hosts (keys, knownhosts), user authentication (auth), channels (channel) and the
-protocol core without I/O (connection); errors in errors.
+protocol core without I/O (connection); errors in errors.  SFTP: the protocol core without
+I/O (sftp), the asyncio client (sftp_client, ``conn.start_sftp_client()``), the blocking one
+(sftp_blocking, ``Client.open_sftp()``), the server (sftp_server, ``listen(sftp_factory=...)``),
+SCP (scp, :func:`scp`) and the commands (sftp_cli).
 """
 
-from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHListener,  # noqa: F401
+from M2Sec.SSH._asyncio import (SSHClientConnection, SSHClientProcess, SSHCompletedProcess, SSHConnection,  # noqa: F401
+                                SSHListener,
                                 SSHReader as SSHStreamReader, SSHWriter as SSHStreamWriter, connect)
 from M2Sec.SSH._asyncio_server import SSHAcceptor, SSHServerConnection, SSHServerProcess, listen  # noqa: F401
 from M2Sec.SSH._blocking import Client, Process  # noqa: F401
@@ -22,3 +26,8 @@ from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions  # noqa: F401
 from M2Sec.SSH.process import LocalProcessRunner, run_local  # noqa: F401
 from M2Sec.SSH.server import SSHServer  # noqa: F401
 from M2Sec.SSH.server_auth import PasswordChangeRequired  # noqa: F401
+from M2Sec.SSH.sftp import (SFTPAttrs, SFTPAttributes, SFTPError, SFTPEOFError, SFTPFailure,  # noqa: F401,E402
+                            SFTPNoSuchFile, SFTPOpUnsupported, SFTPPermissionDenied, SFTPProtocolError, SFTPName)
+from M2Sec.SSH.sftp_client import SFTPClient, SFTPClientFile  # noqa: F401,E402
+from M2Sec.SSH.sftp_server import SFTPServer  # noqa: F401,E402
+from M2Sec.SSH.scp import SCPError, scp  # noqa: F401,E402

@@ -9,6 +9,7 @@ and forwards through direct-tcpip channels.
 
 import asyncio
 import codecs
+import inspect
 import os
 import socket
 import time
@@ -621,17 +622,17 @@ class _Protocol(asyncio.Protocol):
         self.conn._pump_all()
 
 
-class SSHClientConnection:
-    """An SSH client connection on asyncio (made by :func:`connect`).
-
-    The server's connection (_asyncio_server.py) shares this transport plumbing: it passes its
-    own protocol core and handles the events of its role in :meth:`_handle_event`.
+class SSHConnection:
+    """What an SSH connection on asyncio is in either role (asyncssh's name): the transport
+    plumbing around a protocol core, channels, keepalives, introspection and closing.
+    :class:`SSHClientConnection` (below) and ``SSHServerConnection`` (_asyncio_server.py) are
+    its two sides, each handling the events of its role in :meth:`_handle_event`.
     """
 
-    def __init__(self, config: Any, core_: Optional[core.ClientConnection] = None) -> None:
+    def __init__(self, core_: Any) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._core = core_ if core_ is not None else core.ClientConnection(config, now=loop.time())
+        self._core = core_
         self._transport: Optional[asyncio.Transport] = None
         self._paused = False
         self._authenticated: asyncio.Future = loop.create_future()
@@ -639,11 +640,6 @@ class SSHClientConnection:
         self._global: Deque[asyncio.Future] = deque()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
-        self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
-        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
-        self._agent_forward_path: Optional[str] = None
-        #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
-        self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
         self._tasks: set = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
@@ -657,14 +653,6 @@ class SSHClientConnection:
 
     # ---- properties ----
     @property
-    def server_version(self) -> bytes:
-        return self._core.server_version
-
-    @property
-    def host_key(self) -> Any:
-        return self._core.host_key
-
-    @property
     def negotiated(self) -> Dict[str, bytes]:
         """The algorithms of the last key exchange: kex, host_key, cipher_out/in, mac_out/in, ..."""
         return self._core.negotiated
@@ -676,6 +664,7 @@ class SSHClientConnection:
         if sock is not None:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # a vanished peer is found
             except OSError:
                 pass
         self._flush()
@@ -717,9 +706,6 @@ class SSHClientConnection:
         self._flush()
 
     def _handle_event(self, ev: core.Event) -> None:
-        if isinstance(ev, core.ChannelOpenRequest):
-            self._channel_open_requested(ev.channel, ev.extra)
-            return
         c = getattr(ev, "channel", None)
         if c is not None:
             if c.app is not None:
@@ -732,96 +718,6 @@ class SSHClientConnection:
         elif isinstance(ev, core.GlobalReply):
             if self._global:
                 self._global.popleft().set_result((ev.success, ev.data))
-        elif isinstance(ev, core.SignatureRequest):
-            self._spawn(self._sign_for_auth(ev))
-        elif isinstance(ev, core.HostKeysAnnounced):
-            self._learn_host_keys(ev.blobs)
-
-    def _learn_host_keys(self, blobs: List[bytes]) -> None:
-        """update_host_keys: ask the server to prove the host keys known_hosts lacks, then
-        record them (OpenSSH's UpdateHostKeys)."""
-        learn = self._update_host_keys
-        if learn is None:
-            return
-        from M2Sec.SSH import keys
-        kh, host, port, hashed = learn
-        known = {e.blob for e in kh.lookup(host, port) if e.marker is None}
-        new = []
-        for blob in blobs:
-            try:
-                keys.decode_public_blob(blob)
-            except (ValueError, keys.SSHKeyError):
-                continue  # a key type M2Sec cannot check
-            if blob not in known:
-                new.append(blob)
-        if not new or self.error is not None:
-            return
-        fut = self._loop.create_future()
-        self._global.append(fut)
-        self._core.hostkeys_prove_request(new)
-        self._flush()
-
-        def proven(f: "asyncio.Future[Tuple[bool, bytes]]") -> None:
-            if f.cancelled() or f.exception() is not None or not f.result()[0]:
-                return
-            try:
-                proved = self._core.hostkeys_proven(new, f.result()[1])
-            except (DisconnectError, ValueError):
-                return  # a bad proof: nothing is learned
-            for key in proved:
-                kh.add(host, port, key, hashed=hashed)
-            try:
-                kh.save()
-            except OSError:
-                pass
-        fut.add_done_callback(proven)
-
-    async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
-        """Ask a key outside the core (an agent's) for the authentication signature."""
-        from M2Sec.SSH.errors import SSHError
-        try:
-            sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
-        except (SSHError, OSError):
-            sig = None  # the agent failed or went away: the next key or method is tried
-        if self._core.state == "closed":
-            return
-        try:
-            events = self._core.signature_done(sig)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
-        self._flush()
-
-    def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
-        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
-        (to the forward's destination) or an agent connection (to the local agent)."""
-        from M2Sec.SSH.packet import SSHReader as WireReader
-        if c.kind == AGENT_CHANNEL:
-            path = self._agent_forward_path
-            if path is None:
-                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
-                return
-            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
-            return
-        try:
-            r = WireReader(extra)
-            addr = r.get_text()
-            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
-        except ValueError:
-            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
-            return
-        dest = self._remote_forwards.get((addr, port))
-        if dest is None:
-            self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
-            return
-        if c.kind == b"forwarded-tcpip":
-            self._spawn(connect_channel(self, c, dest[0], dest[1]))
-        else:
-            target = str(dest[0])
-            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
 
     def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
         """A task the connection keeps until it ends (asyncio holds tasks only weakly)."""
@@ -936,6 +832,36 @@ class SSHClientConnection:
         return default if value is None else value
 
     # ---- sessions ----
+    def _give(self, answer: Callable[..., List[core.Event]], *args: Any) -> None:
+        """Hand the application's answer to the core (answer(*args)) and handle what follows."""
+        if self.error is not None or self._core.state == "closed":
+            return
+        try:
+            events = answer(*args)
+        except DisconnectError as e:
+            self._flush()
+            self._abort(e)
+            return
+        for e in events:
+            self._handle_event(e)
+        self._flush()
+
+    def _channel_for(self, kind: bytes, extra: Callable[[Tuple[str, int]], bytes]) -> Callable[..., Any]:
+        """A stream server's handler: each connection it accepts opens a channel of kind (its
+        extra data made from the connection's peer address) and is piped to it."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername")
+            if not isinstance(peer, tuple):  # a UNIX socket's peer has no address
+                peer = ("127.0.0.1", 0)
+            try:
+                io = await self._open(kind, extra(peer))
+            except Exception:
+                writer.close()
+                return
+            await pipe(io, reader, writer)
+        return handle
+
     async def _open(self, kind: bytes, extra: bytes = b"", **kw: Any) -> _ChannelIO:
         self._check()
         c = self._core.open_channel(kind, extra)
@@ -943,6 +869,214 @@ class SSHClientConnection:
         self._flush()
         await io.opened
         return io
+
+    # ---- the end ----
+    def rekey(self) -> None:
+        """Start a key exchange now."""
+        self._core.rekey()
+        self._flush()
+
+    def close(self) -> None:
+        """Send DISCONNECT and close the socket."""
+        if self._core.state != "closed":
+            self._core.disconnect(BY_APPLICATION, "closed by the application")
+            self._flush()
+        if self.error is None:
+            self.error = ConnectionLost("the connection was closed by the application", local=True)
+        if self._transport is not None:
+            self._transport.close()
+        for listener in self._listeners:
+            listener.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._release()
+
+    async def wait_closed(self) -> None:
+        await self._closed
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+class SSHClientConnection(SSHConnection):
+    """An SSH client connection on asyncio (made by :func:`connect`): sessions, forwarding,
+    agent and X11 forwarding, host keys learned; its sibling on the server is
+    ``SSHServerConnection``."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(core.ClientConnection(config, now=asyncio.get_running_loop().time()))
+        self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
+        #: the agent socket that auth-agent@openssh.com channels reach (agent forwarding)
+        self._agent_forward_path: Optional[str] = None
+        #: (display, fake cookie, screen, real cookie) when X11 connections are forwarded
+        self._x11: Optional[Tuple[str, bytes, int, Optional[bytes]]] = None
+        #: (KnownHosts, host, port, hashed) when the server's other host keys are learned
+        self._update_host_keys: Optional[Tuple[Any, str, int, bool]] = None
+
+    def _handle_event(self, ev: core.Event) -> None:
+        if isinstance(ev, core.ChannelOpenRequest):
+            self._channel_open_requested(ev.channel, ev.extra)
+        elif isinstance(ev, core.SignatureRequest):
+            self._spawn(self._sign_for_auth(ev))
+        elif isinstance(ev, core.HostKeyCheck):
+            self._decide(self._core.config.host_key_check, (ev.key,), self._core.host_key_checked, verdict=True)
+        elif isinstance(ev, core.KbdIntPrompt):
+            self._decide(self._core.config.kbdint, (ev.name, ev.instruction, ev.prompts), self._core.decision_done)
+        elif isinstance(ev, core.PasswordChangePrompt):
+            self._decide(self._core.config.password_change, (ev.prompt,), self._core.decision_done)
+        elif isinstance(ev, core.HostKeysAnnounced):
+            self._learn_host_keys(ev.blobs)
+        else:
+            super()._handle_event(ev)
+
+    @property
+    def server_version(self) -> bytes:
+        return self._core.server_version
+
+    @property
+    def host_key(self) -> Any:
+        return self._core.host_key
+
+    def _learn_host_keys(self, blobs: List[bytes]) -> None:
+        """update_host_keys: ask the server to prove the host keys known_hosts lacks, then
+        record them (OpenSSH's UpdateHostKeys)."""
+        learn = self._update_host_keys
+        if learn is None:
+            return
+        from M2Sec.SSH import keys
+        kh, host, port, hashed = learn
+        known = {e.blob for e in kh.lookup(host, port) if e.marker is None}
+        new = []
+        for blob in blobs:
+            try:
+                keys.decode_public_blob(blob)
+            except (ValueError, keys.SSHKeyError):
+                continue  # a key type M2Sec cannot check
+            if blob not in known:
+                new.append(blob)
+        if not new or self.error is not None:
+            return
+        fut = self._loop.create_future()
+        self._global.append(fut)
+        self._core.hostkeys_prove_request(new)
+        self._flush()
+
+        def proven(f: "asyncio.Future[Tuple[bool, bytes]]") -> None:
+            if f.cancelled() or f.exception() is not None or not f.result()[0]:
+                return
+            try:
+                proved = self._core.hostkeys_proven(new, f.result()[1])
+            except (DisconnectError, ValueError):
+                return  # a bad proof: nothing is learned
+            for key in proved:
+                kh.add(host, port, key, hashed=hashed)
+            try:
+                kh.save()
+            except OSError:
+                pass
+        fut.add_done_callback(proven)
+
+    def _decide(self, fn: Callable[..., Any], args: Tuple[Any, ...], answer: Callable[..., List[core.Event]],
+                verdict: bool = False) -> None:
+        """Ask the application (fn may be a plain function or a coroutine function) and give
+        the core its answer: a value, or for a host key verdict the exception it raised."""
+        try:
+            result = fn(*args)
+        except Exception as e:
+            if not verdict:
+                raise
+            self._give(answer, e)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._decide_later(result, answer, verdict))
+        else:
+            self._give(answer, None if verdict else result)
+
+    async def _decide_later(self, pending: Any, answer: Callable[..., List[core.Event]], verdict: bool) -> None:
+        try:
+            value = await pending
+        except Exception as e:
+            if verdict:
+                self._give(answer, e)
+            else:
+                self._core.disconnect(PROTOCOL_ERROR, "internal error")
+                self._flush()
+                self._abort(e)
+            return
+        self._give(answer, None if verdict else value)
+
+    async def _sign_for_auth(self, ev: core.SignatureRequest) -> None:
+        """Ask a key outside the core (an agent's) for the authentication signature."""
+        from M2Sec.SSH.errors import SSHError
+        try:
+            sig: Optional[bytes] = await ev.key.sign_async(ev.data, ev.algorithm)
+        except (SSHError, OSError):
+            sig = None  # the agent failed or went away: the next key or method is tried
+        self._give(self._core.decision_done, sig)
+
+    def _channel_open_requested(self, c: ch.Channel, extra: bytes) -> None:
+        """A channel from the server: a forwarded-tcpip or forwarded-streamlocal connection
+        (to the forward's destination) or an agent connection (to the local agent)."""
+        from M2Sec.SSH.packet import SSHReader as WireReader
+        if c.kind == b"x11":
+            if self._x11 is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "X11 forwarding is off")
+                return
+            self._spawn(self._x11_channel(c))
+            return
+        if c.kind == AGENT_CHANNEL:
+            path = self._agent_forward_path
+            if path is None:
+                self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "agent forwarding is off")
+                return
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(path), "the agent"))
+            return
+        try:
+            r = WireReader(extra)
+            addr = r.get_text()
+            port = r.get_uint32() if c.kind == b"forwarded-tcpip" else 0
+        except ValueError:
+            self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "malformed %s" % c.kind.decode(errors="replace"))
+            return
+        dest = self._remote_forwards.get((addr, port))
+        if dest is None:
+            self._core.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "no such forward")
+            return
+        if c.kind == b"forwarded-tcpip":
+            self._spawn(connect_channel(self, c, dest[0], dest[1]))
+        else:
+            target = str(dest[0])
+            self._spawn(answer_channel(self, c, lambda: asyncio.open_unix_connection(target), target))
+
+    async def _x11_channel(self, c: ch.Channel) -> None:
+        """An X connection from the server: to the local display, the fake cookie replaced."""
+        from M2Sec.SSH import x11
+        assert self._x11 is not None
+        display, fake, _screen, real = self._x11
+        try:
+            reader, writer = await x11.open_display(display)
+        except OSError as e:
+            if c.state == "opening" and self._core.state == "open":
+                self._core.reject_channel(c, ch.OPEN_CONNECT_FAILED, "cannot open display %s: %s" % (display, e))
+                self._flush()
+            return
+        io = _ChannelIO(self, c)
+        self._core.accept_channel(c)
+        io.opened.set_result(None)
+        self._flush()
+        try:
+            head = await io.stdout.readexactly(12)
+            rest = await io.stdout.readexactly(x11.setup_length(head) - 12)
+            writer.write(x11.replace_cookie(head + rest, fake, real))
+        except (x11.X11Error, asyncio.IncompleteReadError, DisconnectError):
+            io.close()
+            writer.close()
+            return
+        await pipe(io, reader, writer)
 
     async def create_process(self, command: Optional[str] = None, *, subsystem: Optional[str] = None,
                              env: Optional[Mapping[str, str]] = None, term_type: Optional[str] = None,
@@ -967,6 +1101,9 @@ class SSHClientConnection:
                 io.request(b"env", string(name) + string(value), False)
             if self._agent_forward_path is not None:
                 io.request(b"auth-agent-req@openssh.com", b"", False)
+            if self._x11 is not None:
+                from M2Sec.SSH import x11
+                io.request(b"x11-req", x11.x11_request(self._x11[1], self._x11[2]), False)
             if subsystem is not None:
                 replies.append((b"subsystem", io.request(b"subsystem", string(subsystem))))
             elif command is not None:
@@ -995,7 +1132,6 @@ class SSHClientConnection:
             raise ProcessError(result)
         return result
 
-    # ---- forwarding ----
     async def open_connection(self, host: str, port: int, *, orig_host: str = "127.0.0.1",
                               orig_port: int = 0) -> Tuple[SSHReader, SSHWriter]:
         """A direct-tcpip channel to host:port as the server sees it, as (reader, writer)."""
@@ -1007,16 +1143,7 @@ class SSHClientConnection:
         """Listen on listen_host:listen_port (0: any free port, see get_port()) and forward
         each connection to dest_host:dest_port through the server (direct-tcpip)."""
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
-            try:
-                io = await self._open(b"direct-tcpip", ch.direct_tcpip(dest_host, dest_port, peer[0], peer[1]),
-                                      on_data=None)
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
-
+        handle = self._channel_for(b"direct-tcpip", lambda peer: ch.direct_tcpip(dest_host, dest_port, *peer[:2]))
         server = await asyncio.start_server(handle, listen_host, listen_port)
         listener = SSHListener(server)
         self._listeners.append(listener)
@@ -1053,14 +1180,7 @@ class SSHClientConnection:
         """Listen on the UNIX socket listen_path and forward each connection to the server's
         UNIX socket dest_path (direct-streamlocal@openssh.com, as ``ssh -L path:path``)."""
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                io = await self._open(b"direct-streamlocal@openssh.com", ch.direct_streamlocal(dest_path))
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
-
+        handle = self._channel_for(b"direct-streamlocal@openssh.com", lambda peer: ch.direct_streamlocal(dest_path))
         server = await asyncio.start_unix_server(handle, listen_path)
         listener = SSHListener(server)
         self._listeners.append(listener)
@@ -1108,36 +1228,12 @@ class SSHClientConnection:
         self._listeners.append(listener)
         return listener
 
-    # ---- the end ----
-    def rekey(self) -> None:
-        """Start a key exchange now."""
-        self._core.rekey()
-        self._flush()
-
-    def close(self) -> None:
-        """Send DISCONNECT and close the socket."""
-        if self._core.state != "closed":
-            self._core.disconnect(BY_APPLICATION, "closed by the application")
-            self._flush()
-        if self.error is None:
-            self.error = ConnectionLost("the connection was closed by the application", local=True)
-        if self._transport is not None:
-            self._transport.close()
-        for listener in self._listeners:
-            listener.close()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._release()
-
-    async def wait_closed(self) -> None:
-        await self._closed
-
-    async def __aenter__(self) -> "SSHClientConnection":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.close()
-        await self.wait_closed()
+    # ---- SFTP ----
+    def start_sftp_client(self, **kw: Any) -> Any:
+        """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
+        :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
+        from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
+        return _SFTPStarter(start_sftp_client(self, **kw))
 
 
 class _Connector:
@@ -1282,7 +1378,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
             strict_host_key_checking: str = _UNSET, tunnel: Any = _UNSET, proxy_command: Any = _UNSET,
             keepalive_interval: float = _UNSET, keepalive_count_max: int = _UNSET,
             agent_forwarding: bool = _UNSET, update_host_keys: bool = _UNSET,
-            hash_known_hosts: bool = _UNSET) -> _Connector:
+            hash_known_hosts: bool = _UNSET, x11_forwarding: bool = _UNSET,
+            x11_display: Optional[str] = _UNSET) -> _Connector:
     """Connect, exchange keys and authenticate: ``async with connect(...) as conn``.
 
     Options not given are taken from OpenSSH's configuration for the host (``config``), then
@@ -1303,6 +1400,9 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
         used too), or (key, certificate) pairs.  ``passphrase`` decrypts the files.  Default:
         the agent's keys, then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``.
     :param agent_path: the ssh-agent socket (default ``$SSH_AUTH_SOCK``; None: no agent).
+    :param x11_forwarding: forward the X connections of the commands started to the local
+        display (``x11_display``, default $DISPLAY; as ``ssh -X``, ForwardX11); the display's
+        cookie (``xauth``) stays here, the server gets a fake one.
     :param update_host_keys: learn the server's other host keys into the known_hosts file
         once it proves it holds them (hostkeys-00@openssh.com; OpenSSH's UpdateHostKeys).
     :param hash_known_hosts: names added to known_hosts are hashed (``|1|``, HashKnownHosts).
@@ -1319,6 +1419,8 @@ def connect(host: str, port: int = _UNSET, *, username: Optional[str] = _UNSET, 
     :param connect_timeout: seconds for TCP connect, key exchange and authentication.
     :param kbdint_handler: callback(name, instruction, [(prompt, echo)]) -> answers.
     :param password_change_handler: callback(prompt) -> new password.
+        These two and a known_hosts callable may be plain functions or coroutine functions:
+        the protocol core asks for them through events and waits for the answer.
     :raises DisconnectError: (subclasses) HostKeyNotVerifiable, AuthenticationFailed,
         KeyExchangeFailed, ConnectTimeout, ...; OSError if the TCP connection fails;
         SSHConfigError for an unusable configuration.
@@ -1390,9 +1492,18 @@ def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "y
     if policy not in ("yes", "accept-new", "no"):
         raise ValueError("strict_host_key_checking is 'yes', 'accept-new' or 'no', not %r" % (policy,))
     if callable(known_hosts) and not hasattr(known_hosts, "match"):
+        def refused(key: Any) -> HostKeyNotVerifiable:
+            return HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
+
+        if inspect.iscoroutinefunction(known_hosts):
+            async def check_coroutine(key: Any) -> None:
+                if not await known_hosts(key):
+                    raise refused(key)
+            return check_coroutine
+
         def check_callable(key: Any) -> None:
             if not known_hosts(key):
-                raise HostKeyNotVerifiable("the host key callback refused %s" % key.fingerprint())
+                raise refused(key)
         return check_callable
     from M2Sec.SSH.knownhosts import KnownHosts
     kh = known_hosts if hasattr(known_hosts, "match") else KnownHosts(known_hosts, missing_ok=True)
@@ -1623,6 +1734,13 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
         conn._keepalive = (float(interval or 0), int(count_max))
         if update and getattr(known_hosts, "path", None):
             conn._update_host_keys = (known_hosts, host, port, hashed)
+        x11_on = args["x11_forwarding"] if _given(args["x11_forwarding"]) else _yes(opts.get("forwardx11", "no"))
+        display = args["x11_display"] if _given(args["x11_display"]) else os.environ.get("DISPLAY")
+        if x11_on and display:
+            from M2Sec.SSH import x11
+            screen = x11.parse_display(display)[2]
+            conn._x11 = (display, x11.fake_cookie(), screen, await x11.real_cookie(display))
+            conn._core.channel_open_kinds.add(b"x11")
         forward_agent = args["agent_forwarding"]
         if not _given(forward_agent):
             forward_agent = _yes(opts.get("forwardagent", "no"))

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH import server as srv
-from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHClientConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
+from M2Sec.SSH._asyncio import (AGENT_CHANNEL, SSHConnection, SSHReader, SSHWriter, _ChannelIO, _load_keys,
                                 _Protocol, answer_channel, connect_channel, pipe)
 from M2Sec.SSH.errors import BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError
 from M2Sec.SSH.packet import SSHReader as WireReader
@@ -68,6 +68,9 @@ class SSHServerProcess:
         self.exit_status: Optional[int] = None
         #: the UNIX socket forwarding to the client's agent (SSH_AUTH_SOCK), if it asked
         self.agent_path: Optional[str] = None
+        #: the DISPLAY forwarding X11 to the client (``ssh -X``) and its (protocol, cookie)
+        self.x11_display: Optional[str] = None
+        self.x11_auth: Optional[Tuple[str, str]] = None
         self._started = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -106,8 +109,13 @@ class SSHServerProcess:
             elif name == b"subsystem":
                 self.subsystem = r.get_text()
                 known = getattr(self._conn._acceptor.process_factory, "subsystems", None)
-                if known is not None and self.subsystem not in known and perms.command is None:
+                if self._builtin() is not None:
+                    pass
+                elif self._conn._acceptor.process_factory is None or (
+                        known is not None and self.subsystem not in known and perms.command is None):
                     return False
+            if name != b"subsystem" and self._conn._acceptor.process_factory is None and self._builtin() is None:
+                return False
             if perms.command is not None:
                 self.original_command = self.command if name == b"exec" else None
                 self.command, self.subsystem = perms.command, None
@@ -123,6 +131,22 @@ class SSHServerProcess:
             except OSError:
                 return False
             return True
+        if name == b"x11-req":
+            # ssh -X: a display on localhost whose connections are X11 channels to the client
+            if (self._started or self.x11_display is not None or not perms.x11_forwarding
+                    or not self._conn._acceptor.allow_x11_forwarding):
+                return False
+            from M2Sec.SSH import x11
+            single, proto, cookie, screen = r.get_boolean(), r.get_text(), r.get_text(), r.get_uint32()
+            if proto != x11.PROTOCOL or len(cookie) > 256:
+                return False
+            try:
+                number = self._conn._x11_display(single)
+            except OSError:
+                return False
+            self.x11_display = x11.display_for(number, screen)
+            self.x11_auth = (proto, cookie)
+            return True
         if name == b"window-change":
             self.term_size = (r.get_uint32(), r.get_uint32(), r.get_uint32(), r.get_uint32())
             if self.on_window_change is not None:
@@ -136,8 +160,21 @@ class SSHServerProcess:
             return True
         return False
 
+    def _builtin(self) -> Any:
+        """The built-in handler of this session (SFTP, legacy scp) when ``sftp_factory`` is set."""
+        sftp_factory = self._conn._acceptor.sftp_factory
+        if sftp_factory is None or self.permissions.command is not None:
+            return None
+        if self.subsystem == "sftp":
+            from M2Sec.SSH.sftp_server import run_sftp_server
+            return lambda process: run_sftp_server(process, sftp_factory)
+        if self.command is not None and self._conn._acceptor.allow_scp:
+            from M2Sec.SSH.scp import scp_server_handler
+            return scp_server_handler(self.command, sftp_factory)
+        return None
+
     async def _run(self) -> None:
-        factory = self._conn._acceptor.process_factory
+        factory = self._builtin() or self._conn._acceptor.process_factory
         status: Any = None
         try:
             status = factory(self)
@@ -206,7 +243,7 @@ class _ServerChannelIO(_ChannelIO):
         super().on_event(ev)
 
 
-class SSHServerConnection(SSHClientConnection):
+class SSHServerConnection(SSHConnection):
     """One client's connection to an M2Sec server (see the module's docstring)."""
 
     def __init__(self, acceptor: "SSHAcceptor", addr: Tuple[str, int]) -> None:
@@ -214,7 +251,7 @@ class SSHServerConnection(SSHClientConnection):
         self._server: srv.SSHServer = acceptor.server_factory()
         loop = asyncio.get_running_loop()
         core_ = srv.ServerConnection(acceptor.config, self._server, addr=addr[0], now=loop.time())
-        super().__init__(acceptor.config, core_)
+        super().__init__(core_)
         self._core: srv.ServerConnection
         self.peername = addr
         self._grace: Optional[asyncio.TimerHandle] = None
@@ -223,6 +260,8 @@ class SSHServerConnection(SSHClientConnection):
         self._counted = True
         self._agent_dir: Optional[str] = None
         self._agent_server: Any = None
+        self._x11_servers: List[Any] = []
+        self._forward_chain: Optional["asyncio.Task[Any]"] = None
         self._keepalive = acceptor.keepalive
         self._idle: Optional[asyncio.TimerHandle] = None
 
@@ -311,6 +350,9 @@ class SSHServerConnection(SSHClientConnection):
                 self._unlink(key[0])
         self._forwards.clear()
         self._close_agent_socket()
+        for x in self._x11_servers:
+            x.close()
+        self._x11_servers.clear()
         self._acceptor.connections.discard(self)
         super()._connection_lost(exc)
         self._call(self._server.connection_lost, exc)
@@ -390,24 +432,16 @@ class SSHServerConnection(SSHClientConnection):
             self._flush()
             self._abort(e)
             return
-        if self.error is None and self._core.state != "closed":
-            self._answer_auth(value, error)
-            self._flush()
+        self._answer_auth(value, error)
 
     def _answer_auth(self, value: Any, error: Optional[BaseException]) -> None:
-        try:
-            events = self._core.auth_answer(value, error)
-        except DisconnectError as e:
-            self._flush()
-            self._abort(e)
-            return
-        for e in events:
-            self._handle_event(e)
+        self._give(self._core.auth_answer, value, error)
 
     def _open_requested(self, c: ch.Channel, extra: bytes) -> None:
         core_ = self._core
         if c.kind == b"session":
-            if self._acceptor.process_factory is None or not self._server.session_requested():
+            if (self._acceptor.process_factory is None and self._acceptor.sftp_factory is None) \
+                    or not self._server.session_requested():
                 core_.reject_channel(c, ch.OPEN_ADMINISTRATIVELY_PROHIBITED, "sessions are not accepted")
                 return
             c.local_window = c.local_window_size = SERVER_WINDOW
@@ -448,19 +482,29 @@ class SSHServerConnection(SSHClientConnection):
             return
         ok = (port < 65536 and self.permissions.allows_listen(host, port)
               and self._server.server_requested(host, port))
+        # the name resolves without blocking the loop; replies still go out in request order
+        previous, self._forward_chain = self._forward_chain, self._spawn(
+            self._answer_forward(self._forward_chain, host, port, ok, ev.want_reply))
+        del previous
+
+    async def _answer_forward(self, previous: Optional["asyncio.Task[Any]"], host: str, port: int, ok: bool,
+                              want_reply: bool) -> None:
         bound = 0
         if ok:
             try:
-                bound = self._listen_forward(host, port)
+                bound = await self._listen_forward(host, port)
             except OSError:
                 ok = False
-        if ev.want_reply:
-            core_.global_reply(ok, uint32(bound) if ok and port == 0 else b"")
+        if previous is not None:
+            await asyncio.wait([previous])
+        if want_reply and self.error is None and self._core.state == "open":
+            self._core.global_reply(ok, uint32(bound) if ok and port == 0 else b"")
+            self._flush()
 
-    def _listen_forward(self, host: str, port: int) -> int:
-        """Listen for a remote forward (synchronously, so that the reply carries the port)."""
+    async def _listen_forward(self, host: str, port: int) -> int:
+        """Listen for a remote forward; the port bound."""
         bind_host = {"": "0.0.0.0", "localhost": "127.0.0.1", "*": "0.0.0.0"}.get(host, host)
-        info = socket.getaddrinfo(bind_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        info = (await self._loop.getaddrinfo(bind_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))[0]
         sock = socket.socket(info[0], socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -472,15 +516,8 @@ class SSHServerConnection(SSHClientConnection):
             raise
         bound = sock.getsockname()[1]
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername") or ("", 0)
-            try:
-                io = await self._open(b"forwarded-tcpip", string(host) + uint32(bound) + string(peer[0])
-                                      + uint32(peer[1]))
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
+        handle = self._channel_for(b"forwarded-tcpip",
+                                   lambda peer: string(host) + uint32(bound) + string(peer[0]) + uint32(peer[1]))
 
         key = (host, bound)
 
@@ -522,13 +559,7 @@ class SSHServerConnection(SSHClientConnection):
                 sock.close()
                 ok = False
         if ok:
-            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                try:
-                    io = await self._open(b"forwarded-streamlocal@openssh.com", string(path) + string(b""))
-                except Exception:
-                    writer.close()
-                    return
-                await pipe(io, reader, writer)
+            handle = self._channel_for(b"forwarded-streamlocal@openssh.com", lambda peer: string(path) + string(b""))
 
             async def start() -> None:
                 server = await asyncio.start_unix_server(handle, sock=sock)
@@ -540,6 +571,44 @@ class SSHServerConnection(SSHClientConnection):
             self._spawn(start())
         if ev.want_reply:
             self._core.global_reply(ok)
+
+    def _x11_display(self, single: bool) -> int:
+        """Listen on localhost for a forwarded X display (6000 + N, N from 10 as sshd's
+        X11DisplayOffset); each connection becomes an x11 channel to the client."""
+        from M2Sec.SSH import x11
+        for number in range(x11.DISPLAY_OFFSET, x11.DISPLAY_OFFSET + x11.MAX_DISPLAYS):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind(("127.0.0.1", 6000 + number))
+                sock.listen(16)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                continue
+            break
+        else:
+            raise OSError("no free X11 display")
+        self._core.channel_open_kinds.discard(b"x11")  # the server opens them; never accepts them
+
+        def originator(peer: Tuple[str, int]) -> bytes:
+            if single and server is not None:  # single-connection: the display closes after one
+                server.close()
+            return string(peer[0]) + uint32(peer[1])
+        handle = self._channel_for(b"x11", originator)
+
+        server: Any = None
+
+        async def start() -> None:
+            nonlocal server
+            if sock.fileno() < 0:  # the connection ended first
+                return
+            server = await asyncio.start_server(handle, sock=sock)
+            self._x11_servers.append(server)
+            if self.error is not None:
+                server.close()
+        self._x11_servers.append(sock)
+        self._spawn(start())
+        return number
 
     @staticmethod
     def _unlink(path: str) -> None:
@@ -569,13 +638,7 @@ class SSHServerConnection(SSHClientConnection):
             raise
         self._agent_dir = directory
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                io = await self._open(AGENT_CHANNEL)
-            except Exception:
-                writer.close()
-                return
-            await pipe(io, reader, writer)
+        handle = self._channel_for(AGENT_CHANNEL, lambda peer: b"")
 
         async def start() -> None:
             server = await asyncio.start_unix_server(handle, sock=sock)
@@ -608,7 +671,10 @@ class SSHAcceptor:
                  process_factory: Optional[Callable[[SSHServerProcess], Any]], *, login_timeout: float,
                  max_unauthenticated: int, auth_failure_delay: float, allow_pty: bool,
                  allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
-                 keepalive_count_max: int = 3, idle_timeout: float = 0.0) -> None:
+                 keepalive_count_max: int = 3, idle_timeout: float = 0.0,
+                 allow_x11_forwarding: bool = False, sftp_factory: Any = None, allow_scp: bool = True) -> None:
+        self.sftp_factory = sftp_factory
+        self.allow_scp = allow_scp
         self.config = config
         self.server_factory = server_factory
         self.process_factory = process_factory
@@ -617,6 +683,7 @@ class SSHAcceptor:
         self.auth_failure_delay = auth_failure_delay
         self.allow_pty = allow_pty
         self.allow_agent_forwarding = allow_agent_forwarding
+        self.allow_x11_forwarding = allow_x11_forwarding
         self.keepalive = (keepalive_interval, keepalive_count_max)
         self.idle_timeout = idle_timeout
         self.unauthenticated = 0
@@ -672,15 +739,27 @@ def make_acceptor(*, server_host_keys: Sequence[KeyArg], passphrase: Any = None,
                   process_factory: Optional[Callable[[SSHServerProcess], Any]] = None,
                   login_timeout: float = 120.0, max_unauthenticated: int = 100, auth_failure_delay: float = 0.5,
                   allow_pty: bool = True, allow_agent_forwarding: bool = True, keepalive_interval: float = 0.0,
-                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, **config: Any) -> SSHAcceptor:
-    """The acceptor of :func:`listen` (its arguments), not yet listening."""
+                  keepalive_count_max: int = 3, idle_timeout: float = 0.0, allow_x11_forwarding: bool = False,
+                  sftp_factory: Any = None, allow_scp: bool = True, **config: Any) -> SSHAcceptor:
+    """The acceptor of :func:`listen` (its arguments), not yet listening.  The files named
+    (host keys, authorized_keys, CA keys, moduli) are read here, once: the core reads none."""
+    from M2Sec.SSH import keys as _keys
+    from M2Sec.SSH.authorized_keys import AuthorizedKeys
+    from M2Sec.SSH.moduli import Moduli
     keys = _load_keys(server_host_keys, passphrase)
+    if isinstance(authorized_client_keys, (str, os.PathLike)):
+        authorized_client_keys = AuthorizedKeys(authorized_client_keys)
+    if isinstance(config.get("moduli"), (str, os.PathLike)):
+        config["moduli"] = Moduli(config["moduli"])
+    config["trusted_user_ca_keys"] = [k if isinstance(k, _keys.SSHKey) else _keys.load_public_key(k)
+                                      for k in config.get("trusted_user_ca_keys", ())]
     cfg = srv.ServerConfig(keys, authorized_client_keys=authorized_client_keys, **config)
     return SSHAcceptor(cfg, server_factory or srv.SSHServer, process_factory, login_timeout=login_timeout,
                        max_unauthenticated=max_unauthenticated, auth_failure_delay=auth_failure_delay,
                        allow_pty=allow_pty, allow_agent_forwarding=allow_agent_forwarding,
                        keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max,
-                       idle_timeout=idle_timeout)
+                       idle_timeout=idle_timeout, allow_x11_forwarding=allow_x11_forwarding,
+                       sftp_factory=sftp_factory, allow_scp=allow_scp)
 
 
 async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: Sequence[KeyArg],
@@ -698,6 +777,10 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param process_factory: called with an :class:`SSHServerProcess` for each session
         (a coroutine function or plain function; an int it returns is the exit status).
         Without it sessions are refused.  :func:`M2Sec.SSH.process.run_local` runs local programs.
+    :param sftp_factory: serve the ``sftp`` subsystem (and legacy ``scp -t``/``scp -f``
+        commands, unless ``allow_scp=False``) with the SFTPServer it makes from the session
+        (``True``: :class:`~M2Sec.SSH.sftp_server.SFTPServer` on the whole file system;
+        ``lambda p: SFTPServer(p, chroot=DIR)`` for one tree).
     :param login_timeout: seconds a client has to authenticate (sshd's LoginGraceTime).
     :param max_unauthenticated: connections not yet authenticated at once; more are dropped.
     :param auth_failure_delay: seconds before a failed attempt's answer.
@@ -707,6 +790,8 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
     :param idle_timeout: seconds without a byte from the client after which the connection
         ends (0: never).
     :param allow_agent_forwarding: accept ``ssh -A`` (True, as sshd's AllowAgentForwarding).
+    :param allow_x11_forwarding: accept ``ssh -X`` (False, as sshd's X11Forwarding): sessions get
+        a DISPLAY on localhost whose connections go to the client's X server.
     :param max_channels: channels per connection (64).
     :param moduli: an OpenSSH moduli file for group exchange (default: built-in groups).
     :param kex_algs: algorithm lists (OpenSSH's defaults), as are encryption_algs, mac_algs,

@@ -227,6 +227,13 @@ class Client:
         import time
         time.sleep(seconds)
 
+    def open_sftp(self, **kw: Any) -> Any:
+        """An SFTP session with paramiko's names (:class:`M2Sec.SSH.sftp_blocking.SFTPClient`)."""
+        from M2Sec.SSH.sftp_blocking import SFTPClient
+        async def start() -> Any:
+            return await self._conn.start_sftp_client(**kw)
+        return SFTPClient(self._run, self._run(start()))
+
     def rekey(self) -> None:
         self._loop.call(self._conn.rekey)
 

@@ -8,7 +8,7 @@ connection core sends and receives them.  RSA keys sign with the best of rsa-sha
 rsa-sha2-256 and ssh-rsa that the server lists in server-sig-algs (RFC 8308, RFC 8332).
 """
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from M2Sec.SSH.errors import AuthenticationFailed, ProtocolError
 from M2Sec.SSH.packet import SSHReader, boolean, byte, string, uint32
@@ -55,8 +55,10 @@ class ClientAuth:
         self.banners: List[str] = []
         self.success = False
         self.method = b""
-        #: (key, data, algorithm) while a key outside the core (an agent's) must sign
-        self.signature_request: Optional[Tuple[object, bytes, bytes]] = None
+        #: the decision the front end must take before authentication goes on: ("sign", (key,
+        #: data, algorithm)) for a key outside the core (an agent's), ("kbdint", (name,
+        #: instruction, [(prompt, echo)])) or ("password_change", (prompt,)); None otherwise
+        self.pending: Optional[Tuple[str, Tuple[Any, ...]]] = None
         self._pending_body = b""
 
     def _request(self, method: bytes, rest: bytes = b"") -> bytes:
@@ -87,8 +89,8 @@ class ClientAuth:
                 continue
             body, signed = self._publickey_body(key, alg)
             if getattr(key, "external_signer", False):
-                # an agent's key: the front end asks for the signature (signature_done)
-                self.signature_request = (key, signed, alg)
+                # an agent's key: the front end asks for the signature (decision_done)
+                self.pending = ("sign", (key, signed, alg))
                 self._pending_body = body
                 return []
             return [self._request(b"publickey", body + string(key.sign(signed, alg)))]  # type: ignore[attr-defined]
@@ -126,16 +128,25 @@ class ClientAuth:
                   + string(SERVICE) + string(b"publickey") + body)
         return body, signed
 
-    def signature_done(self, signature: Optional[bytes]) -> List[bytes]:
-        """The requests to send once the front end has the signature asked for in
-        :attr:`signature_request` (None: the signer failed, go on with the next key)."""
-        if self.signature_request is None:
-            raise ValueError("no signature was asked for")
-        self.signature_request = None
-        if signature is None:
+    def decision_done(self, value: Any) -> List[bytes]:
+        """The requests to send once the front end has answered :attr:`pending`: a signature
+        (None: the signer failed, go on with the next key), the keyboard-interactive answers,
+        or the new password (None: give up on password)."""
+        if self.pending is None:
+            raise ValueError("no decision was asked for")
+        kind, args = self.pending
+        self.pending = None
+        if kind == "sign":
+            if value is None:
+                return self._next()
+            self._current = b"publickey"
+            return [self._request(b"publickey", self._pending_body + string(value))]
+        if kind == "kbdint":
+            return self._info_answers(len(args[2]), list(value))
+        if value is None or self._password is None:  # password_change
             return self._next()
-        self._current = b"publickey"
-        return [self._request(b"publickey", self._pending_body + string(signature))]
+        old, self._password = self._password, value
+        return [self._request(b"password", boolean(True) + string(old) + string(value))]
 
     # ---- replies ----
     def handle(self, msg: int, payload: bytes) -> List[bytes]:
@@ -163,11 +174,10 @@ class ClientAuth:
 
     def _change_password(self, r: SSHReader) -> List[bytes]:
         prompt = r.get_text()
-        new = self._password_change(prompt) if self._password_change else None
-        if new is None or self._password is None:
+        if not self._password_change or self._password is None:
             return self._next()
-        old, self._password = self._password, new
-        return [self._request(b"password", boolean(True) + string(old) + string(new))]
+        self.pending = ("password_change", (prompt,))
+        return []
 
     def _info_response(self, r: SSHReader) -> List[bytes]:
         name, instruction = r.get_text(), r.get_text()
@@ -179,12 +189,16 @@ class ClientAuth:
         self._kbd_round += 1
         if n == 0:
             answers = []            # an informational round (PAM's messages): nothing to ask
-        elif self._kbdint is not None:
-            answers = list(self._kbdint(name, instruction, prompts))
+        elif self._kbdint:
+            self.pending = ("kbdint", (name, instruction, prompts))
+            return []
         elif n == 1 and not prompts[0][1] and self._kbd_round == 1 and self._password is not None:
             answers = [self._password]
         else:
             answers = [""] * n
+        return self._info_answers(n, answers)
+
+    def _info_answers(self, n: int, answers: List[str]) -> List[bytes]:
         if len(answers) != n:
             raise ValueError("the keyboard-interactive handler gave %d answers to %d prompts" % (len(answers), n))
         return [byte(MSG_USERAUTH_INFO_RESPONSE) + uint32(n) + b"".join(string(a) for a in answers)]

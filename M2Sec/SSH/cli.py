@@ -3,13 +3,16 @@
 
     m2sec ssh server [-b HOST] [-p PORT] [-k HOSTKEY]... [-a AUTHORIZED_KEYS] [--trusted-ca CA.pub]
                      [--password USER:PASSWORD] [--run-commands] [--allow-forwarding] [--moduli FILE]
+                     [--sftp-root DIR]
     m2sec ssh client [-p PORT] [-l USER] [-i KEY]... [--password] [--known-hosts FILE | --accept-any-host-key]
                      [-c CIPHER] [-m MAC] [--kex KEX] [-L LPORT:HOST:PORT] [-R RPORT:HOST:PORT] [-N]
                      HOST [COMMAND...]
 
 Without ``-k`` the server makes an Ed25519 host key for this run and prints its known_hosts
 line.  Without ``--run-commands`` sessions get a built-in greeter that echoes its input (no
-local program runs); with it, commands run through the local shell as the server's user.
+local program runs) and subsystem requests are refused; with it, commands run through the local
+shell as the server's user.  ``--sftp-root DIR`` serves SFTP (and legacy ``scp -O``) from DIR,
+which the client cannot leave.
 """
 
 import argparse
@@ -52,6 +55,9 @@ async def _greeter(process: Any) -> int:
     return await echo(process)
 
 
+_greeter.subsystems = ()  # type: ignore[attr-defined]  # subsystem requests are refused, never greeted
+
+
 def _forward_spec(text: str) -> Tuple[int, str, int]:
     parts = text.rsplit(":", 2)
     if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
@@ -71,6 +77,8 @@ def _server_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-commands", action="store_true", help="run sessions as local programs")
     p.add_argument("--allow-forwarding", action="store_true", help="allow local and remote forwarding")
     p.add_argument("--moduli", help="OpenSSH moduli file for group exchange")
+    p.add_argument("--sftp-root", metavar="DIR",
+                   help="serve SFTP (and scp) confined to DIR, as the server's user")
     p.add_argument("--login-timeout", type=float, default=120.0)
     p.add_argument("--once", action="store_true", help="exit after the first connection ends")
     return p
@@ -96,7 +104,8 @@ async def _serve(args: argparse.Namespace) -> int:
                                 authorized_client_keys=args.authorized_keys, trusted_user_ca_keys=args.trusted_ca,
                                 server_factory=server_cls,
                                 process_factory=SSH.LocalProcessRunner() if args.run_commands else _greeter,
-                                moduli=args.moduli, login_timeout=args.login_timeout)
+                                moduli=args.moduli, login_timeout=args.login_timeout,
+                                sftp_factory=_sftp_factory(args.sftp_root))
     port = acceptor.get_port()
     print("m2sec ssh server listening on %s port %d" % (args.bind, port), flush=True)
     for k in acceptor.config.server_host_keys:
@@ -109,6 +118,15 @@ async def _serve(args: argparse.Namespace) -> int:
         acceptor.close()
         await acceptor.wait_closed()
     return 0
+
+
+def _sftp_factory(root: Optional[str]) -> Any:
+    if root is None:
+        return None
+    if not os.path.isdir(root):
+        raise ValueError("--sftp-root %s is not a directory" % root)
+    from M2Sec.SSH.sftp_server import SFTPServer
+    return lambda process: SFTPServer(process, chroot=root)
 
 
 def _client_parser() -> argparse.ArgumentParser:
@@ -131,16 +149,24 @@ def _client_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _client(args: argparse.Namespace) -> int:
-    user, _, host = args.host.rpartition("@")
-    kw: dict = dict(username=args.user or user or getpass.getuser(), client_keys=args.identity or None,
-                    kex_algs=args.kex, encryption_algs=args.cipher, mac_algs=args.mac)
+def client_options(args: argparse.Namespace) -> dict:
+    """connect()'s keyword arguments from the client options every command shares: -i,
+    --known-hosts, --accept-any-host-key, --password."""
+    kw: dict = dict(client_keys=args.identity or None)
     if args.accept_any_host_key:
         kw["known_hosts"] = None
     elif args.known_hosts:
         kw["known_hosts"] = args.known_hosts
     if args.password:
         kw["password"] = os.environ.get("M2SEC_SSH_PASSWORD") or getpass.getpass("Password: ")
+    return kw
+
+
+async def _client(args: argparse.Namespace) -> int:
+    user, _, host = args.host.rpartition("@")
+    kw = client_options(args)
+    kw.update(username=args.user or user or getpass.getuser(), kex_algs=args.kex, encryption_algs=args.cipher,
+              mac_algs=args.mac)
     async with SSH.connect(host, args.port, **kw) as conn:
         if args.verbose:
             n = conn.negotiated

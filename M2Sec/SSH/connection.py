@@ -82,6 +82,10 @@ _CERT = b"-cert-v01@openssh.com"
 # ---- events --------------------------------------------------------------------------------
 
 
+class _AwaitingVerdict(Exception):
+    """Internal: the first key exchange waits for the application's host key verdict."""
+
+
 @dataclass
 class Event:
     """Something the core reports to its front end."""
@@ -170,6 +174,33 @@ class SignatureRequest(Event):
     key: Any
     data: bytes
     algorithm: bytes
+
+
+@dataclass
+class KbdIntPrompt(Event):
+    """keyboard-interactive prompts for the application: answer with
+    :meth:`ClientConnection.decision_done` (a list of answers, one per prompt)."""
+
+    name: str
+    instruction: str
+    prompts: List[Tuple[str, bool]]
+
+
+@dataclass
+class PasswordChangePrompt(Event):
+    """The server asks for a new password: answer with :meth:`ClientConnection.decision_done`
+    (the new password, or None to try other methods)."""
+
+    prompt: str
+
+
+@dataclass
+class HostKeyCheck(Event):
+    """The server's host key (its signature already verified) waits for the application's
+    verdict: answer with :meth:`ClientConnection.host_key_checked`; nothing more is read from
+    the server until then."""
+
+    key: Any
 
 
 @dataclass
@@ -302,6 +333,7 @@ class Connection:
         self._writer = PacketWriter(crypto.PlainSealer(), crypto.random_bytes)
         self._reader = PacketReader(crypto.PlainOpener())
         self._kex: Optional[_KexState] = None
+        self._held_kex: Optional[_KexState] = None  # a key exchange waiting for a host key verdict
         self._kex_count = 0
         self._last_kex = now  # the front end's monotonic clock, also given to tick()
         #: the front end's wall clock (time.time()), set before receive(): certificate and
@@ -396,17 +428,24 @@ class Connection:
                     return self._take_events()
                 self._peer_version(line)
                 self._set_state(State.KEX)
-            while self.state != "closed":
-                payload = reader.read_packet()
-                if payload is None:
-                    break
-                self._dispatch(payload)
+            self._read_packets()
+        except _AwaitingVerdict:
+            pass  # host_key_checked() goes on
         except DisconnectError as e:
             self._fail(e)
         except SSHFormatError as e:
             self._fail(ProtocolError("malformed message: %s" % e, local=False))
         self._maybe_rekey()
         return self._take_events()
+
+    def _read_packets(self) -> None:
+        """Dispatch the packets buffered so far (none while a host key verdict is awaited)."""
+        reader = self._reader
+        while self.state != "closed" and self._held_kex is None:
+            payload = reader.read_packet()
+            if payload is None:
+                break
+            self._dispatch(payload)
 
     def tick(self, now: float) -> None:
         """Tell the core the time (seconds, monotonic): starts a rekey when rekey_seconds passed."""
@@ -574,9 +613,13 @@ class Connection:
             self._kex_done(k)
 
     def _kex_done(self, k: _KexState) -> None:
+        assert k.method is not None
+        self._check_host_key(k.method, k.chosen["host_key"])  # a client may wait for a verdict here
+        self._kex_continue(k)
+
+    def _kex_continue(self, k: _KexState) -> None:
         m = k.method
         assert m is not None
-        self._check_host_key(m, k.chosen["host_key"])
         if not self.session_id:
             self.session_id = m.h
         k_mpint = _mpint(m.k or 0)
@@ -951,8 +994,35 @@ class ClientConnection(Connection):
         if self.host_key is not None and self.host_key.public_blob() != key.public_blob():
             raise HostKeyNotVerifiable("the server's host key changed during a rekey", local=False)
         if self.host_key is None and self.config.host_key_check is not None:
-            self.config.host_key_check(key)
+            self._held_kex = self._kex
+            self._verdict_key = key
+            self._events.append(HostKeyCheck(key))
+            raise _AwaitingVerdict()
         self.host_key = key
+
+    def host_key_checked(self, error: Optional[BaseException] = None) -> List[Event]:
+        """The application's verdict on :class:`HostKeyCheck`'s key: accepted (error None)
+        or refused with error (a DisconnectError, HostKeyNotVerifiable as a rule); the key
+        exchange then goes on (or the connection ends) and the events that follow.
+
+        :raises DisconnectError: when refused (the connection is then closed).
+        """
+        k, self._held_kex = self._held_kex, None
+        if k is None or self.state == State.CLOSED:
+            raise ValueError("no host key check is pending")
+        try:
+            if error is not None:
+                raise error if isinstance(error, DisconnectError) else \
+                    HostKeyNotVerifiable(str(error) or type(error).__name__, local=True)
+            self.host_key = self._verdict_key
+            self._kex_continue(k)
+            self._read_packets()
+        except DisconnectError as e:
+            self._fail(e)
+        except SSHFormatError as e:
+            self._fail(ProtocolError("malformed message: %s" % e, local=False))
+        self._maybe_rekey()
+        return self._take_events()
 
     # ---- authentication ---------------------------------------------------------------------
 
@@ -963,28 +1033,33 @@ class ClientConnection(Connection):
             self._send(p)
         self._auth_progress(a)
 
-    def signature_done(self, signature: Optional[bytes]) -> List[Event]:
-        """Answer a :class:`SignatureRequest`: the signature blob, or None when the key could
-        not sign (authentication goes on with the next key or method); the events that follow.
+    def decision_done(self, value: Any) -> List[Event]:
+        """Answer the pending :class:`SignatureRequest` (the signature blob, or None when the
+        key could not sign), :class:`KbdIntPrompt` (the answers) or :class:`PasswordChangePrompt`
+        (the new password, or None); the events that follow.
 
         :raises DisconnectError: when no method is left (the connection is then closed).
         """
         a = self._auth
-        if a is None or a.signature_request is None:
-            raise ValueError("no signature was asked for")
+        if a is None or a.pending is None or self.state == State.CLOSED:
+            raise ValueError("no decision was asked for")
         try:
-            for p in a.signature_done(signature):
+            for p in a.decision_done(value):
                 self._send(p)
         except DisconnectError as e:
             self._fail(e)
         self._auth_progress(a)
         return self._take_events()
 
+    #: the name asyncssh-style front ends and the first M2Sec releases used for signatures
+    signature_done = decision_done
+
     def _auth_progress(self, a: _auth.ClientAuth) -> None:
-        if a.signature_request is not None and a.signature_request is not self._sig_announced:
-            self._sig_announced = a.signature_request
-            key, data, alg = a.signature_request
-            self._events.append(SignatureRequest(key, data, alg))
+        if a.pending is not None and a.pending is not self._sig_announced:
+            self._sig_announced = a.pending
+            kind, args = a.pending
+            self._events.append({"sign": SignatureRequest, "kbdint": KbdIntPrompt,
+                                 "password_change": PasswordChangePrompt}[kind](*args))
         if a.banners:
             for text in a.banners:
                 self._events.append(Banner(text))

@@ -10,6 +10,9 @@ wire, :class:`Opener` does the reverse, each with a fast path of one or two call
 packet (``m2.cipher_aead_seal``/``open``, ``m2.cipher_update_iv``, ``m2.mac_oneshot``).
 """
 
+import base64
+import binascii
+import re
 import struct
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
@@ -466,13 +469,29 @@ def load_pem_private_key(data: bytes, passphrase: Optional[bytes]) -> PKey:
         raise SSHFormatError("not a readable PEM private key: %s" % e) from None
 
 
+def pkcs8_kdf_iterations(pem: bytes) -> int:
+    """The PBKDF2 (or PBE) iteration count an ``ENCRYPTED PRIVATE KEY`` PEM block asks for,
+    read before any decryption; 0 for other key derivations (scrypt is bounded by OpenSSL).
+
+    :raises SSHFormatError: the block is not a well-formed encrypted PKCS#8 key.
+    """
+    m = re.search(rb"-----BEGIN ENCRYPTED PRIVATE KEY-----(.*?)-----END ENCRYPTED PRIVATE KEY-----", pem, re.S)
+    if m is None:
+        raise SSHFormatError("no ENCRYPTED PRIVATE KEY block")
+    try:
+        der = base64.b64decode(b"".join(m.group(1).split()), validate=True)
+        return m2.pkcs8_kdf_iterations(der)
+    except (ValueError, binascii.Error, EVP.EVPError) as e:
+        raise SSHFormatError("not a readable encrypted PKCS#8 key: %s" % e) from None
+
+
 def load_pem_public_key(data: bytes) -> PKey:
     """A public key from PEM: SubjectPublicKeyInfo, or PKCS#1 ("RSA PUBLIC KEY").
 
     :raises SSHFormatError: neither.
     """
     try:
-        return EVP.load_key_string_pubkey(data)
+        return EVP.load_key_string_pubkey(data, callback=None)  # None: never a passphrase prompt
     except EVP.EVPError:
         pass
     if b"RSA PUBLIC KEY" in data.lstrip().split(b"\n", 1)[0]:

@@ -35,6 +35,18 @@ class KeyPassphraseError(SSHKeyError):
     """A private key is encrypted and no passphrase, or a wrong one, was given."""
 
 
+class KeyDerivationCostError(SSHKeyError):
+    """An encrypted key file asks for more key-derivation work (bcrypt rounds, PBKDF2
+    iterations) than the caller allowed: raise the limit (``max_rounds``/``max_iterations``)
+    to read it anyway."""
+
+
+# The defaults of load_private_key's limits: ssh-keygen writes 16 bcrypt rounds (``-a``) and
+# OpenSSL 2048 PBKDF2 iterations; a file may ask for more, but not for hours of work.
+MAX_BCRYPT_ROUNDS = 1024
+MAX_PBKDF2_ITERATIONS = 2_000_000
+
+
 class CertificateError(SSHKeyError):
     """An OpenSSH certificate is not valid here: expired, wrong principal or type, bad CA."""
 
@@ -759,7 +771,7 @@ def _file_cipher_sizes(name: bytes) -> Tuple[int, int, int, int]:
     return spec.key_len, spec.iv_len, spec.block, spec.tag_len
 
 
-def _read_openssh(data: bytes, passphrase: Optional[bytes]) -> SSHKey:
+def _read_openssh(data: bytes, passphrase: Optional[bytes], max_rounds: int = MAX_BCRYPT_ROUNDS) -> SSHKey:
     r = SSHReader(data)
     if r.get_bytes(len(_OPENSSH_MAGIC)) != _OPENSSH_MAGIC:
         raise SSHFormatError("not an openssh-key-v1 private key")
@@ -785,6 +797,9 @@ def _read_openssh(data: bytes, passphrase: Optional[bytes]) -> SSHKey:
         kr.done()
         if not salt or rounds < 1:
             raise SSHFormatError("bad bcrypt KDF options")
+        if rounds > max_rounds:
+            raise KeyDerivationCostError("the key file asks for %d bcrypt rounds, more than max_rounds=%d"
+                                         % (rounds, max_rounds))
         kiv = bcrypt_pbkdf(passphrase, salt, rounds, keylen + ivlen)
         opened = crypto.file_cipher(cipher, kiv[:keylen], kiv[keylen:], False, section, tag)
         if opened is None:  # an AEAD tag mismatch
@@ -848,12 +863,16 @@ def from_pkey(pkey: PKey, comment: str = "") -> SSHKey:
     return cls(pkey, comment)
 
 
-def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None) -> SSHKey:
+def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None, *,
+                     max_rounds: int = MAX_BCRYPT_ROUNDS, max_iterations: int = MAX_PBKDF2_ITERATIONS) -> SSHKey:
     """A private key from an OpenSSH private key file (openssh-key-v1, plain or encrypted with
     bcrypt-pbkdf) or a PEM file (PKCS#1, SEC1, PKCS#8, encrypted or not).
 
     :param data_or_path: the file's bytes, or its path (str or os.PathLike).
+    :param max_rounds: the most bcrypt rounds an openssh-key-v1 file may ask for.
+    :param max_iterations: the most PBKDF2 iterations an encrypted PKCS#8 file may ask for.
     :raises KeyPassphraseError: encrypted without a passphrase, or a wrong one.
+    :raises KeyDerivationCostError: the file asks for more rounds or iterations than allowed.
     :raises SSHFormatError: not a private key file, or a malformed one.
     :raises SSHKeyError: an unsupported key type or cipher.
     """
@@ -864,14 +883,19 @@ def load_private_key(data_or_path: PathOrData, passphrase: Passphrase = None) ->
         if _OPENSSH_END not in stripped:
             raise SSHFormatError("the OpenSSH private key has no END line")
         b64 = stripped[len(_OPENSSH_BEGIN):stripped.index(_OPENSSH_END)]
-        return _read_openssh(_b64decode(b64), pw)
+        return _read_openssh(_b64decode(b64), pw, max_rounds)
     if stripped.startswith(_OPENSSH_MAGIC):
-        return _read_openssh(stripped, pw)
+        return _read_openssh(stripped, pw, max_rounds)
     if not stripped.startswith(b"-----BEGIN"):
         raise SSHFormatError("not a private key file (OpenSSH or PEM)")
     encrypted = b"ENCRYPTED" in stripped[:200]
     if encrypted and not pw:
         raise KeyPassphraseError("the private key is encrypted: a passphrase is needed")
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in stripped:
+        iterations = crypto.pkcs8_kdf_iterations(stripped)
+        if iterations > max_iterations:
+            raise KeyDerivationCostError("the key file asks for %d PBKDF2 iterations, more than max_iterations=%d"
+                                         % (iterations, max_iterations))
     try:
         pkey = crypto.load_pem_private_key(stripped, pw)
     except SSHFormatError:

@@ -183,6 +183,8 @@ class Decompressor:
             raise CompressionError("bad compressed data: %s" % e, local=False) from None
         if self._z.unconsumed_tail:
             raise CompressionError("a packet inflates past %d bytes" % MAX_PACKET, local=False)
+        if not out:  # every packet carries a message number: nothing is a broken packet
+            raise CompressionError("a packet inflates to nothing", local=False)
         return out
 
 

@@ -89,10 +89,39 @@ class LocalProcessRunner:
         env = self._environment(process)
         argv = self._argv(process)
         cwd = env.get("HOME") if env.get("HOME") and os.path.isdir(env["HOME"]) else None
-        if process.term_type is not None:
-            await self._run_pty(process, argv, env, cwd)
-        else:
-            await self._run_pipes(process, argv, env, cwd)
+        xauth_dir = await self._x11_environment(process, env)
+        try:
+            if process.term_type is not None:
+                await self._run_pty(process, argv, env, cwd)
+            else:
+                await self._run_pipes(process, argv, env, cwd)
+        finally:
+            if xauth_dir is not None:
+                import shutil
+                shutil.rmtree(xauth_dir, ignore_errors=True)
+
+    @staticmethod
+    async def _x11_environment(process: Any, env: Dict[str, str]) -> Optional[str]:
+        """ssh -X: DISPLAY, and the client's (fake) cookie in an Xauthority file of the
+        session's own (as sshd runs xauth); the directory to remove afterwards."""
+        display = getattr(process, "x11_display", None)
+        if not display:
+            return None
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="m2sec-x11-")
+        path = os.path.join(directory, "Xauthority")
+        proto, cookie = process.x11_auth
+        number = display.split(":", 1)[1]
+        try:
+            proc = await asyncio.create_subprocess_exec("xauth", "-q", "-f", path, "add", "unix:" + number, proto,
+                                                        cookie, stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.wait_for(proc.wait(), 10)
+        except (OSError, asyncio.TimeoutError):
+            pass  # without xauth the display works only for clients that need no cookie
+        env["DISPLAY"] = display
+        env["XAUTHORITY"] = path
+        return directory
 
     # ---- plumbing ----
     @staticmethod

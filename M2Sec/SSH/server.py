@@ -161,14 +161,17 @@ AuthorizedArg = Union[None, str, AuthorizedKeys, Callable[[str], Optional[Author
 
 
 def authorized_keys_lookup(arg: AuthorizedArg) -> Callable[[str], Optional[AuthorizedKeys]]:
-    """The per-user lookup for ``authorized_client_keys``: a path or AuthorizedKeys (every
-    user), a list of keys, or a callable(username) -> AuthorizedKeys or None."""
+    """The per-user lookup for ``authorized_client_keys``: an AuthorizedKeys (every user), a
+    list of keys, or a callable(username) -> AuthorizedKeys or None.  (A path is read by the
+    front end, :func:`M2Sec.SSH._asyncio_server.make_acceptor`, not here.)"""
     if arg is None:
         return lambda user: None
     if isinstance(arg, AuthorizedKeys):
         return lambda user: arg
     if callable(arg):
         return arg  # type: ignore[return-value]
+    if isinstance(arg, (str, bytes)) or hasattr(arg, "__fspath__"):
+        raise TypeError("authorized_client_keys: the core takes AuthorizedKeys, not a path (listen() reads files)")
     keys = AuthorizedKeys(arg)  # type: ignore[arg-type]
     return lambda user: keys
 
@@ -186,8 +189,8 @@ class ServerConfig:
     server_host_key_algs: Optional[Sequence[Union[str, bytes]]] = None
     compression_algs: Optional[Sequence[Union[str, bytes]]] = None
     public_key_algs: Optional[Sequence[Union[str, bytes]]] = None
-    #: an OpenSSH moduli file for group exchange (None: the RFC 3526 groups)
-    moduli: Union[None, str, Moduli] = None
+    #: the groups for group exchange, read by the front end (None: the RFC 3526 groups)
+    moduli: Optional[Moduli] = None
     rekey_bytes: int = 1 << 30
     rekey_seconds: float = 3600.0
     server_version: bytes = VERSION
@@ -210,11 +213,14 @@ class ServerConfig:
             "public_key": _names(self.public_key_algs, DEFAULT_PUBLIC_KEY_ALGS, SUPPORTED_PUBLIC_KEY_ALGS,
                                  "public key"),
         }
-        if not isinstance(self.moduli, Moduli):
-            self.moduli = Moduli(self.moduli)
+        if self.moduli is None:
+            self.moduli = Moduli()
+        elif not isinstance(self.moduli, Moduli):
+            raise TypeError("moduli: the core takes a Moduli object, not a path (listen() reads files)")
         self.authorized_keys = authorized_keys_lookup(self.authorized_client_keys)
-        self.trusted_user_ca_keys = [k if isinstance(k, _keys.SSHKey) else _keys.load_public_key(k)
-                                     for k in self.trusted_user_ca_keys]
+        for k in self.trusted_user_ca_keys:
+            if not isinstance(k, _keys.SSHKey):
+                raise TypeError("trusted_user_ca_keys: the core takes SSHKey objects, not paths (listen() reads files)")
 
 
 # ---- events ----------------------------------------------------------------------------------------

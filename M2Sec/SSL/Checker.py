@@ -9,6 +9,7 @@ on the structured subjectAltName, never on its printed text.
 import hmac
 import ipaddress
 import re
+from re import Pattern  # noqa: F401  (M2Crypto's Checker exports it)
 from typing import Optional, Union
 
 from M2Sec import X509, m2

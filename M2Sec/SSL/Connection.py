@@ -15,7 +15,8 @@ returns, never under it.
 import io
 import socket
 import threading
-from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
+import logging
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar, Union
 from weakref import WeakValueDictionary
 
 from M2Sec import BIO, X509, m2, util
@@ -28,6 +29,8 @@ from M2Sec.SSL.timeout import struct_size, struct_to_timeout
 from M2Sec.SSL.timeout import timeout as Timeout
 
 __all__ = ["Connection", "timeout"]
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 timeout = Timeout
 T = TypeVar("T")

@@ -12,7 +12,7 @@ import socket
 from typing import Dict, Type
 
 from M2Sec import m2
-from M2Sec.Err import ClosedError, M2SecError
+from M2Sec.Err import ClosedError, SSLError
 
 __all__ = [
     "SSLError", "SSLClosedError", "SSLTimeoutError", "SSLEOFError", "SSLWantReadError", "SSLWantWriteError",
@@ -20,10 +20,6 @@ __all__ = [
     "CertificateNotYetValidError", "UntrustedCertificateError", "SelfSignedCertificateError",
     "HostnameMismatchError", "CertificateRevokedError",
 ]
-
-
-class SSLError(M2SecError):
-    """An SSL/TLS failure, with OpenSSL's reason text."""
 
 
 class SSLClosedError(SSLError, ClosedError):

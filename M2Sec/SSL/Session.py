@@ -1,6 +1,6 @@
 """SSL sessions, for resumption (M2Crypto's ``SSL.Session``)."""
 
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from M2Sec import BIO, m2
 from M2Sec._base import Owned
@@ -12,6 +12,7 @@ class Session(Owned):
     """One SSL_SESSION: give it to ``Connection.set_session()`` to resume it."""
 
     _free_fn = m2.ssl_session_free
+    m2_ssl_session_free = staticmethod(m2.ssl_session_free)  # M2Crypto's name
 
     def __init__(self, session: Any, _pyfree: int = 0) -> None:
         super().__init__(session, _pyfree)

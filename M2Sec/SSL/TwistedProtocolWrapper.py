@@ -16,10 +16,13 @@ handshake aborts the connection and the application's ``connectionLost`` receive
 the protocol calls ``transport.startTLS(ctx)`` (STARTTLS).
 """
 
+import logging
+from functools import partial  # noqa: F401  (M2Crypto's module exports it)
 from typing import Any, Callable, Iterable, List, Optional
 
 import twisted.internet.reactor
-from twisted.internet.interfaces import ITLSTransport
+from twisted.internet.interfaces import (  # noqa: F401  (M2Crypto's module exports the four I*)
+    IProtocol, IProtocolFactory, IReactorSSL, IReactorTCP, ITLSTransport)
 from twisted.protocols import policies
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
@@ -29,6 +32,8 @@ from M2Sec.SSL.Checker import Checker
 from M2Sec.SSL.Context import Context
 from M2Sec.SSL.SSLError import SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
 from M2Sec.SSL.SSLObject import SSLObject
+
+log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 __all__ = ["connectSSL", "connectTCP", "listenSSL", "listenTCP", "TLSProtocolWrapper"]
 
@@ -86,6 +91,26 @@ class TLSProtocolWrapper(ProtocolWrapper):
     :param postConnectionCheck: ``check(peer_x509_or_None, host)`` after the handshake; false
         or raising aborts the connection.  None accepts every peer.
     """
+
+    ctx: Optional[Context] = None
+    # M2Crypto's wrapper kept its TLS state in a BIO pair; M2Sec's drives an SSLObject (``ssl``)
+    # over memory BIOs of its own, so these three stay None.
+    sslBio: Any = None
+    internalBio: Any = None
+    networkBio: Any = None
+
+    @property
+    def ssl(self) -> Optional[SSLObject]:
+        """The TLS object of this connection (None before TLS starts)."""
+        return self.tls
+
+    def clear(self) -> None:
+        """Forget this connection's TLS state (the Context stays), ready for reuse."""
+        self.tls = None
+        self.checked = False
+        self._pending = []
+        self._closing = False
+        self._error = None
 
     def __init__(self, factory: policies.WrappingFactory, wrappedProtocol: Any, startPassThrough: bool,
                  client: bool, contextFactory: Any, postConnectionCheck: Optional[Callable]) -> None:

@@ -101,6 +101,17 @@ def srp_server(ctx: Context, lookup: Any) -> None:
     m2.srp_ctx_set_server(ctx.ctx, lookup)
 
 
+def prefer_srp_with_certificate(ctx: Context, config: OpenSSLConfig) -> None:
+    """A server with both a certificate and SRP users chooses SRP+RSA suites first (TLS Lite's
+    choice: the server authenticates with its certificate as well as the password), then the
+    rest of its own list, in its own order."""
+    parts = config.cipher_list.split(":")
+    first = [p for p in parts if p.startswith("kSRP+aRSA")]
+    if first:
+        ctx.set_cipher_list(":".join(first + [p for p in parts if p not in first]))
+        ctx.set_options(m2.SSL_OP_CIPHER_SERVER_PREFERENCE)
+
+
 def srp_client(ctx: Context, username: str, password: str, strength: int) -> None:
     m2.srp_ctx_set_client(ctx.ctx, username, password, strength)
 

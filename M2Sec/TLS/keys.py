@@ -63,7 +63,7 @@ def parsePEMKey(s: Union[str, bytes], private: bool = False, public: bool = Fals
         if b"-----BEGIN PUBLIC KEY-----" in s:
             if private:
                 raise SyntaxError("not a private key")
-            return as_key(EVP.load_key_string_pubkey(s))
+            return as_key(EVP.load_key_string_pubkey(s, pw))  # pw: never the terminal
         key = as_key(EVP.load_key_string(s, pw))
     except EVP.EVPError as e:
         raise SyntaxError("not a PEM %s key: %s" % ("private" if private else "", e)) from e

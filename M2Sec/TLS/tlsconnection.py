@@ -35,6 +35,42 @@ _MAX_RECORD = 16384 + 2048             # the largest TLSCiphertext.length of any
 _ERR_LIB_SSL = 20
 _SSL_AD_REASON_OFFSET = 1000
 Step = Generator[Tuple[str, Any], Any, Any]
+
+
+class _RecordCursor:
+    """Follows the peer's TLS record framing (RFC 8446 section 5.1) so that, on a connection
+    whose socket outlives it (closeSocket False), reads after the handshake stop at a record's
+    end: OpenSSL consumes records whole, so once it has seen close_notify no byte after that
+    record has been taken from the socket (TLS Lite reads record by record too).  The handshake
+    reads freely (a client that is not TLS gets its alert rather than a reset for bytes left
+    unread)."""
+
+    __slots__ = ("header", "left")
+
+    def __init__(self) -> None:
+        self.header = b""
+        self.left = 0
+
+    def room(self) -> int:
+        """How many bytes may be read now: the rest of the current header or record body."""
+        return min(self.left, RECV_SIZE) if self.left else _RECORD_HEADER - len(self.header)
+
+    def advance(self, data: bytes) -> None:
+        """data, the next bytes of the peer's stream, was read."""
+        pos, end = 0, len(data)
+        while pos < end:
+            if self.left:
+                take = min(self.left, end - pos)
+                self.left -= take
+                pos += take
+                continue
+            take = _RECORD_HEADER - len(self.header)
+            self.header += data[pos:pos + take]
+            pos += take
+            if len(self.header) == _RECORD_HEADER:
+                size = int.from_bytes(self.header[3:5], "big")
+                self.header = b""
+                self.left = size if size <= _MAX_RECORD else 0   # not TLS: OpenSSL will say so
 _CLOSED = object()   # what _pump returns when the peer closed the connection first
 
 
@@ -115,6 +151,7 @@ class TLSConnection:
         self._io_refs = 0
         self._settings: Optional[HandshakeSettings] = None
         self._waiting = False                # _pump waits for the peer's bytes
+        self._record = _RecordCursor()       # where the peer's byte stream is in its records
         #: with request_post_handshake_auth, a client that sends no certificate ends the connection
         self.client_cert_required = False
         self._pha_requested = False
@@ -302,6 +339,8 @@ class TLSConnection:
                 _engine.verify_peer_later(ctx, cafile, capath)   # for request_post_handshake_auth
             if verifierDB is not None:
                 _engine.srp_server(ctx, verifierDB._lookup)
+                if certChain is not None:
+                    _engine.prefer_srp_with_certificate(ctx, config)
             protos = alpn or config.alpn
             if protos:
                 _engine.alpn(ctx, protos, server=True)
@@ -427,7 +466,19 @@ class TLSConnection:
             incoming = None
             if want:
                 self._waiting = True         # a timeout now leaves nothing half done
-                incoming = (yield ("recv", RECV_SIZE)) or b""
+                # after the handshake, never past the end of the current record: after the
+                # peer's close_notify the socket is left at the first byte that follows it
+                # (only when the socket outlives TLS, closeSocket False: a socket closed with
+                # the connection needs no such care, and reading record by record costs)
+                cursor, bounded = self._record, self._tls.handshake_done and not self.closeSocket
+                incoming = (yield ("recv", cursor.room() if bounded else RECV_SIZE)) or b""
+                cursor.advance(incoming)
+                if bounded and incoming and cursor.left and not cursor.header and len(incoming) <= _RECORD_HEADER:
+                    # a header alone: OpenSSL can do nothing with it, so fetch the body at once
+                    # (the header goes in first: a timeout now loses nothing)
+                    self._tls.receive_bytes(incoming)
+                    incoming = (yield ("recv", cursor.room())) or b""
+                    cursor.advance(incoming)
             self._waiting = False
 
     def _flush(self, quiet: bool = False) -> Step:
@@ -565,15 +616,18 @@ class TLSConnection:
         """Feed the peer's records to tls one at a time, never reading a byte past them, until
         its close_notify (OpenSSL drops application data that still comes) or the end of the
         stream."""
+        cursor = self._record
         while True:
-            header = yield from self._recv_exact(_RECORD_HEADER)
-            size = int.from_bytes(header[3:5], "big") if len(header) == _RECORD_HEADER else _MAX_RECORD + 1
-            if size > _MAX_RECORD:
-                return                       # the end of the stream, or not TLS
-            body = yield from self._recv_exact(size)
-            if len(body) < size:
-                return
-            tls.receive_bytes(header + body)
+            data = b""
+            while True:                      # one whole record (the cursor's framing)
+                chunk = yield ("recv", cursor.room())
+                if not chunk:
+                    return                   # the end of the stream
+                cursor.advance(chunk)
+                data += chunk
+                if not cursor.left and not cursor.header:
+                    break
+            tls.receive_bytes(data)
             try:
                 tls.unwrap()
                 return
@@ -581,16 +635,6 @@ class TLSConnection:
                 yield from self._flush()
             except M2SecError:
                 return
-
-    def _recv_exact(self, n: int) -> Step:
-        """n bytes from the socket, fewer at its end."""
-        data = b""
-        while len(data) < n:
-            chunk = yield ("recv", n - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return data
 
     # ---- drivers -----------------------------------------------------------------------------------
     def _select_driver(self, gen: Step) -> Generator[int, None, Any]:

@@ -43,7 +43,12 @@ def _decode(raw: bytes) -> Verifier:
         N, g, salt, v = (base64.b64decode(f) for f in bytes(raw).split(b" "))
     except (ValueError, binascii.Error):
         raise ValueError("a damaged verifier entry") from None
-    return int.from_bytes(N, "big"), int.from_bytes(g, "big"), salt, int.from_bytes(v, "big")
+    N, g, v = int.from_bytes(N, "big"), int.from_bytes(g, "big"), int.from_bytes(v, "big")
+    # what RFC 5054's arithmetic needs: an odd modulus of at most 8192 bits, 1 < g < N, 0 < v < N
+    if not (N > 2 and N & 1 and N.bit_length() <= max(SRP_GROUP_BITS) and 1 < g < N and 0 < v < N
+            and 0 < len(salt) <= 255):
+        raise ValueError("a damaged verifier entry")
+    return N, g, salt, v
 
 
 class VerifierDB:

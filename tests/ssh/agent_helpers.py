@@ -21,11 +21,20 @@ class SshAgent:
         self.proc = subprocess.Popen([SSH_AGENT, "-D", "-a", self.path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while not os.path.exists(self.path):
+        while not self._answers():
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 self.stop()
                 raise RuntimeError("ssh-agent did not start")
             time.sleep(0.02)
+
+    def _answers(self) -> bool:
+        """The socket accepts connections (it exists a moment before the agent listens)."""
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(self.path)
+            except OSError:
+                return False
+        return True
 
     def add(self, *args: str) -> subprocess.CompletedProcess:
         return self.run_add(*args, check=True)

@@ -25,6 +25,8 @@ import M2Sec.SSH as SSH
 from M2Sec.SSH import keys as sshkeys
 
 SSH_BIN = shutil.which("ssh") or "/usr/bin/ssh"
+SFTP_BIN = shutil.which("sftp") or "/usr/bin/sftp"
+SCP_BIN = shutil.which("scp") or "/usr/bin/scp"
 USER = getpass.getuser()
 PASSWORD = "correct horse"
 NEW_PASSWORD = "battery staple"
@@ -263,3 +265,9 @@ def pattern(n: int) -> bytes:
     block = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(2048))  # 64 KiB
     reps, rest = divmod(n, len(block))
     return block * reps + block[:rest]
+
+
+def file_sha256(path: Any) -> str:
+    """The SHA-256 (hex) of a file's contents."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()

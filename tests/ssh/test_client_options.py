@@ -20,24 +20,37 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 80))
 
 
+@pytest.fixture(scope="module")
+def jump_sshd():
+    """A second sshd, the first hop of the ProxyJump chain."""
+    from .sshd_helpers import Sshd
+    s = Sshd().start()
+    yield s
+    s.cleanup()
+
+
 @pytest.fixture
-def home(tmp_path, monkeypatch, sshd):
-    """HOME with ~/.ssh/config naming the test sshd as "target" (through "jump") and "direct"."""
+def home(tmp_path, monkeypatch, sshd, jump_sshd):
+    """HOME with ~/.ssh/config naming the test sshd "direct", and "target" reached through
+    "jump2" (the same sshd) after "jump" (a second sshd)."""
     h = tmp_path / "home"
     ssh = h / ".ssh"
     ssh.mkdir(parents=True)
     monkeypatch.setenv("HOME", str(h))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    shutil.copy(sshd.known_hosts(), ssh / "known_hosts")
+    with open(ssh / "known_hosts", "w") as out:
+        for server in (sshd, jump_sshd):
+            with open(server.known_hosts()) as f:
+                out.write(f.read())
     key = sshd.user_keys["ed25519"]
     (ssh / "config").write_text(
-        "Host jump jump2\n  HostName 127.0.0.1\n  Port %d\n"
-        "Host jump2\n  ProxyJump jump\n"
+        "Host jump\n  HostName 127.0.0.1\n  Port %d\n  IdentityFile %s\n"
+        "Host jump2\n  HostName 127.0.0.1\n  Port %d\n  ProxyJump jump\n"
         "Host target\n  HostName 127.0.0.1\n  Port %d\n  ProxyJump jump2\n"
         "Host direct\n  HostName 127.0.0.1\n  Port %d\n  Ciphers aes256-ctr\n  MACs hmac-sha2-512\n"
         "Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\n"
         "Host *\n  User %s\n  IdentityFile %s\n  ServerAliveInterval 30\n"
-        % (sshd.port, sshd.port, sshd.port, sshd.user, key))
+        % (jump_sshd.port, jump_sshd.user_keys["ed25519"], sshd.port, sshd.port, sshd.port, sshd.user, key))
     return h
 
 
@@ -59,10 +72,11 @@ def test_config_applies(home, sshd):
     assert out.split()[2:4] == [b"127.0.0.1", str(sshd.port).encode()]
 
 
-def test_proxy_jump_two_hops(home, sshd):
+def test_proxy_jump_two_hops(home, sshd, jump_sshd):
     async def go():
         async with SSH.connect("target") as conn:
             hops = len(conn._owned)
+            assert conn._owned[0]._owned[0].get_extra_info("port") == jump_sshd.port  # the first hop
             out = (await conn.run("echo through")).stdout
             data = os.urandom(300000)
             res = await conn.run("sha256sum", input=data)
@@ -268,3 +282,33 @@ def test_update_host_keys_learns_the_servers_other_keys(home, sshd, tmp_path):
     for name in ("ecdsa256", "rsa"):
         key = SSH.load_public_key(sshd.host_keys[name] + ".pub")
         assert kh.match("127.0.0.1", sshd.port, key).ok
+
+
+def test_host_key_and_prompt_callbacks_may_be_coroutines(sshd, pam_sshd):
+    """The core asks the front end (HostKeyCheck, KbdIntPrompt events): a known_hosts callable
+    and a keyboard-interactive handler may be coroutines; a refusal is HostKeyNotVerifiable."""
+    from .sshd_helpers import PASSWORD
+    seen = []
+
+    async def trust(key):
+        await asyncio.sleep(0.05)
+        seen.append(key.fingerprint())
+        return True
+
+    async def refuse(key):
+        await asyncio.sleep(0.05)
+        return False
+
+    async def answer(name, instruction, prompts):
+        await asyncio.sleep(0.05)
+        return [PASSWORD] * len(prompts)
+
+    async def go(server, **kw):
+        async with SSH.connect("127.0.0.1", server.port, username=server.user, config=None, agent_path=None,
+                               **kw) as conn:
+            return (await conn.run("echo ok")).stdout
+    assert run(go(sshd, known_hosts=trust, client_keys=[sshd.user_keys["ed25519"]])) == b"ok\n" and seen
+    with pytest.raises(HostKeyNotVerifiable):
+        run(go(sshd, known_hosts=refuse, client_keys=[sshd.user_keys["ed25519"]]))
+    assert run(go(pam_sshd, known_hosts=pam_sshd.known_hosts(), client_keys=[], kbdint_handler=answer,
+                  preferred_auth="keyboard-interactive")) == b"ok\n"

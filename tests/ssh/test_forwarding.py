@@ -142,3 +142,40 @@ def test_socks_with_curl(sshd):
     finally:
         web.shutdown()
         web.server_close()
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    from .x11_helpers import Xvfb
+    x = Xvfb()
+    yield x
+    x.stop()
+
+
+@pytest.fixture(scope="module")
+def x11_sshd(tmp_path_factory):
+    """An sshd forwarding X11; the fake cookies it records go to a file of the test's
+    (SetEnv XAUTHORITY), not to the user's ~/.Xauthority."""
+    from .sshd_helpers import Sshd
+    remote_auth = str(tmp_path_factory.mktemp("x11") / "remote.auth")
+    s = Sshd(extra_config="X11Forwarding yes\nX11UseLocalhost yes\nSetEnv XAUTHORITY=%s\n" % remote_auth).start()
+    yield s
+    s.cleanup()
+
+
+def test_x11_forwarding_to_xvfb(x11_sshd, xvfb, monkeypatch):
+    """x11_forwarding=True as ssh -X: xdpyinfo run by sshd reaches the local Xvfb; the real
+    cookie stays here (the server's session only ever sees the fake one)."""
+    monkeypatch.setenv("DISPLAY", xvfb.display)
+    monkeypatch.setenv("XAUTHORITY", xvfb.xauthority)
+
+    async def go(forward):
+        async with _connect(x11_sshd, x11_forwarding=forward) as conn:
+            info = await conn.run("xdpyinfo | head -3; echo display=$DISPLAY; xauth list")
+            return info
+    on = run(go(True))
+    text = on.stdout.decode()
+    assert "name of display:    localhost:1" in text and "display=localhost:" in text, (text, on.stderr.decode())
+    assert xvfb.cookie not in text  # the server holds only the fake cookie
+    off = run(go(False))
+    assert "display=\n" in off.stdout.decode()

@@ -483,3 +483,77 @@ def test_malformed_private_files(samples, tmp_path):
         load_private_key(str(tmp_path / "missing"))
     with pytest.raises(SSHKeyError):
         samples[0].public_key().private_bytes()
+
+
+# ---- issue 18 (fuzzing): key-derivation work is bounded; loading never prompts ------------------
+def _set_bcrypt_rounds(pem: bytes, rounds: int) -> bytes:
+    """The openssh-key-v1 file pem with its bcrypt round count replaced."""
+    body = b"".join(pem.strip().splitlines()[1:-1])
+    blob = bytearray(base64.b64decode(body))
+    at = blob.index(b"bcrypt") + len(b"bcrypt")
+    optlen = int.from_bytes(blob[at:at + 4], "big")
+    saltlen = int.from_bytes(blob[at + 4:at + 8], "big")
+    pos = at + 8 + saltlen
+    assert optlen == 4 + saltlen + 4
+    blob[pos:pos + 4] = rounds.to_bytes(4, "big")
+    b64 = base64.b64encode(bytes(blob)).decode()
+    lines = ["-----BEGIN OPENSSH PRIVATE KEY-----"] + [b64[i:i + 70] for i in range(0, len(b64), 70)]
+    return ("\n".join(lines + ["-----END OPENSSH PRIVATE KEY-----"]) + "\n").encode()
+
+
+@pytest.mark.timeout(30)
+def test_bcrypt_rounds_from_the_file_are_bounded(tmp_path):
+    path = make_key(tmp_path, "id_ed25519", "ed25519", None, "pw", "-a", "20")
+    pem = Path(path).read_bytes()
+    assert keys.load_private_key(pem, "pw").algorithm == b"ssh-ed25519"
+    with pytest.raises(keys.KeyDerivationCostError, match="20 bcrypt rounds"):
+        keys.load_private_key(pem, "pw", max_rounds=10)
+    assert keys.load_private_key(pem, "pw", max_rounds=20).algorithm == b"ssh-ed25519"
+    huge = _set_bcrypt_rounds(pem, 2 ** 32 - 1)  # years of work before the fix
+    with pytest.raises(keys.KeyDerivationCostError, match="max_rounds=%d" % keys.MAX_BCRYPT_ROUNDS):
+        keys.load_private_key(huge, "pw")
+    assert issubclass(keys.KeyDerivationCostError, SSHKeyError)
+
+
+@pytest.mark.timeout(30)
+def test_pbkdf2_iterations_of_a_pkcs8_key_are_bounded(tmp_path):
+    from pki_helpers import openssl
+    plain = tmp_path / "k.pem"
+    openssl("genpkey", "-algorithm", "ed25519", "-out", str(plain))
+    enc = openssl("pkcs8", "-topk8", "-in", str(plain), "-v2", "aes-256-cbc", "-iter", "5000", "-passout", "pass:pw")
+    assert keys.load_private_key(enc, "pw").algorithm == b"ssh-ed25519"
+    with pytest.raises(keys.KeyDerivationCostError, match="5000 PBKDF2 iterations"):
+        keys.load_private_key(enc, "pw", max_iterations=4999)
+    assert keys.load_private_key(enc, "pw", max_iterations=5000).algorithm == b"ssh-ed25519"
+    with pytest.raises(SSHFormatError):
+        keys.load_private_key(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n", "pw")
+
+
+NO_PROMPT = r"""
+import sys
+from M2Sec.SSH import keys
+from M2Sec.TLS import parsePEMKey
+data = open(sys.argv[1]).read()
+for call in (lambda: keys.load_public_key(data.encode()), lambda: parsePEMKey(data + "-----BEGIN PUBLIC KEY-----\n"),
+             lambda: parsePEMKey(data, public=True)):
+    try:
+        call()
+        print("loaded")
+    except Exception as e:
+        print(type(e).__name__)
+"""
+
+
+def test_loading_an_encrypted_key_as_public_never_prompts(tmp_path):
+    """keys.load_public_key and the TLS API's parsePEMKey fell through to a passphrase prompt
+    (reading the terminal or stdin, leaking EOFError)."""
+    import subprocess
+    import sys
+    from pki_helpers import openssl
+    path = tmp_path / "enc.pem"
+    openssl("genpkey", "-algorithm", "ed25519", "-aes256", "-pass", "pass:pw", "-out", str(path))
+    proc = subprocess.run([sys.executable, "-c", NO_PROMPT, str(path)], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=60, start_new_session=True)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert "passphrase" not in err.lower() and "EOFError" not in out, err
+    assert out.split() == ["SSHFormatError", "SyntaxError", "SyntaxError"]

@@ -107,12 +107,31 @@ class Pump:
                     self.server_events.append(ev)
                     pending[:0] = self.server_event(ev) or []
             if b:
-                for ev in self.c.receive(b):
+                pending = list(self.c.receive(b))
+                while pending:
+                    ev = pending.pop(0)
                     self.client_events.append(ev)
-                    if isinstance(ev, core.ChannelData):
-                        self.received.setdefault(ev.channel.local_id, []).append(ev.data)
-                        self.c.consumed(ev.channel, len(ev.data))
+                    pending[:0] = self.client_event(ev) or []
         raise AssertionError("the cores never went quiet")
+
+    def client_event(self, ev):
+        """The client front end's part: channel data, and the decisions the core asks for
+        (host key verdict, keyboard-interactive answers, a new password); the events that follow."""
+        c = self.c
+        if isinstance(ev, core.ChannelData):
+            self.received.setdefault(ev.channel.local_id, []).append(ev.data)
+            c.consumed(ev.channel, len(ev.data))
+        elif isinstance(ev, core.HostKeyCheck):
+            try:
+                c.config.host_key_check(ev.key)
+            except Exception as e:
+                return c.host_key_checked(e)
+            return c.host_key_checked()
+        elif isinstance(ev, core.KbdIntPrompt):
+            return c.decision_done(c.config.kbdint(ev.name, ev.instruction, ev.prompts))
+        elif isinstance(ev, core.PasswordChangePrompt):
+            return c.decision_done(c.config.password_change(ev.prompt))
+        return None
 
     def server_event(self, ev):
         """Answer one server event; the events that answering gave (authentication's)."""
@@ -468,7 +487,9 @@ def test_group_exchange_with_system_moduli(host_keys, user_key):
     if not os.path.exists("/etc/ssh/moduli"):
         pytest.fail("/etc/ssh/moduli is needed (openssh-server)")
     p = connect(host_keys, user_key, client_keys=[user_key], kex_algs=[b"diffie-hellman-group-exchange-sha256"],
-                server_kw=dict(moduli="/etc/ssh/moduli"))
+                server_kw=dict(moduli=Moduli("/etc/ssh/moduli")))  # read by the front end
+    with pytest.raises(TypeError, match="not a path"):
+        srv.ServerConfig(all_host_keys(host_keys), moduli="/etc/ssh/moduli")
     assert p.s.state == "open"
 
 
@@ -476,6 +497,21 @@ def test_authorized_keys_object_for_every_user(host_keys, user_key):
     ak = AuthorizedKeys(user_key.public_key().public_line() + "\n")
     p = connect(host_keys, user_key, client_keys=[user_key], server_kw=dict(authorized_client_keys=ak))
     assert p.s.state == "open"
+
+
+@pytest.mark.parametrize("alg", [b"zlib@openssh.com", b"zlib"])
+def test_packet_inflating_to_nothing_is_a_compression_error(host_keys, user_key, alg):
+    """Found by fuzzing (issue 18): a compressed packet that inflates to no bytes made
+    receive() raise IndexError (connection.py's _dispatch), on both sides."""
+    from M2Sec.SSH.errors import CompressionError
+    p = connect(host_keys, user_key, client_keys=[user_key], compression_algs=[alg])
+    assert p.s.negotiated["comp_in"] == alg
+    with pytest.raises(CompressionError, match="inflates to nothing") as e:
+        p.c.receive(p.s._writer.write(b""))
+    assert not e.value.local and e.value.code == 6  # SSH_DISCONNECT_COMPRESSION_ERROR
+    p = connect(host_keys, user_key, client_keys=[user_key], compression_algs=[alg])
+    with pytest.raises(CompressionError, match="inflates to nothing"):
+        p.s.receive(p.c._writer.write(b""))
 
 
 def test_disconnect_during_a_strict_key_exchange_keeps_its_reason(host_keys, user_key):

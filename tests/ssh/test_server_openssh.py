@@ -474,3 +474,139 @@ def test_unix_socket_forwarding_from_ssh(server, keys, tmp_path):
         assert refused.wait(20) != 0
     finally:
         echo.close()
+
+
+def test_x11_forwarding_from_ssh_x(keys):
+    """ssh -X to an M2Sec server that allows it: xdpyinfo run there reaches the client's Xvfb;
+    the M2Sec client does the same (x11_forwarding=True); a server that does not allow it
+    gives no DISPLAY."""
+    import asyncio
+    import M2Sec.SSH as SSH
+    from .server_helpers import SSH_BIN
+    from .x11_helpers import Xvfb
+    x = Xvfb()
+    allowing = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=AuthorizedKeys(keys.authorized),
+                            process_factory=LocalProcessRunner(), allow_x11_forwarding=True)
+    refusing = ServerThread(server_host_keys=[keys.host["ed25519"]],
+                            authorized_client_keys=AuthorizedKeys(keys.authorized), process_factory=LocalProcessRunner())
+    command = "xdpyinfo | head -1; echo display=$DISPLAY"
+    try:
+        env = dict(os.environ, DISPLAY=x.display, XAUTHORITY=x.xauthority)
+
+        def ssh_x(srv):
+            argv = [SSH_BIN, "-F", "/dev/null", "-X", "-p", str(srv.port), "-l", USER, "-o", "BatchMode=yes",
+                    "-o", "UserKnownHostsFile=" + keys.known_hosts(srv.port), "-o", "LogLevel=ERROR",
+                    "-o", "IdentityAgent=none", "-i", keys.user["ed25519"], "127.0.0.1", command]
+            return subprocess.run(argv, capture_output=True, timeout=40, stdin=subprocess.DEVNULL, env=env).stdout.decode()
+        out = ssh_x(allowing)
+        assert out.startswith("name of display:    localhost:") and "display=localhost:" in out, out
+        assert ssh_x(refusing).strip() == "display="
+
+        async def m2():
+            async with SSH.connect("127.0.0.1", allowing.port, username=USER, known_hosts=keys.known_hosts(allowing.port),
+                                   client_keys=[keys.user["ed25519"]], config=None, agent_path=None,
+                                   x11_forwarding=True, x11_display=x.display) as conn:
+                return (await conn.run(command)).stdout.decode()
+        old = os.environ.get("XAUTHORITY")
+        os.environ["XAUTHORITY"] = x.xauthority
+        try:
+            out = asyncio.run(asyncio.wait_for(m2(), 40))
+        finally:
+            if old is None:
+                os.environ.pop("XAUTHORITY", None)
+            else:
+                os.environ["XAUTHORITY"] = old
+        assert out.startswith("name of display:    localhost:"), out
+    finally:
+        allowing.stop()
+        refusing.stop()
+        x.stop()
+
+
+def test_ssh_j_and_ssh_d_through_the_m2sec_server(server, keys, echo):
+    """The M2Sec server as a jump host for OpenSSH's ssh -J (direct-tcpip to a second SSH
+    server: itself) and as the far end of ssh -D (curl through the SOCKS port)."""
+    import http.server
+    import threading
+    from .server_helpers import SSH_BIN
+    base = [SSH_BIN, "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + server.known_hosts,
+            "-o", "LogLevel=ERROR", "-o", "IdentityAgent=none", "-i", keys.user["ed25519"]]
+    # ssh -J passes no options to the hop's ssh, so the hop is spelled as the ProxyCommand
+    # that -J stands for (ssh -W through the M2Sec server), with this test's keys and known_hosts
+    hop = "ProxyCommand=" + " ".join(base + ["-p", str(server.port), "-W", "%h:%p", USER + "@127.0.0.1"])
+    check_hello(subprocess.run(base + ["-o", hop, "-p", str(server.port), "-l", USER, "127.0.0.1", "hello"],
+                               capture_output=True, timeout=40, stdin=subprocess.DEVNULL))
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *a):
+            pass
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    socks_port = free_port()
+    proc = subprocess.Popen(base + ["-N", "-D", "127.0.0.1:%d" % socks_port, "-p", str(server.port), "-l", USER,
+                                    "127.0.0.1"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", socks_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        out = subprocess.run(["curl", "-sS", "--max-time", "20", "--socks5-hostname", "127.0.0.1:%d" % socks_port,
+                              "http://127.0.0.1:%d/" % web.server_address[1]], capture_output=True, timeout=30)
+        assert out.stdout == b"hello", out.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        web.shutdown()
+        web.server_close()
+
+
+def test_asyncssh_and_paramiko_clients(server, keys, tmp_path):
+    """Other libraries' clients against the M2Sec server: asyncssh with agent forwarding and a
+    local forward, paramiko with a command and a direct-tcpip channel."""
+    import asyncio
+    import asyncssh
+    import paramiko
+    from .agent_helpers import SshAgent
+    agent = SshAgent()
+    try:
+        agent.add(keys.user["ed25519"])
+
+        async def with_asyncssh():
+            async with asyncssh.connect("127.0.0.1", server.port, username=USER, known_hosts=server.known_hosts,
+                                        client_keys=[keys.user["ed25519"]], agent_path=agent.path,
+                                        agent_forwarding=True) as conn:
+                listed = await conn.run("run:ssh-add -L")
+                fwd = await conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", server.port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", fwd.get_port())
+                banner = await reader.readline()
+                writer.close()
+                fwd.close()
+                return listed.stdout, banner
+        listed, banner = asyncio.run(asyncio.wait_for(with_asyncssh(), 40))
+        assert [" ".join(line.split()[:2]) for line in listed.splitlines()] == agent.listed()
+        assert banner.startswith(b"SSH-2.0-")
+    finally:
+        agent.stop()
+    client = paramiko.SSHClient()
+    client.load_host_keys(server.known_hosts)
+    try:
+        client.connect("127.0.0.1", server.port, username=USER, key_filename=keys.user["ed25519"],
+                       look_for_keys=False, allow_agent=False, timeout=20)
+        _, stdout, _ = client.exec_command("hello", timeout=20)
+        assert stdout.read() == b"hello\n"
+        chan = client.get_transport().open_channel("direct-tcpip", ("127.0.0.1", server.port), ("127.0.0.1", 0))
+        chan.settimeout(10)
+        assert chan.recv(8) == b"SSH-2.0-"
+        chan.close()
+    finally:
+        client.close()

@@ -38,13 +38,15 @@ def test_import_without_posix_tty_modules():
     import sys
     code = ("import sys; sys.modules['fcntl'] = None; sys.modules['termios'] = None\n"
             "import M2Sec.SSH, M2Sec.SSH.process, M2Sec.SSH.agent, M2Sec.SSH.config\n"
+            "import M2Sec.SSH.sftp_server, M2Sec.SSH.scp\n"
             "assert M2Sec.SSH.process.fcntl is None\n"
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
-CORE = ["connection.py", "server.py", "server_auth.py", "kex.py", "auth.py", "channel.py", "packet.py"]
+CORE = ["connection.py", "server.py", "server_auth.py", "kex.py", "auth.py", "channel.py", "packet.py",
+        "sftp.py"]
 FORBIDDEN = {"time", "os", "socket", "asyncio", "threading", "subprocess", "selectors"}
 
 
@@ -63,3 +65,10 @@ def test_core_reads_no_clock_file_or_socket():
     here = Path(M2Sec.SSH.__file__).parent
     offenders = {name: _stdlib_imported(here / name) for name in CORE}
     assert {n: f for n, f in offenders.items() if f} == {}
+
+
+def test_sftp_core_uses_only_the_core():
+    """The SFTP packet layer (sftp.py) builds on the wire encoding and errors, nothing above."""
+    tree = ast.parse((Path(M2Sec.SSH.__file__).parent / "sftp.py").read_text())
+    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert {m for m in mods if m.startswith("M2Sec.")} <= {"M2Sec.SSH.errors", "M2Sec.SSH.packet"}

@@ -106,6 +106,8 @@ def main(kind: str, certdir: str) -> None:
         static = inspect.getattr_static(obj, name)
         if isinstance(static, property) or not callable(getattr(obj, name)):
             continue
+        if name.startswith("m2_") and isinstance(static, staticmethod):
+            continue  # M2Crypto's free functions (m2_ssl_session_free) take a pointer, not obj
         if name in ARGS and ARGS[name] is None:
             continue
         fn = getattr(obj, name)

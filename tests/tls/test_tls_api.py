@@ -255,3 +255,23 @@ def test_checker_fingerprint_forms(creds, monkeypatch):
     monkeypatch.setattr("M2Sec.TLS.checker.hmac.compare_digest", spy)
     Checker(x509Fingerprint=colons)(_Fake(chain))
     assert compared == [(fp, fp)]                  # constant-time comparison of the normalised forms
+
+
+@pytest.mark.parametrize("field,value", [(3, b"\xff" * 300), (0, b"\x00"), (0, b"\x02"), (1, b"\x00"), (2, b""),
+                                         (0, b"\xff" * 2000)])
+def test_damaged_verifier_entry_is_a_value_error(field, value):
+    """Found by fuzzing (issue 18): a verifier larger than N raised OverflowError in check()."""
+    import base64
+    from M2Sec.TLS.verifierdb import VerifierDB
+    db = VerifierDB()
+    db.create()
+    db["alice"] = VerifierDB.makeVerifier("alice", "secret", 1024)
+    assert db.check("alice", "secret")
+    parts = db.db["alice"].split(b" ")
+    parts[field] = base64.b64encode(value)
+    db.db["alice"] = b" ".join(parts)
+    with pytest.raises(ValueError, match="damaged"):
+        db.check("alice", "secret")
+    with pytest.raises(ValueError, match="damaged"):
+        db["alice"]
+    assert db._lookup(b"alice") is None  # a server treats it as an unknown user

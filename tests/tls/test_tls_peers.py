@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -110,6 +111,18 @@ def test_python_ssl_client_and_server(creds, server):
     srv.join()
 
 
+def _client_keeping_socket(creds, port, version):
+    """A client connection (closeSocket False) of version that has written b"tls"."""
+    settings = HandshakeSettings()
+    settings.maxVersion = version
+    sock = connect(port)
+    conn = TLSConnection(sock)
+    conn.closeSocket = False
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
+    conn.write(b"tls")
+    return sock, conn
+
+
 @pytest.mark.parametrize("version", [(3, 4), (3, 3)])
 def test_close_notify_exchange_leaves_the_socket_at_plaintext(creds, server, version):
     """closeSocket=False: close() waits for the peer's close_notify, reading no byte past it,
@@ -124,13 +137,7 @@ def test_close_notify_exchange_leaves_the_socket_at_plaintext(creds, server, ver
         assert plain.recv(10) == b"GO"
         plain.sendall(b"PLAIN")
     srv = server(pyserver)
-    settings = HandshakeSettings()
-    settings.maxVersion = version
-    sock = connect(srv.port)
-    conn = TLSConnection(sock)
-    conn.closeSocket = False
-    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile, settings=settings)
-    conn.write(b"tls")
+    sock, conn = _client_keeping_socket(creds, srv.port, version)
     assert conn.read() == b"tls"
     conn.close()
     assert conn.closed and sock.fileno() != -1
@@ -229,4 +236,82 @@ def test_verifier_databases_shared_with_tlsdb(tlslite_db, tmp_path, server):
     conn.close()
     srv.join()
     db.close()
+    assert not srv.errors
+
+
+def test_srp_server_with_a_certificate_chooses_srp_rsa(creds, server):
+    """Given a certificate and a verifierDB, the server picks an SRP+RSA suite, as TLS Lite's
+    does: it proves itself with its certificate as well as the password, and tls.py client
+    prints the certificate's fingerprint."""
+    import os
+    if not os.path.exists(creds.path("server_rsa-chain.pem")):
+        creds.pki.issue("server_rsa", "/CN=localhost", ext=["subjectAltName=DNS:localhost,IP:127.0.0.1"], alg="RSA")
+        creds._write_chain("server_rsa")
+    db = VerifierDB()
+    db.create()
+    db["alice"] = VerifierDB.makeVerifier("alice", "abra123cadabra", 2048)
+
+    def handler(sock):
+        conn = TLSConnection(sock)
+        conn.handshakeServer(verifierDB=db, certChain=creds.chain("server_rsa"), privateKey=creds.key("server_rsa"))
+        assert conn.session.srpUsername == "alice"
+        name = conn.getCipherName()
+        conn.close()
+        return name
+    srv = server(handler, n=2)
+    out = subprocess.run(tlslite_script("tls.py") + ["client", "-u", "alice", "-p", "abra123cadabra",
+                                                     "localhost:%d" % srv.port], capture_output=True, timeout=TIMEOUT)
+    conn = TLSConnection(connect(srv.port))
+    conn.handshakeClientSRP("alice", "abra123cadabra", cafile=creds.cafile, serverName="localhost")
+    assert conn.session.srpUsername == "alice"
+    assert conn.session.serverCertChain is not None
+    assert conn.session.serverCertChain.getFingerprint() == creds.chain("server_rsa").getFingerprint()
+    conn.close()
+    srv.join()
+    assert b"Handshake success" in out.stdout, out.stdout + out.stderr
+    assert creds.chain("server_rsa").getFingerprint().encode() in out.stdout.lower()
+    assert srv.results == ["aes256", "aes256"]
+
+
+@pytest.mark.parametrize("version", [(3, 4), (3, 3)])
+def test_read_stops_at_the_peers_close_notify(creds, server, version):
+    """The peer sends data, close_notify and plaintext in one go (Python's ssl module over
+    memory BIOs): read() gives the data, then b'' for close_notify, and the plaintext is still
+    in the socket (issue 18: a normal read took it with the TLS records and it was lost)."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(creds.path("server-chain.pem"), creds.path("server.key"))
+
+    def pyserver(sock):
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = sctx.wrap_bio(inc, out, server_side=True)
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(out.read())
+                inc.write(sock.recv(65536))
+        sock.sendall(out.read())
+        while True:
+            try:
+                data = obj.read(10)
+                break
+            except ssl.SSLWantReadError:
+                inc.write(sock.recv(65536))
+        obj.write(data)
+        try:
+            obj.unwrap()                       # close_notify, without waiting for the client's
+        except ssl.SSLWantReadError:
+            pass
+        sock.sendall(out.read() + b"PLAIN")    # one send: the client's recv sees all of it
+        sock.recv(10)
+    srv = server(pyserver)
+    sock, conn = _client_keeping_socket(creds, srv.port, version)
+    time.sleep(0.3)                            # let the data, close_notify and PLAIN arrive together
+    assert conn.read() == b"tls"
+    assert conn.read() == b""                  # close_notify
+    sock.settimeout(5)
+    assert sock.recv(10) == b"PLAIN"
+    sock.close()
+    srv.join()
     assert not srv.errors

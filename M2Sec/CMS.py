@@ -1,0 +1,644 @@
+"""CMS (RFC 5652) and the messages of S/MIME 4.0 (RFC 8551) on OpenSSL's CMS API.
+
+:func:`sign` and :func:`verify` make and check SignedData (RSA PKCS#1 v1.5, RSA-PSS, ECDSA
+signers; attached or detached; several signers); :func:`encrypt` and :func:`decrypt` make and
+open EnvelopedData, and AuthEnvelopedData for AES-GCM, for recipients of every kind OpenSSL
+has (RSA key transport with PKCS#1 v1.5 or OAEP, ECDH and X25519/X448 key agreement, KEK and
+password); :func:`compress` and :func:`digest` make CompressedData and DigestedData.  A
+:class:`ContentInfo` is written as DER, PEM or S/MIME, and read back with :func:`load_der`,
+:func:`load_pem`, :func:`load_smime`::
+
+    ci = CMS.sign(b"hello", key, cert)
+    smime = ci.to_smime()
+    ci, content = CMS.load_smime(smime)
+    result = CMS.verify(ci, trusted=[root])            # result.content, result.signers
+
+    env = CMS.encrypt(b"secret", [bob_cert], cipher="aes-256-gcm")
+    CMS.decrypt(CMS.load_der(env.to_der()), bob_key, bob_cert)
+
+Large content streams: give BIOs (``BIO.openfile``) as data and output, and ``stream=True``
+to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the output BIO
+as the structure is written, never held in memory whole.
+
+OpenSSL 3.0's CMS cannot sign with Ed25519/Ed448 (RFC 8419) nor encrypt to X25519/X448
+certificates (RFC 8418): :data:`HAS_EDDSA` and :data:`HAS_ECX_RECIPIENTS` (probed at import)
+say whether the OpenSSL M2Sec runs on can; where it cannot, such keys raise
+:class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
+(:data:`HAS_ZLIB`).
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+from M2Sec import BIO, EVP, X509, m2
+from M2Sec._base import Owned
+from M2Sec.SMIME import SMIME_Error
+
+__all__ = [
+    "CMSError", "CMSFormatError", "CMSSignatureError", "CMSVerificationError", "CMSDecryptError",
+    "CMSUnsupportedAlgorithm", "ContentInfo", "Signer", "CertRecipient", "KEKRecipient",
+    "PasswordRecipient", "SignerInfo", "SignerResult", "Verified", "sign", "verify", "encrypt",
+    "decrypt", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
+    "load_smime", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
+]
+
+
+class CMSError(SMIME_Error):
+    """A CMS operation failed.  Also an :class:`M2Sec.SMIME.SMIME_Error`, so that code catching
+    S/MIME errors catches these."""
+
+
+class CMSFormatError(CMSError, ValueError):
+    """The input is not a well-formed CMS structure or S/MIME message (truncated, malformed,
+    too deeply nested)."""
+
+
+class CMSSignatureError(CMSError):
+    """A signature or a content digest does not verify: the content or the signed attributes
+    were changed, or the wrong key signed."""
+
+
+class CMSDecryptError(CMSError):
+    """The message does not decrypt: no recipient for this key, the wrong key or password, a
+    corrupted ciphertext, or an AuthEnvelopedData whose tag does not verify (then nothing of the
+    plaintext was released)."""
+
+
+class CMSUnsupportedAlgorithm(CMSError, ValueError):
+    """The message or the call names an algorithm OpenSSL lacks or CMS cannot use."""
+
+
+class CMSVerificationError(CMSError, X509.X509VerificationError):
+    """A signer's certificate chain did not verify: ``verify_code`` (X509_V_ERR_*), ``depth``,
+    ``verify_message``, the ``certificate`` concerned and all ``signers`` (SignerResult)."""
+
+    def __init__(self, verify_code: int, depth: int, certificate: Optional[X509.X509] = None,
+                 signers: Sequence["SignerResult"] = ()) -> None:
+        X509.X509VerificationError.__init__(self, verify_code, depth)
+        self.certificate = certificate
+        self.signers = list(signers)
+
+
+m2.cms_init(CMSError)
+m2.cms_format_init(CMSFormatError)
+m2.cms_signature_init(CMSSignatureError)
+m2.cms_decrypt_init(CMSDecryptError)
+m2.cms_unsupported_init(CMSUnsupportedAlgorithm)
+
+#: OpenSSL was built with zlib: :func:`compress` and :func:`uncompress` work.
+HAS_ZLIB: bool = bool(m2.cms_has_zlib())
+#: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419).  OpenSSL 3.0 cannot.
+HAS_EDDSA: bool = bool(m2.cms_probe_key_type("ED25519"))
+#: OpenSSL's CMS encrypts to X25519/X448 certificates (key agreement, RFC 8418).  OpenSSL 3.0
+#: cannot (it takes them for key transport keys).
+HAS_ECX_RECIPIENTS: bool = bool(m2.cms_probe_key_type("X25519"))
+
+TEXT: int = m2.CMS_TEXT
+BINARY: int = m2.CMS_BINARY
+DETACHED: int = m2.CMS_DETACHED
+NOCERTS: int = m2.CMS_NOCERTS
+NOATTR: int = m2.CMS_NOATTR
+NOSMIMECAP: int = m2.CMS_NOSMIMECAP
+NOINTERN: int = m2.CMS_NOINTERN
+NOCRL: int = m2.CMS_NOCRL
+STREAM: int = m2.CMS_STREAM
+USE_KEYID: int = m2.CMS_USE_KEYID
+
+_TYPE_NAMES = {
+    m2.CMS_DATA: "data", m2.CMS_SIGNED: "signedData", m2.CMS_ENVELOPED: "envelopedData",
+    m2.CMS_DIGESTED: "digestedData", m2.CMS_ENCRYPTED: "encryptedData",
+    m2.CMS_AUTH_ENVELOPED: "authEnvelopedData", m2.CMS_COMPRESSED: "compressedData",
+}
+_RECIPIENT_KINDS = {
+    m2.CMS_RECIPINFO_TRANS: "key_transport", m2.CMS_RECIPINFO_AGREE: "key_agreement",
+    m2.CMS_RECIPINFO_KEK: "kek", m2.CMS_RECIPINFO_PASS: "password", m2.CMS_RECIPINFO_OTHER: "other",
+}
+
+Data = Union[bytes, bytearray, memoryview, BIO.BIO]
+Trust = Union[X509.X509_Store, Iterable[X509.X509], str, None]
+
+
+def _in_bio(data: Data) -> BIO.BIO:
+    """data itself if it is a BIO, else a memory BIO holding it that reports its end."""
+    if isinstance(data, BIO.BIO):
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        bio = BIO.MemoryBuffer(bytes(data))
+        bio.write_close()
+        return bio
+    raise TypeError("data must be bytes or a BIO, not %s" % type(data).__name__)
+
+
+def _check_bytes(data: Any) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("data must be bytes or a BIO, not %s" % type(data).__name__)
+
+
+def _optional_bio(data: Optional[Data]) -> Optional[BIO.BIO]:
+    return None if data is None else _in_bio(data)
+
+
+def _p(obj: Any) -> Any:
+    """obj's pointer, or None.  (The caller keeps obj referenced for the call: a pointer
+    taken from a temporary would be freed before OpenSSL used it.)"""
+    return None if obj is None else obj._ptr()
+
+
+def _into(out: Optional[BIO.BIO], call: Callable[[Any], Any]) -> Optional[bytes]:
+    """call(BIO pointer) writes into out (then None), or into a memory BIO whose bytes are
+    returned."""
+    if out is not None:
+        if not isinstance(out, BIO.BIO):
+            raise TypeError("out must be a BIO, not %s" % type(out).__name__)
+        call(out._ptr())
+        return None
+    target = BIO.MemoryBuffer()
+    try:
+        call(target._ptr())
+        return target.read() or b""
+    finally:
+        target._free()
+
+
+def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "ContentInfo":
+    """ci completed over data now, or (stream) when it is written."""
+    if stream:
+        if not isinstance(data, BIO.BIO):
+            raise TypeError("stream=True needs data as a BIO")
+        ci._stream, ci._flags = data, flags | m2.CMS_STREAM
+    elif isinstance(data, BIO.BIO):
+        m2.cms_final(ci._ptr(), data._ptr(), flags)
+    else:
+        _check_bytes(data)
+        m2.cms_final_buffer(ci._ptr(), data, flags)  # read in place, not copied
+    return ci
+
+
+def _cipher(name: str) -> Any:
+    if not isinstance(name, str):
+        raise TypeError("the cipher name must be a str, not %s" % type(name).__name__)
+    try:
+        return EVP.get_cipher(name)
+    except EVP.EVPError:
+        raise CMSUnsupportedAlgorithm("unknown cipher: %s" % name) from None
+
+
+def _digest(name: Optional[str]) -> Any:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError("the digest name must be a str, not %s" % type(name).__name__)
+    try:
+        return EVP.get_digest(name)
+    except EVP.EVPError:
+        raise CMSUnsupportedAlgorithm("unknown digest: %s" % name) from None
+
+
+def _stack(certs: Iterable[X509.X509]) -> X509.X509_Stack:
+    stack = X509.X509_Stack()
+    for c in certs:
+        if not isinstance(c, X509.X509):
+            raise TypeError("expected X509.X509 certificates, not %s" % type(c).__name__)
+        stack.push(c)
+    return stack
+
+
+def store_from(trusted: Trust) -> X509.X509_Store:
+    """An X509_Store from a store (itself), certificates, a CA file name, or None (the
+    system's default CA paths)."""
+    if isinstance(trusted, X509.X509_Store):
+        return trusted
+    store = X509.X509_Store()
+    if trusted is None:
+        store.set_default_paths()
+    elif isinstance(trusted, str):
+        store.load_info(trusted)
+    else:
+        for c in trusted:
+            store.add_x509(c)
+    return store
+
+
+def _when(seconds: Optional[int]) -> Optional[datetime.datetime]:
+    return None if seconds is None else datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+@dataclass
+class SignerInfo:
+    """One SignerInfo: the signer's certificate (None when neither the message nor the
+    certificates given carry it), the digest and signature algorithms' short names, the
+    signing-time attribute (None if absent) and the sender's S/MIME capabilities (cipher
+    names such as 'aes-256-gcm', most preferred first; RFC 8551 section 2.5.2)."""
+
+    certificate: Optional[X509.X509]
+    digest: str
+    signature_algorithm: str
+    signing_time: Optional[datetime.datetime]
+    capabilities: List[str] = field(default_factory=list)
+
+
+@dataclass
+class SignerResult:
+    """A signer whose signature verified, and the result of its chain: ``verify_code`` 0
+    (X509_V_OK) and the ``chain`` (leaf first) when it verified."""
+
+    certificate: X509.X509
+    verify_code: int
+    verify_depth: int
+    chain: List[X509.X509] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        return self.verify_code == 0
+
+    @property
+    def verify_message(self) -> str:
+        return m2.x509_get_verify_error(self.verify_code) or ""
+
+
+class Verified:
+    """What :func:`verify` found: the content (None when written to ``out``), each signer's
+    result, and the SignerInfos (read when first asked for)."""
+
+    def __init__(self, content: Optional[bytes], signers: List[SignerResult], ci: "ContentInfo",
+                 certs: Sequence[X509.X509]) -> None:
+        self.content, self.signers = content, signers
+        self._ci, self._certs, self._infos = ci, certs, None  # type: Any, Sequence[X509.X509], Optional[List[SignerInfo]]
+
+    @property
+    def infos(self) -> List[SignerInfo]:
+        if self._infos is None:
+            self._infos = self._ci.signer_infos(self._certs)
+        return self._infos
+
+    def __repr__(self) -> str:
+        return "Verified(content=%s, signers=%r)" % (
+            "None" if self.content is None else "<%d bytes>" % len(self.content), self.signers)
+
+
+class ContentInfo(Owned):
+    """One CMS ContentInfo (signedData, envelopedData, authEnvelopedData ...).
+
+    Owns its CMS_ContentInfo; ``close()`` frees it.  A structure made with ``stream=True``
+    holds its input BIO until it is written (``write_der``/``write_pem``/``write_smime``).
+    """
+
+    _free_fn = m2.cms_free
+
+    def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None:
+        super().__init__(ptr, 1)
+        self._stream = _stream
+        self._flags = _flags
+
+    def close(self) -> None:
+        self._stream = None
+        super().close()
+
+    free = close
+
+    # ---- what it is ----
+    @property
+    def type(self) -> int:
+        """The content type's NID (m2.CMS_SIGNED, m2.CMS_AUTH_ENVELOPED ...)."""
+        return m2.cms_type_nid(self._ptr())
+
+    @property
+    def type_name(self) -> str:
+        """'signedData', 'envelopedData', 'authEnvelopedData', 'compressedData', ..."""
+        return _TYPE_NAMES.get(self.type, "unknown")
+
+    @property
+    def detached(self) -> bool:
+        """True if the content is not inside (a detached signature)."""
+        return m2.cms_is_detached(self._ptr())
+
+    def certificates(self) -> List[X509.X509]:
+        """The certificates a signedData carries."""
+        ptr = m2.cms_get1_certs(self._ptr())
+        return list(X509.X509_Stack(ptr, 1)) if ptr is not None else []
+
+    def crls(self) -> List[X509.CRL]:
+        """The CRLs a signedData carries."""
+        ptr = m2.cms_get1_crls(self._ptr())
+        return list(X509.CRL_Stack(ptr, 1).pystack) if ptr is not None else []
+
+    def signer_infos(self, certs: Iterable[X509.X509] = ()) -> List[SignerInfo]:
+        """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
+        find signers' certificates the message does not carry."""
+        stack = _stack(certs)
+        return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
+                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), stack._ptr())]
+
+    def recipient_kinds(self) -> List[str]:
+        """The kind of each recipient of an (auth)envelopedData: 'key_transport',
+        'key_agreement', 'kek', 'password'."""
+        return [_RECIPIENT_KINDS.get(k, "other") for k in m2.cms_recipient_kinds(self._ptr())]
+
+    # ---- writing ----
+    def _write(self, writer: Any, bio: BIO.BIO, data: Optional[Data], flags: int) -> None:
+        if not isinstance(bio, BIO.BIO):
+            raise TypeError("bio must be a BIO, not %s" % type(bio).__name__)
+        if data is None and self._stream is not None:
+            data, self._stream = self._stream, None
+        source = _optional_bio(data)
+        writer(self._ptr(), bio._ptr(), _p(source), flags | self._flags)
+
+    def write_der(self, bio: BIO.BIO, data: Optional[Data] = None, flags: int = 0) -> None:
+        """Write DER to bio; a streaming structure reads its content from data as it goes."""
+        self._write(m2.cms_write_der, bio, data, flags)
+
+    def write_pem(self, bio: BIO.BIO, data: Optional[Data] = None, flags: int = 0) -> None:
+        """Write PEM to bio (streaming as write_der)."""
+        self._write(m2.cms_write_pem, bio, data, flags)
+
+    def write_smime(self, bio: BIO.BIO, data: Optional[Data] = None, flags: int = 0) -> None:
+        """Write an S/MIME message to bio: multipart/signed around data for a detached
+        signature, application/pkcs7-mime with its smime-type otherwise (SMIME_write_CMS).
+        The data is written as it is (CMS_BINARY) unless flags has CMS_TEXT."""
+        if not flags & m2.CMS_TEXT:
+            flags |= m2.CMS_BINARY
+        if self.type == m2.CMS_SIGNED and self.detached:
+            flags |= m2.CMS_DETACHED
+            if self._stream is None:  # already signed: the data is only copied, not signed again
+                flags |= m2.CMS_REUSE_DIGEST
+        self._write(m2.cms_write_smime, bio, data, flags)
+
+    def _bytes(self, method: Any, data: Optional[Data], flags: int) -> bytes:
+        with BIO.MemoryBuffer() as out:
+            method(out, data, flags)
+            return out.read() or b""
+
+    def to_der(self) -> bytes:
+        return self._bytes(self.write_der, None, 0)
+
+    def to_pem(self) -> bytes:
+        return self._bytes(self.write_pem, None, 0)
+
+    def to_smime(self, data: Optional[Data] = None, flags: int = 0) -> bytes:  # noqa: D401
+        """The S/MIME message (data: the content of a detached signature)."""
+        return self._bytes(self.write_smime, data, flags)
+
+
+# ---- reading ----
+
+def load_der(data: Union[Data, Any]) -> ContentInfo:
+    """A ContentInfo from DER: a BIO, or a bytes-like object (bytes, memoryview, mmap), parsed
+    in place without a copy.  :raises CMSFormatError: if malformed."""
+    if isinstance(data, BIO.BIO):
+        return ContentInfo(m2.cms_read_der(data._ptr()))
+    if isinstance(data, str):
+        raise TypeError("data must be bytes-like or a BIO, not str")
+    return ContentInfo(m2.cms_read_der_buffer(data))
+
+
+def load_pem(data: Data) -> ContentInfo:
+    """A ContentInfo from PEM ("-----BEGIN CMS-----" or PKCS7).  :raises CMSFormatError:"""
+    bio = _in_bio(data)
+    return ContentInfo(m2.cms_read_pem(bio._ptr()))
+
+
+def load_smime(data: Data, *, binary: bool = False) -> Tuple[ContentInfo, Optional[BIO.BIO]]:
+    """(ContentInfo, content BIO or None) from an S/MIME message: the content BIO holds the
+    signed first part of a multipart/signed message, with CRLF line ends (the canonical form
+    of RFC 8551) unless binary (then as they are: for content signed with ``openssl -binary``).
+    :raises CMSFormatError: if not S/MIME."""
+    source = _in_bio(data)
+    ptr, bio = m2.cms_read_smime(source._ptr(), m2.CMS_BINARY if binary else 0)
+    return ContentInfo(ptr), (BIO.BIO(bio, 1) if bio is not None else None)
+
+
+# ---- SignedData ----
+
+@dataclass
+class Signer:
+    """One signer for :func:`sign`: its key and certificate, the digest (None: SHA-256, the
+    key's default) and, for RSA keys, the padding: "pkcs1" (PKCS#1 v1.5) or "pss" (RFC 4056)."""
+
+    key: EVP.PKey
+    cert: X509.X509
+    digest: Optional[str] = None
+    padding: str = "pkcs1"
+
+
+def _check_padding(padding: str) -> bool:
+    if padding not in ("pkcs1", "pss"):
+        raise ValueError("padding must be 'pkcs1' or 'pss', not %r" % (padding,))
+    return padding == "pss"
+
+
+def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
+         signers: Iterable[Signer] = (), certs: Iterable[X509.X509] = (), crls: Iterable[X509.CRL] = (),
+         digest: Optional[str] = None, padding: str = "pkcs1", detached: bool = False, text: bool = False,
+         attributes: bool = True, smime_capabilities: bool = True, include_signer_cert: bool = True,
+         stream: bool = False) -> ContentInfo:
+    """SignedData over data (bytes or a BIO), signed by key/cert and by every Signer of
+    signers (CMS_sign, CMS_add1_signer).
+
+    :param certs: more certificates to include (intermediates); :param crls: CRLs to include.
+    :param digest: the digest (None: SHA-256); :param padding: "pss" for RSA-PSS (RFC 4056).
+    :param detached: leave the content out (for multipart/signed).
+    :param attributes: signed attributes (content type, signing time, message digest and,
+        with smime_capabilities, the S/MIME capabilities: AES-GCM and AES-CBC).
+    :param stream: data must be a BIO; it is read when the result is written (write_der,
+        write_pem, write_smime), so that large content is never held in memory.
+    :raises CMSUnsupportedAlgorithm: for Ed25519/Ed448 keys, or unknown digests.
+    :raises CMSError: if a key does not match its certificate or cannot sign.
+    """
+    all_signers = list(signers)
+    if key is not None or cert is not None:
+        if key is None or cert is None:
+            raise ValueError("give both key and cert")
+        all_signers.insert(0, Signer(key, cert, digest, padding))
+    if not all_signers:
+        raise ValueError("no signer given")
+    flags = m2.CMS_BINARY if not text else m2.CMS_TEXT
+    if detached:
+        flags |= m2.CMS_DETACHED
+    if not attributes:
+        flags |= m2.CMS_NOATTR
+    if not smime_capabilities:
+        flags |= m2.CMS_NOSMIMECAP
+    if not include_signer_cert:
+        flags |= m2.CMS_NOCERTS
+    if stream:
+        flags |= m2.CMS_STREAM
+    if include_signer_cert:  # a signer's own certificate is added with it: not twice
+        own = {s.cert.as_der() for s in all_signers if isinstance(s.cert, X509.X509)}
+        certs = [c for c in certs if not isinstance(c, X509.X509) or c.as_der() not in own]
+    extra = _stack(certs)
+    ci = ContentInfo(m2.cms_sign_new(extra._ptr(), flags))
+    for s in all_signers:
+        if not isinstance(s.key, EVP.PKey) or not isinstance(s.cert, X509.X509):
+            raise TypeError("a signer is an EVP.PKey and an X509.X509")
+        pss = _check_padding(s.padding)
+        m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or "sha256"), flags, int(pss))
+    for c in crls:
+        m2.cms_add1_crl(ci._ptr(), c._ptr())
+    return _complete(ci, data, flags, stream)
+
+
+def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509] = (),
+           data: Optional[Data] = None, out: Optional[BIO.BIO] = None, purpose: str = "smime_sign",
+           at_time: Union[datetime.datetime, int, None] = None, require_trust: bool = True,
+           use_message_certs: bool = True) -> Verified:
+    """Verify every signature of a signedData (CMS_verify) and each signer's certificate chain
+    against trusted (a store, certificates, a CA file; None: the system's CAs) for purpose at
+    at_time, with the message's certificates, certs and the message's CRLs.
+
+    :param data: the content of a detached signature (bytes or a BIO).
+    :param out: write the content there (a BIO) instead of returning it: what it receives is
+        only to be trusted once verify returns.
+    :param require_trust: raise CMSVerificationError when a chain fails; if False, report each
+        signer's verify code in the result instead.
+    :raises CMSSignatureError: a signature or the content digest does not verify.
+    :raises CMSVerificationError: a signer's chain does not verify (OpenSSL's verify code).
+    :raises CMSError: not a signedData, or a signer's certificate is missing.
+    """
+    if not isinstance(ci, ContentInfo):
+        raise TypeError("ci must be a CMS.ContentInfo")
+    certs = list(certs)
+    stack = _stack(certs)
+    flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
+    if data is None or isinstance(data, BIO.BIO):
+        content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(data), bio, flags))
+    else:
+        _check_bytes(data)
+        content = _into(out, lambda bio: m2.cms_verify_buffer(ci._ptr(), stack._ptr(), data, bio, flags))
+    when = -1
+    if at_time is not None:
+        when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
+    store = store_from(trusted)
+    results = [SignerResult(X509.X509(c, 1), code, depth, [X509.X509(x, 1) for x in chain])
+               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), stack._ptr(), store._ptr(), 0, when, purpose)]
+    if require_trust:
+        for r in results:
+            if r.verify_code:
+                raise CMSVerificationError(r.verify_code, r.verify_depth, r.certificate, results)
+    return Verified(content, results, ci, certs)
+
+
+# ---- EnvelopedData / AuthEnvelopedData ----
+
+@dataclass
+class CertRecipient:
+    """A recipient by certificate: RSA key transport (rsa_padding "pkcs1" or "oaep", RFC 3560,
+    with digest for OAEP and MGF1), or key agreement for EC (ECDH with the X9.63 KDF over
+    digest, RFC 5753), X25519 and X448 (RFC 8418)."""
+
+    cert: X509.X509
+    rsa_padding: str = "pkcs1"
+    digest: str = "sha256"
+
+
+@dataclass
+class KEKRecipient:
+    """A recipient holding a shared key-encryption key (16, 24 or 32 bytes for AES key wrap),
+    named by key_id (RFC 5652 section 6.2.3)."""
+
+    key: bytes
+    key_id: bytes
+
+
+@dataclass
+class PasswordRecipient:
+    """A recipient knowing a password (RFC 3211: PBKDF2-HMAC-SHA256, then key wrap)."""
+
+    password: bytes
+    iterations: int = 100000
+
+
+Recipient = Union[X509.X509, CertRecipient, KEKRecipient, PasswordRecipient]
+
+
+def _add_recipient(ci: ContentInfo, r: Recipient, flags: int) -> None:
+    if isinstance(r, X509.X509):
+        m2.cms_add1_recipient_cert(ci._ptr(), r._ptr(), _digest("sha256"), flags, 0)
+    elif isinstance(r, CertRecipient):
+        if r.rsa_padding not in ("pkcs1", "oaep"):
+            raise ValueError("rsa_padding must be 'pkcs1' or 'oaep'")
+        m2.cms_add1_recipient_cert(ci._ptr(), r.cert._ptr(), _digest(r.digest), flags, int(r.rsa_padding == "oaep"))
+    elif isinstance(r, KEKRecipient):
+        m2.cms_add0_recipient_key(ci._ptr(), bytes(r.key), bytes(r.key_id))
+    elif isinstance(r, PasswordRecipient):
+        pw = r.password.encode() if isinstance(r.password, str) else bytes(r.password)
+        m2.cms_add0_recipient_password(ci._ptr(), pw, int(r.iterations))
+    else:
+        raise TypeError("a recipient is an X509, CertRecipient, KEKRecipient or PasswordRecipient, not %s"
+                        % type(r).__name__)
+
+
+def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-256-gcm", text: bool = False,
+            use_key_id: bool = False, stream: bool = False) -> ContentInfo:
+    """data encrypted for recipients: AuthEnvelopedData for AES-GCM (RFC 5083/5084, S/MIME 4.0's
+    default), EnvelopedData for other ciphers (AES-CBC for older receivers).
+
+    :param recipients: certificates (RSA: PKCS#1 v1.5 key transport; EC/X25519/X448: key
+        agreement), or CertRecipient, KEKRecipient, PasswordRecipient.
+    :param use_key_id: name certificate recipients by subject key identifier.
+    :param stream: data must be a BIO, read when the result is written.
+    :raises CMSUnsupportedAlgorithm: for an unknown cipher or a key type without CMS support.
+    :raises ValueError: without recipients.
+    """
+    recipients = list(recipients)
+    if not recipients:
+        raise ValueError("no recipients given")
+    flags = m2.CMS_BINARY if not text else m2.CMS_TEXT
+    if use_key_id:
+        flags |= m2.CMS_USE_KEYID
+    if stream:
+        flags |= m2.CMS_STREAM
+    ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
+    for r in recipients:
+        _add_recipient(ci, r, flags)
+    return _complete(ci, data, flags, stream)
+
+
+def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
+            kek: Optional[Tuple[bytes, bytes]] = None, password: Union[bytes, str, None] = None,
+            out: Optional[BIO.BIO] = None, text: bool = False) -> Optional[bytes]:
+    """The content of an (auth)envelopedData, decrypted with key (cert picks its recipient;
+    without it every recipient is tried), with kek=(key, key_id), or with password.  With out,
+    the plaintext is written there and None returned; an AuthEnvelopedData writes nothing
+    unless its tag verifies.
+
+    :raises CMSDecryptError: wrong key, no matching recipient, bad tag, corrupted data.
+    :raises CMSUnsupportedAlgorithm: the message names a cipher OpenSSL lacks.
+    """
+    if not isinstance(ci, ContentInfo):
+        raise TypeError("ci must be a CMS.ContentInfo")
+    given = sum(x is not None for x in (key, kek, password))
+    if given != 1:
+        raise ValueError("give exactly one of key, kek and password")
+    if kek is not None:
+        m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
+    elif password is not None:
+        m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
+    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
+    # into a buffer of our own (out None), a failed tag check simply discards it
+    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags, int(out is None)))
+
+
+# ---- CompressedData and DigestedData ----
+
+def compress(data: Data) -> ContentInfo:
+    """CompressedData (zlib, RFC 3274).  :raises CMSUnsupportedAlgorithm: if OpenSSL has no
+    zlib (HAS_ZLIB is False)."""
+    bio = _in_bio(data)
+    return ContentInfo(m2.cms_compress(bio._ptr(), m2.CMS_BINARY))
+
+
+def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
+    """The content of a compressedData."""
+    return _into(out, lambda bio: m2.cms_uncompress(ci._ptr(), None, bio, m2.CMS_BINARY))
+
+
+def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
+    """DigestedData of data (RFC 5652 section 7)."""
+    bio = _in_bio(data)
+    return ContentInfo(m2.cms_digest_create(bio._ptr(), _digest(algorithm), m2.CMS_BINARY))
+
+
+def verify_digest(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
+    """The content of a digestedData once its digest verifies.  :raises CMSSignatureError:"""
+    return _into(out, lambda bio: m2.cms_digest_verify(ci._ptr(), None, bio, m2.CMS_BINARY))

@@ -1,0 +1,731 @@
+/* _cms.i: CMS (RFC 5652) on OpenSSL's CMS API: SignedData, EnvelopedData, AuthEnvelopedData
+ * (RFC 5083/5084), CompressedData (RFC 3274), DigestedData, their DER, PEM and S/MIME
+ * (RFC 8551) encodings, with streaming through BIOs (CMS_STREAM).
+ *
+ * Failures raise one of five classes, registered from M2Sec/CMS.py: CMSError (the area's),
+ * and its subclasses for malformed input (FORMAT), a signature or content digest that does not
+ * verify (SIGNATURE), a message that does not decrypt (DECRYPT) and an algorithm OpenSSL lacks
+ * (UNSUPPORTED, chosen from OpenSSL's reason codes by m2_cms_raise). */
+%{
+#include <openssl/cms.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/x509v3.h>
+%}
+
+M2_NONNULL(CMS_ContentInfo *)
+M2_AREA_INIT(cms_init, M2_CMS)
+M2_AREA_INIT(cms_format_init, M2_CMS_FORMAT)
+M2_AREA_INIT(cms_signature_init, M2_CMS_SIGNATURE)
+M2_AREA_INIT(cms_decrypt_init, M2_CMS_DECRYPT)
+M2_AREA_INIT(cms_unsupported_init, M2_CMS_UNSUPPORTED)
+/* Arguments where None means "none": detached content, an output, a digest, a key, a store. */
+%typemap(check) BIO *optional_bio "";
+%typemap(check) BIO *optional_out "";
+%typemap(check) const EVP_MD *optional_md "";
+%typemap(check) EVP_PKEY *optional_pkey "";
+%typemap(check) X509 *optional_cert "";
+%typemap(check) X509_STORE *optional_store "";
+%apply (const void *buf, Py_ssize_t len) { (const void *key, Py_ssize_t keylen), (const void *id, Py_ssize_t idlen) };
+
+%constant int CMS_TEXT = CMS_TEXT;
+%constant int CMS_NOCERTS = CMS_NOCERTS;
+%constant int CMS_NO_CONTENT_VERIFY = CMS_NO_CONTENT_VERIFY;
+%constant int CMS_NO_ATTR_VERIFY = CMS_NO_ATTR_VERIFY;
+%constant int CMS_NOSIGS = CMS_NOSIGS;
+%constant int CMS_NOINTERN = CMS_NOINTERN;
+%constant int CMS_NO_SIGNER_CERT_VERIFY = CMS_NO_SIGNER_CERT_VERIFY;
+%constant int CMS_NOVERIFY = CMS_NOVERIFY;
+%constant int CMS_DETACHED = CMS_DETACHED;
+%constant int CMS_BINARY = CMS_BINARY;
+%constant int CMS_NOATTR = CMS_NOATTR;
+%constant int CMS_NOSMIMECAP = CMS_NOSMIMECAP;
+%constant int CMS_NOOLDMIMETYPE = CMS_NOOLDMIMETYPE;
+%constant int CMS_CRLFEOL = CMS_CRLFEOL;
+%constant int CMS_STREAM = CMS_STREAM;
+%constant int CMS_NOCRL = CMS_NOCRL;
+%constant int CMS_PARTIAL = CMS_PARTIAL;
+%constant int CMS_REUSE_DIGEST = CMS_REUSE_DIGEST;
+%constant int CMS_USE_KEYID = CMS_USE_KEYID;
+%constant int CMS_DEBUG_DECRYPT = CMS_DEBUG_DECRYPT;
+%constant int CMS_KEY_PARAM = CMS_KEY_PARAM;
+%constant int CMS_ASCIICRLF = CMS_ASCIICRLF;
+
+/* content types (NIDs) */
+%constant int CMS_DATA = NID_pkcs7_data;
+%constant int CMS_SIGNED = NID_pkcs7_signed;
+%constant int CMS_ENVELOPED = NID_pkcs7_enveloped;
+%constant int CMS_DIGESTED = NID_pkcs7_digest;
+%constant int CMS_ENCRYPTED = NID_pkcs7_encrypted;
+%constant int CMS_AUTH_ENVELOPED = NID_id_smime_ct_authEnvelopedData;
+%constant int CMS_COMPRESSED = NID_id_smime_ct_compressedData;
+
+/* recipient kinds */
+%constant int CMS_RECIPINFO_TRANS = CMS_RECIPINFO_TRANS;
+%constant int CMS_RECIPINFO_AGREE = CMS_RECIPINFO_AGREE;
+%constant int CMS_RECIPINFO_KEK = CMS_RECIPINFO_KEK;
+%constant int CMS_RECIPINFO_PASS = CMS_RECIPINFO_PASS;
+%constant int CMS_RECIPINFO_OTHER = CMS_RECIPINFO_OTHER;
+
+%rename(cms_free) CMS_ContentInfo_free;
+void CMS_ContentInfo_free(CMS_ContentInfo *cms);
+
+%{
+/* 1 if e says that an algorithm (cipher, digest, key type, recipient or content type) is one
+ * this OpenSSL does not have or CMS cannot use. */
+static int m2_cms_is_unsupported(unsigned long e) {
+    int lib = ERR_GET_LIB(e), r = ERR_GET_REASON(e);
+    if (!e) return 0;
+    if (r == ERR_R_UNSUPPORTED) return 1;
+    if (lib == ERR_LIB_CMS)
+        switch (r) {
+        case CMS_R_UNKNOWN_CIPHER: case CMS_R_UNKNOWN_DIGEST_ALGORITHM:
+        case CMS_R_UNSUPPORTED_COMPRESSION_ALGORITHM: case CMS_R_UNSUPPORTED_CONTENT_TYPE:
+        case CMS_R_UNSUPPORTED_KEK_ALGORITHM: case CMS_R_UNSUPPORTED_KEY_ENCRYPTION_ALGORITHM:
+        case CMS_R_UNSUPPORTED_RECIPIENT_TYPE: case CMS_R_UNSUPPORTED_TYPE:
+        case CMS_R_UNSUPPORTED_ENCRYPTION_TYPE: case CMS_R_NOT_SUPPORTED_FOR_THIS_KEY_TYPE:
+        case CMS_R_NO_DEFAULT_DIGEST:
+            return 1;
+        }
+    if (lib == ERR_LIB_EVP)
+        switch (r) {
+        case EVP_R_UNSUPPORTED_CIPHER: case EVP_R_UNSUPPORTED_ALGORITHM:
+        case EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE: case EVP_R_UNSUPPORTED_KEY_SIZE:
+            return 1;
+        }
+    return 0;
+}
+
+/* m2_raise_msg for CMS: area's class, or the UNSUPPORTED class if OpenSSL says so. */
+static PyObject *m2_cms_raise(int area, const char *msg) {
+    if (m2_cms_is_unsupported(ERR_peek_error()) || m2_cms_is_unsupported(ERR_peek_last_error()))
+        area = M2_CMS_UNSUPPORTED;
+    return m2_raise_msg(area, msg);
+}
+
+/* The SMIMECapabilities M2Sec's signers announce (RFC 8551 section 2.5.2): AES-GCM first
+ * (AuthEnvelopedData, section 2.7), then AES-CBC; built once. */
+static STACK_OF(X509_ALGOR) *m2_cms_smimecap_cache;
+
+static STACK_OF(X509_ALGOR) *m2_cms_smimecap(void) {
+    static const int caps[] = {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc, NID_aes_192_cbc, NID_aes_128_cbc};
+    STACK_OF(X509_ALGOR) *sk;
+    size_t i;
+    if (m2_cms_smimecap_cache) return m2_cms_smimecap_cache;
+    if (!(sk = sk_X509_ALGOR_new_null())) return NULL;
+    for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        if (!PKCS7_simple_smimecap(sk, caps[i], -1)) {
+            sk_X509_ALGOR_pop_free(sk, X509_ALGOR_free);
+            return NULL;
+        }
+    return m2_cms_smimecap_cache = sk;
+}
+
+/* An X509 pointer object holding a new reference to x (None for NULL). */
+static PyObject *m2_cms_x509_obj(X509 *x) {
+    if (!x) return Py_NewRef(Py_None);
+    if (!X509_up_ref(x)) return m2_raise(M2_CMS);
+    return SWIG_NewPointerObj(x, SWIGTYPE_p_X509, 0);
+}
+
+/* Seconds since the epoch of an ASN1_TIME, or None. */
+static PyObject *m2_cms_time_obj(const ASN1_TIME *t) {
+    struct tm tm;
+    if (!t || !ASN1_TIME_to_tm(t, &tm)) { ERR_clear_error(); return Py_NewRef(Py_None); }
+    return PyLong_FromLongLong((long long)timegm(&tm));
+}
+
+/* The signing-time attribute of si (RFC 5652 section 11.3) as seconds, or None. */
+static PyObject *m2_cms_signing_time(CMS_SignerInfo *si) {
+    int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+    X509_ATTRIBUTE *attr;
+    ASN1_TYPE *t;
+    if (idx < 0 || !(attr = CMS_signed_get_attr(si, idx)) || !(t = X509_ATTRIBUTE_get0_type(attr, 0)))
+        return Py_NewRef(Py_None);
+    if (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME) return Py_NewRef(Py_None);
+    return m2_cms_time_obj((const ASN1_TIME *)t->value.asn1_string);
+}
+
+/* The SMIMECapabilities attribute of si (RFC 8551 section 2.5.2) as [long name], in the
+ * sender's order of preference; [] if absent or unreadable. */
+static PyObject *m2_cms_capabilities(CMS_SignerInfo *si) {
+    ASN1_STRING *seq = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3, V_ASN1_SEQUENCE);
+    const unsigned char *p;
+    STACK_OF(X509_ALGOR) *algs = NULL;
+    PyObject *list = PyList_New(0);
+    int i;
+    if (!list || !seq) { ERR_clear_error(); return list; }
+    p = ASN1_STRING_get0_data(seq);
+    algs = (STACK_OF(X509_ALGOR) *)ASN1_item_d2i(NULL, &p, ASN1_STRING_length(seq), ASN1_ITEM_rptr(X509_ALGORS));
+    for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+        const ASN1_OBJECT *obj = NULL;
+        const char *ln;
+        PyObject *name;
+        X509_ALGOR_get0(&obj, NULL, NULL, sk_X509_ALGOR_value(algs, i));
+        ln = obj ? OBJ_nid2ln(OBJ_obj2nid(obj)) : NULL;
+        if (!ln) continue;
+        if (!(name = PyUnicode_FromString(ln)) || PyList_Append(list, name) < 0) {
+            Py_XDECREF(name);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(name);
+    }
+    sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+    ERR_clear_error();
+    return list;
+}
+
+static const char *m2_cms_alg_sn(X509_ALGOR *alg) {
+    const ASN1_OBJECT *obj = NULL;
+    const char *sn;
+    if (!alg) return "";
+    X509_ALGOR_get0(&obj, NULL, NULL, alg);
+    sn = obj ? OBJ_nid2sn(OBJ_obj2nid(obj)) : NULL;
+    return sn ? sn : "UNDEF";
+}
+
+/* 1 if OpenSSL's CMS can use a key of type alg ("X25519", "X448": key agreement for a
+ * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate. */
+static int m2_cms_probe_key_type(const char *alg) {
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, alg);
+    X509 *x = X509_new();
+    BIO *in = BIO_new_mem_buf("probe", 5);
+    CMS_ContentInfo *cms = NULL;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    int r = 0, sign = alg[0] == 'E' || alg[0] == 'e';
+    if (!pk || !x || !in || !sk || !X509_set_pubkey(x, pk) || !sk_X509_push(sk, x)) goto err;
+    if (sign) {
+        if (!X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_sign(x, pk, NULL)) goto err;
+        cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
+    } else {
+        cms = CMS_encrypt(sk, in, EVP_aes_128_cbc(), CMS_BINARY);
+    }
+    r = cms != NULL;
+err:
+    CMS_ContentInfo_free(cms);
+    sk_X509_free(sk);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    BIO_free(in);
+    ERR_clear_error();
+    return r;
+}
+
+/* m2_cms_probe_key_type("ED25519"), asked once. */
+static int m2_cms_eddsa_ok(void) {
+    static int known = -1;
+    if (known < 0) known = m2_cms_probe_key_type("ED25519");
+    return known;
+}
+
+/* Copies everything readable from in to out: 1, or 0 with the error queue set. */
+static int m2_cms_copy(BIO *in, BIO *out) {
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
+        if (BIO_write(out, buf, n) != n) return 0;
+    return 1;
+}
+%}
+
+%inline %{
+/* ---- SignedData ---- */
+
+/* A new signedData to add signers to (CMS_sign with CMS_PARTIAL), with the certificates of
+ * optional_stack; CMS_DETACHED, CMS_STREAM, CMS_NOCERTS ... as in CMS_sign(3). */
+static CMS_ContentInfo *cms_sign_new(STACK_OF(X509) *optional_stack, int flags) {
+    CMS_ContentInfo *cms = CMS_sign(NULL, NULL, optional_stack, NULL, flags | CMS_PARTIAL);
+    if (!cms) m2_cms_raise(M2_CMS, "cannot create a signedData");
+    return cms;
+}
+
+/* Adds a signer (CMS_add1_signer): digest optional_md (None: the key's default); pss chooses
+ * RSA-PSS (RFC 4056: salt as long as the digest, MGF1 with the same digest).  Unless
+ * CMS_NOATTR or CMS_NOSMIMECAP, the signer announces AES-GCM and AES-CBC. */
+static int cms_add1_signer(CMS_ContentInfo *cms, X509 *x509, EVP_PKEY *pkey, const EVP_MD *optional_md, int flags, int pss) {
+    CMS_SignerInfo *si;
+    EVP_PKEY_CTX *pctx;
+    STACK_OF(X509_ALGOR) *caps = NULL;
+    if ((EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")) && !m2_cms_eddsa_ok()) {
+        PyErr_Format(m2_area_class(M2_CMS_UNSUPPORTED), "this OpenSSL's CMS cannot sign with %s (RFC 8419)",
+                     EVP_PKEY_get0_type_name(pkey));
+        return 0;
+    }
+    if (!(flags & (CMS_NOATTR | CMS_NOSMIMECAP)) && !(caps = m2_cms_smimecap())) {
+        m2_cms_raise(M2_CMS, "cannot list the S/MIME capabilities");
+        return 0;
+    }
+    si = CMS_add1_signer(cms, x509, pkey, optional_md, flags | CMS_NOSMIMECAP | (pss ? CMS_KEY_PARAM : 0));
+    if (!si) { m2_cms_raise(M2_CMS, "cannot add the signer"); return 0; }
+    if (pss && (!(pctx = CMS_SignerInfo_get0_pkey_ctx(si))
+                || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0
+                || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) {
+        m2_cms_raise(M2_CMS, "cannot sign with RSA-PSS (is this an RSA key?)");
+        return 0;
+    }
+    if (caps && !CMS_add_smimecap(si, caps)) { m2_cms_raise(M2_CMS, "cannot add the S/MIME capabilities"); return 0; }
+    return 1;
+}
+
+static int cms_add1_cert(CMS_ContentInfo *cms, X509 *x509) {
+    if (!CMS_add1_cert(cms, x509)) { m2_cms_raise(M2_CMS, "cannot add the certificate"); return 0; }
+    return 1;
+}
+
+static int cms_add1_crl(CMS_ContentInfo *cms, X509_CRL *crl) {
+    if (!CMS_add1_crl(cms, crl)) { m2_cms_raise(M2_CMS, "cannot add the CRL"); return 0; }
+    return 1;
+}
+
+/* Reads data to its end and completes cms (signs, encrypts, digests, compresses). */
+static int cms_final(CMS_ContentInfo *cms, BIO *bio, int flags) {
+    int r;
+    M2_ALLOW
+    r = CMS_final(cms, bio, NULL, flags);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS, "cannot complete the CMS structure"); return 0; }
+    return 1;
+}
+
+/* cms_final over the bytes of a buffer, read in place (a read-only memory BIO on the
+ * caller's buffer, which the typemap holds for the call): no copy of the content. */
+static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t len, int flags) {
+    BIO *in = BIO_new_mem_buf(buf, (int)len);
+    int r;
+    if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    r = cms_final(cms, in, flags);
+    BIO_free(in);
+    return r;
+}
+
+/* Verifies every signature (and, unless CMS_NO_SIGNER_CERT_VERIFY, every signer's chain
+ * against optional_store) and writes the content to optional_out.  The detached content is
+ * read from optional_bio.  Anything written to optional_out is only trustworthy once this
+ * returns 1. */
+static int cms_verify(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *optional_store,
+                      BIO *optional_bio, BIO *optional_out, int flags) {
+    int r;
+    M2_ALLOW
+    r = CMS_verify(cms, optional_stack, optional_store, optional_bio, optional_out, flags);
+    M2_DISALLOW
+    if (PyErr_Occurred()) { ERR_clear_error(); return 0; }  /* a verify callback raised */
+    if (r != 1) {
+        int area = M2_CMS_SIGNATURE;
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_CMS && (ERR_GET_REASON(e) == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND
+                                              || ERR_GET_REASON(e) == CMS_R_CONTENT_TYPE_NOT_SIGNED_DATA
+                                              || ERR_GET_REASON(e) == CMS_R_NO_CONTENT))
+            area = M2_CMS;
+        m2_cms_raise(area, "the signed data does not verify");
+        return 0;
+    }
+    return 1;
+}
+
+/* cms_verify with the detached content in a buffer, read in place. */
+static int cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, const void *buf, Py_ssize_t len,
+                             BIO *out, int flags) {
+    BIO *in = BIO_new_mem_buf(buf, (int)len);
+    int r;
+    if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    r = cms_verify(cms, optional_stack, NULL, in, out, flags);
+    BIO_free(in);
+    return r;
+}
+
+/* [(signer certificate, verify code, depth, chain)] for each signer found by cms_verify: its
+ * chain checked against store for purpose (e.g. "smime_sign"), the message's certificates and
+ * optional_stack as intermediates, the message's CRLs unless CMS_NOCRL, at at_time (seconds;
+ * negative: now).  A code of 0 is a chain that verified. */
+static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *store,
+                                   int flags, long long at_time, const char *purpose) {
+    STACK_OF(X509) *signers = NULL, *untrusted = NULL, *inner = NULL, *chain;
+    STACK_OF(X509_CRL) *crls = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    PyObject *list = NULL, *item;
+    int i, j, r;
+    if (!(signers = CMS_get0_signers(cms))) { m2_cms_raise(M2_CMS, "no signer certificates (verify first)"); goto err; }
+    if (!(untrusted = sk_X509_new_null()) || !(ctx = X509_STORE_CTX_new()) || !(list = PyList_New(0))) {
+        if (!PyErr_Occurred()) m2_cms_raise(M2_CMS, NULL);
+        goto err;
+    }
+    inner = CMS_get1_certs(cms);
+    for (i = 0; i < sk_X509_num(inner); i++)
+        if (!sk_X509_push(untrusted, sk_X509_value(inner, i))) { m2_cms_raise(M2_CMS, NULL); goto err; }
+    for (i = 0; i < sk_X509_num(optional_stack); i++)
+        if (!sk_X509_push(untrusted, sk_X509_value(optional_stack, i))) { m2_cms_raise(M2_CMS, NULL); goto err; }
+    if (!(flags & CMS_NOCRL)) crls = CMS_get1_crls(cms);
+    ERR_clear_error();
+    for (i = 0; i < sk_X509_num(signers); i++) {
+        X509 *x = sk_X509_value(signers, i);
+        PyObject *chain_list;
+        int code, depth;
+        if (!X509_STORE_CTX_init(ctx, store, x, untrusted) || !X509_STORE_CTX_set_default(ctx, purpose)) {
+            m2_cms_raise(M2_CMS, "cannot set up the certificate check (unknown purpose?)");
+            goto err;
+        }
+        if (crls) X509_STORE_CTX_set0_crls(ctx, crls);
+        if (at_time >= 0) X509_STORE_CTX_set_time(ctx, 0, (time_t)at_time);
+        M2_ALLOW
+        r = X509_verify_cert(ctx);
+        M2_DISALLOW
+        if (PyErr_Occurred()) goto err;  /* the store's verify callback raised */
+        code = r > 0 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+        if (r <= 0 && code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
+        depth = r > 0 ? 0 : X509_STORE_CTX_get_error_depth(ctx);
+        ERR_clear_error();
+        if (!(chain_list = PyList_New(0))) goto err;
+        chain = r > 0 ? X509_STORE_CTX_get0_chain(ctx) : NULL;
+        for (j = 0; j < sk_X509_num(chain); j++) {
+            PyObject *c = m2_cms_x509_obj(sk_X509_value(chain, j));
+            if (!c || PyList_Append(chain_list, c) < 0) { Py_XDECREF(c); Py_DECREF(chain_list); goto err; }
+            Py_DECREF(c);
+        }
+        item = Py_BuildValue("(NiiN)", m2_cms_x509_obj(x), code, depth, chain_list);
+        if (!item || PyList_Append(list, item) < 0) { Py_XDECREF(item); goto err; }
+        Py_DECREF(item);
+        X509_STORE_CTX_cleanup(ctx);
+    }
+    X509_STORE_CTX_free(ctx);
+    sk_X509_free(untrusted);
+    sk_X509_pop_free(inner, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    sk_X509_free(signers);
+    return list;
+err:
+    Py_XDECREF(list);
+    X509_STORE_CTX_free(ctx);
+    sk_X509_free(untrusted);
+    sk_X509_pop_free(inner, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    sk_X509_free(signers);
+    ERR_clear_error();
+    return NULL;
+}
+
+/* [(certificate or None, digest, signature algorithm, signing time or None, [capability])] for each
+ * SignerInfo; the certificate is looked up among the message's and optional_stack's. */
+static PyObject *cms_signer_infos(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack) {
+    STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+    PyObject *list;
+    int i;
+    if (!sis) return m2_cms_raise(M2_CMS, "not a signedData");
+    CMS_set1_signers_certs(cms, optional_stack, 0);
+    ERR_clear_error();
+    if (!(list = PyList_New(0))) return NULL;
+    for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+        CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
+        EVP_PKEY *pk = NULL;
+        X509 *signer = NULL;
+        X509_ALGOR *dig = NULL, *sig = NULL;
+        PyObject *item;
+        CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sig);
+        item = Py_BuildValue("(NssNN)", m2_cms_x509_obj(signer), m2_cms_alg_sn(dig), m2_cms_alg_sn(sig),
+                             m2_cms_signing_time(si), m2_cms_capabilities(si));
+        if (!item || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* A new stack holding a reference to each certificate cms carries; None if none. */
+static STACK_OF(X509) *cms_get1_certs(CMS_ContentInfo *cms) {
+    STACK_OF(X509) *sk = CMS_get1_certs(cms);
+    ERR_clear_error();
+    return sk;
+}
+
+/* A new stack holding a reference to each CRL cms carries; None if none. */
+static STACK_OF(X509_CRL) *cms_get1_crls(CMS_ContentInfo *cms) {
+    STACK_OF(X509_CRL) *sk = CMS_get1_crls(cms);
+    ERR_clear_error();
+    return sk;
+}
+
+/* ---- EnvelopedData and AuthEnvelopedData ---- */
+
+/* A new envelopedData (authEnvelopedData for an AEAD cipher such as AES-GCM) to add
+ * recipients to: CMS_encrypt with CMS_PARTIAL. */
+static CMS_ContentInfo *cms_encrypt_new(const EVP_CIPHER *cipher, int flags) {
+    CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, cipher, flags | CMS_PARTIAL);
+    if (!cms) m2_cms_raise(M2_CMS, "cannot create an envelopedData for this cipher");
+    return cms;
+}
+
+/* Adds the holder of x509 as a recipient: key transport for RSA (RFC 5652; with oaep,
+ * RSAES-OAEP with optional_md for OAEP and MGF1, RFC 3560), key agreement for EC (RFC 5753;
+ * optional_md is the X9.63 KDF's digest), X25519 and X448 (RFC 8418) where OpenSSL has it. */
+static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_MD *optional_md, int flags, int oaep) {
+    EVP_PKEY *pk = X509_get0_pubkey(x509);
+    EVP_PKEY_CTX *pctx;
+    CMS_RecipientInfo *ri;
+    int rsa, ok = 1;
+    if (!pk) { m2_cms_raise(M2_CMS, "the certificate has no usable public key"); return 0; }
+    rsa = EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS");
+    oaep = oaep && rsa;  /* the RSA padding means nothing to other keys */
+    ri = CMS_add1_recipient_cert(cms, x509, flags | (oaep ? CMS_KEY_PARAM : 0));
+    if (!ri) { m2_cms_raise(M2_CMS, "cannot add the recipient"); return 0; }
+    if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS && !rsa) {
+        /* OpenSSL 3.0 takes X25519/X448 for key transport keys: the message would not encrypt */
+        PyErr_Format(m2_area_class(M2_CMS_UNSUPPORTED), "this OpenSSL's CMS cannot encrypt to %s keys (no key agreement for them; RFC 8418)",
+                     EVP_PKEY_get0_type_name(pk));
+        return 0;
+    }
+    if (optional_md && (oaep || EVP_PKEY_is_a(pk, "EC"))) {
+        pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+        if (!pctx)
+            ok = 0;
+        else if (oaep)
+            ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0
+                 && EVP_PKEY_CTX_set_rsa_oaep_md(pctx, optional_md) > 0
+                 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, optional_md) > 0;
+        else
+            ok = EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, optional_md) > 0;
+        if (!ok) { m2_cms_raise(M2_CMS, "cannot set the recipient's key parameters"); return 0; }
+    }
+    return 1;
+}
+
+/* Adds a KEK recipient (RFC 5652 section 6.2.3): AES key wrap under key (16, 24 or 32
+ * bytes), named by id. */
+static int cms_add0_recipient_key(CMS_ContentInfo *cms, const void *key, Py_ssize_t keylen, const void *id, Py_ssize_t idlen) {
+    unsigned char *k = NULL, *i = NULL;
+    if (keylen != 16 && keylen != 24 && keylen != 32) {
+        PyErr_SetString(PyExc_ValueError, "a KEK is 16, 24 or 32 bytes (AES key wrap)");
+        return 0;
+    }
+    if (!(k = OPENSSL_memdup(key, keylen)) || !(i = OPENSSL_memdup(id, idlen ? idlen : 1))) goto err;
+    if (!CMS_add0_recipient_key(cms, NID_undef, k, keylen, i, idlen, NULL, NULL, NULL)) goto err;
+    return 1;
+err:
+    OPENSSL_clear_free(k, keylen);
+    OPENSSL_free(i);
+    m2_cms_raise(M2_CMS, "cannot add the KEK recipient");
+    return 0;
+}
+
+/* Adds a password recipient (RFC 3211): PBKDF2 with HMAC-SHA256, iter rounds (<= 0: 2048),
+ * the key wrapped with AES-256-CBC (RFC 3211 wraps with a CBC cipher; OpenSSL would take the
+ * content cipher, which fails for AES-GCM). */
+static int cms_add0_recipient_password(CMS_ContentInfo *cms, const void *key, Py_ssize_t keylen, int iter) {
+    unsigned char *p;
+    const EVP_CIPHER *kek = EVP_aes_256_cbc();
+    if (keylen == 0) { PyErr_SetString(PyExc_ValueError, "the password is empty"); return 0; }
+    if (!(p = OPENSSL_memdup(key, keylen))) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    /* on failure p may already belong to the recipient OpenSSL freed: not freed again here */
+    if (!CMS_add0_recipient_password(cms, iter > 0 ? iter : -1, NID_undef, NID_hmacWithSHA256, p, keylen, kek)) {
+        m2_cms_raise(M2_CMS, "cannot add the password recipient");
+        return 0;
+    }
+    return 1;
+}
+
+/* [kind] of each recipient (CMS_RECIPINFO_*). */
+static PyObject *cms_recipient_kinds(CMS_ContentInfo *cms) {
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+    PyObject *list;
+    int i;
+    if (!ris) return m2_cms_raise(M2_CMS, "not an envelopedData");
+    if (!(list = PyList_New(0))) return NULL;
+    for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+        PyObject *k = PyLong_FromLong(CMS_RecipientInfo_type(sk_CMS_RecipientInfo_value(ris, i)));
+        if (!k || PyList_Append(list, k) < 0) { Py_XDECREF(k); Py_DECREF(list); return NULL; }
+        Py_DECREF(k);
+    }
+    return list;
+}
+
+/* Decrypts cms into out with optional_pkey (optional_cert picks its recipient; without it
+ * every recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*).
+ * For authEnvelopedData the plaintext is held back until the tag verifies: nothing reaches
+ * out from a message that fails (unless discard_on_failure: the caller throws out away). */
+static int cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
+                       BIO *out, int flags, int discard_on_failure) {
+    const ASN1_OBJECT *type = CMS_get0_type(cms);
+    int aead = !discard_on_failure && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
+    BIO *tmp = out;
+    if (aead && !(tmp = BIO_new(BIO_s_mem()))) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    M2_ALLOW
+    r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, tmp, flags);
+    if (r == 1 && aead) r = m2_cms_copy(tmp, out) ? 1 : -1;
+    M2_DISALLOW
+    if (aead) BIO_free(tmp);
+    if (r == -1) { m2_cms_raise(M2_CMS, "cannot write the plaintext"); return 0; }
+    if (r != 1) { m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt"); return 0; }
+    return 1;
+}
+
+/* Sets the KEK that cms_decrypt(cms, None, None, ...) then uses (id may be empty: any). */
+static int cms_decrypt_set1_key(CMS_ContentInfo *cms, const void *key, Py_ssize_t keylen, const void *id, Py_ssize_t idlen) {
+    if (CMS_decrypt_set1_key(cms, (unsigned char *)key, keylen, idlen ? (const unsigned char *)id : NULL, idlen) != 1) {
+        m2_cms_raise(M2_CMS_DECRYPT, "no KEK recipient for this key");
+        return 0;
+    }
+    return 1;
+}
+
+/* Sets the password that cms_decrypt(cms, None, None, ...) then uses. */
+static int cms_decrypt_set1_password(CMS_ContentInfo *cms, const void *key, Py_ssize_t keylen) {
+    int r;
+    M2_ALLOW
+    r = CMS_decrypt_set1_password(cms, (unsigned char *)key, keylen);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS_DECRYPT, "no password recipient for this password"); return 0; }
+    return 1;
+}
+
+/* ---- CompressedData and DigestedData ---- */
+
+/* compressedData (zlib, RFC 3274) of in; CMSUnsupportedAlgorithm where OpenSSL was built
+ * without zlib. */
+static CMS_ContentInfo *cms_compress(BIO *in, int flags) {
+    CMS_ContentInfo *cms;
+    M2_ALLOW
+    cms = CMS_compress(in, NID_zlib_compression, flags);
+    M2_DISALLOW
+    if (!cms) m2_cms_raise(M2_CMS, "cannot compress");
+    return cms;
+}
+
+static int cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *out, int flags) {
+    int r;
+    M2_ALLOW
+    r = CMS_uncompress(cms, optional_bio, out, flags);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS_FORMAT, "cannot uncompress"); return 0; }
+    return 1;
+}
+
+/* 1 if this OpenSSL has CMS compression (it was built with zlib). */
+static int cms_has_zlib(void) {
+    BIO *in = BIO_new_mem_buf("", 0);
+    CMS_ContentInfo *cms = in ? CMS_compress(in, NID_zlib_compression, CMS_BINARY | CMS_PARTIAL) : NULL;
+    int r = cms != NULL;
+    CMS_ContentInfo_free(cms);
+    BIO_free(in);
+    ERR_clear_error();
+    return r;
+}
+
+static int cms_probe_key_type(const char *alg) { return m2_cms_probe_key_type(alg); }
+
+/* digestedData of in with md (RFC 5652 section 7). */
+static CMS_ContentInfo *cms_digest_create(BIO *in, const EVP_MD *md, int flags) {
+    CMS_ContentInfo *cms;
+    M2_ALLOW
+    cms = CMS_digest_create(in, md, flags);
+    M2_DISALLOW
+    if (!cms) m2_cms_raise(M2_CMS, "cannot digest");
+    return cms;
+}
+
+static int cms_digest_verify(CMS_ContentInfo *cms, BIO *optional_bio, BIO *out, int flags) {
+    int r;
+    M2_ALLOW
+    r = CMS_digest_verify(cms, optional_bio, out, flags);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS_SIGNATURE, "the digest does not verify"); return 0; }
+    return 1;
+}
+
+/* ---- encodings ---- */
+
+static int cms_type_nid(CMS_ContentInfo *cms) {
+    const ASN1_OBJECT *t = CMS_get0_type(cms);
+    return t ? OBJ_obj2nid(t) : NID_undef;
+}
+
+static int cms_econtent_type_nid(CMS_ContentInfo *cms) {
+    const ASN1_OBJECT *t = CMS_get0_eContentType(cms);
+    ERR_clear_error();
+    return t ? OBJ_obj2nid(t) : NID_undef;
+}
+
+static int cms_is_detached(CMS_ContentInfo *cms) {
+    int r = CMS_is_detached(cms);
+    ERR_clear_error();
+    return r == 1;
+}
+
+static CMS_ContentInfo *cms_read_der(BIO *bio) {
+    CMS_ContentInfo *cms;
+    M2_ALLOW
+    cms = d2i_CMS_bio(bio, NULL);
+    M2_DISALLOW
+    if (!cms) m2_cms_raise(M2_CMS_FORMAT, "cannot read a DER CMS structure");
+    return cms;
+}
+
+/* A CMS structure from DER in a buffer (bytes, an mmap ...), parsed in place: no copy of the
+ * encoding is made, only the parsed structure. */
+static CMS_ContentInfo *cms_read_der_buffer(const void *buf, Py_ssize_t len) {
+    const unsigned char *p = buf;
+    CMS_ContentInfo *cms;
+    M2_ALLOW
+    cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+    M2_DISALLOW
+    if (!cms) m2_cms_raise(M2_CMS_FORMAT, "cannot read a DER CMS structure");
+    return cms;
+}
+
+static CMS_ContentInfo *cms_read_pem(BIO *bio) {
+    CMS_ContentInfo *cms;
+    M2_ALLOW
+    cms = PEM_read_bio_CMS(bio, NULL, NULL, NULL);
+    M2_DISALLOW
+    if (!cms) m2_cms_raise(M2_CMS_FORMAT, "cannot read a PEM CMS structure");
+    return cms;
+}
+
+/* (CMS, content BIO or None) from an S/MIME message: the content BIO holds the first part
+ * of a multipart/signed message, in a memory BIO the caller owns; with CMS_BINARY its line
+ * ends are kept as they are, without it they become CRLF (the canonical form). */
+static PyObject *cms_read_smime(BIO *bio, int flags) {
+    BIO *bcont = NULL;
+    CMS_ContentInfo *cms;
+    PyObject *a, *b;
+    if (BIO_method_type(bio) == BIO_TYPE_MEM)
+        BIO_set_mem_eof_return(bio, 0);
+    M2_ALLOW
+    cms = SMIME_read_CMS_ex(bio, flags, &bcont, NULL);
+    M2_DISALLOW
+    if (!cms) { BIO_free(bcont); return m2_cms_raise(M2_CMS_FORMAT, "cannot read the S/MIME message"); }
+    if (!(a = SWIG_NewPointerObj(cms, SWIGTYPE_p_CMS_ContentInfo, 0))) { CMS_ContentInfo_free(cms); BIO_free(bcont); return NULL; }
+    b = bcont ? SWIG_NewPointerObj(bcont, SWIGTYPE_p_BIO, 0) : Py_NewRef(Py_None);
+    if (!b) { Py_DECREF(a); CMS_ContentInfo_free(cms); BIO_free(bcont); return NULL; }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+/* DER to bio.  With optional_bio (a CMS made with CMS_STREAM), the content is read from it
+ * and the structure completed as it streams out (i2d_CMS_bio_stream). */
+static int cms_write_der(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
+    int r;
+    M2_ALLOW
+    r = optional_bio ? i2d_CMS_bio_stream(bio, cms, optional_bio, flags) : i2d_CMS_bio(bio, cms);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the CMS structure"); return 0; }
+    return 1;
+}
+
+static int cms_write_pem(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
+    int r;
+    M2_ALLOW
+    r = optional_bio ? PEM_write_bio_CMS_stream(bio, cms, optional_bio, flags) : PEM_write_bio_CMS(bio, cms);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the CMS structure"); return 0; }
+    return 1;
+}
+
+/* cms as an S/MIME message (SMIME_write_CMS): multipart/signed around optional_bio's data
+ * for a detached signedData, application/pkcs7-mime (with its smime-type) otherwise; the
+ * content of a CMS_STREAM structure is read from optional_bio as it is written. */
+static int cms_write_smime(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
+    int r;
+    M2_ALLOW
+    r = SMIME_write_CMS(bio, cms, optional_bio, flags);
+    M2_DISALLOW
+    if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the S/MIME message"); return 0; }
+    return 1;
+}
+%}
