@@ -50,7 +50,7 @@ _FOREIGN = ("socket", "asyncio", "ssl", "email", "datetime", "http", "urllib", "
             "typing", "collections", "enum", "io", "os", "pathlib", "threading", "types", "ipaddress", "smtplib",
             "poplib", "imaplib", "subprocess", "logging", "concurrent", "selectors", "abc", "contextlib",
             "twisted", "cheroot", "zope", "_io", "_socket", "_ssl", "builtins", "weakref", "array", "mmap",
-            "ctypes", "hashlib", "hmac", "signal", "queue", "select", "argparse", "dbm", "URLError",
+            "ctypes", "hashlib", "hmac", "signal", "queue", "select", "argparse", "dbm", "URLError", "django",
             "Ellipsis")
 # An exception that exists in Err's registry and in its area module (SSLError) is found twice
 # by a short name; the area module's is meant, and the link goes to the first.
