@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
 
-.PHONY: all install prereqs demo test bench clean
+.PHONY: all install prereqs demo test bench clean docs
 
 all: install
 
@@ -137,3 +137,12 @@ test-wheel: prereqs wheel
 	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath build/openssl-3.5-static)/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
 		OPENSSL35=$(abspath build/openssl-3.5-static)/bin/openssl \
 		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
+# The documentation site (docs/): Sphinx and its theme into .venv, then HTML into docs/_build/html,
+# nitpicky, with every warning an error.  `make docs SPHINXOPTS=-E` rebuilds every page.
+$(VENV)/.docs-tools: docs/requirements.txt | $(PY)
+	$(PY) -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: install $(VENV)/.docs-tools
+	$(PY) -m sphinx -b html -n -W --keep-going -q $(SPHINXOPTS) docs docs/_build/html
+	@echo "the site: docs/_build/html/index.html"

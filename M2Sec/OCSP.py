@@ -492,7 +492,9 @@ def error_response(status: Union[ResponseStatus, int]) -> Response:
 
 
 class ResponseBuilder(Owned):
-    """Builds a signed BasicOCSPResponse (for a responder, or for tests)::
+    """Builds a signed BasicOCSPResponse (for a responder, or for tests).
+
+    ::
 
         b = ResponseBuilder()
         b.add_response(cert, issuer, CertStatus.GOOD, next_update=timedelta(hours=1))

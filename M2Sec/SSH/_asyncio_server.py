@@ -794,8 +794,8 @@ async def listen(host: Optional[str] = "", port: int = 22, *, server_host_keys: 
         a DISPLAY on localhost whose connections go to the client's X server.
     :param max_channels: channels per connection (64).
     :param moduli: an OpenSSH moduli file for group exchange (default: built-in groups).
-    :param kex_algs, encryption_algs, mac_algs, server_host_key_algs, compression_algs,
-        public_key_algs: algorithm lists (OpenSSH's defaults).
+    :param kex_algs: algorithm lists (OpenSSH's defaults), as are encryption_algs, mac_algs,
+        server_host_key_algs, compression_algs and public_key_algs.
     """
     acceptor = make_acceptor(server_host_keys=server_host_keys, **kw)
     loop = asyncio.get_running_loop()

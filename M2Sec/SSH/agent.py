@@ -1,6 +1,6 @@
 """A client for ssh-agent (draft-miller-ssh-agent, as OpenSSH's ssh-agent speaks it).
 
-The messages are built and read by functions without I/O (:func:`encode_request`,
+The messages are built and read by functions without I/O (:func:`encode_sign_request`,
 :func:`parse_identities`, :func:`parse_signature`, ...); two shells carry them over the
 agent's UNIX socket: :class:`SSHAgentClient` on asyncio (asyncssh's names: ``get_keys``,
 ``sign``, ``add_keys``, ``remove_keys``, ``remove_all``) and :class:`Agent` for blocking code

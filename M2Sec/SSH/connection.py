@@ -28,7 +28,7 @@ and its NEWKEYS is not, outgoing packets that are not transport or key-exchange 
 held back in ``_held`` and sent after NEWKEYS, under the new keys.  Once the server's KEXINIT
 has arrived, only key-exchange and transport messages may come from it until its NEWKEYS.
 
-Strict key exchange (OpenSSH's kex-strict-*-v00, the Terrapin fix) applies when both sides
+Strict key exchange (OpenSSH's ``kex-strict-*-v00``, the Terrapin fix) applies when both sides
 list it in the first KEXINIT: the server's KEXINIT must then be its first packet, no other
 message (not even IGNORE) may come during the first exchange, and both sequence numbers go
 back to zero at each NEWKEYS.  ext-info-c is offered in the first KEXINIT; the server's

@@ -55,7 +55,7 @@ Steps = Generator[AuthCall, Any, Any]
 
 
 def answer(server: Any, lookup: Callable[[str], Any], call: AuthCall) -> Any:
-    """The plain answer to call: server.<name>(*args), or lookup(username) for the user's
+    """The plain answer to call: ``server.<name>(*args)``, or lookup(username) for the user's
     authorized_keys.  A front end uses it (awaiting the result when it is awaitable)."""
     if call.name == "authorized_keys":
         return lookup(*call.args)

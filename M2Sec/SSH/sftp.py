@@ -112,7 +112,7 @@ SERVER_EXTENSIONS: Dict[bytes, bytes] = {
 
 
 class SFTPError(SSHError, OSError):
-    """An SFTP status other than OK: :attr:`code` (FX_...), :attr:`reason`, :attr:`lang`.
+    """An SFTP status other than OK: :attr:`code` (``FX_...``), :attr:`reason`, :attr:`lang`.
 
     Also an :class:`OSError` whose ``errno`` matches the status (ENOENT for a missing file,
     EACCES for a refused one, ...), so ``except FileNotFoundError`` and ``e.errno`` work as
@@ -494,7 +494,7 @@ _EXPECTED = {
 
 
 class Reply:
-    """A reply matched to its request: :attr:`id`, :attr:`request` (the FXP_ type asked),
+    """A reply matched to its request: :attr:`id`, :attr:`request` (the ``FXP_`` type asked),
     :attr:`type` of the reply and :attr:`value` (handle bytes, data bytes, a list of
     :class:`SFTPName`, :class:`SFTPAttrs`, the extended reply's bytes, None for OK) or
     :attr:`error` (an :class:`SFTPError`)."""
@@ -692,7 +692,7 @@ def encode_names(names: Sequence[SFTPName]) -> bytes:
 
 
 class Request:
-    """A decoded client request: :attr:`id`, :attr:`type` (FXP_...), :attr:`name` (the
+    """A decoded client request: :attr:`id`, :attr:`type` (``FXP_...``), :attr:`name` (the
     extension's name for FXP_EXTENDED, else None) and :attr:`args` (a tuple: paths as str,
     handles and data as bytes, flags as int, attributes as :class:`SFTPAttrs`)."""
 

@@ -410,7 +410,7 @@ class SFTPClient:
     async def open(self, path: PathArg, pflags_or_mode: Union[int, str] = "r", attrs: Optional[SFTPAttrs] = None,
                    encoding: Optional[str] = None, block_size: Optional[int] = None,
                    max_requests: Optional[int] = None) -> SFTPClientFile:
-        """Open a remote file: mode as Python's ('r', 'wb', 'a+', ...) or FXF_ flags.
+        """Open a remote file: mode as Python's ('r', 'wb', 'a+', ...) or ``FXF_`` flags.
 
         :raises SFTPNoSuchFile, SFTPPermissionDenied, SFTPFailure: as the server says.
         """

@@ -529,6 +529,7 @@ class Context(Owned):
             "off" (no status_request).
         :param leeway: the clock skew allowed on thisUpdate/nextUpdate, in seconds.
         :param max_age: refuse responses whose thisUpdate is older than this many seconds.
+
         A failed check raises :class:`M2Sec.SSL.stapling.OCSPStapleError` from the
         handshake (the server gets a bad_certificate_status_response alert); the verified
         result is ``Connection.get_ocsp_result()``."""

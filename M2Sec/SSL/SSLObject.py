@@ -199,7 +199,7 @@ class SSLObject(SSLState, Owned):
 
 
 def run(tls: SSLObject, op: Callable[..., T], *args: Any) -> Generator[IORequest, Optional[bytes], T]:
-    """The retry loop: perform op(*args) (a method of tls), asking the caller for I/O.
+    """The retry loop: perform ``op(*args)`` (a method of tls), asking the caller for I/O.
 
     Yields ``(out, want)``: the caller sends ``out`` to the peer and, when ``want`` is true,
     sends back (``gen.send``) the next bytes read from the peer, b'' at the end of the stream.

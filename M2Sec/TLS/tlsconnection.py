@@ -222,7 +222,8 @@ class TLSConnection:
         :param serverName: sent as SNI and checked against the certificate (RFC 6125); an
             internationalised name goes in its A-label form; an IP address is checked against
             the certificate's iPAddress names and not sent (RFC 6066 section 3).
-        :param cafile, capath: the trusted CAs; the system store when neither is given.
+        :param cafile: the trusted CAs (a PEM file; capath: a hashed directory); the system store
+            when neither is given.
         :param verify: False turns chain and name checks off (a Checker fingerprint still applies;
             a Checker with x509Fingerprint replaces the chain check by that pin).
         :param async_: return a generator yielding 0 (wants to read) / 1 (wants to write).

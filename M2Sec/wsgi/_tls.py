@@ -309,6 +309,7 @@ class M2SecAdapter(Adapter):
     :param max_connections: TLS connections held at once by this process (more are closed).
     :param remote_user: REMOTE_USER from a verified client certificate ("cn", "email", "dn" or
         a callable(environ)).
+
     Other keywords go to :func:`server_context`.
     """
 
