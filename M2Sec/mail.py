@@ -133,6 +133,8 @@ def _split(message: MessageLike) -> Tuple[List[Tuple[str, str]], bytes]:
     :raises SMIME.SMIME_Error: for a message the email package cannot write back."""
     try:
         return _split_entity(message)
+    except M2SecError:
+        raise  # M2Sec's own verdicts (MIMEStructureError ...) as they are
     except _EMAIL_FAULTS as e:
         raise SMIME.SMIME_Error("malformed message: %s: %s" % (type(e).__name__, e)) from None
 
@@ -174,6 +176,8 @@ def _rewrap(envelope: Sequence[Tuple[str, str]], entity: bytes) -> EmailMessage:
             out[k] = v
         for k, v in out.items():  # what as_bytes() will do: fails on undecodable 8-bit header bytes
             out.policy.fold_binary(k, v)
+    except M2SecError:
+        raise
     except _EMAIL_FAULTS as e:  # a second To, Subject, ... (RFC 5322 3.6), undecodable bytes
         raise SMIME.SMIME_Error("malformed message headers: %s: %s" % (type(e).__name__, e)) from None
     out.set_payload(inner.get_payload())
