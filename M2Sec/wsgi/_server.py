@@ -58,6 +58,37 @@ class _Request(_cs.HTTPRequest):
             super().parse_request()
 
 
+    #: what a refused body (413) may still be read and thrown away, so that its client, still
+    #: sending, gets the answer rather than a reset (nginx's lingering close, in small)
+    LINGER_BYTES = 1 << 20
+    LINGER_SECONDS = 2.0
+
+    def simple_response(self, status: Any, msg: str = "") -> None:
+        if str(status).startswith("413"):
+            self._discard_body()
+        super().simple_response(status, msg)
+
+    def _discard_body(self) -> None:
+        try:
+            left = min(int(self.inheaders.get(b"Content-Length", 0)), self.LINGER_BYTES)
+        except (AttributeError, ValueError):
+            return
+        sock = self.conn.socket
+        if isinstance(sock, TLSSocket):
+            sock.deadline = time.monotonic() + self.LINGER_SECONDS
+        try:
+            while left > 0:
+                chunk = self.conn.rfile.read(min(left, 65536))  # past the header-size guard
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except Exception:  # a slow or vanished client: the answer goes out all the same
+            pass
+        finally:
+            if isinstance(sock, TLSSocket):
+                sock.deadline = None
+
+
 class _Connection(_cs.HTTPConnection):
     RequestHandlerClass = _Request
 
