@@ -55,9 +55,14 @@ clean:
 # `make test-pythons`: a subset of the suite on each other supported Python (.ci/test-pythons.sh).
 PYTHONS ?= 3.9 3.10 3.12 3.13
 # `make openssl35`: OpenSSL 3.5 from Debian trixie's source package, shared and static (-fPIC),
-# in build/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
+# in $(M2SEC_CACHE)/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
 # in build/venv-openssl35 and the whole suite run there.
-OPENSSL35 := $(abspath build/openssl-3.5)
+# The OpenSSL builds are kept outside the tree (M2SEC_CACHE), so that a fresh clone on the same
+# machine (CI) reuses them instead of building OpenSSL again (minutes each).
+M2SEC_CACHE ?= $(HOME)/.cache/m2sec
+OPENSSL35 := $(abspath $(M2SEC_CACHE)/openssl-3.5)
+WHEEL_OPENSSL := $(abspath $(M2SEC_CACHE)/openssl-3.5-static)
+export WHEEL_OPENSSL
 VENV35 := build/venv-openssl35
 # `make fuzz`: every target of tests/fuzz for FUZZ_SECONDS each, new inputs in build/fuzz/.
 FUZZ_SECONDS ?= 600
@@ -116,7 +121,7 @@ asan: prereqs sdist
 
 # ---- The self-contained wheel (issue 20) --------------------------------------------------------
 # `make wheel`: dist/m2sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
-# (.ci/build-wheel.sh; the OpenSSL build is kept in build/openssl-3.5-static).
+# (.ci/build-wheel.sh; the OpenSSL build is kept in $(M2SEC_CACHE)/openssl-3.5-static).
 # `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
 # there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
 WHEEL_VENV := build/venv-wheeltest
@@ -134,8 +139,8 @@ test-wheel: prereqs wheel
 	mkdir -p $(NOCC)
 	for f in /usr/bin/* /usr/sbin/*; do case $${f##*/} in *gcc*|*g++*|cc|c++|cpp*|c89*|c99*|*clang*|ld|ld.*|*-ld|*-ld.*|as|*-as|tcc|swig*) ;; *) ln -sf $$f $(NOCC)/ ;; esac; done
 	# The openssl command line the tests use as a peer is the wheel's OpenSSL's (3.5, static).
-	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(abspath build/openssl-3.5-static)/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
-		OPENSSL35=$(abspath build/openssl-3.5-static)/bin/openssl \
+	cd tests && PATH=$(abspath $(WHEEL_VENV))/bin:$(WHEEL_OPENSSL)/bin:$(abspath $(NOCC)) M2SEC_WHEEL_TEST=1 \
+		OPENSSL35=$(WHEEL_OPENSSL)/bin/openssl \
 		../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
 # The documentation site (docs/): Sphinx and its theme into .venv, then HTML into docs/_build/html,
 # nitpicky, with every warning an error.  `make docs SPHINXOPTS=-E` rebuilds every page.
