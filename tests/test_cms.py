@@ -157,10 +157,11 @@ def test_eddsa_signer_is_refused_cleanly(ca, tmp_path, alg):
         return
     with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="RFC 8419"):
         CMS.sign(DATA, key, cert)
-    # the peer cannot either
+    # the peer cannot either, when it is of the same OpenSSL (3.5's command line signs with EdDSA)
     peer = run("cms", "-sign", "-binary", "-signer", str(tmp_path / "ed.pem"), "-inkey", str(tmp_path / "ed.key"),
                "-md", "sha512", input=DATA)
-    assert peer.returncode != 0
+    if run("version").stdout.split()[1].startswith(b"3.0"):
+        assert peer.returncode != 0
 
 
 def test_untrusted_and_tampered(ca):

@@ -6,6 +6,7 @@ import binascii
 import hashlib
 import io
 import os
+import re
 import time
 
 import pytest
@@ -434,7 +435,7 @@ def test_certificate_minted_with_m2_calls_verifies_with_openssl(tmp, openssl, ec
     with open(path, "w") as f:
         assert m2.x509_write_pem_file(f, x) == 1
     out = openssl(["x509", "-in", str(path), "-noout", "-subject", "-serial"]).stdout.decode()
-    assert "CN = m2 minted" in out and "O = Org" in out and "serial=07" in out
+    assert re.search(r"CN ?= ?m2 minted", out) and re.search(r"O ?= ?Org", out) and "serial=07" in out, out
     openssl(["verify", "-CAfile", str(path), str(path)])
     # trust: a self-signed certificate without trust settings is trusted for compat checks
     assert m2.x509_check_trust(x, m2.X509_TRUST_COMPAT, 0) == m2.X509_TRUST_TRUSTED

@@ -2,6 +2,7 @@
 settings module made here, smtplib) sending to an aiosmtpd server on 127.0.0.1; what arrives
 is checked with `openssl cms` and gpgsm."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -159,6 +160,9 @@ def test_django_backend(ca, smtpd, tmp_path):
     """)
     env = {"DJANGO_SETTINGS_MODULE": "m2sec_test_settings", "PYTHONPATH": str(tmp_path) + ":" + ":".join(sys.path),
            "PATH": "/usr/bin:/bin"}
+    for name in ("LD_LIBRARY_PATH", "OPENSSL_MODULES"):  # the OpenSSL this run uses (make test-openssl35)
+        if name in os.environ:
+            env[name] = os.environ[name]
     p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
     assert p.returncode == 0, p.stderr.decode()
     assert p.stdout.strip() == b"refused"

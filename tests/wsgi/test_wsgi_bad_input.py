@@ -39,7 +39,7 @@ def closed_by_server(sock, timeout=15.0):
             if not chunk:
                 return data
             data += chunk
-    except ConnectionResetError:
+    except (ConnectionResetError, ssl.SSLError):  # a reset under TLS, as OpenSSL 3.5 reports it
         return data
 
 
