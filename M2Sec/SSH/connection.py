@@ -431,12 +431,16 @@ class Connection:
             self._read_packets()
         except _AwaitingVerdict:
             pass  # host_key_checked() goes on
-        except DisconnectError as e:
-            self._fail(e)
-        except SSHFormatError as e:
-            self._fail(ProtocolError("malformed message: %s" % e, local=False))
+        except (DisconnectError, SSHFormatError) as e:
+            self._fail_with(e)
         self._maybe_rekey()
         return self._take_events()
+
+    def _fail_with(self, e: Exception) -> None:
+        """End the connection for a DisconnectError, or a malformed message (ProtocolError)."""
+        if isinstance(e, SSHFormatError):
+            e = ProtocolError("malformed message: %s" % e, local=False)
+        self._fail(e)  # type: ignore[arg-type]
 
     def _read_packets(self) -> None:
         """Dispatch the packets buffered so far (none while a host key verdict is awaited)."""
@@ -1017,10 +1021,8 @@ class ClientConnection(Connection):
             self.host_key = self._verdict_key
             self._kex_continue(k)
             self._read_packets()
-        except DisconnectError as e:
-            self._fail(e)
-        except SSHFormatError as e:
-            self._fail(ProtocolError("malformed message: %s" % e, local=False))
+        except (DisconnectError, SSHFormatError) as e:
+            self._fail_with(e)
         self._maybe_rekey()
         return self._take_events()
 

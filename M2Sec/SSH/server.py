@@ -390,10 +390,8 @@ class ServerConnection(Connection):
             self._auth_step(steps, value, error)
             while self._auth_steps is None and self._auth_queue and self.state == State.AUTH:
                 self._on_userauth_request(self._auth_queue.popleft())
-        except DisconnectError as e:
-            self._fail(e)
-        except SSHFormatError as e:
-            self._fail(ProtocolError("malformed message: %s" % e, local=False))
+        except (DisconnectError, SSHFormatError) as e:
+            self._fail_with(e)
         return self._take_events()
 
     def _auth_replies(self, replies: List[bytes]) -> None:
