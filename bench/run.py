@@ -19,7 +19,7 @@ from M2Sec import EVP
 from _timing import calls_per_second, interleaved, print_table, row
 
 RUNS = 5
-AREAS = ("evp_msg", "smime", "cms", "ssh_keys", "tls", "tls_api", "ssh", "ssh_server", "https_server", "sftp")  # bench/<area>.py modules with rows() in this table's format
+AREAS = ("evp_msg", "smime", "cms", "ssh_keys", "tls", "tls_api", "ssh_client", "ssh_server", "https_server", "sftp")  # bench/<area>.py modules with rows() in this table's format
 BUF = os.urandom(16384)
 SMALL = os.urandom(64)
 KEY = os.urandom(32)
