@@ -43,6 +43,44 @@ M2_CIPHER(chacha20_poly1305)
 M2_NONNULL(EVP_MD_CTX *)
 M2_NONNULL(EVP_CIPHER_CTX *)
 
+/* EVP.Cipher's base, m2.CipherBase (below), holds its EVP_CIPHER_CTX itself: an EVP_CIPHER_CTX *
+ * argument takes such an object as well as a pointer from m2.cipher_ctx_new(), so that
+ * `m2.cipher_update(cipher.ctx, data)` works as in M2Crypto.  m2.cipher_ctx_free() given one
+ * takes the context from it first, so that it is freed once. */
+%{
+typedef struct {
+    PyObject_HEAD
+    EVP_CIPHER_CTX *ctx;        /* NULL once closed */
+    PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
+    PyObject *ccm;              /* CCM: the AAD given before the one update() */
+    int tag_len;                /* get_tag()'s default length */
+} m2_cipher_obj;
+static PyTypeObject m2_cipher_type;
+
+/* An EVP_CIPHER_CTX * argument: from an m2.CipherBase (take: detached from it, for the free
+ * function) or a SWIG pointer.  SWIG's result code. */
+static int m2_cipher_ctx_arg(PyObject *obj, EVP_CIPHER_CTX **out, int take) {
+    void *p = NULL;
+    int res;
+    if (PyObject_TypeCheck(obj, &m2_cipher_type)) {
+        *out = ((m2_cipher_obj *)obj)->ctx;
+        if (take) ((m2_cipher_obj *)obj)->ctx = NULL;
+        return SWIG_OK;
+    }
+    res = SWIG_ConvertPtr(obj, &p, SWIGTYPE_p_EVP_CIPHER_CTX, 0);
+    *out = (EVP_CIPHER_CTX *)p;
+    return res;
+}
+%}
+%typemap(in) EVP_CIPHER_CTX * (int res = 0) {
+    res = m2_cipher_ctx_arg($input, &$1, 0);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+}
+%typemap(in) EVP_CIPHER_CTX *owned_ctx (int res = 0) {
+    res = m2_cipher_ctx_arg($input, &$1, 1);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+}
+
 %constant int EVP_MAX_MD_SIZE = EVP_MAX_MD_SIZE;
 %constant int EVP_MAX_KEY_LENGTH = EVP_MAX_KEY_LENGTH;
 %constant int EVP_MAX_IV_LENGTH = EVP_MAX_IV_LENGTH;
@@ -482,7 +520,7 @@ static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *da
 
 /* ---- ciphers (EVP_CIPHER) ---- */
 %rename(cipher_ctx_free) EVP_CIPHER_CTX_free;
-void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *ctx);
+void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *owned_ctx);
 
 %inline %{
 /* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
@@ -691,6 +729,197 @@ static PyObject *bytes_to_key(const EVP_CIPHER *cipher, const EVP_MD *md, const 
     if (n <= 0) return m2_raise_msg(M2_EVP, "EVP_BytesToKey failed");
     return PyBytes_FromStringAndSize((const char *)key, n);
 }
+%}
+
+/* ---- m2.CipherBase: EVP.Cipher's context and its per-message calls in C ----
+ * EVP.Cipher subclasses it: the object holds its EVP_CIPHER_CTX and frees it when it dies (no
+ * Python finalizer), and update()/final()/get_tag() are C methods, so that a message through
+ * M2Crypto's four calls costs little more than the same calls in C.  CCM, whose one update()
+ * needs the AAD first, goes back to the Python class's _update_ccm(). */
+%{
+static PyObject *m2_str_update_ccm, *m2_str_ptr;
+
+/* ClosedError, raised by the Python class's _ptr(). */
+static PyObject *m2_cipher_closed(m2_cipher_obj *self) {
+    PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, m2_str_ptr);
+    if (r) { Py_DECREF(r); PyErr_SetString(PyExc_ValueError, "the cipher has been freed"); }
+    return NULL;
+}
+
+static void m2_cipher_clear(m2_cipher_obj *self) {
+    EVP_CIPHER_CTX *ctx = self->ctx;
+    self->ctx = NULL;
+    Py_CLEAR(self->hold);
+    Py_CLEAR(self->ccm);
+    EVP_CIPHER_CTX_free(ctx);
+}
+
+static void m2_cipher_dealloc(m2_cipher_obj *self) {
+    m2_cipher_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _open(cipher, key, iv, op, taglen): a new context keyed in one call (cipher_init_ex's checks). */
+static PyObject *m2_cipher_open(m2_cipher_obj *self, PyObject *const *args, Py_ssize_t nargs) {
+    void *cipher = NULL;
+    EVP_CIPHER_CTX *ctx;
+    long op, taglen;
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "_open() takes 5 arguments"); return NULL; }
+    if (!SWIG_IsOK(SWIG_ConvertPtr(args[0], &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) || !cipher) {
+        PyErr_SetString(PyExc_TypeError, "_open() needs an EVP_CIPHER");
+        return NULL;
+    }
+    if ((op = PyLong_AsLong(args[3])) == -1 && PyErr_Occurred()) return NULL;
+    if ((taglen = PyLong_AsLong(args[4])) == -1 && PyErr_Occurred()) return NULL;
+    ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, args[1], args[2], (int)op, (int)taglen);
+    if (ERR_peek_error()) ERR_clear_error();
+    if (!ctx) return NULL;
+    EVP_CIPHER_CTX_free(self->ctx);
+    self->ctx = ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m2_cipher_update(m2_cipher_obj *self, PyObject *data) {
+    Py_buffer view;
+    PyObject *out;
+    if (self->ccm) return PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, data);
+    if (!self->ctx) return m2_cipher_closed(self);
+    if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    out = cipher_update(self->ctx, view.buf, view.len);
+    PyBuffer_Release(&view);
+    if (!out) { ERR_clear_error(); return NULL; }
+    if (self->hold) {
+        int r = PyList_Append(self->hold, out);
+        Py_DECREF(out);
+        return r < 0 ? NULL : PyBytes_FromStringAndSize(NULL, 0);
+    }
+    return out;
+}
+
+static PyObject *m2_cipher_final(m2_cipher_obj *self, PyObject *unused) {
+    PyObject *hold, *out, *all;
+    Py_ssize_t i, n = 0;
+    char *p;
+    (void)unused;
+    if (self->ccm) {
+        PyObject *r = PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, Py_None);
+        if (!r) return NULL;
+        Py_DECREF(r);
+    }
+    if (!self->ctx) return m2_cipher_closed(self);
+    hold = self->hold;
+    self->hold = NULL;
+    out = cipher_final(self->ctx);   /* a tag mismatch raises: the held plaintext is dropped */
+    if (!out) ERR_clear_error();
+    if (!hold || !out) { Py_XDECREF(hold); return out; }
+    for (i = 0; i < PyList_GET_SIZE(hold); i++) n += PyBytes_GET_SIZE(PyList_GET_ITEM(hold, i));
+    if ((all = PyBytes_FromStringAndSize(NULL, n + PyBytes_GET_SIZE(out)))) {
+        p = PyBytes_AS_STRING(all);
+        for (i = 0; i < PyList_GET_SIZE(hold); i++) {
+            PyObject *b = PyList_GET_ITEM(hold, i);
+            memcpy(p, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+            p += PyBytes_GET_SIZE(b);
+        }
+        memcpy(p, PyBytes_AS_STRING(out), PyBytes_GET_SIZE(out));
+    }
+    Py_DECREF(hold);
+    Py_DECREF(out);
+    return all;
+}
+
+/* get_tag(length=None): the AEAD tag after final(), of length or tag_len bytes. */
+static PyObject *m2_cipher_get_tag(m2_cipher_obj *self, PyObject *const *args, Py_ssize_t nargs) {
+    long n = self->tag_len;
+    PyObject *out;
+    if (nargs > 1) { PyErr_SetString(PyExc_TypeError, "get_tag() takes at most 1 argument"); return NULL; }
+    if (nargs == 1 && args[0] != Py_None) {
+        if ((n = PyLong_AsLong(args[0])) == -1 && PyErr_Occurred()) return NULL;
+        if (n == 0) n = self->tag_len;
+    }
+    if (!self->ctx) return m2_cipher_closed(self);
+    if (n < 0 || n > 256) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    out = cipher_ctrl_get(self->ctx, EVP_CTRL_AEAD_GET_TAG, (int)n);
+    if (!out) ERR_clear_error();
+    return out;
+}
+
+/* _p: the object itself while it has a context (what m2's functions take), else None;
+ * setting None frees the context. */
+static PyObject *m2_cipher_get_p(m2_cipher_obj *self, void *c) {
+    (void)c;
+    return Py_NewRef(self->ctx ? (PyObject *)self : Py_None);
+}
+static int m2_cipher_set_p(m2_cipher_obj *self, PyObject *v, void *c) {
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    m2_cipher_clear(self);
+    return 0;
+}
+/* _hold and _ccm: a list, or None. */
+static PyObject *m2_cipher_get_list(m2_cipher_obj *self, void *c) {
+    PyObject *v = c ? self->ccm : self->hold;
+    return Py_NewRef(v ? v : Py_None);
+}
+static int m2_cipher_set_list(m2_cipher_obj *self, PyObject *v, void *c) {
+    PyObject **slot = c ? &self->ccm : &self->hold;
+    if (v != NULL && v != Py_None && !PyList_CheckExact(v)) { PyErr_SetString(PyExc_TypeError, "a list or None"); return -1; }
+    Py_XSETREF(*slot, v == NULL || v == Py_None ? NULL : Py_NewRef(v));
+    return 0;
+}
+static PyObject *m2_cipher_get_tag_len(m2_cipher_obj *self, void *c) { (void)c; return PyLong_FromLong(self->tag_len); }
+static int m2_cipher_set_tag_len(m2_cipher_obj *self, PyObject *v, void *c) {
+    long n;
+    (void)c;
+    if (!v || (n = PyLong_AsLong(v)) == -1 || n < 0 || n > 256) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "tag length out of range");
+        return -1;
+    }
+    self->tag_len = (int)n;
+    return 0;
+}
+
+static PyObject *m2_cipher_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    m2_cipher_obj *self = (m2_cipher_obj *)type->tp_alloc(type, 0);
+    (void)args; (void)kwds;
+    if (self) self->tag_len = 16;
+    return (PyObject *)self;
+}
+
+static PyMethodDef m2_cipher_methods[] = {
+    {"_open", (PyCFunction)(void (*)(void))m2_cipher_open, METH_FASTCALL, "Make and key the context."},
+    {"update", (PyCFunction)m2_cipher_update, METH_O,
+     "Encrypt or decrypt data; returns the output available so far.  Releases the GIL for large buffers."},
+    {"final", (PyCFunction)m2_cipher_final, METH_NOARGS,
+     "The last output (and, when decrypting with an AEAD mode, the whole plaintext)."},
+    {"get_tag", (PyCFunction)(void (*)(void))m2_cipher_get_tag, METH_FASTCALL,
+     "The tag after final() when encrypting with an AEAD mode."},
+    {NULL, NULL, 0, NULL}
+};
+static PyGetSetDef m2_cipher_getset[] = {
+    {"_p", (getter)m2_cipher_get_p, (setter)m2_cipher_set_p, NULL, NULL},
+    {"_hold", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, NULL},
+    {"_ccm", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, (void *)1},
+    {"_tag_len", (getter)m2_cipher_get_tag_len, (setter)m2_cipher_set_tag_len, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_cipher_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.CipherBase",
+    .tp_basicsize = sizeof(m2_cipher_obj),
+    .tp_dealloc = (destructor)m2_cipher_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An EVP_CIPHER_CTX owned by its object (EVP.Cipher's base).",
+    .tp_methods = m2_cipher_methods,
+    .tp_getset = m2_cipher_getset,
+    .tp_new = m2_cipher_new,
+};
+%}
+%init %{
+    m2_str_update_ccm = PyUnicode_InternFromString("_update_ccm");
+    m2_str_ptr = PyUnicode_InternFromString("_ptr");
+    if (!m2_str_update_ccm || !m2_str_ptr || PyType_Ready(&m2_cipher_type) < 0
+        || PyModule_AddObject(m, "CipherBase", Py_NewRef(&m2_cipher_type)) < 0)
+        return -1;
 %}
 
 /* ---- key derivation ---- */
