@@ -35,6 +35,7 @@ _hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
 _cipher_is_aead = m2.cipher_is_aead
 _cipher_cache: Dict[str, Any] = {}
 _cipher_info: Dict[str, Any] = {}  # name -> (EVP_CIPHER, is AEAD, is CCM), for Cipher()
+m2.cipher_base_init(_cipher_info)  # Cipher's C __init__ reads it too
 
 
 def _load_legacy() -> bool:
@@ -332,9 +333,11 @@ class Cipher(m2.CipherBase, Handle):
     _owner = None
     m2_cipher_ctx_free = staticmethod(m2.cipher_ctx_free)  # M2Crypto's name
 
-    def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
-                 d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
-                 tag_len: Optional[int] = None) -> None:
+    # Cipher(alg, key, iv, op) with a cipher looked up before is served by the C base's
+    # __init__; every other call comes here.
+    def _init(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
+              d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
+              tag_len: Optional[int] = None) -> None:
         info = _cipher_info.get(alg)
         if info is None:
             info = _cipher_info_of(alg)

@@ -53,6 +53,7 @@ typedef struct {
     EVP_CIPHER_CTX *ctx;        /* NULL once closed */
     PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
     PyObject *ccm;              /* CCM: the AAD given before the one update() */
+    PyObject *cipher, *op;      /* the attributes M2Crypto's class sets */
     int tag_len;                /* get_tag()'s default length */
 } m2_cipher_obj;
 static PyTypeObject m2_cipher_type;
@@ -737,7 +738,8 @@ static PyObject *bytes_to_key(const EVP_CIPHER *cipher, const EVP_MD *md, const 
  * M2Crypto's four calls costs little more than the same calls in C.  CCM, whose one update()
  * needs the AAD first, goes back to the Python class's _update_ccm(). */
 %{
-static PyObject *m2_str_update_ccm, *m2_str_ptr;
+static PyObject *m2_str_update_ccm, *m2_str_ptr, *m2_str_init;
+static PyObject *m2_cipher_info;   /* EVP's dict: name -> (EVP_CIPHER, is AEAD, is CCM) */
 
 /* ClosedError, raised by the Python class's _ptr(). */
 static PyObject *m2_cipher_closed(m2_cipher_obj *self) {
@@ -756,6 +758,8 @@ static void m2_cipher_clear(m2_cipher_obj *self) {
 
 static void m2_cipher_dealloc(m2_cipher_obj *self) {
     m2_cipher_clear(self);
+    Py_CLEAR(self->cipher);
+    Py_CLEAR(self->op);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -878,6 +882,50 @@ static int m2_cipher_set_tag_len(m2_cipher_obj *self, PyObject *v, void *c) {
     return 0;
 }
 
+/* Cipher(alg, key, iv, op): the usual call (a cipher EVP has looked up before, not CCM, no
+ * optional argument) is served here; any other goes to the Python class's _init(). */
+static int m2_cipher_init(m2_cipher_obj *self, PyObject *args, PyObject *kwds) {
+    PyObject *alg, *info, *r;
+    void *cipher = NULL;
+    EVP_CIPHER_CTX *ctx;
+    long op;
+    if (m2_cipher_info && (!kwds || !PyDict_GET_SIZE(kwds)) && PyTuple_GET_SIZE(args) == 4
+        && PyUnicode_CheckExact(alg = PyTuple_GET_ITEM(args, 0))
+        && (info = PyDict_GetItemWithError(m2_cipher_info, alg)) && PyTuple_CheckExact(info)
+        && PyTuple_GET_SIZE(info) == 3 && !PyObject_IsTrue(PyTuple_GET_ITEM(info, 2))
+        && SWIG_IsOK(SWIG_ConvertPtr(PyTuple_GET_ITEM(info, 0), &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) && cipher) {
+        if ((op = PyLong_AsLong(PyTuple_GET_ITEM(args, 3))) == -1 && PyErr_Occurred()) return -1;
+        ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 2),
+                                  (int)op, 0);
+        if (ERR_peek_error()) ERR_clear_error();
+        if (!ctx) return -1;
+        m2_cipher_clear(self);
+        self->ctx = ctx;
+        self->tag_len = 16;
+        Py_XSETREF(self->cipher, Py_NewRef(PyTuple_GET_ITEM(info, 0)));
+        Py_XSETREF(self->op, Py_NewRef(PyTuple_GET_ITEM(args, 3)));
+        if (!op && PyObject_IsTrue(PyTuple_GET_ITEM(info, 1)) && !(self->hold = PyList_New(0))) return -1;
+        return 0;
+    }
+    if (PyErr_Occurred()) return -1;
+    if (!(r = PyObject_GetAttr((PyObject *)self, m2_str_init))) return -1;
+    Py_SETREF(r, PyObject_Call(r, args, kwds));
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* cipher and op: plain attributes kept in C. */
+static PyObject *m2_cipher_get_attr(m2_cipher_obj *self, void *c) {
+    PyObject *v = c ? self->op : self->cipher;
+    if (!v) { PyErr_SetString(PyExc_AttributeError, c ? "op" : "cipher"); return NULL; }
+    return Py_NewRef(v);
+}
+static int m2_cipher_set_attr(m2_cipher_obj *self, PyObject *v, void *c) {
+    Py_XSETREF(*(c ? &self->op : &self->cipher), v ? Py_NewRef(v) : NULL);
+    return 0;
+}
+
 static PyObject *m2_cipher_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     m2_cipher_obj *self = (m2_cipher_obj *)type->tp_alloc(type, 0);
     (void)args; (void)kwds;
@@ -900,6 +948,8 @@ static PyGetSetDef m2_cipher_getset[] = {
     {"_hold", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, NULL},
     {"_ccm", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, (void *)1},
     {"_tag_len", (getter)m2_cipher_get_tag_len, (setter)m2_cipher_set_tag_len, NULL, NULL},
+    {"cipher", (getter)m2_cipher_get_attr, (setter)m2_cipher_set_attr, "The EVP_CIPHER.", NULL},
+    {"op", (getter)m2_cipher_get_attr, (setter)m2_cipher_set_attr, "1 to encrypt, 0 to decrypt.", (void *)1},
     {NULL, NULL, NULL, NULL, NULL}
 };
 static PyTypeObject m2_cipher_type = {
@@ -912,12 +962,22 @@ static PyTypeObject m2_cipher_type = {
     .tp_methods = m2_cipher_methods,
     .tp_getset = m2_cipher_getset,
     .tp_new = m2_cipher_new,
+    .tp_init = (initproc)m2_cipher_init,
 };
+%}
+%inline %{
+/* m2.cipher_base_init(info): the dict EVP keeps its looked-up ciphers in. */
+static PyObject *cipher_base_init(PyObject *info) {
+    if (!PyDict_CheckExact(info)) { PyErr_SetString(PyExc_TypeError, "a dict is required"); return NULL; }
+    Py_XSETREF(m2_cipher_info, Py_NewRef(info));
+    Py_RETURN_NONE;
+}
 %}
 %init %{
     m2_str_update_ccm = PyUnicode_InternFromString("_update_ccm");
     m2_str_ptr = PyUnicode_InternFromString("_ptr");
-    if (!m2_str_update_ccm || !m2_str_ptr || PyType_Ready(&m2_cipher_type) < 0
+    m2_str_init = PyUnicode_InternFromString("_init");
+    if (!m2_str_update_ccm || !m2_str_ptr || !m2_str_init || PyType_Ready(&m2_cipher_type) < 0
         || PyModule_AddObject(m, "CipherBase", Py_NewRef(&m2_cipher_type)) < 0)
         return -1;
 %}
