@@ -29,7 +29,7 @@ _LEGACY_CIPHERS = ("bf", "blowfish", "cast", "des_ecb", "des_cbc", "des_cfb", "d
 
 _md_cache: Dict[str, Any] = {}
 # hot-path functions, looked up once
-_md_ctx_free, _digest_update, _digest_final = m2.md_ctx_free, m2.digest_update, m2.digest_final
+_digest_final = m2.digest_final
 _hmac_ctx_new_init, _hmac_ctx_release = m2.hmac_ctx_new_init, m2.hmac_ctx_release
 _hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
 _cipher_is_aead = m2.cipher_is_aead
@@ -123,33 +123,29 @@ def cipher_names() -> List[str]:
 # ---- digests -----------------------------------------------------------------------------
 
 
-class MessageDigest(Owned):
+class MessageDigest(m2.DigestBase, Handle):
     """A running message digest (EVP_DigestInit_ex2/Update/Final_ex), M2Crypto's class.
 
     ``length`` sets the output size of an extendable-output function (shake128, shake256).
+    The context lives in the C base (``m2.DigestBase``), which frees it when the object dies;
+    ``update(data)`` is its C method: it returns 1 (M2Crypto's value) and releases the GIL for
+    large buffers.
 
     :raises EVPError: (a ValueError) for an unknown algorithm.
     """
 
-    _free_fn = m2.md_ctx_free
+    _pyfree = 1
+    _owner = None
     m2_md_ctx_free = staticmethod(m2.md_ctx_free)  # M2Crypto's name
 
     def __init__(self, algo: str, *, length: Optional[int] = None) -> None:
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = m2.md_ctx_new_init(md)
-        self._pyfree = 1
-        self._owner = None
+        self._open(md)
         self.md = md
         self.algo = algo
         self._length = length
-
-    def __del__(self) -> None:
-        p = getattr(self, "_p", None)
-        if p is not None:
-            self._p = None
-            _md_ctx_free(p)
 
     @property
     def ctx(self) -> Any:
@@ -169,15 +165,6 @@ class MessageDigest(Owned):
         """OpenSSL's name of the algorithm."""
         return m2.digest_name(self.md)
 
-    def update(self, data: Buffer) -> int:
-        """Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."""
-        try:  # the hot path of streaming: no test before the call (a freed pointer is None)
-            return _digest_update(self._p, data)
-        except ValueError:
-            if self._p is None:
-                raise ClosedError("MessageDigest has been freed") from None
-            raise
-
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""
         p = self._p
@@ -195,11 +182,8 @@ class MessageDigest(Owned):
     def copy(self) -> "MessageDigest":
         """An independent copy of the running digest (EVP_MD_CTX_copy_ex)."""
         other = MessageDigest.__new__(MessageDigest)
-        other._p = m2.md_ctx_new()
-        other._pyfree = 1
-        other._owner = None
+        other._open(self)
         other.md, other.algo, other._length = self.md, self.algo, self._length
-        m2.md_ctx_copy(other._p, self._ptr())
         return other
 
 

@@ -43,44 +43,56 @@ M2_CIPHER(chacha20_poly1305)
 M2_NONNULL(EVP_MD_CTX *)
 M2_NONNULL(EVP_CIPHER_CTX *)
 
-/* EVP.Cipher's base, m2.CipherBase (below), holds its EVP_CIPHER_CTX itself: an EVP_CIPHER_CTX *
- * argument takes such an object as well as a pointer from m2.cipher_ctx_new(), so that
- * `m2.cipher_update(cipher.ctx, data)` works as in M2Crypto.  m2.cipher_ctx_free() given one
- * takes the context from it first, so that it is freed once. */
+/* EVP.Cipher's and EVP.MessageDigest's bases, m2.CipherBase and m2.DigestBase (below), hold
+ * their context themselves: an EVP_CIPHER_CTX * or EVP_MD_CTX * argument takes such an object as
+ * well as a pointer from m2.cipher_ctx_new()/md_ctx_new(), so that `m2.cipher_update(c.ctx,
+ * data)` works as in M2Crypto.  m2.cipher_ctx_free()/md_ctx_free() given one take the context
+ * from it first, so that it is freed once. */
 %{
+typedef struct {                /* what both objects start with */
+    PyObject_HEAD
+    void *ctx;                  /* NULL once closed */
+} m2_ctx_obj;
 typedef struct {
     PyObject_HEAD
-    EVP_CIPHER_CTX *ctx;        /* NULL once closed */
+    EVP_CIPHER_CTX *ctx;
     PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
     PyObject *ccm;              /* CCM: the AAD given before the one update() */
     PyObject *cipher, *op;      /* the attributes M2Crypto's class sets */
     int tag_len;                /* get_tag()'s default length */
 } m2_cipher_obj;
-static PyTypeObject m2_cipher_type;
+typedef struct {
+    PyObject_HEAD
+    EVP_MD_CTX *ctx;
+} m2_md_obj;
+static PyTypeObject m2_cipher_type, m2_md_type;
 
-/* An EVP_CIPHER_CTX * argument: from an m2.CipherBase (take: detached from it, for the free
- * function) or a SWIG pointer.  SWIG's result code. */
-static int m2_cipher_ctx_arg(PyObject *obj, EVP_CIPHER_CTX **out, int take) {
-    void *p = NULL;
-    int res;
-    if (PyObject_TypeCheck(obj, &m2_cipher_type)) {
-        *out = ((m2_cipher_obj *)obj)->ctx;
-        if (take) ((m2_cipher_obj *)obj)->ctx = NULL;
+/* A context argument: from an object of type (take: detached from it, for the free function)
+ * or a SWIG pointer of ty.  SWIG's result code. */
+static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take) {
+    if (PyObject_TypeCheck(obj, type)) {
+        *out = ((m2_ctx_obj *)obj)->ctx;
+        if (take) ((m2_ctx_obj *)obj)->ctx = NULL;
         return SWIG_OK;
     }
-    res = SWIG_ConvertPtr(obj, &p, SWIGTYPE_p_EVP_CIPHER_CTX, 0);
-    *out = (EVP_CIPHER_CTX *)p;
-    return res;
+    *out = NULL;
+    return SWIG_ConvertPtr(obj, out, ty, 0);
 }
 %}
-%typemap(in) EVP_CIPHER_CTX * (int res = 0) {
-    res = m2_cipher_ctx_arg($input, &$1, 0);
+%define M2_CTX_ARG(TYPE, PYTYPE)
+%typemap(in) TYPE * (int res = 0, void *p = 0) {
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 0);
     if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    $1 = ($ltype)p;
 }
-%typemap(in) EVP_CIPHER_CTX *owned_ctx (int res = 0) {
-    res = m2_cipher_ctx_arg($input, &$1, 1);
+%typemap(in) TYPE *owned_ctx (int res = 0, void *p = 0) {
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 1);
     if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    $1 = ($ltype)p;
 }
+%enddef
+M2_CTX_ARG(EVP_CIPHER_CTX, m2_cipher_type)
+M2_CTX_ARG(EVP_MD_CTX, m2_md_type)
 
 %constant int EVP_MAX_MD_SIZE = EVP_MAX_MD_SIZE;
 %constant int EVP_MAX_KEY_LENGTH = EVP_MAX_KEY_LENGTH;
@@ -224,7 +236,7 @@ M2_DIGEST(shake128, "SHAKE128") M2_DIGEST(shake256, "SHAKE256")
 M2_DIGEST(blake2b512, "BLAKE2B-512") M2_DIGEST(blake2s256, "BLAKE2S-256") M2_DIGEST(sm3, "SM3")
 
 %rename(md_ctx_free) EVP_MD_CTX_free;
-void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+void EVP_MD_CTX_free(EVP_MD_CTX *owned_ctx);
 
 %inline %{
 static EVP_MD_CTX *md_ctx_new(void) {
@@ -742,10 +754,16 @@ static PyObject *m2_str_update_ccm, *m2_str_ptr, *m2_str_init;
 static PyObject *m2_cipher_info;   /* EVP's dict: name -> (EVP_CIPHER, is AEAD, is CCM) */
 
 /* ClosedError, raised by the Python class's _ptr(). */
-static PyObject *m2_cipher_closed(m2_cipher_obj *self) {
+static PyObject *m2_ctx_closed(void *self) {
     PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, m2_str_ptr);
-    if (r) { Py_DECREF(r); PyErr_SetString(PyExc_ValueError, "the cipher has been freed"); }
+    if (r) { Py_DECREF(r); PyErr_SetString(PyExc_ValueError, "the object has been freed"); }
     return NULL;
+}
+
+/* _p: the object itself while it has a context (what m2's functions take), else None. */
+static PyObject *m2_ctx_get_p(m2_ctx_obj *self, void *c) {
+    (void)c;
+    return Py_NewRef(self->ctx ? (PyObject *)self : Py_None);
 }
 
 static void m2_cipher_clear(m2_cipher_obj *self) {
@@ -787,7 +805,7 @@ static PyObject *m2_cipher_update(m2_cipher_obj *self, PyObject *data) {
     Py_buffer view;
     PyObject *out;
     if (self->ccm) return PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, data);
-    if (!self->ctx) return m2_cipher_closed(self);
+    if (!self->ctx) return m2_ctx_closed(self);
     if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
     out = cipher_update(self->ctx, view.buf, view.len);
     PyBuffer_Release(&view);
@@ -810,7 +828,7 @@ static PyObject *m2_cipher_final(m2_cipher_obj *self, PyObject *unused) {
         if (!r) return NULL;
         Py_DECREF(r);
     }
-    if (!self->ctx) return m2_cipher_closed(self);
+    if (!self->ctx) return m2_ctx_closed(self);
     hold = self->hold;
     self->hold = NULL;
     out = cipher_final(self->ctx);   /* a tag mismatch raises: the held plaintext is dropped */
@@ -840,19 +858,14 @@ static PyObject *m2_cipher_get_tag(m2_cipher_obj *self, PyObject *const *args, P
         if ((n = PyLong_AsLong(args[0])) == -1 && PyErr_Occurred()) return NULL;
         if (n == 0) n = self->tag_len;
     }
-    if (!self->ctx) return m2_cipher_closed(self);
+    if (!self->ctx) return m2_ctx_closed(self);
     if (n < 0 || n > 256) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
     out = cipher_ctrl_get(self->ctx, EVP_CTRL_AEAD_GET_TAG, (int)n);
     if (!out) ERR_clear_error();
     return out;
 }
 
-/* _p: the object itself while it has a context (what m2's functions take), else None;
- * setting None frees the context. */
-static PyObject *m2_cipher_get_p(m2_cipher_obj *self, void *c) {
-    (void)c;
-    return Py_NewRef(self->ctx ? (PyObject *)self : Py_None);
-}
+/* Setting _p to None frees the context. */
 static int m2_cipher_set_p(m2_cipher_obj *self, PyObject *v, void *c) {
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
@@ -944,7 +957,7 @@ static PyMethodDef m2_cipher_methods[] = {
     {NULL, NULL, 0, NULL}
 };
 static PyGetSetDef m2_cipher_getset[] = {
-    {"_p", (getter)m2_cipher_get_p, (setter)m2_cipher_set_p, NULL, NULL},
+    {"_p", (getter)m2_ctx_get_p, (setter)m2_cipher_set_p, NULL, NULL},
     {"_hold", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, NULL},
     {"_ccm", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, (void *)1},
     {"_tag_len", (getter)m2_cipher_get_tag_len, (setter)m2_cipher_set_tag_len, NULL, NULL},
@@ -964,6 +977,81 @@ static PyTypeObject m2_cipher_type = {
     .tp_new = m2_cipher_new,
     .tp_init = (initproc)m2_cipher_init,
 };
+
+/* m2.DigestBase: EVP.MessageDigest's context; update() is its C method, so that streaming
+ * costs one call into C per buffer. */
+static void m2_md_dealloc(m2_md_obj *self) {
+    EVP_MD_CTX_free(self->ctx);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _open(md): a new context for the EVP_MD md, or a copy of another DigestBase's context. */
+static PyObject *m2_md_open(m2_md_obj *self, PyObject *arg) {
+    EVP_MD_CTX *ctx;
+    void *md = NULL;
+    if (PyObject_TypeCheck(arg, &m2_md_type)) {
+        EVP_MD_CTX *from = ((m2_md_obj *)arg)->ctx;
+        if (!from) return m2_ctx_closed(arg);
+        if (!(ctx = md_ctx_new())) return NULL;
+        if (!EVP_MD_CTX_copy_ex(ctx, from)) {
+            EVP_MD_CTX_free(ctx);
+            return m2_raise_msg(M2_EVP, "cannot copy the digest context");
+        }
+    } else {
+        if (!SWIG_IsOK(SWIG_ConvertPtr(arg, &md, SWIGTYPE_p_EVP_MD, 0)) || !md) {
+            PyErr_SetString(PyExc_TypeError, "_open() needs an EVP_MD or a DigestBase");
+            return NULL;
+        }
+        ctx = md_ctx_new_init((const EVP_MD *)md);
+        if (ERR_peek_error()) ERR_clear_error();
+        if (!ctx) return NULL;
+    }
+    EVP_MD_CTX_free(self->ctx);
+    self->ctx = ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m2_md_update(m2_md_obj *self, PyObject *data) {
+    Py_buffer view;
+    int r;
+    if (!self->ctx) return m2_ctx_closed(self);
+    if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    r = digest_update(self->ctx, view.buf, view.len);
+    PyBuffer_Release(&view);
+    if (r < 0) { ERR_clear_error(); return NULL; }
+    return PyLong_FromLong(1);
+}
+
+static int m2_md_set_p(m2_md_obj *self, PyObject *v, void *c) {
+    EVP_MD_CTX *ctx = self->ctx;
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    self->ctx = NULL;
+    EVP_MD_CTX_free(ctx);
+    return 0;
+}
+
+static PyMethodDef m2_md_methods[] = {
+    {"_open", (PyCFunction)m2_md_open, METH_O, "Make the context for an EVP_MD, or copy another's."},
+    {"update", (PyCFunction)m2_md_update, METH_O,
+     "Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."},
+    {NULL, NULL, 0, NULL}
+};
+static PyGetSetDef m2_md_getset[] = {
+    {"_p", (getter)m2_ctx_get_p, (setter)m2_md_set_p, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_md_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.DigestBase",
+    .tp_basicsize = sizeof(m2_md_obj),
+    .tp_dealloc = (destructor)m2_md_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An EVP_MD_CTX owned by its object (EVP.MessageDigest's base).",
+    .tp_methods = m2_md_methods,
+    .tp_getset = m2_md_getset,
+    .tp_new = PyType_GenericNew,
+};
 %}
 %inline %{
 /* m2.cipher_base_init(info): the dict EVP keeps its looked-up ciphers in. */
@@ -978,7 +1066,9 @@ static PyObject *cipher_base_init(PyObject *info) {
     m2_str_ptr = PyUnicode_InternFromString("_ptr");
     m2_str_init = PyUnicode_InternFromString("_init");
     if (!m2_str_update_ccm || !m2_str_ptr || !m2_str_init || PyType_Ready(&m2_cipher_type) < 0
-        || PyModule_AddObject(m, "CipherBase", Py_NewRef(&m2_cipher_type)) < 0)
+        || PyType_Ready(&m2_md_type) < 0
+        || PyModule_AddObject(m, "CipherBase", Py_NewRef(&m2_cipher_type)) < 0
+        || PyModule_AddObject(m, "DigestBase", Py_NewRef(&m2_md_type)) < 0)
         return -1;
 %}
 
