@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
@@ -316,6 +316,11 @@ class Cipher(m2.CipherBase, Handle):
     _pyfree = 1
     _owner = None
     m2_cipher_ctx_free = staticmethod(m2.cipher_ctx_free)  # M2Crypto's name
+
+    if TYPE_CHECKING:  # the signature; at run time the C base's __init__ serves it
+        def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
+                     d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
+                     tag_len: Optional[int] = None) -> None: ...
 
     # Cipher(alg, key, iv, op) with a cipher looked up before is served by the C base's
     # __init__; every other call comes here.

@@ -1,5 +1,6 @@
 """EVP digests and HMAC: MessageDigest, digest(), HMAC, hmac(), hmac_digest()."""
 
+import hashlib
 import json
 import subprocess
 from binascii import unhexlify
@@ -182,3 +183,27 @@ def test_hmac_against_openssl_cli():
 def test_digest_names():
     names = {n.upper() for n in EVP.digest_names()}
     assert "SHA2-256" in names and "SHA3-256" in names
+
+
+def test_low_level_free_of_the_object_context_closes_it_once():
+    # the context lives in the object (m2.DigestBase); m2.md_ctx_free takes it from the object
+    md = EVP.MessageDigest("sha256")
+    md.update(b"abc")
+    assert m2.digest_update(md.ctx, b"def") == 1  # m2's functions take the object as the context
+    copy = md.copy()
+    md.m2_md_ctx_free(md.ctx)
+    assert md.closed
+    with pytest.raises(ClosedError):
+        md.update(b"x")
+    with pytest.raises(ValueError):  # freed: no second free
+        m2.md_ctx_free(md)
+    md.close()
+    assert copy.final() == hashlib.sha256(b"abcdef").digest()
+
+
+def test_streaming_update_returns_one_and_takes_buffers():
+    md = EVP.MessageDigest("sha256")
+    assert [md.update(b) for b in (b"a", bytearray(b"b"), memoryview(b"xcx")[1:2])] == [1, 1, 1]
+    assert md.final() == hashlib.sha256(b"abc").digest()
+    with pytest.raises(TypeError):
+        EVP.MessageDigest("sha256").update(12)
