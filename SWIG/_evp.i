@@ -52,10 +52,12 @@ M2_NONNULL(EVP_CIPHER_CTX *)
 typedef struct {                /* what both objects start with */
     PyObject_HEAD
     void *ctx;                  /* NULL once closed */
+    int busy;                   /* a call runs on ctx without the GIL: closing must wait */
 } m2_ctx_obj;
 typedef struct {
     PyObject_HEAD
     EVP_CIPHER_CTX *ctx;
+    int busy;
     PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
     PyObject *ccm;              /* CCM: the AAD given before the one update() */
     PyObject *cipher, *op;      /* the attributes M2Crypto's class sets */
@@ -64,6 +66,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     EVP_MD_CTX *ctx;
+    int busy;
 } m2_md_obj;
 static PyTypeObject m2_cipher_type, m2_md_type;
 
@@ -71,6 +74,7 @@ static PyTypeObject m2_cipher_type, m2_md_type;
  * or a SWIG pointer of ty.  SWIG's result code. */
 static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take) {
     if (PyObject_TypeCheck(obj, type)) {
+        if (take && ((m2_ctx_obj *)obj)->busy) return SWIG_ValueError;   /* see m2_ctx_busy */
         *out = ((m2_ctx_obj *)obj)->ctx;
         if (take) ((m2_ctx_obj *)obj)->ctx = NULL;
         return SWIG_OK;
@@ -760,6 +764,14 @@ static PyObject *m2_ctx_closed(void *self) {
     return NULL;
 }
 
+/* Closing while another thread's call runs on the context without the GIL would free it under
+ * that call: refused with ValueError. */
+static int m2_ctx_busy(void *self) {
+    if (!((m2_ctx_obj *)self)->busy) return 0;
+    PyErr_SetString(PyExc_ValueError, "the context is in use by another thread's call");
+    return -1;
+}
+
 /* _p: the object itself while it has a context (what m2's functions take), else None. */
 static PyObject *m2_ctx_get_p(m2_ctx_obj *self, void *c) {
     (void)c;
@@ -793,6 +805,7 @@ static PyObject *m2_cipher_open(m2_cipher_obj *self, PyObject *const *args, Py_s
     }
     if ((op = PyLong_AsLong(args[3])) == -1 && PyErr_Occurred()) return NULL;
     if ((taglen = PyLong_AsLong(args[4])) == -1 && PyErr_Occurred()) return NULL;
+    if (m2_ctx_busy(self) < 0) return NULL;
     ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, args[1], args[2], (int)op, (int)taglen);
     if (ERR_peek_error()) ERR_clear_error();
     if (!ctx) return NULL;
@@ -807,7 +820,9 @@ static PyObject *m2_cipher_update(m2_cipher_obj *self, PyObject *data) {
     if (self->ccm) return PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, data);
     if (!self->ctx) return m2_ctx_closed(self);
     if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    self->busy++;
     out = cipher_update(self->ctx, view.buf, view.len);
+    self->busy--;
     PyBuffer_Release(&view);
     if (!out) { ERR_clear_error(); return NULL; }
     if (self->hold) {
@@ -869,6 +884,7 @@ static PyObject *m2_cipher_get_tag(m2_cipher_obj *self, PyObject *const *args, P
 static int m2_cipher_set_p(m2_cipher_obj *self, PyObject *v, void *c) {
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    if (m2_ctx_busy(self) < 0) return -1;
     m2_cipher_clear(self);
     return 0;
 }
@@ -908,6 +924,7 @@ static int m2_cipher_init(m2_cipher_obj *self, PyObject *args, PyObject *kwds) {
         && PyTuple_GET_SIZE(info) == 3 && !PyObject_IsTrue(PyTuple_GET_ITEM(info, 2))
         && SWIG_IsOK(SWIG_ConvertPtr(PyTuple_GET_ITEM(info, 0), &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) && cipher) {
         if ((op = PyLong_AsLong(PyTuple_GET_ITEM(args, 3))) == -1 && PyErr_Occurred()) return -1;
+        if (m2_ctx_busy(self) < 0) return -1;
         ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 2),
                                   (int)op, 0);
         if (ERR_peek_error()) ERR_clear_error();
@@ -989,6 +1006,7 @@ static void m2_md_dealloc(m2_md_obj *self) {
 static PyObject *m2_md_open(m2_md_obj *self, PyObject *arg) {
     EVP_MD_CTX *ctx;
     void *md = NULL;
+    if (m2_ctx_busy(self) < 0) return NULL;
     if (PyObject_TypeCheck(arg, &m2_md_type)) {
         EVP_MD_CTX *from = ((m2_md_obj *)arg)->ctx;
         if (!from) return m2_ctx_closed(arg);
@@ -1016,7 +1034,9 @@ static PyObject *m2_md_update(m2_md_obj *self, PyObject *data) {
     int r;
     if (!self->ctx) return m2_ctx_closed(self);
     if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    self->busy++;
     r = digest_update(self->ctx, view.buf, view.len);
+    self->busy--;
     PyBuffer_Release(&view);
     if (r < 0) { ERR_clear_error(); return NULL; }
     return PyLong_FromLong(1);
@@ -1026,6 +1046,7 @@ static int m2_md_set_p(m2_md_obj *self, PyObject *v, void *c) {
     EVP_MD_CTX *ctx = self->ctx;
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    if (m2_ctx_busy(self) < 0) return -1;
     self->ctx = NULL;
     EVP_MD_CTX_free(ctx);
     return 0;

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import subprocess
+import threading
 from binascii import unhexlify
 from pathlib import Path
 
@@ -207,3 +208,35 @@ def test_streaming_update_returns_one_and_takes_buffers():
     assert md.final() == hashlib.sha256(b"abc").digest()
     with pytest.raises(TypeError):
         EVP.MessageDigest("sha256").update(12)
+
+
+def test_close_during_another_threads_update_is_refused():
+    # update() of a large buffer runs without the GIL: closing the object meanwhile would free
+    # the context under it, so close() raises ValueError until the update has returned
+    big = bytes(64 << 20)
+    for _ in range(5):
+        md = EVP.MessageDigest("sha256")
+        errors, refused = [], 0
+        started = threading.Event()
+
+        def work():
+            started.set()
+            try:
+                md.update(big)
+            except ClosedError as e:  # closed before the update began: try again
+                errors.append(e)
+        t = threading.Thread(target=work)
+        t.start()
+        started.wait(10)
+        while True:
+            try:
+                md.close()
+                break
+            except ValueError as e:
+                assert "in use" in str(e)
+                refused += 1
+        t.join(10)
+        assert md.closed and not t.is_alive()
+        if refused and not errors:
+            return
+    pytest.fail("close() never ran during the update")
