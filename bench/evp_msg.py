@@ -1,7 +1,8 @@
 """Per-message symmetric crypto (what users do) beside streaming, and two threads against one.
 
 rows() returns rows in bench/run.py's table format; CHART collects, per figure, every
-implementation's rate as a ratio to the C limit for bench/results/latest.png.
+implementation's rate as a ratio to the C limit, THREADS the two-thread rows, for
+bench/results/latest.png: every row of the table is in the chart.
 
 - AEAD per message: EVP.AESGCM / EVP.ChaCha20Poly1305 (keyed once) beside cryptography's AEAD
   classes and, as the C limit, bench/aead_loop.c "keyed" (one keyed context, a new IV per message);
@@ -41,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOOP = os.path.join(HERE, "aead_loop")
 KEY, IV = os.urandom(32), os.urandom(12)
 SIZES = (64, 16384)
-CHART = []  # (figure, {implementation: ratio to the C limit})
+CHART = []  # (figure, {implementation: ratio to the C limit}), medians of the per-run ratios
+THREADS = []  # (figure, two threads / one thread, CPUs the process had)
 
 try:
     from cryptography.hazmat.primitives import hashes
@@ -115,7 +117,7 @@ def emit(rows, figure, runs, size, targets):
                      "-" if target is None else ">= %.2f" % target,
                      "-" if target is None else ("yes" if r >= target else "NO")))
     if "C limit" in med:
-        CHART.append((figure, {k: v / med["C limit"] for k, v in med.items() if k != "C limit"}))
+        CHART.append((figure, {k: ratio_text(v, runs["C limit"])[0] for k, v in runs.items() if k != "C limit"}))
 
 
 def aead_rows(rows):
@@ -298,6 +300,7 @@ def thread_rows(rows):
             cpus.append(used)
         r, text = ratio_text(two, one)
         had = statistics.median(cpus)
+        THREADS.append((name, r, had))
         rows.append(("%s, 2 threads (had %.1f CPUs)" % (name, had), "%.0f MB/s" % (statistics.median(two) * size / 1e6),
                      "1 thread", "%.0f MB/s" % (statistics.median(one) * size / 1e6), text,
                      ">= 1.8 (%d CPUs)" % _cpus(),
@@ -315,9 +318,11 @@ def rows():
     return out
 
 
-def write_chart(path, chart=None):
-    """One horizontal bar per implementation and figure, as a ratio to the C limit (1.0)."""
+def write_chart(path, chart=None, threads=None):
+    """One horizontal bar per implementation and figure, as a ratio to the C limit (1.0); below
+    them, the two-thread rows as two threads' rate over one thread's (target 1.8)."""
     chart = CHART if chart is None else chart
+    threads = THREADS if threads is None else threads
     if not chart:
         return None
     import matplotlib
@@ -326,7 +331,10 @@ def write_chart(path, chart=None):
 
     chart = [(f, {("stdlib" if k in ("hashlib", "hmac") else k): v for k, v in rates.items()}) for f, rates in chart]
     colours = {"M2Sec": "#1f77b4", "cryptography": "#ff7f0e", "M2Crypto": "#2ca02c", "stdlib": "#9467bd"}
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.75 * len(chart)))
+    heights = [0.75 * len(chart) + 1.0] + ([0.4 * len(threads) + 0.8] if threads else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    ax = axes[0][0]
     seen = set()
     for i, (figure, rates) in enumerate(reversed(chart)):
         present = [k for k in colours if k in rates] + [k for k in rates if k not in colours]
@@ -344,6 +352,16 @@ def write_chart(path, chart=None):
                   "cryptography's wheel brings its own, newer OpenSSL")
     ax.set_title("M2Sec beside its peers, per CPU second (medians of %d interleaved runs)" % RUNS, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
+    if threads:
+        ax = axes[1][0]
+        for i, (figure, r, had) in enumerate(reversed(threads)):
+            ax.barh(i, r, height=0.6, color=colours["M2Sec"])
+            ax.text(r + 0.01, i, "%.2f (had %.1f CPUs)" % (r, had), va="center", fontsize=7)
+        ax.axvline(1.8, color="black", linewidth=1, linestyle="--")
+        ax.set_yticks(range(len(threads)))
+        ax.set_yticklabels([f for f, _, _ in reversed(threads)], fontsize=8)
+        ax.set_xlim(0, 2.2)
+        ax.set_xlabel("two threads' rate over one thread's (wall time; target 1.8 on two free cores)")
     fig.tight_layout()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)
