@@ -351,7 +351,7 @@ def write_chart(path, chart=None, threads=None):
     ax.set_xlabel("rate as a ratio to the C limit (1.0 = the same work in C on the system OpenSSL);\n"
                   "cryptography's wheel brings its own, newer OpenSSL")
     ax.set_title("M2Sec beside its peers, per CPU second (medians of %d interleaved runs)" % RUNS, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     if threads:
         ax = axes[1][0]
         for i, (figure, r, had) in enumerate(reversed(threads)):
