@@ -20,10 +20,11 @@ Large content streams: give BIOs (``BIO.openfile``) as data and output, and ``st
 to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the output BIO
 as the structure is written, never held in memory whole.
 
-OpenSSL 3.0's CMS cannot sign with Ed25519/Ed448 (RFC 8419) nor encrypt to X25519/X448
-certificates (RFC 8418): :data:`HAS_EDDSA` and :data:`HAS_ECX_RECIPIENTS` (probed at import)
-say whether the OpenSSL M2Sec runs on can; where it cannot, such keys raise
-:class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
+Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sign with
+them); X25519/X448 recipients (RFC 8418) need a CMS with their key agreement, which OpenSSL
+lacks up to 3.5 at least (it takes such keys for key transport).  :data:`HAS_EDDSA` and
+:data:`HAS_ECX_RECIPIENTS` (probed at import) say whether the OpenSSL M2Sec runs on can; where
+it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
 (:data:`HAS_ZLIB`).
 """
 
@@ -40,7 +41,7 @@ __all__ = [
     "CMSUnsupportedAlgorithm", "ContentInfo", "Signer", "CertRecipient", "KEKRecipient",
     "PasswordRecipient", "SignerInfo", "SignerResult", "Verified", "sign", "verify", "encrypt",
     "decrypt", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
-    "load_smime", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
+    "load_smime", "default_digest", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
 ]
 
 
@@ -88,7 +89,7 @@ m2.cms_unsupported_init(CMSUnsupportedAlgorithm)
 
 #: OpenSSL was built with zlib: :func:`compress` and :func:`uncompress` work.
 HAS_ZLIB: bool = bool(m2.cms_has_zlib())
-#: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419).  OpenSSL 3.0 cannot.
+#: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419): OpenSSL 3.2 and newer; 3.0 cannot.
 HAS_EDDSA: bool = bool(m2.cms_probe_key_type("ED25519"))
 #: OpenSSL's CMS encrypts to X25519/X448 certificates (key agreement, RFC 8418).  OpenSSL 3.0
 #: cannot (it takes them for key transport keys).
@@ -410,10 +411,24 @@ def load_smime(data: Data, *, binary: bool = False) -> Tuple[ContentInfo, Option
 
 # ---- SignedData ----
 
+# The message digest each EdDSA key signs with (RFC 8419 section 3.1: SHA-512 for Ed25519;
+# SHAKE256 with 512 bits of output for Ed448, which OpenSSL names id-shake256 as RFC 8702 does).
+_EDDSA_DIGESTS = {"ED25519": "sha512", "ED448": "shake256"}
+
+
+def default_digest(key: EVP.PKey) -> str:
+    """The digest a signer with key uses when none is named: SHA-512 for Ed25519 and SHAKE256
+    for Ed448 (RFC 8419), SHA-256 for RSA and EC keys (RFC 8551 section 2.1)."""
+    if not isinstance(key, EVP.PKey):
+        raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
+    return _EDDSA_DIGESTS.get(key.key_type, "sha256")
+
+
 @dataclass
 class Signer:
-    """One signer for :func:`sign`: its key and certificate, the digest (None: SHA-256, the
-    key's default) and, for RSA keys, the padding: "pkcs1" (PKCS#1 v1.5) or "pss" (RFC 4056)."""
+    """One signer for :func:`sign`: its key and certificate, the digest (None: the key's
+    natural one, :func:`default_digest`) and, for RSA keys, the padding: "pkcs1" (PKCS#1 v1.5)
+    or "pss" (RFC 4056)."""
 
     key: EVP.PKey
     cert: X509.X509
@@ -433,16 +448,19 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
          attributes: bool = True, smime_capabilities: bool = True, include_signer_cert: bool = True,
          stream: bool = False) -> ContentInfo:
     """SignedData over data (bytes or a BIO), signed by key/cert and by every Signer of
-    signers (CMS_sign, CMS_add1_signer).
+    signers (CMS_sign, CMS_add1_signer): RSA (PKCS#1 v1.5 or PSS), ECDSA, Ed25519 and Ed448
+    (RFC 8419, where :data:`HAS_EDDSA`).
 
     :param certs: more certificates to include (intermediates); :param crls: CRLs to include.
-    :param digest: the digest (None: SHA-256); :param padding: "pss" for RSA-PSS (RFC 4056).
+    :param digest: the digest (None: :func:`default_digest`, SHA-256 for RSA and EC keys);
+    :param padding: "pss" for RSA-PSS (RFC 4056).
     :param detached: leave the content out (for multipart/signed).
     :param attributes: signed attributes (content type, signing time, message digest and,
         with smime_capabilities, the S/MIME capabilities: AES-GCM and AES-CBC).
     :param stream: data must be a BIO; it is read when the result is written (write_der,
         write_pem, write_smime), so that large content is never held in memory.
-    :raises CMSUnsupportedAlgorithm: for Ed25519/Ed448 keys, or unknown digests.
+    :raises CMSUnsupportedAlgorithm: for unknown digests, or Ed25519/Ed448 keys where this
+        OpenSSL's CMS cannot sign with them (HAS_EDDSA is False).
     :raises CMSError: if a key does not match its certificate or cannot sign.
     """
     all_signers = list(signers)
@@ -472,7 +490,8 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         if not isinstance(s.key, EVP.PKey) or not isinstance(s.cert, X509.X509):
             raise TypeError("a signer is an EVP.PKey and an X509.X509")
         pss = _check_padding(s.padding)
-        m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or "sha256"), flags, int(pss))
+        m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or default_digest(s.key)), flags,
+                          int(pss))
     for c in crls:
         m2.cms_add1_crl(ci._ptr(), c._ptr())
     return _complete(ci, data, flags, stream)

@@ -186,7 +186,9 @@ static const char *m2_cms_alg_sn(X509_ALGOR *alg) {
 }
 
 /* 1 if OpenSSL's CMS can use a key of type alg ("X25519", "X448": key agreement for a
- * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate. */
+ * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate.
+ * EdDSA keys have no default digest (EVP_PKEY_get_default_digest_nid says none), so the probe
+ * names SHA-512 (RFC 8419's for Ed25519): with NULL, CMS_sign fails on every OpenSSL. */
 static int m2_cms_probe_key_type(const char *alg) {
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, alg);
     X509 *x = X509_new();
@@ -197,7 +199,11 @@ static int m2_cms_probe_key_type(const char *alg) {
     if (!pk || !x || !in || !sk || !X509_set_pubkey(x, pk) || !sk_X509_push(sk, x)) goto err;
     if (sign) {
         if (!X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_sign(x, pk, NULL)) goto err;
-        cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
+        if (!(cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_BINARY | CMS_PARTIAL))
+            || !CMS_add1_signer(cms, x, pk, EVP_sha512(), CMS_BINARY) || !CMS_final(cms, in, NULL, CMS_BINARY)) {
+            CMS_ContentInfo_free(cms);
+            cms = NULL;
+        }
     } else {
         cms = CMS_encrypt(sk, in, EVP_aes_128_cbc(), CMS_BINARY);
     }
