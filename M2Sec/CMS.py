@@ -30,7 +30,7 @@ it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData nee
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from M2Sec import BIO, EVP, X509, m2
 from M2Sec._base import Owned
@@ -146,20 +146,13 @@ def _p(obj: Any) -> Any:
     return None if obj is None else obj._ptr()
 
 
-def _into(out: Optional[BIO.BIO], call: Callable[[Any], Any]) -> Optional[bytes]:
-    """call(BIO pointer) writes into out (then None), or into a memory BIO whose bytes are
-    returned."""
-    if out is not None:
-        if not isinstance(out, BIO.BIO):
-            raise TypeError("out must be a BIO, not %s" % type(out).__name__)
-        call(out._ptr())
+def _out(out: Optional[BIO.BIO]) -> Any:
+    """The pointer of an output BIO, or None: the C call then returns the output as bytes."""
+    if out is None:
         return None
-    target = BIO.MemoryBuffer()
-    try:
-        call(target._ptr())
-        return target.read() or b""
-    finally:
-        target._free()
+    if not isinstance(out, BIO.BIO):
+        raise TypeError("out must be a BIO, not %s" % type(out).__name__)
+    return out._ptr()
 
 
 def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "ContentInfo":
@@ -176,27 +169,42 @@ def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "Conte
     return ci
 
 
+# EVP_CIPHERs and EVP_MDs by the names callers give, checked once: for a small message, the
+# checks of every call cost as much as OpenSSL's work (bench/cms.py).
+_ciphers: dict = {}
+_digests: dict = {}
+
+
 def _cipher(name: str) -> Any:
+    c = _ciphers.get(name)
+    if c is not None:
+        return c
     if not isinstance(name, str):
         raise TypeError("the cipher name must be a str, not %s" % type(name).__name__)
     try:
-        return EVP.get_cipher(name)
+        c = _ciphers[name] = EVP.get_cipher(name)
     except EVP.EVPError:
         raise CMSUnsupportedAlgorithm("unknown cipher: %s" % name) from None
+    return c
 
 
 def _digest(name: Optional[str]) -> Any:
-    if name is None:
-        return None
+    md = _digests.get(name)
+    if md is not None or name is None:
+        return md
     if not isinstance(name, str):
         raise TypeError("the digest name must be a str, not %s" % type(name).__name__)
     try:
-        return EVP.get_digest(name)
+        md = _digests[name] = EVP.get_digest(name)
     except EVP.EVPError:
         raise CMSUnsupportedAlgorithm("unknown digest: %s" % name) from None
+    return md
 
 
-def _stack(certs: Iterable[X509.X509]) -> X509.X509_Stack:
+def _stack(certs: Sequence[X509.X509]) -> Optional[X509.X509_Stack]:
+    """A stack of certs, or None when there are none (OpenSSL takes NULL for no stack)."""
+    if not certs:
+        return None
     stack = X509.X509_Stack()
     for c in certs:
         if not isinstance(c, X509.X509):
@@ -327,9 +335,9 @@ class ContentInfo(Owned):
     def signer_infos(self, certs: Iterable[X509.X509] = ()) -> List[SignerInfo]:
         """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
         find signers' certificates the message does not carry."""
-        stack = _stack(certs)
+        stack = _stack(list(certs))
         return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
-                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), stack._ptr())]
+                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
 
     def recipient_kinds(self) -> List[str]:
         """The kind of each recipient of an (auth)envelopedData: 'key_transport',
@@ -371,6 +379,8 @@ class ContentInfo(Owned):
             return out.read() or b""
 
     def to_der(self) -> bytes:
+        if self._stream is None:  # complete: encoded straight into the bytes returned
+            return m2.cms_to_der(self._ptr())
         return self._bytes(self.write_der, None, 0)
 
     def to_pem(self) -> bytes:
@@ -421,7 +431,7 @@ def default_digest(key: EVP.PKey) -> str:
     for Ed448 (RFC 8419), SHA-256 for RSA and EC keys (RFC 8551 section 2.1)."""
     if not isinstance(key, EVP.PKey):
         raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
-    return _EDDSA_DIGESTS.get(key.key_type, "sha256")
+    return _EDDSA_DIGESTS.get(m2.pkey_type_name(key._ptr()), "sha256")
 
 
 @dataclass
@@ -463,11 +473,12 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         OpenSSL's CMS cannot sign with them (HAS_EDDSA is False).
     :raises CMSError: if a key does not match its certificate or cannot sign.
     """
-    all_signers = list(signers)
+    # (key, cert, digest, padding) of each signer: tuples, not Signer objects, on this hot path
+    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers]
     if key is not None or cert is not None:
         if key is None or cert is None:
             raise ValueError("give both key and cert")
-        all_signers.insert(0, Signer(key, cert, digest, padding))
+        all_signers.insert(0, (key, cert, digest, padding))
     if not all_signers:
         raise ValueError("no signer given")
     flags = m2.CMS_BINARY if not text else m2.CMS_TEXT
@@ -481,19 +492,20 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_NOCERTS
     if stream:
         flags |= m2.CMS_STREAM
-    if include_signer_cert:  # a signer's own certificate is added with it: not twice
-        own = {s.cert.as_der() for s in all_signers if isinstance(s.cert, X509.X509)}
+    certs = list(certs)
+    if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
+        own = {c.as_der() for _, c, _, _ in all_signers if isinstance(c, X509.X509)}
         certs = [c for c in certs if not isinstance(c, X509.X509) or c.as_der() not in own]
     extra = _stack(certs)
-    ci = ContentInfo(m2.cms_sign_new(extra._ptr(), flags))
-    for s in all_signers:
-        if not isinstance(s.key, EVP.PKey) or not isinstance(s.cert, X509.X509):
+    ci = ContentInfo(m2.cms_sign_new(_p(extra), flags))
+    p = ci._ptr()
+    for k, c, md, pad in all_signers:
+        if not isinstance(k, EVP.PKey) or not isinstance(c, X509.X509):
             raise TypeError("a signer is an EVP.PKey and an X509.X509")
-        pss = _check_padding(s.padding)
-        m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or default_digest(s.key)), flags,
-                          int(pss))
-    for c in crls:
-        m2.cms_add1_crl(ci._ptr(), c._ptr())
+        pss = pad == "pss" or _check_padding(pad)
+        m2.cms_add1_signer(p, c._ptr(), k._ptr(), _digest(md or default_digest(k)), flags, int(pss))
+    for crl in crls:
+        m2.cms_add1_crl(p, crl._ptr())
     return _complete(ci, data, flags, stream)
 
 
@@ -520,16 +532,16 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     stack = _stack(certs)
     flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
     if data is None or isinstance(data, BIO.BIO):
-        content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(data), bio, flags))
+        content = m2.cms_verify(ci._ptr(), _p(stack), None, _p(data), _out(out), flags)
     else:
         _check_bytes(data)
-        content = _into(out, lambda bio: m2.cms_verify_buffer(ci._ptr(), stack._ptr(), data, bio, flags))
+        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
     store = store_from(trusted)
     results = [SignerResult(X509.X509(c, 1), code, depth, [X509.X509(x, 1) for x in chain])
-               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), stack._ptr(), store._ptr(), 0, when, purpose)]
+               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose)]
     if require_trust:
         for r in results:
             if r.verify_code:
@@ -634,8 +646,7 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    # into a buffer of our own (out None), a failed tag check simply discards it
-    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags, int(out is None)))
+    return m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags)
 
 
 # ---- CompressedData and DigestedData ----
@@ -649,7 +660,7 @@ def compress(data: Data) -> ContentInfo:
 
 def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a compressedData."""
-    return _into(out, lambda bio: m2.cms_uncompress(ci._ptr(), None, bio, m2.CMS_BINARY))
+    return m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY)
 
 
 def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
@@ -660,4 +671,4 @@ def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
 
 def verify_digest(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a digestedData once its digest verifies.  :raises CMSSignatureError:"""
-    return _into(out, lambda bio: m2.cms_digest_verify(ci._ptr(), None, bio, m2.CMS_BINARY))
+    return m2.cms_digest_verify(ci._ptr(), None, _out(out), m2.CMS_BINARY)
