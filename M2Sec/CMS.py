@@ -157,7 +157,9 @@ def _out(out: Optional[BIO.BIO]) -> Any:
 
 def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "ContentInfo":
     """ci completed over data now, or (stream) when it is written."""
-    if stream:
+    if type(data) is bytes and not stream:  # the common case first: read in place, not copied
+        m2.cms_final_buffer(ci._ptr(), data, flags)
+    elif stream:
         if not isinstance(data, BIO.BIO):
             raise TypeError("stream=True needs data as a BIO")
         ci._stream, ci._flags = data, flags | m2.CMS_STREAM
@@ -620,8 +622,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if stream:
         flags |= m2.CMS_STREAM
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
+    p, kdf = ci._ptr(), _digest("sha256")
     for r in recipients:
-        _add_recipient(ci, r, flags)
+        if type(r) is X509.X509:  # the common case, without _add_recipient's dispatch
+            m2.cms_add1_recipient_cert(p, r._ptr(), kdf, flags, 0)
+        else:
+            _add_recipient(ci, r, flags)
     return _complete(ci, data, flags, stream)
 
 
