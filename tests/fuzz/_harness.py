@@ -27,10 +27,15 @@ with atheris.instrument_imports(include=["M2Sec"]):
     import M2Sec.mail  # noqa: F401
     import M2Sec.SMIME  # noqa: F401
     import M2Sec.SSH.authorized_keys  # noqa: F401
+    import M2Sec.SSH.config  # noqa: F401
     import M2Sec.SSH.connection  # noqa: F401
     import M2Sec.SSH.keys  # noqa: F401
     import M2Sec.SSH.knownhosts  # noqa: F401
+    import M2Sec.SSH.scp  # noqa: F401
     import M2Sec.SSH.server  # noqa: F401
+    import M2Sec.SSH.sftp  # noqa: F401
+    import M2Sec.SSH.sftp_client  # noqa: F401
+    import M2Sec.SSH.sftp_server  # noqa: F401
     import M2Sec.TLS._engine  # noqa: F401
     import M2Sec.TLS.settings  # noqa: F401
     import M2Sec.TLS.verifierdb  # noqa: F401
