@@ -5,13 +5,25 @@ Client (odd mode): the server's VERSION (the input's, or a real one), then one r
 kind and each OpenSSH extension is outstanding, and the rest of the input is the server's
 replies; the extension replies are decoded as the client front end decodes them (statvfs,
 limits, expand-path) and attributes must survive encode/decode.  Server (even mode): the
-client's INIT and requests, decoded into Requests or answered with a status.  The peer's faults
-are SFTPProtocolError (the session ends) or SSHFormatError from a reply's decoder."""
+client's INIT and requests, decoded into Requests or answered with a status; with mode bit 2,
+each request is then served by M2Sec's SFTPServer chrooted in a scratch directory (reset for
+each input), as ``listen(sftp_factory=...)`` serves it: a hook may answer with a status, but
+an exception the server logs as an internal error fails the input, and so does any change
+beside the root (the chroot must hold).  The peer's faults are SFTPProtocolError (the session
+ends) or SSHFormatError from a reply's decoder."""
+import atexit
+import errno
+import logging
+import os
+import shutil
+import tempfile
+
 from _harness import main, split
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.errors import SSHFormatError
 from M2Sec.SSH.packet import SSHReader, string, uint32, uint64
+from M2Sec.SSH.sftp_server import SFTPServer, SFTPSession
 
 EXPECTED = (fx.SFTPProtocolError, SSHFormatError)
 VERSION = fx.packet(fx.FXP_VERSION, uint32(3), *(string(k) + string(v) for k, v in fx.SERVER_EXTENSIONS.items()))
@@ -77,18 +89,110 @@ def _client(mode: int, pieces: list) -> None:
                     fx.encode_names([n]) if "\x00" not in n.filename + n.longname else None
 
 
+class _Quota(SFTPServer):
+    """The real server, with a quota: no file past 1 MiB (so that a sparse terabyte and a
+    copy-data of it cannot turn an input into minutes of copying)."""
+
+    LIMIT = 1 << 20
+
+    def write(self, file_obj, offset, data):
+        if offset + len(data) > self.LIMIT:
+            raise OSError(errno.EFBIG, "over the fuzzing quota")
+        return super().write(file_obj, offset, data)
+
+    def _check(self, attrs):
+        if attrs.st_size is not None and attrs.st_size > self.LIMIT:
+            raise OSError(errno.EFBIG, "over the fuzzing quota")
+
+    def setstat(self, path, attrs):
+        self._check(attrs)
+        super().setstat(path, attrs)
+
+    def lsetstat(self, path, attrs):
+        self._check(attrs)
+        super().lsetstat(path, attrs)
+
+    def fsetstat(self, file_obj, attrs):
+        self._check(attrs)
+        super().fsetstat(file_obj, attrs)
+
+
+_SCRATCH = tempfile.mkdtemp(prefix="fuzz_sftp_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+atexit.register(shutil.rmtree, _SCRATCH, True)
+ROOT, OUTSIDE = os.path.join(_SCRATCH, "root"), os.path.join(_SCRATCH, "outside")
+os.mkdir(OUTSIDE)
+with open(os.path.join(OUTSIDE, "secret"), "wb") as _f:
+    _f.write(b"secret")
+
+
+class _Failures(logging.Handler):
+    """The server's "hook failed" log records (an exception no status code was made for)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+_failures = _Failures()
+logging.getLogger("M2Sec.SSH.sftp").addHandler(_failures)
+logging.getLogger("M2Sec.SSH.sftp").propagate = False
+
+
+def _fresh_root() -> None:
+    shutil.rmtree(ROOT, ignore_errors=True)
+    os.makedirs(os.path.join(ROOT, "d", "sub"))
+    with open(os.path.join(ROOT, "d", "f"), "wb") as f:
+        f.write(b"content of f\n" * 10)
+    os.symlink(OUTSIDE, os.path.join(ROOT, "d", "abs"))
+    os.symlink("../../../outside/secret", os.path.join(ROOT, "d", "rel"))
+    os.symlink("loop", os.path.join(ROOT, "loop"))
+
+
+def _run(coro) -> None:
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    raise AssertionError("a request waited")
+
+
 def _server(mode: int, pieces: list) -> None:
     s = fx.SFTPServerCore()
-    if not mode & 2:
-        s.receive(fx.packet(fx.FXP_INIT, uint32(3)))
-    for piece in pieces:
-        for req in s.receive(piece):
-            repr(req)
-            for a in req.args:
-                if isinstance(a, fx.SFTPAttrs):
-                    assert fx.SFTPAttrs.decode(SSHReader(a.encode())) == a
-            s.status(req.id, fx.FX_OK)
-        s.data_to_send()
+    session = None
+    if mode & 4:
+        _fresh_root()
+        session = SFTPSession(_Quota(None, chroot=ROOT))
+        s = session.core
+        del _failures.records[:]
+    try:
+        if not mode & 2:
+            s.receive(fx.packet(fx.FXP_INIT, uint32(3)))
+        for piece in pieces:
+            for req in s.receive(piece):
+                repr(req)
+                for a in req.args:
+                    if isinstance(a, fx.SFTPAttrs):
+                        assert fx.SFTPAttrs.decode(SSHReader(a.encode())) == a
+                if session is None:
+                    s.status(req.id, fx.FX_OK)
+                else:
+                    _run(session.handle(req))
+                    if _failures.records:
+                        r = _failures.records[0]
+                        raise AssertionError("the server failed on %r: %s" % (req, r.getMessage())) from \
+                            (r.exc_info[1] if r.exc_info else None)
+            s.data_to_send()
+    finally:
+        if session is not None:
+            _run(session.close_all())
+            assert os.listdir(_SCRATCH) == ["outside", "root"] or sorted(os.listdir(_SCRATCH)) == \
+                ["outside", "root"], os.listdir(_SCRATCH)
+            assert os.listdir(OUTSIDE) == ["secret"], os.listdir(OUTSIDE)
+            with open(os.path.join(OUTSIDE, "secret"), "rb") as f:
+                assert f.read() == b"secret"
 
 
 def one_input(data: bytes) -> None:

@@ -131,6 +131,10 @@ def seeds_sftp(tmp: str) -> None:
         theirs = _packets(f.read())
     ours = _packets(init + reqs)
     seeds += _cuts(2, theirs) + _cuts(2, ours) + _cuts(0, ours[1:]) + _cuts(0, theirs[1:])
+    # the same, served by M2Sec's SFTPServer (mode bit 2), inside its chroot ("/d", "/d/f")
+    ours = _packets(init + b"".join(fx.packet(t, uint32(i), (string(n) if n else b"") + b)
+                                    for i, (t, n, b) in enumerate(requests())))
+    seeds += _cuts(6, theirs) + _cuts(6, ours) + _cuts(4, ours[1:])
     write("sftp", *seeds)
 
 
@@ -154,7 +158,47 @@ def seeds_scp(tmp: str) -> None:
           b"\x03scp -v -r -p -t -- /srv/x", b"\x03scp -f -- 'a b'", b"\x03scp -t -d -- dir", b"\x03/usr/bin/scp -f x")
 
 
-ADDED = {"ssh_config": seeds_ssh_config, "sftp": seeds_sftp, "scp": seeds_scp}
+def seeds_openssl_loaders(tmp: str) -> None:
+    """PKCS#12 (mode 9), CMS in DER, PEM and S/MIME (10-12), OCSP responses and requests (13,
+    14): made by the openssl command line and by M2Sec."""
+    from M2Sec import CMS, OCSP, PKCS12
+    d = os.path.join(tmp, "loaders")
+    os.mkdir(d)
+    ca = M2SecCA(d)
+    key, cert = ca.person("carol")
+    inter, inter_key = ca.certs["inter"], ca.keys["inter"]
+
+    def rd(name: str) -> bytes:
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read()
+    run("openssl", "pkcs12", "-export", "-in", "carol.pem", "-inkey", "carol.key", "-certfile", "inter.pem",
+        "-name", "carol", "-passout", "pass:pw", "-out", "pw.p12", cwd=d)
+    run("openssl", "pkcs12", "-export", "-in", "carol.pem", "-inkey", "carol.key", "-passout", "pass:",
+        "-out", "nopw.p12", cwd=d)
+    seeds = [b"\x09p" + rd("pw.p12"), b"\x09-" + rd("nopw.p12"),
+             b"\x09p" + PKCS12.serialize_key_and_certificates(b"c", key, cert, [inter], b"pw"),
+             b"\x09-" + PKCS12.serialize_key_and_certificates(None, None, None, [inter, cert], None)]
+    for args in (["-sign", "-signer", "carol.pem", "-inkey", "carol.key", "-certfile", "inter.pem"],
+                 ["-encrypt", "-aes-256-gcm", "carol.pem"], ["-encrypt", "-aes-128-cbc", "carol.pem"],
+                 ["-digest_create"], ["-EncryptedData_encrypt", "-aes128", "-secretkey", "00" * 16]):
+        for form, mode in (("DER", 10), ("PEM", 11), ("SMIME", 12)):
+            seeds.append(bytes([mode]) + run("openssl", "cms", "-in", "ca.cnf", "-outform", form, *args, cwd=d))
+    seeds += [b"\x0a" + CMS.sign(b"hello", key, cert, certs=[inter]).to_der(),
+              b"\x0b" + CMS.encrypt(b"hello", [cert]).to_pem(), b"\x0c" + CMS.sign(b"hi", key, cert).to_smime()]
+    req = OCSP.build_request(cert, inter)
+    run("openssl", "ocsp", "-issuer", "inter.pem", "-cert", "carol.pem", "-reqout", "req.der", cwd=d)
+    run("openssl", "ocsp", "-index", "index.txt", "-rsigner", "inter.pem", "-rkey", "inter.key", "-CA", "inter.pem",
+        "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1", cwd=d)
+    builder = OCSP.ResponseBuilder()
+    builder.add_response(cert, inter)
+    builder.copy_nonce(req)
+    seeds += [b"\x0d" + rd("resp.der"), b"\x0d" + builder.sign(inter, inter_key).to_der(),
+              b"\x0d" + OCSP.error_response(OCSP.ResponseStatus.TRY_LATER).to_der(),
+              b"\x0e" + rd("req.der"), b"\x0e" + req.to_der()]
+    write("openssl_loaders", *seeds)
+
+
+ADDED = {"openssl_loaders": seeds_openssl_loaders, "ssh_config": seeds_ssh_config, "sftp": seeds_sftp, "scp": seeds_scp}
 
 
 def main(targets: list) -> None:
