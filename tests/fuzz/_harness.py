@@ -15,7 +15,7 @@ Run one:  python tests/fuzz/fuzz_x509.py -max_total_time=60 NEWDIR tests/fuzz/co
 
 import os
 import sys
-from typing import Callable, Tuple, Type
+from typing import Any, Callable, Tuple, Type
 
 import atheris
 
@@ -83,3 +83,13 @@ def main(one_input: Callable[[bytes], None], expected: Tuple[Type[BaseException]
 def split(data: bytes, parts: int = 8) -> list:
     """Cut data into pieces at the byte 0xFF 0x00 (so that mutations can make and join pieces)."""
     return data.split(b"\xff\x00", parts)
+
+
+def run_now(coro: Any) -> None:
+    """Run a coroutine that never waits (a target's fakes answer at once): no event loop."""
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
+    raise AssertionError("the coroutine waited")

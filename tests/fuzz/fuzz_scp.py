@@ -10,7 +10,7 @@ import os
 import stat as _stat
 import tempfile
 
-from _harness import main
+from _harness import main, run_now
 
 from M2Sec.SSH.scp import SCPError, _Ops, _receive, _send, parse_scp_command
 from M2Sec.SSH.sftp import SFTPAttrs, SFTPError, SFTPName, SFTPNoSuchFile
@@ -94,26 +94,17 @@ class _MemoryServer:
             os.utime(_PROBE.fileno(), (attrs.st_atime, attrs.st_mtime))
 
 
-def _run(coro) -> None:
-    """Run a coroutine that never waits (the fakes above answer at once)."""
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    raise AssertionError("the coroutine waited")
-
-
 def one_input(data: bytes) -> None:
     if not data:
         return
     mode, data = data[0] % 4, data[1:]
     ops = _Ops(_MemoryServer())
     if mode == 0:  # the sink, into a directory
-        _run(_receive(ops, _Reader(data), _Writer(), "/d", True, False))
+        run_now(_receive(ops, _Reader(data), _Writer(), "/d", True, False))
     elif mode == 1:  # the sink, to one file name, preserving times
-        _run(_receive(ops, _Reader(data), _Writer(), "/new", False, True))
+        run_now(_receive(ops, _Reader(data), _Writer(), "/new", False, True))
     elif mode == 2:  # the source: the peer's acknowledgements
-        _run(_send(ops, _Reader(data), _Writer(), "/d" if data[:1] == b"\x00" else "/f", True, True))
+        run_now(_send(ops, _Reader(data), _Writer(), "/d" if data[:1] == b"\x00" else "/f", True, True))
     else:
         parsed = parse_scp_command(data.decode("utf-8", "surrogateescape"))
         assert parsed is None or parsed[0] in "tf" and parsed[1], parsed

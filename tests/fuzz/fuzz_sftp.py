@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 
-from _harness import main, split
+from _harness import main, run_now, split
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.errors import SSHFormatError
@@ -151,14 +151,6 @@ def _fresh_root() -> None:
     os.symlink("loop", os.path.join(ROOT, "loop"))
 
 
-def _run(coro) -> None:
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    raise AssertionError("a request waited")
-
-
 def _server(mode: int, pieces: list) -> None:
     s = fx.SFTPServerCore()
     session = None
@@ -179,7 +171,7 @@ def _server(mode: int, pieces: list) -> None:
                 if session is None:
                     s.status(req.id, fx.FX_OK)
                 else:
-                    _run(session.handle(req))
+                    run_now(session.handle(req))
                     if _failures.records:
                         r = _failures.records[0]
                         raise AssertionError("the server failed on %r: %s" % (req, r.getMessage())) from \
@@ -187,7 +179,7 @@ def _server(mode: int, pieces: list) -> None:
             s.data_to_send()
     finally:
         if session is not None:
-            _run(session.close_all())
+            run_now(session.close_all())
             assert os.listdir(_SCRATCH) == ["outside", "root"] or sorted(os.listdir(_SCRATCH)) == \
                 ["outside", "root"], os.listdir(_SCRATCH)
             assert os.listdir(OUTSIDE) == ["secret"], os.listdir(OUTSIDE)
