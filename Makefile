@@ -44,7 +44,7 @@ test: prereqs install
 bench: install
 	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot matplotlib
 	$(CC) -O2 -o bench/aead_loop bench/aead_loop.c $$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto)
-	$(CC) -O2 -o bench/tls_loop bench/tls_loop.c $$(pkg-config --cflags --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto) -lpthread
+	$(CC) -O2 -o bench/tls_loop bench/tls_loop.c $$(pkg-config --cflags --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
 	$(PY) bench/run.py $(BENCH)

@@ -8,9 +8,10 @@ shared machine disturbs far less than wall time:
   certificate, against ``openssl s_server`` (this process's CPU; the server is another);
 - server: CPU microseconds of the server thread per handshake, driven by a separate client
   process using the ssl module (``openssl s_time`` cannot resume TLS 1.3 sessions);
-- bulk: a client thread writing 64 KiB at a time to a server thread reading into a 64 KiB
-  buffer over TCP loopback, Nagle off, both ends from the same library; MB per CPU second of
-  the writing thread, and of the reading thread.
+- bulk over TCP loopback, Nagle off: MB per CPU second of a client thread writing 64 KiB at
+  a time to tls_loop's C reader, and of a server thread reading into a 64 KiB buffer what
+  tls_loop's C writer sends (the other end in its own process, so that one end's CPU is
+  measured alone, with no second Python thread taking the GIL in turn).
 
 Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
 limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
@@ -35,7 +36,7 @@ from _timing import calls_per_second, print_table, row
 RUNS = 3
 BULK_RUNS = 5
 SECONDS = 0.6
-BULK = 32 << 20
+BULK = 256 << 20
 CHUNK = 16384
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: the C limit (bench/tls_loop.c, built by make bench)
@@ -323,46 +324,61 @@ def _nodelay(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _bulk(serve, connect):
-    """(bytes per CPU second of the writing thread, of the reading thread) from a client to a
-    server thread over TCP loopback: serve(sock) gives the server's (read into a 64 KiB buffer,
-    send, close) on an accepted socket; connect(port) gives the client's (send, wait for the
-    answer, close)."""
+def _c_end(*args):
+    """bench/tls_loop with args in its own process, and the port it listens on (or None)."""
+    proc = subprocess.Popen([C_LOOP, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    return proc, (int(proc.stdout.readline()) if args[0] == "sink" else None)
+
+
+def _c_figure(proc):
+    out = proc.communicate(timeout=120)[0]
+    if proc.returncode:
+        raise RuntimeError("tls_loop failed")
+    return float(out.split()[-1])
+
+
+def _bulk(cert, key, serve, connect):
+    """(bytes per CPU second of a writing thread, of a reading thread): connect(port) gives a
+    client's (write, wait for the answer, close) and is paired with tls_loop's sink; serve(sock)
+    gives a server's (read into a buffer, send, close) on an accepted socket and is paired with
+    tls_loop's source, so that each figure is one end's CPU, in a process of its own."""
     lsock = listener(1)
 
-    def run():
-        cpu = []
-
-        def accept():
-            s, _ = lsock.accept()
-            _nodelay(s)
-            readinto, send, close = serve(s)
-            buf, n = bytearray(65536), 0
-            t = time.thread_time()
-            while n < BULK:
-                n += readinto(buf)
-            cpu.append(time.thread_time() - t)
-            send(b"k")
+    def writer():
+        proc, port = _c_end("sink", cert, key, BULK)
+        try:
+            write, wait, close = connect(port)
+            data = os.urandom(CHUNK) * 4
+            start = time.thread_time()
+            for _ in range(BULK // len(data)):
+                write(data)
+            el = time.thread_time() - start
+            wait()
             close()
+        finally:
+            _c_figure(proc)
+        return BULK / el
 
-        t = threading.Thread(target=accept)
-        t.start()
-        send, wait, close = connect(lsock.getsockname()[1])
-        data = os.urandom(CHUNK) * 4
+    def reader():
+        proc, _ = _c_end("source", lsock.getsockname()[1], cert, BULK)
+        s, _ = lsock.accept()
+        _nodelay(s)
+        readinto, send, close = serve(s)
+        buf, n = bytearray(65536), 0
         start = time.thread_time()
-        for _ in range(BULK // len(data)):
-            send(data)
+        while n < BULK:
+            n += readinto(buf)
         el = time.thread_time() - start
-        wait()
+        send(b"k")
         close()
-        t.join()
-        return BULK / el, BULK / cpu[0]
+        _c_figure(proc)
+        return BULK / el
 
-    return run
+    return lambda: (writer(), reader())
 
 
 def m2_bulk(cert, key, api=SSL):
-    """Bulk between a client and a server on M2Crypto's API (M2Sec's, or M2Crypto's own)."""
+    """Bulk through M2Crypto's API (M2Sec's, or M2Crypto's own)."""
     if api is SSL:
         sctx = SSL.Context()
         cctx = SSL.create_default_context(cafile=cert)
@@ -389,11 +405,11 @@ def m2_bulk(cert, key, api=SSL):
         _nodelay(c.socket)
         return c.write, c.read, c.close
 
-    return _bulk(serve, connect)
+    return _bulk(cert, key, serve, connect)
 
 
 def py_bulk(cert, key):
-    """Bulk between an ssl module client and an ssl module server."""
+    """Bulk through the ssl module."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.create_default_context(cafile=cert)
@@ -408,11 +424,16 @@ def py_bulk(cert, key):
         c = cctx.wrap_socket(s, server_hostname="localhost")
         return c.sendall, lambda: c.recv(1), c.close
 
-    return _bulk(serve, connect)
+    return _bulk(cert, key, serve, connect)
 
 
 def c_bulk(cert, key):
-    return lambda: tuple(c_loop("bulk", cert, key, BULK)[1:])
+    """tls_loop's source writing to its sink: (the source's figure, the sink's)."""
+    def run():
+        sink, port = _c_end("sink", cert, key, BULK)
+        source, _ = _c_end("source", port, cert, BULK)
+        return _c_figure(source), _c_figure(sink)
+    return run
 
 
 # ---- the table -----------------------------------------------------------------------------

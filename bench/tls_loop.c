@@ -2,22 +2,26 @@
  * handshake and per write what M2Sec's Connection asks OpenSSL to do.
  *
  *   tls_loop client PORT CAFILE full|resumed SECONDS
- *       TLS 1.3 client handshakes against a server on 127.0.0.1:PORT (socket, connect, SSL_new,
+ *       TLS 1.3 client handshakes against a server on localhost:PORT (name resolved, socket, connect, SSL_new,
  *       SNI and SSL_set1_host "localhost", chain verified against CAFILE, SSL_connect,
  *       close_notify, SSL_free, close); prints the process's CPU microseconds per handshake.
  *   tls_loop server CERT KEY
  *       A server on 127.0.0.1 (prints its port): per client SSL_new, SSL_accept, one read (a
  *       byte answered with "k"), close_notify, SSL_free, close.  Each line read on stdin prints
  *       "handshakes CPU-microseconds" so far (the CPU of the handshakes only); EOF ends it.
- *   tls_loop bulk CERT KEY BYTES
- *       A client thread writes BYTES in 64 KiB SSL_writes to a server thread that reads them
- *       into a 64 KiB buffer, over TCP loopback with Nagle off; prints "wall writer reader":
- *       bytes per second of wall time, and per CPU second of the writing and reading threads. */
+ *   tls_loop sink CERT KEY BYTES
+ *       A server (prints its port) reading BYTES from one client into a 64 KiB buffer, then
+ *       answering "k"; prints the bytes per CPU second of its reads.
+ *   tls_loop source PORT CAFILE BYTES
+ *       A client writing BYTES to localhost:PORT in 64 KiB SSL_writes, then reading the answer;
+ *       prints the bytes per CPU second of its writes.
+ *   Both with Nagle off: the bulk rows pair each library's writer with the C sink and each
+ *   library's reader with the C source, so that one figure is one end's CPU alone. */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,14 +46,19 @@ static void die(const char *what) {
     exit(1);
 }
 
+/* A TCP connection to localhost:port, the name resolved each time as Python's connect(("localhost", port)) does. */
 static int tcp_connect(int port) {
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("cannot connect");
+    struct addrinfo hints, *ai;
+    char service[16];
+    int fd, one = 1;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo("localhost", service, &hints, &ai)) die("cannot resolve localhost");
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) die("cannot connect");
+    freeaddrinfo(ai);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
@@ -164,62 +173,60 @@ static int server(const char *cert, const char *key) {
     return 0;
 }
 
-struct bulk { SSL_CTX *ctx; int lfd; long bytes; double cpu; };
-
-static void *bulk_reader(void *arg) {
-    struct bulk *b = arg;
+/* The reading end of the bulk rows: one client, its BYTES read into a 64 KiB buffer; prints the
+ * bytes per CPU second of the reads. */
+static int sink(const char *cert, const char *key, long bytes) {
+    SSL_CTX *ctx = server_ctx(cert, key);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
     static unsigned char buf[CHUNK];
     long n = 0;
     size_t got;
     double t;
-    int fd = accept(b->lfd, NULL, NULL), one = 1;
-    SSL *ssl = SSL_new(b->ctx);
+    int lfd = listener(), fd, one = 1;
+    SSL *ssl;
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    printf("%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    if ((fd = accept(lfd, NULL, NULL)) < 0) die("accept");
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1) die("server handshake failed");
+    if (!(ssl = SSL_new(ctx)) || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1) die("server handshake failed");
     t = clock_of(CLOCK_THREAD_CPUTIME_ID);
-    while (n < b->bytes) {
+    while (n < bytes) {
         if (!SSL_read_ex(ssl, buf, sizeof buf, &got)) die("read failed");
         n += (long)got;
     }
-    b->cpu = clock_of(CLOCK_THREAD_CPUTIME_ID) - t;
+    t = clock_of(CLOCK_THREAD_CPUTIME_ID) - t;
     SSL_write(ssl, "k", 1);
     SSL_shutdown(ssl);
     SSL_free(ssl);
     close(fd);
-    return NULL;
+    printf("%.0f\n", bytes / t);
+    SSL_CTX_free(ctx);
+    return 0;
 }
 
-static int bulk(const char *cert, const char *key, long bytes) {
-    struct bulk b;
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    pthread_t th;
+/* The writing end: BYTES in 64 KiB SSL_writes to localhost:port, then the server's "k"; prints
+ * the bytes per CPU second of the writes. */
+static int source(int port, const char *cafile, long bytes) {
+    SSL_CTX *ctx = client_ctx(cafile);
     unsigned char *data = malloc(CHUNK), k;
-    double wall, cpu;
+    double t;
     long i;
     int fd;
-    SSL_CTX *cctx = client_ctx(cert);
-    SSL *ssl;
-    b.ctx = server_ctx(cert, key);
-    b.lfd = listener();
-    b.bytes = bytes;
+    SSL *ssl = client_handshake(ctx, port, NULL, &fd);
     for (i = 0; i < CHUNK; i++) data[i] = (unsigned char)rand();
-    getsockname(b.lfd, (struct sockaddr *)&a, &len);
-    if (pthread_create(&th, NULL, bulk_reader, &b)) die("no thread");
-    ssl = client_handshake(cctx, ntohs(a.sin_port), NULL, &fd);
-    wall = clock_of(CLOCK_MONOTONIC);
-    cpu = clock_of(CLOCK_THREAD_CPUTIME_ID);
+    t = clock_of(CLOCK_THREAD_CPUTIME_ID);
     for (i = 0; i < bytes / CHUNK; i++)
         if (SSL_write(ssl, data, CHUNK) != CHUNK) die("write failed");
-    cpu = clock_of(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    t = clock_of(CLOCK_THREAD_CPUTIME_ID) - t;
     if (SSL_read(ssl, &k, 1) != 1) die("no answer");
-    wall = clock_of(CLOCK_MONOTONIC) - wall;
-    pthread_join(th, NULL);
-    printf("%.0f %.0f %.0f\n", bytes / wall, bytes / cpu, bytes / b.cpu);
+    printf("%.0f\n", bytes / t);
     SSL_shutdown(ssl);
     SSL_free(ssl);
     close(fd);
     free(data);
+    SSL_CTX_free(ctx);
     return 0;
 }
 
@@ -228,7 +235,9 @@ int main(int argc, char **argv) {
     if (argc == 6 && !strcmp(argv[1], "client"))
         return client(atoi(argv[2]), argv[3], !strcmp(argv[4], "resumed"), atof(argv[5]));
     if (argc == 4 && !strcmp(argv[1], "server")) return server(argv[2], argv[3]);
-    if (argc == 5 && !strcmp(argv[1], "bulk")) return bulk(argv[2], argv[3], atol(argv[4]));
-    fprintf(stderr, "usage: tls_loop client PORT CAFILE full|resumed SECONDS | server CERT KEY | bulk CERT KEY BYTES\n");
+    if (argc == 5 && !strcmp(argv[1], "sink")) return sink(argv[2], argv[3], atol(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "source")) return source(atoi(argv[2]), argv[3], atol(argv[4]));
+    fprintf(stderr, "usage: tls_loop client PORT CAFILE full|resumed SECONDS | server CERT KEY"
+            " | sink CERT KEY BYTES | source PORT CAFILE BYTES\n");
     return 2;
 }
