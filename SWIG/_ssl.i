@@ -448,6 +448,42 @@ static void m2_ssl_release(SSL *ssl) {
     PyErr_Restore(type, value, tb);
 }
 
+/* One OpenSSL call at a time on an SSL whose descriptor does not block (a timeout, or none).
+ * OpenSSL's SSL is not safe for concurrent calls: in TLS 1.3 a read that meets a post-handshake
+ * message (NewSessionTicket, KeyUpdate, CertificateRequest) puts the SSL back "in init", and a
+ * write in another thread at that moment enters the same handshake state machine; OpenSSL 3.5's
+ * record layer catches it as ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED, 3.0 lets it pass by luck.  The
+ * lock is held only inside OpenSSL, never while waiting for the socket (M2Sec polls outside it),
+ * so that one thread reading and another writing still both make progress.  A blocking
+ * descriptor waits inside OpenSSL: no lock there (the README says to set a timeout for that
+ * use).  Kept on the SSL (ex_data), made on first use with the GIL held. */
+static int m2_ssl_lock_idx = -1;
+
+static void m2_ssl_lock_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    CRYPTO_THREAD_lock_free((CRYPTO_RWLOCK *)ptr);
+}
+
+static int m2_ssl_lock_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp) {
+    (void)to; (void)from; (void)idx; (void)argl; (void)argp;
+    *from_d = NULL;   /* a duplicate makes its own */
+    return 1;
+}
+
+/* ssl's lock, made if need be (GIL held); NULL with an exception set if it cannot be. */
+static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
+    CRYPTO_RWLOCK *lock;
+    if (m2_ssl_lock_idx < 0
+        && (m2_ssl_lock_idx = SSL_get_ex_new_index(0, NULL, NULL, m2_ssl_lock_dup, m2_ssl_lock_free)) < 0)
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    if ((lock = SSL_get_ex_data(ssl, m2_ssl_lock_idx)) != NULL) return lock;
+    if (!(lock = CRYPTO_THREAD_lock_new()) || !SSL_set_ex_data(ssl, m2_ssl_lock_idx, lock)) {
+        CRYPTO_THREAD_lock_free(lock);
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    }
+    return lock;
+}
+
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
  * the socket (FIONREAD: at least a record of the largest size, header included), so that one
  * call reads what one 16 KiB record per call would take several round trips through Python
@@ -493,10 +529,13 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
     int in_handshake = op == M2_OP_CONNECT || op == M2_OP_ACCEPT || op == M2_OP_HANDSHAKE;
     size_t n;
     int r, err, sys_errno, w;
+    CRYPTO_RWLOCK *lock = NULL;
+    if (timeout >= 0 && !(lock = m2_ssl_lock_of(ssl))) return M2_SSL_ERROR;
     for (;;) {
         n = 0;
         ERR_clear_error();
         M2_ALLOW
+        if (lock) CRYPTO_THREAD_write_lock(lock);
         errno = 0;
         switch (op) {
         case M2_OP_CONNECT: r = SSL_connect(ssl); break;
@@ -517,6 +556,7 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         } else {
             err = SSL_get_error(ssl, r);
         }
+        if (lock) CRYPTO_THREAD_unlock(lock);
         M2_DISALLOW
         if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
         if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
