@@ -16,10 +16,11 @@ import io
 import socket
 import threading
 import logging
-from typing import Any, Callable, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, Union  # noqa: F401 (M2Crypto's module names)
 
 from M2Sec import BIO, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
+from M2Sec.SSL.Cipher import Cipher, Cipher_Stack  # noqa: F401 (M2Crypto's module names)
 from M2Sec.SSL.Context import Context
 from M2Sec.SSL.Session import Session, _session_ptr
 from M2Sec.SSL._state import SSLState, _name_to_check, context_of, owner_of, prepare_client_hostname, set_owner

@@ -11,6 +11,7 @@ import os
 import threading
 import warnings
 from typing import Any, Callable, Iterable, Optional, Tuple, Union
+from weakref import WeakValueDictionary  # noqa: F401 (M2Crypto's module name)
 
 from M2Sec import BIO, X509, m2, util
 from M2Sec._base import Owned
