@@ -43,7 +43,7 @@ test: prereqs install
 # `make bench BENCH="evp_msg tls"` runs only those parts (bench/<area>.py); every bench/*.c (a C limit) is built first.
 bench: install
 	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot matplotlib
-	for c in bench/*.c; do $(CC) -O2 -o $${c%.c} $$c $$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto) || exit 1; done  # the C limits
+	for c in bench/*.c; do $(CC) -O2 -o $${c%.c} $$c $$(pkg-config --cflags --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto) || exit 1; done  # the C limits
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
 	$(PY) bench/run.py $(BENCH)

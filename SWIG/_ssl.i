@@ -18,6 +18,7 @@
 #include <math.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -447,6 +448,67 @@ static void m2_ssl_release(SSL *ssl) {
     PyErr_Restore(type, value, tb);
 }
 
+/* One OpenSSL call at a time on an SSL whose descriptor does not block (a timeout, or none).
+ * OpenSSL's SSL is not safe for concurrent calls: in TLS 1.3 a read that meets a post-handshake
+ * message (NewSessionTicket, KeyUpdate, CertificateRequest) puts the SSL back "in init", and a
+ * write in another thread at that moment enters the same handshake state machine; OpenSSL 3.5's
+ * record layer catches it as ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED, 3.0 lets it pass by luck.  The
+ * lock is held only inside OpenSSL, never while waiting for the socket (M2Sec polls outside it),
+ * so that one thread reading and another writing still both make progress.  A blocking
+ * descriptor waits inside OpenSSL: no lock there (the README says to set a timeout for that
+ * use).  Kept on the SSL (ex_data), made on first use with the GIL held. */
+static int m2_ssl_lock_idx = -1;
+
+static void m2_ssl_lock_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    CRYPTO_THREAD_lock_free((CRYPTO_RWLOCK *)ptr);
+}
+
+static int m2_ssl_lock_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp) {
+    (void)to; (void)from; (void)idx; (void)argl; (void)argp;
+    *from_d = NULL;   /* a duplicate makes its own */
+    return 1;
+}
+
+/* ssl's lock, made if need be (GIL held); NULL with an exception set if it cannot be. */
+static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
+    CRYPTO_RWLOCK *lock;
+    if (m2_ssl_lock_idx < 0
+        && (m2_ssl_lock_idx = SSL_get_ex_new_index(0, NULL, NULL, m2_ssl_lock_dup, m2_ssl_lock_free)) < 0)
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    if ((lock = SSL_get_ex_data(ssl, m2_ssl_lock_idx)) != NULL) return lock;
+    if (!(lock = CRYPTO_THREAD_lock_new()) || !SSL_set_ex_data(ssl, m2_ssl_lock_idx, lock)) {
+        CRYPTO_THREAD_lock_free(lock);
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    }
+    return lock;
+}
+
+/* After a read filled part of buf: more application data, as long as whole TLS records wait in
+ * the socket (FIONREAD: at least a record of the largest size, header included), so that one
+ * call reads what one 16 KiB record per call would take several round trips through Python
+ * for.  Never blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already
+ * holds, or a record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the
+ * call, so OpenSSL returns instead of waiting for the next one) end it.  An alert or an error
+ * ends it too; the next read reports the connection's state.  Called with the GIL released. */
+#define M2_TLS_RECORD_MAX (5 + 16384 + 2048)  /* the largest TLSCiphertext: 2^14 + 2048 (RFC 5246 section 6.2.3; TLS 1.3: + 256) */
+static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
+    size_t total = 0, n;
+    int fd = SSL_get_rfd(ssl), avail, ok;
+    long retry;
+    if (fd < 0) return 0;
+    while (total < len && !SSL_has_pending(ssl)) {
+        if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
+        retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
+        SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+        ok = SSL_read_ex(ssl, buf + total, len - total, &n);
+        SSL_set_mode(ssl, retry);
+        if (!ok) break;
+        total += n;
+    }
+    return total;
+}
+
 static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
 
 /* The one I/O loop.  timeout < 0: blocking descriptor (a want is a socket timeout, or, on a
@@ -467,16 +529,22 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
     int in_handshake = op == M2_OP_CONNECT || op == M2_OP_ACCEPT || op == M2_OP_HANDSHAKE;
     size_t n;
     int r, err, sys_errno, w;
+    CRYPTO_RWLOCK *lock = NULL;
+    if (timeout >= 0 && !(lock = m2_ssl_lock_of(ssl))) return M2_SSL_ERROR;
     for (;;) {
         n = 0;
         ERR_clear_error();
         M2_ALLOW
+        if (lock) CRYPTO_THREAD_write_lock(lock);
         errno = 0;
         switch (op) {
         case M2_OP_CONNECT: r = SSL_connect(ssl); break;
         case M2_OP_ACCEPT: r = SSL_accept(ssl); break;
         case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
-        case M2_OP_READ: r = SSL_read_ex(ssl, buf, len, &n); break;
+        case M2_OP_READ:
+            r = SSL_read_ex(ssl, buf, len, &n);
+            if (r == 1 && n < len) n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
+            break;
         case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
         case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
         default: r = SSL_shutdown(ssl); break;
@@ -488,6 +556,7 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         } else {
             err = SSL_get_error(ssl, r);
         }
+        if (lock) CRYPTO_THREAD_unlock(lock);
         M2_DISALLOW
         if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
         if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
@@ -1757,3 +1826,51 @@ static PyObject *ssl_get_psk_identity(SSL *ssl) {
 #endif
 %}
 %constant int HAS_TLS_KEYSHARE_LIST = M2_HAS_TLS_KEYSHARE_LIST;
+/* ---- the Python object that owns an SSL (a Connection or an SSLObject) ---- */
+/* A weak reference to it rides on the SSL itself (ex_data, as CPython's _ssl.c keeps its
+ * SSLSocket), so that a callback finds it from the SSL pointer alone, with no map to keep in
+ * step; it goes when the SSL is freed, and SSL_dup does not copy it. */
+%{
+static int m2_ssl_owner_idx = -1;
+
+static void m2_ssl_owner_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    PyGILState_STATE gil;
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    if (!ptr) return;
+    gil = PyGILState_Ensure();
+    Py_DECREF((PyObject *)ptr);
+    PyGILState_Release(gil);
+}
+
+static int m2_ssl_owner_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp) {
+    (void)to; (void)from; (void)idx; (void)argl; (void)argp;
+    *from_d = NULL;   /* a duplicate has no owner until one claims it */
+    return 1;
+}
+%}
+%inline %{
+/* Make owner (None: nobody) the object ssl_get_owner returns for ssl. */
+static PyObject *ssl_set_owner(SSL *ssl, PyObject *owner) {
+    PyObject *ref = NULL, *old;
+    if (m2_ssl_owner_idx < 0
+        && (m2_ssl_owner_idx = SSL_get_ex_new_index(0, NULL, NULL, m2_ssl_owner_dup, m2_ssl_owner_free)) < 0)
+        return m2_raise_msg(M2_SSL, "cannot register the SSL's owner");
+    if (owner != Py_None && !(ref = PyWeakref_NewRef(owner, NULL))) return NULL;
+    old = SSL_get_ex_data(ssl, m2_ssl_owner_idx);
+    if (!SSL_set_ex_data(ssl, m2_ssl_owner_idx, ref)) {
+        Py_XDECREF(ref);
+        return m2_raise_msg(M2_SSL, "cannot register the SSL's owner");
+    }
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+/* The live object that owns ssl, or None. */
+static PyObject *ssl_get_owner(SSL *ssl) {
+    PyObject *ref = m2_ssl_owner_idx < 0 ? NULL : (PyObject *)SSL_get_ex_data(ssl, m2_ssl_owner_idx), *owner;
+    if (!ref) Py_RETURN_NONE;
+    owner = PyWeakref_GetObject(ref);
+    Py_INCREF(owner);
+    return owner;
+}
+%}
