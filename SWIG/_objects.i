@@ -2,6 +2,7 @@
 %{
 #include <openssl/objects.h>
 %}
+M2_OK_AREA(M2_ASN1)
 
 %rename(obj_nid2sn) OBJ_nid2sn;
 const char *OBJ_nid2sn(int n);
@@ -22,13 +23,11 @@ int OBJ_cmp(const ASN1_OBJECT *a, const ASN1_OBJECT *b);
 %rename(obj_dup) OBJ_dup;
 ASN1_OBJECT *OBJ_dup(const ASN1_OBJECT *o);
 
+M2_RETURNS_NONNULL(OBJ_txt2obj)
+%rename(obj_txt2obj) OBJ_txt2obj;
+ASN1_OBJECT *OBJ_txt2obj(const char *s, int no_name);
 %inline %{
 /* A new ASN1_OBJECT for a name or dotted OID (only OIDs if no_name); raises if unknown. */
-static ASN1_OBJECT *obj_txt2obj(const char *s, int no_name) {
-    ASN1_OBJECT *o = OBJ_txt2obj(s, no_name);
-    if (!o) m2_raise_msg(M2_ASN1, "unknown object name or invalid OID");
-    return o;
-}
 
 /* The object's name (or its dotted OID if no_name or if it has no name), as bytes. */
 static PyObject *obj_obj2txt(const ASN1_OBJECT *o, int no_name) {

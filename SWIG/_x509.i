@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 %}
+M2_OK_AREA(M2_X509)
 
 M2_NONNULL(X509_NAME *)
 M2_NONNULL(X509_NAME_ENTRY *)
@@ -52,6 +53,8 @@ int X509_NAME_print_ex(BIO *out, const X509_NAME *nm, int indent, unsigned long 
 /* x509_name_entry_create_by_txt's first argument is always None, as in M2Crypto. */
 %typemap(check) X509_NAME_ENTRY *none "";
 
+%rename(x509_name_add_entry) X509_NAME_add_entry;
+m2_ok X509_NAME_add_entry(X509_NAME *name, X509_NAME_ENTRY *ne, int loc, int set);
 %inline %{
 /* Borrowed from name: valid while name lives. */
 static X509_NAME_ENTRY *x509_name_get_entry(X509_NAME *name, int loc) {
@@ -61,25 +64,13 @@ static X509_NAME_ENTRY *x509_name_get_entry(X509_NAME *name, int loc) {
     return e;
 }
 
-static int x509_name_add_entry(X509_NAME *name, X509_NAME_ENTRY *ne, int loc, int set) {
-    if (!X509_NAME_add_entry(name, ne, loc, set)) { m2_raise_msg(M2_X509, "cannot add the name entry"); return 0; }
-    return 1;
+
+static m2_ok x509_name_add_entry_by_txt(X509_NAME *name, const char *field, int type, const void *bytes, Py_ssize_t blen, int loc, int set) {
+    return X509_NAME_add_entry_by_txt(name, field, type, bytes, (int)blen, loc, set);
 }
 
-static int x509_name_add_entry_by_txt(X509_NAME *name, const char *field, int type, const void *bytes, Py_ssize_t blen, int loc, int set) {
-    if (!X509_NAME_add_entry_by_txt(name, field, type, bytes, (int)blen, loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
-}
-
-static int x509_name_set_by_nid(X509_NAME *name, int nid, const void *bytes, Py_ssize_t blen) {
-    if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_ASC, (const unsigned char *)bytes, (int)blen, -1, 0)) {
-        m2_raise_msg(M2_X509, "cannot set the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_set_by_nid(X509_NAME *name, int nid, const void *bytes, Py_ssize_t blen) {
+    return X509_NAME_add_entry_by_NID(name, nid, MBSTRING_ASC, (const unsigned char *)bytes, (int)blen, -1, 0);
 }
 
 /* A new entry, or None if the field name is unknown or the value invalid (as M2Crypto). */
@@ -89,9 +80,8 @@ static X509_NAME_ENTRY *x509_name_entry_create_by_txt(X509_NAME_ENTRY *none, con
     return X509_NAME_ENTRY_create_by_txt(NULL, field, type, (const unsigned char *)bytes, len);
 }
 
-static int x509_name_entry_set_data(X509_NAME_ENTRY *ne, int type, const void *bytes, Py_ssize_t blen) {
-    if (!X509_NAME_ENTRY_set_data(ne, type, bytes, (int)blen)) { m2_raise_msg(M2_X509, "cannot set the entry's data"); return 0; }
-    return 1;
+static m2_ok x509_name_entry_set_data(X509_NAME_ENTRY *ne, int type, const void *bytes, Py_ssize_t blen) {
+    return X509_NAME_ENTRY_set_data(ne, type, bytes, (int)blen);
 }
 
 /* The text of the first entry with nid, as bytes (UTF-8), or None. */
@@ -432,6 +422,26 @@ static int m2_store_verify_cb(int ok, X509_STORE_CTX *ctx) {
 
 %}
 
+M2_RETURNS_NONNULL(x509_from_der)
+M2_RETURNS_NONNULL(X509_get_pubkey)
+%rename(x509_set_version) X509_set_version;
+m2_ok X509_set_version(X509 *x, long version);
+%rename(x509_set_serial_number) X509_set_serialNumber;
+m2_ok X509_set_serialNumber(X509 *x, ASN1_INTEGER *serial);
+%rename(x509_set_subject_name) X509_set_subject_name;
+m2_ok X509_set_subject_name(X509 *x, X509_NAME *name);
+%rename(x509_set_issuer_name) X509_set_issuer_name;
+m2_ok X509_set_issuer_name(X509 *x, X509_NAME *name);
+%rename(x509_set_not_before) X509_set1_notBefore;
+m2_ok X509_set1_notBefore(X509 *x, ASN1_TIME *tm);
+%rename(x509_set_not_after) X509_set1_notAfter;
+m2_ok X509_set1_notAfter(X509 *x, ASN1_TIME *tm);
+%rename(x509_get_pubkey) X509_get_pubkey;
+EVP_PKEY *X509_get_pubkey(X509 *x);
+%rename(x509_set_pubkey) X509_set_pubkey;
+m2_ok X509_set_pubkey(X509 *x, EVP_PKEY *pkey);
+%rename(x509_add_ext) X509_add_ext;
+m2_ok X509_add_ext(X509 *x, X509_EXTENSION *ext, int loc);
 %inline %{
 /* ---- reading and writing ---- */
 static X509 *x509_read_pem(BIO *bio) {
@@ -454,9 +464,7 @@ static X509 *d2i_x509(BIO *bio) {
 
 static X509 *x509_from_der(const void *der, Py_ssize_t derlen) {
     const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)derlen);
-    if (!x) m2_raise_msg(M2_X509, "cannot parse the DER certificate");
-    return x;
+    return d2i_X509(NULL, &p, (long)derlen);
 }
 
 static PyObject *i2d_x509(X509 *x) {
@@ -473,53 +481,16 @@ static int x509_up_ref(X509 *x) { return X509_up_ref(x); }
 static int x509_type_check(X509 *x) { (void)x; return 1; }
 
 /* ---- fields ---- */
-static int x509_set_version(X509 *x, long version) {
-    if (!X509_set_version(x, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
 
-static int x509_set_serial_number(X509 *x, ASN1_INTEGER *serial) {
-    if (!X509_set_serialNumber(x, serial)) { m2_raise_msg(M2_X509, "cannot set the serial number"); return 0; }
-    return 1;
-}
 
-static int x509_set_subject_name(X509 *x, X509_NAME *name) {
-    if (!X509_set_subject_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
-    return 1;
-}
 
-static int x509_set_issuer_name(X509 *x, X509_NAME *name) {
-    if (!X509_set_issuer_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
-    return 1;
-}
 
-static int x509_set_not_before(X509 *x, ASN1_TIME *tm) {
-    if (!X509_set1_notBefore(x, tm)) { m2_raise_msg(M2_X509, "cannot set notBefore"); return 0; }
-    return 1;
-}
 
-static int x509_set_not_after(X509 *x, ASN1_TIME *tm) {
-    if (!X509_set1_notAfter(x, tm)) { m2_raise_msg(M2_X509, "cannot set notAfter"); return 0; }
-    return 1;
-}
 
 /* A new reference to the certificate's public key. */
-static EVP_PKEY *x509_get_pubkey(X509 *x) {
-    EVP_PKEY *k = X509_get_pubkey(x);
-    if (!k) m2_raise_msg(M2_X509, "cannot get the public key");
-    return k;
-}
 
-static int x509_set_pubkey(X509 *x, EVP_PKEY *pkey) {
-    if (!X509_set_pubkey(x, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
-    return 1;
-}
 
 /* Adds a copy of ext. */
-static int x509_add_ext(X509 *x, X509_EXTENSION *ext, int loc) {
-    if (!X509_add_ext(x, ext, loc)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
-    return 1;
-}
 
 /* Borrowed from the certificate. */
 static X509_EXTENSION *x509_get_ext(X509 *x, int loc) {
@@ -674,6 +645,19 @@ err:
 }
 %}
 
+M2_RETURNS_NONNULL(x509_req_read_pem)
+M2_RETURNS_NONNULL(d2i_x509_req)
+M2_RETURNS_NONNULL(X509_REQ_get_pubkey)
+M2_RETURNS_NONNULL(x509_crl_read_pem)
+M2_RETURNS_NONNULL(d2i_x509_crl)
+%rename(x509_req_set_version) X509_REQ_set_version;
+m2_ok X509_REQ_set_version(X509_REQ *req, long ver);
+%rename(x509_req_set_subject_name) X509_REQ_set_subject_name;
+m2_ok X509_REQ_set_subject_name(X509_REQ *req, X509_NAME *name);
+%rename(x509_req_get_pubkey) X509_REQ_get_pubkey;
+EVP_PKEY *X509_REQ_get_pubkey(X509_REQ *req);
+%rename(x509_req_set_pubkey) X509_REQ_set_pubkey;
+m2_ok X509_REQ_set_pubkey(X509_REQ *req, EVP_PKEY *pkey);
 %inline %{
 /* authorityKeyIdentifier holding only keyIdentifier = keyid. */
 static X509_EXTENSION *x509v3_authority_key_identifier(const void *der, Py_ssize_t derlen) {
@@ -792,15 +776,11 @@ err:
 
 /* ---- requests ---- */
 static X509_REQ *x509_req_read_pem(BIO *bio) {
-    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!r) m2_raise_msg(M2_X509, "cannot read a PEM certificate request");
-    return r;
+    return PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);
 }
 
 static X509_REQ *d2i_x509_req(BIO *bio) {
-    X509_REQ *r = d2i_X509_REQ_bio(bio, NULL);
-    if (!r) m2_raise_msg(M2_X509, "cannot read a DER certificate request");
-    return r;
+    return d2i_X509_REQ_bio(bio, NULL);
 }
 
 static PyObject *i2d_x509_req(X509_REQ *req) {
@@ -813,26 +793,9 @@ static PyObject *i2d_x509_req(X509_REQ *req) {
     return v;
 }
 
-static int x509_req_set_version(X509_REQ *req, long ver) {
-    if (!X509_REQ_set_version(req, ver)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
 
-static int x509_req_set_subject_name(X509_REQ *req, X509_NAME *name) {
-    if (!X509_REQ_set_subject_name(req, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
-    return 1;
-}
 
-static EVP_PKEY *x509_req_get_pubkey(X509_REQ *req) {
-    EVP_PKEY *k = X509_REQ_get_pubkey(req);
-    if (!k) m2_raise_msg(M2_X509, "cannot get the request's public key");
-    return k;
-}
 
-static int x509_req_set_pubkey(X509_REQ *req, EVP_PKEY *pkey) {
-    if (!X509_REQ_set_pubkey(req, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
-    return 1;
-}
 
 static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname) {
     const EVP_MD *md = m2_x509_md(mdname);
@@ -865,15 +828,11 @@ static STACK_OF(X509_EXTENSION) *x509_req_get_extensions(X509_REQ *req) {
 
 /* ---- CRLs ---- */
 static X509_CRL *x509_crl_read_pem(BIO *bio) {
-    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!c) m2_raise_msg(M2_X509, "cannot read a PEM CRL");
-    return c;
+    return PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);
 }
 
 static X509_CRL *d2i_x509_crl(BIO *bio) {
-    X509_CRL *c = d2i_X509_CRL_bio(bio, NULL);
-    if (!c) m2_raise_msg(M2_X509, "cannot read a DER CRL");
-    return c;
+    return d2i_X509_CRL_bio(bio, NULL);
 }
 
 static PyObject *i2d_x509_crl(X509_CRL *crl) {
@@ -1106,6 +1065,8 @@ X509_NAME_ENTRY *X509_NAME_ENTRY_new(void);
 %rename(x509_name_hash_old) X509_NAME_hash_old;
 unsigned long X509_NAME_hash_old(X509_NAME *x);
 %typemap(check) const EVP_MD *optional_md "";
+%rename(x509_crl_set_issuer) X509_CRL_set_issuer_name;
+m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
 %inline %{
 /* -1 if tm is before now, 1 if after, 0 on error (X509_cmp_current_time). */
 static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
@@ -1126,10 +1087,6 @@ static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md)
  * signature's length (X509_sign). */
 static int x509_sign(X509 *x, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(0, x, pkey, optional_md); }
 static int x509_req_sign(X509_REQ *req, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(1, req, pkey, optional_md); }
-static int x509_crl_set_issuer(X509_CRL *crl, X509_NAME *name) {
-    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the CRL issuer"); return 0; }
-    return 1;
-}
 static int x509_name_print(BIO *bio, X509_NAME *name, int obase) {
     int r;
     M2_ALLOW
@@ -1145,19 +1102,11 @@ static X509_NAME_ENTRY *x509_name_delete_entry(X509_NAME *name, int loc) {
 }
 /* len -1 (or past the data) means all of data. */
 static int m2_entry_len(Py_ssize_t blen, int len) { return (len < 0 || len > blen) ? (int)blen : len; }
-static int x509_name_add_entry_by_nid(X509_NAME *name, int nid, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
-    if (!X509_NAME_add_entry_by_NID(name, nid, type, bytes, m2_entry_len(blen, len), loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_add_entry_by_nid(X509_NAME *name, int nid, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    return X509_NAME_add_entry_by_NID(name, nid, type, bytes, m2_entry_len(blen, len), loc, set);
 }
-static int x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
-    if (!X509_NAME_add_entry_by_OBJ(name, obj, type, bytes, m2_entry_len(blen, len), loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    return X509_NAME_add_entry_by_OBJ(name, obj, type, bytes, m2_entry_len(blen, len), loc, set);
 }
 /* A new entry for nid (ne: None, or an entry to fill in and return). */
 static X509_NAME_ENTRY *x509_name_entry_create_by_nid(X509_NAME_ENTRY *none, int nid, int type, const void *bytes, Py_ssize_t blen, int len) {
@@ -1297,27 +1246,19 @@ static int m2_append_uri(PyObject *list, const GENERAL_NAME *g) {
 }
 %}
 
+%rename(x509_crl_set_version) X509_CRL_set_version;
+m2_ok X509_CRL_set_version(X509_CRL *crl, long version);
+%rename(x509_crl_set_issuer_name) X509_CRL_set_issuer_name;
+m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
+%rename(x509_crl_set_last_update) X509_CRL_set1_lastUpdate;
+m2_ok X509_CRL_set1_lastUpdate(X509_CRL *crl, ASN1_TIME *tm);
+%rename(x509_crl_set_next_update) X509_CRL_set1_nextUpdate;
+m2_ok X509_CRL_set1_nextUpdate(X509_CRL *crl, ASN1_TIME *tm);
 %inline %{
 /* ---- CRL building ---- */
-static int x509_crl_set_version(X509_CRL *crl, long version) {
-    if (!X509_CRL_set_version(crl, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
 
-static int x509_crl_set_issuer_name(X509_CRL *crl, X509_NAME *name) {
-    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
-    return 1;
-}
 
-static int x509_crl_set_last_update(X509_CRL *crl, ASN1_TIME *tm) {
-    if (!X509_CRL_set1_lastUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set lastUpdate"); return 0; }
-    return 1;
-}
 
-static int x509_crl_set_next_update(X509_CRL *crl, ASN1_TIME *tm) {
-    if (!X509_CRL_set1_nextUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set nextUpdate"); return 0; }
-    return 1;
-}
 
 /* Add a revoked entry: serial, revocation date, CRLReason code (-1 for none) and an
  * invalidity date (None for none; encoded as GeneralizedTime, RFC 5280 5.3.2). */
@@ -1350,11 +1291,10 @@ done:
 }
 
 /* Adds a copy of ext (replacing one of the same type). */
-static int x509_crl_add_ext(X509_CRL *crl, X509_EXTENSION *ext) {
+static m2_ok x509_crl_add_ext(X509_CRL *crl, X509_EXTENSION *ext) {
     int i = X509_CRL_get_ext_by_OBJ(crl, X509_EXTENSION_get_object(ext), -1);
     if (i >= 0) X509_EXTENSION_free(X509_CRL_delete_ext(crl, i));
-    if (!X509_CRL_add_ext(crl, ext, -1)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
-    return 1;
+    return X509_CRL_add_ext(crl, ext, -1);
 }
 
 static X509_EXTENSION *x509_crl_get_ext(X509_CRL *crl, int loc) {

@@ -108,6 +108,10 @@ class Stub:
 
     def apply(self, node):
         src = tuple(parms(node))
+        if src == (("p.SWIGTYPE", "M2_NONNULL_RESULT"),):  # M2_RETURNS_NONNULL(C_NAME)
+            for item in node.findall("typemapitem"):
+                self.nonnull_results.update(n for _, n in parms(item) if n)
+            return
         if src not in self.buffers:
             return
         for item in node.findall("typemapitem"):
