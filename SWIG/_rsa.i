@@ -89,8 +89,6 @@ M2_RETURNS_NONNULL(RSA_new)
 M2_RETURNS_NONNULL(rsa_read_pub_key)
 %rename(rsa_new) RSA_new;
 RSA *RSA_new(void);
-%rename(rsa_set_en) m2_rsa_set;
-PyObject *m2_rsa_set(RSA *rsa, const void *e, Py_ssize_t elen, const void *n, Py_ssize_t nlen);
 %inline %{
 
 /* RSA_generate_key_ex with a progress callback(p, n) (or None). */
@@ -131,6 +129,9 @@ err:
     BN_free(be);
     BN_free(bn);
     return NULL;
+}
+static PyObject *rsa_set_en(RSA *rsa, const void *e, Py_ssize_t elen, const void *n, Py_ssize_t nlen) {
+    return m2_rsa_set(rsa, e, elen, n, nlen);
 }
 static PyObject *rsa_set_e(RSA *rsa, const void *e, Py_ssize_t elen) { return m2_rsa_set(rsa, e, elen, NULL, 0); }
 static PyObject *rsa_set_n(RSA *rsa, const void *n, Py_ssize_t nlen) { return m2_rsa_set(rsa, NULL, 0, n, nlen); }
