@@ -44,11 +44,7 @@ static PyObject *obj_obj2txt(const ASN1_OBJECT *o, int no_name) {
     if (buf != small) PyMem_Free(buf);
     return v;
 }
-
-/* Create a new object in OpenSSL's table; its NID, or raises. */
-static int obj_create(const char *oid, const char *sn, const char *ln) {
-    int nid = OBJ_create(oid, sn, ln);
-    if (nid == NID_undef) m2_raise_msg(M2_ASN1, "OBJ_create failed");
-    return nid;
-}
 %}
+/* Create a new object in OpenSSL's table; its NID, or raises. */
+%rename(obj_create) OBJ_create;
+m2_ok OBJ_create(const char *oid, const char *sn, const char *ln);

@@ -141,15 +141,14 @@ OCSP_BASICRESP *OCSP_BASICRESP_new(void);
 m2_ok OCSP_copy_nonce(OCSP_BASICRESP *bs, OCSP_REQUEST *req);
 M2_RETURNS_NONNULL(ocsp_request_get1_id)
 M2_RETURNS_NONNULL(ocsp_resp_get1_id)
+M2_RETURNS_NONNULL(ocsp_cert_to_id)
 %inline %{
 /* ---- CertIDs ---- */
 /* The CertID of subject issued by issuer, hashing with md (RFC 6960 4.1.1). */
 static OCSP_CERTID *ocsp_cert_to_id(const char *md, X509 *subject, X509 *issuer) {
     const EVP_MD *d = m2_ocsp_md(md);
-    OCSP_CERTID *id;
     if (!d) return NULL;
-    if (!(id = OCSP_cert_to_id(d, subject, issuer))) m2_raise_msg(M2_OCSP, "cannot make the CertID");
-    return id;
+    return OCSP_cert_to_id(d, subject, issuer);
 }
 /* 1 if a and b name the same certificate (same hash algorithm, hashes and serial). */
 static int ocsp_id_equal(OCSP_CERTID *a, OCSP_CERTID *b) { return OCSP_id_cmp(a, b) == 0; }

@@ -89,6 +89,7 @@ M2_RETURNS_NONNULL(RSA_new)
 M2_RETURNS_NONNULL(rsa_read_pub_key)
 %rename(rsa_new) RSA_new;
 RSA *RSA_new(void);
+M2_RETURNS_NONNULL(rsa_read_key)
 %inline %{
 
 /* RSA_generate_key_ex with a progress callback(p, n) (or None). */
@@ -154,10 +155,7 @@ static int rsa_has_private(RSA *rsa) { return RSA_get0_d(rsa) != NULL; }
 
 /* PEM I/O: traditional RSAPrivateKey, optionally encrypted; SubjectPublicKeyInfo for public keys. */
 static RSA *rsa_read_key(BIO *bio, PyObject *pyfunc) {
-    RSA *r;
-    r = PEM_read_bio_RSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!r) m2_raise_msg(M2_RSA, "cannot read the RSA private key (bad data or wrong passphrase)");
-    return r;
+    return PEM_read_bio_RSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 static RSA *rsa_read_pub_key(BIO *bio) {
     return PEM_read_bio_RSA_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);

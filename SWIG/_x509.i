@@ -658,6 +658,20 @@ m2_ok X509_REQ_set_subject_name(X509_REQ *req, X509_NAME *name);
 EVP_PKEY *X509_REQ_get_pubkey(X509_REQ *req);
 %rename(x509_req_set_pubkey) X509_REQ_set_pubkey;
 m2_ok X509_REQ_set_pubkey(X509_REQ *req, EVP_PKEY *pkey);
+%rename(x509_store_load_path) X509_STORE_load_path;
+m2_ok X509_STORE_load_path(X509_STORE *store, const char *capath);
+%rename(x509_store_set_default_paths) X509_STORE_set_default_paths;
+m2_ok X509_STORE_set_default_paths(X509_STORE *store);
+%rename(x509_store_add_cert) X509_STORE_add_cert;
+m2_ok X509_STORE_add_cert(X509_STORE *store, X509 *x);
+%rename(x509_store_add_crl) X509_STORE_add_crl;
+m2_ok X509_STORE_add_crl(X509_STORE *store, X509_CRL *crl);
+%rename(x509_store_set_flags) X509_STORE_set_flags;
+m2_ok X509_STORE_set_flags(X509_STORE *store, unsigned long flags);
+%rename(x509_store_set_purpose) X509_STORE_set_purpose;
+m2_ok X509_STORE_set_purpose(X509_STORE *store, int purpose);
+%rename(x509_store_set_depth) X509_STORE_set_depth;
+m2_ok X509_STORE_set_depth(X509_STORE *store, int depth);
 %inline %{
 /* authorityKeyIdentifier holding only keyIdentifier = keyid. */
 static X509_EXTENSION *x509v3_authority_key_identifier(const void *der, Py_ssize_t derlen) {
@@ -904,50 +918,21 @@ static int x509_store_set_verify_cb(X509_STORE *store, PyObject *func) {
     return 1;
 }
 
-static int x509_store_load_locations(X509_STORE *store, const char *cafile) {
+static m2_ok x509_store_load_locations(X509_STORE *store, const char *cafile) {
     int r;
     M2_ALLOW
     r = X509_STORE_load_file(store, cafile);
     M2_DISALLOW
-    if (r != 1) { m2_raise_msg(M2_X509, "cannot load the CA file"); return 0; }
-    return 1;
+    return r;
 }
 
-static int x509_store_load_path(X509_STORE *store, const char *capath) {
-    if (X509_STORE_load_path(store, capath) != 1) { m2_raise_msg(M2_X509, "cannot use the CA directory"); return 0; }
-    return 1;
-}
 
-static int x509_store_set_default_paths(X509_STORE *store) {
-    if (X509_STORE_set_default_paths(store) != 1) { m2_raise_msg(M2_X509, "cannot load the default CA paths"); return 0; }
-    return 1;
-}
 
 /* Adds a reference to x (a certificate already there is not an error). */
-static int x509_store_add_cert(X509_STORE *store, X509 *x) {
-    if (X509_STORE_add_cert(store, x) != 1) { m2_raise_msg(M2_X509, "cannot add the certificate"); return 0; }
-    return 1;
-}
 
-static int x509_store_add_crl(X509_STORE *store, X509_CRL *crl) {
-    if (X509_STORE_add_crl(store, crl) != 1) { m2_raise_msg(M2_X509, "cannot add the CRL"); return 0; }
-    return 1;
-}
 
-static int x509_store_set_flags(X509_STORE *store, unsigned long flags) {
-    if (X509_STORE_set_flags(store, flags) != 1) { m2_raise_msg(M2_X509, "cannot set the flags"); return 0; }
-    return 1;
-}
 
-static int x509_store_set_purpose(X509_STORE *store, int purpose) {
-    if (X509_STORE_set_purpose(store, purpose) != 1) { m2_raise_msg(M2_X509, "unknown purpose"); return 0; }
-    return 1;
-}
 
-static int x509_store_set_depth(X509_STORE *store, int depth) {
-    if (X509_STORE_set_depth(store, depth) != 1) { m2_raise_msg(M2_X509, "cannot set the depth"); return 0; }
-    return 1;
-}
 
 /* Verify at time t (seconds since the epoch) instead of now. */
 static void x509_store_set_time(X509_STORE *store, time_t t) {
@@ -984,6 +969,7 @@ M2_NONNULL(X509V3_CTX *)
 M2_NONNULL(STACK_OF(X509_CRL) *)
 %typemap(check) EVP_PKEY *ctx_pkey "";
 
+M2_RETURNS_NONNULL(x509v3_ext_conf)
 %inline %{
 /* M2Crypto's low-level extension API: a heap X509V3_CTX with an empty CONF database. */
 static X509V3_CTX *x509v3_set_nconf(void) {
@@ -1006,10 +992,8 @@ static void X509V3_CTX_set_nconf_pkey(X509V3_CTX *ctx, EVP_PKEY *ctx_pkey) {
 
 /* conf is ignored (M2Crypto passes None): ctx carries the database. */
 static X509_EXTENSION *x509v3_ext_conf(PyObject *conf, X509V3_CTX *ctx, const char *name, const char *value) {
-    X509_EXTENSION *ext = X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
     (void)conf;
-    if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
-    return ext;
+    return X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
 }
 
 /* ---- CRL stacks: the stack holds one reference to each CRL ---- */
@@ -1067,14 +1051,14 @@ unsigned long X509_NAME_hash_old(X509_NAME *x);
 %typemap(check) const EVP_MD *optional_md "";
 %rename(x509_crl_set_issuer) X509_CRL_set_issuer_name;
 m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
+M2_RETURNS_NONNULL(X509_gmtime_adj)
+M2_RETURNS_NONNULL(x509_name_entry_create_by_nid)
+%rename(x509_gmtime_adj) X509_gmtime_adj;
+ASN1_TIME *X509_gmtime_adj(ASN1_TIME *s, long adj);
 %inline %{
 /* -1 if tm is before now, 1 if after, 0 on error (X509_cmp_current_time). */
 static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
 /* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
-static ASN1_TIME *x509_gmtime_adj(ASN1_TIME *s, long adj) {
-    if (!X509_gmtime_adj(s, adj)) return (ASN1_TIME *)m2_raise_msg(M2_X509, "X509_gmtime_adj failed");
-    return s;
-}
 static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md) {
     int n;
     M2_ALLOW
@@ -1110,9 +1094,8 @@ static m2_ok x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int t
 }
 /* A new entry for nid (ne: None, or an entry to fill in and return). */
 static X509_NAME_ENTRY *x509_name_entry_create_by_nid(X509_NAME_ENTRY *none, int nid, int type, const void *bytes, Py_ssize_t blen, int len) {
-    X509_NAME_ENTRY *ne = none, *r = X509_NAME_ENTRY_create_by_NID(none ? &ne : NULL, nid, type, bytes, m2_entry_len(blen, len));
-    if (!r) m2_raise_msg(M2_X509, "cannot create the name entry");
-    return r;
+    X509_NAME_ENTRY *ne = none;
+    return X509_NAME_ENTRY_create_by_NID(none ? &ne : NULL, nid, type, bytes, m2_entry_len(blen, len));
 }
 /* The verification's application data (X509_STORE_CTX_get_app_data), or None. */
 static void *x509_store_ctx_get_app_data(X509_STORE_CTX *ctx) { return X509_STORE_CTX_get_app_data(ctx); }
@@ -1303,9 +1286,8 @@ static X509_EXTENSION *x509_crl_get_ext(X509_CRL *crl, int loc) {
 }
 
 /* cRLNumber (RFC 5280 5.2.3), replacing any. */
-static int x509_crl_set_number(X509_CRL *crl, ASN1_INTEGER *number) {
-    if (X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_REPLACE) != 1) { m2_raise_msg(M2_X509, "cannot set the CRL number"); return 0; }
-    return 1;
+static m2_ok x509_crl_set_number(X509_CRL *crl, ASN1_INTEGER *number) {
+    return X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_REPLACE);
 }
 
 /* cRLNumber as an int, or None. */
