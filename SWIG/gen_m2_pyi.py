@@ -57,6 +57,12 @@ def parms(node):
     return [(attrs(p).get("type", ""), attrs(p).get("name")) for p in pl.findall("parm")]
 
 
+def parm_values(node):
+    """The default value of each parameter (None where it has none)."""
+    pl = node.find("attributelist/parmlist")
+    return [] if pl is None else [attrs(p).get("value") for p in pl.findall("parm")]
+
+
 def split_decl(decl):
     """'f(p.X509,int).p.' -> 'p.' (the pointer part of the result)."""
     assert decl.startswith("f("), decl
@@ -78,7 +84,7 @@ def strip_const(t):
 class Stub:
     def __init__(self):
         self.nonnull_args = set()     # pointer types refusing None (M2_NONNULL)
-        self.nullable_strs = set()    # const char * argument names letting None through
+        self.nullable_args = set()    # (type, name) arguments letting None through (M2_NULLABLE_STR...)
         self.nonnull_results = set()  # C function names whose NULL result raises
         self.ok_types = {"m2_ok"}     # result types meaning "1 or raised"
         self.buffers = []             # [(type, name), (type, name)] pairs: one buffer argument
@@ -96,9 +102,8 @@ class Stub:
             ps = parms(item)
             if method == "check" and len(ps) == 1:
                 t, name = ps[0]
-                if t == "p.q(const).char":
-                    if not code and name:
-                        self.nullable_strs.add(name)
+                if not code and name:       # an empty check for this name: None passes as NULL
+                    self.nullable_args.add((strip_const(t), name))
                 elif t.startswith("p.") and "NULL" in code and not name:
                     self.nonnull_args.add(strip_const(t))
             elif method == "in" and len(ps) == 2 and ps[1][0] == "Py_ssize_t":
@@ -125,6 +130,15 @@ class Stub:
             seen += 1
         return t
 
+    def resolve_named(self, t):
+        """Follow typedefs, stopping at the last name before a struct (ASN1_TIME -> ASN1_STRING)."""
+        for _ in range(10):
+            nxt = self.typedefs.get(t)
+            if nxt is None or nxt.startswith("struct ") or not re.fullmatch(r"\w+", nxt):
+                return t
+            t = nxt
+        return t
+
     def ptr_class(self, base):
         base = base.replace("struct ", "").strip()
         if not re.fullmatch(r"\w+", base):
@@ -149,7 +163,7 @@ class Stub:
         if bare == "p.PyObject":
             return "Any"
         if bare.startswith("p.") and not bare.startswith("p.p.") and not bare.startswith("p.f("):
-            base = self.resolve(bare[2:])
+            base = self.resolve_named(bare[2:])
             if base in ("void", "unsigned char", "int", "size_t"):
                 self.unknown.add("%s (%s)" % (t, where))
                 return "Any"
@@ -171,23 +185,26 @@ class Stub:
         ps = parms(node)
         if ps == [("void", None)]:
             ps = []
+        default = {i: v for i, v in enumerate(parm_values(node)) if v is not None}
         i = 0
         while i < len(ps):
             pair = tuple(ps[i:i + 2])
             if len(pair) == 2 and pair in self.buffers:
-                args.append((pair[0][1], BUFFER))
+                args.append((pair[0][1], BUFFER, i in default))
                 i += 2
                 continue
             t, name = ps[i]
-            name = name or "arg%d" % i
             bare = strip_const(t)
-            if t in STRINGS:
-                py = "Optional[str]" if name in self.nullable_strs else "str"
-            elif bare.startswith("p.") and bare in self.nonnull_args:
+            if (bare, name) in self.nullable_args:
+                py = self.py_type(t, pyname)
+                py = py if py.startswith("Optional[") or py == "Any" else "Optional[%s]" % py
+            elif t in STRINGS or (bare.startswith("p.") and bare in self.nonnull_args):
                 py = self.py_type(t, pyname, optional=False)
             else:
                 py = self.py_type(t, pyname)
-            args.append((name, py))
+            if py != "Any" and default.get(i) == "NULL" and not py.startswith("Optional["):
+                py = "Optional[%s]" % py
+            args.append((name or "arg%d" % i, py, i in default))
             i += 1
         full = ptr + rtype
         if rtype in self.ok_types and not ptr:
@@ -198,12 +215,12 @@ class Stub:
             ret = self.py_type(full, pyname, result=True)
         seen = set()
         out = []
-        for n, py in args:
+        for n, py, has_default in args:
             n = re.sub(r"\W", "_", n)
             if n in seen or n in KEYWORDS:
                 n += "_"
             seen.add(n)
-            out.append("%s: %s" % (n, py))
+            out.append("%s: %s%s" % (n, py, " = ..." if has_default else ""))
         # SWIG wrappers take positional arguments only (no -keyword): say so.
         sig = ", ".join(out + ["/"]) if out else ""
         self.funcs[pyname] = "def %s(%s) -> %s: ..." % (pyname, sig, ret)
