@@ -207,7 +207,9 @@ class Stub:
             args.append((name or "arg%d" % i, py, i in default))
             i += 1
         full = ptr + rtype
-        if rtype in self.ok_types and not ptr:
+        if full == "p.PyObject" and a.get("code"):
+            ret = self.pyobject_result(a["code"])
+        elif rtype in self.ok_types and not ptr:
             ret = "int"
         elif ptr.startswith("p.") and cname in self.nonnull_results:
             ret = self.py_type(full, pyname, result=True, optional=False)
@@ -225,6 +227,67 @@ class Stub:
         sig = ", ".join(out + ["/"]) if out else ""
         self.funcs[pyname] = "def %s(%s) -> %s: ..." % (pyname, sig, ret)
 
+    # -- what a helper returning PyObject * gives back ----------------------------------------
+    # The helper's C body (SWIG's tree keeps %inline code) says it: every `return` is an error
+    # (NULL, an m2_raise call) or builds one kind of object (PyBytes_*, PyLong_*, None, ...),
+    # directly or through a local variable assigned only such values.  Anything else is Any.
+    BUILDERS = [
+        (r"PyBytes_From\w*\(|PyBytes_FromStringAndSize\(", "bytes"),
+        (r"PyLong_From\w*\(", "int"),
+        (r"PyUnicode_\w*\(", "str"),
+        (r"PyBool_FromLong\(", "bool"),
+        (r"PyFloat_FromDouble\(", "float"),
+        (r"PyList_New\(", "list[Any]"),
+        (r"PyDict_New\(", "dict[Any, Any]"),
+    ]
+    ERRORS = re.compile(r"^(\(\w+\s*\*\)\s*)?(NULL|0|m2_\w*raise\w*\(.*|PyErr_\w+\(.*|raise_ossl_error\(.*)$", re.S)
+
+    def _kind(self, expr, code, depth=0):
+        expr = expr.strip()
+        if self.ERRORS.match(expr):
+            return "error"
+        if re.fullmatch(r"Py_NewRef\(Py_None\)|Py_None", expr):
+            return "None"
+        if re.fullmatch(r"Py_NewRef\(Py_(True|False)\)|Py_(True|False)", expr):
+            return "bool"
+        for pat, kind in self.BUILDERS:
+            if re.match(pat, expr):
+                return kind
+        m = re.fullmatch(r"(\w+)\(.*\)", expr, re.S)
+        if m and m.group(1) in self.helper_code and depth < 4:
+            return self.pyobject_kind(self.helper_code[m.group(1)], depth + 1)
+        if re.fullmatch(r"\w+", expr) and depth < 4:   # a local: what is assigned to it
+            kinds = set()
+            for rhs in re.findall(r"\b%s\s*=\s*([^;=][^;]*);" % re.escape(expr), code):
+                k = self._kind(rhs, code, depth + 1)
+                if k != "error":
+                    kinds.add(k)
+            if len(kinds) == 1:
+                return kinds.pop()
+        return "Any"
+
+    def pyobject_kind(self, code, depth=0):
+        kinds = set()
+        if "Py_RETURN_NONE" in code:
+            kinds.add("None")
+        if "Py_RETURN_TRUE" in code or "Py_RETURN_FALSE" in code:
+            kinds.add("bool")
+        for expr in re.findall(r"\breturn\b([^;]*);", code):
+            k = self._kind(expr, code, depth)
+            if k != "error":
+                kinds.add(k)
+        if not kinds or "Any" in kinds:
+            return "Any"
+        if kinds == {"None"}:
+            return "None"
+        rest = sorted(kinds - {"None"})
+        if len(rest) > 1:
+            return "Any"
+        return "Optional[%s]" % rest[0] if "None" in kinds else rest[0]
+
+    def pyobject_result(self, code):
+        return self.pyobject_kind(code)
+
     def constant(self, a):
         name = a.get("sym_name") or a.get("name")
         t = a.get("type", "")
@@ -235,6 +298,11 @@ class Stub:
         self.consts[name] = "%s: %s" % (name, py)
 
     def walk(self, root):
+        self.helper_code = {}
+        for node in root.iter("cdecl"):
+            a = attrs(node)
+            if a.get("kind") == "function" and a.get("code") and a.get("name"):
+                self.helper_code[a["name"]] = a["code"]
         for node in root.iter():
             tag = node.tag
             if tag == "typemap":
