@@ -238,6 +238,8 @@ class Stub:
         (r"PyBool_FromLong\(", "bool"),
         (r"PyFloat_FromDouble\(", "float"),
         (r"PyList_New\(", "list[Any]"),
+        (r'Py_BuildValue\("\(', "tuple[Any, ...]"),
+        (r"PyTuple_(New|Pack)\(", "tuple[Any, ...]"),
         (r"PyDict_New\(", "dict[Any, Any]"),
     ]
     ERRORS = re.compile(r"^(\(\w+\s*\*\)\s*)?(NULL|0|m2_\w*raise\w*\(.*|PyErr_\w+\(.*|raise_ossl_error\(.*)$", re.S)
@@ -303,6 +305,10 @@ class Stub:
             a = attrs(node)
             if a.get("kind") == "function" and a.get("code") and a.get("name"):
                 self.helper_code[a["name"]] = a["code"]
+        for node in root.iter("insert"):       # %{ ... %} blocks: the C-only helpers they call
+            code = attrs(node).get("code") or ""
+            for m in re.finditer(r"^static PyObject \*(\w+)\([^)]*\)\s*\{(.*?)^\}", code, re.M | re.S):
+                self.helper_code.setdefault(m.group(1), m.group(2))
         for node in root.iter():
             tag = node.tag
             if tag == "typemap":
