@@ -88,6 +88,7 @@ int ASN1_UTCTIME_print(BIO *fp, const ASN1_UTCTIME *a);
 
 %rename(asn1_time_set_string) ASN1_TIME_set_string;
 m2_ok ASN1_TIME_set_string(ASN1_TIME *a, const char *s);
+/* Like asn1_time_set_string, but RFC 5280's choice: UTCTime up to 2049, else GeneralizedTime. */
 %rename(asn1_time_set_string_x509) ASN1_TIME_set_string_X509;
 m2_ok ASN1_TIME_set_string_X509(ASN1_TIME *a, const char *s);
 %rename(asn1_utctime_set_string) ASN1_UTCTIME_set_string;
@@ -133,7 +134,6 @@ static int asn1_integer_set(ASN1_INTEGER *a, PyObject *value) {
 }
 
 
-/* Like asn1_time_set_string, but RFC 5280's choice: UTCTime up to 2049, else GeneralizedTime. */
 
 
 static int asn1_time_type_check(const ASN1_TIME *a) {

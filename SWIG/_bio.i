@@ -66,13 +66,13 @@ M2_RETURNS_NONNULL(BIO_new_fd)
 M2_RETURNS_NONNULL(BIO_new_socket)
 %rename(bio_new) BIO_new;
 BIO *BIO_new(const BIO_METHOD *method);
+/* A BIO on an open file descriptor; with bio_noclose the caller keeps the descriptor. */
 %rename(bio_new_fd) BIO_new_fd;
 BIO *BIO_new_fd(int fd, int close_flag);
 %rename(bio_new_socket) BIO_new_socket;
 BIO *BIO_new_socket(int sock, int close_flag);
 M2_RETURNS_NONNULL(bio_new_pyfd)
 %inline %{
-
 static int bio_free(BIO *b) { return BIO_free(b); }
 
 static BIO *bio_new_file(const char *filename, const char *mode) {
@@ -84,9 +84,7 @@ static BIO *bio_new_file(const char *filename, const char *mode) {
     return b;
 }
 
-/* A BIO on an open file descriptor; with bio_noclose the caller keeps the descriptor. */
 static BIO *bio_new_pyfd(int fd, int close_flag) { return BIO_new_fd(fd, close_flag); }
-
 
 /* A memory BIO holding a copy of data. */
 static BIO *bio_new_mem_data(const void *buf, Py_ssize_t len) {
@@ -224,13 +222,13 @@ err:
 %rename(bio_s_bio) BIO_s_bio;
 const BIO_METHOD *BIO_s_bio(void);
 M2_RETURNS_NONNULL(BIO_dup_chain)
+/* Join two BIO_s_bio BIOs into a pair: what one writes the other reads (BIO_make_bio_pair). */
 %rename(bio_make_bio_pair) BIO_make_bio_pair;
 m2_ok BIO_make_bio_pair(BIO *b1, BIO *b2);
+/* A copy of the chain that starts at b (BIO_dup_chain); the caller frees it with bio_free_all. */
 %rename(bio_dup_chain) BIO_dup_chain;
 BIO *BIO_dup_chain(BIO *b);
 %inline %{
-/* Join two BIO_s_bio BIOs into a pair: what one writes the other reads (BIO_make_bio_pair). */
-/* A copy of the chain that starts at b (BIO_dup_chain); the caller frees it with bio_free_all. */
 /* A BIO on a Python file object's descriptor (flushed first).  With close_flag, the BIO owns a
  * duplicate of the descriptor and closes it when freed; otherwise the file stays the owner. */
 static BIO *bio_new_pyfile(PyObject *pyfile, int close_flag) {

@@ -31,12 +31,12 @@ M2_RETURNS_NONNULL(DH_new_by_nid)
 M2_RETURNS_NONNULL(dh_read_parameters)
 %rename(dh_new) DH_new;
 DH *DH_new(void);
+/* The RFC 7919 group with this NID (NID_ffdhe2048 ... NID_ffdhe8192). */
 %rename(dh_new_by_nid) DH_new_by_nid;
 DH *DH_new_by_nid(int nid);
 %rename(dhparams_print) DHparams_print;
 m2_ok DHparams_print(BIO *bio, DH *dh);
 %inline %{
-
 /* DH_generate_parameters_ex with a progress callback(p, n) (or None). */
 static DH *dh_generate_parameters(int plen, int g, PyObject *pyfunc) {
     DH *dh = NULL;
@@ -56,8 +56,6 @@ err:
     if (!ok) { DH_free(dh); dh = NULL; }
     return dh;
 }
-
-/* The RFC 7919 group with this NID (NID_ffdhe2048 ... NID_ffdhe8192). */
 
 /* DH_check: 0 when the parameters are good, else the DH_CHECK_* / DH_NOT_* flags. */
 static int dh_check(DH *dh) {

@@ -26,7 +26,6 @@ M2_RETURNS_NONNULL(dsa_read_pub_key)
 %rename(dsa_new) DSA_new;
 DSA *DSA_new(void);
 %inline %{
-
 /* DSA_generate_parameters_ex with a progress callback(p, n) (or None). */
 static DSA *dsa_generate_parameters(int bits, PyObject *pyfunc) {
     DSA *dsa = NULL;

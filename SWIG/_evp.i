@@ -484,11 +484,10 @@ static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *da
 void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *ctx);
 
 M2_RETURNS_NONNULL(m2_cipher_by_name)
+/* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
 %rename(get_cipherbyname) m2_cipher_by_name;
 const EVP_CIPHER *m2_cipher_by_name(const char *name);
 %inline %{
-/* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
-
 static EVP_CIPHER_CTX *cipher_ctx_new(void) {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx) m2_raise_msg(M2_EVP, "EVP_CIPHER_CTX_new failed");

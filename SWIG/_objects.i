@@ -24,11 +24,10 @@ int OBJ_cmp(const ASN1_OBJECT *a, const ASN1_OBJECT *b);
 ASN1_OBJECT *OBJ_dup(const ASN1_OBJECT *o);
 
 M2_RETURNS_NONNULL(OBJ_txt2obj)
+/* A new ASN1_OBJECT for a name or dotted OID (only OIDs if no_name); raises if unknown. */
 %rename(obj_txt2obj) OBJ_txt2obj;
 ASN1_OBJECT *OBJ_txt2obj(const char *s, int no_name);
 %inline %{
-/* A new ASN1_OBJECT for a name or dotted OID (only OIDs if no_name); raises if unknown. */
-
 /* The object's name (or its dotted OID if no_name or if it has no name), as bytes. */
 static PyObject *obj_obj2txt(const ASN1_OBJECT *o, int no_name) {
     char small[128], *buf = small;

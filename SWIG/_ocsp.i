@@ -137,6 +137,7 @@ OCSP_CERTID *OCSP_CERTID_dup(OCSP_CERTID *id);
 OCSP_REQUEST *OCSP_REQUEST_new(void);
 %rename(ocsp_basicresp_new) OCSP_BASICRESP_new;
 OCSP_BASICRESP *OCSP_BASICRESP_new(void);
+/* Echo the request's nonce: 1 done, 2 the request had none. */
 %rename(ocsp_basic_copy_nonce) OCSP_copy_nonce;
 m2_ok OCSP_copy_nonce(OCSP_BASICRESP *bs, OCSP_REQUEST *req);
 M2_RETURNS_NONNULL(ocsp_request_get1_id)
@@ -368,7 +369,6 @@ err:
     ASN1_TIME_free(nextupd);
     return ok;
 }
-/* Echo the request's nonce: 1 done, 2 the request had none. */
 static m2_ok ocsp_basic_add1_nonce(OCSP_BASICRESP *bs, const void *buf, Py_ssize_t len) {
     if (len <= 0 || len > 512) { PyErr_SetString(PyExc_ValueError, "a nonce is 1 to 512 bytes"); return 0; }
     return OCSP_basic_add1_nonce(bs, (unsigned char *)buf, (int)len);

@@ -135,12 +135,10 @@ err:
 M2_RETURNS_NONNULL(PKCS7_new)
 %rename(pkcs7_new) PKCS7_new;
 PKCS7 *PKCS7_new(void);
+/* Adds a reference to x to a signedData's certificates. */
 %rename(pkcs7_add_certificate) PKCS7_add_certificate;
 m2_ok PKCS7_add_certificate(PKCS7 *p7, X509 *x);
 %inline %{
-
-/* Adds a reference to x to a signedData's certificates. */
-
 /* ---- signing and verifying ---- */
 
 /* signedData over data's content, signed by x509/pkey with hash (None: the key's default),

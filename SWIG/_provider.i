@@ -20,7 +20,6 @@ OSSL_LIB_CTX *OSSL_LIB_CTX_new(void);
 %rename(provider_unload) OSSL_PROVIDER_unload;
 m2_ok OSSL_PROVIDER_unload(OSSL_PROVIDER *prov);
 %inline %{
-
 /* Load a provider by name into libctx (None: the default context); raises if unavailable. */
 static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
     OSSL_PROVIDER *p;
@@ -30,7 +29,6 @@ static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
     if (!p) m2_raise_msg(M2_PROVIDER, "cannot load the provider");
     return p;
 }
-
 
 static int provider_available(OSSL_LIB_CTX *libctx, const char *name) { return OSSL_PROVIDER_available(libctx, name); }
 static const char *provider_get0_name(OSSL_PROVIDER *prov) { return OSSL_PROVIDER_get0_name(prov); }

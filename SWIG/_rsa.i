@@ -91,7 +91,6 @@ M2_RETURNS_NONNULL(rsa_read_pub_key)
 RSA *RSA_new(void);
 M2_RETURNS_NONNULL(rsa_read_key)
 %inline %{
-
 /* RSA_generate_key_ex with a progress callback(p, n) (or None). */
 static RSA *rsa_generate_key(int bits, unsigned long e, PyObject *pyfunc) {
     RSA *rsa = NULL;

@@ -759,14 +759,17 @@ M2_NULLABLE_STR(capath)
 m2_ok SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 %rename(ssl_ctx_set_max_proto_version) SSL_CTX_set_max_proto_version;
 m2_ok SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
+/* TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...); raises on an unusable list. */
 %rename(ssl_ctx_set_ciphersuites) SSL_CTX_set_ciphersuites;
 m2_ok SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *suites);
 %rename(ssl_set_ciphersuites) SSL_set_ciphersuites;
 m2_ok SSL_set_ciphersuites(SSL *ssl, const char *suites);
+/* Key exchange groups, such as "X25519:P-256" (SSL_CTX_set1_groups_list). */
 %rename(ssl_ctx_set1_groups_list) SSL_CTX_set1_groups_list;
 m2_ok SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *groups);
 %rename(ssl_set1_groups_list) SSL_set1_groups_list;
 m2_ok SSL_set1_groups_list(SSL *ssl, const char *groups);
+/* Signature algorithms, such as "ECDSA+SHA256:rsa_pss_rsae_sha256" (SSL_CTX_set1_sigalgs_list). */
 %rename(ssl_ctx_set1_sigalgs_list) SSL_CTX_set1_sigalgs_list;
 m2_ok SSL_CTX_set1_sigalgs_list(SSL_CTX *ctx, const char *sigalgs);
 %rename(ssl_ctx_use_x509) SSL_CTX_use_certificate;
@@ -838,13 +841,11 @@ static void ssl_ctx_flush_sessions(SSL_CTX *ctx, long t) { SSL_CTX_flush_session
 static int ssl_ctx_get_min_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_min_proto_version(ctx); }
 static int ssl_ctx_get_max_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_max_proto_version(ctx); }
 
-/* TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...); raises on an unusable list. */
 /* The TLS 1.2 cipher list, raising (ssl_ctx_set_cipher_list returns 0 as M2Crypto). */
 static m2_ok ssl_ctx_set_cipher_list_strict(SSL_CTX *ctx, const char *ciphers) {
     return SSL_CTX_set_cipher_list(ctx, ciphers);
 }
 
-/* Key exchange groups, such as "X25519:P-256" (SSL_CTX_set1_groups_list). */
 /* The negotiated group's name ("X25519", "secp256r1", "ffdhe2048"), or None. */
 static PyObject *ssl_get_negotiated_group(SSL *ssl) {
     int nid;
@@ -857,8 +858,6 @@ static PyObject *ssl_get_negotiated_group(SSL *ssl) {
     if (!name) Py_RETURN_NONE;
     return PyUnicode_FromString(name);
 }
-
-/* Signature algorithms, such as "ECDSA+SHA256:rsa_pss_rsae_sha256" (SSL_CTX_set1_sigalgs_list). */
 
 /* ---- certificates and keys ---- */
 static PyObject *ssl_ctx_passphrase_callback(SSL_CTX *ctx, PyObject *pyfunc) {
@@ -897,8 +896,6 @@ M2_DEPRECATED_BEGIN /* M2Crypto's ssl_ctx_use_rsa_privkey takes an RSA */
 %}
 %rename(ssl_ctx_use_rsa_privkey) SSL_CTX_use_RSAPrivateKey;
 m2_ok SSL_CTX_use_RSAPrivateKey(SSL_CTX *ctx, RSA *rsakey);
-%inline %{
-%}
 %{
 M2_DEPRECATED_END
 %}
@@ -1261,11 +1258,9 @@ static int bio_do_handshake(BIO *bio) {
 
 /* ---- M2Crypto 0.51 names (issue 18) ---- */
 M2_RETURNS_NONNULL(BIO_new_ssl)
+/* A BIO_f_ssl BIO with a new SSL from ctx, in client (1) or server (0) mode (BIO_new_ssl). */
 %rename(bio_new_ssl) BIO_new_ssl;
 BIO *BIO_new_ssl(SSL_CTX *ctx, int client);
-%inline %{
-/* A BIO_f_ssl BIO with a new SSL from ctx, in client (1) or server (0) mode (BIO_new_ssl). */
-%}
 
 /* ======================================================================== */
 /* OCSP stapling (RFC 6066 section 8, RFC 8446 4.4.2.1).                     */

@@ -64,7 +64,6 @@ static X509_NAME_ENTRY *x509_name_get_entry(X509_NAME *name, int loc) {
     return e;
 }
 
-
 static m2_ok x509_name_add_entry_by_txt(X509_NAME *name, const char *field, int type, const void *bytes, Py_ssize_t blen, int loc, int set) {
     return X509_NAME_add_entry_by_txt(name, field, type, bytes, (int)blen, loc, set);
 }
@@ -436,10 +435,12 @@ m2_ok X509_set_issuer_name(X509 *x, X509_NAME *name);
 m2_ok X509_set1_notBefore(X509 *x, ASN1_TIME *tm);
 %rename(x509_set_not_after) X509_set1_notAfter;
 m2_ok X509_set1_notAfter(X509 *x, ASN1_TIME *tm);
+/* A new reference to the certificate's public key. */
 %rename(x509_get_pubkey) X509_get_pubkey;
 EVP_PKEY *X509_get_pubkey(X509 *x);
 %rename(x509_set_pubkey) X509_set_pubkey;
 m2_ok X509_set_pubkey(X509 *x, EVP_PKEY *pkey);
+/* Adds a copy of ext. */
 %rename(x509_add_ext) X509_add_ext;
 m2_ok X509_add_ext(X509 *x, X509_EXTENSION *ext, int loc);
 %inline %{
@@ -481,16 +482,6 @@ static int x509_up_ref(X509 *x) { return X509_up_ref(x); }
 static int x509_type_check(X509 *x) { (void)x; return 1; }
 
 /* ---- fields ---- */
-
-
-
-
-
-
-/* A new reference to the certificate's public key. */
-
-
-/* Adds a copy of ext. */
 
 /* Borrowed from the certificate. */
 static X509_EXTENSION *x509_get_ext(X509 *x, int loc) {
@@ -662,6 +653,7 @@ m2_ok X509_REQ_set_pubkey(X509_REQ *req, EVP_PKEY *pkey);
 m2_ok X509_STORE_load_path(X509_STORE *store, const char *capath);
 %rename(x509_store_set_default_paths) X509_STORE_set_default_paths;
 m2_ok X509_STORE_set_default_paths(X509_STORE *store);
+/* Adds a reference to x (a certificate already there is not an error). */
 %rename(x509_store_add_cert) X509_STORE_add_cert;
 m2_ok X509_STORE_add_cert(X509_STORE *store, X509 *x);
 %rename(x509_store_add_crl) X509_STORE_add_crl;
@@ -807,10 +799,6 @@ static PyObject *i2d_x509_req(X509_REQ *req) {
     return v;
 }
 
-
-
-
-
 static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname) {
     const EVP_MD *md = m2_x509_md(mdname);
     int n;
@@ -925,14 +913,6 @@ static m2_ok x509_store_load_locations(X509_STORE *store, const char *cafile) {
     M2_DISALLOW
     return r;
 }
-
-
-
-/* Adds a reference to x (a certificate already there is not an error). */
-
-
-
-
 
 /* Verify at time t (seconds since the epoch) instead of now. */
 static void x509_store_set_time(X509_STORE *store, time_t t) {
@@ -1053,12 +1033,12 @@ unsigned long X509_NAME_hash_old(X509_NAME *x);
 m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
 M2_RETURNS_NONNULL(X509_gmtime_adj)
 M2_RETURNS_NONNULL(x509_name_entry_create_by_nid)
+/* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
 %rename(x509_gmtime_adj) X509_gmtime_adj;
 ASN1_TIME *X509_gmtime_adj(ASN1_TIME *s, long adj);
 %inline %{
 /* -1 if tm is before now, 1 if after, 0 on error (X509_cmp_current_time). */
 static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
-/* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
 static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md) {
     int n;
     M2_ALLOW
@@ -1239,9 +1219,6 @@ m2_ok X509_CRL_set1_lastUpdate(X509_CRL *crl, ASN1_TIME *tm);
 m2_ok X509_CRL_set1_nextUpdate(X509_CRL *crl, ASN1_TIME *tm);
 %inline %{
 /* ---- CRL building ---- */
-
-
-
 
 /* Add a revoked entry: serial, revocation date, CRLReason code (-1 for none) and an
  * invalidity date (None for none; encoded as GeneralizedTime, RFC 5280 5.3.2). */
