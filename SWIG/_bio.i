@@ -23,6 +23,10 @@ M2_AREA_INIT(bio_init, M2_BIO)
 %constant int BIO_TYPE_CIPHER = BIO_TYPE_CIPHER;
 %constant int BIO_TYPE_BUFFER = BIO_TYPE_BUFFER;
 
+/* The method tables are static: never NULL. */
+M2_RETURNS_NONNULL(BIO_s_mem) M2_RETURNS_NONNULL(BIO_s_socket) M2_RETURNS_NONNULL(BIO_s_fd)
+M2_RETURNS_NONNULL(BIO_s_null) M2_RETURNS_NONNULL(BIO_f_buffer) M2_RETURNS_NONNULL(BIO_f_cipher)
+M2_RETURNS_NONNULL(BIO_f_base64) M2_RETURNS_NONNULL(BIO_s_bio)
 %rename(bio_s_mem) BIO_s_mem;
 const BIO_METHOD *BIO_s_mem(void);
 %rename(bio_s_socket) BIO_s_socket;
