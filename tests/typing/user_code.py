@@ -69,3 +69,11 @@ def tls(sock_host: str) -> None:
     conn.handshakeClientCert(settings=TLS.HandshakeSettings())
     conn.write(b"GET / HTTP/1.0\r\n\r\n")
     conn.close()
+
+
+def low_level() -> Optional[bytes]:
+    bio = m2.bio_new(m2.bio_s_mem())  # never None: a NULL BIO raises BIOError
+    m2.bio_write(bio, b"data")
+    data = m2.bio_read(bio, 16)  # Optional[bytes]: None when there is nothing to read
+    m2.bio_free(bio)
+    return data
