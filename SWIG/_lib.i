@@ -117,9 +117,10 @@ static PyObject *m2_raise_msg(int area, const char *msg) {
     return m2_raise_reason(area, msg, reason, code);
 }
 
-/* What the last wrapped call left in the error queue (see %exception below), for the "ok"
- * result typemaps, which run after the queue was emptied.  Only read under the GIL, by the
- * wrapper that filled it. */
+/* What the last wrapped call left in this thread's error queue (see %exception below), for
+ * the "ok" result typemaps, which run after the queue was emptied.  Written after the call
+ * returns and read by the same wrapper with the GIL held throughout, so another thread's call
+ * cannot come between. */
 static char m2_last_reason[512];
 static unsigned long m2_last_code;
 
@@ -309,9 +310,8 @@ static PyObject *err_get_errors(void) {
  * (ERR_peek_error first: clearing an empty queue still walks all its slots, a tenth of a
  * short call's cost) */
 %exception {
-    m2_last_code = 0;
     $action
-    if (ERR_peek_error()) m2_last_code = m2_drain_errors(m2_last_reason, sizeof(m2_last_reason));
+    m2_last_code = ERR_peek_error() ? m2_drain_errors(m2_last_reason, sizeof(m2_last_reason)) : 0;
     if (PyErr_Occurred()) SWIG_fail;
 }
 
