@@ -23,6 +23,8 @@ def _mypy(*args: str, cwd: str = ROOT) -> "subprocess.CompletedProcess[str]":
                           capture_output=True, text=True, timeout=TIMEOUT)
 
 
+@pytest.mark.skipif(os.environ.get("M2SEC_WHEEL_TEST") == "1",
+                    reason="the stub is checked against the source tree's .i files (make typecheck), not a wheel")
 def test_stub_is_generated_from_the_swig_declarations():
     swig = os.path.join(os.path.dirname(sys.executable), "swig")
     if not os.path.exists(swig):
