@@ -6,7 +6,8 @@ from typing import Any, Optional, Union
 _Buffer = Union[bytes, bytearray, memoryview]
 
 class SwigPyObject:
-    """An OpenSSL pointer as SWIG wraps it (opaque)."""
+    """An OpenSSL pointer as SWIG wraps it (opaque; int() gives its address)."""
+    def __int__(self) -> int: ...
 
 class ASN1_OBJECT_ptr(SwigPyObject): ...
 class ASN1_STRING_ptr(SwigPyObject): ...

@@ -339,7 +339,8 @@ class Stub:
             "%s = Union[bytes, bytearray, memoryview]" % BUFFER,
             "",
             "class SwigPyObject:",
-            '    """An OpenSSL pointer as SWIG wraps it (opaque)."""',
+            '    """An OpenSSL pointer as SWIG wraps it (opaque; int() gives its address)."""',
+            "    def __int__(self) -> int: ...",
             "",
         ]
         for c in sorted(self.classes):
