@@ -41,10 +41,10 @@ demo: prereqs install
 test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# `make bench BENCH="evp evp_msg"` runs only those parts (bench/run.py's own rows, bench/<area>.py).
+# `make bench BENCH="evp_msg tls"` runs only those parts (bench/<area>.py); every bench/*.c (a C limit) is built first.
 bench: install
 	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot matplotlib
-	$(CC) -O2 -o bench/aead_loop bench/aead_loop.c $$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto)
+	for c in bench/*.c; do $(CC) -O2 -o $${c%.c} $$c $$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto) || exit 1; done  # the C limits
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
 	$(PY) bench/run.py $(BENCH)

@@ -20,16 +20,17 @@ Large content streams: give BIOs (``BIO.openfile``) as data and output, and ``st
 to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the output BIO
 as the structure is written, never held in memory whole.
 
-OpenSSL 3.0's CMS cannot sign with Ed25519/Ed448 (RFC 8419) nor encrypt to X25519/X448
-certificates (RFC 8418): :data:`HAS_EDDSA` and :data:`HAS_ECX_RECIPIENTS` (probed at import)
-say whether the OpenSSL M2Sec runs on can; where it cannot, such keys raise
-:class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
+Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sign with
+them); X25519/X448 recipients (RFC 8418) need a CMS with their key agreement, which OpenSSL
+lacks up to 3.5 at least (it takes such keys for key transport).  :data:`HAS_EDDSA` and
+:data:`HAS_ECX_RECIPIENTS` (probed at import) say whether the OpenSSL M2Sec runs on can; where
+it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
 (:data:`HAS_ZLIB`).
 """
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from M2Sec import BIO, EVP, X509, m2
 from M2Sec._base import Owned
@@ -40,7 +41,7 @@ __all__ = [
     "CMSUnsupportedAlgorithm", "ContentInfo", "Signer", "CertRecipient", "KEKRecipient",
     "PasswordRecipient", "SignerInfo", "SignerResult", "Verified", "sign", "verify", "encrypt",
     "decrypt", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
-    "load_smime", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
+    "load_smime", "default_digest", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
 ]
 
 
@@ -88,7 +89,7 @@ m2.cms_unsupported_init(CMSUnsupportedAlgorithm)
 
 #: OpenSSL was built with zlib: :func:`compress` and :func:`uncompress` work.
 HAS_ZLIB: bool = bool(m2.cms_has_zlib())
-#: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419).  OpenSSL 3.0 cannot.
+#: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419): OpenSSL 3.2 and newer; 3.0 cannot.
 HAS_EDDSA: bool = bool(m2.cms_probe_key_type("ED25519"))
 #: OpenSSL's CMS encrypts to X25519/X448 certificates (key agreement, RFC 8418).  OpenSSL 3.0
 #: cannot (it takes them for key transport keys).
@@ -145,25 +146,20 @@ def _p(obj: Any) -> Any:
     return None if obj is None else obj._ptr()
 
 
-def _into(out: Optional[BIO.BIO], call: Callable[[Any], Any]) -> Optional[bytes]:
-    """call(BIO pointer) writes into out (then None), or into a memory BIO whose bytes are
-    returned."""
-    if out is not None:
-        if not isinstance(out, BIO.BIO):
-            raise TypeError("out must be a BIO, not %s" % type(out).__name__)
-        call(out._ptr())
+def _out(out: Optional[BIO.BIO]) -> Any:
+    """The pointer of an output BIO, or None: the C call then returns the output as bytes."""
+    if out is None:
         return None
-    target = BIO.MemoryBuffer()
-    try:
-        call(target._ptr())
-        return target.read() or b""
-    finally:
-        target._free()
+    if not isinstance(out, BIO.BIO):
+        raise TypeError("out must be a BIO, not %s" % type(out).__name__)
+    return out._ptr()
 
 
 def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "ContentInfo":
     """ci completed over data now, or (stream) when it is written."""
-    if stream:
+    if type(data) is bytes and not stream:  # the common case first: read in place, not copied
+        m2.cms_final_buffer(ci._ptr(), data, flags)
+    elif stream:
         if not isinstance(data, BIO.BIO):
             raise TypeError("stream=True needs data as a BIO")
         ci._stream, ci._flags = data, flags | m2.CMS_STREAM
@@ -175,27 +171,42 @@ def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "Conte
     return ci
 
 
+# EVP_CIPHERs and EVP_MDs by the names callers give, checked once: for a small message, the
+# checks of every call cost as much as OpenSSL's work (bench/cms.py).
+_ciphers: dict = {}
+_digests: dict = {}
+
+
 def _cipher(name: str) -> Any:
+    c = _ciphers.get(name)
+    if c is not None:
+        return c
     if not isinstance(name, str):
         raise TypeError("the cipher name must be a str, not %s" % type(name).__name__)
     try:
-        return EVP.get_cipher(name)
+        c = _ciphers[name] = EVP.get_cipher(name)
     except EVP.EVPError:
         raise CMSUnsupportedAlgorithm("unknown cipher: %s" % name) from None
+    return c
 
 
 def _digest(name: Optional[str]) -> Any:
-    if name is None:
-        return None
+    md = _digests.get(name)
+    if md is not None or name is None:
+        return md
     if not isinstance(name, str):
         raise TypeError("the digest name must be a str, not %s" % type(name).__name__)
     try:
-        return EVP.get_digest(name)
+        md = _digests[name] = EVP.get_digest(name)
     except EVP.EVPError:
         raise CMSUnsupportedAlgorithm("unknown digest: %s" % name) from None
+    return md
 
 
-def _stack(certs: Iterable[X509.X509]) -> X509.X509_Stack:
+def _stack(certs: Sequence[X509.X509]) -> Optional[X509.X509_Stack]:
+    """A stack of certs, or None when there are none (OpenSSL takes NULL for no stack)."""
+    if not certs:
+        return None
     stack = X509.X509_Stack()
     for c in certs:
         if not isinstance(c, X509.X509):
@@ -326,9 +337,9 @@ class ContentInfo(Owned):
     def signer_infos(self, certs: Iterable[X509.X509] = ()) -> List[SignerInfo]:
         """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
         find signers' certificates the message does not carry."""
-        stack = _stack(certs)
+        stack = _stack(list(certs))
         return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
-                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), stack._ptr())]
+                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
 
     def recipient_kinds(self) -> List[str]:
         """The kind of each recipient of an (auth)envelopedData: 'key_transport',
@@ -370,6 +381,8 @@ class ContentInfo(Owned):
             return out.read() or b""
 
     def to_der(self) -> bytes:
+        if self._stream is None:  # complete: encoded straight into the bytes returned
+            return m2.cms_to_der(self._ptr())
         return self._bytes(self.write_der, None, 0)
 
     def to_pem(self) -> bytes:
@@ -410,10 +423,24 @@ def load_smime(data: Data, *, binary: bool = False) -> Tuple[ContentInfo, Option
 
 # ---- SignedData ----
 
+# The message digest each EdDSA key signs with (RFC 8419 section 3.1: SHA-512 for Ed25519;
+# SHAKE256 with 512 bits of output for Ed448, which OpenSSL names id-shake256 as RFC 8702 does).
+_EDDSA_DIGESTS = {"ED25519": "sha512", "ED448": "shake256"}
+
+
+def default_digest(key: EVP.PKey) -> str:
+    """The digest a signer with key uses when none is named: SHA-512 for Ed25519 and SHAKE256
+    for Ed448 (RFC 8419), SHA-256 for RSA and EC keys (RFC 8551 section 2.1)."""
+    if not isinstance(key, EVP.PKey):
+        raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
+    return _EDDSA_DIGESTS.get(m2.pkey_type_name(key._ptr()), "sha256")
+
+
 @dataclass
 class Signer:
-    """One signer for :func:`sign`: its key and certificate, the digest (None: SHA-256, the
-    key's default) and, for RSA keys, the padding: "pkcs1" (PKCS#1 v1.5) or "pss" (RFC 4056)."""
+    """One signer for :func:`sign`: its key and certificate, the digest (None: the key's
+    natural one, :func:`default_digest`) and, for RSA keys, the padding: "pkcs1" (PKCS#1 v1.5)
+    or "pss" (RFC 4056)."""
 
     key: EVP.PKey
     cert: X509.X509
@@ -433,23 +460,27 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
          attributes: bool = True, smime_capabilities: bool = True, include_signer_cert: bool = True,
          stream: bool = False) -> ContentInfo:
     """SignedData over data (bytes or a BIO), signed by key/cert and by every Signer of
-    signers (CMS_sign, CMS_add1_signer).
+    signers (CMS_sign, CMS_add1_signer): RSA (PKCS#1 v1.5 or PSS), ECDSA, Ed25519 and Ed448
+    (RFC 8419, where :data:`HAS_EDDSA`).
 
     :param certs: more certificates to include (intermediates); :param crls: CRLs to include.
-    :param digest: the digest (None: SHA-256); :param padding: "pss" for RSA-PSS (RFC 4056).
+    :param digest: the digest (None: :func:`default_digest`, SHA-256 for RSA and EC keys);
+    :param padding: "pss" for RSA-PSS (RFC 4056).
     :param detached: leave the content out (for multipart/signed).
     :param attributes: signed attributes (content type, signing time, message digest and,
         with smime_capabilities, the S/MIME capabilities: AES-GCM and AES-CBC).
     :param stream: data must be a BIO; it is read when the result is written (write_der,
         write_pem, write_smime), so that large content is never held in memory.
-    :raises CMSUnsupportedAlgorithm: for Ed25519/Ed448 keys, or unknown digests.
+    :raises CMSUnsupportedAlgorithm: for unknown digests, or Ed25519/Ed448 keys where this
+        OpenSSL's CMS cannot sign with them (HAS_EDDSA is False).
     :raises CMSError: if a key does not match its certificate or cannot sign.
     """
-    all_signers = list(signers)
+    # (key, cert, digest, padding) of each signer: tuples, not Signer objects, on this hot path
+    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers]
     if key is not None or cert is not None:
         if key is None or cert is None:
             raise ValueError("give both key and cert")
-        all_signers.insert(0, Signer(key, cert, digest, padding))
+        all_signers.insert(0, (key, cert, digest, padding))
     if not all_signers:
         raise ValueError("no signer given")
     flags = m2.CMS_BINARY if not text else m2.CMS_TEXT
@@ -463,18 +494,20 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_NOCERTS
     if stream:
         flags |= m2.CMS_STREAM
-    if include_signer_cert:  # a signer's own certificate is added with it: not twice
-        own = {s.cert.as_der() for s in all_signers if isinstance(s.cert, X509.X509)}
+    certs = list(certs)
+    if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
+        own = {c.as_der() for _, c, _, _ in all_signers if isinstance(c, X509.X509)}
         certs = [c for c in certs if not isinstance(c, X509.X509) or c.as_der() not in own]
     extra = _stack(certs)
-    ci = ContentInfo(m2.cms_sign_new(extra._ptr(), flags))
-    for s in all_signers:
-        if not isinstance(s.key, EVP.PKey) or not isinstance(s.cert, X509.X509):
+    ci = ContentInfo(m2.cms_sign_new(_p(extra), flags))
+    p = ci._ptr()
+    for k, c, md, pad in all_signers:
+        if not isinstance(k, EVP.PKey) or not isinstance(c, X509.X509):
             raise TypeError("a signer is an EVP.PKey and an X509.X509")
-        pss = _check_padding(s.padding)
-        m2.cms_add1_signer(ci._ptr(), s.cert._ptr(), s.key._ptr(), _digest(s.digest or "sha256"), flags, int(pss))
-    for c in crls:
-        m2.cms_add1_crl(ci._ptr(), c._ptr())
+        pss = pad == "pss" or _check_padding(pad)
+        m2.cms_add1_signer(p, c._ptr(), k._ptr(), _digest(md or default_digest(k)), flags, int(pss))
+    for crl in crls:
+        m2.cms_add1_crl(p, crl._ptr())
     return _complete(ci, data, flags, stream)
 
 
@@ -501,16 +534,16 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     stack = _stack(certs)
     flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
     if data is None or isinstance(data, BIO.BIO):
-        content = _into(out, lambda bio: m2.cms_verify(ci._ptr(), stack._ptr(), None, _p(data), bio, flags))
+        content = m2.cms_verify(ci._ptr(), _p(stack), None, _p(data), _out(out), flags)
     else:
         _check_bytes(data)
-        content = _into(out, lambda bio: m2.cms_verify_buffer(ci._ptr(), stack._ptr(), data, bio, flags))
+        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
     store = store_from(trusted)
     results = [SignerResult(X509.X509(c, 1), code, depth, [X509.X509(x, 1) for x in chain])
-               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), stack._ptr(), store._ptr(), 0, when, purpose)]
+               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose)]
     if require_trust:
         for r in results:
             if r.verify_code:
@@ -589,8 +622,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if stream:
         flags |= m2.CMS_STREAM
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
+    p, kdf = ci._ptr(), _digest("sha256")
     for r in recipients:
-        _add_recipient(ci, r, flags)
+        if type(r) is X509.X509:  # the common case, without _add_recipient's dispatch
+            m2.cms_add1_recipient_cert(p, r._ptr(), kdf, flags, 0)
+        else:
+            _add_recipient(ci, r, flags)
     return _complete(ci, data, flags, stream)
 
 
@@ -615,8 +652,7 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    # into a buffer of our own (out None), a failed tag check simply discards it
-    return _into(out, lambda bio: m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, bio, flags, int(out is None)))
+    return m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags)
 
 
 # ---- CompressedData and DigestedData ----
@@ -630,7 +666,7 @@ def compress(data: Data) -> ContentInfo:
 
 def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a compressedData."""
-    return _into(out, lambda bio: m2.cms_uncompress(ci._ptr(), None, bio, m2.CMS_BINARY))
+    return m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY)
 
 
 def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
@@ -641,4 +677,4 @@ def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
 
 def verify_digest(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a digestedData once its digest verifies.  :raises CMSSignatureError:"""
-    return _into(out, lambda bio: m2.cms_digest_verify(ci._ptr(), None, bio, m2.CMS_BINARY))
+    return m2.cms_digest_verify(ci._ptr(), None, _out(out), m2.CMS_BINARY)

@@ -2,11 +2,11 @@
 
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from M2Sec import BIO, m2, util
 from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
-from M2Sec._base import Owned
+from M2Sec._base import Handle, Owned
 from M2Sec.Err import ClosedError, M2SecError
 
 
@@ -29,14 +29,13 @@ _LEGACY_CIPHERS = ("bf", "blowfish", "cast", "des_ecb", "des_cbc", "des_cfb", "d
 
 _md_cache: Dict[str, Any] = {}
 # hot-path functions, looked up once
-_md_ctx_free, _digest_update, _digest_final = m2.md_ctx_free, m2.digest_update, m2.digest_final
+_digest_final = m2.digest_final
 _hmac_ctx_new_init, _hmac_ctx_release = m2.hmac_ctx_new_init, m2.hmac_ctx_release
 _hmac_update, _hmac_final = m2.hmac_update, m2.hmac_final
-_cipher_ctx_free, _cipher_update, _cipher_final = m2.cipher_ctx_free, m2.cipher_update, m2.cipher_final
 _cipher_is_aead = m2.cipher_is_aead
-_cipher_ctx_new_init, _cipher_ctrl_get, _GET_TAG = m2.cipher_ctx_new_init, m2.cipher_ctrl_get, m2.EVP_CTRL_AEAD_GET_TAG
 _cipher_cache: Dict[str, Any] = {}
 _cipher_info: Dict[str, Any] = {}  # name -> (EVP_CIPHER, is AEAD, is CCM), for Cipher()
+m2.cipher_base_init(_cipher_info)  # Cipher's C __init__ reads it too
 
 
 def _load_legacy() -> bool:
@@ -124,33 +123,29 @@ def cipher_names() -> List[str]:
 # ---- digests -----------------------------------------------------------------------------
 
 
-class MessageDigest(Owned):
+class MessageDigest(m2.DigestBase, Handle):
     """A running message digest (EVP_DigestInit_ex2/Update/Final_ex), M2Crypto's class.
 
     ``length`` sets the output size of an extendable-output function (shake128, shake256).
+    The context lives in the C base (``m2.DigestBase``), which frees it when the object dies;
+    ``update(data)`` is its C method: it returns 1 (M2Crypto's value) and releases the GIL for
+    large buffers.
 
     :raises EVPError: (a ValueError) for an unknown algorithm.
     """
 
-    _free_fn = m2.md_ctx_free
+    _pyfree = 1
+    _owner = None
     m2_md_ctx_free = staticmethod(m2.md_ctx_free)  # M2Crypto's name
 
     def __init__(self, algo: str, *, length: Optional[int] = None) -> None:
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = m2.md_ctx_new_init(md)
-        self._pyfree = 1
-        self._owner = None
+        self._open(md)
         self.md = md
         self.algo = algo
         self._length = length
-
-    def __del__(self) -> None:
-        p = getattr(self, "_p", None)
-        if p is not None:
-            self._p = None
-            _md_ctx_free(p)
 
     @property
     def ctx(self) -> Any:
@@ -170,15 +165,6 @@ class MessageDigest(Owned):
         """OpenSSL's name of the algorithm."""
         return m2.digest_name(self.md)
 
-    def update(self, data: Buffer) -> int:
-        """Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."""
-        try:  # the hot path of streaming: no test before the call (a freed pointer is None)
-            return _digest_update(self._p, data)
-        except ValueError:
-            if self._p is None:
-                raise ClosedError("MessageDigest has been freed") from None
-            raise
-
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""
         p = self._p
@@ -196,11 +182,8 @@ class MessageDigest(Owned):
     def copy(self) -> "MessageDigest":
         """An independent copy of the running digest (EVP_MD_CTX_copy_ex)."""
         other = MessageDigest.__new__(MessageDigest)
-        other._p = m2.md_ctx_new()
-        other._pyfree = 1
-        other._owner = None
+        other._open(self)
         other.md, other.algo, other._length = self.md, self.algo, self._length
-        m2.md_ctx_copy(other._p, self._ptr())
         return other
 
 
@@ -306,7 +289,7 @@ def hmac_digest(key: Buffer, data: Buffer, algo: str = "sha256") -> bytes:
 # ---- ciphers -----------------------------------------------------------------------------
 
 
-class Cipher(Owned):
+class Cipher(m2.CipherBase, Handle):
     """A symmetric cipher (EVP_CipherInit_ex2/Update/Final_ex), M2Crypto's class.
 
     ``op`` is 1 to encrypt, 0 to decrypt.  With ``key_as_bytes`` the key is derived from
@@ -319,21 +302,31 @@ class Cipher(Owned):
     mismatch raises EVPError and releases no plaintext.  ``tag_len`` sets the tag length of
     CCM (default 16) and OCB.
 
+    The context lives in the C base (``m2.CipherBase``), which frees it when the object dies;
+    ``update()``, ``final()`` and ``get_tag()`` are its C methods: update releases the GIL for
+    large buffers, final raises EVPError on a bad padding or an AEAD tag mismatch, get_tag
+    gives the tag after final() when encrypting (16 bytes unless ``tag_len`` or its
+    ``length`` argument says otherwise).  ``ctx`` is the object itself, which every
+    ``m2.cipher_*`` function takes.
+
     :raises EVPError: (a ValueError) for an unknown cipher, a wrong key or IV length.
     :raises TypeError: if key or iv is not bytes-like.
     """
 
-    _free_fn = m2.cipher_ctx_free
     _pyfree = 1
     _owner = None
-    _hold: Optional[List[bytes]] = None
-    _ccm: Optional[List[bytes]] = None
-    _tag_len = 16
     m2_cipher_ctx_free = staticmethod(m2.cipher_ctx_free)  # M2Crypto's name
 
-    def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
-                 d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
-                 tag_len: Optional[int] = None) -> None:
+    if TYPE_CHECKING:  # the signature; at run time the C base's __init__ serves it
+        def __init__(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
+                     d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
+                     tag_len: Optional[int] = None) -> None: ...
+
+    # Cipher(alg, key, iv, op) with a cipher looked up before is served by the C base's
+    # __init__; every other call comes here.
+    def _init(self, alg: str, key: Buffer, iv: Optional[Buffer], op: int, key_as_bytes: int = 0,
+              d: str = "md5", salt: bytes = b"12345678", i: int = 1, padding: int = 1, *,
+              tag_len: Optional[int] = None) -> None:
         info = _cipher_info.get(alg)
         if info is None:
             info = _cipher_info_of(alg)
@@ -347,46 +340,30 @@ class Cipher(Owned):
         self.op = op
         if aead:
             if ccm:
-                self._ccm = []
                 if tag_len is None:
                     tag_len = 16
-            if not op:
-                self._hold = []
             if tag_len:
                 self._tag_len = tag_len
-        self._p = ctx = _cipher_ctx_new_init(cipher, key, iv, op, tag_len or 0)
+        self._open(cipher, key, iv, op, tag_len or 0)
+        if aead:
+            if ccm:
+                self._ccm = []
+            if not op:
+                self._hold = []
         if padding != 1:
-            m2.cipher_set_padding(ctx, padding)
+            m2.cipher_set_padding(self, padding)
 
     @property
     def ctx(self) -> Any:
         return self._ptr()
 
-    def __del__(self) -> None:
-        p = getattr(self, "_p", None)
-        if p is not None:
-            self._p = None
-            _cipher_ctx_free(p)
-
-    def update(self, data: Buffer) -> bytes:
-        """Encrypt or decrypt data; returns the output available so far.  Releases the GIL
-        for large buffers.  CCM takes all its data in one call."""
-        p = self._p
-        if p is None:
-            raise ClosedError("Cipher has been freed")
-        if self._ccm is not None:
-            return self._update_ccm(data)
-        out = _cipher_update(p, data)
-        if self._hold is not None:
-            self._hold.append(out)
-            return b""
-        return out
-
-    def _update_ccm(self, data: Buffer) -> bytes:
+    def _update_ccm(self, data: Optional[Buffer]) -> bytes:
         ctx = self._ptr()
         aad, self._ccm = self._ccm, None
+        if data is None:  # final() before any update(): an empty message
+            data = b""
         m2.cipher_set_data_length(ctx, len(memoryview(data)))
-        for a in aad:
+        for a in aad or ():
             m2.cipher_update_aad(ctx, a)
         out = m2.cipher_update(ctx, data)  # CCM checks the tag here when decrypting
         self._hold = None
@@ -394,30 +371,11 @@ class Cipher(Owned):
 
     def update_aad(self, data: Buffer) -> None:
         """Add additional authenticated data (AEAD modes), before the first update()."""
-        if self._ccm is not None:
-            self._ccm.append(bytes(data))
+        ccm = self._ccm
+        if ccm is not None:
+            ccm.append(bytes(data))
             return
         m2.cipher_update_aad(self._ptr(), data)
-
-    def final(self) -> bytes:
-        """The last output (and, when decrypting with an AEAD mode, the whole plaintext).
-
-        :raises EVPError: on a bad padding or an AEAD tag mismatch.
-        """
-        ctx = self._p
-        if ctx is None:
-            raise ClosedError("Cipher has been freed")
-        if self._ccm is not None:
-            self._update_ccm(b"")
-        hold = self._hold
-        if hold is None:
-            return _cipher_final(ctx)
-        self._hold = None
-        out = _cipher_final(ctx)  # raises on a tag mismatch: the held plaintext is dropped
-        if hold:
-            hold.append(out)
-            return b"".join(hold)
-        return out
 
     def set_padding(self, padding: int = 1) -> int:
         """Turn PKCS#7 padding on (1) or off (0); returns 1."""
@@ -430,14 +388,6 @@ class Cipher(Owned):
     def set_tag(self, tag: Buffer) -> int:
         """Give the expected tag before final() when decrypting with an AEAD mode."""
         return m2.cipher_ctrl_set(self._ptr(), m2.EVP_CTRL_AEAD_SET_TAG, tag)
-
-    def get_tag(self, length: Optional[int] = None) -> bytes:
-        """The tag after final() when encrypting with an AEAD mode (16 bytes unless
-        ``tag_len`` or ``length`` says otherwise)."""
-        ctx = self._p
-        if ctx is None:
-            raise ClosedError("Cipher has been freed")
-        return _cipher_ctrl_get(ctx, _GET_TAG, length or self._tag_len)
 
 
 # ---- keyed AEAD objects (cryptography's names and semantics) --------------------------------

@@ -4,25 +4,16 @@ from typing import Any, Callable, ClassVar, Optional, TypeVar
 
 from M2Sec.Err import ClosedError
 
-_T = TypeVar("_T", bound="Owned")
+_T = TypeVar("_T", bound="Handle")
 
 
-class Owned:
-    """Holds one OpenSSL pointer and frees it exactly once.
-
-    Subclasses set ``_free_fn`` to the ``m2`` function that frees their pointer.  An object
-    made with ``_pyfree=0`` (``owned=False``) borrows the pointer: it never frees it, and it
-    keeps ``owner`` alive so that the pointer cannot outlive what it belongs to.
+class Handle:
+    """What every owner of an OpenSSL pointer offers: ``_ptr()``, ``closed``, an idempotent
+    ``close()``/``free()`` and the context-manager protocol.  A class whose C base type frees
+    the pointer when the object dies (EVP.Cipher) uses this without :class:`Owned`'s finalizer.
     """
 
     _free_fn: ClassVar[Optional[Callable[[Any], Any]]] = None
-
-    def __init__(self, ptr: Any, _pyfree: int = 1, *, owned: Optional[bool] = None, owner: Any = None) -> None:
-        if ptr is None:
-            raise ValueError("%s needs an OpenSSL pointer, got None" % type(self).__name__)
-        self._p = ptr
-        self._pyfree = int(owned) if owned is not None else int(_pyfree)
-        self._owner = owner
 
     def _ptr(self) -> Any:
         """The pointer; raises ClosedError once the object was freed."""
@@ -46,14 +37,30 @@ class Owned:
 
     free = close
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
-
     def __enter__(self: _T) -> _T:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class Owned(Handle):
+    """Holds one OpenSSL pointer and frees it exactly once.
+
+    Subclasses set ``_free_fn`` to the ``m2`` function that frees their pointer.  An object
+    made with ``_pyfree=0`` (``owned=False``) borrows the pointer: it never frees it, and it
+    keeps ``owner`` alive so that the pointer cannot outlive what it belongs to.
+    """
+
+    def __init__(self, ptr: Any, _pyfree: int = 1, *, owned: Optional[bool] = None, owner: Any = None) -> None:
+        if ptr is None:
+            raise ValueError("%s needs an OpenSSL pointer, got None" % type(self).__name__)
+        self._p = ptr
+        self._pyfree = int(owned) if owned is not None else int(_pyfree)
+        self._owner = owner
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass

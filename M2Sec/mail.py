@@ -63,7 +63,8 @@ class MIMEStructureError(CMS.CMSFormatError):
 _WIRE = policy.SMTP
 SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
-_MICALG = {"sha1": "sha-1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}
+_MICALG = {"sha1": "sha-1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512",
+           "shake256": "shake-256"}
 
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -202,7 +203,8 @@ def _micalg(digest: str) -> str:
 
 
 def _signed_entity(entity: bytes, key: EVP.PKey, cert: X509.X509, chain: Iterable[X509.X509],
-                   digest: str, detached: bool, padding: str = "pkcs1") -> bytes:
+                   digest: Optional[str], detached: bool, padding: str = "pkcs1") -> bytes:
+    digest = digest or CMS.default_digest(key)
     ci = CMS.sign(entity, key, cert, certs=chain, digest=digest, padding=padding, detached=detached)
     if not detached:
         return _p7m(ci.to_der(), "signed-data")
@@ -270,15 +272,18 @@ def _finish(envelope: Sequence[Tuple[str, str]], entity: bytes, signed: Optional
 
 
 def sign(message: MessageLike, key: EVP.PKey, cert: X509.X509, *, chain: Iterable[X509.X509] = (),
-         digest: str = "sha256", detached: bool = True, padding: str = "pkcs1") -> EmailMessage:
+         digest: Optional[str] = None, detached: bool = True, padding: str = "pkcs1") -> EmailMessage:
     """message signed by key (whose certificate is cert, sent with the certificates of chain):
     multipart/signed (RFC 8551 section 3.5.3), or application/pkcs7-mime signed-data when
     not detached.  Parts that are not 7-bit clean are re-encoded first.
 
     :param padding: for RSA keys, "pkcs1" (PKCS#1 v1.5, what every receiver knows) or "pss"
-        (RSASSA-PSS, RFC 4056).  EC keys sign with ECDSA, RSA-PSS keys with PSS.
+        (RSASSA-PSS, RFC 4056).  EC keys sign with ECDSA, RSA-PSS keys with PSS, Ed25519 and
+        Ed448 keys with EdDSA (RFC 8419; OpenSSL 3.2 or newer: CMS.HAS_EDDSA).
+    :param digest: None: the key's natural digest (SHA-256; SHA-512 for Ed25519, SHAKE256
+        for Ed448: CMS.default_digest).
     :raises CMS.CMSUnsupportedAlgorithm: for a key OpenSSL's CMS cannot sign with (Ed25519,
-        Ed448) or an unknown digest; :raises SMIME.SMIME_Error: (CMS.CMSError) otherwise."""
+        Ed448 on OpenSSL 3.0) or an unknown digest; :raises SMIME.SMIME_Error: (CMS.CMSError) otherwise."""
     envelope, entity = _split(message)
     return _finish(envelope, _signed_entity(entity, key, cert, chain, digest, detached, padding),
                    entity if detached else None)
@@ -299,7 +304,7 @@ def encrypt(message: MessageLike, recipients: Iterable[Recipient], *, cipher: Op
 
 
 def sign_and_encrypt(message: MessageLike, key: EVP.PKey, cert: X509.X509, recipients: Iterable[Recipient], *,
-                     chain: Iterable[X509.X509] = (), digest: str = "sha256", cipher: Optional[str] = None,
+                     chain: Iterable[X509.X509] = (), digest: Optional[str] = None, cipher: Optional[str] = None,
                      padding: str = "pkcs1", capabilities: Capabilities = None) -> EmailMessage:
     """message signed (multipart/signed), then encrypted for recipients (RFC 8551 section 3.7)."""
     envelope, entity = _split(message)
@@ -308,7 +313,7 @@ def sign_and_encrypt(message: MessageLike, key: EVP.PKey, cert: X509.X509, recip
 
 
 def triple_wrap(message: MessageLike, key: EVP.PKey, cert: X509.X509, recipients: Iterable[Recipient], *,
-                chain: Iterable[X509.X509] = (), digest: str = "sha256", cipher: Optional[str] = None,
+                chain: Iterable[X509.X509] = (), digest: Optional[str] = None, cipher: Optional[str] = None,
                 padding: str = "pkcs1", capabilities: Capabilities = None) -> EmailMessage:
     """message signed, encrypted, and signed again (RFC 2634's triple wrapping): the outer
     signature covers the ciphertext, so that relays can check who sent it."""

@@ -68,7 +68,7 @@ class SMIMEPolicy:
 
     def __init__(self, *, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None,
                  chain: Iterable[X509.X509] = (), certificates: Directory = None, encrypt: bool = True,
-                 missing: str = "refuse", encrypt_to_self: bool = False, digest: str = "sha256",
+                 missing: str = "refuse", encrypt_to_self: bool = False, digest: Optional[str] = None,
                  padding: str = "pkcs1", cipher: Optional[str] = None, capabilities: mail.Capabilities = None) -> None:
         if (key is None) != (cert is None):
             raise ValueError("give key and cert together")

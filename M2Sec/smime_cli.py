@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-k", "--key", required=True)
     s.add_argument("-c", "--cert", required=True)
     s.add_argument("--chain", help="intermediate certificates to include (PEM)")
-    s.add_argument("--digest", default="sha256")
+    s.add_argument("--digest", default=None, help="default: the key's natural one (SHA-256; SHA-512 for Ed25519)")
     s.add_argument("--pss", action="store_true", help="RSASSA-PSS for an RSA key (RFC 4056)")
     s.add_argument("--opaque", action="store_true", help="application/pkcs7-mime signed-data, not multipart/signed")
     recipients(s, False)

@@ -7,6 +7,7 @@
  * verify (SIGNATURE), a message that does not decrypt (DECRYPT) and an algorithm OpenSSL lacks
  * (UNSUPPORTED, chosen from OpenSSL's reason codes by m2_cms_raise). */
 %{
+#include <openssl/buffer.h>
 #include <openssl/cms.h>
 #include <openssl/rsa.h>
 #include <openssl/ec.h>
@@ -186,7 +187,9 @@ static const char *m2_cms_alg_sn(X509_ALGOR *alg) {
 }
 
 /* 1 if OpenSSL's CMS can use a key of type alg ("X25519", "X448": key agreement for a
- * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate. */
+ * recipient; "ED25519", "ED448": signing): tried once on a throw-away key and certificate.
+ * EdDSA keys have no default digest (EVP_PKEY_get_default_digest_nid says none), so the probe
+ * names SHA-512 (RFC 8419's for Ed25519): with NULL, CMS_sign fails on every OpenSSL. */
 static int m2_cms_probe_key_type(const char *alg) {
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, alg);
     X509 *x = X509_new();
@@ -197,7 +200,11 @@ static int m2_cms_probe_key_type(const char *alg) {
     if (!pk || !x || !in || !sk || !X509_set_pubkey(x, pk) || !sk_X509_push(sk, x)) goto err;
     if (sign) {
         if (!X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_sign(x, pk, NULL)) goto err;
-        cms = CMS_sign(x, pk, NULL, in, CMS_BINARY);
+        if (!(cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_BINARY | CMS_PARTIAL))
+            || !CMS_add1_signer(cms, x, pk, EVP_sha512(), CMS_BINARY) || !CMS_final(cms, in, NULL, CMS_BINARY)) {
+            CMS_ContentInfo_free(cms);
+            cms = NULL;
+        }
     } else {
         cms = CMS_encrypt(sk, in, EVP_aes_128_cbc(), CMS_BINARY);
     }
@@ -219,6 +226,44 @@ static int m2_cms_eddsa_ok(void) {
     return known;
 }
 
+/* The length of cms's content as it is held (signed, digested or compressed content; the
+ * ciphertext of an (auth)envelopedData); 0 when detached or unknown. */
+static size_t m2_cms_content_len(CMS_ContentInfo *cms) {
+    ASN1_OCTET_STRING **pos;
+    ERR_set_mark();
+    pos = CMS_get0_content(cms);
+    ERR_pop_to_mark();
+    return pos && *pos ? (size_t)ASN1_STRING_length(*pos) : 0;
+}
+
+/* The output of a call that returns bytes: a memory BIO with room for reserve bytes (the
+ * expected size, so that it is written without reallocations), made into bytes by
+ * m2_cms_take_bytes; NULL with an exception. */
+static BIO *m2_cms_out_new(size_t reserve) {
+    BIO *b = BIO_new(BIO_s_mem());
+    BUF_MEM *bm;
+    if (!b) { m2_cms_raise(M2_CMS, NULL); return NULL; }
+    if (reserve > 0 && (bm = BUF_MEM_new()) != NULL) {
+        if (BUF_MEM_grow(bm, reserve)) {  /* room for reserve bytes, none of them written yet */
+            bm->length = 0;
+            BIO_set_mem_buf(b, bm, BIO_CLOSE);
+        } else {
+            BUF_MEM_free(bm);  /* no room reserved: it grows as it is written */
+        }
+    }
+    ERR_clear_error();
+    return b;
+}
+
+/* out's bytes (out freed): one copy, no Python BIO object. */
+static PyObject *m2_cms_take_bytes(BIO *out) {
+    char *p = NULL;
+    long n = BIO_get_mem_data(out, &p);
+    PyObject *r = PyBytes_FromStringAndSize(n > 0 ? p : NULL, n > 0 ? n : 0);
+    BIO_free(out);
+    return r;
+}
+
 /* Copies everything readable from in to out: 1, or 0 with the error queue set. */
 static int m2_cms_copy(BIO *in, BIO *out) {
     char buf[16384];
@@ -226,6 +271,28 @@ static int m2_cms_copy(BIO *in, BIO *out) {
     while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
         if (BIO_write(out, buf, n) != n) return 0;
     return 1;
+}
+/* CMS_verify into out (None: bytes, with room for reserve bytes): None or the bytes. */
+static PyObject *m2_cms_verify_into(CMS_ContentInfo *cms, STACK_OF(X509) *stack, X509_STORE *store, BIO *dcont,
+                                    BIO *out, int flags, size_t reserve) {
+    BIO *own = NULL;
+    int r;
+    if (!out && !(out = own = m2_cms_out_new(reserve))) return NULL;
+    M2_ALLOW
+    r = CMS_verify(cms, stack, store, dcont, out, flags);
+    M2_DISALLOW
+    if (PyErr_Occurred()) { ERR_clear_error(); BIO_free(own); return NULL; }  /* a verify callback raised */
+    if (r != 1) {
+        int area = M2_CMS_SIGNATURE;
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_CMS && (ERR_GET_REASON(e) == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND
+                                              || ERR_GET_REASON(e) == CMS_R_CONTENT_TYPE_NOT_SIGNED_DATA
+                                              || ERR_GET_REASON(e) == CMS_R_NO_CONTENT))
+            area = M2_CMS;
+        BIO_free(own);
+        return m2_cms_raise(area, "the signed data does not verify");
+    }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
 %}
 
@@ -300,36 +367,22 @@ static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t le
 }
 
 /* Verifies every signature (and, unless CMS_NO_SIGNER_CERT_VERIFY, every signer's chain
- * against optional_store) and writes the content to optional_out.  The detached content is
- * read from optional_bio.  Anything written to optional_out is only trustworthy once this
- * returns 1. */
-static int cms_verify(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *optional_store,
-                      BIO *optional_bio, BIO *optional_out, int flags) {
-    int r;
-    M2_ALLOW
-    r = CMS_verify(cms, optional_stack, optional_store, optional_bio, optional_out, flags);
-    M2_DISALLOW
-    if (PyErr_Occurred()) { ERR_clear_error(); return 0; }  /* a verify callback raised */
-    if (r != 1) {
-        int area = M2_CMS_SIGNATURE;
-        unsigned long e = ERR_peek_last_error();
-        if (ERR_GET_LIB(e) == ERR_LIB_CMS && (ERR_GET_REASON(e) == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND
-                                              || ERR_GET_REASON(e) == CMS_R_CONTENT_TYPE_NOT_SIGNED_DATA
-                                              || ERR_GET_REASON(e) == CMS_R_NO_CONTENT))
-            area = M2_CMS;
-        m2_cms_raise(area, "the signed data does not verify");
-        return 0;
-    }
-    return 1;
+ * against optional_store) and writes the content to optional_out (None: returned as bytes).
+ * The detached content is read from optional_bio.  Anything written to optional_out is only
+ * trustworthy once this returns. */
+static PyObject *cms_verify(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *optional_store,
+                            BIO *optional_bio, BIO *optional_out, int flags) {
+    return m2_cms_verify_into(cms, optional_stack, optional_store, optional_bio, optional_out, flags,
+                              m2_cms_content_len(cms));
 }
 
 /* cms_verify with the detached content in a buffer, read in place. */
-static int cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, const void *buf, Py_ssize_t len,
-                             BIO *out, int flags) {
+static PyObject *cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, const void *buf,
+                                   Py_ssize_t len, BIO *optional_out, int flags) {
     BIO *in = BIO_new_mem_buf(buf, (int)len);
-    int r;
-    if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
-    r = cms_verify(cms, optional_stack, NULL, in, out, flags);
+    PyObject *r;
+    if (!in) return m2_cms_raise(M2_CMS, NULL);
+    r = m2_cms_verify_into(cms, optional_stack, NULL, in, optional_out, flags, (size_t)len);
     BIO_free(in);
     return r;
 }
@@ -536,24 +589,28 @@ static PyObject *cms_recipient_kinds(CMS_ContentInfo *cms) {
     return list;
 }
 
-/* Decrypts cms into out with optional_pkey (optional_cert picks its recipient; without it
- * every recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*).
- * For authEnvelopedData the plaintext is held back until the tag verifies: nothing reaches
- * out from a message that fails (unless discard_on_failure: the caller throws out away). */
-static int cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
-                       BIO *out, int flags, int discard_on_failure) {
+/* Decrypts cms with optional_pkey (optional_cert picks its recipient; without it every
+ * recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*), into
+ * optional_out (then None), or into bytes returned.  For authEnvelopedData nothing reaches
+ * optional_out unless the tag verifies (the plaintext is held back until then); bytes are only
+ * returned from a message that decrypted. */
+static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
+                             BIO *optional_out, int flags) {
     const ASN1_OBJECT *type = CMS_get0_type(cms);
-    int aead = !discard_on_failure && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
-    BIO *tmp = out;
-    if (aead && !(tmp = BIO_new(BIO_s_mem()))) { m2_cms_raise(M2_CMS, NULL); return 0; }
+    int aead = optional_out && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
+    BIO *out = optional_out, *own = NULL, *tmp = NULL;
+    if (!optional_out && !(out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
+    if (aead && !(out = tmp = BIO_new(BIO_s_mem()))) return m2_cms_raise(M2_CMS, NULL);
     M2_ALLOW
-    r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, tmp, flags);
-    if (r == 1 && aead) r = m2_cms_copy(tmp, out) ? 1 : -1;
+    r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, out, flags);
+    if (r == 1 && tmp) r = m2_cms_copy(tmp, optional_out) ? 1 : -1;
     M2_DISALLOW
-    if (aead) BIO_free(tmp);
-    if (r == -1) { m2_cms_raise(M2_CMS, "cannot write the plaintext"); return 0; }
-    if (r != 1) { m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt"); return 0; }
-    return 1;
+    BIO_free(tmp);
+    if (r != 1) {
+        BIO_free(own);
+        return r == -1 ? m2_cms_raise(M2_CMS, "cannot write the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
+    }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
 
 /* Sets the KEK that cms_decrypt(cms, None, None, ...) then uses (id may be empty: any). */
@@ -588,13 +645,16 @@ static CMS_ContentInfo *cms_compress(BIO *in, int flags) {
     return cms;
 }
 
-static int cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *out, int flags) {
+/* The content of a compressedData into optional_out (then None), or as bytes. */
+static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *optional_out, int flags) {
+    BIO *own = NULL;
     int r;
+    if (!optional_out && !(optional_out = own = m2_cms_out_new(0))) return NULL;
     M2_ALLOW
-    r = CMS_uncompress(cms, optional_bio, out, flags);
+    r = CMS_uncompress(cms, optional_bio, optional_out, flags);
     M2_DISALLOW
-    if (r != 1) { m2_cms_raise(M2_CMS_FORMAT, "cannot uncompress"); return 0; }
-    return 1;
+    if (r != 1) { BIO_free(own); return m2_cms_raise(M2_CMS_FORMAT, "cannot uncompress"); }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
 
 /* 1 if this OpenSSL has CMS compression (it was built with zlib). */
@@ -620,13 +680,16 @@ static CMS_ContentInfo *cms_digest_create(BIO *in, const EVP_MD *md, int flags) 
     return cms;
 }
 
-static int cms_digest_verify(CMS_ContentInfo *cms, BIO *optional_bio, BIO *out, int flags) {
+/* The content of a digestedData whose digest verifies, into optional_out (then None) or as bytes. */
+static PyObject *cms_digest_verify(CMS_ContentInfo *cms, BIO *optional_bio, BIO *optional_out, int flags) {
+    BIO *own = NULL;
     int r;
+    if (!optional_out && !(optional_out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
     M2_ALLOW
-    r = CMS_digest_verify(cms, optional_bio, out, flags);
+    r = CMS_digest_verify(cms, optional_bio, optional_out, flags);
     M2_DISALLOW
-    if (r != 1) { m2_cms_raise(M2_CMS_SIGNATURE, "the digest does not verify"); return 0; }
-    return 1;
+    if (r != 1) { BIO_free(own); return m2_cms_raise(M2_CMS_SIGNATURE, "the digest does not verify"); }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
 
 /* ---- encodings ---- */
@@ -695,6 +758,26 @@ static PyObject *cms_read_smime(BIO *bio, int flags) {
     b = bcont ? SWIG_NewPointerObj(bcont, SWIGTYPE_p_BIO, 0) : Py_NewRef(Py_None);
     if (!b) { Py_DECREF(a); CMS_ContentInfo_free(cms); BIO_free(bcont); return NULL; }
     return Py_BuildValue("(NN)", a, b);
+}
+
+/* The DER encoding of a complete (not streaming) cms as bytes, encoded straight into them
+ * (i2d_CMS_ContentInfo): no BIO and no second copy. */
+static PyObject *cms_to_der(CMS_ContentInfo *cms) {
+    int n = i2d_CMS_ContentInfo(cms, NULL), m;
+    unsigned char *p;
+    PyObject *r;
+    if (n <= 0) return m2_cms_raise(M2_CMS, "cannot write the CMS structure");
+    if (!(r = PyBytes_FromStringAndSize(NULL, n))) return NULL;
+    p = (unsigned char *)PyBytes_AS_STRING(r);
+    if (n > M2_GIL_THRESHOLD) {
+        M2_ALLOW
+        m = i2d_CMS_ContentInfo(cms, &p);
+        M2_DISALLOW
+    } else {
+        m = i2d_CMS_ContentInfo(cms, &p);
+    }
+    if (m != n) { Py_DECREF(r); return m2_cms_raise(M2_CMS, "cannot write the CMS structure"); }
+    return r;
 }
 
 /* DER to bio.  With optional_bio (a CMS made with CMS_STREAM), the content is read from it

@@ -44,6 +44,61 @@ M2_CIPHER(chacha20_poly1305)
 M2_NONNULL(EVP_MD_CTX *)
 M2_NONNULL(EVP_CIPHER_CTX *)
 
+/* EVP.Cipher's and EVP.MessageDigest's bases, m2.CipherBase and m2.DigestBase (below), hold
+ * their context themselves: an EVP_CIPHER_CTX * or EVP_MD_CTX * argument takes such an object as
+ * well as a pointer from m2.cipher_ctx_new()/md_ctx_new(), so that `m2.cipher_update(c.ctx,
+ * data)` works as in M2Crypto.  m2.cipher_ctx_free()/md_ctx_free() given one take the context
+ * from it first, so that it is freed once. */
+%{
+typedef struct {                /* what both objects start with */
+    PyObject_HEAD
+    void *ctx;                  /* NULL once closed */
+    int busy;                   /* a call runs on ctx without the GIL: closing must wait */
+} m2_ctx_obj;
+typedef struct {
+    PyObject_HEAD
+    EVP_CIPHER_CTX *ctx;
+    int busy;
+    PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
+    PyObject *ccm;              /* CCM: the AAD given before the one update() */
+    PyObject *cipher, *op;      /* the attributes M2Crypto's class sets */
+    int tag_len;                /* get_tag()'s default length */
+} m2_cipher_obj;
+typedef struct {
+    PyObject_HEAD
+    EVP_MD_CTX *ctx;
+    int busy;
+} m2_md_obj;
+static PyTypeObject m2_cipher_type, m2_md_type;
+
+/* A context argument: from an object of type (take: detached from it, for the free function)
+ * or a SWIG pointer of ty.  SWIG's result code. */
+static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take) {
+    if (PyObject_TypeCheck(obj, type)) {
+        if (take && ((m2_ctx_obj *)obj)->busy) return SWIG_ValueError;   /* see m2_ctx_busy */
+        *out = ((m2_ctx_obj *)obj)->ctx;
+        if (take) ((m2_ctx_obj *)obj)->ctx = NULL;
+        return SWIG_OK;
+    }
+    *out = NULL;
+    return SWIG_ConvertPtr(obj, out, ty, 0);
+}
+%}
+%define M2_CTX_ARG(TYPE, PYTYPE)
+%typemap(in) TYPE * (int res = 0, void *p = 0) {
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 0);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    $1 = ($ltype)p;
+}
+%typemap(in) TYPE *owned_ctx (int res = 0, void *p = 0) {
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 1);
+    if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    $1 = ($ltype)p;
+}
+%enddef
+M2_CTX_ARG(EVP_CIPHER_CTX, m2_cipher_type)
+M2_CTX_ARG(EVP_MD_CTX, m2_md_type)
+
 %constant int EVP_MAX_MD_SIZE = EVP_MAX_MD_SIZE;
 %constant int EVP_MAX_KEY_LENGTH = EVP_MAX_KEY_LENGTH;
 %constant int EVP_MAX_IV_LENGTH = EVP_MAX_IV_LENGTH;
@@ -186,7 +241,7 @@ M2_DIGEST(shake128, "SHAKE128") M2_DIGEST(shake256, "SHAKE256")
 M2_DIGEST(blake2b512, "BLAKE2B-512") M2_DIGEST(blake2s256, "BLAKE2S-256") M2_DIGEST(sm3, "SM3")
 
 %rename(md_ctx_free) EVP_MD_CTX_free;
-void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
+void EVP_MD_CTX_free(EVP_MD_CTX *owned_ctx);
 
 %inline %{
 static EVP_MD_CTX *md_ctx_new(void) {
@@ -481,7 +536,7 @@ static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *da
 
 /* ---- ciphers (EVP_CIPHER) ---- */
 %rename(cipher_ctx_free) EVP_CIPHER_CTX_free;
-void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *ctx);
+void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *owned_ctx);
 
 M2_RETURNS_NONNULL(m2_cipher_by_name)
 /* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
@@ -687,6 +742,351 @@ static PyObject *bytes_to_key(const EVP_CIPHER *cipher, const EVP_MD *md, const 
     if (n <= 0) return m2_raise_msg(M2_EVP, "EVP_BytesToKey failed");
     return PyBytes_FromStringAndSize((const char *)key, n);
 }
+%}
+
+/* ---- m2.CipherBase: EVP.Cipher's context and its per-message calls in C ----
+ * EVP.Cipher subclasses it: the object holds its EVP_CIPHER_CTX and frees it when it dies (no
+ * Python finalizer), and update()/final()/get_tag() are C methods, so that a message through
+ * M2Crypto's four calls costs little more than the same calls in C.  CCM, whose one update()
+ * needs the AAD first, goes back to the Python class's _update_ccm(). */
+%{
+static PyObject *m2_str_update_ccm, *m2_str_ptr, *m2_str_init;
+static PyObject *m2_cipher_info;   /* EVP's dict: name -> (EVP_CIPHER, is AEAD, is CCM) */
+
+/* ClosedError, raised by the Python class's _ptr(). */
+static PyObject *m2_ctx_closed(void *self) {
+    PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, m2_str_ptr);
+    if (r) { Py_DECREF(r); PyErr_SetString(PyExc_ValueError, "the object has been freed"); }
+    return NULL;
+}
+
+/* Closing while another thread's call runs on the context without the GIL would free it under
+ * that call: refused with ValueError. */
+static int m2_ctx_busy(void *self) {
+    if (!((m2_ctx_obj *)self)->busy) return 0;
+    PyErr_SetString(PyExc_ValueError, "the context is in use by another thread's call");
+    return -1;
+}
+
+/* _p: the object itself while it has a context (what m2's functions take), else None. */
+static PyObject *m2_ctx_get_p(m2_ctx_obj *self, void *c) {
+    (void)c;
+    return Py_NewRef(self->ctx ? (PyObject *)self : Py_None);
+}
+
+static void m2_cipher_clear(m2_cipher_obj *self) {
+    EVP_CIPHER_CTX *ctx = self->ctx;
+    self->ctx = NULL;
+    Py_CLEAR(self->hold);
+    Py_CLEAR(self->ccm);
+    EVP_CIPHER_CTX_free(ctx);
+}
+
+static void m2_cipher_dealloc(m2_cipher_obj *self) {
+    m2_cipher_clear(self);
+    Py_CLEAR(self->cipher);
+    Py_CLEAR(self->op);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _open(cipher, key, iv, op, taglen): a new context keyed in one call (cipher_init_ex's checks). */
+static PyObject *m2_cipher_open(m2_cipher_obj *self, PyObject *const *args, Py_ssize_t nargs) {
+    void *cipher = NULL;
+    EVP_CIPHER_CTX *ctx;
+    long op, taglen;
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "_open() takes 5 arguments"); return NULL; }
+    if (!SWIG_IsOK(SWIG_ConvertPtr(args[0], &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) || !cipher) {
+        PyErr_SetString(PyExc_TypeError, "_open() needs an EVP_CIPHER");
+        return NULL;
+    }
+    if ((op = PyLong_AsLong(args[3])) == -1 && PyErr_Occurred()) return NULL;
+    if ((taglen = PyLong_AsLong(args[4])) == -1 && PyErr_Occurred()) return NULL;
+    if (m2_ctx_busy(self) < 0) return NULL;
+    ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, args[1], args[2], (int)op, (int)taglen);
+    if (ERR_peek_error()) ERR_clear_error();
+    if (!ctx) return NULL;
+    EVP_CIPHER_CTX_free(self->ctx);
+    self->ctx = ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m2_cipher_update(m2_cipher_obj *self, PyObject *data) {
+    Py_buffer view;
+    PyObject *out;
+    if (self->ccm) return PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, data);
+    if (!self->ctx) return m2_ctx_closed(self);
+    if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    self->busy++;
+    out = cipher_update(self->ctx, view.buf, view.len);
+    self->busy--;
+    PyBuffer_Release(&view);
+    if (!out) { ERR_clear_error(); return NULL; }
+    if (self->hold) {
+        int r = PyList_Append(self->hold, out);
+        Py_DECREF(out);
+        return r < 0 ? NULL : PyBytes_FromStringAndSize(NULL, 0);
+    }
+    return out;
+}
+
+static PyObject *m2_cipher_final(m2_cipher_obj *self, PyObject *unused) {
+    PyObject *hold, *out, *all;
+    Py_ssize_t i, n = 0;
+    char *p;
+    (void)unused;
+    if (self->ccm) {
+        PyObject *r = PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, Py_None);
+        if (!r) return NULL;
+        Py_DECREF(r);
+    }
+    if (!self->ctx) return m2_ctx_closed(self);
+    hold = self->hold;
+    self->hold = NULL;
+    out = cipher_final(self->ctx);   /* a tag mismatch raises: the held plaintext is dropped */
+    if (!out) ERR_clear_error();
+    if (!hold || !out) { Py_XDECREF(hold); return out; }
+    for (i = 0; i < PyList_GET_SIZE(hold); i++) n += PyBytes_GET_SIZE(PyList_GET_ITEM(hold, i));
+    if ((all = PyBytes_FromStringAndSize(NULL, n + PyBytes_GET_SIZE(out)))) {
+        p = PyBytes_AS_STRING(all);
+        for (i = 0; i < PyList_GET_SIZE(hold); i++) {
+            PyObject *b = PyList_GET_ITEM(hold, i);
+            memcpy(p, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+            p += PyBytes_GET_SIZE(b);
+        }
+        memcpy(p, PyBytes_AS_STRING(out), PyBytes_GET_SIZE(out));
+    }
+    Py_DECREF(hold);
+    Py_DECREF(out);
+    return all;
+}
+
+/* get_tag(length=None): the AEAD tag after final(), of length or tag_len bytes. */
+static PyObject *m2_cipher_get_tag(m2_cipher_obj *self, PyObject *const *args, Py_ssize_t nargs) {
+    long n = self->tag_len;
+    PyObject *out;
+    if (nargs > 1) { PyErr_SetString(PyExc_TypeError, "get_tag() takes at most 1 argument"); return NULL; }
+    if (nargs == 1 && args[0] != Py_None) {
+        if ((n = PyLong_AsLong(args[0])) == -1 && PyErr_Occurred()) return NULL;
+        if (n == 0) n = self->tag_len;
+    }
+    if (!self->ctx) return m2_ctx_closed(self);
+    if (n < 0 || n > 256) { PyErr_SetString(PyExc_ValueError, "length out of range"); return NULL; }
+    out = cipher_ctrl_get(self->ctx, EVP_CTRL_AEAD_GET_TAG, (int)n);
+    if (!out) ERR_clear_error();
+    return out;
+}
+
+/* Setting _p to None frees the context. */
+static int m2_cipher_set_p(m2_cipher_obj *self, PyObject *v, void *c) {
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    if (m2_ctx_busy(self) < 0) return -1;
+    m2_cipher_clear(self);
+    return 0;
+}
+/* _hold and _ccm: a list, or None. */
+static PyObject *m2_cipher_get_list(m2_cipher_obj *self, void *c) {
+    PyObject *v = c ? self->ccm : self->hold;
+    return Py_NewRef(v ? v : Py_None);
+}
+static int m2_cipher_set_list(m2_cipher_obj *self, PyObject *v, void *c) {
+    PyObject **slot = c ? &self->ccm : &self->hold;
+    if (v != NULL && v != Py_None && !PyList_CheckExact(v)) { PyErr_SetString(PyExc_TypeError, "a list or None"); return -1; }
+    Py_XSETREF(*slot, v == NULL || v == Py_None ? NULL : Py_NewRef(v));
+    return 0;
+}
+static PyObject *m2_cipher_get_tag_len(m2_cipher_obj *self, void *c) { (void)c; return PyLong_FromLong(self->tag_len); }
+static int m2_cipher_set_tag_len(m2_cipher_obj *self, PyObject *v, void *c) {
+    long n;
+    (void)c;
+    if (!v || (n = PyLong_AsLong(v)) == -1 || n < 0 || n > 256) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "tag length out of range");
+        return -1;
+    }
+    self->tag_len = (int)n;
+    return 0;
+}
+
+/* Cipher(alg, key, iv, op): the usual call (a cipher EVP has looked up before, not CCM, no
+ * optional argument) is served here; any other goes to the Python class's _init(). */
+static int m2_cipher_init(m2_cipher_obj *self, PyObject *args, PyObject *kwds) {
+    PyObject *alg, *info, *r;
+    void *cipher = NULL;
+    EVP_CIPHER_CTX *ctx;
+    long op;
+    if (m2_cipher_info && (!kwds || !PyDict_GET_SIZE(kwds)) && PyTuple_GET_SIZE(args) == 4
+        && PyUnicode_CheckExact(alg = PyTuple_GET_ITEM(args, 0))
+        && (info = PyDict_GetItemWithError(m2_cipher_info, alg)) && PyTuple_CheckExact(info)
+        && PyTuple_GET_SIZE(info) == 3 && !PyObject_IsTrue(PyTuple_GET_ITEM(info, 2))
+        && SWIG_IsOK(SWIG_ConvertPtr(PyTuple_GET_ITEM(info, 0), &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) && cipher) {
+        if ((op = PyLong_AsLong(PyTuple_GET_ITEM(args, 3))) == -1 && PyErr_Occurred()) return -1;
+        if (m2_ctx_busy(self) < 0) return -1;
+        ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 2),
+                                  (int)op, 0);
+        if (ERR_peek_error()) ERR_clear_error();
+        if (!ctx) return -1;
+        m2_cipher_clear(self);
+        self->ctx = ctx;
+        self->tag_len = 16;
+        Py_XSETREF(self->cipher, Py_NewRef(PyTuple_GET_ITEM(info, 0)));
+        Py_XSETREF(self->op, Py_NewRef(PyTuple_GET_ITEM(args, 3)));
+        if (!op && PyObject_IsTrue(PyTuple_GET_ITEM(info, 1)) && !(self->hold = PyList_New(0))) return -1;
+        return 0;
+    }
+    if (PyErr_Occurred()) return -1;
+    if (!(r = PyObject_GetAttr((PyObject *)self, m2_str_init))) return -1;
+    Py_SETREF(r, PyObject_Call(r, args, kwds));
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* cipher and op: plain attributes kept in C. */
+static PyObject *m2_cipher_get_attr(m2_cipher_obj *self, void *c) {
+    PyObject *v = c ? self->op : self->cipher;
+    if (!v) { PyErr_SetString(PyExc_AttributeError, c ? "op" : "cipher"); return NULL; }
+    return Py_NewRef(v);
+}
+static int m2_cipher_set_attr(m2_cipher_obj *self, PyObject *v, void *c) {
+    Py_XSETREF(*(c ? &self->op : &self->cipher), v ? Py_NewRef(v) : NULL);
+    return 0;
+}
+
+static PyObject *m2_cipher_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    m2_cipher_obj *self = (m2_cipher_obj *)type->tp_alloc(type, 0);
+    (void)args; (void)kwds;
+    if (self) self->tag_len = 16;
+    return (PyObject *)self;
+}
+
+static PyMethodDef m2_cipher_methods[] = {
+    {"_open", (PyCFunction)(void (*)(void))m2_cipher_open, METH_FASTCALL, "Make and key the context."},
+    {"update", (PyCFunction)m2_cipher_update, METH_O,
+     "Encrypt or decrypt data; returns the output available so far.  Releases the GIL for large buffers."},
+    {"final", (PyCFunction)m2_cipher_final, METH_NOARGS,
+     "The last output (and, when decrypting with an AEAD mode, the whole plaintext)."},
+    {"get_tag", (PyCFunction)(void (*)(void))m2_cipher_get_tag, METH_FASTCALL,
+     "The tag after final() when encrypting with an AEAD mode."},
+    {NULL, NULL, 0, NULL}
+};
+static PyGetSetDef m2_cipher_getset[] = {
+    {"_p", (getter)m2_ctx_get_p, (setter)m2_cipher_set_p, NULL, NULL},
+    {"_hold", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, NULL},
+    {"_ccm", (getter)m2_cipher_get_list, (setter)m2_cipher_set_list, NULL, (void *)1},
+    {"_tag_len", (getter)m2_cipher_get_tag_len, (setter)m2_cipher_set_tag_len, NULL, NULL},
+    {"cipher", (getter)m2_cipher_get_attr, (setter)m2_cipher_set_attr, "The EVP_CIPHER.", NULL},
+    {"op", (getter)m2_cipher_get_attr, (setter)m2_cipher_set_attr, "1 to encrypt, 0 to decrypt.", (void *)1},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_cipher_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.CipherBase",
+    .tp_basicsize = sizeof(m2_cipher_obj),
+    .tp_dealloc = (destructor)m2_cipher_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An EVP_CIPHER_CTX owned by its object (EVP.Cipher's base).",
+    .tp_methods = m2_cipher_methods,
+    .tp_getset = m2_cipher_getset,
+    .tp_new = m2_cipher_new,
+    .tp_init = (initproc)m2_cipher_init,
+};
+
+/* m2.DigestBase: EVP.MessageDigest's context; update() is its C method, so that streaming
+ * costs one call into C per buffer. */
+static void m2_md_dealloc(m2_md_obj *self) {
+    EVP_MD_CTX_free(self->ctx);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _open(md): a new context for the EVP_MD md, or a copy of another DigestBase's context. */
+static PyObject *m2_md_open(m2_md_obj *self, PyObject *arg) {
+    EVP_MD_CTX *ctx;
+    void *md = NULL;
+    if (m2_ctx_busy(self) < 0) return NULL;
+    if (PyObject_TypeCheck(arg, &m2_md_type)) {
+        EVP_MD_CTX *from = ((m2_md_obj *)arg)->ctx;
+        if (!from) return m2_ctx_closed(arg);
+        if (!(ctx = md_ctx_new())) return NULL;
+        if (!EVP_MD_CTX_copy_ex(ctx, from)) {
+            EVP_MD_CTX_free(ctx);
+            return m2_raise_msg(M2_EVP, "cannot copy the digest context");
+        }
+    } else {
+        if (!SWIG_IsOK(SWIG_ConvertPtr(arg, &md, SWIGTYPE_p_EVP_MD, 0)) || !md) {
+            PyErr_SetString(PyExc_TypeError, "_open() needs an EVP_MD or a DigestBase");
+            return NULL;
+        }
+        ctx = md_ctx_new_init((const EVP_MD *)md);
+        if (ERR_peek_error()) ERR_clear_error();
+        if (!ctx) return NULL;
+    }
+    EVP_MD_CTX_free(self->ctx);
+    self->ctx = ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m2_md_update(m2_md_obj *self, PyObject *data) {
+    Py_buffer view;
+    int r;
+    if (!self->ctx) return m2_ctx_closed(self);
+    if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
+    self->busy++;
+    r = digest_update(self->ctx, view.buf, view.len);
+    self->busy--;
+    PyBuffer_Release(&view);
+    if (r < 0) { ERR_clear_error(); return NULL; }
+    return PyLong_FromLong(1);
+}
+
+static int m2_md_set_p(m2_md_obj *self, PyObject *v, void *c) {
+    EVP_MD_CTX *ctx = self->ctx;
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    if (m2_ctx_busy(self) < 0) return -1;
+    self->ctx = NULL;
+    EVP_MD_CTX_free(ctx);
+    return 0;
+}
+
+static PyMethodDef m2_md_methods[] = {
+    {"_open", (PyCFunction)m2_md_open, METH_O, "Make the context for an EVP_MD, or copy another's."},
+    {"update", (PyCFunction)m2_md_update, METH_O,
+     "Add data; returns 1 (M2Crypto's value).  Releases the GIL for large buffers."},
+    {NULL, NULL, 0, NULL}
+};
+static PyGetSetDef m2_md_getset[] = {
+    {"_p", (getter)m2_ctx_get_p, (setter)m2_md_set_p, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_md_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.DigestBase",
+    .tp_basicsize = sizeof(m2_md_obj),
+    .tp_dealloc = (destructor)m2_md_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An EVP_MD_CTX owned by its object (EVP.MessageDigest's base).",
+    .tp_methods = m2_md_methods,
+    .tp_getset = m2_md_getset,
+    .tp_new = PyType_GenericNew,
+};
+%}
+%inline %{
+/* m2.cipher_base_init(info): the dict EVP keeps its looked-up ciphers in. */
+static PyObject *cipher_base_init(PyObject *info) {
+    if (!PyDict_CheckExact(info)) { PyErr_SetString(PyExc_TypeError, "a dict is required"); return NULL; }
+    Py_XSETREF(m2_cipher_info, Py_NewRef(info));
+    Py_RETURN_NONE;
+}
+%}
+%init %{
+    m2_str_update_ccm = PyUnicode_InternFromString("_update_ccm");
+    m2_str_ptr = PyUnicode_InternFromString("_ptr");
+    m2_str_init = PyUnicode_InternFromString("_init");
+    if (!m2_str_update_ccm || !m2_str_ptr || !m2_str_init || PyType_Ready(&m2_cipher_type) < 0
+        || PyType_Ready(&m2_md_type) < 0
+        || PyModule_AddObject(m, "CipherBase", Py_NewRef(&m2_cipher_type)) < 0
+        || PyModule_AddObject(m, "DigestBase", Py_NewRef(&m2_md_type)) < 0)
+        return -1;
 %}
 
 /* ---- key derivation ---- */

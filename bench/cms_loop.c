@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/buffer.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -24,16 +25,29 @@ static STACK_OF(X509_ALGOR) *caps(void) {
     return sk;
 }
 
+/* The DER of cms as M2Sec's CMS.to_der makes it: encoded straight into a buffer of its size. */
 static unsigned char *der_of(CMS_ContentInfo *cms, long *len) {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *p;
-    unsigned char *out;
-    i2d_CMS_bio(b, cms);
-    *len = BIO_get_mem_data(b, &p);
-    out = malloc(*len);
-    memcpy(out, p, *len);
-    BIO_free(b);
+    unsigned char *out, *p;
+    *len = i2d_CMS_ContentInfo(cms, NULL);
+    p = out = malloc(*len);
+    i2d_CMS_ContentInfo(cms, &p);
     return out;
+}
+
+/* The output BIO of verify/decrypt as M2Sec makes it: room reserved for the content (the
+ * detached content's size, or the ciphertext's). */
+static BIO *out_bio(CMS_ContentInfo *cms, size_t detached) {
+    BIO *b = BIO_new(BIO_s_mem());
+    BUF_MEM *bm = BUF_MEM_new();
+    ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+    size_t n = detached ? detached : pos && *pos ? (size_t)ASN1_STRING_length(*pos) : 0;
+    if (n && BUF_MEM_grow(bm, n)) {
+        bm->length = 0;
+        BIO_set_mem_buf(b, bm, BIO_CLOSE);
+    } else {
+        BUF_MEM_free(bm);
+    }
+    return b;
 }
 
 static CMS_ContentInfo *do_sign(const unsigned char *data, size_t size, X509 *cert, EVP_PKEY *key,
@@ -91,9 +105,10 @@ int main(int argc, char **argv) {
             free(der_of(cms, &len));
         } else {
             const unsigned char *p = der;
-            BIO *out = BIO_new(BIO_s_mem());
+            BIO *out;
             int r;
             cms = d2i_CMS_ContentInfo(NULL, &p, derlen);
+            out = out_bio(cms, !strcmp(op, "verify") ? size : 0);
             if (!strcmp(op, "verify")) {
                 BIO *dcont = BIO_new_mem_buf(data, (int)size);
                 r = CMS_verify(cms, NULL, store, dcont, out, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY);

@@ -1,7 +1,8 @@
 """Per-message symmetric crypto (what users do) beside streaming, and two threads against one.
 
 rows() returns rows in bench/run.py's table format; CHART collects, per figure, every
-implementation's rate as a ratio to the C limit for bench/results/latest.png.
+implementation's rate as a ratio to the C limit, THREADS the two-thread rows, for
+bench/results/latest.png: every row of the table is in the chart.
 
 - AEAD per message: EVP.AESGCM / EVP.ChaCha20Poly1305 (keyed once) beside cryptography's AEAD
   classes and, as the C limit, bench/aead_loop.c "keyed" (one keyed context, a new IV per message);
@@ -9,8 +10,12 @@ implementation's rate as a ratio to the C limit for bench/results/latest.png.
   M2Crypto's Cipher and cryptography's Cipher; C limit: aead_loop "fresh";
 - MessageDigest and HMAC per message beside M2Crypto, cryptography and hashlib/hmac; C limit:
   ``openssl speed`` (EVP_Digest per buffer; HMAC re-initialised per buffer), which counts CPU time;
-- streaming: MessageDigest.update of 64 B, beside cryptography's Hash.update and hashlib;
-- two threads against one, on two cores: AESGCM on 1 MiB messages, Cipher.update on 1 MiB.
+- digest() and hmac_digest() of 64 B beside hashlib and hmac.digest; C limit: ``openssl speed``;
+- streaming (one running context): MessageDigest.update of 64 B and 16 KiB and Cipher.update
+  (AES-256-GCM) of 16 KiB, beside cryptography, M2Crypto and hashlib; C limit: aead_loop
+  "digest"/"stream" (EVP_DigestUpdate/EVP_CipherUpdate per buffer on one context);
+- two threads against one, on two cores: AESGCM on 1 MiB and 16 KiB (a TLS record) messages,
+  Cipher.update and MessageDigest.update on 1 MiB, digest() of 1 MiB.
 
 All rates are per CPU second (time.process_time, as openssl speed and aead_loop count), each
 figure the median of RUNS runs taken in turn with its peers; the ratio column gives the median
@@ -37,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOOP = os.path.join(HERE, "aead_loop")
 KEY, IV = os.urandom(32), os.urandom(12)
 SIZES = (64, 16384)
-CHART = []  # (figure, {implementation: ratio to the C limit})
+CHART = []  # (figure, {implementation: ratio to the C limit}), medians of the per-run ratios
+THREADS = []  # (figure, two threads / one thread, CPUs the process had)
 
 try:
     from cryptography.hazmat.primitives import hashes
@@ -57,7 +63,7 @@ def cpu_rate(fn):
 
 def c_loop(mode, cipher, size):
     """Messages per CPU second of bench/aead_loop (built by make bench)."""
-    if not os.path.exists(LOOP):
+    if not os.path.exists(LOOP) or os.path.getmtime(LOOP) < os.path.getmtime(LOOP + ".c"):
         subprocess.run(["cc", "-O2", "-o", LOOP, LOOP + ".c", "-lcrypto"], check=True, timeout=120)
     return float(subprocess.run([LOOP, mode, cipher, str(size), str(SECONDS)], capture_output=True,
                                 text=True, timeout=60, check=True).stdout)
@@ -111,7 +117,7 @@ def emit(rows, figure, runs, size, targets):
                      "-" if target is None else ">= %.2f" % target,
                      "-" if target is None else ("yes" if r >= target else "NO")))
     if "C limit" in med:
-        CHART.append((figure, {k: v / med["C limit"] for k, v in med.items() if k != "C limit"}))
+        CHART.append((figure, {k: ratio_text(v, runs["C limit"])[0] for k, v in runs.items() if k != "C limit"}))
 
 
 def aead_rows(rows):
@@ -208,21 +214,39 @@ def digest_rows(rows):
         emit(rows, "MessageDigest SHA-256, one %s message" % _size(size), runs, size, targets)
         runs = measure(h_impls, lambda: openssl_speed(["-hmac", "sha256"], size))
         emit(rows, "HMAC-SHA256, one %s message" % _size(size), runs, size, targets)
+    # the one-shot functions, beside hashlib's and hmac's (within 1.2x of their time per call)
+    data = os.urandom(64)
+    runs = measure({"M2Sec": lambda: EVP.digest("sha256", data), "hashlib": lambda: hashlib.sha256(data).digest()},
+                   lambda: openssl_speed(["-evp", "sha256"], 64))
+    emit(rows, "digest() SHA-256, one 64 B message", runs, 64, {"hashlib": 1 / 1.2})
+    runs = measure({"M2Sec": lambda: EVP.hmac_digest(KEY, data, "sha256"), "hmac": lambda: hmac.digest(KEY, data, "sha256")},
+                   lambda: openssl_speed(["-hmac", "sha256"], 64))
+    emit(rows, "hmac_digest() SHA-256, one 64 B message", runs, 64, {"hmac": 1 / 1.2})
 
 
 def stream_rows(rows):
-    data = os.urandom(64)
-    md = EVP.MessageDigest("sha256")
-    impls = {"M2Sec": lambda: md.update(data), "hashlib": hashlib.sha256().update}
-    h = hashlib.sha256()
-    impls["hashlib"] = lambda: h.update(data)
+    """One running context fed buffer after buffer: digests of 64 B and 16 KiB, AES-256-GCM of 16 KiB."""
+    for size in SIZES:
+        data = os.urandom(size)
+        md, h = EVP.MessageDigest("sha256"), hashlib.sha256()
+        impls = {"M2Sec": lambda: md.update(data), "hashlib": lambda: h.update(data)}
+        if aead is not None:
+            ch = hashes.Hash(hashes.SHA256())
+            impls["cryptography"] = lambda: ch.update(data)
+        if M2C is not None:
+            mm = M2C.MessageDigest("sha256")
+            impls["M2Crypto"] = lambda: mm.update(data)
+        emit(rows, "SHA-256 stream, update of %s" % _size(size), measure(impls, lambda: c_loop("digest", "SHA256", size)),
+             size, {"cryptography": 1.0} if size == 64 else {"C limit": 0.95})
+    data = os.urandom(16384)
+    impls = {"M2Sec": EVP.Cipher("aes_256_gcm", KEY, IV, 1).update}
     if aead is not None:
-        ch = hashes.Hash(hashes.SHA256())
-        impls["cryptography"] = lambda: ch.update(data)
+        impls["cryptography"] = Cipher(algorithms.AES(KEY), modes.GCM(IV)).encryptor().update
     if M2C is not None:
-        mm = M2C.MessageDigest("sha256")
-        impls["M2Crypto"] = lambda: mm.update(data)
-    emit(rows, "SHA-256 stream, update of 64 B", measure(impls), 64, {"cryptography": 1.0})
+        impls["M2Crypto"] = M2C.Cipher("aes_256_gcm", KEY, IV, 1).update
+    impls = {k: (lambda f=f: f(data)) for k, f in impls.items()}
+    emit(rows, "AES-256-GCM stream, update of 16 KiB", measure(impls, lambda: c_loop("stream", "AES-256-GCM", 16384)),
+         16384, {"C limit": 0.95})
 
 
 def _threads(make, n, count):
@@ -239,26 +263,48 @@ def _threads(make, n, count):
     return n * count / wall, (time.process_time() - cpu) / wall
 
 
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def thread_rows(rows):
-    big = os.urandom(1 << 20)
+    """Two threads against one, wall time: each long call releases the GIL, so two threads on
+    two free cores do about twice the work.  Each row says how many CPUs the process had while
+    two threads ran (CPU time / wall time): below 1.8 the machine was busy and the row says
+    nothing about scaling."""
+    big, record = os.urandom(1 << 20), os.urandom(16384)
     gcm = EVP.AESGCM(KEY)
 
     def ctr():
         c = EVP.Cipher("aes_128_ctr", KEY[:16], IV + bytes(4), 1)
         return lambda: c.update(big)
-    for name, make in (("AESGCM.encrypt 1 MiB, one object shared", lambda: lambda: gcm.encrypt(IV, big, None)),
-                       ("Cipher.update AES-128-CTR 1 MiB, one per thread", ctr),
-                       ("digest() SHA-256 1 MiB", lambda: lambda: EVP.digest("sha256", big))):
+
+    def md():
+        m = EVP.MessageDigest("sha256")
+        return lambda: m.update(big)
+    for name, make, size, count in (
+            ("AESGCM.encrypt 1 MiB, one object shared", lambda: lambda: gcm.encrypt(IV, big, None), len(big), 30),
+            ("AESGCM.encrypt 16 KiB (a TLS record), one object shared",
+             lambda: lambda: gcm.encrypt(IV, record, None), len(record), 1500),
+            ("Cipher.update AES-128-CTR 1 MiB, one per thread", ctr, len(big), 30),
+            ("MessageDigest.update SHA-256 1 MiB, one per thread", md, len(big), 30),
+            ("digest() SHA-256 1 MiB", lambda: lambda: EVP.digest("sha256", big), len(big), 30)):
         one, two, cpus = [], [], []
         for _ in range(RUNS):   # wall time: two threads should do twice the work per second
-            one.append(_threads(make, 1, 30)[0])
-            rate, used = _threads(make, 2, 30)
+            one.append(_threads(make, 1, count)[0])
+            rate, used = _threads(make, 2, count)
             two.append(rate)
             cpus.append(used)
         r, text = ratio_text(two, one)
-        rows.append(("%s, 2 threads (had %.1f CPUs)" % (name, statistics.median(cpus)), "%.0f MB/s" % (statistics.median(two) * len(big) / 1e6),
-                     "1 thread", "%.0f MB/s" % (statistics.median(one) * len(big) / 1e6), text,
-                     ">= 1.8 (%d CPUs)" % os.cpu_count(), "yes" if r >= 1.8 else "NO"))
+        had = statistics.median(cpus)
+        THREADS.append((name, r, had))
+        rows.append(("%s, 2 threads (had %.1f CPUs)" % (name, had), "%.0f MB/s" % (statistics.median(two) * size / 1e6),
+                     "1 thread", "%.0f MB/s" % (statistics.median(one) * size / 1e6), text,
+                     ">= 1.8 (%d CPUs)" % _cpus(),
+                     ("yes" if r >= 1.8 else "NO") + ("" if had >= 1.8 else " (busy: %.1f CPUs)" % had)))
 
 
 def _size(n):
@@ -272,9 +318,11 @@ def rows():
     return out
 
 
-def write_chart(path, chart=None):
-    """One horizontal bar per implementation and figure, as a ratio to the C limit (1.0)."""
+def write_chart(path, chart=None, threads=None):
+    """One horizontal bar per implementation and figure, as a ratio to the C limit (1.0); below
+    them, the two-thread rows as two threads' rate over one thread's (target 1.8)."""
     chart = CHART if chart is None else chart
+    threads = THREADS if threads is None else threads
     if not chart:
         return None
     import matplotlib
@@ -283,7 +331,10 @@ def write_chart(path, chart=None):
 
     chart = [(f, {("stdlib" if k in ("hashlib", "hmac") else k): v for k, v in rates.items()}) for f, rates in chart]
     colours = {"M2Sec": "#1f77b4", "cryptography": "#ff7f0e", "M2Crypto": "#2ca02c", "stdlib": "#9467bd"}
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.75 * len(chart)))
+    heights = [0.75 * len(chart) + 1.0] + ([0.4 * len(threads) + 0.8] if threads else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    ax = axes[0][0]
     seen = set()
     for i, (figure, rates) in enumerate(reversed(chart)):
         present = [k for k in colours if k in rates] + [k for k in rates if k not in colours]
@@ -300,7 +351,17 @@ def write_chart(path, chart=None):
     ax.set_xlabel("rate as a ratio to the C limit (1.0 = the same work in C on the system OpenSSL);\n"
                   "cryptography's wheel brings its own, newer OpenSSL")
     ax.set_title("M2Sec beside its peers, per CPU second (medians of %d interleaved runs)" % RUNS, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
+    if threads:
+        ax = axes[1][0]
+        for i, (figure, r, had) in enumerate(reversed(threads)):
+            ax.barh(i, r, height=0.6, color=colours["M2Sec"])
+            ax.text(r + 0.01, i, "%.2f (had %.1f CPUs)" % (r, had), va="center", fontsize=7)
+        ax.axvline(1.8, color="black", linewidth=1, linestyle="--")
+        ax.set_yticks(range(len(threads)))
+        ax.set_yticklabels([f for f, _, _ in reversed(threads)], fontsize=8)
+        ax.set_xlim(0, 2.2)
+        ax.set_xlabel("two threads' rate over one thread's (wall time; target 1.8 on two free cores)")
     fig.tight_layout()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -145,23 +145,51 @@ def test_signed_options(ca, tmp_path):
         CMS.sign(DATA, ca.keys["rsa"], ca.certs["rsa"], digest="no-such-digest")
 
 
-@pytest.mark.parametrize("alg", ["ED25519", "ED448"])
-def test_eddsa_signer_is_refused_cleanly(ca, tmp_path, alg):
-    from M2Sec import EVP
-    key = EVP.generate_key(alg)
-    key.save_key(str(tmp_path / "ed.key"), cipher=None)
-    openssl("req", "-x509", "-key", str(tmp_path / "ed.key"), "-subj", "/CN=ed", "-days", "1", "-out", str(tmp_path / "ed.pem"))
-    cert = X509.load_cert(str(tmp_path / "ed.pem"))
-    if CMS.HAS_EDDSA:  # pragma: no cover - an OpenSSL with RFC 8419 support
-        assert CMS.verify(CMS.sign(DATA, key, cert), trusted=[cert]).content == DATA
+EDDSA = {"ED25519": ("SHA512", "sha512"), "ED448": ("SHAKE256", "shake256")}  # alg -> (digest seen, openssl -md)
+
+
+@pytest.mark.parametrize("alg", sorted(EDDSA))
+def test_eddsa_signers_both_ways(ca, tmp_path, alg):
+    """RFC 8419 with `openssl cms` of the same OpenSSL: both ways where its CMS has EdDSA (3.2+),
+    a clear refusal where it has not (3.0: the peer cannot sign either)."""
+    name = alg.lower()
+    if name not in ca.certs:
+        ca.person(name, alg=alg)
+    key, cert = ca.keys[name], ca.certs[name]
+    src = write(tmp_path, "in.bin", DATA)
+    sign_args = ["cms", "-sign", "-binary", "-in", src, "-signer", ca.path(name + ".pem"), "-inkey", ca.path(name + ".key"),
+                 "-certfile", ca.path("inter.pem"), "-md", EDDSA[alg][1]]
+    if not CMS.HAS_EDDSA:
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="RFC 8419"):
+            CMS.sign(DATA, key, cert)
+        assert run(*sign_args).returncode != 0
         return
-    with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="RFC 8419"):
-        CMS.sign(DATA, key, cert)
-    # the peer cannot either, when it is of the same OpenSSL (3.5's command line signs with EdDSA)
-    peer = run("cms", "-sign", "-binary", "-signer", str(tmp_path / "ed.pem"), "-inkey", str(tmp_path / "ed.key"),
-               "-md", "sha512", input=DATA)
-    if run("version").stdout.split()[1].startswith(b"3.0"):
-        assert peer.returncode != 0
+    assert CMS.default_digest(key) == EDDSA[alg][1]
+    # M2Sec signs (the key's natural digest), openssl verifies: attached DER and detached S/MIME
+    ci = CMS.sign(DATA, key, cert, certs=[ca.certs["inter"]])
+    [info] = ci.signer_infos()
+    assert (info.digest, info.signature_algorithm) == (EDDSA[alg][0], alg)
+    f = write(tmp_path, "s.der", ci.to_der())
+    assert openssl("cms", "-verify", "-inform", "DER", "-in", f, "-CAfile", ca.path("root.pem"), "-purpose", "smimesign") == DATA
+    f = write(tmp_path, "s.eml", CMS.sign(DATA, key, cert, certs=[ca.certs["inter"]], detached=True).to_smime(DATA))
+    assert openssl("cms", "-verify", "-in", f, "-CAfile", ca.path("root.pem"), "-binary") == DATA
+    # a tampered signature is caught by openssl
+    der = bytearray(ci.to_der())
+    der[-3] ^= 1
+    assert run("cms", "-verify", "-inform", "DER", "-in", write(tmp_path, "bad.der", bytes(der)),
+               "-CAfile", ca.path("root.pem")).returncode != 0
+    # openssl signs, M2Sec verifies: attached, and detached S/MIME
+    result = CMS.verify(CMS.load_der(openssl(*sign_args, "-nodetach", "-outform", "DER")), trusted=[ca.certs["root"]])
+    assert result.content == DATA and result.signers[0].trusted
+    assert result.infos[0].signature_algorithm == alg
+    ci, content = CMS.load_smime(openssl(*sign_args), binary=True)
+    assert CMS.verify(ci, trusted=[ca.certs["root"]], data=content).content == DATA
+    with pytest.raises(CMS.CMSSignatureError):
+        CMS.verify(ci, trusted=[ca.certs["root"]], data=DATA + b"x")
+    # another digest, named
+    ci = CMS.sign(DATA, key, cert, digest="sha384")
+    assert ci.signer_infos()[0].digest == "SHA384"
+    assert openssl("cms", "-verify", "-inform", "DER", "-in", write(tmp_path, "s3.der", ci.to_der()), "-noverify") == DATA
 
 
 def test_untrusted_and_tampered(ca):

@@ -211,3 +211,49 @@ def test_get_tag_before_final_or_when_decrypting_raises():
 def test_cipher_names():
     names = {n.upper() for n in EVP.cipher_names()}
     assert {"AES-256-GCM", "CHACHA20-POLY1305", "AES-128-OCB"} <= names
+
+
+def test_ctx_is_the_object_and_low_level_free_closes_it_once():
+    # Cipher(alg, key, iv, op) keys its context in one C call (m2.CipherBase); c.ctx is the
+    # object, which every m2.cipher_* function takes; m2.cipher_ctx_free takes the context from it
+    key, iv = b"k" * 16, b"i" * 16
+    c = EVP.Cipher("aes_128_ctr", key, iv, 1)
+    assert c.ctx is c and c.cipher is not None and c.op == 1
+    out = m2.cipher_update(c.ctx, b"hello") + c.update(b" world") + c.final()
+    ref = EVP.Cipher("aes_128_ctr", key, iv, 0)
+    assert ref.update(out) + ref.final() == b"hello world"
+    c.m2_cipher_ctx_free(c.ctx)
+    assert c.closed
+    for call in (lambda: c.update(b"x"), c.final, c.get_tag):
+        with pytest.raises(ClosedError):
+            call()
+    with pytest.raises(ValueError):  # freed: no second free
+        m2.cipher_ctx_free(c)
+    c.close()
+
+
+def test_fast_and_slow_construction_agree():
+    # the first call of a name, keyword arguments and key_as_bytes go through the Python _init;
+    # later plain calls through the C __init__: both give the same ciphertext and tag
+    key, iv = os.urandom(32), os.urandom(12)
+    outs = []
+    for kw in ({"padding": 1}, {}, {}):
+        c = EVP.Cipher("aes_256_gcm", key, iv, 1, **kw)
+        c.update_aad(b"aad")
+        outs.append((c.update(b"data" * 5) + c.final(), c.get_tag(), c.get_tag(12)))
+    assert outs[0] == outs[1] == outs[2] and len(outs[0][2]) == 12
+
+    class Mine(EVP.Cipher):
+        def __init__(self, key, iv):
+            super().__init__("aes_256_gcm", key, iv, 0)
+            self.extra = 1
+
+    d = Mine(key, iv)
+    d.update_aad(b"aad")
+    assert d.update(outs[0][0]) == b""  # AEAD decryption holds the plaintext until the tag checks
+    d.set_tag(outs[0][1])
+    assert d.final() == b"data" * 5 and d.extra == 1
+    with pytest.raises(EVP.EVPError):  # a wrong key length, through the C __init__
+        EVP.Cipher("aes_256_gcm", key[:16], iv, 1)
+    with pytest.raises(TypeError):
+        EVP.Cipher("aes_256_gcm", key, "iv", 1)

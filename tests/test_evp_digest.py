@@ -1,7 +1,9 @@
 """EVP digests and HMAC: MessageDigest, digest(), HMAC, hmac(), hmac_digest()."""
 
+import hashlib
 import json
 import subprocess
+import threading
 from binascii import unhexlify
 from pathlib import Path
 
@@ -182,3 +184,59 @@ def test_hmac_against_openssl_cli():
 def test_digest_names():
     names = {n.upper() for n in EVP.digest_names()}
     assert "SHA2-256" in names and "SHA3-256" in names
+
+
+def test_low_level_free_of_the_object_context_closes_it_once():
+    # the context lives in the object (m2.DigestBase); m2.md_ctx_free takes it from the object
+    md = EVP.MessageDigest("sha256")
+    md.update(b"abc")
+    assert m2.digest_update(md.ctx, b"def") == 1  # m2's functions take the object as the context
+    copy = md.copy()
+    md.m2_md_ctx_free(md.ctx)
+    assert md.closed
+    with pytest.raises(ClosedError):
+        md.update(b"x")
+    with pytest.raises(ValueError):  # freed: no second free
+        m2.md_ctx_free(md)
+    md.close()
+    assert copy.final() == hashlib.sha256(b"abcdef").digest()
+
+
+def test_streaming_update_returns_one_and_takes_buffers():
+    md = EVP.MessageDigest("sha256")
+    assert [md.update(b) for b in (b"a", bytearray(b"b"), memoryview(b"xcx")[1:2])] == [1, 1, 1]
+    assert md.final() == hashlib.sha256(b"abc").digest()
+    with pytest.raises(TypeError):
+        EVP.MessageDigest("sha256").update(12)
+
+
+def test_close_during_another_threads_update_is_refused():
+    # update() of a large buffer runs without the GIL: closing the object meanwhile would free
+    # the context under it, so close() raises ValueError until the update has returned
+    big = bytes(64 << 20)
+    for _ in range(5):
+        md = EVP.MessageDigest("sha256")
+        errors, refused = [], 0
+        started = threading.Event()
+
+        def work():
+            started.set()
+            try:
+                md.update(big)
+            except ClosedError as e:  # closed before the update began: try again
+                errors.append(e)
+        t = threading.Thread(target=work)
+        t.start()
+        started.wait(10)
+        while True:
+            try:
+                md.close()
+                break
+            except ValueError as e:
+                assert "in use" in str(e)
+                refused += 1
+        t.join(10)
+        assert md.closed and not t.is_alive()
+        if refused and not errors:
+            return
+    pytest.fail("close() never ran during the update")

@@ -316,9 +316,44 @@ def test_smime4_untrusted_report_and_refusals(ca4):
     if not CMS.HAS_ECX_RECIPIENTS:  # OpenSSL 3.0's CMS has no X25519 key agreement (RFC 8418)
         with pytest.raises(CMS.CMSUnsupportedAlgorithm):
             mail.encrypt(message(), [ca4.certs["xavier"]])
-    from M2Sec import EVP
-    with pytest.raises(CMS.CMSUnsupportedAlgorithm):
-        mail.sign(message(), EVP.generate_key("ED25519"), ca4.certs["alice"])
+    if not CMS.HAS_EDDSA:  # OpenSSL 3.0's CMS has no EdDSA (RFC 8419)
+        from M2Sec import EVP
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm):
+            mail.sign(message(), EVP.generate_key("ED25519"), ca4.certs["alice"])
+
+
+@pytest.mark.parametrize("alg,micalg", [("ED25519", "sha-512"), ("ED448", "shake-256")])
+def test_smime4_eddsa_with_openssl(ca4, tmp_path, alg, micalg):
+    """mail.sign with an Ed25519/Ed448 key (RFC 8419) read by `openssl cms`, and openssl's
+    EdDSA-signed mail unwrapped; refused where OpenSSL's CMS has no EdDSA (3.0)."""
+    name = alg.lower()
+    if name not in ca4.certs:
+        ca4.person(name, alg=alg)
+    key, cert = ca4.keys[name], ca4.certs[name]
+    if not CMS.HAS_EDDSA:
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="RFC 8419"):
+            mail.sign(message(), key, cert)
+        return
+    out = mail.sign(message(), key, cert, chain=[ca4.certs["inter"]])
+    assert out.get_content_type() == "multipart/signed" and out.get_param("micalg") == micalg
+    f = tmp_path / "m.eml"
+    f.write_bytes(wire(out))
+    content = openssl("cms", "-verify", "-in", str(f), "-CAfile", ca4.path("root.pem"), "-purpose", "smimesign")
+    assert BytesParser(policy=policy.default).parsebytes(content).get_body(("plain",)).get_content().replace("\r\n", "\n") == BODY
+    opened = mail.unwrap(wire(out), trusted=[ca4.certs["root"]])
+    assert opened.trusted and opened.reports[0].signature_algorithm == alg
+    # openssl signs (opaque, then encrypted to alice), M2Sec unwraps both layers
+    entity = tmp_path / "entity"
+    entity.write_bytes(b"Content-Type: text/plain; charset=us-ascii\r\n\r\nEdDSA from openssl cms\r\n")
+    signed = openssl("cms", "-sign", "-nodetach", "-in", str(entity), "-signer", ca4.path(name + ".pem"), "-inkey",
+                     ca4.path(name + ".key"), "-certfile", ca4.path("inter.pem"), "-md", micalg.replace("-", ""),
+                     "-from", name + "@example.org", "-subject", "eddsa")
+    (tmp_path / "s.eml").write_bytes(signed)
+    both = openssl("cms", "-encrypt", "-aes-256-gcm", "-in", str(tmp_path / "s.eml"), ca4.path("alice.pem"))
+    opened = mail.unwrap(both, key=ca4.keys["alice"], cert=ca4.certs["alice"], trusted=[ca4.certs["root"]])
+    assert opened.layers == ["authEnvelopedData", "signedData"] and opened.trusted
+    assert opened.reports[0].signature_algorithm == alg
+    assert opened.message.get_content().strip() == "EdDSA from openssl cms"
 
 
 def test_mime_nested_10000_deep(ca4):

@@ -4,7 +4,7 @@ Connection rate (connect + authenticate + run ``true``) and bulk transfer up and
 aes128-gcm@openssh.com and chacha20-poly1305@openssh.com.  The stable figures on a small
 machine are the client's CPU seconds (user + system): M2Sec's are measured in this process
 (time.process_time), the OpenSSH client's from its rusage.  ``rows()`` gives bench/run.py's
-tuples; ``python bench/ssh.py`` prints them.
+tuples; ``python bench/ssh_client.py`` prints them.
 """
 
 import asyncio
