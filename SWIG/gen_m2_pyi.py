@@ -305,8 +305,12 @@ class Stub:
             a = attrs(node)
             if a.get("kind") == "function" and a.get("code") and a.get("name"):
                 self.helper_code[a["name"]] = a["code"]
+        self.c_types = set()
         for node in root.iter("insert"):       # %{ ... %} blocks: the C-only helpers they call
             code = attrs(node).get("code") or ""
+            # C types added to the module by hand (PyModule_AddObject in %init): no SWIG declaration
+            # says their methods, so the stub gives them as untyped
+            self.c_types.update(re.findall(r'PyModule_AddObject\(\w+, "(\w+)", Py_NewRef\(&\w+_type\)\)', code))
             for m in re.finditer(r"^static PyObject \*(\w+)\([^)]*\)\s*\{(.*?)^\}", code, re.M | re.S):
                 self.helper_code.setdefault(m.group(1), m.group(2))
         for node in root.iter():
@@ -345,6 +349,10 @@ class Stub:
         ]
         for c in sorted(self.classes):
             lines.append("class %s(SwigPyObject): ..." % c)
+        for c in sorted(self.c_types):
+            lines += ["", "class %s:  # a C type of %%init, not a SWIG declaration: untyped" % c,
+                      "    def __init__(self, *args: Any, **kwargs: Any) -> None: ...",
+                      "    def __getattr__(self, name: str) -> Any: ..."]
         lines.append("")
         for name in sorted(self.consts):
             if name not in self.funcs:

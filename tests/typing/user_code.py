@@ -14,7 +14,8 @@ def evp() -> bytes:
     digest: bytes = md.final()
     mac: bytes = EVP.hmac(b"key", b"data", "sha256")
     cipher = EVP.Cipher("aes_128_cbc", b"k" * 16, b"i" * 16, m2.encrypt)
-    return digest + mac + cipher.update(b"x" * 16) + cipher.final()
+    data: bytes = cipher.update(b"x" * 16) + cipher.final()  # EVP.Cipher's C base is untyped
+    return digest + mac + data
 
 
 def rsa() -> bool:
