@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
 
-.PHONY: all install prereqs demo test bench clean docs
+.PHONY: all install prereqs demo test bench clean docs typecheck
 
 all: install
 
@@ -22,6 +22,7 @@ $(VENV)/.tools: Makefile tests/requirements.txt | $(PY)
 $(VENV)/.installed: $(SOURCES) | $(VENV)/.tools
 	rm -f SWIG/_m2sec_wrap.c SWIG/m2sec.py
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation -e .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) SWIG/gen_m2_pyi.py
 	touch $@
 
 install: $(VENV)/.installed
@@ -154,3 +155,10 @@ $(VENV)/.docs-tools: docs/requirements.txt | $(PY)
 docs: install $(VENV)/.docs-tools
 	$(PY) -m sphinx -b html -n -W --keep-going -q $(SPHINXOPTS) docs docs/_build/html
 	@echo "the site: docs/_build/html/index.html"
+
+# ---- Types (issue 20): M2Sec/m2.pyi is generated (SWIG/gen_m2_pyi.py, run by install above);
+# mypy --strict on M2Sec/ with pyproject.toml's per-module plan, and on user-side code.
+typecheck: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) SWIG/gen_m2_pyi.py --check
+	$(PY) -m mypy
+	$(PY) -m mypy --strict tests/typing/user_code.py
