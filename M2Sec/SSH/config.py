@@ -127,7 +127,7 @@ class SSHConfig:
         :raises SSHConfigError: an unreadable file, a malformed line, an Include loop.
         """
         opts: Dict[str, Any] = {}
-        ctx = {"host": host, "user": user, "port": port, "stack": [], "files": 0}
+        ctx: Dict[str, Any] = {"host": host, "user": user, "port": port, "stack": [], "files": 0}
         for path in self.paths:
             self._evaluate(path, opts, ctx, True, 0, final=False)
         if "match" in opts:  # never a value
