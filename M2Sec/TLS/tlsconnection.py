@@ -864,10 +864,18 @@ class _Waiting:
         self.sock = sock
 
     def sendall(self, data: bytes) -> None:
-        self._wait(_send(self.sock, data))
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent < len(data):
+            self._wait(_send(self.sock, memoryview(data)[sent:]))
 
     def recv(self, size: int) -> bytes:
-        return self._wait(_recv(self.sock, size))
+        try:
+            return self.sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return self._wait(_recv(self.sock, size))
 
     def _wait(self, io: Generator[int, None, Any]) -> Any:
         try:
