@@ -881,8 +881,8 @@ class _Waiting:
         try:
             want = next(io)
             while True:
-                fd = self.sock.fileno()
-                r, w, _ = select.select([fd] if want == 0 else [], [fd] if want == 1 else [], [], self.sock.gettimeout())
+                fd = [self.sock.fileno()]
+                r, w, _ = select.select(fd if want == 0 else [], fd if want == 1 else [], [], self.sock.gettimeout())
                 if not (r or w):
                     io.close()
                     raise socket.timeout("timed out")
