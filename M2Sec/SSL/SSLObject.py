@@ -211,17 +211,21 @@ def run(tls: SSLObject, op: Callable[..., T], *args: Any) -> Generator[IORequest
     while True:
         try:
             result = op(*args)
-        except (SSLWantReadError, SSLWantWriteError) as want:
-            data = yield tls.data_to_send(), isinstance(want, SSLWantReadError)
-            if data:
-                tls.receive_bytes(data)
-            elif data is not None or isinstance(want, SSLWantReadError):
-                tls.receive_eof()
-            continue
-        out = tls.data_to_send()
-        if out:
-            yield out, False
-        return result
+        except SSLWantReadError:
+            want = True
+        except SSLWantWriteError:
+            want = False
+        else:
+            out = tls.data_to_send()
+            if out:
+                yield out, False
+            return result
+        # outside the except clause: an I/O error raised in here carries no want-read context
+        data = yield tls.data_to_send(), want
+        if data:
+            tls.receive_bytes(data)
+        elif data is not None or want:
+            tls.receive_eof()
 
 
 def step(loop: Generator[IORequest, Optional[bytes], T], incoming: Optional[bytes] = None,
