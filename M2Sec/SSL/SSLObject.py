@@ -15,11 +15,13 @@ caller for I/O::
     out, want = gen.send(incoming)   # b"" means the peer closed the connection
     ...                              # until StopIteration, whose value is the result
 
-:func:`drive` runs it over a blocking socket and :func:`adrive` over asyncio streams; other
-event loops (Twisted, the TLS Lite facade) wrap :func:`run` the same way.
+:func:`drive` runs it over a blocking socket and :func:`adrive` over asyncio streams (through
+:func:`drive_loop` and :func:`adrive_loop`, which run any generator speaking run()'s vocabulary:
+the TLS Lite facade's operations are such generators, built on :func:`run`); other event loops
+(Twisted, the facade's select-style generators) feed a loop through :func:`step` the same way.
 """
 
-from typing import Any, Callable, Generator, Optional, Tuple, TypeVar
+from typing import Any, Callable, Generator, Optional, Tuple, TypeVar, Union
 
 from M2Sec import m2
 from M2Sec._base import Owned
@@ -28,12 +30,14 @@ from M2Sec.SSL.Session import Session, _session_ptr
 from M2Sec.SSL._state import SSLState, prepare_client_hostname, set_owner
 from M2Sec.SSL.SSLError import SSLClosedError, SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
 
-__all__ = ["SSLObject", "run", "drive", "adrive"]
+__all__ = ["SSLObject", "run", "step", "drive", "adrive", "drive_loop", "adrive_loop"]
 
 T = TypeVar("T")
 
-#: what run() yields: (bytes to send to the peer, whether bytes from the peer are needed)
-IORequest = Tuple[bytes, bool]
+#: what run() yields: (bytes to send to the peer, whether bytes from the peer are needed).
+#: Other loops driven by drive_loop/adrive_loop may put a size instead of True: read at most
+#: that many bytes (the TLS facade reads record by record when the socket outlives TLS).
+IORequest = Tuple[bytes, Union[bool, int]]
 
 
 class SSLObject(SSLState, Owned):
@@ -207,44 +211,85 @@ def run(tls: SSLObject, op: Callable[..., T], *args: Any) -> Generator[IORequest
     while True:
         try:
             result = op(*args)
-        except (SSLWantReadError, SSLWantWriteError) as want:
-            data = yield tls.data_to_send(), isinstance(want, SSLWantReadError)
-            if data:
-                tls.receive_bytes(data)
-            elif data is not None or isinstance(want, SSLWantReadError):
-                tls.receive_eof()
-            continue
-        out = tls.data_to_send()
-        if out:
-            yield out, False
-        return result
+        except SSLWantReadError:
+            want = True
+        except SSLWantWriteError:
+            want = False
+        else:
+            out = tls.data_to_send()
+            if out:
+                yield out, False
+            return result
+        # outside the except clause: an I/O error raised in here carries no want-read context
+        data = yield tls.data_to_send(), want
+        if data:
+            tls.receive_bytes(data)
+        elif data is not None or want:
+            tls.receive_eof()
+
+
+def step(loop: Generator[IORequest, Optional[bytes], T], incoming: Optional[bytes] = None,
+         error: Optional[BaseException] = None) -> IORequest:
+    """loop's next I/O request, given the bytes read for its last one (or the I/O error that
+    request met, raised inside loop where it can clean up).
+
+    :raises StopIteration: with loop's result as its value, once loop is done.
+    """
+    return loop.throw(error) if error is not None else loop.send(incoming)
+
+
+def _recv_size(want: Union[bool, int], bufsize: int) -> int:
+    return bufsize if want is True else int(want)
+
+
+def drive_loop(loop: Generator[IORequest, Optional[bytes], T], sock: Any, bufsize: int = 65536) -> T:
+    """Run a retry loop (run()'s vocabulary) over a blocking socket (anything with sendall() and
+    recv()); an OSError from the socket is raised inside loop."""
+    incoming: Optional[bytes] = None
+    error: Optional[BaseException] = None
+    try:
+        while True:
+            out, want = step(loop, incoming, error)
+            incoming = error = None
+            try:
+                if out:
+                    sock.sendall(out)
+                if want:
+                    incoming = sock.recv(_recv_size(want, bufsize))
+            except OSError as e:
+                error = e
+    except StopIteration as stop:
+        return stop.value
+
+
+async def adrive_loop(loop: Generator[IORequest, Optional[bytes], T], reader: Any, writer: Any,
+                      bufsize: int = 65536) -> T:
+    """Run a retry loop over asyncio streams (an asyncio.StreamReader and StreamWriter); an
+    OSError from the transport is raised inside loop."""
+    incoming: Optional[bytes] = None
+    error: Optional[BaseException] = None
+    try:
+        while True:
+            out, want = step(loop, incoming, error)
+            incoming = error = None
+            try:
+                if out:
+                    writer.write(out)
+                    await writer.drain()
+                if want:
+                    incoming = await reader.read(_recv_size(want, bufsize))
+            except OSError as e:
+                error = e
+    except StopIteration as stop:
+        return stop.value
 
 
 def drive(tls: SSLObject, sock: Any, op: Callable[..., T], *args: Any, bufsize: int = 65536) -> T:
     """Run op over a blocking socket (anything with sendall() and recv())."""
-    gen = run(tls, op, *args)
-    incoming: Optional[bytes] = None
-    try:
-        while True:
-            out, want = gen.send(incoming)
-            if out:
-                sock.sendall(out)
-            incoming = sock.recv(bufsize) if want else None
-    except StopIteration as stop:
-        return stop.value
+    return drive_loop(run(tls, op, *args), sock, bufsize)
 
 
 async def adrive(tls: SSLObject, reader: Any, writer: Any, op: Callable[..., T], *args: Any,
                  bufsize: int = 65536) -> T:
     """Run op over asyncio streams (an asyncio.StreamReader and StreamWriter)."""
-    gen = run(tls, op, *args)
-    incoming: Optional[bytes] = None
-    try:
-        while True:
-            out, want = gen.send(incoming)
-            if out:
-                writer.write(out)
-                await writer.drain()
-            incoming = await reader.read(bufsize) if want else None
-    except StopIteration as stop:
-        return stop.value
+    return await adrive_loop(run(tls, op, *args), reader, writer, bufsize)

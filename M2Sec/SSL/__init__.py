@@ -24,8 +24,8 @@ from M2Sec.SSL.Context import (  # noqa: F401,E402
 )
 from M2Sec.SSL.Connection import Connection  # noqa: F401,E402
 from M2Sec.SSL import Checker  # noqa: F401,E402
-from M2Sec.SSL.SSLObject import SSLObject, adrive, drive  # noqa: F401,E402
-from M2Sec.SSL.SSLObject import run as retry_loop  # noqa: F401,E402
+from M2Sec.SSL.SSLObject import SSLObject, adrive, adrive_loop, drive, drive_loop  # noqa: F401,E402
+from M2Sec.SSL.SSLObject import run as retry_loop, step as retry_step  # noqa: F401,E402
 from M2Sec.SSL.SSLServer import SSLServer, ThreadingSSLServer  # noqa: F401,E402
 from M2Sec.SSL.stapling import OCSPStapleError, RefreshingStaple, StapleRevokedError  # noqa: F401,E402
 

@@ -1,28 +1,18 @@
 """asyncio over TLSConnection: wrap a connected stream, connect, and serve.
 
-The same handshake, read, write and close steps as the blocking API, driven by awaiting an
-asyncio StreamReader and StreamWriter.
+The same handshake, read, write and close steps as the blocking API, driven by SSL's asyncio
+driver (:func:`M2Sec.SSL.adrive_loop`) over a StreamReader and StreamWriter.
 """
 
 import asyncio
 from typing import Any, Awaitable, Callable, Optional
 
-from M2Sec.TLS.tlsconnection import RECV_SIZE, TLSConnection, advance
+from M2Sec.SSL import adrive_loop
+from M2Sec.TLS.tlsconnection import RECV_SIZE, TLSConnection
 
 
 async def _drive(gen: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
-    request = advance(gen)
-    while request[0] != "done":
-        try:
-            if request[0] == "send":
-                writer.write(request[1])
-                await writer.drain()
-                request = advance(gen, None)
-            else:
-                request = advance(gen, await reader.read(request[1]))
-        except OSError as e:
-            request = advance(gen, error=e)
-    return request[1]
+    return await adrive_loop(gen, reader, writer, RECV_SIZE)
 
 
 class TLSStream:

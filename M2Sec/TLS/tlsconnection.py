@@ -1,12 +1,14 @@
 """TLSConnection: TLS Lite's socket wrapper, with OpenSSL doing the TLS.
 
-Every operation (handshake, read, write, close) is written once, as a generator that asks for
-I/O: it yields ``("send", data)`` or ``("recv", size)`` and is sent the result.  Drivers turn
-those requests into I/O: blocking socket calls (:meth:`TLSConnection.handshakeClientCert` and
-friends), TLS Lite's select-style generators yielding 0 (wait until readable) or 1 (until
-writable) (``async_=True``, ``handshakeServerAsync``, ``readAsync`` ...), and asyncio
-(:mod:`M2Sec.TLS.aio`).  In between, an :class:`M2Sec.SSL.SSLObject` does the TLS over memory,
-run by SSL's one retry loop (:func:`M2Sec.SSL.retry_loop`).
+Every operation (handshake, read, write, close) is written once, as a generator in the
+vocabulary of SSL's retry loop (:func:`M2Sec.SSL.retry_loop`, which it is built on): it yields
+``(out, want)``, bytes to send and the most bytes to read (0 for none), and is sent the bytes
+read; an I/O error is raised inside it.  SSL's drivers run it: :func:`M2Sec.SSL.drive_loop` for
+the blocking calls (:meth:`TLSConnection.handshakeClientCert` and friends) and
+:func:`M2Sec.SSL.adrive_loop` for asyncio (:mod:`M2Sec.TLS.aio`); TLS Lite's select-style
+generators, yielding 0 (wait until readable) or 1 (until writable) (``async_=True``,
+``handshakeServerAsync``, ``readAsync`` ...), feed it through :func:`M2Sec.SSL.retry_step`.
+In between, an :class:`M2Sec.SSL.SSLObject` does the TLS over memory.
 """
 
 import io
@@ -16,7 +18,7 @@ from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
 from M2Sec import m2
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, retry_loop
+from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, drive_loop, retry_loop, retry_step
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType, VERSION_NAMES
@@ -34,7 +36,7 @@ _RECORD_HEADER = 5                     # type, version, length (RFC 8446 section
 _MAX_RECORD = 16384 + 2048             # the largest TLSCiphertext.length of any version
 _ERR_LIB_SSL = 20
 _SSL_AD_REASON_OFFSET = 1000
-Step = Generator[Tuple[str, Any], Any, Any]
+Step = Generator[Tuple[bytes, int], Optional[bytes], Any]   # retry_loop's vocabulary, with a read size
 
 
 class _RecordCursor:
@@ -462,7 +464,7 @@ class TLSConnection:
                 yield from self._flush(quiet=True)
                 raise self._failure(e) from None
             if out:
-                yield ("send", out)
+                yield out, 0
             incoming = None
             if want:
                 self._waiting = True         # a timeout now leaves nothing half done
@@ -471,13 +473,13 @@ class TLSConnection:
                 # (only when the socket outlives TLS, closeSocket False: a socket closed with
                 # the connection needs no such care, and reading record by record costs)
                 cursor, bounded = self._record, self._tls.handshake_done and not self.closeSocket
-                incoming = (yield ("recv", cursor.room() if bounded else RECV_SIZE)) or b""
+                incoming = (yield b"", cursor.room() if bounded else RECV_SIZE) or b""
                 cursor.advance(incoming)
                 if bounded and incoming and cursor.left and not cursor.header and len(incoming) <= _RECORD_HEADER:
                     # a header alone: OpenSSL can do nothing with it, so fetch the body at once
                     # (the header goes in first: a timeout now loses nothing)
                     self._tls.receive_bytes(incoming)
-                    incoming = (yield ("recv", cursor.room())) or b""
+                    incoming = (yield b"", cursor.room()) or b""
                     cursor.advance(incoming)
             self._waiting = False
 
@@ -485,7 +487,7 @@ class TLSConnection:
         data = self._tls.data_to_send() if self._tls is not None and not self._tls.closed else b""
         if data:
             try:
-                yield ("send", data)
+                yield data, 0
             except OSError:
                 if not quiet:
                     raise
@@ -620,7 +622,7 @@ class TLSConnection:
         while True:
             data = b""
             while True:                      # one whole record (the cursor's framing)
-                chunk = yield ("recv", cursor.room())
+                chunk = yield b"", cursor.room()
                 if not chunk:
                     return                   # the end of the stream
                 cursor.advance(chunk)
@@ -639,47 +641,26 @@ class TLSConnection:
     # ---- drivers -----------------------------------------------------------------------------------
     def _select_driver(self, gen: Step) -> Generator[int, None, Any]:
         """Run gen on the socket without blocking: yields 0 to wait for readability, 1 for writability."""
-        request = advance(gen)
-        while request[0] != "done":
-            kind, arg = request
-            result: Any = None
+        sock = self.sock
+        incoming: Optional[bytes] = None
+        error: Optional[BaseException] = None
+        while True:
             try:
-                if kind == "send":
-                    view = memoryview(arg)
-                    while view:
-                        try:
-                            view = view[self.sock.send(view):]
-                        except (BlockingIOError, InterruptedError):
-                            yield 1
-                else:
-                    while True:
-                        try:
-                            result = self.sock.recv(arg)
-                            break
-                        except (BlockingIOError, InterruptedError):
-                            yield 0
+                out, want = retry_step(gen, incoming, error)
+            except StopIteration as stop:
+                return stop.value
+            incoming = error = None
+            try:
+                if out:
+                    yield from _send(sock, out)
+                if want:
+                    incoming = yield from _recv(sock, want)
             except OSError as e:
-                request = advance(gen, error=e)
-                continue
-            request = advance(gen, result)
-        return request[1]
+                error = e
 
     def _run(self, gen: Step) -> Any:
         """Run gen to the end, blocking (honouring the socket's timeout, which is raised into gen)."""
-        driver = self._select_driver(gen)
-        timeout = self.sock.gettimeout()
-        try:
-            want = next(driver)
-            while True:
-                # A non-blocking socket used through the blocking API: wait for it.
-                fd = self.sock.fileno()
-                r, w, _ = select.select([fd] if want == 0 else [], [fd] if want == 1 else [], [], timeout)
-                if r or w:
-                    want = driver.send(None)
-                else:
-                    want = driver.throw(socket.timeout("timed out"))
-        except StopIteration as stop:
-            return stop.value
+        return drive_loop(gen, _Waiting(self.sock), RECV_SIZE)
 
     # ---- data ----------------------------------------------------------------------------------------
     def read(self, max: Optional[int] = None, min: int = 1) -> bytes:
@@ -853,13 +834,61 @@ class TLSConnection:
         return "<TLSConnection %s %s>" % ("client" if self._client else "server" if self._client is False else "new", state)
 
 
-def advance(gen: Step, result: Any = None, error: Optional[BaseException] = None) -> Tuple[str, Any]:
-    """Give a step generator the result of its last request (or throw error into it): its next
-    request, or ("done", its return value)."""
-    try:
-        return gen.throw(error) if error is not None else gen.send(result)
-    except StopIteration as stop:
-        return ("done", stop.value)
+def _send(sock: socket.socket, data: bytes) -> Generator[int, None, None]:
+    """Send all of data on sock, yielding 1 while it would block."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except (BlockingIOError, InterruptedError):
+            yield 1
+
+
+def _recv(sock: socket.socket, size: int) -> Generator[int, None, bytes]:
+    """Up to size bytes from sock, yielding 0 while it would block."""
+    while True:
+        try:
+            return sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            yield 0
+
+
+class _Waiting:
+    """The socket as drive_loop sees it through the blocking API: a call that would block (a
+    non-blocking socket) waits for the socket as long as its timeout allows, then raises
+    socket.timeout."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent < len(data):
+            self._wait(_send(self.sock, memoryview(data)[sent:]))
+
+    def recv(self, size: int) -> bytes:
+        try:
+            return self.sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return self._wait(_recv(self.sock, size))
+
+    def _wait(self, io: Generator[int, None, Any]) -> Any:
+        try:
+            want = next(io)
+            while True:
+                fd = [self.sock.fileno()]
+                r, w, _ = select.select(fd if want == 0 else [], fd if want == 1 else [], [], self.sock.gettimeout())
+                if not (r or w):
+                    io.close()
+                    raise socket.timeout("timed out")
+                want = next(io)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _use_chain(ctx: _engine.Context, certChain: X509CertChain, privateKey: Any) -> None:
@@ -867,4 +896,4 @@ def _use_chain(ctx: _engine.Context, certChain: X509CertChain, privateKey: Any) 
     ctx.use_certificate(certs[0], privateKey, certs[1:])
 
 
-__all__ = ["TLSConnection", "advance"]
+__all__ = ["TLSConnection"]

@@ -1,9 +1,11 @@
 """TLSConnection client/server pairs over loopback: each handshake function, resumption, SRP,
 client certificates, checks, alerts, closing, and the select-style generators."""
 
+import os
 import select
 import socket
 import threading
+import time
 
 import pytest
 
@@ -420,6 +422,38 @@ def test_server_async_generator(creds, server):
     assert echo(conn) == b"ping"
     srv.join()
     assert not srv.errors
+
+
+def test_blocking_api_waits_for_a_non_blocking_descriptor(creds, server):
+    """A socket whose descriptor is non-blocking but whose timeout is None (one made from a
+    descriptor another library set up): the blocking calls wait for it."""
+    def handler(sock):
+        time.sleep(0.3)                                # the client's first read would block
+        return serve_cert(creds)(sock)
+    srv = server(handler)
+    sock = srv.connect()
+    sock.settimeout(None)
+    os.set_blocking(sock.fileno(), False)
+    conn = TLSConnection(sock)
+    conn.handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+    assert echo(conn) == b"ping"
+    conn.close()
+    srv.join()
+    assert not srv.errors
+
+
+def test_blocking_api_on_a_non_blocking_socket_times_out(creds, server):
+    """setblocking(False) is a timeout of 0: a blocking call that would wait raises
+    socket.timeout at once, and the failed handshake closes the socket."""
+    srv = server(lambda sock: sock.recv(10000) and time.sleep(0.5))
+    sock = srv.connect()
+    sock.setblocking(False)
+    start = time.monotonic()
+    with pytest.raises(socket.timeout):
+        TLSConnection(sock).handshakeClientCert(serverName="localhost", cafile=creds.cafile)
+    assert time.monotonic() - start < 0.4
+    assert sock.fileno() == -1
+    srv.join()
 
 
 def test_bad_arguments(creds):
