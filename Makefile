@@ -60,9 +60,14 @@ PYTHONS ?= 3.9 3.10 3.12 3.13
 # The OpenSSL builds are kept outside the tree (M2SEC_CACHE), so that a fresh clone on the same
 # machine (CI) reuses them instead of building OpenSSL again (minutes each).
 M2SEC_CACHE ?= $(HOME)/.cache/m2sec
-OPENSSL35 := $(abspath $(M2SEC_CACHE)/openssl-3.5)
-WHEEL_OPENSSL := $(abspath $(M2SEC_CACHE)/openssl-3.5-static)
-export WHEEL_OPENSSL
+# Configure's options of the two builds; each build's directory carries the first 8 hex digits of
+# the SHA-256 of its options, so that changing them builds anew beside the old build (left as it is).
+OPENSSL35_CONFIG := shared -fPIC zlib
+WHEEL_OPENSSL_CONFIG := no-shared no-module -fPIC zlib --openssldir=/usr/lib/ssl
+openssl_key = $(shell printf '%s' '$(1)' | sha256sum | cut -c1-8)
+OPENSSL35 := $(abspath $(M2SEC_CACHE)/openssl-3.5-$(call openssl_key,$(OPENSSL35_CONFIG)))
+WHEEL_OPENSSL := $(abspath $(M2SEC_CACHE)/openssl-3.5-static-$(call openssl_key,$(WHEEL_OPENSSL_CONFIG)))
+export WHEEL_OPENSSL WHEEL_OPENSSL_CONFIG
 VENV35 := build/venv-openssl35
 # `make fuzz`: every target of tests/fuzz for FUZZ_SECONDS each, new inputs in build/fuzz/.
 FUZZ_SECONDS ?= 600
@@ -80,7 +85,7 @@ test-pythons: prereqs sdist
 	sh .ci/test-pythons.sh $(PYTHONS)
 
 openssl35: prereqs
-	sh .ci/build-openssl.sh trixie $(OPENSSL35)
+	OPENSSL_CONFIG='$(OPENSSL35_CONFIG)' nice -n 10 sh .ci/build-openssl.sh trixie $(OPENSSL35)
 
 test-openssl35: prereqs openssl35 sdist
 	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)

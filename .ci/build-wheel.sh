@@ -12,11 +12,12 @@ set -eu
 SDIST=$1
 top=$(pwd)
 PREFIX=${WHEEL_OPENSSL:-$top/build/openssl-3.5-static}  # where the static OpenSSL is built and kept
+# Configure's options of that build (the Makefile's WHEEL_OPENSSL_CONFIG, which also names PREFIX).
+CONFIG=${WHEEL_OPENSSL_CONFIG:-no-shared no-module -fPIC zlib --openssldir=/usr/lib/ssl}
 VENV="$top/build/venv-wheel"
 die() { echo "make wheel: $*" >&2; exit 1; }
 [ -f "$SDIST" ] || die "no source distribution $SDIST"
-if ! OPENSSL_CONFIG="no-shared no-module -fPIC --openssldir=/usr/lib/ssl" \
-        sh .ci/build-openssl.sh trixie "$PREFIX" > build/openssl-3.5-static.log 2>&1; then
+if ! OPENSSL_CONFIG="$CONFIG" nice -n 10 sh .ci/build-openssl.sh trixie "$PREFIX" > build/openssl-3.5-static.log 2>&1; then
     die "the static OpenSSL 3.5 build failed: $(grep -v '^DEBUG' build/openssl-3.5-static.log | tail -n 1) (log: build/openssl-3.5-static.log)"
 fi
 [ -f "$PREFIX/lib/libcrypto.a" ] && [ -f "$PREFIX/lib/libssl.a" ] || die "no libssl.a/libcrypto.a in $PREFIX"
