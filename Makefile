@@ -55,7 +55,7 @@ clean:
 # `make test-pythons`: a subset of the suite on each other supported Python (.ci/test-pythons.sh).
 PYTHONS ?= 3.9 3.10 3.12 3.13
 # `make openssl35`: OpenSSL 3.5 from Debian trixie's source package, shared and static (-fPIC),
-# in $(M2SEC_CACHE)/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
+# with zlib, in $(M2SEC_CACHE)/openssl-3.5-HASH (fetched and built once); `make test-openssl35`: M2Sec built against it
 # in build/venv-openssl35 and the whole suite run there.
 # The OpenSSL builds are kept outside the tree (M2SEC_CACHE), so that a fresh clone on the same
 # machine (CI) reuses them instead of building OpenSSL again (minutes each).
@@ -126,9 +126,10 @@ asan: prereqs sdist
 
 # ---- The self-contained wheel (issue 20) --------------------------------------------------------
 # `make wheel`: dist/m2sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
-# (.ci/build-wheel.sh; the OpenSSL build is kept in $(M2SEC_CACHE)/openssl-3.5-static).
+# (.ci/build-wheel.sh; the OpenSSL build is kept in $(M2SEC_CACHE)/openssl-3.5-static-HASH).
 # `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
-# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
+# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like);
+# WHEEL_TESTS=test_cms.py (say) runs only those.
 WHEEL_VENV := build/venv-wheeltest
 NOCC := build/nocc
 
