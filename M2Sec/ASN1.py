@@ -2,7 +2,7 @@
 
 import datetime
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from M2Sec import BIO, m2
 from M2Sec._base import Owned
@@ -34,7 +34,7 @@ class ASN1Error(M2SecError, ValueError):
 m2.asn1_init(ASN1Error)
 
 
-def _print(printer, ptr: Any, *args: Any) -> str:
+def _print(printer: Callable[..., Any], ptr: Any, *args: Any) -> str:
     """What an OpenSSL *_print function writes for ptr, as text."""
     buf = BIO.MemoryBuffer()
     try:
@@ -80,7 +80,7 @@ class ASN1_String(Owned):
         if isinstance(asn1str, str):
             asn1str = asn1str.encode("utf-8")
         if isinstance(asn1str, (bytes, bytearray, memoryview)):
-            ptr = m2.asn1_string_new()
+            ptr: Any = m2.asn1_string_new()
             m2.asn1_string_set(ptr, asn1str)
             _pyfree = 1
         else:

@@ -12,7 +12,7 @@ import math
 import re
 import time
 from http.cookies import CookieError, SimpleCookie
-from typing import Optional, Pattern, Tuple, Union
+from typing import Any, Dict, Optional, Pattern, Tuple, Union
 
 from M2Sec import EVP, Rand, util
 
@@ -30,17 +30,17 @@ def mix(expiry: float, data: str, format: str = _MIX_FORMAT) -> str:
     return format % (expiry, data)
 
 
-def _match(dough: str, regex: Pattern) -> Optional["re.Match"]:
+def _match(dough: str, regex: "Pattern[str]") -> Optional["re.Match[str]"]:
     return regex.match(dough) if isinstance(dough, str) else None
 
 
-def unmix(dough: str, regex: Pattern = _MIX_RE) -> Optional[Tuple[float, str]]:
+def unmix(dough: str, regex: "Pattern[str]" = _MIX_RE) -> Optional[Tuple[float, str]]:
     """``(expiry, data)`` parsed from a cookie value, or None if it has not the cookie's form."""
     mo = _match(dough, regex)
     return (float(mo.group(1)), mo.group(2)) if mo else None
 
 
-def unmix3(dough: str, regex: Pattern = _MIX_RE) -> Optional[Tuple[float, str, str]]:
+def unmix3(dough: str, regex: "Pattern[str]" = _MIX_RE) -> Optional[Tuple[float, str, str]]:
     """``(expiry, data, mac)`` parsed from a cookie value, or None if it has not the cookie's form."""
     mo = _match(dough, regex)
     return (float(mo.group(1)), mo.group(2), mo.group(3)) if mo else None
@@ -144,7 +144,7 @@ class AuthCookieJar:
         expected = self._check(cookie._expiry, cookie._data, cookie._mac)
         return expected is not None and expected.output() == cookie.output()
 
-    def isGoodCookieString(self, cookie_str: Union[str, dict], _debug: bool = False) -> bool:
+    def isGoodCookieString(self, cookie_str: Union[str, Dict[str, Any]], _debug: bool = False) -> bool:
         """True if the ``Cookie``/``Set-Cookie`` text holds a good, unexpired cookie of this jar.
 
         Malformed text (control characters, no cookie of ours) gives False, never an exception.

@@ -323,7 +323,7 @@ class ContentInfo(Owned):
     @property
     def detached(self) -> bool:
         """True if the content is not inside (a detached signature)."""
-        return m2.cms_is_detached(self._ptr())
+        return bool(m2.cms_is_detached(self._ptr()))
 
     def certificates(self) -> List[X509.X509]:
         """The certificates a signedData carries."""

@@ -95,7 +95,7 @@ class DSA(PrivateKeyPEM, Owned):
 class DSA_pub(DSA):
     """A DSA public key: sign raises DSAError."""
 
-    def sign(self, digest: bytes = b"") -> Tuple[bytes, bytes]:  # type: ignore[override]
+    def sign(self, digest: bytes = b"") -> Tuple[bytes, bytes]:
         raise DSAError("DSA_pub object has no private key")
 
     sign_asn1 = sign  # type: ignore[assignment]

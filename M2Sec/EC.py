@@ -217,13 +217,13 @@ class EC(PrivateKeyPEM, Owned):
 class EC_pub(EC):
     """An EC public key."""
 
-    def save_key_bio(self, bio: BIO.BIO, *args: Any, **kw: Any) -> int:  # type: ignore[override]
+    def save_key_bio(self, bio: BIO.BIO, *args: Any, **kw: Any) -> int:
         return self.save_pub_key_bio(bio)
 
-    def save_key(self, file: Union[str, bytes], *args: Any, **kw: Any) -> int:  # type: ignore[override]
+    def save_key(self, file: Union[str, bytes], *args: Any, **kw: Any) -> int:
         return self.save_pub_key(file)
 
-    def as_pem(self, *args: Any, **kw: Any) -> bytes:  # type: ignore[override]
+    def as_pem(self, *args: Any, **kw: Any) -> bytes:
         with BIO.MemoryBuffer() as bio:
             self.save_pub_key_bio(bio)
             return bio.read() or b""

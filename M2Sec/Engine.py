@@ -53,7 +53,7 @@ class Engine:
 
     def free(self) -> None:
         e, self._engine = getattr(self, "_engine", None), None
-        if e is not None and getattr(self, "_pyfree", 0):
+        if e is not None and getattr(self, "_pyfree", False):
             if self._initialized:
                 m2.engine_finish(e)
             m2.engine_free(e)
@@ -84,10 +84,10 @@ class Engine:
         m2.engine_ctrl_cmd_string(self._ptr(), cmd, arg, optional)
 
     def get_name(self) -> str:
-        return m2.engine_get_name(self._ptr())
+        return m2.engine_get_name(self._ptr()) or ""
 
     def get_id(self) -> str:
-        return m2.engine_get_id(self._ptr())
+        return m2.engine_get_id(self._ptr()) or ""
 
     def set_default(self, methods: int = m2.ENGINE_METHOD_ALL) -> int:
         return m2.engine_set_default(self._ptr(), methods)

@@ -6,7 +6,7 @@ into the exception they raise, so the queue is normally empty; the functions bel
 code that calls OpenSSL in other ways.
 """
 
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from M2Sec import m2
 
@@ -36,7 +36,7 @@ class SSLError(M2SecError):
     client_addr = None
     _coded = False
 
-    def __init__(self, *args) -> None:
+    def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         if (type(self).__init__ is SSLError.__init__ and len(args) == 2 and isinstance(args[0], int)
                 and not isinstance(args[0], bool)):

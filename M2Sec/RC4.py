@@ -5,7 +5,7 @@ RC4 is broken (RFC 7465 forbids it in TLS); it is here only to read old data.  M
 """
 
 import warnings
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from M2Sec import m2
 from M2Sec._base import Owned
@@ -33,7 +33,7 @@ class RC4(Owned):
             self.set_key(key)
 
     @property
-    def cipher(self):
+    def cipher(self) -> Any:
         return self._ptr()
 
     def set_key(self, key: Buffer) -> None:

@@ -160,16 +160,16 @@ class RSA_pub(RSA):
             raise RSAError("use new_pub_key() to set (e, n)")
         super().__setattr__(name, value)
 
-    def private_encrypt(self, *args: Any, **kw: Any) -> bytes:  # type: ignore[override]
+    def private_encrypt(self, *args: Any, **kw: Any) -> bytes:
         raise RSAError("RSA_pub object has no private key")
 
-    def private_decrypt(self, *args: Any, **kw: Any) -> bytes:  # type: ignore[override]
+    def private_decrypt(self, *args: Any, **kw: Any) -> bytes:
         raise RSAError("RSA_pub object has no private key")
 
-    def save_key(self, file: Union[str, bytes], *args: Any, **kw: Any) -> int:  # type: ignore[override]
+    def save_key(self, file: Union[str, bytes], *args: Any, **kw: Any) -> int:
         return self.save_pub_key(file)
 
-    def save_key_bio(self, bio: BIO.BIO, *args: Any, **kw: Any) -> int:  # type: ignore[override]
+    def save_key_bio(self, bio: BIO.BIO, *args: Any, **kw: Any) -> int:
         return self.save_pub_key_bio(bio)
 
     def check_key(self) -> int:

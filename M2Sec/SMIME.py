@@ -84,7 +84,7 @@ class PKCS7(Owned):
     def type(self, text_name: int = 0) -> Union[int, str]:
         """The content type: its NID (PKCS7_SIGNED ...), or its short name if text_name."""
         if text_name:
-            return m2.pkcs7_type_sn(self._ptr())
+            return m2.pkcs7_type_sn(self._ptr()) or ""
         return m2.pkcs7_type_nid(self._ptr())
 
     def write(self, bio: BIO.BIO) -> int:
@@ -347,7 +347,7 @@ class SMIME:
             code = getattr(exc, "verify_code", None)
             if code is None:
                 raise
-            raise PKCS7VerificationError(code, exc.verify_depth) from None
+            raise PKCS7VerificationError(code, getattr(exc, "verify_depth", 0)) from None
 
     def write(self, out_bio: BIO.BIO, pkcs7: PKCS7, data_bio: Optional[DataSource] = None,
               flags: int = PKCS7_DETACHED) -> int:

@@ -14,3 +14,9 @@ from M2Sec import ASN1, BIO, BN, Rand, util  # noqa: E402,F401
 
 encrypt = 1
 decrypt = 0
+
+# The public names (`from M2Sec import *`, and what type checkers take as exported).
+__all__ = [
+    "__version__", "version", "version_info", "m2", "Err", "BIO", "ASN1", "BN", "Rand", "util",
+    "encrypt", "decrypt",
+]

@@ -37,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("usage: m2sec {--version,%s} ..." % ",".join(sorted(COMMANDS)), file=sys.stderr)
         return 2
     module, func = COMMANDS[argv[0]].split(":")
-    return getattr(importlib.import_module(module), func)(argv[1:])
+    return int(getattr(importlib.import_module(module), func)(argv[1:]))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The base class of every object that owns (or borrows) one OpenSSL pointer."""
 
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional, TypeVar
 
 from M2Sec.Err import ClosedError
+
+_T = TypeVar("_T", bound="Handle")
 
 
 class Handle:
@@ -29,12 +31,13 @@ class Handle:
         p = getattr(self, "_p", None)
         self._p = None
         self._owner = None
-        if p is not None and getattr(self, "_pyfree", 0) and self._free_fn is not None:
-            type(self)._free_fn(p)
+        free_fn = type(self)._free_fn
+        if p is not None and getattr(self, "_pyfree", False) and free_fn is not None:
+            free_fn(p)
 
     free = close
 
-    def __enter__(self):
+    def __enter__(self: _T) -> _T:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -48,9 +48,10 @@ class PrivateKeyPEM:
     """save_key_bio, save_key and as_pem for a key class: subclasses name their PEM writers
     (with a cipher, and without) and their error class."""
 
-    _write_key_fn: ClassVar[Any]
-    _write_key_plain_fn: ClassVar[Any]
+    _write_key_fn: ClassVar[Callable[..., int]]
+    _write_key_plain_fn: ClassVar[Callable[..., int]]
     _key_error: ClassVar[Type[Exception]]
+    _ptr: Callable[[], Any]  # Owned's, in the classes that use this mixin
 
     def save_key_bio(self, bio: "BIO.BIO", cipher: Optional[str] = "aes_128_cbc",
                      callback: Callable[..., Any] = util.passphrase_callback) -> int:

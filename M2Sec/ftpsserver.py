@@ -306,7 +306,7 @@ class FTPSHandler(socketserver.BaseRequestHandler):
         local_ip = self.request.getsockname()[0]
         self.pasv = socket.create_server((local_ip, 0), family=self.request.family)
         self.pasv.settimeout(self.server.timeout)
-        return self.pasv.getsockname()[1]
+        return int(self.pasv.getsockname()[1])
 
     def ftp_PASV(self, arg: str) -> None:
         if self.request.family != socket.AF_INET:

@@ -16,7 +16,7 @@ usage error.
 
 import argparse
 import sys
-from typing import BinaryIO, List, Optional
+from typing import Any, BinaryIO, List, Optional
 
 from M2Sec import CMS, EVP, SMIME, X509, mail
 from M2Sec.Err import M2SecError
@@ -82,8 +82,8 @@ def _untrusted(args: argparse.Namespace) -> List[X509.X509]:
     return load_certs(args.certfile) if args.certfile else []
 
 
-def _recipients(args: argparse.Namespace) -> list:
-    out: list = []
+def _recipients(args: argparse.Namespace) -> List[Any]:
+    out: List[Any] = []
     for path in args.recip or ():
         for c in load_certs(path):
             out.append(CMS.CertRecipient(c, rsa_padding="oaep") if args.oaep else c)
@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except (M2SecError, OSError, ValueError) as e:
         print("m2sec smime: %s" % e, file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ import binascii
 import sys
 import unittest
 import logging
-from typing import Callable, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 from M2Sec import m2
 from M2Sec.Err import M2SecError
@@ -19,10 +19,10 @@ class UtilError(M2SecError):
     pass
 
 
-def expectedFailureIf(condition: bool) -> Callable:
+def expectedFailureIf(condition: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator marking a test an expected failure when condition holds."""
 
-    def wrapper(func: Callable) -> Callable:
+    def wrapper(func: Callable[..., Any]) -> Callable[..., Any]:
         return unittest.expectedFailure(func) if condition else func
 
     return wrapper
@@ -75,7 +75,7 @@ def passphrase_callback(v: bool, prompt1: str = "Enter passphrase:", prompt2: st
         return None
 
 
-def no_passphrase_callback(*args) -> bytes:
+def no_passphrase_callback(*args: Any) -> bytes:
     """A passphrase callback giving the empty passphrase (for unencrypted keys)."""
     return b""
 

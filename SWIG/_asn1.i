@@ -3,6 +3,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 %}
+M2_OK_AREA(M2_ASN1)
 
 /* For SWIG as in C, the string-like ASN.1 types are all ASN1_STRING. */
 typedef struct asn1_string_st ASN1_STRING;
@@ -85,10 +86,16 @@ int ASN1_UTCTIME_print(BIO *fp, const ASN1_UTCTIME *a);
 
 %apply (const void *buf, Py_ssize_t len) { (const void *data, Py_ssize_t datalen) };
 
+%rename(asn1_time_set_string) ASN1_TIME_set_string;
+m2_ok ASN1_TIME_set_string(ASN1_TIME *a, const char *s);
+/* Like asn1_time_set_string, but RFC 5280's choice: UTCTime up to 2049, else GeneralizedTime. */
+%rename(asn1_time_set_string_x509) ASN1_TIME_set_string_X509;
+m2_ok ASN1_TIME_set_string_X509(ASN1_TIME *a, const char *s);
+%rename(asn1_utctime_set_string) ASN1_UTCTIME_set_string;
+m2_ok ASN1_UTCTIME_set_string(ASN1_UTCTIME *a, const char *s);
 %inline %{
-static int asn1_string_set(ASN1_STRING *s, const void *data, Py_ssize_t datalen) {
-    if (!ASN1_STRING_set(s, data, (int)datalen)) { m2_raise_msg(M2_ASN1, "ASN1_STRING_set failed"); return 0; }
-    return 1;
+static m2_ok asn1_string_set(ASN1_STRING *s, const void *data, Py_ssize_t datalen) {
+    return ASN1_STRING_set(s, data, (int)datalen);
 }
 
 /* The string's content bytes, as stored. */
@@ -126,21 +133,8 @@ static int asn1_integer_set(ASN1_INTEGER *a, PyObject *value) {
     return ok;
 }
 
-static int asn1_time_set_string(ASN1_TIME *a, const char *s) {
-    if (!ASN1_TIME_set_string(a, s)) { m2_raise_msg(M2_ASN1, "invalid time string"); return 0; }
-    return 1;
-}
 
-/* Like asn1_time_set_string, but RFC 5280's choice: UTCTime up to 2049, else GeneralizedTime. */
-static int asn1_time_set_string_x509(ASN1_TIME *a, const char *s) {
-    if (!ASN1_TIME_set_string_X509(a, s)) { m2_raise_msg(M2_ASN1, "invalid time string"); return 0; }
-    return 1;
-}
 
-static int asn1_utctime_set_string(ASN1_UTCTIME *a, const char *s) {
-    if (!ASN1_UTCTIME_set_string(a, s)) { m2_raise_msg(M2_ASN1, "invalid UTCTime string"); return 0; }
-    return 1;
-}
 
 static int asn1_time_type_check(const ASN1_TIME *a) {
     int t = ASN1_STRING_type(a);
@@ -169,6 +163,7 @@ static int asn1_time_cmp(const ASN1_TIME *a, const ASN1_TIME *b) { return ASN1_T
 %rename(asn1_bit_string_new) ASN1_BIT_STRING_new;
 ASN1_BIT_STRING *ASN1_BIT_STRING_new(void);
 %apply (const void *buf, Py_ssize_t len) { (const void *der, Py_ssize_t derlen) };
+M2_RETURNS_NONNULL(d2i_asn1_object)
 %inline %{
 /* An OBJECT IDENTIFIER from its DER content octets (ASN1_OBJECT_create); length is M2Crypto's
  * third argument, at most len(data). */
@@ -193,8 +188,6 @@ static PyObject *i2d_asn1_object(ASN1_OBJECT *a) {
 /* An OBJECT IDENTIFIER from its DER encoding (d2i_ASN1_OBJECT); ASN1Error if it is not one. */
 static ASN1_OBJECT *d2i_asn1_object(const void *der, Py_ssize_t derlen) {
     const unsigned char *p = der;
-    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)derlen);
-    if (!o) m2_raise_msg(M2_ASN1, "not a DER OBJECT IDENTIFIER");
-    return o;
+    return d2i_ASN1_OBJECT(NULL, &p, (long)derlen);
 }
 %}

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 %}
+M2_OK_AREA(M2_BIO)
 
 M2_NONNULL(BIO_METHOD *)
 M2_AREA_INIT(bio_init, M2_BIO)
@@ -22,6 +23,10 @@ M2_AREA_INIT(bio_init, M2_BIO)
 %constant int BIO_TYPE_CIPHER = BIO_TYPE_CIPHER;
 %constant int BIO_TYPE_BUFFER = BIO_TYPE_BUFFER;
 
+/* The method tables are static: never NULL. */
+M2_RETURNS_NONNULL(BIO_s_mem) M2_RETURNS_NONNULL(BIO_s_socket) M2_RETURNS_NONNULL(BIO_s_fd)
+M2_RETURNS_NONNULL(BIO_s_null) M2_RETURNS_NONNULL(BIO_f_buffer) M2_RETURNS_NONNULL(BIO_f_cipher)
+M2_RETURNS_NONNULL(BIO_f_base64) M2_RETURNS_NONNULL(BIO_s_bio)
 %rename(bio_s_mem) BIO_s_mem;
 const BIO_METHOD *BIO_s_mem(void);
 %rename(bio_s_socket) BIO_s_socket;
@@ -60,13 +65,18 @@ static int m2_bio_may_block(BIO *b, Py_ssize_t len) {
 }
 %}
 
+M2_RETURNS_NONNULL(BIO_new)
+M2_RETURNS_NONNULL(BIO_new_fd)
+M2_RETURNS_NONNULL(BIO_new_socket)
+%rename(bio_new) BIO_new;
+BIO *BIO_new(const BIO_METHOD *method);
+/* A BIO on an open file descriptor; with bio_noclose the caller keeps the descriptor. */
+%rename(bio_new_fd) BIO_new_fd;
+BIO *BIO_new_fd(int fd, int close_flag);
+%rename(bio_new_socket) BIO_new_socket;
+BIO *BIO_new_socket(int sock, int close_flag);
+M2_RETURNS_NONNULL(bio_new_pyfd)
 %inline %{
-static BIO *bio_new(const BIO_METHOD *method) {
-    BIO *b = BIO_new(method);
-    if (!b) m2_raise_msg(M2_BIO, "BIO_new failed");
-    return b;
-}
-
 static int bio_free(BIO *b) { return BIO_free(b); }
 
 static BIO *bio_new_file(const char *filename, const char *mode) {
@@ -78,19 +88,7 @@ static BIO *bio_new_file(const char *filename, const char *mode) {
     return b;
 }
 
-/* A BIO on an open file descriptor; with bio_noclose the caller keeps the descriptor. */
-static BIO *bio_new_fd(int fd, int close_flag) {
-    BIO *b = BIO_new_fd(fd, close_flag);
-    if (!b) m2_raise_msg(M2_BIO, "BIO_new_fd failed");
-    return b;
-}
-static BIO *bio_new_pyfd(int fd, int close_flag) { return bio_new_fd(fd, close_flag); }
-
-static BIO *bio_new_socket(int sock, int close_flag) {
-    BIO *b = BIO_new_socket(sock, close_flag);
-    if (!b) m2_raise_msg(M2_BIO, "BIO_new_socket failed");
-    return b;
-}
+static BIO *bio_new_pyfd(int fd, int close_flag) { return BIO_new_fd(fd, close_flag); }
 
 /* A memory BIO holding a copy of data. */
 static BIO *bio_new_mem_data(const void *buf, Py_ssize_t len) {
@@ -227,18 +225,14 @@ err:
 %constant int BIO_FLAGS_MEM_RDONLY = BIO_FLAGS_MEM_RDONLY;
 %rename(bio_s_bio) BIO_s_bio;
 const BIO_METHOD *BIO_s_bio(void);
-%inline %{
+M2_RETURNS_NONNULL(BIO_dup_chain)
 /* Join two BIO_s_bio BIOs into a pair: what one writes the other reads (BIO_make_bio_pair). */
-static int bio_make_bio_pair(BIO *b1, BIO *b2) {
-    if (!BIO_make_bio_pair(b1, b2)) { m2_raise_msg(M2_BIO, "cannot pair the BIOs"); return 0; }
-    return 1;
-}
+%rename(bio_make_bio_pair) BIO_make_bio_pair;
+m2_ok BIO_make_bio_pair(BIO *b1, BIO *b2);
 /* A copy of the chain that starts at b (BIO_dup_chain); the caller frees it with bio_free_all. */
-static BIO *bio_dup_chain(BIO *b) {
-    BIO *d = BIO_dup_chain(b);
-    if (!d) m2_raise_msg(M2_BIO, "cannot duplicate the BIO chain");
-    return d;
-}
+%rename(bio_dup_chain) BIO_dup_chain;
+BIO *BIO_dup_chain(BIO *b);
+%inline %{
 /* A BIO on a Python file object's descriptor (flushed first).  With close_flag, the BIO owns a
  * duplicate of the descriptor and closes it when freed; otherwise the file stays the owner. */
 static BIO *bio_new_pyfile(PyObject *pyfile, int close_flag) {

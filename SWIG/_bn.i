@@ -2,6 +2,7 @@
 %{
 #include <openssl/bn.h>
 %}
+M2_OK_AREA(M2_BN)
 
 M2_NONNULL(BIGNUM *)
 M2_NONNULL(const BIGNUM *)
@@ -94,6 +95,8 @@ static BIGNUM *m2_parse_bn(PyObject *obj, m2_bn_parse parse, const char *what) {
 }
 %}
 
+M2_RETURNS_NONNULL(bin_to_bn)
+M2_RETURNS_NONNULL(mpi_to_bn)
 %inline %{
 static PyObject *bn_to_hex(const BIGNUM *bn) {
     char *hex = BN_bn2hex(bn);
@@ -126,9 +129,7 @@ static PyObject *bn_to_bin(const BIGNUM *bn) {
 }
 
 static BIGNUM *bin_to_bn(const void *buf, Py_ssize_t len) {
-    BIGNUM *bn = BN_bin2bn(buf, (int)len, NULL);
-    if (!bn) m2_raise_msg(M2_BN, "BN_bin2bn failed");
-    return bn;
+    return BN_bin2bn(buf, (int)len, NULL);
 }
 
 /* OpenSSL's MPI format: a 4-byte big-endian length, then the number. */
@@ -141,9 +142,7 @@ static PyObject *bn_to_mpi(const BIGNUM *bn) {
 }
 
 static BIGNUM *mpi_to_bn(const void *buf, Py_ssize_t len) {
-    BIGNUM *bn = BN_mpi2bn(buf, (int)len, NULL);
-    if (!bn) m2_raise_msg(M2_BN, "not an MPI");
-    return bn;
+    return BN_mpi2bn(buf, (int)len, NULL);
 }
 
 static PyObject *bn_to_int(const BIGNUM *bn) { return m2_bn_to_pylong(bn); }

@@ -4,6 +4,7 @@ M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _
 %{
 #include <openssl/dh.h>
 %}
+M2_OK_AREA(M2_DH)
 
 M2_NONNULL(DH *)
 M2_AREA_INIT(dh_init, M2_DH)
@@ -25,13 +26,17 @@ void DH_free(DH *dh);
 %rename(dh_size) DH_size;
 int DH_size(const DH *dh);
 
+M2_RETURNS_NONNULL(DH_new)
+M2_RETURNS_NONNULL(DH_new_by_nid)
+M2_RETURNS_NONNULL(dh_read_parameters)
+%rename(dh_new) DH_new;
+DH *DH_new(void);
+/* The RFC 7919 group with this NID (NID_ffdhe2048 ... NID_ffdhe8192). */
+%rename(dh_new_by_nid) DH_new_by_nid;
+DH *DH_new_by_nid(int nid);
+%rename(dhparams_print) DHparams_print;
+m2_ok DHparams_print(BIO *bio, DH *dh);
 %inline %{
-static DH *dh_new(void) {
-    DH *d = DH_new();
-    if (!d) m2_raise(M2_DH);
-    return d;
-}
-
 /* DH_generate_parameters_ex with a progress callback(p, n) (or None). */
 static DH *dh_generate_parameters(int plen, int g, PyObject *pyfunc) {
     DH *dh = NULL;
@@ -50,13 +55,6 @@ err:
     BN_GENCB_free(cb);
     if (!ok) { DH_free(dh); dh = NULL; }
     return dh;
-}
-
-/* The RFC 7919 group with this NID (NID_ffdhe2048 ... NID_ffdhe8192). */
-static DH *dh_new_by_nid(int nid) {
-    DH *d = DH_new_by_nid(nid);
-    if (!d) m2_raise_msg(M2_DH, "not a named DH group");
-    return d;
 }
 
 /* DH_check: 0 when the parameters are good, else the DH_CHECK_* / DH_NOT_* flags. */
@@ -99,17 +97,10 @@ err:
 }
 
 static DH *dh_read_parameters(BIO *bio) {
-    DH *d = PEM_read_bio_DHparams(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!d) m2_raise_msg(M2_DH, "cannot read the DH parameters");
-    return d;
+    return PEM_read_bio_DHparams(bio, NULL, m2_passphrase_cb, NULL);
 }
-static int dh_write_parameters(DH *dh, BIO *bio) {
-    if (!PEM_write_bio_DHparams(bio, dh)) { m2_raise_msg(M2_DH, "cannot write the DH parameters"); return -1; }
-    return 1;
-}
-static int dhparams_print(BIO *bio, DH *dh) {
-    if (!DHparams_print(bio, dh)) { m2_raise_msg(M2_DH, "DHparams_print failed"); return -1; }
-    return 1;
+static m2_ok dh_write_parameters(DH *dh, BIO *bio) {
+    return PEM_write_bio_DHparams(bio, dh);
 }
 
 static PyObject *dh_get_p(DH *dh) { return m2_bn_to_mpi(DH_get0_p(dh)); }

@@ -3,6 +3,7 @@ M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _
 %{
 #include <openssl/dsa.h>
 %}
+M2_OK_AREA(M2_DSA)
 
 M2_NONNULL(DSA *)
 M2_AREA_INIT(dsa_init, M2_DSA)
@@ -18,13 +19,13 @@ void DSA_free(DSA *dsa);
 %rename(dsa_keylen) DSA_bits;
 int DSA_bits(const DSA *dsa);
 
+M2_RETURNS_NONNULL(DSA_new)
+M2_RETURNS_NONNULL(dsa_read_params)
+M2_RETURNS_NONNULL(dsa_read_key)
+M2_RETURNS_NONNULL(dsa_read_pub_key)
+%rename(dsa_new) DSA_new;
+DSA *DSA_new(void);
 %inline %{
-static DSA *dsa_new(void) {
-    DSA *d = DSA_new();
-    if (!d) m2_raise(M2_DSA);
-    return d;
-}
-
 /* DSA_generate_parameters_ex with a progress callback(p, n) (or None). */
 static DSA *dsa_generate_parameters(int bits, PyObject *pyfunc) {
     DSA *dsa = NULL;
@@ -84,41 +85,25 @@ static int dsa_check_key(DSA *dsa) { return DSA_get0_pub_key(dsa) && DSA_get0_pr
 static int dsa_check_pub_key(DSA *dsa) { return DSA_get0_pub_key(dsa) != NULL; }
 
 static DSA *dsa_read_params(BIO *bio, PyObject *pyfunc) {
-    DSA *d = PEM_read_bio_DSAparams(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!d) m2_raise_msg(M2_DSA, "cannot read the DSA parameters");
-    return d;
+    return PEM_read_bio_DSAparams(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 static DSA *dsa_read_key(BIO *bio, PyObject *pyfunc) {
-    DSA *d = PEM_read_bio_DSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!d) m2_raise_msg(M2_DSA, "cannot read the DSA private key (bad data or wrong passphrase)");
-    return d;
+    return PEM_read_bio_DSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 static DSA *dsa_read_pub_key(BIO *bio, PyObject *pyfunc) {
-    DSA *d = PEM_read_bio_DSA_PUBKEY(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!d) m2_raise_msg(M2_DSA, "cannot read the DSA public key");
-    return d;
+    return PEM_read_bio_DSA_PUBKEY(bio, NULL, m2_passphrase_cb, pyfunc);
 }
-static int dsa_write_params_bio(DSA *dsa, BIO *bio) {
-    if (!PEM_write_bio_DSAparams(bio, dsa)) { m2_raise_msg(M2_DSA, "cannot write the DSA parameters"); return -1; }
-    return 1;
+static m2_ok dsa_write_params_bio(DSA *dsa, BIO *bio) {
+    return PEM_write_bio_DSAparams(bio, dsa);
 }
-static int dsa_write_key_bio(DSA *dsa, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
-    if (!PEM_write_bio_DSAPrivateKey(bio, dsa, cipher, NULL, 0, m2_passphrase_cb, pyfunc)) {
-        m2_raise_msg(M2_DSA, "cannot write the DSA private key");
-        return -1;
-    }
-    return 1;
+static m2_ok dsa_write_key_bio(DSA *dsa, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
+    return PEM_write_bio_DSAPrivateKey(bio, dsa, cipher, NULL, 0, m2_passphrase_cb, pyfunc);
 }
-static int dsa_write_key_bio_no_cipher(DSA *dsa, BIO *bio, PyObject *pyfunc) {
-    if (!PEM_write_bio_DSAPrivateKey(bio, dsa, NULL, NULL, 0, NULL, NULL)) {
-        m2_raise_msg(M2_DSA, "cannot write the DSA private key");
-        return -1;
-    }
-    return 1;
+static m2_ok dsa_write_key_bio_no_cipher(DSA *dsa, BIO *bio, PyObject *pyfunc) {
+    return PEM_write_bio_DSAPrivateKey(bio, dsa, NULL, NULL, 0, NULL, NULL);
 }
-static int dsa_write_pub_key_bio(DSA *dsa, BIO *bio) {
-    if (!PEM_write_bio_DSA_PUBKEY(bio, dsa)) { m2_raise_msg(M2_DSA, "cannot write the DSA public key"); return -1; }
-    return 1;
+static m2_ok dsa_write_pub_key_bio(DSA *dsa, BIO *bio) {
+    return PEM_write_bio_DSA_PUBKEY(bio, dsa);
 }
 
 /* DSA_do_sign: (r, s) as MPIs. */

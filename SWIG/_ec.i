@@ -14,6 +14,7 @@ static int m2_ec_has_pub(EC_KEY *key) { return EC_KEY_get0_group(key) && EC_KEY_
 #define M2_NO_EC 0
 #endif
 %}
+M2_OK_AREA(M2_EC)
 
 /* M2Crypto's flag (0: this OpenSSL has EC), and M2Sec's HAS_ form of it. */
 %constant int OPENSSL_NO_EC = M2_NO_EC;
@@ -109,17 +110,16 @@ M2_AREA_INIT(ec_init, M2_EC)
 %rename(ec_key_free) EC_KEY_free;
 void EC_KEY_free(EC_KEY *key);
 
+M2_RETURNS_NONNULL(EC_KEY_new)
+M2_RETURNS_NONNULL(EC_KEY_new_by_curve_name)
+M2_RETURNS_NONNULL(ec_key_from_pubkey_der)
+M2_RETURNS_NONNULL(ec_key_read_bio)
+M2_RETURNS_NONNULL(ec_key_read_pubkey)
+%rename(ec_key_new) EC_KEY_new;
+EC_KEY *EC_KEY_new(void);
+%rename(ec_key_new_by_curve_name) EC_KEY_new_by_curve_name;
+EC_KEY *EC_KEY_new_by_curve_name(int nid);
 %inline %{
-static EC_KEY *ec_key_new(void) {
-    EC_KEY *k = EC_KEY_new();
-    if (!k) m2_raise(M2_EC);
-    return k;
-}
-static EC_KEY *ec_key_new_by_curve_name(int nid) {
-    EC_KEY *k = EC_KEY_new_by_curve_name(nid);
-    if (!k) m2_raise_msg(M2_EC, "unknown or unsupported curve");
-    return k;
-}
 static int ec_key_type_check(EC_KEY *key) { return key != NULL; }
 static int ec_key_has_private(EC_KEY *key) { return EC_KEY_get0_private_key(key) != NULL; }
 static int ec_key_curve_nid(EC_KEY *key) {
@@ -186,9 +186,7 @@ static PyObject *ec_key_get_public_der(EC_KEY *key) {
 
 static EC_KEY *ec_key_from_pubkey_der(const void *data, Py_ssize_t datalen) {
     const unsigned char *p = data;
-    EC_KEY *k = d2i_EC_PUBKEY(NULL, &p, (long)datalen);
-    if (!k) m2_raise_msg(M2_EC, "not a DER EC public key");
-    return k;
+    return d2i_EC_PUBKEY(NULL, &p, (long)datalen);
 }
 
 /* A public key from a curve NID and an encoded point (compressed or not). */
@@ -204,32 +202,19 @@ static EC_KEY *ec_key_from_pubkey_params(int nid, const void *data, Py_ssize_t d
 }
 
 static EC_KEY *ec_key_read_bio(BIO *bio, PyObject *pyfunc) {
-    EC_KEY *k = PEM_read_bio_ECPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!k) m2_raise_msg(M2_EC, "cannot read the EC private key (bad data or wrong passphrase)");
-    return k;
+    return PEM_read_bio_ECPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 static EC_KEY *ec_key_read_pubkey(BIO *bio) {
-    EC_KEY *k = PEM_read_bio_EC_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!k) m2_raise_msg(M2_EC, "cannot read the EC public key");
-    return k;
+    return PEM_read_bio_EC_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);
 }
-static int ec_key_write_bio(EC_KEY *key, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
-    if (!PEM_write_bio_ECPrivateKey(bio, key, cipher, NULL, 0, m2_passphrase_cb, pyfunc)) {
-        m2_raise_msg(M2_EC, "cannot write the EC private key");
-        return -1;
-    }
-    return 1;
+static m2_ok ec_key_write_bio(EC_KEY *key, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
+    return PEM_write_bio_ECPrivateKey(bio, key, cipher, NULL, 0, m2_passphrase_cb, pyfunc);
 }
-static int ec_key_write_bio_no_cipher(EC_KEY *key, BIO *bio, PyObject *pyfunc) {
-    if (!PEM_write_bio_ECPrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-        m2_raise_msg(M2_EC, "cannot write the EC private key");
-        return -1;
-    }
-    return 1;
+static m2_ok ec_key_write_bio_no_cipher(EC_KEY *key, BIO *bio, PyObject *pyfunc) {
+    return PEM_write_bio_ECPrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 }
-static int ec_key_write_pubkey(EC_KEY *key, BIO *bio) {
-    if (!PEM_write_bio_EC_PUBKEY(bio, key)) { m2_raise_msg(M2_EC, "cannot write the EC public key"); return -1; }
-    return 1;
+static m2_ok ec_key_write_pubkey(EC_KEY *key, BIO *bio) {
+    return PEM_write_bio_EC_PUBKEY(bio, key);
 }
 
 /* ECDSA_do_sign: (r, s) as MPIs. */
@@ -335,13 +320,12 @@ M2_NONNULL(ECDSA_SIG *)
 int ECDSA_size(EC_KEY *key);
 %rename(ecdsa_sig_free) ECDSA_SIG_free;
 void ECDSA_SIG_free(ECDSA_SIG *sig);
+M2_RETURNS_NONNULL(ecdsa_sig_from_der)
 %inline %{
 /* An ECDSA_SIG from its DER encoding (d2i_ECDSA_SIG); free it with ecdsa_sig_free. */
 static ECDSA_SIG *ecdsa_sig_from_der(const void *data, Py_ssize_t datalen) {
     const unsigned char *p = data;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)datalen);
-    if (!sig) m2_raise_msg(M2_EC, "not a DER ECDSA signature");
-    return sig;
+    return d2i_ECDSA_SIG(NULL, &p, (long)datalen);
 }
 /* r and s as MPIs, like ecdsa_sign's pair. */
 static PyObject *ecdsa_sig_get_r(ECDSA_SIG *sig) { return m2_bn_to_mpi(ECDSA_SIG_get0_r(sig)); }

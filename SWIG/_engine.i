@@ -42,11 +42,7 @@ static void engine_load_dynamic(void) { OPENSSL_init_crypto(OPENSSL_INIT_ENGINE_
 static void engine_load_openssl(void) { OPENSSL_init_crypto(OPENSSL_INIT_ENGINE_OPENSSL, NULL); }
 static void engine_cleanup(void) { /* OpenSSL 3 cleans up engines at exit */ }
 
-static ENGINE *engine_new(void) {
-    ENGINE *e = ENGINE_new();
-    if (!e) m2_raise_msg(M2_ENGINE, "ENGINE_new failed");
-    return e;
-}
+static ENGINE *engine_new(void) { return ENGINE_new(); }
 
 /* A structural reference to the engine called id, or raises ValueError. */
 static ENGINE *engine_by_id(const char *id) {
@@ -63,23 +59,18 @@ static ENGINE *engine_by_id(const char *id) {
 
 static int engine_free(ENGINE *e) { return ENGINE_free(e); }
 
-static int engine_init(ENGINE *e) {
+static m2_ok engine_init(ENGINE *e) {
     int r;
     M2_ALLOW
     r = ENGINE_init(e);
     M2_DISALLOW
-    if (!r) m2_raise_msg(M2_ENGINE, "ENGINE_init failed");
     return r;
 }
 static int engine_finish(ENGINE *e) { return ENGINE_finish(e); }
 static const char *engine_get_id(ENGINE *e) { return ENGINE_get_id(e); }
 static const char *engine_get_name(ENGINE *e) { return ENGINE_get_name(e); }
 
-static int engine_set_default(ENGINE *e, int methods) {
-    int r = ENGINE_set_default(e, (unsigned int)methods);
-    if (!r) m2_raise_msg(M2_ENGINE, "ENGINE_set_default failed");
-    return r;
-}
+static m2_ok engine_set_default(ENGINE *e, int methods) { return ENGINE_set_default(e, (unsigned int)methods); }
 
 static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) {
     int r;
@@ -195,11 +186,11 @@ static void engine_cleanup(void) {}
 static ENGINE *engine_new(void) { return m2_no_engine(); }
 static ENGINE *engine_by_id(const char *id) { (void)id; return m2_no_engine(); }
 static int engine_free(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
-static int engine_init(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
+static m2_ok engine_init(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
 static int engine_finish(ENGINE *e) { (void)e; m2_no_engine(); return 0; }
 static const char *engine_get_id(ENGINE *e) { (void)e; return m2_no_engine(); }
 static const char *engine_get_name(ENGINE *e) { (void)e; return m2_no_engine(); }
-static int engine_set_default(ENGINE *e, int methods) { (void)e; (void)methods; m2_no_engine(); return 0; }
+static m2_ok engine_set_default(ENGINE *e, int methods) { (void)e; (void)methods; m2_no_engine(); return 0; }
 static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) { (void)e; (void)cmd; (void)arg; (void)optional; m2_no_engine(); return 0; }
 struct m2_engine_pin { char *password; };
 static EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *a, PyObject *b) { (void)e; (void)key_id; (void)a; (void)b; return m2_no_engine(); }
@@ -210,6 +201,8 @@ static UI_METHOD *ui_openssl(void) { return (UI_METHOD *)UI_OpenSSL(); }
 static X509 *engine_load_certificate(ENGINE *e, const char *slot) { (void)e; (void)slot; return m2_no_engine(); }
 #endif
 %}
+M2_OK_AREA(M2_ENGINE)
+M2_RETURNS_NONNULL(engine_new)
 
 void engine_load_builtin_engines(void);
 void engine_load_dynamic(void);
@@ -218,11 +211,11 @@ void engine_cleanup(void);
 ENGINE *engine_new(void);
 ENGINE *engine_by_id(const char *id);
 int engine_free(ENGINE *e);
-int engine_init(ENGINE *e);
+m2_ok engine_init(ENGINE *e);
 int engine_finish(ENGINE *e);
 const char *engine_get_id(ENGINE *e);
 const char *engine_get_name(ENGINE *e);
-int engine_set_default(ENGINE *e, int methods);
+m2_ok engine_set_default(ENGINE *e, int methods);
 int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional);
 EVP_PKEY *engine_load_private_key(ENGINE *e, const char *key_id, PyObject *a = NULL, PyObject *b = NULL);
 EVP_PKEY *engine_load_public_key(ENGINE *e, const char *key_id, PyObject *a = NULL, PyObject *b = NULL);

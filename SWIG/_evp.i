@@ -7,6 +7,7 @@ M2_DEPRECATED_FILE_BEGIN  /* M2Crypto names OpenSSL's deprecated API here (see _
 #include <openssl/param_build.h>
 #include <openssl/kdf.h>
 %}
+M2_OK_AREA(M2_EVP)
 
 M2_HOT(digest_update) M2_HOT(digest_final) M2_HOT(hmac_update) M2_HOT(hmac_final)
 M2_HOT(cipher_update) M2_HOT(cipher_final) M2_HOT(aead_seal) M2_HOT(aead_open) M2_HOT(aead_crypt)
@@ -256,10 +257,9 @@ static int m2_check_md(const EVP_MD *md) {
 }
 
 /* EVP_DigestInit_ex2: 1, or raises EVPError. */
-static int digest_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
+static m2_ok digest_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
     if (!m2_check_md(md)) return -1;
-    if (!EVP_DigestInit_ex2(ctx, md, NULL)) { m2_raise_msg(M2_EVP, "cannot initialise the digest"); return -1; }
-    return 1;
+    return EVP_DigestInit_ex2(ctx, md, NULL);
 }
 
 /* md_ctx_new and digest_init in one call. */
@@ -313,10 +313,9 @@ static PyObject *digest_final_xof(EVP_MD_CTX *ctx, long length) {
 }
 
 /* EVP_MD_CTX_copy_ex: 1, or raises. */
-static int md_ctx_copy(EVP_MD_CTX *out, const EVP_MD_CTX *in) {
+static m2_ok md_ctx_copy(EVP_MD_CTX *out, const EVP_MD_CTX *in) {
     if (!in) { PyErr_SetString(PyExc_ValueError, "a NULL EVP_MD_CTX was passed"); return -1; }
-    if (!EVP_MD_CTX_copy_ex(out, in)) { m2_raise_msg(M2_EVP, "cannot copy the digest context"); return -1; }
-    return 1;
+    return EVP_MD_CTX_copy_ex(out, in);
 }
 
 static int digest_size(const EVP_MD *md) { return m2_check_md(md) ? EVP_MD_get_size(md) : -1; }
@@ -539,14 +538,11 @@ static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *da
 %rename(cipher_ctx_free) EVP_CIPHER_CTX_free;
 void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *owned_ctx);
 
-%inline %{
+M2_RETURNS_NONNULL(m2_cipher_by_name)
 /* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
-static const EVP_CIPHER *get_cipherbyname(const char *name) {
-    const EVP_CIPHER *c = m2_cipher_by_name(name);
-    if (!c) m2_raise_msg(M2_EVP, "unknown cipher");
-    return c;
-}
-
+%rename(get_cipherbyname) m2_cipher_by_name;
+const EVP_CIPHER *m2_cipher_by_name(const char *name);
+%inline %{
 static EVP_CIPHER_CTX *cipher_ctx_new(void) {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx) m2_raise_msg(M2_EVP, "EVP_CIPHER_CTX_new failed");
@@ -1257,6 +1253,15 @@ M2_NONNULL(EC_KEY *)
 %constant int RSA_PSS_SALTLEN_MAX = RSA_PSS_SALTLEN_MAX;
 %constant int PKEY_SALTLEN_UNSET = INT_MIN;
 
+M2_RETURNS_NONNULL(pkey_read_pem_pubkey)
+M2_RETURNS_NONNULL(pkey_read_der)
+M2_RETURNS_NONNULL(pkey_read_der_pubkey)
+M2_RETURNS_NONNULL(EVP_PKEY_get1_RSA)
+M2_RETURNS_NONNULL(EVP_PKEY_get1_EC_KEY)
+%rename(pkey_get1_rsa) EVP_PKEY_get1_RSA;
+RSA *EVP_PKEY_get1_RSA(EVP_PKEY *pkey);
+%rename(pkey_get1_ec) EVP_PKEY_get1_EC_KEY;
+EC_KEY *EVP_PKEY_get1_EC_KEY(EVP_PKEY *pkey);
 %inline %{
 static const char *pkey_type_name(EVP_PKEY *pkey) {
     const char *n = EVP_PKEY_get0_type_name(pkey);
@@ -1400,14 +1405,11 @@ static int pkey_write_pem(EVP_PKEY *pkey, BIO *bio, const EVP_CIPHER *cipher, Py
     if (!ok) { m2_raise_msg(M2_EVP, "cannot write the private key"); return -1; }
     return 1;
 }
-static int pkey_write_pem_no_cipher(EVP_PKEY *pkey, BIO *bio, PyObject *pyfunc) {
-    int ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, m2_passphrase_cb, pyfunc);
-    if (!ok) { m2_raise_msg(M2_EVP, "cannot write the private key"); return -1; }
-    return 1;
+static m2_ok pkey_write_pem_no_cipher(EVP_PKEY *pkey, BIO *bio, PyObject *pyfunc) {
+    return PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, m2_passphrase_cb, pyfunc);
 }
-static int pkey_write_pem_pubkey(EVP_PKEY *pkey, BIO *bio) {
-    if (!PEM_write_bio_PUBKEY(bio, pkey)) { m2_raise_msg(M2_EVP, "cannot write the public key"); return -1; }
-    return 1;
+static m2_ok pkey_write_pem_pubkey(EVP_PKEY *pkey, BIO *bio) {
+    return PEM_write_bio_PUBKEY(bio, pkey);
 }
 
 static EVP_PKEY *pkey_read_pem(BIO *bio, PyObject *pyfunc) {
@@ -1417,23 +1419,17 @@ static EVP_PKEY *pkey_read_pem(BIO *bio, PyObject *pyfunc) {
     return pk;
 }
 static EVP_PKEY *pkey_read_pem_pubkey(BIO *bio, PyObject *pyfunc) {
-    EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!pk) m2_raise_msg(M2_EVP, "cannot read the public key");
-    return pk;
+    return PEM_read_bio_PUBKEY(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 
 /* DER: any private key (PKCS#8 or a type's traditional form), SubjectPublicKeyInfo. */
 static EVP_PKEY *pkey_read_der(const void *data, Py_ssize_t datalen) {
     const unsigned char *p = data;
-    EVP_PKEY *pk = d2i_AutoPrivateKey(NULL, &p, (long)datalen);
-    if (!pk) m2_raise_msg(M2_EVP, "cannot decode the DER private key");
-    return pk;
+    return d2i_AutoPrivateKey(NULL, &p, (long)datalen);
 }
 static EVP_PKEY *pkey_read_der_pubkey(const void *data, Py_ssize_t datalen) {
     const unsigned char *p = data;
-    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)datalen);
-    if (!pk) m2_raise_msg(M2_EVP, "cannot decode the DER public key");
-    return pk;
+    return d2i_PUBKEY(NULL, &p, (long)datalen);
 }
 /* Unencrypted PKCS#8 DER (i2d_PKCS8PrivateKey_bio). */
 static PyObject *pkey_write_der(EVP_PKEY *pkey) {
@@ -1471,19 +1467,9 @@ static int pkey_set1_rsa(EVP_PKEY *pkey, RSA *rsa) {
     if (!EVP_PKEY_set1_RSA(pkey, rsa)) { m2_raise_msg(M2_EVP, "EVP_PKEY_set1_RSA failed"); return -1; }
     return 1;
 }
-static RSA *pkey_get1_rsa(EVP_PKEY *pkey) {
-    RSA *r = EVP_PKEY_get1_RSA(pkey);
-    if (!r) m2_raise_msg(M2_EVP, "the key is not an RSA key");
-    return r;
-}
 static int pkey_set1_ec(EVP_PKEY *pkey, EC_KEY *ec) {
     if (!EVP_PKEY_set1_EC_KEY(pkey, ec)) { m2_raise_msg(M2_EVP, "EVP_PKEY_set1_EC_KEY failed"); return -1; }
     return 1;
-}
-static EC_KEY *pkey_get1_ec(EVP_PKEY *pkey) {
-    EC_KEY *e = EVP_PKEY_get1_EC_KEY(pkey);
-    if (!e) m2_raise_msg(M2_EVP, "the key is not an EC key");
-    return e;
 }
 
 /* EVP_PKEY_keygen for a named algorithm: "RSA" (bits), "EC" (group), "ED25519", "X448", ... */
@@ -2117,12 +2103,11 @@ static int digest_verify_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md, PyObje
 int digest_sign_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md = NULL, PyObject *e = NULL, PyObject *pkey = NULL);
 int digest_verify_init(EVP_MD_CTX *ctx, PyObject *a, PyObject *md = NULL, PyObject *e = NULL, PyObject *pkey = NULL);
 %inline %{
-static int sign_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
+static m2_ok sign_init(EVP_MD_CTX *ctx, const EVP_MD *md) {
     if (!md) { PyErr_SetString(PyExc_ValueError, "a NULL EVP_MD was passed"); return 0; }
-    if (!EVP_DigestInit_ex(ctx, md, NULL)) { m2_raise_msg(M2_EVP, "EVP_SignInit failed"); return 0; }
-    return 1;
+    return EVP_DigestInit_ex(ctx, md, NULL);
 }
-static int verify_init(EVP_MD_CTX *ctx, const EVP_MD *md) { return sign_init(ctx, md); }
+static m2_ok verify_init(EVP_MD_CTX *ctx, const EVP_MD *md) { return sign_init(ctx, md); }
 static PyObject *sign_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
     return pkey_digest_update(ctx, data, datalen);
 }

@@ -83,11 +83,9 @@ static unsigned long m2_drain_errors(char *buf, size_t size) {
     return code;
 }
 
-/* Raise the area's exception with msg, followed by OpenSSL's reason when the queue has one.
- * Always returns NULL, so that helpers can `return m2_raise_msg(...)`. */
-static PyObject *m2_raise_msg(int area, const char *msg) {
-    char reason[512];
-    unsigned long code = m2_drain_errors(reason, sizeof(reason));
+/* Raise the area's exception with msg, followed by reason (OpenSSL's, taken from the queue by
+ * m2_drain_errors) when there is one.  Always returns NULL. */
+static PyObject *m2_raise_reason(int area, const char *msg, const char *reason, unsigned long code) {
     PyObject *exc, *value;
     if (PyErr_Occurred())     /* a callback's exception wins: it is the real cause */
         return NULL;
@@ -110,6 +108,21 @@ static PyObject *m2_raise_msg(int area, const char *msg) {
     Py_DECREF(exc);
     return NULL;
 }
+
+/* Raise the area's exception with msg, followed by OpenSSL's reason when the queue has one.
+ * Always returns NULL, so that helpers can `return m2_raise_msg(...)`. */
+static PyObject *m2_raise_msg(int area, const char *msg) {
+    char reason[512];
+    unsigned long code = m2_drain_errors(reason, sizeof(reason));
+    return m2_raise_reason(area, msg, reason, code);
+}
+
+/* What the last wrapped call left in this thread's error queue (see %exception below), for
+ * the "ok" result typemaps, which run after the queue was emptied.  Written after the call
+ * returns and read by the same wrapper with the GIL held throughout, so another thread's call
+ * cannot come between. */
+static char m2_last_reason[512];
+static unsigned long m2_last_code;
 
 static PyObject *m2_raise(int area) { return m2_raise_msg(area, NULL); }
 
@@ -298,9 +311,37 @@ static PyObject *err_get_errors(void) {
  * short call's cost) */
 %exception {
     $action
-    if (ERR_peek_error()) ERR_clear_error();
+    m2_last_code = ERR_peek_error() ? m2_drain_errors(m2_last_reason, sizeof(m2_last_reason)) : 0;
     if (PyErr_Occurred()) SWIG_fail;
 }
+
+/* ---- "ok" results: a plain declaration whose failure raises ----
+ * m2_ok is OpenSSL's int result that is 1 (positive) on success and 0 or negative on failure:
+ *     %rename(x509_name_add_entry) X509_NAME_add_entry;
+ *     m2_ok X509_NAME_add_entry(X509_NAME *name, const X509_NAME_ENTRY *ne, int loc, int set);
+ * returns the int on success and raises the area's exception with OpenSSL's reason otherwise.
+ * M2_RETURNS_NONNULL(C_NAME) does the same for a function returning a pointer: NULL raises, so
+ * the Python result is never None.  The area is the file's: M2_OK_AREA(M2_X509) at the top of
+ * each .i file (typemaps are scoped by position, so each file's declarations get its own).
+ * SWIG/gen_m2_pyi.py reads both when it writes m2.pyi (int, and a pointer that is not Optional). */
+%{
+typedef int m2_ok;
+%}
+typedef int m2_ok;
+%define M2_OK_AREA(AREA)
+%typemap(out) m2_ok {
+    if ($1 <= 0) { m2_raise_reason(AREA, "$name failed", m2_last_code ? m2_last_reason : "", m2_last_code); SWIG_fail; }
+    $result = PyLong_FromLong((long)$1);
+}
+%typemap(out) SWIGTYPE *M2_NONNULL_RESULT {
+    if (!$1) { m2_raise_reason(AREA, "$name failed", m2_last_code ? m2_last_reason : "", m2_last_code); SWIG_fail; }
+    $result = SWIG_NewPointerObj(SWIG_as_voidptr($1), $1_descriptor, $owner);
+}
+%enddef
+%define M2_RETURNS_NONNULL(C_NAME)
+%apply SWIGTYPE *M2_NONNULL_RESULT { SWIGTYPE *C_NAME };
+%enddef
+M2_OK_AREA(M2_LIB)
 
 /* Per-message hot paths whose helper leaves the queue empty on success and drains it (through
  * m2_raise_msg or ERR_clear_error) on failure: the wrapper skips the queue check on success,

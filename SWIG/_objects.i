@@ -2,6 +2,7 @@
 %{
 #include <openssl/objects.h>
 %}
+M2_OK_AREA(M2_ASN1)
 
 %rename(obj_nid2sn) OBJ_nid2sn;
 const char *OBJ_nid2sn(int n);
@@ -22,14 +23,11 @@ int OBJ_cmp(const ASN1_OBJECT *a, const ASN1_OBJECT *b);
 %rename(obj_dup) OBJ_dup;
 ASN1_OBJECT *OBJ_dup(const ASN1_OBJECT *o);
 
-%inline %{
+M2_RETURNS_NONNULL(OBJ_txt2obj)
 /* A new ASN1_OBJECT for a name or dotted OID (only OIDs if no_name); raises if unknown. */
-static ASN1_OBJECT *obj_txt2obj(const char *s, int no_name) {
-    ASN1_OBJECT *o = OBJ_txt2obj(s, no_name);
-    if (!o) m2_raise_msg(M2_ASN1, "unknown object name or invalid OID");
-    return o;
-}
-
+%rename(obj_txt2obj) OBJ_txt2obj;
+ASN1_OBJECT *OBJ_txt2obj(const char *s, int no_name);
+%inline %{
 /* The object's name (or its dotted OID if no_name or if it has no name), as bytes. */
 static PyObject *obj_obj2txt(const ASN1_OBJECT *o, int no_name) {
     char small[128], *buf = small;
@@ -45,11 +43,7 @@ static PyObject *obj_obj2txt(const ASN1_OBJECT *o, int no_name) {
     if (buf != small) PyMem_Free(buf);
     return v;
 }
-
-/* Create a new object in OpenSSL's table; its NID, or raises. */
-static int obj_create(const char *oid, const char *sn, const char *ln) {
-    int nid = OBJ_create(oid, sn, ln);
-    if (nid == NID_undef) m2_raise_msg(M2_ASN1, "OBJ_create failed");
-    return nid;
-}
 %}
+/* Create a new object in OpenSSL's table; its NID, or raises. */
+%rename(obj_create) OBJ_create;
+m2_ok OBJ_create(const char *oid, const char *sn, const char *ln);

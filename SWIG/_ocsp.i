@@ -74,6 +74,7 @@ static ASN1_TIME *m2_ocsp_set_time(time_t t) {
     return a;
 }
 %}
+M2_OK_AREA(M2_OCSP)
 
 M2_NONNULL(OCSP_REQUEST *)
 M2_NONNULL(OCSP_RESPONSE *)
@@ -127,20 +128,28 @@ int OCSP_resp_count(OCSP_BASICRESP *);
 %rename(ocsp_check_nonce) OCSP_check_nonce;
 int OCSP_check_nonce(OCSP_REQUEST *, OCSP_BASICRESP *);
 
+M2_RETURNS_NONNULL(OCSP_CERTID_dup)
+M2_RETURNS_NONNULL(OCSP_REQUEST_new)
+M2_RETURNS_NONNULL(OCSP_BASICRESP_new)
+%rename(ocsp_certid_dup) OCSP_CERTID_dup;
+OCSP_CERTID *OCSP_CERTID_dup(OCSP_CERTID *id);
+%rename(ocsp_request_new) OCSP_REQUEST_new;
+OCSP_REQUEST *OCSP_REQUEST_new(void);
+%rename(ocsp_basicresp_new) OCSP_BASICRESP_new;
+OCSP_BASICRESP *OCSP_BASICRESP_new(void);
+/* Echo the request's nonce: 1 done, 2 the request had none. */
+%rename(ocsp_basic_copy_nonce) OCSP_copy_nonce;
+m2_ok OCSP_copy_nonce(OCSP_BASICRESP *bs, OCSP_REQUEST *req);
+M2_RETURNS_NONNULL(ocsp_request_get1_id)
+M2_RETURNS_NONNULL(ocsp_resp_get1_id)
+M2_RETURNS_NONNULL(ocsp_cert_to_id)
 %inline %{
 /* ---- CertIDs ---- */
 /* The CertID of subject issued by issuer, hashing with md (RFC 6960 4.1.1). */
 static OCSP_CERTID *ocsp_cert_to_id(const char *md, X509 *subject, X509 *issuer) {
     const EVP_MD *d = m2_ocsp_md(md);
-    OCSP_CERTID *id;
     if (!d) return NULL;
-    if (!(id = OCSP_cert_to_id(d, subject, issuer))) m2_raise_msg(M2_OCSP, "cannot make the CertID");
-    return id;
-}
-static OCSP_CERTID *ocsp_certid_dup(OCSP_CERTID *id) {
-    OCSP_CERTID *d = OCSP_CERTID_dup(id);
-    if (!d) m2_raise_msg(M2_OCSP, "cannot copy the CertID");
-    return d;
+    return OCSP_cert_to_id(d, subject, issuer);
 }
 /* 1 if a and b name the same certificate (same hash algorithm, hashes and serial). */
 static int ocsp_id_equal(OCSP_CERTID *a, OCSP_CERTID *b) { return OCSP_id_cmp(a, b) == 0; }
@@ -161,11 +170,6 @@ static PyObject *ocsp_certid_info(OCSP_CERTID *id) {
 }
 
 /* ---- requests ---- */
-static OCSP_REQUEST *ocsp_request_new(void) {
-    OCSP_REQUEST *r = OCSP_REQUEST_new();
-    if (!r) m2_raise_msg(M2_OCSP, "cannot make an OCSP request");
-    return r;
-}
 /* Ask about (a copy of) id. */
 static int ocsp_request_add1_id(OCSP_REQUEST *req, OCSP_CERTID *id) {
     OCSP_CERTID *d = OCSP_CERTID_dup(id);
@@ -200,7 +204,7 @@ static OCSP_CERTID *ocsp_request_get1_id(OCSP_REQUEST *req, int idx) {
     OCSP_ONEREQ *one;
     if (idx < 0 || idx >= OCSP_request_onereq_count(req)) { PyErr_SetString(PyExc_IndexError, "request index out of range"); return NULL; }
     one = OCSP_request_onereq_get0(req, idx);
-    return ocsp_certid_dup(OCSP_onereq_get0_id(one));
+    return OCSP_CERTID_dup(OCSP_onereq_get0_id(one));
 }
 /* Sign the request (RFC 6960 4.1.2's optionalSignature), for responders that want it. */
 static int ocsp_request_sign(OCSP_REQUEST *req, X509 *signer, EVP_PKEY *key, const char *md_or_null,
@@ -279,7 +283,7 @@ static OCSP_RESPONSE *ocsp_response_create(int status, OCSP_BASICRESP *bs_or_nul
 static OCSP_CERTID *ocsp_resp_get1_id(OCSP_BASICRESP *bs, int idx) {
     OCSP_SINGLERESP *s = OCSP_resp_get0(bs, idx);
     if (!s) { PyErr_SetString(PyExc_IndexError, "response index out of range"); return NULL; }
-    return ocsp_certid_dup((OCSP_CERTID *)OCSP_SINGLERESP_get0_id(s));
+    return OCSP_CERTID_dup((OCSP_CERTID *)OCSP_SINGLERESP_get0_id(s));
 }
 /* (status, reason, revocation time, thisUpdate, nextUpdate) of the idx'th SingleResponse;
  * times are seconds since the epoch or None, reason -1 when absent. */
@@ -340,11 +344,6 @@ static int ocsp_basic_verify(OCSP_BASICRESP *bs, STACK_OF(X509) *certs_or_null, 
 }
 
 /* ---- basic responses: building ---- */
-static OCSP_BASICRESP *ocsp_basicresp_new(void) {
-    OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-    if (!bs) m2_raise_msg(M2_OCSP, "cannot make a basic response");
-    return bs;
-}
 /* Add a SingleResponse about id: status, and for revoked, reason (-1: none) and the time
  * of revocation; times in seconds since the epoch, next_update 0 for none. */
 static int ocsp_basic_add1_status(OCSP_BASICRESP *bs, OCSP_CERTID *id, int status, int reason,
@@ -370,16 +369,9 @@ err:
     ASN1_TIME_free(nextupd);
     return ok;
 }
-/* Echo the request's nonce: 1 done, 2 the request had none. */
-static int ocsp_basic_copy_nonce(OCSP_BASICRESP *bs, OCSP_REQUEST *req) {
-    int r = OCSP_copy_nonce(bs, req);
-    if (r <= 0) m2_raise_msg(M2_OCSP, "cannot copy the nonce");
-    return r;
-}
-static int ocsp_basic_add1_nonce(OCSP_BASICRESP *bs, const void *buf, Py_ssize_t len) {
+static m2_ok ocsp_basic_add1_nonce(OCSP_BASICRESP *bs, const void *buf, Py_ssize_t len) {
     if (len <= 0 || len > 512) { PyErr_SetString(PyExc_ValueError, "a nonce is 1 to 512 bytes"); return 0; }
-    if (!OCSP_basic_add1_nonce(bs, (unsigned char *)buf, (int)len)) { m2_raise_msg(M2_OCSP, "cannot add the nonce"); return 0; }
-    return 1;
+    return OCSP_basic_add1_nonce(bs, (unsigned char *)buf, (int)len);
 }
 /* Sign as signer with key (md None for keys that choose their own, as Ed25519); certs are
  * added to the response unless flags has OCSP_NOCERTS; OCSP_RESPID_KEY names the responder

@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 %}
+M2_OK_AREA(M2_PKCS7)
 
 M2_NONNULL(PKCS7 *)
 M2_AREA_INIT(pkcs7_init, M2_PKCS7)
@@ -131,19 +132,13 @@ err:
 }
 %}
 
-%inline %{
-static PKCS7 *pkcs7_new(void) {
-    PKCS7 *p7 = PKCS7_new();
-    if (!p7) m2_raise(M2_PKCS7);
-    return p7;
-}
-
+M2_RETURNS_NONNULL(PKCS7_new)
+%rename(pkcs7_new) PKCS7_new;
+PKCS7 *PKCS7_new(void);
 /* Adds a reference to x to a signedData's certificates. */
-static int pkcs7_add_certificate(PKCS7 *p7, X509 *x) {
-    if (!PKCS7_add_certificate(p7, x)) { m2_raise_msg(M2_PKCS7, "cannot add the certificate"); return 0; }
-    return 1;
-}
-
+%rename(pkcs7_add_certificate) PKCS7_add_certificate;
+m2_ok PKCS7_add_certificate(PKCS7 *p7, X509 *x);
+%inline %{
 /* ---- signing and verifying ---- */
 
 /* signedData over data's content, signed by x509/pkey with hash (None: the key's default),

@@ -5,6 +5,7 @@
 #include <openssl/store.h>
 #include <openssl/ui.h>
 %}
+M2_OK_AREA(M2_PROVIDER)
 
 M2_NONNULL(OSSL_PROVIDER *)
 M2_NULLABLE_STR(path)  /* provider_set_default_search_path: NULL restores the default */
@@ -13,13 +14,12 @@ M2_AREA_INIT(provider_init_error, M2_PROVIDER)
 %rename(provider_context_free) OSSL_LIB_CTX_free;
 void OSSL_LIB_CTX_free(OSSL_LIB_CTX *ctx);
 
+M2_RETURNS_NONNULL(OSSL_LIB_CTX_new)
+%rename(provider_context_new) OSSL_LIB_CTX_new;
+OSSL_LIB_CTX *OSSL_LIB_CTX_new(void);
+%rename(provider_unload) OSSL_PROVIDER_unload;
+m2_ok OSSL_PROVIDER_unload(OSSL_PROVIDER *prov);
 %inline %{
-static OSSL_LIB_CTX *provider_context_new(void) {
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-    if (!ctx) m2_raise_msg(M2_PROVIDER, "OSSL_LIB_CTX_new failed");
-    return ctx;
-}
-
 /* Load a provider by name into libctx (None: the default context); raises if unavailable. */
 static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
     OSSL_PROVIDER *p;
@@ -28,11 +28,6 @@ static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
     M2_DISALLOW
     if (!p) m2_raise_msg(M2_PROVIDER, "cannot load the provider");
     return p;
-}
-
-static int provider_unload(OSSL_PROVIDER *prov) {
-    if (!OSSL_PROVIDER_unload(prov)) { m2_raise_msg(M2_PROVIDER, "cannot unload the provider"); return 0; }
-    return 1;
 }
 
 static int provider_available(OSSL_LIB_CTX *libctx, const char *name) { return OSSL_PROVIDER_available(libctx, name); }

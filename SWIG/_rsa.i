@@ -48,6 +48,7 @@ static PyObject *m2_bn_to_mpi(const BIGNUM *bn) {
     return out;
 }
 %}
+M2_OK_AREA(M2_RSA)
 
 M2_NONNULL(RSA *)
 M2_NONNULL(const EVP_MD *)
@@ -84,13 +85,12 @@ int RSA_size(const RSA *rsa);
 %rename(rsa_free) RSA_free;
 void RSA_free(RSA *rsa);
 
+M2_RETURNS_NONNULL(RSA_new)
+M2_RETURNS_NONNULL(rsa_read_pub_key)
+%rename(rsa_new) RSA_new;
+RSA *RSA_new(void);
+M2_RETURNS_NONNULL(rsa_read_key)
 %inline %{
-static RSA *rsa_new(void) {
-    RSA *r = RSA_new();
-    if (!r) m2_raise(M2_RSA);
-    return r;
-}
-
 /* RSA_generate_key_ex with a progress callback(p, n) (or None). */
 static RSA *rsa_generate_key(int bits, unsigned long e, PyObject *pyfunc) {
     RSA *rsa = NULL;
@@ -154,37 +154,22 @@ static int rsa_has_private(RSA *rsa) { return RSA_get0_d(rsa) != NULL; }
 
 /* PEM I/O: traditional RSAPrivateKey, optionally encrypted; SubjectPublicKeyInfo for public keys. */
 static RSA *rsa_read_key(BIO *bio, PyObject *pyfunc) {
-    RSA *r;
-    r = PEM_read_bio_RSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
-    if (!r) m2_raise_msg(M2_RSA, "cannot read the RSA private key (bad data or wrong passphrase)");
-    return r;
+    return PEM_read_bio_RSAPrivateKey(bio, NULL, m2_passphrase_cb, pyfunc);
 }
 static RSA *rsa_read_pub_key(BIO *bio) {
-    RSA *r = PEM_read_bio_RSA_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!r) m2_raise_msg(M2_RSA, "cannot read the RSA public key");
-    return r;
+    return PEM_read_bio_RSA_PUBKEY(bio, NULL, m2_passphrase_cb, NULL);
 }
-static int rsa_write_key(RSA *rsa, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
-    if (!PEM_write_bio_RSAPrivateKey(bio, rsa, cipher, NULL, 0, m2_passphrase_cb, pyfunc)) {
-        m2_raise_msg(M2_RSA, "cannot write the RSA private key");
-        return -1;
-    }
-    return 1;
+static m2_ok rsa_write_key(RSA *rsa, BIO *bio, const EVP_CIPHER *cipher, PyObject *pyfunc) {
+    return PEM_write_bio_RSAPrivateKey(bio, rsa, cipher, NULL, 0, m2_passphrase_cb, pyfunc);
 }
-static int rsa_write_key_no_cipher(RSA *rsa, BIO *bio, PyObject *pyfunc) {
-    if (!PEM_write_bio_RSAPrivateKey(bio, rsa, NULL, NULL, 0, NULL, NULL)) {
-        m2_raise_msg(M2_RSA, "cannot write the RSA private key");
-        return -1;
-    }
-    return 1;
+static m2_ok rsa_write_key_no_cipher(RSA *rsa, BIO *bio, PyObject *pyfunc) {
+    return PEM_write_bio_RSAPrivateKey(bio, rsa, NULL, NULL, 0, NULL, NULL);
 }
-static int rsa_write_pub_key(RSA *rsa, BIO *bio) {
-    if (!PEM_write_bio_RSA_PUBKEY(bio, rsa)) { m2_raise_msg(M2_RSA, "cannot write the RSA public key"); return -1; }
-    return 1;
+static m2_ok rsa_write_pub_key(RSA *rsa, BIO *bio) {
+    return PEM_write_bio_RSA_PUBKEY(bio, rsa);
 }
-static int rsa_write_key_der(RSA *rsa, BIO *bio) {
-    if (!i2d_RSAPrivateKey_bio(bio, rsa)) { m2_raise_msg(M2_RSA, "cannot write the RSA private key"); return -1; }
-    return 1;
+static m2_ok rsa_write_key_der(RSA *rsa, BIO *bio) {
+    return i2d_RSAPrivateKey_bio(bio, rsa);
 }
 
 /* RSA_public_encrypt and friends, with any padding OpenSSL accepts for the operation. */
@@ -261,14 +246,13 @@ static int rsa_verify_pkcs1_pss(RSA *rsa, const void *data, Py_ssize_t datalen, 
 /* ---- M2Crypto 0.51 names (issue 18) ---- */
 %apply (const void *buf, Py_ssize_t len) { (const void *e, Py_ssize_t elen) };
 %apply (const void *buf, Py_ssize_t len) { (const void *n, Py_ssize_t nlen) };
+M2_RETURNS_NONNULL(PyObject_Bin_AsBIGNUM)
 %inline %{
 static int rsa_type_check(RSA *rsa) { (void)rsa; return 1; }
 
 /* A new BIGNUM from big-endian magnitude bytes (BN_bin2bn); the caller frees it (bn_free). */
 static BIGNUM *PyObject_Bin_AsBIGNUM(const void *buf, Py_ssize_t len) {
-    BIGNUM *bn = BN_bin2bn(buf, (int)len, NULL);
-    if (!bn) m2_raise(M2_RSA);
-    return bn;
+    return BN_bin2bn(buf, (int)len, NULL);
 }
 
 /* Set the public key from big-endian e and n (M2Crypto's rsa_set_en takes MPIs). */
@@ -284,17 +268,13 @@ static PyObject *rsa_set_en_bin(RSA *rsa, const void *e, Py_ssize_t elen, const 
 
 /* M2Crypto's integer ex_data slots.  The value is kept in the slot's pointer itself (shifted,
  * with the low bit set so that it is never NULL): nothing to allocate, nothing to leak. */
-static int rsa_set_ex_data(RSA *rsa, int index, long data) {
+static m2_ok rsa_set_ex_data(RSA *rsa, int index, long data) {
     if (index < 0) { PyErr_SetString(PyExc_ValueError, "negative ex_data index"); return 0; }
     if (data > (LONG_MAX >> 1) || data < (LONG_MIN >> 1)) {
         PyErr_SetString(PyExc_OverflowError, "ex_data value too large");
         return 0;
     }
-    if (!RSA_set_ex_data(rsa, index, (void *)(((uintptr_t)data << 1) | 1))) {
-        m2_raise_msg(M2_RSA, "cannot set ex_data");
-        return 0;
-    }
-    return 1;
+    return RSA_set_ex_data(rsa, index, (void *)(((uintptr_t)data << 1) | 1));
 }
 static PyObject *rsa_get_ex_data(RSA *rsa, int index) {
     uintptr_t v;

@@ -18,12 +18,14 @@
 #include <math.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <openssl/dh.h>
 #include <openssl/rsa.h>
 %}
+M2_OK_AREA(M2_SSL)
 
 M2_NONNULL(SSL_CTX *)
 M2_NONNULL(SSL *)
@@ -447,6 +449,67 @@ static void m2_ssl_release(SSL *ssl) {
     PyErr_Restore(type, value, tb);
 }
 
+/* One OpenSSL call at a time on an SSL whose descriptor does not block (a timeout, or none).
+ * OpenSSL's SSL is not safe for concurrent calls: in TLS 1.3 a read that meets a post-handshake
+ * message (NewSessionTicket, KeyUpdate, CertificateRequest) puts the SSL back "in init", and a
+ * write in another thread at that moment enters the same handshake state machine; OpenSSL 3.5's
+ * record layer catches it as ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED, 3.0 lets it pass by luck.  The
+ * lock is held only inside OpenSSL, never while waiting for the socket (M2Sec polls outside it),
+ * so that one thread reading and another writing still both make progress.  A blocking
+ * descriptor waits inside OpenSSL: no lock there (the README says to set a timeout for that
+ * use).  Kept on the SSL (ex_data), made on first use with the GIL held. */
+static int m2_ssl_lock_idx = -1;
+
+static void m2_ssl_lock_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    CRYPTO_THREAD_lock_free((CRYPTO_RWLOCK *)ptr);
+}
+
+static int m2_ssl_lock_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp) {
+    (void)to; (void)from; (void)idx; (void)argl; (void)argp;
+    *from_d = NULL;   /* a duplicate makes its own */
+    return 1;
+}
+
+/* ssl's lock, made if need be (GIL held); NULL with an exception set if it cannot be. */
+static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
+    CRYPTO_RWLOCK *lock;
+    if (m2_ssl_lock_idx < 0
+        && (m2_ssl_lock_idx = SSL_get_ex_new_index(0, NULL, NULL, m2_ssl_lock_dup, m2_ssl_lock_free)) < 0)
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    if ((lock = SSL_get_ex_data(ssl, m2_ssl_lock_idx)) != NULL) return lock;
+    if (!(lock = CRYPTO_THREAD_lock_new()) || !SSL_set_ex_data(ssl, m2_ssl_lock_idx, lock)) {
+        CRYPTO_THREAD_lock_free(lock);
+        return (CRYPTO_RWLOCK *)m2_raise_msg(M2_SSL, "cannot make the SSL's lock");
+    }
+    return lock;
+}
+
+/* After a read filled part of buf: more application data, as long as whole TLS records wait in
+ * the socket (FIONREAD: at least a record of the largest size, header included), so that one
+ * call reads what one 16 KiB record per call would take several round trips through Python
+ * for.  Never blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already
+ * holds, or a record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the
+ * call, so OpenSSL returns instead of waiting for the next one) end it.  An alert or an error
+ * ends it too; the next read reports the connection's state.  Called with the GIL released. */
+#define M2_TLS_RECORD_MAX (5 + 16384 + 2048)  /* the largest TLSCiphertext: 2^14 + 2048 (RFC 5246 section 6.2.3; TLS 1.3: + 256) */
+static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
+    size_t total = 0, n;
+    int fd = SSL_get_rfd(ssl), avail, ok;
+    long retry;
+    if (fd < 0) return 0;
+    while (total < len && !SSL_has_pending(ssl)) {
+        if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
+        retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
+        SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+        ok = SSL_read_ex(ssl, buf + total, len - total, &n);
+        SSL_set_mode(ssl, retry);
+        if (!ok) break;
+        total += n;
+    }
+    return total;
+}
+
 static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
 
 /* The one I/O loop.  timeout < 0: blocking descriptor (a want is a socket timeout, or, on a
@@ -467,16 +530,22 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
     int in_handshake = op == M2_OP_CONNECT || op == M2_OP_ACCEPT || op == M2_OP_HANDSHAKE;
     size_t n;
     int r, err, sys_errno, w;
+    CRYPTO_RWLOCK *lock = NULL;
+    if (timeout >= 0 && !(lock = m2_ssl_lock_of(ssl))) return M2_SSL_ERROR;
     for (;;) {
         n = 0;
         ERR_clear_error();
         M2_ALLOW
+        if (lock) CRYPTO_THREAD_write_lock(lock);
         errno = 0;
         switch (op) {
         case M2_OP_CONNECT: r = SSL_connect(ssl); break;
         case M2_OP_ACCEPT: r = SSL_accept(ssl); break;
         case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
-        case M2_OP_READ: r = SSL_read_ex(ssl, buf, len, &n); break;
+        case M2_OP_READ:
+            r = SSL_read_ex(ssl, buf, len, &n);
+            if (r == 1 && n < len) n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
+            break;
         case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
         case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
         default: r = SSL_shutdown(ssl); break;
@@ -488,6 +557,7 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         } else {
             err = SSL_get_error(ssl, r);
         }
+        if (lock) CRYPTO_THREAD_unlock(lock);
         M2_DISALLOW
         if (PyErr_Occurred()) { ERR_clear_error(); return M2_SSL_ERROR; }
         if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
@@ -754,6 +824,25 @@ PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout) {
 M2_NULLABLE_STR(cafile)
 M2_NULLABLE_STR(capath)
 
+%rename(ssl_ctx_set_min_proto_version) SSL_CTX_set_min_proto_version;
+m2_ok SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
+%rename(ssl_ctx_set_max_proto_version) SSL_CTX_set_max_proto_version;
+m2_ok SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
+/* TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...); raises on an unusable list. */
+%rename(ssl_ctx_set_ciphersuites) SSL_CTX_set_ciphersuites;
+m2_ok SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *suites);
+%rename(ssl_set_ciphersuites) SSL_set_ciphersuites;
+m2_ok SSL_set_ciphersuites(SSL *ssl, const char *suites);
+/* Key exchange groups, such as "X25519:P-256" (SSL_CTX_set1_groups_list). */
+%rename(ssl_ctx_set1_groups_list) SSL_CTX_set1_groups_list;
+m2_ok SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *groups);
+%rename(ssl_set1_groups_list) SSL_set1_groups_list;
+m2_ok SSL_set1_groups_list(SSL *ssl, const char *groups);
+/* Signature algorithms, such as "ECDSA+SHA256:rsa_pss_rsae_sha256" (SSL_CTX_set1_sigalgs_list). */
+%rename(ssl_ctx_set1_sigalgs_list) SSL_CTX_set1_sigalgs_list;
+m2_ok SSL_CTX_set1_sigalgs_list(SSL_CTX *ctx, const char *sigalgs);
+%rename(ssl_ctx_use_x509) SSL_CTX_use_certificate;
+m2_ok SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x);
 %inline %{
 /* M2Crypto's m2.ssl_init(SSLError, SSLTimeoutError). */
 static PyObject *ssl_init(PyObject *ssl_err, PyObject *ssl_timeout_err) {
@@ -818,41 +907,14 @@ static long ssl_ctx_sess_hits(SSL_CTX *ctx) { return SSL_CTX_sess_hits(ctx); }
 static void ssl_ctx_flush_sessions(SSL_CTX *ctx, long t) { SSL_CTX_flush_sessions(ctx, t); }
 
 /* ---- protocol versions, cipher suites, groups ---- */
-static int ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
-    if (!SSL_CTX_set_min_proto_version(ctx, version)) { m2_raise_msg(M2_SSL, "unsupported protocol version"); return 0; }
-    return 1;
-}
-static int ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
-    if (!SSL_CTX_set_max_proto_version(ctx, version)) { m2_raise_msg(M2_SSL, "unsupported protocol version"); return 0; }
-    return 1;
-}
 static int ssl_ctx_get_min_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_min_proto_version(ctx); }
 static int ssl_ctx_get_max_proto_version(SSL_CTX *ctx) { return (int)SSL_CTX_get_max_proto_version(ctx); }
 
-/* TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...); raises on an unusable list. */
-static int ssl_ctx_set_ciphersuites(SSL_CTX *ctx, const char *suites) {
-    if (!SSL_CTX_set_ciphersuites(ctx, suites)) { m2_raise_msg(M2_SSL, "no usable TLS 1.3 cipher suite"); return 0; }
-    return 1;
-}
-static int ssl_set_ciphersuites(SSL *ssl, const char *suites) {
-    if (!SSL_set_ciphersuites(ssl, suites)) { m2_raise_msg(M2_SSL, "no usable TLS 1.3 cipher suite"); return 0; }
-    return 1;
-}
 /* The TLS 1.2 cipher list, raising (ssl_ctx_set_cipher_list returns 0 as M2Crypto). */
-static int ssl_ctx_set_cipher_list_strict(SSL_CTX *ctx, const char *ciphers) {
-    if (!SSL_CTX_set_cipher_list(ctx, ciphers)) { m2_raise_msg(M2_SSL, "no cipher matches"); return 0; }
-    return 1;
+static m2_ok ssl_ctx_set_cipher_list_strict(SSL_CTX *ctx, const char *ciphers) {
+    return SSL_CTX_set_cipher_list(ctx, ciphers);
 }
 
-/* Key exchange groups, such as "X25519:P-256" (SSL_CTX_set1_groups_list). */
-static int ssl_ctx_set1_groups_list(SSL_CTX *ctx, const char *groups) {
-    if (!SSL_CTX_set1_groups_list(ctx, groups)) { m2_raise_msg(M2_SSL, "unknown or unusable group"); return 0; }
-    return 1;
-}
-static int ssl_set1_groups_list(SSL *ssl, const char *groups) {
-    if (!SSL_set1_groups_list(ssl, groups)) { m2_raise_msg(M2_SSL, "unknown or unusable group"); return 0; }
-    return 1;
-}
 /* The negotiated group's name ("X25519", "secp256r1", "ffdhe2048"), or None. */
 static PyObject *ssl_get_negotiated_group(SSL *ssl) {
     int nid;
@@ -866,12 +928,6 @@ static PyObject *ssl_get_negotiated_group(SSL *ssl) {
     return PyUnicode_FromString(name);
 }
 
-/* Signature algorithms, such as "ECDSA+SHA256:rsa_pss_rsae_sha256" (SSL_CTX_set1_sigalgs_list). */
-static int ssl_ctx_set1_sigalgs_list(SSL_CTX *ctx, const char *sigalgs) {
-    if (!SSL_CTX_set1_sigalgs_list(ctx, sigalgs)) { m2_raise_msg(M2_SSL, "unknown or unusable signature algorithm"); return 0; }
-    return 1;
-}
-
 /* ---- certificates and keys ---- */
 static PyObject *ssl_ctx_passphrase_callback(SSL_CTX *ctx, PyObject *pyfunc) {
     if (m2_ssl_ctx_put(ctx, "passphrase", pyfunc) < 0) return NULL;
@@ -880,10 +936,6 @@ static PyObject *ssl_ctx_passphrase_callback(SSL_CTX *ctx, PyObject *pyfunc) {
     Py_RETURN_NONE;
 }
 
-static int ssl_ctx_use_x509(SSL_CTX *ctx, X509 *x) {
-    if (!SSL_CTX_use_certificate(ctx, x)) { m2_raise_msg(M2_SSL, "cannot use the certificate"); return 0; }
-    return 1;
-}
 static int ssl_ctx_use_cert(SSL_CTX *ctx, const char *file) {
     int r;
     M2_ALLOW
@@ -911,26 +963,18 @@ static int ssl_ctx_use_privkey(SSL_CTX *ctx, const char *file) {
 %{
 M2_DEPRECATED_BEGIN /* M2Crypto's ssl_ctx_use_rsa_privkey takes an RSA */
 %}
-%inline %{
-static int ssl_ctx_use_rsa_privkey(SSL_CTX *ctx, RSA *rsakey) {
-    if (!SSL_CTX_use_RSAPrivateKey(ctx, rsakey)) { m2_raise_msg(M2_SSL, "cannot use the RSA key"); return 0; }
-    return 1;
-}
-%}
+%rename(ssl_ctx_use_rsa_privkey) SSL_CTX_use_RSAPrivateKey;
+m2_ok SSL_CTX_use_RSAPrivateKey(SSL_CTX *ctx, RSA *rsakey);
 %{
 M2_DEPRECATED_END
 %}
+%rename(ssl_ctx_use_pkey_privkey) SSL_CTX_use_PrivateKey;
+m2_ok SSL_CTX_use_PrivateKey(SSL_CTX *ctx, EVP_PKEY *pkey);
+%rename(ssl_ctx_add_extra_chain_cert) SSL_CTX_add1_chain_cert;
+m2_ok SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x);
 %inline %{
-static int ssl_ctx_use_pkey_privkey(SSL_CTX *ctx, EVP_PKEY *pkey) {
-    if (!SSL_CTX_use_PrivateKey(ctx, pkey)) { m2_raise_msg(M2_SSL, "cannot use the private key"); return 0; }
-    return 1;
-}
 /* 1 if the private key matches the certificate, 0 if not (never raises). */
 static int ssl_ctx_check_privkey(SSL_CTX *ctx) { return SSL_CTX_check_private_key(ctx) == 1; }
-static int ssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *x) {
-    if (!SSL_CTX_add1_chain_cert(ctx, x)) { m2_raise_msg(M2_SSL, "cannot add the chain certificate"); return 0; }
-    return 1;
-}
 
 static int ssl_ctx_load_verify_locations(SSL_CTX *ctx, const char *cafile, const char *capath) {
     int r;
@@ -986,13 +1030,11 @@ static int m2_param_set_host(X509_VERIFY_PARAM *param, const char *name) {
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     return X509_VERIFY_PARAM_set1_host(param, name, strlen(name));
 }
-static int ssl_set1_host(SSL *ssl, const char *name) {
-    if (!m2_param_set_host(SSL_get0_param(ssl), name)) { m2_raise_msg(M2_SSL, "cannot set the host name to check"); return 0; }
-    return 1;
+static m2_ok ssl_set1_host(SSL *ssl, const char *name) {
+    return m2_param_set_host(SSL_get0_param(ssl), name);
 }
-static int ssl_ctx_set1_host(SSL_CTX *ctx, const char *name) {
-    if (!m2_param_set_host(SSL_CTX_get0_param(ctx), name)) { m2_raise_msg(M2_SSL, "cannot set the host name to check"); return 0; }
-    return 1;
+static m2_ok ssl_ctx_set1_host(SSL_CTX *ctx, const char *name) {
+    return m2_param_set_host(SSL_CTX_get0_param(ctx), name);
 }
 static int ssl_ctx_set_verify_flags(SSL_CTX *ctx, unsigned long flags) {
     return X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), flags);
@@ -1060,6 +1102,16 @@ static long ssl_ctx_set_tmp_dh(SSL_CTX *ctx, DH *dh) {
 %{
 M2_DEPRECATED_END
 %}
+M2_RETURNS_NONNULL(ssl_session_read_pem)
+M2_RETURNS_NONNULL(d2i_ssl_session)
+M2_RETURNS_NONNULL(SSL_new)
+M2_RETURNS_NONNULL(SSL_dup)
+%rename(ssl_new) SSL_new;
+SSL *SSL_new(SSL_CTX *ctx);
+%rename(ssl_dup) SSL_dup;
+SSL *SSL_dup(SSL *ssl);
+%rename(ssl_set_tlsext_host_name) SSL_set_tlsext_host_name;
+m2_ok SSL_set_tlsext_host_name(SSL *ssl, const char *name);
 %inline %{
 static long ssl_ctx_set_dh_auto(SSL_CTX *ctx, int onoff) { return SSL_CTX_set_dh_auto(ctx, onoff); }
 
@@ -1128,20 +1180,15 @@ static PyObject *i2d_ssl_session(BIO *bio, SSL_SESSION *sess) {
     Py_RETURN_NONE;
 }
 static SSL_SESSION *ssl_session_read_pem(BIO *bio) {
-    SSL_SESSION *s = PEM_read_bio_SSL_SESSION(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!s) m2_raise_msg(M2_SSL, "cannot read a PEM session");
-    return s;
+    return PEM_read_bio_SSL_SESSION(bio, NULL, m2_passphrase_cb, NULL);
 }
 static SSL_SESSION *d2i_ssl_session(BIO *bio) {
-    SSL_SESSION *s = d2i_SSL_SESSION_bio(bio, NULL);
-    if (!s) m2_raise_msg(M2_SSL, "cannot read a DER session");
-    return s;
+    return d2i_SSL_SESSION_bio(bio, NULL);
 }
-static int ssl_session_write_pem(SSL_SESSION *sess, BIO *bio) {
-    if (!PEM_write_bio_SSL_SESSION(bio, sess)) { m2_raise_msg(M2_SSL, "cannot write the session"); return 0; }
-    return 1;
+static m2_ok ssl_session_write_pem(SSL_SESSION *sess, BIO *bio) {
+    return PEM_write_bio_SSL_SESSION(bio, sess);
 }
-static int ssl_session_write_bio(BIO *bio, SSL_SESSION *sess) { return ssl_session_write_pem(sess, bio); }
+static m2_ok ssl_session_write_bio(BIO *bio, SSL_SESSION *sess) { return ssl_session_write_pem(sess, bio); }
 static PyObject *ssl_session_get_id(SSL_SESSION *sess) {
     unsigned int len = 0;
     const unsigned char *id = SSL_SESSION_get_id(sess, &len);
@@ -1151,16 +1198,6 @@ static int ssl_session_has_ticket(SSL_SESSION *sess) { return SSL_SESSION_has_ti
 static PyObject *ssl_session_get_protocol_version(SSL_SESSION *sess) { return PyLong_FromLong(SSL_SESSION_get_protocol_version(sess)); }
 
 /* ---- connections ---- */
-static SSL *ssl_new(SSL_CTX *ctx) {
-    SSL *ssl = SSL_new(ctx);
-    if (!ssl) m2_raise_msg(M2_SSL, "cannot make an SSL connection");
-    return ssl;
-}
-static SSL *ssl_dup(SSL *ssl) {
-    SSL *s = SSL_dup(ssl);
-    if (!s) m2_raise_msg(M2_SSL, "cannot duplicate the SSL connection");
-    return s;
-}
 /* The SSL takes ownership of both BIOs (one reference each; the same BIO may be both). */
 static void ssl_set_bio(SSL *ssl, BIO *rbio, BIO *wbio) { SSL_set_bio(ssl, rbio, wbio); }
 /* Like ssl_set_bio, but the SSL takes its own references: the caller keeps its BIOs. */
@@ -1178,10 +1215,6 @@ static int ssl_set_fd(SSL *ssl, int fd) {
     return 1;
 }
 
-static int ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
-    if (!SSL_set_tlsext_host_name(ssl, name)) { m2_raise_msg(M2_SSL, "cannot set the server name"); return 0; }
-    return 1;
-}
 static PyObject *ssl_get_servername(SSL *ssl) {
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name) Py_RETURN_NONE;
@@ -1293,14 +1326,10 @@ static int bio_do_handshake(BIO *bio) {
 %}
 
 /* ---- M2Crypto 0.51 names (issue 18) ---- */
-%inline %{
+M2_RETURNS_NONNULL(BIO_new_ssl)
 /* A BIO_f_ssl BIO with a new SSL from ctx, in client (1) or server (0) mode (BIO_new_ssl). */
-static BIO *bio_new_ssl(SSL_CTX *ctx, int client) {
-    BIO *b = BIO_new_ssl(ctx, client);
-    if (!b) m2_raise_msg(M2_SSL, "BIO_new_ssl failed");
-    return b;
-}
-%}
+%rename(bio_new_ssl) BIO_new_ssl;
+BIO *BIO_new_ssl(SSL_CTX *ctx, int client);
 
 /* ======================================================================== */
 /* OCSP stapling (RFC 6066 section 8, RFC 8446 4.4.2.1).                     */
@@ -1757,3 +1786,51 @@ static PyObject *ssl_get_psk_identity(SSL *ssl) {
 #endif
 %}
 %constant int HAS_TLS_KEYSHARE_LIST = M2_HAS_TLS_KEYSHARE_LIST;
+/* ---- the Python object that owns an SSL (a Connection or an SSLObject) ---- */
+/* A weak reference to it rides on the SSL itself (ex_data, as CPython's _ssl.c keeps its
+ * SSLSocket), so that a callback finds it from the SSL pointer alone, with no map to keep in
+ * step; it goes when the SSL is freed, and SSL_dup does not copy it. */
+%{
+static int m2_ssl_owner_idx = -1;
+
+static void m2_ssl_owner_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    PyGILState_STATE gil;
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    if (!ptr) return;
+    gil = PyGILState_Ensure();
+    Py_DECREF((PyObject *)ptr);
+    PyGILState_Release(gil);
+}
+
+static int m2_ssl_owner_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp) {
+    (void)to; (void)from; (void)idx; (void)argl; (void)argp;
+    *from_d = NULL;   /* a duplicate has no owner until one claims it */
+    return 1;
+}
+%}
+%inline %{
+/* Make owner (None: nobody) the object ssl_get_owner returns for ssl. */
+static PyObject *ssl_set_owner(SSL *ssl, PyObject *owner) {
+    PyObject *ref = NULL, *old;
+    if (m2_ssl_owner_idx < 0
+        && (m2_ssl_owner_idx = SSL_get_ex_new_index(0, NULL, NULL, m2_ssl_owner_dup, m2_ssl_owner_free)) < 0)
+        return m2_raise_msg(M2_SSL, "cannot register the SSL's owner");
+    if (owner != Py_None && !(ref = PyWeakref_NewRef(owner, NULL))) return NULL;
+    old = SSL_get_ex_data(ssl, m2_ssl_owner_idx);
+    if (!SSL_set_ex_data(ssl, m2_ssl_owner_idx, ref)) {
+        Py_XDECREF(ref);
+        return m2_raise_msg(M2_SSL, "cannot register the SSL's owner");
+    }
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+/* The live object that owns ssl, or None. */
+static PyObject *ssl_get_owner(SSL *ssl) {
+    PyObject *ref = m2_ssl_owner_idx < 0 ? NULL : (PyObject *)SSL_get_ex_data(ssl, m2_ssl_owner_idx), *owner;
+    if (!ref) Py_RETURN_NONE;
+    owner = PyWeakref_GetObject(ref);
+    Py_INCREF(owner);
+    return owner;
+}
+%}

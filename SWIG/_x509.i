@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 %}
+M2_OK_AREA(M2_X509)
 
 M2_NONNULL(X509_NAME *)
 M2_NONNULL(X509_NAME_ENTRY *)
@@ -52,6 +53,8 @@ int X509_NAME_print_ex(BIO *out, const X509_NAME *nm, int indent, unsigned long 
 /* x509_name_entry_create_by_txt's first argument is always None, as in M2Crypto. */
 %typemap(check) X509_NAME_ENTRY *none "";
 
+%rename(x509_name_add_entry) X509_NAME_add_entry;
+m2_ok X509_NAME_add_entry(X509_NAME *name, X509_NAME_ENTRY *ne, int loc, int set);
 %inline %{
 /* Borrowed from name: valid while name lives. */
 static X509_NAME_ENTRY *x509_name_get_entry(X509_NAME *name, int loc) {
@@ -61,25 +64,12 @@ static X509_NAME_ENTRY *x509_name_get_entry(X509_NAME *name, int loc) {
     return e;
 }
 
-static int x509_name_add_entry(X509_NAME *name, X509_NAME_ENTRY *ne, int loc, int set) {
-    if (!X509_NAME_add_entry(name, ne, loc, set)) { m2_raise_msg(M2_X509, "cannot add the name entry"); return 0; }
-    return 1;
+static m2_ok x509_name_add_entry_by_txt(X509_NAME *name, const char *field, int type, const void *bytes, Py_ssize_t blen, int loc, int set) {
+    return X509_NAME_add_entry_by_txt(name, field, type, bytes, (int)blen, loc, set);
 }
 
-static int x509_name_add_entry_by_txt(X509_NAME *name, const char *field, int type, const void *bytes, Py_ssize_t blen, int loc, int set) {
-    if (!X509_NAME_add_entry_by_txt(name, field, type, bytes, (int)blen, loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
-}
-
-static int x509_name_set_by_nid(X509_NAME *name, int nid, const void *bytes, Py_ssize_t blen) {
-    if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_ASC, (const unsigned char *)bytes, (int)blen, -1, 0)) {
-        m2_raise_msg(M2_X509, "cannot set the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_set_by_nid(X509_NAME *name, int nid, const void *bytes, Py_ssize_t blen) {
+    return X509_NAME_add_entry_by_NID(name, nid, MBSTRING_ASC, (const unsigned char *)bytes, (int)blen, -1, 0);
 }
 
 /* A new entry, or None if the field name is unknown or the value invalid (as M2Crypto). */
@@ -89,9 +79,8 @@ static X509_NAME_ENTRY *x509_name_entry_create_by_txt(X509_NAME_ENTRY *none, con
     return X509_NAME_ENTRY_create_by_txt(NULL, field, type, (const unsigned char *)bytes, len);
 }
 
-static int x509_name_entry_set_data(X509_NAME_ENTRY *ne, int type, const void *bytes, Py_ssize_t blen) {
-    if (!X509_NAME_ENTRY_set_data(ne, type, bytes, (int)blen)) { m2_raise_msg(M2_X509, "cannot set the entry's data"); return 0; }
-    return 1;
+static m2_ok x509_name_entry_set_data(X509_NAME_ENTRY *ne, int type, const void *bytes, Py_ssize_t blen) {
+    return X509_NAME_ENTRY_set_data(ne, type, bytes, (int)blen);
 }
 
 /* The text of the first entry with nid, as bytes (UTF-8), or None. */
@@ -432,6 +421,28 @@ static int m2_store_verify_cb(int ok, X509_STORE_CTX *ctx) {
 
 %}
 
+M2_RETURNS_NONNULL(x509_from_der)
+M2_RETURNS_NONNULL(X509_get_pubkey)
+%rename(x509_set_version) X509_set_version;
+m2_ok X509_set_version(X509 *x, long version);
+%rename(x509_set_serial_number) X509_set_serialNumber;
+m2_ok X509_set_serialNumber(X509 *x, ASN1_INTEGER *serial);
+%rename(x509_set_subject_name) X509_set_subject_name;
+m2_ok X509_set_subject_name(X509 *x, X509_NAME *name);
+%rename(x509_set_issuer_name) X509_set_issuer_name;
+m2_ok X509_set_issuer_name(X509 *x, X509_NAME *name);
+%rename(x509_set_not_before) X509_set1_notBefore;
+m2_ok X509_set1_notBefore(X509 *x, ASN1_TIME *tm);
+%rename(x509_set_not_after) X509_set1_notAfter;
+m2_ok X509_set1_notAfter(X509 *x, ASN1_TIME *tm);
+/* A new reference to the certificate's public key. */
+%rename(x509_get_pubkey) X509_get_pubkey;
+EVP_PKEY *X509_get_pubkey(X509 *x);
+%rename(x509_set_pubkey) X509_set_pubkey;
+m2_ok X509_set_pubkey(X509 *x, EVP_PKEY *pkey);
+/* Adds a copy of ext. */
+%rename(x509_add_ext) X509_add_ext;
+m2_ok X509_add_ext(X509 *x, X509_EXTENSION *ext, int loc);
 %inline %{
 /* ---- reading and writing ---- */
 static X509 *x509_read_pem(BIO *bio) {
@@ -454,9 +465,7 @@ static X509 *d2i_x509(BIO *bio) {
 
 static X509 *x509_from_der(const void *der, Py_ssize_t derlen) {
     const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)derlen);
-    if (!x) m2_raise_msg(M2_X509, "cannot parse the DER certificate");
-    return x;
+    return d2i_X509(NULL, &p, (long)derlen);
 }
 
 static PyObject *i2d_x509(X509 *x) {
@@ -473,53 +482,6 @@ static int x509_up_ref(X509 *x) { return X509_up_ref(x); }
 static int x509_type_check(X509 *x) { (void)x; return 1; }
 
 /* ---- fields ---- */
-static int x509_set_version(X509 *x, long version) {
-    if (!X509_set_version(x, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
-
-static int x509_set_serial_number(X509 *x, ASN1_INTEGER *serial) {
-    if (!X509_set_serialNumber(x, serial)) { m2_raise_msg(M2_X509, "cannot set the serial number"); return 0; }
-    return 1;
-}
-
-static int x509_set_subject_name(X509 *x, X509_NAME *name) {
-    if (!X509_set_subject_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
-    return 1;
-}
-
-static int x509_set_issuer_name(X509 *x, X509_NAME *name) {
-    if (!X509_set_issuer_name(x, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
-    return 1;
-}
-
-static int x509_set_not_before(X509 *x, ASN1_TIME *tm) {
-    if (!X509_set1_notBefore(x, tm)) { m2_raise_msg(M2_X509, "cannot set notBefore"); return 0; }
-    return 1;
-}
-
-static int x509_set_not_after(X509 *x, ASN1_TIME *tm) {
-    if (!X509_set1_notAfter(x, tm)) { m2_raise_msg(M2_X509, "cannot set notAfter"); return 0; }
-    return 1;
-}
-
-/* A new reference to the certificate's public key. */
-static EVP_PKEY *x509_get_pubkey(X509 *x) {
-    EVP_PKEY *k = X509_get_pubkey(x);
-    if (!k) m2_raise_msg(M2_X509, "cannot get the public key");
-    return k;
-}
-
-static int x509_set_pubkey(X509 *x, EVP_PKEY *pkey) {
-    if (!X509_set_pubkey(x, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
-    return 1;
-}
-
-/* Adds a copy of ext. */
-static int x509_add_ext(X509 *x, X509_EXTENSION *ext, int loc) {
-    if (!X509_add_ext(x, ext, loc)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
-    return 1;
-}
 
 /* Borrowed from the certificate. */
 static X509_EXTENSION *x509_get_ext(X509 *x, int loc) {
@@ -674,6 +636,34 @@ err:
 }
 %}
 
+M2_RETURNS_NONNULL(x509_req_read_pem)
+M2_RETURNS_NONNULL(d2i_x509_req)
+M2_RETURNS_NONNULL(X509_REQ_get_pubkey)
+M2_RETURNS_NONNULL(x509_crl_read_pem)
+M2_RETURNS_NONNULL(d2i_x509_crl)
+%rename(x509_req_set_version) X509_REQ_set_version;
+m2_ok X509_REQ_set_version(X509_REQ *req, long ver);
+%rename(x509_req_set_subject_name) X509_REQ_set_subject_name;
+m2_ok X509_REQ_set_subject_name(X509_REQ *req, X509_NAME *name);
+%rename(x509_req_get_pubkey) X509_REQ_get_pubkey;
+EVP_PKEY *X509_REQ_get_pubkey(X509_REQ *req);
+%rename(x509_req_set_pubkey) X509_REQ_set_pubkey;
+m2_ok X509_REQ_set_pubkey(X509_REQ *req, EVP_PKEY *pkey);
+%rename(x509_store_load_path) X509_STORE_load_path;
+m2_ok X509_STORE_load_path(X509_STORE *store, const char *capath);
+%rename(x509_store_set_default_paths) X509_STORE_set_default_paths;
+m2_ok X509_STORE_set_default_paths(X509_STORE *store);
+/* Adds a reference to x (a certificate already there is not an error). */
+%rename(x509_store_add_cert) X509_STORE_add_cert;
+m2_ok X509_STORE_add_cert(X509_STORE *store, X509 *x);
+%rename(x509_store_add_crl) X509_STORE_add_crl;
+m2_ok X509_STORE_add_crl(X509_STORE *store, X509_CRL *crl);
+%rename(x509_store_set_flags) X509_STORE_set_flags;
+m2_ok X509_STORE_set_flags(X509_STORE *store, unsigned long flags);
+%rename(x509_store_set_purpose) X509_STORE_set_purpose;
+m2_ok X509_STORE_set_purpose(X509_STORE *store, int purpose);
+%rename(x509_store_set_depth) X509_STORE_set_depth;
+m2_ok X509_STORE_set_depth(X509_STORE *store, int depth);
 %inline %{
 /* authorityKeyIdentifier holding only keyIdentifier = keyid. */
 static X509_EXTENSION *x509v3_authority_key_identifier(const void *der, Py_ssize_t derlen) {
@@ -792,15 +782,11 @@ err:
 
 /* ---- requests ---- */
 static X509_REQ *x509_req_read_pem(BIO *bio) {
-    X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!r) m2_raise_msg(M2_X509, "cannot read a PEM certificate request");
-    return r;
+    return PEM_read_bio_X509_REQ(bio, NULL, m2_passphrase_cb, NULL);
 }
 
 static X509_REQ *d2i_x509_req(BIO *bio) {
-    X509_REQ *r = d2i_X509_REQ_bio(bio, NULL);
-    if (!r) m2_raise_msg(M2_X509, "cannot read a DER certificate request");
-    return r;
+    return d2i_X509_REQ_bio(bio, NULL);
 }
 
 static PyObject *i2d_x509_req(X509_REQ *req) {
@@ -811,27 +797,6 @@ static PyObject *i2d_x509_req(X509_REQ *req) {
     v = PyBytes_FromStringAndSize((const char *)der, n);
     OPENSSL_free(der);
     return v;
-}
-
-static int x509_req_set_version(X509_REQ *req, long ver) {
-    if (!X509_REQ_set_version(req, ver)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
-
-static int x509_req_set_subject_name(X509_REQ *req, X509_NAME *name) {
-    if (!X509_REQ_set_subject_name(req, name)) { m2_raise_msg(M2_X509, "cannot set the subject"); return 0; }
-    return 1;
-}
-
-static EVP_PKEY *x509_req_get_pubkey(X509_REQ *req) {
-    EVP_PKEY *k = X509_REQ_get_pubkey(req);
-    if (!k) m2_raise_msg(M2_X509, "cannot get the request's public key");
-    return k;
-}
-
-static int x509_req_set_pubkey(X509_REQ *req, EVP_PKEY *pkey) {
-    if (!X509_REQ_set_pubkey(req, pkey)) { m2_raise_msg(M2_X509, "cannot set the public key"); return 0; }
-    return 1;
 }
 
 static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname) {
@@ -865,15 +830,11 @@ static STACK_OF(X509_EXTENSION) *x509_req_get_extensions(X509_REQ *req) {
 
 /* ---- CRLs ---- */
 static X509_CRL *x509_crl_read_pem(BIO *bio) {
-    X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    if (!c) m2_raise_msg(M2_X509, "cannot read a PEM CRL");
-    return c;
+    return PEM_read_bio_X509_CRL(bio, NULL, m2_passphrase_cb, NULL);
 }
 
 static X509_CRL *d2i_x509_crl(BIO *bio) {
-    X509_CRL *c = d2i_X509_CRL_bio(bio, NULL);
-    if (!c) m2_raise_msg(M2_X509, "cannot read a DER CRL");
-    return c;
+    return d2i_X509_CRL_bio(bio, NULL);
 }
 
 static PyObject *i2d_x509_crl(X509_CRL *crl) {
@@ -945,49 +906,12 @@ static int x509_store_set_verify_cb(X509_STORE *store, PyObject *func) {
     return 1;
 }
 
-static int x509_store_load_locations(X509_STORE *store, const char *cafile) {
+static m2_ok x509_store_load_locations(X509_STORE *store, const char *cafile) {
     int r;
     M2_ALLOW
     r = X509_STORE_load_file(store, cafile);
     M2_DISALLOW
-    if (r != 1) { m2_raise_msg(M2_X509, "cannot load the CA file"); return 0; }
-    return 1;
-}
-
-static int x509_store_load_path(X509_STORE *store, const char *capath) {
-    if (X509_STORE_load_path(store, capath) != 1) { m2_raise_msg(M2_X509, "cannot use the CA directory"); return 0; }
-    return 1;
-}
-
-static int x509_store_set_default_paths(X509_STORE *store) {
-    if (X509_STORE_set_default_paths(store) != 1) { m2_raise_msg(M2_X509, "cannot load the default CA paths"); return 0; }
-    return 1;
-}
-
-/* Adds a reference to x (a certificate already there is not an error). */
-static int x509_store_add_cert(X509_STORE *store, X509 *x) {
-    if (X509_STORE_add_cert(store, x) != 1) { m2_raise_msg(M2_X509, "cannot add the certificate"); return 0; }
-    return 1;
-}
-
-static int x509_store_add_crl(X509_STORE *store, X509_CRL *crl) {
-    if (X509_STORE_add_crl(store, crl) != 1) { m2_raise_msg(M2_X509, "cannot add the CRL"); return 0; }
-    return 1;
-}
-
-static int x509_store_set_flags(X509_STORE *store, unsigned long flags) {
-    if (X509_STORE_set_flags(store, flags) != 1) { m2_raise_msg(M2_X509, "cannot set the flags"); return 0; }
-    return 1;
-}
-
-static int x509_store_set_purpose(X509_STORE *store, int purpose) {
-    if (X509_STORE_set_purpose(store, purpose) != 1) { m2_raise_msg(M2_X509, "unknown purpose"); return 0; }
-    return 1;
-}
-
-static int x509_store_set_depth(X509_STORE *store, int depth) {
-    if (X509_STORE_set_depth(store, depth) != 1) { m2_raise_msg(M2_X509, "cannot set the depth"); return 0; }
-    return 1;
+    return r;
 }
 
 /* Verify at time t (seconds since the epoch) instead of now. */
@@ -1025,6 +949,7 @@ M2_NONNULL(X509V3_CTX *)
 M2_NONNULL(STACK_OF(X509_CRL) *)
 %typemap(check) EVP_PKEY *ctx_pkey "";
 
+M2_RETURNS_NONNULL(x509v3_ext_conf)
 %inline %{
 /* M2Crypto's low-level extension API: a heap X509V3_CTX with an empty CONF database. */
 static X509V3_CTX *x509v3_set_nconf(void) {
@@ -1047,10 +972,8 @@ static void X509V3_CTX_set_nconf_pkey(X509V3_CTX *ctx, EVP_PKEY *ctx_pkey) {
 
 /* conf is ignored (M2Crypto passes None): ctx carries the database. */
 static X509_EXTENSION *x509v3_ext_conf(PyObject *conf, X509V3_CTX *ctx, const char *name, const char *value) {
-    X509_EXTENSION *ext = X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
     (void)conf;
-    if (!ext) m2_raise_msg(M2_X509, "cannot make the extension");
-    return ext;
+    return X509V3_EXT_nconf((CONF *)ctx->db, ctx, name, value);
 }
 
 /* ---- CRL stacks: the stack holds one reference to each CRL ---- */
@@ -1106,14 +1029,16 @@ X509_NAME_ENTRY *X509_NAME_ENTRY_new(void);
 %rename(x509_name_hash_old) X509_NAME_hash_old;
 unsigned long X509_NAME_hash_old(X509_NAME *x);
 %typemap(check) const EVP_MD *optional_md "";
+%rename(x509_crl_set_issuer) X509_CRL_set_issuer_name;
+m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
+M2_RETURNS_NONNULL(X509_gmtime_adj)
+M2_RETURNS_NONNULL(x509_name_entry_create_by_nid)
+/* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
+%rename(x509_gmtime_adj) X509_gmtime_adj;
+ASN1_TIME *X509_gmtime_adj(ASN1_TIME *s, long adj);
 %inline %{
 /* -1 if tm is before now, 1 if after, 0 on error (X509_cmp_current_time). */
 static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
-/* Set s to now + adj seconds (X509_gmtime_adj); returns s. */
-static ASN1_TIME *x509_gmtime_adj(ASN1_TIME *s, long adj) {
-    if (!X509_gmtime_adj(s, adj)) return (ASN1_TIME *)m2_raise_msg(M2_X509, "X509_gmtime_adj failed");
-    return s;
-}
 static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md) {
     int n;
     M2_ALLOW
@@ -1126,10 +1051,6 @@ static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md)
  * signature's length (X509_sign). */
 static int x509_sign(X509 *x, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(0, x, pkey, optional_md); }
 static int x509_req_sign(X509_REQ *req, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(1, req, pkey, optional_md); }
-static int x509_crl_set_issuer(X509_CRL *crl, X509_NAME *name) {
-    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the CRL issuer"); return 0; }
-    return 1;
-}
 static int x509_name_print(BIO *bio, X509_NAME *name, int obase) {
     int r;
     M2_ALLOW
@@ -1145,25 +1066,16 @@ static X509_NAME_ENTRY *x509_name_delete_entry(X509_NAME *name, int loc) {
 }
 /* len -1 (or past the data) means all of data. */
 static int m2_entry_len(Py_ssize_t blen, int len) { return (len < 0 || len > blen) ? (int)blen : len; }
-static int x509_name_add_entry_by_nid(X509_NAME *name, int nid, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
-    if (!X509_NAME_add_entry_by_NID(name, nid, type, bytes, m2_entry_len(blen, len), loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_add_entry_by_nid(X509_NAME *name, int nid, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    return X509_NAME_add_entry_by_NID(name, nid, type, bytes, m2_entry_len(blen, len), loc, set);
 }
-static int x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
-    if (!X509_NAME_add_entry_by_OBJ(name, obj, type, bytes, m2_entry_len(blen, len), loc, set)) {
-        m2_raise_msg(M2_X509, "cannot add the name entry");
-        return 0;
-    }
-    return 1;
+static m2_ok x509_name_add_entry_by_obj(X509_NAME *name, ASN1_OBJECT *obj, int type, const void *bytes, Py_ssize_t blen, int len, int loc, int set) {
+    return X509_NAME_add_entry_by_OBJ(name, obj, type, bytes, m2_entry_len(blen, len), loc, set);
 }
 /* A new entry for nid (ne: None, or an entry to fill in and return). */
 static X509_NAME_ENTRY *x509_name_entry_create_by_nid(X509_NAME_ENTRY *none, int nid, int type, const void *bytes, Py_ssize_t blen, int len) {
-    X509_NAME_ENTRY *ne = none, *r = X509_NAME_ENTRY_create_by_NID(none ? &ne : NULL, nid, type, bytes, m2_entry_len(blen, len));
-    if (!r) m2_raise_msg(M2_X509, "cannot create the name entry");
-    return r;
+    X509_NAME_ENTRY *ne = none;
+    return X509_NAME_ENTRY_create_by_NID(none ? &ne : NULL, nid, type, bytes, m2_entry_len(blen, len));
 }
 /* The verification's application data (X509_STORE_CTX_get_app_data), or None. */
 static void *x509_store_ctx_get_app_data(X509_STORE_CTX *ctx) { return X509_STORE_CTX_get_app_data(ctx); }
@@ -1297,27 +1209,16 @@ static int m2_append_uri(PyObject *list, const GENERAL_NAME *g) {
 }
 %}
 
+%rename(x509_crl_set_version) X509_CRL_set_version;
+m2_ok X509_CRL_set_version(X509_CRL *crl, long version);
+%rename(x509_crl_set_issuer_name) X509_CRL_set_issuer_name;
+m2_ok X509_CRL_set_issuer_name(X509_CRL *crl, X509_NAME *name);
+%rename(x509_crl_set_last_update) X509_CRL_set1_lastUpdate;
+m2_ok X509_CRL_set1_lastUpdate(X509_CRL *crl, ASN1_TIME *tm);
+%rename(x509_crl_set_next_update) X509_CRL_set1_nextUpdate;
+m2_ok X509_CRL_set1_nextUpdate(X509_CRL *crl, ASN1_TIME *tm);
 %inline %{
 /* ---- CRL building ---- */
-static int x509_crl_set_version(X509_CRL *crl, long version) {
-    if (!X509_CRL_set_version(crl, version)) { m2_raise_msg(M2_X509, "cannot set the version"); return 0; }
-    return 1;
-}
-
-static int x509_crl_set_issuer_name(X509_CRL *crl, X509_NAME *name) {
-    if (!X509_CRL_set_issuer_name(crl, name)) { m2_raise_msg(M2_X509, "cannot set the issuer"); return 0; }
-    return 1;
-}
-
-static int x509_crl_set_last_update(X509_CRL *crl, ASN1_TIME *tm) {
-    if (!X509_CRL_set1_lastUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set lastUpdate"); return 0; }
-    return 1;
-}
-
-static int x509_crl_set_next_update(X509_CRL *crl, ASN1_TIME *tm) {
-    if (!X509_CRL_set1_nextUpdate(crl, tm)) { m2_raise_msg(M2_X509, "cannot set nextUpdate"); return 0; }
-    return 1;
-}
 
 /* Add a revoked entry: serial, revocation date, CRLReason code (-1 for none) and an
  * invalidity date (None for none; encoded as GeneralizedTime, RFC 5280 5.3.2). */
@@ -1350,11 +1251,10 @@ done:
 }
 
 /* Adds a copy of ext (replacing one of the same type). */
-static int x509_crl_add_ext(X509_CRL *crl, X509_EXTENSION *ext) {
+static m2_ok x509_crl_add_ext(X509_CRL *crl, X509_EXTENSION *ext) {
     int i = X509_CRL_get_ext_by_OBJ(crl, X509_EXTENSION_get_object(ext), -1);
     if (i >= 0) X509_EXTENSION_free(X509_CRL_delete_ext(crl, i));
-    if (!X509_CRL_add_ext(crl, ext, -1)) { m2_raise_msg(M2_X509, "cannot add the extension"); return 0; }
-    return 1;
+    return X509_CRL_add_ext(crl, ext, -1);
 }
 
 static X509_EXTENSION *x509_crl_get_ext(X509_CRL *crl, int loc) {
@@ -1363,9 +1263,8 @@ static X509_EXTENSION *x509_crl_get_ext(X509_CRL *crl, int loc) {
 }
 
 /* cRLNumber (RFC 5280 5.2.3), replacing any. */
-static int x509_crl_set_number(X509_CRL *crl, ASN1_INTEGER *number) {
-    if (X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_REPLACE) != 1) { m2_raise_msg(M2_X509, "cannot set the CRL number"); return 0; }
-    return 1;
+static m2_ok x509_crl_set_number(X509_CRL *crl, ASN1_INTEGER *number) {
+    return X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_REPLACE);
 }
 
 /* cRLNumber as an int, or None. */

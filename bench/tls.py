@@ -1,22 +1,28 @@
-"""TLS over loopback: M2Sec's SSL beside Python's ssl module and M2Crypto 0.51 (when make bench built it).
+"""TLS over loopback: M2Sec's SSL beside the C limit, Python's ssl module and M2Crypto 0.51.
 
-rows() returns (benchmark, M2Sec, peer name, peer value, ratio, target, met) like bench/run.py:
+The C limit is bench/tls_loop.c (built by make bench): the same work written in C on the
+OpenSSL M2Sec uses.  Every figure is CPU time of the side under test, which the load of a
+shared machine disturbs far less than wall time:
 
-- full and resumed TLS 1.3 handshakes per second with a P-256 and an RSA-2048 certificate,
-  client side (against ``openssl s_server``) and server side (driven by a separate client
-  process using the ssl module; ``openssl s_time`` cannot resume TLS 1.3 sessions).  The
-  server's rate is bound by that client on a small machine, so the server thread's own CPU
-  time per handshake is given too (lower is better);
-- bulk transfer in MB/s, a client thread writing to a server thread over TCP loopback, with
-  Nagle off on both sockets (BULK_RUNS runs: a bulk run takes a few hundredths of a second).
+- client: CPU microseconds per full and resumed TLS 1.3 handshake with a P-256 and an RSA-2048
+  certificate, against ``openssl s_server`` (this process's CPU; the server is another);
+- server: CPU microseconds of the server thread per handshake, driven by a separate client
+  process using the ssl module (``openssl s_time`` cannot resume TLS 1.3 sessions);
+- bulk over TCP loopback, Nagle off: MB per CPU second of a client thread writing 64 KiB at
+  a time to tls_loop's C reader, and of a server thread reading into a 64 KiB buffer what
+  tls_loop's C writer sends (the other end in its own process, so that one end's CPU is
+  measured alone, with no second Python thread taking the GIL in turn).
 
-Every figure is the median of RUNS interleaved runs (M2Sec, then the ssl module), so each ratio
-compares figures measured under the same load.  Run it alone with ``python bench/tls.py``.
+Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
+limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
+libraries taking turns, so that each ratio compares figures measured under the same load.
+Run it alone with ``python bench/tls.py``.
 """
 
 import os
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,13 +31,16 @@ import time
 
 from M2Sec import SSL
 
-from _timing import calls_per_second, interleaved, print_table, row
+from _timing import calls_per_second, print_table, row
 
 RUNS = 3
-BULK_RUNS = 7
+BULK_RUNS = 5
 SECONDS = 0.6
-BULK = 32 << 20
+BULK = 256 << 20
 CHUNK = 16384
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: the C limit (bench/tls_loop.c, built by make bench)
+C_LOOP = os.path.join(HERE, "tls_loop")
 
 
 def _openssl(*args, **kw):
@@ -75,18 +84,40 @@ def listener(backlog=128):
 
 
 def rate(fn, seconds=SECONDS):
-    """Calls of fn() per second."""
+    """Calls of fn() per second (wall time)."""
     return calls_per_second(fn, seconds)
 
 
-def pair(a, b, runs=RUNS):
-    return interleaved(a, b, runs)
+def cpu_us(fn, seconds=SECONDS):
+    """This process's CPU microseconds per call of fn()."""
+    return 1e6 / calls_per_second(fn, seconds, clock=time.process_time)
+
+
+def medians(measures, runs=RUNS):
+    """{name: median of measure()} over runs rounds, the measures taking turns in each round
+    (a measure may give a tuple of figures: then each place has its median)."""
+    got = {k: [] for k in measures}
+    for _ in range(runs):
+        for k, f in measures.items():
+            got[k].append(f())
+    out = {}
+    for k, xs in got.items():
+        out[k] = tuple(map(statistics.median, zip(*xs))) if isinstance(xs[0], tuple) else statistics.median(xs)
+    return out
+
+
+def c_loop(*args):
+    """The output of bench/tls_loop with args (its figures, split)."""
+    out = subprocess.run([C_LOOP, *map(str, args)], capture_output=True, text=True, timeout=120)
+    if out.returncode:
+        raise RuntimeError("tls_loop %s: %s" % (" ".join(map(str, args)), out.stderr))
+    return [float(x) for x in out.stdout.split()]
 
 
 # ---- client side: against openssl s_server --------------------------------------------
 
 def _m2api_client(api, ctx, port, resume):
-    """Handshakes per second through M2Crypto's API (M2Sec's, or M2Crypto's own as api)."""
+    """CPU microseconds per handshake through M2Crypto's API (M2Sec's, or M2Crypto's own as api)."""
     session = first = None
     if resume:
         first = api.Connection(ctx)
@@ -108,13 +139,17 @@ def _m2api_client(api, ctx, port, resume):
         c.close()
 
     one.keep = first
-    return lambda: rate(one)
+    return lambda: cpu_us(one)
 
 
 def m2_client(port, cafile, resume):
     ctx = SSL.create_default_context(cafile=cafile)
     ctx.set_min_proto_version(SSL.TLSv1_3)
     return _m2api_client(SSL, ctx, port, resume)
+
+
+def c_client(port, cafile, resume):
+    return lambda: c_loop("client", port, cafile, "resumed" if resume else "full", SECONDS)[0]
 
 
 def m2crypto():
@@ -134,10 +169,6 @@ def m2crypto_context(cafile):
     return ctx
 
 
-def m2crypto_client(port, cafile, resume):
-    return _m2api_client(m2crypto(), m2crypto_context(cafile), port, resume)
-
-
 def py_client(port, cafile, resume):
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -153,7 +184,7 @@ def py_client(port, cafile, resume):
                              session=session):
             pass
 
-    return lambda: rate(one)
+    return lambda: cpu_us(one)
 
 
 # ---- server side: a client process (Python's ssl) drives each server the same way ---------
@@ -209,34 +240,64 @@ class _Server:
             self.count += 1
 
     def served(self, cafile, resume):
-        """(handshakes per second that a client process completes, this thread's CPU
-        microseconds per handshake): the rate is bound by the client, the CPU is the server's own."""
+        """This thread's CPU microseconds per handshake while a client process drives it."""
         n, cpu = self.count, self.cpu
-        hs = client_process(self.port, cafile, resume)
-        return hs, (self.cpu - cpu) / (self.count - n) * 1e6
+        client_process(self.port, cafile, resume)
+        return (self.cpu - cpu) / (self.count - n) * 1e6
 
     def close(self):
         self.sock.close()
 
 
 class M2Server(_Server):
-    def __init__(self, cert, key):
-        ctx = SSL.Context()
+    """A server on M2Crypto's API: M2Sec's (api=SSL), or M2Crypto's own."""
+
+    def __init__(self, cert, key, api=SSL):
+        self.api = api
+        ctx = api.Context() if api is SSL else api.Context("tls")
         ctx.load_cert(cert, key)
         ctx.set_session_id_ctx(b"bench")
         super().__init__(ctx)
 
     def serve(self, s):
-        c = SSL.Connection(self.ctx, s)
+        c = self.api.Connection(self.ctx, s)
         try:
             c.setup_ssl()
             c.set_accept_state()
             c.accept_ssl()
             if c.read():  # the first client sends a byte and waits for its tickets
                 c.write(b"k")
-        except SSL.SSLError:
+        except self.api.SSLError:
             pass
-        c.free()
+        if self.api is SSL:
+            c.free()
+        else:
+            c.close()  # and M2Crypto's __del__ frees the SSL
+
+
+class CServer:
+    """bench/tls_loop's server, in its own process."""
+
+    def __init__(self, cert, key):
+        self.proc = subprocess.Popen([C_LOOP, "server", cert, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def _counts(self):
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        n, cpu = self.proc.stdout.readline().split()
+        return int(n), float(cpu)
+
+    def served(self, cafile, resume):
+        n, cpu = self._counts()
+        client_process(self.port, cafile, resume)
+        n2, cpu2 = self._counts()
+        return (cpu2 - cpu) / (n2 - n)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
 
 
 class PyServer(_Server):
@@ -263,51 +324,80 @@ def _nodelay(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _bulk(serve, connect):
-    """Bytes per second from a client to a server thread over TCP loopback: serve(sock) gives
-    the server's (read into a buffer, send, close) on an accepted socket; connect(port) gives
-    the client's (send, wait for the answer, close)."""
+def _c_end(*args):
+    """bench/tls_loop with args in its own process, and the port it listens on (or None)."""
+    proc = subprocess.Popen([C_LOOP, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    return proc, (int(proc.stdout.readline()) if args[0] == "sink" else None)
+
+
+def _c_figure(proc):
+    out = proc.communicate(timeout=120)[0]
+    if proc.returncode:
+        raise RuntimeError("tls_loop failed")
+    return float(out.split()[-1])
+
+
+def _bulk(cert, key, serve, connect):
+    """(bytes per CPU second of a writing thread, of a reading thread): connect(port) gives a
+    client's (write, wait for the answer, close) and is paired with tls_loop's sink; serve(sock)
+    gives a server's (read into a buffer, send, close) on an accepted socket and is paired with
+    tls_loop's source, so that each figure is one end's CPU, in a process of its own."""
     lsock = listener(1)
 
-    def accept():
+    def writer():
+        proc, port = _c_end("sink", cert, key, BULK)
+        try:
+            write, wait, close = connect(port)
+            data = os.urandom(CHUNK) * 4
+            start = time.thread_time()
+            for _ in range(BULK // len(data)):
+                write(data)
+            el = time.thread_time() - start
+            wait()
+            close()
+        finally:
+            _c_figure(proc)
+        return BULK / el
+
+    def reader():
+        proc, _ = _c_end("source", lsock.getsockname()[1], cert, BULK)
         s, _ = lsock.accept()
         _nodelay(s)
         readinto, send, close = serve(s)
         buf, n = bytearray(65536), 0
+        start = time.thread_time()
         while n < BULK:
             n += readinto(buf)
+        el = time.thread_time() - start
         send(b"k")
         close()
-
-    def run():
-        t = threading.Thread(target=accept)
-        t.start()
-        send, wait, close = connect(lsock.getsockname()[1])
-        data = os.urandom(CHUNK) * 4
-        start = time.perf_counter()
-        for _ in range(BULK // len(data)):
-            send(data)
-        wait()
-        el = time.perf_counter() - start
-        close()
-        t.join()
+        _c_figure(proc)
         return BULK / el
 
-    return run
+    return lambda: (writer(), reader())
 
 
 def m2_bulk(cert, key, api=SSL):
-    """Bulk from a client on M2Crypto's API (M2Sec's, or M2Crypto's own) to an M2Sec server."""
-    sctx = SSL.Context()
+    """Bulk through M2Crypto's API (M2Sec's, or M2Crypto's own)."""
+    if api is SSL:
+        sctx = SSL.Context()
+        cctx = SSL.create_default_context(cafile=cert)
+    else:
+        sctx = api.Context("tls")
+        cctx = m2crypto_context(cert)
     sctx.load_cert(cert, key)
-    cctx = SSL.create_default_context(cafile=cert) if api is SSL else m2crypto_context(cert)
 
     def serve(s):
-        c = SSL.Connection(sctx, s)
+        c = api.Connection(sctx, s)
         c.setup_ssl()
         c.set_accept_state()
         c.accept_ssl()
-        return c.readinto, c.write, c.free
+        if api is SSL:
+            return c.readinto, c.write, c.free
+
+        def readinto(buf):  # M2Crypto's readinto cuts the bytearray to what it read
+            return len(c.read(65536))
+        return readinto, c.write, c.close
 
     def connect(port):
         c = api.Connection(cctx)
@@ -315,11 +405,11 @@ def m2_bulk(cert, key, api=SSL):
         _nodelay(c.socket)
         return c.write, c.read, c.close
 
-    return _bulk(serve, connect)
+    return _bulk(cert, key, serve, connect)
 
 
 def py_bulk(cert, key):
-    """Bulk from an ssl module client to an ssl module server."""
+    """Bulk through the ssl module."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.create_default_context(cafile=cert)
@@ -334,19 +424,42 @@ def py_bulk(cert, key):
         c = cctx.wrap_socket(s, server_hostname="localhost")
         return c.sendall, lambda: c.recv(1), c.close
 
-    return _bulk(serve, connect)
+    return _bulk(cert, key, serve, connect)
+
+
+def c_bulk(cert, key):
+    """tls_loop's source writing to its sink: (the source's figure, the sink's)."""
+    def run():
+        sink, port = _c_end("sink", cert, key, BULK)
+        source, _ = _c_end("source", port, cert, BULK)
+        return _c_figure(source), _c_figure(sink)
+    return run
 
 
 # ---- the table -----------------------------------------------------------------------------
 
+def _rows(out, name, figures, fmt, higher_is_better):
+    """Rows of one figure: M2Sec beside each peer (ratio M2Sec / peer); the target is 0.95 of
+    the C limit (1.05 of its CPU) and par with the other peers, whose values carry their own
+    ratio to C."""
+    ours, c = figures.pop("M2Sec"), figures.pop("C loop", None)
+    if c is not None:
+        out.append(row(name, ours, "C loop", c, fmt, 0.95 if higher_is_better else 1.05, higher_is_better))
+    for peer, value in figures.items():
+        r = row(name, ours, peer, value, fmt, 1.0, higher_is_better)
+        if c is not None:
+            r = r[:3] + ("%s (%.2f C)" % (r[3], value / c),) + r[4:]
+        out.append(r)
+
+
 def rows():
     out = []
-    hs = lambda v: "%.0f/s" % v  # noqa: E731
     mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
     us = lambda v: "%.0f us" % v  # noqa: E731
-
-    def add(name, ours, peer_name, peer, fmt, target=0.9):
-        out.append(row(name, ours, peer_name, peer, fmt, target))
+    have_c = os.access(C_LOOP, os.X_OK)
+    if not have_c:
+        print("bench/tls_loop is missing (make bench builds it): no C limit", file=sys.stderr)
+    M2C = m2crypto()
 
     with tempfile.TemporaryDirectory() as d:
         certs = make_certs(d)
@@ -358,31 +471,38 @@ def rows():
             try:
                 wait_port(port)
                 for resume in (False, True):
-                    name = "TLS 1.3 %s handshake, client, %s" % ("resumed" if resume else "full", alg)
-                    a, b = pair(m2_client(port, cert, resume), py_client(port, cert, resume))
-                    add(name, a, "ssl module", b, hs)
-                    if m2crypto() is not None:
-                        a, b = pair(m2_client(port, cert, resume), m2crypto_client(port, cert, resume))
-                        add(name, a, "M2Crypto 0.51", b, hs)
+                    name = "TLS 1.3 %s handshake, client, %s (CPU)" % ("resumed" if resume else "full", alg)
+                    m = {"M2Sec": m2_client(port, cert, resume), "ssl module": py_client(port, cert, resume)}
+                    if M2C is not None:
+                        m["M2Crypto 0.51"] = _m2api_client(M2C, m2crypto_context(cert), port, resume)
+                    if have_c:
+                        m["C loop"] = c_client(port, cert, resume)
+                    _rows(out, name, medians(m), us, False)
             finally:
                 srv.kill()
                 srv.wait()
-            m2s, pys = M2Server(cert, key), PyServer(cert, key)
+            servers = {"M2Sec": M2Server(cert, key), "ssl module": PyServer(cert, key)}
+            if M2C is not None:
+                servers["M2Crypto 0.51"] = M2Server(cert, key, M2C)
+            if have_c:
+                servers["C loop"] = CServer(cert, key)
             try:
                 for resume in (False, True):
-                    name = "TLS 1.3 %s handshake, server, %s" % ("resumed" if resume else "full", alg)
-                    a, b = interleaved(m2s, pys, RUNS, lambda srv: srv.served(cert, resume))
-                    add(name, a[0], "ssl module", b[0], hs)
-                    out.append(row(name + " (CPU)", a[1], "ssl module", b[1], us, 1.1, higher_is_better=False))
+                    name = "TLS 1.3 %s handshake, server, %s (CPU)" % ("resumed" if resume else "full", alg)
+                    m = {k: (lambda s=s: s.served(cert, resume)) for k, s in servers.items()}
+                    _rows(out, name, medians(m), us, False)
             finally:
-                m2s.close()
-                pys.close()
+                for s in servers.values():
+                    s.close()
         cert, key = certs["P-256"]
-        a, b = pair(m2_bulk(cert, key), py_bulk(cert, key), BULK_RUNS)
-        add("TLS 1.3 bulk, 64 KiB writes", a, "ssl module", b, mb)
-        if m2crypto() is not None:
-            a, b = pair(m2_bulk(cert, key), m2_bulk(cert, key, m2crypto()), BULK_RUNS)
-            add("TLS 1.3 bulk, 64 KiB writes", a, "M2Crypto 0.51", b, mb)
+        m = {"M2Sec": m2_bulk(cert, key), "ssl module": py_bulk(cert, key)}
+        if M2C is not None:
+            m["M2Crypto 0.51"] = m2_bulk(cert, key, M2C)
+        if have_c:
+            m["C loop"] = c_bulk(cert, key)
+        got = medians(m, BULK_RUNS)
+        _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
+        _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
     return out
 
 

@@ -204,3 +204,19 @@ def test_passphrase_callback_arguments_are_built_holding_the_gil(tmp, openssl):
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-1000:]
     assert proc.stdout.strip() == b"[0]"
+
+
+def test_ok_results_raise_the_areas_error_with_openssls_reason():
+    """A declaration returning m2_ok (an int, 1 on success) or named in M2_RETURNS_NONNULL (a
+    pointer) raises the area's exception, with OpenSSL's reason and code, when OpenSSL fails;
+    the error queue is empty afterwards (conftest checks it after each test)."""
+    from M2Sec import ASN1
+    with pytest.raises(ASN1.ASN1Error, match=r"^OBJ_create failed: \S") as e:
+        m2.obj_create("not.an.oid", "xx", "yy")             # m2_ok OBJ_create(...)
+    assert e.value.openssl_code and m2.err_peek_error() == 0
+    with pytest.raises(ASN1.ASN1Error, match=r"^d2i_asn1_object failed: expecting an object") as e:
+        m2.d2i_asn1_object(b"\x05\x00")                     # M2_RETURNS_NONNULL(d2i_asn1_object)
+    assert e.value.openssl_code
+    assert m2.obj_create("1.3.6.1.4.1.99999.20.4", "m2secTypes", "M2Sec types test") > 0   # the NID
+    bio = m2.bio_new(m2.bio_s_mem())                        # NONNULL: a BIO, and no error left
+    assert m2.bio_free(bio) == 1

@@ -32,7 +32,8 @@ def test_sdist_holds_what_builds_and_tests_m2sec(tmp_path):
     for wanted in ("Makefile", "INSTALL", "LICENCE", "README.md", "setup.py", "SWIG/_m2sec.i", "SWIG/_lib.i",
                    "tests/conftest.py", "tests/ssl/ssl_helpers.py", "tests/tls/conftest.py",
                    "tests/ssh/conftest.py", "tests/vectors/aes_gcm.json", "tests/system-packages.txt",
-                   "tests/fuzz/_harness.py", "demo/m2sec_demo.py", "M2Sec/py.typed", "M2Sec/m2.pyi"):
+                   "tests/fuzz/_harness.py", "demo/m2sec_demo.py", "M2Sec/py.typed", "M2Sec/m2.pyi",
+                   "SWIG/gen_m2_pyi.py", "tests/typing/user_code.py"):
         assert wanted in names, wanted
     assert not [n for n in names if n.endswith((".so", "_wrap.c", ".pyc"))]
 

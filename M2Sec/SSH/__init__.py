@@ -31,3 +31,23 @@ from M2Sec.SSH.sftp import (SFTPAttrs, SFTPAttributes, SFTPError, SFTPEOFError, 
 from M2Sec.SSH.sftp_client import SFTPClient, SFTPClientFile  # noqa: F401,E402
 from M2Sec.SSH.sftp_server import SFTPServer  # noqa: F401,E402
 from M2Sec.SSH.scp import SCPError, scp  # noqa: F401,E402
+
+# The public names (`from M2Sec.SSH import *`, and what type checkers take as exported).
+__all__ = [
+    "SSHClientConnection", "SSHClientProcess", "SSHCompletedProcess", "SSHConnection", "SSHListener",
+    "SSHStreamReader", "SSHStreamWriter", "connect", "SSHAcceptor", "SSHServerConnection",
+    "SSHServerProcess", "listen", "Client", "Process", "BlockingProcess", "Server", "M2SecError",
+    "HOST_NOT_ALLOWED_TO_CONNECT", "PROTOCOL_ERROR", "KEY_EXCHANGE_FAILED", "RESERVED", "MAC_ERROR",
+    "COMPRESSION_ERROR", "SERVICE_NOT_AVAILABLE", "PROTOCOL_VERSION_NOT_SUPPORTED",
+    "HOST_KEY_NOT_VERIFIABLE", "CONNECTION_LOST", "BY_APPLICATION", "TOO_MANY_CONNECTIONS",
+    "AUTH_CANCELLED_BY_USER", "NO_MORE_AUTH_METHODS_AVAILABLE", "ILLEGAL_USER_NAME", "SSHError",
+    "SSHFormatError", "SSHKeyError", "DisconnectError", "ProtocolError", "KeyExchangeFailed",
+    "MACError", "CompressionError", "ServiceNotAvailable", "ProtocolVersionNotSupported",
+    "HostKeyNotVerifiable", "ConnectionLost", "ByApplication", "AuthenticationFailed",
+    "IllegalUserName", "ChannelOpenError", "ChannelRequestError", "ProcessError", "ConnectTimeout",
+    "SSHCertificate", "SSHKey", "generate_private_key", "load_certificate", "load_private_key",
+    "load_public_key", "KnownHosts", "AuthorizedKeys", "Permissions", "LocalProcessRunner", "run_local",
+    "SSHServer", "PasswordChangeRequired", "SFTPAttrs", "SFTPAttributes", "SFTPError", "SFTPEOFError",
+    "SFTPFailure", "SFTPNoSuchFile", "SFTPOpUnsupported", "SFTPPermissionDenied", "SFTPProtocolError",
+    "SFTPName", "SFTPClient", "SFTPClientFile", "SFTPServer", "scp", "SCPError",
+]

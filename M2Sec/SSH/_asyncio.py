@@ -1641,12 +1641,16 @@ def _proxy_socket(command: str) -> Tuple[socket.socket, Any]:
 
 
 async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
-    from M2Sec.SSH.config import parse_size, parse_time, SSHConfigError
+    from M2Sec.SSH.config import SSHConfigError, client_options
     if depth > MAX_JUMPS:
         raise SSHConfigError("more than %d jump hosts: is there a ProxyJump loop?" % MAX_JUMPS)
     opts = _config_for(args)
+    conf = client_options(opts)
+
+    def arg(name: str, default: Any) -> Any:
+        return args[name] if _given(args[name]) else conf.get(name, default)
     host = opts["hostname"]
-    port = args["port"] if _given(args["port"]) else int(opts.get("port", 22))
+    port = arg("port", 22)
     username = args["username"] if _given(args["username"]) and args["username"] is not None else opts.get("user")
     if username is None:
         import getpass
@@ -1676,24 +1680,13 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
         compression = None
         if "compression" in opts:
             compression = ([b"zlib@openssh.com", b"zlib", b"none"] if _yes(opts["compression"]) else [b"none"])
-    rekey_bytes, rekey_seconds = args["rekey_bytes"], args["rekey_seconds"]
-    limit = opts.get("rekeylimit", "").split()
-    if not _given(rekey_bytes):
-        rekey_bytes = parse_size(limit[0]) if limit and limit[0] != "default" else 1 << 30
-    if not _given(rekey_seconds):
-        rekey_seconds = parse_time(limit[1]) if len(limit) > 1 and limit[1] != "none" else 3600.0
-    timeout = args["connect_timeout"]
-    if not _given(timeout):
-        timeout = parse_time(opts["connecttimeout"]) if "connecttimeout" in opts else 30.0
-    interval = args["keepalive_interval"]
-    if not _given(interval):
-        interval = parse_time(opts.get("serveraliveinterval", "0"))
-    count_max = args["keepalive_count_max"]
-    if not _given(count_max):
-        count_max = int(opts.get("serveralivecountmax", 3))
+    rekey_bytes, rekey_seconds = arg("rekey_bytes", 1 << 30), arg("rekey_seconds", 3600.0)
+    timeout = arg("connect_timeout", 30.0)
+    interval = arg("keepalive_interval", 0.0)
+    count_max = arg("keepalive_count_max", 3)
     preferred = args["preferred_auth"]
     if not _given(preferred):
-        preferred = opts["preferredauthentications"].split(",") if "preferredauthentications" in opts else None
+        preferred = conf.get("preferred_auth")
     elif preferred is not None:
         preferred = preferred.split(",") if isinstance(preferred, str) else list(preferred)
         from M2Sec.SSH.auth import METHODS
@@ -1701,14 +1694,13 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             if (m.encode() if isinstance(m, str) else m) not in METHODS:
                 raise ValueError("unknown authentication method %r (known: %s)"
                                  % (m, ", ".join(x.decode() for x in METHODS)))
-    tunnel = args["tunnel"]
-    if not _given(tunnel):
-        jump = opts.get("proxyjump")
-        tunnel = jump if jump and jump.lower() != "none" else None
+    tunnel = arg("tunnel", None)
+    # the configuration's ProxyCommand had its tokens expanded by the lookup: only the
+    # argument's are expanded below (twice would turn a %% into a token)
     proxy_command = args["proxy_command"]
-    if not _given(proxy_command):
-        pc = opts.get("proxycommand")
-        proxy_command = pc if pc and pc.lower() != "none" and tunnel is None else None
+    expand_command = _given(proxy_command)
+    if not expand_command:
+        proxy_command = conf.get("proxy_command") if tunnel is None else None
 
     loop = asyncio.get_running_loop()
     owned: List[SSHClientConnection] = []
@@ -1756,7 +1748,8 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             via = tunnel
         if via is None and sock is None and proxy_command:
             from M2Sec.SSH.config import _tokens
-            command = _tokens(proxy_command, {"h": host, "p": str(port), "r": username, "n": args["host"]})
+            command = proxy_command if not expand_command else \
+                _tokens(proxy_command, {"h": host, "p": str(port), "r": username, "n": args["host"]})
             sock, proc = _proxy_socket(command)
         conn._owned = owned
         conn._proxy_proc = proc

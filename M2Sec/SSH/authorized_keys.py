@@ -136,7 +136,7 @@ def parse_expiry(value: str) -> float:
     except ValueError:
         raise AuthorizedKeysError("bad expiry-time %r" % value) from None
     tm = parts + (0, 0, -1)
-    return float(calendar.timegm(tm) if utc else time.mktime(tm))  # type: ignore[arg-type]
+    return float(calendar.timegm(tm) if utc else time.mktime(tm))
 
 
 def match_address(patterns: str, addr: str, host: Optional[str] = None) -> bool:

@@ -6,7 +6,8 @@ values, the first value obtained winning as in OpenSSH (``IdentityFile``, ``Cert
 and the forwarding keywords collect every value).  ``Host`` and ``Match`` blocks are honoured
 (``Match`` with ``all``, ``host``, ``originalhost``, ``user``, ``localuser``, ``canonical`` and
 ``final``; ``exec`` is never run: a block that needs it does not apply).  ``Include`` takes
-globs relative to ``~/.ssh``; a loop of includes is an error.  Unknown keywords are ignored, as
+globs relative to ``~/.ssh``; a loop of includes is an error, and so is a lookup that would read
+more than :data:`MAX_INCLUDED` files.  Unknown keywords are ignored, as
 OpenSSH does with ``IgnoreUnknown``.  Tokens (``%h %p %r %u %d %n %%``) and ``~`` are
 expanded in the keywords that take them.
 
@@ -29,6 +30,9 @@ MULTI = frozenset(["identityfile", "certificatefile", "localforward", "remotefor
 _PATHS = frozenset(["identityfile", "certificatefile", "userknownhostsfile", "identityagent", "controlpath"])
 _TOKENS = frozenset(["hostname", "proxycommand", "localcommand", "remotecommand"]) | _PATHS
 MAX_INCLUDE_DEPTH = 16
+#: the most files one lookup reads (Include of Include fans out: a few lines could ask for
+#: millions of readings of the same files)
+MAX_INCLUDED = 256
 #: the largest configuration file read
 MAX_FILE = 1 << 20
 
@@ -37,10 +41,17 @@ class SSHConfigError(SSHError, ValueError):
     """A configuration file cannot be used: unreadable, too large, a bad line or an Include loop."""
 
 
+#: keywords whose value is a command for the shell: kept as written (OpenSSH takes the rest of
+#: the line), quotes and all
+_COMMANDS = frozenset(["proxycommand", "localcommand", "remotecommand"])
+
+
 def _split(line: str) -> Optional[Tuple[str, List[str]]]:
     line = line.strip()
     if not line or line.startswith("#"):
         return None
+    if "\x00" in line:  # no path, pattern or command may hold one (os.* would raise ValueError)
+        raise SSHConfigError("a NUL byte in the line")
     # "Keyword value", "Keyword=value" or "Keyword = value"
     head, sep, rest = line.partition("=")
     if sep and " " not in head.strip() and "\t" not in head.strip():
@@ -48,6 +59,8 @@ def _split(line: str) -> Optional[Tuple[str, List[str]]]:
     else:
         parts = line.split(None, 1)
         key, value = parts[0], parts[1] if len(parts) > 1 else ""
+    if key.lower() in _COMMANDS:
+        return key.lower(), [value] if value else []
     try:
         args = shlex.split(value, comments=True)
     except ValueError as e:
@@ -114,7 +127,7 @@ class SSHConfig:
         :raises SSHConfigError: an unreadable file, a malformed line, an Include loop.
         """
         opts: Dict[str, Any] = {}
-        ctx = {"host": host, "user": user, "port": port}
+        ctx: Dict[str, Any] = {"host": host, "user": user, "port": port, "stack": [], "files": 0}
         for path in self.paths:
             self._evaluate(path, opts, ctx, True, 0, final=False)
         if "match" in opts:  # never a value
@@ -126,6 +139,21 @@ class SSHConfig:
                   final: bool) -> None:
         if depth > MAX_INCLUDE_DEPTH:
             raise SSHConfigError("Include nested more than %d deep (a loop?) at %s" % (MAX_INCLUDE_DEPTH, path))
+        stack: List[str] = ctx["stack"]
+        if path in stack:
+            raise SSHConfigError("Include loop: %s" % " -> ".join(stack[stack.index(path):] + [path]))
+        ctx["files"] += 1
+        if ctx["files"] > MAX_INCLUDED:
+            raise SSHConfigError("more than %d files read for one host (Include fans out too much) at %s"
+                                 % (MAX_INCLUDED, path))
+        stack.append(path)
+        try:
+            self._evaluate_lines(path, opts, ctx, active, depth, final)
+        finally:
+            stack.pop()
+
+    def _evaluate_lines(self, path: str, opts: Dict[str, Any], ctx: Dict[str, Any], active: bool, depth: int,
+                        final: bool) -> None:
         for number, raw in enumerate(self._lines(path), 1):
             try:
                 parsed = _split(raw)
@@ -154,8 +182,6 @@ class SSHConfig:
                                                 else [" ".join(args)])
             elif key not in opts:
                 opts[key] = args[0] if len(args) == 1 else " ".join(args)
-                if key == "proxycommand":
-                    opts[key] = " ".join(args)
 
     def _match(self, args: List[str], opts: Dict[str, Any], ctx: Dict[str, Any], path: str, number: int) -> bool:
         i, result = 0, True
@@ -229,64 +255,138 @@ def _tokens(value: str, values: Dict[str, str]) -> str:
 
 def algorithm_list(value: str, default: Sequence[bytes], supported: Sequence[bytes]) -> List[bytes]:
     """An ssh_config algorithm list: a plain list replaces the default; ``+`` appends to it,
-    ``-`` removes (patterns allowed) and ``^`` puts first, as OpenSSH 8+ reads them."""
+    ``-`` removes (patterns allowed) and ``^`` puts first, as OpenSSH 8+ reads them.
+
+    :raises SSHConfigError: a name this client does not support in a plain or ``^`` list (as
+        OpenSSH's "Bad SSH2 ... spec"), or a list that leaves no algorithm.
+    """
     if not value:
         return list(default)
     head, body = value[0], value[1:]
-    names = [n.strip().encode() for n in (body if head in "+-^" else value).split(",") if n.strip()]
+    names = [n.strip().encode("utf-8", "replace") for n in (body if head in "+-^" else value).split(",")
+             if n.strip()]
     if head == "+":
-        return list(default) + [n for n in names if n not in default and n in supported]
-    if head == "-":
-        return [d for d in default if not any(fnmatch.fnmatchcase(d.decode(), n.decode()) for n in names)]
-    if head == "^":
-        return names + [d for d in default if d not in names]
-    return names
+        out = list(default) + [n for n in names if n not in default and n in supported]
+    elif head == "-":
+        out = [d for d in default if not any(fnmatch.fnmatchcase(d.decode(), n.decode("utf-8", "replace"))
+                                             for n in names)]
+    else:
+        unknown = [n for n in names if n not in supported]
+        if unknown:
+            raise SSHConfigError("unsupported algorithm %s in %r" % (unknown[0].decode("utf-8", "replace"), value))
+        out = list(dict.fromkeys(names))
+        if head == "^":
+            out += [d for d in default if d not in out]
+    if not out:
+        raise SSHConfigError("no algorithm left in %r" % value)
+    return out
+
+
+def parse_int(value: str, what: str, minimum: int = 0, maximum: int = 2 ** 31 - 1) -> int:
+    """A decimal number from minimum to maximum (ASCII digits only, as OpenSSH's strtonum)."""
+    v = value.strip()
+    if not v or not v.isascii() or not v.isdigit() or len(v) > 20 or not minimum <= int(v) <= maximum:
+        raise SSHConfigError("%s must be a number from %d to %d, not %r" % (what, minimum, maximum, value[:40]))
+    return int(v)
 
 
 def parse_size(value: str) -> int:
     """A RekeyLimit size: a number with an optional K, M or G suffix."""
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     v = value.strip().lower()
-    try:
-        if v and v[-1] in units:
-            return int(v[:-1]) * units[v[-1]]
-        return int(v)
-    except ValueError:
-        raise SSHConfigError("bad size %r" % value) from None
+    unit = units.get(v[-1:], 1)
+    number = v[:-1] if unit != 1 else v
+    if not number or not number.isascii() or not number.isdigit() or len(number) > 20 \
+            or int(number) * unit > 2 ** 63 - 1:
+        raise SSHConfigError("bad size %r" % value[:40])
+    return int(number) * unit
+
+
+#: the longest time ssh_config takes (OpenSSH's convtime: INT_MAX seconds)
+MAX_TIME = 2 ** 31 - 1
 
 
 def parse_time(value: str) -> float:
-    """An ssh_config time: seconds, or a sum of numbers with s, m, h, d, w suffixes."""
+    """An ssh_config time: seconds, or a sum of numbers with s, m, h, d, w suffixes, up to
+    :data:`MAX_TIME` seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    total, num = 0.0, ""
-    for c in value.strip().lower():
-        if c.isdigit():
+    v = value.strip().lower()
+    total, num, ok = 0, "", bool(v)
+    for c in v:
+        if c in "0123456789" and len(num) < 10:
             num += c
         elif c in units and num:
             total += int(num) * units[c]
             num = ""
         else:
-            raise SSHConfigError("bad time %r" % value)
-    return total + (int(num) if num else 0)
+            ok = False
+            break
+    total += int(num) if num else 0
+    if not ok or total > MAX_TIME:
+        raise SSHConfigError("bad time %r (seconds, or numbers with s, m, h, d, w up to %d seconds)"
+                             % (value[:40], MAX_TIME))
+    return float(total)
 
 
 def parse_jump(spec: str) -> Tuple[Optional[str], str, Optional[int]]:
     """``[user@]host[:port]`` (or ``ssh://[user@]host[:port]``) -> (user, host, port)."""
+    original = spec
     if spec.startswith("ssh://"):
         spec = spec[6:]
     user: Optional[str] = None
     if "@" in spec:
         user, spec = spec.rsplit("@", 1)
     port: Optional[int] = None
+    p = None
     if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
+        host, bracket, rest = spec[1:].partition("]")
+        if not bracket or rest and not rest.startswith(":"):
+            raise SSHConfigError("bad host in %r" % original[:80])
+        p = rest[1:] if rest else None
     elif spec.count(":") == 1:
         host, p = spec.split(":")
-        port = int(p)
     else:
         host = spec
+    if p is not None:
+        port = parse_int(p, "the port of %r" % original[:80], 1, 65535)
     if not host:
-        raise SSHConfigError("no host in %r" % spec)
+        raise SSHConfigError("no host in %r" % original[:80])
     return user, host, port
+
+
+def client_options(opts: Dict[str, Any]) -> Dict[str, Any]:
+    """The values of a :meth:`SSHConfig.lookup` result that :func:`M2Sec.SSH.connect` uses, read
+    into its keyword arguments' types (only those the configuration sets): ``port``,
+    ``rekey_bytes``, ``rekey_seconds``, ``connect_timeout``, ``keepalive_interval``,
+    ``keepalive_count_max``, ``preferred_auth`` (a list of names), ``tunnel`` (the ProxyJump
+    hops, checked) and ``proxy_command`` (tokens already expanded by the lookup).
+
+    :raises SSHConfigError: a value that is not of its keyword's form.
+    """
+    out: Dict[str, Any] = {}
+    if "port" in opts:
+        out["port"] = parse_int(opts["port"], "Port", 1, 65535)
+    limit = opts.get("rekeylimit", "").split()
+    if limit and limit[0] != "default":
+        out["rekey_bytes"] = parse_size(limit[0])
+    if len(limit) > 1 and limit[1] != "none":
+        out["rekey_seconds"] = parse_time(limit[1])
+    if "connecttimeout" in opts:
+        out["connect_timeout"] = parse_time(opts["connecttimeout"])
+    if "serveraliveinterval" in opts:
+        out["keepalive_interval"] = parse_time(opts["serveraliveinterval"])
+    if "serveralivecountmax" in opts:
+        out["keepalive_count_max"] = parse_int(opts["serveralivecountmax"], "ServerAliveCountMax")
+    if "preferredauthentications" in opts:
+        out["preferred_auth"] = [m for m in opts["preferredauthentications"].split(",") if m]
+    jump = opts.get("proxyjump")
+    if jump and jump.lower() != "none":
+        hops = [h.strip() for h in jump.split(",") if h.strip()]
+        for hop in hops:
+            parse_jump(hop)
+        if hops:
+            out["tunnel"] = ",".join(hops)
+    pc = opts.get("proxycommand")
+    if pc and pc.lower() != "none":
+        out["proxy_command"] = pc
+    return out

@@ -50,25 +50,42 @@ async def _ack(reader: Any) -> None:
     raise SCPError(reason="a malformed SCP acknowledgement %r" % b)
 
 
+#: the latest time a T record may carry (SFTP version 3's attributes hold 32-bit times)
+_MAX_TIME = 0xFFFFFFFF
+
+
+def _number(text: str, digits: str = "0123456789") -> str:
+    """text if it is a plain number (ASCII digits only: int() would take "+1", "1_0", " 1"
+    and other scripts' digits); ValueError otherwise."""
+    if not text or len(text) > 20 or text.strip(digits):
+        raise ValueError(text)
+    return text
+
+
 def _parse_entry(line: bytes) -> Tuple[int, int, str]:
-    """(mode, size, name) of a C or D line (without its letter); SCPError if malformed or if
-    the name tries to leave the target directory."""
+    """(mode, size, name) of a C or D line (without its letter); SCPError if malformed (a mode
+    beyond 07777 included) or if the name tries to leave the target directory."""
     try:
         mode_s, size_s, name = line.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 2)
-        mode, size = int(mode_s, 8), int(size_s)
+        mode, size = int(_number(mode_s, "01234567"), 8), int(_number(size_s))
     except ValueError:
         raise SCPError(reason="a malformed SCP line %r" % line[:80]) from None
-    if not name or name in (".", "..") or "/" in name or "\x00" in name or size < 0:
+    if mode > 0o7777:
+        raise SCPError(reason="a malformed SCP file mode %r" % mode_s[:20])
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
         raise SCPError(reason="an unsafe SCP file name %r" % name)
     return mode, size, name
 
 
 def _parse_times(line: bytes) -> Tuple[int, int]:
+    """(atime, mtime) of a T line (``T<mtime> <usec> <atime> <usec>``, without its letter)."""
     try:
-        parts = line.decode().split()
-        return int(parts[2]), int(parts[0])
-    except (ValueError, IndexError, UnicodeDecodeError):
+        mtime, musec, atime, ausec = (int(_number(p)) for p in line.decode("ascii").split())
+    except (ValueError, UnicodeDecodeError):
         raise SCPError(reason="a malformed SCP time line") from None
+    if max(mtime, atime) > _MAX_TIME or max(musec, ausec) > 999999:
+        raise SCPError(reason="an SCP time out of range")
+    return atime, mtime
 
 
 class _Ops:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple
 
 from M2Sec.SSH import keys as _keys
-from M2Sec.SSH.auth import (MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE, MSG_USERAUTH_INFO_REQUEST,
-                            MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS, SERVICE)
+from M2Sec.SSH.auth import SERVICE
+from M2Sec.SSH.messages import (MSG_USERAUTH_BANNER, MSG_USERAUTH_FAILURE, MSG_USERAUTH_INFO_REQUEST,
+                                MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS)
 from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions, certificate_permissions
 from M2Sec.SSH.errors import (AuthenticationFailed, ProtocolError, ServiceNotAvailable, SSHFormatError,
                               SSHKeyError)

@@ -26,15 +26,15 @@ class Cipher:
 
     def version(self) -> str:
         """The protocol version that introduced the suite ("TLSv1.3", "TLSv1.2" ...)."""
-        return m2.ssl_cipher_get_version(self.cipher)
+        return m2.ssl_cipher_get_version(self.cipher) or ""
 
     def name(self) -> str:
         """OpenSSL's name of the suite ("TLS_AES_256_GCM_SHA384", "ECDHE-RSA-AES128-GCM-SHA256")."""
-        return m2.ssl_cipher_get_name(self.cipher)
+        return m2.ssl_cipher_get_name(self.cipher) or ""
 
     def standard_name(self) -> str:
         """The IANA (RFC) name of the suite."""
-        return m2.ssl_cipher_standard_name(self.cipher)
+        return m2.ssl_cipher_standard_name(self.cipher) or ""
 
     def protocol_id(self) -> int:
         """The suite's IANA number (0x1301 for TLS_AES_128_GCM_SHA256)."""

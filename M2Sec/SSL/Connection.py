@@ -16,14 +16,14 @@ import io
 import socket
 import threading
 import logging
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar, Union
-from weakref import WeakValueDictionary
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, Union  # noqa: F401 (M2Crypto's module names)
 
-from M2Sec import BIO, X509, m2, util
+from M2Sec import BIO, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
-from M2Sec.SSL.Cipher import Cipher, Cipher_Stack
-from M2Sec.SSL.Context import Context, ctxmap
+from M2Sec.SSL.Cipher import Cipher, Cipher_Stack  # noqa: F401 (M2Crypto's module names)
+from M2Sec.SSL.Context import Context
 from M2Sec.SSL.Session import Session, _session_ptr
+from M2Sec.SSL._state import SSLState, _name_to_check, context_of, owner_of, prepare_client_hostname, set_owner
 from M2Sec.SSL.SSLError import SSLClosedError, SSLError
 from M2Sec.SSL.timeout import struct_size, struct_to_timeout
 from M2Sec.SSL.timeout import timeout as Timeout
@@ -38,180 +38,51 @@ T = TypeVar("T")
 _MAX_WRITE = 1 << 30
 _INT_MAX = (1 << 31) - 1
 
-#: the live Connections and sans-I/O objects by SSL address, for OpenSSL's callbacks
-_by_ssl: "WeakValueDictionary[int, Any]" = WeakValueDictionary()
-
-
-def _connection_of(ssl_ptr: Any) -> Any:
-    """The Connection (or SSLObject) that owns ssl_ptr, or None."""
-    return _by_ssl.get(int(ssl_ptr))
+#: the Connection (or SSLObject) that owns an SSL pointer, or None (M2Sec.SSL._state.owner_of)
+_connection_of = owner_of
 
 
 def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
     return 1
 
 
-def _name_to_check(host: str) -> Tuple[str, bool]:
-    """(host as SNI and the certificate carry it, whether it is an IP address): an IP address
-    without brackets or zone, an internationalised name as its A-label."""
-    ip = X509.parse_ip(host)
-    return (X509.a_label(host), False) if ip is None else (str(ip), True)
+_RELEASE_BIO, _RELEASE_SSL = 1, 2
 
 
-def prepare_client_hostname(ssl: Any, ctx: Context, host: Optional[str]) -> None:
-    """Before a client handshake: name the server (SNI) unless already named, and, when ctx
-    checks host names, have OpenSSL verify the certificate against host (set1_host)."""
-    if not host:
-        if ctx.check_hostname:
-            raise ValueError("this context checks host names: call set1_host() first")
-        return
-    name, is_ip = _name_to_check(host)
-    if not is_ip and m2.ssl_get_servername(ssl) is None:
-        m2.ssl_set_tlsext_host_name(ssl, name.rstrip("."))  # never an IP address (RFC 6066 section 3)
-    if ctx.check_hostname:
-        m2.ssl_set1_host(ssl, name)
+def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
+    """A Connection method running fn(ssl, arg, *fixed, timeout) as one counted call (see
+    Connection._io): the hot path of reads and writes, written once, with no work per call
+    beyond taking the lock twice."""
+
+    def call(self: "Connection", arg: Any) -> T:
+        lock = self._lock
+        lock.acquire()
+        ssl = self._ssl
+        if self._closed or ssl is None:
+            lock.release()
+            raise SSLClosedError("the connection is closed")
+        self._busy += 1
+        lock.release()
+        try:
+            return fn(ssl, arg, *fixed, self._timeout)
+        except SSLError as exc:
+            if self._closed and not isinstance(exc, SSLClosedError):
+                raise SSLClosedError("the connection was closed during the call") from exc
+            raise
+        finally:
+            lock.acquire()
+            self._busy -= 1
+            release = self._release and not self._busy
+            lock.release()
+            if release:
+                self._released()
+
+    return call
 
 
-class SSLState:
-    """What a connection (socket or sans-I/O) tells about its TLS session; needs ``self.ssl``."""
-
-    ssl: Any
-
-    def pending(self) -> int:
-        """Bytes decrypted and ready to read without I/O."""
-        return m2.ssl_pending(self.ssl)
-
-    def get_state(self) -> str:
-        return m2.ssl_get_state(self.ssl)
-
-    def verify_ok(self) -> bool:
-        return m2.ssl_get_verify_result(self.ssl) == m2.X509_V_OK
-
-    def get_verify_mode(self) -> int:
-        return m2.ssl_get_verify_mode(self.ssl)
-
-    def get_verify_depth(self) -> int:
-        return m2.ssl_get_verify_depth(self.ssl)
-
-    def get_verify_result(self) -> int:
-        return m2.ssl_get_verify_result(self.ssl)
-
-    def get_peer_cert(self) -> Optional[X509.X509]:
-        """The peer's certificate, or None."""
-        c = m2.ssl_get_peer_cert(self.ssl)
-        return None if c is None else X509.X509(c, 1)
-
-    def get_peer_cert_chain(self) -> Optional[X509.X509_Stack]:
-        """The chain the peer sent (its own references), or None."""
-        c = m2.ssl_get_peer_cert_chain(self.ssl)
-        return None if c is None else X509.X509_Stack(c, 1)
-
-    def get_verified_chain(self) -> Optional[X509.X509_Stack]:
-        """The chain the handshake verified, leaf to trust anchor, or None."""
-        c = m2.ssl_get_verified_chain(self.ssl)
-        return None if c is None else X509.X509_Stack(c, 1)
-
-    def get_cipher(self) -> Optional[Cipher]:
-        c = m2.ssl_get_current_cipher(self.ssl)
-        return None if c is None else Cipher(c)
-
-    def get_ciphers(self) -> Optional[Cipher_Stack]:
-        c = m2.ssl_get_ciphers(self.ssl)
-        return None if c is None else Cipher_Stack(c, owner=self)
-
-    def get_cipher_list(self, idx: int = 0) -> Optional[str]:
-        return m2.ssl_get_cipher_list(self.ssl, idx)
-
-    def get_version(self) -> str:
-        """The negotiated protocol ("TLSv1.3", "TLSv1.2" ...)."""
-        return m2.ssl_get_version(self.ssl)
-
-    def get_session(self) -> Optional[Session]:
-        """The session, to resume it later (in TLS 1.3 tickets arrive after the handshake:
-        read some data first)."""
-        s = m2.ssl_get_session(self.ssl)
-        return None if s is None else Session(s, 1)
-
-    def session_reused(self) -> bool:
-        return bool(m2.ssl_session_reused(self.ssl))
-
-    def get_default_session_timeout(self) -> int:
-        return m2.ssl_get_default_session_timeout(self.ssl)
-
-    def get_servername(self) -> Optional[str]:
-        """The server name the client sent (SNI), or None."""
-        return m2.ssl_get_servername(self.ssl)
-
-    def get_alpn_selected(self) -> Optional[bytes]:
-        """The protocol ALPN selected, or None."""
-        return m2.ssl_get_alpn_selected(self.ssl)
-
-    def selected_alpn_protocol(self) -> Optional[str]:
-        p = m2.ssl_get_alpn_selected(self.ssl)
-        return None if p is None else p.decode("ascii", "replace")
-
-    def get_negotiated_group(self) -> Optional[str]:
-        """The key exchange group of the handshake ("X25519", "secp256r1" ...), or None."""
-        return m2.ssl_get_negotiated_group(self.ssl)
-
-    def export_keying_material(self, label: str, length: int, context: Optional[bytes] = None) -> bytes:
-        """Keying material exported from the session (RFC 5705, RFC 8446 section 7.5)."""
-        return m2.ssl_export_keying_material(self.ssl, length, label, context)
-
-    def get_protocol_version(self) -> int:
-        """The negotiated protocol as a number (m2.TLS1_3_VERSION is 0x0304 ...)."""
-        return m2.ssl_version(self.ssl)
-
-    def get_peer_chain(self) -> List[X509.X509]:
-        """The certificates the peer sent, its own first, on either end ([] when none);
-        each holds its own reference."""
-        leaf = self.get_peer_cert()
-        stack = self.get_peer_cert_chain()
-        certs = [leaf] if leaf is not None else []
-        if stack is not None:
-            der = leaf.as_der() if leaf is not None else None
-            certs += [c for c in stack if der is None or c.as_der() != der]
-        return certs
-
-    # -- OCSP stapling (M2Sec/SSL/stapling.py) ---------------------------------------------
-    def get_ocsp_result(self) -> Any:
-        """Client: what the server's verified OCSP staple said (an OCSP.SingleResult), or None
-        when no staple was checked (none sent, stapling off, or a resumed session)."""
-        return getattr(self, "_ocsp_result", None)
-
-    def get_ocsp_response(self) -> Optional[bytes]:
-        """Client: the DER OCSP response the server stapled, as received, or None."""
-        return m2.ssl_get_ocsp_response(self.ssl)
-
-    # -- TLS 1.3 post-handshake messages (RFC 8446 section 4.6) --------------------------------
-    def verify_client_post_handshake(self) -> None:
-        """Ask the TLS 1.3 client for its certificate now (server side; Python ssl's name).
-
-        The CertificateRequest is sent at once; the client's answer is processed by the next
-        read, after which :meth:`get_peer_cert` returns the certificate (verified as the
-        context's verify mode and callback say).  SSL_verify_client_post_handshake.
-
-        :raises SSLError: on TLS 1.2 or before the handshake, on a client, without verify_peer,
-            when the client did not offer post-handshake authentication, or while a request is
-            under way."""
-        m2.ssl_verify_client_post_handshake(self.ssl)
-        self._send_post_handshake()
-
-    def key_update(self, request_peer: bool = False) -> None:
-        """Update this side's TLS 1.3 sending keys and tell the peer (a KeyUpdate message,
-        sent at once); with request_peer, ask the peer to update its own too.  SSL_key_update.
-
-        :raises SSLError: before the handshake or on TLS 1.2."""
-        m2.ssl_key_update(self.ssl, m2.SSL_KEY_UPDATE_REQUESTED if request_peer else m2.SSL_KEY_UPDATE_NOT_REQUESTED)
-        self._send_post_handshake()
-
-    def _send_post_handshake(self) -> None:
-        """Run the handshake step that sends a scheduled post-handshake message."""
-        m2.ssl_handshake(self.ssl, 0)
-
-    def get_psk_identity(self) -> Optional[str]:
-        """The PSK identity the client used (on a TLS 1.2 server), or None."""
-        return m2.ssl_get_psk_identity(self.ssl)
+def _apply_call(ssl: Any, call: Tuple[Callable[..., T], tuple], timeout: float) -> T:
+    fn, args = call
+    return fn(ssl, *args)
 
 
 class Connection(SSLState):
@@ -237,9 +108,9 @@ class Connection(SSLState):
         self._bio_freed = False
         self._lock = threading.Lock()
         self._busy = 0  # handshakes, reads and writes under way, in any thread
-        self._release_bio = self._release_ssl = False  # what the last of them frees
+        self._release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
         self._ssl = m2.ssl_new(ctx.ctx)
-        _by_ssl[int(self._ssl)] = self
+        set_owner(self._ssl, self)
         # the handshake checks the host name of a create_default_context() context itself
         self.clientPostConnectionCheck: Optional[Checker] = None if ctx.check_hostname else Checker()
         self._readbio: Optional[BIO.BIO] = None
@@ -299,7 +170,8 @@ class Connection(SSLState):
                 return
             self._closed = True
             busy = self._busy > 0
-            self._release_bio = busy and bool(freeBio)
+            if busy and freeBio:
+                self._release |= _RELEASE_BIO
         if busy:
             try:
                 self.socket.shutdown(socket.SHUT_RDWR)
@@ -321,14 +193,13 @@ class Connection(SSLState):
         self.close()
         with self._lock:
             if self._busy:
-                self._release_ssl = True
+                self._release |= _RELEASE_SSL
                 return
         self._free_ssl()
 
     def _free_ssl(self) -> None:
         ssl, self._ssl = self._ssl, None
         if ssl is not None:
-            _by_ssl.pop(int(ssl), None)
             m2.ssl_free(ssl)
 
     def _io(self, fn: Callable[..., T], *args: Any) -> T:
@@ -336,28 +207,18 @@ class Connection(SSLState):
         close() and free() from another thread wake it and free nothing it uses.
 
         :raises SSLClosedError: the connection was closed before or during the call."""
+        return self._apply((fn, args))
+
+    def _released(self) -> None:
+        """Free what close() or free() left to the last call under way (which just ended)."""
         with self._lock:
-            ssl = self._ssl
-            if self._closed or ssl is None:
-                raise SSLClosedError("the connection is closed")
-            self._busy += 1
-        try:
-            return fn(ssl, *args)
-        except SSLError as exc:
-            if self._closed and not isinstance(exc, SSLClosedError):
-                raise SSLClosedError("the connection was closed during the call") from exc
-            raise
-        finally:
-            with self._lock:
-                self._busy -= 1
-                last = self._busy == 0
-                bio, ssl_too = last and self._release_bio, last and self._release_ssl
-                if last:
-                    self._release_bio = self._release_ssl = False
-            if bio:
-                self._free_bio()
-            if ssl_too:
-                self._free_ssl()
+            if self._busy:
+                return
+            release, self._release = self._release, 0
+        if release & _RELEASE_BIO:
+            self._free_bio()
+        if release & _RELEASE_SSL:
+            self._free_ssl()
 
     def __del__(self) -> None:
         try:
@@ -639,9 +500,14 @@ class Connection(SSLState):
         self._io(m2.ssl_handshake, self._timeout)
 
     # -- data ------------------------------------------------------------------------------
-    def write(self, data: Union[bytes, bytearray, memoryview]) -> int:
-        """Send data: the count written, or -1 if it would block (non-blocking socket)."""
-        return self._io(m2.ssl_write, data, self._timeout)
+    # The hot path: one guarded call each (see _guarded); handshakes and the rest go through _io.
+    _apply = _guarded(_apply_call)
+    _read = _guarded(m2.ssl_read)
+    _readinto = _guarded(m2.ssl_read_into, 0)
+
+    write = _guarded(m2.ssl_write)
+    write.__name__ = write.__qualname__ = "write"
+    write.__doc__ = """Send data: the count written, or -1 if it would block (non-blocking socket)."""
 
     send = write
 
@@ -650,7 +516,7 @@ class Connection(SSLState):
         view = memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
-            r = self._io(m2.ssl_write, view[n:n + _MAX_WRITE], self._timeout)
+            r = self.write(view[n:n + _MAX_WRITE] if n or total > _MAX_WRITE else view)
             if r < 0:
                 raise SSLError("the write would block")
             n += r
@@ -661,7 +527,7 @@ class Connection(SSLState):
         block, as in M2Crypto)."""
         if size <= 0:
             raise ValueError("size <= 0")
-        return self._io(m2.ssl_read, min(size, _INT_MAX), self._timeout) or b""
+        return self._read(min(size, _INT_MAX)) or b""
 
     recv = read
 
@@ -682,7 +548,7 @@ class Connection(SSLState):
 
     def readinto(self, b: Union[bytearray, memoryview]) -> Optional[int]:
         """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
-        got = self._io(m2.ssl_read_into, b, 0, self._timeout)
+        got = self._readinto(b)
         return None if got < 0 else got
 
     def readable(self) -> bool:
@@ -717,4 +583,4 @@ class Connection(SSLState):
 
     def get_context(self) -> Context:
         """The Context now in use (another one after an SNI callback switched it)."""
-        return ctxmap().get(int(m2.ssl_get_ssl_ctx(self.ssl)), self.ctx)
+        return context_of(m2.ssl_get_ssl_ctx(self.ssl)) or self.ctx

@@ -11,11 +11,11 @@ import os
 import threading
 import warnings
 from typing import Any, Callable, Iterable, Optional, Tuple, Union
-from weakref import WeakValueDictionary
+from weakref import WeakValueDictionary  # noqa: F401 (M2Crypto's module name)
 
 from M2Sec import BIO, X509, m2, util
 from M2Sec._base import Owned
-from M2Sec.SSL import cb
+from M2Sec.SSL import _state, cb
 from M2Sec.SSL.Session import Session, _session_ptr
 from M2Sec.SSL.SSLError import SSLError
 
@@ -41,7 +41,7 @@ class _ctxmap:
     singleton: Optional["_ctxmap"] = None
 
     def __init__(self) -> None:
-        self._ctxmap: "WeakValueDictionary[int, Context]" = WeakValueDictionary()
+        self._ctxmap = _state.contexts  # kept below Context, Connection and cb (SSL/_state.py)
 
     def __getitem__(self, key: int) -> "Context":
         return self._ctxmap[key]
@@ -650,18 +650,16 @@ def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
 def _servername_trampoline(ssl_ptr: Any, server_name: Optional[str]) -> int:
     """The C-level SNI callback: finds the connection and context, runs the user's callback
     and switches contexts when it returns one."""
-    from M2Sec.SSL.Connection import _connection_of
-
-    ctx = ctxmap().get(int(m2.ssl_get_ssl_ctx(ssl_ptr)))
+    ctx = _state.context_of(m2.ssl_get_ssl_ctx(ssl_ptr))
     callback = getattr(ctx, "_servername_callback", None)
     if callback is None:
         return 0
-    result = callback(_connection_of(ssl_ptr), server_name, ctx)
+    result = callback(_state.owner_of(ssl_ptr), server_name, ctx)
     if result is None:
         return 0
     if isinstance(result, Context):
         m2.ssl_set_ssl_ctx(ssl_ptr, result._ptr())
-        conn = _connection_of(ssl_ptr)
+        conn = _state.owner_of(ssl_ptr)
         if conn is not None:
             conn._ctx_switched(result)
         return 0

@@ -23,9 +23,9 @@ from typing import Any, Callable, Generator, Optional, Tuple, TypeVar
 
 from M2Sec import m2
 from M2Sec._base import Owned
-from M2Sec.SSL.Connection import SSLState, _by_ssl, prepare_client_hostname
 from M2Sec.SSL.Context import Context
 from M2Sec.SSL.Session import Session, _session_ptr
+from M2Sec.SSL._state import SSLState, prepare_client_hostname, set_owner
 from M2Sec.SSL.SSLError import SSLClosedError, SSLError, SSLVerificationError, SSLWantReadError, SSLWantWriteError
 
 __all__ = ["SSLObject", "run", "drive", "adrive"]
@@ -73,7 +73,7 @@ class SSLObject(SSLState, Owned):
             raise
         Owned.__init__(self, ssl, 1)
         self._eof = False
-        _by_ssl[int(ssl)] = self
+        set_owner(ssl, self)
 
     # -- life cycle ------------------------------------------------------------------------
     @property
@@ -89,7 +89,6 @@ class SSLObject(SSLState, Owned):
         """Free the SSL and its buffers (idempotent)."""
         p = getattr(self, "_p", None)
         if p is not None:
-            _by_ssl.pop(int(p), None)
             self._in = self._out = None
         super().close()
 

@@ -46,3 +46,21 @@ SSL_RECEIVED_SHUTDOWN: int = m2.SSL_RECEIVED_SHUTDOWN
 
 op_all: int = m2.SSL_OP_ALL
 op_no_sslv2: int = m2.SSL_OP_NO_SSLv2
+
+# The public names (`from M2Sec.SSL import *`, and what type checkers take as exported);
+# ForkingSSLServer is not defined on Windows.
+__all__ = [
+    "m2", "SSLError", "CertificateExpiredError", "CertificateNotYetValidError",
+    "CertificateRevokedError", "HostnameMismatchError", "SelfSignedCertificateError",
+    "SSLCertVerificationError", "SSLClosedError", "SSLEOFError", "SSLTimeoutError",
+    "SSLVerificationError", "SSLWantReadError", "SSLWantWriteError", "UntrustedCertificateError", "cb",
+    "Cipher", "Cipher_Stack", "Session", "Context", "Purpose", "TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3",
+    "create_default_context", "Checker", "timeout", "Connection", "SSLObject", "adrive", "drive",
+    "retry_loop", "SSLServer", "ThreadingSSLServer", "OCSPStapleError", "RefreshingStaple",
+    "StapleRevokedError", "struct_size", "struct_to_timeout", "verify_none",
+    "verify_peer", "verify_fail_if_no_peer_cert", "verify_client_once", "verify_post_handshake",
+    "verify_crl_check_chain", "verify_crl_check_leaf", "SSL_SENT_SHUTDOWN", "SSL_RECEIVED_SHUTDOWN",
+    "op_all", "op_no_sslv2",
+]
+if os.name != "nt":
+    __all__ += ["ForkingSSLServer"]

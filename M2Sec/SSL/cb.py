@@ -4,6 +4,7 @@ import sys
 from typing import Any, List
 
 from M2Sec import m2
+from M2Sec.SSL import _state
 
 __all__ = ["unknown_issuer", "ssl_verify_callback_stub", "ssl_verify_callback",
            "ssl_verify_callback_allow_unknown_ca", "ssl_info_callback"]
@@ -23,9 +24,7 @@ def ssl_verify_callback_stub(ssl_ctx_ptr: Any, x509_ptr: Any, errnum: int, errde
 def ssl_verify_callback(ssl_ctx_ptr: Any, x509_ptr: Any, errnum: int, errdepth: int, ok: int) -> int:
     """The old-style callback: accepts an unknown issuer when the Context allows it
     (set_allow_unknown_ca) and enforces the Context's depth."""
-    from M2Sec.SSL.Context import ctxmap
-
-    ssl_ctx = ctxmap()[int(ssl_ctx_ptr)]
+    ssl_ctx = _state.contexts[int(ssl_ctx_ptr)]
     if errnum in unknown_issuer and ssl_ctx.get_allow_unknown_ca():
         sys.stderr.write("policy: %s: permitted...\n" % m2.x509_get_verify_error(errnum))
         sys.stderr.flush()

@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, Optional, Union
 
 from M2Sec import OCSP, X509, m2
+from M2Sec.SSL import _state
 from M2Sec.SSL.SSLError import SSLVerificationError
 
 __all__ = ["OCSPStapleError", "StapleRevokedError", "RefreshingStaple", "MODES"]
@@ -145,9 +146,7 @@ class Settings:
 
     def check(self, ssl_ptr: Any, staple: Optional[bytes]) -> bool:
         """The client's check of the staple received (None: none)."""
-        from M2Sec.SSL.Connection import _connection_of
-
-        conn = _connection_of(ssl_ptr)
+        conn = _state.owner_of(ssl_ptr)
         if conn is not None:
             conn._ocsp_result = None  # nothing from an earlier handshake on the same object
         if self.mode == "off":
@@ -169,11 +168,9 @@ class Settings:
 
 def status_callback(ssl_ptr: Any, is_server: bool, staple: Optional[bytes]) -> Any:
     """ctx["ocsp"] in C, the same function for every context: it finds the Context's settings
-    through ctxmap (so that a staple callable holding its Context is an ordinary cycle, which
+    through the live Contexts' map (so that a staple callable holding its Context is an ordinary cycle, which
     the garbage collector can see), answers a server's request and checks a client's staple."""
-    from M2Sec.SSL.Context import ctxmap
-
-    ctx = ctxmap().get(int(m2.ssl_get_ssl_ctx(ssl_ptr)))
+    ctx = _state.context_of(m2.ssl_get_ssl_ctx(ssl_ptr))
     settings: Optional[Settings] = getattr(ctx, "_ocsp_settings", None)
     if is_server:
         return _der(settings.staple()) if settings is not None and settings.staple is not None else None

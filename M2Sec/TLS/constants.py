@@ -1,6 +1,6 @@
 """TLS Lite's protocol constants: alert levels and descriptions (RFC 8446 section 6, RFC 5054)."""
 
-from typing import Dict
+from typing import Dict, Tuple
 
 
 class AlertLevel:
@@ -65,5 +65,5 @@ class KeyUpdateMessageType:
 
 
 # TLS versions as TLS Lite writes them: (major, minor) of the record layer.
-VERSION_NAMES: Dict[tuple, str] = {(3, 0): "SSL 3.0", (3, 1): "TLS 1.0", (3, 2): "TLS 1.1",
+VERSION_NAMES: Dict[Tuple[int, int], str] = {(3, 0): "SSL 3.0", (3, 1): "TLS 1.0", (3, 2): "TLS 1.1",
                                    (3, 3): "TLS 1.2", (3, 4): "TLS 1.3"}

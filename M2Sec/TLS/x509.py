@@ -1,7 +1,7 @@
 """TLS Lite's certificate classes, X509 and X509CertChain, over M2Sec.X509."""
 
 import re
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Iterable, Iterator, List, Optional, Union
 
 from M2Sec import EVP
 from M2Sec import X509 as _X509
@@ -135,7 +135,7 @@ class X509CertChain:
     def __len__(self) -> int:
         return len(self.x509List)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator["X509"]:
         return iter(self.x509List)
 
     def __eq__(self, other: object) -> bool:

@@ -12,7 +12,7 @@ import io
 import socket
 import threading
 import time
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from cheroot import errors
 from cheroot.ssl import Adapter
@@ -92,7 +92,7 @@ def _load_cert(ctx: SSL.Context, cert: str, key: Optional[str], password: Option
     ctx.load_cert_chain(cert, key, callback=lambda *a: secret)
 
 
-def _pem_crls(path: str) -> list:
+def _pem_crls(path: str) -> List[Any]:
     marker = b"-----END X509 CRL-----"
     with open(path, "rb") as f:
         data = f.read()
@@ -115,7 +115,7 @@ class TLSSocket:
         self._socket = sock  # cheroot answers a plain-HTTP request on it
         self.env: Dict[str, str] = {}
         self.conn: Optional[SSL.Connection] = None
-        self.timeout = adapter.handshake_timeout
+        self.timeout: Optional[float] = adapter.handshake_timeout
         self.deadline: Optional[float] = None  # end of the request head (header timeout)
         self.queued = False  # the server has handed it to the selector once
         self._closed = False

@@ -15,7 +15,7 @@ Run one:  python tests/fuzz/fuzz_x509.py -max_total_time=60 NEWDIR tests/fuzz/co
 
 import os
 import sys
-from typing import Callable, Tuple, Type
+from typing import Any, Callable, Tuple, Type
 
 import atheris
 
@@ -27,10 +27,15 @@ with atheris.instrument_imports(include=["M2Sec"]):
     import M2Sec.mail  # noqa: F401
     import M2Sec.SMIME  # noqa: F401
     import M2Sec.SSH.authorized_keys  # noqa: F401
+    import M2Sec.SSH.config  # noqa: F401
     import M2Sec.SSH.connection  # noqa: F401
     import M2Sec.SSH.keys  # noqa: F401
     import M2Sec.SSH.knownhosts  # noqa: F401
+    import M2Sec.SSH.scp  # noqa: F401
     import M2Sec.SSH.server  # noqa: F401
+    import M2Sec.SSH.sftp  # noqa: F401
+    import M2Sec.SSH.sftp_client  # noqa: F401
+    import M2Sec.SSH.sftp_server  # noqa: F401
     import M2Sec.TLS._engine  # noqa: F401
     import M2Sec.TLS.settings  # noqa: F401
     import M2Sec.TLS.verifierdb  # noqa: F401
@@ -78,3 +83,13 @@ def main(one_input: Callable[[bytes], None], expected: Tuple[Type[BaseException]
 def split(data: bytes, parts: int = 8) -> list:
     """Cut data into pieces at the byte 0xFF 0x00 (so that mutations can make and join pieces)."""
     return data.split(b"\xff\x00", parts)
+
+
+def run_now(coro: Any) -> None:
+    """Run a coroutine that never waits (a target's fakes answer at once): no event loop."""
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
+    raise AssertionError("the coroutine waited")

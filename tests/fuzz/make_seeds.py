@@ -1,9 +1,11 @@
 """Writes the seed corpora of tests/fuzz/corpus/ (committed; run again only to refresh them).
 
 Seeds are valid inputs of each parser, made with M2Sec, the openssl command line and
-ssh-keygen, plus a few malformed ones; the fuzzer mutates from there.  Each target's inputs
-start with the mode byte its one_input reads.
-    python tests/fuzz/make_seeds.py
+ssh-keygen (and OpenSSH's sftp, sftp-server and scp for the SFTP and SCP targets), plus a few
+malformed ones; the fuzzer mutates from there.  Each target's inputs start with the mode byte
+its one_input reads.
+    python tests/fuzz/make_seeds.py             # every corpus, from scratch
+    python tests/fuzz/make_seeds.py sftp scp    # these targets' seeds added to their corpora
 """
 import hashlib
 import os
@@ -35,14 +37,184 @@ def write(target: str, *seeds: bytes) -> None:
             f.write(s)
 
 
-def run(*args: str, cwd: str) -> bytes:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True).stdout
+def run(*args: str, cwd: str, input: bytes = b"") -> bytes:
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, input=input, timeout=60).stdout
 
 
-def main() -> None:
+SEP = b"\xff\x00"
+
+
+def _packets(stream: bytes) -> list:
+    """An SFTP byte stream cut into its packets."""
+    out = []
+    while len(stream) >= 4:
+        n = 4 + int.from_bytes(stream[:4], "big")
+        out.append(stream[:n])
+        stream = stream[n:]
+    return out
+
+
+def _cuts(mode: int, packets: list) -> list:
+    """Seeds of one stream: whole, a packet per piece, and cut inside packets."""
+    whole = b"".join(packets)
+    return [bytes([mode]) + whole, bytes([mode]) + SEP.join(packets),
+            bytes([mode]) + SEP.join(whole[i:i + 7] for i in range(0, min(len(whole), 700), 7))]
+
+
+def seeds_ssh_config(tmp: str) -> None:
+    with open("/etc/ssh/ssh_config", "rb") as f:  # OpenSSH's own file, as Debian ships it
+        system = f.read()
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "ssh"))
+    from test_config import CONFIG  # noqa: E402
+    main_text = (b"Include a b\nHost web *.example.com !bad.example.com\n  HostName %h.internal\n  Port 2222\n"
+                 b"  User alice\n  IdentityFile ~/.ssh/id_%r@%h\n  ProxyJump bob@jump:2200,[::1]:22\n"
+                 b"  RekeyLimit 1G 1h30m\n  ServerAliveInterval 15\n  ServerAliveCountMax 3\n"
+                 b"Match originalhost db* user alice\n  Ciphers ^aes128-ctr,aes256-gcm@openssh.com\n"
+                 b"  ProxyCommand ssh -W %%h:%p gw\nMatch exec \"touch /tmp/x\" host h\n  Port 1\n"
+                 b"Host *\n  KexAlgorithms -diffie-hellman*\n  MACs +hmac-sha2-512\n  ConnectTimeout 30\n"
+                 b"  PreferredAuthentications publickey,password\n  HostKeyAlgorithms ssh-ed25519\n")
+    inc_a = b"Host 10.0.0.*\n  User=root\n  Port=22\n  Include c\n"
+    inc_b = b"Match all\n  SendEnv LANG LC_*\n  SetEnv A=b\n  LocalForward 8080 localhost:80\n"
+    write("ssh_config", *[bytes([m]) + t for m in range(8) for t in (system, CONFIG.encode())],
+          *[bytes([m]) + SEP.join([main_text, inc_a, inc_b, b"Host *\n  Include a\n"]) for m in range(8)],
+          b"\x00Host h\n  Port 99999\n", b"\x01Host *\n  RekeyLimit 10x 5y\n",
+          b"\x00Include ~/.ssh/*\n" + SEP + b"Include b\n" + SEP + b"Include a\n")
+
+
+def _sftp_server(data: bytes, count: int, cwd: str) -> list:
+    """OpenSSH's sftp-server's first count packets in answer to data (it stops at EOF on its
+    input without writing what it has: stdin stays open until they are read)."""
+    proc = subprocess.Popen(["/usr/lib/openssh/sftp-server"], cwd=cwd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        out = []
+        while len(out) < count:
+            n = int.from_bytes(proc.stdout.read(4), "big")
+            out.append(n.to_bytes(4, "big") + proc.stdout.read(n))
+        return out
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def seeds_sftp(tmp: str) -> None:
+    from M2Sec.SSH import sftp as fx
+    from fuzz_sftp import requests
+    d = os.path.join(tmp, "sftp")
+    os.makedirs(os.path.join(d, "dir"))
+    with open(os.path.join(d, "dir", "f"), "wb") as f:
+        f.write(b"content of f\n")
+    # the client side: OpenSSH's sftp-server answering the target's requests, with real paths
+    c = fx.SFTPClientCore()
+    c.init()
+    init = c.data_to_send()
+    c.receive(fx.packet(fx.FXP_VERSION, uint32(3)))
+    for ptype, name, body in requests(os.path.join(d, "dir").encode(), os.path.join(d, "dir", "f").encode()):
+        c.request(ptype, (string(name) if name else b"") + body)
+    reqs = c.data_to_send()
+    replies = _sftp_server(init + reqs, c.outstanding() + 1, d)
+    seeds = _cuts(3, [replies[0], b"".join(replies[1:])]) + _cuts(3, replies) + _cuts(1, replies[1:])
+    # the server side: OpenSSH's sftp client's requests (sftp -D: no ssh between them), and ours
+    wrap = os.path.join(d, "wrap.sh")
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\ntee %s/req.bin | /usr/lib/openssh/sftp-server\n" % d)
+    os.chmod(wrap, 0o755)
+    dd = os.path.join(d, "dir")
+    batch = os.path.join(d, "batch")
+    with open(batch, "w") as f:
+        f.write("ls -l {0}\nget {0}/f {1}/got\nput {0}/f {0}/g\nmkdir {0}/m\nrename {0}/g {0}/h\n"
+                "ln -s {0}/h {0}/l\nchmod 600 {0}/h\ndf {0}\nrm {0}/h\nrmdir {0}/m\n".format(dd, d))
+    run("sftp", "-D", wrap, "-b", batch, cwd=d)
+    with open(os.path.join(d, "req.bin"), "rb") as f:
+        theirs = _packets(f.read())
+    ours = _packets(init + reqs)
+    seeds += _cuts(2, theirs) + _cuts(2, ours) + _cuts(0, ours[1:]) + _cuts(0, theirs[1:])
+    # the same, served by M2Sec's SFTPServer (mode bit 2), inside its chroot ("/d", "/d/f")
+    ours = _packets(init + b"".join(fx.packet(t, uint32(i), (string(n) if n else b"") + b)
+                                    for i, (t, n, b) in enumerate(requests())))
+    seeds += _cuts(6, theirs) + _cuts(6, ours) + _cuts(4, ours[1:])
+    write("sftp", *seeds)
+
+
+def seeds_scp(tmp: str) -> None:
+    d = os.path.join(tmp, "scp")
+    os.makedirs(os.path.join(d, "dir", "sub"))
+    for name, body in (("a", b"hello\n"), ("sub/b", b"x" * 100), ("sub/empty", b"")):
+        with open(os.path.join(d, "dir", name), "wb") as f:
+            f.write(body)
+    # OpenSSH's scp as the source (scp -f, what the remote end of "scp host:dir ." runs)
+    source = run("scp", "-r", "-p", "-f", "dir", cwd=d, input=b"\0" * 64)
+    plain = run("scp", "-f", "dir/a", cwd=d, input=b"\0" * 8)
+    # and as the sink (scp -t): its acknowledgements and error lines
+    acks = subprocess.run(["scp", "-t", "-d", "nonexistent"], cwd=d, input=b"C0644 3 a\nabc\0",
+                          capture_output=True).stdout
+    refused = subprocess.run(["scp", "-t", "dir"], cwd=d, input=b"C0644 3 n\nabc\0D0755 0 dd\nE\n",
+                             capture_output=True).stdout
+    write("scp", b"\x00" + source, b"\x00" + plain, b"\x01" + plain, b"\x01" + source,
+          b"\x00" + source.replace(b"\nE\n", b"\n\x01scp: warning\nE\n", 1), b"\x00\x02scp: failed\n",
+          b"\x02" + b"\0" * 16, b"\x02\0\0" + refused, b"\x02" + acks, b"\x02\x00" * 12,
+          b"\x03scp -v -r -p -t -- /srv/x", b"\x03scp -f -- 'a b'", b"\x03scp -t -d -- dir", b"\x03/usr/bin/scp -f x")
+
+
+def seeds_openssl_loaders(tmp: str) -> None:
+    """PKCS#12 (mode 9), CMS in DER, PEM and S/MIME (10-12), OCSP responses and requests (13,
+    14): made by the openssl command line and by M2Sec."""
+    from M2Sec import CMS, OCSP, PKCS12
+    d = os.path.join(tmp, "loaders")
+    os.mkdir(d)
+    ca = M2SecCA(d)
+    key, cert = ca.person("carol")
+    inter, inter_key = ca.certs["inter"], ca.keys["inter"]
+
+    def rd(name: str) -> bytes:
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read()
+    run("openssl", "pkcs12", "-export", "-in", "carol.pem", "-inkey", "carol.key", "-certfile", "inter.pem",
+        "-name", "carol", "-passout", "pass:pw", "-out", "pw.p12", cwd=d)
+    run("openssl", "pkcs12", "-export", "-in", "carol.pem", "-inkey", "carol.key", "-passout", "pass:",
+        "-out", "nopw.p12", cwd=d)
+    seeds = [b"\x09p" + rd("pw.p12"), b"\x09-" + rd("nopw.p12"),
+             b"\x09p" + PKCS12.serialize_key_and_certificates(b"c", key, cert, [inter], b"pw"),
+             b"\x09-" + PKCS12.serialize_key_and_certificates(None, None, None, [inter, cert], None)]
+    for args in (["-sign", "-signer", "carol.pem", "-inkey", "carol.key", "-certfile", "inter.pem"],
+                 ["-encrypt", "-aes-256-gcm", "carol.pem"], ["-encrypt", "-aes-128-cbc", "carol.pem"],
+                 ["-digest_create"], ["-EncryptedData_encrypt", "-aes128", "-secretkey", "00" * 16]):
+        for form, mode in (("DER", 10), ("PEM", 11), ("SMIME", 12)):
+            seeds.append(bytes([mode]) + run("openssl", "cms", "-in", "ca.cnf", "-outform", form, *args, cwd=d))
+    seeds += [b"\x0a" + CMS.sign(b"hello", key, cert, certs=[inter]).to_der(),
+              b"\x0b" + CMS.encrypt(b"hello", [cert]).to_pem(), b"\x0c" + CMS.sign(b"hi", key, cert).to_smime()]
+    req = OCSP.build_request(cert, inter)
+    run("openssl", "ocsp", "-issuer", "inter.pem", "-cert", "carol.pem", "-reqout", "req.der", cwd=d)
+    run("openssl", "ocsp", "-index", "index.txt", "-rsigner", "inter.pem", "-rkey", "inter.key", "-CA", "inter.pem",
+        "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1", cwd=d)
+    builder = OCSP.ResponseBuilder()
+    builder.add_response(cert, inter)
+    builder.copy_nonce(req)
+    seeds += [b"\x0d" + rd("resp.der"), b"\x0d" + builder.sign(inter, inter_key).to_der(),
+              b"\x0d" + OCSP.error_response(OCSP.ResponseStatus.TRY_LATER).to_der(),
+              b"\x0e" + rd("req.der"), b"\x0e" + req.to_der()]
+    write("openssl_loaders", *seeds)
+
+
+ADDED = {"openssl_loaders": seeds_openssl_loaders, "ssh_config": seeds_ssh_config, "sftp": seeds_sftp, "scp": seeds_scp}
+
+
+def main(targets: list) -> None:
+    if targets:
+        tmp = tempfile.mkdtemp()
+        try:
+            for t in targets:
+                ADDED[t](tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     shutil.rmtree(CORPUS, ignore_errors=True)
     tmp = tempfile.mkdtemp()
     try:
+        for make in ADDED.values():
+            make(tmp)
         ed = keys.generate_private_key("ssh-ed25519", comment="fuzz@seed")
         ec = keys.generate_private_key("ecdsa-sha2-nistp256")
         rsa = keys.generate_private_key("ssh-rsa", bits=2048)
@@ -162,4 +334,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -121,6 +121,27 @@ def test_proxy_command_with_openssh(home, sshd):
         run(go("exit 0"))
 
 
+def test_proxy_command_from_the_config_runs_as_written(home, sshd, tmp_path):
+    # the configuration's ProxyCommand lost its quotes (shlex-split and joined) and was expanded
+    # twice, so that %% became a token: "sh -c '...'" ran another command, %%s failed
+    key = sshd.user_keys["ed25519"]
+    mark = tmp_path / "ran"
+    config = home / ".ssh" / "config"
+    config.write_text(
+        "Host viaproxy\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n"
+        "  ProxyCommand sh -c 'printf \"%%%%s\" \"%%h:%%p\" > %s; exec ssh -F /dev/null -o LogLevel=ERROR "
+        "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i %s -p %d -W %%h:%%p "
+        "%s@127.0.0.1'\n" % (sshd.port, sshd.user, key, mark, key, sshd.port, sshd.user)
+        + config.read_text())
+
+    async def go():
+        async with SSH.connect("viaproxy", connect_timeout=20) as conn:
+            return (await conn.run("echo proxied")).stdout, conn._proxy_proc
+    out, proc = run(go())
+    assert out == b"proxied\n" and proc is not None
+    assert mark.read_text() == "127.0.0.1:%d" % sshd.port
+
+
 def test_host_key_order_follows_known_hosts(home, sshd, tmp_path):
     # known_hosts lists only the ECDSA key: OpenSSH, asyncssh and paramiko connect, and so does M2Sec
     path = tmp_path / "kh_ecdsa"

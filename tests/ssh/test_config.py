@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from M2Sec.SSH.config import (SSHConfig, SSHConfigError, algorithm_list, parse_jump, parse_size, parse_time)
+from M2Sec.SSH.config import (MAX_INCLUDED, SSHConfig, SSHConfigError, algorithm_list, client_options, parse_jump,
+                               parse_size, parse_time)
 
 CONFIG = """
 # a comment
@@ -90,7 +91,7 @@ def test_oversized_file(tmp_path):
 
 def test_values():
     default = [b"a", b"b", b"c"]
-    assert algorithm_list("x,y", default, default) == [b"x", b"y"]
+    assert algorithm_list("c,a", default, default) == [b"c", b"a"]
     assert algorithm_list("+d,a", default, default + [b"d"]) == [b"a", b"b", b"c", b"d"]
     assert algorithm_list("-b*", default, default) == [b"a", b"c"]
     assert algorithm_list("^c", default, default) == [b"c", b"a", b"b"]
@@ -105,3 +106,82 @@ def test_values():
     assert parse_jump("[::1]:22") == (None, "::1", 22)
     assert parse_jump("ssh://h") == (None, "h", None)
     assert parse_jump("::1") == (None, "::1", None)
+
+
+# ---- found by fuzzing (tests/fuzz/fuzz_ssh_config.py): each was a bare ValueError,
+# OverflowError or a hang instead of SSHConfigError
+
+@pytest.mark.parametrize("bad", ["9" * 5000, "9" * 400 + "w", "\u00b2", "1\u0663", "4294967296", "69w" * 500, "",
+                                 "1 h", "-5"])
+def test_bad_times(bad):
+    # int() of 5000 digits raised ValueError, a huge number OverflowError in float(), a
+    # superscript digit passed isdigit() then failed int(); OpenSSH's convtime stops at INT_MAX
+    with pytest.raises(SSHConfigError, match="bad time"):
+        parse_time(bad)
+
+
+def test_times_up_to_int_max():
+    assert parse_time("2147483647") == 2 ** 31 - 1 and parse_time("1w1d1h1m1s") == 694861
+    assert parse_time("1h30") == 3630
+
+
+@pytest.mark.parametrize("bad", ["h:", "[h]:x", "h:99999999", "h:0", "[::1", "[::1]x", "h:+22", "h:2_2", "@:1"])
+def test_bad_jump_hosts(bad):
+    with pytest.raises(SSHConfigError):
+        parse_jump(bad)
+
+
+@pytest.mark.parametrize("bad", ["-1", "+5", "1_0", " ", "1\u0663", "9" * 30, "1Q"])
+def test_bad_sizes(bad):
+    with pytest.raises(SSHConfigError):
+        parse_size(bad)
+
+
+def test_algorithm_lists_name_only_supported_algorithms():
+    default = [b"a", b"b"]
+    with pytest.raises(SSHConfigError, match="unsupported algorithm x"):  # was passed on: ValueError in connect
+        algorithm_list("a,x", default, default)
+    with pytest.raises(SSHConfigError, match="no algorithm"):
+        algorithm_list("-*", default, default)
+    assert algorithm_list("+x,b", default, default) == default  # + ignores what it cannot add, as before
+    assert algorithm_list("^b,b", default, default) == [b"b", b"a"]
+
+
+def test_nul_in_a_line():
+    # os.path.expanduser and glob raised "ValueError: embedded null byte" for an Include
+    with pytest.raises(SSHConfigError, match="NUL"):
+        SSHConfig.from_text("Include=/\x00 **\n").lookup("h")
+
+
+def test_include_fan_out_is_bounded(tmp_path, monkeypatch):
+    # each file includes the next twice: 2**16 readings before the depth limit, now an error
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ssh = tmp_path / ".ssh"
+    ssh.mkdir()
+    for i in range(12):
+        (ssh / ("f%d" % i)).write_text("Include f%d f%d\n" % (i + 1, i + 1))
+    (ssh / "f12").write_text("Port 2\n")
+    with pytest.raises(SSHConfigError, match="more than %d files" % MAX_INCLUDED):
+        SSHConfig([ssh / "f0"]).lookup("h")
+    (ssh / "f0").write_text("Include f11\nInclude f12\n")
+    assert SSHConfig([ssh / "f0"]).lookup("h")["port"] == "2"  # one file read twice, in turn: no loop
+    (ssh / "f12").write_text("Include f0\n")
+    with pytest.raises(SSHConfigError, match="Include loop: .*f0 -> .*f11 -> .*f12 -> .*f0"):
+        SSHConfig([ssh / "f0"]).lookup("h")
+
+
+def test_client_options():
+    opts = SSHConfig.from_text(
+        "Host *\n Port 2200\n RekeyLimit 1M 10m\n ConnectTimeout 5\n ServerAliveInterval 1m\n"
+        " ServerAliveCountMax 0\n PreferredAuthentications publickey,,password\n ProxyJump a, b:2\n"
+        " ProxyCommand printf '%%s' %h\n").lookup("x")
+    assert client_options(opts) == {
+        "port": 2200, "rekey_bytes": 1 << 20, "rekey_seconds": 600.0, "connect_timeout": 5.0,
+        "keepalive_interval": 60.0, "keepalive_count_max": 0, "preferred_auth": ["publickey", "password"],
+        "tunnel": "a,b:2", "proxy_command": "printf '%s' x"}
+    # the command as written (its quotes were dropped), expanded once (connect() expanded it again)
+    assert client_options({"hostname": "x", "proxyjump": "none", "proxycommand": "none"}) == {}
+    for key, value in (("port", "ssh"), ("port", "0"), ("port", "65536"), ("serveralivecountmax", "-1"),
+                       ("proxyjump", "a,b:x"), ("connecttimeout", "soon"), ("rekeylimit", "1G x")):
+        with pytest.raises(SSHConfigError):
+            client_options({"hostname": "x", key: value})
