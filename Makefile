@@ -56,14 +56,19 @@ clean:
 # `make test-pythons`: a subset of the suite on each other supported Python (.ci/test-pythons.sh).
 PYTHONS ?= 3.9 3.10 3.12 3.13
 # `make openssl35`: OpenSSL 3.5 from Debian trixie's source package, shared and static (-fPIC),
-# in $(M2SEC_CACHE)/openssl-3.5 (fetched and built once); `make test-openssl35`: M2Sec built against it
+# with zlib, in $(M2SEC_CACHE)/openssl-3.5-HASH (fetched and built once); `make test-openssl35`: M2Sec built against it
 # in build/venv-openssl35 and the whole suite run there.
 # The OpenSSL builds are kept outside the tree (M2SEC_CACHE), so that a fresh clone on the same
 # machine (CI) reuses them instead of building OpenSSL again (minutes each).
 M2SEC_CACHE ?= $(HOME)/.cache/m2sec
-OPENSSL35 := $(abspath $(M2SEC_CACHE)/openssl-3.5)
-WHEEL_OPENSSL := $(abspath $(M2SEC_CACHE)/openssl-3.5-static)
-export WHEEL_OPENSSL
+# Configure's options of the two builds; each build's directory carries the first 8 hex digits of
+# the SHA-256 of its options, so that changing them builds anew beside the old build (left as it is).
+OPENSSL35_CONFIG := shared -fPIC zlib
+WHEEL_OPENSSL_CONFIG := no-shared no-module -fPIC zlib --openssldir=/usr/lib/ssl
+openssl_key = $(shell printf '%s' '$(1)' | sha256sum | cut -c1-8)
+OPENSSL35 := $(abspath $(M2SEC_CACHE)/openssl-3.5-$(call openssl_key,$(OPENSSL35_CONFIG)))
+WHEEL_OPENSSL := $(abspath $(M2SEC_CACHE)/openssl-3.5-static-$(call openssl_key,$(WHEEL_OPENSSL_CONFIG)))
+export WHEEL_OPENSSL WHEEL_OPENSSL_CONFIG
 VENV35 := build/venv-openssl35
 # `make fuzz`: every target of tests/fuzz for FUZZ_SECONDS each, new inputs in build/fuzz/.
 FUZZ_SECONDS ?= 600
@@ -81,7 +86,7 @@ test-pythons: prereqs sdist
 	sh .ci/test-pythons.sh $(PYTHONS)
 
 openssl35: prereqs
-	sh .ci/build-openssl.sh trixie $(OPENSSL35)
+	OPENSSL_CONFIG='$(OPENSSL35_CONFIG)' nice -n 10 sh .ci/build-openssl.sh trixie $(OPENSSL35)
 
 test-openssl35: prereqs openssl35 sdist
 	test -x $(VENV35)/bin/python || $(PYTHON) -m venv $(VENV35)
@@ -125,9 +130,10 @@ asan: prereqs sdist
 
 # ---- The self-contained wheel (issue 20) --------------------------------------------------------
 # `make wheel`: dist/m2sec-*-manylinux_*.whl with OpenSSL 3.5 linked in statically and hidden
-# (.ci/build-wheel.sh; the OpenSSL build is kept in $(M2SEC_CACHE)/openssl-3.5-static).
+# (.ci/build-wheel.sh; the OpenSSL build is kept in $(M2SEC_CACHE)/openssl-3.5-static-HASH).
 # `make test-wheel`: the wheel installed in a fresh venv (build/venv-wheeltest) and the suite run
-# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like).
+# there with no C compiler on PATH (build/nocc: /usr/bin without gcc, cc, ld and the like);
+# WHEEL_TESTS=test_cms.py (say) runs only those.
 WHEEL_VENV := build/venv-wheeltest
 NOCC := build/nocc
 

@@ -94,6 +94,18 @@ ext = Extension(
 )
 
 
+def static_deps(library_dirs):
+    """The system libraries a static libcrypto needs (libcrypto.pc's Libs.private: -ldl, -pthread,
+    and -lz when OpenSSL was configured with zlib), linked as shared libraries."""
+    for d in library_dirs:
+        pc = os.path.join(d, "pkgconfig", "libcrypto.pc")
+        if os.path.exists(pc):
+            with open(pc) as f:
+                private = next((l.split(":", 1)[1].split() for l in f if l.startswith("Libs.private:")), [])
+            return [a[2:] if a.startswith("-l") else "pthread" for a in private if a.startswith("-l") or a == "-pthread"]
+    return ["pthread", "dl"]
+
+
 def link_static(ext):
     """Link OPENSSL_DIR's libssl.a and libcrypto.a into ext, all their symbols local to it (only
     PyInit__m2sec is exported), so that a libcrypto another module loads cannot clash with them."""
@@ -102,7 +114,7 @@ def link_static(ext):
     if len(libs) != 2:
         sys.exit("error: OPENSSL_STATIC=1 needs libssl.a and libcrypto.a under OPENSSL_DIR (lib/ or lib64/)")
     ext.extra_objects = libs
-    ext.libraries = ["pthread", "dl"]
+    ext.libraries = static_deps(ext.library_dirs)
     ext.library_dirs = ext.runtime_library_dirs = []
     ext.extra_link_args = ["-Wl,--exclude-libs,ALL", "-Wl,--version-script=" + os.path.join("SWIG", "_m2sec.map")]
     ext.depends.append(os.path.join("SWIG", "_m2sec.map"))

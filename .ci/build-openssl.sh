@@ -4,8 +4,12 @@
 # shared ones (with an rpath), a static wheel can link the static ones.
 #   .ci/build-openssl.sh [SUITE] [PREFIX]          (defaults: trixie build/openssl-3.5)
 # OPENSSL_SRC: an unpacked OpenSSL source tree to build instead of fetching one.
-# OPENSSL_CONFIG: Configure's options instead of the default (shared, -fPIC, OPENSSLDIR in PREFIX);
-# `make wheel` passes static-only ones with the system's OPENSSLDIR (.ci/build-wheel.sh).
+# OPENSSL_CONFIG: Configure's options (default: shared -fPIC zlib); unless they name an
+# --openssldir, OPENSSLDIR is PREFIX/ssl and the programs get an rpath to PREFIX/lib. `make wheel`
+# passes static-only ones with the system's OPENSSLDIR (.ci/build-wheel.sh). The Makefile names
+# PREFIX after a hash of these options, so a change of options builds into a new directory and
+# the old one stays as it is; PREFIX/.complete records the options it was built with, and a PREFIX
+# built with other options is refused, not rebuilt under whoever is using it.
 # The source is fetched once with `apt-get source` through a private apt configuration under
 # build/apt-SUITE (the machine's apt sources are not touched) and kept in build/src-SUITE.
 set -eu
@@ -15,8 +19,13 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEYRING=${DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 top=$(pwd)
 case "$PREFIX" in /*) ;; *) PREFIX="$top/$PREFIX" ;; esac
+CONFIG=${OPENSSL_CONFIG:-shared -fPIC zlib}
 if [ -x "$PREFIX/bin/openssl" ] && [ -e "$PREFIX/.complete" ]; then
-    echo "OpenSSL already built in $PREFIX: $("$PREFIX/bin/openssl" version)"; exit 0
+    if [ "$(cat "$PREFIX/.complete")" != "$CONFIG" ]; then
+        echo "$PREFIX was built with other Configure options ($(cat "$PREFIX/.complete")), not: $CONFIG;" \
+            "choose another PREFIX (the Makefile names it after the options) or remove it" >&2; exit 1
+    fi
+    echo "OpenSSL already built in $PREFIX ($CONFIG): $("$PREFIX/bin/openssl" version)"; exit 0
 fi
 command -v dpkg-source >/dev/null || { echo "dpkg-source is missing: apt-get install dpkg-dev" >&2; exit 1; }
 aptdir="$top/build/apt-$SUITE"
@@ -50,12 +59,15 @@ build="$top/build/obj-$SUITE-$(basename "$PREFIX")"
 rm -rf "$build"; mkdir -p "$build"
 cd "$build"
 # Debian's patches are applied by dpkg-source; no Debian configuration, OpenSSL's own defaults.
-"$src/Configure" --prefix="$PREFIX" --libdir=lib no-tests \
-    ${OPENSSL_CONFIG:---openssldir="$PREFIX/ssl" shared -fPIC "-Wl,-rpath,$PREFIX/lib"} >/dev/null
+# Options naming their own OPENSSLDIR (the system's for a wheel) get software only installed.
+case " $CONFIG " in
+    *" --openssldir="*) own_dir=1; set -- $CONFIG ;;
+    *) own_dir=""; set -- --openssldir="$PREFIX/ssl" "-Wl,-rpath,$PREFIX/lib" $CONFIG ;;
+esac
+"$src/Configure" --prefix="$PREFIX" --libdir=lib no-tests "$@" >/dev/null
 make -s -j"${JOBS:-2}" >/dev/null
-# A custom configuration names its own OPENSSLDIR (the system's for a wheel): software only.
-if [ -n "${OPENSSL_CONFIG:-}" ]; then make -s install_sw >/dev/null; else make -s install_sw install_ssldirs >/dev/null; fi
+if [ -n "$own_dir" ]; then make -s install_sw >/dev/null; else make -s install_sw install_ssldirs >/dev/null; fi
 # The system's CA certificates, so that tests verifying public CAs behave as on the system OpenSSL.
 [ -d /etc/ssl/certs ] && rmdir "$PREFIX/ssl/certs" 2>/dev/null && ln -s /etc/ssl/certs "$PREFIX/ssl/certs" || true
-touch "$PREFIX/.complete"
+printf '%s\n' "$CONFIG" > "$PREFIX/.complete"
 "$PREFIX/bin/openssl" version

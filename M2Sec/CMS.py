@@ -25,7 +25,8 @@ them); X25519/X448 recipients (RFC 8418) need a CMS with their key agreement, wh
 lacks up to 3.5 at least (it takes such keys for key transport).  :data:`HAS_EDDSA` and
 :data:`HAS_ECX_RECIPIENTS` (probed at import) say whether the OpenSSL M2Sec runs on can; where
 it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
-(:data:`HAS_ZLIB`).
+(:data:`HAS_ZLIB`: the system's OpenSSL 3.0 on Debian is not, the wheel's OpenSSL is);
+:func:`uncompress` stops at ``max_size`` (:data:`MAX_UNCOMPRESSED` by default).
 """
 
 import datetime
@@ -41,7 +42,7 @@ __all__ = [
     "CMSUnsupportedAlgorithm", "ContentInfo", "Signer", "CertRecipient", "KEKRecipient",
     "PasswordRecipient", "SignerInfo", "SignerResult", "Verified", "sign", "verify", "encrypt",
     "decrypt", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
-    "load_smime", "default_digest", "HAS_ZLIB", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
+    "load_smime", "default_digest", "HAS_ZLIB", "MAX_UNCOMPRESSED", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
 ]
 
 
@@ -657,16 +658,40 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
 
 # ---- CompressedData and DigestedData ----
 
+#: The largest content :func:`uncompress` inflates by default (64 MiB).
+MAX_UNCOMPRESSED = 64 << 20
+
+_NO_ZLIB = "CompressedData needs an OpenSSL built with zlib; this one is not (CMS.HAS_ZLIB is False)"
+
+
 def compress(data: Data) -> ContentInfo:
-    """CompressedData (zlib, RFC 3274).  :raises CMSUnsupportedAlgorithm: if OpenSSL has no
-    zlib (HAS_ZLIB is False)."""
+    """CompressedData of data (zlib, RFC 3274; OpenSSL's CMS_compress).
+
+    :raises CMSUnsupportedAlgorithm: if this OpenSSL has no zlib (:data:`HAS_ZLIB` is False).
+    """
+    if not HAS_ZLIB:
+        raise CMSUnsupportedAlgorithm(_NO_ZLIB)
     bio = _in_bio(data)
     return ContentInfo(m2.cms_compress(bio._ptr(), m2.CMS_BINARY))
 
 
-def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
-    """The content of a compressedData."""
-    return m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY)
+def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None, *,
+               max_size: Optional[int] = MAX_UNCOMPRESSED) -> Optional[bytes]:
+    """The content of a compressedData (RFC 3274), or None when written to ``out``.
+
+    :param max_size: the most bytes the content may inflate to (``None``: no limit, for an
+        ``out`` that can take any size); memory stays bounded by it.
+    :raises CMSFormatError: not a compressedData, corrupt zlib data, or content larger than
+        ``max_size`` (a compression bomb).
+    :raises CMSUnsupportedAlgorithm: if this OpenSSL has no zlib (:data:`HAS_ZLIB` is False).
+    """
+    if not isinstance(ci, ContentInfo):
+        raise TypeError("ci must be a CMS.ContentInfo")
+    if max_size is not None and (not isinstance(max_size, int) or max_size < 0):
+        raise ValueError("max_size must be None or an int >= 0")
+    if not HAS_ZLIB and ci.type == m2.CMS_COMPRESSED:
+        raise CMSUnsupportedAlgorithm(_NO_ZLIB)
+    return m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY, -1 if max_size is None else max_size)
 
 
 def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:

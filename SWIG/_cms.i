@@ -645,16 +645,50 @@ static CMS_ContentInfo *cms_compress(BIO *in, int flags) {
     return cms;
 }
 
-/* The content of a compressedData into optional_out (then None), or as bytes. */
-static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *optional_out, int flags) {
-    BIO *own = NULL;
-    int r;
-    if (!optional_out && !(optional_out = own = m2_cms_out_new(0))) return NULL;
+/* The content of a compressedData into optional_out (then None), or as bytes; at most max_size
+ * bytes of it (max_size < 0: no limit). As CMS_uncompress, but the inflated content is read in
+ * 16 KiB pieces and counted, so that a small message inflating to gigabytes (a zip bomb) stops
+ * with CMSFormatError past max_size instead of filling memory; an inflate error is an error here
+ * (CMS_uncompress ends the content there quietly). Binary content only (no CMS_TEXT). */
+static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *optional_out, int flags,
+                                long long max_size) {
+    BIO *own = NULL, *cont = NULL, *next;
+    char *buf = NULL;
+    long long total = 0;
+    int n, ok = 0, over = 0;
+    char msg[128];
+    if (flags & CMS_TEXT) { PyErr_SetString(PyExc_ValueError, "cms_uncompress reads binary content only"); return NULL; }
+    if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_id_smime_ct_compressedData)
+        return m2_raise_msg(M2_CMS_FORMAT, "not a compressedData");
+    if (!(buf = PyMem_Malloc(16384))) return PyErr_NoMemory();
+    if (!optional_out && !(optional_out = own = m2_cms_out_new(0))) goto err;
     M2_ALLOW
-    r = CMS_uncompress(cms, optional_bio, optional_out, flags);
+    if ((cont = CMS_dataInit(cms, optional_bio))) {
+        for (;;) {
+            n = BIO_read(cont, buf, 16384);
+            if (n <= 0) { ok = n == 0 && !ERR_peek_error(); break; }
+            if (max_size >= 0 && (total += n) > max_size) { over = 1; break; }
+            if (BIO_write(optional_out, buf, n) != n) break;
+        }
+        if (ok && BIO_flush(optional_out) <= 0) ok = 0;
+    }
+    /* The chain CMS_dataInit made ends at the caller's optional_bio, which stays the caller's. */
+    while (cont && cont != optional_bio) { next = BIO_pop(cont); BIO_free(cont); cont = next; }
     M2_DISALLOW
-    if (r != 1) { BIO_free(own); return m2_cms_raise(M2_CMS_FORMAT, "cannot uncompress"); }
+    PyMem_Free(buf);
+    buf = NULL;
+    if (over) {
+        ERR_clear_error();
+        snprintf(msg, sizeof(msg), "the compressed content inflates to more than %lld bytes (max_size)", max_size);
+        m2_raise_msg(M2_CMS_FORMAT, msg);
+        goto err;
+    }
+    if (!ok) { m2_cms_raise(M2_CMS_FORMAT, "cannot uncompress"); goto err; }
     return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
+err:
+    PyMem_Free(buf);
+    BIO_free(own);
+    return NULL;
 }
 
 /* 1 if this OpenSSL has CMS compression (it was built with zlib). */

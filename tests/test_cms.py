@@ -359,28 +359,131 @@ def test_digested_both_ways(tmp_path):
         CMS.verify_digest(CMS.load_der(bad))
 
 
-def test_compressed(tmp_path):
+# CompressedData (RFC 3274) needs an OpenSSL built with zlib: OpenSSL 3.5 as `make openssl35` and
+# `make wheel` build it has it, Debian's system OpenSSL 3.0 has not (then the openssl command has not
+# either, and M2Sec says so).
+FORMS = {  # form -> (M2Sec writer, M2Sec reader, openssl -inform/-outform)
+    "der": (lambda ci: ci.to_der(), CMS.load_der, "DER"),
+    "pem": (lambda ci: ci.to_pem(), CMS.load_pem, "PEM"),
+    "smime": (lambda ci: ci.to_smime(), lambda b: CMS.load_smime(b)[0], "SMIME"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_compressed_both_ways(tmp_path, form):
+    write_ci, load, oform = FORMS[form]
     src = write(tmp_path, "in.bin", DATA)
-    peer = run("cms", "-compress", "-binary", "-in", src, "-outform", "DER")
-    if CMS.HAS_ZLIB:
-        assert CMS.uncompress(CMS.load_der(peer.stdout)) == DATA
-        f = write(tmp_path, "c.der", CMS.compress(DATA).to_der())
-        assert openssl("cms", "-uncompress", "-inform", "DER", "-in", f) == DATA
-    else:  # this OpenSSL was built without zlib: so is the openssl command
+    peer = run("cms", "-compress", "-binary", "-in", src, "-outform", oform)
+    if not CMS.HAS_ZLIB:  # this OpenSSL was built without zlib: so is the openssl command
         assert peer.returncode != 0
-        with pytest.raises(CMS.CMSUnsupportedAlgorithm):
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="zlib"):
             CMS.compress(DATA)
+        return
+    assert peer.returncode == 0, peer.stderr
+    if form == "smime":
+        assert b"smime-type=compressed-data" in peer.stdout
+    ci = load(peer.stdout)
+    assert ci.type == m2.CMS_COMPRESSED and ci.type_name == "compressedData"
+    assert CMS.uncompress(ci) == DATA
+    ours = CMS.compress(DATA)
+    assert ours.type == m2.CMS_COMPRESSED
+    f = write(tmp_path, "c." + form, write_ci(ours))
+    assert openssl("cms", "-uncompress", "-binary", "-inform", oform, "-in", f) == DATA
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    size = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + size + body
+
+
+def compressed_data(zdata: bytes) -> bytes:
+    """A CompressedData ContentInfo (RFC 3274 section 1.1) around a zlib stream, made by hand."""
+    oid_compressed = bytes.fromhex("060b2a864886f70d010910010" "9")  # id-ct-compressedData
+    oid_zlib = bytes.fromhex("060b2a864886f70d0109100308")  # id-alg-zlibCompress
+    oid_data = bytes.fromhex("06092a864886f70d010701")  # id-data
+    encap = _der(0x30, oid_data + _der(0xA0, _der(0x04, zdata)))
+    body = _der(0x30, _der(0x02, b"\x00") + _der(0x30, oid_zlib) + encap)
+    return _der(0x30, oid_compressed + _der(0xA0, body))
+
+
+def zlib_bomb(size: int) -> bytes:
+    """A zlib stream of size zero bytes (about 1/1000 of it), made without holding size bytes."""
+    import zlib
+    z = zlib.compressobj(9)
+    chunk = bytes(1 << 20)
+    return b"".join(z.compress(chunk) for _ in range(size >> 20)) + z.flush()
+
+
+def test_compressed_by_hand_and_limits(tmp_path):
+    import zlib
+    ci = CMS.load_der(compressed_data(zlib.compress(DATA)))
+    assert ci.type == m2.CMS_COMPRESSED
+    if not CMS.HAS_ZLIB:
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="zlib"):
+            CMS.uncompress(ci)
+        return
+    # The hand-made encoding is what OpenSSL reads too, so the bomb below is a real CompressedData.
+    f = write(tmp_path, "hand.der", ci.to_der())
+    assert openssl("cms", "-uncompress", "-binary", "-inform", "DER", "-in", f) == DATA
+    assert CMS.uncompress(ci, max_size=len(DATA)) == DATA
+    with pytest.raises(CMS.CMSFormatError, match="max_size"):
+        CMS.uncompress(ci, max_size=len(DATA) - 1)
+    for bad in (-1, 1.5, "10"):
+        with pytest.raises(ValueError):
+            CMS.uncompress(ci, max_size=bad)
+    with pytest.raises(TypeError):
+        CMS.uncompress(ci.to_der())
+    with BIO.MemoryBuffer() as out:  # no limit: into the caller's BIO
+        assert CMS.uncompress(ci, out, max_size=None) is None
+        assert out.read() == DATA
+    # Corrupt zlib data (a bad header checksum, then a bad block type) is an error, not short content.
+    for zdata in (b"\x78\x9d" + zlib.compress(DATA)[2:], zlib.compress(DATA)[:2] + b"\xff" * 40):
+        with pytest.raises(CMS.CMSFormatError):
+            CMS.uncompress(CMS.load_der(compressed_data(zdata)))
+    # Not a compressedData at all.
+    with pytest.raises(CMS.CMSFormatError, match="not a compressedData"):
+        CMS.uncompress(CMS.digest(DATA))
+
+
+def test_compressed_bomb_bounded_memory():
+    bomb = compressed_data(zlib_bomb(512 << 20))  # 512 MiB of zeros in about half a MiB
+    assert len(bomb) < 1 << 20
+    ci = CMS.load_der(bomb)
+    if not CMS.HAS_ZLIB:
+        with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="zlib"):
+            CMS.uncompress(ci)
+        return
+    before = peak_rss_reset()
+    with pytest.raises(CMS.CMSFormatError, match="more than 1048576 bytes"):
+        CMS.uncompress(ci, max_size=1 << 20)
+    assert _status("VmHWM") - before < 16 << 20  # the peak during the call, not what is left after
+    # The default limit (64 MiB) stops it too, long before its 512 MiB.
+    with pytest.raises(CMS.CMSFormatError, match="more than %d bytes" % CMS.MAX_UNCOMPRESSED):
+        CMS.uncompress(ci)
+    assert CMS.MAX_UNCOMPRESSED == 64 << 20
 
 
 # ---- streaming, memory, the GIL ----
 
-def anon_rss() -> int:
-    """Anonymous resident memory (heap; not the file pages of an mmap)."""
+def _status(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("RssAnon:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
+    raise AssertionError("no %s in /proc/self/status" % field)
+
+
+def peak_rss_reset() -> int:
+    """Resets the process's peak resident size (VmHWM) to the current one, and returns that."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status("VmHWM")
+
+
+def anon_rss() -> int:
+    """Anonymous resident memory (heap; not the file pages of an mmap)."""
+    return _status("RssAnon")
 
 
 def test_streaming_sign_and_encrypt_bounded_memory(ca, tmp_path):

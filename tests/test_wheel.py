@@ -57,3 +57,16 @@ def test_metadata():
     assert any(e.name == "m2sec" for e in metadata.entry_points(group="console_scripts"))
     out = subprocess.run(["m2sec", "--version"], capture_output=True, text=True, timeout=60)
     assert out.stdout.startswith("M2Sec %s on OpenSSL 3.5" % M2Sec.__version__), out
+
+
+def test_zlib_for_cms_compressed_data():
+    # The wheel's OpenSSL is built with zlib (CMS CompressedData, RFC 3274), linked to the system's
+    # libz.so.1 (on the manylinux policies' list of libraries a wheel may expect), not bundled.
+    from M2Sec import CMS
+    assert CMS.HAS_ZLIB
+    data = b"compressed " * 1000
+    ci = CMS.compress(data)
+    assert len(ci.to_der()) < len(data) // 10 and CMS.uncompress(ci) == data
+    ldd = subprocess.run(["ldd", _m2sec.__file__], capture_output=True, text=True, timeout=30).stdout
+    assert "libz.so.1 => /" in ldd, ldd
+    assert not any(".libs" in line for line in ldd.splitlines() if "libz" in line), ldd
