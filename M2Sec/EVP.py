@@ -311,6 +311,18 @@ class Cipher(m2.CipherBase, Handle):
 
     :raises EVPError: (a ValueError) for an unknown cipher, a wrong key or IV length.
     :raises TypeError: if key or iv is not bytes-like.
+
+    .. method:: update(data) -> bytes
+
+       The output for ``data`` (any bytes-like object) so far.
+
+    .. method:: final() -> bytes
+
+       The last block; raises EVPError on a bad padding or an AEAD tag mismatch.
+
+    .. method:: get_tag(length=None) -> bytes
+
+       The AEAD tag, after :meth:`final` when encrypting.
     """
 
     _pyfree = 1
