@@ -69,7 +69,7 @@ class Checker:
 
     def __init__(self, host: Optional[str] = None, peerCertHash: Optional[Union[str, bytes]] = None,
                  peerCertDigest: str = "sha256") -> None:
-        self.host = host
+        self.host: Union[str, bytes, None] = host
         self.fingerprint = peerCertHash
         self.digest = peerCertDigest
         self.useSubjectAltNameOnly = False

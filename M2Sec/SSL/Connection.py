@@ -16,7 +16,7 @@ import io
 import socket
 import threading
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, Union  # noqa: F401 (M2Crypto's module names)
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar, Union, cast  # noqa: F401 (M2Crypto's module names)
 
 from M2Sec import BIO, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
@@ -80,7 +80,7 @@ def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
     return call
 
 
-def _apply_call(ssl: Any, call: Tuple[Callable[..., T], tuple], timeout: float) -> T:
+def _apply_call(ssl: Any, call: Tuple[Callable[..., T], Tuple[Any, ...]], timeout: float) -> T:
     fn, args = call
     return fn(ssl, *args)
 
@@ -207,7 +207,8 @@ class Connection(SSLState):
         close() and free() from another thread wake it and free nothing it uses.
 
         :raises SSLClosedError: the connection was closed before or during the call."""
-        return self._apply((fn, args))
+        result: T = self._apply((fn, args))  # _apply is _guarded(_apply_call): T unsolved there
+        return result
 
     def _released(self) -> None:
         """Free what close() or free() left to the last call under way (which just ended)."""
@@ -284,17 +285,17 @@ class Connection(SSLState):
         return self.socket.getsockopt(level, optname, buflen)
 
     def setsockopt(self, level: int, optname: int, value: Union[int, bytes, None] = None) -> None:
-        self.socket.setsockopt(level, optname, value)
+        self.socket.setsockopt(level, optname, cast(Any, value))  # None without optlen: socket's TypeError
 
     def getsockname(self) -> util.AddrType:
-        return self.socket.getsockname()
+        return cast(util.AddrType, self.socket.getsockname())
 
     def getpeername(self) -> util.AddrType:
-        return self.socket.getpeername()
+        return cast(util.AddrType, self.socket.getpeername())
 
     def setblocking(self, mode: int) -> None:
         """Blocking (mode true) or non-blocking (want-read/want-write answers at once)."""
-        self.socket.setblocking(mode)
+        self.socket.setblocking(cast(bool, mode))  # an int, as M2Crypto takes it
         self._timeout = -1.0 if mode else 0.0
 
     def settimeout(self, timeout: Optional[float]) -> None:
@@ -370,10 +371,10 @@ class Connection(SSLState):
         """TLS 1.3 cipher suites for this connection; SSLError if none is usable."""
         m2.ssl_set_ciphersuites(self.ssl, suites)
 
-    def set_groups(self, groups: Union[str, list]) -> None:
+    def set_groups(self, groups: Union[str, List[str]]) -> None:
         m2.ssl_set1_groups_list(self.ssl, groups if isinstance(groups, str) else ":".join(groups))
 
-    def set_alpn_protocols(self, protocols: list) -> None:
+    def set_alpn_protocols(self, protocols: List[Union[str, bytes]]) -> None:
         """The ALPN protocols this client offers (overrides the context's)."""
         from M2Sec.SSL.Context import _alpn_wire
 
@@ -400,7 +401,7 @@ class Connection(SSLState):
         self.host = name
         m2.ssl_set1_host(self.ssl, _name_to_check(name.decode() if isinstance(name, bytes) else name)[0])
 
-    def set_post_connection_check_callback(self, postConnectionCheck: Optional[Callable]) -> None:
+    def set_post_connection_check_callback(self, postConnectionCheck: Optional[Callable[..., Any]]) -> None:
         """check(peer_cert, host) run after connect() (None: no check); false fails it."""
         self.postConnectionCheck = postConnectionCheck
 
@@ -410,11 +411,13 @@ class Connection(SSLState):
     # -- handshakes ------------------------------------------------------------------------
     def connect_ssl(self) -> int:
         """Run the client handshake: 1 when done, 0 when it would block."""
-        return self._io(m2.ssl_connect, self._timeout)
+        done: int = self._io(m2.ssl_connect, self._timeout)
+        return done
 
     def accept_ssl(self) -> int:
         """Run the server handshake: 1 when done, 0 when it would block."""
-        return self._io(m2.ssl_accept, self._timeout)
+        done: int = self._io(m2.ssl_accept, self._timeout)
+        return done
 
     def _hostname(self) -> str:
         host = self.host
@@ -431,7 +434,7 @@ class Connection(SSLState):
         cipher = self.get_cipher()
         return cipher is not None and "PSK" in cipher.name()
 
-    def _post_connection_check(self, default: Optional[Callable]) -> None:
+    def _post_connection_check(self, default: Optional[Callable[..., Any]]) -> None:
         check = getattr(self, "postConnectionCheck", default)
         if check is not None and self._authenticated_by_psk():
             return  # no certificate to check: the server proved it knows the PSK
@@ -537,7 +540,7 @@ class Connection(SSLState):
         n = len(buff) if nbytes == 0 else min(nbytes, len(buff))
         if n <= 0:
             raise ValueError("recv_into: size of buffer must be > 0")
-        got = self._io(m2.ssl_read_into, buff, min(n, _INT_MAX), self._timeout)
+        got: int = self._io(m2.ssl_read_into, buff, min(n, _INT_MAX), self._timeout)
         if got < 0:
             got = 0
         if isinstance(buff, bytearray):

@@ -10,7 +10,7 @@ import inspect
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 from weakref import WeakValueDictionary  # noqa: F401 (M2Crypto's module name)
 
 from M2Sec import BIO, X509, m2, util
@@ -44,7 +44,7 @@ class _ctxmap:
         self._ctxmap = _state.contexts  # kept below Context, Connection and cb (SSL/_state.py)
 
     def __getitem__(self, key: int) -> "Context":
-        return self._ctxmap[key]
+        return cast("Context", self._ctxmap[key])
 
     def __setitem__(self, key: int, value: "Context") -> None:
         self._ctxmap[key] = value
@@ -91,7 +91,7 @@ def _alpn_wire(protocols: Iterable[Union[str, bytes]]) -> bytes:
     return bytes(out)
 
 
-def _takes_five_args(callback: Callable) -> bool:
+def _takes_five_args(callback: Callable[..., Any]) -> bool:
     """Whether callback is an old-style verify callback (ctx, x509, errnum, depth, ok)."""
     try:
         params = inspect.signature(callback).parameters.values()
@@ -120,21 +120,22 @@ class Context(Owned):
         m2.ssl_ctx_free(ctx)
 
     def __init__(self, protocol: str = "tls", weak_crypto: Optional[int] = None,
-                 post_connection_check: Optional[Callable] = None) -> None:
+                 post_connection_check: Optional[Callable[..., Any]] = None) -> None:
         method = getattr(m2, protocol + "_method", None)
         if method is None or not callable(method):
             raise ValueError("no such protocol '%s'" % protocol)
-        super().__init__(m2.ssl_ctx_new(method()), 1)
-        self._addr = int(self._p)
+        ptr: Any = m2.ssl_ctx_new(method())  # never None: Owned.__init__ raises for None
+        super().__init__(ptr, 1)
+        self._addr = int(ptr)
         self._protocol = protocol
-        if protocol == "tlsv1" and not m2.ssl_ctx_set_tls1(self._p):
+        if protocol == "tlsv1" and not m2.ssl_ctx_set_tls1(ptr):
             raise ValueError("TLS 1.0 is not supported by this OpenSSL")
         self.allow_unknown_ca: Union[int, bool] = 0
         self.post_connection_check = post_connection_check
         self._keylog_file: Any = None
-        self._servername_callback: Optional[Callable] = None
+        self._servername_callback: Optional[Callable[..., Any]] = None
         ctxmap()[self._addr] = self
-        m2.ssl_ctx_set_cache_size(self._p, 128)
+        m2.ssl_ctx_set_cache_size(ptr, 128)
         if weak_crypto is None and protocol in ("sslv23", "tls", "tls_client", "tls_server"):
             self.set_options(m2.SSL_OP_ALL | m2.SSL_OP_NO_SSLv2 | m2.SSL_OP_NO_SSLv3
                              | m2.SSL_OP_NO_TLSv1 | m2.SSL_OP_NO_TLSv1_1)
@@ -160,7 +161,7 @@ class Context(Owned):
 
     # -- certificates and keys ----------------------------------------------------------
     def load_cert(self, certfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
-                  callback: Callable = util.passphrase_callback) -> None:
+                  callback: Callable[..., Any] = util.passphrase_callback) -> None:
         """Load a PEM certificate and its private key (from certfile when keyfile is None).
 
         :param callback: asked for the passphrase of an encrypted key.
@@ -169,7 +170,7 @@ class Context(Owned):
         self._load(m2.ssl_ctx_use_cert, certfile, keyfile, callback)
 
     def load_cert_chain(self, certchainfile: Union[str, bytes], keyfile: Union[str, bytes, None] = None,
-                        callback: Callable = util.passphrase_callback, *,
+                        callback: Callable[..., Any] = util.passphrase_callback, *,
                         password: Union[str, bytes, None] = None) -> None:
         """Load a PEM certificate chain (leaf first) and the leaf's private key, or (without
         keyfile) a PKCS#12 file (.p12, .pfx) holding key, certificate and intermediates.
@@ -180,9 +181,10 @@ class Context(Owned):
         """
         if keyfile is None and self._load_pkcs12(certchainfile, password):
             return
+        passphrase: Union[Callable[..., Any], bytes] = callback
         if password is not None:
-            callback = password.encode("utf-8") if isinstance(password, str) else password
-        self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, callback)
+            passphrase = password.encode("utf-8") if isinstance(password, str) else password
+        self._load(m2.ssl_ctx_use_cert_chain, certchainfile, keyfile, passphrase)
 
     def _load_pkcs12(self, path: Union[str, bytes], password: Union[str, bytes, None]) -> bool:
         """Use the PKCS#12 file at path, if it is one (by its name or its DER); False if not."""
@@ -203,7 +205,7 @@ class Context(Owned):
         return True
 
     def _load(self, use_fn: Callable[[Any, str], int], certfile: Union[str, bytes],
-              keyfile: Union[str, bytes, None], callback: Callable) -> None:
+              keyfile: Union[str, bytes, None], callback: Union[Callable[..., Any], bytes]) -> None:
         ctx = self._ptr()
         m2.ssl_ctx_passphrase_callback(ctx, callback)
         use_fn(ctx, os.fsdecode(certfile))
@@ -261,7 +263,7 @@ class Context(Owned):
     def get_allow_unknown_ca(self) -> Union[int, bool]:
         return self.allow_unknown_ca
 
-    def set_verify(self, mode: int, depth: int, callback: Optional[Callable] = None) -> None:
+    def set_verify(self, mode: int, depth: int, callback: Optional[Callable[..., Any]] = None) -> None:
         """Set the verification mode (SSL.verify_*), the chain depth and an optional callback.
 
         ``callback(ok, X509_Store_Context)`` decides each step; M2Crypto's old style
@@ -310,7 +312,7 @@ class Context(Owned):
 
         return m2.ssl_ctx_set_tmp_dh(self._ptr(), DH.load_params(dhpfile)._ptr())
 
-    def set_tmp_dh_callback(self, callback: Optional[Callable] = None) -> None:
+    def set_tmp_dh_callback(self, callback: Optional[Callable[..., Any]] = None) -> None:
         """callback(ssl_ptr, is_export, keylength) returns the DH pointer to use (deprecated by
         OpenSSL; RFC 7919 groups are negotiated automatically)."""
         if callback is not None:
@@ -330,7 +332,7 @@ class Context(Owned):
         """Ephemeral RSA keys are gone from TLS: does nothing."""
         return 1
 
-    def set_tmp_rsa_callback(self, callback: Optional[Callable] = None) -> None:
+    def set_tmp_rsa_callback(self, callback: Optional[Callable[..., Any]] = None) -> None:
         """Ephemeral RSA keys are gone from TLS: does nothing."""
 
     def set_groups(self, groups: Union[str, Iterable[str]]) -> None:
@@ -442,13 +444,13 @@ class Context(Owned):
         if count is not None:
             m2.ssl_ctx_set_num_tickets(ctx, count)
 
-    def session_stats(self) -> dict:
+    def session_stats(self) -> Dict[str, int]:
         """The server session cache's size and hits."""
         ctx = self._ptr()
         return {"number": m2.ssl_ctx_sess_number(ctx), "hits": m2.ssl_ctx_sess_hits(ctx)}
 
     # -- callbacks and debugging -----------------------------------------------------------
-    def set_info_callback(self, callback: Optional[Callable] = cb.ssl_info_callback) -> None:
+    def set_info_callback(self, callback: Optional[Callable[..., Any]] = cb.ssl_info_callback) -> None:
         """callback(where, ret, ssl_ptr) follows the handshake (the default prints to stderr)."""
         m2.ssl_ctx_set_info_callback(self._ptr(), callback)
 
@@ -545,7 +547,7 @@ class Context(Owned):
 
     # -- TLS 1.3 post-handshake authentication and external PSKs -----------------------------
     _post_handshake_auth = False
-    _psk_client_callback: Optional[Callable] = None
+    _psk_client_callback: Optional[Callable[..., Any]] = None
 
     def set_post_handshake_auth(self, enabled: bool = True) -> None:
         """Turn TLS 1.3 post-handshake client authentication (RFC 8446 section 4.6.2) on or off.
@@ -580,7 +582,7 @@ class Context(Owned):
             mode &= ~m2.SSL_VERIFY_POST_HANDSHAKE
         m2.ssl_ctx_set_verify_mode(self._ptr(), mode)
 
-    def set_psk_client_callback(self, callback: Optional[Callable[[Optional[str]], Tuple[Any, Any]]]) -> None:
+    def set_psk_client_callback(self, callback: Optional[Callable[[Optional[str]], Tuple[Any, ...]]]) -> None:
         """Use an external PSK as a client (RFC 4279 for TLS 1.2, RFC 8446 section 4.2.11 for
         TLS 1.3), as Python 3.13's ``SSLContext.set_psk_client_callback``.
 
@@ -620,7 +622,7 @@ class Context(Owned):
         m2.ssl_ctx_set_psk_server_callback(self._ptr(), callback, identity_hint)
 
 
-def _verify_trampoline(callback: Callable) -> Callable[[int, Any], int]:
+def _verify_trampoline(callback: Callable[..., Any]) -> Callable[[int, Any], int]:
     """The C-level verify callback: calls callback in M2Crypto's new or old style, turning
     its exception into an SSLError that fails the handshake."""
     old_style = _takes_five_args(callback)
@@ -707,7 +709,7 @@ def create_default_context(purpose: str = Purpose.SERVER_AUTH, *, cafile: Option
     return ctx
 
 
-def _pem_certs(data: bytes) -> list:
+def _pem_certs(data: bytes) -> List[X509.X509]:
     """The certificates of a PEM blob."""
     marker = b"-----END CERTIFICATE-----"
     certs = []

@@ -61,8 +61,8 @@ class SSLObject(SSLState, Owned):
         self.server_hostname = server_hostname
         ssl = m2.ssl_new(context.ctx)
         try:
-            self._in = m2.bio_new(m2.bio_s_mem())
-            self._out = m2.bio_new(m2.bio_s_mem())
+            self._in: Any = m2.bio_new(m2.bio_s_mem())  # a BIO_ptr, None after close()
+            self._out: Any = m2.bio_new(m2.bio_s_mem())
             m2.bio_set_mem_eof_return(self._in, -1)  # an empty buffer means "wait", not EOF
             m2.ssl_set_bio(ssl, self._in, self._out)  # the SSL owns both BIOs
             if server_side:
@@ -162,7 +162,7 @@ class SSLObject(SSLState, Owned):
 
     def read_into(self, buffer: Any, nbytes: int = 0) -> int:
         """Read into a writable buffer: the count read, 0 after close_notify."""
-        n = m2.ssl_read_into(self.ssl, buffer, nbytes, 0)
+        n: int = m2.ssl_read_into(self.ssl, buffer, nbytes, 0)
         if n < 0:
             raise self._want()
         return n
@@ -259,7 +259,8 @@ def drive_loop(loop: Generator[IORequest, Optional[bytes], T], sock: Any, bufsiz
             except OSError as e:
                 error = e
     except StopIteration as stop:
-        return stop.value
+        result: T = stop.value
+        return result
 
 
 async def adrive_loop(loop: Generator[IORequest, Optional[bytes], T], reader: Any, writer: Any,
@@ -281,7 +282,8 @@ async def adrive_loop(loop: Generator[IORequest, Optional[bytes], T], reader: An
             except OSError as e:
                 error = e
     except StopIteration as stop:
-        return stop.value
+        result: T = stop.value
+        return result
 
 
 def drive(tls: SSLObject, sock: Any, op: Callable[..., T], *args: Any, bufsize: int = 65536) -> T:

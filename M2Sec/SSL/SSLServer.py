@@ -7,7 +7,7 @@ ThreadingSSLServer and ForkingSSLServer, so that a slow client does not stall th
 import os
 import socket
 from socketserver import BaseRequestHandler, BaseServer, TCPServer, ThreadingMixIn
-from typing import Any, Optional, Type
+from typing import Any, Optional, Type, cast
 
 from M2Sec import util
 from M2Sec.SSL.Connection import Connection
@@ -51,7 +51,7 @@ class SSLServer(TCPServer):
         request.accept_ssl()
         if self.handshake_timeout is not None:
             request.settimeout(None)
-        self.RequestHandlerClass(request, client_address, self)
+        cast(Any, self.RequestHandlerClass)(request, client_address, self)  # typeshed: Self, not SSLServer
 
     def handle_request(self) -> None:
         try:

@@ -18,7 +18,7 @@ the protocol calls ``transport.startTLS(ctx)`` (STARTTLS).
 
 import logging
 from functools import partial  # noqa: F401  (M2Crypto's module exports it)
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, cast
 
 import twisted.internet.reactor
 from twisted.internet.interfaces import (  # noqa: F401  (M2Crypto's module exports the four I*)
@@ -26,7 +26,7 @@ from twisted.internet.interfaces import (  # noqa: F401  (M2Crypto's module expo
 from twisted.protocols import policies
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 from M2Sec.SSL.Checker import Checker
 from M2Sec.SSL.Context import Context
@@ -45,8 +45,8 @@ def _alwaysSucceedsPostConnectionCheck(peerX509: Any, expectedHost: Any) -> bool
 
 
 def _wrapping(factory: Any, startPassThrough: bool, client: bool, contextFactory: Any,
-              postConnectionCheck: Optional[Callable]) -> policies.WrappingFactory:
-    wrapping = policies.WrappingFactory(factory)
+              postConnectionCheck: Optional[Callable[..., Any]]) -> policies.WrappingFactory:
+    wrapping = policies.WrappingFactory(factory)  # type: ignore[no-untyped-call]
     wrapping.protocol = lambda wf, proto: TLSProtocolWrapper(wf, proto, startPassThrough, client, contextFactory,
                                                              postConnectionCheck)
     return wrapping
@@ -54,14 +54,14 @@ def _wrapping(factory: Any, startPassThrough: bool, client: bool, contextFactory
 
 def connectSSL(host: str, port: int, factory: Any, contextFactory: Any, timeout: int = 30,
                bindAddress: Any = None, reactor: Any = twisted.internet.reactor,
-               postConnectionCheck: Optional[Callable] = Checker()) -> Any:
+               postConnectionCheck: Optional[Callable[..., Any]] = Checker()) -> Any:
     """Connect to host:port over TLS (like IReactorSSL.connectSSL); the connector."""
     return reactor.connectTCP(host, port, _wrapping(factory, False, True, contextFactory, postConnectionCheck),
                               timeout, bindAddress)
 
 
 def connectTCP(host: str, port: int, factory: Any, timeout: int = 30, bindAddress: Any = None,
-               reactor: Any = twisted.internet.reactor, postConnectionCheck: Optional[Callable] = Checker()) -> Any:
+               reactor: Any = twisted.internet.reactor, postConnectionCheck: Optional[Callable[..., Any]] = Checker()) -> Any:
     """Connect in the clear; the protocol calls ``transport.startTLS(ctx)`` to start TLS."""
     return reactor.connectTCP(host, port, _wrapping(factory, True, True, None, postConnectionCheck),
                               timeout, bindAddress)
@@ -69,14 +69,14 @@ def connectTCP(host: str, port: int, factory: Any, timeout: int = 30, bindAddres
 
 def listenSSL(port: int, factory: Any, contextFactory: Any, backlog: int = 5, interface: str = "",
               reactor: Any = twisted.internet.reactor,
-              postConnectionCheck: Optional[Callable] = _alwaysSucceedsPostConnectionCheck) -> Any:
+              postConnectionCheck: Optional[Callable[..., Any]] = _alwaysSucceedsPostConnectionCheck) -> Any:
     """Accept TLS connections on port (like IReactorSSL.listenSSL); the listening port."""
     return reactor.listenTCP(port, _wrapping(factory, False, False, contextFactory, postConnectionCheck),
                              backlog, interface)
 
 
 def listenTCP(port: int, factory: Any, backlog: int = 5, interface: str = "",
-              reactor: Any = twisted.internet.reactor, postConnectionCheck: Optional[Callable] = None) -> Any:
+              reactor: Any = twisted.internet.reactor, postConnectionCheck: Optional[Callable[..., Any]] = None) -> Any:
     """Accept connections in the clear; the protocol calls ``transport.startTLS(ctx)``."""
     return reactor.listenTCP(port, _wrapping(factory, True, False, None, postConnectionCheck), backlog, interface)
 
@@ -98,6 +98,11 @@ class TLSProtocolWrapper(ProtocolWrapper):
     sslBio: Any = None
     internalBio: Any = None
     networkBio: Any = None
+    # annotations only (no class attributes): set in __init__ and clear()
+    tls: Optional[SSLObject]
+    _pending: List[bytes]  # cleartext written before the handshake completed
+    _error: Optional[BaseException]
+    transport: Any  # Twisted's ITransport (zope.interface methods, untyped for mypy)
 
     @property
     def ssl(self) -> Optional[SSLObject]:
@@ -113,18 +118,18 @@ class TLSProtocolWrapper(ProtocolWrapper):
         self._error = None
 
     def __init__(self, factory: policies.WrappingFactory, wrappedProtocol: Any, startPassThrough: bool,
-                 client: bool, contextFactory: Any, postConnectionCheck: Optional[Callable]) -> None:
+                 client: bool, contextFactory: Any, postConnectionCheck: Optional[Callable[..., Any]]) -> None:
         # The application's protocol keeps its own factory: do not run ProtocolWrapper.__init__.
         self.factory = factory
         self.wrappedProtocol = wrappedProtocol
         self.isClient = bool(client)
         self.postConnectionCheck = postConnectionCheck or _alwaysSucceedsPostConnectionCheck
         self.ctx: Optional[Context] = None
-        self.tls: Optional[SSLObject] = None
+        self.tls = None
         self.checked = False
-        self._pending: List[bytes] = []  # cleartext written before the handshake completed
+        self._pending = []  # cleartext written before the handshake completed
         self._closing = False
-        self._error: Optional[BaseException] = None
+        self._error = None
         if not startPassThrough:
             self.startTLS(contextFactory.getContext())
 
@@ -143,11 +148,12 @@ class TLSProtocolWrapper(ProtocolWrapper):
 
     def _host(self) -> str:
         addr = getattr(self.transport, "addr", None) if self.isClient else None
-        return addr[0] if addr else self.transport.getPeer().host
+        host: str = addr[0] if addr else self.transport.getPeer().host
+        return host
 
     def _start(self) -> None:
         host = self._host() if self.isClient else None
-        self.tls = SSLObject(self.ctx, server_side=not self.isClient, server_hostname=host)
+        self.tls = SSLObject(cast(Context, self.ctx), server_side=not self.isClient, server_hostname=host)
         if self.isClient:
             self._step()
 
@@ -169,7 +175,7 @@ class TLSProtocolWrapper(ProtocolWrapper):
 
     def _step(self) -> None:
         """Advance the handshake, check the peer, then move what can move both ways."""
-        tls = self.tls
+        tls = cast(SSLObject, self.tls)  # set: _step() runs once TLS started
         try:
             if not self.checked:
                 try:
@@ -200,41 +206,41 @@ class TLSProtocolWrapper(ProtocolWrapper):
             self._fail(err)
             return
         for data in received:
-            ProtocolWrapper.dataReceived(self, data)
+            ProtocolWrapper.dataReceived(self, data)  # type: ignore[no-untyped-call]
 
     def _shutdown(self) -> None:
         try:
-            self.tls.unwrap()
+            cast(SSLObject, self.tls).unwrap()
         except _WANT:
             pass
         self._flush()
-        ProtocolWrapper.loseConnection(self)
+        ProtocolWrapper.loseConnection(self)  # type: ignore[no-untyped-call]
 
     # -- the transport's side -------------------------------------------------------------
     def connectionMade(self) -> None:
-        ProtocolWrapper.connectionMade(self)
+        ProtocolWrapper.connectionMade(self)  # type: ignore[no-untyped-call]
         if self.ctx is not None and self.tls is None and self._error is None:
             self._start()
 
     def dataReceived(self, data: bytes) -> None:
         if self.tls is None:
-            ProtocolWrapper.dataReceived(self, data)
+            ProtocolWrapper.dataReceived(self, data)  # type: ignore[no-untyped-call]
         elif self._error is None:
             self.tls.receive_bytes(data)
             self._step()
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]  # M2Crypto's: no default
         if self._error is not None:
-            reason = Failure(self._error)
+            reason = Failure(self._error)  # type: ignore[no-untyped-call]
         if self.tls is not None:
             self.tls.close()
-        ProtocolWrapper.connectionLost(self, reason)
+        ProtocolWrapper.connectionLost(self, reason)  # type: ignore[no-untyped-call]
 
     # -- the application's side -----------------------------------------------------------
     def write(self, data: bytes) -> None:
         if self.tls is None:
             if self.ctx is None:
-                ProtocolWrapper.write(self, data)
+                ProtocolWrapper.write(self, data)  # type: ignore[no-untyped-call]
             else:
                 self._pending.append(bytes(data))
         elif self._error is not None or not data:
@@ -254,7 +260,7 @@ class TLSProtocolWrapper(ProtocolWrapper):
     def loseConnection(self) -> None:
         """Send close_notify (after the data written so far) and close."""
         if self.tls is None or self._error is not None:
-            ProtocolWrapper.loseConnection(self)
+            ProtocolWrapper.loseConnection(self)  # type: ignore[no-untyped-call]
         elif not self.checked:
             self._closing = True
         else:

@@ -10,7 +10,7 @@ A client's verified result is on the connection: ``conn.get_ocsp_result()``.
 import os
 import threading
 import time
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Union, cast
 
 from M2Sec import OCSP, X509, m2
 from M2Sec.SSL import _state
@@ -179,7 +179,7 @@ def status_callback(ssl_ptr: Any, is_server: bool, staple: Optional[bytes]) -> A
     return settings.check(ssl_ptr, staple)
 
 
-def _issuer_of(ssl_ptr: Any, leaf: X509.X509, store: X509.X509_Store, sent: list) -> X509.X509:
+def _issuer_of(ssl_ptr: Any, leaf: X509.X509, store: X509.X509_Store, sent: List[X509.X509]) -> X509.X509:
     verified = m2.ssl_get_verified_chain(ssl_ptr)
     if verified is not None:
         chain = list(X509.X509_Stack(verified, 1))
@@ -204,7 +204,7 @@ def verify_staple(ssl_ptr: Any, staple: bytes, *, leeway: float = 300, max_age: 
     leaf = X509.X509(cert_ptr, 1)
     chain_ptr = m2.ssl_get_peer_cert_chain(ssl_ptr)
     sent = list(X509.X509_Stack(chain_ptr, 1)) if chain_ptr is not None else []
-    store = X509.X509_Store(m2.ssl_ctx_get_cert_store(m2.ssl_get_ssl_ctx(ssl_ptr)), 0)
+    store = X509.X509_Store(m2.ssl_ctx_get_cert_store(cast(Any, m2.ssl_get_ssl_ctx(ssl_ptr))), 0)
     issuer = _issuer_of(ssl_ptr, leaf, store, sent)
     try:
         with OCSP.load_response_der(staple) as resp:
@@ -215,7 +215,7 @@ def verify_staple(ssl_ptr: Any, staple: bytes, *, leeway: float = 300, max_age: 
 
 def set_staple(handler: Settings, source: StapleSource) -> None:
     if source is None or callable(source):
-        handler.staple = source  # type: ignore[assignment]
+        handler.staple = source
     elif isinstance(source, (str, os.PathLike)):
         handler.staple = _FileStaple(os.fspath(source))
     else:

@@ -7,7 +7,7 @@ All the TLS is M2Sec.SSL's; this module only translates TLS Lite's options into 
 from typing import Any, List, Optional, Tuple
 
 from M2Sec import m2
-from M2Sec.SSL import Context, SSLError, SSLObject
+from M2Sec.SSL import Context as Context, SSLError, SSLObject  # Context: for TLSConnection's annotations too
 from M2Sec.SSL.Session import Session as SSLSession
 from M2Sec.TLS.settings import OpenSSLConfig
 

@@ -5,9 +5,9 @@ driver (:func:`M2Sec.SSL.adrive_loop`) over a StreamReader and StreamWriter.
 """
 
 import asyncio
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, cast
 
-from M2Sec.SSL import adrive_loop
+from M2Sec.SSL.SSLObject import adrive_loop
 from M2Sec.TLS.tlsconnection import RECV_SIZE, TLSConnection
 
 
@@ -24,10 +24,11 @@ class TLSStream:
 
     async def read(self, n: int = -1) -> bytes:
         """Up to n bytes (RECV_SIZE when n < 0); b'' at the end of the data."""
-        return await _drive(self.connection._read_steps(n if n > 0 else RECV_SIZE, 1), self._reader, self._writer)
+        data: bytes = await _drive(self.connection._read_steps(n if n > 0 else RECV_SIZE, 1), self._reader, self._writer)
+        return data
 
     async def readexactly(self, n: int) -> bytes:
-        data = await _drive(self.connection._read_steps(n, n), self._reader, self._writer)
+        data: bytes = await _drive(self.connection._read_steps(n, n), self._reader, self._writer)
         if len(data) < n:
             raise asyncio.IncompleteReadError(data, n)
         return data
@@ -70,7 +71,7 @@ async def wrap_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     serverName, alpn, cafile, capath, verify)."""
     conn = _connection(writer)
     if username is not None:
-        gen = conn.handshakeClientSRP(username, password, _steps=True, **kwargs)
+        gen = conn.handshakeClientSRP(username, cast(Any, password), _steps=True, **kwargs)  # None: its own error
     else:
         gen = conn.handshakeClientCert(_steps=True, **kwargs)
     try:

@@ -12,7 +12,7 @@ import http.server
 import socket
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.errors import TLSError
@@ -61,7 +61,7 @@ def _describe(conn: TLSConnection, elapsed: Optional[float] = None) -> str:
         lines.append("  SRP username: %s" % s.srpUsername)
     chain = s.serverCertChain if conn._client else s.clientCertChain
     if chain:
-        cert = chain.x509List[0].x509
+        cert: Any = chain.x509List[0].x509  # an X509.X509 (None only in an empty TLS Lite X509)
         lines.append("  Peer certificate: %s" % cert.get_subject().as_text())
         lines.append("  Peer fingerprint (SHA-1): %s" % chain.getFingerprint())
     if conn.next_proto:
@@ -113,7 +113,7 @@ def server(args: argparse.Namespace) -> int:
         raise SystemExit("a server needs -k KEY -c CERT, -v VERIFIERDB, or both")
     cache = SessionCache()
 
-    class Server(TLSSocketServerMixIn, http.server.ThreadingHTTPServer):
+    class Server(TLSSocketServerMixIn, http.server.ThreadingHTTPServer):  # type: ignore[misc]  # finish_request(sock, ...)
         daemon_threads = True
 
         def handshake(self, conn: TLSConnection) -> bool:

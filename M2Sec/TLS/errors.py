@@ -42,6 +42,9 @@ class TLSLocalAlert(TLSAlert):
     ``message`` has OpenSSL's reason, when it gave one.
     """
 
+    #: OpenSSL's X509_V_ERR_* value of the handshake (set by TLSConnection; an annotation only)
+    verify_code: int
+
     def __init__(self, alert: int, message: Optional[str] = None, level: int = AlertLevel.fatal) -> None:
         super().__init__(alert, message)
         self.description = int(alert)

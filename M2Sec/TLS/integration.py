@@ -13,9 +13,10 @@ import imaplib
 import poplib
 import smtplib
 import socket
-from typing import Any, Optional
+from typing import Any, Dict, Optional, cast
 
 from M2Sec.TLS.checker import Checker
+from M2Sec.TLS.session import Session
 from M2Sec.TLS.settings import HandshakeSettings
 from M2Sec.TLS.tlsconnection import TLSConnection
 from M2Sec.TLS.x509 import X509CertChain
@@ -49,14 +50,14 @@ class ClientHelper:
         # An IP address literal too: it is matched against the certificate's iPAddress names
         # and, per RFC 6066 section 3, not sent as SNI (both done by M2Sec.SSL).
         self.serverName = host or None
-        self.tlsSession = None
+        self.tlsSession: Optional[Session] = None
 
     def _handshake(self, tlsConnection: TLSConnection) -> None:
         """Handshake as configured, resuming the previous session of this helper when possible."""
-        common = dict(session=self.tlsSession, settings=self.settings, checker=self.checker,
+        common: Dict[str, Any] = dict(session=self.tlsSession, settings=self.settings, checker=self.checker,
                       serverName=self.serverName, cafile=self.cafile, capath=self.capath, verify=self.verify)
         if self.username is not None:
-            tlsConnection.handshakeClientSRP(self.username, self.password, **common)
+            tlsConnection.handshakeClientSRP(self.username, cast(str, self.password), **common)  # both or neither
         else:
             tlsConnection.handshakeClientCert(self.certChain, self.privateKey, alpn=self.alpn, **common)
         self.tlsSession = tlsConnection.session
@@ -68,7 +69,7 @@ class HTTPTLSConnection(http.client.HTTPConnection, ClientHelper):
     default_port = 443
 
     def __init__(self, host: str, port: Optional[int] = None, strict: Any = None,
-                 timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT, source_address: Any = None,
+                 timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT, source_address: Any = None,  # type: ignore[attr-defined]
                  username: Optional[str] = None, password: Optional[str] = None,
                  certChain: Optional[X509CertChain] = None, privateKey: Any = None, checker: Optional[Checker] = None,
                  settings: Optional[HandshakeSettings] = None, ignoreAbruptClose: bool = False, anon: bool = False,
@@ -80,16 +81,16 @@ class HTTPTLSConnection(http.client.HTTPConnection, ClientHelper):
 
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)
-        conn = TLSConnection(self.sock)
+        conn = TLSConnection(cast(socket.socket, self.sock))  # connected just above
         conn.ignoreAbruptClose = self.ignoreAbruptClose
         self._handshake(conn)
-        self.sock = conn
+        self.sock = conn  # the TLSConnection stands in for the socket
 
 
 class POP3_TLS(poplib.POP3):
     """poplib.POP3 over TLS from the first byte (port 995)."""
 
-    def __init__(self, host: str, port: int = poplib.POP3_SSL_PORT, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
+    def __init__(self, host: str, port: int = poplib.POP3_SSL_PORT, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
                  username: Optional[str] = None, password: Optional[str] = None,
                  certChain: Optional[X509CertChain] = None, privateKey: Any = None, checker: Optional[Checker] = None,
                  settings: Optional[HandshakeSettings] = None, x509Fingerprint: Optional[str] = None, **tls: Any) -> None:
@@ -99,16 +100,17 @@ class POP3_TLS(poplib.POP3):
         helper = ClientHelper(username, password, certChain, privateKey, checker, settings, False, host,
                               x509Fingerprint, **tls)
         sock = socket.create_connection((host, port), timeout)
-        self.sock = TLSConnection(sock)
-        helper._handshake(self.sock)
+        conn = TLSConnection(sock)
+        self.sock = conn  # type: ignore[assignment]  # the TLSConnection stands in for the socket
+        helper._handshake(conn)
         self.file = self.sock.makefile("rb")
-        self.welcome = self._getresp()
+        self.welcome = self._getresp()  # type: ignore[attr-defined]  # poplib.POP3's own
 
 
 class IMAP4_TLS(imaplib.IMAP4):
     """imaplib.IMAP4 over TLS from the first byte (port 993)."""
 
-    def __init__(self, host: str = "", port: int = imaplib.IMAP4_SSL_PORT, username: Optional[str] = None,
+    def __init__(self, host: str = "", port: int = imaplib.IMAP4_SSL_PORT, username: Optional[str] = None,  # type: ignore[attr-defined]
                  password: Optional[str] = None, certChain: Optional[X509CertChain] = None, privateKey: Any = None,
                  checker: Optional[Checker] = None, settings: Optional[HandshakeSettings] = None,
                  x509Fingerprint: Optional[str] = None, timeout: Optional[float] = None, **tls: Any) -> None:
@@ -116,11 +118,12 @@ class IMAP4_TLS(imaplib.IMAP4):
                                     x509Fingerprint, **tls)
         imaplib.IMAP4.__init__(self, host, port, timeout=timeout)
 
-    def open(self, host: str = "", port: int = imaplib.IMAP4_SSL_PORT, timeout: Optional[float] = None) -> None:
+    def open(self, host: str = "", port: int = imaplib.IMAP4_SSL_PORT, timeout: Optional[float] = None) -> None:  # type: ignore[attr-defined]
         self.host, self.port = host, port
         sock = socket.create_connection((host, port), timeout)
-        self.sock = TLSConnection(sock)
-        self._helper._handshake(self.sock)
+        conn = TLSConnection(sock)
+        self.sock = conn  # type: ignore[assignment]  # the TLSConnection stands in for the socket
+        self._helper._handshake(conn)
         self.file = self.sock.makefile("rb")
 
 
@@ -140,9 +143,9 @@ class SMTP_TLS(smtplib.SMTP):
         reply = self.docmd("STARTTLS")
         if reply[0] != 220:
             raise smtplib.SMTPResponseException(reply[0], reply[1])
-        conn = TLSConnection(self.sock)
+        conn = TLSConnection(cast(socket.socket, self.sock))  # connected: docmd() answered
         helper._handshake(conn)
-        self.sock = conn
+        self.sock = conn  # type: ignore[assignment]  # the TLSConnection stands in for the socket
         self.file = None
         self.helo_resp = self.ehlo_resp = None
         self.esmtp_features = {}

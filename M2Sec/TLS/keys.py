@@ -1,6 +1,6 @@
 """TLS Lite's key functions, parsePEMKey and generateRSAKey, returning M2Sec EVP keys."""
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 from M2Sec import EVP, m2
 
@@ -45,7 +45,7 @@ def as_key(pkey: EVP.PKey) -> Key:
     """pkey, as a Key (the same object, same pointer)."""
     if not isinstance(pkey, Key):
         pkey.__class__ = Key
-    return pkey
+    return cast(Key, pkey)
 
 
 def parsePEMKey(s: Union[str, bytes], private: bool = False, public: bool = False,

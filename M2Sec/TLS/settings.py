@@ -8,7 +8,7 @@ then silently ignored.
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 from M2Sec import m2
 from M2Sec.TLS.constants import VERSION_NAMES
@@ -86,6 +86,8 @@ class HandshakeSettings:
     "x25519"]``, elsewhere one TLS 1.3 key share (``["x25519"]``; OpenSSL 3.0 to 3.4 send a share
     for the first group only).
     """
+
+    _config: OpenSSLConfig  # what validate() built (an annotation only: no class attribute)
 
     def __init__(self) -> None:
         self.minKeySize = 1023
@@ -209,7 +211,7 @@ class HandshakeSettings:
         plain = [s for kx, s in items if kx not in SRP_KEY_EXCHANGES]
         srp = [s for kx, s in items if kx in SRP_KEY_EXCHANGES]
         tail = ":!aNULL:!eNULL" + (":@SECLEVEL=0" if legacy else "")
-        suites = [CIPHER_NAMES[c][1] for c in self.cipherNames if CIPHER_NAMES[c][1]] if "aead" in self.macNames else []
+        suites = cast(List[str], [CIPHER_NAMES[c][1] for c in self.cipherNames if CIPHER_NAMES[c][1]]) if "aead" in self.macNames else []
         if self.maxVersion == (3, 4) and not suites:
             if self.minVersion == (3, 4):
                 raise ValueError("cipherNames/macNames leave no TLS 1.3 cipher suite")
@@ -278,7 +280,7 @@ class HandshakeSettings:
             max_key_size=self.maxKeySize, psk=psk)
 
     def _check_refused(self) -> None:
-        refused = (
+        refused: Tuple[Tuple[str, Any, str], ...] = (
             ("requireExtendedMasterSecret", False, "OpenSSL 3 cannot require extended master secret"),
             ("useExperimentalTackExtension", False, "TACK is not supported"),
             ("use_heartbeat_extension", False, "OpenSSL 3 has no heartbeat extension"),

@@ -18,7 +18,8 @@ from typing import Any, Callable, Generator, List, Optional, Tuple, Union
 
 from M2Sec import m2
 from M2Sec.Err import M2SecError
-from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, drive_loop, retry_loop, retry_step
+from M2Sec.SSL import SSLEOFError, SSLError, SSLWantReadError, SSLWantWriteError, retry_loop
+from M2Sec.SSL.SSLObject import drive_loop, step as retry_step
 from M2Sec.TLS import _engine
 from M2Sec.TLS.checker import Checker
 from M2Sec.TLS.constants import AlertDescription, AlertLevel, KeyUpdateMessageType, VERSION_NAMES
@@ -146,7 +147,7 @@ class TLSConnection:
         self.allegedSrpUsername: Optional[str] = None
         self.next_proto: Optional[bytes] = None
         self._session = Session()
-        self._tls: Optional[_engine.TLSObject] = None
+        self._tls: _engine.TLSObject = None  # type: ignore[assignment]  # None until a handshake starts
         self._client: Optional[bool] = None
         self._readbuf = bytearray()
         self._user_closed = False
@@ -359,7 +360,8 @@ class TLSConnection:
         key = (id(verifierDB), certChain.pem() if certChain else None,
                privateKey.public_pem() if privateKey is not None else None, bool(reqCert),
                repr(settings), tuple(config.psk), tuple(alpn), sni, cafile, capath)
-        return sessionCache._context(key, make)
+        ctx: _engine.Context = sessionCache._context(key, make)  # make()'s, or the one cached for key
+        return ctx
 
     # ---- the protocol, as I/O requests -----------------------------------------------------------------
     def _client_steps(self, certChain: Optional[X509CertChain], privateKey: Any, session: Optional[Session],
@@ -672,7 +674,8 @@ class TLSConnection:
         """
         if self._readbuf and len(self._readbuf) >= min:
             return self._take(max)
-        return self._run(self._read_steps(max, min))
+        data: bytes = self._run(self._read_steps(max, min))
+        return data
 
     def readAsync(self, max: Optional[int] = None, min: int = 1) -> Generator[Any, None, None]:
         """read() as a generator: yields 0/1 while waiting, then the data."""
@@ -686,7 +689,8 @@ class TLSConnection:
         :raises TLSRemoteAlert, TLSLocalAlert, TLSAbruptCloseError, OSError: (a timeout too)
             and the connection is closed.
         """
-        return self._run(self._write_steps(s))
+        sent: int = self._run(self._write_steps(s))
+        return sent
 
     def writeAsync(self, s: Any) -> Generator[int, None, None]:
         yield from self._select_driver(self._write_steps(s))
@@ -816,7 +820,7 @@ class TLSConnection:
         if "b" in mode:
             return buf
         text = io.TextIOWrapper(buf, encoding, errors, newline)
-        text.mode = mode
+        text.mode = mode  # type: ignore[misc]  # settable on a TextIOWrapper, as socket.makefile sets it
         return text
 
     def _checkClosed(self) -> None:  # socket.SocketIO calls it
@@ -834,7 +838,7 @@ class TLSConnection:
         return "<TLSConnection %s %s>" % ("client" if self._client else "server" if self._client is False else "new", state)
 
 
-def _send(sock: socket.socket, data: bytes) -> Generator[int, None, None]:
+def _send(sock: socket.socket, data: Union[bytes, memoryview]) -> Generator[int, None, None]:
     """Send all of data on sock, yielding 1 while it would block."""
     view = memoryview(data)
     while view:
@@ -875,7 +879,8 @@ class _Waiting:
         try:
             return self.sock.recv(size)
         except (BlockingIOError, InterruptedError):
-            return self._wait(_recv(self.sock, size))
+            data: bytes = self._wait(_recv(self.sock, size))
+            return data
 
     def _wait(self, io: Generator[int, None, Any]) -> Any:
         try:

@@ -5,7 +5,7 @@ import binascii
 import dbm
 import hmac
 import threading
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union, cast
 
 from M2Sec import m2
 
@@ -40,10 +40,10 @@ def _encode(entry: Verifier) -> bytes:
 
 def _decode(raw: bytes) -> Verifier:
     try:
-        N, g, salt, v = (base64.b64decode(f) for f in bytes(raw).split(b" "))
+        N_raw, g_raw, salt, v_raw = (base64.b64decode(f) for f in bytes(raw).split(b" "))
     except (ValueError, binascii.Error):
         raise ValueError("a damaged verifier entry") from None
-    N, g, v = int.from_bytes(N, "big"), int.from_bytes(g, "big"), int.from_bytes(v, "big")
+    N, g, v = int.from_bytes(N_raw, "big"), int.from_bytes(g_raw, "big"), int.from_bytes(v_raw, "big")
     # what RFC 5054's arithmetic needs: an odd modulus of at most 8192 bits, 1 < g < N, 0 < v < N
     if not (N > 2 and N & 1 and N.bit_length() <= max(SRP_GROUP_BITS) and 1 < g < N and 0 < v < N
             and 0 < len(salt) <= 255):
@@ -95,10 +95,10 @@ class VerifierDB:
     def close(self) -> None:
         with self.lock:
             if self.filename and self.db is not None:
-                self.db.close()
+                cast("dbm._Database", self.db).close()  # a file name: a dbm database
             self.db = None if self.filename else self.db
 
-    def _need(self):
+    def _need(self) -> Union[Dict[str, bytes], "dbm._Database"]:
         if self.db is None:
             raise ValueError("the database is not open (call create() or open())")
         return self.db
