@@ -283,7 +283,7 @@ class SSLBio(BIO):
 
     def __init__(self, _pyfree: int = 1) -> None:
         super().__init__(_pyfree=1)
-        self.bio = m2.bio_new(cast(m2.BIO_METHOD_ptr, m2.bio_f_ssl()))
+        self.bio = m2.bio_new(cast("m2.BIO_METHOD_ptr", m2.bio_f_ssl()))
         self.closed = 0
         self._conn: Any = None
 
