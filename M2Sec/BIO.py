@@ -5,11 +5,13 @@ M2Crypto, ``close()`` only ends writing (``free()`` or leaving a ``with`` block 
 """
 
 import logging
-from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, Union
+from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, TypeVar, Union, cast
 
 from M2Sec import m2
 from M2Sec.Err import M2SecError
 
+
+_B = TypeVar("_B", bound="BIO")
 
 log = logging.getLogger(__name__)  # M2Crypto's module logger
 
@@ -39,7 +41,7 @@ class BIO:
     def _free(self) -> None:
         bio = getattr(self, "bio", None)
         self.bio = None
-        if bio is not None and getattr(self, "_pyfree", 0):
+        if bio is not None and getattr(self, "_pyfree", False):
             m2.bio_free(bio)
 
     free = _free
@@ -83,7 +85,7 @@ class BIO:
         if not self.readable():
             raise IOError("cannot read: the BIO is closed")
         bio = self._ptr()
-        lines = []
+        lines: List[bytes] = []
         while True:
             line = m2.bio_gets(bio, 4096)
             if line is None:
@@ -133,7 +135,7 @@ class BIO:
     def seek(self, off: int) -> int:
         return m2.bio_seek(self._ptr(), off)
 
-    def __enter__(self):
+    def __enter__(self: "_B") -> "_B":
         return self
 
     def __exit__(self, *args: Any) -> None:
@@ -180,7 +182,7 @@ class MemoryBuffer(BIO):
 class File(BIO):
     """A BIO on a Python file's descriptor (the file stays the descriptor's owner)."""
 
-    def __init__(self, pyfile_arg: Union[IO, str], close_pyfile: int = 1, mode: str = "rb") -> None:
+    def __init__(self, pyfile_arg: Union[IO[Any], str], close_pyfile: int = 1, mode: str = "rb") -> None:
         super().__init__(_pyfree=1)
         pyfile = open(pyfile_arg, mode) if isinstance(pyfile_arg, str) else pyfile_arg
         pyfile.flush()
@@ -217,9 +219,9 @@ class IOBuffer(BIO):
 
     def __init__(self, under_bio: BIO, mode: str = "rwb", _pyfree: int = 1) -> None:
         super().__init__(_pyfree=_pyfree)
-        self.io = m2.bio_new(m2.bio_f_buffer())
+        self.io: Optional[m2.BIO_ptr] = m2.bio_new(m2.bio_f_buffer())
         self.bio = m2.bio_push(self.io, under_bio._ptr())
-        self._under_bio = under_bio
+        self._under_bio: Optional[BIO] = under_bio
         self.write_closed = 0 if "w" in mode else 1
 
     def _free(self) -> None:
@@ -281,7 +283,7 @@ class SSLBio(BIO):
 
     def __init__(self, _pyfree: int = 1) -> None:
         super().__init__(_pyfree=1)
-        self.bio = m2.bio_new(m2.bio_f_ssl())
+        self.bio = m2.bio_new(cast("m2.BIO_METHOD_ptr", m2.bio_f_ssl()))
         self.closed = 0
         self._conn: Any = None
 

@@ -31,7 +31,7 @@ it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData nee
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from M2Sec import BIO, EVP, X509, m2
 from M2Sec._base import Owned
@@ -174,8 +174,8 @@ def _complete(ci: "ContentInfo", data: Data, flags: int, stream: bool) -> "Conte
 
 # EVP_CIPHERs and EVP_MDs by the names callers give, checked once: for a small message, the
 # checks of every call cost as much as OpenSSL's work (bench/cms.py).
-_ciphers: dict = {}
-_digests: dict = {}
+_ciphers: Dict[str, Any] = {}
+_digests: Dict[Optional[str], Any] = {}
 
 
 def _cipher(name: str) -> Any:
@@ -434,7 +434,7 @@ def default_digest(key: EVP.PKey) -> str:
     for Ed448 (RFC 8419), SHA-256 for RSA and EC keys (RFC 8551 section 2.1)."""
     if not isinstance(key, EVP.PKey):
         raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
-    return _EDDSA_DIGESTS.get(m2.pkey_type_name(key._ptr()), "sha256")
+    return _EDDSA_DIGESTS.get(cast(str, m2.pkey_type_name(key._ptr())), "sha256")
 
 
 @dataclass
@@ -653,7 +653,7 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    return m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags)
+    return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags))
 
 
 # ---- CompressedData and DigestedData ----
@@ -691,7 +691,7 @@ def uncompress(ci: ContentInfo, out: Optional[BIO.BIO] = None, *,
         raise ValueError("max_size must be None or an int >= 0")
     if not HAS_ZLIB and ci.type == m2.CMS_COMPRESSED:
         raise CMSUnsupportedAlgorithm(_NO_ZLIB)
-    return m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY, -1 if max_size is None else max_size)
+    return cast(Optional[bytes], m2.cms_uncompress(ci._ptr(), None, _out(out), m2.CMS_BINARY, -1 if max_size is None else max_size))
 
 
 def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
@@ -702,4 +702,4 @@ def digest(data: Data, algorithm: str = "sha256") -> ContentInfo:
 
 def verify_digest(ci: ContentInfo, out: Optional[BIO.BIO] = None) -> Optional[bytes]:
     """The content of a digestedData once its digest verifies.  :raises CMSSignatureError:"""
-    return m2.cms_digest_verify(ci._ptr(), None, _out(out), m2.CMS_BINARY)
+    return cast(Optional[bytes], m2.cms_digest_verify(ci._ptr(), None, _out(out), m2.CMS_BINARY))

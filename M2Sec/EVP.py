@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from M2Sec import BIO, m2, util
 from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
@@ -163,7 +163,7 @@ class MessageDigest(m2.DigestBase, Handle):
     @property
     def name(self) -> str:
         """OpenSSL's name of the algorithm."""
-        return m2.digest_name(self.md)
+        return cast(str, m2.digest_name(self.md))
 
     def final(self) -> bytes:
         """The digest of everything added.  The object cannot be updated afterwards."""
@@ -220,7 +220,7 @@ class HMAC(Owned):
         md = _md_cache.get(algo)
         if md is None:
             md = get_digest(algo)
-        self._p = _hmac_ctx_new_init(key, md)
+        self._p = cast(Any, _hmac_ctx_new_init(key, md))
         self.md = md
         self.algo = algo
 
@@ -264,7 +264,7 @@ class HMAC(Owned):
     def copy(self) -> "HMAC":
         """An independent copy of the running HMAC."""
         other = HMAC.__new__(HMAC)
-        other._p = m2.hmac_ctx_copy(self._ptr())
+        other._p = cast(Any, m2.hmac_ctx_copy(self._ptr()))
         other.md, other.algo = self.md, self.algo
         return other
 
@@ -359,11 +359,11 @@ class Cipher(m2.CipherBase, Handle):
         self._open(cipher, key, iv, op, tag_len or 0)
         if aead:
             if ccm:
-                self._ccm = []
+                self._ccm: Optional[List[bytes]] = []
             if not op:
-                self._hold = []
+                self._hold: Optional[List[bytes]] = []
         if padding != 1:
-            m2.cipher_set_padding(self, padding)
+            m2.cipher_set_padding(cast("m2.EVP_CIPHER_CTX_ptr", self), padding)
 
     @property
     def ctx(self) -> Any:
@@ -429,7 +429,7 @@ class _AEAD(Owned):
 
     _free_fn = m2.aead_free
     _kind = m2.AEAD_GCM
-    _key_bits = (128, 192, 256)
+    _key_bits: Tuple[int, ...] = (128, 192, 256)
     _name = "AES-%d-GCM"
 
     def __init__(self, key: Buffer, _tag_length: int = 16) -> None:
@@ -443,8 +443,8 @@ class _AEAD(Owned):
         self._bind(p)
 
     def _bind(self, p: Any) -> None:
-        self.encrypt = functools.partial(_aead_seal, p)
-        self.decrypt = functools.partial(_aead_open, p)
+        self.encrypt = functools.partial(_aead_seal, p)  # type: ignore[method-assign]
+        self.decrypt = functools.partial(_aead_open, p)  # type: ignore[method-assign]
 
     def close(self) -> None:
         """Free the keyed contexts and wipe the key; further use raises ClosedError."""
@@ -502,14 +502,14 @@ class _AEAD(Owned):
 
     def encrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
         """Encrypt into buf, which must have exactly len(data) + tag length bytes; returns that size."""
-        return _aead_crypt(self._ptr(), 1, nonce, data, associated_data, buf)
+        return cast(int, _aead_crypt(self._ptr(), 1, nonce, data, associated_data, buf))
 
     def decrypt_into(self, nonce: Buffer, data: Buffer, associated_data: Optional[Buffer], buf: Any) -> int:
         """Decrypt into buf, which must have exactly len(data) - tag length bytes; returns that size.
 
         :raises InvalidTag: if the tag does not match (buf is then wiped).
         """
-        return _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf)
+        return cast(int, _aead_crypt(self._ptr(), 0, nonce, data, associated_data, buf))
 
 
 class AESGCM(_AEAD):
@@ -568,8 +568,8 @@ class AESSIV(_AEAD):
         return "AES-%d-SIV" % (bits // 2)
 
     def _bind(self, p: Any) -> None:
-        self.encrypt = functools.partial(_aead_seal, p, None)
-        self.decrypt = functools.partial(_aead_open, p, None)
+        self.encrypt = functools.partial(_aead_seal, p, None)  # type: ignore[method-assign]
+        self.decrypt = functools.partial(_aead_open, p, None)  # type: ignore[method-assign]
 
     def encrypt(self, data: Buffer, associated_data: Optional[List[Buffer]]) -> bytes:  # type: ignore[override]
         """The 16-byte tag (the synthetic IV) followed by the ciphertext."""
@@ -589,10 +589,10 @@ class AESSIV(_AEAD):
         return _aead_open(p, None, data, associated_data)
 
     def encrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
-        return super().encrypt_into(None, data, associated_data, buf)
+        return super().encrypt_into(cast(Buffer, None), data, cast(Optional[Buffer], associated_data), buf)
 
     def decrypt_into(self, data: Buffer, associated_data: Optional[List[Buffer]], buf: Any) -> int:  # type: ignore[override]
-        return super().decrypt_into(None, data, associated_data, buf)
+        return super().decrypt_into(cast(Buffer, None), data, cast(Optional[Buffer], associated_data), buf)
 
 
 class AESGCMSIV(_AEAD):
@@ -810,7 +810,7 @@ class PKey(PrivateKeyPEM, Owned):
     @property
     def key_type(self) -> str:
         """OpenSSL's name of the key type ('RSA', 'EC', 'ED25519', ...; '' when empty)."""
-        return m2.pkey_type_name(self._ptr())
+        return cast(str, m2.pkey_type_name(self._ptr()))
 
     def is_private(self) -> bool:
         return bool(m2.pkey_is_private(self._ptr()))
@@ -836,7 +836,7 @@ class PKey(PrivateKeyPEM, Owned):
         :param salt_length: PSS salt length; default: the digest's length.
         :raises EVPError: wrong key type or an unknown digest.
         """
-        ctx = m2.md_ctx_new()
+        ctx = cast("m2.EVP_MD_CTX_ptr", m2.md_ctx_new())
         try:
             self._init_sign(ctx, 0, digest, padding, salt_length, mgf1_digest)
             return m2.pkey_digest_sign(ctx, data)
@@ -847,7 +847,7 @@ class PKey(PrivateKeyPEM, Owned):
                padding: Optional[str] = None, salt_length: Optional[int] = None,
                mgf1_digest: Optional[str] = None) -> bool:
         """True if signature is this key's signature of data (EVP_DigestVerify)."""
-        ctx = m2.md_ctx_new()
+        ctx = cast("m2.EVP_MD_CTX_ptr", m2.md_ctx_new())
         try:
             self._init_sign(ctx, 1, digest, padding, salt_length, mgf1_digest)
             return bool(m2.pkey_digest_verify(ctx, signature, data))
@@ -883,7 +883,7 @@ class PKey(PrivateKeyPEM, Owned):
         """EVP_PKEY_decrypt: the inverse of :meth:`encrypt` with the same options."""
         return self._crypt(data, 1, padding, hash, mgf1_hash, label)
 
-    def _crypt(self, data: bytes, dec: int, padding: str, hash: str, mgf1_hash: Optional[str], label: bytes) -> Any:
+    def _crypt(self, data: bytes, dec: int, padding: str, hash: str, mgf1_hash: Optional[str], label: bytes) -> bytes:
         pad = _PADDINGS.get(padding)
         if pad is None or pad == m2.pkcs1_pss_padding:
             raise ValueError("padding must be 'oaep', 'pkcs1' or 'none'")

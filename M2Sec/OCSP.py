@@ -18,7 +18,7 @@ import http.client
 import socket
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union, cast
 
 from M2Sec import EVP, X509, m2
 from M2Sec._base import Owned
@@ -88,7 +88,7 @@ class ResponseStatus(enum.IntEnum):
     UNAUTHORIZED = m2.OCSP_RESPONSE_STATUS_UNAUTHORIZED
 
 
-def _responder_error(name: str, status: ResponseStatus, doc: str) -> type:
+def _responder_error(name: str, status: ResponseStatus, doc: str) -> Type[OCSPResponderError]:
     return type(name, (OCSPResponderError,), {"status": status, "__doc__": doc, "__module__": __name__})
 
 
@@ -102,7 +102,7 @@ SigRequiredError = _responder_error("SigRequiredError", ResponseStatus.SIG_REQUI
                                     "sigRequired: the responder wants a signed request.")
 UnauthorizedError = _responder_error("UnauthorizedError", ResponseStatus.UNAUTHORIZED,
                                      "unauthorized: the responder does not answer for this certificate.")
-_RESPONDER_ERRORS = {c.status: c for c in (MalformedRequestError, ResponderInternalError, TryLaterError,
+_RESPONDER_ERRORS: Dict[int, Type[OCSPResponderError]] = {c.status: c for c in (MalformedRequestError, ResponderInternalError, TryLaterError,
                                              SigRequiredError, UnauthorizedError)}
 
 
@@ -167,7 +167,7 @@ class SingleResult:
 
 def _single(info: Tuple[int, int, Optional[int], int, Optional[int]], serial: int) -> SingleResult:
     status, reason, rev, thisupd, nextupd = info
-    return SingleResult(CertStatus(status), serial, _dt(thisupd), _dt(nextupd), _dt(rev),
+    return SingleResult(CertStatus(status), serial, cast(datetime.datetime, _dt(thisupd)), _dt(nextupd), _dt(rev),
                         REASONS.get(reason) if status == CertStatus.REVOKED and reason >= 0 else None)
 
 
@@ -361,11 +361,11 @@ class Response(Owned):
 
     @property
     def responder_key_hash(self) -> Optional[bytes]:
-        return m2.ocsp_resp_get_responder_id(self._bs())[0]
+        return cast(Optional[bytes], m2.ocsp_resp_get_responder_id(self._bs())[0])
 
     @property
     def responder_name(self) -> Optional[str]:
-        return m2.ocsp_resp_get_responder_id(self._bs())[1]
+        return cast(Optional[str], m2.ocsp_resp_get_responder_id(self._bs())[1])
 
     @property
     def certificates(self) -> List[X509.X509]:

@@ -6,10 +6,12 @@ and certificates from it by URI (``pkcs11:...``, ``file:...``), as M2Crypto's do
 """
 
 import weakref
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, TypeVar, cast
 
 from M2Sec import EVP, X509, m2
 from M2Sec.Err import M2SecError
+
+_T = TypeVar("_T")
 
 
 class ProviderError(M2SecError, ValueError):
@@ -53,7 +55,7 @@ class Provider:
         self._id = _id
         self._closed = False
         self._issued = 0  # keys and certificates made here and still alive
-        self._ctx = m2.provider_context_new()
+        self._ctx: Optional[m2.OSSL_LIB_CTX_ptr] = m2.provider_context_new()
         try:
             self._prov = m2.provider_load(self._ctx, _id)
         except ProviderError:
@@ -71,7 +73,7 @@ class Provider:
         return self._prov
 
     def get_name(self) -> str:
-        return m2.provider_get0_name(self._provider_ptr())
+        return cast(str, m2.provider_get0_name(self._provider_ptr()))
 
     def load_key(self, uri: str) -> EVP.PKey:
         """The private key (or else the public key) at uri."""
@@ -81,10 +83,10 @@ class Provider:
         """The certificate at uri."""
         return self._owned(X509.X509(m2.provider_load_certificate(self._context_ptr(), uri), 1))
 
-    def _owned(self, obj: Any) -> Any:
+    def _owned(self, obj: _T) -> _T:
         """obj keeps this provider (and its library context) alive while it lives: close()
         frees them only once no key or certificate made here is left."""
-        obj._provider_owner = self
+        cast(Any, obj)._provider_owner = self
         self._issued += 1
         weakref.finalize(obj, self._released)
         return obj
@@ -135,7 +137,7 @@ class Provider:
     def _free(self) -> None:
         ctx, self._ctx = getattr(self, "_ctx", None), None
         if ctx is not None:
-            m2.provider_unload(self._prov)
+            m2.provider_unload(cast("m2.OSSL_PROVIDER_ptr", self._prov))
             m2.provider_context_free(ctx)
 
     _close = close

@@ -2,10 +2,11 @@
 
 import binascii
 import contextlib
+import datetime
 import ipaddress
 import logging
 import re
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
 
 from M2Sec import ASN1, BIO, EVP, m2
 from M2Sec._base import Owned
@@ -13,6 +14,8 @@ from M2Sec.Err import M2SecError
 
 FORMAT_DER = 0
 FORMAT_PEM = 1
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)  # M2Crypto's module logger
 
@@ -109,7 +112,7 @@ class X509_Name(Owned):
             return
         if isinstance(value, str):
             value = value.encode("utf-8")
-        m2.x509_name_add_entry_by_txt(self._ptr(), m2.obj_nid2sn(nid), ASN1.MBSTRING_UTF8, value, -1, 0)
+        m2.x509_name_add_entry_by_txt(self._ptr(), cast(str, m2.obj_nid2sn(nid)), ASN1.MBSTRING_UTF8, value, -1, 0)
 
     def __len__(self) -> int:
         return m2.x509_name_entry_count(self._ptr())
@@ -134,8 +137,9 @@ class X509_Name(Owned):
             entry = entry[:len]
         return m2.x509_name_add_entry_by_txt(self._ptr(), field, type, entry, loc, set)
 
-    def get_entries_by_nid(self, nid: int) -> list:
-        entries, last = [], -1
+    def get_entries_by_nid(self, nid: int) -> List[X509_Name_Entry]:
+        entries: List[X509_Name_Entry] = []
+        last = -1
         while True:
             last = m2.x509_name_get_index_by_nid(self._ptr(), nid, last)
             if last < 0:
@@ -173,7 +177,7 @@ def _check_format(format: int) -> None:
         raise ValueError("Unknown format. Must be either FORMAT_DER or FORMAT_PEM")
 
 
-def _load_bio(cls: Any, pem_reader: Any, der_reader: Any, bio: BIO.BIO, format: int) -> Any:
+def _load_bio(cls: Callable[[Any, int], _T], pem_reader: Any, der_reader: Any, bio: BIO.BIO, format: int) -> _T:
     """cls around what pem_reader or der_reader reads from bio; X509Error if nothing."""
     _check_format(format)
     _need(bio, BIO.BIO, "bio")
@@ -181,7 +185,7 @@ def _load_bio(cls: Any, pem_reader: Any, der_reader: Any, bio: BIO.BIO, format: 
     return cls(reader(bio._ptr()), 1)
 
 
-def _load_file(load_bio: Any, file: Union[str, bytes], format: int) -> Any:
+def _load_file(load_bio: Callable[[BIO.BIO, int], _T], file: Union[str, bytes], format: int) -> _T:
     """What load_bio reads from the file named file."""
     if isinstance(file, bytes):
         file = file.decode()
@@ -190,7 +194,7 @@ def _load_file(load_bio: Any, file: Union[str, bytes], format: int) -> Any:
         return load_bio(bio, format)
 
 
-def _load_string(load_bio: Any, string: Union[str, bytes], format: int) -> Any:
+def _load_string(load_bio: Callable[[BIO.BIO, int], _T], string: Union[str, bytes], format: int) -> _T:
     """What load_bio reads from the bytes (or str) string."""
     with BIO.MemoryBuffer(_as_bytes(string)) as bio:
         return load_bio(bio, format)
@@ -366,7 +370,7 @@ class X509_Extension_Stack(Owned):
 class _Extensions:
     """Reading the extensions of a certificate or a CRL; subclasses name the m2 functions."""
 
-    _ext_count_fn: Any
+    _ext_count_fn: Callable[..., int]
     _ext_at_fn: Any
 
     def get_ext_count(self) -> int:
@@ -392,17 +396,17 @@ class _Signed(Owned):
     signature.  Subclasses name the m2 functions of their type."""
 
     _print_fn: Any
-    _write_pem_fn: Any
-    _i2d_fn: Any
-    _i2d_bio_fn: Any
+    _write_pem_fn: Callable[..., int]
+    _i2d_fn: Callable[..., bytes]
+    _i2d_bio_fn: Callable[..., int]
     _get_pubkey_fn: Any
-    _set_pubkey_fn: Any
+    _set_pubkey_fn: Callable[..., int]
     _get_subject_fn: Any
-    _set_subject_fn: Any
-    _get_version_fn: Any
-    _set_version_fn: Any
-    _sign_fn: Any
-    _verify_fn: Any
+    _set_subject_fn: Callable[..., int]
+    _get_version_fn: Callable[..., int]
+    _set_version_fn: Callable[..., int]
+    _sign_fn: Callable[..., int]
+    _verify_fn: Callable[..., int]
 
     def as_text(self) -> str:
         return ASN1._print(type(self)._print_fn, self._ptr())
@@ -501,11 +505,11 @@ class X509(_Extensions, _Signed):
 
     def get_not_before(self) -> ASN1.ASN1_TIME:
         """notBefore, borrowed from the certificate (it keeps the certificate alive)."""
-        return _borrow_time(m2.x509_get_not_before(self._ptr()), self)
+        return cast(ASN1.ASN1_TIME, _borrow_time(m2.x509_get_not_before(self._ptr()), self))
 
     def get_not_after(self) -> ASN1.ASN1_TIME:
         """notAfter, borrowed from the certificate (it keeps the certificate alive)."""
-        return _borrow_time(m2.x509_get_not_after(self._ptr()), self)
+        return cast(ASN1.ASN1_TIME, _borrow_time(m2.x509_get_not_after(self._ptr()), self))
 
     def get_serial_number(self) -> int:
         return m2.asn1_integer_get(m2.x509_get_serial_number(self._ptr()))
@@ -536,11 +540,11 @@ class X509(_Extensions, _Signed):
         4 or 16 octets, other types as their DER; [] without the extension.
 
         :raises X509Error: if the extension is malformed or duplicated."""
-        return m2.x509_get_subject_alt_names(self._ptr())
+        return cast(List[Tuple[int, bytes]], m2.x509_get_subject_alt_names(self._ptr()))
 
     def get_email(self) -> List[str]:
         """The e-mail addresses of the subject and of subjectAltName (X509_get1_email)."""
-        return m2.x509_get1_email(self._ptr())
+        return cast(List[str], m2.x509_get1_email(self._ptr()))
 
     def add_subject_key_identifier(self) -> int:
         """Add subjectKeyIdentifier computed from the certificate's public key."""
@@ -638,7 +642,7 @@ class X509_Stack(Owned):
             idx += n
         if not 0 <= idx < n:
             raise IndexError("index out of range")
-        ptr = m2.sk_x509_value(self._ptr(), idx)
+        ptr = cast("m2.X509_ptr", m2.sk_x509_value(self._ptr(), idx))
         m2.x509_up_ref(ptr)
         return X509(ptr, 1)
 
@@ -733,7 +737,7 @@ def load_request_der_string(cert_str: Union[str, bytes]) -> Request:
 # ---------------------------------------------------------------------------------------
 # CRLs
 
-class Revoked(tuple):
+class Revoked(Tuple[Any, ...]):
     """One revoked entry of a CRL: (serial, revocation_date, reason); ``invalidity_date``
     (an aware datetime, or None) is an attribute, not an item."""
 
@@ -776,7 +780,7 @@ class CRL(_Extensions, Owned):
         return X509_Name(m2.x509_crl_get_issuer(self._ptr()), 0, owner=self)
 
     def get_lastUpdate(self) -> ASN1.ASN1_TIME:
-        return _borrow_time(m2.x509_CRL_get_lastUpdate(self._ptr()), self)
+        return cast(ASN1.ASN1_TIME, _borrow_time(m2.x509_CRL_get_lastUpdate(self._ptr()), self))
 
     def get_nextUpdate(self) -> Optional[ASN1.ASN1_TIME]:
         return _borrow_time(m2.x509_CRL_get_nextUpdate(self._ptr()), self)
@@ -846,7 +850,7 @@ class CRL(_Extensions, Owned):
             raise ValueError("a serial number is not negative")
         code = _crl_reason(reason)
         if revocation_date is None:
-            revocation_date = ASN1.datetime.datetime.now(ASN1.UTC)
+            revocation_date = datetime.datetime.now(ASN1.UTC)
         with ASN1.ASN1_Integer(serial) as n, _time_arg(revocation_date) as when:
             if invalidity_date is None:
                 m2.x509_crl_add_revoked(self._ptr(), n._ptr(), when._ptr(), code, None)
@@ -863,7 +867,7 @@ class CRL(_Extensions, Owned):
 
     def get_crl_number(self) -> Optional[int]:
         """The cRLNumber, or None without one; X509Error if it is malformed."""
-        return m2.x509_crl_get_number(self._ptr())
+        return cast(Optional[int], m2.x509_crl_get_number(self._ptr()))
 
     def add_ext(self, ext: X509_Extension) -> int:
         """Add a copy of ext, replacing an extension of the same type."""
@@ -909,7 +913,7 @@ class CRL_Stack(Owned):
         super().__init__(stack, _pyfree)
         self.pystack: List[CRL] = []
         for i in range(m2.sk_x509_crl_num(stack)):
-            ptr = m2.sk_x509_crl_value(stack, i)
+            ptr = cast("m2.X509_CRL_ptr", m2.sk_x509_crl_value(stack, i))
             m2.x509_crl_up_ref(ptr)
             self.pystack.append(CRL(ptr, 1))
 
@@ -957,7 +961,7 @@ def load_crl_der_string(crl_string: bytes) -> CRL:
 # Stores and chain verification
 
 def _epoch_seconds(when: Any) -> int:
-    if isinstance(when, ASN1.datetime.datetime):
+    if isinstance(when, datetime.datetime):
         return int((ASN1._as_utc(when) - ASN1._EPOCH).total_seconds())
     if isinstance(when, (int, float)):
         return int(when)
@@ -974,7 +978,7 @@ class X509_Store_Context(Owned):
         if x509_store_ctx is None:
             x509_store_ctx, _pyfree = m2.x509_store_ctx_new(), 1
         super().__init__(x509_store_ctx, _pyfree)
-        self._keep: tuple = ()
+        self._keep: Tuple[Any, ...] = ()
 
     def init(self, store: "X509_Store", cert: X509, untrusted: Optional[X509_Stack] = None) -> None:
         """Prepare to verify cert against store, with untrusted intermediates."""
@@ -1000,7 +1004,7 @@ class X509_Store_Context(Owned):
         return m2.x509_store_ctx_get_error(self._ptr())
 
     def get_error_string(self) -> str:
-        return m2.x509_get_verify_error(self.get_error())
+        return cast(str, m2.x509_get_verify_error(self.get_error()))
 
     def get_error_depth(self) -> int:
         return m2.x509_store_ctx_get_error_depth(self._ptr())
@@ -1273,7 +1277,7 @@ def _crl_reason(reason: Union[int, str, None]) -> int:
 
 
 def _from_epoch(seconds: Optional[int]) -> Optional[Any]:
-    return None if seconds is None else ASN1._EPOCH + ASN1.datetime.timedelta(seconds=seconds)
+    return None if seconds is None else ASN1._EPOCH + datetime.timedelta(seconds=seconds)
 
 
 @contextlib.contextmanager
@@ -1283,7 +1287,7 @@ def _time_arg(when: Any) -> Iterator[ASN1.ASN1_TIME]:
         yield when
         return
     with ASN1.ASN1_TIME() as t:
-        if isinstance(when, ASN1.datetime.datetime):
+        if isinstance(when, datetime.datetime):
             t.set_datetime(when)
         elif isinstance(when, (int, float)) and not isinstance(when, bool):
             t.set_time(int(when))
@@ -1306,10 +1310,10 @@ def make_crl(issuer: X509, issuer_key: EVP.PKey, revoked: Iterable[Any] = (), *,
     _need(issuer, X509, "issuer")
     _need(issuer_key, EVP.PKey, "issuer_key")
     if last_update is None:
-        last_update = ASN1.datetime.datetime.now(ASN1.UTC).replace(microsecond=0)
+        last_update = datetime.datetime.now(ASN1.UTC).replace(microsecond=0)
     if next_update is None:
         with _time_arg(last_update) as t:
-            next_update = t.get_datetime() + ASN1.datetime.timedelta(days=7)
+            next_update = t.get_datetime() + datetime.timedelta(days=7)
     crl = CRL()
     crl.set_version(1)
     crl.set_issuer(issuer.get_subject())
@@ -1333,7 +1337,7 @@ def make_crl(issuer: X509, issuer_key: EVP.PKey, revoked: Iterable[Any] = (), *,
 _OID = re.compile(r"[0-2](\.[0-9]+)+")
 
 
-class GeneralName(tuple):
+class GeneralName(Tuple[int, bytes]):
     """An RFC 5280 GeneralName, (GEN_* type, value as bytes), made by its class methods:
     ``GeneralName.dns('example.com')``, ``.ip('192.0.2.1')`` (``.ip('10.0.0.0/8')`` in name
     constraints), ``.email(...)``, ``.uri(...)``, ``.directory(X509_Name)``, ``.registered_id(oid)``."""

@@ -43,7 +43,7 @@ class SocketConnection(SSL.Connection):
             return reader
         # socket.socket.makefile only needs _io_refs and what socket.SocketIO calls:
         # recv_into, send, fileno, _decref_socketios.
-        return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors,  # type: ignore[arg-type]
+        return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors,  # type: ignore[call-overload]
                                       newline=newline)
 
     def recv_into(self, buff: Any, nbytes: int = 0) -> int:

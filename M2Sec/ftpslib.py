@@ -18,9 +18,13 @@ re-exports ftplib.
 
 import ftplib
 import socket
-from ftplib import *  # noqa: F401,F403
+from typing import TYPE_CHECKING, Any, Optional, TextIO, Tuple, cast
+if TYPE_CHECKING:  # ftplib's names but FTP_TLS, which this module defines
+    from ftplib import (FTP as FTP, all_errors as all_errors, error_perm as error_perm, error_proto as error_proto,
+                        error_reply as error_reply, error_temp as error_temp)
+else:
+    from ftplib import *  # noqa: F401,F403
 from ftplib import FTP
-from typing import Any, Optional, Tuple
 
 from M2Sec import SSL, _sslsock, httpslib
 
@@ -59,8 +63,8 @@ class FTP_TLS(FTP):
     """
 
     def __init__(self, host: Optional[str] = None, ssl_ctx: Optional["SSL.Context"] = None, *,
-                 port: int = 0, user: str = "", passwd: str = "", acct: str = "", timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
-                 source_address: Optional[tuple] = None, encoding: str = "utf-8") -> None:
+                 port: int = 0, user: str = "", passwd: str = "", acct: str = "", timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                 source_address: Optional[Tuple[str, int]] = None, encoding: str = "utf-8") -> None:
         self.ssl_ctx = httpslib.context_or_default(ssl_ctx)
         self.prot = 0
         if port:
@@ -81,10 +85,10 @@ class FTP_TLS(FTP):
         if self.secured:
             raise ValueError("the control connection already uses TLS")
         resp = self.voidcmd("AUTH TLS")
-        self.file.close()
+        cast(TextIO, self.file).close()
         self.file = None
         sock, self.sock = self.sock, None
-        self.sock = _sslsock.client(self.ssl_ctx, sock, self.host)
+        self.sock = _sslsock.client(self.ssl_ctx, cast(socket.socket, sock), self.host)
         self.file = self.sock.makefile("r", encoding=self.encoding)
         return resp
 
@@ -118,7 +122,7 @@ class FTP_TLS(FTP):
         conn, size = super().ntransfercmd(cmd, rest)
         if self.prot:
             conn = _sslsock.client(self.ssl_ctx, conn, self.host, conn_cls=DataConnection,
-                                   session=self.sock.get_session())
+                                   session=cast(SSL.Connection, self.sock).get_session())
         return conn, size
 
     abort = ftplib.FTP_TLS.abort  # ABOR without MSG_OOB, which TLS cannot carry

@@ -20,7 +20,7 @@ import socket
 import socketserver
 import stat
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, cast
 
 from M2Sec import SSL, _sslsock
 
@@ -358,7 +358,7 @@ class FTPSHandler(socketserver.BaseRequestHandler):
                     raise _Reply("425 Data connection from another address refused.")
             else:
                 addr, self.port_addr = self.port_addr, None
-                sock = socket.create_connection(addr, timeout=self.server.timeout)
+                sock = socket.create_connection(cast(Tuple[str, int], addr), timeout=self.server.timeout)
             sock.settimeout(self.server.timeout)
         except OSError:
             raise _Reply("425 Cannot open data connection.") from None

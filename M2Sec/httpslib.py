@@ -7,12 +7,22 @@ name (:func:`SSL.create_default_context`); M2Crypto's default context verified n
 """
 
 import base64
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union, cast
 import http.client
 import warnings
 import socket
-from http.client import *  # noqa: F401,F403  (M2Crypto's module re-exports http.client)
+if TYPE_CHECKING:  # http.client's names but HTTPSConnection, which this module defines
+    from http.client import (HTTPResponse as HTTPResponse, HTTPConnection as HTTPConnection,
+        HTTPException as HTTPException, NotConnected as NotConnected, UnknownProtocol as UnknownProtocol,
+        UnknownTransferEncoding as UnknownTransferEncoding, UnimplementedFileMode as UnimplementedFileMode,
+        IncompleteRead as IncompleteRead, InvalidURL as InvalidURL,
+        ImproperConnectionState as ImproperConnectionState, CannotSendRequest as CannotSendRequest,
+        CannotSendHeader as CannotSendHeader, ResponseNotReady as ResponseNotReady,
+        BadStatusLine as BadStatusLine, LineTooLong as LineTooLong, RemoteDisconnected as RemoteDisconnected,
+        error as error, responses as responses)
+else:
+    from http.client import *  # noqa: F401,F403  (M2Crypto's module re-exports http.client)
 from http.client import HTTPS_PORT, HTTPConnection
-from typing import Any, Dict, Mapping, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from M2Sec import SSL, _sslsock
@@ -38,10 +48,15 @@ class HTTPSConnection(http.client.HTTPSConnection):
     """
 
     default_port = HTTPS_PORT
+    # set at run time (by http.client or the sock property); declared for the type checker
+    _live_sock: Any
+    _closed_sock: Any
+    _tunnel_host: Optional[str]
+    _tunnel_port: Optional[int]
 
     def __init__(self, host: str, port: Optional[int] = None, strict: Any = None,
-                 ssl_conn_cls: type = _sslsock.SocketConnection, *, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,
-                 source_address: Optional[tuple] = None, blocksize: int = 8192, **ssl: Any) -> None:
+                 ssl_conn_cls: type = _sslsock.SocketConnection, *, timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                 source_address: Optional[Tuple[str, int]] = None, blocksize: int = 8192, **ssl: Any) -> None:
         if isinstance(strict, Mapping):
             ssl = {**strict, **ssl}
         unknown = set(ssl) - {"key_file", "cert_file", "ssl_context"}
@@ -53,7 +68,7 @@ class HTTPSConnection(http.client.HTTPSConnection):
         self.key_file = ssl.get("key_file")
         self.cert_file = ssl.get("cert_file")
         if self.cert_file or self.key_file:
-            self.ssl_ctx.load_cert(self.cert_file or self.key_file, self.key_file)
+            self.ssl_ctx.load_cert(cast(str, self.cert_file or self.key_file), self.key_file)
         self._ssl_conn_cls = ssl_conn_cls
         self.session: Optional[Any] = None
 
@@ -96,7 +111,7 @@ class HTTPSConnection(http.client.HTTPSConnection):
             return
         HTTPConnection.connect(self)
         sock, self._live_sock = self._live_sock, None
-        self.sock = _sslsock.client(self.ssl_ctx, sock, self._tunnel_host or self.host,
+        self.sock = _sslsock.client(self.ssl_ctx, cast(socket.socket, sock), self._tunnel_host or self.host,
                                     conn_cls=self._ssl_conn_cls, session=self.session)
 
     def get_session(self) -> Any:

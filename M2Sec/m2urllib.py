@@ -7,11 +7,29 @@
 """
 
 import urllib.request
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 from urllib.error import *  # noqa: F401,F403
 from urllib.parse import *  # noqa: F401,F403
-from urllib.request import *  # noqa: F401,F403
+if TYPE_CHECKING:  # urllib.request's names but the two openers this module defines
+    from urllib.request import (AbstractBasicAuthHandler as AbstractBasicAuthHandler,
+        AbstractDigestAuthHandler as AbstractDigestAuthHandler, BaseHandler as BaseHandler,
+        CacheFTPHandler as CacheFTPHandler, DataHandler as DataHandler, FTPHandler as FTPHandler,
+        FileHandler as FileHandler, HTTPBasicAuthHandler as HTTPBasicAuthHandler,
+        HTTPCookieProcessor as HTTPCookieProcessor, HTTPDefaultErrorHandler as HTTPDefaultErrorHandler,
+        HTTPDigestAuthHandler as HTTPDigestAuthHandler, HTTPErrorProcessor as HTTPErrorProcessor,
+        HTTPHandler as HTTPHandler, HTTPPasswordMgr as HTTPPasswordMgr,
+        HTTPPasswordMgrWithDefaultRealm as HTTPPasswordMgrWithDefaultRealm,
+        HTTPPasswordMgrWithPriorAuth as HTTPPasswordMgrWithPriorAuth,
+        HTTPRedirectHandler as HTTPRedirectHandler, HTTPSHandler as HTTPSHandler,
+        OpenerDirector as OpenerDirector, ProxyBasicAuthHandler as ProxyBasicAuthHandler,
+        ProxyDigestAuthHandler as ProxyDigestAuthHandler, ProxyHandler as ProxyHandler, Request as Request,
+        UnknownHandler as UnknownHandler, build_opener as build_opener, getproxies as getproxies,
+        install_opener as install_opener, pathname2url as pathname2url, url2pathname as url2pathname,
+        urlcleanup as urlcleanup, urlopen as urlopen, urlretrieve as urlretrieve)
+    from _typeshed import ReadableBuffer
+else:
+    from urllib.request import *  # noqa: F401,F403
 from urllib.response import addinfourl  # noqa: F401  (M2Crypto's m2urllib exports it)
-from typing import Any, Optional, Union
 
 from M2Sec import SSL, httpslib
 
@@ -23,12 +41,17 @@ if hasattr(urllib.request, "URLopener"):
         :param ssl_context: the :class:`SSL.Context` for https URLs (default: a verifying one)
         """
 
-        def __init__(self, proxies: Optional[dict] = None, *, ssl_context: Optional["SSL.Context"] = None,
+        # urllib's, set or defined at run time; declared for the type checker
+        key_file: Optional[str]
+        cert_file: Optional[str]
+        _open_generic_http: Callable[..., Any]
+
+        def __init__(self, proxies: Optional[Dict[str, str]] = None, *, ssl_context: Optional["SSL.Context"] = None,
                      **x509: Any) -> None:
             super().__init__(proxies, **x509)
             self.ctx = ssl_context
 
-        def open_https(self, url: Union[str, bytes, tuple], data: Optional[bytes] = None,
+        def open_https(self, url: Union[str, bytes, Tuple[Any, ...]], data: Optional["ReadableBuffer"] = None,
                        ssl_context: Optional["SSL.Context"] = None) -> Any:
             """Open an https URL (``"https://host/path"``, or ``"//host/path"`` as open() passes it).
 
@@ -43,7 +66,7 @@ if hasattr(urllib.request, "URLopener"):
                 url = url[6:]
             ctx = httpslib.context_or_default(ssl_context if ssl_context is not None else self.ctx)
             self.ctx = ctx
-            files = {k: v for k, v in (("key_file", self.key_file), ("cert_file", self.cert_file)) if v}
+            files: Dict[str, Any] = {k: v for k, v in (("key_file", self.key_file), ("cert_file", self.cert_file)) if v}
 
             def connection(host: str) -> httpslib.HTTPSConnection:
                 return httpslib.HTTPSConnection(host, ssl_context=ctx, **files)

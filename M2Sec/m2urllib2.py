@@ -9,13 +9,31 @@ The module re-exports urllib.request and urllib.error, as M2Crypto's does.
 """
 
 import urllib.request
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.error import *  # noqa: F401,F403
 from urllib.error import URLError
-from urllib.request import *  # noqa: F401,F403
+if TYPE_CHECKING:  # urllib.request's names but the two this module defines (mypy reads no shadowing)
+    from urllib.request import (AbstractBasicAuthHandler as AbstractBasicAuthHandler,
+        AbstractDigestAuthHandler as AbstractDigestAuthHandler, BaseHandler as BaseHandler,
+        CacheFTPHandler as CacheFTPHandler, DataHandler as DataHandler, FTPHandler as FTPHandler,
+        FancyURLopener as FancyURLopener, FileHandler as FileHandler,
+        HTTPBasicAuthHandler as HTTPBasicAuthHandler, HTTPCookieProcessor as HTTPCookieProcessor,
+        HTTPDefaultErrorHandler as HTTPDefaultErrorHandler, HTTPDigestAuthHandler as HTTPDigestAuthHandler,
+        HTTPErrorProcessor as HTTPErrorProcessor, HTTPHandler as HTTPHandler,
+        HTTPPasswordMgr as HTTPPasswordMgr,
+        HTTPPasswordMgrWithDefaultRealm as HTTPPasswordMgrWithDefaultRealm,
+        HTTPPasswordMgrWithPriorAuth as HTTPPasswordMgrWithPriorAuth,
+        HTTPRedirectHandler as HTTPRedirectHandler, OpenerDirector as OpenerDirector,
+        ProxyBasicAuthHandler as ProxyBasicAuthHandler, ProxyDigestAuthHandler as ProxyDigestAuthHandler,
+        ProxyHandler as ProxyHandler, Request as Request, URLopener as URLopener,
+        UnknownHandler as UnknownHandler, getproxies as getproxies, install_opener as install_opener,
+        pathname2url as pathname2url, url2pathname as url2pathname, urlcleanup as urlcleanup,
+        urlopen as urlopen, urlretrieve as urlretrieve)
+else:
+    from urllib.request import *  # noqa: F401,F403
 from urllib.parse import urldefrag, urlparse as url_parse  # noqa: F401  (M2Crypto's names)
 from urllib.request import AbstractHTTPHandler, BaseHandler, OpenerDirector  # noqa: F401
 from urllib.response import addinfourl  # noqa: F401
-from typing import Any, Optional
 
 from M2Sec import SSL, _sslsock, httpslib
 from M2Sec.SSL.Checker import SSLVerificationError

@@ -7,13 +7,16 @@ server through :class:`httpslib.HTTPSConnection`.  Without a context the transpo
 
 import base64
 import re
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 from xmlrpc.client import *  # noqa: F401,F403
 from xmlrpc.client import ProtocolError, Transport
 
 from M2Sec import SSL, __version__, httpslib
 from M2Sec import m2urllib2  # noqa: F401  (part of M2Crypto's m2xmlrpclib namespace)
+
+if TYPE_CHECKING:
+    from _typeshed import SizedBuffer
 
 # M2Crypto's type aliases for the transport's arguments
 HostType = Union[str, Tuple[str, Dict[str, str]]]
@@ -48,7 +51,7 @@ class SSL_Transport(Transport):
             return match.group(1), match.group(2)
         return (match.group(1) if match else host), None
 
-    def request(self, host: Union[str, tuple], handler: str, request_body: bytes, verbose: int = 0) -> Any:
+    def request(self, host: HostType, handler: str, request_body: "SizedBuffer", verbose: int = 0) -> Any:
         """POST request_body to https://host/handler and return the parsed response.
 
         :raises ProtocolError: for an HTTP status other than 200

@@ -35,9 +35,9 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
-from M2Sec import CMS, EVP, SMIME, X509
+from M2Sec import CMS, EVP, SMIME, X509, m2
 from M2Sec.Err import M2SecError
 
 __all__ = ["load_certificates", "sign", "encrypt", "sign_and_encrypt", "triple_wrap", "unwrap", "Opened", "SignerReport", "choose_cipher",
@@ -107,7 +107,7 @@ def _to_7bit(entity: Message) -> None:
         encoded = str(part.get_payload()).encode("utf-8", "surrogateescape")
         if cte == "base64" or (cte == "quoted-printable" and not _from_line(encoded)):
             continue
-        raw = part.get_payload(decode=True) or b""
+        raw = cast(bytes, part.get_payload(decode=True) or b"")
         if cte == "7bit" and raw.isascii() and not _from_line(raw) and \
                 all(len(line) <= 998 for line in raw.splitlines()):
             continue
@@ -260,7 +260,7 @@ def _enveloped_entity(entity: bytes, recipients: Iterable[Recipient], cipher: Op
     if cipher is None:
         cipher = choose_cipher(recipients, capabilities)
     ci = CMS.encrypt(entity, recipients, cipher=cipher)
-    kind = "authEnveloped-data" if ci.type == CMS.m2.CMS_AUTH_ENVELOPED else "enveloped-data"
+    kind = "authEnveloped-data" if ci.type == m2.CMS_AUTH_ENVELOPED else "enveloped-data"
     return _p7m(ci.to_der(), kind)
 
 
@@ -343,7 +343,7 @@ class SignerReport:
 
     @property
     def verify_message(self) -> str:
-        return X509.m2.x509_get_verify_error(self.verify_code) or ""
+        return m2.x509_get_verify_error(self.verify_code) or ""
 
 
 @dataclass
@@ -436,13 +436,13 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
             raise SMIME.SMIME_Error("more than %d S/MIME layers" % max_layers)
         ci, content = CMS.load_smime(current)
         with ci:
-            if ci.type in (CMS.m2.CMS_ENVELOPED, CMS.m2.CMS_AUTH_ENVELOPED):
+            if ci.type in (m2.CMS_ENVELOPED, m2.CMS_AUTH_ENVELOPED):
                 if key is None:
                     raise SMIME.SMIME_Error("the message is encrypted: give key (and cert)")
                 current = CMS.decrypt(ci, key, cert) or b""
                 opened.encrypted = True
                 opened.layers.append(ci.type_name)
-            elif ci.type == CMS.m2.CMS_SIGNED:
+            elif ci.type == m2.CMS_SIGNED:
                 result = CMS.verify(ci, store, certs=untrusted, data=content, require_trust=require_trust)
                 current = result.content or b""
                 infos = {i.certificate.as_der(): i for i in result.infos if i.certificate is not None}
@@ -455,7 +455,7 @@ def unwrap(message: MessageLike, *, key: Optional[EVP.PKey] = None, cert: Option
                     opened.signers.append(r.certificate)
                 opened.signed = True
                 opened.layers.append(ci.type_name)
-            elif ci.type == CMS.m2.CMS_COMPRESSED:
+            elif ci.type == m2.CMS_COMPRESSED:
                 current = CMS.uncompress(ci) or b""
                 opened.layers.append(ci.type_name)
             else:

@@ -24,7 +24,7 @@ import smtplib
 from email import policy as email_policy
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from M2Sec import EVP, SMIME, X509, mail
 
@@ -127,13 +127,13 @@ class SMIMEPolicy:
         addresses = list(addresses)
         certs = self.recipients(addresses) if self.encrypt else []
         if certs and self.key is not None:
-            out = mail.sign_and_encrypt(message, self.key, self.cert, certs, chain=self.chain, digest=self.digest,
+            out = mail.sign_and_encrypt(message, self.key, cast(X509.X509, self.cert), certs, chain=self.chain, digest=self.digest,
                                         cipher=self.cipher, padding=self.padding, capabilities=self.capabilities)
         elif certs:
             out = mail.encrypt(message, certs, cipher=self.cipher, capabilities=self.capabilities)
         else:
             assert self.key is not None  # the constructor and recipients() guarantee it
-            out = mail.sign(message, self.key, self.cert, chain=self.chain, digest=self.digest, padding=self.padding)
+            out = mail.sign(message, self.key, cast(X509.X509, self.cert), chain=self.chain, digest=self.digest, padding=self.padding)
         return out.as_bytes(policy=mail._WIRE)
 
 
@@ -183,11 +183,11 @@ class _SMIMESenderMixin:
     def sendmail(self, from_addr: str, to_addrs: Union[str, Sequence[str]], msg: Union[bytes, str],
                  mail_options: Sequence[str] = (), rcpt_options: Sequence[str] = ()) -> Dict[str, Any]:
         addrs = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
-        return super().sendmail(from_addr, addrs, self.smime_policy.protect(msg, addrs),  # type: ignore[misc]
+        return super().sendmail(from_addr, addrs, self.smime_policy.protect(msg, addrs),  # type: ignore[misc, no-any-return]
                                 mail_options, rcpt_options)
 
 
-class SMIMESMTP(_SMIMESenderMixin, smtplib.SMTP):
+class SMIMESMTP(_SMIMESenderMixin, smtplib.SMTP):  # type: ignore[misc]  # sendmail: str/bytes messages only
     """smtplib.SMTP that signs and/or encrypts every message by policy (keyword-only)."""
 
     def __init__(self, *args: Any, policy: SMIMEPolicy, **kwargs: Any) -> None:
@@ -195,7 +195,7 @@ class SMIMESMTP(_SMIMESenderMixin, smtplib.SMTP):
         super().__init__(*args, **kwargs)
 
 
-class SMIMESMTP_SSL(_SMIMESenderMixin, smtplib.SMTP_SSL):
+class SMIMESMTP_SSL(_SMIMESenderMixin, smtplib.SMTP_SSL):  # type: ignore[misc]
     """smtplib.SMTP_SSL that signs and/or encrypts every message by policy (keyword-only)."""
 
     def __init__(self, *args: Any, policy: SMIMEPolicy, **kwargs: Any) -> None:
@@ -215,14 +215,14 @@ class _WireMessage(email.message.EmailMessage):
             self[k] = v
         self._wire = data
 
-    def as_bytes(self, unixfrom: bool = False, policy: Any = None, linesep: str = "\r\n") -> bytes:  # type: ignore[override]
+    def as_bytes(self, unixfrom: bool = False, policy: Any = None, linesep: str = "\r\n") -> bytes:
         return self._wire if linesep == "\r\n" else self._wire.replace(b"\r\n", linesep.encode())
 
     def as_string(self, unixfrom: bool = False, maxheaderlen: int = 0, policy: Any = None,  # type: ignore[override]
                   linesep: str = "\n") -> str:
         return self.as_bytes(linesep=linesep).decode("ascii")
 
-    __bytes__ = as_bytes  # type: ignore[assignment]
+    __bytes__ = as_bytes
 
 
 def _policy_from_settings(conf: Mapping[str, Any]) -> SMIMEPolicy:
@@ -251,7 +251,7 @@ def _django_backend_class() -> type:
         return _DJANGO_BACKEND
     from django.core.mail.backends.base import BaseEmailBackend
 
-    class DjangoSMIMEBackend(BaseEmailBackend):
+    class DjangoSMIMEBackend(BaseEmailBackend):  # type: ignore[misc]  # Django has no type hints
         """A Django e-mail backend that signs and/or encrypts each message by policy and hands it
         to another backend.  settings.py::
 
@@ -297,7 +297,7 @@ def _django_backend_class() -> type:
             from django.core.mail import EmailMessage
             wire = _WireMessage(self.policy.protect(message.message().as_bytes(linesep="\r\n"), message.recipients()))
 
-            class Protected(EmailMessage):
+            class Protected(EmailMessage):  # type: ignore[misc]
                 def message(self, *args: Any, **kwargs: Any) -> email.message.EmailMessage:
                     return wire
 
