@@ -26,7 +26,7 @@ from twisted.internet.interfaces import (  # noqa: F401  (M2Crypto's module expo
 from twisted.protocols import policies
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
-from zope.interface import implementer  # type: ignore[import-untyped]
+from zope.interface import implementer
 
 from M2Sec.SSL.Checker import Checker
 from M2Sec.SSL.Context import Context
