@@ -1787,8 +1787,9 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
  * EVP.AESGCMSIV): the cipher fetched once per process (m2_slot), one keyed EVP_CIPHER_CTX per
  * direction kept for the life of the object, so that a message costs one IV set and one pass,
  * written once into an output of the exact size.  Thread safety without a lock: a context is
- * marked busy while a call runs on it without the GIL; a second thread arriving meanwhile keys a
- * context of its own for its one call.  An object closed while a call runs is freed by that call
+ * marked busy while a call runs on it without the GIL; a second thread arriving meanwhile takes
+ * the direction's spare context (keyed on first use and kept, so that two threads sharing one
+ * object each run at full speed), and a third keys a context of its own for its one call.  An object closed while a call runs is freed by that call
  * when it ends. ---- */
 %{
 #define M2_AEAD_GCM 0
@@ -1801,6 +1802,8 @@ typedef struct m2_aead {
     const EVP_CIPHER *cipher;       /* borrowed from the process-wide slot */
     EVP_CIPHER_CTX *ctx[2];         /* [0] decrypt, [1] encrypt; keyed on first use */
     int busy[2], ivlen[2];          /* busy: a call runs on ctx[i] without the GIL */
+    EVP_CIPHER_CTX *spare[2];       /* a second context per direction, for a second thread */
+    int sbusy[2], sivlen[2];
     int kind, taglen, minnonce, maxnonce, dead;
     size_t keylen;
     unsigned char key[64];
@@ -1808,11 +1811,16 @@ typedef struct m2_aead {
 
 static PyObject *m2_invalid_tag;     /* EVP.InvalidTag, registered by aead_init */
 
+/* No call runs on any of the object's contexts without the GIL. */
+#define M2_AEAD_IDLE(a) (!(a)->busy[0] && !(a)->busy[1] && !(a)->sbusy[0] && !(a)->sbusy[1])
+
 /* Free the contexts and wipe the key (aead_free, or the capsule's end). */
 static void m2_aead_clear(m2_aead *a) {
     EVP_CIPHER_CTX_free(a->ctx[0]);
     EVP_CIPHER_CTX_free(a->ctx[1]);
-    a->ctx[0] = a->ctx[1] = NULL;
+    EVP_CIPHER_CTX_free(a->spare[0]);
+    EVP_CIPHER_CTX_free(a->spare[1]);
+    a->ctx[0] = a->ctx[1] = a->spare[0] = a->spare[1] = NULL;
     OPENSSL_cleanse(a->key, sizeof(a->key));
 }
 
@@ -1929,7 +1937,7 @@ static PyObject *aead_free(PyObject *cap) {
     m2_aead *a = PyCapsule_GetPointer(cap, "m2_aead");
     if (!a) return NULL;
     a->dead = 1;
-    if (!a->busy[0] && !a->busy[1]) m2_aead_clear(a);
+    if (M2_AEAD_IDLE(a)) m2_aead_clear(a);
     Py_RETURN_NONE;
 }
 
@@ -1950,6 +1958,7 @@ static PyObject *aead_crypt(PyObject *cap, int enc, PyObject *nonce, PyObject *d
     Py_ssize_t naad = 0, i, outlen;
     PyObject *ret = NULL, *seq = NULL, *bytes = NULL;
     EVP_CIPHER_CTX *ctx, *own = NULL;
+    int *busyp = NULL, *ivlenp = NULL;
     unsigned char *o, *tag;
     const unsigned char *in;
     int len, ok, ivlen = 0, siv;
@@ -2006,25 +2015,35 @@ static PyObject *aead_crypt(PyObject *cap, int enc, PyObject *nonce, PyObject *d
     in = (const unsigned char *)dv.buf + (!enc && siv ? a->taglen : 0);
     tag = enc ? o + (siv ? 0 : len) : (unsigned char *)dv.buf + (siv ? 0 : len);
     if (enc && siv) o += a->taglen;
-    if (a->busy[enc]) {                 /* another thread is on it without the GIL */
+    if (!a->busy[enc]) {
+        ctx = a->ctx[enc];
+        busyp = &a->busy[enc];
+        ivlenp = &a->ivlen[enc];
+    } else if (!a->sbusy[enc]) {        /* another thread is on ctx without the GIL */
+        if (!a->spare[enc] && !(a->spare[enc] = EVP_CIPHER_CTX_new())) {
+            m2_raise_msg(M2_EVP, "cannot key the AEAD");
+            goto err;
+        }
+        ctx = a->spare[enc];
+        busyp = &a->sbusy[enc];
+        ivlenp = &a->sivlen[enc];
+    } else {                            /* and another on the spare */
         if (!(ctx = own = EVP_CIPHER_CTX_new()) || !m2_aead_key(a, own, enc, ivlen)) {
             m2_raise_msg(M2_EVP, "cannot key the AEAD");
             goto err;
         }
-    } else {
-        ctx = a->ctx[enc];
-        if (a->ivlen[enc] != ivlen || !EVP_CIPHER_CTX_get0_cipher(ctx)) {
-            a->ivlen[enc] = -1;
-            if (!m2_aead_key(a, ctx, enc, ivlen)) { m2_raise_msg(M2_EVP, "cannot key the AEAD"); goto err; }
-            a->ivlen[enc] = ivlen;
-        }
+    }
+    if (ivlenp && (*ivlenp != ivlen || !EVP_CIPHER_CTX_get0_cipher(ctx))) {
+        *ivlenp = -1;
+        if (!m2_aead_key(a, ctx, enc, ivlen)) { m2_raise_msg(M2_EVP, "cannot key the AEAD"); goto err; }
+        *ivlenp = ivlen;
     }
     if (dv.len > M2_GIL_THRESHOLD) {
-        if (!own) a->busy[enc] = 1;
+        if (busyp) *busyp = 1;
         M2_ALLOW
         ok = m2_aead_pass(a, ctx, enc, nv.buf, av, naad, in, len, o, tag);
         M2_DISALLOW
-        if (!own) a->busy[enc] = 0;
+        if (busyp) *busyp = 0;
     } else {
         ok = m2_aead_pass(a, ctx, enc, nv.buf, av, naad, in, len, o, tag);
     }
@@ -2041,7 +2060,7 @@ static PyObject *aead_crypt(PyObject *cap, int enc, PyObject *nonce, PyObject *d
         ret = PyLong_FromSsize_t(outlen);
     }
 err:
-    if (a->dead && !a->busy[0] && !a->busy[1]) m2_aead_clear(a);
+    if (a->dead && M2_AEAD_IDLE(a)) m2_aead_clear(a);
     EVP_CIPHER_CTX_free(own);
     Py_XDECREF(bytes);
     if (nv.obj) PyBuffer_Release(&nv);

@@ -253,7 +253,10 @@ def _threads(make, n, count):
     """Calls per wall second of n threads each running make()() count times, and the CPUs the
     process had meanwhile (CPU time / wall time: a share-limited machine shows it here)."""
     fns = [make() for _ in range(n)]
-    ts = [threading.Thread(target=lambda f=f: [f() for _ in range(count)]) for f in fns]
+    def loop(f):
+        for _ in range(count):  # each result dropped at once (a list of them would page-fault)
+            f()
+    ts = [threading.Thread(target=loop, args=(f,)) for f in fns]
     start, cpu = time.perf_counter(), time.process_time()
     for t in ts:
         t.start()
