@@ -60,7 +60,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Any|Optional|Union|Callable|Iterable|Iterator|Generator|AsyncIterator|Awaitable|Coroutine|Dict|"
                r"List|Tuple|Set|FrozenSet|Sequence|Mapping|MutableMapping|Type|TypeVar|Literal|IO|BinaryIO|TextIO|"
                r"NoReturn|Self|ClassVar|Protocol|NamedTuple|AnyStr|SupportsInt|Buffer|T|_T.*|PathLike)"),
-    (r"py:.*", r"(App|StartResponse|Environ|Buffer|BytesLike|ReadableBuffer)"),  # module-level type aliases
+    (r"py:.*", r"(App|StartResponse|Environ|Buffer|BytesLike|ReadableBuffer|SizedBuffer)"),  # module-level type aliases
     (r"py:.*", r"M2Sec\._m2sec(\..*)?|SwigPyObject"),  # the C module's pointers
     (r"py:.*", r"(.*\.)?_\w*(\..*)?"),  # private modules and classes: not in the reference
     (r"py:class", r"(.*\.)?T"),  # type variables
