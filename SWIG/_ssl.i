@@ -1834,3 +1834,50 @@ static PyObject *ssl_get_owner(SSL *ssl) {
     return owner;
 }
 %}
+
+/* ---- the handshake hot path: one SWIG call where a connection needed several ----
+ * (bench/tls.py's handshake rows: every Python call between OpenSSL's costs more than the call
+ * itself, the handshake having left the interpreter's code and data out of the caches) */
+M2_RETURNS_NONNULL(ssl_new_owned)
+M2_NULLABLE_STR(sni)
+M2_NULLABLE_STR(check_host)
+M2_HOT(ssl_new_owned) M2_HOT(ssl_connect_fd) M2_HOT(ssl_close_notify)
+%inline %{
+/* A new SSL on ctx whose owner (ssl_get_owner) is owner: ssl_new, then ssl_set_owner. */
+static SSL *ssl_new_owned(SSL_CTX *ctx, PyObject *owner) {
+    SSL *ssl = SSL_new(ctx);
+    PyObject *r;
+    if (!ssl) return (SSL *)m2_raise_msg(M2_SSL, "cannot make an SSL");
+    if (!(r = ssl_set_owner(ssl, owner))) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return ssl;
+}
+
+/* A client handshake on the socket fd: the socket BIO (ssl_set_fd), the connect state, the
+ * server's name sent as SNI (sni, unless one was set before), the name its certificate must
+ * match (check_host, as ssl_set1_host), then ssl_connect: 1 when done, 0 when it would block. */
+static PyObject *ssl_connect_fd(SSL *ssl, int fd, const char *sni, const char *check_host, double timeout) {
+    if (ssl_set_fd(ssl, fd) < 0) return NULL;
+    SSL_set_connect_state(ssl);
+    if (sni && !SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) && !SSL_set_tlsext_host_name(ssl, sni))
+        return m2_raise_msg(M2_SSL, "cannot set the server name (SNI)");
+    if (check_host && m2_param_set_host(SSL_get0_param(ssl), check_host) <= 0)
+        return m2_raise_msg(M2_SSL, "cannot set the host name to check");
+    return ssl_connect(ssl, timeout);
+}
+
+/* Send close_notify if the handshake completed and none was sent yet (Connection.close); the
+ * peer being gone (an SSLError) is no error here.  None. */
+static PyObject *ssl_close_notify(SSL *ssl, double timeout) {
+    size_t n = 0;
+    if (SSL_is_init_finished(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN)
+        && m2_ssl_run(ssl, M2_OP_SHUTDOWN, NULL, 0, timeout, &n) == M2_SSL_ERROR) {
+        if (!PyErr_ExceptionMatches(m2_area_class(M2_SSL))) return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+%}

@@ -23,7 +23,7 @@ from M2Sec.SSL.Checker import Checker, SSLVerificationError
 from M2Sec.SSL.Cipher import Cipher, Cipher_Stack  # noqa: F401 (M2Crypto's module names)
 from M2Sec.SSL.Context import Context
 from M2Sec.SSL.Session import Session, _session_ptr
-from M2Sec.SSL._state import SSLState, _name_to_check, context_of, owner_of, prepare_client_hostname, set_owner
+from M2Sec.SSL._state import SSLState, _name_to_check, client_names, context_of, owner_of, prepare_client_hostname
 from M2Sec.SSL.SSLError import SSLClosedError, SSLError
 from M2Sec.SSL.timeout import struct_size, struct_to_timeout
 from M2Sec.SSL.timeout import timeout as Timeout
@@ -47,6 +47,8 @@ def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
 
 
 _RELEASE_BIO, _RELEASE_SSL = 1, 2
+#: clientPostConnectionCheck not made yet (a Checker, made when first asked for)
+_UNSET: Any = object()
 
 
 def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
@@ -80,11 +82,6 @@ def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
     return call
 
 
-def _apply_call(ssl: Any, call: Tuple[Callable[..., T], Tuple[Any, ...]], timeout: float) -> T:
-    fn, args = call
-    return fn(ssl, *args)
-
-
 class Connection(SSLState):
     """An SSL connection on a socket (a new TCP socket of family when sock is None)."""
 
@@ -92,9 +89,7 @@ class Connection(SSLState):
     m2_bio_noclose = m2.bio_noclose
     _ssl: Any = None
 
-    @staticmethod
-    def m2_ssl_free(ssl: Any) -> None:
-        m2.ssl_free(ssl)
+    m2_ssl_free = staticmethod(m2.ssl_free)
 
     @staticmethod
     def m2_bio_free(bio: Any) -> int:
@@ -109,10 +104,9 @@ class Connection(SSLState):
         self._lock = threading.Lock()
         self._busy = 0  # handshakes, reads and writes under way, in any thread
         self._release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
-        self._ssl = m2.ssl_new(ctx.ctx)
-        set_owner(self._ssl, self)
-        # the handshake checks the host name of a create_default_context() context itself
-        self.clientPostConnectionCheck: Optional[Checker] = None if ctx.check_hostname else Checker()
+        self._ssl = m2.ssl_new_owned(ctx._p or ctx.ctx, self)  # ctx.ctx raises once ctx was freed
+        if ctx.check_hostname:  # the handshake checks the host name itself: no Checker
+            self._client_check = None
         self._readbio: Optional[BIO.BIO] = None
         self._writebio: Optional[BIO.BIO] = None
         self.sockbio = self.sslbio = None
@@ -131,6 +125,28 @@ class Connection(SSLState):
         self.addr: Any = None
 
     # -- life cycle ------------------------------------------------------------------------
+    _client_check: Optional[Checker] = _UNSET
+    #: whether connect() may run its set-up and handshake as one call (no subclass overrides a step)
+    _plain_client = True
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        cls._plain_client = all(getattr(cls, n) is getattr(Connection, n)
+                                for n in ("setup_ssl", "set_connect_state", "connect_ssl"))
+
+    @property
+    def clientPostConnectionCheck(self) -> Optional[Checker]:
+        """The check connect() runs after the handshake (M2Crypto's attribute): a Checker,
+        or None for a create_default_context() context, which checks in the handshake."""
+        check = self._client_check
+        if check is _UNSET:
+            check = self._client_check = Checker()
+        return check
+
+    @clientPostConnectionCheck.setter
+    def clientPostConnectionCheck(self, check: Optional[Callable[..., Any]]) -> None:
+        self._client_check = check  # type: ignore[assignment]
+
     @property
     def ssl(self) -> Any:
         """The SSL pointer (M2Crypto's attribute); SSLClosedError once free() freed it."""
@@ -179,23 +195,23 @@ class Connection(SSLState):
                 pass  # not connected: nothing blocks on it
             return
         ssl = self._ssl
-        if ssl is not None and m2.ssl_is_init_finished(ssl) and not m2.ssl_get_shutdown(ssl) & m2.SSL_SENT_SHUTDOWN:
-            try:
-                m2.ssl_shutdown_timeout(ssl, 0 if self._timeout == 0 else max(self._timeout, 0) or -1)
-            except SSLError:
-                pass  # the peer is gone: nothing more to say to it
+        if ssl is not None:
+            m2.ssl_close_notify(ssl, self._timeout)  # once, after a handshake; the peer may be gone
         if freeBio:
             self._free_bio()
 
     def free(self) -> None:
         """Close, and free the SSL now rather than when the object goes away (or, if another
         thread is in a handshake, read or write, when that call returns)."""
-        self.close()
+        free_bio = not self._closed  # close(freeBio=False) before leaves the socket open
+        self.close(False)
         with self._lock:
             if self._busy:
-                self._release |= _RELEASE_SSL
+                self._release |= _RELEASE_SSL | (_RELEASE_BIO if free_bio else 0)
                 return
-        self._free_ssl()
+        self._free_ssl()  # and its socket BIO with it
+        if free_bio:
+            self._free_bio()
 
     def _free_ssl(self) -> None:
         ssl, self._ssl = self._ssl, None
@@ -207,8 +223,25 @@ class Connection(SSLState):
         close() and free() from another thread wake it and free nothing it uses.
 
         :raises SSLClosedError: the connection was closed before or during the call."""
-        result: T = self._apply((fn, args))  # _apply is _guarded(_apply_call): T unsolved there
-        return result
+        # _guarded's steps, for any arguments (handshakes: one Python frame between the caller and OpenSSL)
+        lock = self._lock
+        with lock:
+            ssl = self._ssl
+            if self._closed or ssl is None:
+                raise SSLClosedError("the connection is closed")
+            self._busy += 1
+        try:
+            return fn(ssl, *args)
+        except SSLError as exc:
+            if self._closed and not isinstance(exc, SSLClosedError):
+                raise SSLClosedError("the connection was closed during the call") from exc
+            raise
+        finally:
+            with lock:
+                self._busy -= 1
+                release = self._release and not self._busy
+            if release:
+                self._released()
 
     def _released(self) -> None:
         """Free what close() or free() left to the last call under way (which just ended)."""
@@ -336,7 +369,7 @@ class Connection(SSLState):
 
     def setup_ssl(self) -> None:
         """Attach the SSL to the socket (a socket BIO the SSL owns; the socket stays ours)."""
-        m2.ssl_set_fd(self.ssl, self.socket.fileno())
+        m2.ssl_set_fd(self._ssl or self.ssl, self.socket.fileno())  # self.ssl: SSLClosedError once freed
 
     def _setup_ssl(self, addr: util.AddrType) -> None:
         self.setup_addr(addr)
@@ -352,10 +385,10 @@ class Connection(SSLState):
         self._readbio, self._writebio = readbio, writebio
 
     def set_accept_state(self) -> None:
-        m2.ssl_set_accept_state(self.ssl)
+        m2.ssl_set_accept_state(self._ssl or self.ssl)
 
     def set_connect_state(self) -> None:
-        m2.ssl_set_connect_state(self.ssl)
+        m2.ssl_set_connect_state(self._ssl or self.ssl)
 
     def set_client_CA_list_from_file(self, cafile: Union[str, bytes]) -> None:
         m2.ssl_set_client_CA_list_from_file(self.ssl, cafile.decode() if isinstance(cafile, bytes) else cafile)
@@ -434,11 +467,10 @@ class Connection(SSLState):
         cipher = self.get_cipher()
         return cipher is not None and "PSK" in cipher.name()
 
-    def _post_connection_check(self, default: Optional[Callable[..., Any]]) -> None:
-        check = getattr(self, "postConnectionCheck", default)
-        if check is not None and self._authenticated_by_psk():
+    def _post_connection_check(self, check: Callable[..., Any]) -> None:
+        if self._authenticated_by_psk():
             return  # no certificate to check: the server proved it knows the PSK
-        if check is not None and not check(self.get_peer_cert(), self._hostname()):
+        if not check(self.get_peer_cert(), self._hostname()):
             raise SSLVerificationError("post connection check failed")
 
     def connect(self, addr: util.AddrType) -> int:
@@ -451,12 +483,22 @@ class Connection(SSLState):
         return self._client_handshake(True)
 
     def _client_handshake(self, post_check: bool) -> int:
-        self.setup_ssl()
-        self.set_connect_state()
-        prepare_client_hostname(self.ssl, self.ctx, self._hostname())
-        ret = self.connect_ssl()
+        if self._plain_client:  # set-up and handshake in one call (no subclass changed a step)
+            sni, check_host = client_names(self.ctx, self._hostname())
+            ret: int = self._io(m2.ssl_connect_fd, self.socket.fileno(), sni, check_host, self._timeout)
+        else:
+            self.setup_ssl()
+            self.set_connect_state()
+            prepare_client_hostname(self.ssl, self.ctx, self._hostname())
+            ret = self.connect_ssl()
         if post_check:
-            self._post_connection_check(self.clientPostConnectionCheck)
+            check = getattr(self, "postConnectionCheck", _UNSET)
+            if check is _UNSET:
+                check = self._client_check  # None, a Checker, or _UNSET: make the Checker
+                if check is _UNSET:
+                    check = self.clientPostConnectionCheck
+            if check is not None:
+                self._post_connection_check(check)
         return ret
 
     def accept(self) -> Tuple["Connection", util.AddrType]:
@@ -504,7 +546,6 @@ class Connection(SSLState):
 
     # -- data ------------------------------------------------------------------------------
     # The hot path: one guarded call each (see _guarded); handshakes and the rest go through _io.
-    _apply = _guarded(_apply_call)
     _read = _guarded(m2.ssl_read)
     _readinto = _guarded(m2.ssl_read_into, 0)
 

@@ -41,18 +41,28 @@ def _name_to_check(host: str) -> Tuple[str, bool]:
     return (X509.a_label(host), False) if ip is None else (str(ip), True)
 
 
-def prepare_client_hostname(ssl: Any, ctx: Any, host: Optional[str]) -> None:
-    """Before a client handshake: name the server (SNI) unless already named, and, when ctx
-    checks host names, have OpenSSL verify the certificate against host (set1_host)."""
+def client_names(ctx: Any, host: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """(the name to send as SNI, the name the certificate must match) for a client of ctx
+    connecting to host; None where there is none (SNI never carries an IP address, RFC 6066
+    section 3; only a context that checks host names has one to match).
+
+    :raises ValueError: ctx checks host names and host is empty."""
     if not host:
         if ctx.check_hostname:
             raise ValueError("this context checks host names: call set1_host() first")
-        return
+        return None, None
     name, is_ip = _name_to_check(host)
-    if not is_ip and m2.ssl_get_servername(ssl) is None:
-        m2.ssl_set_tlsext_host_name(ssl, name.rstrip("."))  # never an IP address (RFC 6066 section 3)
-    if ctx.check_hostname:
-        m2.ssl_set1_host(ssl, name)
+    return None if is_ip else name.rstrip("."), name if ctx.check_hostname else None
+
+
+def prepare_client_hostname(ssl: Any, ctx: Any, host: Optional[str]) -> None:
+    """Before a client handshake: name the server (SNI) unless already named, and, when ctx
+    checks host names, have OpenSSL verify the certificate against host (set1_host)."""
+    sni, check_host = client_names(ctx, host)
+    if sni is not None and m2.ssl_get_servername(ssl) is None:
+        m2.ssl_set_tlsext_host_name(ssl, sni)
+    if check_host is not None:
+        m2.ssl_set1_host(ssl, check_host)
 
 
 class SSLState:
