@@ -88,6 +88,16 @@ class Connection(SSLState):
     serverPostConnectionCheck = _serverPostConnectionCheck
     m2_bio_noclose = m2.bio_noclose
     _ssl: Any = None
+    # defaults that __init__ does not set again for each connection
+    _bio_freed = False
+    _busy = 0  # handshakes, reads and writes under way, in any thread
+    _release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
+    _readbio: Optional[BIO.BIO] = None
+    _writebio: Optional[BIO.BIO] = None
+    sockbio = sslbio = None
+    ssl_close_flag = m2.bio_noclose
+    host: Optional[Union[str, bytes]] = None
+    addr: Any = None
 
     m2_ssl_free = staticmethod(m2.ssl_free)
 
@@ -100,29 +110,18 @@ class Connection(SSLState):
             raise TypeError("an SSL.Context is required, not %s" % type(ctx).__name__)
         self.ctx = ctx
         self._closed = False
-        self._bio_freed = False
         self._lock = threading.Lock()
-        self._busy = 0  # handshakes, reads and writes under way, in any thread
-        self._release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
         self._ssl = m2.ssl_new_owned(ctx._p or ctx.ctx, self)  # ctx.ctx raises once ctx was freed
         if ctx.check_hostname:  # the handshake checks the host name itself: no Checker
             self._client_check = None
-        self._readbio: Optional[BIO.BIO] = None
-        self._writebio: Optional[BIO.BIO] = None
-        self.sockbio = self.sslbio = None
-        if sock is not None:
-            self.socket = sock
-        else:
-            self.socket = socket.socket(family, socket.SOCK_STREAM)
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._fileno = self.socket.fileno()
-        t = self.socket.gettimeout()
+        if sock is None:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket = sock
+        t = sock.gettimeout()
         self._timeout = -1.0 if t is None else t
-        self.ssl_close_flag = m2.bio_noclose
         if ctx.post_connection_check is not None:
             self.set_post_connection_check_callback(ctx.post_connection_check)
-        self.host: Optional[Union[str, bytes]] = None
-        self.addr: Any = None
 
     # -- life cycle ------------------------------------------------------------------------
     _client_check: Optional[Checker] = _UNSET
