@@ -202,8 +202,9 @@ class Connection(SSLState):
     def free(self) -> None:
         """Close, and free the SSL now rather than when the object goes away (or, if another
         thread is in a handshake, read or write, when that call returns)."""
-        free_bio = not self._closed  # close(freeBio=False) before leaves the socket open
+        was_open = not self._closed  # close(freeBio=False) before leaves the socket open,
         self.close(False)
+        free_bio = was_open and self._closed  # and so does a close() that a subclass put off
         with self._lock:
             if self._busy:
                 self._release |= _RELEASE_SSL | (_RELEASE_BIO if free_bio else 0)

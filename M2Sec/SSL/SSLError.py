@@ -34,6 +34,10 @@ class SSLTimeoutError(SSLError, socket.timeout):
 class SSLEOFError(SSLError):
     """The peer closed the connection during the handshake, or without a close_notify alert."""
 
+    # Exception's own: SSLError's reads M2Crypto's Err.SSLError(err, client_addr) form, which
+    # M2Crypto has no EOF class for; raised whenever a peer hangs up, this runs no Python code.
+    __init__ = Exception.__init__
+
 
 class SSLWantReadError(SSLError):
     """The TLS object needs more bytes from the peer before it can go on (non-blocking use)."""
