@@ -449,3 +449,65 @@ def test_context_closed_and_connection_keeps_it(pki):
         ctx.set_options(0)
     assert conn.get_version()  # the SSL still holds its SSL_CTX
     conn.free()
+
+
+# ---- the handshake path's shortcuts (bench/tls.py) keep M2Crypto's behaviour ----
+
+def test_subclass_steps_run_in_connect(pki):
+    """connect() runs set-up and handshake in one C call only when no subclass changed a step."""
+    calls = []
+
+    class Traced(SSL.Connection):
+        def connect_ssl(self):
+            calls.append("connect_ssl")
+            return super().connect_ssl()
+
+        def setup_ssl(self):
+            calls.append("setup_ssl")
+            super().setup_ssl()
+
+    assert SSL.Connection._plain_client and not Traced._plain_client
+    with m2server(pki.server_ctx()) as srv:
+        c = Traced(pki.client_ctx())
+        c.settimeout(10)
+        assert c.connect(("localhost", srv.port)) == 1
+        assert calls == ["setup_ssl", "connect_ssl"] and c.verify_ok()
+        c.sendall(b"ping")
+        assert c.read(4) == b"ping"
+        c.close()
+    assert not srv.errors
+
+
+def test_client_checker_made_when_asked_for(pki):
+    assert SSL.Connection(pki.client_ctx()).clientPostConnectionCheck is None  # checked in the handshake
+    c = SSL.Connection(SSL.Context())
+    check = c.clientPostConnectionCheck
+    assert isinstance(check, SSL.Checker.Checker) and c.clientPostConnectionCheck is check
+    with m2server(pki.server_ctx("other")) as srv:
+        with pytest.raises(SSL.Checker.WrongHost):  # the Checker made on demand runs
+            connect(SSL.Context(), srv.port)
+        c = SSL.Connection(SSL.Context())
+        c.clientPostConnectionCheck = None  # M2Crypto's way to turn it off
+        c.settimeout(10)
+        assert c.connect(("localhost", srv.port)) == 1
+        c.free()
+
+
+def test_close_and_free_when_the_peer_is_gone(pki):
+    def reset(conn):
+        conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # RST on close
+        conn.socket.close()
+
+    with m2server(pki.server_ctx(), reset) as srv:
+        c = connect(pki.client_ctx(), srv.port)
+        time.sleep(0.2)
+        c.close()  # close_notify to a reset connection: no error, nothing left in OpenSSL's queue
+        assert c.socket.fileno() == -1
+        c.free()
+        with pytest.raises(SSL.SSLClosedError):
+            c.read()
+        c = connect(pki.client_ctx(), srv.port)
+        c.close(False)
+        c.free()  # the SSL goes; the socket close(False) kept stays open, as before
+        assert c.socket.fileno() != -1
+        c.socket.close()
