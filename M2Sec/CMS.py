@@ -538,7 +538,10 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
         content = m2.cms_verify(ci._ptr(), _p(stack), None, _p(data), _out(out), flags)
     else:
         _check_bytes(data)
-        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags)
+        mine = type(data) is bytes  # immutable: the content verified is the caller's object itself
+        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags, 0 if mine else 1)
+        if mine and out is None:
+            content = data
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
@@ -622,6 +625,10 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
         flags |= m2.CMS_USE_KEYID
     if stream:
         flags |= m2.CMS_STREAM
+    if type(data) is bytes and not stream:  # certificates only (the common case): one C call
+        ptrs = [r._ptr() for r in recipients if type(r) is X509.X509]
+        if len(ptrs) == len(recipients):
+            return ContentInfo(m2.cms_encrypt_buffer(data, ptrs, _cipher(cipher), _digest("sha256"), flags))
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
     for r in recipients:
