@@ -297,15 +297,19 @@ class ContentInfo(Owned):
     """
 
     _free_fn = m2.cms_free
+    # one is made per message: the base class is called directly (not through super()), and
+    # the attributes of a streaming structure default on the class
+    _stream: Optional[BIO.BIO] = None
+    _flags: int = 0
 
     def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None:
-        super().__init__(ptr, 1)
-        self._stream = _stream
-        self._flags = _flags
+        Owned.__init__(self, ptr)
+        if _stream is not None or _flags:
+            self._stream, self._flags = _stream, _flags
 
     def close(self) -> None:
         self._stream = None
-        super().close()
+        Owned.close(self)
 
     free = close
 
@@ -626,8 +630,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if stream:
         flags |= m2.CMS_STREAM
     if type(data) is bytes and not stream:  # certificates only (the common case): one C call
-        ptrs = [r._ptr() for r in recipients if type(r) is X509.X509]
-        if len(ptrs) == len(recipients):
+        ptrs = []
+        for r in recipients:
+            if type(r) is not X509.X509:
+                break
+            ptrs.append(r._ptr())
+        else:
             return ContentInfo(m2.cms_encrypt_buffer(data, ptrs, _cipher(cipher), _digest("sha256"), flags))
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")

@@ -226,6 +226,12 @@ static int m2_cms_eddsa_ok(void) {
     return known;
 }
 
+/* Empties the error queue (ERR_clear_error walks all its slots even when it is empty: a tenth
+ * of a microsecond each time, on per-message paths). */
+static void m2_cms_clear_errors(void) {
+    if (ERR_peek_error()) ERR_clear_error();
+}
+
 /* The length of cms's content as it is held (signed, digested or compressed content; the
  * ciphertext of an (auth)envelopedData); 0 when detached or unknown. */
 static size_t m2_cms_content_len(CMS_ContentInfo *cms) {
@@ -250,7 +256,7 @@ static BIO *m2_cms_mem_new(size_t reserve) {
             BUF_MEM_free(bm);  /* no room reserved: it grows as it is written */
         }
     }
-    ERR_clear_error();
+    m2_cms_clear_errors();
     return b;
 }
 
@@ -519,7 +525,7 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
     for (i = 0; i < sk_X509_num(optional_stack); i++)
         if (!sk_X509_push(untrusted, sk_X509_value(optional_stack, i))) { m2_cms_raise(M2_CMS, NULL); goto err; }
     if (!(flags & CMS_NOCRL)) crls = CMS_get1_crls(cms);
-    ERR_clear_error();
+    m2_cms_clear_errors();
     for (i = 0; i < sk_X509_num(signers); i++) {
         X509 *x = sk_X509_value(signers, i);
         PyObject *chain_list;
@@ -537,7 +543,7 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
         code = r > 0 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
         if (r <= 0 && code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
         depth = r > 0 ? 0 : X509_STORE_CTX_get_error_depth(ctx);
-        ERR_clear_error();
+        m2_cms_clear_errors();
         if (!(chain_list = PyList_New(0))) goto err;
         chain = r > 0 ? X509_STORE_CTX_get0_chain(ctx) : NULL;
         for (j = 0; j < sk_X509_num(chain); j++) {
