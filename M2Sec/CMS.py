@@ -550,8 +550,13 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
     store = store_from(trusted)
-    results = [SignerResult(X509.X509(c, 1), code, depth, [X509.X509(x, 1) for x in chain])
-               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose)]
+    results = []
+    for c, code, depth, rest in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose):
+        signer = X509.X509(c, 1)  # also the chain's first, when it verified
+        chain = [signer] if not code else []
+        for x in rest:
+            chain.append(X509.X509(x, 1))
+        results.append(SignerResult(signer, code, depth, chain))
     if require_trust:
         for r in results:
             if r.verify_code:

@@ -506,7 +506,8 @@ static PyObject *cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
 /* [(signer certificate, verify code, depth, chain)] for each signer found by cms_verify: its
  * chain checked against store for purpose (e.g. "smime_sign"), the message's certificates and
  * optional_stack as intermediates, the message's CRLs unless CMS_NOCRL, at at_time (seconds;
- * negative: now).  A code of 0 is a chain that verified. */
+ * negative: now).  A code of 0 is a chain that verified; chain is the rest of it, after the
+ * signer's certificate (which is its first), and empty when it did not verify. */
 static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *store,
                                    int flags, long long at_time, const char *purpose) {
     STACK_OF(X509) *signers = NULL, *untrusted = NULL, *inner = NULL, *chain;
@@ -546,7 +547,7 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
         m2_cms_clear_errors();
         if (!(chain_list = PyList_New(0))) goto err;
         chain = r > 0 ? X509_STORE_CTX_get0_chain(ctx) : NULL;
-        for (j = 0; j < sk_X509_num(chain); j++) {
+        for (j = 1; j < sk_X509_num(chain); j++) {
             PyObject *c = m2_cms_x509_obj(sk_X509_value(chain, j));
             if (!c || PyList_Append(chain_list, c) < 0) { Py_XDECREF(c); Py_DECREF(chain_list); goto err; }
             Py_DECREF(c);
@@ -800,7 +801,7 @@ static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *op
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_id_smime_ct_compressedData)
         return m2_raise_msg(M2_CMS_FORMAT, "not a compressedData");
     if (!(buf = PyMem_Malloc(16384))) return PyErr_NoMemory();
-    if (!optional_out && !(optional_out = own = m2_cms_out_new(0))) goto err;
+    if (!optional_out && !(optional_out = own = m2_cms_out_new(m2_cms_content_len(cms)))) goto err;
     M2_ALLOW
     if ((cont = CMS_dataInit(cms, optional_bio))) {
         for (;;) {

@@ -636,3 +636,7 @@ def test_signed_content_sizes(ca, tmp_path):
         if size:  # changed detached content: refused, whatever buffer it comes in
             with pytest.raises(CMS.CMSSignatureError):
                 CMS.verify(CMS.load_der(det), store, data=data[:-1] + bytes([data[-1] ^ 1]))
+    # a chain that does not verify: its code, and no chain
+    res = CMS.verify(CMS.load_der(det), [ca.certs["outsider"]], data=data, require_trust=False)
+    assert res.signers[0].verify_code != 0 and res.signers[0].chain == []
+    assert res.signers[0].certificate.get_subject().CN == "rsa"
