@@ -387,7 +387,7 @@ class ContentInfo(Owned):
 
     def to_der(self) -> bytes:
         if self._stream is None:  # complete: encoded straight into the bytes returned
-            return m2.cms_to_der(self._ptr())
+            return m2.cms_to_der(self._p or self._ptr())
         return self._bytes(self.write_der, None, 0)
 
     def to_pem(self) -> bytes:
@@ -639,9 +639,10 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
         for r in recipients:
             if type(r) is not X509.X509:
                 break
-            ptrs.append(r._ptr())
+            ptrs.append(r._p or r._ptr())  # (_ptr() raises for a closed one)
         else:
-            return ContentInfo(m2.cms_encrypt_buffer(data, ptrs, _cipher(cipher), _digest("sha256"), flags))
+            return ContentInfo(m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
+                                                     _digests.get("sha256") or _digest("sha256"), flags))
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
     for r in recipients:
