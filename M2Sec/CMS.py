@@ -499,6 +499,11 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_NOCERTS
     if stream:
         flags |= m2.CMS_STREAM
+    elif type(data) is bytes and type(key) is EVP.PKey and type(cert) is X509.X509 and not (signers or certs or crls):
+        # one signer, content in bytes (the common case): one C call
+        pss = padding == "pss" or _check_padding(padding)
+        return ContentInfo(m2.cms_sign_buffer(data, cert._p or cert._ptr(), key._p or key._ptr(),
+                                              _digest(digest or default_digest(key)), flags, int(pss)))
     certs = list(certs)
     if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
         own = {c.as_der() for _, c, _, _ in all_signers if isinstance(c, X509.X509)}
@@ -514,6 +519,9 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     for crl in crls:
         m2.cms_add1_crl(p, crl._ptr())
     return _complete(ci, data, flags, stream)
+
+
+_VERIFY_FLAGS = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY  # the chain is checked after, by cms_check_signers
 
 
 def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509] = (),
@@ -536,22 +544,24 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
     certs = list(certs)
-    stack = _stack(certs)
-    flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
-    if data is None or isinstance(data, BIO.BIO):
-        content = m2.cms_verify(ci._ptr(), _p(stack), None, _p(data), _out(out), flags)
+    stack = _stack(certs) if certs else None
+    sp, cp = _p(stack), ci._p or ci._ptr()
+    flags = _VERIFY_FLAGS if use_message_certs else _VERIFY_FLAGS | m2.CMS_NOINTERN
+    if type(data) is bytes:  # immutable: the content verified is the caller's object itself
+        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 0)
+        if out is None:
+            content = data
+    elif data is None or isinstance(data, BIO.BIO):
+        content = m2.cms_verify(cp, sp, None, _p(data), _out(out), flags)
     else:
         _check_bytes(data)
-        mine = type(data) is bytes  # immutable: the content verified is the caller's object itself
-        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags, 0 if mine else 1)
-        if mine and out is None:
-            content = data
+        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 1)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
-    store = store_from(trusted)
+    store = trusted if type(trusted) is X509.X509_Store else store_from(trusted)
     results = []
-    for c, code, depth, rest in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose):
+    for c, code, depth, rest in m2.cms_check_signers(cp, sp, store._ptr(), 0, when, purpose):
         signer = X509.X509(c, 1)  # also the chain's first, when it verified
         chain = [signer] if not code else []
         for x in rest:
@@ -666,8 +676,7 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     """
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
-    given = sum(x is not None for x in (key, kek, password))
-    if given != 1:
+    if (key is not None) + (kek is not None) + (password is not None) != 1:
         raise ValueError("give exactly one of key, kek and password")
     if kek is not None:
         m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))

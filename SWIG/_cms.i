@@ -480,6 +480,17 @@ static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t le
     return r;
 }
 
+/* The whole of sign for one signer in one call (the common case, per message): cms_sign_new
+ * without extra certificates, cms_add1_signer and cms_final_buffer over buf. */
+static CMS_ContentInfo *cms_sign_buffer(const void *buf, Py_ssize_t len, X509 *x509, EVP_PKEY *pkey,
+                                        const EVP_MD *optional_md, int flags, int pss) {
+    CMS_ContentInfo *cms = cms_sign_new(NULL, flags);
+    if (!cms) return NULL;
+    if (cms_add1_signer(cms, x509, pkey, optional_md, flags, pss) && cms_final_buffer(cms, buf, len, flags)) return cms;
+    CMS_ContentInfo_free(cms);
+    return NULL;
+}
+
 /* Verifies every signature (and, unless CMS_NO_SIGNER_CERT_VERIFY, every signer's chain
  * against optional_store) and writes the content to optional_out (None: returned as bytes).
  * The detached content is read from optional_bio.  Anything written to optional_out is only
