@@ -11,6 +11,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#define BATCH 8
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);  /* CPU time: the machine is shared */
@@ -177,9 +179,10 @@ int main(int argc, char **argv) {
     do one(op, data, size, cert, key, cp, md, cipher, store, der, derlen);
     while (now() - start < seconds / 4);
     start = now();
-    do {
-        one(op, data, size, cert, key, cp, md, cipher, store, der, derlen);
-        n++;
+    do {  /* the clock read every BATCH operations (a system call), as bench/cms.py reads it */
+        int i;
+        for (i = 0; i < BATCH; i++) one(op, data, size, cert, key, cp, md, cipher, store, der, derlen);
+        n += BATCH;
     } while (now() - start < seconds);
     printf("%.3f\n", n / (now() - start));
     return 0;
