@@ -9,7 +9,7 @@ is paramiko's progress callback.
 import os
 import posixpath
 import stat as _stat
-from typing import Any, Callable, IO, List, Optional
+from typing import Any, Callable, IO, List, Optional, Sequence, Tuple
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.sftp import SFTPAttributes
@@ -266,6 +266,18 @@ class SFTPClient:
 
     def statvfs(self, path: str) -> fx.SFTPVFSAttrs:
         return self._run(self.sftp.statvfs(path))
+
+    def expand_path(self, path: str) -> str:
+        """``~`` and ``~user`` expanded by the server (expand-path@openssh.com)."""
+        return self._run(self.sftp.expand_path(path))
+
+    def home_directory(self, user: Optional[str] = None) -> str:
+        """The home directory of user, None for the login user's (home-directory extension)."""
+        return self._run(self.sftp.home_directory(user))
+
+    def users_groups_by_id(self, uids: Sequence[int] = (), gids: Sequence[int] = ()) -> Tuple[List[str], List[str]]:
+        """The names of uids and gids, "" where the server has none (users-groups-by-id@openssh.com)."""
+        return self._run(self.sftp.users_groups_by_id(uids, gids))
 
     def close(self) -> None:
         async def close() -> None:  # in the client's event loop, which owns the channel

@@ -141,7 +141,7 @@ class SFTPClientFile:
     async def statvfs(self) -> SFTPVFSAttrs:
         self._check()
         reply = await self._sftp._extended(fx.EXT_FSTATVFS, string(self._handle))
-        return SFTPVFSAttrs.decode(fx.SSHReader(reply.value))
+        return fx.decode_extended("fstatvfs@openssh.com", reply.value, SFTPVFSAttrs.decode)
 
     async def fsync(self) -> None:
         """Ask the server to flush the file to disk (fsync@openssh.com)."""
@@ -240,10 +240,7 @@ class SFTPClient:
         await self._version
         if fx.EXT_LIMITS in self._core.extensions:
             reply = await self._extended(fx.EXT_LIMITS)
-            try:
-                self._core.set_limits(fx.SFTPLimits.decode(fx.SSHReader(reply.value)))
-            except ValueError:
-                raise SFTPProtocolError("a malformed limits@openssh.com reply") from None
+            self._core.set_limits(fx.decode_extended("limits@openssh.com", reply.value, fx.SFTPLimits.decode))
         lim = self._core.limits
         if lim.max_read_len:
             self.block_size = min(self.block_size, lim.max_read_len, lim.max_write_len or lim.max_read_len)
@@ -496,7 +493,7 @@ class SFTPClient:
     async def statvfs(self, path: PathArg) -> SFTPVFSAttrs:
         p = self._path(path)
         reply = await self._extended(fx.EXT_STATVFS, string(fx.check_path(p)), path=p)
-        return SFTPVFSAttrs.decode(fx.SSHReader(reply.value))
+        return fx.decode_extended("statvfs@openssh.com", reply.value, SFTPVFSAttrs.decode)
 
     # ---- directories ----
     async def scandir(self, path: PathArg = ".") -> AsyncIterator[SFTPName]:
@@ -598,26 +595,52 @@ class SFTPClient:
         target, link = _str(oldpath), self._path(newpath)
         await self._call(fx.FXP_SYMLINK, string(fx.check_path(target)), string(fx.check_path(link)), path=link)
 
-    async def readlink(self, path: PathArg) -> str:
-        names = (await self._path_call(fx.FXP_READLINK, path)).value
+    @staticmethod
+    def _one_name(what: str, reply: fx.Reply) -> str:
+        """The one name of an FXP_NAME reply (or of an extended reply carrying a name list)."""
+        names = reply.value if reply.type == fx.FXP_NAME else fx.decode_extended(what, reply.value, fx.decode_names)
         if len(names) != 1:
-            raise SFTPProtocolError("readlink gave %d names" % len(names))
+            raise SFTPProtocolError("%s gave %d names" % (what, len(names)))
         return names[0].filename
 
+    async def readlink(self, path: PathArg) -> str:
+        return self._one_name("readlink", await self._path_call(fx.FXP_READLINK, path))
+
     async def realpath(self, path: PathArg = ".") -> str:
-        names = (await self._path_call(fx.FXP_REALPATH, path)).value
-        if len(names) != 1:
-            raise SFTPProtocolError("realpath gave %d names" % len(names))
-        return names[0].filename
+        return self._one_name("realpath", await self._path_call(fx.FXP_REALPATH, path))
 
     async def expand_path(self, path: PathArg) -> str:
         """``~`` and ``~user`` expanded by the server (expand-path@openssh.com)."""
         p = _str(path)
         reply = await self._extended(fx.EXT_EXPAND_PATH, string(fx.check_path(p)), path=p)
-        names = reply.value if reply.type == fx.FXP_NAME else fx.decode_names(fx.SSHReader(reply.value))
-        if len(names) != 1:
-            raise SFTPProtocolError("expand-path gave %d names" % len(names))
-        return names[0].filename
+        return self._one_name("expand-path", reply)
+
+    async def home_directory(self, user: Optional[str] = None) -> str:
+        """The home directory of user on the server (the home-directory extension).
+
+        :param user: a user name; None: the connection's login name (OpenSSH's sftp-server
+            refuses the draft's "" for the current user; other servers take it).
+        :raises SFTPOpUnsupported: the server does not offer the extension.
+        :raises SFTPError: the server knows no such user (OpenSSH: SFTPFailure) or refused.
+        """
+        if user is None:
+            user = self._conn.get_extra_info("username") or ""
+        reply = await self._extended(fx.EXT_HOME_DIRECTORY, string(fx.check_path(user)))
+        return self._one_name("home-directory", reply)
+
+    async def users_groups_by_id(self, uids: Sequence[int] = (), gids: Sequence[int] = ()
+                                 ) -> Tuple[List[str], List[str]]:
+        """The user names of uids and the group names of gids, in their order, "" for an id
+        the server has no name for (users-groups-by-id@openssh.com, as ``ls -n`` needs).
+
+        :raises ValueError: more than 4096 ids in a list, or an id outside 0..2**32-1.
+        :raises SFTPOpUnsupported: the server does not offer the extension.
+        :raises SFTPProtocolError: a malformed reply, or not one name per id.
+        """
+        uids, gids = list(uids), list(gids)
+        reply = await self._extended(fx.EXT_USERS_GROUPS, fx.encode_ids(uids), fx.encode_ids(gids))
+        return fx.decode_extended("users-groups-by-id@openssh.com", reply.value,
+                                  lambda r: fx.decode_users_groups(r, len(uids), len(gids)))
 
     async def getcwd(self) -> str:
         if self._cwd is None:

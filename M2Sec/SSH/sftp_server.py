@@ -26,7 +26,7 @@ import os
 import posixpath
 import stat as _stat
 from collections import deque
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.packet import string
@@ -239,6 +239,13 @@ class SFTPServer:
         if path == "~" or path.startswith("~/"):
             path = self.home + path[1:]
         return self.realpath(path)
+
+    def home_directory(self, user: str) -> str:
+        """The home directory of user (home-directory): :attr:`home` for "" or the session's
+        own user; other users' homes are not shown (FileNotFoundError)."""
+        if user and user != getattr(self.process, "username", None):
+            raise OSError(errno.ENOENT, "no home directory is known for that user", user)
+        return self.home
 
     def exit(self) -> None:
         """The session ended."""
@@ -473,7 +480,7 @@ class SFTPSession:
         self.core.names(rid, [SFTPName(real, real, SFTPAttrs())])
 
     async def _home_directory(self, rid: int, user: bytes) -> None:
-        home = self.server.home
+        home = await _maybe(self.server.home_directory(fx.decode_path(user)))
         self.core.names(rid, [SFTPName(home, home, SFTPAttrs())])
 
     async def _copy_data(self, rid: int, rh: bytes, roff: int, length: int, wh: bytes, woff: int) -> None:
@@ -494,14 +501,14 @@ class SFTPSession:
         self.core.status(rid, fx.FX_OK)
 
     async def _users_groups(self, rid: int, uids: bytes, gids: bytes) -> None:
-        def ids(raw: bytes) -> List[int]:
-            if len(raw) % 4 or len(raw) > 4 * 4096:
-                raise ValueError("a malformed id list")
-            return [int.from_bytes(raw[i:i + 4], "big") for i in range(0, len(raw), 4)]
-        users = b"".join(string(self.server.format_user(u) if self.server.format_user(u) != str(u) else "")
-                         for u in ids(uids))
-        groups = b"".join(string(self.server.format_group(g) if self.server.format_group(g) != str(g) else "")
-                          for g in ids(gids))
+        def names(raw: bytes, fmt: Callable[[int], str]) -> bytes:
+            out = []
+            for i in fx.decode_ids(raw):
+                name = fmt(i)
+                out.append(string(name if name != str(i) else ""))  # "": no name for that id
+            return b"".join(out)
+        users = names(uids, self.server.format_user)
+        groups = names(gids, self.server.format_group)
         self.core.extended_reply(rid, string(users) + string(groups))
 
 
