@@ -15,12 +15,16 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Coroutine, Deque, Dict, Generator, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
 
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
 from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ChannelOpenError, ChannelRequestError, ConnectionLost,
                               ConnectTimeout, DisconnectError, HostKeyNotVerifiable, ProcessError)
+
+if TYPE_CHECKING:  # imported where used (the SFTP client loads on demand)
+    from M2Sec.SSH.sftp_client import _SFTPStarter
 
 KeyArg = Union[str, "os.PathLike[str]", Any]
 
@@ -1229,7 +1233,7 @@ class SSHClientConnection(SSHConnection):
         return listener
 
     # ---- SFTP ----
-    def start_sftp_client(self, **kw: Any) -> Any:
+    def start_sftp_client(self, **kw: Any) -> "_SFTPStarter":
         """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
         :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
         from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
@@ -1239,11 +1243,11 @@ class SSHClientConnection(SSHConnection):
 class _Connector:
     """The awaitable / async context manager :func:`connect` returns."""
 
-    def __init__(self, coro: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, SSHClientConnection]) -> None:
         self._coro = coro
         self._conn: Optional[SSHClientConnection] = None
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, Any, SSHClientConnection]:
         return self._coro.__await__()
 
     async def __aenter__(self) -> SSHClientConnection:

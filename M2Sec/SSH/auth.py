@@ -75,7 +75,8 @@ class ClientAuth:
         for method in self._methods:
             if method not in allowed:
                 continue
-            step = getattr(self, "_try_" + method.decode().replace("-", "_"))()
+            try_method: Callable[[], Optional[List[bytes]]] = getattr(self, "_try_" + method.decode().replace("-", "_"))
+            step = try_method()
             if step is not None:
                 return step
         raise AuthenticationFailed("no authentication method left (the server allows %s)"

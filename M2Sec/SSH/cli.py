@@ -20,7 +20,7 @@ import asyncio
 import getpass
 import os
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH.errors import DisconnectError, SSHError
@@ -30,7 +30,7 @@ from M2Sec.SSH.process import echo
 class _CliServer(SSH.SSHServer):
     """The options of ``m2sec ssh server`` as SSHServer callbacks."""
 
-    passwords: dict = {}
+    passwords: Dict[str, str] = {}
     forwarding = False
 
     def password_auth_supported(self) -> bool:
@@ -149,10 +149,10 @@ def _client_parser() -> argparse.ArgumentParser:
     return p
 
 
-def client_options(args: argparse.Namespace) -> dict:
+def client_options(args: argparse.Namespace) -> Dict[str, Any]:
     """connect()'s keyword arguments from the client options every command shares: -i,
     --known-hosts, --accept-any-host-key, --password."""
-    kw: dict = dict(client_keys=args.identity or None)
+    kw: Dict[str, Any] = dict(client_keys=args.identity or None)
     if args.accept_any_host_key:
         kw["known_hosts"] = None
     elif args.known_hosts:
@@ -177,18 +177,17 @@ async def _client(args: argparse.Namespace) -> int:
             listener = await conn.forward_local_port("127.0.0.1", lport, dhost, dport)
             print("forwarding 127.0.0.1:%d -> %s:%d" % (listener.get_port(), dhost, dport), file=sys.stderr)
         for rport, dhost, dport in args.remote:
-            listener = await conn.forward_remote_port("127.0.0.1", rport, dhost, dport)
-            print("remote 127.0.0.1:%d -> %s:%d" % (listener.get_port(), dhost, dport), file=sys.stderr)
+            remote = await conn.forward_remote_port("127.0.0.1", rport, dhost, dport)
+            print("remote 127.0.0.1:%d -> %s:%d" % (remote.get_port(), dhost, dport), file=sys.stderr)
         if args.no_command:
             await conn.wait_closed()
             return 0
         command = " ".join(args.command) if args.command else None
         stdin = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
         result = await conn.run(command, input=stdin)
-        sys.stdout.buffer.write(result.stdout)
-        sys.stdout.flush()
-        sys.stderr.buffer.write(result.stderr)
-        sys.stderr.flush()
+        for stream, data in ((sys.stdout, result.stdout), (sys.stderr, result.stderr)):
+            stream.buffer.write(data.encode() if isinstance(data, str) else data)  # run() without encoding: bytes
+            stream.flush()
         return result.returncode if result.returncode is not None and result.returncode >= 0 else 255
 
 

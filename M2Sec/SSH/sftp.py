@@ -21,7 +21,7 @@ import struct
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from M2Sec.SSH.errors import SSHError, SSHFormatError
-from M2Sec.SSH.packet import SSHReader, string, uint32, uint64
+from M2Sec.SSH.packet import Buffer, SSHReader, string, uint32, uint64
 
 SFTP_VERSION = 3
 
@@ -602,8 +602,10 @@ class SFTPClientCore:
                 if reply is not None:
                     out.append(reply)
                     continue
-            out.append(self._reply(ptype, body))
-        return [r for r in out if r is not None]
+            reply = self._reply(ptype, body)
+            if reply is not None:
+                out.append(reply)
+        return out
 
     def _data_reply(self, body: memoryview) -> Optional[Reply]:
         """FXP_DATA without the general parser's copies (None: let it report the error)."""
@@ -836,7 +838,7 @@ class SFTPServerCore:
                 out.append(req)
         return out
 
-    def _request(self, ptype: int, body: bytes) -> Optional[Request]:
+    def _request(self, ptype: int, body: Buffer) -> Optional[Request]:
         r = SSHReader(body)
         if ptype == FXP_INIT:
             if self.version is not None:

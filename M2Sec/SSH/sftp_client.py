@@ -13,7 +13,7 @@ import fnmatch
 import os
 import posixpath
 import stat as _stat
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Coroutine, Dict, Generator, List, Optional, Sequence, Tuple, Union
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.errors import ChannelRequestError
@@ -1018,11 +1018,11 @@ async def start_sftp_client(conn: Any, **kw: Any) -> SFTPClient:
 class _SFTPStarter:
     """What ``conn.start_sftp_client()`` returns: awaitable and an async context manager."""
 
-    def __init__(self, coro: Awaitable[SFTPClient]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, SFTPClient]) -> None:
         self._coro = coro
         self._client: Optional[SFTPClient] = None
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, Any, SFTPClient]:
         return self._coro.__await__()
 
     async def __aenter__(self) -> SFTPClient:
