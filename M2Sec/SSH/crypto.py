@@ -632,8 +632,16 @@ def derive_key(hash_name: str, k_mpint: bytes, h: bytes, letter: bytes, session_
     return key[:length]
 
 
-def make_protection(outgoing: bool, cipher: bytes, mac: bytes,
-                    derive: Callable[[bytes, int], bytes], letters: Tuple[bytes, bytes, bytes]) -> object:
+@overload
+def make_protection(outgoing: Literal[True], cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Sealer, PlainSealer]: ...
+@overload
+def make_protection(outgoing: Literal[False], cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Opener, PlainOpener]: ...
+
+
+def make_protection(outgoing: bool, cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Sealer, PlainSealer, Opener, PlainOpener]:
     """A Sealer (outgoing) or Opener for the negotiated cipher and MAC, keyed with derive(letter, n).
 
     letters are the IV, key and MAC-key letters of this direction ("A", "C", "E" client to server).
@@ -645,5 +653,6 @@ def make_protection(outgoing: bool, cipher: bytes, mac: bytes,
     iv = derive(letters[0], spec.iv_len) if spec.iv_len else b""
     key = derive(letters[1], spec.key_len) if spec.key_len else b""
     mac_key = derive(letters[2], mspec.key_len) if mspec.key_len else b""
-    cls = Sealer if outgoing else Opener
-    return cls(cipher, mac, key, iv, mac_key)
+    if outgoing:
+        return Sealer(cipher, mac, key, iv, mac_key)
+    return Opener(cipher, mac, key, iv, mac_key)
