@@ -55,7 +55,7 @@ async def _greeter(process: Any) -> int:
     return await echo(process)
 
 
-_greeter.subsystems = ()  # type: ignore[attr-defined]  # subsystem requests are refused, never greeted
+setattr(_greeter, "subsystems", ())  # subsystem requests are refused, never greeted (_asyncio_server reads it)
 
 
 def _forward_spec(text: str) -> Tuple[int, str, int]:
@@ -89,17 +89,15 @@ async def _serve(args: argparse.Namespace) -> int:
     if not keys:
         key = SSH.generate_private_key("ssh-ed25519")
         keys = [key]
-    server_cls = type("Server", (_CliServer,), {"passwords": dict(p.split(":", 1) for p in args.password),
-                                                "forwarding": args.allow_forwarding})
     done: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+    attrs: Dict[str, Any] = {"passwords": dict(p.split(":", 1) for p in args.password),
+                             "forwarding": args.allow_forwarding}
     if args.once:
-        base = server_cls
-
-        class Once(base):  # type: ignore[misc,valid-type]
-            def connection_lost(self, exc: Optional[BaseException]) -> None:
-                if not done.done():
-                    done.set_result(None)
-        server_cls = Once
+        def connection_lost(self: _CliServer, exc: Optional[BaseException]) -> None:
+            if not done.done():
+                done.set_result(None)
+        attrs["connection_lost"] = connection_lost
+    server_cls = type("Server", (_CliServer,), attrs)
     acceptor = await SSH.listen(args.bind, args.port, server_host_keys=keys,
                                 authorized_client_keys=args.authorized_keys, trusted_user_ca_keys=args.trusted_ca,
                                 server_factory=server_cls,

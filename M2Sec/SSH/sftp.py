@@ -293,14 +293,18 @@ class SFTPAttrs:
             flags |= FILEXFER_ATTR_SIZE
             out.append(uint64(self.st_size))
         if self.st_uid is not None:
+            if self.st_gid is None:
+                raise ValueError("SFTP sends a uid only with a gid")
             flags |= FILEXFER_ATTR_UIDGID
-            out.append(uint32(self.st_uid) + uint32(self.st_gid))  # type: ignore[arg-type]
+            out.append(uint32(self.st_uid) + uint32(self.st_gid))
         if self.st_mode is not None:
             flags |= FILEXFER_ATTR_PERMISSIONS
             out.append(uint32(self.st_mode))
         if self.st_atime is not None:
+            if self.st_mtime is None:
+                raise ValueError("SFTP sends an atime only with an mtime")
             flags |= FILEXFER_ATTR_ACMODTIME
-            out.append(uint32(self.st_atime & 0xFFFFFFFF) + uint32(self.st_mtime & 0xFFFFFFFF))  # type: ignore
+            out.append(uint32(self.st_atime & 0xFFFFFFFF) + uint32(self.st_mtime & 0xFFFFFFFF))
         if self.extended:
             flags |= FILEXFER_ATTR_EXTENDED
             out.append(uint32(len(self.extended)))

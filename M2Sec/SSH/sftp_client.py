@@ -13,7 +13,8 @@ import fnmatch
 import os
 import posixpath
 import stat as _stat
-from typing import Any, AsyncIterator, Callable, Coroutine, Dict, Generator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, AsyncIterator, Callable, Coroutine, Dict, Generator, List, Optional, Protocol, Sequence, Tuple,
+                    Union)
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.errors import ChannelRequestError
@@ -111,7 +112,10 @@ class SFTPClientFile:
         elif from_what == os.SEEK_CUR:
             self._pos += offset
         elif from_what == os.SEEK_END:
-            self._pos = (await self.stat()).st_size + offset
+            size = (await self.stat()).st_size
+            if size is None:
+                raise fx.SFTPFailure(fx.FX_FAILURE, "the server gave no size to seek from", filename=self.name)
+            self._pos = size + offset
         else:
             raise ValueError("invalid whence %r" % from_what)
         return self._pos
@@ -121,7 +125,7 @@ class SFTPClientFile:
 
     async def stat(self) -> SFTPAttrs:
         self._check()
-        return (await self._sftp._call(fx.FXP_FSTAT, string(self._handle))).value
+        return _attrs(await self._sftp._call(fx.FXP_FSTAT, string(self._handle)))
 
     async def setstat(self, attrs: SFTPAttrs) -> None:
         self._check()
@@ -160,11 +164,20 @@ class SFTPClientFile:
         await self.close()
 
 
-async def _completed(inflight: Dict[asyncio.Future, Any]) -> List[Tuple[Any, Any, Optional[BaseException]]]:
+def _attrs(reply: fx.Reply) -> SFTPAttrs:
+    """The attributes of a STAT, LSTAT or FSTAT reply (SFTPProtocolError for a bare OK status)."""
+    if not isinstance(reply.value, SFTPAttrs):
+        raise SFTPProtocolError("an OK status instead of attributes")
+    return reply.value
+
+
+async def _completed(inflight: Dict["asyncio.Future[fx.Reply]", Any]
+                     ) -> List[Tuple[Any, Optional[fx.Reply], Optional[BaseException]]]:
     """Wait for at least one request in flight to be answered; (its key, the reply, the error
-    (a status other than OK, or the session's end)) of each answered, taken out of inflight."""
+    (a status other than OK, or the session's end)) of each answered, taken out of inflight:
+    the reply is None only with an error."""
     done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-    out = []
+    out: List[Tuple[Any, Optional[fx.Reply], Optional[BaseException]]] = []
     for fut in done:
         key = inflight.pop(fut)
         try:
@@ -188,8 +201,8 @@ class SFTPClient:
         self._conn = conn
         self._io = io
         self._core = fx.SFTPClientCore()
-        self._futures: Dict[int, asyncio.Future] = {}
-        self._version: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._futures: Dict[int, asyncio.Future[fx.Reply]] = {}
+        self._version: asyncio.Future[Dict[bytes, bytes]] = asyncio.get_running_loop().create_future()
         self._error: Optional[BaseException] = None
         self.block_size = block_size
         self.max_requests = max_requests
@@ -323,7 +336,7 @@ class SFTPClient:
         nxt = offset
         eof_at: Optional[int] = None
         gaps: List[Tuple[int, int]] = []
-        inflight: Dict[asyncio.Future, Tuple[int, int]] = {}
+        inflight: Dict[asyncio.Future[fx.Reply], Tuple[int, int]] = {}
         top = offset
         error: Optional[BaseException] = None
         refill_below = most - max(1, most // 4)  # refill in bursts: fewer, larger writes
@@ -348,7 +361,7 @@ class SFTPClient:
                 if exc is not None and not isinstance(exc, SFTPEOFError):
                     error = error or exc
                     continue
-                if exc is not None:
+                if exc is not None or reply is None:  # (no reply: only with an error)
                     eof_at = off if eof_at is None else min(eof_at, off)
                     continue
                 data = reply.value
@@ -377,7 +390,7 @@ class SFTPClient:
                       progress: Optional[Callable[[int], None]] = None) -> None:
         """Write (offset, data) pieces from the iterable chunks, many writes in flight."""
         most = max_requests or self.max_requests
-        inflight: Dict[asyncio.Future, int] = {}
+        inflight: Dict[asyncio.Future[fx.Reply], int] = {}
         error: Optional[BaseException] = None
         it = iter(chunks)
         more = True
@@ -425,10 +438,10 @@ class SFTPClient:
 
     # ---- attributes ----
     async def stat(self, path: PathArg, *, follow_symlinks: bool = True) -> SFTPAttrs:
-        return (await self._path_call(fx.FXP_STAT if follow_symlinks else fx.FXP_LSTAT, path)).value
+        return _attrs(await self._path_call(fx.FXP_STAT if follow_symlinks else fx.FXP_LSTAT, path))
 
     async def lstat(self, path: PathArg) -> SFTPAttrs:
-        return (await self._path_call(fx.FXP_LSTAT, path)).value
+        return _attrs(await self._path_call(fx.FXP_LSTAT, path))
 
     async def setstat(self, path: PathArg, attrs: SFTPAttrs, *, follow_symlinks: bool = True) -> None:
         if follow_symlinks:
@@ -840,7 +853,9 @@ SFTPFailure = fx.SFTPFailure
 # ---- the two ends of a transfer: local files and remote files, one interface -------------------
 
 
-class _FS:
+class _FS(Protocol):
+    """One end of a transfer: the local file system or the remote one."""
+
     async def stat(self, path: str, follow: bool) -> SFTPAttrs: ...
     async def isdir(self, path: str) -> bool: ...
     async def mkdir(self, path: str) -> None: ...
@@ -874,7 +889,7 @@ class _Local(_FS):
     async def set_attrs(self, path: str, attrs: SFTPAttrs) -> None:
         if attrs.st_mode is not None:
             os.chmod(path, _stat.S_IMODE(attrs.st_mode))
-        if attrs.st_atime is not None:
+        if attrs.st_atime is not None and attrs.st_mtime is not None:  # (SFTP sets the two together)
             os.utime(path, (attrs.st_atime, attrs.st_mtime))
 
     def reader(self, path: str) -> "_LocalFile":
