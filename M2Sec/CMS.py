@@ -629,8 +629,9 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     p, kdf = ci._ptr(), _digest("sha256")
     ecx: List[_cms_ecx.Pending] = []
     for r in recipients:
-        if _ecx_cert(r):
-            _add_ecx(ci, r, cipher, use_key_id, stream, ecx)
+        target = _ecx_target(r)
+        if target is not None:
+            _add_ecx(ci, target, cipher, use_key_id, stream, ecx)
         elif type(r) is X509.X509:  # the common case, without _add_recipient's dispatch
             m2.cms_add1_recipient_cert(p, r._ptr(), kdf, flags, 0)
         else:
@@ -674,17 +675,18 @@ def _ecx_error(e: _cms_ecx.ECXError) -> CMSError:
     return _ECX_ERRORS.get(e.kind, CMSError)(str(e))
 
 
-def _ecx_cert(r: Any) -> bool:
-    cert = r if isinstance(r, X509.X509) else r.cert if isinstance(r, CertRecipient) else None
-    return cert is not None and _cms_ecx.is_ecx_key(cert.get_pubkey())
+def _ecx_target(r: Any) -> Optional[Tuple[X509.X509, str]]:
+    """(certificate, KDF) of an X25519/X448 recipient, or None."""
+    cert, kdf = (r, "x963") if isinstance(r, X509.X509) else (r.cert, r.kdf) if isinstance(r, CertRecipient) else (None, "")
+    return (cert, kdf) if cert is not None and _cms_ecx.is_ecx_key(cert.get_pubkey()) else None
 
 
-def _add_ecx(ci: ContentInfo, r: Union[X509.X509, CertRecipient], cipher: str, use_key_id: bool, stream: bool,
+def _add_ecx(ci: ContentInfo, target: Tuple[X509.X509, str], cipher: str, use_key_id: bool, stream: bool,
              pending: List[_cms_ecx.Pending]) -> None:
     """An X25519/X448 recipient, added as the KEK recipient _ecx_finish turns into key agreement."""
     if stream:
         raise CMSUnsupportedAlgorithm("X25519/X448 recipients (RFC 8418) cannot be used with stream=True")
-    cert, kdf = (r, "x963") if isinstance(r, X509.X509) else (r.cert, r.kdf)
+    cert, kdf = target
     keylen = m2.cipher_key_length(_cipher(cipher))
     try:
         p = _cms_ecx.prepare(cert, keylen if keylen in (16, 24, 32) else 32, kdf=kdf, use_key_id=use_key_id)

@@ -181,7 +181,7 @@ def _kari(p: Pending, encrypted_key: bytes) -> bytes:
 def _set_of(items: Sequence[bytes]) -> bytes:
     """A DER SET OF: its elements in ascending order of their encodings (X.690 11.6)."""
     width = max((len(i) for i in items), default=0)
-    return der.tlv(der.SET, b"".join(sorted(items, key=lambda i: i.ljust(width, b"\0"))))
+    return der.tlv(der.SET, b"".join(sorted(items, key=lambda i: bytes(i).ljust(width, b"\0"))))
 
 
 def _recipient_infos(buf: bytes) -> Tuple[List[der.TLV], List[der.TLV]]:
@@ -221,7 +221,7 @@ def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
     by_id = {p.key_id: p for p in pending}
     try:
         chain, ris = _recipient_infos(buf)
-        out = []
+        out: List[bytes] = []
         for ri in ris:
             p = None
             if ri.tag == _KEKRI:
@@ -334,7 +334,7 @@ def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple
     candidates: List[Candidate] = []
     try:
         chain, ris = _recipient_infos(buf)
-        out = []
+        out: List[bytes] = []
         for ri in ris:
             opened = _open_kari(buf, ri, key, cert, problems) if ri.tag == _KARI else []
             if not opened:
