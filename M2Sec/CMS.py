@@ -611,10 +611,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     default), EnvelopedData for other ciphers (AES-CBC for older receivers).
 
     :param recipients: certificates (RSA: PKCS#1 v1.5 key transport; EC/X25519/X448: key
-        agreement), or CertRecipient, KEKRecipient, PasswordRecipient.
+        agreement, X25519/X448 by M2Sec itself: RFC 8418), or CertRecipient, KEKRecipient,
+        PasswordRecipient.
     :param use_key_id: name certificate recipients by subject key identifier.
     :param stream: data must be a BIO, read when the result is written.
-    :raises CMSUnsupportedAlgorithm: for an unknown cipher or a key type without CMS support.
+    :raises CMSUnsupportedAlgorithm: for an unknown cipher, a key type without CMS support, or
+        X25519/X448 recipients with stream.
     :raises ValueError: without recipients.
     """
     recipients = list(recipients)
@@ -648,8 +650,13 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     the plaintext is written there and None returned; an AuthEnvelopedData writes nothing
     unless its tag verifies.
 
-    :raises CMSDecryptError: wrong key, no matching recipient, bad tag, corrupted data.
-    :raises CMSUnsupportedAlgorithm: the message names a cipher OpenSSL lacks.
+    An X25519/X448 key opens RFC 8418's key agreement recipients (M2Sec's own; the message is
+    re-encoded once for it).
+
+    :raises CMSDecryptError: wrong key, no matching recipient, bad tag, corrupted data, a
+        low-order X25519/X448 originator key.
+    :raises CMSUnsupportedAlgorithm: the message names a cipher (or an X25519/X448 KDF) M2Sec lacks.
+    :raises CMSFormatError: a malformed X25519/X448 recipient.
     """
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
