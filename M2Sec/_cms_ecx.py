@@ -256,7 +256,7 @@ def _rid_matches(buf: bytes, rid: der.TLV, cert: Optional[X509.X509]) -> bool:
     if rid.tag == 0xA0:  # rKeyId [0] IMPLICIT RecipientKeyIdentifier
         ski = der.expect(der.children(buf, rid), 0, der.OCTET_STRING, "subjectKeyIdentifier").content(buf)
         return ski == (cert.get_subject_key_id() or b"")
-    return False  # [1]-less choices of other kinds are not ours
+    return False  # no other KeyAgreeRecipientIdentifier choice exists (RFC 5652 6.2.2)
 
 
 def _open_kari(buf: bytes, ri: der.TLV, key: EVP.PKey, cert: Optional[X509.X509],
