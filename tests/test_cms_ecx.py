@@ -185,9 +185,9 @@ def test_mixed_recipients(ca, bc, tmp_path, cipher):
     assert mail.unwrap(wire, key=ca.keys["x25519"], cert=ca.certs["x25519"]).message.get_content().strip() == "mixed"
 
 
-def test_key_identifier_and_several_of_one_kind(ca, tmp_path):
+def test_key_identifier_and_several_of_one_kind(ca, bc, tmp_path):
     """rKeyId (use_key_id) names the recipient by its subjectKeyIdentifier; two X25519
-    recipients, each opening its own copy."""
+    recipients, each opening its own copy (Bouncy Castle too)."""
     other_key, other_cert = ca.person("x25519b", alg="X25519")
     ci = CMS.encrypt(DATA, [ca.certs["x25519"], other_cert], cipher="aes-128-gcm", use_key_id=True)
     printed = openssl("cms", "-cmsout", "-print", "-inform", "DER", "-in", write(tmp_path, "k.der", ci.to_der())).decode()
@@ -195,6 +195,7 @@ def test_key_identifier_and_several_of_one_kind(ca, tmp_path):
     assert CMS.decrypt(CMS.load_der(ci.to_der()), other_key, other_cert) == DATA
     assert CMS.decrypt(CMS.load_der(ci.to_der()), ca.keys["x25519"], ca.certs["x25519"]) == DATA
     assert CMS.decrypt(CMS.load_der(ci.to_der()), other_key) == DATA
+    assert bc_decrypt(bc, ca, tmp_path, "x25519b", ci.to_der()) == DATA
 
 
 # ---- the HKDF schemes (BC 1.72 has none): against RFC 5869 written out here ----

@@ -19,6 +19,7 @@ import java.security.*;
 import java.security.cert.*;
 import java.util.*;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.cms.ContentInfo;
 import org.bouncycastle.asn1.cms.CMSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
@@ -93,7 +94,10 @@ public class BcCmsPeer {
             ContentInfo ci = ContentInfo.getInstance(in);
             RecipientInformationStore ris = ci.getContentType().equals(CMSObjectIdentifiers.authEnvelopedData)
                 ? new CMSAuthEnvelopedData(in).getRecipientInfos() : new CMSEnvelopedData(in).getRecipientInfos();
-            RecipientInformation ri = ris.get(new JceKeyAgreeRecipientId(c));
+            RecipientInformation ri = ris.get(new JceKeyAgreeRecipientId(c));  // issuerAndSerialNumber
+            byte[] ski = c.getExtensionValue("2.5.29.14");
+            if (ri == null && ski != null)  // rKeyId: the subjectKeyIdentifier
+                ri = ris.get(new KeyAgreeRecipientId(ASN1OctetString.getInstance(ASN1OctetString.getInstance(ski).getOctets()).getOctets()));
             if (ri == null) throw new CMSException("no recipient for " + c.getSubjectX500Principal());
             Files.write(Paths.get(a[4]), ri.getContent(new JceKeyAgreeEnvelopedRecipient(key).setProvider(px)));
         } else {
