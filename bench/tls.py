@@ -16,7 +16,7 @@ shared machine disturbs far less than wall time:
 Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
 limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
 libraries taking turns, so that each ratio compares figures measured under the same load.
-Run it alone with ``python bench/tls.py``.
+Run it alone with ``python bench/tls.py`` (``--bulk``: the bulk rows only).
 """
 
 import os
@@ -454,7 +454,6 @@ def _rows(out, name, figures, fmt, higher_is_better):
 
 def rows():
     out = []
-    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
     us = lambda v: "%.0f us" % v  # noqa: E731
     have_c = os.access(C_LOOP, os.X_OK)
     if not have_c:
@@ -494,15 +493,26 @@ def rows():
             finally:
                 for s in servers.values():
                     s.close()
-        cert, key = certs["P-256"]
-        m = {"M2Sec": m2_bulk(cert, key), "ssl module": py_bulk(cert, key)}
-        if M2C is not None:
-            m["M2Crypto 0.51"] = m2_bulk(cert, key, M2C)
-        if have_c:
-            m["C loop"] = c_bulk(cert, key)
-        got = medians(m, BULK_RUNS)
-        _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
-        _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
+        out.extend(bulk_rows(*certs["P-256"]))
+    return out
+
+
+def bulk_rows(cert=None, key=None):
+    """The two bulk rows alone (``python tls.py --bulk``); certificates are made if not given."""
+    if cert is None:
+        with tempfile.TemporaryDirectory() as d:
+            return bulk_rows(*make_certs(d)["P-256"])
+    out = []
+    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
+    M2C = m2crypto()
+    m = {"M2Sec": m2_bulk(cert, key), "ssl module": py_bulk(cert, key)}
+    if M2C is not None:
+        m["M2Crypto 0.51"] = m2_bulk(cert, key, M2C)
+    if os.access(C_LOOP, os.X_OK):
+        m["C loop"] = c_bulk(cert, key)
+    got = medians(m, BULK_RUNS)
+    _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
+    _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
     return out
 
 
@@ -513,5 +523,7 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--client"]:
         _client_main(*sys.argv[2:6])
+    elif sys.argv[1:2] == ["--bulk"]:
+        print_table(bulk_rows())
     else:
         main()
