@@ -486,27 +486,33 @@ static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
 }
 
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
- * the socket (FIONREAD: at least a record of the largest size, header included), so that one
- * call reads what one 16 KiB record per call would take several round trips through Python
- * for.  Never blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already
- * holds, or a record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the
- * call, so OpenSSL returns instead of waiting for the next one) end it.  An alert or an error
- * ends it too; the next read reports the connection's state.  Called with the GIL released. */
+ * the socket (at least a record of the largest size, header included), so that one call reads
+ * what one 16 KiB record per call would take several round trips through Python for.  One
+ * FIONREAD tells how many bytes wait; the read BIO's count of bytes read tells how many of them
+ * OpenSSL has taken since, so that FIONREAD is asked again only when fewer than a record's worth
+ * are known to be left (once per 64 KiB call while the peer keeps ahead).  Never blocks: a
+ * record that is not all there yet, a memory BIO, bytes OpenSSL already holds, or a record that
+ * carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the call, so OpenSSL returns
+ * instead of waiting for the next one) end it.  An alert or an error ends it too; the next read
+ * reports the connection's state.  Called with the GIL released. */
 #define M2_TLS_RECORD_MAX (5 + 16384 + 2048)  /* the largest TLSCiphertext: 2^14 + 2048 (RFC 5246 section 6.2.3; TLS 1.3: + 256) */
 static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
     size_t total = 0, n;
-    int fd = SSL_get_rfd(ssl), avail, ok;
+    int fd = SSL_get_rfd(ssl), avail, ok = 1;
+    BIO *rbio = SSL_get_rbio(ssl);
+    uint64_t known = 0;   /* the BIO's read count up to which the socket surely holds bytes */
     long retry;
-    if (fd < 0) return 0;
-    while (total < len && !SSL_has_pending(ssl)) {
-        if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
-        retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
-        SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
-        ok = SSL_read_ex(ssl, buf + total, len - total, &n);
-        SSL_set_mode(ssl, retry);
-        if (!ok) break;
-        total += n;
+    if (fd < 0 || !rbio) return 0;
+    retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
+    SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+    while (ok && total < len && !SSL_has_pending(ssl)) {
+        if (BIO_number_read(rbio) + M2_TLS_RECORD_MAX > known) {
+            if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
+            known = BIO_number_read(rbio) + (uint64_t)avail;
+        }
+        if ((ok = SSL_read_ex(ssl, buf + total, len - total, &n))) total += n;
     }
+    SSL_set_mode(ssl, retry);
     return total;
 }
 
@@ -749,6 +755,7 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout = -1);
 int ssl_write(SSL *ssl, const void *buf, Py_ssize_t len, double timeout = -1);
 PyObject *ssl_handshake(SSL *ssl, double timeout = 0);
 PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes = 0, double timeout = -1);
+PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout);
 PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout = 0);
 
 %{
@@ -783,8 +790,9 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout) {
     return out;
 }
 
-/* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
-PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
+/* Read up to nbytes (0: all of it) into a writable buffer: the count read; 0 at a clean
+ * close_notify; if it would block, want (a new reference), or -1 when want is NULL. */
+static PyObject *m2_ssl_read_buffer(SSL *ssl, PyObject *buffer, int nbytes, double timeout, PyObject *want) {
     Py_buffer view;
     size_t n = 0;
     int r;
@@ -794,8 +802,23 @@ PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) 
     r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
     PyBuffer_Release(&view);
     if (r == M2_SSL_ERROR) return NULL;
-    if (r == M2_SSL_WANT) return PyLong_FromLong(-1);
+    if (r == M2_SSL_WANT) {
+        if (!want) return PyLong_FromLong(-1);
+        Py_INCREF(want);
+        return want;
+    }
     return PyLong_FromSize_t(r == M2_SSL_DONE ? n : 0);
+}
+
+/* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
+    return m2_ssl_read_buffer(ssl, buffer, nbytes, timeout, NULL);
+}
+
+/* io.RawIOBase's readinto on a connection: the count read into all of buffer; 0 at a clean
+ * close_notify; None if it would block. */
+PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout) {
+    return m2_ssl_read_buffer(ssl, buffer, 0, timeout, Py_None);
 }
 
 /* The count written (all of it unless partial writes were enabled); -1 if it would block. */
