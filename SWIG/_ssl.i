@@ -487,33 +487,50 @@ static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
 
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
  * the socket (at least a record of the largest size, header included), so that one call reads
- * what one 16 KiB record per call would take several round trips through Python for.  One
- * FIONREAD tells how many bytes wait; the read BIO's count of bytes read tells how many of them
- * OpenSSL has taken since, so that FIONREAD is asked again only when fewer than a record's worth
- * are known to be left (once per 64 KiB call while the peer keeps ahead).  Never blocks: a
- * record that is not all there yet, a memory BIO, bytes OpenSSL already holds, or a record that
- * carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the call, so OpenSSL returns
- * instead of waiting for the next one) end it.  An alert or an error ends it too; the next read
- * reports the connection's state.  Called with the GIL released. */
+ * what one 16 KiB record per call would take several round trips through Python for.  FIONREAD
+ * tells how many bytes wait, and the read BIO's count of bytes read how many of them OpenSSL
+ * has taken since: the point up to which the socket surely holds bytes is kept on the BIO
+ * (ex_data, freed with it) from one call to the next, and FIONREAD is asked again only when
+ * fewer than a record's worth are known to be left (while the peer keeps ahead, once per
+ * several 64 KiB calls).  Only this BIO takes bytes from the socket while it is the SSL's (a
+ * shut-down or reset socket reads at once: a stale figure cannot make a read wait).  Never
+ * blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already holds, or a
+ * record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the call, so
+ * OpenSSL returns instead of waiting for the next one) end it.  An alert or an error ends it
+ * too; the next read reports the connection's state.  Called with the GIL released. */
 #define M2_TLS_RECORD_MAX (5 + 16384 + 2048)  /* the largest TLSCiphertext: 2^14 + 2048 (RFC 5246 section 6.2.3; TLS 1.3: + 256) */
+static int m2_bio_known_idx = -1;     /* BIO ex_data: a uint64_t, the read count known to be in the socket */
+
+static void m2_bio_known_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    OPENSSL_free(ptr);
+}
+
 static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
     size_t total = 0, n;
     int fd = SSL_get_rfd(ssl), avail, ok = 1;
     BIO *rbio = SSL_get_rbio(ssl);
-    uint64_t known = 0;   /* the BIO's read count up to which the socket surely holds bytes */
+    uint64_t local = 0, *known;
     long retry;
     if (fd < 0 || !rbio) return 0;
+    known = m2_bio_known_idx < 0 ? NULL : BIO_get_ex_data(rbio, m2_bio_known_idx);
+    if (!known && m2_bio_known_idx >= 0 && (known = OPENSSL_zalloc(sizeof(*known)))
+        && !BIO_set_ex_data(rbio, m2_bio_known_idx, known)) {
+        OPENSSL_free(known);
+        known = NULL;
+    }
+    if (!known) known = &local;    /* no memory: ask FIONREAD afresh in this call */
     retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
     SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
     while (ok && total < len && !SSL_has_pending(ssl)) {
-        if (BIO_number_read(rbio) + M2_TLS_RECORD_MAX > known) {
+        if (BIO_number_read(rbio) + M2_TLS_RECORD_MAX > *known) {
             if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
-            known = BIO_number_read(rbio) + (uint64_t)avail;
+            *known = BIO_number_read(rbio) + (uint64_t)avail;
         }
         if ((ok = SSL_read_ex(ssl, buf + total, len - total, &n))) total += n;
     }
     SSL_set_mode(ssl, retry);
-    return total;
+    return total;   /* what OpenSSL queued (a failed BIO_set_ex_data, an alert): the wrapper's %exception drains it */
 }
 
 static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
@@ -544,6 +561,8 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
     int r, err, sys_errno, w;
     CRYPTO_RWLOCK *lock = NULL;
     if (timeout >= 0 && !(lock = m2_ssl_lock_of(ssl))) return M2_SSL_ERROR;
+    if (op == M2_OP_READ && m2_bio_known_idx < 0)   /* made once, with the GIL held; without it, FIONREAD per call */
+        m2_bio_known_idx = BIO_get_ex_new_index(0, NULL, NULL, NULL, m2_bio_known_free);
     for (;;) {
         n = 0;
         m2_ssl_err_clear();
