@@ -518,7 +518,8 @@ class Connection(SSLState):
 
     def sendall(self, data: Union[bytes, bytearray, memoryview]) -> int:
         """Send all of data (looping past partial writes); the count written."""
-        view = memoryview(data).cast("B")
+        # bytes as they are (the common case: one SSL_write takes it all, no view to make)
+        view = data if type(data) is bytes else memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
             r = self.write(view[n:n + _MAX_WRITE] if n or total > _MAX_WRITE else view)
