@@ -343,7 +343,7 @@ class SignerReport:
 
     @property
     def verify_message(self) -> str:
-        return m2.x509_get_verify_error(self.verify_code) or ""
+        return m2.x509_get_verify_error(self.verify_code)
 
 
 @dataclass

@@ -33,7 +33,7 @@ import time
 
 from M2Sec import SSL
 
-from _timing import calls_per_second, print_table, row
+from _timing import calls_per_second, print_table, row, two_threads_row
 
 RUNS = 3
 BULK_RUNS = 7  # a bulk figure swings by a tenth from run to run (the TCP peers' timing): 7 for a steady median
@@ -527,6 +527,7 @@ def rows():
                 for s in servers.values():
                     s.close()
         out.extend(bulk_rows(*certs["P-256"]))
+        thread_rows(out, *certs["P-256"])
     return out
 
 
@@ -547,6 +548,46 @@ def bulk_rows(cert=None, key=None):
     _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
     _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
     return out
+
+
+# ---- two threads ---------------------------------------------------------------------------
+
+def _memory_pair(cert, key):
+    """A client SSLObject and a server SSLObject after their TLS 1.3 handshake in memory."""
+    sctx = SSL.Context()
+    sctx.load_cert(cert, key)
+    client = SSL.SSLObject(SSL.create_default_context(cafile=cert), server_hostname="localhost")
+    server = SSL.SSLObject(sctx, server_side=True)
+    while not (client.handshake_done and server.handshake_done):
+        for a, b in ((client, server), (server, client)):
+            try:
+                a.do_handshake()
+            except SSL.SSLWantReadError:
+                pass
+            b.receive_bytes(a.data_to_send())
+    return client, server
+
+
+def thread_rows(out, cert, key):
+    """TLS data on two connections, one per thread, against one connection: each thread's
+    client encrypts 64 KiB, the bytes go across in memory and its server decrypts them (no
+    socket, so that the two threads' work is all this process's, on two cores)."""
+    data = os.urandom(65536)
+
+    def make():
+        client, server = _memory_pair(cert, key)
+        buf = bytearray(65536)
+
+        def one():
+            client.write(data)
+            server.receive_bytes(client.data_to_send())
+            n = 0
+            while n < len(data):
+                n += server.read_into(buf)
+        one.keep = (client, server)
+        return one
+    out.append(two_threads_row("TLS 1.3 write + read 64 KiB in memory, one connection per thread", make,
+                               len(data), 4000, BULK_RUNS)[2])
 
 
 def main():
