@@ -54,11 +54,12 @@ def _guarded(fn: Callable[..., T]) -> Callable[..., T]:
     """A Connection method running fn(ssl, arg, timeout) as one counted call (see
     Connection._io): the hot path of reads and writes, written once.
 
-    No lock per call: the call enters self._busy (a deque, whose append and pop are atomic under
-    the GIL and allocate nothing) before it looks at _closed, and close() sets _closed and its _release flags before
-    it looks at _busy, so that either close() sees the call (and leaves the freeing to it) or
-    the call sees the connection closed; on its way out the call leaves _busy before it looks at
-    _release, so that the last one out finds what close() or free() left to it."""
+    No lock per call: the call enters self._busy (a deque, whose append and pop are atomic
+    under the GIL and allocate nothing) before it looks at _closed, and close() sets _closed
+    and its _release flags before it looks at _busy, so that either close() sees the call (and
+    leaves the freeing to it) or the call sees the connection closed; on its way out the call
+    leaves _busy before it looks at _release, so that the last one out finds what close() or
+    free() left to it."""
 
     def call(self: "Connection", arg: Any) -> T:
         busy = self._busy
@@ -518,14 +519,16 @@ class Connection(SSLState):
 
     def sendall(self, data: Union[bytes, bytearray, memoryview]) -> int:
         """Send all of data (looping past partial writes); the count written."""
-        # bytes as they are (the common case: one SSL_write takes it all, no view to make)
-        view = data if type(data) is bytes else memoryview(data).cast("B")
+        # bytes as they are: the common case, one SSL_write taking it all, makes no view
+        view = data if type(data) is bytes and len(data) <= _MAX_WRITE else memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
             r = self.write(view[n:n + _MAX_WRITE] if n or total > _MAX_WRITE else view)
             if r < 0:
                 raise SSLError("the write would block")
             n += r
+            if n < total and type(view) is bytes:
+                view = memoryview(view)  # after a partial write: slices that copy nothing
         return n
 
     def read(self, size: int = 1024) -> bytes:
