@@ -486,8 +486,9 @@ static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
 }
 
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
- * the socket (at least a record of the largest size, header included), so that one call reads
- * what one 16 KiB record per call would take several round trips through Python for.  FIONREAD
+ * a socket BIO's stream (at least a record of the largest size, header included), so that one
+ * call reads what one 16 KiB record per call would take several round trips through Python
+ * for.  FIONREAD
  * tells how many bytes wait, and the read BIO's count of bytes read how many of them OpenSSL
  * has taken since: the point up to which the socket surely holds bytes is kept on the BIO
  * (ex_data, freed with it) from one call to the next, and FIONREAD is asked again only when
@@ -508,11 +509,12 @@ static void m2_bio_known_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int i
 
 static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
     size_t total = 0, n;
-    int fd = SSL_get_rfd(ssl), avail, ok = 1;
-    BIO *rbio = SSL_get_rbio(ssl);
+    int fd = -1, avail, ok = 1;
+    BIO *rbio = SSL_get_rbio(ssl), *sock = rbio ? BIO_find_type(rbio, BIO_TYPE_SOCKET) : NULL;
     uint64_t local = 0, *known;
     long retry;
-    if (fd < 0 || !rbio) return 0;
+    /* a socket BIO's stream: FIONREAD counts its bytes (of a datagram socket, one datagram's) */
+    if (!sock || BIO_get_fd(sock, &fd) < 0 || fd < 0) return 0;
     known = m2_bio_known_idx < 0 ? NULL : BIO_get_ex_data(rbio, m2_bio_known_idx);
     if (!known && m2_bio_known_idx >= 0 && (known = OPENSSL_zalloc(sizeof(*known)))
         && !BIO_set_ex_data(rbio, m2_bio_known_idx, known)) {
