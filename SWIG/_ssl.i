@@ -577,7 +577,10 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
         case M2_OP_READ:
             r = SSL_read_ex(ssl, buf, len, &n);
-            if (r == 1 && n < len) n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
+            /* a full record read: the peer may be streaming, and more may wait (a shorter one,
+             * as in a request or an answer, is not worth a FIONREAD) */
+            if (r == 1 && n < len && n >= SSL3_RT_MAX_PLAIN_LENGTH)
+                n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
             break;
         case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
         case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
