@@ -488,12 +488,11 @@ static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
  * a socket BIO's stream (at least a record of the largest size, header included), so that one
  * call reads what one 16 KiB record per call would take several round trips through Python
- * for.  FIONREAD
- * tells how many bytes wait, and the read BIO's count of bytes read how many of them OpenSSL
- * has taken since: the point up to which the socket surely holds bytes is kept on the BIO
- * (ex_data, freed with it) from one call to the next, and FIONREAD is asked again only when
- * fewer than a record's worth are known to be left (while the peer keeps ahead, once per
- * several 64 KiB calls).  Only this BIO takes bytes from the socket while it is the SSL's (a
+ * for.  FIONREAD tells how many bytes wait, and the read BIO's count of bytes read how many of
+ * them OpenSSL has taken since: the point up to which the socket surely holds bytes is kept
+ * on the BIO (ex_data, freed with it) from one call to the next, and FIONREAD is asked again
+ * only when fewer than a record's worth are known to be left (while the peer keeps ahead, once
+ * per several 64 KiB calls).  Only this BIO takes bytes from the socket while it is the SSL's (a
  * shut-down or reset socket reads at once: a stale figure cannot make a read wait).  Never
  * blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already holds, or a
  * record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the call, so
