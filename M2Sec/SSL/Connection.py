@@ -14,9 +14,10 @@ returns, never under it.
 
 import io
 import socket
+from collections import deque
 import threading
 import logging
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar, Union, cast  # noqa: F401 (M2Crypto's module names)
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple, TypeVar, Union, cast  # noqa: F401 (M2Crypto's module names)
 
 from M2Sec import BIO, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
@@ -49,32 +50,32 @@ def _serverPostConnectionCheck(*args: Any, **kw: Any) -> int:
 _RELEASE_BIO, _RELEASE_SSL = 1, 2
 
 
-def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
-    """A Connection method running fn(ssl, arg, *fixed, timeout) as one counted call (see
-    Connection._io): the hot path of reads and writes, written once, with no work per call
-    beyond taking the lock twice."""
+def _guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """A Connection method running fn(ssl, arg, timeout) as one counted call (see
+    Connection._io): the hot path of reads and writes, written once.
+
+    No lock per call: the call enters self._busy (a deque, whose append and pop are atomic
+    under the GIL and allocate nothing) before it looks at _closed, and close() sets _closed
+    and its _release flags before it looks at _busy, so that either close() sees the call (and
+    leaves the freeing to it) or the call sees the connection closed; on its way out the call
+    leaves _busy before it looks at _release, so that the last one out finds what close() or
+    free() left to it."""
 
     def call(self: "Connection", arg: Any) -> T:
-        lock = self._lock
-        lock.acquire()
-        ssl = self._ssl
-        if self._closed or ssl is None:
-            lock.release()
-            raise SSLClosedError("the connection is closed")
-        self._busy += 1
-        lock.release()
+        busy = self._busy
+        busy.append(None)
         try:
-            return fn(ssl, arg, *fixed, self._timeout)
+            ssl = self._ssl
+            if self._closed or ssl is None:
+                raise SSLClosedError("the connection is closed")
+            return fn(ssl, arg, self._timeout)
         except SSLError as exc:
             if self._closed and not isinstance(exc, SSLClosedError):
                 raise SSLClosedError("the connection was closed during the call") from exc
             raise
         finally:
-            lock.acquire()
-            self._busy -= 1
-            release = self._release and not self._busy
-            lock.release()
-            if release:
+            busy.pop()
+            if self._release:
                 self._released()
 
     return call
@@ -107,7 +108,7 @@ class Connection(SSLState):
         self._closed = False
         self._bio_freed = False
         self._lock = threading.Lock()
-        self._busy = 0  # handshakes, reads and writes under way, in any thread
+        self._busy: Deque[None] = deque()  # one entry per handshake, read or write under way, in any thread
         self._release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
         self._ssl = m2.ssl_new(ctx.ctx)
         set_owner(self._ssl, self)
@@ -169,9 +170,11 @@ class Connection(SSLState):
             if self._closed:
                 return
             self._closed = True
-            busy = self._busy > 0
-            if busy and freeBio:
-                self._release |= _RELEASE_BIO
+            flag = _RELEASE_BIO if freeBio else 0
+            self._release |= flag  # before looking at _busy (see _guarded)
+            busy = bool(self._busy)
+            if not busy:
+                self._release &= ~flag
         if busy:
             try:
                 self.socket.shutdown(socket.SHUT_RDWR)
@@ -192,9 +195,10 @@ class Connection(SSLState):
         thread is in a handshake, read or write, when that call returns)."""
         self.close()
         with self._lock:
+            self._release |= _RELEASE_SSL  # before looking at _busy (see _guarded)
             if self._busy:
-                self._release |= _RELEASE_SSL
                 return
+            self._release &= ~_RELEASE_SSL
         self._free_ssl()
 
     def _free_ssl(self) -> None:
@@ -506,7 +510,6 @@ class Connection(SSLState):
     # The hot path: one guarded call each (see _guarded); handshakes and the rest go through _io.
     _apply = _guarded(_apply_call)
     _read = _guarded(m2.ssl_read)
-    _readinto = _guarded(m2.ssl_read_into, 0)
 
     write = _guarded(m2.ssl_write)
     write.__name__ = write.__qualname__ = "write"
@@ -516,13 +519,16 @@ class Connection(SSLState):
 
     def sendall(self, data: Union[bytes, bytearray, memoryview]) -> int:
         """Send all of data (looping past partial writes); the count written."""
-        view = memoryview(data).cast("B")
+        # bytes as they are: the common case, one SSL_write taking it all, makes no view
+        view = data if type(data) is bytes and len(data) <= _MAX_WRITE else memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
             r = self.write(view[n:n + _MAX_WRITE] if n or total > _MAX_WRITE else view)
             if r < 0:
                 raise SSLError("the write would block")
             n += r
+            if n < total and type(view) is bytes:
+                view = memoryview(view)  # after a partial write: slices that copy nothing
         return n
 
     def read(self, size: int = 1024) -> bytes:
@@ -549,10 +555,9 @@ class Connection(SSLState):
             buff[got:] = bytes(len(buff) - got)
         return got
 
-    def readinto(self, b: Union[bytearray, memoryview]) -> Optional[int]:
-        """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
-        got = self._readinto(b)
-        return None if got < 0 else got
+    readinto = _guarded(m2.ssl_readinto)
+    readinto.__name__ = readinto.__qualname__ = "readinto"
+    readinto.__doc__ = """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
 
     def readable(self) -> bool:
         return True
