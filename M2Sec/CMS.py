@@ -655,9 +655,11 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
             if type(r) is not X509.X509:
                 break
             ptrs.append(r._p or r._ptr())  # (_ptr() raises for a closed one)
-        else:
-            return ContentInfo(m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
-                                                     _digests.get("sha256") or _digest("sha256"), flags))
+        else:  # None when a recipient has an X25519/X448 key: the loop below adds it (RFC 8418)
+            ptr = m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
+                                        _digests.get("sha256") or _digest("sha256"), flags)
+            if ptr is not None:
+                return ContentInfo(ptr)
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
     ecx: List[_cms_ecx.Pending] = []

@@ -670,19 +670,32 @@ static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_M
 
 /* The whole of encrypt for certificate recipients in one call (the common case, per message):
  * cms_encrypt_new, cms_add1_recipient_cert for each of certs (a list of X509 pointers; as
- * there, optional_md is the ECDH KDF's digest) and cms_final_buffer over buf. */
+ * there, optional_md is the ECDH KDF's digest) and cms_final_buffer over buf.  None, without
+ * an exception, when a certificate has an X25519/X448 key: M2Sec/CMS.py adds those itself
+ * (RFC 8418, M2Sec/_cms_ecx.py). */
 static CMS_ContentInfo *cms_encrypt_buffer(const void *buf, Py_ssize_t len, PyObject *certs, const EVP_CIPHER *cipher,
                                            const EVP_MD *optional_md, int flags) {
     CMS_ContentInfo *cms;
-    Py_ssize_t i;
+    Py_ssize_t i, n;
     if (!PyList_Check(certs)) { PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers"); return NULL; }
-    if (!(cms = cms_encrypt_new(cipher, flags))) return NULL;
-    for (i = 0; i < PyList_GET_SIZE(certs); i++) {
+    n = PyList_GET_SIZE(certs);
+    for (i = 0; i < n; i++) {
         void *x = NULL;
+        EVP_PKEY *pk;
+        int id;
         if (!SWIG_IsOK(SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0)) || !x) {
             PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers");
-            goto err;
+            return NULL;
         }
+        pk = X509_get0_pubkey((X509 *)x);
+        id = pk ? EVP_PKEY_get_base_id(pk) : NID_undef;
+        if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) { m2_cms_clear_errors(); return NULL; }
+    }
+    m2_cms_clear_errors();
+    if (!(cms = cms_encrypt_new(cipher, flags))) return NULL;
+    for (i = 0; i < n; i++) {
+        void *x = NULL;
+        SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0);  /* checked above */
         if (!cms_add1_recipient_cert(cms, (X509 *)x, optional_md, flags, 0)) goto err;
     }
     if (cms_final_buffer(cms, buf, len, flags)) return cms;
