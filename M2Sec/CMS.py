@@ -21,10 +21,11 @@ to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the
 as the structure is written, never held in memory whole.
 
 Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sign with
-them); X25519/X448 recipients (RFC 8418) need a CMS with their key agreement, which OpenSSL
-lacks up to 3.5 at least (it takes such keys for key transport).  :data:`HAS_EDDSA` and
-:data:`HAS_ECX_RECIPIENTS` (probed at import) say whether the OpenSSL M2Sec runs on can; where
-it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  CompressedData needs an OpenSSL built with zlib
+them): :data:`HAS_EDDSA` (probed at import) says whether the OpenSSL M2Sec runs on can; where
+it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  X25519/X448 recipients (RFC 8418)
+work on every OpenSSL: its CMS has no key agreement for them (up to 3.5 at least), so M2Sec
+does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; not with
+``stream=True``).  CompressedData needs an OpenSSL built with zlib
 (:data:`HAS_ZLIB`: the system's OpenSSL 3.0 on Debian is not, the wheel's OpenSSL is);
 :func:`uncompress` stops at ``max_size`` (:data:`MAX_UNCOMPRESSED` by default).
 """
@@ -33,7 +34,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
-from M2Sec import BIO, EVP, X509, m2
+from M2Sec import BIO, EVP, X509, _cms_ecx, m2
 from M2Sec._base import Owned
 from M2Sec.SMIME import SMIME_Error
 
@@ -92,9 +93,9 @@ m2.cms_unsupported_init(CMSUnsupportedAlgorithm)
 HAS_ZLIB: bool = bool(m2.cms_has_zlib())
 #: OpenSSL's CMS signs with Ed25519/Ed448 (RFC 8419): OpenSSL 3.2 and newer; 3.0 cannot.
 HAS_EDDSA: bool = bool(m2.cms_probe_key_type("ED25519"))
-#: OpenSSL's CMS encrypts to X25519/X448 certificates (key agreement, RFC 8418).  OpenSSL 3.0
-#: cannot (it takes them for key transport keys).
-HAS_ECX_RECIPIENTS: bool = bool(m2.cms_probe_key_type("X25519"))
+#: X25519/X448 recipients (RFC 8418) work: always True, M2Sec does their key agreement itself
+#: (OpenSSL's CMS, up to 3.5 at least, has none: it takes such keys for key transport).
+HAS_ECX_RECIPIENTS: bool = True
 
 TEXT: int = m2.CMS_TEXT
 BINARY: int = m2.CMS_BINARY
@@ -297,15 +298,19 @@ class ContentInfo(Owned):
     """
 
     _free_fn = m2.cms_free
+    # one is made per message: the base class is called directly (not through super()), and
+    # the attributes of a streaming structure default on the class
+    _stream: Optional[BIO.BIO] = None
+    _flags: int = 0
 
     def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None:
-        super().__init__(ptr, 1)
-        self._stream = _stream
-        self._flags = _flags
+        Owned.__init__(self, ptr)
+        if _stream is not None or _flags:
+            self._stream, self._flags = _stream, _flags
 
     def close(self) -> None:
         self._stream = None
-        super().close()
+        Owned.close(self)
 
     free = close
 
@@ -383,7 +388,7 @@ class ContentInfo(Owned):
 
     def to_der(self) -> bytes:
         if self._stream is None:  # complete: encoded straight into the bytes returned
-            return m2.cms_to_der(self._ptr())
+            return m2.cms_to_der(self._p or self._ptr())
         return self._bytes(self.write_der, None, 0)
 
     def to_pem(self) -> bytes:
@@ -495,6 +500,11 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_NOCERTS
     if stream:
         flags |= m2.CMS_STREAM
+    elif type(data) is bytes and type(key) is EVP.PKey and type(cert) is X509.X509 and not (signers or certs or crls):
+        # one signer, content in bytes (the common case): one C call
+        pss = padding == "pss" or _check_padding(padding)
+        return ContentInfo(m2.cms_sign_buffer(data, cert._p or cert._ptr(), key._p or key._ptr(),
+                                              _digest(digest or default_digest(key)), flags, int(pss)))
     certs = list(certs)
     if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
         own = {c.as_der() for _, c, _, _ in all_signers if isinstance(c, X509.X509)}
@@ -510,6 +520,9 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     for crl in crls:
         m2.cms_add1_crl(p, crl._ptr())
     return _complete(ci, data, flags, stream)
+
+
+_VERIFY_FLAGS = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY  # the chain is checked after, by cms_check_signers
 
 
 def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509] = (),
@@ -532,19 +545,29 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
     certs = list(certs)
-    stack = _stack(certs)
-    flags = m2.CMS_NO_SIGNER_CERT_VERIFY | m2.CMS_BINARY | (0 if use_message_certs else m2.CMS_NOINTERN)
-    if data is None or isinstance(data, BIO.BIO):
-        content = m2.cms_verify(ci._ptr(), _p(stack), None, _p(data), _out(out), flags)
+    stack = _stack(certs) if certs else None
+    sp, cp = _p(stack), ci._p or ci._ptr()
+    flags = _VERIFY_FLAGS if use_message_certs else _VERIFY_FLAGS | m2.CMS_NOINTERN
+    if type(data) is bytes:  # immutable: the content verified is the caller's object itself
+        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 0)
+        if out is None:
+            content = data
+    elif data is None or isinstance(data, BIO.BIO):
+        content = m2.cms_verify(cp, sp, None, _p(data), _out(out), flags)
     else:
         _check_bytes(data)
-        content = m2.cms_verify_buffer(ci._ptr(), _p(stack), data, _out(out), flags)
+        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 1)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
-    store = store_from(trusted)
-    results = [SignerResult(X509.X509(c, 1), code, depth, [X509.X509(x, 1) for x in chain])
-               for c, code, depth, chain in m2.cms_check_signers(ci._ptr(), _p(stack), store._ptr(), 0, when, purpose)]
+    store = trusted if type(trusted) is X509.X509_Store else store_from(trusted)
+    results = []
+    for c, code, depth, rest in m2.cms_check_signers(cp, sp, store._ptr(), 0, when, purpose):
+        signer = X509.X509(c, 1)  # also the chain's first, when it verified
+        chain = [signer] if not code else []
+        for x in rest:
+            chain.append(X509.X509(x, 1))
+        results.append(SignerResult(signer, code, depth, chain))
     if require_trust:
         for r in results:
             if r.verify_code:
@@ -558,11 +581,13 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
 class CertRecipient:
     """A recipient by certificate: RSA key transport (rsa_padding "pkcs1" or "oaep", RFC 3560,
     with digest for OAEP and MGF1), or key agreement for EC (ECDH with the X9.63 KDF over
-    digest, RFC 5753), X25519 and X448 (RFC 8418)."""
+    digest, RFC 5753), X25519 and X448 (RFC 8418, with kdf "x963" or "hkdf" over SHA-256 for
+    X25519, SHA-512 for X448; digest does not apply)."""
 
     cert: X509.X509
     rsa_padding: str = "pkcs1"
     digest: str = "sha256"
+    kdf: str = "x963"
 
 
 @dataclass
@@ -608,10 +633,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     default), EnvelopedData for other ciphers (AES-CBC for older receivers).
 
     :param recipients: certificates (RSA: PKCS#1 v1.5 key transport; EC/X25519/X448: key
-        agreement), or CertRecipient, KEKRecipient, PasswordRecipient.
+        agreement, X25519/X448 by M2Sec itself: RFC 8418), or CertRecipient, KEKRecipient,
+        PasswordRecipient.
     :param use_key_id: name certificate recipients by subject key identifier.
     :param stream: data must be a BIO, read when the result is written.
-    :raises CMSUnsupportedAlgorithm: for an unknown cipher or a key type without CMS support.
+    :raises CMSUnsupportedAlgorithm: for an unknown cipher, a key type without CMS support, or
+        X25519/X448 recipients with stream.
     :raises ValueError: without recipients.
     """
     recipients = list(recipients)
@@ -622,14 +649,30 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
         flags |= m2.CMS_USE_KEYID
     if stream:
         flags |= m2.CMS_STREAM
+    if type(data) is bytes and not stream:  # certificates only (the common case): one C call
+        ptrs = []
+        for r in recipients:
+            if type(r) is not X509.X509:
+                break
+            ptrs.append(r._p or r._ptr())  # (_ptr() raises for a closed one)
+        else:  # None when a recipient has an X25519/X448 key: the loop below adds it (RFC 8418)
+            ptr = m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
+                                        _digests.get("sha256") or _digest("sha256"), flags)
+            if ptr is not None:
+                return ContentInfo(ptr)
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
+    ecx: List[_cms_ecx.Pending] = []
     for r in recipients:
-        if type(r) is X509.X509:  # the common case, without _add_recipient's dispatch
+        target = _ecx_target(r)
+        if target is not None:
+            _add_ecx(ci, target, cipher, use_key_id, stream, ecx)
+        elif type(r) is X509.X509:  # the common case, without _add_recipient's dispatch
             m2.cms_add1_recipient_cert(p, r._ptr(), kdf, flags, 0)
         else:
             _add_recipient(ci, r, flags)
-    return _complete(ci, data, flags, stream)
+    ci = _complete(ci, data, flags, stream)
+    return _ecx_finish(ci, ecx) if ecx else ci
 
 
 def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
@@ -640,20 +683,81 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
     the plaintext is written there and None returned; an AuthEnvelopedData writes nothing
     unless its tag verifies.
 
-    :raises CMSDecryptError: wrong key, no matching recipient, bad tag, corrupted data.
-    :raises CMSUnsupportedAlgorithm: the message names a cipher OpenSSL lacks.
+    An X25519/X448 key opens RFC 8418's key agreement recipients (M2Sec's own; the message is
+    re-encoded once for it).
+
+    :raises CMSDecryptError: wrong key, no matching recipient, bad tag, corrupted data, a
+        low-order X25519/X448 originator key.
+    :raises CMSUnsupportedAlgorithm: the message names a cipher (or an X25519/X448 KDF) M2Sec lacks.
+    :raises CMSFormatError: a malformed X25519/X448 recipient.
     """
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
-    given = sum(x is not None for x in (key, kek, password))
-    if given != 1:
+    if (key is not None) + (kek is not None) + (password is not None) != 1:
         raise ValueError("give exactly one of key, kek and password")
+    if key is not None and _cms_ecx.is_ecx_key(key):
+        return _ecx_decrypt(ci, key, cert, out, m2.CMS_TEXT if text else m2.CMS_BINARY)
     if kek is not None:
         m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
     flags = m2.CMS_TEXT if text else m2.CMS_BINARY
     return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags))
+
+
+# ---- X25519/X448 recipients (RFC 8418): the key agreement OpenSSL's CMS lacks, in _cms_ecx ----
+
+_ECX_ERRORS = {"format": CMSFormatError, "decrypt": CMSDecryptError, "unsupported": CMSUnsupportedAlgorithm}
+
+
+def _ecx_error(e: _cms_ecx.ECXError) -> CMSError:
+    return _ECX_ERRORS.get(e.kind, CMSError)(str(e))
+
+
+def _ecx_target(r: Any) -> Optional[Tuple[X509.X509, str]]:
+    """(certificate, KDF) of an X25519/X448 recipient, or None."""
+    cert, kdf = (r, "x963") if isinstance(r, X509.X509) else (r.cert, r.kdf) if isinstance(r, CertRecipient) else (None, "")
+    return (cert, kdf) if cert is not None and _cms_ecx.is_ecx_key(cert.get_pubkey()) else None
+
+
+def _add_ecx(ci: ContentInfo, target: Tuple[X509.X509, str], cipher: str, use_key_id: bool, stream: bool,
+             pending: List[_cms_ecx.Pending]) -> None:
+    """An X25519/X448 recipient, added as the KEK recipient _ecx_finish turns into key agreement."""
+    if stream:
+        raise CMSUnsupportedAlgorithm("X25519/X448 recipients (RFC 8418) cannot be used with stream=True")
+    cert, kdf = target
+    keylen = m2.cipher_key_length(_cipher(cipher))
+    try:
+        p = _cms_ecx.prepare(cert, keylen if keylen in (16, 24, 32) else 32, kdf=kdf, use_key_id=use_key_id)
+    except _cms_ecx.ECXError as e:
+        raise _ecx_error(e) from None
+    m2.cms_add0_recipient_key(ci._ptr(), p.kek, p.key_id)
+    pending.append(p)
+
+
+def _ecx_finish(ci: ContentInfo, pending: List[_cms_ecx.Pending]) -> ContentInfo:
+    with ci:
+        try:
+            return load_der(_cms_ecx.to_key_agreement(ci.to_der(), pending))
+        except _cms_ecx.ECXError as e:
+            raise _ecx_error(e) from None
+
+
+def _ecx_decrypt(ci: ContentInfo, key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
+                 flags: int) -> Optional[bytes]:
+    """decrypt() for an X25519/X448 key: each candidate recipient made a KEK recipient, tried."""
+    try:
+        rewritten, candidates = _cms_ecx.to_kek(ci.to_der(), key, cert)
+    except _cms_ecx.ECXError as e:
+        raise _ecx_error(e) from None
+    for c in candidates:
+        with load_der(rewritten) as one:
+            try:
+                m2.cms_decrypt_set1_key(one._ptr(), c.kek, c.key_id)
+            except CMSDecryptError:
+                continue  # the key does not unwrap: another recipient's, or tampered
+            return cast(Optional[bytes], m2.cms_decrypt(one._ptr(), None, None, None, _out(out), flags))
+    raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
 
 
 # ---- CompressedData and DigestedData ----

@@ -941,7 +941,7 @@ def load_key_string(string: Union[str, bytes], callback: Callable[..., Any] = ut
         return load_key_bio(bio, callback)
 
 
-def load_key_bio_pubkey(bio: BIO.BIO, callback: Callable[..., Any] = util.passphrase_callback) -> PKey:
+def load_key_bio_pubkey(bio: BIO.BIO, callback: Optional[Callable[..., Any]] = util.passphrase_callback) -> PKey:
     """Read a PEM SubjectPublicKeyInfo public key."""
     return _pkey(m2.pkey_read_pem_pubkey(bio_ptr(bio, EVPError), callback))
 
@@ -951,7 +951,7 @@ def load_key_pubkey(file: Union[str, bytes], callback: Callable[..., Any] = util
         return load_key_bio_pubkey(bio, callback)
 
 
-def load_key_string_pubkey(string: Union[str, bytes], callback: Callable[..., Any] = util.passphrase_callback) -> PKey:
+def load_key_string_pubkey(string: Union[str, bytes], callback: Optional[Callable[..., Any]] = util.passphrase_callback) -> PKey:
     with BIO.MemoryBuffer(to_bytes(string)) as bio:
         return load_key_bio_pubkey(bio, callback)
 

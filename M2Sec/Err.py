@@ -95,4 +95,4 @@ def get_error_message() -> str:
 def get_x509_verify_error(err: Optional[int]) -> str:
     if err is None:
         return ""
-    return m2.x509_get_verify_error(err) or ""
+    return m2.x509_get_verify_error(err)

@@ -73,7 +73,7 @@ class Provider:
         return self._prov
 
     def get_name(self) -> str:
-        return cast(str, m2.provider_get0_name(self._provider_ptr()))
+        return m2.provider_get0_name(self._provider_ptr())
 
     def load_key(self, uri: str) -> EVP.PKey:
         """The private key (or else the public key) at uri."""

@@ -84,7 +84,7 @@ class PKCS7(Owned):
     def type(self, text_name: int = 0) -> Union[int, str]:
         """The content type: its NID (PKCS7_SIGNED ...), or its short name if text_name."""
         if text_name:
-            return m2.pkcs7_type_sn(self._ptr()) or ""
+            return m2.pkcs7_type_sn(self._ptr())
         return m2.pkcs7_type_nid(self._ptr())
 
     def write(self, bio: BIO.BIO) -> int:

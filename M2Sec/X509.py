@@ -1004,7 +1004,7 @@ class X509_Store_Context(Owned):
         return m2.x509_store_ctx_get_error(self._ptr())
 
     def get_error_string(self) -> str:
-        return cast(str, m2.x509_get_verify_error(self.get_error()))
+        return m2.x509_get_verify_error(self.get_error())
 
     def get_error_depth(self) -> int:
         return m2.x509_store_ctx_get_error_depth(self._ptr())

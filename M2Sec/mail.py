@@ -291,14 +291,14 @@ def sign(message: MessageLike, key: EVP.PKey, cert: X509.X509, *, chain: Iterabl
 
 def encrypt(message: MessageLike, recipients: Iterable[Recipient], *, cipher: Optional[str] = None,
             capabilities: Capabilities = None) -> EmailMessage:
-    """message encrypted for recipients (certificates with RSA or EC keys, or
-    CMS.CertRecipient for RSA-OAEP) as application/pkcs7-mime: authEnveloped-data for AES-GCM
+    """message encrypted for recipients (certificates with RSA, EC or X25519/X448 keys, RFC 8418;
+    or CMS.CertRecipient for RSA-OAEP) as application/pkcs7-mime: authEnveloped-data for AES-GCM
     (RFC 8551 section 3.3, RFC 5083), enveloped-data for CBC ciphers.
 
     :param cipher: the content cipher; None chooses by the recipients' capabilities
         (:func:`choose_cipher`; AES-256-GCM when none are known).
     :raises SMIME.SMIME_Error: without recipients; :raises CMS.CMSUnsupportedAlgorithm: for an
-        unknown cipher or a key type OpenSSL cannot encrypt to (X25519/X448 on OpenSSL 3.0)."""
+        unknown cipher or a key type CMS cannot encrypt to."""
     envelope, entity = _split(message)
     return _finish(envelope, _enveloped_entity(entity, recipients, cipher, capabilities))
 
@@ -343,7 +343,7 @@ class SignerReport:
 
     @property
     def verify_message(self) -> str:
-        return m2.x509_get_verify_error(self.verify_code) or ""
+        return m2.x509_get_verify_error(self.verify_code)
 
 
 @dataclass

@@ -226,6 +226,12 @@ static int m2_cms_eddsa_ok(void) {
     return known;
 }
 
+/* Empties the error queue (ERR_clear_error walks all its slots even when it is empty: a tenth
+ * of a microsecond each time, on per-message paths). */
+static void m2_cms_clear_errors(void) {
+    if (ERR_peek_error()) ERR_clear_error();
+}
+
 /* The length of cms's content as it is held (signed, digested or compressed content; the
  * ciphertext of an (auth)envelopedData); 0 when detached or unknown. */
 static size_t m2_cms_content_len(CMS_ContentInfo *cms) {
@@ -236,30 +242,112 @@ static size_t m2_cms_content_len(CMS_ContentInfo *cms) {
     return pos && *pos ? (size_t)ASN1_STRING_length(*pos) : 0;
 }
 
-/* The output of a call that returns bytes: a memory BIO with room for reserve bytes (the
- * expected size, so that it is written without reallocations), made into bytes by
- * m2_cms_take_bytes; NULL with an exception. */
-static BIO *m2_cms_out_new(size_t reserve) {
+/* A memory BIO with room for reserve bytes, allocated as they are (BUF_MEM_grow would allocate
+ * a third more and zero all of it, touching every page before it is written); it grows past
+ * them as a memory BIO does.  NULL if out of memory. */
+static BIO *m2_cms_mem_new(size_t reserve) {
     BIO *b = BIO_new(BIO_s_mem());
     BUF_MEM *bm;
-    if (!b) { m2_cms_raise(M2_CMS, NULL); return NULL; }
-    if (reserve > 0 && (bm = BUF_MEM_new()) != NULL) {
-        if (BUF_MEM_grow(bm, reserve)) {  /* room for reserve bytes, none of them written yet */
-            bm->length = 0;
+    if (b && reserve > 0 && (bm = BUF_MEM_new()) != NULL) {
+        if ((bm->data = OPENSSL_malloc(reserve)) != NULL) {
+            bm->max = reserve;
             BIO_set_mem_buf(b, bm, BIO_CLOSE);
         } else {
             BUF_MEM_free(bm);  /* no room reserved: it grows as it is written */
         }
     }
-    ERR_clear_error();
+    m2_cms_clear_errors();
     return b;
 }
 
-/* out's bytes (out freed): one copy, no Python BIO object. */
+/* The output of a call that returns bytes: a write-only BIO that writes straight into the
+ * bytes object returned, made beforehand (GIL held) with room for reserve bytes, the expected
+ * size.  Writing needs no GIL (nothing else sees the object until it is returned) and copies
+ * the output once: a memory BIO would take it, then a copy into bytes (a second copy, and a
+ * fresh allocation to fault in: a tenth of a millisecond a MiB).  What outgrows reserve goes
+ * on into a memory BIO, joined once at the end (m2_cms_take_bytes).  Freed with the GIL held. */
+typedef struct {
+    PyObject *bytes;  /* NULL when reserve was 0 */
+    size_t cap, len;
+    BIO *spill;       /* NULL until the output outgrows cap */
+} m2_cms_sink;
+
+static int m2_cms_sink_write(BIO *b, const char *in, int n) {
+    m2_cms_sink *s = BIO_get_data(b);
+    if (n <= 0) return 0;
+    if (!s->spill && (size_t)n <= s->cap - s->len) {
+        memcpy(PyBytes_AS_STRING(s->bytes) + s->len, in, (size_t)n);
+        s->len += (size_t)n;
+        return n;
+    }
+    if (!s->spill && !(s->spill = BIO_new(BIO_s_mem()))) return -1;
+    return BIO_write(s->spill, in, n);
+}
+
+static long m2_cms_sink_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b; (void)num; (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int m2_cms_sink_destroy(BIO *b) {
+    m2_cms_sink *s = BIO_get_data(b);
+    if (s) {
+        BIO_free(s->spill);
+        Py_XDECREF(s->bytes);
+        OPENSSL_free(s);
+        BIO_set_data(b, NULL);
+    }
+    return 1;
+}
+
+static BIO_METHOD *m2_cms_sink_method;
+
+/* The sink BIO for the output of a call (reserve: the expected size); NULL with an exception. */
+static BIO *m2_cms_out_new(size_t reserve) {
+    m2_cms_sink *s;
+    BIO *b;
+    if (!m2_cms_sink_method) {  /* made once, with the GIL held */
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "M2Sec bytes sink");
+        if (!m || !BIO_meth_set_write(m, m2_cms_sink_write) || !BIO_meth_set_ctrl(m, m2_cms_sink_ctrl)
+            || !BIO_meth_set_destroy(m, m2_cms_sink_destroy)) {
+            BIO_meth_free(m);
+            m2_cms_raise(M2_CMS, NULL);
+            return NULL;
+        }
+        m2_cms_sink_method = m;
+    }
+    if (!(s = OPENSSL_zalloc(sizeof(*s)))) { m2_cms_raise(M2_CMS, NULL); return NULL; }
+    if (reserve > 0 && (reserve > PY_SSIZE_T_MAX || !(s->bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)reserve)))) {
+        PyErr_Clear();  /* too large to reserve: everything goes to the spill */
+        reserve = 0;
+    }
+    s->cap = reserve;
+    if (!(b = BIO_new(m2_cms_sink_method))) {
+        Py_XDECREF(s->bytes);
+        OPENSSL_free(s);
+        m2_cms_raise(M2_CMS, NULL);
+        return NULL;
+    }
+    BIO_set_data(b, s);
+    BIO_set_init(b, 1);
+    return b;
+}
+
+/* out's bytes (out freed, GIL held): the object written into, cut to its length, or joined
+ * with what spilled past it. */
 static PyObject *m2_cms_take_bytes(BIO *out) {
+    m2_cms_sink *s = BIO_get_data(out);
+    PyObject *r = NULL;
     char *p = NULL;
-    long n = BIO_get_mem_data(out, &p);
-    PyObject *r = PyBytes_FromStringAndSize(n > 0 ? p : NULL, n > 0 ? n : 0);
+    long n = s->spill ? BIO_get_mem_data(s->spill, &p) : 0;
+    if (n <= 0 && s->bytes && s->len > 0) {
+        r = s->bytes;
+        s->bytes = NULL;
+        if (s->len < s->cap && _PyBytes_Resize(&r, (Py_ssize_t)s->len) < 0) r = NULL;  /* frees r on failure */
+    } else if ((r = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)s->len + (n > 0 ? n : 0))) != NULL) {
+        if (s->len) memcpy(PyBytes_AS_STRING(r), PyBytes_AS_STRING(s->bytes), s->len);
+        if (n > 0) memcpy(PyBytes_AS_STRING(r) + s->len, p, (size_t)n);
+    }
     BIO_free(out);
     return r;
 }
@@ -272,12 +360,43 @@ static int m2_cms_copy(BIO *in, BIO *out) {
         if (BIO_write(out, buf, n) != n) return 0;
     return 1;
 }
-/* CMS_verify into out (None: bytes, with room for reserve bytes): None or the bytes. */
+/* CMS_final(cms, in): 1, or 0 with an exception.  Content held inside the structure (attached
+ * signed content, the ciphertext of an envelopedData) is gathered in a memory BIO, which
+ * CMS_dataFinal hands over to the structure: OpenSSL's own grows by a third at each step, with
+ * a copy, a cleanse and a fresh allocation each time (four times the content allocated and
+ * faulted in); given as dcont, one with room for size bytes (the input's size, and a cipher
+ * block of padding) takes it in one allocation.  (CMS_dataInit writes the content to dcont in
+ * place of its own memory BIO, and CMS_dataFinal takes the content from the first memory BIO
+ * of the chain; OpenSSL 3.0 to 3.5 alike.) */
+static int m2_cms_final(CMS_ContentInfo *cms, BIO *in, int flags, size_t size) {
+    ASN1_OCTET_STRING **pos;
+    BIO *dcont = NULL;
+    int r;
+    if (size > 0 && !(flags & CMS_STREAM)) {
+        ERR_set_mark();
+        pos = CMS_get0_content(cms);
+        ERR_pop_to_mark();
+        if (pos && *pos && ((*pos)->flags & ASN1_STRING_FLAG_CONT)
+            && !(dcont = m2_cms_mem_new(size + EVP_MAX_BLOCK_LENGTH))) {
+            m2_cms_raise(M2_CMS, NULL);
+            return 0;
+        }
+    }
+    M2_ALLOW
+    r = CMS_final(cms, in, dcont, flags);
+    M2_DISALLOW
+    BIO_free(dcont);  /* a read-only view by now: the content belongs to cms */
+    if (r != 1) { m2_cms_raise(M2_CMS, "cannot complete the CMS structure"); return 0; }
+    return 1;
+}
+
+/* CMS_verify into out; without out, into bytes returned (room for reserve bytes), or (keep 0)
+ * nowhere: None or the bytes. */
 static PyObject *m2_cms_verify_into(CMS_ContentInfo *cms, STACK_OF(X509) *stack, X509_STORE *store, BIO *dcont,
-                                    BIO *out, int flags, size_t reserve) {
+                                    BIO *out, int flags, size_t reserve, int keep) {
     BIO *own = NULL;
     int r;
-    if (!out && !(out = own = m2_cms_out_new(reserve))) return NULL;
+    if (!out && keep && !(out = own = m2_cms_out_new(reserve))) return NULL;
     M2_ALLOW
     r = CMS_verify(cms, stack, store, dcont, out, flags);
     M2_DISALLOW
@@ -347,12 +466,7 @@ static int cms_add1_crl(CMS_ContentInfo *cms, X509_CRL *crl) {
 
 /* Reads data to its end and completes cms (signs, encrypts, digests, compresses). */
 static int cms_final(CMS_ContentInfo *cms, BIO *bio, int flags) {
-    int r;
-    M2_ALLOW
-    r = CMS_final(cms, bio, NULL, flags);
-    M2_DISALLOW
-    if (r != 1) { m2_cms_raise(M2_CMS, "cannot complete the CMS structure"); return 0; }
-    return 1;
+    return m2_cms_final(cms, bio, flags, 0);
 }
 
 /* cms_final over the bytes of a buffer, read in place (a read-only memory BIO on the
@@ -361,9 +475,20 @@ static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t le
     BIO *in = BIO_new_mem_buf(buf, (int)len);
     int r;
     if (!in) { m2_cms_raise(M2_CMS, NULL); return 0; }
-    r = cms_final(cms, in, flags);
+    r = m2_cms_final(cms, in, flags, (size_t)len);
     BIO_free(in);
     return r;
+}
+
+/* The whole of sign for one signer in one call (the common case, per message): cms_sign_new
+ * without extra certificates, cms_add1_signer and cms_final_buffer over buf. */
+static CMS_ContentInfo *cms_sign_buffer(const void *buf, Py_ssize_t len, X509 *x509, EVP_PKEY *pkey,
+                                        const EVP_MD *optional_md, int flags, int pss) {
+    CMS_ContentInfo *cms = cms_sign_new(NULL, flags);
+    if (!cms) return NULL;
+    if (cms_add1_signer(cms, x509, pkey, optional_md, flags, pss) && cms_final_buffer(cms, buf, len, flags)) return cms;
+    CMS_ContentInfo_free(cms);
+    return NULL;
 }
 
 /* Verifies every signature (and, unless CMS_NO_SIGNER_CERT_VERIFY, every signer's chain
@@ -373,16 +498,18 @@ static int cms_final_buffer(CMS_ContentInfo *cms, const void *buf, Py_ssize_t le
 static PyObject *cms_verify(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *optional_store,
                             BIO *optional_bio, BIO *optional_out, int flags) {
     return m2_cms_verify_into(cms, optional_stack, optional_store, optional_bio, optional_out, flags,
-                              m2_cms_content_len(cms));
+                              m2_cms_content_len(cms), 1);
 }
 
-/* cms_verify with the detached content in a buffer, read in place. */
+/* cms_verify with the detached content in a buffer, read in place; with keep 0 and no
+ * optional_out the content goes nowhere (the caller has it: bytes are immutable) and None is
+ * returned. */
 static PyObject *cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, const void *buf,
-                                   Py_ssize_t len, BIO *optional_out, int flags) {
+                                   Py_ssize_t len, BIO *optional_out, int flags, int keep) {
     BIO *in = BIO_new_mem_buf(buf, (int)len);
     PyObject *r;
     if (!in) return m2_cms_raise(M2_CMS, NULL);
-    r = m2_cms_verify_into(cms, optional_stack, NULL, in, optional_out, flags, (size_t)len);
+    r = m2_cms_verify_into(cms, optional_stack, NULL, in, optional_out, flags, (size_t)len, keep);
     BIO_free(in);
     return r;
 }
@@ -390,7 +517,8 @@ static PyObject *cms_verify_buffer(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
 /* [(signer certificate, verify code, depth, chain)] for each signer found by cms_verify: its
  * chain checked against store for purpose (e.g. "smime_sign"), the message's certificates and
  * optional_stack as intermediates, the message's CRLs unless CMS_NOCRL, at at_time (seconds;
- * negative: now).  A code of 0 is a chain that verified. */
+ * negative: now).  A code of 0 is a chain that verified; chain is the rest of it, after the
+ * signer's certificate (which is its first), and empty when it did not verify. */
 static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optional_stack, X509_STORE *store,
                                    int flags, long long at_time, const char *purpose) {
     STACK_OF(X509) *signers = NULL, *untrusted = NULL, *inner = NULL, *chain;
@@ -409,7 +537,7 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
     for (i = 0; i < sk_X509_num(optional_stack); i++)
         if (!sk_X509_push(untrusted, sk_X509_value(optional_stack, i))) { m2_cms_raise(M2_CMS, NULL); goto err; }
     if (!(flags & CMS_NOCRL)) crls = CMS_get1_crls(cms);
-    ERR_clear_error();
+    m2_cms_clear_errors();
     for (i = 0; i < sk_X509_num(signers); i++) {
         X509 *x = sk_X509_value(signers, i);
         PyObject *chain_list;
@@ -427,10 +555,10 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
         code = r > 0 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
         if (r <= 0 && code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
         depth = r > 0 ? 0 : X509_STORE_CTX_get_error_depth(ctx);
-        ERR_clear_error();
+        m2_cms_clear_errors();
         if (!(chain_list = PyList_New(0))) goto err;
         chain = r > 0 ? X509_STORE_CTX_get0_chain(ctx) : NULL;
-        for (j = 0; j < sk_X509_num(chain); j++) {
+        for (j = 1; j < sk_X509_num(chain); j++) {
             PyObject *c = m2_cms_x509_obj(sk_X509_value(chain, j));
             if (!c || PyList_Append(chain_list, c) < 0) { Py_XDECREF(c); Py_DECREF(chain_list); goto err; }
             Py_DECREF(c);
@@ -538,6 +666,42 @@ static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_M
         if (!ok) { m2_cms_raise(M2_CMS, "cannot set the recipient's key parameters"); return 0; }
     }
     return 1;
+}
+
+/* The whole of encrypt for certificate recipients in one call (the common case, per message):
+ * cms_encrypt_new, cms_add1_recipient_cert for each of certs (a list of X509 pointers; as
+ * there, optional_md is the ECDH KDF's digest) and cms_final_buffer over buf.  None, without
+ * an exception, when a certificate has an X25519/X448 key: M2Sec/CMS.py adds those itself
+ * (RFC 8418, M2Sec/_cms_ecx.py). */
+static CMS_ContentInfo *cms_encrypt_buffer(const void *buf, Py_ssize_t len, PyObject *certs, const EVP_CIPHER *cipher,
+                                           const EVP_MD *optional_md, int flags) {
+    CMS_ContentInfo *cms;
+    Py_ssize_t i, n;
+    if (!PyList_Check(certs)) { PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers"); return NULL; }
+    n = PyList_GET_SIZE(certs);
+    for (i = 0; i < n; i++) {
+        void *x = NULL;
+        EVP_PKEY *pk;
+        int id;
+        if (!SWIG_IsOK(SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0)) || !x) {
+            PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers");
+            return NULL;
+        }
+        pk = X509_get0_pubkey((X509 *)x);
+        id = pk ? EVP_PKEY_get_base_id(pk) : NID_undef;
+        if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) { m2_cms_clear_errors(); return NULL; }
+    }
+    m2_cms_clear_errors();
+    if (!(cms = cms_encrypt_new(cipher, flags))) return NULL;
+    for (i = 0; i < n; i++) {
+        void *x = NULL;
+        SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0);  /* checked above */
+        if (!cms_add1_recipient_cert(cms, (X509 *)x, optional_md, flags, 0)) goto err;
+    }
+    if (cms_final_buffer(cms, buf, len, flags)) return cms;
+err:
+    CMS_ContentInfo_free(cms);
+    return NULL;
 }
 
 /* Adds a KEK recipient (RFC 5652 section 6.2.3): AES key wrap under key (16, 24 or 32
@@ -661,7 +825,7 @@ static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *op
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_id_smime_ct_compressedData)
         return m2_raise_msg(M2_CMS_FORMAT, "not a compressedData");
     if (!(buf = PyMem_Malloc(16384))) return PyErr_NoMemory();
-    if (!optional_out && !(optional_out = own = m2_cms_out_new(0))) goto err;
+    if (!optional_out && !(optional_out = own = m2_cms_out_new(m2_cms_content_len(cms)))) goto err;
     M2_ALLOW
     if ((cont = CMS_dataInit(cms, optional_bio))) {
         for (;;) {

@@ -486,31 +486,61 @@ static CRYPTO_RWLOCK *m2_ssl_lock_of(SSL *ssl) {
 }
 
 /* After a read filled part of buf: more application data, as long as whole TLS records wait in
- * the socket (FIONREAD: at least a record of the largest size, header included), so that one
+ * a socket BIO's stream (at least a record of the largest size, header included), so that one
  * call reads what one 16 KiB record per call would take several round trips through Python
- * for.  Never blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already
- * holds, or a record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the
- * call, so OpenSSL returns instead of waiting for the next one) end it.  An alert or an error
- * ends it too; the next read reports the connection's state.  Called with the GIL released. */
+ * for.  FIONREAD tells how many bytes wait, and the read BIO's count of bytes read how many of
+ * them OpenSSL has taken since: the point up to which the socket surely holds bytes is kept
+ * on the BIO (ex_data, freed with it) from one call to the next, and FIONREAD is asked again
+ * only when fewer than a record's worth are known to be left (while the peer keeps ahead, once
+ * per several 64 KiB calls).  Only this BIO takes bytes from the socket while it is the SSL's (a
+ * shut-down or reset socket reads at once: a stale figure cannot make a read wait).  Never
+ * blocks: a record that is not all there yet, a memory BIO, bytes OpenSSL already holds, or a
+ * record that carries no data (a ticket, a KeyUpdate: AUTO_RETRY is off for the call, so
+ * OpenSSL returns instead of waiting for the next one) end it.  An alert or an error ends it
+ * too; the next read reports the connection's state.  Called with the GIL released. */
 #define M2_TLS_RECORD_MAX (5 + 16384 + 2048)  /* the largest TLSCiphertext: 2^14 + 2048 (RFC 5246 section 6.2.3; TLS 1.3: + 256) */
+static int m2_bio_known_idx = -1;     /* BIO ex_data: a uint64_t, the read count known to be in the socket */
+
+static void m2_bio_known_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    OPENSSL_free(ptr);
+}
+
 static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
     size_t total = 0, n;
-    int fd = SSL_get_rfd(ssl), avail, ok;
+    int fd = -1, avail, ok = 1;
+    BIO *rbio = SSL_get_rbio(ssl), *sock = rbio ? BIO_find_type(rbio, BIO_TYPE_SOCKET) : NULL;
+    uint64_t local = 0, *known;
     long retry;
-    if (fd < 0) return 0;
-    while (total < len && !SSL_has_pending(ssl)) {
-        if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
-        retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
-        SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
-        ok = SSL_read_ex(ssl, buf + total, len - total, &n);
-        SSL_set_mode(ssl, retry);
-        if (!ok) break;
-        total += n;
+    /* a socket BIO's stream: FIONREAD counts its bytes (of a datagram socket, one datagram's) */
+    if (!sock || BIO_get_fd(sock, &fd) < 0 || fd < 0) return 0;
+    known = m2_bio_known_idx < 0 ? NULL : BIO_get_ex_data(rbio, m2_bio_known_idx);
+    if (!known && m2_bio_known_idx >= 0 && (known = OPENSSL_zalloc(sizeof(*known)))
+        && !BIO_set_ex_data(rbio, m2_bio_known_idx, known)) {
+        OPENSSL_free(known);
+        known = NULL;
     }
-    return total;
+    if (!known) known = &local;    /* no memory: ask FIONREAD afresh in this call */
+    retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
+    SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+    while (ok && total < len && !SSL_has_pending(ssl)) {
+        if (BIO_number_read(rbio) + M2_TLS_RECORD_MAX > *known) {
+            if (ioctl(fd, FIONREAD, &avail) < 0 || avail < M2_TLS_RECORD_MAX) break;
+            *known = BIO_number_read(rbio) + (uint64_t)avail;
+        }
+        if ((ok = SSL_read_ex(ssl, buf + total, len - total, &n))) total += n;
+    }
+    SSL_set_mode(ssl, retry);
+    return total;   /* what OpenSSL queued (a failed BIO_set_ex_data, an alert): the wrapper's %exception drains it */
 }
 
 static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
+
+/* Empty this thread's error queue; when it is empty already (the rule after every call), at
+ * the cost of a look: ERR_clear_error walks all its slots, a tenth of a 1-byte write's cost. */
+static void m2_ssl_err_clear(void) {
+    if (ERR_peek_error()) ERR_clear_error();
+}
 
 /* The one I/O loop.  timeout < 0: blocking descriptor (a want is a socket timeout, or, on a
  * memory BIO, returned); 0: return M2_SSL_WANT at once; > 0: poll up to timeout seconds.
@@ -532,9 +562,11 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
     int r, err, sys_errno, w;
     CRYPTO_RWLOCK *lock = NULL;
     if (timeout >= 0 && !(lock = m2_ssl_lock_of(ssl))) return M2_SSL_ERROR;
+    if (op == M2_OP_READ && m2_bio_known_idx < 0)   /* made once, with the GIL held; without it, FIONREAD per call */
+        m2_bio_known_idx = BIO_get_ex_new_index(0, NULL, NULL, NULL, m2_bio_known_free);
     for (;;) {
         n = 0;
-        ERR_clear_error();
+        m2_ssl_err_clear();
         M2_ALLOW
         if (lock) CRYPTO_THREAD_write_lock(lock);
         errno = 0;
@@ -544,7 +576,10 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
         case M2_OP_READ:
             r = SSL_read_ex(ssl, buf, len, &n);
-            if (r == 1 && n < len) n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
+            /* a full record read: the peer may be streaming, and more may wait (a shorter one,
+             * as in a request or an answer, is not worth a FIONREAD) */
+            if (r == 1 && n < len && n >= SSL3_RT_MAX_PLAIN_LENGTH)
+                n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
             break;
         case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
         case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
@@ -568,16 +603,15 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
             else err = SSL_want(ssl) == SSL_WRITING ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ;
         }
         switch (err) {
-        case SSL_ERROR_NONE:
-            ERR_clear_error();
+        case SSL_ERROR_NONE:   /* anything OpenSSL queued on success: the wrapper's %exception drains it */
             if (nout) *nout = n;
             return M2_SSL_DONE;
         case SSL_ERROR_ZERO_RETURN:
-            if (op == M2_OP_READ || op == M2_OP_PEEK) { ERR_clear_error(); return M2_SSL_EOF; }
+            if (op == M2_OP_READ || op == M2_OP_PEEK) { m2_ssl_err_clear(); return M2_SSL_EOF; }
             return m2_ssl_fail(ssl, err, r, sys_errno, in_handshake);
         case SSL_ERROR_WANT_READ:
         case SSL_ERROR_WANT_WRITE:
-            ERR_clear_error();
+            m2_ssl_err_clear();
             if (timeout == 0) return M2_SSL_WANT;
             if (timeout < 0) {
                 /* a blocking socket only says "want" when SO_RCVTIMEO/SO_SNDTIMEO expired */
@@ -749,6 +783,7 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout = -1);
 int ssl_write(SSL *ssl, const void *buf, Py_ssize_t len, double timeout = -1);
 PyObject *ssl_handshake(SSL *ssl, double timeout = 0);
 PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes = 0, double timeout = -1);
+PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout);
 PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout = 0);
 
 %{
@@ -783,8 +818,9 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout) {
     return out;
 }
 
-/* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
-PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
+/* Read up to nbytes (0: all of it) into a writable buffer: the count read; 0 at a clean
+ * close_notify; if it would block, want (a new reference), or -1 when want is NULL. */
+static PyObject *m2_ssl_read_buffer(SSL *ssl, PyObject *buffer, int nbytes, double timeout, PyObject *want) {
     Py_buffer view;
     size_t n = 0;
     int r;
@@ -794,8 +830,23 @@ PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) 
     r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
     PyBuffer_Release(&view);
     if (r == M2_SSL_ERROR) return NULL;
-    if (r == M2_SSL_WANT) return PyLong_FromLong(-1);
+    if (r == M2_SSL_WANT) {
+        if (!want) return PyLong_FromLong(-1);
+        Py_INCREF(want);
+        return want;
+    }
     return PyLong_FromSize_t(r == M2_SSL_DONE ? n : 0);
+}
+
+/* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
+PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
+    return m2_ssl_read_buffer(ssl, buffer, nbytes, timeout, NULL);
+}
+
+/* io.RawIOBase's readinto on a connection: the count read into all of buffer; 0 at a clean
+ * close_notify; None if it would block. */
+PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout) {
+    return m2_ssl_read_buffer(ssl, buffer, 0, timeout, Py_None);
 }
 
 /* The count written (all of it unless partial writes were enabled); -1 if it would block. */
@@ -1839,8 +1890,6 @@ static PyObject *ssl_get_owner(SSL *ssl) {
  * (bench/tls.py's handshake rows: every Python call between OpenSSL's costs more than the call
  * itself, the handshake having left the interpreter's code and data out of the caches) */
 M2_RETURNS_NONNULL(ssl_new_owned)
-M2_NULLABLE_STR(sni)
-M2_NULLABLE_STR(check_host)
 M2_HOT(ssl_new_owned) M2_HOT(ssl_connect_fd) M2_HOT(ssl_close_notify)
 %inline %{
 /* A new SSL on ctx whose owner (ssl_get_owner) is owner: ssl_new, then ssl_set_owner. */
@@ -1856,10 +1905,15 @@ static SSL *ssl_new_owned(SSL_CTX *ctx, PyObject *owner) {
     return ssl;
 }
 
-/* A client handshake on the socket fd: the socket BIO (ssl_set_fd), the connect state, the
- * server's name sent as SNI (sni, unless one was set before), the name its certificate must
- * match (check_host, as ssl_set1_host), then ssl_connect: 1 when done, 0 when it would block. */
-static PyObject *ssl_connect_fd(SSL *ssl, int fd, const char *sni, const char *check_host, double timeout) {
+/* A client handshake; names is (fd, sni, check_host): the socket BIO on fd (ssl_set_fd), the
+ * connect state, the server's name sent as SNI (sni, unless one was set before; None: none),
+ * the name its certificate must match (check_host, as ssl_set1_host; None: none), then
+ * ssl_connect: 1 when done, 0 when it would block.  (One argument for the three, so that
+ * Connection runs it as one guarded call, as it runs reads and writes.) */
+static PyObject *ssl_connect_fd(SSL *ssl, PyObject *names, double timeout) {
+    int fd;
+    const char *sni, *check_host;
+    if (!PyArg_ParseTuple(names, "izz:ssl_connect_fd", &fd, &sni, &check_host)) return NULL;
     if (ssl_set_fd(ssl, fd) < 0) return NULL;
     SSL_set_connect_state(ssl);
     if (sni && !SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) && !SSL_set_tlsext_host_name(ssl, sni))

@@ -11,7 +11,8 @@ that the script applies them with SWIG's own lexical scoping:
   argument;
 - ``m2_ok`` (_lib.i) is an ``int`` returned only on success, 1; anything else raised;
 - a pointer returned by a function named in ``M2_RETURNS_NONNULL`` is never None (NULL raised);
-  any other pointer result is ``Optional``;
+  a ``const char *`` result of a function in ``NEVER_NULL_STR`` (documented never NULL) is
+  ``str``; any other pointer result is ``Optional``;
 - a pointer argument of a type given to ``M2_NONNULL`` refuses None (ValueError); others take
   None as NULL;  ``const char *`` refuses None unless ``M2_NULLABLE_STR`` names the argument.
 
@@ -35,12 +36,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 INTS = {
-    "int", "long", "long long", "short", "char", "signed char", "unsigned char", "unsigned short",
+    "int", "long", "long long", "short", "signed char", "unsigned char", "unsigned short",
     "unsigned int", "unsigned", "unsigned long", "unsigned long long", "size_t", "ssize_t",
     "Py_ssize_t", "time_t", "uint64_t", "int64_t", "uint32_t", "int32_t", "uint8_t",
 }
 FLOATS = {"double", "float"}
 STRINGS = {"p.char", "p.q(const).char"}
+# ``const char *`` results never NULL: OpenSSL documents a fixed string for the unknown case
+# ("unknown", "(NONE)", ...), or an M2Sec helper substitutes one.  Every other string result is
+# Optional[str].  Keyed by C name (the name before any %rename).
+NEVER_NULL_STR = {
+    "SSL_get_version",                                          # "unknown" before a version is set
+    "SSL_state_string", "SSL_state_string_long",                # "unknown"/"UNKWN " for no state
+    "SSL_alert_type_string", "SSL_alert_type_string_long",      # "U", "unknown"
+    "SSL_alert_desc_string", "SSL_alert_desc_string_long",      # "UK", "unknown"
+    "SSL_CIPHER_get_name", "SSL_CIPHER_get_version",            # "(NONE)" for no cipher
+    "X509_verify_cert_error_string",                            # "error number N" for an unknown code
+    "openssl_version_text",                                     # OpenSSL_version: "not available"
+    "provider_get0_name",                                       # the name it was loaded under
+    "pkcs7_type_sn",                                            # a helper: "UNDEF" for none
+    # pkey_type_name ("" for none) belongs here too; M2Sec/CMS.py still casts its result, and
+    # mypy --strict calls that cast redundant once the stub says str: add it with that cast gone.
+}
 BUFFER = "_Buffer"
 
 
@@ -160,6 +177,8 @@ class Stub:
             return "bool"
         if t in STRINGS:
             return "Optional[str]" if optional else "str"
+        if bare == "char":  # SWIG's char is a one-character str
+            return "str"
         if bare == "p.PyObject":
             return "Any"
         if bare.startswith("p.") and not bare.startswith("p.p.") and not bare.startswith("p.f("):
@@ -211,7 +230,7 @@ class Stub:
             ret = self.pyobject_result(a["code"])
         elif rtype in self.ok_types and not ptr:
             ret = "int"
-        elif ptr.startswith("p.") and cname in self.nonnull_results:
+        elif ptr.startswith("p.") and (cname in self.nonnull_results or (full in STRINGS and cname in NEVER_NULL_STR)):
             ret = self.py_type(full, pyname, result=True, optional=False)
         else:
             ret = self.py_type(full, pyname, result=True)

@@ -1,6 +1,8 @@
 """The timing helpers every bench module shares: a call rate, interleaved medians, a table row."""
 
+import os
 import statistics
+import threading
 import time
 
 
@@ -55,3 +57,45 @@ def print_table(rows):
     print("-" * len(line))
     for r in rows:
         print("  ".join("%-*s" % (w, v) for w, v in zip(widths, r)))
+
+
+def _threads(make, n, count):
+    """Calls per wall second of n threads each running make()() count times, and the CPUs the
+    process had meanwhile (CPU time / wall time: a share-limited machine shows it here)."""
+    fns = [make() for _ in range(n)]
+
+    def loop(f):
+        for _ in range(count):  # each result dropped at once (a list of them would page-fault)
+            f()
+    ts = [threading.Thread(target=loop, args=(f,)) for f in fns]
+    start, cpu = time.perf_counter(), time.process_time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.perf_counter() - start
+    return n * count / wall, (time.process_time() - cpu) / wall
+
+
+def two_threads_row(name, make, size, count, runs):
+    """Two threads against one, wall time, `runs` runs taken in turn: (median ratio, the CPUs
+    the process had while two threads ran, the table row).  make() gives one thread's call of
+    `size` bytes, run `count` times.  Each long call releases the GIL, so two threads on two
+    free cores do about twice the work; below 1.8 CPUs had, the machine was busy and the row
+    says nothing about scaling."""
+    one, two, cpus = [], [], []
+    for _ in range(runs):
+        one.append(_threads(make, 1, count)[0])
+        rate, used = _threads(make, 2, count)
+        two.append(rate)
+        cpus.append(used)
+    rs = [x / y for x, y in zip(two, one)]
+    r, had = statistics.median(rs), statistics.median(cpus)
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        ncpu = os.cpu_count() or 1
+    return r, had, ("%s, 2 threads (had %.1f CPUs)" % (name, had), "%.0f MB/s" % (statistics.median(two) * size / 1e6),
+                    "1 thread", "%.0f MB/s" % (statistics.median(one) * size / 1e6),
+                    "%.2f (%.2f-%.2f)" % (r, min(rs), max(rs)), ">= 1.8 (%d CPUs)" % ncpu,
+                    ("yes" if r >= 1.8 else "NO") + ("" if had >= 1.8 else " (busy: %.1f CPUs)" % had))

@@ -29,12 +29,11 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 from M2Sec import EVP
 
-from _timing import calls_per_second, print_table
+from _timing import calls_per_second, print_table, two_threads_row
 
 RUNS = 5
 SECONDS = 0.2
@@ -249,30 +248,6 @@ def stream_rows(rows):
          16384, {"C limit": 0.95})
 
 
-def _threads(make, n, count):
-    """Calls per wall second of n threads each running make()() count times, and the CPUs the
-    process had meanwhile (CPU time / wall time: a share-limited machine shows it here)."""
-    fns = [make() for _ in range(n)]
-    def loop(f):
-        for _ in range(count):  # each result dropped at once (a list of them would page-fault)
-            f()
-    ts = [threading.Thread(target=loop, args=(f,)) for f in fns]
-    start, cpu = time.perf_counter(), time.process_time()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    wall = time.perf_counter() - start
-    return n * count / wall, (time.process_time() - cpu) / wall
-
-
-def _cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def thread_rows(rows):
     """Two threads against one, wall time: each long call releases the GIL, so two threads on
     two free cores do about twice the work.  Each row says how many CPUs the process had while
@@ -295,19 +270,9 @@ def thread_rows(rows):
             ("Cipher.update AES-128-CTR 1 MiB, one per thread", ctr, len(big), 200),
             ("MessageDigest.update SHA-256 1 MiB, one per thread", md, len(big), 200),
             ("digest() SHA-256 1 MiB", lambda: lambda: EVP.digest("sha256", big), len(big), 200)):
-        one, two, cpus = [], [], []
-        for _ in range(RUNS):   # wall time: two threads should do twice the work per second
-            one.append(_threads(make, 1, count)[0])
-            rate, used = _threads(make, 2, count)
-            two.append(rate)
-            cpus.append(used)
-        r, text = ratio_text(two, one)
-        had = statistics.median(cpus)
+        r, had, row_ = two_threads_row(name, make, size, count, RUNS)
         THREADS.append((name, r, had))
-        rows.append(("%s, 2 threads (had %.1f CPUs)" % (name, had), "%.0f MB/s" % (statistics.median(two) * size / 1e6),
-                     "1 thread", "%.0f MB/s" % (statistics.median(one) * size / 1e6), text,
-                     ">= 1.8 (%d CPUs)" % _cpus(),
-                     ("yes" if r >= 1.8 else "NO") + ("" if had >= 1.8 else " (busy: %.1f CPUs)" % had)))
+        rows.append(row_)
 
 
 def _size(n):

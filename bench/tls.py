@@ -11,14 +11,16 @@ shared machine disturbs far less than wall time:
 - bulk over TCP loopback, Nagle off: MB per CPU second of a client thread writing 64 KiB at
   a time to tls_loop's C reader, and of a server thread reading into a 64 KiB buffer what
   tls_loop's C writer sends (the other end in its own process, so that one end's CPU is
-  measured alone, with no second Python thread taking the GIL in turn).
+  measured alone, with no second Python thread taking the GIL in turn; on a machine of two
+  CPUs or more, each end on a core of its own, the same two for every library).
 
 Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
 limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
 libraries taking turns, so that each ratio compares figures measured under the same load.
-Run it alone with ``python bench/tls.py``.
+Run it alone with ``python bench/tls.py`` (``--bulk``: the bulk rows only).
 """
 
+import contextlib
 import os
 import socket
 import ssl
@@ -31,10 +33,10 @@ import time
 
 from M2Sec import SSL
 
-from _timing import calls_per_second, print_table, row
+from _timing import calls_per_second, print_table, row, two_threads_row
 
 RUNS = 3
-BULK_RUNS = 5
+BULK_RUNS = 7  # a bulk figure swings by a tenth from run to run (the TCP peers' timing): 7 for a steady median
 SECONDS = 0.6
 BULK = 256 << 20
 CHUNK = 16384
@@ -324,9 +326,34 @@ def _nodelay(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _c_end(*args):
-    """bench/tls_loop with args in its own process, and the port it listens on (or None)."""
+#: the CPUs of the bulk rows' measured end and of its peer: each end on a core of its own, the
+#: same two for every library, so that no run has both ends taking turns on one core (which
+#: changes how often they wake each other and moved single figures by a tenth); () on one CPU
+_ALL = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+_CPUS = tuple(_ALL[:2]) if len(_ALL) >= 2 else ()
+
+
+def _pin(pid, end):
+    """Keep pid (0: this thread) on the CPU of end (0: the measured end, 1: its peer; None: any)."""
+    if _CPUS:
+        os.sched_setaffinity(pid, _ALL if end is None else {_CPUS[end]})
+
+
+@contextlib.contextmanager
+def _measured_cpu():
+    """This thread on the measured end's CPU for the duration."""
+    _pin(0, 0)
+    try:
+        yield
+    finally:
+        _pin(0, None)
+
+
+def _c_end(*args, end=1):
+    """bench/tls_loop with args in its own process (on the CPU of end: see _pin), and the port
+    it listens on (or None)."""
     proc = subprocess.Popen([C_LOOP, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    _pin(proc.pid, end)
     return proc, (int(proc.stdout.readline()) if args[0] == "sink" else None)
 
 
@@ -349,10 +376,11 @@ def _bulk(cert, key, serve, connect):
         try:
             write, wait, close = connect(port)
             data = os.urandom(CHUNK) * 4
-            start = time.thread_time()
-            for _ in range(BULK // len(data)):
-                write(data)
-            el = time.thread_time() - start
+            with _measured_cpu():
+                start = time.thread_time()
+                for _ in range(BULK // len(data)):
+                    write(data)
+                el = time.thread_time() - start
             wait()
             close()
         finally:
@@ -365,10 +393,11 @@ def _bulk(cert, key, serve, connect):
         _nodelay(s)
         readinto, send, close = serve(s)
         buf, n = bytearray(65536), 0
-        start = time.thread_time()
-        while n < BULK:
-            n += readinto(buf)
-        el = time.thread_time() - start
+        with _measured_cpu():
+            start = time.thread_time()
+            while n < BULK:
+                n += readinto(buf)
+            el = time.thread_time() - start
         send(b"k")
         close()
         _c_figure(proc)
@@ -429,10 +458,14 @@ def py_bulk(cert, key):
 
 def c_bulk(cert, key):
     """tls_loop's source writing to its sink: (the source's figure, the sink's)."""
+    def one(measured):  # the figure of the measured end, "source" or "sink", on the measured end's CPU
+        sink, port = _c_end("sink", cert, key, BULK, end=int(measured != "sink"))
+        source, _ = _c_end("source", port, cert, BULK, end=int(measured != "source"))
+        source_figure, sink_figure = _c_figure(source), _c_figure(sink)
+        return source_figure if measured == "source" else sink_figure
+
     def run():
-        sink, port = _c_end("sink", cert, key, BULK)
-        source, _ = _c_end("source", port, cert, BULK)
-        return _c_figure(source), _c_figure(sink)
+        return one("source"), one("sink")
     return run
 
 
@@ -454,7 +487,6 @@ def _rows(out, name, figures, fmt, higher_is_better):
 
 def rows():
     out = []
-    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
     us = lambda v: "%.0f us" % v  # noqa: E731
     have_c = os.access(C_LOOP, os.X_OK)
     if not have_c:
@@ -494,16 +526,68 @@ def rows():
             finally:
                 for s in servers.values():
                     s.close()
-        cert, key = certs["P-256"]
-        m = {"M2Sec": m2_bulk(cert, key), "ssl module": py_bulk(cert, key)}
-        if M2C is not None:
-            m["M2Crypto 0.51"] = m2_bulk(cert, key, M2C)
-        if have_c:
-            m["C loop"] = c_bulk(cert, key)
-        got = medians(m, BULK_RUNS)
-        _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
-        _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
+        out.extend(bulk_rows(*certs["P-256"]))
+        thread_rows(out, *certs["P-256"])
     return out
+
+
+def bulk_rows(cert=None, key=None):
+    """The two bulk rows alone (``python tls.py --bulk``); certificates are made if not given."""
+    if cert is None:
+        with tempfile.TemporaryDirectory() as d:
+            return bulk_rows(*make_certs(d)["P-256"])
+    out = []
+    mb = lambda v: "%.0f MB/s" % (v / 1e6)  # noqa: E731
+    M2C = m2crypto()
+    m = {"M2Sec": m2_bulk(cert, key), "ssl module": py_bulk(cert, key)}
+    if M2C is not None:
+        m["M2Crypto 0.51"] = m2_bulk(cert, key, M2C)
+    if os.access(C_LOOP, os.X_OK):
+        m["C loop"] = c_bulk(cert, key)
+    got = medians(m, BULK_RUNS)
+    _rows(out, "TLS 1.3 bulk, 64 KiB writes (writer CPU)", {k: v[0] for k, v in got.items()}, mb, True)
+    _rows(out, "TLS 1.3 bulk, 64 KiB reads (reader CPU)", {k: v[1] for k, v in got.items()}, mb, True)
+    return out
+
+
+# ---- two threads ---------------------------------------------------------------------------
+
+def _memory_pair(cert, key):
+    """A client SSLObject and a server SSLObject after their TLS 1.3 handshake in memory."""
+    sctx = SSL.Context()
+    sctx.load_cert(cert, key)
+    client = SSL.SSLObject(SSL.create_default_context(cafile=cert), server_hostname="localhost")
+    server = SSL.SSLObject(sctx, server_side=True)
+    while not (client.handshake_done and server.handshake_done):
+        for a, b in ((client, server), (server, client)):
+            try:
+                a.do_handshake()
+            except SSL.SSLWantReadError:
+                pass
+            b.receive_bytes(a.data_to_send())
+    return client, server
+
+
+def thread_rows(out, cert, key):
+    """TLS data on two connections, one per thread, against one connection: each thread's
+    client encrypts 64 KiB, the bytes go across in memory and its server decrypts them (no
+    socket, so that the two threads' work is all this process's, on two cores)."""
+    data = os.urandom(65536)
+
+    def make():
+        client, server = _memory_pair(cert, key)
+        buf = bytearray(65536)
+
+        def one():
+            client.write(data)
+            server.receive_bytes(client.data_to_send())
+            n = 0
+            while n < len(data):
+                n += server.read_into(buf)
+        one.keep = (client, server)
+        return one
+    out.append(two_threads_row("TLS 1.3 write + read 64 KiB in memory, one connection per thread", make,
+                               len(data), 4000, BULK_RUNS)[2])
 
 
 def main():
@@ -513,5 +597,7 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--client"]:
         _client_main(*sys.argv[2:6])
+    elif sys.argv[1:2] == ["--bulk"]:
+        print_table(bulk_rows())
     else:
         main()

@@ -15,12 +15,17 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Coroutine, Deque, Dict, Generator, List, Literal, Mapping,
+                    Optional, Sequence, Set, Tuple, Union, overload)
 
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import connection as core
+from M2Sec.SSH import kex as _kex
 from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ChannelOpenError, ChannelRequestError, ConnectionLost,
-                              ConnectTimeout, DisconnectError, HostKeyNotVerifiable, ProcessError)
+                              ConnectTimeout, DisconnectError, HostKeyNotVerifiable, ProcessError, SSHKeyError)
+
+if TYPE_CHECKING:  # imported where used (the SFTP client loads on demand)
+    from M2Sec.SSH.sftp_client import _SFTPStarter
 
 KeyArg = Union[str, "os.PathLike[str]", Any]
 
@@ -32,6 +37,11 @@ def _default_known_hosts() -> Optional[str]:
     return path if os.path.exists(path) else None
 
 
+def _expand(path_or_key: Any) -> Any:
+    """A str path with ``~`` expanded; a key object or other path as it is."""
+    return os.path.expanduser(path_or_key) if isinstance(path_or_key, str) else path_or_key
+
+
 def _load_keys(client_keys: Optional[Sequence[KeyArg]], passphrase: Any) -> List[Any]:
     from M2Sec.SSH import keys
     out = []
@@ -39,9 +49,9 @@ def _load_keys(client_keys: Optional[Sequence[KeyArg]], passphrase: Any) -> List
         if isinstance(k, str):
             k = os.path.expanduser(k)
         if isinstance(k, tuple):
-            key, cert = (os.path.expanduser(x) if isinstance(x, str) else x for x in k)
-            key = key if hasattr(key, "sign") else keys.load_private_key(key, passphrase)
-            cert = cert if hasattr(cert, "sign") else keys.load_certificate(cert)
+            key_arg, cert_arg = (_expand(x) for x in k)
+            key = key_arg if hasattr(key_arg, "sign") else keys.load_private_key(key_arg, passphrase)
+            cert = cert_arg if hasattr(cert_arg, "sign") else keys.load_certificate(cert_arg)
             out.append(cert.with_private_key(key))
         elif hasattr(k, "sign"):
             out.append(k)
@@ -93,7 +103,7 @@ class SSHReader:
         self._buf: Deque[bytes] = deque()
         self._size = 0
         self._eof = False
-        self._waiter: Optional[asyncio.Future] = None
+        self._waiter: Optional[asyncio.Future[None]] = None
         self._decoder = codecs.getincrementaldecoder(encoding)(errors) if encoding else None
         self._exc: Optional[BaseException] = None
 
@@ -243,22 +253,22 @@ class SSHWriter:
 class _ChannelIO:
     """The front end's half of one channel: futures and buffers around the core's Channel."""
 
-    def __init__(self, conn: "SSHClientConnection", c: ch.Channel, encoding: Optional[str] = None,
+    def __init__(self, conn: "SSHConnection", c: ch.Channel, encoding: Optional[str] = None,
                  errors: str = "strict", on_data: Optional[Callable[[bytes, int], None]] = None) -> None:
         loop = asyncio.get_running_loop()
         self.conn = conn
         self.c = c
         c.app = self
-        self.opened: asyncio.Future = loop.create_future()
-        self.closed: asyncio.Future = loop.create_future()
-        self.replies: Deque[asyncio.Future] = deque()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.replies: Deque[asyncio.Future[bool]] = deque()
         self.stdout = SSHReader(self, encoding, errors)
         self.stderr = SSHReader(self, encoding, errors)
         self.on_data = on_data
         self._pending: Deque[Tuple[memoryview, int]] = deque()
         self._pending_size = 0
         self.eof_pending = False
-        self._drained: Optional[asyncio.Future] = None
+        self._drained: Optional[asyncio.Future[None]] = None
         self.error: Optional[BaseException] = None
 
     # events from the core
@@ -313,9 +323,17 @@ class _ChannelIO:
         self._finish(exc)
 
     # requests
-    def request(self, name: bytes, data: bytes = b"", want_reply: bool = True) -> Optional[asyncio.Future]:
+    @overload
+    def request(self, name: bytes, data: bytes = ..., want_reply: Literal[True] = ...) -> "asyncio.Future[bool]": ...
+    @overload
+    def request(self, name: bytes, data: bytes, want_reply: Literal[False]) -> None: ...
+    @overload
+    def request(self, name: bytes, data: bytes = ..., want_reply: bool = ...) -> "Optional[asyncio.Future[bool]]": ...
+
+    def request(self, name: bytes, data: bytes = b"", want_reply: bool = True) -> "Optional[asyncio.Future[bool]]":
+        """Send a channel request; the future of its reply (True: success), None without want_reply."""
         self.conn._core.channel_request(self.c, name, data, want_reply)
-        fut = None
+        fut: "Optional[asyncio.Future[bool]]" = None
         if want_reply:
             fut = asyncio.get_running_loop().create_future()
             self.replies.append(fut)
@@ -466,14 +484,20 @@ class SSHClientProcess:
 # ---- forwarding -------------------------------------------------------------------------------
 
 
+def _port_of(server: asyncio.Server) -> int:
+    """The port a listening server's first socket is bound to."""
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
 class SSHListener:
     """A local listening socket forwarding each connection through a direct-tcpip channel."""
 
-    def __init__(self, server: asyncio.AbstractServer) -> None:
+    def __init__(self, server: asyncio.Server) -> None:
         self._server = server
 
     def get_port(self) -> int:
-        return self._server.sockets[0].getsockname()[1]
+        return _port_of(self._server)
 
     def close(self) -> None:
         self._server.close()
@@ -563,13 +587,13 @@ async def pipe(io: "_ChannelIO", reader: asyncio.StreamReader, writer: asyncio.S
         writer.close()
 
 
-async def connect_channel(conn: "SSHClientConnection", c: ch.Channel, host: str, port: int) -> None:
+async def connect_channel(conn: "SSHConnection", c: ch.Channel, host: str, port: int) -> None:
     """Answer a channel the peer opened towards host:port (forwarded-tcpip on the client,
     direct-tcpip on the server): connect, confirm and pipe, or refuse with CONNECT_FAILED."""
     await answer_channel(conn, c, lambda: asyncio.open_connection(host, port), "%s port %d" % (host, port))
 
 
-async def answer_channel(conn: "SSHClientConnection", c: ch.Channel, opener: Callable[[], Any], what: str) -> None:
+async def answer_channel(conn: "SSHConnection", c: ch.Channel, opener: Callable[[], Any], what: str) -> None:
     """Answer a channel the peer opened: opener() gives the local (reader, writer) to pipe it
     to (a TCP or UNIX socket, the agent); refused with CONNECT_FAILED when that fails."""
     try:
@@ -598,11 +622,15 @@ AGENT_CHANNEL = b"auth-agent@openssh.com"
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, conn: "SSHClientConnection") -> None:
+    conn: "SSHConnection"
+
+    def __init__(self, conn: "SSHConnection") -> None:
         self.conn = conn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.conn._connection_made(transport)  # type: ignore[arg-type]
+        if not isinstance(transport, asyncio.Transport):  # a stream protocol gets a stream transport
+            raise TypeError("an SSH connection runs on a stream transport, not %r" % (transport,))
+        self.conn._connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         self.conn._data_received(data)
@@ -629,18 +657,18 @@ class SSHConnection:
     its two sides, each handling the events of its role in :meth:`_handle_event`.
     """
 
-    def __init__(self, core_: Any) -> None:
+    def __init__(self, core_: core.Connection) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._core = core_
         self._transport: Optional[asyncio.Transport] = None
         self._paused = False
-        self._authenticated: asyncio.Future = loop.create_future()
-        self._closed: asyncio.Future = loop.create_future()
-        self._global: Deque[asyncio.Future] = deque()
+        self._authenticated: asyncio.Future[bytes] = loop.create_future()
+        self._closed: asyncio.Future[None] = loop.create_future()
+        self._global: Deque[asyncio.Future[Tuple[bool, bytes]]] = deque()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._listeners: List[Any] = []
-        self._tasks: set = set()
+        self._tasks: Set["asyncio.Task[Any]"] = set()
         self.error: Optional[BaseException] = None
         self.banners: List[str] = []
         #: connections this one runs through and closes with it (ProxyJump hops)
@@ -772,7 +800,7 @@ class SSHConnection:
         if err is None:
             err = ConnectionLost("the connection was lost%s" % (": %s" % exc if exc else ""), local=False)
             if self._core.state == "closed" and self._core.error is not None:
-                err = self._core.error  # type: ignore[assignment]
+                err = self._core.error
         self._abort(err)  # also after close(): what still waits on a channel is told
         if not self._closed.done():
             self._closed.set_result(None)
@@ -816,8 +844,8 @@ class SSHConnection:
                  "recv_cipher": "cipher_in", "send_mac": "mac_out", "recv_mac": "mac_in",
                  "send_compression": "comp_out", "recv_compression": "comp_in"}
         if name in names:
-            value = n.get(names[name])
-            return value.decode() if value is not None else default
+            alg = n.get(names[name])
+            return alg.decode() if alg is not None else default
         if name in ("peername", "sockname", "socket"):
             t = self._transport
             return t.get_extra_info(name, default) if t is not None else default
@@ -842,8 +870,8 @@ class SSHConnection:
             self._flush()
             self._abort(e)
             return
-        for e in events:
-            self._handle_event(e)
+        for ev in events:
+            self._handle_event(ev)
         self._flush()
 
     def _channel_for(self, kind: bytes, extra: Callable[[Tuple[str, int]], bytes]) -> Callable[..., Any]:
@@ -907,6 +935,8 @@ class SSHClientConnection(SSHConnection):
     agent and X11 forwarding, host keys learned; its sibling on the server is
     ``SSHServerConnection``."""
 
+    _core: core.ClientConnection
+
     def __init__(self, config: Any) -> None:
         super().__init__(core.ClientConnection(config, now=asyncio.get_running_loop().time()))
         self._remote_forwards: Dict[Tuple[str, int], Tuple[str, int]] = {}
@@ -954,13 +984,13 @@ class SSHClientConnection(SSHConnection):
         for blob in blobs:
             try:
                 keys.decode_public_blob(blob)
-            except (ValueError, keys.SSHKeyError):
+            except (ValueError, SSHKeyError):
                 continue  # a key type M2Sec cannot check
             if blob not in known:
                 new.append(blob)
         if not new or self.error is not None:
             return
-        fut = self._loop.create_future()
+        fut: asyncio.Future[Tuple[bool, bytes]] = self._loop.create_future()
         self._global.append(fut)
         self._core.hostkeys_prove_request(new)
         self._flush()
@@ -980,11 +1010,13 @@ class SSHClientConnection(SSHConnection):
                 pass
         fut.add_done_callback(proven)
 
-    def _decide(self, fn: Callable[..., Any], args: Tuple[Any, ...], answer: Callable[..., List[core.Event]],
-                verdict: bool = False) -> None:
+    def _decide(self, fn: Optional[Callable[..., Any]], args: Tuple[Any, ...],
+                answer: Callable[..., List[core.Event]], verdict: bool = False) -> None:
         """Ask the application (fn may be a plain function or a coroutine function) and give
         the core its answer: a value, or for a host key verdict the exception it raised."""
         try:
+            if fn is None:  # the core asks only when the configuration has the callback
+                raise TypeError("no callback to decide %r" % (args,))
             result = fn(*args)
         except Exception as e:
             if not verdict:
@@ -1093,7 +1125,7 @@ class SSHClientConnection(SSHConnection):
         from M2Sec.SSH.packet import string
         io = await self._open(b"session", encoding=encoding, errors=errors)
         try:
-            replies = []
+            replies: List[Tuple[bytes, asyncio.Future[bool]]] = []
             if request_pty or (request_pty is None and term_type):
                 cols, rows = term_size or (80, 24)
                 replies.append((b"pty-req", io.request(b"pty-req", ch.pty_request(term_type or "xterm", cols, rows))))
@@ -1110,9 +1142,9 @@ class SSHClientConnection(SSHConnection):
                 replies.append((b"exec", io.request(b"exec", string(command))))
             else:
                 replies.append((b"shell", io.request(b"shell")))
-            for name, fut in replies:
+            for what, fut in replies:
                 if not await fut:
-                    raise ChannelRequestError("the server refused the %s request" % name.decode())
+                    raise ChannelRequestError("the server refused the %s request" % what.decode())
         except BaseException:
             io.close()
             raise
@@ -1151,7 +1183,7 @@ class SSHClientConnection(SSHConnection):
 
     async def _global_request(self, name: bytes, data: bytes) -> Tuple[bool, bytes]:
         self._check()
-        fut = self._loop.create_future()
+        fut: asyncio.Future[Tuple[bool, bytes]] = self._loop.create_future()
         self._global.append(fut)
         self._core.global_request(name, data, True)
         self._flush()
@@ -1229,7 +1261,7 @@ class SSHClientConnection(SSHConnection):
         return listener
 
     # ---- SFTP ----
-    def start_sftp_client(self, **kw: Any) -> Any:
+    def start_sftp_client(self, **kw: Any) -> "_SFTPStarter":
         """An SFTP session (``async with conn.start_sftp_client() as sftp``); see
         :class:`M2Sec.SSH.sftp_client.SFTPClient` for the keyword arguments."""
         from M2Sec.SSH.sftp_client import _SFTPStarter, start_sftp_client
@@ -1239,11 +1271,11 @@ class SSHClientConnection(SSHConnection):
 class _Connector:
     """The awaitable / async context manager :func:`connect` returns."""
 
-    def __init__(self, coro: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, SSHClientConnection]) -> None:
         self._coro = coro
         self._conn: Optional[SSHClientConnection] = None
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, Any, SSHClientConnection]:
         return self._coro.__await__()
 
     async def __aenter__(self) -> SSHClientConnection:
@@ -1479,7 +1511,7 @@ def _preferred_host_key_algs(kh: Any, host: str, port: int) -> Optional[List[byt
 
 
 def make_host_key_check(host: str, port: int, known_hosts: Any, policy: str = "yes",
-                        hashed: bool = False) -> Optional[Callable[[Any], None]]:
+                        hashed: bool = False) -> Optional[core.HostKeyCallback]:
     """The core's host key callback for a ``known_hosts`` argument and a policy
     (``yes``, ``accept-new`` or ``no``; see :func:`connect`).
 
@@ -1535,7 +1567,7 @@ def _load_identity(path: str, passphrase: Any, certs: Sequence[str], strict: boo
     from M2Sec.SSH import keys
     try:
         key = keys.load_private_key(path, passphrase)
-    except (OSError, keys.SSHKeyError):
+    except (OSError, SSHKeyError):
         if strict:
             raise
         return []
@@ -1544,7 +1576,7 @@ def _load_identity(path: str, passphrase: Any, certs: Sequence[str], strict: boo
         if os.path.exists(certpath):
             try:
                 out.append(keys.load_certificate(certpath, key))
-            except (OSError, keys.SSHKeyError):
+            except (OSError, SSHKeyError):
                 if strict:
                     raise
     return out + [key]
@@ -1554,7 +1586,7 @@ def _public_of(path: str) -> Optional[bytes]:
     from M2Sec.SSH import keys
     try:
         return keys.load_public_key(path + ".pub").public_blob()
-    except (OSError, keys.SSHKeyError, ValueError):
+    except (OSError, SSHKeyError, ValueError):
         return None
 
 
@@ -1562,7 +1594,8 @@ def _agent_path(args: Dict[str, Any], opts: Dict[str, Any]) -> Optional[str]:
     """agent_path=, else the configuration's IdentityAgent, else $SSH_AUTH_SOCK."""
     from M2Sec.SSH import agent as _agent
     if _given(args["agent_path"]):
-        return args["agent_path"]
+        path: Optional[str] = args["agent_path"]
+        return path
     ia = opts.get("identityagent")
     if not ia or ia == "SSH_AUTH_SOCK":
         return _agent.default_agent_path()
@@ -1631,7 +1664,7 @@ def _proxy_socket(command: str) -> Tuple[socket.socket, Any]:
     import subprocess
     ours, theirs = socket.socketpair()
     try:
-        proc = subprocess.Popen(command, shell=True, stdin=theirs, stdout=theirs, start_new_session=True)
+        proc = subprocess.Popen(command, shell=True, stdin=theirs.fileno(), stdout=theirs.fileno(), start_new_session=True)
     except OSError:
         ours.close()
         raise
@@ -1715,7 +1748,7 @@ async def _connect(args: Dict[str, Any], depth: int) -> SSHClientConnection:
             client_keys=client_keys, kbdint=args["kbdint_handler"],
             password_change=args["password_change_handler"],
             host_key_check=make_host_key_check(host, port, known_hosts, policy, hashed),
-            kex_algs=_algs(args, "kex_algs", opts, "kexalgorithms", core.kex.DEFAULT_KEX, core.kex.SUPPORTED_KEX),
+            kex_algs=_algs(args, "kex_algs", opts, "kexalgorithms", _kex.DEFAULT_KEX, _kex.SUPPORTED_KEX),
             encryption_algs=_algs(args, "encryption_algs", opts, "ciphers", core.DEFAULT_CIPHERS,
                                   core.SUPPORTED_CIPHERS),
             mac_algs=_algs(args, "mac_algs", opts, "macs", core.DEFAULT_MACS, core.SUPPORTED_MACS),

@@ -177,6 +177,8 @@ class SSHServerProcess:
         factory = self._builtin() or self._conn._acceptor.process_factory
         status: Any = None
         try:
+            if factory is None:  # (the acceptor refuses a session request it has nothing for)
+                raise TypeError("no process_factory serves this session")
             status = factory(self)
             if inspect.isawaitable(status):
                 status = await status
@@ -227,6 +229,8 @@ class SSHServerProcess:
 class _ServerChannelIO(_ChannelIO):
     """A session channel's I/O: requests go to its process."""
 
+    conn: "SSHServerConnection"
+
     def __init__(self, conn: "SSHServerConnection", c: ch.Channel) -> None:
         super().__init__(conn, c)
         self.process = SSHServerProcess(conn, self)
@@ -238,7 +242,7 @@ class _ServerChannelIO(_ChannelIO):
             except ValueError:
                 ok = False
             if ev.want_reply:
-                self.conn._core.channel_reply(self.c, ok)  # type: ignore[attr-defined]
+                self.conn._core.channel_reply(self.c, ok)
             return
         super().on_event(ev)
 
@@ -256,7 +260,8 @@ class SSHServerConnection(SSHConnection):
         self.peername = addr
         self._grace: Optional[asyncio.TimerHandle] = None
         self._delayed: Optional[asyncio.TimerHandle] = None
-        self._forwards: Dict[Tuple[str, int], asyncio.AbstractServer] = {}
+        #: remote forwards: the listening socket, then the server serving it once it runs
+        self._forwards: Dict[Tuple[str, int], Union[asyncio.Server, socket.socket]] = {}
         self._counted = True
         self._agent_dir: Optional[str] = None
         self._agent_server: Any = None
@@ -514,7 +519,7 @@ class SSHServerConnection(SSHConnection):
         except OSError:
             sock.close()
             raise
-        bound = sock.getsockname()[1]
+        bound: int = sock.getsockname()[1]
 
         handle = self._channel_for(b"forwarded-tcpip",
                                    lambda peer: string(host) + uint32(bound) + string(peer[0]) + uint32(peer[1]))
@@ -531,7 +536,7 @@ class SSHServerConnection(SSHConnection):
             else:
                 server.close()
 
-        self._forwards[key] = sock  # type: ignore[assignment]  # the socket until its server runs
+        self._forwards[key] = sock  # the socket until its server runs
         self._spawn(start())
         return bound
 
@@ -567,7 +572,7 @@ class SSHServerConnection(SSHConnection):
                     self._forwards[key] = server
                 else:
                     server.close()
-            self._forwards[key] = sock  # type: ignore[assignment]
+            self._forwards[key] = sock
             self._spawn(start())
         if ev.want_reply:
             self._core.global_reply(ok)
@@ -688,17 +693,18 @@ class SSHAcceptor:
         self.idle_timeout = idle_timeout
         self.unauthenticated = 0
         self.connections: Set[SSHServerConnection] = set()
-        self._server: Optional[asyncio.AbstractServer] = None
+        self._server: Optional[asyncio.Server] = None
 
     def _protocol(self) -> _Protocol:
         return _ServerProtocol(self)
 
     @property
-    def sockets(self) -> Any:
-        return self._server.sockets if self._server else ()
+    def sockets(self) -> Tuple[socket.socket, ...]:
+        return tuple(self._server.sockets) if self._server else ()
 
     def get_port(self) -> int:
-        return self.sockets[0].getsockname()[1]
+        port: int = self.sockets[0].getsockname()[1]
+        return port
 
     def close(self, connections: bool = True) -> None:
         """Stop listening; with connections, close the live ones too."""
@@ -721,14 +727,15 @@ class SSHAcceptor:
 
 
 class _ServerProtocol(_Protocol):
-    def __init__(self, acceptor: SSHAcceptor) -> None:
+    """The protocol of one accepted connection; its :attr:`conn` is made when the connection is."""
+
+    def __init__(self, acceptor: SSHAcceptor) -> None:  # (no connection yet: _Protocol's is not called)
         self._acceptor = acceptor
-        self.conn = None  # type: ignore[assignment]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername") or ("", 0)
-        self.conn = SSHServerConnection(self._acceptor, (str(peer[0]), int(peer[1])))  # type: ignore[assignment]
-        self.conn._connection_made(transport)  # type: ignore[arg-type]
+        self.conn = SSHServerConnection(self._acceptor, (str(peer[0]), int(peer[1])))
+        super().connection_made(transport)
 
 
 KeyArg = Union[str, "os.PathLike[str]", Any]

@@ -10,13 +10,20 @@ running an asyncio loop of its own); each waits for its result in the client's t
 
 import asyncio
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Optional, Tuple, TypeVar, Union
 
 from M2Sec.SSH import _asyncio
 from M2Sec.SSH._asyncio import SSHCompletedProcess
 
+if TYPE_CHECKING:  # imported when used: the blocking SFTP client is optional weight
+    from M2Sec.SSH.sftp_blocking import SFTPClient
+    from M2Sec.SSH.sftp_client import SFTPClient as AsyncSFTPClient
 
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+
+_T = TypeVar("_T")
+
+
+async def _call(fn: Callable[..., _T], *args: Any) -> _T:
     return fn(*args)
 
 
@@ -35,7 +42,7 @@ class _Loop:
         finally:
             self.loop.close()
 
-    def run(self, coro: Any, timeout: Optional[float] = None) -> Any:
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: Optional[float] = None) -> _T:
         """Run coro in the loop's thread; its result (or exception) here."""
         if threading.current_thread() is self._thread:
             coro.close()
@@ -45,7 +52,7 @@ class _Loop:
             raise RuntimeError("the SSH client is closed")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """fn(*args) in the loop's thread (the asyncio objects are not thread-safe)."""
         return self.run(_call(fn, *args))
 
@@ -124,7 +131,7 @@ class Channel:
     """A forwarded TCP connection for blocking code (paramiko's Channel names): send(),
     sendall(), recv(), shutdown_write(), close()."""
 
-    def __init__(self, client: "Client", reader: Any, writer: Any) -> None:
+    def __init__(self, client: "Client", reader: _asyncio.SSHReader, writer: _asyncio.SSHWriter) -> None:
         self._client = client
         self._reader = reader
         self._writer = writer
@@ -142,7 +149,8 @@ class Channel:
 
     def recv(self, n: int) -> bytes:
         """Up to n bytes; empty when the other side closed."""
-        return self._client._loop.run(self._reader.read(n))
+        data: bytes = self._client._loop.run(self._reader.read(n))  # no encoding: bytes
+        return data
 
     def shutdown_write(self) -> None:
         self._client._loop.call(self._writer.write_eof)
@@ -176,7 +184,7 @@ class Client:
     async def _connect(host: str, port: Any, kw: Any) -> _asyncio.SSHClientConnection:
         return await _asyncio.connect(host, port, **kw)
 
-    def _run(self, coro: Any) -> Any:
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return self._loop.run(coro)
 
     @property
@@ -199,26 +207,26 @@ class Client:
         reader, writer = self._loop.run(self._conn.open_connection(host, port))
         return Channel(self, reader, writer)
 
-    def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str, dest_port: int) -> Any:
+    def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str, dest_port: int) -> "_Listener":
         """Listen locally and forward each connection through the server; served in the
         background until the listener or the client is closed (``get_port()``, ``close()``)."""
         return _Listener(self, self._loop.run(self._conn.forward_local_port(listen_host, listen_port,
                                                                             dest_host, dest_port)))
 
-    def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str, dest_port: int) -> Any:
+    def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str, dest_port: int) -> "_Listener":
         """Ask the server to listen and forward each connection here, in the background."""
         return _Listener(self, self._loop.run(self._conn.forward_remote_port(listen_host, listen_port,
                                                                              dest_host, dest_port)))
 
-    def forward_local_path(self, listen_path: str, dest_path: str) -> Any:
+    def forward_local_path(self, listen_path: str, dest_path: str) -> "_Listener":
         """As forward_local_port, for UNIX sockets (``ssh -L path:path``)."""
         return _Listener(self, self._loop.run(self._conn.forward_local_path(listen_path, dest_path)))
 
-    def forward_remote_path(self, listen_path: str, dest_path: str) -> Any:
+    def forward_remote_path(self, listen_path: str, dest_path: str) -> "_Listener":
         """As forward_remote_port, for UNIX sockets (``ssh -R path:path``)."""
         return _Listener(self, self._loop.run(self._conn.forward_remote_path(listen_path, dest_path)))
 
-    def forward_socks(self, listen_host: str, listen_port: int) -> Any:
+    def forward_socks(self, listen_host: str, listen_port: int) -> "_Listener":
         """A SOCKS 4/5 proxy through the server (``ssh -D``), served in the background."""
         return _Listener(self, self._loop.run(self._conn.forward_socks(listen_host, listen_port)))
 
@@ -227,10 +235,11 @@ class Client:
         import time
         time.sleep(seconds)
 
-    def open_sftp(self, **kw: Any) -> Any:
+    def open_sftp(self, **kw: Any) -> "SFTPClient":
         """An SFTP session with paramiko's names (:class:`M2Sec.SSH.sftp_blocking.SFTPClient`)."""
         from M2Sec.SSH.sftp_blocking import SFTPClient
-        async def start() -> Any:
+
+        async def start() -> "AsyncSFTPClient":
             return await self._conn.start_sftp_client(**kw)
         return SFTPClient(self._run, self._run(start()))
 
@@ -257,7 +266,7 @@ class Client:
 class _Listener:
     """A forward's listener for blocking code: get_port(), close()."""
 
-    def __init__(self, client: Client, listener: Any) -> None:
+    def __init__(self, client: Client, listener: Union[_asyncio.SSHListener, _asyncio.SSHRemoteListener]) -> None:
         self._client = client
         self._listener = listener
 

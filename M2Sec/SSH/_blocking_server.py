@@ -29,10 +29,12 @@ class BlockingProcess:
 
     def read(self, n: int = -1) -> bytes:
         """Up to n bytes from the client (all until EOF if n < 0); empty at EOF."""
-        return self._run(self._p.stdin.read(n))
+        data: bytes = self._run(self._p.stdin.read(n))  # the session's stdin has no encoding: bytes
+        return data
 
     def readline(self) -> bytes:
-        return self._run(self._p.stdin.readline())
+        line: bytes = self._run(self._p.stdin.readline())
+        return line
 
     def _write(self, stream: Any, data: Any) -> None:
         async def write() -> None:

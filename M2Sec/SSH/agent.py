@@ -175,7 +175,7 @@ class SSHAgentKeyPair:
     #: marks a key whose signatures come from outside the protocol core
     external_signer = True
 
-    def __init__(self, agent: Any, blob: bytes, comment: str) -> None:
+    def __init__(self, agent: Union["SSHAgentClient", "Agent"], blob: bytes, comment: str) -> None:
         self._agent = agent
         self._blob = blob
         self.public_key = _keys.decode_public_blob(blob)
@@ -191,8 +191,14 @@ class SSHAgentKeyPair:
         return self.public_key.fingerprint(hash)
 
     def sign(self, data: bytes, algorithm: Optional[bytes] = None) -> bytes:
-        """A signature blob of data made by the agent (blocking)."""
-        return self._agent.sign(self._blob, data, algorithm)
+        """A signature blob of data made by the agent (blocking).
+
+        :raises AgentError: the key came from the asyncio :class:`SSHAgentClient`: use :meth:`sign_async`.
+        """
+        agent = self._agent
+        if isinstance(agent, SSHAgentClient):
+            raise AgentError("a key listed by the asyncio agent client signs with sign_async()")
+        return agent.sign(self._blob, data, algorithm)
 
     async def sign_async(self, data: bytes, algorithm: Optional[bytes] = None) -> bytes:
         """The same, without blocking an event loop."""
@@ -214,8 +220,8 @@ def _keys_to_add(keys: Sequence[Any], passphrase: Any) -> List[_keys.SSHKey]:
     return out
 
 
-def _blob_of(key: Any) -> bytes:
-    return key if isinstance(key, (bytes, bytearray)) else key.public_blob()
+def _blob_of(key: Union[bytes, bytearray, _keys.SSHKey, SSHAgentKeyPair]) -> bytes:
+    return bytes(key) if isinstance(key, (bytes, bytearray)) else key.public_blob()
 
 
 def default_agent_path() -> Optional[str]:

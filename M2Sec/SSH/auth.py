@@ -8,7 +8,7 @@ connection core sends and receives them.  RSA keys sign with the best of rsa-sha
 rsa-sha2-256 and ssh-rsa that the server lists in server-sig-algs (RFC 8308, RFC 8332).
 """
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple
 
 from M2Sec.SSH.errors import AuthenticationFailed, ProtocolError
 from M2Sec.SSH.packet import SSHReader, boolean, byte, string, uint32
@@ -26,6 +26,17 @@ KbdIntHandler = Callable[[str, str, List[Tuple[str, bool]]], Sequence[str]]
 PasswordChangeHandler = Callable[[str], Optional[str]]
 
 
+class UserKey(Protocol):
+    """What authentication needs of a key: an SSHKey, a certificate, or an agent's key pair
+    (which marks itself ``external_signer``: the front end asks the agent for its signature)."""
+
+    sig_algorithms: List[bytes]
+
+    def public_blob(self) -> bytes: ...
+
+    def sign(self, data: bytes, algorithm: Optional[bytes] = None) -> bytes: ...
+
+
 class ClientAuth:
     """The client's side of user authentication for one connection.
 
@@ -36,7 +47,7 @@ class ClientAuth:
     """
 
     def __init__(self, username: str, session_id: bytes, *, password: Optional[str] = None,
-                 keys: Sequence[object] = (), kbdint: Optional[KbdIntHandler] = None,
+                 keys: Sequence[UserKey] = (), kbdint: Optional[KbdIntHandler] = None,
                  password_change: Optional[PasswordChangeHandler] = None,
                  server_sig_algs: Callable[[], Optional[List[bytes]]] = lambda: None,
                  methods: Sequence[bytes] = METHODS) -> None:
@@ -75,7 +86,8 @@ class ClientAuth:
         for method in self._methods:
             if method not in allowed:
                 continue
-            step = getattr(self, "_try_" + method.decode().replace("-", "_"))()
+            try_method: Callable[[], Optional[List[bytes]]] = getattr(self, "_try_" + method.decode().replace("-", "_"))
+            step = try_method()
             if step is not None:
                 return step
         raise AuthenticationFailed("no authentication method left (the server allows %s)"
@@ -93,7 +105,7 @@ class ClientAuth:
                 self.pending = ("sign", (key, signed, alg))
                 self._pending_body = body
                 return []
-            return [self._request(b"publickey", body + string(key.sign(signed, alg)))]  # type: ignore[attr-defined]
+            return [self._request(b"publickey", body + string(key.sign(signed, alg)))]
         return None
 
     def _try_password(self) -> Optional[List[bytes]]:
@@ -109,8 +121,8 @@ class ClientAuth:
         self._kbd_round = 0
         return [self._request(b"keyboard-interactive", string(b"") + string(b""))]
 
-    def _sig_algorithm(self, key: object) -> Optional[bytes]:
-        algs: List[bytes] = list(getattr(key, "sig_algorithms"))
+    def _sig_algorithm(self, key: UserKey) -> Optional[bytes]:
+        algs = list(key.sig_algorithms)
         server = self._server_sig_algs()
         if len(algs) > 1 and server is not None:
             suffix = b"-cert-v01@openssh.com"
@@ -120,9 +132,9 @@ class ClientAuth:
             return algs[-1]
         return algs[0] if algs else None
 
-    def _publickey_body(self, key: object, alg: bytes) -> Tuple[bytes, bytes]:
+    def _publickey_body(self, key: UserKey, alg: bytes) -> Tuple[bytes, bytes]:
         """The publickey request's fields before the signature, and the data to sign."""
-        blob = key.public_blob()  # type: ignore[attr-defined]
+        blob = key.public_blob()
         body = boolean(True) + string(alg) + string(blob)
         signed = (string(self._session_id) + byte(MSG_USERAUTH_REQUEST) + string(self.username)
                   + string(SERVICE) + string(b"publickey") + body)

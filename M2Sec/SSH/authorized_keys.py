@@ -250,9 +250,11 @@ class AuthorizedKeys:
             text = source.decode("utf-8", "replace")
         elif isinstance(source, str) and ("\n" in source or source.lstrip().startswith(("ssh-", "ecdsa-"))):
             text = source
-        else:
-            with open(os.fspath(source), encoding="utf-8", errors="replace") as f:  # type: ignore[arg-type]
+        elif isinstance(source, (str, os.PathLike)):
+            with open(os.fspath(source), encoding="utf-8", errors="replace") as f:
                 text = f.read()
+        else:
+            raise TypeError("authorized keys come from a path, their text, or a list of SSHKey objects")
         for number, line in enumerate(text.splitlines(), 1):
             self._parse_line(line.strip(), number)
 

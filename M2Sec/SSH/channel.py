@@ -12,7 +12,7 @@ memory.
 from typing import Any, Deque, List, Optional, Tuple
 from collections import deque
 
-from M2Sec.SSH.packet import boolean, byte, string, uint32
+from M2Sec.SSH.packet import Buffer, boolean, byte, string, uint32
 
 from M2Sec.SSH.messages import (MSG_CHANNEL_CLOSE, MSG_CHANNEL_DATA, MSG_CHANNEL_EOF,  # noqa: F401
                                 MSG_CHANNEL_EXTENDED_DATA, MSG_CHANNEL_FAILURE, MSG_CHANNEL_OPEN,
@@ -84,7 +84,7 @@ class Channel:
         self.remote_window -= n
         return n
 
-    def data_messages(self, data: bytes, ext: int = 0) -> List[Tuple[bytes, bytes]]:
+    def data_messages(self, data: Buffer, ext: int = 0) -> List[Tuple[bytes, memoryview]]:
         """(header, data) pairs of CHANNEL_DATA / EXTENDED_DATA messages for data, cut to the
         peer's maximum packet."""
         step = self.remote_max_packet
@@ -92,7 +92,7 @@ class Channel:
         head = byte(MSG_CHANNEL_EXTENDED_DATA) + rid + uint32(ext) if ext else byte(MSG_CHANNEL_DATA) + rid
         out = []
         mv = memoryview(data)
-        for i in range(0, len(data), step):
+        for i in range(0, len(mv), step):
             chunk = mv[i:i + step]
             out.append((head + uint32(len(chunk)), chunk))
         return out

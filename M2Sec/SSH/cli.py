@@ -20,7 +20,7 @@ import asyncio
 import getpass
 import os
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH.errors import DisconnectError, SSHError
@@ -30,7 +30,7 @@ from M2Sec.SSH.process import echo
 class _CliServer(SSH.SSHServer):
     """The options of ``m2sec ssh server`` as SSHServer callbacks."""
 
-    passwords: dict = {}
+    passwords: Dict[str, str] = {}
     forwarding = False
 
     def password_auth_supported(self) -> bool:
@@ -55,7 +55,7 @@ async def _greeter(process: Any) -> int:
     return await echo(process)
 
 
-_greeter.subsystems = ()  # type: ignore[attr-defined]  # subsystem requests are refused, never greeted
+setattr(_greeter, "subsystems", ())  # subsystem requests are refused, never greeted (_asyncio_server reads it)
 
 
 def _forward_spec(text: str) -> Tuple[int, str, int]:
@@ -89,17 +89,15 @@ async def _serve(args: argparse.Namespace) -> int:
     if not keys:
         key = SSH.generate_private_key("ssh-ed25519")
         keys = [key]
-    server_cls = type("Server", (_CliServer,), {"passwords": dict(p.split(":", 1) for p in args.password),
-                                                "forwarding": args.allow_forwarding})
     done: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+    attrs: Dict[str, Any] = {"passwords": dict(p.split(":", 1) for p in args.password),
+                             "forwarding": args.allow_forwarding}
     if args.once:
-        base = server_cls
-
-        class Once(base):  # type: ignore[misc,valid-type]
-            def connection_lost(self, exc: Optional[BaseException]) -> None:
-                if not done.done():
-                    done.set_result(None)
-        server_cls = Once
+        def connection_lost(self: _CliServer, exc: Optional[BaseException]) -> None:
+            if not done.done():
+                done.set_result(None)
+        attrs["connection_lost"] = connection_lost
+    server_cls = type("Server", (_CliServer,), attrs)
     acceptor = await SSH.listen(args.bind, args.port, server_host_keys=keys,
                                 authorized_client_keys=args.authorized_keys, trusted_user_ca_keys=args.trusted_ca,
                                 server_factory=server_cls,
@@ -149,10 +147,10 @@ def _client_parser() -> argparse.ArgumentParser:
     return p
 
 
-def client_options(args: argparse.Namespace) -> dict:
+def client_options(args: argparse.Namespace) -> Dict[str, Any]:
     """connect()'s keyword arguments from the client options every command shares: -i,
     --known-hosts, --accept-any-host-key, --password."""
-    kw: dict = dict(client_keys=args.identity or None)
+    kw: Dict[str, Any] = dict(client_keys=args.identity or None)
     if args.accept_any_host_key:
         kw["known_hosts"] = None
     elif args.known_hosts:
@@ -177,18 +175,17 @@ async def _client(args: argparse.Namespace) -> int:
             listener = await conn.forward_local_port("127.0.0.1", lport, dhost, dport)
             print("forwarding 127.0.0.1:%d -> %s:%d" % (listener.get_port(), dhost, dport), file=sys.stderr)
         for rport, dhost, dport in args.remote:
-            listener = await conn.forward_remote_port("127.0.0.1", rport, dhost, dport)
-            print("remote 127.0.0.1:%d -> %s:%d" % (listener.get_port(), dhost, dport), file=sys.stderr)
+            remote = await conn.forward_remote_port("127.0.0.1", rport, dhost, dport)
+            print("remote 127.0.0.1:%d -> %s:%d" % (remote.get_port(), dhost, dport), file=sys.stderr)
         if args.no_command:
             await conn.wait_closed()
             return 0
         command = " ".join(args.command) if args.command else None
         stdin = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
         result = await conn.run(command, input=stdin)
-        sys.stdout.buffer.write(result.stdout)
-        sys.stdout.flush()
-        sys.stderr.buffer.write(result.stderr)
-        sys.stderr.flush()
+        for stream, data in ((sys.stdout, result.stdout), (sys.stderr, result.stderr)):
+            stream.buffer.write(data.encode() if isinstance(data, str) else data)  # run() without encoding: bytes
+            stream.flush()
         return result.returncode if result.returncode is not None and result.returncode >= 0 else 255
 
 

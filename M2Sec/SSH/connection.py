@@ -37,13 +37,15 @@ EXT_INFO (server-sig-algs) is taken after NEWKEYS and before authentication ends
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Callable, Deque, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
 
 from M2Sec.SSH import auth as _auth
+from M2Sec.SSH.auth import ClientAuth
 from M2Sec.SSH import channel as ch
 from M2Sec.SSH import crypto, kex
+from M2Sec.SSH import messages as _msg
 from M2Sec.SSH.errors import (BY_APPLICATION, PROTOCOL_ERROR, ConnectionLost, DisconnectError,
-                              HostKeyNotVerifiable, KeyExchangeFailed, ProtocolError, SSHFormatError)
+                              HostKeyNotVerifiable, KeyExchangeFailed, ProtocolError, SSHFormatError, SSHKeyError)
 from M2Sec.SSH.packet import (PacketReader, PacketWriter, SSHReader, boolean, byte, namelist, string,
                               uint32)
 
@@ -241,6 +243,11 @@ def _names(value: Optional[Sequence[Union[str, bytes]]], default: List[bytes], s
     return out
 
 
+#: a host key callback: raises HostKeyNotVerifiable to refuse the key, or gives an awaitable
+#: that does (the asyncio front end awaits it)
+HostKeyCallback = Callable[[Any], Optional[Awaitable[None]]]
+
+
 @dataclass
 class ClientConfig:
     """What a client connection needs to know; algorithm lists default to OpenSSH's order."""
@@ -253,7 +260,7 @@ class ClientConfig:
     kbdint: Optional[_auth.KbdIntHandler] = None
     password_change: Optional[_auth.PasswordChangeHandler] = None
     #: callback(key) -> None, raising HostKeyNotVerifiable to refuse the server's host key.
-    host_key_check: Optional[Callable[[Any], None]] = None
+    host_key_check: Optional[HostKeyCallback] = None
     kex_algs: Optional[Sequence[Union[str, bytes]]] = None
     encryption_algs: Optional[Sequence[Union[str, bytes]]] = None
     mac_algs: Optional[Sequence[Union[str, bytes]]] = None
@@ -318,7 +325,7 @@ class Connection:
     _PEER_STRICT: bytes
     _LETTERS_OUT: Tuple[bytes, bytes, bytes]
     _LETTERS_IN: Tuple[bytes, bytes, bytes]
-    _ACCEPTS: Dict[str, frozenset]
+    _ACCEPTS: Dict[str, FrozenSet[int]]
 
     def __init__(self, config: Any, *, now: float = 0.0) -> None:
         self.config = config
@@ -340,14 +347,13 @@ class Connection:
         #: authorized_keys expiry are checked against it
         self.wall_time = 0.0
         self._now = self._last_kex
-        self._auth: Optional[_auth.ClientAuth] = None
         self._channels: Dict[int, ch.Channel] = {}
         self._next_channel = 0
         self._global_replies: Deque[Any] = deque()
         self._delayed_compression: Optional[Tuple[bool, bool]] = None
         self.error: Optional[DisconnectError] = None
         #: channel kinds the peer may open (the front end adds forwarded-tcpip when it forwards)
-        self.channel_open_kinds: set = set()
+        self.channel_open_kinds: Set[bytes] = set()
         self._out.append(self._local_version() + b"\r\n")
         self._send_kexinit()
 
@@ -436,11 +442,9 @@ class Connection:
         self._maybe_rekey()
         return self._take_events()
 
-    def _fail_with(self, e: Exception) -> None:
+    def _fail_with(self, e: Union[DisconnectError, SSHFormatError]) -> None:
         """End the connection for a DisconnectError, or a malformed message (ProtocolError)."""
-        if isinstance(e, SSHFormatError):
-            e = ProtocolError("malformed message: %s" % e, local=False)
-        self._fail(e)  # type: ignore[arg-type]
+        self._fail(ProtocolError("malformed message: %s" % e, local=False) if isinstance(e, SSHFormatError) else e)
 
     def _read_packets(self) -> None:
         """Dispatch the packets buffered so far (none while a host key verdict is awaited)."""
@@ -747,7 +751,7 @@ class Connection:
     def global_request(self, name: bytes, data: bytes = b"", want_reply: bool = True) -> None:
         if want_reply:
             self._global_replies.append(name)
-        self._send(byte(ch.MSG_GLOBAL_REQUEST) + string(name) + boolean(want_reply) + data)
+        self._send(byte(_msg.MSG_GLOBAL_REQUEST) + string(name) + boolean(want_reply) + data)
 
     def _channel(self, r: SSHReader) -> ch.Channel:
         cid = r.get_uint32()
@@ -765,7 +769,7 @@ class Connection:
         if not self._global_replies:
             raise ProtocolError("a global request reply nobody asked for", local=False)
         self._global_replies.popleft()
-        self._events.append(GlobalReply(payload[0] == ch.MSG_REQUEST_SUCCESS, payload[1:]))
+        self._events.append(GlobalReply(payload[0] == _msg.MSG_REQUEST_SUCCESS, payload[1:]))
 
     def _on_channel_open(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
@@ -774,7 +778,7 @@ class Connection:
         extra = r.get_rest()
         refusal = self._refuse_channel(kind)
         if refusal is not None:
-            self._send(byte(ch.MSG_CHANNEL_OPEN_FAILURE) + uint32(sender) + uint32(refusal[0])
+            self._send(byte(_msg.MSG_CHANNEL_OPEN_FAILURE) + uint32(sender) + uint32(refusal[0])
                        + string(refusal[1]) + string(b""))
             return
         c = ch.Channel(self._next_channel, kind)
@@ -787,7 +791,7 @@ class Connection:
     def accept_channel(self, c: ch.Channel) -> None:
         """Confirm a channel the peer asked to open (a ChannelOpenRequest)."""
         c.confirmed(*c.pending_open)
-        self._send(byte(ch.MSG_CHANNEL_OPEN_CONFIRMATION) + uint32(c.remote_id) + uint32(c.local_id)
+        self._send(byte(_msg.MSG_CHANNEL_OPEN_CONFIRMATION) + uint32(c.remote_id) + uint32(c.local_id)
                    + uint32(c.local_window) + uint32(c.local_max_packet))
 
     def reject_channel(self, c: ch.Channel, code: int = ch.OPEN_ADMINISTRATIVELY_PROHIBITED,
@@ -795,7 +799,7 @@ class Connection:
         """Refuse a channel the peer asked to open."""
         c.state = "failed"
         self._channels.pop(c.local_id, None)
-        self._send(byte(ch.MSG_CHANNEL_OPEN_FAILURE) + uint32(c.remote_id) + uint32(code) + string(reason)
+        self._send(byte(_msg.MSG_CHANNEL_OPEN_FAILURE) + uint32(c.remote_id) + uint32(code) + string(reason)
                    + string(b""))
 
     def _on_open_confirmation(self, payload: bytes) -> None:
@@ -876,12 +880,14 @@ class Connection:
         if not c.pending_replies:
             raise ProtocolError("a channel request reply nobody asked for", local=False)
         request = c.pending_replies.popleft()
-        self._events.append(ChannelReply(c, request, payload[0] == ch.MSG_CHANNEL_SUCCESS))
+        self._events.append(ChannelReply(c, request, payload[0] == _msg.MSG_CHANNEL_SUCCESS))
 
     # ---- the tables -----------------------------------------------------------------------------
 
     # The messages both roles handle; each role's _HANDLERS adds its own.
-    _HANDLERS: Dict[int, Callable[["Connection", bytes], None]] = {
+    # (a handler is a plain function of the class that defines it: its self is that class,
+    # which a Callable type cannot name for every subclass at once)
+    _HANDLERS: Dict[int, Callable[[Any, bytes], None]] = {
         MSG_DISCONNECT: _on_disconnect,
         MSG_IGNORE: _on_ignore,
         MSG_UNIMPLEMENTED: _on_unimplemented,
@@ -889,18 +895,18 @@ class Connection:
         MSG_KEXINIT: _on_kexinit,
         MSG_NEWKEYS: _on_newkeys,
         **dict.fromkeys(range(30, 50), _on_kex_message),
-        ch.MSG_REQUEST_SUCCESS: _on_global_reply,
-        ch.MSG_REQUEST_FAILURE: _on_global_reply,
-        ch.MSG_CHANNEL_OPEN: _on_channel_open,
-        ch.MSG_CHANNEL_OPEN_CONFIRMATION: _on_open_confirmation,
-        ch.MSG_CHANNEL_OPEN_FAILURE: _on_open_failure,
-        ch.MSG_CHANNEL_WINDOW_ADJUST: _on_window_adjust,
-        ch.MSG_CHANNEL_DATA: _on_data,
-        ch.MSG_CHANNEL_EXTENDED_DATA: _on_extended_data,
-        ch.MSG_CHANNEL_EOF: _on_eof,
-        ch.MSG_CHANNEL_CLOSE: _on_close,
-        ch.MSG_CHANNEL_SUCCESS: _on_channel_reply,
-        ch.MSG_CHANNEL_FAILURE: _on_channel_reply,
+        _msg.MSG_REQUEST_SUCCESS: _on_global_reply,
+        _msg.MSG_REQUEST_FAILURE: _on_global_reply,
+        _msg.MSG_CHANNEL_OPEN: _on_channel_open,
+        _msg.MSG_CHANNEL_OPEN_CONFIRMATION: _on_open_confirmation,
+        _msg.MSG_CHANNEL_OPEN_FAILURE: _on_open_failure,
+        _msg.MSG_CHANNEL_WINDOW_ADJUST: _on_window_adjust,
+        _msg.MSG_CHANNEL_DATA: _on_data,
+        _msg.MSG_CHANNEL_EXTENDED_DATA: _on_extended_data,
+        _msg.MSG_CHANNEL_EOF: _on_eof,
+        _msg.MSG_CHANNEL_CLOSE: _on_close,
+        _msg.MSG_CHANNEL_SUCCESS: _on_channel_reply,
+        _msg.MSG_CHANNEL_FAILURE: _on_channel_reply,
     }
 
     _KEX_MSGS = frozenset([MSG_KEXINIT, MSG_NEWKEYS, *KEX_METHOD_MESSAGES])
@@ -914,6 +920,7 @@ class ClientConnection(Connection):
     _LETTERS_OUT = (b"A", b"C", b"E")
     _LETTERS_IN = (b"B", b"D", b"F")
     config: ClientConfig
+    _auth: Optional[ClientAuth] = None  # during authentication
 
     def __init__(self, config: ClientConfig, *, now: float = 0.0) -> None:
         self.server_version = b""
@@ -982,7 +989,7 @@ class ClientConnection(Connection):
         from M2Sec.SSH import keys
         try:
             key = keys.decode_public_blob(m.host_key)
-        except (ValueError, keys.SSHKeyError) as e:
+        except (ValueError, SSHKeyError) as e:
             raise KeyExchangeFailed("the server's host key cannot be read: %s" % e, local=False) from None
         base = alg[:-len(_CERT)] if alg.endswith(_CERT) else alg
         key_alg = key.algorithm
@@ -1056,7 +1063,7 @@ class ClientConnection(Connection):
     #: the name asyncssh-style front ends and the first M2Sec releases used for signatures
     signature_done = decision_done
 
-    def _auth_progress(self, a: _auth.ClientAuth) -> None:
+    def _auth_progress(self, a: ClientAuth) -> None:
         if a.pending is not None and a.pending is not self._sig_announced:
             self._sig_announced = a.pending
             kind, args = a.pending
@@ -1079,12 +1086,12 @@ class ClientConnection(Connection):
         name = r.get_string()
         want_reply = r.get_boolean()
         if name == HOSTKEYS and not want_reply:
-            blobs = []
+            blobs: List[bytes] = []
             while r.remaining() and len(blobs) < 64:
                 blobs.append(r.get_string())
             self._events.append(HostKeysAnnounced(blobs))
         elif want_reply:
-            self._send(byte(ch.MSG_REQUEST_FAILURE))
+            self._send(byte(_msg.MSG_REQUEST_FAILURE))
 
     def hostkeys_prove_request(self, blobs: Sequence[bytes]) -> None:
         """Ask the server to prove it holds the keys of blobs (hostkeys-prove-00@openssh.com);
@@ -1120,7 +1127,7 @@ class ClientConnection(Connection):
             d = SSHReader(data)
             c.exit_signal = (d.get_text(), d.get_boolean(), d.get_text(), d.get_text())
         if want_reply and not c.close_sent:
-            self._send(byte(ch.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
+            self._send(byte(_msg.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
         self._events.append(ChannelRequest(c, request, data))
 
     # ---- the tables -----------------------------------------------------------------------------
@@ -1129,10 +1136,10 @@ class ClientConnection(Connection):
         **Connection._HANDLERS,
         MSG_SERVICE_ACCEPT: _on_service_accept,
         MSG_EXT_INFO: _on_ext_info,
-        **dict.fromkeys((_auth.MSG_USERAUTH_FAILURE, _auth.MSG_USERAUTH_SUCCESS, _auth.MSG_USERAUTH_BANNER,
-                         _auth.MSG_USERAUTH_INFO_REQUEST), _on_userauth),
-        ch.MSG_GLOBAL_REQUEST: _on_global_request,
-        ch.MSG_CHANNEL_REQUEST: _on_channel_request,
+        **dict.fromkeys((_msg.MSG_USERAUTH_FAILURE, _msg.MSG_USERAUTH_SUCCESS, _msg.MSG_USERAUTH_BANNER,
+                         _msg.MSG_USERAUTH_INFO_REQUEST), _on_userauth),
+        _msg.MSG_GLOBAL_REQUEST: _on_global_request,
+        _msg.MSG_CHANNEL_REQUEST: _on_channel_request,
     }
     # What each state accepts besides the transport messages (_TRANSPORT).
     _ACCEPTS = {

@@ -15,15 +15,16 @@ import base64
 import binascii
 import re
 import struct
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Literal, NamedTuple, Optional, Tuple, TypeVar, Union, overload
 
 from M2Sec import DH, EC, EVP, RSA, Rand, m2
-from M2Sec.SSH.errors import KeyExchangeFailed, SSHFormatError, SSHKeyError
+from M2Sec.SSH.errors import KeyExchangeFailed, ProtocolError, SSHFormatError, SSHKeyError
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _pack_u32 = _U32.pack
 _unpack_u32 = _U32.unpack_from
+_T = TypeVar("_T")
 
 
 def random_bytes(n: int) -> bytes:
@@ -108,6 +109,9 @@ def _cipher_ctx(evp_name: str, key: bytes, iv: Optional[bytes], encrypt: bool) -
 class _Protection:
     """What both directions share: the cipher and MAC specs and the keyed contexts."""
 
+    #: the keyed context of ctr, cbc and gcm (never set, nor used, under none and chachapoly)
+    _ctx: "m2.EVP_CIPHER_CTX_ptr"
+
     def __init__(self, cipher: bytes, mac: bytes, key: bytes, iv: bytes, mac_key: bytes, encrypt: bool) -> None:
         spec = CIPHERS[cipher]
         self.name = cipher
@@ -134,7 +138,8 @@ class _Protection:
             self._counter = int.from_bytes(iv[4:12], "big")
         elif spec.kind != "none":
             self._cipher = _cipher_ctx(spec.evp, key[:spec.key_len], iv[:spec.iv_len], encrypt)
-        self._ctx = self._cipher.ctx if self._cipher is not None else None
+        if self._cipher is not None:
+            self._ctx = self._cipher.ctx
 
     def _gcm_iv(self) -> bytes:
         # RFC 5647 section 7.1: the invocation counter (the IV's low 64 bits) counts packets.
@@ -224,15 +229,18 @@ class Opener(_Protection):
 
     # ---- the length ----
     def _length_clear(self, seq: int, head: memoryview) -> int:
-        return _unpack_u32(head)[0]
+        n: int = _unpack_u32(head)[0]
+        return n
 
     def _length_block(self, seq: int, head: memoryview) -> int:
         # Decrypting the first block now; open() continues from it.
         self._first = m2.cipher_update(self._ctx, head)
-        return _unpack_u32(self._first)[0]
+        n: int = _unpack_u32(self._first)[0]
+        return n
 
     def _length_chachapoly(self, seq: int, head: memoryview) -> int:
-        return _unpack_u32(m2.cipher_update_iv(self._hdr.ctx, _chacha_iv(0, seq), head))[0]
+        n: int = _unpack_u32(m2.cipher_update_iv(self._hdr.ctx, _chacha_iv(0, seq), head))[0]
+        return n
 
     # ---- the packet ----
     def _open_none(self, seq: int, packet: memoryview) -> Optional[bytes]:
@@ -247,6 +255,8 @@ class Opener(_Protection):
 
     def _open_ctr(self, seq: int, packet: memoryview) -> Optional[bytes]:
         first = self._first
+        if first is None:
+            raise ProtocolError("a packet opened before its length was read")
         self._first = None
         end = len(packet) - self.tail
         body = first[4:] + m2.cipher_update(self._ctx, packet[len(first):end])
@@ -292,7 +302,8 @@ class PlainOpener:
     head = 4
 
     def length(self, seq: int, head: memoryview) -> int:
-        return _unpack_u32(head)[0]
+        n: int = _unpack_u32(head)[0]
+        return n
 
     def open(self, seq: int, packet: memoryview) -> Optional[bytes]:
         return bytes(packet[4:])
@@ -462,7 +473,7 @@ class FFDH:
 PKey = EVP.PKey  # what every SSH key rests on: keys.py passes it back here, opaque
 
 
-def _refused(fn: Callable[..., Any], *args: Any) -> Any:
+def _refused(fn: Callable[..., _T], *args: Any) -> _T:
     """fn(*args) with OpenSSL's refusal of the key turned into SSHKeyError."""
     try:
         return fn(*args)
@@ -497,10 +508,19 @@ def key_from_params(kind: str, params: Dict[str, Any], private: bool) -> PKey:
     return PKey(_refused(m2.pkey_fromdata, kind, params, 1 if private else 0), 1)
 
 
-def key_param(pkey: PKey, name: str, kind: str) -> Any:
+@overload
+def key_param(pkey: PKey, name: str, kind: Literal["s"]) -> str: ...
+@overload
+def key_param(pkey: PKey, name: str, kind: Literal["o"]) -> bytes: ...
+@overload
+def key_param(pkey: PKey, name: str, kind: Literal["n"]) -> int: ...
+
+
+def key_param(pkey: PKey, name: str, kind: str) -> Union[str, bytes, int]:
     """The key's OpenSSL parameter name (EVP_PKEY_get_params): kind 's' a str, 'o' bytes,
     'n' an int."""
-    return m2.pkey_get_param(pkey.pkey, name, kind)
+    value: Union[str, bytes, int] = m2.pkey_get_param(pkey.pkey, name, kind)
+    return value
 
 
 def sign(pkey: PKey, data: bytes, digest: Optional[str] = None, padding: Optional[str] = None) -> bytes:
@@ -612,8 +632,16 @@ def derive_key(hash_name: str, k_mpint: bytes, h: bytes, letter: bytes, session_
     return key[:length]
 
 
-def make_protection(outgoing: bool, cipher: bytes, mac: bytes,
-                    derive: Callable[[bytes, int], bytes], letters: Tuple[bytes, bytes, bytes]) -> object:
+@overload
+def make_protection(outgoing: Literal[True], cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Sealer, PlainSealer]: ...
+@overload
+def make_protection(outgoing: Literal[False], cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Opener, PlainOpener]: ...
+
+
+def make_protection(outgoing: bool, cipher: bytes, mac: bytes, derive: Callable[[bytes, int], bytes],
+                    letters: Tuple[bytes, bytes, bytes]) -> Union[Sealer, PlainSealer, Opener, PlainOpener]:
     """A Sealer (outgoing) or Opener for the negotiated cipher and MAC, keyed with derive(letter, n).
 
     letters are the IV, key and MAC-key letters of this direction ("A", "C", "E" client to server).
@@ -625,5 +653,6 @@ def make_protection(outgoing: bool, cipher: bytes, mac: bytes,
     iv = derive(letters[0], spec.iv_len) if spec.iv_len else b""
     key = derive(letters[1], spec.key_len) if spec.key_len else b""
     mac_key = derive(letters[2], mspec.key_len) if mspec.key_len else b""
-    cls = Sealer if outgoing else Opener
-    return cls(cipher, mac, key, iv, mac_key)
+    if outgoing:
+        return Sealer(cipher, mac, key, iv, mac_key)
+    return Opener(cipher, mac, key, iv, mac_key)

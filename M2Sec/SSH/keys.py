@@ -304,9 +304,10 @@ class ECDSAKey(SSHKey):
     def __init__(self, pkey: PKey, comment: str = "") -> None:
         super().__init__(pkey, comment)
         group = crypto.key_param(pkey, "group", "s")
-        self.curve = _GROUPS.get(group)
-        if self.curve is None:
+        curve = _GROUPS.get(group)
+        if curve is None:
             raise SSHKeyError("EC curve %s has no SSH name" % group)
+        self.curve = curve
         self.algorithm = b"ecdsa-sha2-" + self.curve
         self.sig_algorithms = [self.algorithm]
         self._digest = _CURVES[self.curve][1]
@@ -438,7 +439,7 @@ class SSHCertificate(SSHKey):
 
     def __init__(self, blob: bytes, key: SSHKey, fields: Dict[str, Any], comment: str = "") -> None:
         super().__init__(key.pkey, comment)
-        self._blob = bytes(blob)
+        self._blob = self._cert_blob = bytes(blob)
         self.key = key
         self._fields = fields
         self.algorithm = fields["algorithm"]
@@ -460,7 +461,7 @@ class SSHCertificate(SSHKey):
         raise AssertionError("unreachable")
 
     def public_blob(self) -> bytes:
-        return self._blob
+        return self._cert_blob
 
     def private_bytes(self, passphrase: Passphrase = None, **kw: Any) -> bytes:
         """The private key file of the certified key (the certificate stays in its own file)."""
@@ -477,7 +478,7 @@ class SSHCertificate(SSHKey):
             raise SSHKeyError("the private key is not the certificate's key")
         if not key.has_private:
             raise SSHKeyError("a private key is needed")
-        return SSHCertificate(self._blob, key, self._fields, self.comment)
+        return SSHCertificate(self._cert_blob, key, self._fields, self.comment)
 
     def signature_algorithm(self, algorithm: Optional[bytes] = None) -> bytes:
         """The plain signature name for a certificate algorithm (rsa-sha2-256-cert-v01@... ->
@@ -564,7 +565,8 @@ FOREVER = 0xFFFFFFFFFFFFFFFF
 def _write_options(options: Dict[str, Union[bytes, str]]) -> bytes:
     out = b""
     for name in sorted(options):
-        value = _to_bytes(options[name]) if isinstance(options[name], str) else bytes(options[name])
+        option = options[name]
+        value = _to_bytes(option) if isinstance(option, str) else bytes(option)
         out += string(name) + (string(string(value)) if value else string(b""))
     return out
 
@@ -841,7 +843,10 @@ def _write_openssh(key: SSHKey, passphrase: Optional[bytes], comment: str, ciphe
         salt = crypto.random_bytes(16)
         kdf, kdfopts = b"bcrypt", string(salt) + uint32(rounds)
         kiv = bcrypt_pbkdf(passphrase, salt, rounds, keylen + ivlen)
-        section, tag = crypto.file_cipher(cname, kiv[:keylen], kiv[keylen:], True, section)
+        sealed = crypto.file_cipher(cname, kiv[:keylen], kiv[keylen:], True, section)
+        if sealed is None:  # only a tag check when decrypting gives None
+            raise SSHKeyError("the key file's cipher failed")
+        section, tag = sealed
     else:
         kdf, kdfopts = b"none", b""
     body = (_OPENSSH_MAGIC + string(cname) + string(kdf) + string(kdfopts) + uint32(1)

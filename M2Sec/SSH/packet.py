@@ -86,10 +86,12 @@ class SSHReader:
         return self._take(1, "boolean")[0] != 0
 
     def get_uint32(self) -> int:
-        return _U32.unpack(self._take(4, "uint32"))[0]
+        n: int = _U32.unpack(self._take(4, "uint32"))[0]
+        return n
 
     def get_uint64(self) -> int:
-        return _U64.unpack(self._take(8, "uint64"))[0]
+        n: int = _U64.unpack(self._take(8, "uint64"))[0]
+        return n
 
     def get_string(self) -> bytes:
         """A string's bytes."""
@@ -145,7 +147,7 @@ class SSHReader:
 # one by one.  Neither knows about messages: connection.py does.
 
 import zlib as _zlib  # noqa: E402
-from typing import Any, Optional  # noqa: E402
+from typing import Any, Callable, Optional, Protocol  # noqa: E402
 
 from M2Sec.SSH.errors import (CompressionError, MACError, ProtocolError,  # noqa: E402
                               ProtocolVersionNotSupported)
@@ -192,6 +194,29 @@ def _no_compression(payload: bytes) -> bytes:
     return payload
 
 
+class PacketSealer(Protocol):
+    """What :class:`PacketWriter` needs of a direction's protection (crypto.Sealer, PlainSealer)."""
+
+    kind: str          # "none", "cbc", "ctr", "gcm", "chachapoly"
+    block: int
+    length_apart: bool
+
+    def seal(self, seq: int, body: bytes) -> bytes: ...
+
+
+class PacketOpener(Protocol):
+    """What :class:`PacketReader` needs of a direction's protection (crypto.Opener, PlainOpener)."""
+
+    block: int
+    length_apart: bool
+    head: int
+    tail: int
+
+    def length(self, seq: int, head: memoryview) -> int: ...
+
+    def open(self, seq: int, packet: memoryview) -> Optional[bytes]: ...
+
+
 class PacketWriter:
     """Frames outgoing payloads: compression, padding, then the direction's sealer.
 
@@ -199,15 +224,15 @@ class PacketWriter:
     sealed since the last :meth:`set_keys` (for rekeying by volume).
     """
 
-    def __init__(self, sealer: Any, random: Any) -> None:
+    def __init__(self, sealer: PacketSealer, random: Callable[[int], bytes]) -> None:
         self.seq = 0
         self.bytes_out = 0
         self.packets = 0
         self._random = random
-        self.compress = _no_compression
+        self.compress: Callable[[bytes], bytes] = _no_compression
         self.set_keys(sealer)
 
-    def set_keys(self, sealer: Any) -> None:
+    def set_keys(self, sealer: PacketSealer) -> None:
         self._sealer = sealer
         self._seal = sealer.seal
         self._block = max(sealer.block, 8)
@@ -217,7 +242,7 @@ class PacketWriter:
         self._random_pad = sealer.kind in ("none", "cbc")
         self.bytes_out = 0
 
-    def write(self, payload: bytes, data: Any = b"") -> bytes:
+    def write(self, payload: bytes, data: Buffer = b"") -> bytes:
         """The wire form of one payload (payload + data: a channel message's header and its
         data, joined once with the padding), and the sequence number moves on."""
         if self.compress is not _no_compression:
@@ -244,18 +269,18 @@ class PacketReader:
     ProtocolVersionNotSupported.
     """
 
-    def __init__(self, opener: Any) -> None:
+    def __init__(self, opener: PacketOpener) -> None:
         self.seq = 0
         self.bytes_in = 0
         self.packets = 0
-        self.decompress = _no_compression
+        self.decompress: Callable[[bytes], bytes] = _no_compression
         self.pre_lines: List[bytes] = []
         self._buf = bytearray()
         self._pos = 0
         self._length = -1
         self.set_keys(opener)
 
-    def set_keys(self, opener: Any) -> None:
+    def set_keys(self, opener: PacketOpener) -> None:
         self._opener = opener
         self._open = opener.open
         self._head = opener.head

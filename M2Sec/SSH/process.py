@@ -23,12 +23,13 @@ _CHUNK = 65536
 try:  # the pty features need them; Windows has neither
     import fcntl
     import termios
+    _HAS_PTY = True
 except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = termios = None  # type: ignore[assignment]
+    _HAS_PTY = False
 
 
 def _set_winsize(fd: int, size: Sequence[int]) -> None:
-    if fcntl is None:
+    if not _HAS_PTY:
         return
     cols, rows, width, height = (min(v, 0xFFFF) for v in size)
     try:
@@ -202,7 +203,7 @@ class LocalProcessRunner:
 
     async def _run_pty(self, process: Any, argv: List[str], env: Dict[str, str], cwd: Optional[str]) -> None:
         loop = asyncio.get_running_loop()
-        if fcntl is None:
+        if not _HAS_PTY:
             raise OSError("a pty needs a POSIX system")
         master, slave = os.openpty()
         try:

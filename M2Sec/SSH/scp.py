@@ -15,7 +15,7 @@ import os
 import posixpath
 import shlex
 import stat as _stat
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from M2Sec.SSH.errors import ChannelRequestError
 from M2Sec.SSH.sftp import SFTPAttrs, SFTPError, SFTPFailure
@@ -32,7 +32,7 @@ class SCPError(SFTPFailure):
 
 
 async def _readline(reader: Any) -> bytes:
-    line = await reader.readline()
+    line: bytes = await reader.readline()  # a channel stream without encoding: bytes
     if len(line) > _MAX_LINE:
         raise SCPError(reason="an SCP line too long")
     return line
@@ -106,7 +106,8 @@ class _Ops:
     async def stat(self, path: str) -> SFTPAttrs:
         if self.server is None:
             return SFTPAttrs.from_stat(os.stat(path))
-        return await self.call("stat", path)
+        attrs: SFTPAttrs = await self.call("stat", path)
+        return attrs
 
     async def names(self, path: str) -> List[str]:
         if self.server is None:
@@ -127,9 +128,8 @@ class _Ops:
         return await self.call("open", path, flags, SFTPAttrs(permissions=mode))
 
     async def read(self, f: Any, off: int, n: int) -> bytes:
-        if self.server is None:
-            return f.read(n)
-        return await self.call("read", f, off, n)
+        data: bytes = f.read(n) if self.server is None else await self.call("read", f, off, n)
+        return data
 
     async def write(self, f: Any, off: int, data: bytes) -> None:
         if self.server is None:
@@ -151,7 +151,7 @@ class _Ops:
         if self.server is None:
             if attrs.st_mode is not None:
                 os.chmod(path, attrs.st_mode)
-            if attrs.st_atime is not None:
+            if attrs.st_atime is not None and attrs.st_mtime is not None:
                 os.utime(path, (attrs.st_atime, attrs.st_mtime))
         else:
             await self.call("setstat", path, attrs)
@@ -388,11 +388,13 @@ def _split(spec: Any) -> Tuple[Optional[Any], Optional[str], str]:
     return None, host, path or "."
 
 
-async def _connection(conn: Any, host: Optional[str], kw: dict) -> Tuple[Any, bool]:
+async def _connection(conn: Any, host: Optional[str], kw: Dict[str, Any]) -> Tuple[Any, bool]:
     if conn is not None:
         return conn, False
+    if host is None:
+        raise ValueError("a remote path names neither a connection nor a host")
     from M2Sec.SSH._asyncio import connect
-    user, _, hostname = host.rpartition("@")  # type: ignore[union-attr]
+    user, _, hostname = host.rpartition("@")
     args = dict(kw)
     if user:
         args["username"] = user
@@ -447,7 +449,7 @@ async def scp(srcpaths: Union[PathSpec, Sequence[PathSpec]], dstpath: Optional[P
             await c.wait_closed()
 
 
-async def _transfer(conn: Any, direction: str, src: str, dst: str, legacy: bool, kw: dict) -> None:
+async def _transfer(conn: Any, direction: str, src: str, dst: str, legacy: bool, kw: Dict[str, Any]) -> None:
     if not legacy:
         try:
             sftp = await conn.start_sftp_client()

@@ -36,12 +36,14 @@ from M2Sec.SSH import kex
 from M2Sec.SSH import keys as _keys
 from M2Sec.SSH.authorized_keys import AuthorizedKeys, Permissions
 from M2Sec.SSH.connection import (DEFAULT_CIPHERS, DEFAULT_COMPRESSION, DEFAULT_HOST_KEY_ALGS, DEFAULT_MACS,
-                                  EXT_INFO_C, MSG_EXT_INFO, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST, STRICT_C, STRICT_S,
+                                  EXT_INFO_C, STRICT_C, STRICT_S,
                                   SUPPORTED_CIPHERS, SUPPORTED_COMPRESSION, SUPPORTED_HOST_KEY_ALGS,
                                   SUPPORTED_MACS, VERSION, Authenticated, ChannelRequest, Connection, Event,
                                   _choose, _KexState, _names)
 from M2Sec.SSH.errors import DisconnectError, ProtocolError, ServiceNotAvailable, SSHFormatError
-from M2Sec.SSH.messages import CONNECTION_MESSAGES, MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, State
+from M2Sec.SSH import messages as _msg
+from M2Sec.SSH.messages import (CONNECTION_MESSAGES, MSG_EXT_INFO, MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST,
+                                MSG_USERAUTH_INFO_RESPONSE, MSG_USERAUTH_REQUEST, State)
 from M2Sec.SSH.moduli import Moduli
 from M2Sec.SSH.packet import SSHReader, byte, string, uint32
 from M2Sec.SSH.server_auth import ServerAuth
@@ -169,10 +171,10 @@ def authorized_keys_lookup(arg: AuthorizedArg) -> Callable[[str], Optional[Autho
     if isinstance(arg, AuthorizedKeys):
         return lambda user: arg
     if callable(arg):
-        return arg  # type: ignore[return-value]
+        return arg
     if isinstance(arg, (str, bytes)) or hasattr(arg, "__fspath__"):
         raise TypeError("authorized_client_keys: the core takes AuthorizedKeys, not a path (listen() reads files)")
-    keys = AuthorizedKeys(arg)  # type: ignore[arg-type]
+    keys = AuthorizedKeys(arg)
     return lambda user: keys
 
 
@@ -272,6 +274,8 @@ class ServerConnection(Connection):
     _PEER_STRICT = STRICT_C
     _LETTERS_OUT = (b"B", b"D", b"F")
     _LETTERS_IN = (b"A", b"C", b"E")
+    config: ServerConfig
+    _auth: Optional["ServerAuth"] = None  # during authentication
     GLOBAL_REQUESTS = frozenset([b"tcpip-forward", b"cancel-tcpip-forward", b"streamlocal-forward@openssh.com",
                                  b"cancel-streamlocal-forward@openssh.com"])
 
@@ -288,12 +292,12 @@ class ServerConnection(Connection):
         self._auth_steps: Any = None            # ServerAuth's steps waiting for an answer
         self._auth_queue: Deque[bytes] = deque()
         self._auth_payload = b""
-        super().__init__(config, now=now)  # type: ignore[arg-type]
+        super().__init__(config, now=now)
         self.channel_open_kinds = {b"session", b"direct-tcpip", b"direct-streamlocal@openssh.com"}
 
     # ---- role hooks of the transport ----
     def _local_version(self) -> bytes:
-        return self.config.server_version  # type: ignore[attr-defined,no-any-return]
+        return self.config.server_version
 
     def _peer_version(self, line: bytes) -> None:
         self.client_version = line
@@ -324,13 +328,15 @@ class ServerConnection(Connection):
         prefix = (string(self.client_version) + string(self._local_version()) + string(k.theirs)
                   + string(k.ours))
         alg = k.chosen["host_key"]
-        key = self.config.host_key_table[alg]  # type: ignore[attr-defined]
-        moduli: Moduli = self.config.moduli  # type: ignore[attr-defined]
+        key = self.config.host_key_table[alg]
+        moduli = self.config.moduli
+        if moduli is None:  # ServerConfig fills it in
+            raise ValueError("the server configuration has no moduli")
         side = kex.KexServerSide(key.public_blob(), lambda h: key.sign(h, alg), moduli.choose)
         return kex.make_kex(k.chosen["kex"], prefix, side)
 
     def _check_host_key(self, m: kex.KexMethod, alg: bytes) -> None:
-        self.host_key = self.config.host_key_table[alg]  # type: ignore[attr-defined]
+        self.host_key = self.config.host_key_table[alg]
 
     def _newkeys_sent(self, k: _KexState) -> None:
         if self._kex_count == 0 and self._ext_info_c:
@@ -349,10 +355,10 @@ class ServerConnection(Connection):
         self._send(byte(MSG_SERVICE_ACCEPT) + string(name))
         self._set_state(State.AUTH)
         c = self.config
-        self._auth = ServerAuth(self.session_id,  # type: ignore[assignment]
-                                trusted_ca_keys=c.trusted_user_ca_keys,  # type: ignore[attr-defined]
-                                addr=self.addr, max_auth_tries=c.max_auth_tries,  # type: ignore[attr-defined]
-                                sig_algs=c.algorithms["public_key"], banner=c.banner,  # type: ignore[attr-defined]
+        self._auth = ServerAuth(self.session_id,
+                                trusted_ca_keys=c.trusted_user_ca_keys,
+                                addr=self.addr, max_auth_tries=c.max_auth_tries,
+                                sig_algs=c.algorithms["public_key"], banner=c.banner,
                                 now=lambda: self.wall_time or None)
 
     def _on_userauth_request(self, payload: bytes) -> None:
@@ -361,7 +367,9 @@ class ServerConnection(Connection):
                 raise ProtocolError("authentication requests sent without waiting for replies", local=False)
             self._auth_queue.append(payload)
             return
-        a: ServerAuth = self._auth  # type: ignore[assignment]
+        a = self._auth
+        if a is None:  # (the state table admits the message only during authentication)
+            raise ProtocolError("an authentication request outside authentication", local=False)
         self._auth_payload = payload
         self._auth_step(a.handle(payload[0], payload), None, None)
 
@@ -395,7 +403,9 @@ class ServerConnection(Connection):
         return self._take_events()
 
     def _auth_replies(self, replies: List[bytes]) -> None:
-        a: ServerAuth = self._auth  # type: ignore[assignment]
+        a = self._auth
+        if a is None:
+            raise ProtocolError("authentication replies outside authentication")
         for p in replies:
             self._send(p)
         if a.failed:
@@ -413,7 +423,7 @@ class ServerConnection(Connection):
     def _refuse_channel(self, kind: bytes) -> Optional[Tuple[int, str]]:
         if kind not in self.channel_open_kinds:
             return ch.OPEN_UNKNOWN_CHANNEL_TYPE, "unknown channel type %s" % kind.decode(errors="replace")
-        if len(self._channels) >= self.config.max_channels:  # type: ignore[attr-defined]
+        if len(self._channels) >= self.config.max_channels:
             return ch.OPEN_RESOURCE_SHORTAGE, "too many channels"
         return None
 
@@ -426,7 +436,7 @@ class ServerConnection(Connection):
     def channel_reply(self, c: ch.Channel, ok: bool) -> None:
         """Answer the oldest want-reply request on c."""
         if c.state == "open" and not c.close_sent:
-            self._send(byte(ch.MSG_CHANNEL_SUCCESS if ok else ch.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
+            self._send(byte(_msg.MSG_CHANNEL_SUCCESS if ok else _msg.MSG_CHANNEL_FAILURE) + uint32(c.remote_id))
 
     def _on_global_request(self, payload: bytes) -> None:
         r = SSHReader(payload[1:])
@@ -437,7 +447,7 @@ class ServerConnection(Connection):
                 self._global_answers.append(None)
             self._events.append(GlobalRequest(name, want_reply, r.get_rest()))
         elif want_reply:
-            self._global_answers.append(byte(ch.MSG_REQUEST_FAILURE))
+            self._global_answers.append(byte(_msg.MSG_REQUEST_FAILURE))
             self._send_global_answers()
 
     def global_reply(self, ok: bool, data: bytes = b"") -> None:
@@ -446,7 +456,7 @@ class ServerConnection(Connection):
         answers = self._global_answers
         for i, a in enumerate(answers):
             if a is None:
-                answers[i] = byte(ch.MSG_REQUEST_SUCCESS) + data if ok else byte(ch.MSG_REQUEST_FAILURE)
+                answers[i] = byte(_msg.MSG_REQUEST_SUCCESS) + data if ok else byte(_msg.MSG_REQUEST_FAILURE)
                 break
         self._send_global_answers()
 
@@ -454,7 +464,7 @@ class ServerConnection(Connection):
         answers = self._global_answers
         while answers and answers[0] is not None:
             reply = answers.popleft()
-            if self.state == "open":
+            if reply is not None and self.state == "open":
                 self._send(reply)
 
     # ---- the tables ----
@@ -462,8 +472,8 @@ class ServerConnection(Connection):
     # error, not UNIMPLEMENTED.
     _HANDLERS = {**Connection._HANDLERS, MSG_SERVICE_REQUEST: _on_service_request,
                  MSG_USERAUTH_REQUEST: _on_userauth_request, MSG_USERAUTH_INFO_RESPONSE: _on_userauth_request,
-                 ch.MSG_CHANNEL_REQUEST: _on_channel_request,
-                 ch.MSG_GLOBAL_REQUEST: _on_global_request, MSG_EXT_INFO: Connection._on_ignore}
+                 _msg.MSG_CHANNEL_REQUEST: _on_channel_request,
+                 _msg.MSG_GLOBAL_REQUEST: _on_global_request, MSG_EXT_INFO: Connection._on_ignore}
     _ACCEPTS = {
         State.VERSION: frozenset(),
         State.KEX: Connection._KEX_MSGS,

@@ -18,10 +18,10 @@ users-groups-by-id@openssh.com.
 
 import errno as _errno
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from M2Sec.SSH.errors import SSHError, SSHFormatError
-from M2Sec.SSH.packet import SSHReader, string, uint32, uint64
+from M2Sec.SSH.packet import Buffer, SSHReader, string, uint32, uint64
 
 SFTP_VERSION = 3
 
@@ -293,14 +293,18 @@ class SFTPAttrs:
             flags |= FILEXFER_ATTR_SIZE
             out.append(uint64(self.st_size))
         if self.st_uid is not None:
+            if self.st_gid is None:
+                raise ValueError("SFTP sends a uid only with a gid")
             flags |= FILEXFER_ATTR_UIDGID
-            out.append(uint32(self.st_uid) + uint32(self.st_gid))  # type: ignore[arg-type]
+            out.append(uint32(self.st_uid) + uint32(self.st_gid))
         if self.st_mode is not None:
             flags |= FILEXFER_ATTR_PERMISSIONS
             out.append(uint32(self.st_mode))
         if self.st_atime is not None:
+            if self.st_mtime is None:
+                raise ValueError("SFTP sends an atime only with an mtime")
             flags |= FILEXFER_ATTR_ACMODTIME
-            out.append(uint32(self.st_atime & 0xFFFFFFFF) + uint32(self.st_mtime & 0xFFFFFFFF))  # type: ignore
+            out.append(uint32(self.st_atime & 0xFFFFFFFF) + uint32(self.st_mtime & 0xFFFFFFFF))
         if self.extended:
             flags |= FILEXFER_ATTR_EXTENDED
             out.append(uint32(len(self.extended)))
@@ -602,8 +606,10 @@ class SFTPClientCore:
                 if reply is not None:
                     out.append(reply)
                     continue
-            out.append(self._reply(ptype, body))
-        return [r for r in out if r is not None]
+            reply = self._reply(ptype, body)
+            if reply is not None:
+                out.append(reply)
+        return out
 
     def _data_reply(self, body: memoryview) -> Optional[Reply]:
         """FXP_DATA without the general parser's copies (None: let it report the error)."""
@@ -681,6 +687,64 @@ def decode_names(r: SSHReader) -> List[SFTPName]:
         longname = decode_path(r.get_string())
         names.append(SFTPName(filename, longname, SFTPAttrs.decode(r)))
     return names
+
+
+#: the most ids one users-groups-by-id@openssh.com request may carry (per list)
+MAX_IDS = 4096
+
+_T = TypeVar("_T")
+
+
+def decode_extended(what: str, data: Optional[bytes], decode: Callable[[SSHReader], _T]) -> _T:
+    """An extended reply's body (None: the server sent a bare OK status), decoded by
+    ``decode(reader)``.
+
+    :raises SFTPProtocolError: no body, or a malformed one (truncated, bad text, ...).
+    """
+    if data is None:
+        raise SFTPProtocolError("an OK status instead of a %s reply" % what)
+    try:
+        return decode(SSHReader(data))
+    except (SSHFormatError, ValueError) as e:
+        raise SFTPProtocolError("a malformed %s reply: %s" % (what, e)) from None
+
+
+def encode_ids(ids: Sequence[int]) -> bytes:
+    """users-groups-by-id@openssh.com's id list: the uint32s back to back, as one string.
+
+    :raises ValueError: more than :data:`MAX_IDS` ids, or one outside 0..2**32-1.
+    """
+    if len(ids) > MAX_IDS:
+        raise ValueError("at most %d ids in one request, not %d" % (MAX_IDS, len(ids)))
+    for i in ids:
+        if not 0 <= i <= 0xFFFFFFFF:
+            raise ValueError("an id out of range: %r" % i)
+    return string(b"".join(uint32(i) for i in ids))
+
+
+def decode_ids(raw: bytes) -> List[int]:
+    """The ids of :func:`encode_ids`'s string; SSHFormatError if malformed or too many."""
+    if len(raw) % 4 or len(raw) > 4 * MAX_IDS:
+        raise SSHFormatError("a malformed id list of %d bytes" % len(raw))
+    return [n for (n,) in struct.iter_unpack(">I", raw)]
+
+
+def decode_users_groups(r: SSHReader, nusers: int, ngroups: int) -> Tuple[List[str], List[str]]:
+    """users-groups-by-id@openssh.com's reply: the names, one per id asked ("" for an unknown id).
+
+    :raises SSHFormatError: malformed, or not one name per id.
+    """
+    out = []
+    for what, count in (("user", nusers), ("group", ngroups)):
+        names = SSHReader(r.get_string())
+        got = []
+        while names.remaining():
+            got.append(decode_path(names.get_string()))
+        if len(got) != count:
+            raise SSHFormatError("%d %s names for %d ids" % (len(got), what, count))
+        out.append(got)
+    r.done()
+    return out[0], out[1]
 
 
 def encode_names(names: Sequence[SFTPName]) -> bytes:
@@ -778,7 +842,7 @@ class SFTPServerCore:
                 out.append(req)
         return out
 
-    def _request(self, ptype: int, body: bytes) -> Optional[Request]:
+    def _request(self, ptype: int, body: Buffer) -> Optional[Request]:
         r = SSHReader(body)
         if ptype == FXP_INIT:
             if self.version is not None:

@@ -9,7 +9,7 @@ is paramiko's progress callback.
 import os
 import posixpath
 import stat as _stat
-from typing import Any, Callable, IO, List, Optional
+from typing import IO, Any, Callable, Coroutine, List, Optional, Protocol, Sequence, Tuple, TypeVar
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.sftp import SFTPAttributes
@@ -17,6 +17,13 @@ from M2Sec.SSH.sftp_client import SFTPClient as AsyncSFTPClient
 from M2Sec.SSH.sftp_client import SFTPClientFile, file_chunks
 
 Callback = Optional[Callable[[int, int], Any]]
+_T = TypeVar("_T")
+
+
+class _Runner(Protocol):
+    """Runs a coroutine in the blocking client's event loop and gives its result."""
+
+    def __call__(self, coro: Coroutine[Any, Any, _T]) -> _T: ...
 
 
 def _progress(callback: Callback) -> Any:
@@ -40,7 +47,7 @@ class SFTPFile:
     def closed(self) -> bool:
         return self._f.closed
 
-    def _run(self, coro: Any) -> Any:
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return self._sftp._run(coro)
 
     def read(self, size: Optional[int] = None) -> bytes:
@@ -121,7 +128,7 @@ class SFTPFile:
 class SFTPClient:
     """A blocking SFTP session (see the module's docstring); :attr:`sftp` is the asyncio one."""
 
-    def __init__(self, run: Callable[[Any], Any], sftp: AsyncSFTPClient) -> None:
+    def __init__(self, run: _Runner, sftp: AsyncSFTPClient) -> None:
         self._run = run
         self.sftp = sftp
 
@@ -266,6 +273,18 @@ class SFTPClient:
 
     def statvfs(self, path: str) -> fx.SFTPVFSAttrs:
         return self._run(self.sftp.statvfs(path))
+
+    def expand_path(self, path: str) -> str:
+        """``~`` and ``~user`` expanded by the server (expand-path@openssh.com)."""
+        return self._run(self.sftp.expand_path(path))
+
+    def home_directory(self, user: Optional[str] = None) -> str:
+        """The home directory of user, None for the login user's (home-directory extension)."""
+        return self._run(self.sftp.home_directory(user))
+
+    def users_groups_by_id(self, uids: Sequence[int] = (), gids: Sequence[int] = ()) -> Tuple[List[str], List[str]]:
+        """The names of uids and gids, "" where the server has none (users-groups-by-id@openssh.com)."""
+        return self._run(self.sftp.users_groups_by_id(uids, gids))
 
     def close(self) -> None:
         async def close() -> None:  # in the client's event loop, which owns the channel

@@ -13,7 +13,8 @@ import fnmatch
 import os
 import posixpath
 import stat as _stat
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Any, AsyncIterator, Callable, Coroutine, Dict, Generator, List, Optional, Protocol, Sequence, Tuple,
+                    Union)
 
 from M2Sec.SSH import sftp as fx
 from M2Sec.SSH.errors import ChannelRequestError
@@ -111,7 +112,10 @@ class SFTPClientFile:
         elif from_what == os.SEEK_CUR:
             self._pos += offset
         elif from_what == os.SEEK_END:
-            self._pos = (await self.stat()).st_size + offset
+            size = (await self.stat()).st_size
+            if size is None:
+                raise fx.SFTPFailure(fx.FX_FAILURE, "the server gave no size to seek from", filename=self.name)
+            self._pos = size + offset
         else:
             raise ValueError("invalid whence %r" % from_what)
         return self._pos
@@ -121,7 +125,7 @@ class SFTPClientFile:
 
     async def stat(self) -> SFTPAttrs:
         self._check()
-        return (await self._sftp._call(fx.FXP_FSTAT, string(self._handle))).value
+        return _attrs(await self._sftp._call(fx.FXP_FSTAT, string(self._handle)))
 
     async def setstat(self, attrs: SFTPAttrs) -> None:
         self._check()
@@ -141,7 +145,7 @@ class SFTPClientFile:
     async def statvfs(self) -> SFTPVFSAttrs:
         self._check()
         reply = await self._sftp._extended(fx.EXT_FSTATVFS, string(self._handle))
-        return SFTPVFSAttrs.decode(fx.SSHReader(reply.value))
+        return fx.decode_extended("fstatvfs@openssh.com", reply.value, SFTPVFSAttrs.decode)
 
     async def fsync(self) -> None:
         """Ask the server to flush the file to disk (fsync@openssh.com)."""
@@ -160,11 +164,20 @@ class SFTPClientFile:
         await self.close()
 
 
-async def _completed(inflight: Dict[asyncio.Future, Any]) -> List[Tuple[Any, Any, Optional[BaseException]]]:
+def _attrs(reply: fx.Reply) -> SFTPAttrs:
+    """The attributes of a STAT, LSTAT or FSTAT reply (SFTPProtocolError for a bare OK status)."""
+    if not isinstance(reply.value, SFTPAttrs):
+        raise SFTPProtocolError("an OK status instead of attributes")
+    return reply.value
+
+
+async def _completed(inflight: Dict["asyncio.Future[fx.Reply]", Any]
+                     ) -> List[Tuple[Any, Optional[fx.Reply], Optional[BaseException]]]:
     """Wait for at least one request in flight to be answered; (its key, the reply, the error
-    (a status other than OK, or the session's end)) of each answered, taken out of inflight."""
+    (a status other than OK, or the session's end)) of each answered, taken out of inflight:
+    the reply is None only with an error."""
     done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-    out = []
+    out: List[Tuple[Any, Optional[fx.Reply], Optional[BaseException]]] = []
     for fut in done:
         key = inflight.pop(fut)
         try:
@@ -188,8 +201,8 @@ class SFTPClient:
         self._conn = conn
         self._io = io
         self._core = fx.SFTPClientCore()
-        self._futures: Dict[int, asyncio.Future] = {}
-        self._version: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._futures: Dict[int, asyncio.Future[fx.Reply]] = {}
+        self._version: asyncio.Future[Dict[bytes, bytes]] = asyncio.get_running_loop().create_future()
         self._error: Optional[BaseException] = None
         self.block_size = block_size
         self.max_requests = max_requests
@@ -240,10 +253,7 @@ class SFTPClient:
         await self._version
         if fx.EXT_LIMITS in self._core.extensions:
             reply = await self._extended(fx.EXT_LIMITS)
-            try:
-                self._core.set_limits(fx.SFTPLimits.decode(fx.SSHReader(reply.value)))
-            except ValueError:
-                raise SFTPProtocolError("a malformed limits@openssh.com reply") from None
+            self._core.set_limits(fx.decode_extended("limits@openssh.com", reply.value, fx.SFTPLimits.decode))
         lim = self._core.limits
         if lim.max_read_len:
             self.block_size = min(self.block_size, lim.max_read_len, lim.max_write_len or lim.max_read_len)
@@ -326,7 +336,7 @@ class SFTPClient:
         nxt = offset
         eof_at: Optional[int] = None
         gaps: List[Tuple[int, int]] = []
-        inflight: Dict[asyncio.Future, Tuple[int, int]] = {}
+        inflight: Dict[asyncio.Future[fx.Reply], Tuple[int, int]] = {}
         top = offset
         error: Optional[BaseException] = None
         refill_below = most - max(1, most // 4)  # refill in bursts: fewer, larger writes
@@ -351,7 +361,7 @@ class SFTPClient:
                 if exc is not None and not isinstance(exc, SFTPEOFError):
                     error = error or exc
                     continue
-                if exc is not None:
+                if exc is not None or reply is None:  # (no reply: only with an error)
                     eof_at = off if eof_at is None else min(eof_at, off)
                     continue
                 data = reply.value
@@ -380,7 +390,7 @@ class SFTPClient:
                       progress: Optional[Callable[[int], None]] = None) -> None:
         """Write (offset, data) pieces from the iterable chunks, many writes in flight."""
         most = max_requests or self.max_requests
-        inflight: Dict[asyncio.Future, int] = {}
+        inflight: Dict[asyncio.Future[fx.Reply], int] = {}
         error: Optional[BaseException] = None
         it = iter(chunks)
         more = True
@@ -428,10 +438,10 @@ class SFTPClient:
 
     # ---- attributes ----
     async def stat(self, path: PathArg, *, follow_symlinks: bool = True) -> SFTPAttrs:
-        return (await self._path_call(fx.FXP_STAT if follow_symlinks else fx.FXP_LSTAT, path)).value
+        return _attrs(await self._path_call(fx.FXP_STAT if follow_symlinks else fx.FXP_LSTAT, path))
 
     async def lstat(self, path: PathArg) -> SFTPAttrs:
-        return (await self._path_call(fx.FXP_LSTAT, path)).value
+        return _attrs(await self._path_call(fx.FXP_LSTAT, path))
 
     async def setstat(self, path: PathArg, attrs: SFTPAttrs, *, follow_symlinks: bool = True) -> None:
         if follow_symlinks:
@@ -496,7 +506,7 @@ class SFTPClient:
     async def statvfs(self, path: PathArg) -> SFTPVFSAttrs:
         p = self._path(path)
         reply = await self._extended(fx.EXT_STATVFS, string(fx.check_path(p)), path=p)
-        return SFTPVFSAttrs.decode(fx.SSHReader(reply.value))
+        return fx.decode_extended("statvfs@openssh.com", reply.value, SFTPVFSAttrs.decode)
 
     # ---- directories ----
     async def scandir(self, path: PathArg = ".") -> AsyncIterator[SFTPName]:
@@ -598,26 +608,52 @@ class SFTPClient:
         target, link = _str(oldpath), self._path(newpath)
         await self._call(fx.FXP_SYMLINK, string(fx.check_path(target)), string(fx.check_path(link)), path=link)
 
-    async def readlink(self, path: PathArg) -> str:
-        names = (await self._path_call(fx.FXP_READLINK, path)).value
+    @staticmethod
+    def _one_name(what: str, reply: fx.Reply) -> str:
+        """The one name of an FXP_NAME reply (or of an extended reply carrying a name list)."""
+        names = reply.value if reply.type == fx.FXP_NAME else fx.decode_extended(what, reply.value, fx.decode_names)
         if len(names) != 1:
-            raise SFTPProtocolError("readlink gave %d names" % len(names))
+            raise SFTPProtocolError("%s gave %d names" % (what, len(names)))
         return names[0].filename
 
+    async def readlink(self, path: PathArg) -> str:
+        return self._one_name("readlink", await self._path_call(fx.FXP_READLINK, path))
+
     async def realpath(self, path: PathArg = ".") -> str:
-        names = (await self._path_call(fx.FXP_REALPATH, path)).value
-        if len(names) != 1:
-            raise SFTPProtocolError("realpath gave %d names" % len(names))
-        return names[0].filename
+        return self._one_name("realpath", await self._path_call(fx.FXP_REALPATH, path))
 
     async def expand_path(self, path: PathArg) -> str:
         """``~`` and ``~user`` expanded by the server (expand-path@openssh.com)."""
         p = _str(path)
         reply = await self._extended(fx.EXT_EXPAND_PATH, string(fx.check_path(p)), path=p)
-        names = reply.value if reply.type == fx.FXP_NAME else fx.decode_names(fx.SSHReader(reply.value))
-        if len(names) != 1:
-            raise SFTPProtocolError("expand-path gave %d names" % len(names))
-        return names[0].filename
+        return self._one_name("expand-path", reply)
+
+    async def home_directory(self, user: Optional[str] = None) -> str:
+        """The home directory of user on the server (the home-directory extension).
+
+        :param user: a user name; None: the connection's login name (OpenSSH's sftp-server
+            refuses the draft's "" for the current user; other servers take it).
+        :raises SFTPOpUnsupported: the server does not offer the extension.
+        :raises SFTPError: the server knows no such user (OpenSSH: SFTPFailure) or refused.
+        """
+        if user is None:
+            user = self._conn.get_extra_info("username") or ""
+        reply = await self._extended(fx.EXT_HOME_DIRECTORY, string(fx.check_path(user)))
+        return self._one_name("home-directory", reply)
+
+    async def users_groups_by_id(self, uids: Sequence[int] = (), gids: Sequence[int] = ()
+                                 ) -> Tuple[List[str], List[str]]:
+        """The user names of uids and the group names of gids, in their order, "" for an id
+        the server has no name for (users-groups-by-id@openssh.com, as ``ls -n`` needs).
+
+        :raises ValueError: more than 4096 ids in a list, or an id outside 0..2**32-1.
+        :raises SFTPOpUnsupported: the server does not offer the extension.
+        :raises SFTPProtocolError: a malformed reply, or not one name per id.
+        """
+        uids, gids = list(uids), list(gids)
+        reply = await self._extended(fx.EXT_USERS_GROUPS, fx.encode_ids(uids), fx.encode_ids(gids))
+        return fx.decode_extended("users-groups-by-id@openssh.com", reply.value,
+                                  lambda r: fx.decode_users_groups(r, len(uids), len(gids)))
 
     async def getcwd(self) -> str:
         if self._cwd is None:
@@ -817,7 +853,9 @@ SFTPFailure = fx.SFTPFailure
 # ---- the two ends of a transfer: local files and remote files, one interface -------------------
 
 
-class _FS:
+class _FS(Protocol):
+    """One end of a transfer: the local file system or the remote one."""
+
     async def stat(self, path: str, follow: bool) -> SFTPAttrs: ...
     async def isdir(self, path: str) -> bool: ...
     async def mkdir(self, path: str) -> None: ...
@@ -851,7 +889,7 @@ class _Local(_FS):
     async def set_attrs(self, path: str, attrs: SFTPAttrs) -> None:
         if attrs.st_mode is not None:
             os.chmod(path, _stat.S_IMODE(attrs.st_mode))
-        if attrs.st_atime is not None:
+        if attrs.st_atime is not None and attrs.st_mtime is not None:  # (SFTP sets the two together)
             os.utime(path, (attrs.st_atime, attrs.st_mtime))
 
     def reader(self, path: str) -> "_LocalFile":
@@ -995,11 +1033,11 @@ async def start_sftp_client(conn: Any, **kw: Any) -> SFTPClient:
 class _SFTPStarter:
     """What ``conn.start_sftp_client()`` returns: awaitable and an async context manager."""
 
-    def __init__(self, coro: Awaitable[SFTPClient]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, SFTPClient]) -> None:
         self._coro = coro
         self._client: Optional[SFTPClient] = None
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, Any, SFTPClient]:
         return self._coro.__await__()
 
     async def __aenter__(self) -> SFTPClient:

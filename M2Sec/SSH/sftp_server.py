@@ -26,10 +26,11 @@ import os
 import posixpath
 import stat as _stat
 from collections import deque
-from typing import Any, Dict, Iterable, List, Optional
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Union)
 
 from M2Sec.SSH import sftp as fx
-from M2Sec.SSH.packet import string
+from M2Sec.SSH.packet import Buffer, string
 from M2Sec.SSH.sftp import SFTPAttrs, SFTPName
 
 log = logging.getLogger("M2Sec.SSH.sftp")
@@ -157,7 +158,7 @@ class SFTPServer:
     def read(self, file_obj: Any, offset: int, size: int) -> bytes:
         return os.pread(file_obj, size, offset)
 
-    def write(self, file_obj: Any, offset: int, data: bytes) -> int:
+    def write(self, file_obj: Any, offset: int, data: Buffer) -> int:
         return os.pwrite(file_obj, data, offset)
 
     def fstat(self, file_obj: Any) -> SFTPAttrs:
@@ -240,28 +241,43 @@ class SFTPServer:
             path = self.home + path[1:]
         return self.realpath(path)
 
+    def home_directory(self, user: str) -> str:
+        """The home directory of user (home-directory): :attr:`home` for "" or the session's
+        own user; other users' homes are not shown (FileNotFoundError)."""
+        if user and user != getattr(self.process, "username", None):
+            raise OSError(errno.ENOENT, "no home directory is known for that user", user)
+        return self.home
+
     def exit(self) -> None:
         """The session ended."""
 
 
 def _set_attrs(target: Any, attrs: SFTPAttrs, follow: bool) -> None:
-    kw = {} if isinstance(target, int) else {"follow_symlinks": follow}
+    kw: Dict[str, bool] = {} if isinstance(target, int) else {"follow_symlinks": follow}
     if attrs.st_size is not None:
         os.truncate(target, attrs.st_size)
-    if attrs.st_uid is not None:
-        os.chown(target, attrs.st_uid, attrs.st_gid, **kw)  # type: ignore[arg-type]
+    if attrs.st_uid is not None and attrs.st_gid is not None:  # (SFTP sets the two together)
+        os.chown(target, attrs.st_uid, attrs.st_gid, **kw)
     if attrs.st_mode is not None:
         os.chmod(target, _stat.S_IMODE(attrs.st_mode), **kw)
-    if attrs.st_atime is not None:
-        os.utime(target, (attrs.st_atime, attrs.st_mtime), **kw)  # type: ignore[arg-type]
+    if attrs.st_atime is not None and attrs.st_mtime is not None:  # (and these two)
+        times = (attrs.st_atime, attrs.st_mtime)
+        if isinstance(target, int):
+            os.utime(target, times)
+        else:
+            os.utime(target, times, follow_symlinks=follow)
 
 
 class _Dir:
     """An open directory: the names not sent yet (from an iterable or an async iterable)."""
 
-    def __init__(self, entries: Any) -> None:
-        self.aiter = entries.__aiter__() if hasattr(entries, "__aiter__") else None
-        self.entries = iter(entries) if self.aiter is None else None
+    def __init__(self, entries: Union[Iterable[SFTPName], AsyncIterable[SFTPName]]) -> None:
+        self.aiter: Optional[AsyncIterator[SFTPName]] = None
+        self.entries: Optional[Iterator[SFTPName]] = None
+        if isinstance(entries, AsyncIterable):
+            self.aiter = entries.__aiter__()
+        else:
+            self.entries = iter(entries)
 
     async def next(self) -> Optional[SFTPName]:
         if self.aiter is not None:
@@ -269,10 +285,12 @@ class _Dir:
                 return await self.aiter.__anext__()
             except StopAsyncIteration:
                 return None
-        return next(self.entries, None)  # type: ignore[arg-type]
+        return next(self.entries, None) if self.entries is not None else None
 
 
-async def _maybe(value: Any) -> Any:
+async def _call(hook: Callable[..., Any], *args: Any) -> Any:
+    """hook(*args), awaited when the hook is a coroutine (hooks may be either)."""
+    value = hook(*args)
     if inspect.isawaitable(value):
         return await value
     return value
@@ -287,7 +305,7 @@ class SFTPSession:
         self.core = fx.SFTPServerCore(self.limits.max_packet_len)
         self.handles: Dict[bytes, Any] = {}
         self._next = 0
-        self._dispatch = {
+        self._dispatch: Dict[int, Callable[..., Awaitable[None]]] = {
             fx.FXP_OPEN: self._open, fx.FXP_CLOSE: self._close, fx.FXP_READ: self._read,
             fx.FXP_WRITE: self._write, fx.FXP_LSTAT: self._lstat, fx.FXP_FSTAT: self._fstat,
             fx.FXP_SETSTAT: self._setstat, fx.FXP_FSETSTAT: self._fsetstat, fx.FXP_OPENDIR: self._opendir,
@@ -295,7 +313,7 @@ class SFTPSession:
             fx.FXP_RMDIR: self._rmdir, fx.FXP_REALPATH: self._realpath, fx.FXP_STAT: self._stat,
             fx.FXP_RENAME: self._rename, fx.FXP_READLINK: self._readlink, fx.FXP_SYMLINK: self._symlink,
         }
-        self._extended = {
+        self._extended: Dict[bytes, Callable[..., Awaitable[None]]] = {
             fx.EXT_POSIX_RENAME: self._posix_rename, fx.EXT_STATVFS: self._statvfs,
             fx.EXT_FSTATVFS: self._fstatvfs, fx.EXT_HARDLINK: self._hardlink, fx.EXT_FSYNC: self._fsync,
             fx.EXT_LSETSTAT: self._lsetstat, fx.EXT_LIMITS: self._limits, fx.EXT_EXPAND_PATH: self._expand_path,
@@ -306,7 +324,7 @@ class SFTPSession:
     # ---- the loop ----
     async def handle(self, req: fx.Request) -> None:
         try:
-            fn = self._extended[req.name] if req.type == fx.FXP_EXTENDED else self._dispatch[req.type]
+            fn = self._extended[req.name or b""] if req.type == fx.FXP_EXTENDED else self._dispatch[req.type]
             await fn(req.id, *req.args)
         except (OSError, ValueError) as e:
             self.core.error(req.id, e)
@@ -318,11 +336,11 @@ class SFTPSession:
         for h in list(self.handles.values()):
             if not isinstance(h, _Dir):
                 try:
-                    await _maybe(self.server.close(h))
+                    await _call(self.server.close, h)
                 except Exception:
                     pass
         self.handles.clear()
-        await _maybe(self.server.exit())
+        await _call(self.server.exit)
 
     # ---- helpers ----
     def _new_handle(self, obj: Any) -> bytes:
@@ -346,7 +364,7 @@ class SFTPSession:
     async def _open(self, rid: int, path: str, pflags: int, attrs: SFTPAttrs) -> None:
         if len(self.handles) >= self.limits.max_open_handles:
             raise OSError(errno.EMFILE, "too many open handles")
-        obj = await _maybe(self.server.open(self._map(path), pflags, attrs))
+        obj = await _call(self.server.open, self._map(path), pflags, attrs)
         self.core.handle(rid, self._new_handle(obj))
 
     async def _close(self, rid: int, h: bytes) -> None:
@@ -354,11 +372,11 @@ class SFTPSession:
         if obj is None:
             raise OSError(errno.EBADF, "invalid handle")
         if not isinstance(obj, _Dir):
-            await _maybe(self.server.close(obj))
+            await _call(self.server.close, obj)
         self.core.status(rid, fx.FX_OK)
 
     async def _read(self, rid: int, h: bytes, offset: int, size: int) -> None:
-        data = await _maybe(self.server.read(self._file(h), offset, min(size, self.limits.max_read_len)))
+        data = await _call(self.server.read, self._file(h), offset, min(size, self.limits.max_read_len))
         if data:
             self.core.data(rid, data)
         else:
@@ -368,7 +386,7 @@ class SFTPSession:
         f = self._file(h)
         view = memoryview(data)
         while view:
-            n = await _maybe(self.server.write(f, offset, view))
+            n = await _call(self.server.write, f, offset, view)
             if not n:
                 raise OSError(errno.EIO, "short write")
             offset += n
@@ -376,33 +394,33 @@ class SFTPSession:
         self.core.status(rid, fx.FX_OK)
 
     async def _lstat(self, rid: int, path: str) -> None:
-        self.core.attrs(rid, await _maybe(self.server.lstat(self._map(path, False))))
+        self.core.attrs(rid, await _call(self.server.lstat, self._map(path, False)))
 
     async def _stat(self, rid: int, path: str) -> None:
-        self.core.attrs(rid, await _maybe(self.server.stat(self._map(path))))
+        self.core.attrs(rid, await _call(self.server.stat, self._map(path)))
 
     async def _fstat(self, rid: int, h: bytes) -> None:
-        self.core.attrs(rid, await _maybe(self.server.fstat(self._file(h))))
+        self.core.attrs(rid, await _call(self.server.fstat, self._file(h)))
 
-    async def _ok(self, rid: int, result: Any) -> None:
-        await _maybe(result)
+    async def _ok(self, rid: int, hook: Callable[..., Any], *args: Any) -> None:
+        await _call(hook, *args)
         self.core.status(rid, fx.FX_OK)
 
     async def _setstat(self, rid: int, path: str, attrs: SFTPAttrs) -> None:
-        await self._ok(rid, self.server.setstat(self._map(path), attrs))
+        await self._ok(rid, self.server.setstat, self._map(path), attrs)
 
     async def _lsetstat(self, rid: int, path: str, attrs: SFTPAttrs) -> None:
-        await self._ok(rid, self.server.lsetstat(self._map(path, False), attrs))
+        await self._ok(rid, self.server.lsetstat, self._map(path, False), attrs)
 
     async def _fsetstat(self, rid: int, h: bytes, attrs: SFTPAttrs) -> None:
-        await self._ok(rid, self.server.fsetstat(self._file(h), attrs))
+        await self._ok(rid, self.server.fsetstat, self._file(h), attrs)
 
     async def _opendir(self, rid: int, path: str) -> None:
         local = self._map(path)
-        attrs = await _maybe(self.server.stat(local))
+        attrs = await _call(self.server.stat, local)
         if attrs.st_mode is not None and not _stat.S_ISDIR(attrs.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
-        entries = await _maybe(self.server.scandir(local))
+        entries = await _call(self.server.scandir, local)
         self.core.handle(rid, self._new_handle(_Dir(entries)))
 
     async def _readdir(self, rid: int, h: bytes) -> None:
@@ -427,81 +445,81 @@ class SFTPSession:
             self.core.status(rid, fx.FX_EOF)
 
     async def _remove(self, rid: int, path: str) -> None:
-        await self._ok(rid, self.server.remove(self._map(path, False)))
+        await self._ok(rid, self.server.remove, self._map(path, False))
 
     async def _mkdir(self, rid: int, path: str, attrs: SFTPAttrs) -> None:
-        await self._ok(rid, self.server.mkdir(self._map(path, False), attrs))
+        await self._ok(rid, self.server.mkdir, self._map(path, False), attrs)
 
     async def _rmdir(self, rid: int, path: str) -> None:
-        await self._ok(rid, self.server.rmdir(self._map(path, False)))
+        await self._ok(rid, self.server.rmdir, self._map(path, False))
 
     async def _realpath(self, rid: int, path: str) -> None:
-        real = await _maybe(self.server.realpath(path or "."))
+        real = await _call(self.server.realpath, path or ".")
         self.core.names(rid, [SFTPName(real, real, SFTPAttrs())])
 
     async def _rename(self, rid: int, old: str, new: str) -> None:
-        await self._ok(rid, self.server.rename(self._map(old, False), self._map(new, False)))
+        await self._ok(rid, self.server.rename, self._map(old, False), self._map(new, False))
 
     async def _posix_rename(self, rid: int, old: str, new: str) -> None:
-        await self._ok(rid, self.server.posix_rename(self._map(old, False), self._map(new, False)))
+        await self._ok(rid, self.server.posix_rename, self._map(old, False), self._map(new, False))
 
     async def _hardlink(self, rid: int, old: str, new: str) -> None:
-        await self._ok(rid, self.server.link(self._map(old, False), self._map(new, False)))
+        await self._ok(rid, self.server.link, self._map(old, False), self._map(new, False))
 
     async def _readlink(self, rid: int, path: str) -> None:
-        target = await _maybe(self.server.readlink(self._map(path, False)))
+        target = await _call(self.server.readlink, self._map(path, False))
         self.core.names(rid, [SFTPName(target, target, SFTPAttrs())])
 
     async def _symlink(self, rid: int, target: str, linkpath: str) -> None:
         # OpenSSH sends (target, link), the reverse of the draft; so do its clients
-        await self._ok(rid, self.server.symlink(target, self._map(linkpath, False)))
+        await self._ok(rid, self.server.symlink, target, self._map(linkpath, False))
 
     async def _statvfs(self, rid: int, path: str) -> None:
-        self.core.extended_reply(rid, (await _maybe(self.server.statvfs(self._map(path)))).encode())
+        self.core.extended_reply(rid, (await _call(self.server.statvfs, self._map(path))).encode())
 
     async def _fstatvfs(self, rid: int, h: bytes) -> None:
-        self.core.extended_reply(rid, (await _maybe(self.server.fstatvfs(self._file(h)))).encode())
+        self.core.extended_reply(rid, (await _call(self.server.fstatvfs, self._file(h))).encode())
 
     async def _fsync(self, rid: int, h: bytes) -> None:
-        await self._ok(rid, self.server.fsync(self._file(h)))
+        await self._ok(rid, self.server.fsync, self._file(h))
 
     async def _limits(self, rid: int) -> None:
         self.core.extended_reply(rid, self.limits.encode())
 
     async def _expand_path(self, rid: int, path: str) -> None:
-        real = await _maybe(self.server.expand_path(path))
+        real = await _call(self.server.expand_path, path)
         self.core.names(rid, [SFTPName(real, real, SFTPAttrs())])
 
     async def _home_directory(self, rid: int, user: bytes) -> None:
-        home = self.server.home
+        home = await _call(self.server.home_directory, fx.decode_path(user))
         self.core.names(rid, [SFTPName(home, home, SFTPAttrs())])
 
     async def _copy_data(self, rid: int, rh: bytes, roff: int, length: int, wh: bytes, woff: int) -> None:
         src, dst = self._file(rh), self._file(wh)
         left = length or (1 << 63)
         while left:
-            data = await _maybe(self.server.read(src, roff, min(left, self.limits.max_read_len)))
+            data = await _call(self.server.read, src, roff, min(left, self.limits.max_read_len))
             if not data:
                 if length:
                     raise OSError(errno.EIO, "copy-data ran past the end of the file")
                 break
             n = 0
             while n < len(data):
-                n += await _maybe(self.server.write(dst, woff + n, data[n:]))
+                n += await _call(self.server.write, dst, woff + n, data[n:])
             roff += len(data)
             woff += len(data)
             left -= len(data)
         self.core.status(rid, fx.FX_OK)
 
     async def _users_groups(self, rid: int, uids: bytes, gids: bytes) -> None:
-        def ids(raw: bytes) -> List[int]:
-            if len(raw) % 4 or len(raw) > 4 * 4096:
-                raise ValueError("a malformed id list")
-            return [int.from_bytes(raw[i:i + 4], "big") for i in range(0, len(raw), 4)]
-        users = b"".join(string(self.server.format_user(u) if self.server.format_user(u) != str(u) else "")
-                         for u in ids(uids))
-        groups = b"".join(string(self.server.format_group(g) if self.server.format_group(g) != str(g) else "")
-                          for g in ids(gids))
+        def names(raw: bytes, fmt: Callable[[int], str]) -> bytes:
+            out = []
+            for i in fx.decode_ids(raw):
+                name = fmt(i)
+                out.append(string(name if name != str(i) else ""))  # "": no name for that id
+            return b"".join(out)
+        users = names(uids, self.server.format_user)
+        groups = names(gids, self.server.format_group)
         self.core.extended_reply(rid, string(users) + string(groups))
 
 

@@ -36,15 +36,15 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     """(version, host, port) of a CONNECT request; SOCKS 5's method reply is written here."""
     version = (await reader.readexactly(1))[0]
     if version == 4:
-        cmd, port, addr = await reader.readexactly(1), await reader.readexactly(2), await reader.readexactly(4)
+        cmd4, port4, addr = await reader.readexactly(1), await reader.readexactly(2), await reader.readexactly(4)
         await _until_nul(reader)  # the user id
-        if cmd != b"\x01":
-            raise SOCKSError("SOCKS 4 command %d is not served" % cmd[0])
+        if cmd4 != b"\x01":
+            raise SOCKSError("SOCKS 4 command %d is not served" % cmd4[0])
         if addr[:3] == b"\0\0\0" and addr[3]:  # 4a: the name follows
             host = (await _until_nul(reader)).decode("ascii", "replace")
         else:
             host = str(ipaddress.IPv4Address(addr))
-        return 4, host, int.from_bytes(port, "big")
+        return 4, host, int.from_bytes(port4, "big")
     if version != 5:
         raise SOCKSError("SOCKS version %d" % version)
     n = (await reader.readexactly(1))[0]

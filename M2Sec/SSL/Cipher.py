@@ -26,11 +26,11 @@ class Cipher:
 
     def version(self) -> str:
         """The protocol version that introduced the suite ("TLSv1.3", "TLSv1.2" ...)."""
-        return m2.ssl_cipher_get_version(self.cipher) or ""
+        return m2.ssl_cipher_get_version(self.cipher)
 
     def name(self) -> str:
         """OpenSSL's name of the suite ("TLS_AES_256_GCM_SHA384", "ECDHE-RSA-AES128-GCM-SHA256")."""
-        return m2.ssl_cipher_get_name(self.cipher) or ""
+        return m2.ssl_cipher_get_name(self.cipher)
 
     def standard_name(self) -> str:
         """The IANA (RFC) name of the suite."""

@@ -14,9 +14,10 @@ returns, never under it.
 
 import io
 import socket
+from collections import deque
 import threading
 import logging
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar, Union, cast  # noqa: F401 (M2Crypto's module names)
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple, TypeVar, Union, cast  # noqa: F401 (M2Crypto's module names)
 
 from M2Sec import BIO, m2, util
 from M2Sec.SSL.Checker import Checker, SSLVerificationError
@@ -51,35 +52,40 @@ _RELEASE_BIO, _RELEASE_SSL = 1, 2
 _UNSET: Any = object()
 
 
-def _guarded(fn: Callable[..., T], *fixed: Any) -> Callable[..., T]:
-    """A Connection method running fn(ssl, arg, *fixed, timeout) as one counted call (see
-    Connection._io): the hot path of reads and writes, written once, with no work per call
-    beyond taking the lock twice."""
+def _guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """A Connection method running fn(ssl, arg, timeout) as one counted call (see
+    Connection._io): the hot path of reads and writes, written once.
+
+    No lock per call: the call enters self._busy (a deque, whose append and pop are atomic
+    under the GIL and allocate nothing) before it looks at _closed, and close() sets _closed
+    and its _release flags before it looks at _busy, so that either close() sees the call (and
+    leaves the freeing to it) or the call sees the connection closed; on its way out the call
+    leaves _busy before it looks at _release, so that the last one out finds what close() or
+    free() left to it."""
 
     def call(self: "Connection", arg: Any) -> T:
-        lock = self._lock
-        lock.acquire()
-        ssl = self._ssl
-        if self._closed or ssl is None:
-            lock.release()
-            raise SSLClosedError("the connection is closed")
-        self._busy += 1
-        lock.release()
+        busy = self._busy
+        busy.append(None)
         try:
-            return fn(ssl, arg, *fixed, self._timeout)
+            ssl = self._ssl
+            if self._closed or ssl is None:
+                raise SSLClosedError("the connection is closed")
+            return fn(ssl, arg, self._timeout)
         except SSLError as exc:
             if self._closed and not isinstance(exc, SSLClosedError):
                 raise SSLClosedError("the connection was closed during the call") from exc
             raise
         finally:
-            lock.acquire()
-            self._busy -= 1
-            release = self._release and not self._busy
-            lock.release()
-            if release:
+            busy.pop()
+            if self._release:
                 self._released()
 
     return call
+
+
+def _apply_call(ssl: Any, call: Tuple[Callable[..., T], Tuple[Any, ...]], timeout: float) -> T:
+    fn, args = call
+    return fn(ssl, *args)
 
 
 class Connection(SSLState):
@@ -90,8 +96,7 @@ class Connection(SSLState):
     _ssl: Any = None
     # defaults that __init__ does not set again for each connection
     _bio_freed = False
-    _busy = 0  # handshakes, reads and writes under way, in any thread
-    _release = 0  # what the last of them frees: _RELEASE_BIO | _RELEASE_SSL
+    _release = 0  # what the last call under way frees: _RELEASE_BIO | _RELEASE_SSL
     _readbio: Optional[BIO.BIO] = None
     _writebio: Optional[BIO.BIO] = None
     sockbio = sslbio = None
@@ -111,6 +116,7 @@ class Connection(SSLState):
         self.ctx = ctx
         self._closed = False
         self._lock = threading.Lock()
+        self._busy: Deque[None] = deque()  # one entry per handshake, read or write under way, in any thread
         self._ssl = m2.ssl_new_owned(ctx._p or ctx.ctx, self)  # ctx.ctx raises once ctx was freed
         if ctx.check_hostname:  # the handshake checks the host name itself: no Checker
             self._client_check = None
@@ -184,9 +190,11 @@ class Connection(SSLState):
             if self._closed:
                 return
             self._closed = True
-            busy = self._busy > 0
-            if busy and freeBio:
-                self._release |= _RELEASE_BIO
+            flag = _RELEASE_BIO if freeBio else 0
+            self._release |= flag  # before looking at _busy (see _guarded)
+            busy = bool(self._busy)
+            if not busy:
+                self._release &= ~flag
         if busy:
             try:
                 self.socket.shutdown(socket.SHUT_RDWR)
@@ -205,10 +213,12 @@ class Connection(SSLState):
         was_open = not self._closed  # close(freeBio=False) before leaves the socket open,
         self.close(False)
         free_bio = was_open and self._closed  # and so does a close() that a subclass put off
+        flags = _RELEASE_SSL | (_RELEASE_BIO if free_bio else 0)
         with self._lock:
+            self._release |= flags  # before looking at _busy (see _guarded)
             if self._busy:
-                self._release |= _RELEASE_SSL | (_RELEASE_BIO if free_bio else 0)
                 return
+            self._release &= ~flags
         self._free_ssl()  # and its socket BIO with it
         if free_bio:
             self._free_bio()
@@ -223,25 +233,8 @@ class Connection(SSLState):
         close() and free() from another thread wake it and free nothing it uses.
 
         :raises SSLClosedError: the connection was closed before or during the call."""
-        # _guarded's steps, for any arguments (handshakes: one Python frame between the caller and OpenSSL)
-        lock = self._lock
-        with lock:
-            ssl = self._ssl
-            if self._closed or ssl is None:
-                raise SSLClosedError("the connection is closed")
-            self._busy += 1
-        try:
-            return fn(ssl, *args)
-        except SSLError as exc:
-            if self._closed and not isinstance(exc, SSLClosedError):
-                raise SSLClosedError("the connection was closed during the call") from exc
-            raise
-        finally:
-            with lock:
-                self._busy -= 1
-                release = self._release and not self._busy
-            if release:
-                self._released()
+        result: T = self._apply((fn, args))  # _apply is _guarded(_apply_call): T unsolved there
+        return result
 
     def _released(self) -> None:
         """Free what close() or free() left to the last call under way (which just ended)."""
@@ -485,7 +478,7 @@ class Connection(SSLState):
     def _client_handshake(self, post_check: bool) -> int:
         if self._plain_client:  # set-up and handshake in one call (no subclass changed a step)
             sni, check_host = client_names(self.ctx, self._hostname())
-            ret: int = self._io(m2.ssl_connect_fd, self.socket.fileno(), sni, check_host, self._timeout)
+            ret: int = self._connect_fd((self.socket.fileno(), sni, check_host))
         else:
             self.setup_ssl()
             self.set_connect_state()
@@ -546,8 +539,9 @@ class Connection(SSLState):
 
     # -- data ------------------------------------------------------------------------------
     # The hot path: one guarded call each (see _guarded); handshakes and the rest go through _io.
+    _apply = _guarded(_apply_call)
+    _connect_fd = _guarded(m2.ssl_connect_fd)  # a client's set-up and handshake (_client_handshake)
     _read = _guarded(m2.ssl_read)
-    _readinto = _guarded(m2.ssl_read_into, 0)
 
     write = _guarded(m2.ssl_write)
     write.__name__ = write.__qualname__ = "write"
@@ -557,13 +551,16 @@ class Connection(SSLState):
 
     def sendall(self, data: Union[bytes, bytearray, memoryview]) -> int:
         """Send all of data (looping past partial writes); the count written."""
-        view = memoryview(data).cast("B")
+        # bytes as they are: the common case, one SSL_write taking it all, makes no view
+        view = data if type(data) is bytes and len(data) <= _MAX_WRITE else memoryview(data).cast("B")
         total, n = len(view), 0
         while n < total:
             r = self.write(view[n:n + _MAX_WRITE] if n or total > _MAX_WRITE else view)
             if r < 0:
                 raise SSLError("the write would block")
             n += r
+            if n < total and type(view) is bytes:
+                view = memoryview(view)  # after a partial write: slices that copy nothing
         return n
 
     def read(self, size: int = 1024) -> bytes:
@@ -590,10 +587,9 @@ class Connection(SSLState):
             buff[got:] = bytes(len(buff) - got)
         return got
 
-    def readinto(self, b: Union[bytearray, memoryview]) -> Optional[int]:
-        """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
-        got = self._readinto(b)
-        return None if got < 0 else got
+    readinto = _guarded(m2.ssl_readinto)
+    readinto.__name__ = readinto.__qualname__ = "readinto"
+    readinto.__doc__ = """io.RawIOBase's readinto: the count read, 0 at the end, None if it would block."""
 
     def readable(self) -> bool:
         return True

@@ -59,7 +59,7 @@ class SSLCertVerificationError(SSLVerificationError):
 
     def __init__(self, verify_code: int, message: str = "") -> None:
         self.verify_code = verify_code
-        self.verify_message = m2.x509_get_verify_error(verify_code) or ""
+        self.verify_message = m2.x509_get_verify_error(verify_code)
         super().__init__(message or "certificate verify failed: %s (%d)" % (self.verify_message, verify_code))
 
 

@@ -75,7 +75,7 @@ class SSLState:
         return m2.ssl_pending(self.ssl)
 
     def get_state(self) -> str:
-        return m2.ssl_get_state(self.ssl) or ""  # never NULL in OpenSSL; the stub cannot know
+        return m2.ssl_get_state(self.ssl)
 
     def verify_ok(self) -> bool:
         return m2.ssl_get_verify_result(self.ssl) == m2.X509_V_OK
@@ -117,7 +117,7 @@ class SSLState:
 
     def get_version(self) -> str:
         """The negotiated protocol ("TLSv1.3", "TLSv1.2" ...)."""
-        return m2.ssl_get_version(self.ssl) or ""  # never NULL in OpenSSL; the stub cannot know
+        return m2.ssl_get_version(self.ssl)
 
     def get_session(self) -> Optional[Session]:
         """The session, to resume it later (in TLS 1.3 tickets arrive after the handshake:

@@ -95,7 +95,7 @@ class _Connection(_cs.HTTPConnection):
     def _handle_no_ssl(self, req: Any) -> None:
         """A plain HTTP request on the TLS port: cheroot's 400 in clear text, then close
         (after reading what the client sent, so that the close does not reset the answer)."""
-        super()._handle_no_ssl(req)
+        super()._handle_no_ssl(req)  # type: ignore[misc]  # cheroot's server.pyi leaves out its private methods
         raw = getattr(self.socket, "_socket", None)
         if raw is None:
             return
@@ -113,8 +113,9 @@ class _Connection(_cs.HTTPConnection):
 class _Gateway(_cw.Gateway_10):
     """WSGI 1.0 environ with wsgi.file_wrapper and the process model."""
 
-    def get_environ(self) -> Dict[str, Any]:
-        env = super().get_environ()
+    # cheroot's wsgi.pyi types Gateway.get_environ as returning None and Gateway_10's not at all
+    def get_environ(self) -> Dict[str, Any]:  # type: ignore[override]
+        env: Dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         env["wsgi.file_wrapper"] = FileWrapper
         env["wsgi.multiprocess"] = bool(getattr(self.req.server, "multiprocess", False))
         return env
@@ -153,8 +154,9 @@ class WSGIServer(_cw.Server):
                  server_name: Optional[str] = None) -> None:
         addr = sock.getsockname()[:2]
         super().__init__(addr, app, numthreads=threads, server_name=server_name or addr[0],
-                         request_queue_size=backlog, timeout=timeout, shutdown_timeout=shutdown_timeout,
-                         accepted_queue_size=max(4 * threads, 64), accepted_queue_timeout=1)
+                         request_queue_size=backlog, accepted_queue_size=max(4 * threads, 64), accepted_queue_timeout=1,
+                         # cheroot's server.pyi says int; cheroot takes any number of seconds
+                         timeout=timeout, shutdown_timeout=shutdown_timeout)  # type: ignore[arg-type]
         self.gateway = _Gateway
         self._listen_sock = sock
         self.ssl_adapter = adapter
@@ -179,7 +181,8 @@ class WSGIServer(_cw.Server):
         if isinstance(sock, TLSSocket) and not sock.queued:
             sock.queued = True
             if not _has_bytes(sock._socket):
-                self._connections.put(conn)  # a thread only once the ClientHello is here
+                # a thread only once the ClientHello is here (cheroot's server.pyi omits _connections)
+                self._connections.put(conn)  # type: ignore[attr-defined]
                 return
         super().process_conn(conn)
 

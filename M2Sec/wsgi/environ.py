@@ -80,7 +80,7 @@ def ssl_environ(conn: Any, server_vars: Optional[Dict[str, str]] = None) -> Dict
         return env
     result = conn.get_verify_result()
     env["SSL_CLIENT_VERIFY"] = ("SUCCESS" if result == m2.X509_V_OK
-                                else "FAILED:" + (m2.x509_get_verify_error(result) or ""))
+                                else "FAILED:" + m2.x509_get_verify_error(result))
     _cert_vars("SSL_CLIENT", cert, env)
     env["SSL_CLIENT_CERT"] = cert.as_pem().decode("ascii")
     return env

@@ -198,7 +198,24 @@ def seeds_openssl_loaders(tmp: str) -> None:
     write("openssl_loaders", *seeds)
 
 
-ADDED = {"openssl_loaders": seeds_openssl_loaders, "ssh_config": seeds_ssh_config, "sftp": seeds_sftp, "scp": seeds_scp}
+def seeds_cms_ecx(tmp: str) -> None:
+    """Messages to fuzz_cms_ecx's X25519 key (with RSA and X448 recipients beside it), for both modes."""
+    from M2Sec import CMS, EVP
+    from fuzz_cms_ecx import KEY
+    from pki_helpers import build_cert
+    signer = EVP.generate_key("EC", curve="P-256")
+    cert = build_cert("fuzz", KEY, None, signer, 1, [("subjectKeyIdentifier", "hash")])
+    other = build_cert("x448", EVP.generate_key("X448"), None, signer, 2, [])
+    seeds = []
+    for cipher in ("aes-128-cbc", "aes-256-gcm"):
+        for kdf in ("x963", "hkdf"):
+            seeds.append(CMS.encrypt(b"seed", [CMS.CertRecipient(cert, kdf=kdf), other], cipher=cipher).to_der())
+    seeds.append(CMS.encrypt(b"seed", [cert], cipher="aes-128-gcm", use_key_id=True).to_der())
+    write("cms_ecx", *[bytes([mode]) + s for s in seeds for mode in (0, 1)], b"\x00\x30\x80", b"\x01")
+
+
+ADDED = {"openssl_loaders": seeds_openssl_loaders, "ssh_config": seeds_ssh_config, "sftp": seeds_sftp, "scp": seeds_scp,
+         "cms_ecx": seeds_cms_ecx}
 
 
 def main(targets: list) -> None:

@@ -48,8 +48,10 @@ def keygen(path: str, args: List[str], comment: str = "test") -> str:
 class Sshd:
     """See the module's docstring."""
 
-    def __init__(self, extra_config: str = "", user: Optional[str] = None, pam_password: bool = False) -> None:
+    def __init__(self, extra_config: str = "", user: Optional[str] = None, pam_password: bool = False,
+                 sftp_subsystem: str = "internal-sftp") -> None:
         self.dir = tempfile.mkdtemp(prefix="m2sec-sshd-")
+        self.sftp_subsystem = sftp_subsystem  # sshd's own, or a program: /usr/lib/openssh/sftp-server
         self.pam_service: Optional[str] = None
         self.binary = SSHD
         if pam_password:
@@ -123,7 +125,7 @@ class Sshd:
             "AllowTcpForwarding yes",
             "PermitUserEnvironment no",
             "AcceptEnv LANG LC_* M2SEC_*",
-            "Subsystem sftp internal-sftp",
+            "Subsystem sftp %s" % self.sftp_subsystem,
             "LogLevel ERROR",
             "MaxStartups 100:30:200",
             "MaxSessions 50",

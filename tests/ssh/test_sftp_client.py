@@ -1,8 +1,11 @@
 """The M2Sec SFTP clients (asyncio, with asyncssh's names; blocking, with paramiko's) against
-OpenSSH's sftp server (internal-sftp in the test sshd), every transfer checked by SHA-256."""
+OpenSSH's sftp server (internal-sftp in the test sshd; the stand-alone sftp-server program
+where said), every transfer checked by SHA-256."""
 
 import asyncio
+import grp
 import os
+import pwd
 import stat
 
 import pytest
@@ -11,6 +14,7 @@ import M2Sec.SSH as SSH
 from M2Sec.SSH import sftp as fx
 
 from .server_helpers import file_sha256 as sha
+from .sshd_helpers import Sshd
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -240,3 +244,73 @@ def test_scp_against_openssh(sshd, tmp_path, legacy):
     assert sha(tmp_path / "up") == sha(tmp_path / "down") == sha(src)
     assert int((tmp_path / "up").stat().st_mtime) == 1300000000
     assert sha(tmp_path / "dcopy" / "e" / "f") == sha(tmp_path / "dback" / "e" / "f") == sha(tmp_path / "d" / "e" / "f")
+
+
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"  # Debian's openssh-sftp-server
+
+
+@pytest.fixture(scope="module")
+def sftp_server_sshd():
+    """An sshd whose sftp subsystem is OpenSSH's stand-alone sftp-server program."""
+    assert os.access(SFTP_SERVER, os.X_OK), "%s is missing: install openssh-sftp-server" % SFTP_SERVER
+    server = Sshd(sftp_subsystem=SFTP_SERVER).start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def _name(lookup, i):
+    try:
+        return lookup(i)
+    except KeyError:
+        return ""
+
+
+def _unknown_id(lookup):
+    return next(i for i in range(3999999, 4100000) if not _name(lookup, i))
+
+
+@pytest.mark.parametrize("which", ["internal-sftp", "sftp-server"])
+def test_home_directory_and_users_groups_by_id(request, which):
+    sshd = request.getfixturevalue("sshd" if which == "internal-sftp" else "sftp_server_sshd")
+    home = pwd.getpwnam(sshd.user).pw_dir
+    uids = [os.getuid(), 0, _unknown_id(lambda i: pwd.getpwuid(i).pw_name)]
+    gids = [os.getgid(), _unknown_id(lambda i: grp.getgrgid(i).gr_name)]
+    want = ([_name(lambda i: pwd.getpwuid(i).pw_name, u) for u in uids],
+            [_name(lambda i: grp.getgrgid(i).gr_name, g) for g in gids])
+    assert want[0][0] and want[0][2] == "" and want[1][1] == ""
+
+    async def go():
+        async with _connect(sshd) as conn:
+            async with conn.start_sftp_client() as sftp:
+                assert {fx.EXT_HOME_DIRECTORY, fx.EXT_USERS_GROUPS} <= set(sftp.extensions)
+                assert await sftp.home_directory() == home  # the login name, sent as such
+                assert await sftp.home_directory(sshd.user) == home
+                assert await sftp.home_directory("root") == pwd.getpwnam("root").pw_dir
+                with pytest.raises(fx.SFTPFailure):  # OpenSSH refuses the draft's "" and unknown users
+                    await sftp.home_directory("")
+                with pytest.raises(fx.SFTPFailure):
+                    await sftp.home_directory("no-such-user-m2sec")
+                assert await sftp.users_groups_by_id(uids, gids) == want
+                assert await sftp.users_groups_by_id(gids=[gids[0]]) == ([], [want[1][0]])
+                assert await sftp.users_groups_by_id() == ([], [])
+                with pytest.raises(ValueError, match="out of range"):
+                    await sftp.users_groups_by_id([1 << 32])
+                with pytest.raises(ValueError, match="at most"):
+                    await sftp.users_groups_by_id(range(fx.MAX_IDS + 1))
+                assert await sftp.getcwd() == home  # the session still works
+                # a server that does not announce them
+                del sftp._core.extensions[fx.EXT_HOME_DIRECTORY], sftp._core.extensions[fx.EXT_USERS_GROUPS]
+                with pytest.raises(fx.SFTPOpUnsupported):
+                    await sftp.home_directory()
+                with pytest.raises(fx.SFTPOpUnsupported):
+                    await sftp.users_groups_by_id([0])
+    run(go())
+    with SSH.Client("127.0.0.1", sshd.port, username=sshd.user, client_keys=[sshd.user_keys["ed25519"]],
+                    known_hosts=sshd.known_hosts()) as client:
+        with client.open_sftp() as sftp:
+            assert sftp.home_directory() == home and sftp.expand_path("~") == home
+            assert sftp.users_groups_by_id(uids, gids) == want
+            with pytest.raises(IOError):
+                sftp.home_directory("no-such-user-m2sec")

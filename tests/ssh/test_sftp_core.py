@@ -7,6 +7,7 @@ import errno
 import pytest
 
 from M2Sec.SSH import sftp as fx
+from M2Sec.SSH.errors import SSHFormatError
 from M2Sec.SSH.packet import string, uint32, uint64
 
 
@@ -163,3 +164,38 @@ def test_requests_before_init_and_a_second_version():
     c = fx.SFTPClientCore()
     with pytest.raises(fx.SFTPProtocolError, match="not initialised"):
         c.path_request(fx.FXP_STAT, "/")
+
+
+def test_users_groups_by_id_lists_and_bad_replies():
+    raw = fx.encode_ids([1, 0xFFFFFFFF])
+    assert fx.decode_ids(fx.SSHReader(raw).get_string()) == [1, 0xFFFFFFFF]
+    for bad in (b"\0\0\0", b"\0" * 4 * (fx.MAX_IDS + 1)):
+        with pytest.raises(SSHFormatError):
+            fx.decode_ids(bad)
+    for ids in ([-1], [1 << 32], range(fx.MAX_IDS + 1)):
+        with pytest.raises(ValueError):
+            fx.encode_ids(ids)
+
+    def decode(data, nusers=2, ngroups=1):
+        return fx.decode_extended("users-groups-by-id@openssh.com", data,
+                                  lambda r: fx.decode_users_groups(r, nusers, ngroups))
+    ok = string(string("alice") + string("")) + string(string("staff"))
+    assert decode(ok) == (["alice", ""], ["staff"])
+    # truncated, trailing bytes, a name short, a name too many, a truncated name inside a list
+    for bad in (ok[:-1], ok + b"\0", string(string("alice")) + string(string("staff")),
+                string(string("a") + string("b") + string("c")) + string(string("staff")),
+                string(uint32(9) + b"ab") + string(b"")):
+        with pytest.raises(fx.SFTPProtocolError, match="malformed users-groups-by-id@openssh.com reply"):
+            decode(bad)
+    with pytest.raises(fx.SFTPProtocolError, match="OK status"):
+        decode(None)
+
+
+def test_malformed_statvfs_and_limits_replies():
+    good = fx.SFTPVFSAttrs(*range(11)).encode()
+    assert fx.decode_extended("statvfs@openssh.com", good, fx.SFTPVFSAttrs.decode).f_namemax == 10
+    for what, cls, data in [("statvfs@openssh.com", fx.SFTPVFSAttrs, good[:-1]),
+                            ("statvfs@openssh.com", fx.SFTPVFSAttrs, b""),
+                            ("limits@openssh.com", fx.SFTPLimits, uint64(1) * 3)]:
+        with pytest.raises(fx.SFTPProtocolError, match="malformed %s reply" % what):
+            fx.decode_extended(what, data, cls.decode)

@@ -1,6 +1,7 @@
 """The README's "SFTP and SCP" examples run as written (on a free port instead of 2222), and
 do what they say."""
 
+import grp
 import os
 import re
 import subprocess
@@ -33,3 +34,4 @@ def test_readme_sftp_examples_run(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = r.stdout.decode()
     assert "refused: 2" in out and "README OK" in out
+    assert "/ (['root'], ['%s'])" % grp.getgrgid(0).gr_name in out

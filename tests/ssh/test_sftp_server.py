@@ -5,6 +5,7 @@ oversized packets; a client that never reads its replies.  Every transfer is che
 SHA-256."""
 
 import asyncio
+import grp
 import os
 import posixpath
 import shutil
@@ -216,6 +217,22 @@ def test_m2sec_client_against_m2sec_server(server, keys, root, tmp_path):  # noq
         assert sha(tmp_path / "many" / n) == sha(os.path.join(d, "many", n)) == sha(tmp_path / "many2" / n)
 
 
+def test_home_directory_and_users_groups_by_id(server, keys):  # noqa: F811
+    async def go():
+        async with _m2sec_client(server, keys) as conn:
+            async with conn.start_sftp_client() as sftp:
+                # the chroot's start directory, for the login name and for the draft's "" alike
+                assert await sftp.home_directory() == await sftp.home_directory("") == "/"
+                assert await sftp.home_directory(USER) == "/"
+                with pytest.raises(fx.SFTPNoSuchFile):  # other users' homes are not shown
+                    await sftp.home_directory("someone-else")
+                users, groups = await sftp.users_groups_by_id([0, 3999999], [0, 3999999])
+                assert users == ["root", ""] and groups[1] == ""
+                assert groups[0] == grp.getgrgid(0).gr_name
+                assert await sftp.users_groups_by_id() == ([], [])
+    asyncio.run(asyncio.wait_for(go(), 60))
+
+
 def test_m2sec_scp_both_protocols(server, keys, root, tmp_path):  # noqa: F811
     d = root[0]
     src = tmp_path / "s"
@@ -314,13 +331,18 @@ def test_bad_packets_get_status_or_end_the_session(server, keys):  # noqa: F811
             proc.stdin.write(fx.packet(fx.FXP_STAT, uint32(2), string(b"/a\x00b")))
             proc.stdin.write(fx.packet(fx.FXP_EXTENDED, uint32(3), string(b"bogus@x")))
             proc.stdin.write(fx.packet(fx.FXP_READ, uint32(4), string(b"nohandle"), b"\0" * 8, uint32(10)))
+            # users-groups-by-id with an id list of 3 bytes, and one of 4097 ids
+            proc.stdin.write(fx.packet(fx.FXP_EXTENDED, uint32(5), string(fx.EXT_USERS_GROUPS), string(b"\0" * 3),
+                                       string(b"")))
+            proc.stdin.write(fx.packet(fx.FXP_EXTENDED, uint32(6), string(fx.EXT_USERS_GROUPS), string(b""),
+                                       string(b"\0" * 4 * (fx.MAX_IDS + 1))))
             buf = fx.PacketBuffer()
             got = []
-            while len(got) < 4:
+            while len(got) < 6:
                 got += buf.feed(await proc.stdout.read(65536))
             codes = [(fx.SSHReader(b).get_uint32(), fx.SSHReader(b[4:]).get_uint32()) for t, b in got]
             assert codes == [(1, fx.FX_BAD_MESSAGE), (2, fx.FX_BAD_MESSAGE), (3, fx.FX_OP_UNSUPPORTED),
-                             (4, fx.FX_NO_SUCH_FILE)]
+                             (4, fx.FX_NO_SUCH_FILE), (5, fx.FX_FAILURE), (6, fx.FX_FAILURE)]
             # oversized: the session ends, no buffer grows
             proc.stdin.write(uint32(64 * 1024 * 1024) + b"\x03")
             result = await asyncio.wait_for(proc.wait(), 20)
@@ -441,3 +463,39 @@ def test_virtual_file_system_hooks(keys, tmp_path):  # noqa: F811
     finally:
         s.stop()
     assert bytes(MemoryFS.files["/mem.bin"]) == data == (tmp_path / "out").read_bytes()
+
+
+class _BadVFS:
+    """What a broken statvfs hook gives: 10 bytes where 88 belong."""
+
+    def encode(self):
+        return b"\x00" * 10
+
+
+class BadStatvfsServer(SFTPServer):
+    def statvfs(self, path):
+        return _BadVFS()
+
+    def fstatvfs(self, f):
+        return _BadVFS()
+
+
+def test_malformed_statvfs_reply_is_a_protocol_error(keys, tmp_path):  # noqa: F811
+    """A truncated statvfs@openssh.com reply raises SFTPProtocolError (once SSHFormatError escaped)."""
+    s = ServerThread(server_host_keys=[keys.host["ed25519"]], authorized_client_keys=keys.authorized,
+                     sftp_factory=lambda p: BadStatvfsServer(p, chroot=str(tmp_path)))
+    (tmp_path / "f").write_bytes(b"x")
+    try:
+        async def go():
+            async with SSH.connect("127.0.0.1", s.port, username=USER, client_keys=[keys.user["ed25519"]],
+                                   known_hosts=keys.known_hosts(s.port)) as conn:
+                async with conn.start_sftp_client() as sftp:
+                    with pytest.raises(fx.SFTPProtocolError, match="malformed statvfs@openssh.com reply"):
+                        await sftp.statvfs("/")
+                    async with await sftp.open("/f") as f:
+                        with pytest.raises(fx.SFTPProtocolError, match="malformed fstatvfs@openssh.com reply"):
+                            await f.statvfs()
+                        assert await f.read() == b"x"  # the session goes on
+        asyncio.run(asyncio.wait_for(go(), 60))
+    finally:
+        s.stop()

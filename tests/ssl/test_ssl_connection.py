@@ -451,6 +451,41 @@ def test_context_closed_and_connection_keeps_it(pki):
     conn.free()
 
 
+# ---- bulk reads: the records waiting in the socket in one call, and no wait for more ----------
+
+def test_read_takes_the_waiting_records_and_waits_for_no_more(pki):
+    sent = bytes(range(256)) * (6 * 64)  # six full records
+    gate = threading.Event()
+
+    def handler(conn):
+        conn.sendall(sent)
+        if conn.read(10) == b"more":
+            conn.sendall(b"end")
+        gate.wait(10)
+
+    with m2server(pki.server_ctx(), handler) as srv:
+        c = SSL.Connection(pki.client_ctx())
+        c.connect(("localhost", srv.port))  # blocking: the hot path, with no lock
+        c.set_socket_read_timeout(SSL.timeout(10))  # a read waiting for a record that never comes fails
+        time.sleep(0.3)  # the six records are in the socket
+        buf = bytearray(65536)
+        assert c.readinto(buf) == 65536 and bytes(buf) == sent[:65536]  # four records in one call
+        got = b""
+        while len(got) < len(sent) - 65536:
+            n = c.readinto(buf)
+            assert n > 0
+            got += bytes(buf[:n])
+        assert got == sent[65536:]
+        c.write(b"more")  # what the socket held before cannot make this read wait for a second record
+        assert c.read(100) == b"end"
+        c.setblocking(0)
+        assert c.readinto(buf) is None  # io.RawIOBase's answer when it would block
+        assert m2.ssl_read_into(c.ssl, buf, 0, 0) == -1
+        gate.set()
+        c.close()
+    assert not srv.errors
+
+
 # ---- the handshake path's shortcuts (bench/tls.py) keep M2Crypto's behaviour ----
 
 def test_subclass_steps_run_in_connect(pki):

@@ -320,3 +320,69 @@ def test_close_from_another_thread_in_process(pki):
         c.free()
         gate.set()
     assert open_fds() <= fds + 1  # the server's listening socket closes with the helper
+
+
+# ---- close() or free() racing the calls under way (no lock on the read/write path) -------------
+
+CLOSE_RACES = r"""
+import random, socket, ssl, sys, threading, time
+from M2Sec import SSL, m2
+certdir, mode = sys.argv[1:3]
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sctx.load_cert_chain(certdir + "/server-chain.pem", certdir + "/server.key")
+ls = socket.create_server(("127.0.0.1", 0))
+def echo(s):
+    try:
+        t = sctx.wrap_socket(s, server_side=True)
+        while True:
+            d = t.recv(65536)
+            if not d:
+                break
+            t.sendall(d)
+    except OSError:
+        pass
+    finally:
+        s.close()
+def serve():
+    while True:
+        try:
+            s, _ = ls.accept()
+        except OSError:
+            return
+        threading.Thread(target=echo, args=(s,), daemon=True).start()
+threading.Thread(target=serve, daemon=True).start()
+for i in range(30):
+    c = SSL.Connection(SSL.Context())
+    c.settimeout(5)
+    c.connect(ls.getsockname())
+    if mode == "blocking":
+        c.settimeout(None)  # else the 5 s timeout: the path with OpenSSL's calls under a lock
+    outcome = []
+    def io():
+        buf = bytearray(4096)
+        try:
+            while True:
+                c.write(b"x" * 1000)
+                c.readinto(buf)
+        except Exception as exc:
+            outcome.append(type(exc))
+    threads = [threading.Thread(target=io) for _ in range(1 if mode == "blocking" else 2)]
+    for t in threads:
+        t.start()
+    time.sleep(random.uniform(0, 0.01))
+    (c.close if i % 2 else c.free)()
+    for t in threads:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads), "close() did not wake a call"
+    assert outcome == [SSL.SSLClosedError] * len(threads), outcome
+    assert c.socket.fileno() == -1, "the socket was left open"  # the last call out closed it
+    c.free()
+assert m2.err_peek_error() == 0
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("mode", ["blocking", "timeout"])
+def test_close_or_free_racing_reads_and_writes(pki, mode):
+    code = "import sys; sys.argv[1:] = %r\n%s" % ([pki.d, mode], CLOSE_RACES)
+    assert run_isolated(code, timeout=60).strip() == "ok"

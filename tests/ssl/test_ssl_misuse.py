@@ -154,6 +154,21 @@ def test_sendall_hands_openssl_bounded_slices(monkeypatch):
     c.free()
 
 
+def test_sendall_hands_bytes_as_they_are_and_the_rest_of_a_partial_write_as_a_view(monkeypatch):
+    c = SSL.Connection(SSL.Context())
+    handed = []
+
+    def fake_write(self, data):  # a partial write of three bytes at a time
+        handed.append((type(data), bytes(data[:3])))
+        return min(len(data), 3)
+
+    monkeypatch.setattr(SSL.Connection, "write", fake_write)
+    assert c.sendall(b"abcdefgh") == 8
+    assert handed == [(bytes, b"abc"), (memoryview, b"def"), (memoryview, b"gh")]
+    monkeypatch.undo()
+    c.free()
+
+
 @pytest.mark.parametrize("call, exc", [
     (lambda ctx, pki: ctx.load_cert(pki.path("nope.pem")), SSL.SSLError),
     (lambda ctx, pki: ctx.load_cert(pki.path("server.pem"), pki.path("client.key")), SSL.SSLError),

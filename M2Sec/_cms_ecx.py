@@ -1,0 +1,351 @@
+"""X25519 and X448 recipients of CMS EnvelopedData/AuthEnvelopedData (RFC 8418), which
+OpenSSL's CMS lacks (up to 3.5 at least: it takes such keys for key transport and fails).
+
+How: OpenSSL still makes and opens the message; M2Sec does the key agreement around it.
+
+- Encrypting, each X25519/X448 recipient is first added to OpenSSL's CMS as a KEK recipient
+  (``CMS_add0_recipient_key``, AES key wrap) whose key-encryption key M2Sec derived itself
+  (:func:`prepare`): an ephemeral key, the shared secret with the recipient's public key
+  (RFC 7748), then the KDF over it with the DER ECC-CMS-SharedInfo of RFC 5753 section 7.2
+  (keyInfo: the wrap algorithm, entityUInfo: the ukm if any, suppPubInfo: the KEK length in
+  bits, 4 octets big-endian).  Once OpenSSL has wrapped the content-encryption key,
+  :func:`to_key_agreement` rewrites each such KEKRecipientInfo ([2]) into the
+  KeyAgreeRecipientInfo ([1], version 3) RFC 8418 section 3 describes: originator
+  OriginatorPublicKey {id-X25519 or id-X448, parameters absent; the ephemeral public key},
+  keyEncryptionAlgorithm {the KDF scheme, parameters: the key wrap AlgorithmIdentifier},
+  one RecipientEncryptedKey {issuerAndSerialNumber or rKeyId; the wrapped key}.  The
+  EnvelopedData version stays 2 (RFC 5652 section 6.1: any RecipientInfo of a version other
+  than 0; KEKRI is 4, KARI 3) and AuthEnvelopedData's is always 0 (RFC 5083).
+- Decrypting, :func:`to_kek` finds the KeyAgreeRecipientInfos for the private key's type (and
+  certificate, if given), derives each candidate's KEK and rewrites the KeyAgreeRecipientInfo
+  back into KEKRecipientInfos named by fresh key ids, which OpenSSL then opens with
+  ``CMS_decrypt_set1_key``.
+
+KDFs (RFC 8418 section 2): ANSI X9.63 with SHA-256/384/512 (dhSinglePass-stdDH-sha*kdf-scheme,
+1.3.132.1.11.1-3: the one implementations MUST support, section 5) and HKDF with SHA-256/384/512
+(dhSinglePass-stdDH-hkdf-sha*-scheme, 1.2.840.113549.1.9.16.3.19-21: the ukm, when present, is
+the salt, and ECC-CMS-SharedInfo the info).  All six are read; M2Sec writes X9.63 by default
+(SHA-256 for X25519, SHA-512 for X448) or HKDF on request (the same hashes).
+
+Errors are :class:`ECXError` with a ``kind`` ("format", "decrypt", "unsupported", "key") that
+the CMS module turns into its exception classes.
+"""
+
+import struct
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from M2Sec import EVP, Rand, X509
+from M2Sec import _der as der
+
+__all__ = ["ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS"]
+
+KEY_OIDS = {"X25519": "1.3.101.110", "X448": "1.3.101.111"}
+_KEY_BY_OID = {v: k for k, v in KEY_OIDS.items()}
+_RAW_LEN = {"X25519": 32, "X448": 56}
+
+#: scheme OID -> (KDF, digest)
+SCHEMES: Dict[str, Tuple[str, str]] = {
+    "1.3.132.1.11.1": ("x963", "sha256"), "1.3.132.1.11.2": ("x963", "sha384"),
+    "1.3.132.1.11.3": ("x963", "sha512"),
+    "1.2.840.113549.1.9.16.3.19": ("hkdf", "sha256"), "1.2.840.113549.1.9.16.3.20": ("hkdf", "sha384"),
+    "1.2.840.113549.1.9.16.3.21": ("hkdf", "sha512"),
+}
+_SCHEME_BY = {v: k for k, v in SCHEMES.items()}
+#: what M2Sec writes: the digest for each key type
+_DIGEST = {"X25519": "sha256", "X448": "sha512"}
+KDFS = ("x963", "hkdf")
+#: AES key wrap (RFC 3394, RFC 3565: parameters absent) by KEK length
+_WRAP = {16: "2.16.840.1.101.3.4.1.5", 24: "2.16.840.1.101.3.4.1.25", 32: "2.16.840.1.101.3.4.1.45"}
+_WRAP_LEN = {v: k for k, v in _WRAP.items()}
+
+_ENVELOPED = "1.2.840.113549.1.7.3"
+_AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
+_KEKRI, _KARI = 0xA2, 0xA1
+_ID_PREFIX = b"M2Sec RFC 8418 "
+
+
+class ECXError(Exception):
+    """An RFC 8418 recipient could not be made or opened; ``kind`` says why."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def is_ecx_key(pkey: EVP.PKey) -> bool:
+    """True for an X25519 or X448 key."""
+    return pkey.key_type in KEY_OIDS
+
+
+# ---- the key derivation (RFC 8418 section 2, RFC 5753 section 7.2) ----
+
+def shared_info(wrap_oid: str, ukm: Optional[bytes], kek_len: int) -> bytes:
+    """The DER ECC-CMS-SharedInfo: the KDF's SharedInfo (X9.63) or info (HKDF)."""
+    parts = [der.seq(der.oid(wrap_oid))]
+    if ukm is not None:
+        parts.append(der.tlv(0xA0, der.octet_string(ukm)))
+    parts.append(der.tlv(0xA2, der.octet_string(struct.pack(">I", kek_len * 8))))
+    return der.seq(*parts)
+
+
+def _x963(z: bytes, info: bytes, length: int, digest: str) -> bytes:
+    """ANSI X9.63 KDF: Hash(Z || counter || SharedInfo) for counter = 1, 2, ... (SEC 1 3.6.1)."""
+    out = b""
+    counter = 1
+    while len(out) < length:
+        md = EVP.MessageDigest(digest)
+        md.update(z + struct.pack(">I", counter) + info)
+        out += md.final()
+        counter += 1
+    return out[:length]
+
+
+def derive_kek(kdf: str, digest: str, z: bytes, wrap_oid: str, ukm: Optional[bytes], kek_len: int) -> bytes:
+    """The key-encryption key from the shared secret z."""
+    info = shared_info(wrap_oid, ukm, kek_len)
+    if kdf == "hkdf":
+        return EVP.hkdf(z, kek_len, salt=ukm or b"", info=info, algo=digest)
+    return _x963(z, info, kek_len, digest)
+
+
+def _agree(private: EVP.PKey, public: EVP.PKey, kind: str) -> bytes:
+    """The X25519/X448 shared secret; an all-zero one (a low-order public key, RFC 7748
+    section 6) is refused."""
+    try:
+        z = private.derive(public)
+    except EVP.EVPError:
+        raise ECXError(kind, "no shared secret with this %s key (a low-order point?)" % private.key_type) from None
+    if not any(z):
+        raise ECXError(kind, "the %s shared secret is all zero (a low-order point)" % private.key_type)
+    return z
+
+
+# ---- encrypting ----
+
+class Pending(NamedTuple):
+    """One X25519/X448 recipient added to OpenSSL as a KEK recipient, waiting for
+    :func:`to_key_agreement`."""
+
+    kek: bytes
+    key_id: bytes
+    originator: bytes   # the DER [0] EXPLICIT OriginatorIdentifierOrKey
+    ukm: Optional[bytes]
+    algorithm: bytes    # the DER keyEncryptionAlgorithm
+    wrap: bytes         # the DER wrap AlgorithmIdentifier OpenSSL must have used
+    rid: bytes          # the DER KeyAgreeRecipientIdentifier
+
+
+def _issuer_and_serial(cert: X509.X509) -> bytes:
+    return der.seq(cert.get_issuer().as_der(), der.integer(cert.get_serial_number()))
+
+
+def prepare(cert: X509.X509, kek_len: int, *, kdf: str = "x963", use_key_id: bool = False,
+            ukm: Optional[bytes] = None) -> Pending:
+    """An ephemeral key agreement with cert's X25519/X448 key, and the KEK it gives.
+
+    :param kek_len: 16, 24 or 32: the AES key wrap to use (match it to the content cipher).
+    :raises ECXError: not an X25519/X448 certificate, a low-order key, no subject key
+        identifier with use_key_id.
+    """
+    if kdf not in KDFS:
+        raise ValueError("kdf must be one of %s" % ", ".join(KDFS))
+    if kek_len not in _WRAP:
+        raise ValueError("kek_len must be 16, 24 or 32")
+    public = cert.get_pubkey()
+    alg = public.key_type
+    if alg not in KEY_OIDS:
+        raise ECXError("unsupported", "not an X25519 or X448 certificate")
+    if use_key_id:
+        ski = cert.get_subject_key_id()
+        if not ski:
+            raise ECXError("key", "the recipient's certificate has no subject key identifier")
+        rid = der.tlv(0xA0, der.octet_string(ski))  # rKeyId [0] IMPLICIT RecipientKeyIdentifier
+    else:
+        rid = _issuer_and_serial(cert)
+    ephemeral = EVP.generate_key(alg)
+    z = _agree(ephemeral, public, "key")
+    digest, wrap_oid = _DIGEST[alg], _WRAP[kek_len]
+    kek = derive_kek(kdf, digest, z, wrap_oid, ukm, kek_len)
+    originator = der.tlv(0xA0, der.tlv(0xA1, der.seq(der.oid(KEY_OIDS[alg])) + der.bit_string(ephemeral.raw_public_bytes())))
+    wrap = der.seq(der.oid(wrap_oid))
+    algorithm = der.seq(der.oid(_SCHEME_BY[(kdf, digest)]), wrap)
+    return Pending(kek, _ID_PREFIX + Rand.rand_bytes(16), originator, ukm, algorithm, wrap, rid)
+
+
+def _kari(p: Pending, encrypted_key: bytes) -> bytes:
+    ukm = der.tlv(0xA1, der.octet_string(p.ukm)) if p.ukm is not None else b""
+    body = der.integer(3) + p.originator + ukm + p.algorithm + der.seq(der.seq(p.rid + der.octet_string(encrypted_key)))
+    return der.tlv(_KARI, body)
+
+
+def _set_of(items: Sequence[bytes]) -> bytes:
+    """A DER SET OF: its elements in ascending order of their encodings (X.690 11.6)."""
+    width = max((len(i) for i in items), default=0)
+    return der.tlv(der.SET, b"".join(sorted(items, key=lambda i: bytes(i).ljust(width, b"\0"))))
+
+
+def _recipient_infos(buf: bytes) -> Tuple[List[der.TLV], List[der.TLV]]:
+    """(the chain ContentInfo -> [0] -> (Auth)EnvelopedData, the RecipientInfos) of an
+    (auth)envelopedData in DER.  :raises der.DERError:"""
+    ci = der.read_all(buf, der.SEQUENCE)
+    top = der.children(buf, ci)
+    kind = der.decode_oid(buf, der.expect(top, 0, der.OID, "contentType"))
+    if kind not in (_ENVELOPED, _AUTH_ENVELOPED):
+        raise der.DERError("not an envelopedData or authEnvelopedData")
+    explicit = der.expect(top, 1, 0xA0, "content [0]")
+    inner = der.children(buf, explicit)
+    if len(inner) != 1 or inner[0].tag != der.SEQUENCE:
+        raise der.DERError("the content is not one SEQUENCE")
+    fields = der.children(buf, inner[0])
+    der.expect(fields, 0, der.INTEGER, "version")
+    i = 1
+    if i < len(fields) and fields[i].tag == 0xA0:  # originatorInfo
+        i += 1
+    ris = der.expect(fields, i, der.SET, "recipientInfos")
+    return [ci, explicit, inner[0], ris], der.children(buf, ris)
+
+
+def _replace(buf: bytes, chain: List[der.TLV], new_set: bytes) -> bytes:
+    """buf with the innermost element of chain (the SET) replaced by new_set, the lengths of
+    the elements around it rewritten."""
+    out = new_set
+    for outer, inner in zip(reversed(chain[:-1]), reversed(chain[1:])):
+        body = buf[outer.body:inner.start] + out + buf[inner.end:outer.end]
+        out = der.tlv(outer.tag, body)
+    return out
+
+
+def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
+    """The DER message OpenSSL made, each pending KEK recipient made the
+    KeyAgreeRecipientInfo it stands for.  :raises ECXError:"""
+    by_id = {p.key_id: p for p in pending}
+    try:
+        chain, ris = _recipient_infos(buf)
+        out: List[bytes] = []
+        for ri in ris:
+            p = None
+            if ri.tag == _KEKRI:
+                f = der.children(buf, ri)
+                kekid = der.children(buf, der.expect(f, 1, der.SEQUENCE, "kekid"))
+                p = by_id.pop(der.expect(kekid, 0, der.OCTET_STRING, "keyIdentifier").content(buf), None)
+            if p is None:
+                out.append(ri.encoding(buf))
+                continue
+            if der.expect(f, 2, der.SEQUENCE, "keyEncryptionAlgorithm").encoding(buf) != p.wrap:
+                raise ECXError("format", "OpenSSL wrapped the key with another algorithm than expected")
+            out.append(_kari(p, der.expect(f, 3, der.OCTET_STRING, "encryptedKey").content(buf)))
+    except der.DERError as e:
+        raise ECXError("format", "cannot rewrite the recipients: %s" % e) from None
+    if by_id:
+        raise ECXError("format", "OpenSSL's message lacks an X25519/X448 recipient")
+    return _replace(buf, chain, _set_of(out))
+
+
+# ---- decrypting ----
+
+class Candidate(NamedTuple):
+    kek: bytes
+    key_id: bytes
+
+
+def _rid_matches(buf: bytes, rid: der.TLV, cert: Optional[X509.X509]) -> bool:
+    if cert is None:
+        return True
+    if rid.tag == der.SEQUENCE:  # issuerAndSerialNumber
+        return rid.encoding(buf) == _issuer_and_serial(cert)
+    if rid.tag == 0xA0:  # rKeyId [0] IMPLICIT RecipientKeyIdentifier
+        ski = der.expect(der.children(buf, rid), 0, der.OCTET_STRING, "subjectKeyIdentifier").content(buf)
+        return ski == (cert.get_subject_key_id() or b"")
+    return False  # no other KeyAgreeRecipientIdentifier choice exists (RFC 5652 6.2.2)
+
+
+def _open_kari(buf: bytes, ri: der.TLV, key: EVP.PKey, cert: Optional[X509.X509],
+               problems: List[ECXError]) -> List[Tuple[Candidate, bytes]]:
+    """(candidate, KEKRI DER) for each RecipientEncryptedKey of this KARI that may be key's."""
+    f = der.children(buf, ri)
+    if der.decode_integer(buf, der.expect(f, 0, der.INTEGER, "version")) != 3:
+        raise der.DERError("KeyAgreeRecipientInfo version is not 3")
+    originator = der.children(buf, der.expect(f, 1, 0xA0, "originator"))
+    if len(originator) != 1 or originator[0].tag != 0xA1:
+        return []  # named by issuer or key identifier: a static key, not RFC 8418's ephemeral
+    opk = der.children(buf, originator[0])
+    alg = der.children(buf, der.expect(opk, 0, der.SEQUENCE, "originatorKey algorithm"))
+    key_type = _KEY_BY_OID.get(der.decode_oid(buf, der.expect(alg, 0, der.OID, "algorithm")))
+    if key_type is None or key_type != key.key_type:
+        return []  # an EC originator (OpenSSL's business), or another curve
+    if len(alg) != 1:
+        raise der.DERError("the %s originator key has parameters (RFC 8418: absent)" % key_type)
+    public = der.decode_bit_string(buf, der.expect(opk, 1, der.BIT_STRING, "publicKey"))
+    if len(public) != _RAW_LEN[key_type] or len(opk) != 2:
+        raise der.DERError("the %s originator key is %d bytes" % (key_type, len(public)))
+    i = 2
+    ukm = None
+    if i < len(f) and f[i].tag == 0xA1:
+        ukm = der.expect(der.children(buf, f[i]), 0, der.OCTET_STRING, "ukm").content(buf)
+        i += 1
+    kea = der.children(buf, der.expect(f, i, der.SEQUENCE, "keyEncryptionAlgorithm"))
+    reks = der.children(buf, der.expect(f, i + 1, der.SEQUENCE, "recipientEncryptedKeys"))
+    if len(f) != i + 2:
+        raise der.DERError("extra fields in a KeyAgreeRecipientInfo")
+    scheme_oid = der.decode_oid(buf, der.expect(kea, 0, der.OID, "key agreement algorithm"))
+    wrap = der.expect(kea, 1, der.SEQUENCE, "key wrap algorithm")
+    wrap_oid = der.decode_oid(buf, der.expect(der.children(buf, wrap), 0, der.OID, "key wrap algorithm"))
+    mine = []
+    for rek in reks:
+        parts = der.children(buf, rek)
+        if rek.tag != der.SEQUENCE or len(parts) != 2 or parts[1].tag != der.OCTET_STRING:
+            raise der.DERError("malformed RecipientEncryptedKey")
+        if _rid_matches(buf, parts[0], cert):
+            mine.append(parts[1].content(buf))
+    if not mine:
+        return []
+    if scheme_oid not in SCHEMES:
+        problems.append(ECXError("unsupported", "unknown key agreement algorithm %s for %s (RFC 8418 has the "
+                                 "X9.63 and HKDF schemes)" % (scheme_oid, key_type)))
+        return []
+    if wrap_oid not in _WRAP_LEN:
+        problems.append(ECXError("unsupported", "unknown key wrap algorithm %s" % wrap_oid))
+        return []
+    kdf, digest = SCHEMES[scheme_oid]
+    kek_len = _WRAP_LEN[wrap_oid]
+    try:
+        z = _agree(key, EVP.load_raw_public_key(key_type, public), "decrypt")
+    except EVP.EVPError:
+        raise ECXError("decrypt", "the originator's %s key is not valid" % key_type) from None
+    kek = derive_kek(kdf, digest, z, wrap_oid, ukm, kek_len)
+    out = []
+    for encrypted_key in mine:
+        c = Candidate(kek, _ID_PREFIX + Rand.rand_bytes(16))
+        kekri = der.tlv(_KEKRI, der.integer(4) + der.seq(der.octet_string(c.key_id)) + wrap.encoding(buf)
+                        + der.octet_string(encrypted_key))
+        out.append((c, kekri))
+    return out
+
+
+def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple[bytes, List[Candidate]]:
+    """(the DER message with key's KeyAgreeRecipientInfos made KEK recipients, the
+    candidates' KEKs and key ids to try in turn).
+
+    :raises ECXError: malformed ("format"), no recipient for this key ("decrypt"), only
+        recipients with an unknown KDF or wrap ("unsupported"), a low-order originator key
+        ("decrypt").
+    """
+    problems: List[ECXError] = []
+    candidates: List[Candidate] = []
+    try:
+        chain, ris = _recipient_infos(buf)
+        out: List[bytes] = []
+        for ri in ris:
+            opened = _open_kari(buf, ri, key, cert, problems) if ri.tag == _KARI else []
+            if not opened:
+                out.append(ri.encoding(buf))
+            for c, kekri in opened:
+                candidates.append(c)
+                out.append(kekri)
+    except der.DERError as e:
+        raise ECXError("format", "malformed KeyAgreeRecipientInfo: %s" % e) from None
+    if not candidates:
+        if problems:
+            raise problems[0]
+        raise ECXError("decrypt", "no %s recipient for this key in the message" % key.key_type)
+    return _replace(buf, chain, _set_of(out)), candidates

@@ -1,0 +1,355 @@
+"""X25519/X448 recipients of CMS EnvelopedData and AuthEnvelopedData (RFC 8418, M2Sec/_cms_ecx.py)
+against Bouncy Castle 1.72 (Debian's libbcprov-java and libbcpkix-java, driven by
+tests/bc_peer/BcCmsPeer.java) both ways, in DER and S/MIME, through CMS, mail and the m2sec
+command line; mixed recipient lists read by `openssl cms`; the HKDF schemes (which BC 1.72
+lacks) checked against a derivation written here from RFC 5869; bad input."""
+
+import hashlib
+import hmac
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from email.message import EmailMessage
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from M2Sec import BIO, CMS, EVP, _cms_ecx, mail
+from M2Sec import _der as der
+
+from pki_helpers import openssl
+from smime_helpers import M2SecCA
+
+pytestmark = pytest.mark.timeout(300)
+
+DATA = b"RFC 8418 content\r\n" + bytes(range(256)) * 3
+JARS = ["/usr/share/java/bcprov.jar", "/usr/share/java/bcpkix.jar", "/usr/share/java/bcutil.jar"]
+PEER = Path(__file__).parent / "bc_peer" / "BcCmsPeer.java"
+ALGS = ["X25519", "X448"]
+CIPHERS = {"aes-128-cbc": ("aes128cbc", "envelopedData"), "aes-256-gcm": ("aes256gcm", "authEnvelopedData")}
+X963_SHA256 = der.oid("1.3.132.1.11.1")
+
+
+@pytest.fixture(scope="module")
+def bc(tmp_path_factory):
+    """BcCmsPeer compiled once; bc(*args) runs it (a timeout, its error output on failure)."""
+    javac, java = shutil.which("javac"), shutil.which("java")
+    missing = [j for j in JARS if not os.path.exists(j)]
+    if missing or not javac or not java:
+        pytest.fail("the Bouncy Castle peer needs javac and %s (apt-get install openjdk-17-jdk-headless "
+                    "libbcprov-java libbcpkix-java)" % ", ".join(missing or JARS))
+    out = tmp_path_factory.mktemp("bc_peer")
+    p = subprocess.run([javac, "-nowarn", "-cp", ":".join(JARS), "-d", str(out), str(PEER)], capture_output=True,
+                       timeout=240)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    cp = ":".join([str(out)] + JARS)
+
+    def run(*args):
+        p = subprocess.run([java, "-cp", cp, "BcCmsPeer", *args], capture_output=True, timeout=120)
+        assert p.returncode == 0, "BcCmsPeer %s: %s" % (" ".join(args), p.stderr.decode(errors="replace")[-3000:])
+    return run
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    ca = M2SecCA(str(tmp_path_factory.mktemp("ecx_ca")))
+    for alg in ALGS:
+        ca.person(alg.lower(), alg=alg)
+    ca.person("rsa")
+    ca.person("ec256", alg="EC")
+    return ca
+
+
+def write(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return str(p)
+
+
+def smime_to_der(tmp_path, smime):
+    return openssl("cms", "-cmsout", "-inform", "SMIME", "-outform", "DER", "-in", write(tmp_path, "x.smime", smime))
+
+
+def der_to_smime(tmp_path, data):
+    return openssl("cms", "-cmsout", "-inform", "DER", "-outform", "SMIME", "-in", write(tmp_path, "x.der", data))
+
+
+def bc_decrypt(bc, ca, tmp_path, name, data):
+    out = tmp_path / "bc.out"
+    bc("decrypt", ca.path(name + ".pem"), ca.path(name + ".key"), write(tmp_path, "to_bc.der", data), str(out))
+    return out.read_bytes()
+
+
+def bc_encrypt(bc, ca, tmp_path, name, data, cipher, ukm=None):
+    out = tmp_path / "from_bc.der"
+    bc("encrypt", ca.path(name + ".pem"), write(tmp_path, "bc.in", data), str(out), cipher, *([ukm.hex()] if ukm else []))
+    return out.read_bytes()
+
+
+# ---- both ways with Bouncy Castle ----
+
+@pytest.mark.parametrize("form", ["der", "smime"])
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+@pytest.mark.parametrize("alg", ALGS)
+def test_bouncy_castle_both_ways(ca, bc, tmp_path, alg, cipher, form):
+    name = alg.lower()
+    key, cert = ca.keys[name], ca.certs[name]
+    ci = CMS.encrypt(DATA, [cert], cipher=cipher)
+    assert ci.type_name == CIPHERS[cipher][1] and ci.recipient_kinds() == ["key_agreement"]
+    printed = openssl("cms", "-cmsout", "-print", "-inform", "DER", "-in", write(tmp_path, "m.der", ci.to_der())).decode()
+    scheme = {"X25519": "dhSinglePass-stdDH-sha256kdf-scheme", "X448": "dhSinglePass-stdDH-sha512kdf-scheme"}[alg]
+    wrap = {"aes-128-cbc": "id-aes128-wrap", "aes-256-gcm": "id-aes256-wrap"}[cipher]
+    assert scheme in printed and wrap in printed and ("algorithm: %s" % alg) in printed
+    sent = ci.to_der() if form == "der" else smime_to_der(tmp_path, ci.to_smime())
+    assert bc_decrypt(bc, ca, tmp_path, name, sent) == DATA
+    # Bouncy Castle encrypts, M2Sec decrypts (with and without the certificate)
+    got = bc_encrypt(bc, ca, tmp_path, name, DATA, CIPHERS[cipher][0])
+    back = CMS.load_der(got) if form == "der" else CMS.load_smime(der_to_smime(tmp_path, got))[0]
+    assert back.type_name == CIPHERS[cipher][1]
+    assert CMS.decrypt(back, key, cert) == DATA
+    assert CMS.decrypt(CMS.load_der(got), key) == DATA
+
+
+@pytest.mark.parametrize("alg", ALGS)
+def test_bouncy_castle_ukm(ca, bc, tmp_path, alg):
+    """A ukm (entityUInfo of the KDF's SharedInfo) from Bouncy Castle."""
+    name = alg.lower()
+    got = bc_encrypt(bc, ca, tmp_path, name, DATA, "aes256gcm", ukm=bytes(range(20)))
+    assert bytes(range(20)) in got
+    assert CMS.decrypt(CMS.load_der(got), ca.keys[name], ca.certs[name]) == DATA
+
+
+def _email(text):
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@example.org>"
+    msg["To"] = "x <x@example.org>"
+    msg["Subject"] = "RFC 8418"
+    msg.set_content(text)
+    return msg
+
+
+@pytest.mark.parametrize("alg", ALGS)
+def test_mail_with_bouncy_castle(ca, bc, tmp_path, alg):
+    name = alg.lower()
+    wire = mail.encrypt(_email("Hello X"), [ca.certs[name]]).as_bytes(policy=policy.SMTP)
+    assert b"authEnveloped-data" in wire
+    assert b"Hello X" in bc_decrypt(bc, ca, tmp_path, name, smime_to_der(tmp_path, wire))
+    opened = mail.unwrap(wire, key=ca.keys[name], cert=ca.certs[name])
+    assert opened.encrypted and opened.message.get_content().strip() == "Hello X"
+    # Bouncy Castle encrypts a MIME entity, mail.unwrap opens it
+    entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nfrom Bouncy Castle\r\n"
+    got = der_to_smime(tmp_path, bc_encrypt(bc, ca, tmp_path, name, entity, "aes128cbc"))
+    opened = mail.unwrap(got, key=ca.keys[name], cert=ca.certs[name])
+    assert opened.encrypted and opened.layers == ["envelopedData"]
+    assert opened.message.get_content().strip() == "from Bouncy Castle"
+
+
+def test_command_line_with_bouncy_castle(ca, bc, tmp_path):
+    message = (b"From: Alice <alice@example.org>\r\nTo: x@example.org\r\nSubject: cli\r\n"
+               b"Content-Type: text/plain; charset=us-ascii\r\n\r\nHello X25519 from the command line\r\n")
+    enc = subprocess.run([sys.executable, "-m", "M2Sec", "smime", "encrypt", "-r", ca.path("x25519.pem")],
+                         input=message, capture_output=True, timeout=60)
+    assert enc.returncode == 0, enc.stderr
+    assert b"Hello X25519" in bc_decrypt(bc, ca, tmp_path, "x25519", smime_to_der(tmp_path, enc.stdout))
+    got = der_to_smime(tmp_path, bc_encrypt(bc, ca, tmp_path, "x448", message, "aes256gcm"))
+    dec = subprocess.run([sys.executable, "-m", "M2Sec", "smime", "decrypt", "-k", ca.path("x448.key"), "-c",
+                          ca.path("x448.pem")], input=got, capture_output=True, timeout=60)
+    assert dec.returncode == 0, dec.stderr
+    assert b"Hello X25519 from the command line" in dec.stdout
+
+
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+def test_mixed_recipients(ca, bc, tmp_path, cipher):
+    """RSA, EC and X25519/X448 in one message: openssl cms opens the RSA and EC copies,
+    Bouncy Castle the X25519/X448 ones, M2Sec every one."""
+    names = ["rsa", "ec256", "x25519", "x448"]
+    ci = CMS.encrypt(DATA, [ca.certs[n] for n in names], cipher=cipher)
+    assert sorted(ci.recipient_kinds()) == ["key_agreement"] * 3 + ["key_transport"]
+    f = write(tmp_path, "mixed.der", ci.to_der())
+    for n in ("rsa", "ec256"):
+        assert openssl("cms", "-decrypt", "-inform", "DER", "-in", f, "-recip", ca.path(n + ".pem"),
+                       "-inkey", ca.path(n + ".key")) == DATA
+    for n in ("x25519", "x448"):
+        assert bc_decrypt(bc, ca, tmp_path, n, ci.to_der()) == DATA
+    for n in names:
+        assert CMS.decrypt(CMS.load_der(ci.to_der()), ca.keys[n], ca.certs[n]) == DATA
+        assert CMS.decrypt(CMS.load_der(ci.to_der()), ca.keys[n]) == DATA
+    # the same through mail, openssl cms reading the S/MIME message as it is
+    wire = mail.encrypt(_email("mixed"), [ca.certs["rsa"], ca.certs["x25519"]], cipher=cipher).as_bytes(policy=policy.SMTP)
+    out = openssl("cms", "-decrypt", "-in", write(tmp_path, "mixed.eml", wire), "-recip", ca.path("rsa.pem"),
+                  "-inkey", ca.path("rsa.key"))
+    assert b"mixed" in out
+    assert mail.unwrap(wire, key=ca.keys["x25519"], cert=ca.certs["x25519"]).message.get_content().strip() == "mixed"
+
+
+def test_key_identifier_and_several_of_one_kind(ca, bc, tmp_path):
+    """rKeyId (use_key_id) names the recipient by its subjectKeyIdentifier; two X25519
+    recipients, each opening its own copy (Bouncy Castle too)."""
+    other_key, other_cert = ca.person("x25519b", alg="X25519")
+    ci = CMS.encrypt(DATA, [ca.certs["x25519"], other_cert], cipher="aes-128-gcm", use_key_id=True)
+    printed = openssl("cms", "-cmsout", "-print", "-inform", "DER", "-in", write(tmp_path, "k.der", ci.to_der())).decode()
+    assert "rKeyId" in printed and "issuerAndSerialNumber" not in printed
+    assert CMS.decrypt(CMS.load_der(ci.to_der()), other_key, other_cert) == DATA
+    assert CMS.decrypt(CMS.load_der(ci.to_der()), ca.keys["x25519"], ca.certs["x25519"]) == DATA
+    assert CMS.decrypt(CMS.load_der(ci.to_der()), other_key) == DATA
+    assert bc_decrypt(bc, ca, tmp_path, "x25519b", ci.to_der()) == DATA
+
+
+# ---- the HKDF schemes (BC 1.72 has none): against RFC 5869 written out here ----
+
+def _hkdf(digest, ikm, info, length, salt=b""):
+    size = hashlib.new(digest).digest_size
+    prk = hmac.new(salt or b"\0" * size, ikm, digest).digest()
+    okm, block, i = b"", b"", 1
+    while len(okm) < length:
+        block = hmac.new(prk, block + info + bytes([i]), digest).digest()
+        okm += block
+        i += 1
+    return okm[:length]
+
+
+def _x963(digest, z, info, length):
+    out, counter = b"", 1
+    while len(out) < length:
+        out += hashlib.new(digest, z + struct.pack(">I", counter) + info).digest()
+        counter += 1
+    return out[:length]
+
+
+def _originator_key(data):
+    """The ephemeral public key of the first KeyAgreeRecipientInfo."""
+    chain, ris = _cms_ecx._recipient_infos(data)
+    kari = next(ri for ri in ris if ri.tag == 0xA1)
+    f = der.children(data, kari)
+    opk = der.children(data, der.children(data, f[1])[0])
+    return der.decode_bit_string(data, opk[1])
+
+
+@pytest.mark.parametrize("kdf", ["hkdf", "x963"])
+@pytest.mark.parametrize("alg", ALGS)
+def test_kdf_independent_derivation(ca, tmp_path, alg, kdf):
+    """The KEK M2Sec derived is the one RFC 8418 section 2 gives, computed here with hashlib and
+    hmac over a SharedInfo written out byte by byte: openssl cms unwraps the content key with it."""
+    name = alg.lower()
+    key, cert = ca.keys[name], ca.certs[name]
+    ci = CMS.encrypt(DATA, [CMS.CertRecipient(cert, kdf=kdf)], cipher="aes-256-gcm")
+    data = ci.to_der()
+    digest = {"X25519": "sha256", "X448": "sha512"}[alg]
+    scheme = {("hkdf", "sha256"): "1.2.840.113549.1.9.16.3.19", ("hkdf", "sha512"): "1.2.840.113549.1.9.16.3.21",
+              ("x963", "sha256"): "1.3.132.1.11.1", ("x963", "sha512"): "1.3.132.1.11.3"}[(kdf, digest)]
+    assert der.oid(scheme) + bytes.fromhex("300b060960864801650304012d") in data  # {scheme, {aes256-wrap}}
+    z = key.derive(EVP.load_raw_public_key(alg, _originator_key(data)))
+    # ECC-CMS-SharedInfo {keyInfo {id-aes256-wrap}, suppPubInfo [2] {OCTET STRING 00000100}} (RFC 5753 7.2)
+    info = bytes.fromhex("3015" "300b060960864801650304012d" "a206" "0404" "00000100")
+    kek = _hkdf(digest, z, info, 32) if kdf == "hkdf" else _x963(digest, z, info, 32)
+    rewritten, [candidate] = _cms_ecx.to_kek(data, key, cert)
+    assert candidate.kek == kek
+    out = openssl("cms", "-decrypt", "-inform", "DER", "-in", write(tmp_path, "kek.der", rewritten),
+                  "-secretkey", kek.hex(), "-secretkeyid", candidate.key_id.hex())
+    assert out == DATA
+    assert CMS.decrypt(CMS.load_der(data), key, cert) == DATA
+
+
+def test_hkdf_with_ukm_is_salt_and_entity_info(ca):
+    """With a ukm, HKDF takes it as the salt and SharedInfo carries it as entityUInfo."""
+    ukm = b"user keying material"
+    z = b"\x11" * 32
+    info = bytes.fromhex("302d" "300b060960864801650304012d" "a016" "0414") + ukm + bytes.fromhex("a206040400000100")
+    assert _cms_ecx.shared_info("2.16.840.1.101.3.4.1.45", ukm, 32) == info
+    assert _cms_ecx.derive_kek("hkdf", "sha256", z, "2.16.840.1.101.3.4.1.45", ukm, 32) == _hkdf("sha256", z, info, 32, ukm)
+
+
+# ---- bad input: a CMSError subclass each, and an empty error queue (conftest) ----
+
+def _message(ca, alg="X25519", cipher="aes-256-gcm"):
+    return CMS.encrypt(DATA, [ca.certs[alg.lower()]], cipher=cipher).to_der()
+
+
+def test_wrong_private_key(ca):
+    data = _message(ca)
+    with pytest.raises(CMS.CMSDecryptError):
+        CMS.decrypt(CMS.load_der(data), EVP.generate_key("X25519"))
+    with pytest.raises(CMS.CMSDecryptError):
+        CMS.decrypt(CMS.load_der(data), EVP.generate_key("X25519"), ca.certs["x25519"])
+    with pytest.raises(CMS.CMSDecryptError, match="no X448 recipient"):
+        CMS.decrypt(CMS.load_der(data), ca.keys["x448"], ca.certs["x448"])
+    with pytest.raises(CMS.CMSDecryptError, match="no X25519 recipient"):  # another X25519 certificate
+        CMS.decrypt(CMS.load_der(data), ca.keys["x25519"], ca.certs["rsa"])
+
+
+@pytest.mark.parametrize("alg", ALGS)
+def test_low_order_ephemeral_key(ca, alg):
+    """The originator key replaced by the point 0 (low order): the all-zero shared secret is
+    refused, not used."""
+    data = _message(ca, alg)
+    eph = _originator_key(data)
+    bad = data.replace(eph, bytes(len(eph)))
+    with pytest.raises(CMS.CMSDecryptError, match="low-order"):
+        CMS.decrypt(CMS.load_der(bad), ca.keys[alg.lower()], ca.certs[alg.lower()])
+
+
+def test_low_order_recipient_key_refused(ca):
+    zero = EVP.load_raw_public_key("X25519", bytes(32))
+    with pytest.raises(_cms_ecx.ECXError, match="low-order"):
+        _cms_ecx._agree(EVP.generate_key("X25519"), zero, "key")
+
+
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+def test_tampered_wrapped_key(ca, cipher):
+    data = _message(ca, cipher=cipher)
+    chain, ris = _cms_ecx._recipient_infos(data)
+    f = der.children(data, ris[0])
+    rek = der.children(data, der.children(data, f[-1])[0])
+    ek = rek[1]
+    bad = bytearray(data)
+    bad[ek.end - 1] ^= 1
+    with pytest.raises(CMS.CMSDecryptError):
+        CMS.decrypt(CMS.load_der(bytes(bad)), ca.keys["x25519"], ca.certs["x25519"])
+
+
+def test_unknown_kdf(ca):
+    data = _message(ca)
+    bad = data.replace(X963_SHA256, der.oid("1.3.132.1.11.9"))
+    assert bad != data
+    with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="1.3.132.1.11.9"):
+        CMS.decrypt(CMS.load_der(bad), ca.keys["x25519"], ca.certs["x25519"])
+
+
+def test_truncated_and_overlong(ca):
+    data = _message(ca)
+    with pytest.raises(CMS.CMSFormatError):
+        CMS.load_der(data[:len(data) // 2])
+    chain, ris = _cms_ecx._recipient_infos(data)
+    kari = ris[0]
+    bad = bytearray(data)  # the KeyAgreeRecipientInfo claims more than its SET holds
+    assert bad[kari.start + 1] & 0x80
+    bad[kari.body - 1] += 40
+    with pytest.raises(CMS.CMSFormatError):
+        CMS.load_der(bytes(bad))
+    # a structure OpenSSL accepts but RFC 8418 does not: a 31-byte X25519 key
+    short = _with_originator(data, der.seq(der.oid("1.3.101.110")) + der.bit_string(_originator_key(data)[:31]))
+    with pytest.raises(CMS.CMSFormatError, match="31 bytes"):
+        CMS.decrypt(CMS.load_der(short), ca.keys["x25519"], ca.certs["x25519"])
+    params = _with_originator(data, der.seq(der.oid("1.3.101.110"), der.tlv(der.NULL, b"")) + der.bit_string(bytes(32)))
+    with pytest.raises(CMS.CMSFormatError, match="parameters"):
+        CMS.decrypt(CMS.load_der(params), ca.keys["x25519"], ca.certs["x25519"])
+    with pytest.raises(_cms_ecx.ECXError, match="truncated|runs past"):
+        _cms_ecx.to_kek(data[:-3], ca.keys["x25519"])
+
+
+def _with_originator(data, originator_public_key):
+    """data (one KeyAgreeRecipientInfo) with another OriginatorPublicKey, lengths rebuilt."""
+    chain, [kari] = _cms_ecx._recipient_infos(data)
+    f = der.children(data, kari)
+    orig = der.tlv(0xA0, der.tlv(0xA1, originator_public_key))
+    new = der.tlv(0xA1, f[0].encoding(data) + orig + b"".join(x.encoding(data) for x in f[2:]))
+    return _cms_ecx._replace(data, chain, der.tlv(der.SET, new))
+
+
+def test_stream_refused(ca):
+    src = BIO.MemoryBuffer(DATA)
+    with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="stream"):
+        CMS.encrypt(src, [ca.certs["x25519"]], stream=True)
