@@ -32,10 +32,10 @@ does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; not
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from M2Sec import BIO, EVP, X509, _cms_ecx, m2
-from M2Sec._base import Owned
+from M2Sec._base import Handle
 from M2Sec.SMIME import SMIME_Error
 
 __all__ = [
@@ -290,27 +290,29 @@ class Verified:
             "None" if self.content is None else "<%d bytes>" % len(self.content), self.signers)
 
 
-class ContentInfo(Owned):
+class ContentInfo(m2.CMSBase, Handle):
     """One CMS ContentInfo (signedData, envelopedData, authEnvelopedData ...).
 
     Owns its CMS_ContentInfo; ``close()`` frees it.  A structure made with ``stream=True``
     holds its input BIO until it is written (``write_der``/``write_pem``/``write_smime``).
+
+    The pointer lives in the C base (``m2.CMSBase``), which frees it when the object dies (no
+    Python finalizer: one is made per message); ``_p`` is the object itself, which every
+    ``m2.cms_*`` function takes.
     """
 
-    _free_fn = m2.cms_free
-    # one is made per message: the base class is called directly (not through super()), and
+    _pyfree = 1
+    _owner = None
     # the attributes of a streaming structure default on the class
     _stream: Optional[BIO.BIO] = None
     _flags: int = 0
 
-    def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None:
-        Owned.__init__(self, ptr)
-        if _stream is not None or _flags:
-            self._stream, self._flags = _stream, _flags
+    if TYPE_CHECKING:  # the signature; at run time the C base's __init__ serves it
+        def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None: ...
 
     def close(self) -> None:
         self._stream = None
-        Owned.close(self)
+        Handle.close(self)
 
     free = close
 

@@ -15,6 +15,13 @@
 %}
 
 M2_NONNULL(CMS_ContentInfo *)
+/* CMS.ContentInfo's base, m2.CMSBase (below), holds its CMS_ContentInfo itself, as EVP.Cipher's
+ * m2.CipherBase holds its context: a CMS_ContentInfo * argument takes such an object as well as
+ * a pointer, and m2.cms_free() given one takes the pointer from it first (freed once). */
+%{
+static PyTypeObject m2_cms_type;
+%}
+M2_CTX_ARG(CMS_ContentInfo, m2_cms_type)
 M2_AREA_INIT(cms_init, M2_CMS)
 M2_AREA_INIT(cms_format_init, M2_CMS_FORMAT)
 M2_AREA_INIT(cms_signature_init, M2_CMS_SIGNATURE)
@@ -69,7 +76,72 @@ M2_AREA_INIT(cms_unsupported_init, M2_CMS_UNSUPPORTED)
 %constant int CMS_RECIPINFO_OTHER = CMS_RECIPINFO_OTHER;
 
 %rename(cms_free) CMS_ContentInfo_free;
-void CMS_ContentInfo_free(CMS_ContentInfo *cms);
+void CMS_ContentInfo_free(CMS_ContentInfo *owned_ctx);
+
+/* ---- m2.CMSBase: the CMS_ContentInfo of CMS.ContentInfo, freed when the object dies ----
+ * One is made per message: owning the pointer in C spares each message a Python __init__ and a
+ * __del__ finalizer.  ContentInfo(ptr, _stream=None, _flags=0) takes the pointer a cms_*
+ * function returned; _p is the object itself while it holds one (what m2's functions take),
+ * None after close(), which frees it (setting _p to None). */
+%{
+static void m2_cms_dealloc(m2_ctx_obj *self) {
+    CMS_ContentInfo *cms = self->ctx;
+    self->ctx = NULL;
+    CMS_ContentInfo_free(cms);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int m2_cms_init(m2_ctx_obj *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"ptr", "_stream", "_flags", NULL};
+    PyObject *ptr, *stream = Py_None, *flags = NULL;
+    void *cms = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:ContentInfo", names, &ptr, &stream, &flags)) return -1;
+    if (ptr == Py_None) {
+        PyErr_Format(PyExc_ValueError, "%s needs an OpenSSL pointer, got None", Py_TYPE(self)->tp_name);
+        return -1;
+    }
+    if (!SWIG_IsOK(SWIG_ConvertPtr(ptr, &cms, SWIGTYPE_p_CMS_ContentInfo, 0)) || !cms) {
+        PyErr_SetString(PyExc_TypeError, "ContentInfo() needs a CMS_ContentInfo pointer");
+        return -1;
+    }
+    if (m2_ctx_busy(self) < 0) return -1;
+    if (self->ctx) CMS_ContentInfo_free(self->ctx);
+    self->ctx = cms;
+    if (stream != Py_None && PyObject_SetAttrString((PyObject *)self, "_stream", stream) < 0) return -1;
+    if (flags && PyObject_IsTrue(flags) && PyObject_SetAttrString((PyObject *)self, "_flags", flags) < 0) return -1;
+    return 0;
+}
+
+static int m2_cms_set_p(m2_ctx_obj *self, PyObject *v, void *c) {
+    CMS_ContentInfo *cms = self->ctx;
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    if (m2_ctx_busy(self) < 0) return -1;
+    self->ctx = NULL;
+    CMS_ContentInfo_free(cms);
+    return 0;
+}
+
+static PyGetSetDef m2_cms_getset[] = {
+    {"_p", (getter)m2_ctx_get_p, (setter)m2_cms_set_p, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_cms_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.CMSBase",
+    .tp_basicsize = sizeof(m2_ctx_obj),
+    .tp_dealloc = (destructor)m2_cms_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A CMS_ContentInfo owned by its object (CMS.ContentInfo's base).",
+    .tp_getset = m2_cms_getset,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)m2_cms_init,
+};
+%}
+%init %{
+    if (PyType_Ready(&m2_cms_type) < 0 || PyModule_AddObject(m, "CMSBase", Py_NewRef(&m2_cms_type)) < 0)
+        return -1;
+%}
 
 %{
 /* 1 if e says that an algorithm (cipher, digest, key type, recipient or content type) is one
