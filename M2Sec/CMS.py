@@ -441,7 +441,7 @@ def default_digest(key: EVP.PKey) -> str:
     for Ed448 (RFC 8419), SHA-256 for RSA and EC keys (RFC 8551 section 2.1)."""
     if not isinstance(key, EVP.PKey):
         raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
-    return _EDDSA_DIGESTS.get(cast(str, m2.pkey_type_name(key._ptr())), "sha256")
+    return _EDDSA_DIGESTS.get(m2.pkey_type_name(key._ptr()), "sha256")
 
 
 @dataclass

@@ -810,7 +810,7 @@ class PKey(PrivateKeyPEM, Owned):
     @property
     def key_type(self) -> str:
         """OpenSSL's name of the key type ('RSA', 'EC', 'ED25519', ...; '' when empty)."""
-        return cast(str, m2.pkey_type_name(self._ptr()))
+        return m2.pkey_type_name(self._ptr())
 
     def is_private(self) -> bool:
         return bool(m2.pkey_is_private(self._ptr()))

@@ -55,8 +55,7 @@ NEVER_NULL_STR = {
     "openssl_version_text",                                     # OpenSSL_version: "not available"
     "provider_get0_name",                                       # the name it was loaded under
     "pkcs7_type_sn",                                            # a helper: "UNDEF" for none
-    # pkey_type_name ("" for none) belongs here too; M2Sec/CMS.py still casts its result, and
-    # mypy --strict calls that cast redundant once the stub says str: add it with that cast gone.
+    "pkey_type_name",                                           # a helper: "" for none
 }
 BUFFER = "_Buffer"
 
