@@ -31,8 +31,9 @@ Errors are :class:`ECXError` with a ``kind`` ("format", "decrypt", "unsupported"
 the CMS module turns into its exception classes.
 """
 
+import binascii
 import struct
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
@@ -215,12 +216,11 @@ def _replace(buf: bytes, chain: List[der.TLV], new_set: bytes) -> bytes:
     return out
 
 
-def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
-    """The DER message OpenSSL made, each pending KEK recipient made the
-    KeyAgreeRecipientInfo it stands for.  :raises ECXError:"""
+def _kari_set(buf: bytes, ris: Sequence[der.TLV], pending: Sequence[Pending]) -> bytes:
+    """The RecipientInfos SET with each pending KEK recipient made its KeyAgreeRecipientInfo.
+    :raises ECXError:"""
     by_id = {p.key_id: p for p in pending}
     try:
-        chain, ris = _recipient_infos(buf)
         out: List[bytes] = []
         for ri in ris:
             p = None
@@ -238,7 +238,17 @@ def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
         raise ECXError("format", "cannot rewrite the recipients: %s" % e) from None
     if by_id:
         raise ECXError("format", "OpenSSL's message lacks an X25519/X448 recipient")
-    return _replace(buf, chain, _set_of(out))
+    return _set_of(out)
+
+
+def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
+    """The DER message OpenSSL made, each pending KEK recipient made the
+    KeyAgreeRecipientInfo it stands for.  :raises ECXError:"""
+    try:
+        chain, ris = _recipient_infos(buf)
+    except der.DERError as e:
+        raise ECXError("format", "cannot rewrite the recipients: %s" % e) from None
+    return _replace(buf, chain, _kari_set(buf, ris, pending))
 
 
 # ---- decrypting ----
@@ -322,18 +332,13 @@ def _open_kari(buf: bytes, ri: der.TLV, key: EVP.PKey, cert: Optional[X509.X509]
     return out
 
 
-def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple[bytes, List[Candidate]]:
-    """(the DER message with key's KeyAgreeRecipientInfos made KEK recipients, the
-    candidates' KEKs and key ids to try in turn).
-
-    :raises ECXError: malformed ("format"), no recipient for this key ("decrypt"), only
-        recipients with an unknown KDF or wrap ("unsupported"), a low-order originator key
-        ("decrypt").
-    """
+def _kek_set(buf: bytes, ris: Sequence[der.TLV], key: EVP.PKey,
+             cert: Optional[X509.X509]) -> Tuple[bytes, List[Candidate]]:
+    """(the RecipientInfos SET with key's KeyAgreeRecipientInfos made KEK recipients, the
+    candidates).  :raises ECXError: as :func:`to_kek`."""
     problems: List[ECXError] = []
     candidates: List[Candidate] = []
     try:
-        chain, ris = _recipient_infos(buf)
         out: List[bytes] = []
         for ri in ris:
             opened = _open_kari(buf, ri, key, cert, problems) if ri.tag == _KARI else []
@@ -348,4 +353,261 @@ def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple
         if problems:
             raise problems[0]
         raise ECXError("decrypt", "no %s recipient for this key in the message" % key.key_type)
-    return _replace(buf, chain, _set_of(out)), candidates
+    return _set_of(out), candidates
+
+
+def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple[bytes, List[Candidate]]:
+    """(the DER message with key's KeyAgreeRecipientInfos made KEK recipients, the
+    candidates' KEKs and key ids to try in turn).
+
+    :raises ECXError: malformed ("format"), no recipient for this key ("decrypt"), only
+        recipients with an unknown KDF or wrap ("unsupported"), a low-order originator key
+        ("decrypt").
+    """
+    try:
+        chain, ris = _recipient_infos(buf)
+    except der.DERError as e:
+        raise ECXError("format", "malformed KeyAgreeRecipientInfo: %s" % e) from None
+    new_set, candidates = _kek_set(buf, ris, key, cert)
+    return _replace(buf, chain, new_set), candidates
+
+
+# ---- streaming: only the head of the message (up to the end of its RecipientInfos) is rewritten ----
+#
+# OpenSSL writes a streamed (Auth)EnvelopedData with indefinite lengths on ContentInfo, its [0],
+# the (Auth)EnvelopedData SEQUENCE and what follows the RecipientInfos; the version, the
+# originatorInfo and the RecipientInfos SET before the content are DER.  A non-streamed message
+# (or Bouncy Castle's) has definite lengths throughout.  Either way the RecipientInfos come
+# before the encrypted content, so rewriting them needs only the bytes up to their end: the
+# head.  The outer headers are rewritten (a definite length grows or shrinks by what the SET
+# did, an indefinite one stays so), everything after the SET passes through unchanged.
+
+#: the most bytes of a message's head (everything up to the end of its RecipientInfos) held in
+#: memory while streaming; a longer head is refused
+MAX_HEAD = 1 << 20
+
+
+class _More(Exception):
+    """The head is not complete yet: more of the stream is needed."""
+
+
+class Head(NamedTuple):
+    """The parsed head of a BER (Auth)EnvelopedData."""
+
+    outer: List[Tuple[int, int, int, Optional[int]]]  # (tag, start, body, length or None) of ContentInfo, [0], the SEQUENCE
+    ris: der.TLV                                      # the RecipientInfos SET
+    children: List[der.TLV]                           # its RecipientInfos
+
+
+def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optional[int]]:
+    """(tag, where the content starts, the length or None when indefinite) of the BER element
+    at pos, which must lie before end (the enclosing definite end).  :raises _More, der.DERError:"""
+    def need(n: int) -> None:
+        if end is not None and n > end:
+            raise der.DERError("an element at offset %d runs past the one around it" % pos)
+        if n > len(buf):
+            raise _More
+    need(pos + 2)
+    tag, first = buf[pos], buf[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise der.DERError("tag in the high-number form at offset %d" % pos)
+    if first < 0x80:
+        length: Optional[int] = first
+        body = pos + 2
+    elif first == 0x80:
+        if not tag & 0x20:
+            raise der.DERError("indefinite length on a primitive element at offset %d" % pos)
+        return tag, pos + 2, None
+    else:
+        n = first & 0x7F
+        if n > 8:
+            raise der.DERError("a length of %d octets at offset %d" % (n, pos))
+        need(pos + 2 + n)
+        length = int.from_bytes(buf[pos + 2:pos + 2 + n], "big")
+        body = pos + 2 + n
+    if end is not None and body + length > end:
+        raise der.DERError("the length at offset %d runs past the element around it" % pos)
+    return tag, body, length
+
+
+def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
+    """The head of the (Auth)EnvelopedData whose first bytes buf holds.
+
+    :raises _More: buf ends inside the head.
+    :raises der.DERError: not an (auth)envelopedData, malformed, lengths that contradict each
+        other, an indefinite-length RecipientInfos or originatorInfo, a head over limit bytes.
+    """
+    outer: List[Tuple[int, int, int, Optional[int]]] = []
+    end: Optional[int] = None
+
+    def enter(pos: int, tag: int, what: str) -> int:
+        nonlocal end
+        t, body, length = _header(buf, pos, end)
+        if t != tag:
+            raise der.DERError("%s expected (tag 0x%02x) at offset %d" % (what, tag, pos))
+        outer.append((t, pos, body, length))
+        if length is not None:
+            end = body + length
+        return body
+
+    def element(pos: int, tags: Tuple[int, ...], what: str) -> der.TLV:
+        t, body, length = _header(buf, pos, end)
+        if t not in tags:
+            raise der.DERError("%s expected at offset %d" % (what, pos))
+        if length is None:
+            raise der.DERError("%s with an indefinite length (only its enclosers may have one)" % what)
+        if body + length > limit:
+            raise der.DERError("the message's head (up to the end of its RecipientInfos) is over %d bytes" % limit)
+        if body + length > len(buf):
+            raise _More
+        return der.TLV(t, pos, body, body + length)
+
+    pos = enter(0, der.SEQUENCE, "ContentInfo")
+    kind = element(pos, (der.OID,), "contentType")
+    if der.decode_oid(buf, kind) not in (_ENVELOPED, _AUTH_ENVELOPED):
+        raise der.DERError("not an envelopedData or authEnvelopedData")
+    pos = enter(kind.end, 0xA0, "content [0]")
+    pos = enter(pos, der.SEQUENCE, "(Auth)EnvelopedData")
+    version = element(pos, (der.INTEGER,), "version")
+    nxt = element(version.end, (0xA0, der.SET), "originatorInfo or recipientInfos")
+    if nxt.tag == 0xA0:
+        nxt = element(nxt.end, (der.SET,), "recipientInfos")
+    return Head(outer, nxt, der.children(buf, nxt))
+
+
+def rewrite_head(buf: bytes, head: Head, new_set: bytes) -> bytes:
+    """The head with its RecipientInfos SET replaced by new_set: definite outer lengths
+    recomputed (inside out: a header may change size), indefinite ones kept."""
+    delta = len(new_set) - (head.ris.end - head.ris.start)
+    headers: List[bytes] = []
+    for tag, start, body, length in reversed(head.outer):
+        h = bytes([tag]) + (b"\x80" if length is None else der._length(length + delta))
+        delta += len(h) - (body - start)
+        headers.append(h)
+    out = bytearray()
+    pos = 0
+    for (tag, start, body, length), h in zip(head.outer, reversed(headers)):
+        out += buf[pos:start] + h
+        pos = body
+    out += buf[pos:head.ris.start] + new_set
+    return bytes(out)
+
+
+class HeadFilter:
+    """A stream filter: :meth:`feed` takes the message in pieces and returns what to pass on;
+    it holds back the head (at most limit bytes) until it is complete, rewrites it with
+    rewrite(buf, head) and passes the rest through unchanged.  :meth:`close` at the end."""
+
+    def __init__(self, rewrite: Callable[[bytes, Head], bytes], limit: int = MAX_HEAD) -> None:
+        self._rewrite, self._limit = rewrite, limit
+        self._buf: Optional[bytearray] = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        if self._buf is None:
+            return data
+        self._buf += data
+        buf = bytes(self._buf)
+        try:
+            head = parse_head(buf, self._limit)
+        except _More:
+            if len(buf) > self._limit:
+                raise ECXError("format", "the message's head is over %d bytes" % self._limit) from None
+            return b""
+        except der.DERError as e:
+            raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
+        self._buf = None
+        return self._rewrite(buf, head) + buf[head.ris.end:]
+
+    def close(self) -> bytes:
+        if self._buf is not None:
+            raise ECXError("format", "the stream ends inside the message's head (%d bytes): truncated"
+                           % len(self._buf))
+        return b""
+
+
+def key_agreement_filter(pending: Sequence[Pending], limit: int = MAX_HEAD) -> HeadFilter:
+    """The filter that makes OpenSSL's streamed KEK recipients RFC 8418's key agreement."""
+    return HeadFilter(lambda buf, head: rewrite_head(buf, head, _kari_set(buf, head.children, pending)), limit)
+
+
+class KEKFilter(HeadFilter):
+    """The filter that makes key's KeyAgreeRecipientInfos KEK recipients; ``candidates``
+    once the head has passed."""
+
+    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
+        self.candidates: List[Candidate] = []
+
+        def rewrite(buf: bytes, head: Head) -> bytes:
+            new_set, self.candidates = _kek_set(buf, head.children, key, cert)
+            return rewrite_head(buf, head, new_set)
+        super().__init__(rewrite, limit)
+
+
+class Base64Filter:
+    """A HeadFilter inside base64 text (PEM, S/MIME): the lines before the base64 body (up to
+    a "-----BEGIN" or a blank line) and from its end (a blank or "-----" line) pass as they
+    are; the body is decoded, filtered and encoded again in lines of 64 characters."""
+
+    def __init__(self, inner: HeadFilter, max_line: int = 1 << 16) -> None:
+        self._inner, self._max_line = inner, max_line
+        self._line = b""
+        self._state = "pre"
+        self._text = b""     # base64 characters not yet decoded (less than 4)
+        self._bin = b""      # filtered bytes not yet encoded (less than 48)
+        self._eol = b"\n"
+
+    def _encode(self, data: bytes, final: bool) -> bytes:
+        self._bin += data
+        n = len(self._bin) if final else len(self._bin) - len(self._bin) % 48
+        out = b"".join(binascii.b2a_base64(self._bin[i:i + 48], newline=False) + self._eol
+                       for i in range(0, n, 48))
+        self._bin = self._bin[n:]
+        return out
+
+    def _body(self, line: bytes) -> bytes:
+        text = self._text + b"".join(line.split())
+        n = len(text) - len(text) % 4
+        self._text = text[n:]
+        try:
+            data = binascii.a2b_base64(text[:n])
+        except binascii.Error as e:
+            raise ECXError("format", "bad base64 in the message: %s" % e) from None
+        return self._encode(self._inner.feed(data), False)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._state == "post":
+            return data
+        out = []
+        lines = (self._line + data).split(b"\n")
+        self._line = lines.pop()
+        if len(self._line) > self._max_line:
+            raise ECXError("format", "a line of over %d bytes in base64 text" % self._max_line)
+        for i, raw in enumerate(lines):
+            line = raw + b"\n"
+            if self._state == "pre":
+                out.append(line)
+                if raw.startswith(b"-----BEGIN") or not raw.strip():
+                    self._state = "body"
+            elif self._state == "body" and (not raw.strip() or raw.startswith(b"-----")):
+                if self._text:
+                    raise ECXError("format", "the base64 text ends in the middle of a group")
+                out.append(self._encode(self._inner.close(), True))
+                self._state = "post"
+                out.append(b"\n".join(lines[i:]) + b"\n" + self._line)
+                self._line = b""
+                break
+            else:
+                if raw.endswith(b"\r"):
+                    self._eol = b"\r\n"
+                out.append(self._body(raw))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        if self._state == "post":
+            return b""
+        if self._state == "pre":
+            raise ECXError("format", "no base64 body in the message")
+        out = self._body(self._line)
+        if self._text:
+            raise ECXError("format", "the base64 text ends in the middle of a group")
+        return out + self._encode(self._inner.close(), True)
