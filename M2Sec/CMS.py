@@ -31,6 +31,7 @@ does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; wit
 """
 
 import datetime
+import itertools
 import mmap
 import os
 import tempfile
@@ -844,6 +845,97 @@ def _chunks(source: Any) -> Iterator[bytes]:
             yield view[i:i + _CHUNK].tobytes()
 
 
+def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], bool]:
+    """(the same chunks, whether they start an envelopedData), read up to its head (at most
+    limit bytes, or what there is when malformed: the caller's parse says why)."""
+    seen: List[bytes] = []
+    size = 0
+    for chunk in chunks:
+        seen.append(chunk)
+        size += len(chunk)
+        buf = b"".join(seen)
+        try:
+            _cms_ecx.parse_head(buf, limit)
+        except _cms_ecx.NeedMore:
+            if size > limit:
+                break
+            continue
+        except _cms_ecx.der.DERError:  # malformed: the caller's parse says why
+            break
+        return itertools.chain(seen, chunks), buf[:20].find(_ENVELOPED_OID) > 0
+    return itertools.chain(seen, chunks), False
+
+
+_ENVELOPED_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
+
+
+def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
+                  flags: int, limit: int) -> Optional[bytes]:
+    """decrypt_stream() of an EnvelopedData for an X25519/X448 key with memory bounded by the
+    head: OpenSSL gets the small message DetachFilter makes of the head (the content left
+    out) and reads the encrypted content as detached content from a pipe, which a thread fills
+    from the rest of the stream (CMS_decrypt's dcont)."""
+    filt = _cms_ecx.DetachFilter(key, cert, limit)
+    first: List[bytes] = []
+    try:
+        for chunk in chunks:
+            first.append(filt.feed(chunk))
+            if filt.message is not None:
+                break
+        else:
+            first.append(filt.close())
+    except _cms_ecx.ECXError as e:
+        raise _ecx_error(e) from None
+    assert filt.message is not None
+    with load_der(filt.message) as ci:
+        for c in filt.candidates:
+            try:
+                m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
+                break
+            except CMSDecryptError:
+                continue  # the key does not unwrap: another recipient's, or tampered
+        else:
+            raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+        r, w = os.pipe()
+        try:
+            rbio = m2.bio_new_fd(r, m2.bio_close)
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+        failure: List[BaseException] = []
+
+        def run() -> None:
+            try:
+                with open(w, "wb") as pipe:
+                    for piece in first:
+                        pipe.write(piece)
+                    for chunk in chunks:
+                        pipe.write(filt.feed(chunk))
+                    filt.close()
+            except BrokenPipeError:
+                pass  # OpenSSL stopped reading: its error is raised
+            except BaseException as e:  # raised in the caller's thread below
+                failure.append(e)
+
+        t = threading.Thread(target=run, name="M2Sec CMS reader", daemon=True)
+        t.start()
+        error: Optional[CMSError] = None
+        try:
+            result = m2.cms_decrypt(ci._ptr(), None, None, rbio, _out(out), flags)
+        except CMSError as e:
+            result, error = None, e
+        finally:
+            m2.bio_free(rbio)  # closes the pipe: a writer still writing ends
+            t.join()
+        if failure:  # the stream's own error says more than OpenSSL's at its cut end
+            f = failure[0]
+            raise _ecx_error(f) if isinstance(f, _cms_ecx.ECXError) else f
+        if error is not None:
+            raise error
+        return cast(Optional[bytes], result)
+
+
 def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
                    out: Optional[BIO.BIO] = None, form: str = "DER", text: bool = False,
                    kek: Optional[Tuple[bytes, bytes]] = None, password: Union[bytes, str, None] = None,
@@ -863,6 +955,12 @@ def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X
     if form not in ("DER", "PEM", "SMIME"):
         raise ValueError("form must be 'DER', 'PEM' or 'SMIME'")
     ecx = key is not None and _cms_ecx.is_ecx_key(key)
+    chunks = _chunks(source)
+    if ecx and form == "DER":
+        assert key is not None
+        chunks, enveloped = _probe(chunks, max_head)
+        if enveloped:
+            return _ecx_detached(chunks, key, cert, out, m2.CMS_TEXT if text else m2.CMS_BINARY, max_head)
     filt: Any = None
     kf: Optional[_cms_ecx.KEKFilter] = None
     if ecx:
@@ -872,7 +970,7 @@ def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X
             filt = _cms_ecx.Base64Filter(kf)
     with tempfile.TemporaryFile(dir=tmpdir) as tmp:
         try:
-            for chunk in _chunks(source):
+            for chunk in chunks:
                 tmp.write(filt.feed(chunk) if filt else chunk)
             if filt:
                 tmp.write(filt.close())

@@ -387,7 +387,7 @@ def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple
 MAX_HEAD = 1 << 20
 
 
-class _More(Exception):
+class NeedMore(Exception):
     """The head is not complete yet: more of the stream is needed."""
 
 
@@ -401,12 +401,12 @@ class Head(NamedTuple):
 
 def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optional[int]]:
     """(tag, where the content starts, the length or None when indefinite) of the BER element
-    at pos, which must lie before end (the enclosing definite end).  :raises _More, der.DERError:"""
+    at pos, which must lie before end (the enclosing definite end).  :raises NeedMore, der.DERError:"""
     def need(n: int) -> None:
         if end is not None and n > end:
             raise der.DERError("an element at offset %d runs past the one around it" % pos)
         if n > len(buf):
-            raise _More
+            raise NeedMore
     need(pos + 2)
     tag, first = buf[pos], buf[pos + 1]
     if tag & 0x1F == 0x1F:
@@ -430,10 +430,25 @@ def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optiona
     return tag, body, length
 
 
+def _element(buf: bytes, pos: int, end: Optional[int], tags: Tuple[int, ...], what: str, limit: int) -> der.TLV:
+    """The whole definite-length element at pos (one of tags), ending by limit.
+    :raises NeedMore, der.DERError:"""
+    t, body, length = _header(buf, pos, end)
+    if t not in tags:
+        raise der.DERError("%s expected at offset %d" % (what, pos))
+    if length is None:
+        raise der.DERError("%s with an indefinite length (only its enclosers may have one)" % what)
+    if body + length > limit:
+        raise der.DERError("the message's head (up to the end of its RecipientInfos) is over %d bytes" % limit)
+    if body + length > len(buf):
+        raise NeedMore
+    return der.TLV(t, pos, body, body + length)
+
+
 def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
     """The head of the (Auth)EnvelopedData whose first bytes buf holds.
 
-    :raises _More: buf ends inside the head.
+    :raises NeedMore: buf ends inside the head.
     :raises der.DERError: not an (auth)envelopedData, malformed, lengths that contradict each
         other, an indefinite-length RecipientInfos or originatorInfo, a head over limit bytes.
     """
@@ -451,16 +466,7 @@ def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
         return body
 
     def element(pos: int, tags: Tuple[int, ...], what: str) -> der.TLV:
-        t, body, length = _header(buf, pos, end)
-        if t not in tags:
-            raise der.DERError("%s expected at offset %d" % (what, pos))
-        if length is None:
-            raise der.DERError("%s with an indefinite length (only its enclosers may have one)" % what)
-        if body + length > limit:
-            raise der.DERError("the message's head (up to the end of its RecipientInfos) is over %d bytes" % limit)
-        if body + length > len(buf):
-            raise _More
-        return der.TLV(t, pos, body, body + length)
+        return _element(buf, pos, end, tags, what, limit)
 
     pos = enter(0, der.SEQUENCE, "ContentInfo")
     kind = element(pos, (der.OID,), "contentType")
@@ -509,7 +515,7 @@ class HeadFilter:
         buf = bytes(self._buf)
         try:
             head = parse_head(buf, self._limit)
-        except _More:
+        except NeedMore:
             if len(buf) > self._limit:
                 raise ECXError("format", "the message's head is over %d bytes" % self._limit) from None
             return b""
@@ -611,3 +617,113 @@ class Base64Filter:
         if self._text:
             raise ECXError("format", "the base64 text ends in the middle of a group")
         return out + self._encode(self._inner.close(), True)
+
+
+class DetachFilter:
+    """An EnvelopedData streamed through in two parts, for OpenSSL's CMS_decrypt with detached
+    content: once the head and the EncryptedContentInfo's algorithm have passed, ``message``
+    is a small DER EnvelopedData (key's KeyAgreeRecipientInfos made KEK recipients, the
+    encryptedContent left out, ``candidates`` set); :meth:`feed` then returns the bytes of the
+    encrypted content alone (a primitive [0], or the chunks of a constructed one, definite or
+    indefinite).  What follows the content (unprotectedAttrs) is not read.  At most limit
+    bytes are held."""
+
+    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
+        self._key, self._cert, self._limit = key, cert, limit
+        self._buf = bytearray()
+        self.message: Optional[bytes] = None
+        self.candidates: List[Candidate] = []
+        self._state = "head"     # head, start, prim, cons, done
+        self._left = 0           # bytes left in the current primitive piece
+        self._pos = 0            # bytes of the content passed (for a definite constructed end)
+        self._end: Optional[int] = None
+
+    def _split(self, buf: bytes) -> int:
+        """Parses the head and the EncryptedContentInfo's start; sets message.  :raises NeedMore:"""
+        head = parse_head(buf, self._limit)
+        seq = head.outer[2]
+        tag, body, length = _header(buf, head.ris.end, None if seq[3] is None else seq[2] + seq[3])
+        if tag != der.SEQUENCE:
+            raise der.DERError("EncryptedContentInfo expected")
+        end = None if length is None else body + length
+        kind = _element(buf, body, end, (der.OID,), "contentType", self._limit)
+        alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", self._limit)
+        if der.decode_oid(buf, der.read(buf, head.outer[0][2], len(buf))) != _ENVELOPED:
+            raise der.DERError("not an envelopedData")
+        new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
+        eci = der.seq(buf[kind.start:alg.end])
+        inner = der.seq(bytes(buf[head.outer[2][2]:head.ris.start]) + new_set + eci)
+        self.message = der.seq(der.oid(_ENVELOPED), der.tlv(0xA0, inner))
+        return alg.end
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        if self._state == "head":
+            buf = bytes(self._buf)
+            try:
+                n = self._split(buf)
+            except NeedMore:
+                if len(buf) > self._limit:
+                    raise ECXError("format", "the message's head is over %d bytes" % self._limit) from None
+                return b""
+            except der.DERError as e:
+                raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
+            del self._buf[:n]
+            self._state = "start"
+        return self._content()
+
+    def _content(self) -> bytes:
+        out: List[bytes] = []
+        buf = self._buf
+        while self._state != "done":
+            if self._left:
+                n = min(self._left, len(buf))
+                if not n:
+                    break
+                out.append(bytes(buf[:n]))
+                del buf[:n]
+                self._left -= n
+                self._pos += n
+                if not self._left and self._state == "prim":
+                    self._state = "done"
+                continue
+            if self._state == "cons" and self._end is not None and self._pos >= self._end:
+                self._state = "done"
+                break
+            try:
+                tag, body, length = _header(bytes(buf[:12]), 0, None)
+            except NeedMore:
+                break
+            except der.DERError as e:
+                raise ECXError("format", "malformed encrypted content: %s" % e) from None
+            del buf[:body]
+            self._pos += body
+            if self._state == "start":
+                if tag == 0x80 and length is not None:
+                    self._state, self._left = "prim", length
+                    if not length:
+                        self._state = "done"
+                elif tag == 0xA0:
+                    self._state = "cons"
+                    self._end = None if length is None else self._pos + length
+                else:
+                    raise ECXError("format", "no encrypted content in the message (detached?)")
+            elif tag == 0 and length == 0 and self._end is None:
+                self._state = "done"
+            elif tag == der.OCTET_STRING and length is not None:
+                self._left = length
+            else:
+                raise ECXError("format", "malformed encrypted content: tag 0x%02x in its chunks" % tag)
+        if self._state == "done":
+            buf.clear()  # unprotectedAttrs, end-of-contents: not read
+        elif len(buf) > self._limit:
+            raise ECXError("format", "malformed encrypted content")
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        if self._state == "head":
+            raise ECXError("format", "the stream ends inside the message's head (%d bytes): truncated"
+                           % len(self._buf))
+        if self._state != "done":
+            raise ECXError("format", "the stream ends inside the encrypted content: truncated")
+        return b""
