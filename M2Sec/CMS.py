@@ -860,7 +860,7 @@ def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], bool]:
             if size > limit:
                 break
             continue
-        except _cms_ecx.der.DERError:  # malformed: the caller's parse says why
+        except ValueError:  # DERError: malformed: the caller's parse says why
             break
         return itertools.chain(seen, chunks), buf[:20].find(_ENVELOPED_OID) > 0
     return itertools.chain(seen, chunks), False

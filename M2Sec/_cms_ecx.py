@@ -38,7 +38,9 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
 
-__all__ = ["ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS"]
+__all__ = ["ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS", "MAX_HEAD",
+           "NeedMore", "Head", "parse_head", "rewrite_head", "HeadFilter", "key_agreement_filter", "KEKFilter",
+           "Base64Filter", "DetachFilter"]
 
 KEY_OIDS = {"X25519": "1.3.101.110", "X448": "1.3.101.111"}
 _KEY_BY_OID = {v: k for k, v in KEY_OIDS.items()}
@@ -412,7 +414,7 @@ def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optiona
     if tag & 0x1F == 0x1F:
         raise der.DERError("tag in the high-number form at offset %d" % pos)
     if first < 0x80:
-        length: Optional[int] = first
+        length = first
         body = pos + 2
     elif first == 0x80:
         if not tag & 0x20:
