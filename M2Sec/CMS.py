@@ -786,13 +786,7 @@ def _ecx_write(ci: ContentInfo, writer: Any, bio: BIO.BIO, source: Optional[BIO.
     released), the filter reads it here; memory stays bounded by the head and a chunk."""
     inner = _cms_ecx.key_agreement_filter(ci._ecx or [])
     filt = inner if writer is m2.cms_write_der else _cms_ecx.Base64Filter(inner)
-    r, w = os.pipe()
-    try:
-        wbio = m2.bio_new_fd(w, m2.bio_close)
-    except BaseException:
-        os.close(r)
-        os.close(w)
-        raise
+    r, wbio = _pipe(write=True)
     failure: List[BaseException] = []
     args = (ci._ptr(), wbio, _p(source), flags)
 
@@ -819,6 +813,17 @@ def _ecx_write(ci: ContentInfo, writer: Any, bio: BIO.BIO, source: Optional[BIO.
         t.join()  # the pipe is closed by now: a writer still writing fails and ends
     if failure:
         raise failure[0]
+
+
+def _pipe(write: bool) -> Tuple[int, Any]:
+    """A pipe: (the descriptor of one end, a BIO owning the other: its write end if write)."""
+    r, w = os.pipe()
+    try:
+        return (r, m2.bio_new_fd(w, m2.bio_close)) if write else (w, m2.bio_new_fd(r, m2.bio_close))
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
 
 
 def _write_all(bio: BIO.BIO, data: bytes) -> None:
@@ -896,13 +901,7 @@ def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X5
                 continue  # the key does not unwrap: another recipient's, or tampered
         else:
             raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
-        r, w = os.pipe()
-        try:
-            rbio = m2.bio_new_fd(r, m2.bio_close)
-        except BaseException:
-            os.close(r)
-            os.close(w)
-            raise
+        w, rbio = _pipe(write=False)
         failure: List[BaseException] = []
 
         def run() -> None:

@@ -33,7 +33,7 @@ the CMS module turns into its exception classes.
 
 import binascii
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
@@ -501,6 +501,22 @@ def rewrite_head(buf: bytes, head: Head, new_set: bytes) -> bytes:
     return bytes(out)
 
 
+_T = TypeVar("_T")
+
+
+def _complete_head(parse: Callable[[bytes, int], _T], buf: bytes, limit: int) -> Optional[_T]:
+    """parse(buf, limit), or None while buf ends inside the head (up to limit bytes).
+    :raises ECXError: a head over limit bytes, or malformed."""
+    try:
+        return parse(buf, limit)
+    except NeedMore:
+        if len(buf) > limit:
+            raise ECXError("format", "the message's head is over %d bytes" % limit) from None
+        return None
+    except der.DERError as e:
+        raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
+
+
 class HeadFilter:
     """A stream filter: :meth:`feed` takes the message in pieces and returns what to pass on;
     it holds back the head (at most limit bytes) until it is complete, rewrites it with
@@ -515,14 +531,9 @@ class HeadFilter:
             return data
         self._buf += data
         buf = bytes(self._buf)
-        try:
-            head = parse_head(buf, self._limit)
-        except NeedMore:
-            if len(buf) > self._limit:
-                raise ECXError("format", "the message's head is over %d bytes" % self._limit) from None
+        head = _complete_head(parse_head, buf, self._limit)
+        if head is None:
             return b""
-        except der.DERError as e:
-            raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
         self._buf = None
         return self._rewrite(buf, head) + buf[head.ris.end:]
 
@@ -640,16 +651,16 @@ class DetachFilter:
         self._pos = 0            # bytes of the content passed (for a definite constructed end)
         self._end: Optional[int] = None
 
-    def _split(self, buf: bytes) -> int:
+    def _split(self, buf: bytes, limit: int) -> int:
         """Parses the head and the EncryptedContentInfo's start; sets message.  :raises NeedMore:"""
-        head = parse_head(buf, self._limit)
+        head = parse_head(buf, limit)
         seq = head.outer[2]
         tag, body, length = _header(buf, head.ris.end, None if seq[3] is None else seq[2] + seq[3])
         if tag != der.SEQUENCE:
             raise der.DERError("EncryptedContentInfo expected")
         end = None if length is None else body + length
-        kind = _element(buf, body, end, (der.OID,), "contentType", self._limit)
-        alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", self._limit)
+        kind = _element(buf, body, end, (der.OID,), "contentType", limit)
+        alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", limit)
         if der.decode_oid(buf, der.read(buf, head.outer[0][2], len(buf))) != _ENVELOPED:
             raise der.DERError("not an envelopedData")
         new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
@@ -661,15 +672,9 @@ class DetachFilter:
     def feed(self, data: bytes) -> bytes:
         self._buf += data
         if self._state == "head":
-            buf = bytes(self._buf)
-            try:
-                n = self._split(buf)
-            except NeedMore:
-                if len(buf) > self._limit:
-                    raise ECXError("format", "the message's head is over %d bytes" % self._limit) from None
+            n = _complete_head(self._split, bytes(self._buf), self._limit)
+            if n is None:
                 return b""
-            except der.DERError as e:
-                raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
             del self._buf[:n]
             self._state = "start"
         return self._content()
