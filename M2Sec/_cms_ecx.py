@@ -650,6 +650,8 @@ class DetachFilter:
         self._left = 0           # bytes left in the current primitive piece
         self._pos = 0            # bytes of the content passed (for a definite constructed end)
         self._end: Optional[int] = None
+        self._base = 0           # where the content starts in the stream
+        self._closers: List[Optional[int]] = []  # where EncryptedContentInfo ... ContentInfo end (None: indefinite)
 
     def _split(self, buf: bytes, limit: int) -> int:
         """Parses the head and the EncryptedContentInfo's start; sets message.  :raises NeedMore:"""
@@ -664,6 +666,8 @@ class DetachFilter:
         if der.decode_oid(buf, der.read(buf, head.outer[0][2], len(buf))) != _ENVELOPED:
             raise der.DERError("not an envelopedData")
         new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
+        self._base = alg.end
+        self._closers = [end] + [None if n is None else b + n for _, _, b, n in reversed(head.outer)]
         eci = der.seq(buf[kind.start:alg.end])
         inner = der.seq(bytes(buf[head.outer[2][2]:head.ris.start]) + new_set + eci)
         self.message = der.seq(der.oid(_ENVELOPED), der.tlv(0xA0, inner))
@@ -721,11 +725,31 @@ class DetachFilter:
                 self._left = length
             else:
                 raise ECXError("format", "malformed encrypted content: tag 0x%02x in its chunks" % tag)
-        if self._state == "done":
-            buf.clear()  # unprotectedAttrs, end-of-contents: not read
-        elif len(buf) > self._limit:
-            raise ECXError("format", "malformed encrypted content")
+        if len(buf) > self._limit:  # what follows the content: unprotectedAttrs, end-of-contents
+            raise ECXError("format", "over %d bytes after the encrypted content" % self._limit)
         return b"".join(out)
+
+    def _check_tail(self) -> None:
+        """What follows the content closes the EncryptedContentInfo, (an unprotectedAttrs,)
+        the EnvelopedData, its [0] and the ContentInfo, as their lengths say.  :raises ECXError:"""
+        tail, at = bytes(self._buf), self._base + self._pos  # where tail starts in the stream
+        i = 0
+        for n, end in enumerate(self._closers):
+            if n == 1 and tail[i:i + 1] == b"\xa1":  # unprotectedAttrs, inside the EnvelopedData
+                try:
+                    i = _element(tail, i, None, (0xA1,), "unprotectedAttrs", len(tail)).end
+                except (NeedMore, der.DERError):
+                    raise ECXError("format", "the stream ends inside its unprotectedAttrs: truncated") from None
+            if end is None:
+                if tail[i:i + 2] != b"\0\0":
+                    raise ECXError("format", "an end-of-contents expected after the encrypted content: truncated "
+                                   "or malformed")
+                i += 2
+            elif at + i != end:
+                raise ECXError("format", "the message's lengths disagree with its content (%d bytes where "
+                               "%d were announced)" % (at + i, end))
+        if i != len(tail):
+            raise ECXError("format", "%d bytes after the end of the message" % (len(tail) - i))
 
     def close(self) -> bytes:
         if self._state == "head":
@@ -733,4 +757,5 @@ class DetachFilter:
                            % len(self._buf))
         if self._state != "done":
             raise ECXError("format", "the stream ends inside the encrypted content: truncated")
+        self._check_tail()
         return b""

@@ -472,6 +472,18 @@ def test_stream_bad_input(ca, cipher):
     if cipher.endswith("cbc"):  # M2Sec reads the chunks (OpenSSL's own BER reader takes any tag for them)
         with pytest.raises(CMS.CMSFormatError, match="tag 0x05 in its chunks"):
             CMS.decrypt_stream(bytes(bad), key, cert)
+        # what follows the content: the end-of-contents, the lengths of a definite message
+        for cut in (streamed[:-1], streamed[:-8], streamed + b"\0"):
+            with pytest.raises(CMS.CMSFormatError, match="end-of-contents|after the end"):
+                CMS.decrypt_stream(cut, key, cert)
+        n = whole[1] - 0x80  # the ContentInfo claims one byte more, which follows its [0]
+        assert 0 < n < 4
+        longer = bytearray(whole + b"\0")
+        longer[2:2 + n] = (int.from_bytes(whole[2:2 + n], "big") + 1).to_bytes(n, "big")
+        with pytest.raises(CMS.CMSFormatError, match="lengths disagree"):
+            CMS.decrypt_stream(bytes(longer), key, cert)
+        with pytest.raises(CMS.CMSFormatError, match="after the end"):
+            CMS.decrypt_stream(whole + b"\0", key, cert)
     # an indefinite-length RecipientInfos SET, and something else than enveloped data
     p = head.ris.start
     ber = streamed[:p] + b"\x31\x80" + streamed[head.ris.body:head.ris.end] + b"\x00\x00" + streamed[head.ris.end:]
