@@ -850,9 +850,10 @@ def _chunks(source: Any) -> Iterator[bytes]:
             yield view[i:i + _CHUNK].tobytes()
 
 
-def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], bool]:
-    """(the same chunks, whether they start an envelopedData), read up to its head (at most
-    limit bytes, or what there is when malformed: the caller's parse says why)."""
+def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], Optional[str]]:
+    """(the same chunks, the content type's OID if they start an (auth)envelopedData), read up
+    to its head (at most limit bytes, or what there is when malformed: the caller's parse says
+    why)."""
     seen: List[bytes] = []
     size = 0
     for chunk in chunks:
@@ -860,18 +861,50 @@ def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], bool]:
         size += len(chunk)
         buf = b"".join(seen)
         try:
-            _cms_ecx.parse_head(buf, limit)
+            kind = _cms_ecx.parse_head(buf, limit).kind
         except _cms_ecx.NeedMore:
             if size > limit:
                 break
             continue
         except ValueError:  # DERError: malformed: the caller's parse says why
             break
-        return itertools.chain(seen, chunks), buf[:20].find(_ENVELOPED_OID) > 0
-    return itertools.chain(seen, chunks), False
+        return itertools.chain(seen, chunks), kind
+    return itertools.chain(seen, chunks), None
 
 
-_ENVELOPED_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
+def _keyed(filt: _cms_ecx.DetachFilter, key: EVP.PKey) -> ContentInfo:
+    """The small message filt made of the head, its KEK set from the first candidate that
+    unwraps the content key.  :raises CMSDecryptError:"""
+    assert filt.message is not None
+    ci = load_der(filt.message)
+    for c in filt.candidates:
+        try:
+            m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
+            return ci
+        except CMSDecryptError:
+            continue  # the key does not unwrap: another recipient's, or tampered
+    ci.close()
+    raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+
+
+def _ecx_aead(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
+              flags: int, limit: int, tmpdir: Optional[str]) -> Optional[bytes]:
+    """decrypt_stream() of an AuthEnvelopedData for an X25519/X448 key: its tag comes after
+    the content and OpenSSL needs it first, so the encrypted content goes into a temporary
+    file (in tmpdir) and OpenSSL reads it from there as detached content once DetachFilter
+    has made the small message with the tag; the plaintext is held until the tag verifies."""
+    filt = _cms_ecx.DetachFilter(key, cert, limit)
+    with tempfile.TemporaryFile(dir=tmpdir) as tmp:
+        try:
+            for chunk in chunks:
+                tmp.write(filt.feed(chunk))
+            filt.close()
+        except _cms_ecx.ECXError as e:
+            raise _ecx_error(e) from None
+        tmp.flush()
+        tmp.seek(0)
+        with _keyed(filt, key) as ci, BIO.File(tmp, close_pyfile=0) as dcont:
+            return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), None, None, dcont._ptr(), _out(out), flags))
 
 
 def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
@@ -891,16 +924,7 @@ def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X5
             first.append(filt.close())
     except _cms_ecx.ECXError as e:
         raise _ecx_error(e) from None
-    assert filt.message is not None
-    with load_der(filt.message) as ci:
-        for c in filt.candidates:
-            try:
-                m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
-                break
-            except CMSDecryptError:
-                continue  # the key does not unwrap: another recipient's, or tampered
-        else:
-            raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+    with _keyed(filt, key) as ci:
         w, rbio = _pipe(write=False)
         failure: List[BaseException] = []
 
@@ -943,9 +967,11 @@ def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X
     a bytes-like object such as an mmap) in pieces, as :func:`decrypt` (same keys, out and
     exceptions).  For an X25519/X448 key only the head of the message (up to the end of its
     RecipientInfos, at most max_head bytes) is held and rewritten (RFC 8418: see
-    :mod:`M2Sec._cms_ecx`); the rest passes unchanged into a temporary file (in tmpdir) that
-    OpenSSL parses in place, so memory holds one parsed copy of the ciphertext, as
-    :func:`load_der` of an mmap does for other recipients.
+    :mod:`M2Sec._cms_ecx`).  In DER, OpenSSL then reads the encrypted content as detached
+    content: from a pipe for an EnvelopedData (memory bounded by the head), from a temporary
+    file (in tmpdir) for an AuthEnvelopedData, whose tag follows the content (the plaintext is
+    held until the tag verifies).  PEM, S/MIME and other keys go through a temporary file
+    that OpenSSL parses whole.
 
     :param form: "DER", "PEM" or "SMIME" (application/pkcs7-mime).
     :raises CMSFormatError: also for a head over max_head bytes, a stream that ends inside the
@@ -957,9 +983,12 @@ def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X
     chunks = _chunks(source)
     if ecx and form == "DER":
         assert key is not None
-        chunks, enveloped = _probe(chunks, max_head)
-        if enveloped:
-            return _ecx_detached(chunks, key, cert, out, m2.CMS_TEXT if text else m2.CMS_BINARY, max_head)
+        chunks, kind = _probe(chunks, max_head)
+        flags = m2.CMS_TEXT if text else m2.CMS_BINARY
+        if kind == _cms_ecx.ENVELOPED:
+            return _ecx_detached(chunks, key, cert, out, flags, max_head)
+        if kind == _cms_ecx.AUTH_ENVELOPED:
+            return _ecx_aead(chunks, key, cert, out, flags, max_head, tmpdir)
     filt: Any = None
     kf: Optional[_cms_ecx.KEKFilter] = None
     if ecx:

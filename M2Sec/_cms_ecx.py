@@ -38,7 +38,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, 
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
 
-__all__ = ["ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS", "MAX_HEAD",
+__all__ = ["ENVELOPED", "AUTH_ENVELOPED", "ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS", "MAX_HEAD",
            "NeedMore", "Head", "parse_head", "rewrite_head", "HeadFilter", "key_agreement_filter", "KEKFilter",
            "Base64Filter", "DetachFilter"]
 
@@ -61,8 +61,8 @@ KDFS = ("x963", "hkdf")
 _WRAP = {16: "2.16.840.1.101.3.4.1.5", 24: "2.16.840.1.101.3.4.1.25", 32: "2.16.840.1.101.3.4.1.45"}
 _WRAP_LEN = {v: k for k, v in _WRAP.items()}
 
-_ENVELOPED = "1.2.840.113549.1.7.3"
-_AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
+ENVELOPED = _ENVELOPED = "1.2.840.113549.1.7.3"
+AUTH_ENVELOPED = _AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
 _KEKRI, _KARI = 0xA2, 0xA1
 _ID_PREFIX = b"M2Sec RFC 8418 "
 
@@ -399,6 +399,7 @@ class Head(NamedTuple):
     outer: List[Tuple[int, int, int, Optional[int]]]  # (tag, start, body, length or None) of ContentInfo, [0], the SEQUENCE
     ris: der.TLV                                      # the RecipientInfos SET
     children: List[der.TLV]                           # its RecipientInfos
+    kind: str                                         # the content type's OID
 
 
 def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optional[int]]:
@@ -472,7 +473,8 @@ def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
 
     pos = enter(0, der.SEQUENCE, "ContentInfo")
     kind = element(pos, (der.OID,), "contentType")
-    if der.decode_oid(buf, kind) not in (_ENVELOPED, _AUTH_ENVELOPED):
+    kind_oid = der.decode_oid(buf, kind)
+    if kind_oid not in (_ENVELOPED, _AUTH_ENVELOPED):
         raise der.DERError("not an envelopedData or authEnvelopedData")
     pos = enter(kind.end, 0xA0, "content [0]")
     pos = enter(pos, der.SEQUENCE, "(Auth)EnvelopedData")
@@ -480,7 +482,7 @@ def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
     nxt = element(version.end, (0xA0, der.SET), "originatorInfo or recipientInfos")
     if nxt.tag == 0xA0:
         nxt = element(nxt.end, (der.SET,), "recipientInfos")
-    return Head(outer, nxt, der.children(buf, nxt))
+    return Head(outer, nxt, der.children(buf, nxt), kind_oid)
 
 
 def rewrite_head(buf: bytes, head: Head, new_set: bytes) -> bytes:
@@ -651,6 +653,8 @@ class DetachFilter:
         self._pos = 0            # bytes of the content passed (for a definite constructed end)
         self._end: Optional[int] = None
         self._base = 0           # where the content starts in the stream
+        self.kind = ""           # the content type's OID
+        self._inner = b""        # the (Auth)EnvelopedData's fields up to the EncryptedContentInfo
         self._closers: List[Optional[int]] = []  # where EncryptedContentInfo ... ContentInfo end (None: indefinite)
 
     def _split(self, buf: bytes, limit: int) -> int:
@@ -663,14 +667,14 @@ class DetachFilter:
         end = None if length is None else body + length
         kind = _element(buf, body, end, (der.OID,), "contentType", limit)
         alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", limit)
-        if der.decode_oid(buf, der.read(buf, head.outer[0][2], len(buf))) != _ENVELOPED:
-            raise der.DERError("not an envelopedData")
+        self.kind = head.kind
         new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
         self._base = alg.end
         self._closers = [end] + [None if n is None else b + n for _, _, b, n in reversed(head.outer)]
         eci = der.seq(buf[kind.start:alg.end])
-        inner = der.seq(bytes(buf[head.outer[2][2]:head.ris.start]) + new_set + eci)
-        self.message = der.seq(der.oid(_ENVELOPED), der.tlv(0xA0, inner))
+        self._inner = bytes(buf[head.outer[2][2]:head.ris.start]) + new_set + eci
+        if self.kind == _ENVELOPED:  # (an AuthEnvelopedData's needs its mac, after the content: close())
+            self.message = der.seq(der.oid(_ENVELOPED), der.tlv(0xA0, der.seq(self._inner)))
         return alg.end
 
     def feed(self, data: bytes) -> bytes:
@@ -729,17 +733,30 @@ class DetachFilter:
             raise ECXError("format", "over %d bytes after the encrypted content" % self._limit)
         return b"".join(out)
 
+    def _fields(self, tail: bytes, i: int) -> int:
+        """Where the optional unprotectedAttrs [1] of an EnvelopedData, or authAttrs [1], mac and
+        unauthAttrs [2] of an AuthEnvelopedData, that start at tail[i] end.  :raises ECXError:"""
+        fields = ((0xA1, False),) if self.kind == _ENVELOPED else ((0xA1, False), (der.OCTET_STRING, True), (0xA2, False))
+        for tag, required in fields:
+            if tail[i:i + 1] == bytes([tag]) or required:
+                try:
+                    i = _element(tail, i, None, (tag,), "a field after the content (tag 0x%02x)" % tag, len(tail)).end
+                except (NeedMore, der.DERError) as e:
+                    raise ECXError("format", "after the encrypted content: %s" % (str(e) or "truncated")) from None
+        return i
+
     def _check_tail(self) -> None:
         """What follows the content closes the EncryptedContentInfo, (an unprotectedAttrs,)
         the EnvelopedData, its [0] and the ContentInfo, as their lengths say.  :raises ECXError:"""
         tail, at = bytes(self._buf), self._base + self._pos  # where tail starts in the stream
         i = 0
         for n, end in enumerate(self._closers):
-            if n == 1 and tail[i:i + 1] == b"\xa1":  # unprotectedAttrs, inside the EnvelopedData
-                try:
-                    i = _element(tail, i, None, (0xA1,), "unprotectedAttrs", len(tail)).end
-                except (NeedMore, der.DERError):
-                    raise ECXError("format", "the stream ends inside its unprotectedAttrs: truncated") from None
+            if n == 1:  # the fields after the content, inside the (Auth)EnvelopedData
+                start = i
+                i = self._fields(tail, i)
+                if self.kind == _AUTH_ENVELOPED:
+                    self.message = der.seq(der.oid(_AUTH_ENVELOPED),
+                                           der.tlv(0xA0, der.seq(self._inner + tail[start:i])))
             if end is None:
                 if tail[i:i + 2] != b"\0\0":
                     raise ECXError("format", "an end-of-contents expected after the encrypted content: truncated "
