@@ -800,6 +800,8 @@ def _ecx_write(ci: ContentInfo, writer: Any, bio: BIO.BIO, source: Optional[BIO.
 
     t = threading.Thread(target=run, name="M2Sec CMS writer", daemon=True)
     t.start()
+    error: Optional[CMSError] = None
+    chunk = b""
     try:
         with open(r, "rb", buffering=0) as pipe:
             while True:
@@ -808,11 +810,14 @@ def _ecx_write(ci: ContentInfo, writer: Any, bio: BIO.BIO, source: Optional[BIO.
                 if not chunk:
                     break
     except _cms_ecx.ECXError as e:
-        raise _ecx_error(e) from None
+        error = _ecx_error(e)
     finally:
         t.join()  # the pipe is closed by now: a writer still writing fails and ends
-    if failure:
+    # OpenSSL's failure first when it ended the stream early; the filter's when it broke the pipe
+    if failure and (error is None or not chunk):
         raise failure[0]
+    if error is not None:
+        raise error
 
 
 def _pipe(write: bool) -> Tuple[int, Any]:
