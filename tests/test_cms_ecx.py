@@ -538,3 +538,17 @@ def test_head_rewrite_lengths():
     for cut in range(len(msg)):
         with pytest.raises(_cms_ecx.NeedMore):
             _cms_ecx.parse_head(msg[:cut])
+
+
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+def test_stream_mixed_recipients_with_openssl(ca, tmp_path, cipher):
+    """A streamed S/MIME message to an X25519 and an RSA recipient: `openssl cms` opens it with the
+    RSA key (the rewritten head is what OpenSSL reads), M2Sec with the X25519 key, streaming."""
+    data = os.urandom(300000)
+    smime = CMS.encrypt(BIO.MemoryBuffer(data), [ca.certs["x25519"], ca.certs["rsa"]], cipher=cipher,
+                        stream=True).to_smime()
+    got = openssl("cms", "-decrypt", "-in", write(tmp_path, "m.eml", smime), "-recip", ca.path("rsa.pem"),
+                  "-inkey", ca.path("rsa.key"))
+    assert got == data
+    assert CMS.decrypt_stream(smime, ca.keys["x25519"], form="SMIME") == data
+    assert CMS.decrypt_stream(CMS.load_smime(smime)[0].to_der(), ca.keys["x25519"]) == data
