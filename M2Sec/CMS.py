@@ -24,15 +24,20 @@ Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sig
 them): :data:`HAS_EDDSA` (probed at import) says whether the OpenSSL M2Sec runs on can; where
 it cannot, such keys raise :class:`CMSUnsupportedAlgorithm`.  X25519/X448 recipients (RFC 8418)
 work on every OpenSSL: its CMS has no key agreement for them (up to 3.5 at least), so M2Sec
-does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; not with
-``stream=True``).  CompressedData needs an OpenSSL built with zlib
+does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; with
+``stream=True`` too, and :func:`decrypt_stream` reads such messages from a stream).  CompressedData needs an OpenSSL built with zlib
 (:data:`HAS_ZLIB`: the system's OpenSSL 3.0 on Debian is not, the wheel's OpenSSL is);
 :func:`uncompress` stops at ``max_size`` (:data:`MAX_UNCOMPRESSED` by default).
 """
 
 import datetime
+import itertools
+import mmap
+import os
+import tempfile
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 from M2Sec import BIO, EVP, X509, _cms_ecx, m2
 from M2Sec._base import Handle
@@ -42,7 +47,7 @@ __all__ = [
     "CMSError", "CMSFormatError", "CMSSignatureError", "CMSVerificationError", "CMSDecryptError",
     "CMSUnsupportedAlgorithm", "ContentInfo", "Signer", "CertRecipient", "KEKRecipient",
     "PasswordRecipient", "SignerInfo", "SignerResult", "Verified", "sign", "verify", "encrypt",
-    "decrypt", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
+    "decrypt", "decrypt_stream", "compress", "uncompress", "digest", "verify_digest", "load_der", "load_pem",
     "load_smime", "default_digest", "HAS_ZLIB", "MAX_UNCOMPRESSED", "HAS_EDDSA", "HAS_ECX_RECIPIENTS",
 ]
 
@@ -306,6 +311,7 @@ class ContentInfo(m2.CMSBase, Handle):
     # the attributes of a streaming structure default on the class
     _stream: Optional[BIO.BIO] = None
     _flags: int = 0
+    _ecx: Optional[List[_cms_ecx.Pending]] = None  # X25519/X448 recipients to rewrite as written
 
     if TYPE_CHECKING:  # the signature; at run time the C base's __init__ serves it
         def __init__(self, ptr: Any, _stream: Optional[BIO.BIO] = None, _flags: int = 0) -> None: ...
@@ -361,6 +367,8 @@ class ContentInfo(m2.CMSBase, Handle):
         if data is None and self._stream is not None:
             data, self._stream = self._stream, None
         source = _optional_bio(data)
+        if self._ecx is not None:
+            return _ecx_write(self, writer, bio, source, flags | self._flags)
         writer(self._ptr(), bio._ptr(), _p(source), flags | self._flags)
 
     def write_der(self, bio: BIO.BIO, data: Optional[Data] = None, flags: int = 0) -> None:
@@ -389,7 +397,7 @@ class ContentInfo(m2.CMSBase, Handle):
             return out.read() or b""
 
     def to_der(self) -> bytes:
-        if self._stream is None:  # complete: encoded straight into the bytes returned
+        if self._stream is None and self._ecx is None:  # complete: encoded straight into the bytes returned
             return m2.cms_to_der(self._p or self._ptr())
         return self._bytes(self.write_der, None, 0)
 
@@ -639,8 +647,7 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
         PasswordRecipient.
     :param use_key_id: name certificate recipients by subject key identifier.
     :param stream: data must be a BIO, read when the result is written.
-    :raises CMSUnsupportedAlgorithm: for an unknown cipher, a key type without CMS support, or
-        X25519/X448 recipients with stream.
+    :raises CMSUnsupportedAlgorithm: for an unknown cipher or a key type without CMS support.
     :raises ValueError: without recipients.
     """
     recipients = list(recipients)
@@ -674,6 +681,9 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
         else:
             _add_recipient(ci, r, flags)
     ci = _complete(ci, data, flags, stream)
+    if ecx and stream:  # rewritten as it is written (_ecx_write)
+        ci._ecx = ecx
+        return ci
     return _ecx_finish(ci, ecx) if ecx else ci
 
 
@@ -725,8 +735,6 @@ def _ecx_target(r: Any) -> Optional[Tuple[X509.X509, str]]:
 def _add_ecx(ci: ContentInfo, target: Tuple[X509.X509, str], cipher: str, use_key_id: bool, stream: bool,
              pending: List[_cms_ecx.Pending]) -> None:
     """An X25519/X448 recipient, added as the KEK recipient _ecx_finish turns into key agreement."""
-    if stream:
-        raise CMSUnsupportedAlgorithm("X25519/X448 recipients (RFC 8418) cannot be used with stream=True")
     cert, kdf = target
     keylen = m2.cipher_key_length(_cipher(cipher))
     try:
@@ -752,14 +760,274 @@ def _ecx_decrypt(ci: ContentInfo, key: EVP.PKey, cert: Optional[X509.X509], out:
         rewritten, candidates = _cms_ecx.to_kek(ci.to_der(), key, cert)
     except _cms_ecx.ECXError as e:
         raise _ecx_error(e) from None
+    return _ecx_try(lambda: load_der(rewritten), candidates, key, out, flags)
+
+
+def _ecx_try(load: Callable[[], ContentInfo], candidates: List[_cms_ecx.Candidate], key: EVP.PKey,
+             out: Optional[BIO.BIO], flags: int) -> Optional[bytes]:
+    """The content, decrypted with the first candidate KEK that unwraps the content key of
+    the rewritten message load() gives (a fresh one for each)."""
     for c in candidates:
-        with load_der(rewritten) as one:
+        with load() as one:
             try:
                 m2.cms_decrypt_set1_key(one._ptr(), c.kek, c.key_id)
             except CMSDecryptError:
                 continue  # the key does not unwrap: another recipient's, or tampered
             return cast(Optional[bytes], m2.cms_decrypt(one._ptr(), None, None, None, _out(out), flags))
     raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+
+
+# ---- streaming for X25519/X448 recipients: only the message's head is rewritten (_cms_ecx) ----
+
+_CHUNK = 1 << 16
+
+
+def _ecx_write(ci: ContentInfo, writer: Any, bio: BIO.BIO, source: Optional[BIO.BIO], flags: int) -> None:
+    """ci written by writer (DER, PEM or S/MIME) to bio through the filter that makes its KEK
+    recipients RFC 8418's key agreement: OpenSSL writes into a pipe from a thread (the GIL
+    released), the filter reads it here; memory stays bounded by the head and a chunk."""
+    inner = _cms_ecx.key_agreement_filter(ci._ecx or [])
+    filt = inner if writer is m2.cms_write_der else _cms_ecx.Base64Filter(inner)
+    r, wbio = _pipe(write=True)
+    failure: List[BaseException] = []
+    args = (ci._ptr(), wbio, _p(source), flags)
+
+    def run() -> None:
+        try:
+            writer(*args)
+        except BaseException as e:  # raised in the caller's thread below
+            failure.append(e)
+        finally:
+            m2.bio_free(wbio)  # closes the pipe: the reader sees its end
+
+    t = threading.Thread(target=run, name="M2Sec CMS writer", daemon=True)
+    t.start()
+    error: Optional[CMSError] = None
+    chunk = b""
+    try:
+        with open(r, "rb", buffering=0) as pipe:
+            while True:
+                chunk = pipe.read(_CHUNK)
+                _write_all(bio, filt.feed(chunk) if chunk else filt.close())
+                if not chunk:
+                    break
+    except _cms_ecx.ECXError as e:
+        error = _ecx_error(e)
+    finally:
+        t.join()  # the pipe is closed by now: a writer still writing fails and ends
+    # OpenSSL's failure first when it ended the stream early; the filter's when it broke the pipe
+    if failure and (error is None or not chunk):
+        raise failure[0]
+    if error is not None:
+        raise error
+
+
+def _pipe(write: bool) -> Tuple[int, Any]:
+    """A pipe: (the descriptor of one end, a BIO owning the other: its write end if write)."""
+    r, w = os.pipe()
+    try:
+        return (r, m2.bio_new_fd(w, m2.bio_close)) if write else (w, m2.bio_new_fd(r, m2.bio_close))
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
+
+
+def _write_all(bio: BIO.BIO, data: bytes) -> None:
+    while data:
+        n = bio.write(data)
+        if n <= 0:
+            raise CMSError("cannot write the CMS structure")
+        data = data[n:]
+
+
+def _chunks(source: Any) -> Iterator[bytes]:
+    """source (a BIO, a binary file object, or a bytes-like object) in pieces."""
+    if isinstance(source, BIO.BIO) or hasattr(source, "read"):
+        while True:
+            chunk = source.read(_CHUNK)
+            if not chunk:
+                return
+            yield bytes(chunk)
+    elif isinstance(source, (str, int)):
+        raise TypeError("source must be a BIO, a binary file or bytes-like, not %s" % type(source).__name__)
+    else:
+        view = memoryview(source).cast("B")
+        for i in range(0, len(view), _CHUNK):
+            yield view[i:i + _CHUNK].tobytes()
+
+
+def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], Optional[str]]:
+    """(the same chunks, the content type's OID if they start an (auth)envelopedData), read up
+    to its head (at most limit bytes, or what there is when malformed: the caller's parse says
+    why)."""
+    seen: List[bytes] = []
+    size = 0
+    for chunk in chunks:
+        seen.append(chunk)
+        size += len(chunk)
+        buf = b"".join(seen)
+        try:
+            kind = _cms_ecx.parse_head(buf, limit).kind
+        except _cms_ecx.NeedMore:
+            if size > limit:
+                break
+            continue
+        except ValueError:  # DERError: malformed: the caller's parse says why
+            break
+        return itertools.chain(seen, chunks), kind
+    return itertools.chain(seen, chunks), None
+
+
+def _keyed(filt: _cms_ecx.DetachFilter, key: EVP.PKey) -> ContentInfo:
+    """The small message filt made of the head, its KEK set from the first candidate that
+    unwraps the content key.  :raises CMSDecryptError:"""
+    assert filt.message is not None
+    ci = load_der(filt.message)
+    for c in filt.candidates:
+        try:
+            m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
+            return ci
+        except CMSDecryptError:
+            continue  # the key does not unwrap: another recipient's, or tampered
+    ci.close()
+    raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+
+
+def _ecx_aead(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
+              flags: int, limit: int, tmpdir: Optional[str]) -> Optional[bytes]:
+    """decrypt_stream() of an AuthEnvelopedData for an X25519/X448 key: its tag comes after
+    the content and OpenSSL needs it first, so the encrypted content goes into a temporary
+    file (in tmpdir) and OpenSSL reads it from there as detached content once DetachFilter
+    has made the small message with the tag; the plaintext is held until the tag verifies."""
+    filt = _cms_ecx.DetachFilter(key, cert, limit)
+    with tempfile.TemporaryFile(dir=tmpdir) as tmp:
+        try:
+            for chunk in chunks:
+                tmp.write(filt.feed(chunk))
+            filt.close()
+        except _cms_ecx.ECXError as e:
+            raise _ecx_error(e) from None
+        tmp.flush()
+        tmp.seek(0)
+        with _keyed(filt, key) as ci, BIO.File(tmp, close_pyfile=0) as dcont:
+            return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), None, None, dcont._ptr(), _out(out), flags))
+
+
+def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
+                  flags: int, limit: int) -> Optional[bytes]:
+    """decrypt_stream() of an EnvelopedData for an X25519/X448 key with memory bounded by the
+    head: OpenSSL gets the small message DetachFilter makes of the head (the content left
+    out) and reads the encrypted content as detached content from a pipe, which a thread fills
+    from the rest of the stream (CMS_decrypt's dcont)."""
+    filt = _cms_ecx.DetachFilter(key, cert, limit)
+    first: List[bytes] = []
+    try:
+        for chunk in chunks:
+            first.append(filt.feed(chunk))
+            if filt.message is not None:
+                break
+        else:
+            first.append(filt.close())
+    except _cms_ecx.ECXError as e:
+        raise _ecx_error(e) from None
+    with _keyed(filt, key) as ci:
+        w, rbio = _pipe(write=False)
+        failure: List[BaseException] = []
+
+        def run() -> None:
+            try:
+                with open(w, "wb") as pipe:
+                    for piece in first:
+                        pipe.write(piece)
+                    for chunk in chunks:
+                        pipe.write(filt.feed(chunk))
+                    filt.close()
+            except BrokenPipeError:
+                pass  # OpenSSL stopped reading: its error is raised
+            except BaseException as e:  # raised in the caller's thread below
+                failure.append(e)
+
+        t = threading.Thread(target=run, name="M2Sec CMS reader", daemon=True)
+        t.start()
+        error: Optional[CMSError] = None
+        try:
+            result = m2.cms_decrypt(ci._ptr(), None, None, rbio, _out(out), flags)
+        except CMSError as e:
+            result, error = None, e
+        finally:
+            m2.bio_free(rbio)  # closes the pipe: a writer still writing ends
+            t.join()
+        if failure:  # the stream's own error says more than OpenSSL's at its cut end
+            f = failure[0]
+            raise _ecx_error(f) if isinstance(f, _cms_ecx.ECXError) else f
+        if error is not None:
+            raise error
+        return cast(Optional[bytes], result)
+
+
+def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] = None, *,
+                   out: Optional[BIO.BIO] = None, form: str = "DER", text: bool = False,
+                   kek: Optional[Tuple[bytes, bytes]] = None, password: Union[bytes, str, None] = None,
+                   max_head: int = _cms_ecx.MAX_HEAD, tmpdir: Optional[str] = None) -> Optional[bytes]:
+    """The content of an (auth)envelopedData read from source (a BIO, a binary file object or
+    a bytes-like object such as an mmap) in pieces, as :func:`decrypt` (same keys, out and
+    exceptions).  For an X25519/X448 key only the head of the message (up to the end of its
+    RecipientInfos, at most max_head bytes) is held and rewritten (RFC 8418: see
+    :mod:`M2Sec._cms_ecx`).  In DER, OpenSSL then reads the encrypted content as detached
+    content: from a pipe for an EnvelopedData (memory bounded by the head), from a temporary
+    file (in tmpdir) for an AuthEnvelopedData, whose tag follows the content (the plaintext is
+    held until the tag verifies).  PEM, S/MIME and other keys go through a temporary file
+    that OpenSSL parses whole.
+
+    :param form: "DER", "PEM" or "SMIME" (application/pkcs7-mime).
+    :raises CMSFormatError: also for a head over max_head bytes, a stream that ends inside the
+        head, or outer lengths that contradict each other.
+    """
+    if form not in ("DER", "PEM", "SMIME"):
+        raise ValueError("form must be 'DER', 'PEM' or 'SMIME'")
+    ecx = key is not None and _cms_ecx.is_ecx_key(key)
+    chunks = _chunks(source)
+    if ecx and form == "DER":
+        assert key is not None
+        chunks, kind = _probe(chunks, max_head)
+        flags = m2.CMS_TEXT if text else m2.CMS_BINARY
+        if kind == _cms_ecx.ENVELOPED:
+            return _ecx_detached(chunks, key, cert, out, flags, max_head)
+        if kind == _cms_ecx.AUTH_ENVELOPED:
+            return _ecx_aead(chunks, key, cert, out, flags, max_head, tmpdir)
+    filt: Any = None
+    kf: Optional[_cms_ecx.KEKFilter] = None
+    if ecx:
+        assert key is not None
+        kf = filt = _cms_ecx.KEKFilter(key, cert, max_head)
+        if form != "DER":
+            filt = _cms_ecx.Base64Filter(kf)
+    with tempfile.TemporaryFile(dir=tmpdir) as tmp:
+        try:
+            for chunk in chunks:
+                tmp.write(filt.feed(chunk) if filt else chunk)
+            if filt:
+                tmp.write(filt.close())
+        except _cms_ecx.ECXError as e:
+            raise _ecx_error(e) from None
+        tmp.flush()
+        if tmp.tell() == 0:
+            raise CMSFormatError("the stream is empty")
+
+        def load() -> ContentInfo:
+            if form == "DER":
+                with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    return load_der(mm)
+            tmp.seek(0)
+            with BIO.File(tmp, close_pyfile=0) as f:
+                return load_pem(f) if form == "PEM" else load_smime(f)[0]
+
+        if kf is not None:
+            assert key is not None
+            return _ecx_try(load, kf.candidates, key, out, m2.CMS_TEXT if text else m2.CMS_BINARY)
+        with load() as ci:
+            return decrypt(ci, key, cert, kek=kek, password=password, out=out, text=text)
 
 
 # ---- CompressedData and DigestedData ----

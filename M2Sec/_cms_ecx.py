@@ -31,13 +31,16 @@ Errors are :class:`ECXError` with a ``kind`` ("format", "decrypt", "unsupported"
 the CMS module turns into its exception classes.
 """
 
+import binascii
 import struct
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
 
-__all__ = ["ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS"]
+__all__ = ["ENVELOPED", "AUTH_ENVELOPED", "ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS", "MAX_HEAD",
+           "NeedMore", "Head", "parse_head", "rewrite_head", "HeadFilter", "key_agreement_filter", "KEKFilter",
+           "Base64Filter", "DetachFilter"]
 
 KEY_OIDS = {"X25519": "1.3.101.110", "X448": "1.3.101.111"}
 _KEY_BY_OID = {v: k for k, v in KEY_OIDS.items()}
@@ -58,8 +61,8 @@ KDFS = ("x963", "hkdf")
 _WRAP = {16: "2.16.840.1.101.3.4.1.5", 24: "2.16.840.1.101.3.4.1.25", 32: "2.16.840.1.101.3.4.1.45"}
 _WRAP_LEN = {v: k for k, v in _WRAP.items()}
 
-_ENVELOPED = "1.2.840.113549.1.7.3"
-_AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
+ENVELOPED = _ENVELOPED = "1.2.840.113549.1.7.3"
+AUTH_ENVELOPED = _AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
 _KEKRI, _KARI = 0xA2, 0xA1
 _ID_PREFIX = b"M2Sec RFC 8418 "
 
@@ -215,12 +218,11 @@ def _replace(buf: bytes, chain: List[der.TLV], new_set: bytes) -> bytes:
     return out
 
 
-def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
-    """The DER message OpenSSL made, each pending KEK recipient made the
-    KeyAgreeRecipientInfo it stands for.  :raises ECXError:"""
+def _kari_set(buf: bytes, ris: Sequence[der.TLV], pending: Sequence[Pending]) -> bytes:
+    """The RecipientInfos SET with each pending KEK recipient made its KeyAgreeRecipientInfo.
+    :raises ECXError:"""
     by_id = {p.key_id: p for p in pending}
     try:
-        chain, ris = _recipient_infos(buf)
         out: List[bytes] = []
         for ri in ris:
             p = None
@@ -238,7 +240,17 @@ def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
         raise ECXError("format", "cannot rewrite the recipients: %s" % e) from None
     if by_id:
         raise ECXError("format", "OpenSSL's message lacks an X25519/X448 recipient")
-    return _replace(buf, chain, _set_of(out))
+    return _set_of(out)
+
+
+def to_key_agreement(buf: bytes, pending: Sequence[Pending]) -> bytes:
+    """The DER message OpenSSL made, each pending KEK recipient made the
+    KeyAgreeRecipientInfo it stands for.  :raises ECXError:"""
+    try:
+        chain, ris = _recipient_infos(buf)
+    except der.DERError as e:
+        raise ECXError("format", "cannot rewrite the recipients: %s" % e) from None
+    return _replace(buf, chain, _kari_set(buf, ris, pending))
 
 
 # ---- decrypting ----
@@ -322,18 +334,13 @@ def _open_kari(buf: bytes, ri: der.TLV, key: EVP.PKey, cert: Optional[X509.X509]
     return out
 
 
-def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple[bytes, List[Candidate]]:
-    """(the DER message with key's KeyAgreeRecipientInfos made KEK recipients, the
-    candidates' KEKs and key ids to try in turn).
-
-    :raises ECXError: malformed ("format"), no recipient for this key ("decrypt"), only
-        recipients with an unknown KDF or wrap ("unsupported"), a low-order originator key
-        ("decrypt").
-    """
+def _kek_set(buf: bytes, ris: Sequence[der.TLV], key: EVP.PKey,
+             cert: Optional[X509.X509]) -> Tuple[bytes, List[Candidate]]:
+    """(the RecipientInfos SET with key's KeyAgreeRecipientInfos made KEK recipients, the
+    candidates).  :raises ECXError: as :func:`to_kek`."""
     problems: List[ECXError] = []
     candidates: List[Candidate] = []
     try:
-        chain, ris = _recipient_infos(buf)
         out: List[bytes] = []
         for ri in ris:
             opened = _open_kari(buf, ri, key, cert, problems) if ri.tag == _KARI else []
@@ -348,4 +355,424 @@ def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple
         if problems:
             raise problems[0]
         raise ECXError("decrypt", "no %s recipient for this key in the message" % key.key_type)
-    return _replace(buf, chain, _set_of(out)), candidates
+    return _set_of(out), candidates
+
+
+def to_kek(buf: bytes, key: EVP.PKey, cert: Optional[X509.X509] = None) -> Tuple[bytes, List[Candidate]]:
+    """(the DER message with key's KeyAgreeRecipientInfos made KEK recipients, the
+    candidates' KEKs and key ids to try in turn).
+
+    :raises ECXError: malformed ("format"), no recipient for this key ("decrypt"), only
+        recipients with an unknown KDF or wrap ("unsupported"), a low-order originator key
+        ("decrypt").
+    """
+    try:
+        chain, ris = _recipient_infos(buf)
+    except der.DERError as e:
+        raise ECXError("format", "malformed KeyAgreeRecipientInfo: %s" % e) from None
+    new_set, candidates = _kek_set(buf, ris, key, cert)
+    return _replace(buf, chain, new_set), candidates
+
+
+# ---- streaming: only the head of the message (up to the end of its RecipientInfos) is rewritten ----
+#
+# OpenSSL writes a streamed (Auth)EnvelopedData with indefinite lengths on ContentInfo, its [0],
+# the (Auth)EnvelopedData SEQUENCE and what follows the RecipientInfos; the version, the
+# originatorInfo and the RecipientInfos SET before the content are DER.  A non-streamed message
+# (or Bouncy Castle's) has definite lengths throughout.  Either way the RecipientInfos come
+# before the encrypted content, so rewriting them needs only the bytes up to their end: the
+# head.  The outer headers are rewritten (a definite length grows or shrinks by what the SET
+# did, an indefinite one stays so), everything after the SET passes through unchanged.
+
+#: the most bytes of a message's head (everything up to the end of its RecipientInfos) held in
+#: memory while streaming; a longer head is refused
+MAX_HEAD = 1 << 20
+
+
+class NeedMore(Exception):
+    """The head is not complete yet: more of the stream is needed."""
+
+
+class Head(NamedTuple):
+    """The parsed head of a BER (Auth)EnvelopedData."""
+
+    outer: List[Tuple[int, int, int, Optional[int]]]  # (tag, start, body, length or None) of ContentInfo, [0], the SEQUENCE
+    ris: der.TLV                                      # the RecipientInfos SET
+    children: List[der.TLV]                           # its RecipientInfos
+    kind: str                                         # the content type's OID
+
+
+def _header(buf: bytes, pos: int, end: Optional[int]) -> Tuple[int, int, Optional[int]]:
+    """(tag, where the content starts, the length or None when indefinite) of the BER element
+    at pos, which must lie before end (the enclosing definite end).  :raises NeedMore, der.DERError:"""
+    def need(n: int) -> None:
+        if end is not None and n > end:
+            raise der.DERError("an element at offset %d runs past the one around it" % pos)
+        if n > len(buf):
+            raise NeedMore
+    need(pos + 2)
+    tag, first = buf[pos], buf[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise der.DERError("tag in the high-number form at offset %d" % pos)
+    if first < 0x80:
+        length = first
+        body = pos + 2
+    elif first == 0x80:
+        if not tag & 0x20:
+            raise der.DERError("indefinite length on a primitive element at offset %d" % pos)
+        return tag, pos + 2, None
+    else:
+        n = first & 0x7F
+        if n > 8:
+            raise der.DERError("a length of %d octets at offset %d" % (n, pos))
+        need(pos + 2 + n)
+        length = int.from_bytes(buf[pos + 2:pos + 2 + n], "big")
+        body = pos + 2 + n
+    if end is not None and body + length > end:
+        raise der.DERError("the length at offset %d runs past the element around it" % pos)
+    return tag, body, length
+
+
+def _element(buf: bytes, pos: int, end: Optional[int], tags: Tuple[int, ...], what: str, limit: int) -> der.TLV:
+    """The whole definite-length element at pos (one of tags), ending by limit.
+    :raises NeedMore, der.DERError:"""
+    t, body, length = _header(buf, pos, end)
+    if t not in tags:
+        raise der.DERError("%s expected at offset %d" % (what, pos))
+    if length is None:
+        raise der.DERError("%s with an indefinite length (only its enclosers may have one)" % what)
+    if body + length > limit:
+        raise der.DERError("the message's head (up to the end of its RecipientInfos) is over %d bytes" % limit)
+    if body + length > len(buf):
+        raise NeedMore
+    return der.TLV(t, pos, body, body + length)
+
+
+def parse_head(buf: bytes, limit: int = MAX_HEAD) -> Head:
+    """The head of the (Auth)EnvelopedData whose first bytes buf holds.
+
+    :raises NeedMore: buf ends inside the head.
+    :raises der.DERError: not an (auth)envelopedData, malformed, lengths that contradict each
+        other, an indefinite-length RecipientInfos or originatorInfo, a head over limit bytes.
+    """
+    outer: List[Tuple[int, int, int, Optional[int]]] = []
+    end: Optional[int] = None
+
+    def enter(pos: int, tag: int, what: str) -> int:
+        nonlocal end
+        t, body, length = _header(buf, pos, end)
+        if t != tag:
+            raise der.DERError("%s expected (tag 0x%02x) at offset %d" % (what, tag, pos))
+        outer.append((t, pos, body, length))
+        if length is not None:
+            end = body + length
+        return body
+
+    def element(pos: int, tags: Tuple[int, ...], what: str) -> der.TLV:
+        return _element(buf, pos, end, tags, what, limit)
+
+    pos = enter(0, der.SEQUENCE, "ContentInfo")
+    kind = element(pos, (der.OID,), "contentType")
+    kind_oid = der.decode_oid(buf, kind)
+    if kind_oid not in (_ENVELOPED, _AUTH_ENVELOPED):
+        raise der.DERError("not an envelopedData or authEnvelopedData")
+    pos = enter(kind.end, 0xA0, "content [0]")
+    pos = enter(pos, der.SEQUENCE, "(Auth)EnvelopedData")
+    version = element(pos, (der.INTEGER,), "version")
+    nxt = element(version.end, (0xA0, der.SET), "originatorInfo or recipientInfos")
+    if nxt.tag == 0xA0:
+        nxt = element(nxt.end, (der.SET,), "recipientInfos")
+    return Head(outer, nxt, der.children(buf, nxt), kind_oid)
+
+
+def rewrite_head(buf: bytes, head: Head, new_set: bytes) -> bytes:
+    """The head with its RecipientInfos SET replaced by new_set: definite outer lengths
+    recomputed (inside out: a header may change size), indefinite ones kept."""
+    delta = len(new_set) - (head.ris.end - head.ris.start)
+    headers: List[bytes] = []
+    for tag, start, body, length in reversed(head.outer):
+        h = bytes([tag]) + (b"\x80" if length is None else der._length(length + delta))
+        delta += len(h) - (body - start)
+        headers.append(h)
+    out = bytearray()
+    pos = 0
+    for (tag, start, body, length), h in zip(head.outer, reversed(headers)):
+        out += buf[pos:start] + h
+        pos = body
+    out += buf[pos:head.ris.start] + new_set
+    return bytes(out)
+
+
+_T = TypeVar("_T")
+
+
+def _complete_head(parse: Callable[[bytes, int], _T], buf: bytes, limit: int) -> Optional[_T]:
+    """parse(buf, limit), or None while buf ends inside the head (up to limit bytes).
+    :raises ECXError: a head over limit bytes, or malformed."""
+    try:
+        return parse(buf, limit)
+    except NeedMore:
+        if len(buf) > limit:
+            raise ECXError("format", "the message's head is over %d bytes" % limit) from None
+        return None
+    except der.DERError as e:
+        raise ECXError("format", "cannot read the recipients of the stream: %s" % e) from None
+
+
+class HeadFilter:
+    """A stream filter: :meth:`feed` takes the message in pieces and returns what to pass on;
+    it holds back the head (at most limit bytes) until it is complete, rewrites it with
+    rewrite(buf, head) and passes the rest through unchanged.  :meth:`close` at the end."""
+
+    def __init__(self, rewrite: Callable[[bytes, Head], bytes], limit: int = MAX_HEAD) -> None:
+        self._rewrite, self._limit = rewrite, limit
+        self._buf: Optional[bytearray] = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        if self._buf is None:
+            return data
+        self._buf += data
+        buf = bytes(self._buf)
+        head = _complete_head(parse_head, buf, self._limit)
+        if head is None:
+            return b""
+        self._buf = None
+        return self._rewrite(buf, head) + buf[head.ris.end:]
+
+    def close(self) -> bytes:
+        if self._buf is not None:
+            raise ECXError("format", "the stream ends inside the message's head (%d bytes): truncated"
+                           % len(self._buf))
+        return b""
+
+
+def key_agreement_filter(pending: Sequence[Pending], limit: int = MAX_HEAD) -> HeadFilter:
+    """The filter that makes OpenSSL's streamed KEK recipients RFC 8418's key agreement."""
+    return HeadFilter(lambda buf, head: rewrite_head(buf, head, _kari_set(buf, head.children, pending)), limit)
+
+
+class KEKFilter(HeadFilter):
+    """The filter that makes key's KeyAgreeRecipientInfos KEK recipients; ``candidates``
+    once the head has passed."""
+
+    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
+        self.candidates: List[Candidate] = []
+
+        def rewrite(buf: bytes, head: Head) -> bytes:
+            new_set, self.candidates = _kek_set(buf, head.children, key, cert)
+            return rewrite_head(buf, head, new_set)
+        super().__init__(rewrite, limit)
+
+
+class Base64Filter:
+    """A HeadFilter inside base64 text (PEM, S/MIME): the lines before the base64 body (up to
+    a "-----BEGIN" or a blank line) and from its end (a blank or "-----" line) pass as they
+    are; the body is decoded, filtered and encoded again in lines of 64 characters."""
+
+    def __init__(self, inner: HeadFilter, max_line: int = 1 << 16) -> None:
+        self._inner, self._max_line = inner, max_line
+        self._line = b""
+        self._state = "pre"
+        self._text = b""     # base64 characters not yet decoded (less than 4)
+        self._bin = b""      # filtered bytes not yet encoded (less than 48)
+        self._eol = b"\n"
+
+    def _encode(self, data: bytes, final: bool) -> bytes:
+        self._bin += data
+        n = len(self._bin) if final else len(self._bin) - len(self._bin) % 48
+        out = b"".join(binascii.b2a_base64(self._bin[i:i + 48], newline=False) + self._eol
+                       for i in range(0, n, 48))
+        self._bin = self._bin[n:]
+        return out
+
+    def _body(self, line: bytes) -> bytes:
+        text = self._text + b"".join(line.split())
+        n = len(text) - len(text) % 4
+        self._text = text[n:]
+        try:
+            data = binascii.a2b_base64(text[:n])
+        except binascii.Error as e:
+            raise ECXError("format", "bad base64 in the message: %s" % e) from None
+        return self._encode(self._inner.feed(data), False)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._state == "post":
+            return data
+        out = []
+        lines = (self._line + data).split(b"\n")
+        self._line = lines.pop()
+        if len(self._line) > self._max_line:
+            raise ECXError("format", "a line of over %d bytes in base64 text" % self._max_line)
+        for i, raw in enumerate(lines):
+            line = raw + b"\n"
+            if self._state == "pre":
+                out.append(line)
+                if raw.startswith(b"-----BEGIN") or not raw.strip():
+                    self._state = "body"
+            elif self._state == "body" and (not raw.strip() or raw.startswith(b"-----")):
+                if self._text:
+                    raise ECXError("format", "the base64 text ends in the middle of a group")
+                out.append(self._encode(self._inner.close(), True))
+                self._state = "post"
+                out.append(b"\n".join(lines[i:]) + b"\n" + self._line)
+                self._line = b""
+                break
+            else:
+                if raw.endswith(b"\r"):
+                    self._eol = b"\r\n"
+                out.append(self._body(raw))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        if self._state == "post":
+            return b""
+        if self._state == "pre":
+            raise ECXError("format", "no base64 body in the message")
+        out = self._body(self._line)
+        if self._text:
+            raise ECXError("format", "the base64 text ends in the middle of a group")
+        return out + self._encode(self._inner.close(), True)
+
+
+class DetachFilter:
+    """An EnvelopedData streamed through in two parts, for OpenSSL's CMS_decrypt with detached
+    content: once the head and the EncryptedContentInfo's algorithm have passed, ``message``
+    is a small DER EnvelopedData (key's KeyAgreeRecipientInfos made KEK recipients, the
+    encryptedContent left out, ``candidates`` set); :meth:`feed` then returns the bytes of the
+    encrypted content alone (a primitive [0], or the chunks of a constructed one, definite or
+    indefinite).  What follows the content (unprotectedAttrs) is not read.  At most limit
+    bytes are held."""
+
+    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
+        self._key, self._cert, self._limit = key, cert, limit
+        self._buf = bytearray()
+        self.message: Optional[bytes] = None
+        self.candidates: List[Candidate] = []
+        self._state = "head"     # head, start, prim, cons, done
+        self._left = 0           # bytes left in the current primitive piece
+        self._pos = 0            # bytes of the content passed (for a definite constructed end)
+        self._end: Optional[int] = None
+        self._base = 0           # where the content starts in the stream
+        self.kind = ""           # the content type's OID
+        self._inner = b""        # the (Auth)EnvelopedData's fields up to the EncryptedContentInfo
+        self._closers: List[Optional[int]] = []  # where EncryptedContentInfo ... ContentInfo end (None: indefinite)
+
+    def _split(self, buf: bytes, limit: int) -> int:
+        """Parses the head and the EncryptedContentInfo's start; sets message.  :raises NeedMore:"""
+        head = parse_head(buf, limit)
+        seq = head.outer[2]
+        tag, body, length = _header(buf, head.ris.end, None if seq[3] is None else seq[2] + seq[3])
+        if tag != der.SEQUENCE:
+            raise der.DERError("EncryptedContentInfo expected")
+        end = None if length is None else body + length
+        kind = _element(buf, body, end, (der.OID,), "contentType", limit)
+        alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", limit)
+        self.kind = head.kind
+        new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
+        self._base = alg.end
+        self._closers = [end] + [None if n is None else b + n for _, _, b, n in reversed(head.outer)]
+        eci = der.seq(buf[kind.start:alg.end])
+        self._inner = bytes(buf[head.outer[2][2]:head.ris.start]) + new_set + eci
+        if self.kind == _ENVELOPED:  # (an AuthEnvelopedData's needs its mac, after the content: close())
+            self.message = der.seq(der.oid(_ENVELOPED), der.tlv(0xA0, der.seq(self._inner)))
+        return alg.end
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        if self._state == "head":
+            n = _complete_head(self._split, bytes(self._buf), self._limit)
+            if n is None:
+                return b""
+            del self._buf[:n]
+            self._state = "start"
+        return self._content()
+
+    def _content(self) -> bytes:
+        out: List[bytes] = []
+        buf = self._buf
+        while self._state != "done":
+            if self._left:
+                n = min(self._left, len(buf))
+                if not n:
+                    break
+                out.append(bytes(buf[:n]))
+                del buf[:n]
+                self._left -= n
+                self._pos += n
+                if not self._left and self._state == "prim":
+                    self._state = "done"
+                continue
+            if self._state == "cons" and self._end is not None and self._pos >= self._end:
+                self._state = "done"
+                break
+            try:
+                tag, body, length = _header(bytes(buf[:12]), 0, None)
+            except NeedMore:
+                break
+            except der.DERError as e:
+                raise ECXError("format", "malformed encrypted content: %s" % e) from None
+            del buf[:body]
+            self._pos += body
+            if self._state == "start":
+                if tag == 0x80 and length is not None:
+                    self._state, self._left = "prim", length
+                    if not length:
+                        self._state = "done"
+                elif tag == 0xA0:
+                    self._state = "cons"
+                    self._end = None if length is None else self._pos + length
+                else:
+                    raise ECXError("format", "no encrypted content in the message (detached?)")
+            elif tag == 0 and length == 0 and self._end is None:
+                self._state = "done"
+            elif tag == der.OCTET_STRING and length is not None:
+                self._left = length
+            else:
+                raise ECXError("format", "malformed encrypted content: tag 0x%02x in its chunks" % tag)
+        if len(buf) > self._limit:  # what follows the content: unprotectedAttrs, end-of-contents
+            raise ECXError("format", "over %d bytes after the encrypted content" % self._limit)
+        return b"".join(out)
+
+    def _fields(self, tail: bytes, i: int) -> int:
+        """Where the optional unprotectedAttrs [1] of an EnvelopedData, or authAttrs [1], mac and
+        unauthAttrs [2] of an AuthEnvelopedData, that start at tail[i] end.  :raises ECXError:"""
+        fields = ((0xA1, False),) if self.kind == _ENVELOPED else ((0xA1, False), (der.OCTET_STRING, True), (0xA2, False))
+        for tag, required in fields:
+            if tail[i:i + 1] == bytes([tag]) or required:
+                try:
+                    i = _element(tail, i, None, (tag,), "a field after the content (tag 0x%02x)" % tag, len(tail)).end
+                except (NeedMore, der.DERError) as e:
+                    raise ECXError("format", "after the encrypted content: %s" % (str(e) or "truncated")) from None
+        return i
+
+    def _check_tail(self) -> None:
+        """What follows the content closes the EncryptedContentInfo, (an unprotectedAttrs,)
+        the EnvelopedData, its [0] and the ContentInfo, as their lengths say.  :raises ECXError:"""
+        tail, at = bytes(self._buf), self._base + self._pos  # where tail starts in the stream
+        i = 0
+        for n, end in enumerate(self._closers):
+            if n == 1:  # the fields after the content, inside the (Auth)EnvelopedData
+                start = i
+                i = self._fields(tail, i)
+                if self.kind == _AUTH_ENVELOPED:
+                    self.message = der.seq(der.oid(_AUTH_ENVELOPED),
+                                           der.tlv(0xA0, der.seq(self._inner + tail[start:i])))
+            if end is None:
+                if tail[i:i + 2] != b"\0\0":
+                    raise ECXError("format", "an end-of-contents expected after the encrypted content: truncated "
+                                   "or malformed")
+                i += 2
+            elif at + i != end:
+                raise ECXError("format", "the message's lengths disagree with its content (%d bytes where "
+                               "%d were announced)" % (at + i, end))
+        if i != len(tail):
+            raise ECXError("format", "%d bytes after the end of the message" % (len(tail) - i))
+
+    def close(self) -> bytes:
+        if self._state == "head":
+            raise ECXError("format", "the stream ends inside the message's head (%d bytes): truncated"
+                           % len(self._buf))
+        if self._state != "done":
+            raise ECXError("format", "the stream ends inside the encrypted content: truncated")
+        self._check_tail()
+        return b""

@@ -11,6 +11,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 from email.message import EmailMessage
 from email import policy
 from pathlib import Path
@@ -349,7 +350,205 @@ def _with_originator(data, originator_public_key):
     return _cms_ecx._replace(data, chain, der.tlv(der.SET, new))
 
 
-def test_stream_refused(ca):
-    src = BIO.MemoryBuffer(DATA)
-    with pytest.raises(CMS.CMSUnsupportedAlgorithm, match="stream"):
-        CMS.encrypt(src, [ca.certs["x25519"]], stream=True)
+# ---- streaming (stream=True out, decrypt_stream in): only the head is rewritten ----
+
+def _big_file(path, size, chunk=1 << 20):
+    """size bytes of random data written to path in chunks (never held whole)."""
+    with open(path, "wb") as f:
+        for i in range(0, size, chunk):
+            f.write(os.urandom(min(chunk, size - i)))
+    return str(path)
+
+
+def _same_file(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+@pytest.mark.parametrize("form", ["der", "smime"])
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+@pytest.mark.parametrize("alg", ALGS)
+def test_stream_with_bouncy_castle(ca, bc, tmp_path, alg, cipher, form):
+    name = alg.lower()
+    key, cert = ca.keys[name], ca.certs[name]
+    src = _big_file(tmp_path / "in.bin", (4 << 20) + 123)
+    content = Path(src).read_bytes()
+    msg = tmp_path / "m.out"
+    with BIO.openfile(src) as data, BIO.openfile(str(msg), "wb") as out:
+        ci = CMS.encrypt(data, [cert], cipher=cipher, stream=True)
+        (ci.write_der if form == "der" else ci.write_smime)(out)
+    wire = msg.read_bytes()
+    if form == "der":
+        assert wire[:2] == b"\x30\x80"  # OpenSSL's indefinite-length BER, the content in chunks
+        sent = wire
+    else:
+        assert b"smime-type=%s" % CIPHERS[cipher][1].replace("Data", "-data").encode() in wire
+        sent = smime_to_der(tmp_path, wire)
+    printed = openssl("cms", "-cmsout", "-print", "-inform", "DER", "-in", write(tmp_path, "p.der", sent)).decode()
+    assert ("algorithm: %s" % alg) in printed and "kekid" not in printed
+    assert bc_decrypt(bc, ca, tmp_path, name, sent) == content
+    # the streamed message read by the non-streamed path, and by decrypt_stream from a file
+    loaded = CMS.load_der(wire) if form == "der" else CMS.load_smime(wire)[0]
+    assert CMS.decrypt(loaded, key, cert) == content
+    with open(msg, "rb") as f:
+        assert CMS.decrypt_stream(f, key, cert, form=form.upper()) == content
+    # Bouncy Castle's message (BER, indefinite outer lengths), and M2Sec's non-streamed one
+    # (DER, definite lengths), read streaming
+    got = bc_encrypt(bc, ca, tmp_path, name, content, CIPHERS[cipher][0])
+    assert CMS.decrypt_stream(BIO.MemoryBuffer(got), key) == content
+    whole = CMS.encrypt(content, [cert], cipher=cipher)
+    assert whole.to_der()[1] in (0x83, 0x84)
+    assert CMS.decrypt_stream(whole.to_der(), key, cert) == content
+    assert CMS.decrypt_stream(whole.to_pem(), key, cert, form="PEM") == content
+
+
+@pytest.mark.parametrize("alg,cipher", [("X25519", "aes-128-cbc"), ("X448", "aes-256-cbc"), ("X25519", "aes-256-gcm")])
+def test_stream_large_bounded_memory(ca, tmp_path, alg, cipher):
+    from test_cms import peak_rss_reset, _status
+    name = alg.lower()
+    size = 96 << 20
+    src = _big_file(tmp_path / "big.bin", size)
+    enc, dec = tmp_path / "big.p7m", tmp_path / "big.out"
+    before = peak_rss_reset()
+    with BIO.openfile(src) as data, BIO.openfile(str(enc), "wb") as out:
+        CMS.encrypt(data, [ca.certs[name]], cipher=cipher, stream=True).write_der(out)
+    assert _status("VmHWM") - before < 16 << 20  # the peak: through the head filter, the content never in memory
+    assert os.path.getsize(enc) > size
+    before = peak_rss_reset()
+    with open(enc, "rb") as f, BIO.openfile(str(dec), "wb") as out:
+        assert CMS.decrypt_stream(f, ca.keys[name], ca.certs[name], out=out, tmpdir=str(tmp_path)) is None
+    grown = _status("VmHWM") - before
+    if cipher.endswith("cbc"):
+        assert grown < 16 << 20  # EnvelopedData: the content streams through OpenSSL as detached content
+    else:
+        # AuthEnvelopedData: OpenSSL needs the tag (after the content) first: the encrypted content
+        # goes through a temporary file, never into memory; but M2Sec releases no plaintext before
+        # the tag verifies, so cms_decrypt holds the plaintext (in a memory BIO that grows)
+        assert grown < 2 * size + (32 << 20)
+    assert _same_file(src, dec)
+
+
+def _streamed(ca, name="x25519", cipher="aes-256-gcm", data=DATA):
+    return CMS.encrypt(BIO.MemoryBuffer(data), [ca.certs[name]], cipher=cipher, stream=True).to_der()
+
+
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+def test_stream_bad_input(ca, cipher):
+    key, cert = ca.keys["x25519"], ca.certs["x25519"]
+    streamed = _streamed(ca, cipher=cipher)
+    head = _cms_ecx.parse_head(streamed)
+    assert [length for _, _, _, length in head.outer] == [None, None, None]
+    # a head longer than the limit
+    with pytest.raises(CMS.CMSFormatError, match="over 100 bytes"):
+        CMS.decrypt_stream(streamed, key, cert, max_head=100)
+    # a stream that ends inside the head, or at once
+    for cut in (1, 10, head.ris.end - 1):
+        with pytest.raises(CMS.CMSFormatError, match="ends inside"):
+            CMS.decrypt_stream(streamed[:cut], key, cert)
+    with pytest.raises(CMS.CMSFormatError, match="empty|ends inside"):
+        CMS.decrypt_stream(b"", key, cert)
+    # definite lengths that lie: the RecipientInfos SET claims more than its (Auth)EnvelopedData holds
+    whole = _message(ca, cipher=cipher)
+    chain, ris = _cms_ecx._recipient_infos(whole)
+    bad = bytearray(whole)
+    bad[chain[2].body - 1] = (chain[3].end - chain[2].body - 1) & 0xFF  # the SEQUENCE shorter than its SET
+    assert bad[chain[2].start + 1] == 0x82
+    with pytest.raises(CMS.CMSFormatError, match="runs past"):
+        CMS.decrypt_stream(bytes(bad), key, cert)
+    # ... and a message whose content after a true head is cut, or malformed
+    for cut in (len(streamed) // 2, len(streamed) - 40):
+        with pytest.raises(CMS.CMSFormatError, match="ends inside the encrypted content|cannot read"):
+            CMS.decrypt_stream(streamed[:cut], key, cert)
+    assert streamed[head.ris.end:head.ris.end + 2] == b"\x30\x80"  # EncryptedContentInfo, indefinite
+    kind = der.read(streamed, head.ris.end + 2, len(streamed))
+    alg = der.read(streamed, kind.end, len(streamed))
+    assert streamed[alg.end:alg.end + 3] == b"\xa0\x80\x04"  # [0] in OCTET STRING chunks
+    bad = bytearray(streamed)
+    bad[alg.end + 2] = 0x05
+    # M2Sec reads the chunks (OpenSSL's own BER reader would take any tag for them)
+    with pytest.raises(CMS.CMSFormatError, match="tag 0x05 in its chunks"):
+        CMS.decrypt_stream(bytes(bad), key, cert)
+    # what follows the content: the end-of-contents, the lengths of a definite message
+    for cut in (streamed[:-1], streamed[:-8], streamed + b"\0"):
+        with pytest.raises(CMS.CMSFormatError, match="end-of-contents|after the end|after the encrypted content"):
+            CMS.decrypt_stream(cut, key, cert)
+    n = whole[1] - 0x80  # the ContentInfo claims one byte more, which follows its [0]
+    assert 0 < n < 4
+    longer = bytearray(whole + b"\0")
+    longer[2:2 + n] = (int.from_bytes(whole[2:2 + n], "big") + 1).to_bytes(n, "big")
+    with pytest.raises(CMS.CMSFormatError, match="lengths disagree"):
+        CMS.decrypt_stream(bytes(longer), key, cert)
+    with pytest.raises(CMS.CMSFormatError, match="after the end"):
+        CMS.decrypt_stream(whole + b"\0", key, cert)
+    if cipher.endswith("gcm"):  # a bad tag: nothing of the plaintext is released
+        bad = bytearray(streamed)
+        bad[-7] ^= 1  # the mac's last byte (then the end-of-contents of the SEQUENCE, [0], ContentInfo)
+        with BIO.MemoryBuffer() as out:
+            with pytest.raises(CMS.CMSDecryptError):
+                CMS.decrypt_stream(bytes(bad), key, cert, out=out)
+            assert out.read() in (b"", None)
+    # an indefinite-length RecipientInfos SET, and something else than enveloped data
+    p = head.ris.start
+    ber = streamed[:p] + b"\x31\x80" + streamed[head.ris.body:head.ris.end] + b"\x00\x00" + streamed[head.ris.end:]
+    with pytest.raises(CMS.CMSFormatError, match="indefinite"):
+        CMS.decrypt_stream(ber, key, cert)
+    with pytest.raises(CMS.CMSFormatError, match="not an envelopedData"):
+        CMS.decrypt_stream(CMS.digest(DATA).to_der(), key, cert)
+    # S/MIME with broken base64, and without a body
+    smime = CMS.encrypt(BIO.MemoryBuffer(DATA), [cert], cipher=cipher, stream=True).to_smime()
+    with pytest.raises(CMS.CMSFormatError, match="base64"):
+        CMS.decrypt_stream(smime.replace(b"\n\n", b"\n\n*!", 1), key, cert, form="SMIME")
+    with pytest.raises(CMS.CMSFormatError, match="no base64 body"):
+        CMS.decrypt_stream(b"MIME-Version: 1.0\n", key, cert, form="SMIME")
+    # a wrong key: the X448 key has no recipient here
+    with pytest.raises(CMS.CMSDecryptError, match="no X448 recipient"):
+        CMS.decrypt_stream(streamed, ca.keys["x448"])
+    with pytest.raises(ValueError):
+        CMS.decrypt_stream(streamed, key, form="BER")
+
+
+def test_stream_encrypt_filter_failure(ca, monkeypatch):
+    """The head filter failing while OpenSSL writes: a CMSFormatError, the writer thread ended
+    (its pipe closed under it), nothing left in OpenSSL's error queue (conftest checks)."""
+    real = _cms_ecx.key_agreement_filter
+    monkeypatch.setattr(_cms_ecx, "key_agreement_filter", lambda pending: real(pending, limit=40))
+    before = threading.active_count()
+    src = BIO.MemoryBuffer(os.urandom(1 << 20))
+    with pytest.raises(CMS.CMSFormatError, match="over 40 bytes"):
+        CMS.encrypt(src, [ca.certs["x25519"]], stream=True).to_der()
+    assert threading.active_count() == before
+    monkeypatch.undo()
+    assert CMS.decrypt(CMS.load_der(_streamed(ca, "x448")), ca.keys["x448"]) == DATA
+
+
+def test_head_rewrite_lengths():
+    """rewrite_head recomputes definite lengths inside out when a header changes size."""
+    inner = der.tlv(der.SET, b"\x04\x01a")
+    body = der.integer(0) + inner
+    msg = der.seq(der.oid("1.2.840.113549.1.7.3"), der.tlv(0xA0, der.seq(body)))
+    head = _cms_ecx.parse_head(msg)
+    new_set = der.tlv(der.SET, der.octet_string(b"x" * 300))
+    out = _cms_ecx.rewrite_head(msg, head, new_set)
+    assert out == der.seq(der.oid("1.2.840.113549.1.7.3"), der.tlv(0xA0, der.seq(der.integer(0) + new_set)))
+    for cut in range(len(msg)):
+        with pytest.raises(_cms_ecx.NeedMore):
+            _cms_ecx.parse_head(msg[:cut])
+
+
+@pytest.mark.parametrize("cipher", sorted(CIPHERS))
+def test_stream_mixed_recipients_with_openssl(ca, tmp_path, cipher):
+    """A streamed S/MIME message to an X25519 and an RSA recipient: `openssl cms` opens it with the
+    RSA key (the rewritten head is what OpenSSL reads), M2Sec with the X25519 key, streaming."""
+    data = os.urandom(300000)
+    smime = CMS.encrypt(BIO.MemoryBuffer(data), [ca.certs["x25519"], ca.certs["rsa"]], cipher=cipher,
+                        stream=True).to_smime()
+    got = openssl("cms", "-decrypt", "-in", write(tmp_path, "m.eml", smime), "-recip", ca.path("rsa.pem"),
+                  "-inkey", ca.path("rsa.key"))
+    assert got == data
+    assert CMS.decrypt_stream(smime, ca.keys["x25519"], form="SMIME") == data
+    assert CMS.decrypt_stream(CMS.load_smime(smime)[0].to_der(), ca.keys["x25519"]) == data
