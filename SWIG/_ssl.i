@@ -512,6 +512,16 @@ static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
     BIO *rbio = SSL_get_rbio(ssl), *sock = rbio ? BIO_find_type(rbio, BIO_TYPE_SOCKET) : NULL;
     uint64_t local = 0, *known;
     long retry;
+    if (rbio && BIO_method_type(rbio) == BIO_TYPE_MEM) {
+        /* an SSLObject's memory BIO: the bytes waiting are known without a system call; a
+         * record cut short ends the loop with a want, which leaves nothing in the error queue */
+        retry = SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY;
+        SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+        while (ok && total < len && (SSL_has_pending(ssl) || BIO_ctrl_pending(rbio) > 0))
+            if ((ok = SSL_read_ex(ssl, buf + total, len - total, &n))) total += n;
+        SSL_set_mode(ssl, retry);
+        return total;
+    }
     /* a socket BIO's stream: FIONREAD counts its bytes (of a datagram socket, one datagram's) */
     if (!sock || BIO_get_fd(sock, &fd) < 0 || fd < 0) return 0;
     known = m2_bio_known_idx < 0 ? NULL : BIO_get_ex_data(rbio, m2_bio_known_idx);

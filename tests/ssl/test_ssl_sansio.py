@@ -253,3 +253,32 @@ def test_ip_addresses_are_checked_and_never_sent_as_sni(pki, host):
     assert err is None and seen == [None]
     seen, err = _names_seen(pki, "server", host)  # a certificate for 127.0.0.1 and localhost
     assert isinstance(err, SSL.HostnameMismatchError) and seen == [None]
+
+
+def test_read_takes_every_whole_record_waiting_in_memory(pki):
+    """A read into a large buffer takes all the whole records the memory BIO holds in one call
+    (four 16 KiB records here), leaves a record cut short for later, and a tampered record
+    still fails the read that meets it."""
+    c, s = pair(pki)
+    handshake(c, s)
+    data = os.urandom(65536)
+    c.write(data)
+    wire = c.data_to_send()
+    s.receive_bytes(wire)
+    assert s.read(65536) == data
+    buf = bytearray(65536)
+    c.write(data)
+    wire = c.data_to_send()
+    s.receive_bytes(wire[:-10])           # the last record cut short
+    assert s.read_into(buf) == 49152 and bytes(buf[:49152]) == data[:49152]
+    with pytest.raises(SSL.SSLWantReadError):
+        s.read_into(buf)
+    s.receive_bytes(wire[-10:])
+    assert s.read_into(buf) == 16384 and bytes(buf[:16384]) == data[49152:]
+    c.write(data)
+    wire = bytearray(c.data_to_send())
+    wire[-40] ^= 1                        # the last record tampered with: the first three are returned
+    s.receive_bytes(bytes(wire))
+    assert s.read(65536) == data[:49152]
+    with pytest.raises(SSL.SSLError):
+        s.read(65536)
