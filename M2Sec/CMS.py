@@ -18,7 +18,8 @@ password); :func:`compress` and :func:`digest` make CompressedData and DigestedD
 
 Large content streams: give BIOs (``BIO.openfile``) as data and output, and ``stream=True``
 to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the output BIO
-as the structure is written, never held in memory whole.
+as the structure is written, never held in memory whole; :func:`decrypt_stream` reads an
+(auth)envelopedData (DER, PEM or S/MIME) in pieces with memory bounded by its head.
 
 Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sign with
 them): :data:`HAS_EDDSA` (probed at import) says whether the OpenSSL M2Sec runs on can; where

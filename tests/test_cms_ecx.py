@@ -22,7 +22,7 @@ from M2Sec import BIO, CMS, EVP, _cms_ecx, mail
 from M2Sec import _der as der
 
 from pki_helpers import openssl
-from smime_helpers import M2SecCA
+from smime_helpers import M2SecCA, same_file
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -360,16 +360,6 @@ def _big_file(path, size, chunk=1 << 20):
     return str(path)
 
 
-def _same_file(a, b):
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
-
-
 @pytest.mark.parametrize("form", ["der", "smime"])
 @pytest.mark.parametrize("cipher", sorted(CIPHERS))
 @pytest.mark.parametrize("alg", ALGS)
@@ -427,7 +417,7 @@ def test_stream_large_bounded_memory(ca, tmp_path, alg, cipher):
     # the encrypted content goes through a temporary file (OpenSSL needs the tag, which follows
     # it, first), the plaintext through a second one until the tag verifies: never in memory
     assert grown < 16 << 20
-    assert _same_file(src, dec)
+    assert same_file(src, dec)
 
 
 def _streamed(ca, name="x25519", cipher="aes-256-gcm", data=DATA):
