@@ -43,6 +43,8 @@ CHUNK = 16384
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: the C limit (bench/tls_loop.c, built by make bench)
 C_LOOP = os.path.join(HERE, "tls_loop")
+#: the same C handshakes as a shared object called in this process (built from tls_loop.c here)
+C_LIB = C_LOOP + ".so"
 
 
 def _openssl(*args, **kw):
@@ -152,6 +154,49 @@ def m2_client(port, cafile, resume):
 
 def c_client(port, cafile, resume):
     return lambda: c_loop("client", port, cafile, "resumed" if resume else "full", SECONDS)[0]
+
+
+_lib = None
+
+
+def c_lib():
+    """bench/tls_loop.c's handshake functions as a shared object loaded in this process (built
+    on first use, again when tls_loop.c changed), or None without a C compiler.  ctypes lets
+    the GIL go during each call, as M2Sec's handshakes do."""
+    global _lib
+    if _lib is None:
+        import ctypes
+        src = C_LOOP + ".c"
+        if not os.path.exists(C_LIB) or os.path.getmtime(C_LIB) < os.path.getmtime(src):
+            flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libssl", "libcrypto"], capture_output=True,
+                                   text=True).stdout.split() or ["-lssl", "-lcrypto"]
+            tmp = C_LIB + ".%d" % os.getpid()
+            if subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-DTLS_LOOP_LIB", "-o", tmp, src,
+                               *flags]).returncode:
+                return None
+            os.replace(tmp, C_LIB)
+        lib = ctypes.CDLL(C_LIB)
+        for name, args in (("client_ctx", [ctypes.c_char_p]), ("server_ctx", [ctypes.c_char_p, ctypes.c_char_p]),
+                           ("client_session", [ctypes.c_void_p, ctypes.c_int])):
+            getattr(lib, name).restype = ctypes.c_void_p
+            getattr(lib, name).argtypes = args
+        lib.client_once.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.serve_one.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.client_once.restype = lib.serve_one.restype = None
+        _lib = lib
+    return _lib
+
+
+def c_inproc_client(port, cafile, resume):
+    """tls_loop's client handshakes called in this process (main thread, as M2Sec's client
+    row): CPU microseconds per handshake measured as M2Sec's are."""
+    lib = c_lib()
+    ctx = lib.client_ctx(cafile.encode())
+    session = lib.client_session(ctx, port) if resume else None
+
+    def one():
+        lib.client_once(ctx, port, session)
+    return lambda: cpu_us(one)
 
 
 def m2crypto():
@@ -264,9 +309,7 @@ class M2Server(_Server):
     def serve(self, s):
         c = self.api.Connection(self.ctx, s)
         try:
-            c.setup_ssl()
-            c.set_accept_state()
-            c.accept_ssl()
+            c.handshake_on_existing_socket(server_side=True)  # M2Crypto's setup_ssl, set_accept_state, accept_ssl
             if c.read():  # the first client sends a byte and waits for its tickets
                 c.write(b"k")
         except self.api.SSLError:
@@ -275,6 +318,17 @@ class M2Server(_Server):
             c.free()
         else:
             c.close()  # and M2Crypto's __del__ frees the SSL
+
+
+class CInProcessServer(_Server):
+    """tls_loop's per-client C (serve_one) in a server thread of this process, as M2Sec's."""
+
+    def __init__(self, cert, key):
+        self.lib = c_lib()
+        super().__init__(self.lib.server_ctx(cert.encode(), key.encode()))
+
+    def serve(self, s):
+        self.lib.serve_one(self.ctx, s.detach())  # the C closes the descriptor
 
 
 class CServer:
