@@ -135,8 +135,6 @@ class Connection(SSLState):
     _plain_client = True
     #: the same for the server side (accept(), handshake_on_existing_socket(server_side=True))
     _plain_server = True
-    #: whether free() may close and free in one step (no subclass changed close or the freeing)
-    _plain_close = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -144,7 +142,6 @@ class Connection(SSLState):
                                 for n in ("setup_ssl", "set_connect_state", "connect_ssl"))
         cls._plain_server = all(getattr(cls, n) is getattr(Connection, n)
                                 for n in ("setup_ssl", "set_accept_state", "accept_ssl"))
-        cls._plain_close = all(getattr(cls, n) is getattr(Connection, n) for n in ("close", "_free_ssl", "_free_bio"))
 
     @property
     def clientPostConnectionCheck(self) -> Optional[Checker]:
@@ -203,7 +200,10 @@ class Connection(SSLState):
             if not busy:
                 self._release &= ~flag
         if busy:
-            self._wake()
+            try:
+                self.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # not connected: nothing blocks on it
             return
         ssl = self._ssl
         if ssl is not None:
@@ -211,41 +211,9 @@ class Connection(SSLState):
         if freeBio:
             self._free_bio()
 
-    def _wake(self) -> None:
-        """Shut the TCP connection down, so that a call under way in another thread returns."""
-        try:
-            self.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # not connected: nothing blocks on it
-
     def free(self) -> None:
         """Close, and free the SSL now rather than when the object goes away (or, if another
         thread is in a handshake, read or write, when that call returns)."""
-        if self._plain_close:  # close() and free() in one step (no subclass changed them)
-            both = _RELEASE_BIO | _RELEASE_SSL
-            with self._lock:
-                was_open = not self._closed
-                if was_open:
-                    self._closed = True
-                    self._release |= both  # before looking at _busy (see _guarded)
-                    busy = bool(self._busy)
-                    if not busy:
-                        self._release &= ~both
-            if was_open:
-                if busy:  # as close() does: wake the call, which frees both when it returns
-                    self._wake()
-                    return
-                ssl, self._ssl = self._ssl, None
-                try:
-                    if ssl is not None:
-                        m2.ssl_close_notify(ssl, self._timeout)
-                finally:
-                    if ssl is not None:
-                        m2.ssl_free(ssl)  # and its socket BIO with it
-                    self._bio_freed = True
-                    self._readbio = self._writebio = None
-                    self.socket.close()
-                return
         was_open = not self._closed  # close(freeBio=False) before leaves the socket open,
         self.close(False)
         free_bio = was_open and self._closed  # and so does a close() that a subclass put off
@@ -558,9 +526,6 @@ class Connection(SSLState):
         As in M2Crypto no post-connection check runs; a context from create_default_context()
         checks the host name given to set1_host() in the handshake."""
         if server_side:
-            if self._plain_server:
-                done: int = self._accept_fd(self.socket.fileno())  # as _server_handshake, a call less
-                return done
             return self._server_handshake()
         return self._client_handshake(False)
 
