@@ -186,9 +186,9 @@ def c_lib():
             flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libssl", "libcrypto"], capture_output=True,
                                    text=True).stdout.split() or ["-lssl", "-lcrypto"]
             tmp = C_LIB + ".%d" % os.getpid()
+            cc = [os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-DTLS_LOOP_LIB", "-o", tmp, src, *flags]
             try:
-                built = not subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-DTLS_LOOP_LIB", "-o",
-                                            tmp, src, *flags]).returncode
+                built = not subprocess.run(cc).returncode
             except OSError:  # no compiler
                 built = False
             if not built:
