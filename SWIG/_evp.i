@@ -48,7 +48,9 @@ M2_NONNULL(EVP_CIPHER_CTX *)
  * their context themselves: an EVP_CIPHER_CTX * or EVP_MD_CTX * argument takes such an object as
  * well as a pointer from m2.cipher_ctx_new()/md_ctx_new(), so that `m2.cipher_update(c.ctx,
  * data)` works as in M2Crypto.  m2.cipher_ctx_free()/md_ctx_free() given one take the context
- * from it first, so that it is freed once. */
+ * from it first, so that it is freed once.  Closing one (setting _p to None, or the object's
+ * death) while a call runs on its context without the GIL leaves the free to that call
+ * (m2_free_or_defer, _lib.i). */
 %{
 typedef struct {                /* what both objects start with */
     PyObject_HEAD
