@@ -386,20 +386,6 @@ static PyObject *cipher_names(void) {
 %}
 M2_NONNULL(HMAC_CTX *)
 M2_FREE(hmac_ctx_free, HMAC_CTX_free, HMAC_CTX, ctx)
-%{
-#define M2_HMAC_POOL 8
-static HMAC_CTX *m2_hmac_pool[M2_HMAC_POOL];
-static int m2_hmac_pooled;
-
-/* hmac_ctx_release's free: the context cleansed into the pool, or freed. */
-static void m2_hmac_ctx_put(void *p) {
-    HMAC_CTX *ctx = p;
-    if (m2_hmac_pooled < M2_HMAC_POOL && HMAC_CTX_reset(ctx))
-        m2_hmac_pool[m2_hmac_pooled++] = ctx;
-    else
-        HMAC_CTX_free(ctx);
-}
-%}
 
 %inline %{
 static EVP_MAC *m2_hmac(void) {
@@ -427,7 +413,21 @@ static PyObject *hmac_init(HMAC_CTX *ctx, const void *key, Py_ssize_t keylen, co
  * again: a reset context keeps its digest contexts allocated, which saves about a fifth of a
  * short HMAC's cost.  HMAC_CTX_reset cleanses the key state first.  Both functions run with
  * the GIL held, which guards the pool. */
-
+#define M2_HMAC_POOL 8
+static HMAC_CTX *m2_hmac_pool[M2_HMAC_POOL];
+static int m2_hmac_pooled;
+%}
+%{
+/* hmac_ctx_release's free: the context cleansed into the pool, or freed. */
+static void m2_hmac_ctx_put(void *p) {
+    HMAC_CTX *ctx = p;
+    if (m2_hmac_pooled < M2_HMAC_POOL && HMAC_CTX_reset(ctx))
+        m2_hmac_pool[m2_hmac_pooled++] = ctx;
+    else
+        HMAC_CTX_free(ctx);
+}
+%}
+%inline %{
 /* hmac_ctx_new and hmac_init in one call, on a pooled context when there is one. */
 static HMAC_CTX *hmac_ctx_new_init(const void *key, Py_ssize_t keylen, const EVP_MD *md) {
     HMAC_CTX *ctx = m2_hmac_pooled ? m2_hmac_pool[--m2_hmac_pooled] : hmac_ctx_new();
