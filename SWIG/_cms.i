@@ -1094,19 +1094,19 @@ static PyObject *cms_decrypt_spooled(CMS_ContentInfo *cms, EVP_PKEY *optional_pk
     BIO *out = optional_out, *own = NULL;
     long size = -1;
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, optional_pkey, optional_cert, optional_bio, spool, optional_out)
     r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, spool, flags);
     if (r == 1) {
         r = BIO_flush(spool) > 0 && (size = BIO_ctrl(spool, BIO_C_FILE_TELL, 0, NULL)) >= 0
             && BIO_ctrl(spool, BIO_C_FILE_SEEK, 0, NULL) == 0 ? 1 : -1;
     }
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1)
         return r == -1 ? m2_cms_raise(M2_CMS, "cannot spool the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
     if (!out && !(out = own = m2_cms_out_new((size_t)size))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(spool, optional_out)
     r = m2_cms_copy(spool, out) && BIO_flush(out) > 0;
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!r) { BIO_free(own); return m2_cms_raise(M2_CMS, "cannot write the plaintext"); }
     return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
