@@ -573,12 +573,13 @@ def thread_rows(out, cert, key):
     """TLS data on two connections, one per thread, against one connection: each thread's
     client encrypts 64 KiB (and 1 MiB, as the EVP rows' messages), the bytes go across in
     memory and its server decrypts them (no socket, so that the two threads' work is all this
-    process's, on two cores).  Each call releases the GIL: four hand-overs a round trip, which
-    weigh less on 1 MiB than on 64 KiB."""
-    for size, count in ((65536, 4000), (1 << 20, 250)):
+    process's, on two cores).  Each call releases the GIL: write, data_to_send, receive_bytes
+    and read_into are four hand-overs a round trip, which weigh less on 1 MiB than on 64 KiB;
+    send() and receive_into() do the same work in two calls."""
+    for size, count, combined in ((65536, 4000, False), (1 << 20, 250, False), (65536, 4000, True)):
         data = os.urandom(size)
 
-        def make(data=data):
+        def make(data=data, combined=combined):
             client, server = _memory_pair(cert, key)
             buf = bytearray(len(data))
 
@@ -588,9 +589,16 @@ def thread_rows(out, cert, key):
                 n = 0
                 while n < len(data):
                     n += server.read_into(buf)
-            one.keep = (client, server)
-            return one
-        name = "TLS 1.3 write + read %s in memory, one connection per thread" % (
+
+            def one_combined():
+                n = server.receive_into(client.send(data), buf)
+                while n < len(data):
+                    n += server.read_into(buf)
+            f = one_combined if combined else one
+            f.keep = (client, server)
+            return f
+        name = "TLS 1.3 %s %s in memory, one connection per thread" % (
+            "send + receive_into" if combined else "write + read",
             "%d KiB" % (size >> 10) if size < 1 << 20 else "%d MiB" % (size >> 20))
         out.append(two_threads_row(name, make, size, count, BULK_RUNS)[2])
 
