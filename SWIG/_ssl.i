@@ -973,6 +973,7 @@ PyObject *ssl_write_take(SSL *ssl, PyObject *data) {
      * KeyUpdate) is taken after, with the GIL */
     cap = BIO_ctrl_pending(wbio) + (size_t)view.len
           + ((size_t)view.len / SSL3_RT_MAX_PLAIN_LENGTH + 1) * (SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_ENCRYPTED_OVERHEAD);
+    if (cap > INT_MAX) cap = INT_MAX;   /* BIO_read's count is an int */
     if (!(out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap))) { PyBuffer_Release(&view); return NULL; }
     io.in = view.buf;
     io.in_len = (size_t)view.len;
@@ -986,9 +987,11 @@ PyObject *ssl_write_take(SSL *ssl, PyObject *data) {
         if (r == M2_SSL_ERROR) return NULL;
         Py_RETURN_NONE;
     }
-    if ((rest = BIO_ctrl_pending(wbio)) > 0) {
+    while ((rest = BIO_ctrl_pending(wbio)) > 0) {
+        if (rest > INT_MAX) rest = INT_MAX;
         if (_PyBytes_Resize(&out, (Py_ssize_t)(io.taken + rest)) < 0) return NULL;
-        if ((got = BIO_read(wbio, PyBytes_AS_STRING(out) + io.taken, (int)rest)) > 0) io.taken += (size_t)got;
+        if ((got = BIO_read(wbio, PyBytes_AS_STRING(out) + io.taken, (int)rest)) <= 0) break;
+        io.taken += (size_t)got;
     }
     if ((size_t)PyBytes_GET_SIZE(out) != io.taken && _PyBytes_Resize(&out, (Py_ssize_t)io.taken) < 0) return NULL;
     return out;
