@@ -5,7 +5,9 @@ arrive from the peer go in with :meth:`SSLObject.receive_bytes` (and the end of 
 with :meth:`SSLObject.receive_eof`); bytes for the peer come out of
 :meth:`SSLObject.data_to_send`.  Its operations (``do_handshake``, ``read``, ``write``,
 ``unwrap``) either complete or raise :class:`~M2Sec.SSL.SSLWantReadError`: the object then
-needs more bytes from the peer, after sending what it has.
+needs more bytes from the peer, after sending what it has.  :meth:`SSLObject.send` and
+:meth:`SSLObject.receive_into` do a write and the taking of its bytes, or the handing over of
+the peer's bytes and a read, in one call each.
 
 That rule lives in one place, :func:`run`, a generator that performs one operation and asks its
 caller for I/O::
