@@ -1082,3 +1082,35 @@ static int cms_write_smime(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, in
     return 1;
 }
 %}
+
+/* ---- CMS.decrypt_stream: an AuthEnvelopedData's plaintext spooled until its tag verifies ----
+ * CMS_decrypt writes the plaintext to its out BIO as it decrypts and checks the tag only at
+ * the end (BIO_get_cipher_status after the last read), so OpenSSL's CMS releases plaintext
+ * before it is authenticated; cms_decrypt holds it in memory, this writes it to spool first. */
+%inline %{
+/* Decrypts as cms_decrypt, the plaintext first written to spool (a file BIO of the caller's,
+ * at the start of an empty file), then, once the tag has verified, copied from the spool's
+ * start into optional_out (then None), or into bytes returned: nothing of a message that does
+ * not decrypt reaches either.  Memory stays bounded whatever the size. */
+static PyObject *cms_decrypt_spooled(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert,
+                                     BIO *optional_bio, BIO *spool, BIO *optional_out, int flags) {
+    BIO *out = optional_out, *own = NULL;
+    long size = -1;
+    int r;
+    M2_ALLOW
+    r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, spool, flags);
+    if (r == 1) {
+        r = BIO_flush(spool) > 0 && (size = BIO_ctrl(spool, BIO_C_FILE_TELL, 0, NULL)) >= 0
+            && BIO_ctrl(spool, BIO_C_FILE_SEEK, 0, NULL) == 0 ? 1 : -1;
+    }
+    M2_DISALLOW
+    if (r != 1)
+        return r == -1 ? m2_cms_raise(M2_CMS, "cannot spool the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
+    if (!out && !(out = own = m2_cms_out_new((size_t)size))) return NULL;
+    M2_ALLOW
+    r = m2_cms_copy(spool, out) && BIO_flush(out) > 0;
+    M2_DISALLOW
+    if (!r) { BIO_free(own); return m2_cms_raise(M2_CMS, "cannot write the plaintext"); }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
+}
+%}
