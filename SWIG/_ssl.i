@@ -399,7 +399,8 @@ static int m2_ssl_fail(SSL *ssl, int err, int r, int sys_errno, int in_handshake
     return -1;
 }
 
-enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK };
+enum { M2_OP_CONNECT, M2_OP_ACCEPT, M2_OP_HANDSHAKE, M2_OP_READ, M2_OP_WRITE, M2_OP_SHUTDOWN, M2_OP_PEEK,
+       M2_OP_WRITE_TAKE, M2_OP_FEED_READ };   /* the last two: memory BIOs only, buf is a struct m2_ssl_mem_io */
 
 /* Wait (GIL released) until the SSL's socket is ready for what err wants, or deadline.
  * A write also wakes when the socket becomes writable, a read when it becomes readable:
@@ -546,6 +547,49 @@ static size_t m2_ssl_read_more(SSL *ssl, unsigned char *buf, size_t len) {
 
 static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, size_t *nout);
 
+/* SSL_read_ex into buf, and after a full record whatever more whole records wait (the peer may
+ * be streaming; a shorter record, as in a request or an answer, is not worth a look).  GIL
+ * released. */
+static int m2_ssl_read_all(SSL *ssl, unsigned char *buf, size_t len, size_t *n) {
+    int r = SSL_read_ex(ssl, buf, len, n);
+    if (r == 1 && *n < len && *n >= SSL3_RT_MAX_PLAIN_LENGTH)
+        *n += m2_ssl_read_more(ssl, buf + *n, len - *n);
+    return r;
+}
+
+/* Two steps of an SSL over memory BIOs in one release of the GIL (ssl_write_take,
+ * ssl_receive_into): a sans-I/O loop's write and the taking of its output, or the handing over
+ * of the peer's bytes and the read they allow, each a GIL hand-over less when threads share it. */
+struct m2_ssl_mem_io {
+    const unsigned char *in;    /* WRITE_TAKE: the data to encrypt; FEED_READ: the peer's bytes */
+    size_t in_len;
+    unsigned char *out;         /* WRITE_TAKE: where the write BIO's bytes go; FEED_READ: the read's */
+    size_t out_len;
+    size_t taken;               /* WRITE_TAKE: bytes taken from the write BIO */
+};
+
+/* All of io->in written (partial writes, if enabled, continued), then up to io->out_len bytes of
+ * the write BIO taken.  GIL released. */
+static int m2_ssl_write_take(SSL *ssl, struct m2_ssl_mem_io *io, size_t *nout) {
+    size_t n, total = 0;
+    int r = 1, got;
+    while (r == 1 && total < io->in_len)
+        if ((r = SSL_write_ex(ssl, io->in + total, io->in_len - total, &n))) total += n;
+    *nout = total;
+    if (r == 1 && (got = BIO_read(SSL_get_wbio(ssl), io->out, (int)io->out_len)) > 0) io->taken = (size_t)got;
+    return r;
+}
+
+/* io->in appended to the read BIO (once: a retry does not append it again), then a read.  GIL
+ * released; a failed append leaves OpenSSL's error on the queue and reads nothing. */
+static int m2_ssl_feed_read(SSL *ssl, struct m2_ssl_mem_io *io, size_t *nout) {
+    if (io->in_len) {
+        if (BIO_write(SSL_get_rbio(ssl), io->in, (int)io->in_len) != (int)io->in_len) return 0;
+        io->in_len = 0;
+    }
+    return m2_ssl_read_all(ssl, io->out, io->out_len, nout);
+}
+
 /* Empty this thread's error queue; when it is empty already (the rule after every call), at
  * the cost of a look: ERR_clear_error walks all its slots, a tenth of a 1-byte write's cost. */
 static void m2_ssl_err_clear(void) {
@@ -584,13 +628,9 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         case M2_OP_CONNECT: r = SSL_connect(ssl); break;
         case M2_OP_ACCEPT: r = SSL_accept(ssl); break;
         case M2_OP_HANDSHAKE: r = SSL_do_handshake(ssl); break;
-        case M2_OP_READ:
-            r = SSL_read_ex(ssl, buf, len, &n);
-            /* a full record read: the peer may be streaming, and more may wait (a shorter one,
-             * as in a request or an answer, is not worth a FIONREAD) */
-            if (r == 1 && n < len && n >= SSL3_RT_MAX_PLAIN_LENGTH)
-                n += m2_ssl_read_more(ssl, (unsigned char *)buf + n, len - n);
-            break;
+        case M2_OP_READ: r = m2_ssl_read_all(ssl, buf, len, &n); break;
+        case M2_OP_FEED_READ: r = m2_ssl_feed_read(ssl, buf, &n); break;
+        case M2_OP_WRITE_TAKE: r = m2_ssl_write_take(ssl, buf, &n); break;
         case M2_OP_PEEK: r = SSL_peek_ex(ssl, buf, len, &n); break;
         case M2_OP_WRITE: r = SSL_write_ex(ssl, buf, len, &n); break;
         default: r = SSL_shutdown(ssl); break;
@@ -608,8 +648,8 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
         if (err == SSL_ERROR_SYSCALL && (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK) && !ERR_peek_error()) {
             /* the socket would block, but another thread's I/O on the same socket BIO reset
              * its retry flags before SSL_get_error read them: a want all the same */
-            if (op == M2_OP_WRITE) err = SSL_ERROR_WANT_WRITE;
-            else if (op == M2_OP_READ || op == M2_OP_PEEK) err = SSL_ERROR_WANT_READ;
+            if (op == M2_OP_WRITE || op == M2_OP_WRITE_TAKE) err = SSL_ERROR_WANT_WRITE;
+            else if (op == M2_OP_READ || op == M2_OP_PEEK || op == M2_OP_FEED_READ) err = SSL_ERROR_WANT_READ;
             else err = SSL_want(ssl) == SSL_WRITING ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ;
         }
         switch (err) {
@@ -617,7 +657,7 @@ static int m2_ssl_loop(SSL *ssl, int op, void *buf, size_t len, double timeout, 
             if (nout) *nout = n;
             return M2_SSL_DONE;
         case SSL_ERROR_ZERO_RETURN:
-            if (op == M2_OP_READ || op == M2_OP_PEEK) { m2_ssl_err_clear(); return M2_SSL_EOF; }
+            if (op == M2_OP_READ || op == M2_OP_PEEK || op == M2_OP_FEED_READ) { m2_ssl_err_clear(); return M2_SSL_EOF; }
             return m2_ssl_fail(ssl, err, r, sys_errno, in_handshake);
         case SSL_ERROR_WANT_READ:
         case SSL_ERROR_WANT_WRITE:
@@ -795,6 +835,9 @@ PyObject *ssl_handshake(SSL *ssl, double timeout = 0);
 PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes = 0, double timeout = -1);
 PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout);
 PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout = 0);
+%feature("compactdefaultargs") ssl_receive_into;
+PyObject *ssl_write_take(SSL *ssl, PyObject *data);
+PyObject *ssl_receive_into(SSL *ssl, PyObject *data, PyObject *buffer, int nbytes = 0);
 
 %{
 static PyObject *m2_ssl_handshake_op(SSL *ssl, int op, double timeout) {
@@ -828,16 +871,32 @@ PyObject *ssl_read(SSL *ssl, int num, double timeout) {
     return out;
 }
 
-/* Read up to nbytes (0: all of it) into a writable buffer: the count read; 0 at a clean
- * close_notify; if it would block, want (a new reference), or -1 when want is NULL. */
-static PyObject *m2_ssl_read_buffer(SSL *ssl, PyObject *buffer, int nbytes, double timeout, PyObject *want) {
+/* Read up to nbytes (0: all of it) into a writable buffer, after appending feed's bytes to a
+ * memory read BIO (feed NULL: none): the count read; 0 at a clean close_notify; if it would
+ * block, want (a new reference), or -1 when want is NULL. */
+static PyObject *m2_ssl_read_buffer(SSL *ssl, PyObject *buffer, int nbytes, double timeout, PyObject *want,
+                                    const Py_buffer *feed) {
     Py_buffer view;
+    struct m2_ssl_mem_io io;
     size_t n = 0;
     int r;
     if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) return NULL;
     if (nbytes <= 0 || nbytes > view.len) nbytes = view.len > INT_MAX ? INT_MAX : (int)view.len;
-    if (nbytes == 0) { PyBuffer_Release(&view); return PyLong_FromLong(0); }
-    r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
+    if (nbytes == 0) {
+        PyBuffer_Release(&view);
+        if (!feed) return PyLong_FromLong(0);
+        PyErr_SetString(PyExc_ValueError, "the buffer is empty");   /* a 0 would read as close_notify */
+        return NULL;
+    }
+    if (feed) {
+        io.in = feed->buf;
+        io.in_len = (size_t)feed->len;
+        io.out = view.buf;
+        io.out_len = (size_t)nbytes;
+        r = m2_ssl_run(ssl, M2_OP_FEED_READ, &io, 0, timeout, &n);
+    } else {
+        r = m2_ssl_run(ssl, M2_OP_READ, view.buf, (size_t)nbytes, timeout, &n);
+    }
     PyBuffer_Release(&view);
     if (r == M2_SSL_ERROR) return NULL;
     if (r == M2_SSL_WANT) {
@@ -850,13 +909,13 @@ static PyObject *m2_ssl_read_buffer(SSL *ssl, PyObject *buffer, int nbytes, doub
 
 /* Read into a writable buffer: the count read; 0 at a clean close_notify; -1 if it would block. */
 PyObject *ssl_read_into(SSL *ssl, PyObject *buffer, int nbytes, double timeout) {
-    return m2_ssl_read_buffer(ssl, buffer, nbytes, timeout, NULL);
+    return m2_ssl_read_buffer(ssl, buffer, nbytes, timeout, NULL, NULL);
 }
 
 /* io.RawIOBase's readinto on a connection: the count read into all of buffer; 0 at a clean
  * close_notify; None if it would block. */
 PyObject *ssl_readinto(SSL *ssl, PyObject *buffer, double timeout) {
-    return m2_ssl_read_buffer(ssl, buffer, 0, timeout, Py_None);
+    return m2_ssl_read_buffer(ssl, buffer, 0, timeout, Py_None, NULL);
 }
 
 /* The count written (all of it unless partial writes were enabled); -1 if it would block. */
@@ -879,6 +938,80 @@ PyObject *ssl_shutdown_timeout(SSL *ssl, double timeout) {
     if (r == M2_SSL_ERROR) return NULL;
     if (r == M2_SSL_WANT) return PyLong_FromLong(-1);
     return PyLong_FromLong((long)n);
+}
+
+/* ---- an SSL over memory BIOs (SSLObject): two steps in one call ---- */
+
+/* The SSL's BIO (its read BIO, or its write BIO) if it is a memory BIO; else NULL with
+ * ValueError set: these calls feed or drain the BIO itself, which a socket must not be. */
+static BIO *m2_ssl_mem_bio(SSL *ssl, int write_side) {
+    BIO *b = write_side ? SSL_get_wbio(ssl) : SSL_get_rbio(ssl);
+    if (b && BIO_method_type(b) == BIO_TYPE_MEM) return b;
+    PyErr_SetString(PyExc_ValueError, "the SSL is not over memory BIOs");
+    return NULL;
+}
+
+/* write() and data_to_send() of a sans-I/O loop as one call (one release of the GIL): all of
+ * data encrypted, then every byte waiting in the memory write BIO (handshake or post-handshake
+ * messages queued before it included) as bytes; None, writing nothing, if the handshake needs
+ * the peer's bytes first. */
+PyObject *ssl_write_take(SSL *ssl, PyObject *data) {
+    Py_buffer view;
+    struct m2_ssl_mem_io io;
+    PyObject *out;
+    BIO *wbio = m2_ssl_mem_bio(ssl, 1);
+    size_t n = 0, cap, rest;
+    int r, got;
+    if (!wbio || PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (view.len > (1 << 30)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "at most 1 GiB a call");
+        return NULL;
+    }
+    /* room for what waits, the data and each record's header and expansion: one bytes object,
+     * filled without the GIL; what does not fit (records cut smaller by max_send_fragment, a
+     * KeyUpdate) is taken after, with the GIL */
+    cap = BIO_ctrl_pending(wbio) + (size_t)view.len
+          + ((size_t)view.len / SSL3_RT_MAX_PLAIN_LENGTH + 1) * (SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_ENCRYPTED_OVERHEAD);
+    if (cap > INT_MAX) cap = INT_MAX;   /* BIO_read's count is an int */
+    if (!(out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap))) { PyBuffer_Release(&view); return NULL; }
+    io.in = view.buf;
+    io.in_len = (size_t)view.len;
+    io.out = (unsigned char *)PyBytes_AS_STRING(out);
+    io.out_len = cap;
+    io.taken = 0;
+    r = m2_ssl_run(ssl, M2_OP_WRITE_TAKE, &io, 0, 0, &n);
+    PyBuffer_Release(&view);
+    if (r != M2_SSL_DONE) {
+        Py_DECREF(out);
+        if (r == M2_SSL_ERROR) return NULL;
+        Py_RETURN_NONE;
+    }
+    while ((rest = BIO_ctrl_pending(wbio)) > 0) {
+        if (rest > INT_MAX) rest = INT_MAX;
+        if (_PyBytes_Resize(&out, (Py_ssize_t)(io.taken + rest)) < 0) return NULL;
+        if ((got = BIO_read(wbio, PyBytes_AS_STRING(out) + io.taken, (int)rest)) <= 0) break;
+        io.taken += (size_t)got;
+    }
+    if ((size_t)PyBytes_GET_SIZE(out) != io.taken && _PyBytes_Resize(&out, (Py_ssize_t)io.taken) < 0) return NULL;
+    return out;
+}
+
+/* receive_bytes(data) and read_into(buffer, nbytes) of a sans-I/O loop as one call (one release
+ * of the GIL): data appended to the memory read BIO, then the count read into buffer; 0 at a
+ * clean close_notify; -1 if no whole record is there yet (data is kept). */
+PyObject *ssl_receive_into(SSL *ssl, PyObject *data, PyObject *buffer, int nbytes) {
+    Py_buffer in;
+    PyObject *r;
+    if (!m2_ssl_mem_bio(ssl, 0) || PyObject_GetBuffer(data, &in, PyBUF_SIMPLE) < 0) return NULL;
+    if (in.len > INT_MAX) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_ValueError, "at most 2 GiB a call");
+        return NULL;
+    }
+    r = m2_ssl_read_buffer(ssl, buffer, nbytes, 0, NULL, &in);
+    PyBuffer_Release(&in);
+    return r;
 }
 %}
 

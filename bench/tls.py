@@ -24,7 +24,8 @@ to it is what M2Sec adds.  No environment is pinned for either: glibc malloc's t
 Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
 limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
 libraries taking turns, so that each ratio compares figures measured under the same load.
-Run it alone with ``python bench/tls.py`` (``--bulk``: the bulk rows only).
+Run it alone with ``python bench/tls.py`` (``--bulk``: the bulk rows only; ``--threads``: the
+two-thread rows only).
 """
 
 import contextlib
@@ -649,24 +650,36 @@ def _memory_pair(cert, key):
 
 def thread_rows(out, cert, key):
     """TLS data on two connections, one per thread, against one connection: each thread's
-    client encrypts 64 KiB, the bytes go across in memory and its server decrypts them (no
-    socket, so that the two threads' work is all this process's, on two cores)."""
-    data = os.urandom(65536)
+    client encrypts 64 KiB (and 1 MiB, as the EVP rows' messages), the bytes go across in
+    memory and its server decrypts them (no socket, so that the two threads' work is all this
+    process's, on two cores).  Each call releases the GIL: write, data_to_send, receive_bytes
+    and read_into are four hand-overs a round trip, which weigh less on 1 MiB than on 64 KiB;
+    send() and receive_into() do the same work in two calls."""
+    for size, count, combined in ((65536, 4000, False), (1 << 20, 250, False), (65536, 4000, True)):
+        data = os.urandom(size)
 
-    def make():
-        client, server = _memory_pair(cert, key)
-        buf = bytearray(65536)
+        def make(data=data, combined=combined):
+            client, server = _memory_pair(cert, key)
+            buf = bytearray(len(data))
 
-        def one():
-            client.write(data)
-            server.receive_bytes(client.data_to_send())
-            n = 0
-            while n < len(data):
-                n += server.read_into(buf)
-        one.keep = (client, server)
-        return one
-    out.append(two_threads_row("TLS 1.3 write + read 64 KiB in memory, one connection per thread", make,
-                               len(data), 4000, BULK_RUNS)[2])
+            def one():
+                client.write(data)
+                server.receive_bytes(client.data_to_send())
+                n = 0
+                while n < len(data):
+                    n += server.read_into(buf)
+
+            def one_combined():
+                n = server.receive_into(client.send(data), buf)
+                while n < len(data):
+                    n += server.read_into(buf)
+            f = one_combined if combined else one
+            f.keep = (client, server)
+            return f
+        name = "TLS 1.3 %s %s in memory, one connection per thread" % (
+            "send + receive_into" if combined else "write + read",
+            "%d KiB" % (size >> 10) if size < 1 << 20 else "%d MiB" % (size >> 20))
+        out.append(two_threads_row(name, make, size, count, BULK_RUNS)[2])
 
 
 def main():
@@ -678,5 +691,10 @@ if __name__ == "__main__":
         _client_main(*sys.argv[2:6])
     elif sys.argv[1:2] == ["--bulk"]:
         print_table(bulk_rows())
+    elif sys.argv[1:2] == ["--threads"]:
+        with tempfile.TemporaryDirectory() as d:
+            rows_ = []
+            thread_rows(rows_, *make_certs(d)["P-256"])
+        print_table(rows_)
     else:
         main()

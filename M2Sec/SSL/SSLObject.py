@@ -5,7 +5,9 @@ arrive from the peer go in with :meth:`SSLObject.receive_bytes` (and the end of 
 with :meth:`SSLObject.receive_eof`); bytes for the peer come out of
 :meth:`SSLObject.data_to_send`.  Its operations (``do_handshake``, ``read``, ``write``,
 ``unwrap``) either complete or raise :class:`~M2Sec.SSL.SSLWantReadError`: the object then
-needs more bytes from the peer, after sending what it has.
+needs more bytes from the peer, after sending what it has.  :meth:`SSLObject.send` and
+:meth:`SSLObject.receive_into` do a write and the taking of its bytes, or the handing over of
+the peer's bytes and a read, in one call each.
 
 That rule lives in one place, :func:`run`, a generator that performs one operation and asks its
 caller for I/O::
@@ -172,6 +174,37 @@ class SSLObject(SSLState, Owned):
 
         :raises SSLWantReadError: while the handshake waits for the peer."""
         n = m2.ssl_write(self.ssl, data, 0)
+        if n < 0:
+            raise self._want()
+        return n
+
+    # -- two steps in one call: a loop that sends at once what it writes, or reads at once what
+    # it receives, gives the GIL up once for both (a hand-over less when threads share it)
+    def send(self, data: Any) -> bytes:
+        """The bytes for the peer once all of data is encrypted: write() then data_to_send(),
+        as one call (one release of the GIL).  Bytes queued before (a ticket, a KeyUpdate) are
+        included.
+
+        :raises SSLWantReadError: while the handshake waits for the peer (nothing is written;
+            its own bytes for the peer are in data_to_send()).
+        :raises ValueError: over 1 GiB of data."""
+        out: Optional[bytes] = m2.ssl_write_take(self.ssl, data)
+        if out is None:
+            raise self._want()
+        return out
+
+    def receive_into(self, data: Any, buffer: Any, nbytes: int = 0) -> int:
+        """The count of bytes read into buffer (up to nbytes; 0: its size) once data from the
+        peer is handed over: receive_bytes() then read_into(), as one call (one release of the
+        GIL).  0 after close_notify.
+
+        :raises SSLWantReadError: when no whole record is there yet (data is kept for the next
+            call).
+        :raises ValueError: for an empty buffer."""
+        ssl = self.ssl
+        if self._eof:
+            raise SSLError("bytes received after the end of the stream")
+        n: int = m2.ssl_receive_into(ssl, data, buffer, nbytes)
         if n < 0:
             raise self._want()
         return n

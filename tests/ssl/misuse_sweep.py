@@ -21,6 +21,7 @@ CTX_PTR = object()  # stands for a live context's SSL_CTX in ARGS
 ARGS: Dict[str, Tuple[Any, ...]] = {
     "read": (10,), "recv": (10,), "write": (b"x",), "send": (b"x",), "sendall": (b"x",),
     "recv_into": (bytearray(4),), "readinto": (bytearray(4),), "read_into": (bytearray(4),),
+    "receive_into": (b"x", bytearray(4)),
     "receive_bytes": (b"\x16\x03\x01\x00\x01\x00",), "set_session": ("SESSION",), "shutdown": (0,),
     "set_shutdown": (0,), "set_cipher_list": ("ALL",), "set_ciphersuites": ("TLS_AES_128_GCM_SHA256",),
     "set_groups": ("P-256",), "set_alpn_protocols": (["h2"],), "set_session_id_ctx": (b"x",),

@@ -282,3 +282,82 @@ def test_read_takes_every_whole_record_waiting_in_memory(pki):
     assert s.read(65536) == data[:49152]
     with pytest.raises(SSL.SSLError):
         s.read(65536)
+
+
+def test_send_and_receive_into_do_two_steps_in_one_call(pki):
+    """send() is write() and data_to_send() in one call, receive_into() receive_bytes() and
+    read_into(): the same bytes on the wire and in the buffer, wants where the separate calls
+    raise them, close_notify as 0, and the memory BIOs only."""
+    c, s = pair(pki)
+    with pytest.raises(SSL.SSLWantReadError):
+        c.send(b"too early")              # the handshake needs the server: nothing written
+    assert c.bytes_to_send() > 0           # the ClientHello waits as after write()
+    handshake(c, s)
+    buf = bytearray(1 << 20)
+    for size in (1, 100, 16384, 65536, 1 << 20):
+        data = os.urandom(size)
+        wire = c.send(data)
+        assert c.bytes_to_send() == 0 and len(wire) > size
+        n = s.receive_into(wire, buf)
+        while n < size:                    # a read gives up to 16 KiB, then whole records
+            n += s.receive_into(b"", memoryview(buf)[n:])
+        assert bytes(buf[:size]) == data
+    # a record cut short: a want, the bytes kept for the next call; nbytes bounds the read
+    wire = c.send(b"hello world")
+    with pytest.raises(SSL.SSLWantReadError):
+        s.receive_into(wire[:7], buf)
+    assert s.receive_into(wire[7:], buf, 5) == 5 and buf[:5] == b"hello"
+    assert s.read_into(buf) == 6 and buf[:6] == b" world"
+    # send() takes what was queued before with its own records
+    s.write(b"queued")
+    wire = s.send(b" and sent")
+    assert s.bytes_to_send() == 0
+    assert c.receive_into(wire, buf) == 6 and buf[:6] == b"queued"   # a short record: one a call
+    assert c.read_into(buf) == 9 and buf[:9] == b" and sent"
+    # a tampered record fails the call that meets it
+    wire = bytearray(c.send(b"x" * 100))
+    wire[-3] ^= 1
+    with pytest.raises(SSL.SSLError):
+        s.receive_into(bytes(wire), buf)
+    # close_notify reads as 0
+    c2, s2 = pair(pki)
+    handshake(c2, s2)
+    with pytest.raises(SSL.SSLWantReadError):
+        c2.unwrap()
+    assert s2.receive_into(c2.data_to_send(), buf) == 0
+    # bad input and a closed object
+    with pytest.raises(ValueError):
+        s2.receive_into(b"", bytearray())
+    with pytest.raises(TypeError):
+        c2.send("text")
+    with pytest.raises(BufferError):       # as read_into() and readinto() on a read-only buffer
+        s2.receive_into(b"", b"read-only")
+    s2.receive_eof()
+    with pytest.raises(SSL.SSLError):
+        s2.receive_into(b"more", buf)
+    c2.close()
+    with pytest.raises(Err.ClosedError):
+        c2.send(b"x")
+    with pytest.raises(Err.ClosedError):
+        c2.receive_into(b"x", buf)
+
+
+def test_send_and_receive_into_refuse_an_ssl_on_a_socket(pki):
+    """The two-step calls feed and drain memory BIOs: an SSL on a socket gets ValueError and its
+    socket is not touched."""
+    from M2Sec import m2
+    a, b = socket.socketpair()
+    try:
+        conn = SSL.Connection(pki.client_ctx(), a)
+        conn.setup_ssl()
+        with pytest.raises(ValueError, match="memory BIOs"):
+            m2.ssl_write_take(conn.ssl, b"x")
+        with pytest.raises(ValueError, match="memory BIOs"):
+            m2.ssl_receive_into(conn.ssl, b"x", bytearray(10))
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(10)
+        conn.close()
+    finally:
+        a.close()
+        b.close()
