@@ -277,12 +277,27 @@ class SignerResult:
 
 class Verified:
     """What :func:`verify` found: the content (None when written to ``out``), each signer's
-    result, and the SignerInfos (read when first asked for)."""
+    result, and the SignerInfos; the last two are made when first asked for (a caller that
+    only wants the content pays for neither)."""
 
-    def __init__(self, content: Optional[bytes], signers: List[SignerResult], ci: "ContentInfo",
+    def __init__(self, content: Optional[bytes], signers: Sequence[Any], ci: "ContentInfo",
                  certs: Sequence[X509.X509]) -> None:
-        self.content, self.signers = content, signers
+        # signers: SignerResults, or verify's (certificate, code, depth, rest of chain) tuples
+        self.content, self._found = content, signers
         self._ci, self._certs, self._infos = ci, certs, None  # type: Any, Sequence[X509.X509], Optional[List[SignerInfo]]
+        self._signers: Optional[List[SignerResult]] = None
+
+    @property
+    def signers(self) -> List[SignerResult]:
+        """Each signer's :class:`SignerResult`, in the message's order."""
+        if self._signers is None:
+            found = self._found
+            self._signers = [r if isinstance(r, SignerResult) else _signer_results([r])[0] for r in found]
+        return self._signers
+
+    @signers.setter
+    def signers(self, value: List[SignerResult]) -> None:
+        self._signers = value
 
     @property
     def infos(self) -> List[SignerInfo]:
@@ -352,8 +367,7 @@ class ContentInfo(m2.CMSBase, Handle):
         """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
         find signers' certificates the message does not carry."""
         stack = _stack(list(certs))
-        return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
-                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
+        return [SignerInfo(c, d, s, _when(t), caps) for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
 
     def recipient_kinds(self) -> List[str]:
         """The kind of each recipient of an (auth)envelopedData: 'key_transport',
@@ -513,7 +527,7 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     elif type(data) is bytes and type(key) is EVP.PKey and type(cert) is X509.X509 and not (signers or certs or crls):
         # one signer, content in bytes (the common case): one C call
         pss = padding == "pss" or _check_padding(padding)
-        return ContentInfo(m2.cms_sign_buffer(data, cert._p or cert._ptr(), key._p or key._ptr(),
+        return ContentInfo(m2.cms_sign_buffer(data, cert, key._p or key._ptr(),  # type: ignore[arg-type]  # (X509 * takes the object)
                                               _digest(digest or default_digest(key)), flags, int(pss)))
     certs = list(certs)
     if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
@@ -555,34 +569,37 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
     certs = list(certs)
-    stack = _stack(certs) if certs else None
-    sp, cp = _p(stack), ci._p or ci._ptr()
+    stack = _stack(certs) if certs else None  # held for the calls below
+    sp, cp = None if stack is None else stack._ptr(), ci._p or ci._ptr()
     flags = _VERIFY_FLAGS if use_message_certs else _VERIFY_FLAGS | m2.CMS_NOINTERN
+    op = None if out is None else _out(out)
     if type(data) is bytes:  # immutable: the content verified is the caller's object itself
-        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 0)
+        content = m2.cms_verify_buffer(cp, sp, data, op, flags, 0)
         if out is None:
             content = data
     elif data is None or isinstance(data, BIO.BIO):
-        content = m2.cms_verify(cp, sp, None, _p(data), _out(out), flags)
+        content = m2.cms_verify(cp, sp, None, _p(data), op, flags)
     else:
         _check_bytes(data)
-        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 1)
+        content = m2.cms_verify_buffer(cp, sp, data, op, flags, 1)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
     store = trusted if type(trusted) is X509.X509_Store else store_from(trusted)
-    results = []
-    for c, code, depth, rest in m2.cms_check_signers(cp, sp, store._ptr(), 0, when, purpose):
-        signer = X509.X509(c, 1)  # also the chain's first, when it verified
-        chain = [signer] if not code else []
-        for x in rest:
-            chain.append(X509.X509(x, 1))
-        results.append(SignerResult(signer, code, depth, chain))
+    # [(signer's X509, verify code, depth, [the rest of its chain])]: SignerResults made when asked for
+    found = m2.cms_check_signers(cp, sp, store._p or store._ptr(), 0, when, purpose)
     if require_trust:
-        for r in results:
-            if r.verify_code:
-                raise CMSVerificationError(r.verify_code, r.verify_depth, r.certificate, results)
-    return Verified(content, results, ci, certs)
+        for _, code, _, _ in found:
+            if code:
+                results = _signer_results(found)
+                bad = next(r for r in results if r.verify_code)
+                raise CMSVerificationError(bad.verify_code, bad.verify_depth, bad.certificate, results)
+    return Verified(content, found, ci, certs)
+
+
+def _signer_results(found: List[Tuple[X509.X509, int, int, List[X509.X509]]]) -> List[SignerResult]:
+    """SignerResults from cms_check_signers' tuples (the signer is its chain's first when it verified)."""
+    return [SignerResult(c, code, depth, [] if code else [c] + rest) for c, code, depth, rest in found]
 
 
 # ---- EnvelopedData / AuthEnvelopedData ----
@@ -659,16 +676,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if stream:
         flags |= m2.CMS_STREAM
     if type(data) is bytes and not stream:  # certificates only (the common case): one C call
-        ptrs = []
-        for r in recipients:
-            if type(r) is not X509.X509:
-                break
-            ptrs.append(r._p or r._ptr())  # (_ptr() raises for a closed one)
-        else:  # None when a recipient has an X25519/X448 key: the loop below adds it (RFC 8418)
-            ptr = m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
-                                        _digests.get("sha256") or _digest("sha256"), flags)
-            if ptr is not None:
-                return ContentInfo(ptr)
+        # None when a recipient is not a certificate, or has an X25519/X448 key (RFC 8418): the
+        # loop below adds those; a closed certificate raises ClosedError
+        ptr = m2.cms_encrypt_buffer(data, recipients, _ciphers.get(cipher) or _cipher(cipher),
+                                    _digests.get("sha256") or _digest("sha256"), flags)
+        if ptr is not None:
+            return ContentInfo(ptr)
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
     ecx: List[_cms_ecx.Pending] = []
