@@ -428,6 +428,8 @@ class ContentInfo(m2.CMSBase, Handle):
 def load_der(data: Union[Data, Any]) -> ContentInfo:
     """A ContentInfo from DER: a BIO, or a bytes-like object (bytes, memoryview, mmap), parsed
     in place without a copy.  :raises CMSFormatError: if malformed."""
+    if type(data) is bytes:  # the common case first
+        return ContentInfo(m2.cms_read_der_buffer(data))
     if isinstance(data, BIO.BIO):
         return ContentInfo(m2.cms_read_der(data._ptr()))
     if isinstance(data, str):
@@ -506,7 +508,7 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     :raises CMSError: if a key does not match its certificate or cannot sign.
     """
     # (key, cert, digest, padding) of each signer: tuples, not Signer objects, on this hot path
-    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers]
+    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers] if signers else []
     if key is not None or cert is not None:
         if key is None or cert is None:
             raise ValueError("give both key and cert")
@@ -526,7 +528,7 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_STREAM
     elif type(data) is bytes and type(key) is EVP.PKey and type(cert) is X509.X509 and not (signers or certs or crls):
         # one signer, content in bytes (the common case): one C call
-        pss = padding == "pss" or _check_padding(padding)
+        pss = padding == "pss" or (padding != "pkcs1" and _check_padding(padding))
         return ContentInfo(m2.cms_sign_buffer(data, cert, key._p or key._ptr(),  # type: ignore[arg-type]  # (X509 * takes the object)
                                               _digest(digest or default_digest(key)), flags, int(pss)))
     certs = list(certs)
@@ -720,14 +722,20 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
         raise TypeError("ci must be a CMS.ContentInfo")
     if (key is not None) + (kek is not None) + (password is not None) != 1:
         raise ValueError("give exactly one of key, kek and password")
-    if key is not None and _cms_ecx.is_ecx_key(key):
-        return _ecx_decrypt(ci, key, cert, out, m2.CMS_TEXT if text else m2.CMS_BINARY)
+    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
     if kek is not None:
         m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
-    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags))
+    elif type(key) is not EVP.PKey and not isinstance(key, EVP.PKey):
+        raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
+    # NotImplemented for an X25519/X448 key: RFC 8418's key agreement is M2Sec's own (below)
+    # (an X509 * argument takes the certificate object itself)
+    plain: Any = m2.cms_decrypt(ci._p or ci._ptr(), None if key is None else key._p or key._ptr(),
+                                cert, None, None if out is None else _out(out), flags)  # type: ignore[arg-type]
+    if plain is NotImplemented:
+        return _ecx_decrypt(ci, cast(EVP.PKey, key), cert, out, flags)
+    return plain  # type: ignore[no-any-return]  # (bytes or None: a cast's Optional[bytes] costs a lookup per call)
 
 
 # ---- X25519/X448 recipients (RFC 8418): the key agreement OpenSSL's CMS lacks, in _cms_ecx ----

@@ -95,7 +95,10 @@ static int m2_cms_init(m2_ctx_obj *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"ptr", "_stream", "_flags", NULL};
     PyObject *ptr, *stream = Py_None, *flags = NULL;
     void *cms = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:ContentInfo", names, &ptr, &stream, &flags)) return -1;
+    if (!kw && PyTuple_GET_SIZE(args) == 1)  /* ContentInfo(ptr), once per message: no argument parser */
+        ptr = PyTuple_GET_ITEM(args, 0);
+    else if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:ContentInfo", names, &ptr, &stream, &flags))
+        return -1;
     if (ptr == Py_None) {
         PyErr_Format(PyExc_ValueError, "%s needs an OpenSSL pointer, got None", Py_TYPE(self)->tp_name);
         return -1;
@@ -830,12 +833,15 @@ static PyObject *cms_recipient_kinds(CMS_ContentInfo *cms) {
  * recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*), into
  * optional_out (then None), or into bytes returned.  For authEnvelopedData nothing reaches
  * optional_out unless the tag verifies (the plaintext is held back until then); bytes are only
- * returned from a message that decrypted. */
+ * returned from a message that decrypted.  NotImplemented for an X25519/X448 key: OpenSSL's
+ * CMS has no key agreement for them (M2Sec/CMS.py does RFC 8418's itself). */
 static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
                              BIO *optional_out, int flags) {
     const ASN1_OBJECT *type = CMS_get0_type(cms);
     int aead = optional_out && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
+    int id = optional_pkey ? EVP_PKEY_get_base_id(optional_pkey) : NID_undef;
     BIO *out = optional_out, *own = NULL, *tmp = NULL;
+    if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) return Py_NewRef(Py_NotImplemented);
     if (!optional_out && !(out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
     if (aead && !(out = tmp = BIO_new(BIO_s_mem()))) return m2_cms_raise(M2_CMS, NULL);
     M2_ALLOW
