@@ -727,15 +727,17 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
         m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
-    elif type(key) is not EVP.PKey and not isinstance(key, EVP.PKey):
-        raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
-    # NotImplemented for an X25519/X448 key: RFC 8418's key agreement is M2Sec's own (below)
-    # (an X509 * argument takes the certificate object itself)
-    plain: Any = m2.cms_decrypt(ci._p or ci._ptr(), None if key is None else key._p or key._ptr(),
-                                cert, None, None if out is None else _out(out), flags)  # type: ignore[arg-type]
-    if plain is NotImplemented:
-        return _ecx_decrypt(ci, cast(EVP.PKey, key), cert, out, flags)
-    return plain  # type: ignore[no-any-return]  # (bytes or None: a cast's Optional[bytes] costs a lookup per call)
+    else:
+        if type(key) is not EVP.PKey and not isinstance(key, EVP.PKey):
+            raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
+        # NotImplemented for an X25519/X448 key: RFC 8418's key agreement is M2Sec's own (below)
+        # (an X509 * argument takes the certificate object itself)
+        plain: Any = m2.cms_decrypt_key(ci._p or ci._ptr(), key._p or key._ptr(), cert,  # type: ignore[arg-type]
+                                        None if out is None else _out(out), flags)
+        if plain is NotImplemented:
+            return _ecx_decrypt(ci, key, cert, out, flags)
+        return plain  # type: ignore[no-any-return]  # (bytes or None: a cast's Optional[bytes] costs a lookup per call)
+    return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), None, None, None, _out(out), flags))
 
 
 # ---- X25519/X448 recipients (RFC 8418): the key agreement OpenSSL's CMS lacks, in _cms_ecx ----

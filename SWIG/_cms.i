@@ -833,15 +833,12 @@ static PyObject *cms_recipient_kinds(CMS_ContentInfo *cms) {
  * recipient is tried), or with the KEK or password set before (cms_decrypt_set1_*), into
  * optional_out (then None), or into bytes returned.  For authEnvelopedData nothing reaches
  * optional_out unless the tag verifies (the plaintext is held back until then); bytes are only
- * returned from a message that decrypted.  NotImplemented for an X25519/X448 key: OpenSSL's
- * CMS has no key agreement for them (M2Sec/CMS.py does RFC 8418's itself). */
+ * returned from a message that decrypted. */
 static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert, BIO *optional_bio,
                              BIO *optional_out, int flags) {
     const ASN1_OBJECT *type = CMS_get0_type(cms);
     int aead = optional_out && type && OBJ_obj2nid(type) == NID_id_smime_ct_authEnvelopedData, r;
-    int id = optional_pkey ? EVP_PKEY_get_base_id(optional_pkey) : NID_undef;
     BIO *out = optional_out, *own = NULL, *tmp = NULL;
-    if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) return Py_NewRef(Py_NotImplemented);
     if (!optional_out && !(out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
     if (aead && !(out = tmp = BIO_new(BIO_s_mem()))) return m2_cms_raise(M2_CMS, NULL);
     M2_ALLOW
@@ -854,6 +851,14 @@ static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509
         return r == -1 ? m2_cms_raise(M2_CMS, "cannot write the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
     }
     return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
+}
+
+/* cms_decrypt with a key (CMS.decrypt's common case, one call): NotImplemented for an X25519/X448
+ * key instead, whose key agreement OpenSSL's CMS lacks (M2Sec/CMS.py does RFC 8418's itself). */
+static PyObject *cms_decrypt_key(CMS_ContentInfo *cms, EVP_PKEY *pkey, X509 *optional_cert, BIO *optional_out, int flags) {
+    int id = EVP_PKEY_get_base_id(pkey);
+    if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) return Py_NewRef(Py_NotImplemented);
+    return cms_decrypt(cms, pkey, optional_cert, NULL, optional_out, flags);
 }
 
 /* Sets the KEK that cms_decrypt(cms, None, None, ...) then uses (id may be empty: any). */
