@@ -18,7 +18,8 @@ password); :func:`compress` and :func:`digest` make CompressedData and DigestedD
 
 Large content streams: give BIOs (``BIO.openfile``) as data and output, and ``stream=True``
 to :func:`sign`/:func:`encrypt`; the content then goes from the input BIO to the output BIO
-as the structure is written, never held in memory whole.
+as the structure is written, never held in memory whole; :func:`decrypt_stream` reads an
+(auth)envelopedData (DER, PEM or S/MIME) in pieces with memory bounded by its head.
 
 Ed25519/Ed448 signers (RFC 8419) need OpenSSL 3.2 or newer (3.0's CMS cannot sign with
 them): :data:`HAS_EDDSA` (probed at import) says whether the OpenSSL M2Sec runs on can; where
@@ -31,8 +32,6 @@ does that part itself around OpenSSL's EnvelopedData (:mod:`M2Sec._cms_ecx`; wit
 """
 
 import datetime
-import itertools
-import mmap
 import os
 import tempfile
 import threading
@@ -880,52 +879,46 @@ def _chunks(source: Any) -> Iterator[bytes]:
             yield view[i:i + _CHUNK].tobytes()
 
 
-def _probe(chunks: Iterator[bytes], limit: int) -> Tuple[Iterator[bytes], Optional[str]]:
-    """(the same chunks, the content type's OID if they start an (auth)envelopedData), read up
-    to its head (at most limit bytes, or what there is when malformed: the caller's parse says
-    why)."""
-    seen: List[bytes] = []
-    size = 0
-    for chunk in chunks:
-        seen.append(chunk)
-        size += len(chunk)
-        buf = b"".join(seen)
-        try:
-            kind = _cms_ecx.parse_head(buf, limit).kind
-        except _cms_ecx.NeedMore:
-            if size > limit:
-                break
-            continue
-        except ValueError:  # DERError: malformed: the caller's parse says why
-            break
-        return itertools.chain(seen, chunks), kind
-    return itertools.chain(seen, chunks), None
-
-
-def _keyed(filt: _cms_ecx.DetachFilter, key: EVP.PKey) -> ContentInfo:
-    """The small message filt made of the head, its KEK set from the first candidate that
-    unwraps the content key.  :raises CMSDecryptError:"""
+def _opened(filt: _cms_ecx.DetachFilter, key: Optional[EVP.PKey], cert: Optional[X509.X509],
+            kek: Optional[Tuple[bytes, bytes]], password: Optional[bytes]) -> Tuple[ContentInfo, Any, Any]:
+    """(the small message filt made of the head, keyed; the key and certificate for
+    cms_decrypt): an X25519/X448 key's KEK set from the first candidate that unwraps the
+    content key, a KEK or password set.  :raises CMSDecryptError:"""
     assert filt.message is not None
     ci = load_der(filt.message)
-    for c in filt.candidates:
-        try:
-            m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
-            return ci
-        except CMSDecryptError:
-            continue  # the key does not unwrap: another recipient's, or tampered
-    ci.close()
-    raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+    try:
+        if kek is not None:
+            m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
+        elif password is not None:
+            m2.cms_decrypt_set1_password(ci._ptr(), password)
+        elif filt.candidates:
+            assert key is not None
+            for c in filt.candidates:
+                try:
+                    m2.cms_decrypt_set1_key(ci._ptr(), c.kek, c.key_id)
+                    return ci, None, None
+                except CMSDecryptError:
+                    continue  # the key does not unwrap: another recipient's, or tampered
+            raise CMSDecryptError("cannot decrypt: the %s key does not unwrap the content key" % key.key_type)
+        else:
+            return ci, _p(key), _p(cert)
+    except BaseException:
+        ci.close()
+        raise
+    return ci, None, None
 
 
-def _ecx_aead(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
-              flags: int, limit: int, tmpdir: Optional[str]) -> Optional[bytes]:
-    """decrypt_stream() of an AuthEnvelopedData for an X25519/X448 key: its tag comes after
-    the content and OpenSSL needs it first, so the encrypted content goes into a temporary
-    file (in tmpdir) and OpenSSL reads it from there as detached content once DetachFilter
-    has made the small message with the tag; the plaintext is held until the tag verifies."""
-    filt = _cms_ecx.DetachFilter(key, cert, limit)
+def _spooled(filt: _cms_ecx.DetachFilter, first: List[bytes], chunks: Iterator[bytes], opened: Callable[[], Any],
+             out: Optional[BIO.BIO], flags: int, tmpdir: Optional[str]) -> Optional[bytes]:
+    """decrypt_stream() of an AuthEnvelopedData: its tag comes after the content and OpenSSL
+    needs it first, so the encrypted content goes into a temporary file (in tmpdir), which
+    OpenSSL then reads as detached content of the small message DetachFilter made, the tag
+    included; the plaintext goes into a second temporary file (the spool) and on to out only
+    once the tag has verified (m2.cms_decrypt_spooled).  Both files are unnamed (O_TMPFILE
+    where the file system has it), readable by the owner only, and gone when closed."""
     with tempfile.TemporaryFile(dir=tmpdir) as tmp:
         try:
+            tmp.writelines(first)
             for chunk in chunks:
                 tmp.write(filt.feed(chunk))
             filt.close()
@@ -933,36 +926,28 @@ def _ecx_aead(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509],
             raise _ecx_error(e) from None
         tmp.flush()
         tmp.seek(0)
-        with _keyed(filt, key) as ci, BIO.File(tmp, close_pyfile=0) as dcont:
-            return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), None, None, dcont._ptr(), _out(out), flags))
+        ci, pkey, pcert = opened()
+        with ci, BIO.File(tmp, close_pyfile=0) as dcont, tempfile.TemporaryFile(dir=tmpdir) as spool, \
+                BIO.File(spool, close_pyfile=0) as sbio:
+            return cast(Optional[bytes], m2.cms_decrypt_spooled(ci._ptr(), pkey, pcert, dcont._ptr(), sbio._ptr(),
+                                                                _out(out), flags))
 
 
-def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X509], out: Optional[BIO.BIO],
-                  flags: int, limit: int) -> Optional[bytes]:
-    """decrypt_stream() of an EnvelopedData for an X25519/X448 key with memory bounded by the
-    head: OpenSSL gets the small message DetachFilter makes of the head (the content left
-    out) and reads the encrypted content as detached content from a pipe, which a thread fills
-    from the rest of the stream (CMS_decrypt's dcont)."""
-    filt = _cms_ecx.DetachFilter(key, cert, limit)
-    first: List[bytes] = []
-    try:
-        for chunk in chunks:
-            first.append(filt.feed(chunk))
-            if filt.message is not None:
-                break
-        else:
-            first.append(filt.close())
-    except _cms_ecx.ECXError as e:
-        raise _ecx_error(e) from None
-    with _keyed(filt, key) as ci:
+def _piped(filt: _cms_ecx.DetachFilter, first: List[bytes], chunks: Iterator[bytes], opened: Callable[[], Any],
+           out: Optional[BIO.BIO], flags: int) -> Optional[bytes]:
+    """decrypt_stream() of an EnvelopedData with memory bounded by the head: OpenSSL gets the
+    small message DetachFilter made of the head (the content left out) and reads the encrypted
+    content as detached content from a pipe, which a thread fills from the rest of the stream
+    (CMS_decrypt's dcont)."""
+    ci, pkey, pcert = opened()
+    with ci:
         w, rbio = _pipe(write=False)
         failure: List[BaseException] = []
 
         def run() -> None:
             try:
                 with open(w, "wb") as pipe:
-                    for piece in first:
-                        pipe.write(piece)
+                    pipe.writelines(first)
                     for chunk in chunks:
                         pipe.write(filt.feed(chunk))
                     filt.close()
@@ -975,7 +960,7 @@ def _ecx_detached(chunks: Iterator[bytes], key: EVP.PKey, cert: Optional[X509.X5
         t.start()
         error: Optional[CMSError] = None
         try:
-            result = m2.cms_decrypt(ci._ptr(), None, None, rbio, _out(out), flags)
+            result = m2.cms_decrypt(ci._ptr(), pkey, pcert, rbio, _out(out), flags)
         except CMSError as e:
             result, error = None, e
         finally:
@@ -995,62 +980,53 @@ def decrypt_stream(source: Any, key: Optional[EVP.PKey] = None, cert: Optional[X
                    max_head: int = _cms_ecx.MAX_HEAD, tmpdir: Optional[str] = None) -> Optional[bytes]:
     """The content of an (auth)envelopedData read from source (a BIO, a binary file object or
     a bytes-like object such as an mmap) in pieces, as :func:`decrypt` (same keys, out and
-    exceptions).  For an X25519/X448 key only the head of the message (up to the end of its
-    RecipientInfos, at most max_head bytes) is held and rewritten (RFC 8418: see
-    :mod:`M2Sec._cms_ecx`).  In DER, OpenSSL then reads the encrypted content as detached
-    content: from a pipe for an EnvelopedData (memory bounded by the head), from a temporary
-    file (in tmpdir) for an AuthEnvelopedData, whose tag follows the content (the plaintext is
-    held until the tag verifies).  PEM, S/MIME and other keys go through a temporary file
-    that OpenSSL parses whole.
+    exceptions), with memory bounded whatever the size when out is given.
+
+    Only the head of the message (up to the end of its RecipientInfos and the content's
+    algorithm, at most max_head bytes) is held; OpenSSL gets a small message made of it (for an
+    X25519/X448 key, its key agreement recipients rewritten: see :mod:`M2Sec._cms_ecx`) and
+    reads the encrypted content as detached content: from a pipe for an EnvelopedData, from a
+    temporary file (in tmpdir) for an AuthEnvelopedData, whose tag follows the content.  An
+    AuthEnvelopedData's plaintext goes to a second temporary file and reaches out only once
+    the tag has verified (a bad tag: :class:`CMSDecryptError`, nothing written, the file gone).
+    PEM and S/MIME are decoded from base64 as they come.
 
     :param form: "DER", "PEM" or "SMIME" (application/pkcs7-mime).
+    :param tmpdir: where the temporary files of an AuthEnvelopedData go (the default: tempfile's).
     :raises CMSFormatError: also for a head over max_head bytes, a stream that ends inside the
-        head, or outer lengths that contradict each other.
+        head or the content, outer lengths that contradict each other, bad base64, a PEM label
+        other than CMS or PKCS7, an S/MIME Content-Type other than application/pkcs7-mime.
     """
     if form not in ("DER", "PEM", "SMIME"):
         raise ValueError("form must be 'DER', 'PEM' or 'SMIME'")
+    if (key is not None) + (kek is not None) + (password is not None) != 1:
+        raise ValueError("give exactly one of key, kek and password")
+    pw = password.encode() if isinstance(password, str) else None if password is None else bytes(password)
     ecx = key is not None and _cms_ecx.is_ecx_key(key)
-    chunks = _chunks(source)
-    if ecx and form == "DER":
-        assert key is not None
-        chunks, kind = _probe(chunks, max_head)
-        flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-        if kind == _cms_ecx.ENVELOPED:
-            return _ecx_detached(chunks, key, cert, out, flags, max_head)
-        if kind == _cms_ecx.AUTH_ENVELOPED:
-            return _ecx_aead(chunks, key, cert, out, flags, max_head, tmpdir)
-    filt: Any = None
-    kf: Optional[_cms_ecx.KEKFilter] = None
-    if ecx:
-        assert key is not None
-        kf = filt = _cms_ecx.KEKFilter(key, cert, max_head)
-        if form != "DER":
-            filt = _cms_ecx.Base64Filter(kf)
-    with tempfile.TemporaryFile(dir=tmpdir) as tmp:
-        try:
-            for chunk in chunks:
-                tmp.write(filt.feed(chunk) if filt else chunk)
-            if filt:
-                tmp.write(filt.close())
-        except _cms_ecx.ECXError as e:
-            raise _ecx_error(e) from None
-        tmp.flush()
-        if tmp.tell() == 0:
-            raise CMSFormatError("the stream is empty")
+    chunks: Iterator[bytes] = _chunks(source)
+    if form != "DER":
+        chunks = _cms_ecx.base64_der(chunks, form, max_head)
+    filt = _cms_ecx.DetachFilter(key if ecx else None, cert, max_head)
+    first: List[bytes] = []
+    try:
+        for chunk in chunks:
+            first.append(filt.feed(chunk))
+            if filt.kind:
+                break
+        else:
+            if not first:
+                raise CMSFormatError("the stream is empty")
+            filt.close()  # raises: the stream ends inside the head
+    except _cms_ecx.ECXError as e:
+        raise _ecx_error(e) from None
+    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
 
-        def load() -> ContentInfo:
-            if form == "DER":
-                with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                    return load_der(mm)
-            tmp.seek(0)
-            with BIO.File(tmp, close_pyfile=0) as f:
-                return load_pem(f) if form == "PEM" else load_smime(f)[0]
+    def opened() -> Tuple[ContentInfo, Any, Any]:
+        return _opened(filt, key, cert, kek, pw)
 
-        if kf is not None:
-            assert key is not None
-            return _ecx_try(load, kf.candidates, key, out, m2.CMS_TEXT if text else m2.CMS_BINARY)
-        with load() as ci:
-            return decrypt(ci, key, cert, kek=kek, password=password, out=out, text=text)
+    if filt.kind == _cms_ecx.ENVELOPED:
+        return _piped(filt, first, chunks, opened, out, flags)
+    return _spooled(filt, first, chunks, opened, out, flags, tmpdir)
 
 
 # ---- CompressedData and DigestedData ----

@@ -27,7 +27,11 @@ class Handle:
         return self._p is None
 
     def close(self) -> None:
-        """Free the pointer (if owned); further use raises ClosedError.  Idempotent."""
+        """Free the pointer (if owned); further use raises ClosedError.  Idempotent.
+
+        Safe while another thread's call runs on the pointer without the GIL: the m2 free
+        functions leave the free to that call, which does it when it returns (SWIG/_lib.i,
+        M2_FREE and M2_ALLOW_USING)."""
         p = getattr(self, "_p", None)
         self._p = None
         self._owner = None

@@ -32,15 +32,17 @@ the CMS module turns into its exception classes.
 """
 
 import binascii
+import email.parser
+import itertools
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from M2Sec import EVP, Rand, X509
 from M2Sec import _der as der
 
 __all__ = ["ENVELOPED", "AUTH_ENVELOPED", "ECXError", "is_ecx_key", "Pending", "prepare", "to_key_agreement", "to_kek", "KDFS", "MAX_HEAD",
-           "NeedMore", "Head", "parse_head", "rewrite_head", "HeadFilter", "key_agreement_filter", "KEKFilter",
-           "Base64Filter", "DetachFilter"]
+           "NeedMore", "Head", "parse_head", "rewrite_head", "HeadFilter", "key_agreement_filter",
+           "Base64Text", "Base64Filter", "base64_der", "DetachFilter"]
 
 KEY_OIDS = {"X25519": "1.3.101.110", "X448": "1.3.101.111"}
 _KEY_BY_OID = {v: k for k, v in KEY_OIDS.items()}
@@ -551,17 +553,102 @@ def key_agreement_filter(pending: Sequence[Pending], limit: int = MAX_HEAD) -> H
     return HeadFilter(lambda buf, head: rewrite_head(buf, head, _kari_set(buf, head.children, pending)), limit)
 
 
-class KEKFilter(HeadFilter):
-    """The filter that makes key's KeyAgreeRecipientInfos KEK recipients; ``candidates``
-    once the head has passed."""
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+def _body_end(buf: bytes, pos: int, end: int) -> int:
+    """Where the first line of buf[pos:end] (whole lines) that ends a base64 body starts (an
+    empty line, or a "-----" line such as "-----END CMS-----"), or -1.  Found with C-speed
+    calls (a multi-byte find on base64 text is slow: its every line break is a near match)."""
+    lines = buf[pos:end - 1].split(b"\n")
+    at = [i for i in (lines.index(b"") if b"" in lines else -1, lines.index(b"\r") if b"\r" in lines else -1) if i >= 0]
+    blank = pos + sum(len(line) + 1 for line in lines[:min(at)]) if at else -1
+    dash = buf.find(b"-", pos, end if blank < 0 else blank)  # no base64 character: rare in a body
+    if dash >= 0:
+        start = buf.rfind(b"\n", pos, dash) + 1 or pos
+        if buf.startswith(b"-----", start):
+            return start
+    return blank
 
-    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
-        self.candidates: List[Candidate] = []
 
-        def rewrite(buf: bytes, head: Head) -> bytes:
-            new_set, self.candidates = _kek_set(buf, head.children, key, cert)
-            return rewrite_head(buf, head, new_set)
-        super().__init__(rewrite, limit)
+class Base64Text:
+    """Base64 text (PEM, S/MIME) read in pieces, in bounded memory: :meth:`feed` and
+    :meth:`close` return what they made of it as (part, bytes) in order: "pre" for each line
+    before the body (up to and with its "-----BEGIN" line, or for start="mime" the blank line
+    ending the headers; "either" takes the first of the two), "body" for decoded bytes, one
+    "end" (empty) where the body ends (an empty or "-----" line, or the end of the text), then
+    "post" for the text from that line on.  Body lines are decoded in bulk; at most max_line
+    bytes of one line and max_pre bytes before the body are held.  :raises ECXError:"""
+
+    def __init__(self, start: str = "either", max_line: int = 1 << 16, max_pre: int = MAX_HEAD) -> None:
+        self._start, self._max_line, self._max_pre = start, max_line, max_pre
+        self._state = "pre"  # pre, body, post
+        self._line = b""     # the last line, not complete yet
+        self._text = b""     # base64 characters not yet decoded (less than 4)
+        self._pre = 0        # bytes before the body so far
+        self._padded = False
+        self.crlf: Optional[bool] = None  # the body's lines end in CRLF (None: no body line yet)
+
+    def _decode(self, body: bytes) -> bytes:
+        text = self._text + body.translate(None, b" \t\r\n")
+        if not text:
+            return b""
+        if self._padded or text.translate(None, _B64_ALPHABET):
+            raise ECXError("format", "bad base64 in the message: %s" % (
+                "text after its padding" if self._padded else "a character outside its alphabet"))
+        n = len(text) - len(text) % 4
+        pad = text.find(b"=")
+        if pad >= 0:  # the last group: "xx==" or "xxx=", nothing after it
+            if n != len(text) or len(text) - pad > 2 or text[pad:].strip(b"="):
+                raise ECXError("format", "bad base64 in the message: misplaced padding")
+            self._padded = True
+        self._text = text[n:]
+        return binascii.a2b_base64(text[:n])
+
+    def _end(self, post: bytes) -> List[Tuple[str, bytes]]:
+        if self._text:
+            raise ECXError("format", "the base64 text ends in the middle of a group")
+        self._state = "post"
+        return [("end", b""), ("post", post)]
+
+    def feed(self, data: bytes) -> List[Tuple[str, bytes]]:
+        if self._state == "post":
+            return [("post", data)]
+        buf = self._line + data
+        cut = buf.rfind(b"\n") + 1
+        self._line = buf[cut:]
+        if len(self._line) > self._max_line:
+            raise ECXError("format", "a line of over %d bytes in base64 text" % self._max_line)
+        out: List[Tuple[str, bytes]] = []
+        pos = 0
+        while self._state == "pre" and pos < cut:
+            nl = buf.index(b"\n", pos) + 1
+            line = buf[pos:nl]
+            out.append(("pre", line))
+            self._pre += len(line)
+            pos = nl
+            if (line.startswith(b"-----BEGIN") and self._start != "mime") or (not line.strip() and self._start != "pem"):
+                self._state = "body"
+            elif self._pre > self._max_pre:
+                raise ECXError("format", "over %d bytes before the base64 body" % self._max_pre)
+        if self._state == "body" and pos < cut:
+            stop = _body_end(buf, pos, cut)
+            if self.crlf is None:
+                self.crlf = buf.find(b"\r\n", pos, cut) >= 0
+            out.append(("body", self._decode(buf[pos:cut if stop < 0 else stop])))
+            if stop >= 0:
+                out += self._end(buf[stop:])
+                self._line = b""
+        return out
+
+    def close(self) -> List[Tuple[str, bytes]]:
+        """What is left: the body's last line (without a line end) and its end."""
+        if self._state == "pre":
+            raise ECXError("format", "no base64 body in the message")
+        if self._state == "post":
+            return []
+        line, self._line = self._line, b""
+        if not line.rstrip(b"\r") or line.startswith(b"-----"):
+            return self._end(line)
+        return [("body", self._decode(line))] + self._end(b"")
 
 
 class Base64Filter:
@@ -570,80 +657,89 @@ class Base64Filter:
     are; the body is decoded, filtered and encoded again in lines of 64 characters."""
 
     def __init__(self, inner: HeadFilter, max_line: int = 1 << 16) -> None:
-        self._inner, self._max_line = inner, max_line
-        self._line = b""
-        self._state = "pre"
-        self._text = b""     # base64 characters not yet decoded (less than 4)
+        self._inner = inner
+        self._reader = Base64Text("either", max_line)
         self._bin = b""      # filtered bytes not yet encoded (less than 48)
-        self._eol = b"\n"
 
     def _encode(self, data: bytes, final: bool) -> bytes:
         self._bin += data
         n = len(self._bin) if final else len(self._bin) - len(self._bin) % 48
-        out = b"".join(binascii.b2a_base64(self._bin[i:i + 48], newline=False) + self._eol
-                       for i in range(0, n, 48))
+        eol = b"\r\n" if self._reader.crlf else b"\n"
+        out = b"".join(binascii.b2a_base64(self._bin[i:i + 48], newline=False) + eol for i in range(0, n, 48))
         self._bin = self._bin[n:]
         return out
 
-    def _body(self, line: bytes) -> bytes:
-        text = self._text + b"".join(line.split())
-        n = len(text) - len(text) % 4
-        self._text = text[n:]
-        try:
-            data = binascii.a2b_base64(text[:n])
-        except binascii.Error as e:
-            raise ECXError("format", "bad base64 in the message: %s" % e) from None
-        return self._encode(self._inner.feed(data), False)
-
-    def feed(self, data: bytes) -> bytes:
-        if self._state == "post":
-            return data
+    def _filtered(self, parts: List[Tuple[str, bytes]]) -> bytes:
         out = []
-        lines = (self._line + data).split(b"\n")
-        self._line = lines.pop()
-        if len(self._line) > self._max_line:
-            raise ECXError("format", "a line of over %d bytes in base64 text" % self._max_line)
-        for i, raw in enumerate(lines):
-            line = raw + b"\n"
-            if self._state == "pre":
-                out.append(line)
-                if raw.startswith(b"-----BEGIN") or not raw.strip():
-                    self._state = "body"
-            elif self._state == "body" and (not raw.strip() or raw.startswith(b"-----")):
-                if self._text:
-                    raise ECXError("format", "the base64 text ends in the middle of a group")
+        for part, data in parts:
+            if part == "body":
+                out.append(self._encode(self._inner.feed(data), False))
+            elif part == "end":
                 out.append(self._encode(self._inner.close(), True))
-                self._state = "post"
-                out.append(b"\n".join(lines[i:]) + b"\n" + self._line)
-                self._line = b""
-                break
             else:
-                if raw.endswith(b"\r"):
-                    self._eol = b"\r\n"
-                out.append(self._body(raw))
+                out.append(data)
         return b"".join(out)
 
+    def feed(self, data: bytes) -> bytes:
+        return self._filtered(self._reader.feed(data))
+
     def close(self) -> bytes:
-        if self._state == "post":
-            return b""
-        if self._state == "pre":
-            raise ECXError("format", "no base64 body in the message")
-        out = self._body(self._line)
-        if self._text:
-            raise ECXError("format", "the base64 text ends in the middle of a group")
-        return out + self._encode(self._inner.close(), True)
+        return self._filtered(self._reader.close())
+
+
+_PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+
+
+def _check_preamble(pre: bytes, form: str) -> None:
+    """The PEM label (CMS or PKCS7) or S/MIME headers (Content-Type application/pkcs7-mime,
+    base64) before a base64 body.  :raises ECXError:"""
+    if form == "PEM":
+        label = pre.rstrip().rsplit(b"\n", 1)[-1].strip()
+        if label not in (b"-----BEGIN CMS-----", b"-----BEGIN PKCS7-----"):
+            raise ECXError("format", "no CMS in the PEM text (%r)" % label[:64])
+        return
+    headers = email.parser.BytesHeaderParser().parsebytes(pre)
+    if headers.get_content_type() not in _PKCS7_MIME:
+        raise ECXError("format", "not an application/pkcs7-mime message (Content-Type: %s)"
+                       % headers.get_content_type())
+    cte = str(headers.get("Content-Transfer-Encoding", "base64")).strip().lower()
+    if cte != "base64":
+        raise ECXError("format", "the S/MIME body is not in base64 (Content-Transfer-Encoding: %s)" % cte)
+
+
+def base64_der(chunks: Iterable[bytes], form: str, limit: int = MAX_HEAD) -> Iterator[bytes]:
+    """The DER inside a PEM ("PEM") or S/MIME ("SMIME", application/pkcs7-mime) message given
+    in pieces, decoded as it comes (OpenSSL's PEM and S/MIME readers take the whole message
+    into memory first).  At most limit bytes before the body are held; what follows the body
+    is not read.  :raises ECXError:"""
+    reader = Base64Text("pem" if form == "PEM" else "mime", max_pre=limit)
+    pre: Optional[List[bytes]] = []
+    for chunk in itertools.chain(chunks, [b""]):
+        for part, data in reader.feed(chunk) if chunk else reader.close():
+            if part == "pre" and pre is not None:
+                pre.append(data)
+            elif part in ("body", "end"):
+                if pre is not None:
+                    _check_preamble(b"".join(pre), form)
+                    pre = None
+                if data:
+                    yield data
+            elif part == "post":
+                return
 
 
 class DetachFilter:
-    """An EnvelopedData streamed through in two parts, for OpenSSL's CMS_decrypt with detached
-    content: once the head and the EncryptedContentInfo's algorithm have passed, ``message``
-    is a small DER EnvelopedData (key's KeyAgreeRecipientInfos made KEK recipients, the
-    encryptedContent left out, ``candidates`` set); :meth:`feed` then returns the bytes of the
-    encrypted content alone (a primitive [0], or the chunks of a constructed one, definite or
-    indefinite).  What follows the content (unprotectedAttrs) is not read.  At most limit
-    bytes are held."""
+    """An (Auth)EnvelopedData streamed through in two parts, for OpenSSL's CMS_decrypt with
+    detached content: once the head and the EncryptedContentInfo's algorithm have passed,
+    ``message`` is a small DER EnvelopedData (with key, key's KeyAgreeRecipientInfos made KEK
+    recipients and ``candidates`` set; without, the RecipientInfos as they are), the
+    encryptedContent left out; :meth:`feed` then returns the bytes of the encrypted content
+    alone (a primitive [0], or the chunks of a constructed one, definite or indefinite).  An
+    AuthEnvelopedData's ``message`` needs its mac, after the content: it is set by
+    :meth:`close`.  ``kind`` is the content type's OID once the head has passed.  At most
+    limit bytes are held."""
 
-    def __init__(self, key: EVP.PKey, cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
+    def __init__(self, key: Optional[EVP.PKey], cert: Optional[X509.X509], limit: int = MAX_HEAD) -> None:
         self._key, self._cert, self._limit = key, cert, limit
         self._buf = bytearray()
         self.message: Optional[bytes] = None
@@ -668,7 +764,10 @@ class DetachFilter:
         kind = _element(buf, body, end, (der.OID,), "contentType", limit)
         alg = _element(buf, kind.end, end, (der.SEQUENCE,), "contentEncryptionAlgorithm", limit)
         self.kind = head.kind
-        new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
+        if self._key is None:
+            new_set = bytes(buf[head.ris.start:head.ris.end])
+        else:
+            new_set, self.candidates = _kek_set(buf, head.children, self._key, self._cert)
         self._base = alg.end
         self._closers = [end] + [None if n is None else b + n for _, _, b, n in reversed(head.outer)]
         eci = der.seq(buf[kind.start:alg.end])

@@ -23,6 +23,14 @@ static int m2_aes_prepare(M2_AES_KEY *k, int dir) {
 %}
 
 M2_NONNULL(M2_AES_KEY *)
+%{
+static void m2_aes_free_fn(void *p) {
+    M2_AES_KEY *key = p;
+    EVP_CIPHER_CTX_free(key->ctx);
+    OPENSSL_cleanse(key, sizeof(*key));
+    PyMem_Free(key);
+}
+%}
 %constant int AES_BLOCK_SIZE = 16;
 
 %inline %{
@@ -38,10 +46,9 @@ static M2_AES_KEY *aes_new(void) {
     return k;
 }
 
+/* Free the key: at once, or (m2_free_or_defer) when the last AES_crypt using it leaves. */
 static void AES_free(M2_AES_KEY *key) {
-    EVP_CIPHER_CTX_free(key->ctx);
-    OPENSSL_cleanse(key, sizeof(*key));
-    PyMem_Free(key);
+    m2_free_or_defer(key, m2_aes_free_fn);
 }
 
 /* Set a 128-, 192- or 256-bit key (the first bits/8 bytes of value); op 0 prepares it for
@@ -67,9 +74,9 @@ static PyObject *AES_crypt(M2_AES_KEY *key, const void *data, Py_ssize_t datalen
     if (!m2_aes_prepare(key, op ? 1 : 0)) return m2_raise_msg(M2_EVP, "cannot set the AES key");
     if (!(out = PyBytes_FromStringAndSize(NULL, datalen))) return NULL;
     if (datalen > M2_GIL_THRESHOLD) {
-        M2_ALLOW
+        M2_ALLOW_USING(key)
         ok = EVP_CipherUpdate(key->ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         ok = EVP_CipherUpdate(key->ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
     }

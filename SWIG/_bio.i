@@ -42,8 +42,7 @@ const BIO_METHOD *BIO_f_cipher(void);
 %rename(bio_f_base64) BIO_f_base64;
 const BIO_METHOD *BIO_f_base64(void);
 
-%rename(bio_free_all) BIO_free_all;
-void BIO_free_all(BIO *a);
+M2_FREE(bio_free_all, BIO_free_all, BIO, a)
 %rename(bio_push) BIO_push;
 BIO *BIO_push(BIO *b, BIO *append);
 %rename(bio_pop) BIO_pop;
@@ -76,8 +75,12 @@ BIO *BIO_new_fd(int fd, int close_flag);
 %rename(bio_new_socket) BIO_new_socket;
 BIO *BIO_new_socket(int sock, int close_flag);
 M2_RETURNS_NONNULL(bio_new_pyfd)
+%{
+static void m2_bio_free_fn(void *b) { BIO_free(b); }
+%}
 %inline %{
-static int bio_free(BIO *b) { return BIO_free(b); }
+/* BIO_free, or (m2_free_or_defer) when the last call using b without the GIL leaves: 1. */
+static int bio_free(BIO *b) { m2_free_or_defer(b, m2_bio_free_fn); return 1; }
 
 static BIO *bio_new_file(const char *filename, const char *mode) {
     BIO *b;
@@ -115,9 +118,9 @@ static PyObject *bio_read(BIO *b, int size) {
     out = PyBytes_FromStringAndSize(NULL, size);
     if (!out) return NULL;
     if (m2_bio_may_block(b, size)) {
-        M2_ALLOW
+        M2_ALLOW_USING(b)
         r = BIO_read(b, PyBytes_AS_STRING(out), size);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         r = BIO_read(b, PyBytes_AS_STRING(out), size);
     }
@@ -141,9 +144,9 @@ static PyObject *bio_gets(BIO *b, int size) {
     out = PyBytes_FromStringAndSize(NULL, size);
     if (!out) return NULL;
     if (m2_bio_may_block(b, 0)) {
-        M2_ALLOW
+        M2_ALLOW_USING(b)
         r = BIO_gets(b, PyBytes_AS_STRING(out), size);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         r = BIO_gets(b, PyBytes_AS_STRING(out), size);
     }
@@ -162,9 +165,9 @@ static int bio_write(BIO *b, const void *buf, Py_ssize_t len) {
     int r;
     if (len == 0) return 0;
     if (m2_bio_may_block(b, len)) {
-        M2_ALLOW
+        M2_ALLOW_USING(b)
         r = BIO_write(b, buf, (int)len);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         r = BIO_write(b, buf, (int)len);
     }
@@ -178,9 +181,9 @@ static size_t bio_ctrl_get_write_guarantee(BIO *b) { return BIO_ctrl_get_write_g
 static int bio_reset(BIO *b) { return (int)BIO_reset(b); }
 static int bio_flush(BIO *b) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(b)
     r = (int)BIO_flush(b);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return r;
 }
 static int bio_seek(BIO *b, int offset) { return (int)BIO_seek(b, offset); }

@@ -75,8 +75,7 @@ M2_AREA_INIT(cms_unsupported_init, M2_CMS_UNSUPPORTED)
 %constant int CMS_RECIPINFO_PASS = CMS_RECIPINFO_PASS;
 %constant int CMS_RECIPINFO_OTHER = CMS_RECIPINFO_OTHER;
 
-%rename(cms_free) CMS_ContentInfo_free;
-void CMS_ContentInfo_free(CMS_ContentInfo *owned_ctx);
+M2_FREE(cms_free, CMS_ContentInfo_free, CMS_ContentInfo, owned_ctx)
 
 /* ---- m2.CMSBase: the CMS_ContentInfo of CMS.ContentInfo, freed when the object dies ----
  * One is made per message: owning the pointer in C spares each message a Python __init__ and a
@@ -87,7 +86,7 @@ void CMS_ContentInfo_free(CMS_ContentInfo *owned_ctx);
 static void m2_cms_dealloc(m2_ctx_obj *self) {
     CMS_ContentInfo *cms = self->ctx;
     self->ctx = NULL;
-    CMS_ContentInfo_free(cms);
+    m2_free_or_defer(cms, m2_free_fn_cms_free);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -107,8 +106,7 @@ static int m2_cms_init(m2_ctx_obj *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_TypeError, "ContentInfo() needs a CMS_ContentInfo pointer");
         return -1;
     }
-    if (m2_ctx_busy(self) < 0) return -1;
-    if (self->ctx) CMS_ContentInfo_free(self->ctx);
+    m2_free_or_defer(self->ctx, m2_free_fn_cms_free);
     self->ctx = cms;
     if (stream != Py_None && PyObject_SetAttrString((PyObject *)self, "_stream", stream) < 0) return -1;
     if (flags && PyObject_IsTrue(flags) && PyObject_SetAttrString((PyObject *)self, "_flags", flags) < 0) return -1;
@@ -119,9 +117,8 @@ static int m2_cms_set_p(m2_ctx_obj *self, PyObject *v, void *c) {
     CMS_ContentInfo *cms = self->ctx;
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
-    if (m2_ctx_busy(self) < 0) return -1;
     self->ctx = NULL;
-    CMS_ContentInfo_free(cms);
+    m2_free_or_defer(cms, m2_free_fn_cms_free);
     return 0;
 }
 
@@ -457,9 +454,9 @@ static int m2_cms_final(CMS_ContentInfo *cms, BIO *in, int flags, size_t size) {
             return 0;
         }
     }
-    M2_ALLOW
+    M2_ALLOW_USING(cms, in)
     r = CMS_final(cms, in, dcont, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     BIO_free(dcont);  /* a read-only view by now: the content belongs to cms */
     if (r != 1) { m2_cms_raise(M2_CMS, "cannot complete the CMS structure"); return 0; }
     return 1;
@@ -472,9 +469,9 @@ static PyObject *m2_cms_verify_into(CMS_ContentInfo *cms, STACK_OF(X509) *stack,
     BIO *own = NULL;
     int r;
     if (!out && keep && !(out = own = m2_cms_out_new(reserve))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, stack, store, dcont, out)
     r = CMS_verify(cms, stack, store, dcont, out, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (PyErr_Occurred()) { ERR_clear_error(); BIO_free(own); return NULL; }  /* a verify callback raised */
     if (r != 1) {
         int area = M2_CMS_SIGNATURE;
@@ -623,9 +620,9 @@ static PyObject *cms_check_signers(CMS_ContentInfo *cms, STACK_OF(X509) *optiona
         }
         if (crls) X509_STORE_CTX_set0_crls(ctx, crls);
         if (at_time >= 0) X509_STORE_CTX_set_time(ctx, 0, (time_t)at_time);
-        M2_ALLOW
+        M2_ALLOW_USING(cms, optional_stack, store)
         r = X509_verify_cert(ctx);
-        M2_DISALLOW
+        M2_DISALLOW_USING
         if (PyErr_Occurred()) goto err;  /* the store's verify callback raised */
         code = r > 0 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
         if (r <= 0 && code == X509_V_OK) code = X509_V_ERR_UNSPECIFIED;
@@ -841,10 +838,10 @@ static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509
     BIO *out = optional_out, *own = NULL, *tmp = NULL;
     if (!optional_out && !(out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
     if (aead && !(out = tmp = BIO_new(BIO_s_mem()))) return m2_cms_raise(M2_CMS, NULL);
-    M2_ALLOW
+    M2_ALLOW_USING(cms, optional_pkey, optional_cert, optional_bio, optional_out)
     r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, out, flags);
     if (r == 1 && tmp) r = m2_cms_copy(tmp, optional_out) ? 1 : -1;
-    M2_DISALLOW
+    M2_DISALLOW_USING
     BIO_free(tmp);
     if (r != 1) {
         BIO_free(own);
@@ -873,9 +870,9 @@ static int cms_decrypt_set1_key(CMS_ContentInfo *cms, const void *key, Py_ssize_
 /* Sets the password that cms_decrypt(cms, None, None, ...) then uses. */
 static int cms_decrypt_set1_password(CMS_ContentInfo *cms, const void *key, Py_ssize_t keylen) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(cms)
     r = CMS_decrypt_set1_password(cms, (unsigned char *)key, keylen);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_cms_raise(M2_CMS_DECRYPT, "no password recipient for this password"); return 0; }
     return 1;
 }
@@ -886,9 +883,9 @@ static int cms_decrypt_set1_password(CMS_ContentInfo *cms, const void *key, Py_s
  * without zlib. */
 static CMS_ContentInfo *cms_compress(BIO *in, int flags) {
     CMS_ContentInfo *cms;
-    M2_ALLOW
+    M2_ALLOW_USING(in)
     cms = CMS_compress(in, NID_zlib_compression, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!cms) m2_cms_raise(M2_CMS, "cannot compress");
     return cms;
 }
@@ -910,7 +907,7 @@ static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *op
         return m2_raise_msg(M2_CMS_FORMAT, "not a compressedData");
     if (!(buf = PyMem_Malloc(16384))) return PyErr_NoMemory();
     if (!optional_out && !(optional_out = own = m2_cms_out_new(m2_cms_content_len(cms)))) goto err;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, optional_bio, optional_out)
     if ((cont = CMS_dataInit(cms, optional_bio))) {
         for (;;) {
             n = BIO_read(cont, buf, 16384);
@@ -922,7 +919,7 @@ static PyObject *cms_uncompress(CMS_ContentInfo *cms, BIO *optional_bio, BIO *op
     }
     /* The chain CMS_dataInit made ends at the caller's optional_bio, which stays the caller's. */
     while (cont && cont != optional_bio) { next = BIO_pop(cont); BIO_free(cont); cont = next; }
-    M2_DISALLOW
+    M2_DISALLOW_USING
     PyMem_Free(buf);
     buf = NULL;
     if (over) {
@@ -955,9 +952,9 @@ static int cms_probe_key_type(const char *alg) { return m2_cms_probe_key_type(al
 /* digestedData of in with md (RFC 5652 section 7). */
 static CMS_ContentInfo *cms_digest_create(BIO *in, const EVP_MD *md, int flags) {
     CMS_ContentInfo *cms;
-    M2_ALLOW
+    M2_ALLOW_USING(in)
     cms = CMS_digest_create(in, md, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!cms) m2_cms_raise(M2_CMS, "cannot digest");
     return cms;
 }
@@ -967,9 +964,9 @@ static PyObject *cms_digest_verify(CMS_ContentInfo *cms, BIO *optional_bio, BIO 
     BIO *own = NULL;
     int r;
     if (!optional_out && !(optional_out = own = m2_cms_out_new(m2_cms_content_len(cms)))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, optional_bio, optional_out)
     r = CMS_digest_verify(cms, optional_bio, optional_out, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { BIO_free(own); return m2_cms_raise(M2_CMS_SIGNATURE, "the digest does not verify"); }
     return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
@@ -995,9 +992,9 @@ static int cms_is_detached(CMS_ContentInfo *cms) {
 
 static CMS_ContentInfo *cms_read_der(BIO *bio) {
     CMS_ContentInfo *cms;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     cms = d2i_CMS_bio(bio, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!cms) m2_cms_raise(M2_CMS_FORMAT, "cannot read a DER CMS structure");
     return cms;
 }
@@ -1016,9 +1013,9 @@ static CMS_ContentInfo *cms_read_der_buffer(const void *buf, Py_ssize_t len) {
 
 static CMS_ContentInfo *cms_read_pem(BIO *bio) {
     CMS_ContentInfo *cms;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     cms = PEM_read_bio_CMS(bio, NULL, NULL, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!cms) m2_cms_raise(M2_CMS_FORMAT, "cannot read a PEM CMS structure");
     return cms;
 }
@@ -1032,9 +1029,9 @@ static PyObject *cms_read_smime(BIO *bio, int flags) {
     PyObject *a, *b;
     if (BIO_method_type(bio) == BIO_TYPE_MEM)
         BIO_set_mem_eof_return(bio, 0);
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     cms = SMIME_read_CMS_ex(bio, flags, &bcont, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!cms) { BIO_free(bcont); return m2_cms_raise(M2_CMS_FORMAT, "cannot read the S/MIME message"); }
     if (!(a = SWIG_NewPointerObj(cms, SWIGTYPE_p_CMS_ContentInfo, 0))) { CMS_ContentInfo_free(cms); BIO_free(bcont); return NULL; }
     b = bcont ? SWIG_NewPointerObj(bcont, SWIGTYPE_p_BIO, 0) : Py_NewRef(Py_None);
@@ -1052,9 +1049,9 @@ static PyObject *cms_to_der(CMS_ContentInfo *cms) {
     if (!(r = PyBytes_FromStringAndSize(NULL, n))) return NULL;
     p = (unsigned char *)PyBytes_AS_STRING(r);
     if (n > M2_GIL_THRESHOLD) {
-        M2_ALLOW
+        M2_ALLOW_USING(cms)
         m = i2d_CMS_ContentInfo(cms, &p);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         m = i2d_CMS_ContentInfo(cms, &p);
     }
@@ -1066,18 +1063,18 @@ static PyObject *cms_to_der(CMS_ContentInfo *cms) {
  * and the structure completed as it streams out (i2d_CMS_bio_stream). */
 static int cms_write_der(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, bio, optional_bio)
     r = optional_bio ? i2d_CMS_bio_stream(bio, cms, optional_bio, flags) : i2d_CMS_bio(bio, cms);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the CMS structure"); return 0; }
     return 1;
 }
 
 static int cms_write_pem(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, bio, optional_bio)
     r = optional_bio ? PEM_write_bio_CMS_stream(bio, cms, optional_bio, flags) : PEM_write_bio_CMS(bio, cms);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the CMS structure"); return 0; }
     return 1;
 }
@@ -1087,10 +1084,42 @@ static int cms_write_pem(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int 
  * content of a CMS_STREAM structure is read from optional_bio as it is written. */
 static int cms_write_smime(CMS_ContentInfo *cms, BIO *bio, BIO *optional_bio, int flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(cms, bio, optional_bio)
     r = SMIME_write_CMS(bio, cms, optional_bio, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_cms_raise(M2_CMS, "cannot write the S/MIME message"); return 0; }
     return 1;
+}
+%}
+
+/* ---- CMS.decrypt_stream: an AuthEnvelopedData's plaintext spooled until its tag verifies ----
+ * CMS_decrypt writes the plaintext to its out BIO as it decrypts and checks the tag only at
+ * the end (BIO_get_cipher_status after the last read), so OpenSSL's CMS releases plaintext
+ * before it is authenticated; cms_decrypt holds it in memory, this writes it to spool first. */
+%inline %{
+/* Decrypts as cms_decrypt, the plaintext first written to spool (a file BIO of the caller's,
+ * at the start of an empty file), then, once the tag has verified, copied from the spool's
+ * start into optional_out (then None), or into bytes returned: nothing of a message that does
+ * not decrypt reaches either.  Memory stays bounded whatever the size. */
+static PyObject *cms_decrypt_spooled(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509 *optional_cert,
+                                     BIO *optional_bio, BIO *spool, BIO *optional_out, int flags) {
+    BIO *out = optional_out, *own = NULL;
+    long size = -1;
+    int r;
+    M2_ALLOW_USING(cms, optional_pkey, optional_cert, optional_bio, spool, optional_out)
+    r = CMS_decrypt(cms, optional_pkey, optional_cert, optional_bio, spool, flags);
+    if (r == 1) {
+        r = BIO_flush(spool) > 0 && (size = BIO_ctrl(spool, BIO_C_FILE_TELL, 0, NULL)) >= 0
+            && BIO_ctrl(spool, BIO_C_FILE_SEEK, 0, NULL) == 0 ? 1 : -1;
+    }
+    M2_DISALLOW_USING
+    if (r != 1)
+        return r == -1 ? m2_cms_raise(M2_CMS, "cannot spool the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
+    if (!out && !(out = own = m2_cms_out_new((size_t)size))) return NULL;
+    M2_ALLOW_USING(spool, optional_out)
+    r = m2_cms_copy(spool, out) && BIO_flush(out) > 0;
+    M2_DISALLOW_USING
+    if (!r) { BIO_free(own); return m2_cms_raise(M2_CMS, "cannot write the plaintext"); }
+    return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
 }
 %}

@@ -21,8 +21,7 @@ M2_AREA_INIT(dh_init, M2_DH)
 %constant int NID_ffdhe6144 = NID_ffdhe6144;
 %constant int NID_ffdhe8192 = NID_ffdhe8192;
 
-%rename(dh_free) DH_free;
-void DH_free(DH *dh);
+M2_FREE(dh_free, DH_free, DH, dh)
 %rename(dh_size) DH_size;
 int DH_size(const DH *dh);
 
@@ -61,9 +60,9 @@ err:
 static int dh_check(DH *dh) {
     int codes = 0, ok;
     if (!DH_get0_p(dh)) return DH_CHECK_P_NOT_PRIME;
-    M2_ALLOW
+    M2_ALLOW_USING(dh)
     ok = DH_check(dh, &codes);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     ERR_clear_error();
     return ok ? codes : (codes ? codes : DH_CHECK_P_NOT_PRIME);
 }
@@ -71,9 +70,9 @@ static int dh_check(DH *dh) {
 static PyObject *dh_generate_key(DH *dh) {
     int ok;
     if (!DH_get0_p(dh) || !DH_get0_g(dh)) return m2_raise_msg(M2_DH, "the DH parameters are not set");
-    M2_ALLOW
+    M2_ALLOW_USING(dh)
     ok = DH_generate_key(dh);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) return m2_raise_msg(M2_DH, "DH key generation failed");
     Py_RETURN_NONE;
 }
@@ -86,9 +85,9 @@ static PyObject *dh_compute_key(DH *dh, const void *data, Py_ssize_t datalen) {
     if (!DH_get0_priv_key(dh)) return m2_raise_msg(M2_DH, "no DH key was generated");
     if (!(pub = m2_mpi_to_bn(data, datalen, M2_DH))) return NULL;
     if (!(out = PyBytes_FromStringAndSize(NULL, DH_size(dh)))) goto err;
-    M2_ALLOW
+    M2_ALLOW_USING(dh)
     n = DH_compute_key((unsigned char *)PyBytes_AS_STRING(out), pub, dh);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n < 0) { Py_CLEAR(out); m2_raise_msg(M2_DH, "DH_compute_key failed (bad peer key?)"); goto err; }
     if (_PyBytes_Resize(&out, n) < 0) out = NULL;
 err:

@@ -14,8 +14,7 @@ M2_AREA_INIT(dsa_init, M2_DSA)
 %apply (const void *buf, Py_ssize_t len) { (const void *r, Py_ssize_t rlen) };
 %apply (const void *buf, Py_ssize_t len) { (const void *s, Py_ssize_t slen) };
 
-%rename(dsa_free) DSA_free;
-void DSA_free(DSA *dsa);
+M2_FREE(dsa_free, DSA_free, DSA, dsa)
 %rename(dsa_keylen) DSA_bits;
 int DSA_bits(const DSA *dsa);
 
@@ -48,9 +47,9 @@ err:
 static PyObject *dsa_gen_key(DSA *dsa) {
     int ok;
     if (!DSA_get0_p(dsa)) return m2_raise_msg(M2_DSA, "the DSA parameters are not set");
-    M2_ALLOW
+    M2_ALLOW_USING(dsa)
     ok = DSA_generate_key(dsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) return m2_raise_msg(M2_DSA, "DSA key generation failed");
     Py_RETURN_NONE;
 }
@@ -112,9 +111,9 @@ static PyObject *dsa_sign(DSA *dsa, const void *data, Py_ssize_t datalen) {
     const BIGNUM *r, *s;
     PyObject *pr = NULL, *ps = NULL, *t = NULL;
     if (!DSA_get0_priv_key(dsa)) return m2_raise_msg(M2_DSA, "the DSA key has no private half");
-    M2_ALLOW
+    M2_ALLOW_USING(dsa)
     sig = DSA_do_sign(data, (int)datalen, dsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!sig) return m2_raise_msg(M2_DSA, "DSA_do_sign failed");
     DSA_SIG_get0(sig, &r, &s);
     if ((pr = m2_bn_to_mpi(r)) && (ps = m2_bn_to_mpi(s))) t = PyTuple_Pack(2, pr, ps);
@@ -130,9 +129,9 @@ static int dsa_verify(DSA *dsa, const void *data, Py_ssize_t datalen, const void
     if (!(br = m2_mpi_to_bn(r, rlen, M2_DSA)) || !(bs = m2_mpi_to_bn(s, slen, M2_DSA))) goto err;
     if (!(sig = DSA_SIG_new()) || !DSA_SIG_set0(sig, br, bs)) { m2_raise(M2_DSA); goto err; }
     br = bs = NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(dsa)
     ret = DSA_do_verify(data, (int)datalen, sig, dsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ret < 0) { m2_raise_msg(M2_DSA, "DSA_do_verify failed"); ret = -1; }
 err:
     BN_free(br); BN_free(bs);
@@ -146,18 +145,18 @@ static PyObject *dsa_sign_asn1(DSA *dsa, const void *data, Py_ssize_t datalen) {
     PyObject *out;
     if (!DSA_get0_priv_key(dsa)) return m2_raise_msg(M2_DSA, "the DSA key has no private half");
     if (!(out = PyBytes_FromStringAndSize(NULL, DSA_size(dsa)))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(dsa)
     ok = DSA_sign(0, data, (int)datalen, (unsigned char *)PyBytes_AS_STRING(out), &len, dsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_DSA, "DSA_sign failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
 }
 static int dsa_verify_asn1(DSA *dsa, const void *data, Py_ssize_t datalen, const void *sig, Py_ssize_t siglen) {
     int ret;
-    M2_ALLOW
+    M2_ALLOW_USING(dsa)
     ret = DSA_verify(0, data, (int)datalen, sig, (int)siglen, dsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ret < 0) { m2_raise_msg(M2_DSA, "not a DSA signature"); return -1; }
     return ret;
 }

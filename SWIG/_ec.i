@@ -107,8 +107,7 @@ M2_AREA_INIT(ec_init, M2_EC)
 %constant int NID_brainpoolP512t1 = NID_brainpoolP512t1;
 %constant int NID_sm2 = NID_sm2;
 
-%rename(ec_key_free) EC_KEY_free;
-void EC_KEY_free(EC_KEY *key);
+M2_FREE(ec_key_free, EC_KEY_free, EC_KEY, key)
 
 M2_RETURNS_NONNULL(EC_KEY_new)
 M2_RETURNS_NONNULL(EC_KEY_new_by_curve_name)
@@ -137,9 +136,9 @@ static int ec_key_keylen(EC_KEY *key) {
 static PyObject *ec_key_gen_key(EC_KEY *key) {
     int ok;
     if (!EC_KEY_get0_group(key)) return m2_raise_msg(M2_EC, "the key has no curve");
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     ok = EC_KEY_generate_key(key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) return m2_raise_msg(M2_EC, "EC key generation failed");
     Py_RETURN_NONE;
 }
@@ -148,9 +147,9 @@ static PyObject *ec_key_gen_key(EC_KEY *key) {
 static int ec_key_check_key(EC_KEY *key) {
     int r;
     if (!m2_ec_has_pub(key)) return 0;
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     r = EC_KEY_check_key(key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return r == 1;
 }
 
@@ -223,9 +222,9 @@ static PyObject *ecdsa_sign(EC_KEY *key, const void *data, Py_ssize_t datalen) {
     const BIGNUM *r, *s;
     PyObject *pr = NULL, *ps = NULL, *t = NULL;
     if (!EC_KEY_get0_private_key(key)) return m2_raise_msg(M2_EC, "the EC key has no private half");
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     sig = ECDSA_do_sign(data, (int)datalen, key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!sig) return m2_raise_msg(M2_EC, "ECDSA_do_sign failed");
     ECDSA_SIG_get0(sig, &r, &s);
     if ((pr = m2_bn_to_mpi(r)) && (ps = m2_bn_to_mpi(s))) t = PyTuple_Pack(2, pr, ps);
@@ -242,9 +241,9 @@ static int ecdsa_verify(EC_KEY *key, const void *data, Py_ssize_t datalen, const
     if (!(br = m2_mpi_to_bn(r, rlen, M2_EC)) || !(bs = m2_mpi_to_bn(s, slen, M2_EC))) goto err;
     if (!(sig = ECDSA_SIG_new()) || !ECDSA_SIG_set0(sig, br, bs)) { m2_raise(M2_EC); goto err; }
     br = bs = NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     ret = ECDSA_do_verify(data, (int)datalen, sig, key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ret < 0) { m2_raise_msg(M2_EC, "ECDSA_do_verify failed"); ret = -1; }
 err:
     BN_free(br); BN_free(bs);
@@ -258,9 +257,9 @@ static PyObject *ecdsa_sign_asn1(EC_KEY *key, const void *data, Py_ssize_t datal
     PyObject *out;
     if (!EC_KEY_get0_private_key(key)) return m2_raise_msg(M2_EC, "the EC key has no private half");
     if (!(out = PyBytes_FromStringAndSize(NULL, ECDSA_size(key)))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     ok = ECDSA_sign(0, data, (int)datalen, (unsigned char *)PyBytes_AS_STRING(out), &len, key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_EC, "ECDSA_sign failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -268,9 +267,9 @@ static PyObject *ecdsa_sign_asn1(EC_KEY *key, const void *data, Py_ssize_t datal
 static int ecdsa_verify_asn1(EC_KEY *key, const void *data, Py_ssize_t datalen, const void *sig, Py_ssize_t siglen) {
     int ret;
     if (!m2_ec_has_pub(key)) { m2_raise_msg(M2_EC, "the key has no public point"); return -1; }
-    M2_ALLOW
+    M2_ALLOW_USING(key)
     ret = ECDSA_verify(0, data, (int)datalen, sig, (int)siglen, key);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ret < 0) { m2_raise_msg(M2_EC, "not an ECDSA signature"); return -1; }
     return ret;
 }
@@ -285,9 +284,9 @@ static PyObject *ecdh_compute_key(EC_KEY *keypair, EC_KEY *peer) {
     if (!pt) return m2_raise_msg(M2_EC, "the peer key has no public point");
     len = (EC_GROUP_get_degree(g) + 7) / 8;
     if (!(out = PyBytes_FromStringAndSize(NULL, len))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(keypair, peer)
     n = ECDH_compute_key(PyBytes_AS_STRING(out), len, pt, keypair, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n <= 0) { Py_DECREF(out); return m2_raise_msg(M2_EC, "ECDH_compute_key failed (different curves?)"); }
     if (_PyBytes_Resize(&out, n) < 0) return NULL;
     return out;

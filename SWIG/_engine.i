@@ -57,13 +57,15 @@ static ENGINE *engine_by_id(const char *id) {
     return e;
 }
 
-static int engine_free(ENGINE *e) { return ENGINE_free(e); }
+static void m2_engine_free_fn(void *e) { ENGINE_free(e); }
+/* ENGINE_free, or (m2_free_or_defer) when the last call using e without the GIL leaves: 1. */
+static int engine_free(ENGINE *e) { m2_free_or_defer(e, m2_engine_free_fn); return 1; }
 
 static m2_ok engine_init(ENGINE *e) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(e)
     r = ENGINE_init(e);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return r;
 }
 static int engine_finish(ENGINE *e) { return ENGINE_finish(e); }
@@ -74,9 +76,9 @@ static m2_ok engine_set_default(ENGINE *e, int methods) { return ENGINE_set_defa
 
 static int engine_ctrl_cmd_string(ENGINE *e, const char *cmd, const char *arg, int optional) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(e)
     r = ENGINE_ctrl_cmd_string(e, cmd, arg, optional);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!r) m2_raise_msg(M2_ENGINE, "engine command failed");
     return r;
 }
@@ -149,9 +151,9 @@ static EVP_PKEY *m2_engine_load_key(ENGINE *e, const char *key_id, PyObject *a, 
         }
         ui = m2_pin_ui;
     }
-    M2_ALLOW
+    M2_ALLOW_USING(e)
     k = private ? ENGINE_load_private_key(e, key_id, ui, cbd) : ENGINE_load_public_key(e, key_id, ui, cbd);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     m2_pin_free(own);
     if (!k) m2_raise_msg(M2_ENGINE, private ? "cannot load the private key" : "cannot load the public key");
     return k;

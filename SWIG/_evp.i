@@ -48,17 +48,17 @@ M2_NONNULL(EVP_CIPHER_CTX *)
  * their context themselves: an EVP_CIPHER_CTX * or EVP_MD_CTX * argument takes such an object as
  * well as a pointer from m2.cipher_ctx_new()/md_ctx_new(), so that `m2.cipher_update(c.ctx,
  * data)` works as in M2Crypto.  m2.cipher_ctx_free()/md_ctx_free() given one take the context
- * from it first, so that it is freed once. */
+ * from it first, so that it is freed once.  Closing one (setting _p to None, or the object's
+ * death) while a call runs on its context without the GIL leaves the free to that call
+ * (m2_free_or_defer, _lib.i). */
 %{
 typedef struct {                /* what both objects start with */
     PyObject_HEAD
-    void *ctx;                  /* NULL once closed */
-    int busy;                   /* a call runs on ctx without the GIL: closing must wait */
+    void *ctx;                  /* NULL once closed (a call still using it frees it: m2_free_or_defer) */
 } m2_ctx_obj;
 typedef struct {
     PyObject_HEAD
     EVP_CIPHER_CTX *ctx;
-    int busy;
     PyObject *hold;             /* AEAD decryption: the plaintext held until final() checks the tag */
     PyObject *ccm;              /* CCM: the AAD given before the one update() */
     PyObject *cipher, *op;      /* the attributes M2Crypto's class sets */
@@ -67,15 +67,18 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     EVP_MD_CTX *ctx;
-    int busy;
 } m2_md_obj;
 static PyTypeObject m2_cipher_type, m2_md_type;
 
+static PyObject *m2_ctx_closed(void *self);
+#define M2_CTX_CLOSED (-9999)
+
 /* A context argument: from an object of type (take: detached from it, for the free function)
- * or a SWIG pointer of ty.  SWIG's result code. */
+ * or a SWIG pointer of ty.  SWIG's result code, or M2_CTX_CLOSED with ClosedError raised for
+ * an object closed before (not for the free function: closing twice is allowed). */
 static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take) {
     if (PyObject_TypeCheck(obj, type)) {
-        if (take && ((m2_ctx_obj *)obj)->busy) return SWIG_ValueError;   /* see m2_ctx_busy */
+        if (!take && !((m2_ctx_obj *)obj)->ctx) { m2_ctx_closed(obj); return M2_CTX_CLOSED; }
         *out = ((m2_ctx_obj *)obj)->ctx;
         if (take) ((m2_ctx_obj *)obj)->ctx = NULL;
         return SWIG_OK;
@@ -87,6 +90,7 @@ static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, voi
 %define M2_CTX_ARG(TYPE, PYTYPE)
 %typemap(in) TYPE * (int res = 0, void *p = 0) {
     res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 0);
+    if (res == M2_CTX_CLOSED) SWIG_fail;
     if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     $1 = ($ltype)p;
 }
@@ -240,8 +244,7 @@ M2_DIGEST(sha3_224, "SHA3-224") M2_DIGEST(sha3_256, "SHA3-256") M2_DIGEST(sha3_3
 M2_DIGEST(shake128, "SHAKE128") M2_DIGEST(shake256, "SHAKE256")
 M2_DIGEST(blake2b512, "BLAKE2B-512") M2_DIGEST(blake2s256, "BLAKE2S-256") M2_DIGEST(sm3, "SM3")
 
-%rename(md_ctx_free) EVP_MD_CTX_free;
-void EVP_MD_CTX_free(EVP_MD_CTX *owned_ctx);
+M2_FREE(md_ctx_free, EVP_MD_CTX_free, EVP_MD_CTX, owned_ctx)
 
 %inline %{
 static EVP_MD_CTX *md_ctx_new(void) {
@@ -280,9 +283,9 @@ static int digest_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) 
     int ok;
     if (!EVP_MD_CTX_get0_md(ctx)) { PyErr_SetString(PyExc_ValueError, "the digest context is not initialised"); return -1; }
     if (datalen > M2_GIL_THRESHOLD) {
-        M2_ALLOW
+        M2_ALLOW_USING(ctx)
         ok = EVP_DigestUpdate(ctx, data, (size_t)datalen);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         ok = EVP_DigestUpdate(ctx, data, (size_t)datalen);
     }
@@ -382,8 +385,7 @@ static PyObject *cipher_names(void) {
 #include <openssl/hmac.h>
 %}
 M2_NONNULL(HMAC_CTX *)
-%rename(hmac_ctx_free) HMAC_CTX_free;
-void HMAC_CTX_free(HMAC_CTX *ctx);
+M2_FREE(hmac_ctx_free, HMAC_CTX_free, HMAC_CTX, ctx)
 
 %inline %{
 static EVP_MAC *m2_hmac(void) {
@@ -414,7 +416,18 @@ static PyObject *hmac_init(HMAC_CTX *ctx, const void *key, Py_ssize_t keylen, co
 #define M2_HMAC_POOL 8
 static HMAC_CTX *m2_hmac_pool[M2_HMAC_POOL];
 static int m2_hmac_pooled;
-
+%}
+%{
+/* hmac_ctx_release's free: the context cleansed into the pool, or freed. */
+static void m2_hmac_ctx_put(void *p) {
+    HMAC_CTX *ctx = p;
+    if (m2_hmac_pooled < M2_HMAC_POOL && HMAC_CTX_reset(ctx))
+        m2_hmac_pool[m2_hmac_pooled++] = ctx;
+    else
+        HMAC_CTX_free(ctx);
+}
+%}
+%inline %{
 /* hmac_ctx_new and hmac_init in one call, on a pooled context when there is one. */
 static HMAC_CTX *hmac_ctx_new_init(const void *key, Py_ssize_t keylen, const EVP_MD *md) {
     HMAC_CTX *ctx = m2_hmac_pooled ? m2_hmac_pool[--m2_hmac_pooled] : hmac_ctx_new();
@@ -425,20 +438,18 @@ static HMAC_CTX *hmac_ctx_new_init(const void *key, Py_ssize_t keylen, const EVP
     return ctx;
 }
 
-/* Free ctx: cleanse it and keep it for the next hmac_ctx_new_init, or free it. */
+/* Free ctx: cleanse it and keep it for the next hmac_ctx_new_init, or free it; while a call
+ * uses it without the GIL, that call does so when it leaves (m2_free_or_defer). */
 static void hmac_ctx_release(HMAC_CTX *ctx) {
-    if (m2_hmac_pooled < M2_HMAC_POOL && HMAC_CTX_reset(ctx))
-        m2_hmac_pool[m2_hmac_pooled++] = ctx;
-    else
-        HMAC_CTX_free(ctx);
+    m2_free_or_defer(ctx, m2_hmac_ctx_put);
 }
 
 static PyObject *hmac_update(HMAC_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int ok;
     if (datalen > M2_GIL_THRESHOLD) {
-        M2_ALLOW
+        M2_ALLOW_USING(ctx)
         ok = HMAC_Update(ctx, data, (size_t)datalen);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         ok = HMAC_Update(ctx, data, (size_t)datalen);
     }
@@ -535,8 +546,7 @@ static PyObject *hmac_oneshot(const void *key, Py_ssize_t keylen, const void *da
 %}
 
 /* ---- ciphers (EVP_CIPHER) ---- */
-%rename(cipher_ctx_free) EVP_CIPHER_CTX_free;
-void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX *owned_ctx);
+M2_FREE(cipher_ctx_free, EVP_CIPHER_CTX_free, EVP_CIPHER_CTX, owned_ctx)
 
 M2_RETURNS_NONNULL(m2_cipher_by_name)
 /* The cipher called name ("aes_128_cbc" works as well as "AES-128-CBC"). */
@@ -645,9 +655,9 @@ static PyObject *cipher_update(EVP_CIPHER_CTX *ctx, const void *data, Py_ssize_t
     if (datalen > INT_MAX - 64) { PyErr_SetString(PyExc_OverflowError, "buffer too large"); return NULL; }
     if (!(out = PyBytes_FromStringAndSize(NULL, datalen + (bs > 1 ? bs : 0)))) return NULL;
     if (datalen > M2_GIL_THRESHOLD) {
-        M2_ALLOW
+        M2_ALLOW_USING(ctx)
         ok = EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
-        M2_DISALLOW
+        M2_DISALLOW_USING
     } else {
         ok = EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, data, (int)datalen);
     }
@@ -760,14 +770,6 @@ static PyObject *m2_ctx_closed(void *self) {
     return NULL;
 }
 
-/* Closing while another thread's call runs on the context without the GIL would free it under
- * that call: refused with ValueError. */
-static int m2_ctx_busy(void *self) {
-    if (!((m2_ctx_obj *)self)->busy) return 0;
-    PyErr_SetString(PyExc_ValueError, "the context is in use by another thread's call");
-    return -1;
-}
-
 /* _p: the object itself while it has a context (what m2's functions take), else None. */
 static PyObject *m2_ctx_get_p(m2_ctx_obj *self, void *c) {
     (void)c;
@@ -779,7 +781,7 @@ static void m2_cipher_clear(m2_cipher_obj *self) {
     self->ctx = NULL;
     Py_CLEAR(self->hold);
     Py_CLEAR(self->ccm);
-    EVP_CIPHER_CTX_free(ctx);
+    m2_free_or_defer(ctx, m2_free_fn_cipher_ctx_free);
 }
 
 static void m2_cipher_dealloc(m2_cipher_obj *self) {
@@ -801,11 +803,10 @@ static PyObject *m2_cipher_open(m2_cipher_obj *self, PyObject *const *args, Py_s
     }
     if ((op = PyLong_AsLong(args[3])) == -1 && PyErr_Occurred()) return NULL;
     if ((taglen = PyLong_AsLong(args[4])) == -1 && PyErr_Occurred()) return NULL;
-    if (m2_ctx_busy(self) < 0) return NULL;
     ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, args[1], args[2], (int)op, (int)taglen);
     if (ERR_peek_error()) ERR_clear_error();
     if (!ctx) return NULL;
-    EVP_CIPHER_CTX_free(self->ctx);
+    m2_free_or_defer(self->ctx, m2_free_fn_cipher_ctx_free);
     self->ctx = ctx;
     Py_RETURN_NONE;
 }
@@ -816,9 +817,7 @@ static PyObject *m2_cipher_update(m2_cipher_obj *self, PyObject *data) {
     if (self->ccm) return PyObject_CallMethodOneArg((PyObject *)self, m2_str_update_ccm, data);
     if (!self->ctx) return m2_ctx_closed(self);
     if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
-    self->busy++;
     out = cipher_update(self->ctx, view.buf, view.len);
-    self->busy--;
     PyBuffer_Release(&view);
     if (!out) { ERR_clear_error(); return NULL; }
     if (self->hold) {
@@ -880,7 +879,6 @@ static PyObject *m2_cipher_get_tag(m2_cipher_obj *self, PyObject *const *args, P
 static int m2_cipher_set_p(m2_cipher_obj *self, PyObject *v, void *c) {
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
-    if (m2_ctx_busy(self) < 0) return -1;
     m2_cipher_clear(self);
     return 0;
 }
@@ -920,7 +918,6 @@ static int m2_cipher_init(m2_cipher_obj *self, PyObject *args, PyObject *kwds) {
         && PyTuple_GET_SIZE(info) == 3 && !PyObject_IsTrue(PyTuple_GET_ITEM(info, 2))
         && SWIG_IsOK(SWIG_ConvertPtr(PyTuple_GET_ITEM(info, 0), &cipher, SWIGTYPE_p_EVP_CIPHER, 0)) && cipher) {
         if ((op = PyLong_AsLong(PyTuple_GET_ITEM(args, 3))) == -1 && PyErr_Occurred()) return -1;
-        if (m2_ctx_busy(self) < 0) return -1;
         ctx = cipher_ctx_new_init((const EVP_CIPHER *)cipher, PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 2),
                                   (int)op, 0);
         if (ERR_peek_error()) ERR_clear_error();
@@ -994,7 +991,7 @@ static PyTypeObject m2_cipher_type = {
 /* m2.DigestBase: EVP.MessageDigest's context; update() is its C method, so that streaming
  * costs one call into C per buffer. */
 static void m2_md_dealloc(m2_md_obj *self) {
-    EVP_MD_CTX_free(self->ctx);
+    m2_free_or_defer(self->ctx, m2_free_fn_md_ctx_free);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1002,7 +999,6 @@ static void m2_md_dealloc(m2_md_obj *self) {
 static PyObject *m2_md_open(m2_md_obj *self, PyObject *arg) {
     EVP_MD_CTX *ctx;
     void *md = NULL;
-    if (m2_ctx_busy(self) < 0) return NULL;
     if (PyObject_TypeCheck(arg, &m2_md_type)) {
         EVP_MD_CTX *from = ((m2_md_obj *)arg)->ctx;
         if (!from) return m2_ctx_closed(arg);
@@ -1020,7 +1016,7 @@ static PyObject *m2_md_open(m2_md_obj *self, PyObject *arg) {
         if (ERR_peek_error()) ERR_clear_error();
         if (!ctx) return NULL;
     }
-    EVP_MD_CTX_free(self->ctx);
+    m2_free_or_defer(self->ctx, m2_free_fn_md_ctx_free);
     self->ctx = ctx;
     Py_RETURN_NONE;
 }
@@ -1030,9 +1026,7 @@ static PyObject *m2_md_update(m2_md_obj *self, PyObject *data) {
     int r;
     if (!self->ctx) return m2_ctx_closed(self);
     if (m2_get_buffer(data, &view, INT_MAX) < 0) return NULL;
-    self->busy++;
     r = digest_update(self->ctx, view.buf, view.len);
-    self->busy--;
     PyBuffer_Release(&view);
     if (r < 0) { ERR_clear_error(); return NULL; }
     return PyLong_FromLong(1);
@@ -1042,9 +1036,8 @@ static int m2_md_set_p(m2_md_obj *self, PyObject *v, void *c) {
     EVP_MD_CTX *ctx = self->ctx;
     (void)c;
     if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
-    if (m2_ctx_busy(self) < 0) return -1;
     self->ctx = NULL;
-    EVP_MD_CTX_free(ctx);
+    m2_free_or_defer(ctx, m2_free_fn_md_ctx_free);
     return 0;
 }
 
@@ -1174,8 +1167,7 @@ static PyObject *kdf_scrypt(const void *password, Py_ssize_t passwordlen, const 
 
 %rename(pkey_new) EVP_PKEY_new;
 EVP_PKEY *EVP_PKEY_new(void);
-%rename(pkey_free) EVP_PKEY_free;
-void EVP_PKEY_free(EVP_PKEY *pkey);
+M2_FREE(pkey_free, EVP_PKEY_free, EVP_PKEY, pkey)
 %rename(pkey_size) EVP_PKEY_get_size;
 int EVP_PKEY_get_size(const EVP_PKEY *pkey);
 %rename(pkey_bits) EVP_PKEY_get_bits;
@@ -1294,7 +1286,7 @@ static PyObject *pkey_digest_init(EVP_MD_CTX *ctx, const char *mdname) {
 
 static PyObject *pkey_digest_update(EVP_MD_CTX *ctx, const void *data, Py_ssize_t datalen) {
     int ok;
-    if (datalen > M2_GIL_THRESHOLD) { M2_ALLOW ok = EVP_DigestUpdate(ctx, data, datalen); M2_DISALLOW }
+    if (datalen > M2_GIL_THRESHOLD) { M2_ALLOW_USING(ctx) ok = EVP_DigestUpdate(ctx, data, datalen); M2_DISALLOW_USING }
     else ok = EVP_DigestUpdate(ctx, data, datalen);
     if (!ok) return m2_raise_msg(M2_EVP, "EVP_DigestUpdate failed (was the context initialised?)");
     Py_RETURN_NONE;
@@ -1307,9 +1299,9 @@ static PyObject *pkey_sign_final(EVP_MD_CTX *ctx, EVP_PKEY *pkey) {
     PyObject *out;
     if (size <= 0) return m2_raise_msg(M2_EVP, "the key is empty");
     if (!(out = PyBytes_FromStringAndSize(NULL, size))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx, pkey)
     ok = EVP_SignFinal(ctx, (unsigned char *)PyBytes_AS_STRING(out), &len, pkey);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "EVP_SignFinal failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -1318,9 +1310,9 @@ static PyObject *pkey_sign_final(EVP_MD_CTX *ctx, EVP_PKEY *pkey) {
 /* EVP_VerifyFinal: 1 for a good signature, 0 for a bad one; raises if the key cannot verify. */
 static int pkey_verify_final(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen, EVP_PKEY *pkey) {
     int ret;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx, pkey)
     ret = EVP_VerifyFinal(ctx, sig, (unsigned int)siglen, pkey);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ret == 1) return 1;
     if (ret == -2 || EVP_PKEY_get_size(pkey) <= 0) { m2_raise_msg(M2_EVP, "the key cannot verify"); return -1; }
     return 0;
@@ -1359,9 +1351,9 @@ static PyObject *pkey_digest_sign_final(EVP_MD_CTX *ctx) {
     PyObject *out;
     if (EVP_DigestSignFinal(ctx, NULL, &len) != 1) return m2_raise_msg(M2_EVP, "EVP_DigestSignFinal failed");
     if (!(out = PyBytes_FromStringAndSize(NULL, len))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ok = EVP_DigestSignFinal(ctx, (unsigned char *)PyBytes_AS_STRING(out), &len);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ok != 1) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "EVP_DigestSignFinal failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -1369,9 +1361,9 @@ static PyObject *pkey_digest_sign_final(EVP_MD_CTX *ctx) {
 
 static int pkey_digest_verify_final(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen) {
     int ret;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ret = EVP_DigestVerifyFinal(ctx, sig, siglen);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return ret == 1 ? 1 : 0;
 }
 
@@ -1382,9 +1374,9 @@ static PyObject *pkey_digest_sign(EVP_MD_CTX *ctx, const void *data, Py_ssize_t 
     PyObject *out;
     if (EVP_DigestSign(ctx, NULL, &len, data, datalen) != 1) return m2_raise_msg(M2_EVP, "EVP_DigestSign failed");
     if (!(out = PyBytes_FromStringAndSize(NULL, len))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ok = EVP_DigestSign(ctx, (unsigned char *)PyBytes_AS_STRING(out), &len, data, datalen);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ok != 1) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "EVP_DigestSign failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -1392,9 +1384,9 @@ static PyObject *pkey_digest_sign(EVP_MD_CTX *ctx, const void *data, Py_ssize_t 
 
 static int pkey_digest_verify(EVP_MD_CTX *ctx, const void *sig, Py_ssize_t siglen, const void *data, Py_ssize_t datalen) {
     int ret;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ret = EVP_DigestVerify(ctx, sig, siglen, data, datalen);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return ret == 1 ? 1 : 0;
 }
 
@@ -1746,12 +1738,12 @@ static PyObject *cipher_aead_seal(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
     if (!(out = PyBytes_FromStringAndSize(NULL, aadlen + datalen + taglen))) return NULL;
     p = (unsigned char *)PyBytes_AS_STRING(out);
     memcpy(p, aad, aadlen);
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ok = (!aadlen || EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen))
          && EVP_CipherUpdate(ctx, p + aadlen, &n, data, (int)datalen)
          && EVP_CipherFinal_ex(ctx, p + aadlen + n, &m)
          && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, taglen, p + aadlen + datalen) > 0;
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok || n + m != datalen) { Py_DECREF(out); return m2_raise_msg(M2_EVP, "AEAD seal failed"); }
     return out;
 }
@@ -1770,12 +1762,12 @@ static PyObject *cipher_aead_open(EVP_CIPHER_CTX *ctx, const void *iv, Py_ssize_
     }
     if (!m2_cctx_set_iv(ctx, iv, ivlen)) return NULL;
     if (!(out = PyBytes_FromStringAndSize(NULL, clen + 16))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx)
     ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, taglen, (void *)(r + recordlen - taglen)) > 0
          && (!aadlen || EVP_CipherUpdate(ctx, NULL, &n, r, (int)aadlen))
          && EVP_CipherUpdate(ctx, (unsigned char *)PyBytes_AS_STRING(out), &n, r + aadlen, (int)clen);
     ok = ok && EVP_CipherFinal_ex(ctx, (unsigned char *)PyBytes_AS_STRING(out) + n, &m);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     ERR_clear_error();
     if (!ok) { Py_DECREF(out); Py_RETURN_NONE; }
     if (_PyBytes_Resize(&out, n + m) < 0) return NULL;

@@ -11,7 +11,9 @@
  *    functions call strlen on it); M2_NULLABLE_STR(name) lets None through as NULL for the
  *    arguments so named, where the C function documents NULL.
  *  - GIL: M2_ALLOW / M2_DISALLOW around calls that can block or run long; M2_GIL_THRESHOLD
- *    is the buffer size past which bulk operations release it.
+ *    is the buffer size past which bulk operations release it.  M2_ALLOW_USING(p, ...) /
+ *    M2_DISALLOW_USING where the call works on pointers a Python object owns: their frees
+ *    (M2_FREE, m2_free_or_defer) wait for the call to leave.
  *  - Callbacks: m2_callback() calls Python from OpenSSL's callbacks with the GIL taken and
  *    leaves any exception in the thread's error indicator, where the wrapper of the outer
  *    call finds and raises it; while one is pending, no further Python code runs.
@@ -53,6 +55,102 @@ static PyObject *m2_errclass[M2_AREA_COUNT];
 #define M2_GIL_THRESHOLD 4096
 #define M2_ALLOW Py_BEGIN_ALLOW_THREADS
 #define M2_DISALLOW Py_END_ALLOW_THREADS
+
+/* ---- pointers in use without the GIL: a free waits for the last call using them ----
+ * A call that releases the GIL around OpenSSL work on pointers its caller owns (a CMS structure,
+ * a digest context, a key, a BIO...) names them: M2_ALLOW_USING(cms, bio) ... M2_DISALLOW_USING
+ * in place of M2_ALLOW ... M2_DISALLOW.  They are counted as in use until the call has the GIL
+ * back; a free of a pointer in use (the m2 free functions declared with M2_FREE, and the C base
+ * types' closing, through m2_free_or_defer) is not done then but left to the last call using
+ * it, which does it when it leaves.  So close()/free() from another thread, or the finalizer
+ * of an object whose last reference went, never frees memory under a running OpenSSL call: that
+ * call finishes, and later calls find the object closed.  A free of a refcounted type (X509_free,
+ * EVP_PKEY_free...) is one reference less: frees put off are counted and all done at the end.
+ * The table is small (one entry per pointer in use, in any thread) and read and written only
+ * with the GIL held; it costs nothing to a call that keeps the GIL. */
+typedef void (*m2_free_fn)(void *);
+typedef struct {
+    const void *p;
+    int uses;                   /* calls using p without the GIL */
+    int frees;                  /* frees put off until the last one leaves */
+    m2_free_fn free_fn;
+} m2_in_use;
+static m2_in_use *m2_uses;
+static Py_ssize_t m2_uses_n, m2_uses_cap;
+static unsigned long long m2_frees_deferred;    /* for the tests: frees done by a last user */
+
+static m2_in_use *m2_use_find(const void *p) {
+    Py_ssize_t i;
+    for (i = 0; i < m2_uses_n; i++)
+        if (m2_uses[i].p == p) return &m2_uses[i];
+    return NULL;
+}
+
+/* Count the n pointers of ps (NULLs skipped) as in use.  0 if the table cannot grow (then the
+ * caller keeps the GIL: nothing can free them meanwhile). */
+static int m2_use_all(const void *const *ps, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        m2_in_use *e;
+        if (!ps[i]) continue;
+        if (!(e = m2_use_find(ps[i]))) {
+            if (m2_uses_n == m2_uses_cap) {
+                Py_ssize_t cap = m2_uses_cap ? 2 * m2_uses_cap : 16;
+                m2_in_use *t = PyMem_Realloc(m2_uses, (size_t)cap * sizeof(*t));
+                if (!t) {
+                    while (i-- > 0) if (ps[i]) m2_use_find(ps[i])->uses--;   /* undo; entries at 0 are dropped below */
+                    for (i = (size_t)m2_uses_n; i-- > 0;)
+                        if (!m2_uses[i].uses) m2_uses[i] = m2_uses[--m2_uses_n];
+                    return 0;
+                }
+                m2_uses = t;
+                m2_uses_cap = cap;
+            }
+            e = &m2_uses[m2_uses_n++];
+            e->p = ps[i];
+            e->uses = e->frees = 0;
+            e->free_fn = NULL;
+        }
+        e->uses++;
+    }
+    return 1;
+}
+
+/* The GIL is back: the pointers of ps are no longer in use by this call; a pointer no call uses
+ * any more is freed now if a free was put off. */
+static void m2_unuse_all(const void *const *ps, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        m2_in_use *e = ps[i] ? m2_use_find(ps[i]) : NULL;
+        if (e && --e->uses == 0) {
+            void *p = (void *)e->p;
+            int frees = e->frees;
+            m2_free_fn fn = e->free_fn;
+            *e = m2_uses[--m2_uses_n];
+            if (frees) m2_frees_deferred++;
+            while (frees-- > 0) fn(p);
+        }
+    }
+}
+
+/* Free p with fn now, or, while a call uses it without the GIL, when the last such call leaves. */
+static void m2_free_or_defer(void *p, m2_free_fn fn) {
+    m2_in_use *e;
+    if (!p) return;
+    if (m2_uses_n && (e = m2_use_find(p))) {
+        if (!e->frees) e->free_fn = fn;
+        e->frees++;
+        return;
+    }
+    fn(p);
+}
+
+/* M2_ALLOW_USING(p, ...) { work without the GIL on p, ... } M2_DISALLOW_USING */
+#define M2_ALLOW_USING(...) { const void *const m2_used_[] = {__VA_ARGS__}; \
+    const int m2_counted_ = m2_use_all(m2_used_, sizeof(m2_used_) / sizeof(m2_used_[0])); \
+    PyThreadState *m2_save_ = m2_counted_ ? PyEval_SaveThread() : NULL;
+#define M2_DISALLOW_USING if (m2_save_) PyEval_RestoreThread(m2_save_); \
+    if (m2_counted_) m2_unuse_all(m2_used_, sizeof(m2_used_) / sizeof(m2_used_[0])); }
 
 static PyObject *m2_area_class(int area) {
     PyObject *cls = (area >= 0 && area < M2_AREA_COUNT) ? m2_errclass[area] : NULL;
@@ -352,6 +450,25 @@ M2_OK_AREA(M2_LIB)
     if (PyErr_Occurred()) { ERR_clear_error(); SWIG_fail; }
 }
 %enddef
+
+/* An m2 free function that frees at once, or (see m2_free_or_defer) when the last call using
+ * the pointer without the GIL leaves:
+ *     M2_FREE(x509_free, X509_free, X509, a)   declares   m2.x509_free(a) -> None */
+%define M2_FREE(NAME, CFREE, TYPE, PARAM)
+%{
+static void m2_free_fn_##NAME(void *p) { CFREE((TYPE *)p); }
+static void m2_##NAME(TYPE *PARAM) { m2_free_or_defer((void *)PARAM, m2_free_fn_##NAME); }
+%}
+%rename(NAME) m2_##NAME;
+void m2_##NAME(TYPE *PARAM);
+%enddef
+
+%inline %{
+/* (pointers in use without the GIL now, frees done by a last user so far): for the tests. */
+static PyObject *lib_pointers_in_use(void) {
+    return Py_BuildValue("(nK)", m2_uses_n, m2_frees_deferred);
+}
+%}
 
 /* ---- typemaps ---- */
 %typemap(in) (const void *buf, Py_ssize_t len) (Py_buffer view) {

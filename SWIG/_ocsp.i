@@ -113,8 +113,7 @@ M2_NULLABLE_STR(md_or_null)
 void OCSP_REQUEST_free(OCSP_REQUEST *);
 %rename(ocsp_response_free) OCSP_RESPONSE_free;
 void OCSP_RESPONSE_free(OCSP_RESPONSE *);
-%rename(ocsp_basicresp_free) OCSP_BASICRESP_free;
-void OCSP_BASICRESP_free(OCSP_BASICRESP *);
+M2_FREE(ocsp_basicresp_free, OCSP_BASICRESP_free, OCSP_BASICRESP, bs)
 %rename(ocsp_certid_free) OCSP_CERTID_free;
 void OCSP_CERTID_free(OCSP_CERTID *);
 %rename(ocsp_response_status) OCSP_response_status;
@@ -336,9 +335,9 @@ static STACK_OF(X509) *ocsp_resp_get1_certs(OCSP_BASICRESP *bs) {
  * CertIDs or a responder it delegated (id-kp-OCSPSigning).  1, or an exception. */
 static int ocsp_basic_verify(OCSP_BASICRESP *bs, STACK_OF(X509) *certs_or_null, X509_STORE *st, unsigned long flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(bs, certs_or_null, st)
     r = OCSP_basic_verify(bs, certs_or_null, st, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r <= 0) { m2_raise_msg(M2_OCSP, "the response's signature or signer is not valid"); return 0; }
     return 1;
 }

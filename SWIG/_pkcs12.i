@@ -388,9 +388,9 @@ static PyObject *pkcs12_create(PyObject *password, PyObject *name, EVP_PKEY *opt
     M2_DISALLOW
     if (!n) goto fail;
     if (optional_pkey) {
-        M2_ALLOW
+        M2_ALLOW_USING(optional_pkey)
         kbag = PKCS12_add_key(&kbags, optional_pkey, 0, iter, key_nid, pass);
-        M2_DISALLOW
+        M2_DISALLOW_USING
         if (!kbag) goto fail;
         if (name != Py_None && !PKCS12_add_friendlyname_utf8(kbag, PyBytes_AS_STRING(name), (int)PyBytes_GET_SIZE(name))) goto fail;
         if (keyidlen && !PKCS12_add_localkeyid(kbag, keyid, (int)keyidlen)) goto fail;

@@ -33,8 +33,7 @@ M2_AREA_INIT(smime_init, M2_SMIME)
 %constant int PKCS7_SIGNED_ENVELOPED = NID_pkcs7_signedAndEnveloped;
 %constant int PKCS7_DATA = NID_pkcs7_data;
 
-%rename(pkcs7_free) PKCS7_free;
-void PKCS7_free(PKCS7 *p7);
+M2_FREE(pkcs7_free, PKCS7_free, PKCS7, p7)
 
 %{
 /* The whole content of a memory BIO as bytes. */
@@ -109,9 +108,9 @@ static int m2_pkcs7_verify_signers(PKCS7 *p7, STACK_OF(X509) *certs, X509_STORE 
             || !X509_STORE_CTX_set_default(ctx, "smime_sign")) { m2_raise_msg(M2_PKCS7, "cannot set up the certificate check"); goto err; }
         if (!(flags & PKCS7_NOCRL))
             X509_STORE_CTX_set0_crls(ctx, p7->d.sign->crl);
-        M2_ALLOW
+        M2_ALLOW_USING(p7, certs, store)
         r = X509_verify_cert(ctx);
-        M2_DISALLOW
+        M2_DISALLOW_USING
         if (r <= 0) {
             int code = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
             if (PyErr_Occurred()) goto err;  /* the verify callback raised: that is the error */
@@ -150,13 +149,13 @@ static PKCS7 *pkcs7_sign1(X509 *x509, EVP_PKEY *pkey, STACK_OF(X509) *optional_s
     int ok = 0;
     if (!(flags & (PKCS7_NOATTR | PKCS7_NOSMIMECAP)) && !(caps = m2_smimecap()))
         return (PKCS7 *)m2_raise_msg(M2_SMIME, "cannot list the S/MIME capabilities");
-    M2_ALLOW
+    M2_ALLOW_USING(x509, pkey, optional_stack, bio)
     p7 = PKCS7_sign(NULL, NULL, optional_stack, bio, flags | PKCS7_PARTIAL);
     if (p7)
         si = PKCS7_sign_add_signer(p7, x509, pkey, hash, flags | PKCS7_NOSMIMECAP);
     if (si && (!caps || PKCS7_add_attrib_smimecap(si, caps)) && PKCS7_final(p7, bio, flags) == 1)
         ok = 1;
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) {
         PKCS7_free(p7);
         m2_raise_msg(M2_SMIME, "cannot sign");
@@ -178,9 +177,9 @@ static PyObject *pkcs7_verify1(PKCS7 *p7, STACK_OF(X509) *optional_stack, X509_S
     int r;
     if (!(flags & PKCS7_NOVERIFY) && !m2_pkcs7_verify_signers(p7, optional_stack, store, flags)) return NULL;
     if (!(out = BIO_new(BIO_s_mem()))) return m2_raise(M2_PKCS7);
-    M2_ALLOW
+    M2_ALLOW_USING(p7, optional_stack, store, optional_data)
     r = PKCS7_verify(p7, optional_stack, store, optional_data, out, flags | PKCS7_NOVERIFY);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1)
         m2_raise_msg(M2_PKCS7, "the signature does not verify");
     else
@@ -226,9 +225,9 @@ static int pkcs7_create_degenerate(STACK_OF(X509) *stack, BIO *bio) {
     }
     for (i = 0; i < sk_X509_num(stack); i++)
         if (!PKCS7_add_certificate(p7, sk_X509_value(stack, i))) { m2_raise(M2_PKCS7); goto err; }
-    M2_ALLOW
+    M2_ALLOW_USING(stack, bio)
     r = i2d_PKCS7_bio(bio, p7);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { r = 0; m2_raise_msg(M2_PKCS7, "cannot write the PKCS#7"); }
 err:
     PKCS7_free(p7);
@@ -256,9 +255,9 @@ static int pkcs7_cipher_usable(const EVP_CIPHER *cipher) {
  * on failure. */
 static PKCS7 *pkcs7_encrypt(STACK_OF(X509) *stack, BIO *bio, const EVP_CIPHER *cipher, int flags) {
     PKCS7 *p7;
-    M2_ALLOW
+    M2_ALLOW_USING(stack, bio)
     p7 = PKCS7_encrypt(stack, bio, cipher, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!p7) m2_raise_msg(M2_SMIME, "cannot encrypt");
     return p7;
 }
@@ -270,9 +269,9 @@ static PyObject *pkcs7_decrypt(PKCS7 *p7, EVP_PKEY *pkey, X509 *optional_x509, i
     PyObject *v = NULL;
     int r;
     if (!(out = BIO_new(BIO_s_mem()))) return m2_raise(M2_PKCS7);
-    M2_ALLOW
+    M2_ALLOW_USING(p7, pkey, optional_x509)
     r = PKCS7_decrypt(p7, pkey, optional_x509, out, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1)
         m2_raise_msg(M2_PKCS7, "cannot decrypt");
     else
@@ -284,36 +283,36 @@ static PyObject *pkcs7_decrypt(PKCS7 *p7, EVP_PKEY *pkey, X509 *optional_x509, i
 /* ---- encodings ---- */
 static PKCS7 *pkcs7_read_bio(BIO *bio) {
     PKCS7 *p7;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     p7 = PEM_read_bio_PKCS7(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!p7) m2_raise_msg(M2_PKCS7, "cannot read a PEM PKCS#7");
     return p7;
 }
 
 static PKCS7 *pkcs7_read_bio_der(BIO *bio) {
     PKCS7 *p7;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     p7 = d2i_PKCS7_bio(bio, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!p7) m2_raise_msg(M2_PKCS7, "cannot read a DER PKCS#7");
     return p7;
 }
 
 static int pkcs7_write_bio(PKCS7 *p7, BIO *bio) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(p7, bio)
     r = PEM_write_bio_PKCS7(bio, p7);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_raise_msg(M2_PKCS7, "cannot write the PKCS#7"); return 0; }
     return 1;
 }
 
 static int pkcs7_write_bio_der(PKCS7 *p7, BIO *bio) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(p7, bio)
     r = i2d_PKCS7_bio(bio, p7);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_raise_msg(M2_PKCS7, "cannot write the PKCS#7"); return 0; }
     return 1;
 }
@@ -330,18 +329,18 @@ static const char *pkcs7_type_sn(PKCS7 *p7) {
 /* p7 as an S/MIME message; with PKCS7_DETACHED, multipart/signed around data. */
 static int smime_write_pkcs7_multi(BIO *bio, PKCS7 *p7, BIO *data, int flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(bio, p7, data)
     r = SMIME_write_PKCS7(bio, p7, data, flags | PKCS7_DETACHED);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_raise_msg(M2_SMIME, "cannot write the S/MIME message"); return 0; }
     return 1;
 }
 
 static int smime_write_pkcs7(BIO *bio, PKCS7 *p7, int flags) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(bio, p7)
     r = SMIME_write_PKCS7(bio, p7, NULL, flags);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_raise_msg(M2_SMIME, "cannot write the S/MIME message"); return 0; }
     return 1;
 }
@@ -354,9 +353,9 @@ static PyObject *smime_read_pkcs7(BIO *bio) {
     PyObject *a, *b;
     if (BIO_method_type(bio) == BIO_TYPE_MEM)
         BIO_set_mem_eof_return(bio, 0);  /* an empty memory BIO is the end, not "retry" */
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     p7 = SMIME_read_PKCS7(bio, &bcont);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!p7) { BIO_free(bcont); return m2_raise_msg(M2_SMIME, "cannot read the S/MIME message"); }
     if (!(a = SWIG_NewPointerObj(p7, SWIGTYPE_p_PKCS7, 0))) { PKCS7_free(p7); BIO_free(bcont); return NULL; }
     if (bcont)
@@ -370,9 +369,9 @@ static PyObject *smime_read_pkcs7(BIO *bio) {
 /* Copies in to out as text/plain with CRLF line ends (SMIME_crlf_copy with PKCS7_TEXT). */
 static int smime_crlf_copy(BIO *in, BIO *out) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(in, out)
     r = SMIME_crlf_copy(in, out, PKCS7_TEXT);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r != 1) { m2_raise_msg(M2_SMIME, "cannot copy the text"); return 0; }
     return 1;
 }

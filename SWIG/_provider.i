@@ -11,8 +11,7 @@ M2_NONNULL(OSSL_PROVIDER *)
 M2_NULLABLE_STR(path)  /* provider_set_default_search_path: NULL restores the default */
 M2_AREA_INIT(provider_init_error, M2_PROVIDER)
 
-%rename(provider_context_free) OSSL_LIB_CTX_free;
-void OSSL_LIB_CTX_free(OSSL_LIB_CTX *ctx);
+M2_FREE(provider_context_free, OSSL_LIB_CTX_free, OSSL_LIB_CTX, ctx)
 
 M2_RETURNS_NONNULL(OSSL_LIB_CTX_new)
 %rename(provider_context_new) OSSL_LIB_CTX_new;
@@ -23,9 +22,9 @@ m2_ok OSSL_PROVIDER_unload(OSSL_PROVIDER *prov);
 /* Load a provider by name into libctx (None: the default context); raises if unavailable. */
 static OSSL_PROVIDER *provider_load(OSSL_LIB_CTX *libctx, const char *name) {
     OSSL_PROVIDER *p;
-    M2_ALLOW
+    M2_ALLOW_USING(libctx)
     p = OSSL_PROVIDER_load(libctx, name);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!p) m2_raise_msg(M2_PROVIDER, "cannot load the provider");
     return p;
 }
@@ -59,15 +58,15 @@ static void *m2_store_load(OSSL_LIB_CTX *libctx, const char *uri, int want) {
     OSSL_STORE_CTX *store;
     OSSL_STORE_INFO *info;
     void *obj = NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(libctx)
     store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!store) return m2_raise_msg(M2_PROVIDER, "cannot open the store URI");
     OSSL_STORE_expect(store, want);
     while (!obj && !OSSL_STORE_eof(store)) {
-        M2_ALLOW
+        M2_ALLOW_USING(libctx)
         info = OSSL_STORE_load(store);
-        M2_DISALLOW
+        M2_DISALLOW_USING
         if (!info) {
             if (OSSL_STORE_error(store)) break;
             continue;
@@ -111,9 +110,9 @@ static EVP_PKEY *m2_provider_keygen(OSSL_LIB_CTX *libctx, OSSL_PROVIDER *prov, c
     if (prov) { snprintf(pq, sizeof(pq), "provider=%s", OSSL_PROVIDER_get0_name(prov)); propq = pq; }
     ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, propq);
     if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0) goto err;
-    M2_ALLOW
+    M2_ALLOW_USING(libctx, prov)
     if (EVP_PKEY_generate(ctx, &pk) <= 0) pk = NULL;
-    M2_DISALLOW
+    M2_DISALLOW_USING
 err:
     EVP_PKEY_CTX_free(ctx);
     if (!pk) m2_raise_msg(M2_PROVIDER, "key generation failed");

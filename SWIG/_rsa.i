@@ -82,8 +82,7 @@ M2_AREA_INIT(rsa_init, M2_RSA)
 
 %rename(rsa_size) RSA_size;
 int RSA_size(const RSA *rsa);
-%rename(rsa_free) RSA_free;
-void RSA_free(RSA *rsa);
+M2_FREE(rsa_free, RSA_free, RSA, rsa)
 
 M2_RETURNS_NONNULL(RSA_new)
 M2_RETURNS_NONNULL(rsa_read_pub_key)
@@ -140,9 +139,9 @@ static PyObject *rsa_set_n(RSA *rsa, const void *n, Py_ssize_t nlen) { return m2
 static int rsa_check_key(RSA *rsa) {
     int r;
     if (!RSA_get0_d(rsa)) return 0;
-    M2_ALLOW
+    M2_ALLOW_USING(rsa)
     r = RSA_check_key(rsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return r == 1;
 }
 /* A public key is usable when n and e are set and non-zero. */
@@ -181,9 +180,9 @@ static PyObject *m2_rsa_crypt(m2_rsa_op op, RSA *rsa, const void *data, Py_ssize
     if (need_private && !RSA_get0_d(rsa)) return m2_raise_msg(M2_RSA, "the RSA key has no private half");
     if (datalen > size) return m2_raise_msg(M2_RSA, "data too large for the modulus");
     if (!(out = PyBytes_FromStringAndSize(NULL, size))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(rsa)
     n = op((int)datalen, data, (unsigned char *)PyBytes_AS_STRING(out), rsa, padding);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n < 0) { Py_DECREF(out); return m2_raise(M2_RSA); }
     if (_PyBytes_Resize(&out, n) < 0) return NULL;
     return out;
@@ -208,9 +207,9 @@ static PyObject *rsa_sign(RSA *rsa, const void *data, Py_ssize_t datalen, int me
     PyObject *out;
     if (!RSA_get0_d(rsa)) return m2_raise_msg(M2_RSA, "the RSA key has no private half");
     if (!(out = PyBytes_FromStringAndSize(NULL, RSA_size(rsa)))) return NULL;
-    M2_ALLOW
+    M2_ALLOW_USING(rsa)
     ok = RSA_sign(method_type, data, (unsigned int)datalen, (unsigned char *)PyBytes_AS_STRING(out), &len, rsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!ok) { Py_DECREF(out); return m2_raise_msg(M2_RSA, "RSA_sign failed"); }
     if (_PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -218,9 +217,9 @@ static PyObject *rsa_sign(RSA *rsa, const void *data, Py_ssize_t datalen, int me
 /* RSA_verify: 1, or RSAError for a bad signature (M2Crypto's behaviour). */
 static int rsa_verify(RSA *rsa, const void *data, Py_ssize_t datalen, const void *sig, Py_ssize_t siglen, int method_type) {
     int ok;
-    M2_ALLOW
+    M2_ALLOW_USING(rsa)
     ok = RSA_verify(method_type, data, (unsigned int)datalen, sig, (unsigned int)siglen, rsa);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (ok != 1) { m2_raise_msg(M2_RSA, "signature verification failed"); return -1; }
     return 1;
 }

@@ -1900,7 +1900,7 @@ static PyObject *ssl_get_owner(SSL *ssl) {
  * (bench/tls.py's handshake rows: every Python call between OpenSSL's costs more than the call
  * itself, the handshake having left the interpreter's code and data out of the caches) */
 M2_RETURNS_NONNULL(ssl_new_owned)
-M2_HOT(ssl_new_owned) M2_HOT(ssl_connect_fd) M2_HOT(ssl_close_notify)
+M2_HOT(ssl_new_owned) M2_HOT(ssl_connect_fd) M2_HOT(ssl_accept_fd) M2_HOT(ssl_close_notify)
 %inline %{
 /* A new SSL on ctx whose owner (ssl_get_owner) is owner: ssl_new, then ssl_set_owner. */
 static SSL *ssl_new_owned(SSL_CTX *ctx, PyObject *owner) {
@@ -1931,6 +1931,15 @@ static PyObject *ssl_connect_fd(SSL *ssl, PyObject *names, double timeout) {
     if (check_host && m2_param_set_host(SSL_get0_param(ssl), check_host) <= 0)
         return m2_raise_msg(M2_SSL, "cannot set the host name to check");
     return ssl_connect(ssl, timeout);
+}
+
+/* A server handshake on an accepted socket: the socket BIO on fd (ssl_set_fd), the accept
+ * state, then ssl_accept: 1 when done, 0 when it would block (Connection's server side in one
+ * call, as ssl_connect_fd is the client's). */
+static PyObject *ssl_accept_fd(SSL *ssl, int fd, double timeout) {
+    if (ssl_set_fd(ssl, fd) < 0) return NULL;
+    SSL_set_accept_state(ssl);
+    return ssl_accept(ssl, timeout);
 }
 
 /* Send close_notify if the handshake completed and none was sent yet (Connection.close); the

@@ -28,8 +28,7 @@ M2_AREA_INIT(x509_init, M2_X509)
 
 %rename(x509_name_new) X509_NAME_new;
 X509_NAME *X509_NAME_new(void);
-%rename(x509_name_free) X509_NAME_free;
-void X509_NAME_free(X509_NAME *a);
+M2_FREE(x509_name_free, X509_NAME_free, X509_NAME, a)
 %rename(x509_name_dup) X509_NAME_dup;
 X509_NAME *X509_NAME_dup(const X509_NAME *a);
 %rename(x509_name_entry_count) X509_NAME_entry_count;
@@ -127,7 +126,8 @@ typedef struct {
     int pyfree;
 } m2_x509_obj;
 static PyTypeObject m2_x509_type;
-static PyTypeObject *m2_x509_class;  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
+static PyTypeObject *m2_x509_class;
+static void m2_free_fn_x509_free(void *p);  /* X509_free, by M2_FREE(x509_free, ...) below */  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
 
 /* An X509 * from an X509 object or a SWIG pointer (None: NULL); take: detached from the object.
  * SWIG's result code; a closed object sets ClosedError (from its _ptr()). */
@@ -162,7 +162,7 @@ static void m2_x509_dealloc(m2_x509_obj *self) {
     X509 *x = self->x;
     self->x = NULL;
     Py_CLEAR(self->p);
-    if (x && self->pyfree) X509_free(x);
+    if (x && self->pyfree) m2_free_or_defer(x, m2_free_fn_x509_free);  /* after a call using it without the GIL */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -185,7 +185,7 @@ static int m2_x509_init(m2_x509_obj *self, PyObject *args, PyObject *kw) {
     self->x = (X509 *)x;
     self->pyfree = f;
     Py_XSETREF(self->p, Py_XNewRef(ptr));
-    if (old && free_old && old != x) X509_free(old);
+    if (old && free_old && old != x) m2_free_or_defer(old, m2_free_fn_x509_free);
     if (owner != Py_None && PyObject_SetAttrString((PyObject *)self, "_owner", owner) < 0) return -1;
     return 0;
 }
@@ -271,8 +271,7 @@ static PyObject *x509_set_class(PyObject *cls) {
 %}
 
 M2_NONNULL(X509 *)
-%rename(x509_free) X509_free;
-void X509_free(X509 *owned_x509);
+M2_FREE(x509_free, X509_free, X509, owned_x509)
 %rename(x509_get_verify_error) X509_verify_cert_error_string;
 const char *X509_verify_cert_error_string(long n);
 
@@ -468,8 +467,7 @@ int X509V3_EXT_print(BIO *out, X509_EXTENSION *ext, unsigned long flag, int inde
 /* ---- requests ---- */
 %rename(x509_req_new) X509_REQ_new;
 X509_REQ *X509_REQ_new(void);
-%rename(x509_req_free) X509_REQ_free;
-void X509_REQ_free(X509_REQ *a);
+M2_FREE(x509_req_free, X509_REQ_free, X509_REQ, a)
 %rename(x509_req_get_version) X509_REQ_get_version;
 long X509_REQ_get_version(const X509_REQ *req);
 %rename(x509_req_get_subject_name) X509_REQ_get_subject_name;
@@ -484,8 +482,7 @@ int X509_REQ_print(BIO *bp, X509_REQ *req);
 /* ---- CRLs ---- */
 %rename(x509_crl_new) X509_CRL_new;
 X509_CRL *X509_CRL_new(void);
-%rename(x509_crl_free) X509_CRL_free;
-void X509_CRL_free(X509_CRL *a);
+M2_FREE(x509_crl_free, X509_CRL_free, X509_CRL, a)
 %rename(x509_crl_print) X509_CRL_print;
 int X509_CRL_print(BIO *bp, X509_CRL *x);
 %rename(x509_crl_write_pem) PEM_write_bio_X509_CRL;
@@ -500,12 +497,10 @@ const ASN1_TIME *X509_CRL_get0_nextUpdate(const X509_CRL *crl);
 /* ---- stores ---- */
 %rename(x509_store_new) X509_STORE_new;
 X509_STORE *X509_STORE_new(void);
-%rename(x509_store_free) X509_STORE_free;
-void X509_STORE_free(X509_STORE *v);
+M2_FREE(x509_store_free, X509_STORE_free, X509_STORE, v)
 %rename(x509_store_ctx_new) X509_STORE_CTX_new;
 X509_STORE_CTX *X509_STORE_CTX_new(void);
-%rename(x509_store_ctx_free) X509_STORE_CTX_free;
-void X509_STORE_CTX_free(X509_STORE_CTX *ctx);
+M2_FREE(x509_store_ctx_free, X509_STORE_CTX_free, X509_STORE_CTX, ctx)
 %rename(x509_store_ctx_get_error) X509_STORE_CTX_get_error;
 int X509_STORE_CTX_get_error(const X509_STORE_CTX *ctx);
 %rename(x509_store_ctx_set_error) X509_STORE_CTX_set_error;
@@ -607,18 +602,18 @@ m2_ok X509_add_ext(X509 *x, X509_EXTENSION *ext, int loc);
 /* ---- reading and writing ---- */
 static X509 *x509_read_pem(BIO *bio) {
     X509 *x;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     x = PEM_read_bio_X509(bio, NULL, m2_passphrase_cb, NULL);  /* never a prompt */
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!x) m2_raise_msg(M2_X509, "cannot read a PEM certificate");
     return x;
 }
 
 static X509 *d2i_x509(BIO *bio) {
     X509 *x;
-    M2_ALLOW
+    M2_ALLOW_USING(bio)
     x = d2i_X509_bio(bio, NULL);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!x) m2_raise_msg(M2_X509, "cannot read a DER certificate");
     return x;
 }
@@ -654,9 +649,9 @@ static int x509_sign_name(X509 *x, EVP_PKEY *pkey, const char *mdname) {
     const EVP_MD *md = m2_x509_md(mdname);
     int n;
     if (mdname && !md) return 0;
-    M2_ALLOW
+    M2_ALLOW_USING(x, pkey)
     n = X509_sign(x, pkey, md);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the certificate"); return 0; }
     return n;
 }
@@ -879,7 +874,12 @@ static X509_EXTENSION *sk_x509_extension_pop(STACK_OF(X509_EXTENSION) *sk) { ret
 
 /* ---- certificate stacks: the stack holds one reference to each certificate ---- */
 static STACK_OF(X509) *sk_x509_new_null(void) { return sk_X509_new_null(); }
-static void sk_x509_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
+%}
+%{
+static void m2_sk_x509_pop_free(void *sk) { sk_X509_pop_free(sk, X509_free); }
+%}
+%inline %{
+static void sk_x509_free(STACK_OF(X509) *sk) { m2_free_or_defer(sk, m2_sk_x509_pop_free); }
 static int sk_x509_num(STACK_OF(X509) *sk) { return sk_X509_num(sk); }
 /* Borrowed from the stack. */
 static X509 *sk_x509_value(STACK_OF(X509) *sk, int i) {
@@ -963,9 +963,9 @@ static int x509_req_sign_name(X509_REQ *req, EVP_PKEY *pkey, const char *mdname)
     const EVP_MD *md = m2_x509_md(mdname);
     int n;
     if (mdname && !md) return 0;
-    M2_ALLOW
+    M2_ALLOW_USING(req, pkey)
     n = X509_REQ_sign(req, pkey, md);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the request"); return 0; }
     return n;
 }
@@ -1068,9 +1068,9 @@ static int x509_store_set_verify_cb(X509_STORE *store, PyObject *func) {
 
 static m2_ok x509_store_load_locations(X509_STORE *store, const char *cafile) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(store)
     r = X509_STORE_load_file(store, cafile);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     return r;
 }
 
@@ -1087,9 +1087,9 @@ static int x509_store_ctx_init(X509_STORE_CTX *ctx, X509_STORE *store, X509 *x, 
 /* 1 if the chain verifies, 0 if not (X509_STORE_CTX_get_error says why). */
 static int x509_verify_cert(X509_STORE_CTX *ctx) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(ctx, X509_STORE_CTX_get0_store(ctx), X509_STORE_CTX_get0_cert(ctx), X509_STORE_CTX_get0_untrusted(ctx))
     r = X509_verify_cert(ctx);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (r < 0 && !PyErr_Occurred()) { m2_raise_msg(M2_X509, "cannot verify the certificate"); return 0; }
     return r > 0 ? 1 : 0;
 }
@@ -1201,9 +1201,9 @@ ASN1_TIME *X509_gmtime_adj(ASN1_TIME *s, long adj);
 static int x509_cmp_current_time(ASN1_TIME *tm) { return X509_cmp_current_time(tm); }
 static int m2_x509_sign_md(int req, void *obj, EVP_PKEY *pkey, const EVP_MD *md) {
     int n;
-    M2_ALLOW
+    M2_ALLOW_USING(obj, pkey)
     n = req ? X509_REQ_sign(obj, pkey, md) : X509_sign(obj, pkey, md);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n <= 0) { m2_raise_msg(M2_X509, req ? "cannot sign the request" : "cannot sign the certificate"); return 0; }
     return n;
 }
@@ -1213,9 +1213,9 @@ static int x509_sign(X509 *x, EVP_PKEY *pkey, const EVP_MD *optional_md) { retur
 static int x509_req_sign(X509_REQ *req, EVP_PKEY *pkey, const EVP_MD *optional_md) { return m2_x509_sign_md(1, req, pkey, optional_md); }
 static int x509_name_print(BIO *bio, X509_NAME *name, int obase) {
     int r;
-    M2_ALLOW
+    M2_ALLOW_USING(bio, name)
     r = X509_NAME_print(bio, name, obase);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (!r) m2_raise_msg(M2_X509, "X509_NAME_print failed");
     return r;
 }
@@ -1447,9 +1447,9 @@ static int x509_crl_sign_name(X509_CRL *crl, EVP_PKEY *pkey, const char *mdname)
     int n;
     if (mdname && !md) return 0;
     if (!X509_CRL_sort(crl)) { m2_raise_msg(M2_X509, "cannot sort the CRL"); return 0; }
-    M2_ALLOW
+    M2_ALLOW_USING(crl, pkey)
     n = X509_CRL_sign(crl, pkey, md);
-    M2_DISALLOW
+    M2_DISALLOW_USING
     if (n <= 0) { m2_raise_msg(M2_X509, "cannot sign the CRL"); return 0; }
     return n;
 }

@@ -14,6 +14,13 @@ shared machine disturbs far less than wall time:
   measured alone, with no second Python thread taking the GIL in turn; on a machine of two
   CPUs or more, each end on a core of its own, the same two for every library).
 
+The handshake rows have a second C column, "C loop in this process": tls_loop.c's same
+handshake code built as a shared object (tls_loop.so, made here from tls_loop.c) and called
+through ctypes in this process, in the same thread and timed the same way as M2Sec's row.  Its
+ratio to the standalone C loop is what running in a Python process costs OpenSSL; M2Sec's ratio
+to it is what M2Sec adds.  No environment is pinned for either: glibc malloc's tunables
+(arena_max, tcache, mmap/trim thresholds) moved neither C figure beyond the noise.
+
 Each row compares M2Sec with one peer (ratio = M2Sec / peer); the peers' own ratios to the C
 limit are shown beside their values.  Figures are medians of RUNS (BULK_RUNS) runs, the
 libraries taking turns, so that each ratio compares figures measured under the same load.
@@ -43,6 +50,16 @@ CHUNK = 16384
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: the C limit (bench/tls_loop.c, built by make bench)
 C_LOOP = os.path.join(HERE, "tls_loop")
+#: the same C handshakes as a shared object called in this process (built from tls_loop.c here)
+C_LIB = C_LOOP + ".so"
+#: the handshake rows' second C column: tls_loop.c's handshake called through ctypes in this
+#: process, where M2Sec's runs (the client's in the main thread, the server's per accepted
+#: socket in a server thread, timed as M2Sec's are).  The standalone C loop stays the limit the
+#: target is set against; beside it, this column's ratio to it ("(1.06 C)") is what a Python
+#: process costs the same OpenSSL code (the interpreter's work between handshakes leaves
+#: OpenSSL's code and data out of the caches, and the reverse), and M2Sec's ratio to this
+#: column is what M2Sec adds (shown without a target).
+IN_PROCESS = "C loop in this process"
 
 
 def _openssl(*args, **kw):
@@ -152,6 +169,54 @@ def m2_client(port, cafile, resume):
 
 def c_client(port, cafile, resume):
     return lambda: c_loop("client", port, cafile, "resumed" if resume else "full", SECONDS)[0]
+
+
+_lib = None
+
+
+def c_lib():
+    """bench/tls_loop.c's handshake functions as a shared object loaded in this process (built
+    on first use, again when tls_loop.c changed), or None without a C compiler.  ctypes lets
+    the GIL go during each call, as M2Sec's handshakes do."""
+    global _lib
+    if _lib is None:
+        import ctypes
+        src = C_LOOP + ".c"
+        if not os.path.exists(C_LIB) or os.path.getmtime(C_LIB) < os.path.getmtime(src):
+            flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libssl", "libcrypto"], capture_output=True,
+                                   text=True).stdout.split() or ["-lssl", "-lcrypto"]
+            tmp = C_LIB + ".%d" % os.getpid()
+            cc = [os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-DTLS_LOOP_LIB", "-o", tmp, src, *flags]
+            try:
+                built = not subprocess.run(cc).returncode
+            except OSError:  # no compiler
+                built = False
+            if not built:
+                print("bench/tls_loop.so could not be built: no C loop in this process", file=sys.stderr)
+                return None
+            os.replace(tmp, C_LIB)
+        lib = ctypes.CDLL(C_LIB)
+        for name, args in (("client_ctx", [ctypes.c_char_p]), ("server_ctx", [ctypes.c_char_p, ctypes.c_char_p]),
+                           ("client_session", [ctypes.c_void_p, ctypes.c_int])):
+            getattr(lib, name).restype = ctypes.c_void_p
+            getattr(lib, name).argtypes = args
+        lib.client_once.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.serve_one.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.client_once.restype = lib.serve_one.restype = None
+        _lib = lib
+    return _lib
+
+
+def c_inproc_client(port, cafile, resume):
+    """tls_loop's client handshakes called in this process (main thread, as M2Sec's client
+    row): CPU microseconds per handshake measured as M2Sec's are."""
+    lib = c_lib()
+    ctx = lib.client_ctx(cafile.encode())
+    session = lib.client_session(ctx, port) if resume else None
+
+    def one():
+        lib.client_once(ctx, port, session)
+    return lambda: cpu_us(one)
 
 
 def m2crypto():
@@ -264,9 +329,7 @@ class M2Server(_Server):
     def serve(self, s):
         c = self.api.Connection(self.ctx, s)
         try:
-            c.setup_ssl()
-            c.set_accept_state()
-            c.accept_ssl()
+            c.handshake_on_existing_socket(server_side=True)  # M2Crypto's setup_ssl, set_accept_state, accept_ssl
             if c.read():  # the first client sends a byte and waits for its tickets
                 c.write(b"k")
         except self.api.SSLError:
@@ -275,6 +338,17 @@ class M2Server(_Server):
             c.free()
         else:
             c.close()  # and M2Crypto's __del__ frees the SSL
+
+
+class CInProcessServer(_Server):
+    """tls_loop's per-client C (serve_one) in a server thread of this process, as M2Sec's."""
+
+    def __init__(self, cert, key):
+        self.lib = c_lib()
+        super().__init__(self.lib.server_ctx(cert.encode(), key.encode()))
+
+    def serve(self, s):
+        self.lib.serve_one(self.ctx, s.detach())  # the C closes the descriptor
 
 
 class CServer:
@@ -478,8 +552,8 @@ def _rows(out, name, figures, fmt, higher_is_better):
     ours, c = figures.pop("M2Sec"), figures.pop("C loop", None)
     if c is not None:
         out.append(row(name, ours, "C loop", c, fmt, 0.95 if higher_is_better else 1.05, higher_is_better))
-    for peer, value in figures.items():
-        r = row(name, ours, peer, value, fmt, 1.0, higher_is_better)
+    for peer, value in sorted(figures.items(), key=lambda kv: kv[0] != IN_PROCESS):
+        r = row(name, ours, peer, value, fmt, None if peer == IN_PROCESS else 1.0, higher_is_better)
         if c is not None:
             r = r[:3] + ("%s (%.2f C)" % (r[3], value / c),) + r[4:]
         out.append(r)
@@ -492,6 +566,7 @@ def rows():
     if not have_c:
         print("bench/tls_loop is missing (make bench builds it): no C limit", file=sys.stderr)
     M2C = m2crypto()
+    have_lib = c_lib() is not None
 
     with tempfile.TemporaryDirectory() as d:
         certs = make_certs(d)
@@ -509,6 +584,8 @@ def rows():
                         m["M2Crypto 0.51"] = _m2api_client(M2C, m2crypto_context(cert), port, resume)
                     if have_c:
                         m["C loop"] = c_client(port, cert, resume)
+                    if have_lib:
+                        m[IN_PROCESS] = c_inproc_client(port, cert, resume)
                     _rows(out, name, medians(m), us, False)
             finally:
                 srv.kill()
@@ -518,6 +595,8 @@ def rows():
                 servers["M2Crypto 0.51"] = M2Server(cert, key, M2C)
             if have_c:
                 servers["C loop"] = CServer(cert, key)
+            if have_lib:
+                servers[IN_PROCESS] = CInProcessServer(cert, key)
             try:
                 for resume in (False, True):
                     name = "TLS 1.3 %s handshake, server, %s (CPU)" % ("resumed" if resume else "full", alg)

@@ -34,6 +34,16 @@
 
 #define CHUNK 65536
 
+/* Built with -DTLS_LOOP_LIB -shared -fPIC (bench/tls.py does, as tls_loop.so), the handshake
+ * functions marked TLS_LOOP_API are called in the bench's own Python process through ctypes:
+ * the same C per handshake, run where M2Sec runs, so that the table tells what a Python
+ * process costs OpenSSL apart from what M2Sec adds. */
+#ifdef TLS_LOOP_LIB
+#define TLS_LOOP_API __attribute__((visibility("default")))
+#else
+#define TLS_LOOP_API static
+#endif
+
 static double clock_of(clockid_t id) {
     struct timespec t;
     clock_gettime(id, &t);
@@ -63,7 +73,7 @@ static int tcp_connect(int port) {
     return fd;
 }
 
-static SSL_CTX *client_ctx(const char *cafile) {
+TLS_LOOP_API SSL_CTX *client_ctx(const char *cafile) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) || !SSL_CTX_load_verify_locations(ctx, cafile, NULL))
         die("cannot set up the client context");
@@ -71,7 +81,7 @@ static SSL_CTX *client_ctx(const char *cafile) {
     return ctx;
 }
 
-static SSL_CTX *server_ctx(const char *cert, const char *key) {
+TLS_LOOP_API SSL_CTX *server_ctx(const char *cert, const char *key) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1
         || !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"bench", 5))
@@ -88,29 +98,39 @@ static SSL *client_handshake(SSL_CTX *ctx, int port, SSL_SESSION *session, int *
     return ssl;
 }
 
+/* A session to resume from a first handshake with localhost:port (the tickets arrive with the first data). */
+TLS_LOOP_API SSL_SESSION *client_session(SSL_CTX *ctx, int port) {
+    SSL_SESSION *session;
+    char buf[100];
+    int fd;
+    SSL *ssl = client_handshake(ctx, port, NULL, &fd);
+    if (SSL_write(ssl, "x\n", 2) != 2 || SSL_read(ssl, buf, sizeof buf) <= 0 || !(session = SSL_get1_session(ssl)))
+        die("no session to resume");
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    return session;
+}
+
+/* One client handshake (resuming session unless NULL), close_notify, SSL_free, close. */
+TLS_LOOP_API void client_once(SSL_CTX *ctx, int port, SSL_SESSION *session) {
+    int fd;
+    SSL *ssl = client_handshake(ctx, port, session, &fd);
+    if (session && !SSL_session_reused(ssl)) die("the session was not resumed");
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+}
+
 static int client(int port, const char *cafile, int resume, double secs) {
     SSL_CTX *ctx = client_ctx(cafile);
     SSL_SESSION *session = NULL;
-    SSL *ssl;
-    char buf[100];
     long count = 0;
     double start, el;
-    int fd;
-    if (resume) {   /* the tickets arrive with the first data */
-        ssl = client_handshake(ctx, port, NULL, &fd);
-        if (SSL_write(ssl, "x\n", 2) != 2 || SSL_read(ssl, buf, sizeof buf) <= 0 || !(session = SSL_get1_session(ssl)))
-            die("no session to resume");
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
-    }
+    if (resume) session = client_session(ctx, port);
     start = clock_of(CLOCK_PROCESS_CPUTIME_ID);
     do {
-        ssl = client_handshake(ctx, port, session, &fd);
-        if (resume && !SSL_session_reused(ssl)) die("the session was not resumed");
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
+        client_once(ctx, port, session);
         count++;
         el = clock_of(CLOCK_PROCESS_CPUTIME_ID) - start;
     } while (el < secs);
@@ -134,6 +154,19 @@ static int listener(void) {
     return fd;
 }
 
+/* One accepted client: SSL_new, SSL_accept, one read (a byte answered with "k"), close_notify, SSL_free, close. */
+TLS_LOOP_API void serve_one(SSL_CTX *ctx, int fd) {
+    char buf[1024];
+    SSL *ssl;
+    if ((ssl = SSL_new(ctx)) && SSL_set_fd(ssl, fd) && SSL_accept(ssl) == 1) {
+        if (SSL_read(ssl, buf, sizeof buf) > 0) SSL_write(ssl, "k", 1);
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    close(fd);
+    ERR_clear_error();
+}
+
 static int server(const char *cert, const char *key) {
     SSL_CTX *ctx = server_ctx(cert, key);
     struct pollfd p[2];
@@ -143,7 +176,6 @@ static int server(const char *cert, const char *key) {
     double cpu = 0, t;
     char buf[1024];
     int lfd = listener(), fd;
-    SSL *ssl;
     getsockname(lfd, (struct sockaddr *)&a, &len);
     printf("%d\n", ntohs(a.sin_port));
     fflush(stdout);
@@ -159,13 +191,7 @@ static int server(const char *cert, const char *key) {
         }
         if (!p[1].revents || (fd = accept(lfd, NULL, NULL)) < 0) continue;
         t = clock_of(CLOCK_THREAD_CPUTIME_ID);
-        if ((ssl = SSL_new(ctx)) && SSL_set_fd(ssl, fd) && SSL_accept(ssl) == 1) {
-            if (SSL_read(ssl, buf, sizeof buf) > 0) SSL_write(ssl, "k", 1);
-            SSL_shutdown(ssl);
-        }
-        SSL_free(ssl);
-        close(fd);
-        ERR_clear_error();
+        serve_one(ctx, fd);
         cpu += clock_of(CLOCK_THREAD_CPUTIME_ID) - t;
         count++;
     }
@@ -230,6 +256,7 @@ static int source(int port, const char *cafile, long bytes) {
     return 0;
 }
 
+#ifndef TLS_LOOP_LIB
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);   /* a peer gone before our close_notify: an error, as in Python */
     if (argc == 6 && !strcmp(argv[1], "client"))
@@ -241,3 +268,4 @@ int main(int argc, char **argv) {
             " | sink CERT KEY BYTES | source PORT CAFILE BYTES\n");
     return 2;
 }
+#endif

@@ -145,3 +145,36 @@ class SMTPServer(socketserver.ThreadingTCPServer):
 def run(*args: str, input: Optional[bytes] = None) -> subprocess.CompletedProcess:
     """openssl *args without failing on a non-zero exit (for the tests that expect one)."""
     return subprocess.run(["openssl", *args], input=input, capture_output=True, timeout=60)
+
+
+# ---- CMS.decrypt_stream's memory, measured in a fresh process (tests and bench/cms_stream_rss.py) ----
+
+#: ``python -c DECRYPT_STREAM_CHILD msg key cert form out tmpdir``: CMS.decrypt_stream of the
+#: file msg into the file out; prints how much the peak resident size (VmHWM) grew during the
+#: call, in bytes, and the seconds it took
+DECRYPT_STREAM_CHILD = r"""
+import sys, time
+from M2Sec import BIO, CMS, EVP, X509
+msg, key, cert, form, out, tmpdir = sys.argv[1:7]
+k, c = EVP.load_key(key), X509.load_cert(cert)
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) * 1024
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak so far forgotten: VmHWM is the peak from here on
+before, t = hwm(), time.perf_counter()
+with open(msg, "rb") as f, BIO.openfile(out, "wb") as o:
+    CMS.decrypt_stream(f, k, c, out=o, form=form, tmpdir=tmpdir)
+print(hwm() - before, time.perf_counter() - t)
+"""
+
+
+def same_file(a: str, b: str) -> bool:
+    """True if the files a and b hold the same bytes (read in pieces)."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True

@@ -133,11 +133,15 @@ class Connection(SSLState):
     _client_check: Optional[Checker] = _UNSET
     #: whether connect() may run its set-up and handshake as one call (no subclass overrides a step)
     _plain_client = True
+    #: the same for the server side (accept(), handshake_on_existing_socket(server_side=True))
+    _plain_server = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         cls._plain_client = all(getattr(cls, n) is getattr(Connection, n)
                                 for n in ("setup_ssl", "set_connect_state", "connect_ssl"))
+        cls._plain_server = all(getattr(cls, n) is getattr(Connection, n)
+                                for n in ("setup_ssl", "set_accept_state", "accept_ssl"))
 
     @property
     def clientPostConnectionCheck(self) -> Optional[Checker]:
@@ -507,9 +511,7 @@ class Connection(SSLState):
         try:
             if self._timeout > 0:
                 conn.settimeout(self._timeout)
-            conn.setup_ssl()
-            conn.set_accept_state()
-            conn.accept_ssl()
+            conn._server_handshake()
             check = getattr(self, "serverPostConnectionCheck", _serverPostConnectionCheck)
             if check is not None and not check(conn.get_peer_cert(), self._hostname() or addr[0]):
                 raise SSLVerificationError("post connection check failed")
@@ -524,10 +526,16 @@ class Connection(SSLState):
         As in M2Crypto no post-connection check runs; a context from create_default_context()
         checks the host name given to set1_host() in the handshake."""
         if server_side:
-            self.setup_ssl()
-            self.set_accept_state()
-            return self.accept_ssl()
+            return self._server_handshake()
         return self._client_handshake(False)
+
+    def _server_handshake(self) -> int:
+        if self._plain_server:  # set-up and handshake in one call (no subclass changed a step)
+            done: int = self._accept_fd(self.socket.fileno())
+            return done
+        self.setup_ssl()
+        self.set_accept_state()
+        return self.accept_ssl()
 
     def renegotiate(self) -> int:
         return m2.ssl_renegotiate(self.ssl)
@@ -541,6 +549,7 @@ class Connection(SSLState):
     # The hot path: one guarded call each (see _guarded); handshakes and the rest go through _io.
     _apply = _guarded(_apply_call)
     _connect_fd = _guarded(m2.ssl_connect_fd)  # a client's set-up and handshake (_client_handshake)
+    _accept_fd = _guarded(m2.ssl_accept_fd)  # a server's (_server_handshake)
     _read = _guarded(m2.ssl_read)
 
     write = _guarded(m2.ssl_write)

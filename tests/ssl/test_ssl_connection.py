@@ -513,6 +513,65 @@ def test_subclass_steps_run_in_connect(pki):
     assert not srv.errors
 
 
+def test_subclass_steps_run_in_server_handshake(pki):
+    """The server side likewise: one C call unless a subclass changed setup_ssl, set_accept_state
+    or accept_ssl, which then run as steps (in handshake_on_existing_socket and accept)."""
+    calls = []
+
+    class Traced(SSL.Connection):
+        def accept_ssl(self):
+            calls.append("accept_ssl")
+            return super().accept_ssl()
+
+        def set_accept_state(self):
+            calls.append("set_accept_state")
+            super().set_accept_state()
+
+    assert SSL.Connection._plain_server and not Traced._plain_server and Traced._plain_client
+    for cls, steps in ((SSL.Connection, []), (Traced, ["set_accept_state", "accept_ssl"])):
+        del calls[:]
+
+        def server(s):
+            conn = cls(pki.server_ctx(), s)
+            conn.settimeout(10)
+            assert conn.handshake_on_existing_socket(server_side=True) == 1
+            conn.write(conn.read().upper())
+            conn.free()
+
+        with serve_once(server) as addr:
+            c = connect(pki.client_ctx(), addr[1])
+            c.write(b"ping")
+            assert c.read() == b"PING"
+            c.close()
+        assert calls == steps
+
+    listener = Traced(pki.server_ctx())
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    del calls[:]
+    t = threading.Thread(target=lambda: connect(pki.client_ctx(), listener.getsockname()[1]).close())
+    t.start()
+    conn, _ = listener.accept()  # a new Connection (the base class): the one call
+    t.join(10)
+    assert calls == [] and conn.get_peer_cert() is None
+    conn.free()
+    listener.close()
+
+
+def test_server_handshake_failure_is_clean(pki):
+    """A client that hangs up in the handshake: SSLEOFError from the one-call server handshake."""
+    def server(s):
+        conn = SSL.Connection(pki.server_ctx(), s)
+        conn.settimeout(10)
+        with pytest.raises(SSL.SSLEOFError):
+            conn.handshake_on_existing_socket(server_side=True)
+        conn.free()
+
+    with serve_once(server) as addr:
+        socket.create_connection(addr, timeout=10).close()
+
+
 def test_client_checker_made_when_asked_for(pki):
     assert SSL.Connection(pki.client_ctx()).clientPostConnectionCheck is None  # checked in the handshake
     c = SSL.Connection(SSL.Context())
