@@ -276,12 +276,27 @@ class SignerResult:
 
 class Verified:
     """What :func:`verify` found: the content (None when written to ``out``), each signer's
-    result, and the SignerInfos (read when first asked for)."""
+    result, and the SignerInfos; the last two are made when first asked for (a caller that
+    only wants the content pays for neither)."""
 
-    def __init__(self, content: Optional[bytes], signers: List[SignerResult], ci: "ContentInfo",
+    def __init__(self, content: Optional[bytes], signers: Sequence[Any], ci: "ContentInfo",
                  certs: Sequence[X509.X509]) -> None:
-        self.content, self.signers = content, signers
+        # signers: SignerResults, or verify's (certificate, code, depth, rest of chain) tuples
+        self.content, self._found = content, signers
         self._ci, self._certs, self._infos = ci, certs, None  # type: Any, Sequence[X509.X509], Optional[List[SignerInfo]]
+        self._signers: Optional[List[SignerResult]] = None
+
+    @property
+    def signers(self) -> List[SignerResult]:
+        """Each signer's :class:`SignerResult`, in the message's order."""
+        if self._signers is None:
+            found = self._found
+            self._signers = [r if isinstance(r, SignerResult) else _signer_results([r])[0] for r in found]
+        return self._signers
+
+    @signers.setter
+    def signers(self, value: List[SignerResult]) -> None:
+        self._signers = value
 
     @property
     def infos(self) -> List[SignerInfo]:
@@ -351,8 +366,7 @@ class ContentInfo(m2.CMSBase, Handle):
         """The SignerInfos of a signedData (not verified: see :func:`verify`); certs helps to
         find signers' certificates the message does not carry."""
         stack = _stack(list(certs))
-        return [SignerInfo(X509.X509(c, 1) if c is not None else None, d, s, _when(t), caps)
-                for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
+        return [SignerInfo(c, d, s, _when(t), caps) for c, d, s, t, caps in m2.cms_signer_infos(self._ptr(), _p(stack))]
 
     def recipient_kinds(self) -> List[str]:
         """The kind of each recipient of an (auth)envelopedData: 'key_transport',
@@ -413,6 +427,8 @@ class ContentInfo(m2.CMSBase, Handle):
 def load_der(data: Union[Data, Any]) -> ContentInfo:
     """A ContentInfo from DER: a BIO, or a bytes-like object (bytes, memoryview, mmap), parsed
     in place without a copy.  :raises CMSFormatError: if malformed."""
+    if type(data) is bytes:  # the common case first
+        return ContentInfo(m2.cms_read_der_buffer(data))
     if isinstance(data, BIO.BIO):
         return ContentInfo(m2.cms_read_der(data._ptr()))
     if isinstance(data, str):
@@ -491,7 +507,7 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
     :raises CMSError: if a key does not match its certificate or cannot sign.
     """
     # (key, cert, digest, padding) of each signer: tuples, not Signer objects, on this hot path
-    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers]
+    all_signers = [(s.key, s.cert, s.digest, s.padding) for s in signers] if signers else []
     if key is not None or cert is not None:
         if key is None or cert is None:
             raise ValueError("give both key and cert")
@@ -511,8 +527,8 @@ def sign(data: Data, key: Optional[EVP.PKey] = None, cert: Optional[X509.X509] =
         flags |= m2.CMS_STREAM
     elif type(data) is bytes and type(key) is EVP.PKey and type(cert) is X509.X509 and not (signers or certs or crls):
         # one signer, content in bytes (the common case): one C call
-        pss = padding == "pss" or _check_padding(padding)
-        return ContentInfo(m2.cms_sign_buffer(data, cert._p or cert._ptr(), key._p or key._ptr(),
+        pss = padding == "pss" or (padding != "pkcs1" and _check_padding(padding))
+        return ContentInfo(m2.cms_sign_buffer(data, cert, key._p or key._ptr(),  # type: ignore[arg-type]  # (X509 * takes the object)
                                               _digest(digest or default_digest(key)), flags, int(pss)))
     certs = list(certs)
     if include_signer_cert and certs:  # a signer's own certificate is added with it: not twice
@@ -554,34 +570,37 @@ def verify(ci: ContentInfo, trusted: Trust = None, *, certs: Iterable[X509.X509]
     if not isinstance(ci, ContentInfo):
         raise TypeError("ci must be a CMS.ContentInfo")
     certs = list(certs)
-    stack = _stack(certs) if certs else None
-    sp, cp = _p(stack), ci._p or ci._ptr()
+    stack = _stack(certs) if certs else None  # held for the calls below
+    sp, cp = None if stack is None else stack._ptr(), ci._p or ci._ptr()
     flags = _VERIFY_FLAGS if use_message_certs else _VERIFY_FLAGS | m2.CMS_NOINTERN
+    op = None if out is None else _out(out)
     if type(data) is bytes:  # immutable: the content verified is the caller's object itself
-        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 0)
+        content = m2.cms_verify_buffer(cp, sp, data, op, flags, 0)
         if out is None:
             content = data
     elif data is None or isinstance(data, BIO.BIO):
-        content = m2.cms_verify(cp, sp, None, _p(data), _out(out), flags)
+        content = m2.cms_verify(cp, sp, None, _p(data), op, flags)
     else:
         _check_bytes(data)
-        content = m2.cms_verify_buffer(cp, sp, data, _out(out), flags, 1)
+        content = m2.cms_verify_buffer(cp, sp, data, op, flags, 1)
     when = -1
     if at_time is not None:
         when = int(at_time.timestamp()) if isinstance(at_time, datetime.datetime) else int(at_time)
     store = trusted if type(trusted) is X509.X509_Store else store_from(trusted)
-    results = []
-    for c, code, depth, rest in m2.cms_check_signers(cp, sp, store._ptr(), 0, when, purpose):
-        signer = X509.X509(c, 1)  # also the chain's first, when it verified
-        chain = [signer] if not code else []
-        for x in rest:
-            chain.append(X509.X509(x, 1))
-        results.append(SignerResult(signer, code, depth, chain))
+    # [(signer's X509, verify code, depth, [the rest of its chain])]: SignerResults made when asked for
+    found = m2.cms_check_signers(cp, sp, store._p or store._ptr(), 0, when, purpose)
     if require_trust:
-        for r in results:
-            if r.verify_code:
-                raise CMSVerificationError(r.verify_code, r.verify_depth, r.certificate, results)
-    return Verified(content, results, ci, certs)
+        for _, code, _, _ in found:
+            if code:
+                results = _signer_results(found)
+                bad = next(r for r in results if r.verify_code)
+                raise CMSVerificationError(bad.verify_code, bad.verify_depth, bad.certificate, results)
+    return Verified(content, found, ci, certs)
+
+
+def _signer_results(found: List[Tuple[X509.X509, int, int, List[X509.X509]]]) -> List[SignerResult]:
+    """SignerResults from cms_check_signers' tuples (the signer is its chain's first when it verified)."""
+    return [SignerResult(c, code, depth, [] if code else [c] + rest) for c, code, depth, rest in found]
 
 
 # ---- EnvelopedData / AuthEnvelopedData ----
@@ -658,16 +677,12 @@ def encrypt(data: Data, recipients: Iterable[Recipient], *, cipher: str = "aes-2
     if stream:
         flags |= m2.CMS_STREAM
     if type(data) is bytes and not stream:  # certificates only (the common case): one C call
-        ptrs = []
-        for r in recipients:
-            if type(r) is not X509.X509:
-                break
-            ptrs.append(r._p or r._ptr())  # (_ptr() raises for a closed one)
-        else:  # None when a recipient has an X25519/X448 key: the loop below adds it (RFC 8418)
-            ptr = m2.cms_encrypt_buffer(data, ptrs, _ciphers.get(cipher) or _cipher(cipher),
-                                        _digests.get("sha256") or _digest("sha256"), flags)
-            if ptr is not None:
-                return ContentInfo(ptr)
+        # None when a recipient is not a certificate, or has an X25519/X448 key (RFC 8418): the
+        # loop below adds those; a closed certificate raises ClosedError
+        ptr = m2.cms_encrypt_buffer(data, recipients, _ciphers.get(cipher) or _cipher(cipher),
+                                    _digests.get("sha256") or _digest("sha256"), flags)
+        if ptr is not None:
+            return ContentInfo(ptr)
     ci = ContentInfo(m2.cms_encrypt_new(_cipher(cipher), flags))
     p, kdf = ci._ptr(), _digest("sha256")
     ecx: List[_cms_ecx.Pending] = []
@@ -706,14 +721,22 @@ def decrypt(ci: ContentInfo, key: Optional[EVP.PKey] = None, cert: Optional[X509
         raise TypeError("ci must be a CMS.ContentInfo")
     if (key is not None) + (kek is not None) + (password is not None) != 1:
         raise ValueError("give exactly one of key, kek and password")
-    if key is not None and _cms_ecx.is_ecx_key(key):
-        return _ecx_decrypt(ci, key, cert, out, m2.CMS_TEXT if text else m2.CMS_BINARY)
+    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
     if kek is not None:
         m2.cms_decrypt_set1_key(ci._ptr(), bytes(kek[0]), bytes(kek[1]))
     elif password is not None:
         m2.cms_decrypt_set1_password(ci._ptr(), password.encode() if isinstance(password, str) else bytes(password))
-    flags = m2.CMS_TEXT if text else m2.CMS_BINARY
-    return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), _p(key), _p(cert), None, _out(out), flags))
+    else:
+        if type(key) is not EVP.PKey and not isinstance(key, EVP.PKey):
+            raise TypeError("key must be an EVP.PKey, not %s" % type(key).__name__)
+        # NotImplemented for an X25519/X448 key: RFC 8418's key agreement is M2Sec's own (below)
+        # (an X509 * argument takes the certificate object itself)
+        plain: Any = m2.cms_decrypt_key(ci._p or ci._ptr(), key._p or key._ptr(), cert,  # type: ignore[arg-type]
+                                        None if out is None else _out(out), flags)
+        if plain is NotImplemented:
+            return _ecx_decrypt(ci, key, cert, out, flags)
+        return plain  # type: ignore[no-any-return]  # (bytes or None: a cast's Optional[bytes] costs a lookup per call)
+    return cast(Optional[bytes], m2.cms_decrypt(ci._ptr(), None, None, None, _out(out), flags))
 
 
 # ---- X25519/X448 recipients (RFC 8418): the key agreement OpenSSL's CMS lacks, in _cms_ecx ----

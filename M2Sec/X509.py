@@ -6,10 +6,10 @@ import datetime
 import ipaddress
 import logging
 import re
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
 
 from M2Sec import ASN1, BIO, EVP, m2
-from M2Sec._base import Owned
+from M2Sec._base import Handle, Owned
 from M2Sec.Err import M2SecError
 
 FORMAT_DER = 0
@@ -391,9 +391,10 @@ class _Extensions:
         raise LookupError(name)
 
 
-class _Signed(Owned):
+class _Signed(Handle):
     """What certificates and requests share: encodings, public key, subject, version and
-    signature.  Subclasses name the m2 functions of their type."""
+    signature.  Subclasses name the m2 functions of their type (and own their pointer: Request
+    through Owned, X509 through its C base)."""
 
     _print_fn: Any
     _write_pem_fn: Callable[..., int]
@@ -467,10 +468,17 @@ class _Signed(Owned):
         return type(self)._verify_fn(self._ptr(), pkey._ptr())
 
 
-class X509(_Extensions, _Signed):
-    """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign."""
+class X509(m2.X509Base, _Extensions, _Signed):
+    """An X.509 certificate; ``X509()`` is a new, empty one to fill in and sign.
+
+    ``X509(ptr, _pyfree=0, owner=None)`` wraps a pointer (freed when the object dies if
+    ``_pyfree``; ``owner`` is kept alive meanwhile).  The pointer lives in the C base
+    (``m2.X509Base``), which frees it when the object dies: no Python ``__init__`` or finalizer
+    runs per certificate (verification results make several per message).
+    """
 
     _free_fn = m2.x509_free
+    _owner: Any = None
     _ext_count_fn, _ext_at_fn = m2.x509_get_ext_count, m2.x509_get_ext
     _print_fn, _write_pem_fn, _i2d_fn, _i2d_bio_fn = m2.x509_print, m2.x509_write_pem, m2.i2d_x509, m2.i2d_x509_bio
     _get_pubkey_fn, _set_pubkey_fn = m2.x509_get_pubkey, m2.x509_set_pubkey
@@ -478,10 +486,8 @@ class X509(_Extensions, _Signed):
     _get_version_fn, _set_version_fn = m2.x509_get_version, m2.x509_set_version
     _sign_fn, _verify_fn = m2.x509_sign_name, m2.x509_verify
 
-    def __init__(self, x509: Any = None, _pyfree: int = 0, owner: Any = None) -> None:
-        if x509 is None:
-            x509, _pyfree = m2.x509_new(), 1
-        super().__init__(x509, _pyfree, owner=owner)
+    if TYPE_CHECKING:  # the signature; at run time the C base's __init__ serves it
+        def __init__(self, x509: Any = None, _pyfree: int = 0, owner: Any = None) -> None: ...
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, X509):
@@ -598,6 +604,9 @@ class X509(_Extensions, _Signed):
         return check_ip(self, address)
 
 
+m2.x509_set_class(X509)  # the class of the certificates m2's functions make themselves
+
+
 def load_cert_bio(bio: BIO.BIO, format: int = FORMAT_PEM) -> X509:
     """A certificate read from bio (PEM or DER); X509Error if there is none."""
     return _load_bio(X509, m2.x509_read_pem, m2.d2i_x509, bio, format)
@@ -691,7 +700,7 @@ def new_stack_from_der(der_string: bytes) -> X509_Stack:
 # ---------------------------------------------------------------------------------------
 # Requests
 
-class Request(_Signed):
+class Request(_Signed, Owned):
     """A PKCS#10 certificate request; ``Request()`` is a new, empty (version 1) one."""
 
     _free_fn = m2.x509_req_free

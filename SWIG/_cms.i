@@ -94,7 +94,10 @@ static int m2_cms_init(m2_ctx_obj *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"ptr", "_stream", "_flags", NULL};
     PyObject *ptr, *stream = Py_None, *flags = NULL;
     void *cms = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:ContentInfo", names, &ptr, &stream, &flags)) return -1;
+    if (!kw && PyTuple_GET_SIZE(args) == 1)  /* ContentInfo(ptr), once per message: no argument parser */
+        ptr = PyTuple_GET_ITEM(args, 0);
+    else if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:ContentInfo", names, &ptr, &stream, &flags))
+        return -1;
     if (ptr == Py_None) {
         PyErr_Format(PyExc_ValueError, "%s needs an OpenSSL pointer, got None", Py_TYPE(self)->tp_name);
         return -1;
@@ -191,11 +194,11 @@ static STACK_OF(X509_ALGOR) *m2_cms_smimecap(void) {
     return m2_cms_smimecap_cache = sk;
 }
 
-/* An X509 pointer object holding a new reference to x (None for NULL). */
+/* An X509.X509 object holding a new reference to x (None for NULL). */
 static PyObject *m2_cms_x509_obj(X509 *x) {
     if (!x) return Py_NewRef(Py_None);
     if (!X509_up_ref(x)) return m2_raise(M2_CMS);
-    return SWIG_NewPointerObj(x, SWIGTYPE_p_X509, 0);
+    return m2_x509_wrap(x);
 }
 
 /* Seconds since the epoch of an ASN1_TIME, or None. */
@@ -738,35 +741,36 @@ static int cms_add1_recipient_cert(CMS_ContentInfo *cms, X509 *x509, const EVP_M
 }
 
 /* The whole of encrypt for certificate recipients in one call (the common case, per message):
- * cms_encrypt_new, cms_add1_recipient_cert for each of certs (a list of X509 pointers; as
+ * cms_encrypt_new, cms_add1_recipient_cert for each of certs (a list of X509.X509 objects; as
  * there, optional_md is the ECDH KDF's digest) and cms_final_buffer over buf.  None, without
- * an exception, when a certificate has an X25519/X448 key: M2Sec/CMS.py adds those itself
- * (RFC 8418, M2Sec/_cms_ecx.py). */
+ * an exception, when a recipient is not an X509.X509 (CertRecipient, KEKRecipient, ...) or a
+ * certificate has an X25519/X448 key: M2Sec/CMS.py adds those itself (RFC 8418,
+ * M2Sec/_cms_ecx.py). */
 static CMS_ContentInfo *cms_encrypt_buffer(const void *buf, Py_ssize_t len, PyObject *certs, const EVP_CIPHER *cipher,
                                            const EVP_MD *optional_md, int flags) {
     CMS_ContentInfo *cms;
     Py_ssize_t i, n;
-    if (!PyList_Check(certs)) { PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers"); return NULL; }
+    if (!PyList_Check(certs)) { PyErr_SetString(PyExc_TypeError, "certs must be a list"); return NULL; }
     n = PyList_GET_SIZE(certs);
     for (i = 0; i < n; i++) {
-        void *x = NULL;
+        PyObject *c = PyList_GET_ITEM(certs, i);
+        X509 *x;
         EVP_PKEY *pk;
         int id;
-        if (!SWIG_IsOK(SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0)) || !x) {
-            PyErr_SetString(PyExc_TypeError, "certs must be a list of X509 pointers");
+        if (!PyObject_TypeCheck(c, &m2_x509_type)) return NULL;  /* not a certificate: the caller's slow path */
+        if (!(x = ((m2_x509_obj *)c)->x)) {  /* closed: its _ptr() raises ClosedError */
+            void *unused;
+            m2_x509_arg(c, &unused, 0);
             return NULL;
         }
-        pk = X509_get0_pubkey((X509 *)x);
+        pk = X509_get0_pubkey(x);
         id = pk ? EVP_PKEY_get_base_id(pk) : NID_undef;
         if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) { m2_cms_clear_errors(); return NULL; }
     }
     m2_cms_clear_errors();
     if (!(cms = cms_encrypt_new(cipher, flags))) return NULL;
-    for (i = 0; i < n; i++) {
-        void *x = NULL;
-        SWIG_ConvertPtr(PyList_GET_ITEM(certs, i), &x, SWIGTYPE_p_X509, 0);  /* checked above */
-        if (!cms_add1_recipient_cert(cms, (X509 *)x, optional_md, flags, 0)) goto err;
-    }
+    for (i = 0; i < n; i++)  /* (the list is the caller's own: it cannot change meanwhile) */
+        if (!cms_add1_recipient_cert(cms, ((m2_x509_obj *)PyList_GET_ITEM(certs, i))->x, optional_md, flags, 0)) goto err;
     if (cms_final_buffer(cms, buf, len, flags)) return cms;
 err:
     CMS_ContentInfo_free(cms);
@@ -844,6 +848,14 @@ static PyObject *cms_decrypt(CMS_ContentInfo *cms, EVP_PKEY *optional_pkey, X509
         return r == -1 ? m2_cms_raise(M2_CMS, "cannot write the plaintext") : m2_cms_raise(M2_CMS_DECRYPT, "cannot decrypt");
     }
     return own ? m2_cms_take_bytes(own) : Py_NewRef(Py_None);
+}
+
+/* cms_decrypt with a key (CMS.decrypt's common case, one call): NotImplemented for an X25519/X448
+ * key instead, whose key agreement OpenSSL's CMS lacks (M2Sec/CMS.py does RFC 8418's itself). */
+static PyObject *cms_decrypt_key(CMS_ContentInfo *cms, EVP_PKEY *pkey, X509 *optional_cert, BIO *optional_out, int flags) {
+    int id = EVP_PKEY_get_base_id(pkey);
+    if (id == EVP_PKEY_X25519 || id == EVP_PKEY_X448) return Py_NewRef(Py_NotImplemented);
+    return cms_decrypt(cms, pkey, optional_cert, NULL, optional_out, flags);
 }
 
 /* Sets the KEK that cms_decrypt(cms, None, None, ...) then uses (id may be empty: any). */

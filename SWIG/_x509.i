@@ -109,8 +109,169 @@ static unsigned long x509_name_hash(X509_NAME *name) { return X509_NAME_hash_ex(
 static int x509_name_type_check(X509_NAME *name) { (void)name; return 1; }
 %}
 
+/* ---- m2.X509Base: X509.X509's base, holding its X509 * in C ----
+ * Certificates are made per message (a verified message's signers and their chains): holding
+ * the pointer in C spares each a Python __init__ and a __del__ finalizer, and lets C code make
+ * X509.X509 objects (m2_x509_wrap) without calling Python.  X509(x509=None, _pyfree=0,
+ * owner=None) keeps M2Crypto's signature; _p is the SWIG pointer object (the one given, or
+ * one made when first asked for), None once closed; _pyfree says whether the object frees the
+ * certificate when it dies; _owner (in the instance's dict) keeps a borrowed one's owner alive.
+ * An X509 * argument takes such an object as well as a SWIG pointer (a closed one raises its
+ * _ptr()'s ClosedError); m2.x509_free() given one takes the pointer from it (freed once). */
+%{
+typedef struct {
+    PyObject_HEAD
+    X509 *x;            /* NULL once closed */
+    PyObject *p;        /* the SWIG pointer object _p gives, or NULL until asked for */
+    int pyfree;
+} m2_x509_obj;
+static PyTypeObject m2_x509_type;
+static PyTypeObject *m2_x509_class;
+static void m2_free_fn_x509_free(void *p);  /* X509_free, by M2_FREE(x509_free, ...) below */  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
+
+/* An X509 * from an X509 object or a SWIG pointer (None: NULL); take: detached from the object.
+ * SWIG's result code; a closed object sets ClosedError (from its _ptr()). */
+static int m2_x509_arg(PyObject *obj, void **out, int take) {
+    *out = NULL;
+    if (PyObject_TypeCheck(obj, &m2_x509_type)) {
+        m2_x509_obj *o = (m2_x509_obj *)obj;
+        if (!o->x) {
+            PyObject *r = PyObject_CallMethod(obj, "_ptr", NULL);
+            Py_XDECREF(r);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "the certificate has been freed");
+            return SWIG_ERROR;
+        }
+        *out = o->x;
+        if (take) { o->x = NULL; Py_CLEAR(o->p); }
+        return SWIG_OK;
+    }
+    return SWIG_ConvertPtr(obj, out, SWIGTYPE_p_X509, 0);
+}
+
+/* A new X509.X509 object owning x (one reference, taken over; freed here on failure). */
+static PyObject *m2_x509_wrap(X509 *x) {
+    PyTypeObject *cls = m2_x509_class ? m2_x509_class : &m2_x509_type;
+    m2_x509_obj *o = (m2_x509_obj *)cls->tp_alloc(cls, 0);
+    if (!o) { X509_free(x); return NULL; }
+    o->x = x;
+    o->pyfree = 1;
+    return (PyObject *)o;
+}
+
+static void m2_x509_dealloc(m2_x509_obj *self) {
+    X509 *x = self->x;
+    self->x = NULL;
+    Py_CLEAR(self->p);
+    if (x && self->pyfree) m2_free_or_defer(x, m2_free_fn_x509_free);  /* after a call using it without the GIL */
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int m2_x509_init(m2_x509_obj *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"x509", "_pyfree", "owner", NULL};
+    PyObject *ptr = Py_None, *owner = Py_None, *pyfree = NULL;
+    void *x = NULL;
+    X509 *old = self->x;
+    int free_old = self->pyfree, f = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOO:X509", names, &ptr, &pyfree, &owner)) return -1;
+    if (pyfree && (f = PyObject_IsTrue(pyfree)) < 0) return -1;
+    if (ptr == Py_None) {
+        if (!(x = X509_new())) { m2_raise(M2_X509); return -1; }
+        f = 1;
+        ptr = NULL;
+    } else if (!SWIG_IsOK(SWIG_ConvertPtr(ptr, &x, SWIGTYPE_p_X509, 0)) || !x) {
+        PyErr_Format(PyExc_TypeError, "X509() needs an X509 pointer, not %s", Py_TYPE(ptr)->tp_name);
+        return -1;
+    }
+    self->x = (X509 *)x;
+    self->pyfree = f;
+    Py_XSETREF(self->p, Py_XNewRef(ptr));
+    if (old && free_old && old != x) m2_free_or_defer(old, m2_free_fn_x509_free);
+    if (owner != Py_None && PyObject_SetAttrString((PyObject *)self, "_owner", owner) < 0) return -1;
+    return 0;
+}
+
+static PyObject *m2_x509_get_p(m2_x509_obj *self, void *c) {
+    (void)c;
+    if (!self->x) Py_RETURN_NONE;
+    if (!self->p && !(self->p = SWIG_NewPointerObj(self->x, SWIGTYPE_p_X509, 0))) return NULL;
+    return Py_NewRef(self->p);
+}
+
+/* _p = None: the object lets go of its certificate without freeing it (Handle.close frees it
+ * through the pointer it read first, when _pyfree says so). */
+static int m2_x509_set_p(m2_x509_obj *self, PyObject *v, void *c) {
+    (void)c;
+    if (v != NULL && v != Py_None) { PyErr_SetString(PyExc_ValueError, "_p can only be set to None"); return -1; }
+    self->x = NULL;
+    Py_CLEAR(self->p);
+    return 0;
+}
+
+static PyObject *m2_x509_get_pyfree(m2_x509_obj *self, void *c) {
+    (void)c;
+    return PyLong_FromLong(self->pyfree);
+}
+
+static int m2_x509_set_pyfree(m2_x509_obj *self, PyObject *v, void *c) {
+    int f;
+    (void)c;
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "_pyfree cannot be deleted"); return -1; }
+    if ((f = PyObject_IsTrue(v)) < 0) return -1;
+    self->pyfree = f;
+    return 0;
+}
+
+static PyGetSetDef m2_x509_getset[] = {
+    {"_p", (getter)m2_x509_get_p, (setter)m2_x509_set_p, NULL, NULL},
+    {"_pyfree", (getter)m2_x509_get_pyfree, (setter)m2_x509_set_pyfree, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+static PyTypeObject m2_x509_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "M2Sec._m2sec.X509Base",
+    .tp_basicsize = sizeof(m2_x509_obj),
+    .tp_dealloc = (destructor)m2_x509_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An X509 certificate owned (or borrowed) by its object (X509.X509's base).",
+    .tp_getset = m2_x509_getset,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)m2_x509_init,
+};
+%}
+%init %{
+    if (PyType_Ready(&m2_x509_type) < 0 || PyModule_AddObject(m, "X509Base", Py_NewRef(&m2_x509_type)) < 0)
+        return -1;
+%}
+%typemap(in) X509 * (int res = 0, void *argp = 0) {
+    res = m2_x509_arg($input, &argp, 0);
+    if (!SWIG_IsOK(res)) {
+        if (PyErr_Occurred()) SWIG_fail;
+        SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    }
+    $1 = ($ltype)argp;
+}
+%typemap(in) X509 *owned_x509 (int res = 0, void *argp = 0) {
+    res = m2_x509_arg($input, &argp, 1);
+    if (!SWIG_IsOK(res)) {
+        if (PyErr_Occurred()) SWIG_fail;
+        SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
+    }
+    $1 = ($ltype)argp;
+}
+%inline %{
+/* Registers X509.X509 as the class of the certificates C code makes (m2_x509_wrap). */
+static PyObject *x509_set_class(PyObject *cls) {
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &m2_x509_type)) {
+        PyErr_SetString(PyExc_TypeError, "x509_set_class needs a subclass of m2.X509Base");
+        return NULL;
+    }
+    Py_XSETREF(m2_x509_class, (PyTypeObject *)Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+%}
+
 M2_NONNULL(X509 *)
-M2_FREE(x509_free, X509_free, X509, a)
+M2_FREE(x509_free, X509_free, X509, owned_x509)
 %rename(x509_get_verify_error) X509_verify_cert_error_string;
 const char *X509_verify_cert_error_string(long n);
 

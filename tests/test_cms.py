@@ -1,6 +1,7 @@
 """M2Sec.CMS against `openssl cms`, both ways, for every signer, recipient and cipher; streaming
 with bounded memory; bad input."""
 
+import gc
 import mmap
 import os
 import threading
@@ -8,6 +9,7 @@ import threading
 import pytest
 
 from M2Sec import BIO, CMS, X509, m2
+from M2Sec.Err import ClosedError
 
 from pki_helpers import openssl
 from smime_helpers import M2SecCA, run
@@ -699,3 +701,26 @@ def test_content_info_cycles_keep_memory_flat(ca, rss):
     gc.collect()
     growth = rss() - before
     assert growth < 4 << 20, "RSS grew by %d KiB" % (growth // 1024)
+
+
+def test_verify_results_made_when_asked_for(ca):
+    """verify's signers and their chains are X509.X509 objects made by C; the SignerResults are
+    made on first access (the same objects after); a closed recipient certificate raises."""
+    cert, key, root = ca.certs["rsa"], ca.keys["rsa"], ca.certs["root"]
+    signed = CMS.sign(DATA, key, cert, detached=True, certs=[ca.certs["inter"]]).to_der()
+    res = CMS.verify(CMS.load_der(signed), [root], data=DATA)
+    first = res.signers
+    assert res.signers is first and len(first) == 1
+    signer = first[0]
+    assert type(signer.certificate) is X509.X509 and signer.certificate == cert and signer.trusted
+    assert signer.chain[0] is signer.certificate and signer.chain[1:] == [ca.certs["inter"], root]
+    assert signer.certificate._pyfree == 1
+    del res, first
+    gc.collect()
+    assert signer.certificate.get_subject().CN == "rsa"  # outlives the result and the message
+    closed = X509.load_cert_der_string(cert.as_der())
+    closed.close()
+    with pytest.raises(ClosedError):
+        CMS.encrypt(DATA, [cert, closed])
+    with pytest.raises(TypeError):
+        CMS.encrypt(DATA, [cert, "not a certificate"])
