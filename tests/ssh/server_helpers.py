@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import M2Sec.SSH as SSH
 from M2Sec.SSH import keys as sshkeys
+from net_helpers import free_port  # noqa: E402,F401  (outside the ephemeral port range)
 
 SSH_BIN = shutil.which("ssh") or "/usr/bin/ssh"
 SFTP_BIN = shutil.which("sftp") or "/usr/bin/sftp"
@@ -202,12 +203,6 @@ def ssh(port: int, known_hosts: str, *args: str, key: Optional[str] = None, user
     if check and proc.returncode != 0:
         raise AssertionError("ssh failed (%d): %s" % (proc.returncode, proc.stderr.decode(errors="replace")))
     return proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class EchoServer:

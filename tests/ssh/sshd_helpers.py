@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from typing import Dict, List, Optional
+from net_helpers import free_port  # noqa: E402,F401  (outside the ephemeral port range)
 
 SSHD = "/usr/sbin/sshd"
 PASSWORD = "m2sec-test-password"
@@ -31,12 +32,6 @@ HOST_KEY_TYPES = {
     "ecdsa521": ["-t", "ecdsa", "-b", "521"],
     "rsa": ["-t", "rsa", "-b", "2048"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def keygen(path: str, args: List[str], comment: str = "test") -> str:

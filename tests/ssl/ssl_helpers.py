@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pki_helpers import PKI, openssl  # noqa: E402
 
 from M2Sec import SSL  # noqa: E402
+from net_helpers import free_port  # noqa: E402,F401  (outside the ephemeral port range)
 
 
 class SSLPKI(PKI):
@@ -136,12 +137,6 @@ def run_isolated(code: str, timeout: float = 30) -> str:
     if p.returncode != 0:
         raise AssertionError("the isolated case failed (exit status %d):\n%s" % (p.returncode, p.stderr.decode(errors="replace")))
     return p.stdout.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: Optional[subprocess.Popen] = None, timeout: float = 10) -> None:

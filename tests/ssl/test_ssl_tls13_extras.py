@@ -19,6 +19,7 @@ import pytest
 from ssl_helpers import memory_handshake, pki, serve_once  # noqa: F401  (pki is a fixture)
 
 from M2Sec import SSL, m2
+from net_helpers import free_port  # noqa: E402,F401  (outside the ephemeral port range)
 
 TIMEOUT = 10
 PSK = bytes(range(1, 33))
@@ -85,12 +86,6 @@ def peer(cmd: List[str]) -> Iterator[Peer]:
         yield p
     finally:
         p.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

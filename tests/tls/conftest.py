@@ -14,6 +14,7 @@ import pytest
 from pki_helpers import PKI
 
 from M2Sec.TLS import X509CertChain, parsePEMKey
+from net_helpers import free_port  # noqa: E402,F401  (outside the ephemeral port range)
 
 TIMEOUT = 10
 
@@ -131,12 +132,6 @@ def read_to_end(conn: Any) -> bytes:
         if not data:
             return out
         out += data
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = TIMEOUT) -> None:
