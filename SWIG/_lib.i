@@ -35,10 +35,12 @@
 #define M2_DEPRECATED_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wdeprecated-declarations\"")
 #define M2_DEPRECATED_END _Pragma("GCC diagnostic pop")
 
-/* Python 3.9 (still supported) has no Py_NewRef (3.10): the one shim for an older Python. */
+/* Python 3.9 (still supported) has no Py_NewRef/Py_XNewRef (3.10): the one shim for an older Python. */
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *m2_py_newref(PyObject *o) { Py_INCREF(o); return o; }
+static inline PyObject *m2_py_xnewref(PyObject *o) { Py_XINCREF(o); return o; }
 #define Py_NewRef(o) m2_py_newref((PyObject *)(o))
+#define Py_XNewRef(o) m2_py_xnewref((PyObject *)(o))
 #endif
 
 /* Areas whose exception classes Python registers (M2Crypto's m2.*_init(ErrorClass)). */
