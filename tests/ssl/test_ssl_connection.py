@@ -488,19 +488,21 @@ def test_read_takes_the_waiting_records_and_waits_for_no_more(pki):
 
 # ---- the handshake path's shortcuts (bench/tls.py) keep M2Crypto's behaviour ----
 
+def _traced(calls, *steps):
+    """A Connection subclass whose named steps append their name to calls, then run as the base's."""
+
+    def step(name):
+        def run(self):
+            calls.append(name)
+            return getattr(SSL.Connection, name)(self)
+        return run
+    return type("Traced", (SSL.Connection,), {name: step(name) for name in steps})
+
+
 def test_subclass_steps_run_in_connect(pki):
     """connect() runs set-up and handshake in one C call only when no subclass changed a step."""
     calls = []
-
-    class Traced(SSL.Connection):
-        def connect_ssl(self):
-            calls.append("connect_ssl")
-            return super().connect_ssl()
-
-        def setup_ssl(self):
-            calls.append("setup_ssl")
-            super().setup_ssl()
-
+    Traced = _traced(calls, "connect_ssl", "setup_ssl")
     assert SSL.Connection._plain_client and not Traced._plain_client
     with m2server(pki.server_ctx()) as srv:
         c = Traced(pki.client_ctx())
@@ -517,16 +519,7 @@ def test_subclass_steps_run_in_server_handshake(pki):
     """The server side likewise: one C call unless a subclass changed setup_ssl, set_accept_state
     or accept_ssl, which then run as steps (in handshake_on_existing_socket and accept)."""
     calls = []
-
-    class Traced(SSL.Connection):
-        def accept_ssl(self):
-            calls.append("accept_ssl")
-            return super().accept_ssl()
-
-        def set_accept_state(self):
-            calls.append("set_accept_state")
-            super().set_accept_state()
-
+    Traced = _traced(calls, "accept_ssl", "set_accept_state")
     assert SSL.Connection._plain_server and not Traced._plain_server and Traced._plain_client
     for cls, steps in ((SSL.Connection, []), (Traced, ["set_accept_state", "accept_ssl"])):
         del calls[:]
