@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCES := setup.py pyproject.toml $(wildcard SWIG/*.i) $(shell find M2Sec -name '*.py' -o -name '*.pyi')
 
-.PHONY: all install prereqs demo test bench clean docs typecheck
+.PHONY: all install prereqs demo test bench bench-tools bench-callgrind clean docs typecheck
 
 all: install
 
@@ -42,12 +42,18 @@ test: prereqs install
 	cd tests && ../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # `make bench BENCH="evp_msg tls"` runs only those parts (bench/<area>.py); every bench/*.c (a C limit) is built first.
-bench: install
+bench: bench-tools
+	$(PY) bench/run.py $(BENCH)
+
+bench-tools: install
 	$(PY) -m pip install -q cryptography asyncssh paramiko gunicorn hypercorn cheroot matplotlib
 	for c in bench/*.c; do $(CC) -O2 -o $${c%.c} $$c $$(pkg-config --cflags --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto) || exit 1; done  # the C limits
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q --no-build-isolation m2crypto==0.51.0 \
 		|| echo "M2Crypto did not build: the bench leaves its rows out"
-	$(PY) bench/run.py $(BENCH)
+
+# Instructions and cache misses per TLS handshake under callgrind (a few minutes; ALG=RSA-2048 for RSA).
+bench-callgrind: prereqs bench-tools
+	$(PY) bench/tls_callgrind.py $(ALG)
 
 clean:
 	rm -rf build dist *.egg-info SWIG/_m2sec_wrap.c SWIG/m2sec.py M2Sec/*.so $(VENV)/.installed

@@ -113,6 +113,14 @@ def cpu_us(fn, seconds=SECONDS):
     return 1e6 / calls_per_second(fn, seconds, clock=time.process_time)
 
 
+def _measure(one):
+    """A client row's measure: CPU microseconds per handshake of one(); one itself is kept as
+    its .one, for bench/tls_callgrind.py's counts."""
+    measure = lambda: cpu_us(one)  # noqa: E731
+    measure.one = one
+    return measure
+
+
 def medians(measures, runs=RUNS):
     """{name: median of measure()} over runs rounds, the measures taking turns in each round
     (a measure may give a tuple of figures: then each place has its median)."""
@@ -159,7 +167,7 @@ def _m2api_client(api, ctx, port, resume):
         c.close()
 
     one.keep = first
-    return lambda: cpu_us(one)
+    return _measure(one)
 
 
 def m2_client(port, cafile, resume):
@@ -217,7 +225,7 @@ def c_inproc_client(port, cafile, resume):
 
     def one():
         lib.client_once(ctx, port, session)
-    return lambda: cpu_us(one)
+    return _measure(one)
 
 
 def m2crypto():
@@ -252,7 +260,7 @@ def py_client(port, cafile, resume):
                              session=session):
             pass
 
-    return lambda: cpu_us(one)
+    return _measure(one)
 
 
 # ---- server side: a client process (Python's ssl) drives each server the same way ---------
@@ -287,11 +295,15 @@ def _client_main(port, cafile, resume, seconds):
 class _Server:
     """A server thread on a loopback port; serve(sock) handles one client."""
 
+    #: whether a thread serves (run()); bench/tls_callgrind.py calls serve() itself
+    threaded = True
+
     def __init__(self, ctx):
         self.ctx = ctx
         self.sock = listener()
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.run, daemon=True).start()
+        if self.threaded:
+            threading.Thread(target=self.run, daemon=True).start()
 
     count = 0
     cpu = 0.0
