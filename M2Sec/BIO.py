@@ -8,7 +8,8 @@ import logging
 from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, TypeVar, Union, cast
 
 from M2Sec import m2
-from M2Sec.Err import M2SecError
+from M2Sec._base import release
+from M2Sec.Err import ClosedError, M2SecError
 
 
 _B = TypeVar("_B", bound="BIO")
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 class BIOError(M2SecError, ValueError):
     """A BIO operation failed."""
+
+
+class BIOClosedError(BIOError, ClosedError):
+    """A closed BIO was used (a BIOError, as in M2Crypto, and a ClosedError)."""
 
 
 m2.bio_init(BIOError)
@@ -42,13 +47,13 @@ class BIO:
         bio = getattr(self, "bio", None)
         self.bio = None
         if bio is not None and getattr(self, "_pyfree", False):
-            m2.bio_free(bio)
+            release(bio, m2.bio_free)  # a call being entered with it (another thread) frees it
 
     free = _free
 
     def _ptr(self) -> Any:
         if self.bio is None:
-            raise BIOError("the BIO is closed or was never set")
+            raise BIOClosedError("the BIO is closed or was never set")
         return self.bio
 
     bio_ptr = _ptr  # M2Crypto's deprecated name

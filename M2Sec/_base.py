@@ -1,10 +1,40 @@
 """The base class of every object that owns (or borrows) one OpenSSL pointer."""
 
+import sys
 from typing import Any, Callable, ClassVar, Optional, TypeVar
 
+from M2Sec import m2
 from M2Sec.Err import ClosedError
 
 _T = TypeVar("_T", bound="Handle")
+
+
+def _refcount_in(p: Any) -> int:
+    return sys.getrefcount(p)
+
+
+def _refcount_of_a_local() -> int:
+    p = object()
+    return _refcount_in(p)
+
+
+#: what sys.getrefcount says, in release(), of a pointer object its caller alone holds (in a
+#: local); measured, as the interpreter's own references on the stack vary between versions
+_ALONE = _refcount_of_a_local()
+
+
+def release(p: Any, free_fn: Callable[[Any], Any]) -> None:
+    """Free the pointer object p with free_fn, now if the caller holds its only reference (in a
+    local, having cleared its owner's), else when the last reference goes.
+
+    Another reference is a method of another thread that fetched the pointer (``self._ptr()``)
+    and is entering or inside a call with it: freeing now would free it under that call.  The
+    free is then tied to the pointer object (``m2.lib_free_later``, SWIG/_lib.i) and done when
+    that call has returned and dropped it; calls made after close() find the owner closed."""
+    if sys.getrefcount(p) > _ALONE:
+        m2.lib_free_later(p, free_fn)
+    else:
+        free_fn(p)
 
 
 class Handle:
@@ -29,15 +59,15 @@ class Handle:
     def close(self) -> None:
         """Free the pointer (if owned); further use raises ClosedError.  Idempotent.
 
-        Safe while another thread's call runs on the pointer without the GIL: the m2 free
-        functions leave the free to that call, which does it when it returns (SWIG/_lib.i,
+        Safe while another thread's call runs on the pointer, or is being entered with it: the
+        free is left to that call, which does it when it returns (:func:`release`; SWIG/_lib.i,
         M2_FREE and M2_ALLOW_USING)."""
         p = getattr(self, "_p", None)
         self._p = None
         self._owner = None
         free_fn = type(self)._free_fn
         if p is not None and getattr(self, "_pyfree", False) and free_fn is not None:
-            free_fn(p)
+            release(p, free_fn)
 
     free = close
 

@@ -147,6 +147,71 @@ static void m2_free_or_defer(void *p, m2_free_fn fn) {
     fn(p);
 }
 
+/* ---- frees left to the last reference of a SWIG pointer object ----
+ * A Python method fetches its owner's pointer object (`self._ptr()`) and then calls m2 with
+ * it: a close() from another thread landing in between (a GIL switch in those few bytecodes)
+ * must not free the pointer under the call being entered.  The owner's close() (Handle.close,
+ * M2Sec/_base.py's release()) finds that pointer object still referenced elsewhere and, rather
+ * than free, ties the free to it here: SWIG's pointer type's dealloc (wrapped at init) does it
+ * when the last reference goes, that is when the last call holding it has returned.  The C
+ * bases do the same for the pointer object they handed out (m2_x509_dealloc).  A table as small
+ * as the in-use one, read and written with the GIL held; a dealloc with it empty pays a test. */
+typedef struct {
+    PyObject *obj;              /* the SWIG pointer object (not a reference: removed at its death) */
+    m2_free_fn cfn;             /* the free: a C function of the pointer, */
+    PyObject *pyfn;             /* or an m2 free function, called with a new pointer object */
+} m2_free_later_entry;
+static m2_free_later_entry *m2_laters;
+static Py_ssize_t m2_laters_n, m2_laters_cap;
+static destructor m2_swig_ptr_dealloc;
+
+/* Free obj's pointer when obj dies (cfn or pyfn); 0 if the table cannot grow (no exception set). */
+static int m2_free_later(PyObject *obj, m2_free_fn cfn, PyObject *pyfn) {
+    m2_free_later_entry *e;
+    if (m2_laters_n == m2_laters_cap) {
+        Py_ssize_t cap = m2_laters_cap ? 2 * m2_laters_cap : 16;
+        m2_free_later_entry *t = PyMem_Realloc(m2_laters, (size_t)cap * sizeof(*t));
+        if (!t) return 0;
+        m2_laters = t;
+        m2_laters_cap = cap;
+    }
+    e = &m2_laters[m2_laters_n++];
+    e->obj = obj;
+    e->cfn = cfn;
+    e->pyfn = Py_XNewRef(pyfn);
+    return 1;
+}
+
+/* tp_dealloc of SWIG's pointer objects: a free left to this one is done now (through
+ * m2_free_or_defer: a call of another thread using the pointer without the GIL keeps it). */
+static void m2_swig_ptr_dealloc_hook(PyObject *obj) {
+    Py_ssize_t i;
+    for (i = 0; i < m2_laters_n; i++) {
+        if (m2_laters[i].obj == obj) {
+            m2_free_later_entry e = m2_laters[i];
+            void *p = ((SwigPyObject *)obj)->ptr;
+            m2_laters[i] = m2_laters[--m2_laters_n];
+            m2_frees_deferred++;
+            if (e.cfn) {
+                m2_free_or_defer(p, e.cfn);
+            } else {
+                PyObject *exc_type, *exc_value, *exc_tb, *tmp, *r = NULL;
+                PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+                if ((tmp = SWIG_NewPointerObj(p, ((SwigPyObject *)obj)->ty, 0))) {
+                    r = PyObject_CallOneArg(e.pyfn, tmp);
+                    Py_DECREF(tmp);
+                }
+                if (!r) PyErr_WriteUnraisable(e.pyfn);
+                Py_XDECREF(r);
+                Py_DECREF(e.pyfn);
+                PyErr_Restore(exc_type, exc_value, exc_tb);
+            }
+            break;
+        }
+    }
+    m2_swig_ptr_dealloc(obj);
+}
+
 /* M2_ALLOW_USING(p, ...) { work without the GIL on p, ... } M2_DISALLOW_USING */
 #define M2_ALLOW_USING(...) { const void *const m2_used_[] = {__VA_ARGS__}; \
     const int m2_counted_ = m2_use_all(m2_used_, sizeof(m2_used_) / sizeof(m2_used_[0])); \
@@ -465,10 +530,36 @@ static void m2_##NAME(TYPE *PARAM) { m2_free_or_defer((void *)PARAM, m2_free_fn_
 void m2_##NAME(TYPE *PARAM);
 %enddef
 
+%init %{
+    {   /* m2_free_later's hook on the death of SWIG's pointer objects */
+        PyTypeObject *t = SwigPyObject_Type();
+        if (!t) return -1;
+        m2_swig_ptr_dealloc = t->tp_dealloc;
+        t->tp_dealloc = m2_swig_ptr_dealloc_hook;
+    }
+%}
 %inline %{
-/* (pointers in use without the GIL now, frees done by a last user so far): for the tests. */
+/* release()'s deferral (M2Sec/_base.py): free_fn(ptr) is called when the pointer object ptr,
+ * referenced by a call of another thread, dies. */
+static PyObject *lib_free_later(PyObject *ptr, PyObject *free_fn) {
+    if (Py_TYPE(ptr) != SwigPyObject_Type()) {
+        PyErr_SetString(PyExc_TypeError, "lib_free_later needs an m2 pointer");
+        return NULL;
+    }
+    if (!PyCallable_Check(free_fn)) {
+        PyErr_SetString(PyExc_TypeError, "lib_free_later needs a free function");
+        return NULL;
+    }
+    if (!m2_free_later(ptr, NULL, free_fn)) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+%}
+
+%inline %{
+/* (pointers in use now: by calls without the GIL, or by pointer objects a free waits for;
+ * frees done by a last user so far): for the tests. */
 static PyObject *lib_pointers_in_use(void) {
-    return Py_BuildValue("(nK)", m2_uses_n, m2_frees_deferred);
+    return Py_BuildValue("(nK)", m2_uses_n + m2_laters_n, m2_frees_deferred);
 }
 %}
 

@@ -161,8 +161,14 @@ static PyObject *m2_x509_wrap(X509 *x) {
 static void m2_x509_dealloc(m2_x509_obj *self) {
     X509 *x = self->x;
     self->x = NULL;
+    if (x && self->pyfree) {
+        /* after the last reference to the pointer object _p gave (a call entering with it), or
+         * after a call using it without the GIL */
+        if (!self->p || Py_REFCNT(self->p) == 1 || Py_TYPE(self->p) != SwigPyObject_Type()
+            || !m2_free_later(self->p, m2_free_fn_x509_free, NULL))
+            m2_free_or_defer(x, m2_free_fn_x509_free);
+    }
     Py_CLEAR(self->p);
-    if (x && self->pyfree) m2_free_or_defer(x, m2_free_fn_x509_free);  /* after a call using it without the GIL */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
