@@ -165,6 +165,9 @@ static m2_free_later_entry *m2_laters;
 static Py_ssize_t m2_laters_n, m2_laters_cap;
 static destructor m2_swig_ptr_dealloc;
 
+/* In a SWIG pointer object's `own` (SWIG's own flag is 1): a free waits for its death. */
+#define M2_FREE_WAITS 0x4000
+
 /* Free obj's pointer when obj dies (cfn or pyfn); 0 if the table cannot grow (no exception set). */
 static int m2_free_later(PyObject *obj, m2_free_fn cfn, PyObject *pyfn) {
     m2_free_later_entry *e;
@@ -179,34 +182,44 @@ static int m2_free_later(PyObject *obj, m2_free_fn cfn, PyObject *pyfn) {
     e->obj = obj;
     e->cfn = cfn;
     e->pyfn = Py_XNewRef(pyfn);
+    ((SwigPyObject *)obj)->own |= M2_FREE_WAITS;
     return 1;
 }
 
-/* tp_dealloc of SWIG's pointer objects: a free left to this one is done now (through
- * m2_free_or_defer: a call of another thread using the pointer without the GIL keeps it). */
+/* tp_dealloc of SWIG's pointer objects: the frees left to this one (one per reference of a
+ * refcounted type) are done now, through m2_free_or_defer (a call of another thread using the
+ * pointer without the GIL keeps it).  They are taken out of the table, a few at a time, before
+ * they are done: a free function may run Python code that ends other pointer objects. */
 static void m2_swig_ptr_dealloc_hook(PyObject *obj) {
-    Py_ssize_t i;
-    for (i = 0; i < m2_laters_n; i++) {
-        if (m2_laters[i].obj == obj) {
-            m2_free_later_entry e = m2_laters[i];
-            void *p = ((SwigPyObject *)obj)->ptr;
-            m2_laters[i] = m2_laters[--m2_laters_n];
-            m2_frees_deferred++;
-            if (e.cfn) {
-                m2_free_or_defer(p, e.cfn);
-            } else {
-                PyObject *exc_type, *exc_value, *exc_tb, *tmp, *r = NULL;
-                PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-                if ((tmp = SWIG_NewPointerObj(p, ((SwigPyObject *)obj)->ty, 0))) {
-                    r = PyObject_CallOneArg(e.pyfn, tmp);
-                    Py_DECREF(tmp);
+    SwigPyObject *so = (SwigPyObject *)obj;
+    if (so->own & M2_FREE_WAITS) {
+        so->own &= ~M2_FREE_WAITS;
+        for (;;) {
+            m2_free_later_entry mine[8];
+            Py_ssize_t i, k = 0;
+            for (i = m2_laters_n; i-- > 0 && k < 8;)
+                if (m2_laters[i].obj == obj) {
+                    mine[k++] = m2_laters[i];
+                    m2_laters[i] = m2_laters[--m2_laters_n];
                 }
-                if (!r) PyErr_WriteUnraisable(e.pyfn);
-                Py_XDECREF(r);
-                Py_DECREF(e.pyfn);
-                PyErr_Restore(exc_type, exc_value, exc_tb);
+            if (!k) break;
+            m2_frees_deferred += (unsigned long long)k;
+            for (i = 0; i < k; i++) {
+                if (mine[i].cfn) {
+                    m2_free_or_defer(so->ptr, mine[i].cfn);
+                } else {
+                    PyObject *exc_type, *exc_value, *exc_tb, *tmp, *r = NULL;
+                    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+                    if ((tmp = SWIG_NewPointerObj(so->ptr, so->ty, 0))) {
+                        r = PyObject_CallOneArg(mine[i].pyfn, tmp);
+                        Py_DECREF(tmp);
+                    }
+                    if (!r) PyErr_WriteUnraisable(mine[i].pyfn);
+                    Py_XDECREF(r);
+                    Py_DECREF(mine[i].pyfn);
+                    PyErr_Restore(exc_type, exc_value, exc_tb);
+                }
             }
-            break;
         }
     }
     m2_swig_ptr_dealloc(obj);
@@ -556,11 +569,12 @@ static PyObject *lib_free_later(PyObject *ptr, PyObject *free_fn) {
 %}
 
 %inline %{
-/* (pointers in use now: by calls without the GIL, or by pointer objects a free waits for;
- * frees done by a last user so far): for the tests. */
+/* (pointers in use without the GIL now, frees done by a last user so far): for the tests. */
 static PyObject *lib_pointers_in_use(void) {
-    return Py_BuildValue("(nK)", m2_uses_n + m2_laters_n, m2_frees_deferred);
+    return Py_BuildValue("(nK)", m2_uses_n, m2_frees_deferred);
 }
+/* Frees waiting for the last reference to their pointer object (m2_free_later): for the tests. */
+static PyObject *lib_frees_waiting(void) { return PyLong_FromSsize_t(m2_laters_n); }
 %}
 
 /* ---- typemaps ---- */

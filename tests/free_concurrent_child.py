@@ -10,6 +10,7 @@ may still be counted in use, and some frees must have been left to the call (m2'
 Prints "ok <deferred frees>" on success.
 """
 
+import gc
 import mmap
 import os
 import random
@@ -409,6 +410,8 @@ def main(argv: List[str]) -> int:
     scenarios()[name](rounds)
     in_use, deferred = m2.lib_pointers_in_use()
     assert in_use == 0, "%d pointers still counted in use" % in_use
+    gc.collect()
+    assert m2.lib_frees_waiting() == 0, "%d frees still waiting for a pointer object" % m2.lib_frees_waiting()
     print("ok", deferred)
     return 0
 
