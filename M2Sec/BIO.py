@@ -147,6 +147,12 @@ class BIO:
         self.close()
 
 
+def _pop_free(bio: Any) -> None:
+    """Free a filter BIO, taken off the BIO it was pushed on (which its owner frees)."""
+    m2.bio_pop(bio)
+    m2.bio_free(bio)
+
+
 class MemoryBuffer(BIO):
     """A memory BIO (BIO_s_mem)."""
 
@@ -230,12 +236,13 @@ class IOBuffer(BIO):
         self.write_closed = 0 if "w" in mode else 1
 
     def _free(self) -> None:
-        io = getattr(self, "io", None)
-        self.io = self.bio = None
+        io, bio, under = getattr(self, "io", None), getattr(self, "bio", None), getattr(self, "_under_bio", None)
+        self.io = self.bio = self._under_bio = None
         if io is not None:
-            m2.bio_pop(io)
-            m2.bio_free(io)
-        self._under_bio = None
+            p = bio if bio is not None else io  # one BIO (bio is bio_push's result): the methods fetch bio
+            del io, bio
+            # the BIO below lives as long as this one (a call reading through it may outlive close())
+            release(p, lambda b, under=under: _pop_free(b))
 
     def close(self) -> None:
         self.closed = 1
@@ -256,8 +263,7 @@ class CipherStream(BIO):
         bio = getattr(self, "bio", None)
         self.bio = None
         if bio is not None:
-            m2.bio_pop(bio)
-            m2.bio_free(bio)
+            release(bio, _pop_free)
 
     def close(self) -> None:
         self.closed = 1
