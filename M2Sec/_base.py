@@ -1,6 +1,5 @@
 """The base class of every object that owns (or borrows) one OpenSSL pointer."""
 
-import sys
 from typing import Any, Callable, ClassVar, Optional, TypeVar
 
 from M2Sec import m2
@@ -9,32 +8,21 @@ from M2Sec.Err import ClosedError
 _T = TypeVar("_T", bound="Handle")
 
 
-def _refcount_in(p: Any) -> int:
-    return sys.getrefcount(p)
-
-
-def _refcount_of_a_local() -> int:
+def _calibrate_release() -> None:
     p = object()
-    return _refcount_in(p)
+    m2.lib_release(p, None)  # the references to a pointer object its caller alone holds
 
 
-#: what sys.getrefcount says, in release(), of a pointer object its caller alone holds (in a
-#: local); measured, as the interpreter's own references on the stack vary between versions
-_ALONE = _refcount_of_a_local()
+_calibrate_release()
 
-
-def release(p: Any, free_fn: Callable[[Any], Any]) -> None:
-    """Free the pointer object p with free_fn, now if the caller holds its only reference (in a
-    local, having cleared its owner's), else when the last reference goes.
-
-    Another reference is a method of another thread that fetched the pointer (``self._ptr()``)
-    and is entering or inside a call with it: freeing now would free it under that call.  The
-    free is then tied to the pointer object (``m2.lib_free_later``, SWIG/_lib.i) and done when
-    that call has returned and dropped it; calls made after close() find the owner closed."""
-    if sys.getrefcount(p) > _ALONE:
-        m2.lib_free_later(p, free_fn)
-    else:
-        free_fn(p)
+#: release(p, free_fn): free the pointer object p with free_fn, now if the caller holds its only
+#: reference (in a local, having cleared its owner's), else when its last reference goes.
+#: Another reference is a method of another thread that fetched the pointer (``self._ptr()``)
+#: and is entering or inside a call with it: freeing now would free it under that call.  The
+#: free is then tied to the pointer object (SWIG/_lib.i, m2_free_later) and done when that call
+#: has returned and dropped it; calls made after close() find the owner closed.  In C: a close()
+#: costs no more than it did.
+release: Callable[[Any, Callable[[Any], Any]], Any] = m2.lib_release
 
 
 class Handle:

@@ -147,6 +147,18 @@ static void m2_free_or_defer(void *p, m2_free_fn fn) {
     fn(p);
 }
 
+/* An argument given as the object owning the pointer (an X509.X509, a CMS.ContentInfo, an
+ * EVP.MessageDigest or EVP.Cipher: their C bases) has its pointer read and counted in use in
+ * one step, under the GIL, by its conversion (m2_pin), until the wrapper returns (freearg:
+ * m2_unpin): a close() meanwhile (a later argument's conversion may run Python code) leaves the
+ * free to this call.  0 with MemoryError set. */
+static int m2_pin(const void *p, const void **pin) {
+    if (!m2_use_all(&p, 1)) { PyErr_NoMemory(); return 0; }
+    *pin = p;
+    return 1;
+}
+static void m2_unpin(const void *pin) { if (pin) m2_unuse_all(&pin, 1); }
+
 /* ---- frees left to the last reference of a SWIG pointer object ----
  * A Python method fetches its owner's pointer object (`self._ptr()`) and then calls m2 with
  * it: a close() from another thread landing in between (a GIL switch in those few bytecodes)
@@ -552,19 +564,24 @@ void m2_##NAME(TYPE *PARAM);
     }
 %}
 %inline %{
-/* release()'s deferral (M2Sec/_base.py): free_fn(ptr) is called when the pointer object ptr,
- * referenced by a call of another thread, dies. */
-static PyObject *lib_free_later(PyObject *ptr, PyObject *free_fn) {
-    if (Py_TYPE(ptr) != SwigPyObject_Type()) {
-        PyErr_SetString(PyExc_TypeError, "lib_free_later needs an m2 pointer");
-        return NULL;
+/* Py_REFCNT of a pointer object that lib_release's caller alone holds, in a local: measured
+ * at import (M2Sec/_base.py), as the interpreter's own references vary between versions. */
+static Py_ssize_t m2_refs_alone;
+
+/* M2Sec/_base.py's release(ptr, free_fn): free_fn(ptr) now if the caller holds the only
+ * reference to the pointer object ptr (in a local, having cleared its owner's), else when its
+ * last reference goes (m2_free_later).  Another reference is a method of another thread that
+ * fetched the pointer and is entering (or inside) a call with it.  free_fn None: calibration. */
+static PyObject *lib_release(PyObject *ptr, PyObject *free_fn) {
+    if (free_fn == Py_None) {
+        m2_refs_alone = Py_REFCNT(ptr);
+        Py_RETURN_NONE;
     }
-    if (!PyCallable_Check(free_fn)) {
-        PyErr_SetString(PyExc_TypeError, "lib_free_later needs a free function");
-        return NULL;
+    if (m2_refs_alone && Py_REFCNT(ptr) > m2_refs_alone && Py_TYPE(ptr) == SwigPyObject_Type()) {
+        if (!m2_free_later(ptr, NULL, free_fn)) return PyErr_NoMemory();
+        Py_RETURN_NONE;
     }
-    if (!m2_free_later(ptr, NULL, free_fn)) return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return PyObject_CallOneArg(free_fn, ptr);
 }
 %}
 
