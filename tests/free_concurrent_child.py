@@ -46,12 +46,7 @@ def race(obj: Any, call: Callable[[Any], Any], close: Callable[[Any], None], del
 
     def run() -> None:
         started.set()
-        try:
-            out["ok"] = call(obj)
-        except closed as exc:
-            out["closed"] = exc
-        except BaseException as exc:  # reported by the main thread
-            out["error"] = exc
+        _record(out, call, obj, closed)
 
     t = threading.Thread(target=run)
     t.start()
@@ -61,9 +56,24 @@ def race(obj: Any, call: Callable[[Any], Any], close: Callable[[Any], None], del
     close(obj)  # must neither raise nor wait for the call
     took = time.monotonic() - t0
     after()
+    assert took < 0.5, "close() waited %.2fs for the call" % took
+    return _outcome(t, out)
+
+
+def _record(out: Dict[str, Any], call: Callable[[Any], Any], obj: Any, closed: Tuple[type, ...]) -> None:
+    """out["ok"] = call(obj), or out["closed"] (one of closed) or out["error"] = what it raised."""
+    try:
+        out["ok"] = call(obj)
+    except closed as exc:
+        out["closed"] = exc
+    except BaseException as exc:  # reported by the main thread
+        out["error"] = exc
+
+
+def _outcome(t: threading.Thread, out: Dict[str, Any]) -> Tuple[str, Any]:
+    """Wait for the calling thread t; ("ok", result) or ("closed", exc) from out (_record)."""
     t.join(120)
     assert not t.is_alive(), "the call never returned"
-    assert took < 0.5, "close() waited %.2fs for the call" % took
     if "error" in out:
         raise AssertionError("the call raised %r" % (out["error"],))
     return ("ok", out["ok"]) if "ok" in out else ("closed", out["closed"])
@@ -88,11 +98,7 @@ def enter(obj: Any, call: Callable[[Any], Any], close: Callable[[Any], None], ma
     def run() -> None:
         sys.setprofile(hook)  # this thread's only
         try:
-            out["ok"] = call(obj)
-        except closed as exc:
-            out["closed"] = exc
-        except BaseException as exc:  # reported by the main thread
-            out["error"] = exc
+            _record(out, call, obj, closed)
         finally:
             sys.setprofile(None)
 
@@ -103,12 +109,8 @@ def enter(obj: Any, call: Callable[[Any], Any], close: Callable[[Any], None], ma
         close(obj)
     finally:
         resume.set()
-    t.join(120)
     assert reached, "the call never reached %s" % (match or "an m2 function",)
-    assert not t.is_alive(), "the call never returned"
-    if "error" in out:
-        raise AssertionError("the call raised %r" % (out["error"],))
-    return ("ok", out["ok"]) if "ok" in out else ("closed", out["closed"])
+    return _outcome(t, out)
 
 
 def enter_loop(make: Callable[[], Any], call: Callable[[Any], Any], close: Callable[[Any], None],
