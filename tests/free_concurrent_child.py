@@ -5,8 +5,10 @@ ROUNDS``.
 Each round makes a fresh object, starts a thread inside a long call on it that releases the GIL
 (a digest of 256 MiB, a CMS verify of 48 MiB...), closes the object from the main thread while
 the call runs, and checks that close() returned at once, that the call either finished with the
-right result or raised ClosedError, and that later use raises ClosedError.  At the end no pointer
-may still be counted in use, and some frees must have been left to the call (m2's counters).
+right result or raised ClosedError, and that later use raises ClosedError.  The objects whose
+methods fetch the pointer first (X509, PKey, BIO, PKCS#7) are also closed at the moment a call
+is entered (enter()) and anywhere in a loop (enter_loop()).  At the end no pointer may still be
+counted in use or wait for a free, and some frees must have been left to the call (m2's counters).
 Prints "ok <deferred frees>" on success.
 """
 
@@ -296,8 +298,9 @@ def scenarios() -> Dict[str, Callable[[int], None]]:
             assert kind == "ok", "the close() after the pointer was fetched did not let the call finish"
             assert r == (der, 1, cert.get_fingerprint("sha256"), r)[i % 4], r
             closed_after(c.as_der)
-        enter_loop(lambda: X509.load_cert_der_string(der), lambda o: o.as_der(), lambda o: o.close(),
-                   lambda r: r == der)
+        # (verify() fetches the certificate's pointer, then the key's in a Python call: a GIL switch point)
+        enter_loop(lambda: X509.load_cert_der_string(der), lambda o: o.verify(key), lambda o: o.close(),
+                   lambda r: r == 1)
 
     def pkey(rounds: int) -> None:
         data = bytes(BIG)
@@ -345,8 +348,9 @@ def scenarios() -> Dict[str, Callable[[int], None]]:
             assert kind == "ok", "the close() after the pointer was fetched did not let the call finish"
             assert r == (4, b"hello", b"hello world", 11)[i % 4], r
             closed_after(lambda: b.write(b"x"), closed)
-        enter_loop(lambda: BIO.MemoryBuffer(b"hello"), lambda o: o.write(b"x") and len(o), lambda o: o.free(),
-                   lambda r: r > 5, closed=closed)
+        lines = [b"a\n", b"b\n", b"c\n"]  # (readlines() fetches the pointer, then loops: GIL switch points)
+        enter_loop(lambda: BIO.MemoryBuffer(), lambda o: (o.write(b"".join(lines)), o.readlines())[1],
+                   lambda o: o.free(), lambda r: r == lines, closed=closed)
 
     def smime(rounds: int) -> None:
         key = pki_helpers.new_key("RSA")

@@ -1,5 +1,6 @@
-"""close() from another thread while a call runs on the object without the GIL: the call
-finishes (or raises ClosedError), nothing is freed under it, and each pointer is freed once.
+"""close() from another thread while a call runs on the object without the GIL, or as the call
+is entered (after its Python method fetched the pointer): the call finishes (or raises
+ClosedError), nothing is freed under it, and each pointer is freed once.
 
 Each scenario runs in a child process (tests/free_concurrent_child.py), so that a use after
 free that crashes the interpreter fails its test.  In the child glibc's malloc overwrites what
