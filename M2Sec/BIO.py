@@ -4,6 +4,7 @@ A BIO owns its pointer; ``close()`` frees it, except on :class:`MemoryBuffer`, w
 M2Crypto, ``close()`` only ends writing (``free()`` or leaving a ``with`` block frees it).
 """
 
+import functools
 import logging
 from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, TypeVar, Union, cast
 
@@ -147,8 +148,9 @@ class BIO:
         self.close()
 
 
-def _pop_free(bio: Any) -> None:
-    """Free a filter BIO, taken off the BIO it was pushed on (which its owner frees)."""
+def _pop_free(bio: Any, keep: Any = None) -> None:
+    """Free a filter BIO, taken off the BIO it was pushed on (which its owner frees; keep: what
+    must live until then)."""
     m2.bio_pop(bio)
     m2.bio_free(bio)
 
@@ -242,7 +244,7 @@ class IOBuffer(BIO):
             p = bio if bio is not None else io  # one BIO (bio is bio_push's result): the methods fetch bio
             del io, bio
             # the BIO below lives as long as this one (a call reading through it may outlive close())
-            release(p, lambda b, under=under: _pop_free(b))
+            release(p, functools.partial(_pop_free, keep=under))
 
     def close(self) -> None:
         self.closed = 1
