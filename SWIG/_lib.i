@@ -13,7 +13,10 @@
  *  - GIL: M2_ALLOW / M2_DISALLOW around calls that can block or run long; M2_GIL_THRESHOLD
  *    is the buffer size past which bulk operations release it.  M2_ALLOW_USING(p, ...) /
  *    M2_DISALLOW_USING where the call works on pointers a Python object owns: their frees
- *    (M2_FREE, m2_free_or_defer) wait for the call to leave.
+ *    (M2_FREE, m2_free_or_defer) wait for the call to leave.  A call being entered is covered
+ *    too: an owner object given as the argument pins its pointer (m2_pin), and a close() that
+ *    finds the SWIG pointer object still held leaves the free to its last reference
+ *    (lib_release, m2_free_later).
  *  - Callbacks: m2_callback() calls Python from OpenSSL's callbacks with the GIL taken and
  *    leaves any exception in the thread's error indicator, where the wrapper of the outer
  *    call finds and raises it; while one is pending, no further Python code runs.
@@ -563,11 +566,12 @@ void m2_##NAME(TYPE *PARAM);
         t->tp_dealloc = m2_swig_ptr_dealloc_hook;
     }
 %}
-%inline %{
+%{
 /* Py_REFCNT of a pointer object that lib_release's caller alone holds, in a local: measured
  * at import (M2Sec/_base.py), as the interpreter's own references vary between versions. */
 static Py_ssize_t m2_refs_alone;
-
+%}
+%inline %{
 /* M2Sec/_base.py's release(ptr, free_fn): free_fn(ptr) now if the caller holds the only
  * reference to the pointer object ptr (in a local, having cleared its owner's), else when its
  * last reference goes (m2_free_later).  Another reference is a method of another thread that
