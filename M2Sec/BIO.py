@@ -4,11 +4,13 @@ A BIO owns its pointer; ``close()`` frees it, except on :class:`MemoryBuffer`, w
 M2Crypto, ``close()`` only ends writing (``free()`` or leaving a ``with`` block frees it).
 """
 
+import functools
 import logging
 from typing import TYPE_CHECKING, IO, Any, Callable, List, Optional, TypeVar, Union, cast
 
 from M2Sec import m2
-from M2Sec.Err import M2SecError
+from M2Sec._base import release
+from M2Sec.Err import ClosedError, M2SecError
 
 
 _B = TypeVar("_B", bound="BIO")
@@ -17,6 +19,10 @@ log = logging.getLogger(__name__)  # M2Crypto's module logger
 
 class BIOError(M2SecError, ValueError):
     """A BIO operation failed."""
+
+
+class BIOClosedError(BIOError, ClosedError):
+    """A closed BIO was used (a BIOError, as in M2Crypto, and a ClosedError)."""
 
 
 m2.bio_init(BIOError)
@@ -42,13 +48,13 @@ class BIO:
         bio = getattr(self, "bio", None)
         self.bio = None
         if bio is not None and getattr(self, "_pyfree", False):
-            m2.bio_free(bio)
+            release(bio, m2.bio_free)  # a call being entered with it (another thread) frees it
 
     free = _free
 
     def _ptr(self) -> Any:
         if self.bio is None:
-            raise BIOError("the BIO is closed or was never set")
+            raise BIOClosedError("the BIO is closed or was never set")
         return self.bio
 
     bio_ptr = _ptr  # M2Crypto's deprecated name
@@ -142,6 +148,13 @@ class BIO:
         self.close()
 
 
+def _pop_free(bio: Any, keep: Any = None) -> None:
+    """Free a filter BIO, taken off the BIO it was pushed on (which its owner frees; keep: what
+    must live until then)."""
+    m2.bio_pop(bio)
+    m2.bio_free(bio)
+
+
 class MemoryBuffer(BIO):
     """A memory BIO (BIO_s_mem)."""
 
@@ -225,12 +238,13 @@ class IOBuffer(BIO):
         self.write_closed = 0 if "w" in mode else 1
 
     def _free(self) -> None:
-        io = getattr(self, "io", None)
-        self.io = self.bio = None
+        io, bio, under = getattr(self, "io", None), getattr(self, "bio", None), getattr(self, "_under_bio", None)
+        self.io = self.bio = self._under_bio = None
         if io is not None:
-            m2.bio_pop(io)
-            m2.bio_free(io)
-        self._under_bio = None
+            p = bio if bio is not None else io  # one BIO (bio is bio_push's result): the methods fetch bio
+            del io, bio
+            # the BIO below lives as long as this one (a call reading through it may outlive close())
+            release(p, functools.partial(_pop_free, keep=under))
 
     def close(self) -> None:
         self.closed = 1
@@ -251,8 +265,7 @@ class CipherStream(BIO):
         bio = getattr(self, "bio", None)
         self.bio = None
         if bio is not None:
-            m2.bio_pop(bio)
-            m2.bio_free(bio)
+            release(bio, _pop_free)
 
     def close(self) -> None:
         self.closed = 1

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Un
 
 from M2Sec import BIO, m2, util
 from M2Sec._keyutil import PrivateKeyPEM, bio_ptr, to_bytes
-from M2Sec._base import Handle, Owned
+from M2Sec._base import Handle, Owned, release
 from M2Sec.Err import ClosedError, M2SecError
 
 
@@ -673,7 +673,7 @@ class PKey(PrivateKeyPEM, Owned):
     def close(self) -> None:
         ctx, self._ctx = getattr(self, "_ctx", None), None
         if ctx is not None:
-            m2.md_ctx_free(ctx)
+            release(ctx, m2.md_ctx_free)  # a digest_sign() being entered holds it
         super().close()
 
     free = close
@@ -686,9 +686,9 @@ class PKey(PrivateKeyPEM, Owned):
 
     def reset_context(self, md: Optional[str] = "sha1") -> None:
         """Start over with a fresh context and digest md (None: the key's own, as Ed25519)."""
-        if self._ctx is not None:
-            m2.md_ctx_free(self._ctx)
-            self._ctx = None
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            release(ctx, m2.md_ctx_free)
         self.md = md
 
     def _md_name(self) -> str:

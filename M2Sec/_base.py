@@ -2,9 +2,27 @@
 
 from typing import Any, Callable, ClassVar, Optional, TypeVar
 
+from M2Sec import m2
 from M2Sec.Err import ClosedError
 
 _T = TypeVar("_T", bound="Handle")
+
+
+def _calibrate_release() -> None:
+    p = object()
+    m2.lib_release(p, None)  # the references to a pointer object its caller alone holds
+
+
+_calibrate_release()
+
+#: release(p, free_fn): free the pointer object p with free_fn, now if the caller holds its only
+#: reference (in a local, having cleared its owner's), else when its last reference goes.
+#: Another reference is a method of another thread that fetched the pointer (``self._ptr()``)
+#: and is entering or inside a call with it: freeing now would free it under that call.  The
+#: free is then tied to the pointer object (SWIG/_lib.i, m2_free_later) and done when that call
+#: has returned and dropped it; calls made after close() find the owner closed.  In C: a close()
+#: costs no more than it did.
+release: Callable[[Any, Callable[[Any], Any]], Any] = m2.lib_release
 
 
 class Handle:
@@ -29,15 +47,15 @@ class Handle:
     def close(self) -> None:
         """Free the pointer (if owned); further use raises ClosedError.  Idempotent.
 
-        Safe while another thread's call runs on the pointer without the GIL: the m2 free
-        functions leave the free to that call, which does it when it returns (SWIG/_lib.i,
+        Safe while another thread's call runs on the pointer, or is being entered with it: the
+        free is left to that call, which does it when it returns (:func:`release`; SWIG/_lib.i,
         M2_FREE and M2_ALLOW_USING)."""
         p = getattr(self, "_p", None)
         self._p = None
         self._owner = None
         free_fn = type(self)._free_fn
         if p is not None and getattr(self, "_pyfree", False) and free_fn is not None:
-            free_fn(p)
+            release(p, free_fn)
 
     free = close
 

@@ -760,7 +760,7 @@ static CMS_ContentInfo *cms_encrypt_buffer(const void *buf, Py_ssize_t len, PyOb
         if (!PyObject_TypeCheck(c, &m2_x509_type)) return NULL;  /* not a certificate: the caller's slow path */
         if (!(x = ((m2_x509_obj *)c)->x)) {  /* closed: its _ptr() raises ClosedError */
             void *unused;
-            m2_x509_arg(c, &unused, 0);
+            m2_x509_arg(c, &unused, 1, NULL);  /* (closed: raises before taking anything) */
             return NULL;
         }
         pk = X509_get0_pubkey(x);

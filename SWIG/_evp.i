@@ -73,14 +73,16 @@ static PyTypeObject m2_cipher_type, m2_md_type;
 static PyObject *m2_ctx_closed(void *self);
 #define M2_CTX_CLOSED (-9999)
 
-/* A context argument: from an object of type (take: detached from it, for the free function)
- * or a SWIG pointer of ty.  SWIG's result code, or M2_CTX_CLOSED with ClosedError raised for
- * an object closed before (not for the free function: closing twice is allowed). */
-static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take) {
+/* A context argument: from an object of type (take: detached from it, for the free function;
+ * pin: else counted in use until the wrapper returns, m2_pin) or a SWIG pointer of ty.  SWIG's
+ * result code, or M2_CTX_CLOSED with ClosedError raised for an object closed before (not for
+ * the free function: closing twice is allowed), or MemoryError. */
+static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, void **out, int take, const void **pin) {
     if (PyObject_TypeCheck(obj, type)) {
         if (!take && !((m2_ctx_obj *)obj)->ctx) { m2_ctx_closed(obj); return M2_CTX_CLOSED; }
         *out = ((m2_ctx_obj *)obj)->ctx;
         if (take) ((m2_ctx_obj *)obj)->ctx = NULL;
+        else if (!m2_pin(*out, pin)) return M2_CTX_CLOSED;
         return SWIG_OK;
     }
     *out = NULL;
@@ -88,17 +90,19 @@ static int m2_ctx_arg(PyObject *obj, PyTypeObject *type, swig_type_info *ty, voi
 }
 %}
 %define M2_CTX_ARG(TYPE, PYTYPE)
-%typemap(in) TYPE * (int res = 0, void *p = 0) {
-    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 0);
+%typemap(in) TYPE * (int res = 0, void *p = 0, const void *pin = 0) {
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 0, &pin);
     if (res == M2_CTX_CLOSED) SWIG_fail;
     if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     $1 = ($ltype)p;
 }
+%typemap(freearg) TYPE * "m2_unpin(pin$argnum);";
 %typemap(in) TYPE *owned_ctx (int res = 0, void *p = 0) {
-    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 1);
+    res = m2_ctx_arg($input, &PYTYPE, $descriptor, &p, 1, NULL);
     if (!SWIG_IsOK(res)) SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     $1 = ($ltype)p;
 }
+%typemap(freearg) TYPE *owned_ctx "";
 %enddef
 M2_CTX_ARG(EVP_CIPHER_CTX, m2_cipher_type)
 M2_CTX_ARG(EVP_MD_CTX, m2_md_type)

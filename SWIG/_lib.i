@@ -13,7 +13,10 @@
  *  - GIL: M2_ALLOW / M2_DISALLOW around calls that can block or run long; M2_GIL_THRESHOLD
  *    is the buffer size past which bulk operations release it.  M2_ALLOW_USING(p, ...) /
  *    M2_DISALLOW_USING where the call works on pointers a Python object owns: their frees
- *    (M2_FREE, m2_free_or_defer) wait for the call to leave.
+ *    (M2_FREE, m2_free_or_defer) wait for the call to leave.  A call being entered is covered
+ *    too: an owner object given as the argument pins its pointer (m2_pin), and a close() that
+ *    finds the SWIG pointer object still held leaves the free to its last reference
+ *    (lib_release, m2_free_later).
  *  - Callbacks: m2_callback() calls Python from OpenSSL's callbacks with the GIL taken and
  *    leaves any exception in the thread's error indicator, where the wrapper of the outer
  *    call finds and raises it; while one is pending, no further Python code runs.
@@ -145,6 +148,96 @@ static void m2_free_or_defer(void *p, m2_free_fn fn) {
         return;
     }
     fn(p);
+}
+
+/* An argument given as the object owning the pointer (an X509.X509, a CMS.ContentInfo, an
+ * EVP.MessageDigest or EVP.Cipher: their C bases) has its pointer read and counted in use in
+ * one step, under the GIL, by its conversion (m2_pin), until the wrapper returns (freearg:
+ * m2_unpin): a close() meanwhile (a later argument's conversion may run Python code) leaves the
+ * free to this call.  0 with MemoryError set. */
+static int m2_pin(const void *p, const void **pin) {
+    if (!m2_use_all(&p, 1)) { PyErr_NoMemory(); return 0; }
+    *pin = p;
+    return 1;
+}
+static void m2_unpin(const void *pin) { if (pin) m2_unuse_all(&pin, 1); }
+
+/* ---- frees left to the last reference of a SWIG pointer object ----
+ * A Python method fetches its owner's pointer object (`self._ptr()`) and then calls m2 with
+ * it: a close() from another thread landing in between (a GIL switch in those few bytecodes)
+ * must not free the pointer under the call being entered.  The owner's close() (Handle.close,
+ * M2Sec/_base.py's release()) finds that pointer object still referenced elsewhere and, rather
+ * than free, ties the free to it here: SWIG's pointer type's dealloc (wrapped at init) does it
+ * when the last reference goes, that is when the last call holding it has returned.  The C
+ * bases do the same for the pointer object they handed out (m2_x509_dealloc).  A table as small
+ * as the in-use one, read and written with the GIL held; a dealloc with it empty pays a test. */
+typedef struct {
+    PyObject *obj;              /* the SWIG pointer object (not a reference: removed at its death) */
+    m2_free_fn cfn;             /* the free: a C function of the pointer, */
+    PyObject *pyfn;             /* or an m2 free function, called with a new pointer object */
+} m2_free_later_entry;
+static m2_free_later_entry *m2_laters;
+static Py_ssize_t m2_laters_n, m2_laters_cap;
+static destructor m2_swig_ptr_dealloc;
+
+/* In a SWIG pointer object's `own` (SWIG's own flag is 1): a free waits for its death. */
+#define M2_FREE_WAITS 0x4000
+
+/* Free obj's pointer when obj dies (cfn or pyfn); 0 if the table cannot grow (no exception set). */
+static int m2_free_later(PyObject *obj, m2_free_fn cfn, PyObject *pyfn) {
+    m2_free_later_entry *e;
+    if (m2_laters_n == m2_laters_cap) {
+        Py_ssize_t cap = m2_laters_cap ? 2 * m2_laters_cap : 16;
+        m2_free_later_entry *t = PyMem_Realloc(m2_laters, (size_t)cap * sizeof(*t));
+        if (!t) return 0;
+        m2_laters = t;
+        m2_laters_cap = cap;
+    }
+    e = &m2_laters[m2_laters_n++];
+    e->obj = obj;
+    e->cfn = cfn;
+    e->pyfn = Py_XNewRef(pyfn);
+    ((SwigPyObject *)obj)->own |= M2_FREE_WAITS;
+    return 1;
+}
+
+/* tp_dealloc of SWIG's pointer objects: the frees left to this one (one per reference of a
+ * refcounted type) are done now, through m2_free_or_defer (a call of another thread using the
+ * pointer without the GIL keeps it).  They are taken out of the table, a few at a time, before
+ * they are done: a free function may run Python code that ends other pointer objects. */
+static void m2_swig_ptr_dealloc_hook(PyObject *obj) {
+    SwigPyObject *so = (SwigPyObject *)obj;
+    if (so->own & M2_FREE_WAITS) {
+        so->own &= ~M2_FREE_WAITS;
+        for (;;) {
+            m2_free_later_entry mine[8];
+            Py_ssize_t i, k = 0;
+            for (i = m2_laters_n; i-- > 0 && k < 8;)
+                if (m2_laters[i].obj == obj) {
+                    mine[k++] = m2_laters[i];
+                    m2_laters[i] = m2_laters[--m2_laters_n];
+                }
+            if (!k) break;
+            m2_frees_deferred += (unsigned long long)k;
+            for (i = 0; i < k; i++) {
+                if (mine[i].cfn) {
+                    m2_free_or_defer(so->ptr, mine[i].cfn);
+                } else {
+                    PyObject *exc_type, *exc_value, *exc_tb, *tmp, *r = NULL;
+                    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+                    if ((tmp = SWIG_NewPointerObj(so->ptr, so->ty, 0))) {
+                        r = PyObject_CallOneArg(mine[i].pyfn, tmp);
+                        Py_DECREF(tmp);
+                    }
+                    if (!r) PyErr_WriteUnraisable(mine[i].pyfn);
+                    Py_XDECREF(r);
+                    Py_DECREF(mine[i].pyfn);
+                    PyErr_Restore(exc_type, exc_value, exc_tb);
+                }
+            }
+        }
+    }
+    m2_swig_ptr_dealloc(obj);
 }
 
 /* M2_ALLOW_USING(p, ...) { work without the GIL on p, ... } M2_DISALLOW_USING */
@@ -465,11 +558,44 @@ static void m2_##NAME(TYPE *PARAM) { m2_free_or_defer((void *)PARAM, m2_free_fn_
 void m2_##NAME(TYPE *PARAM);
 %enddef
 
+%init %{
+    {   /* m2_free_later's hook on the death of SWIG's pointer objects */
+        PyTypeObject *t = SwigPyObject_Type();
+        if (!t) return -1;
+        m2_swig_ptr_dealloc = t->tp_dealloc;
+        t->tp_dealloc = m2_swig_ptr_dealloc_hook;
+    }
+%}
+%{
+/* Py_REFCNT of a pointer object that lib_release's caller alone holds, in a local: measured
+ * at import (M2Sec/_base.py), as the interpreter's own references vary between versions. */
+static Py_ssize_t m2_refs_alone;
+%}
+%inline %{
+/* M2Sec/_base.py's release(ptr, free_fn): free_fn(ptr) now if the caller holds the only
+ * reference to the pointer object ptr (in a local, having cleared its owner's), else when its
+ * last reference goes (m2_free_later).  Another reference is a method of another thread that
+ * fetched the pointer and is entering (or inside) a call with it.  free_fn None: calibration. */
+static PyObject *lib_release(PyObject *ptr, PyObject *free_fn) {
+    if (free_fn == Py_None) {
+        m2_refs_alone = Py_REFCNT(ptr);
+        Py_RETURN_NONE;
+    }
+    if (m2_refs_alone && Py_REFCNT(ptr) > m2_refs_alone && Py_TYPE(ptr) == SwigPyObject_Type()) {
+        if (!m2_free_later(ptr, NULL, free_fn)) return PyErr_NoMemory();
+        Py_RETURN_NONE;
+    }
+    return PyObject_CallOneArg(free_fn, ptr);
+}
+%}
+
 %inline %{
 /* (pointers in use without the GIL now, frees done by a last user so far): for the tests. */
 static PyObject *lib_pointers_in_use(void) {
     return Py_BuildValue("(nK)", m2_uses_n, m2_frees_deferred);
 }
+/* Frees waiting for the last reference to their pointer object (m2_free_later): for the tests. */
+static PyObject *lib_frees_waiting(void) { return PyLong_FromSsize_t(m2_laters_n); }
 %}
 
 /* ---- typemaps ---- */

@@ -129,9 +129,10 @@ static PyTypeObject m2_x509_type;
 static PyTypeObject *m2_x509_class;
 static void m2_free_fn_x509_free(void *p);  /* X509_free, by M2_FREE(x509_free, ...) below */  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
 
-/* An X509 * from an X509 object or a SWIG pointer (None: NULL); take: detached from the object.
- * SWIG's result code; a closed object sets ClosedError (from its _ptr()). */
-static int m2_x509_arg(PyObject *obj, void **out, int take) {
+/* An X509 * from an X509 object or a SWIG pointer (None: NULL); take: detached from the object,
+ * pin: else counted in use until the wrapper returns (m2_pin).  SWIG's result code; a closed
+ * object sets ClosedError (from its _ptr()). */
+static int m2_x509_arg(PyObject *obj, void **out, int take, const void **pin) {
     *out = NULL;
     if (PyObject_TypeCheck(obj, &m2_x509_type)) {
         m2_x509_obj *o = (m2_x509_obj *)obj;
@@ -143,6 +144,7 @@ static int m2_x509_arg(PyObject *obj, void **out, int take) {
         }
         *out = o->x;
         if (take) { o->x = NULL; Py_CLEAR(o->p); }
+        else if (!m2_pin(*out, pin)) return SWIG_ERROR;
         return SWIG_OK;
     }
     return SWIG_ConvertPtr(obj, out, SWIGTYPE_p_X509, 0);
@@ -161,8 +163,14 @@ static PyObject *m2_x509_wrap(X509 *x) {
 static void m2_x509_dealloc(m2_x509_obj *self) {
     X509 *x = self->x;
     self->x = NULL;
+    if (x && self->pyfree) {
+        /* after the last reference to the pointer object _p gave (a call entering with it), or
+         * after a call using it without the GIL */
+        if (!self->p || Py_REFCNT(self->p) == 1 || Py_TYPE(self->p) != SwigPyObject_Type()
+            || !m2_free_later(self->p, m2_free_fn_x509_free, NULL))
+            m2_free_or_defer(x, m2_free_fn_x509_free);
+    }
     Py_CLEAR(self->p);
-    if (x && self->pyfree) m2_free_or_defer(x, m2_free_fn_x509_free);  /* after a call using it without the GIL */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -242,22 +250,24 @@ static PyTypeObject m2_x509_type = {
     if (PyType_Ready(&m2_x509_type) < 0 || PyModule_AddObject(m, "X509Base", Py_NewRef(&m2_x509_type)) < 0)
         return -1;
 %}
-%typemap(in) X509 * (int res = 0, void *argp = 0) {
-    res = m2_x509_arg($input, &argp, 0);
+%typemap(in) X509 * (int res = 0, void *argp = 0, const void *pin = 0) {
+    res = m2_x509_arg($input, &argp, 0, &pin);
     if (!SWIG_IsOK(res)) {
         if (PyErr_Occurred()) SWIG_fail;
         SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     }
     $1 = ($ltype)argp;
 }
+%typemap(freearg) X509 * "m2_unpin(pin$argnum);";
 %typemap(in) X509 *owned_x509 (int res = 0, void *argp = 0) {
-    res = m2_x509_arg($input, &argp, 1);
+    res = m2_x509_arg($input, &argp, 1, NULL);
     if (!SWIG_IsOK(res)) {
         if (PyErr_Occurred()) SWIG_fail;
         SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     }
     $1 = ($ltype)argp;
 }
+%typemap(freearg) X509 *owned_x509 "";
 %inline %{
 /* Registers X509.X509 as the class of the certificates C code makes (m2_x509_wrap). */
 static PyObject *x509_set_class(PyObject *cls) {
