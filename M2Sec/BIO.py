@@ -53,9 +53,10 @@ class BIO:
     free = _free
 
     def _ptr(self) -> Any:
-        if self.bio is None:
+        bio = self.bio  # read once: a close() from another thread may clear it between two reads
+        if bio is None:
             raise BIOClosedError("the BIO is closed or was never set")
-        return self.bio
+        return bio
 
     bio_ptr = _ptr  # M2Crypto's deprecated name
 

@@ -38,9 +38,10 @@ class Engine:
         return bool(m2.HAS_ENGINE)
 
     def _ptr(self) -> Any:
-        if self._engine is None:
+        engine = self._engine  # read once, as Handle._ptr
+        if engine is None:
             raise EngineError("the engine has been freed")
-        return self._engine
+        return engine
 
     def __enter__(self) -> "Engine":
         self.init()

@@ -232,9 +232,10 @@ class X509_Extension(Owned):
         super().__init__(x509_ext_ptr, _pyfree, owner=owner)
 
     def _ptr(self) -> Any:
-        if self._p is None:
+        p = self._p  # read once, as Handle._ptr
+        if p is None:
             raise X509Error("Extension not initialized")
-        return self._p
+        return p
 
     def set_critical(self, critical: int = 1) -> int:
         """Mark the extension critical (or not, with critical=0)."""
