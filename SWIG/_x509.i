@@ -126,8 +126,8 @@ typedef struct {
     int pyfree;
 } m2_x509_obj;
 static PyTypeObject m2_x509_type;
-static PyTypeObject *m2_x509_class;
-static void m2_free_fn_x509_free(void *p);  /* X509_free, by M2_FREE(x509_free, ...) below */  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
+static PyTypeObject *m2_x509_class;  /* X509.X509 (m2.x509_set_class): what m2_x509_wrap makes */
+static void m2_free_fn_x509_free(void *p);  /* X509_free, by M2_FREE(x509_free, ...) below */
 
 /* An X509 * from an X509 object or a SWIG pointer (None: NULL); take: detached from the object,
  * pin: else counted in use until the wrapper returns (m2_pin).  SWIG's result code; a closed
@@ -250,24 +250,20 @@ static PyTypeObject m2_x509_type = {
     if (PyType_Ready(&m2_x509_type) < 0 || PyModule_AddObject(m, "X509Base", Py_NewRef(&m2_x509_type)) < 0)
         return -1;
 %}
-%typemap(in) X509 * (int res = 0, void *argp = 0, const void *pin = 0) {
-    res = m2_x509_arg($input, &argp, 0, &pin);
+/* An X509 * argument (PARAM empty), or the one a free function takes over (owned_x509, TAKE 1). */
+%define M2_X509_IN(PARAM, TAKE)
+%typemap(in) X509 *PARAM (int res = 0, void *argp = 0, const void *pin = 0) {
+    res = m2_x509_arg($input, &argp, TAKE, TAKE ? NULL : &pin);
     if (!SWIG_IsOK(res)) {
         if (PyErr_Occurred()) SWIG_fail;
         SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
     }
     $1 = ($ltype)argp;
 }
-%typemap(freearg) X509 * "m2_unpin(pin$argnum);";
-%typemap(in) X509 *owned_x509 (int res = 0, void *argp = 0) {
-    res = m2_x509_arg($input, &argp, 1, NULL);
-    if (!SWIG_IsOK(res)) {
-        if (PyErr_Occurred()) SWIG_fail;
-        SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', argument $argnum of type '$type'");
-    }
-    $1 = ($ltype)argp;
-}
-%typemap(freearg) X509 *owned_x509 "";
+%typemap(freearg) X509 *PARAM "m2_unpin(pin$argnum);";
+%enddef
+M2_X509_IN(, 0)
+M2_X509_IN(owned_x509, 1)
 %inline %{
 /* Registers X509.X509 as the class of the certificates C code makes (m2_x509_wrap). */
 static PyObject *x509_set_class(PyObject *cls) {

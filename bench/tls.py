@@ -144,6 +144,22 @@ def c_loop(*args):
 
 # ---- client side: against openssl s_server --------------------------------------------
 
+def s_server(cert, key):
+    """``openssl s_server`` (TLS 1.3) on a loopback port, ready: (its process, the port); the
+    caller kills it."""
+    port = free_port()
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert, "-key", key,
+                            "-tls1_3", "-rev", "-quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+    except BaseException:
+        srv.kill()
+        srv.wait()
+        raise
+    return srv, port
+
+
 def _m2api_client(api, ctx, port, resume):
     """CPU microseconds per handshake through M2Crypto's API (M2Sec's, or M2Crypto's own as api)."""
     session = first = None
@@ -584,12 +600,8 @@ def rows():
     with tempfile.TemporaryDirectory() as d:
         certs = make_certs(d)
         for alg, (cert, key) in certs.items():
-            port = free_port()
-            srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert, "-key", key,
-                                    "-tls1_3", "-rev", "-quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+            srv, port = s_server(cert, key)
             try:
-                wait_port(port)
                 for resume in (False, True):
                     name = "TLS 1.3 %s handshake, client, %s (CPU)" % ("resumed" if resume else "full", alg)
                     m = {"M2Sec": m2_client(port, cert, resume), "ssl module": py_client(port, cert, resume)}

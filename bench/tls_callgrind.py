@@ -89,12 +89,16 @@ def count(role, kind, cert, key, resume, port, d):
                         sys.executable, os.path.abspath(__file__), "--child", role, kind, cert, key,
                         "1" if resume else "0", str(n), str(port)], check=True, capture_output=True, timeout=900)
         got.append(_by_object(out))
-    few, many = got
-    per = lambda objs: [sum(v[i] for v in objs) for i in range(len(EVENTS))]  # noqa: E731
-    total = [(b - a) / (MANY - FEW) for a, b in zip(per(few.values()), per(many.values()))]
-    python = [(b - a) / (MANY - FEW) for a, b in zip(*(
-        next((v for k, v in objs.items() if k.startswith("libpython")), [0] * len(EVENTS)) for objs in (few, many)))]
-    return total, python
+    def per_handshake(part):  # part(objects): figures of a run
+        return [(b - a) / (MANY - FEW) for a, b in zip(part(got[0]), part(got[1]))]
+
+    def everything(objs):
+        return [sum(v[i] for v in objs.values()) for i in range(len(EVENTS))]
+
+    def python(objs):
+        return everything({k: v for k, v in objs.items() if k.startswith("libpython")})
+
+    return per_handshake(everything), per_handshake(python)
 
 
 def rows(alg="P-256"):
@@ -102,12 +106,8 @@ def rows(alg="P-256"):
     out = []
     with tempfile.TemporaryDirectory() as d:
         cert, key = tls.make_certs(d)[alg]
-        port = tls.free_port()
-        srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert, "-key", key,
-                                "-tls1_3", "-rev", "-quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        srv, port = tls.s_server(cert, key)
         try:
-            tls.wait_port(port)
             for role in ("client", "server"):
                 for resume in (False, True):
                     name = "TLS 1.3 %s handshake, %s, %s" % ("resumed" if resume else "full", role, alg)
